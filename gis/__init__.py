@@ -1,0 +1,27 @@
+"""gis — agrigis' computation room: pure functions on GeoDataFrames, arrays and DataArrays.
+
+No files written, no CLI, no folium; imports nothing else of agrigis. Heavy entry points
+are loaded lazily, so ``import gis`` is cheap::
+
+    from gis import zonal_stats
+"""
+
+from __future__ import annotations
+
+_LAZY = {
+    "zonal_stats": "gis.zonal",
+    "area_m2": "gis.area",
+    "area_mu": "gis.area",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'gis' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,0 +1,133 @@
+"""Every label a person reads, in Chinese and English, in one table.
+
+Code, identifiers and file names are English; what a person reads (legends, popups,
+table headers, CLI messages) is Chinese by default and English with ``lang="en"``.
+Add new labels to :data:`LABELS` in the section of your module; keys are dotted,
+``"<section>.<name>"``.
+
+Examples
+--------
+>>> label("status.completed")
+'完工'
+>>> label("status.completed", "en")
+'completed'
+>>> label("column.area_mu", "en")
+'Area (mu)'
+"""
+
+from __future__ import annotations
+
+from .errors import InputError
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+CATEGORIES: dict[str, tuple[str, str]] = {
+    "high_standard_farmland": ("高标准农田", "High-standard farmland"),
+    "paddy_new": ("新建水田", "New paddy"),
+    "paddy_improved": ("改善水田", "Improved paddy"),
+    "saline_demo_area": ("盐碱地综合利用示范片区", "Saline-alkali land demonstration area"),
+    "new_cultivated_land": ("新增耕地", "New cultivated land"),
+    "fertigation": ("水肥一体化", "Fertigation"),
+    "conservation_tillage": ("保护性耕作", "Conservation tillage"),
+    "deep_loosening": ("机械深松整地", "Mechanical deep loosening"),
+    "seed_production": ("制种", "Seed production"),
+    "afforestation": ("造林", "Afforestation"),
+    "grassland_restoration": ("治理草原", "Grassland restoration"),
+    "wetland_restoration": ("修复湿地", "Wetland restoration"),
+    "greenhouse": ("新建棚室", "New greenhouses"),
+    "courtyard_economy": ("庭院经济", "Courtyard economy"),
+    "demo_base": ("示范基地", "Demonstration base"),
+}
+"""Project category codes (see DESIGN.md) → (中文, English)."""
+
+STATUSES: dict[str, tuple[str, str]] = {
+    "planned": ("规划", "planned"),
+    "approved": ("立项", "approved"),
+    "under_construction": ("在建", "under construction"),
+    "completed": ("完工", "completed"),
+    "accepted": ("验收", "accepted"),
+}
+"""Project status codes in lifecycle order → (中文, English)."""
+
+COUNTIES: dict[str, tuple[str, str]] = {
+    "220802": ("洮北区", "Taobei District"),
+    "220821": ("镇赉县", "Zhenlai County"),
+    "220822": ("通榆县", "Tongyu County"),
+    "220881": ("洮南市", "Taonan City"),
+    "220882": ("大安市", "Da'an City"),
+}
+"""GB/T 2260 county codes of Baicheng (220800) → (中文, English)."""
+
+LABELS: dict[str, tuple[str, str]] = {
+    # --- common -------------------------------------------------------------------
+    "app.name": ("agrigis 白城农业地理信息工具", "agrigis, Baicheng agricultural GIS toolkit"),
+    "city.name": ("白城市", "Baicheng"),
+    "synthetic.notice": ("演示数据(合成,非真实)", "demo data (synthetic, not real)"),
+    "unit.mu": ("亩", "mu"),
+    "unit.wan_mu": ("万亩", "10k mu"),
+    "unit.ha": ("公顷", "ha"),
+    # --- columns (table headers) --------------------------------------------------
+    "column.project_code": ("项目编号", "Project code"),
+    "column.project_name": ("项目名称", "Project name"),
+    "column.category": ("项目类型", "Category"),
+    "column.county_code": ("行政区代码", "County code"),
+    "column.county": ("县(市、区)", "County"),
+    "column.year": ("建设年度", "Year"),
+    "column.status": ("状态", "Status"),
+    "column.declared_area_mu": ("申报面积(亩)", "Declared area (mu)"),
+    "column.area_mu": ("面积(亩)", "Area (mu)"),
+    "column.area_wan_mu": ("面积(万亩)", "Area (10k mu)"),
+    "column.investment_wan_yuan": ("投资(万元)", "Investment (10k yuan)"),
+    "column.batch_id": ("批次", "Batch"),
+    "column.valid_from": ("生效时间", "Valid from"),
+    "column.valid_to": ("失效时间", "Valid to"),
+    # --- registry / import (layers.io, layers.registry, workflows.importing) --------
+    # --- tracking / progress (gis.tracking, workflows.progress) -------------------
+    # --- zonal statistics (gis.zonal, workflows.zonal) -----------------------------
+    # --- salinity, remediation, suitability ------------------------------------------
+    # --- maps ---------------------------------------------------------------------------
+    # --- demo ---------------------------------------------------------------------------
+}
+"""Free labels: dotted key → (中文, English)."""
+
+
+def _table() -> dict[str, tuple[str, str]]:
+    out = dict(LABELS)
+    out.update({f"category.{k}": v for k, v in CATEGORIES.items()})
+    out.update({f"status.{k}": v for k, v in STATUSES.items()})
+    out.update({f"county.{k}": v for k, v in COUNTIES.items()})
+    return out
+
+
+def check_lang(lang: str) -> str:
+    """Return ``lang`` if supported, else raise a clear :class:`InputError`."""
+    if lang not in LANGS:
+        raise InputError(f"unknown language {lang!r}; use one of: {', '.join(LANGS)}")
+    return lang
+
+
+def label(key: str, lang: str = DEFAULT_LANG) -> str:
+    """The label for ``key`` in ``lang`` (``"zh"`` or ``"en"``).
+
+    Raises
+    ------
+    KeyError
+        If the key is not in the table (a programming error, not user input).
+    """
+    zh, en = _table()[key]
+    return zh if check_lang(lang) == "zh" else en
+
+
+def labels(prefix: str, lang: str = DEFAULT_LANG) -> dict[str, str]:
+    """All labels under ``prefix`` as ``{name: text}``, e.g. ``labels("status")``.
+
+    Examples
+    --------
+    >>> labels("status", "en")["under_construction"]
+    'under construction'
+    """
+    check_lang(lang)
+    i = 0 if lang == "zh" else 1
+    p = prefix.rstrip(".") + "."
+    return {k[len(p):]: v[i] for k, v in _table().items() if k.startswith(p)}

@@ -1,0 +1,117 @@
+"""Area units used by the bureau: m², 亩 (mu), 公顷 (ha), 万亩 and km².
+
+1 亩 = 2000/3 m² exactly (60 square zhang), so 15 亩 = 1 ha and 1 km² = 1500 亩.
+
+Examples
+--------
+>>> m2_to_mu(1_000_000)
+1500.0
+>>> mu_to_wan_mu(600_000)
+60.0
+>>> round(wan_mu_to_ha(60), 6)
+40000.0
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+M2_PER_MU_EXACT = Fraction(2000, 3)
+"""Square metres in one 亩, as an exact fraction."""
+M2_PER_MU: float = 2000 / 3
+"""Square metres in one 亩 (≈ 666.667)."""
+MU_PER_HA: float = 15.0
+MU_PER_KM2: float = 1500.0
+MU_PER_WAN_MU: float = 10_000.0
+M2_PER_HA: float = 10_000.0
+M2_PER_KM2: float = 1_000_000.0
+
+
+def _num(x):
+    return np.asarray(x, dtype="float64") if not np.isscalar(x) else float(x)
+
+
+def m2_to_mu(m2):
+    """Square metres → 亩 (multiply by 0.0015). Scalars or arrays."""
+    return _num(m2) * 3 / 2000
+
+
+def mu_to_m2(mu):
+    """亩 → square metres (× 2000/3)."""
+    return _num(mu) * 2000 / 3
+
+
+def mu_to_ha(mu):
+    """亩 → hectares (÷ 15)."""
+    return _num(mu) / MU_PER_HA
+
+
+def ha_to_mu(ha):
+    """Hectares → 亩 (× 15)."""
+    return _num(ha) * MU_PER_HA
+
+
+def mu_to_wan_mu(mu):
+    """亩 → 万亩 (÷ 10,000)."""
+    return _num(mu) / MU_PER_WAN_MU
+
+
+def wan_mu_to_mu(wan_mu):
+    """万亩 → 亩 (× 10,000)."""
+    return _num(wan_mu) * MU_PER_WAN_MU
+
+
+def wan_mu_to_ha(wan_mu):
+    """万亩 → hectares."""
+    return mu_to_ha(wan_mu_to_mu(wan_mu))
+
+
+def m2_to_ha(m2):
+    """Square metres → hectares."""
+    return _num(m2) / M2_PER_HA
+
+
+def m2_to_km2(m2):
+    """Square metres → km²."""
+    return _num(m2) / M2_PER_KM2
+
+
+def km2_to_mu(km2):
+    """km² → 亩 (× 1500)."""
+    return _num(km2) * MU_PER_KM2
+
+
+def mu_to_km2(mu):
+    """亩 → km² (÷ 1500)."""
+    return _num(mu) / MU_PER_KM2
+
+
+_TO_M2 = {"m2": 1.0, "mu": 2000 / 3, "ha": M2_PER_HA, "wan_mu": 2000 / 3 * 1e4, "km2": M2_PER_KM2}
+UNITS = tuple(_TO_M2)
+"""Unit codes understood by :func:`convert`."""
+
+
+def convert(value, from_unit: str, to_unit: str):
+    """Convert an area between any two of ``m2, mu, ha, wan_mu, km2``.
+
+    Examples
+    --------
+    >>> convert(1, "km2", "mu")
+    1500.0
+    >>> convert(23.89, "wan_mu", "ha")  # doctest: +ELLIPSIS
+    15926.66...
+    """
+    from .errors import InputError
+
+    for u in (from_unit, to_unit):
+        if u not in _TO_M2:
+            raise InputError(f"unknown area unit {u!r}; use one of {', '.join(UNITS)}")
+    if from_unit == to_unit:
+        return _num(value)
+    if (from_unit, to_unit) == ("m2", "mu"):
+        return m2_to_mu(value)
+    if (from_unit, to_unit) == ("mu", "m2"):
+        return mu_to_m2(value)
+    return _num(value) * _TO_M2[from_unit] / _TO_M2[to_unit]

@@ -1,0 +1,33 @@
+"""Options shared by several ``agrigis`` commands, defined once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+DEFAULT_REGISTRY = "registry.gpkg"
+"""Registry file used when neither ``--registry`` nor ``AGRIGIS_REGISTRY`` is given."""
+
+
+def registry_path(value: str | os.PathLike | None = None) -> Path:
+    """The registry path: the given value, else ``$AGRIGIS_REGISTRY``, else ``./registry.gpkg``."""
+    return Path(value or os.environ.get("AGRIGIS_REGISTRY") or DEFAULT_REGISTRY)
+
+
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default="zh",
+    show_default=True,
+    help="Language of tables, legends and messages (中文 zh / English en).",
+)
+
+registry_option = click.option(
+    "--registry",
+    "registry",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Registry GeoPackage. Default: $AGRIGIS_REGISTRY, else ./registry.gpkg.",
+)
