@@ -1,0 +1,477 @@
+"""Targets of a work report as data: dataclasses and validation of a parsed targets file.
+
+A targets file (YAML, see ``workflows/targets/baicheng-2024.yml``) lists the area targets
+of one city's government work report, the count targets (demonstration bases), the
+previous year's results as a baseline, and the targets that cannot be tracked on a map.
+This module is pure: :func:`parse_targets` takes the already-parsed mapping and returns a
+:class:`TargetSet`, or raises :class:`~gis.errors.ConfigError` naming the file, the target
+and the field that is wrong. Reading the YAML file is ``workflows.targets.load_targets``.
+
+Examples
+--------
+>>> ts = parse_targets({
+...     "city": {"code": "220800", "name_zh": "白城市", "name_en": "Baicheng"},
+...     "year": 2024,
+...     "targets": [{"key": "hsf", "category": "high_standard_farmland",
+...                  "name_zh": "新建高标准农田", "name_en": "New high-standard farmland",
+...                  "value": 60, "unit": "wan_mu", "comparator": "at_least"}],
+... })
+>>> t = ts.area_targets[0]
+>>> t.value_mu, t.scope, t.achieved_statuses
+(600000.0, None, ('completed', 'accepted'))
+>>> round(t.expected_fraction(__import__("datetime").date(2024, 7, 1)), 3)  # 183 of 366 days
+0.5
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import ConfigError
+from .labels import CATEGORIES, COUNTIES, STATUSES
+from .units import UNITS, convert
+
+__all__ = [
+    "COMPARATORS",
+    "AREA_UNITS",
+    "AreaTarget",
+    "CountTarget",
+    "Baseline",
+    "NonSpatialTarget",
+    "TargetSet",
+    "parse_targets",
+    "schedule_fraction",
+]
+
+COMPARATORS = ("at_least", "exactly", "keep_stable")
+"""``at_least``: met when achieved ≥ value; ``exactly``: a quantity to deliver, met within
+``tolerance`` of it (more is shown as exceeded); ``keep_stable``: a stock to hold, met when
+achieved ≥ value × (1 − tolerance), counting parcels of the target year and earlier."""
+
+AREA_UNITS = tuple(u for u in UNITS)
+"""Area units a target value may use (``gis.units.UNITS``: m2, mu, ha, wan_mu, km2)."""
+
+DEFAULT_ACHIEVED = ("completed", "accepted")
+_COUNTY_RE = re.compile(r"^\d{6}$")
+
+
+def schedule_fraction(schedule: str | tuple[float, ...], year: int, as_of: _dt.date) -> float:
+    """Share of a year's target that should be done by ``as_of`` (0 … 1).
+
+    ``schedule`` is ``"linear"`` (by day of the year) or 12 cumulative fractions, one per
+    month end; within a month the share grows linearly by day.
+
+    Examples
+    --------
+    >>> schedule_fraction("linear", 2024, _dt.date(2024, 12, 31))
+    1.0
+    >>> s = (0, 0, 0, 0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1)
+    >>> schedule_fraction(s, 2024, _dt.date(2024, 5, 16))  # half of May: 0.1 + 0.2 × 16/31
+    0.2032258064516129
+    >>> schedule_fraction(s, 2023, _dt.date(2024, 1, 1)), schedule_fraction(s, 2025, _dt.date(2024, 1, 1))
+    (1.0, 0.0)
+    """
+    if as_of.year > year:
+        return 1.0
+    if as_of.year < year:
+        return 0.0
+    if schedule == "linear":
+        start = _dt.date(year, 1, 1)
+        days = (_dt.date(year + 1, 1, 1) - start).days
+        return ((as_of - start).days + 1) / days
+    m = as_of.month
+    prev = float(schedule[m - 2]) if m > 1 else 0.0
+    month_days = ((_dt.date(year + (m == 12), m % 12 + 1, 1)) - _dt.date(year, m, 1)).days
+    return prev + (float(schedule[m - 1]) - prev) * as_of.day / month_days
+
+
+@dataclass(frozen=True)
+class _Common:
+    key: str
+    category: str
+    name_zh: str
+    name_en: str
+    year: int
+    scope: tuple[str, ...] | None = None
+    """County codes the target belongs to; ``None`` means the whole city."""
+    achieved_statuses: tuple[str, ...] = DEFAULT_ACHIEVED
+    sentence: str = ""
+    """The report sentence the target comes from, verbatim."""
+    quote: str = ""
+    """The phrase of ``sentence`` that states the number, e.g. ``新建水田23.89万亩``."""
+
+    def name(self, lang: str = "zh") -> str:
+        return self.name_zh if lang == "zh" else self.name_en
+
+
+@dataclass(frozen=True)
+class AreaTarget(_Common):
+    """An area to build (or to keep) in a year, in any area unit."""
+
+    value: float = 0.0
+    unit: str = "wan_mu"
+    comparator: str = "at_least"
+    tolerance: float = 0.0
+    schedule: str | tuple[float, ...] = "linear"
+
+    @property
+    def value_mu(self) -> float:
+        """The target value in 亩."""
+        return float(convert(self.value, self.unit, "mu"))
+
+    def expected_fraction(self, as_of: _dt.date) -> float:
+        """Share of the target that the schedule expects by ``as_of`` (1 for a stock)."""
+        if self.comparator == "keep_stable":
+            return 1.0
+        return schedule_fraction(self.schedule, self.year, as_of)
+
+
+@dataclass(frozen=True)
+class CountTarget(_Common):
+    """A number of sites whose contiguous area reaches ``min_site_mu`` (below ``max_site_mu``)."""
+
+    value: int = 0
+    unit: str = "site"
+    min_site_mu: float = 0.0
+    max_site_mu: float | None = None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A result of the previous year that the report states (for comparison only)."""
+
+    key: str
+    category: str
+    name_zh: str
+    name_en: str
+    year: int
+    value: float
+    unit: str
+    sentence: str = ""
+    quote: str = ""
+
+    def name(self, lang: str = "zh") -> str:
+        return self.name_zh if lang == "zh" else self.name_en
+
+
+@dataclass(frozen=True)
+class NonSpatialTarget:
+    """A target that parcels cannot measure (grain output, cattle …): listed, not tracked."""
+
+    key: str
+    name_zh: str
+    name_en: str
+    value: float
+    unit_zh: str
+    unit_en: str
+    comparator: str = "at_least"
+    sentence: str = ""
+    quote: str = ""
+
+    def name(self, lang: str = "zh") -> str:
+        return self.name_zh if lang == "zh" else self.name_en
+
+
+@dataclass(frozen=True)
+class TargetSet:
+    """Everything one targets file says."""
+
+    city_code: str
+    city_name_zh: str
+    city_name_en: str
+    year: int
+    area_targets: tuple[AreaTarget, ...] = ()
+    count_targets: tuple[CountTarget, ...] = ()
+    baselines: tuple[Baseline, ...] = ()
+    not_tracked: tuple[NonSpatialTarget, ...] = ()
+    source: Mapping[str, Any] = field(default_factory=dict)
+    categories: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Category code → (中文, English): the built-in ones plus any the file adds."""
+    origin: str = "<dict>"
+
+    def city_name(self, lang: str = "zh") -> str:
+        return self.city_name_zh if lang == "zh" else self.city_name_en
+
+    def category_name(self, code: str, lang: str = "zh") -> str:
+        zh, en = self.categories.get(code, (code, code))
+        return zh if lang == "zh" else en
+
+    def for_year(self, year: int) -> "TargetSet":
+        """Only the targets of ``year``; :class:`ConfigError` if there are none."""
+        import dataclasses
+
+        years = sorted({t.year for t in (*self.area_targets, *self.count_targets)})
+        if year not in years:
+            raise ConfigError(
+                f"{self.origin}: no targets for {year} (it has targets for "
+                f"{', '.join(map(str, years)) or 'no year'}); write a targets file for {year} "
+                "(copy this one and change year, values and sentences) and pass it with --targets"
+            )
+        return dataclasses.replace(
+            self,
+            year=year,
+            area_targets=tuple(t for t in self.area_targets if t.year == year),
+            count_targets=tuple(t for t in self.count_targets if t.year == year),
+        )
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Checker:
+    def __init__(self, origin: str):
+        self.origin = origin
+
+    def fail(self, where: str, msg: str) -> None:
+        raise ConfigError(f"{self.origin}: {where}: {msg}")
+
+    def mapping(self, obj, where: str) -> Mapping:
+        if not isinstance(obj, Mapping):
+            self.fail(where, f"expected a mapping of fields, got {type(obj).__name__} {obj!r}")
+        return obj
+
+    def req(self, d: Mapping, name: str, where: str):
+        if name not in d or d[name] is None or d[name] == "":
+            self.fail(where, f"missing field '{name}'")
+        return d[name]
+
+    def text(self, d: Mapping, name: str, where: str, required: bool = True) -> str:
+        v = self.req(d, name, where) if required else d.get(name, "")
+        if v is None:
+            v = ""
+        if not isinstance(v, str):
+            self.fail(where, f"field '{name}' must be text, got {v!r}")
+        return v.strip() if name not in ("sentence", "quote") else v
+
+    def number(self, d: Mapping, name: str, where: str, positive: bool = True) -> float:
+        v = self.req(d, name, where)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            self.fail(where, f"field '{name}' must be a number, got {v!r}")
+        if positive and not v > 0:
+            self.fail(where, f"field '{name}' must be greater than 0, got {v!r}")
+        return float(v)
+
+    def year(self, d: Mapping, where: str, default) -> int:
+        v = d.get("year", default)
+        if isinstance(v, bool) or not isinstance(v, int) or not 1949 <= v <= 2100:
+            self.fail(where, f"field 'year' must be a year such as 2024, got {v!r}")
+        return v
+
+
+def _parse_schedule(c: _Checker, v, where: str):
+    if v is None or v == "linear":
+        return "linear"
+    if (
+        isinstance(v, (list, tuple))
+        and len(v) == 12
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+    ):
+        vals = tuple(float(x) for x in v)
+        if all(0 <= x <= 1 for x in vals) and all(b >= a for a, b in zip(vals, vals[1:])) and vals[-1] == 1:
+            return vals
+    c.fail(
+        where,
+        f"schedule must be 'linear' or 12 cumulative month-end fractions rising from 0 to 1 "
+        f"(e.g. [0, 0, 0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 1, 1, 1]), got {v!r}",
+    )
+
+
+def _parse_scope(c: _Checker, v, where: str, city_code: str) -> tuple[str, ...] | None:
+    if v is None or v == "city":
+        return None
+    if isinstance(v, (str, int)):
+        v = [v]
+    if not isinstance(v, (list, tuple)) or not v:
+        c.fail(where, f"scope must be 'city' or a list of county codes, got {v!r}")
+    codes = []
+    for code in v:
+        code = str(code).strip()
+        if not _COUNTY_RE.match(code):
+            c.fail(where, f"scope county code {code!r} is not a 6-digit GB/T 2260 code such as 220882")
+        if city_code == "220800" and code not in COUNTIES:
+            known = ", ".join(f"{k} {n[0]}" for k, n in COUNTIES.items())
+            c.fail(where, f"scope county code {code} is unknown in Baicheng; use one of: {known}")
+        if code[:4] != city_code[:4]:
+            c.fail(where, f"scope county code {code} is not in the city {city_code}")
+        codes.append(code)
+    return tuple(codes)
+
+
+def _parse_statuses(c: _Checker, v, where: str, default) -> tuple[str, ...]:
+    if v is None:
+        return tuple(default)
+    if isinstance(v, str):
+        v = [v]
+    out = []
+    for s in v:
+        if s not in STATUSES:
+            c.fail(where, f"unknown status {s!r} in achieved_statuses; use some of: {', '.join(STATUSES)}")
+        out.append(s)
+    if not out:
+        c.fail(where, "achieved_statuses is empty; list at least one status, e.g. [completed, accepted]")
+    return tuple(out)
+
+
+_AREA_FIELDS = {"key", "category", "name_zh", "name_en", "value", "unit", "comparator", "year",
+                "scope", "achieved_statuses", "sentence", "quote", "tolerance", "schedule"}
+_COUNT_FIELDS = {"key", "category", "name_zh", "name_en", "value", "unit", "year", "scope",
+                 "achieved_statuses", "sentence", "quote", "min_site_mu", "max_site_mu"}
+_BASE_FIELDS = {"key", "category", "name_zh", "name_en", "value", "unit", "year", "sentence", "quote"}
+_NS_FIELDS = {"key", "name_zh", "name_en", "value", "unit_zh", "unit_en", "comparator", "sentence", "quote"}
+
+
+def _unknown_fields(c: _Checker, d: Mapping, allowed: set, where: str) -> None:
+    extra = sorted(set(d) - allowed)
+    if extra:
+        c.fail(where, f"unknown field(s) {', '.join(map(repr, extra))}; allowed: {', '.join(sorted(allowed))}")
+
+
+def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
+    """Validate a parsed targets file and return a :class:`TargetSet`.
+
+    Parameters
+    ----------
+    data : mapping
+        The parsed YAML: ``city``, ``year``, optional ``source``, ``defaults``,
+        ``categories``, and lists ``targets``, ``count_targets``, ``baselines``,
+        ``not_tracked``.
+    origin : str
+        File name used in error messages.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the target key and the field that is wrong, e.g. an unknown
+        category, a missing unit, a bad comparator or an unknown county code.
+
+    Examples
+    --------
+    >>> parse_targets({"city": {"code": "220800", "name_zh": "白城市", "name_en": "Baicheng"},
+    ...                "year": 2024, "targets": [{"key": "x", "category": "rice",
+    ...                "name_zh": "x", "name_en": "x", "value": 1, "unit": "mu"}]}, "t.yml")
+    Traceback (most recent call last):
+    ...
+    gis.errors.ConfigError: t.yml: target 'x': unknown category 'rice'; use one of: ...
+    """
+    c = _Checker(origin)
+    c.mapping(data, "top level")
+    allowed_top = {"schema", "city", "year", "source", "defaults", "categories", "targets",
+                   "count_targets", "baselines", "not_tracked"}
+    _unknown_fields(c, data, allowed_top, "top level")
+    city = c.mapping(c.req(data, "city", "top level"), "city")
+    city_code = str(c.req(city, "code", "city")).strip()
+    if not _COUNTY_RE.match(city_code):
+        c.fail("city", f"code {city_code!r} is not a 6-digit GB/T 2260 code such as 220800")
+    year = c.year(data, "top level", None)
+    defaults = c.mapping(data.get("defaults") or {}, "defaults")
+    _unknown_fields(c, defaults, {"achieved_statuses", "comparator", "schedule", "tolerance"}, "defaults")
+    d_status = _parse_statuses(c, defaults.get("achieved_statuses"), "defaults", DEFAULT_ACHIEVED)
+    d_schedule = _parse_schedule(c, defaults.get("schedule"), "defaults")
+
+    categories = dict(CATEGORIES)
+    for code, names in (c.mapping(data.get("categories") or {}, "categories")).items():
+        names = c.mapping(names, f"categories: {code}")
+        categories[str(code)] = (c.text(names, "name_zh", f"categories: {code}"),
+                                 c.text(names, "name_en", f"categories: {code}"))
+
+    keys: set[str] = set()
+
+    def common(d: Mapping, kind: str, fields: set) -> tuple[str, dict]:
+        d = c.mapping(d, kind)
+        key = str(c.req(d, "key", kind))
+        where = f"{kind} {key!r}"
+        if not re.match(r"^[a-z][a-z0-9_]*$", key):
+            c.fail(where, "key must be lower-case letters, digits and _ (e.g. paddy_new)")
+        if key in keys:
+            c.fail(where, "duplicate key; every target, baseline and listed target needs its own key")
+        keys.add(key)
+        _unknown_fields(c, d, fields, where)
+        out = {"key": key, "name_zh": c.text(d, "name_zh", where), "name_en": c.text(d, "name_en", where),
+               "sentence": c.text(d, "sentence", where, required=False),
+               "quote": c.text(d, "quote", where, required=False)}
+        if out["quote"] and out["sentence"] and out["quote"] not in out["sentence"]:
+            c.fail(where, f"quote {out['quote']!r} is not part of its sentence")
+        if "category" in fields:
+            cat = c.req(d, "category", where)
+            if cat not in categories:
+                c.fail(where, f"unknown category {cat!r}; use one of: {', '.join(categories)} "
+                       "(or declare it under 'categories:' with name_zh and name_en)")
+            out["category"] = cat
+        return where, out
+
+    def unit_of(d, where) -> str:
+        unit = c.req(d, "unit", where)
+        if unit not in AREA_UNITS:
+            c.fail(where, f"unit {unit!r} is not an area unit; use one of: {', '.join(AREA_UNITS)}")
+        return unit
+
+    def comparator_of(d, where) -> str:
+        comp = d.get("comparator", defaults.get("comparator", "at_least"))
+        if comp not in COMPARATORS:
+            c.fail(where, f"comparator {comp!r} is not one of: {', '.join(COMPARATORS)}")
+        return comp
+
+    area = []
+    for d in data.get("targets") or []:
+        where, kw = common(d, "target", _AREA_FIELDS)
+        tol = d.get("tolerance", defaults.get("tolerance", None))
+        comp = comparator_of(d, where)
+        if tol is None:
+            tol = {"at_least": 0.0, "exactly": 0.005, "keep_stable": 0.02}[comp]
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 1:
+            c.fail(where, f"tolerance must be a fraction between 0 and 1 (0.02 = 2 %), got {tol!r}")
+        area.append(AreaTarget(
+            **kw, value=c.number(d, "value", where), unit=unit_of(d, where), comparator=comp,
+            tolerance=float(tol), year=c.year(d, where, year),
+            scope=_parse_scope(c, d.get("scope"), where, city_code),
+            achieved_statuses=_parse_statuses(c, d.get("achieved_statuses"), where, d_status),
+            schedule=_parse_schedule(c, d.get("schedule", d_schedule), where),
+        ))
+    counts = []
+    for d in data.get("count_targets") or []:
+        where, kw = common(d, "count target", _COUNT_FIELDS)
+        value = c.number(d, "value", where)
+        if value != int(value):
+            c.fail(where, f"value must be a whole number of sites, got {value!r}")
+        if d.get("unit", "site") != "site":
+            c.fail(where, f"unit of a count target must be 'site', got {d.get('unit')!r}")
+        mn = c.number(d, "min_site_mu", where)
+        mx = d.get("max_site_mu")
+        if mx is not None:
+            mx = c.number(d, "max_site_mu", where)
+            if mx <= mn:
+                c.fail(where, f"max_site_mu ({mx:g}) must be larger than min_site_mu ({mn:g})")
+        counts.append(CountTarget(
+            **kw, value=int(value), min_site_mu=mn, max_site_mu=mx, year=c.year(d, where, year),
+            scope=_parse_scope(c, d.get("scope"), where, city_code),
+            achieved_statuses=_parse_statuses(c, d.get("achieved_statuses"), where, d_status),
+        ))
+    bases = []
+    for d in data.get("baselines") or []:
+        where, kw = common(d, "baseline", _BASE_FIELDS)
+        bases.append(Baseline(**kw, value=c.number(d, "value", where), unit=unit_of(d, where),
+                              year=c.year(d, where, year - 1 if year else None)))
+    nots = []
+    for d in data.get("not_tracked") or []:
+        where, kw = common(d, "not_tracked", _NS_FIELDS)
+        nots.append(NonSpatialTarget(
+            **kw, value=c.number(d, "value", where), unit_zh=c.text(d, "unit_zh", where),
+            unit_en=c.text(d, "unit_en", where), comparator=comparator_of(d, where)))
+    if not area and not counts:
+        c.fail("top level", "no targets: add at least one entry under 'targets:' or 'count_targets:'")
+    return TargetSet(
+        city_code=city_code,
+        city_name_zh=c.text(city, "name_zh", "city"),
+        city_name_en=c.text(city, "name_en", "city"),
+        year=year,
+        area_targets=tuple(area),
+        count_targets=tuple(counts),
+        baselines=tuple(bases),
+        not_tracked=tuple(nots),
+        source=dict(c.mapping(data.get("source") or {}, "source")),
+        categories=categories,
+        origin=origin,
+    )

@@ -1,0 +1,49 @@
+"""Read a targets file (YAML) into a :class:`gis.targets.TargetSet`.
+
+The bundled file is ``workflows/targets/baicheng-2024.yml``; a user may write one for
+another year or city and pass its path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from gis.errors import ConfigError, DataFileError
+from gis.targets import TargetSet, parse_targets
+
+TARGETS_DIR = Path(__file__).with_name("targets")
+DEFAULT_TARGETS = TARGETS_DIR / "baicheng-2024.yml"
+"""The bundled targets of Baicheng's 2024 government work report."""
+
+
+def load_targets(path: str | os.PathLike | None = None) -> TargetSet:
+    """Load and validate a targets file (default: the bundled Baicheng 2024 file).
+
+    Raises
+    ------
+    DataFileError
+        The file is missing or unreadable.
+    ConfigError
+        The YAML is malformed or a target is invalid (the message names the file,
+        the target key and the field).
+    """
+    p = Path(path) if path is not None else DEFAULT_TARGETS
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise DataFileError(
+            f"targets file {p} does not exist; pass an existing YAML file "
+            f"(the bundled one is {DEFAULT_TARGETS})"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFileError(f"targets file {p} cannot be read as UTF-8 text: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
+    if data is None:
+        raise ConfigError(f"{p}: the file is empty; see {DEFAULT_TARGETS} for an example")
+    return parse_targets(data, origin=str(p))
