@@ -1,0 +1,1 @@
+"""Salinity/alkalinity threshold schemes (YAML), read by :mod:`gis.salinity`."""
