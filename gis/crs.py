@@ -1,0 +1,356 @@
+"""Coordinate reference systems used in Baicheng, and sniffing the CRS of bare coordinates.
+
+* Stored geometry: CGCS2000 geographic, :data:`CGCS2000` = EPSG:4490 (lon/lat).
+* Planar work: CGCS2000 3° Gauss-Krüger, CM 123°E, without zone prefix,
+  :data:`GK_CM123` = EPSG:4550; with the zone prefix (eastings 41 xxx xxx) it is
+  :data:`GK_ZONE41` = EPSG:4529. All of Baicheng lies in that zone.
+* :func:`gk_crs` gives the CGCS2000 3° or 6° Gauss-Krüger CRS for any longitude in China.
+* :func:`guess_crs` tells the CRS of coordinates that arrive without one;
+  :func:`check_crs` tells whether coordinates are plausible for the CRS a file declares.
+
+Always transform with ``always_xy=True``: x is easting/longitude, y northing/latitude.
+
+Examples
+--------
+>>> gk_crs(122.8).to_epsg(), gk_crs(122.8, prefix=True).to_epsg()
+(4550, 4529)
+>>> g = guess_crs([41_560_000.0, 41_600_000.0], [5_050_000.0, 5_060_000.0])
+>>> g.crs.to_epsg(), g.swapped
+(4529, False)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyproj
+
+from .errors import AmbiguousCRSError, CRSError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CGCS2000", "GK_CM123", "GK_ZONE41", "WGS84", "WEB_MERCATOR",
+    "gk_crs", "CRSGuess", "guess_crs", "CRSCheck", "check_crs",
+    "CHINA_BOUNDS", "BAICHENG_BOUNDS",
+]
+
+CGCS2000 = "EPSG:4490"
+"""CGCS2000 geographic 2D (lon/lat with ``always_xy``): how agrigis stores geometry."""
+GK_CM123 = "EPSG:4550"
+"""CGCS2000 3° Gauss-Krüger CM 123°E, false easting 500 000 m (no zone prefix)."""
+GK_ZONE41 = "EPSG:4529"
+"""CGCS2000 3° Gauss-Krüger zone 41 (CM 123°E), false easting 41 500 000 m (with prefix)."""
+WGS84 = "EPSG:4326"
+WEB_MERCATOR = "EPSG:3857"
+
+CHINA_BOUNDS = (73.0, 18.0, 135.5, 54.0)
+"""(lon_min, lat_min, lon_max, lat_max) of China, for plausibility checks."""
+BAICHENG_BOUNDS = (120.5, 43.5, 125.5, 47.5)
+"""Baicheng (≈121.6–124.4°E, 44.2–46.3°N) with a margin of about half a degree."""
+
+# CGCS2000 Gauss-Krüger EPSG blocks (verified with pyproj / PROJ 9.5):
+#   3° zones 25..45 (CM 75..135°E): with prefix 4513..4533, without 4534..4554
+#   6° zones 13..23 (CM 75..135°E): with prefix 4491..4501, without 4502..4512
+_GK3_ZONES = range(25, 46)
+_GK6_ZONES = range(13, 24)
+
+
+def _zone(lon: float, width: int) -> int:
+    if width == 3:
+        return int(math.floor(lon / 3.0 + 0.5))
+    if width == 6:
+        return int(math.floor(lon / 6.0)) + 1
+    raise CRSError(f"Gauss-Krüger zone width must be 3 or 6 degrees, not {width!r}")
+
+
+def _gk_epsg(zone: int, width: int, prefix: bool) -> int:
+    if width == 3:
+        return (4513 if prefix else 4534) + zone - 25
+    return (4491 if prefix else 4502) + zone - 13
+
+
+def gk_crs(lon: float, width: int = 3, prefix: bool = False) -> pyproj.CRS:
+    """The CGCS2000 Gauss-Krüger CRS whose zone contains longitude ``lon``.
+
+    Parameters
+    ----------
+    lon : float
+        Longitude in degrees east (China: 73.5–135°E).
+    width : {3, 6}
+        Zone width in degrees. 3° zone n has CM 3n°E; 6° zone n has CM 6n−3°E.
+    prefix : bool
+        True for the CRS whose false easting carries the zone number
+        (zone × 1 000 000 + 500 000), False for plain 500 000 m.
+
+    Raises
+    ------
+    CRSError
+        If ``lon`` lies outside the zones that CGCS2000 defines (CM 75–135°E).
+
+    Examples
+    --------
+    >>> gk_crs(122.8).name
+    'CGCS2000 / 3-degree Gauss-Kruger CM 123E'
+    >>> gk_crs(122.8, width=6, prefix=True).to_epsg()
+    4499
+    """
+    lon = float(lon)
+    zone = _zone(lon, width)
+    zones = _GK3_ZONES if width == 3 else _GK6_ZONES
+    if zone not in zones:
+        raise CRSError(
+            f"longitude {lon:g}° is outside the CGCS2000 {width}° Gauss-Krüger zones "
+            f"(central meridians 75–135°E); pass a longitude in China"
+        )
+    return pyproj.CRS.from_epsg(_gk_epsg(zone, width, prefix))
+
+
+@dataclass(frozen=True)
+class CRSGuess:
+    """Result of :func:`guess_crs`.
+
+    Attributes
+    ----------
+    crs : pyproj.CRS
+        The CRS of the coordinates, for ``always_xy=True`` use *after* swapping.
+    swapped : bool
+        True if the stored axes are in the wrong order (latitude/northing first):
+        swap x and y before using ``crs``.
+    reason : str
+        One line for the user, saying what was seen and what was assumed.
+    """
+
+    crs: pyproj.CRS
+    swapped: bool
+    reason: str
+
+
+def _in(v: np.ndarray, lo: float, hi: float) -> bool:
+    return bool(v.size) and bool(np.all((v >= lo) & (v <= hi)))
+
+
+def _on(lon: np.ndarray, lat: np.ndarray, bounds) -> bool:
+    return _in(lon, bounds[0], bounds[2]) and _in(lat, bounds[1], bounds[3])
+
+
+def _inverse(crs, x, y) -> tuple[np.ndarray, np.ndarray]:
+    tr = pyproj.Transformer.from_crs(crs, CGCS2000, always_xy=True)
+    with np.errstate(all="ignore"):
+        lon, lat = tr.transform(x, y)
+    return np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
+
+
+def _rng(v: np.ndarray) -> str:
+    return f"{v.min():.6g}…{v.max():.6g}"
+
+
+def _clean(x, y) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype="float64").ravel()
+    y = np.asarray(y, dtype="float64").ravel()
+    if x.shape != y.shape:
+        raise CRSError(f"guess_crs: x and y have different lengths ({x.size} and {y.size})")
+    ok = np.isfinite(x) & np.isfinite(y)
+    return x[ok], y[ok]
+
+
+def _name(crs: pyproj.CRS) -> str:
+    return f"{crs.name} (EPSG:{crs.to_epsg()})"
+
+
+def _guess_unswapped(x: np.ndarray, y: np.ndarray) -> tuple[pyproj.CRS, str] | None:
+    """A CRS for (x = easting/lon, y = northing/lat) in the given order, or None."""
+    # lon/lat degrees in China
+    if _on(x, y, CHINA_BOUNDS):
+        crs = pyproj.CRS.from_user_input(CGCS2000)
+        return crs, (f"values x {_rng(x)}, y {_rng(y)} are longitude/latitude in degrees in China; "
+                     f"assumed {_name(crs)}")
+    ax = np.abs(x)
+    # Web Mercator metres landing around Baicheng (exports from web maps)
+    if _in(ax, 1e7, 1e8) and _in(y, 1e6, 1e7):
+        lon, lat = _inverse(WEB_MERCATOR, x, y)
+        if _on(lon, lat, BAICHENG_BOUNDS):
+            crs = pyproj.CRS.from_user_input(WEB_MERCATOR)
+            return crs, (f"values x {_rng(x)}, y {_rng(y)} are Web Mercator metres that fall on "
+                         f"Baicheng; assumed {_name(crs)} (web-map export)")
+    # Gauss-Krüger with the zone number in front of the easting (8 digits)
+    if _in(x, 1e7, 1e8 - 1) and _in(y, 1e6, 1e7):
+        zones = np.unique(np.floor(x / 1e6).astype(int))
+        if len(zones) == 1:
+            zone = int(zones[0])
+            width = 3 if zone in _GK3_ZONES else 6 if zone in _GK6_ZONES else None
+            if width is not None:
+                crs = pyproj.CRS.from_epsg(_gk_epsg(zone, width, True))
+                lon, lat = _inverse(crs, x, y)
+                if _on(lon, lat, CHINA_BOUNDS):
+                    return crs, (f"8-digit eastings {_rng(x)} start with the Gauss-Krüger zone "
+                                 f"number {zone}; assumed {_name(crs)}")
+    # Gauss-Krüger without prefix (6-digit easting): only CM 123°E is safe, for Baicheng
+    if _in(x, 1e5, 1e6 - 1) and _in(y, 1e6, 1e7):
+        crs = pyproj.CRS.from_user_input(GK_CM123)
+        lon, lat = _inverse(crs, x, y)
+        if _on(lon, lat, BAICHENG_BOUNDS):
+            return crs, (f"6-digit eastings {_rng(x)} with northings {_rng(y)} fall on Baicheng "
+                         f"as Gauss-Krüger CM 123°E; assumed {_name(crs)}")
+    return None
+
+
+def guess_crs(x, y) -> CRSGuess:
+    """Guess the CRS of coordinates that came without one (or with a wrong one).
+
+    Parameters
+    ----------
+    x, y : array_like
+        The first and second coordinate of every vertex *as stored* in the file
+        (NaN/inf ignored).
+
+    Returns
+    -------
+    CRSGuess
+        ``crs``, ``swapped`` (swap x and y before use) and a one-line ``reason``.
+
+    Raises
+    ------
+    AmbiguousCRSError
+        If the values fit none of the cases below, or fit in a way that cannot be
+        told apart (e.g. 6-digit eastings away from Baicheng). The message lists the
+        coordinate range and says how to declare the CRS.
+
+    Notes
+    -----
+    Cases, tried in both axis orders (the stored order first):
+
+    1. longitude/latitude degrees inside China (73–135.5°E, 18–54°N) → EPSG:4490;
+    2. Web Mercator metres that fall on Baicheng → EPSG:3857;
+    3. 8-digit eastings whose first two digits are a CGCS2000 Gauss-Krüger zone
+       (3° zones 25–45 → EPSG:4513–4533, 6° zones 13–23 → EPSG:4491–4501) and that
+       fall in China → that zone;
+    4. 6-digit eastings and 7-digit northings that fall on Baicheng with CM 123°E
+       → EPSG:4550 (elsewhere the central meridian cannot be told).
+
+    Examples
+    --------
+    >>> guess_crs([122.5, 123.1], [45.2, 45.9]).crs.to_epsg()
+    4490
+    >>> g = guess_crs([45.2, 45.9], [122.5, 123.1])
+    >>> g.crs.to_epsg(), g.swapped
+    (4490, True)
+    >>> print(guess_crs([562_000.0], [5_050_000.0]).reason)
+    6-digit eastings 562000…562000 with northings 5.05e+06…5.05e+06 fall on Baicheng as Gauss-Krüger CM 123°E; assumed CGCS2000 / 3-degree Gauss-Kruger CM 123E (EPSG:4550)
+    >>> guess_crs([3.0], [4.0])
+    Traceback (most recent call last):
+    ...
+    gis.errors.AmbiguousCRSError: cannot tell the coordinate system of x 3…3, y 4…4: ...
+    """
+    x, y = _clean(x, y)
+    if x.size == 0:
+        raise AmbiguousCRSError(
+            "cannot tell the coordinate system: there are no finite coordinates; "
+            "check that the file has geometry"
+        )
+    hit = _guess_unswapped(x, y)
+    if hit is not None:
+        return CRSGuess(hit[0], False, hit[1])
+    hit = _guess_unswapped(y, x)
+    if hit is not None:
+        return CRSGuess(hit[0], True, "axes are swapped (first value is latitude/northing): " + hit[1])
+    # Plain degrees outside China: only when the order is unmistakable
+    if _in(np.abs(x), 0, 180) and _in(np.abs(y), 0, 90) and np.abs(x).max() > 90:
+        crs = pyproj.CRS.from_user_input(CGCS2000)
+        return CRSGuess(crs, False, f"values x {_rng(x)}, y {_rng(y)} are longitude/latitude in "
+                                    f"degrees (outside China); assumed {_name(crs)}")
+    raise AmbiguousCRSError(
+        f"cannot tell the coordinate system of x {_rng(x)}, y {_rng(y)}: they are neither "
+        "lon/lat degrees in China, nor Gauss-Krüger metres with a zone prefix, nor CM 123°E "
+        "metres on Baicheng; declare it, e.g. --crs EPSG:4529 (GK zone 41 with prefix), "
+        "--crs EPSG:4550 (CM 123°E, no prefix) or --crs EPSG:4490 (lon/lat), "
+        "or put a .prj file next to the shapefile"
+    )
+
+
+@dataclass(frozen=True)
+class CRSCheck:
+    """Result of :func:`check_crs`.
+
+    Attributes
+    ----------
+    ok : bool
+        True if the coordinates are plausible in the declared CRS (they land in China).
+    reason : str
+        One line for the user: why they are (not) plausible, and the suggestion if any.
+    suggestion : CRSGuess or None
+        :func:`guess_crs` of the coordinates when ``ok`` is False and a guess exists.
+    """
+
+    ok: bool
+    reason: str
+    suggestion: CRSGuess | None = None
+
+
+def check_crs(declared_crs, x, y) -> CRSCheck:
+    """Tell whether coordinates are plausible for the CRS a file declares.
+
+    Use it when a file carries a CRS (a .prj, a GeoPackage SRS) that may be wrong:
+    the classic case is a .prj saying WGS84 on Gauss-Krüger metres, or lon/lat
+    stored as lat/lon. It never raises on implausible data; it reports.
+
+    Parameters
+    ----------
+    declared_crs : CRS-like
+        What the file says (anything ``pyproj.CRS.from_user_input`` accepts).
+    x, y : array_like
+        Coordinates *as stored* (first, second axis; GIS files store easting/lon first).
+
+    Returns
+    -------
+    CRSCheck
+        ``ok`` is True when every finite vertex, transformed from ``declared_crs`` to
+        EPSG:4490 with ``always_xy=True``, lands inside China (73–135.5°E, 18–54°N).
+        Otherwise ``ok`` is False, ``reason`` says where they landed, and
+        ``suggestion`` holds :func:`guess_crs` (None if that is ambiguous too). The
+        caller decides: use ``suggestion.crs`` (swap axes if ``suggestion.swapped``),
+        or reject the file with ``reason``.
+
+    Raises
+    ------
+    CRSError
+        If ``declared_crs`` itself cannot be parsed.
+
+    Examples
+    --------
+    >>> c = check_crs("EPSG:4326", [41_560_000.0], [5_050_000.0])
+    >>> c.ok, c.suggestion.crs.to_epsg()
+    (False, 4529)
+    >>> print(c.reason)
+    declared WGS 84 (EPSG:4326) but x 4.156e+07…4.156e+07, y 5.05e+06…5.05e+06 are not degrees in China; 8-digit eastings 4.156e+07…4.156e+07 start with the Gauss-Krüger zone number 41; assumed CGCS2000 / 3-degree Gauss-Kruger zone 41 (EPSG:4529)
+    >>> check_crs("EPSG:4490", [122.8], [45.6]).ok
+    True
+    """
+    try:
+        crs = pyproj.CRS.from_user_input(declared_crs)
+    except pyproj.exceptions.CRSError as exc:
+        raise CRSError(f"cannot understand the declared CRS {declared_crs!r}: {exc}") from exc
+    x, y = _clean(x, y)
+    epsg = crs.to_epsg()
+    name = f"{crs.name} (EPSG:{epsg})" if epsg else crs.name
+    if x.size == 0:
+        return CRSCheck(True, f"no finite coordinates to check against {name}")
+    lon, lat = _inverse(crs, x, y)
+    if _on(lon, lat, CHINA_BOUNDS):
+        return CRSCheck(True, f"coordinates in {name} fall in China "
+                              f"(lon {_rng(lon)}, lat {_rng(lat)})")
+    if crs.is_geographic:
+        why = f"declared {name} but x {_rng(x)}, y {_rng(y)} are not degrees in China"
+    elif np.all(np.isfinite(lon)) and np.all(np.isfinite(lat)):
+        why = (f"declared {name} puts x {_rng(x)}, y {_rng(y)} at lon {_rng(lon)}, "
+               f"lat {_rng(lat)}, outside China")
+    else:
+        why = f"declared {name} cannot place x {_rng(x)}, y {_rng(y)} on the Earth"
+    try:
+        guess = guess_crs(x, y)
+    except AmbiguousCRSError:
+        return CRSCheck(False, why + "; declare the right CRS (--crs EPSG:…) or fix the .prj")
+    return CRSCheck(False, f"{why}; {guess.reason}", guess)
