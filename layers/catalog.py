@@ -1,0 +1,288 @@
+"""The layer catalogue: named vector and raster layers, bundled and per workspace.
+
+The bundled catalogue (``layers/catalog.yml``) lists the real county and city
+boundaries. A *workspace* is a folder with its own ``catalog.yml`` (same schema; see
+the comments at the top of the bundled file); its entries add to the bundled ones and
+override them by name. Without an explicit workspace, the current directory is used if
+it has a ``catalog.yml``.
+
+Examples
+--------
+>>> cat = Catalog(workspace=False)
+>>> cat["counties"].synthetic, cat.by_role("city").name
+(False, 'city')
+>>> gdf = cat.load("counties")
+>>> len(gdf), gdf.crs.to_epsg()
+(5, 4490)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gis.errors import ConfigError, DataFileError, MissingCRSError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Catalog", "LayerEntry", "BUNDLED_CATALOG", "CATALOG_FILE", "KINDS"]
+
+CATALOG_FILE = "catalog.yml"
+BUNDLED_CATALOG = Path(__file__).resolve().parent / CATALOG_FILE
+KINDS = ("vector", "raster")
+_REQUIRED = ("name", "kind", "path", "synthetic")
+_TEXT = ("layer", "crs", "role", "source", "licence", "title_zh", "title_en", "description")
+_ALLOWED = set(_REQUIRED) | set(_TEXT)
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    """One catalogue entry; ``path`` is absolute (resolved against its catalogue)."""
+
+    name: str
+    kind: str
+    path: Path
+    synthetic: bool
+    layer: str | None = None
+    crs: str | None = None
+    role: str | None = None
+    source: str | None = None
+    licence: str | None = None
+    title_zh: str | None = None
+    title_en: str | None = None
+    description: str | None = None
+    catalog: Path | None = field(default=None, compare=False)
+
+    def title(self, lang: str = "zh") -> str:
+        """The title in ``lang`` (falls back to the other language, then the name)."""
+        first, second = (self.title_zh, self.title_en) if lang == "zh" else (self.title_en, self.title_zh)
+        return first or second or self.name
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Provenance to attach to loaded data (``.attrs``) and show in maps/reports."""
+        return {"name": self.name, "kind": self.kind, "role": self.role,
+                "synthetic": self.synthetic, "source": self.source, "licence": self.licence,
+                "title_zh": self.title_zh, "title_en": self.title_en}
+
+
+def _parse(path: Path) -> list[LayerEntry]:
+    """Read and validate one catalogue file."""
+    import pyproj
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataFileError(f"cannot read the layer catalogue {path}: {exc.strerror or exc}") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    if doc is None:
+        return []
+    items = doc.get("layers") if isinstance(doc, dict) else doc
+    if isinstance(doc, dict) and set(doc) - {"layers"}:
+        raise ConfigError(f"{path}: unknown top-level key(s) {sorted(set(doc) - {'layers'})}; "
+                          "the catalogue has one key, 'layers', holding a list of entries")
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ConfigError(f"{path}: 'layers' must be a list of entries (- name: …), "
+                          f"not {type(items).__name__}")
+    out: list[LayerEntry] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items, start=1):
+        where = f"{path}, entry {i}"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a mapping (name: …, kind: …), got {item!r}")
+        if "name" in item:
+            where = f"{path}, entry {i} ({item['name']!r})"
+        missing = [k for k in _REQUIRED if k not in item or item[k] is None or item[k] == ""]
+        if missing:
+            raise ConfigError(f"{where}: missing required key(s) {', '.join(missing)}; "
+                              f"every entry needs {', '.join(_REQUIRED)}")
+        unknown = sorted(set(item) - _ALLOWED)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
+                              f"allowed keys are {', '.join(sorted(_ALLOWED))}")
+        name = str(item["name"])
+        if name in seen:
+            raise ConfigError(f"{where}: the name {name!r} is used twice in this catalogue")
+        seen.add(name)
+        kind = item["kind"]
+        if kind not in KINDS:
+            raise ConfigError(f"{where}: unknown kind {kind!r}; use 'vector' or 'raster'")
+        if not isinstance(item["synthetic"], bool):
+            raise ConfigError(f"{where}: synthetic must be true or false, not {item['synthetic']!r}")
+        for k in _TEXT:
+            if k in item and item[k] is not None and not isinstance(item[k], str):
+                raise ConfigError(f"{where}: {k} must be text, not {item[k]!r}")
+        crs = item.get("crs")
+        if crs:
+            try:
+                pyproj.CRS.from_user_input(crs)
+            except pyproj.exceptions.CRSError as exc:
+                raise ConfigError(f"{where}: crs {crs!r} is not a known CRS ({exc}); "
+                                  "write it like EPSG:4490") from exc
+        if item.get("layer") and kind != "vector":
+            raise ConfigError(f"{where}: 'layer' only applies to vector entries")
+        fields = {k: item.get(k) for k in _TEXT}
+        out.append(LayerEntry(name=name, kind=kind, path=(path.parent / str(item["path"])).resolve(),
+                              synthetic=item["synthetic"], catalog=path, **fields))
+    return out
+
+
+def _workspace_catalog(workspace) -> Path | None:
+    """The catalogue file of ``workspace`` (None/False/folder/file), or None."""
+    if workspace is False:
+        return None
+    if workspace is None:
+        here = Path.cwd() / CATALOG_FILE
+        return here if here.is_file() else None
+    p = Path(os.fspath(workspace))
+    if p.is_dir():
+        p = p / CATALOG_FILE
+    if not p.is_file():
+        raise DataFileError(f"workspace catalogue {p} does not exist; create it or pass the "
+                            f"folder that holds {CATALOG_FILE}")
+    return p
+
+
+class Catalog:
+    """Named layers from the bundled catalogue plus an optional workspace catalogue.
+
+    Parameters
+    ----------
+    workspace : path-like, None or False
+        A folder holding ``catalog.yml`` or the file itself. None (default): the
+        current directory if it has ``catalog.yml``. False: bundled layers only.
+    bundled : bool
+        Include the bundled catalogue (default True).
+    """
+
+    def __init__(self, workspace=None, bundled: bool = True):
+        self.files: list[Path] = []
+        self._entries: dict[str, LayerEntry] = {}
+        sources = [BUNDLED_CATALOG] if bundled else []
+        ws = _workspace_catalog(workspace)
+        if ws is not None and (not bundled or ws.resolve() != BUNDLED_CATALOG):
+            sources.append(ws.resolve())
+        for src in sources:
+            for entry in _parse(src):
+                if entry.name in self._entries:
+                    log.debug("%s overrides layer %r from %s", src, entry.name,
+                              self._entries[entry.name].catalog)
+                self._entries[entry.name] = entry
+            self.files.append(src)
+
+    # --- lookup --------------------------------------------------------------------
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[LayerEntry]:
+        return iter(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Catalog({', '.join(self._entries)}; from {', '.join(map(str, self.files))})"
+
+    def names(self) -> list[str]:
+        """Layer names, bundled first, then the workspace's."""
+        return list(self._entries)
+
+    def __getitem__(self, name: str) -> LayerEntry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise ConfigError(
+                f"no layer named {name!r} in the catalogue ({', '.join(map(str, self.files))}); "
+                f"known layers: {', '.join(self._entries) or 'none'}"
+            ) from None
+
+    get = __getitem__
+
+    def by_role(self, role: str) -> LayerEntry | None:
+        """The entry playing ``role`` (the workspace's wins over the bundled), or None."""
+        found = self.entries_by_role(role)
+        return found[-1] if found else None
+
+    def entries_by_role(self, role: str) -> list[LayerEntry]:
+        """All entries with ``role``, in catalogue order."""
+        return [e for e in self._entries.values() if e.role == role]
+
+    # --- files and data ----------------------------------------------------------------
+    def path(self, name: str, must_exist: bool = True) -> Path:
+        """Absolute path of layer ``name``'s file; DataFileError if it is missing."""
+        entry = self[name]
+        if must_exist and not entry.path.exists():
+            raise DataFileError(
+                f"layer {name!r}: file {entry.path} (from {entry.catalog}) does not exist; "
+                "fix 'path' in the catalogue or create the file"
+            )
+        return entry.path
+
+    def load(self, name: str):
+        """Load layer ``name``: a GeoDataFrame in EPSG:4490, or a lazy masked DataArray.
+
+        Vector layers are reprojected to EPSG:4490 (a file without CRS gets the
+        entry's ``crs``). Rasters are opened lazily with rioxarray (``masked=True``,
+        nodata → NaN); a single band is squeezed to 2-D (y, x). Both carry the entry's
+        provenance in ``.attrs`` (``synthetic``, ``source``, ``licence``, titles).
+        """
+        entry = self[name]
+        path = self.path(name)
+        if entry.kind == "vector":
+            return _load_vector(entry, path)
+        return _load_raster(entry, path)
+
+
+def _load_vector(entry: LayerEntry, path: Path):
+    import geopandas as gpd
+
+    try:
+        gdf = gpd.read_file(path, layer=entry.layer) if entry.layer else gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises its own DataSourceError/DataLayerError
+        raise DataFileError(f"layer {entry.name!r}: cannot read {path}"
+                            f"{f' (layer {entry.layer!r})' if entry.layer else ''}: {exc}") from exc
+    if gdf.crs is None:
+        if not entry.crs:
+            raise MissingCRSError(f"layer {entry.name!r}: {path} has no CRS and the catalogue "
+                                  f"entry gives none; add 'crs: EPSG:…' to {entry.catalog}")
+        gdf = gdf.set_crs(entry.crs)
+    if gdf.crs.to_epsg() != 4490:
+        gdf = gdf.to_crs("EPSG:4490")
+    gdf.attrs.update(entry.metadata)
+    return gdf
+
+
+def _load_raster(entry: LayerEntry, path: Path):
+    from gis.errors import require
+
+    rioxarray = require("rioxarray", "reading raster layers")
+    try:
+        da = rioxarray.open_rasterio(path, masked=True)
+    except Exception as exc:  # rasterio raises RasterioIOError
+        raise DataFileError(f"layer {entry.name!r}: cannot read raster {path}: {exc}") from exc
+    if isinstance(da, list):  # pragma: no cover - multi-subdataset files
+        raise DataFileError(f"layer {entry.name!r}: {path} holds several subdatasets; "
+                            "point 'path' at one of them")
+    if "band" in da.dims and da.sizes["band"] == 1:
+        da = da.squeeze("band", drop=True)
+    if da.rio.crs is None:
+        if not entry.crs:
+            raise MissingCRSError(f"layer {entry.name!r}: raster {path} has no CRS and the "
+                                  f"catalogue entry gives none; add 'crs: EPSG:…' to {entry.catalog}")
+        da = da.rio.write_crs(entry.crs)
+    da.name = entry.name
+    da.attrs.update({k: v for k, v in entry.metadata.items() if v is not None})
+    da.attrs["synthetic"] = int(entry.synthetic)  # netCDF-safe
+    return da
