@@ -1,0 +1,644 @@
+"""Progress against area targets, counted honestly: unions, county split, pace and flags.
+
+For each area target of a :class:`~gis.targets.TargetSet` the achieved area is the
+ellipsoidal (CGCS2000) area of the **union** of the counted parcels of that category and
+year, so overlapping parcels never count twice. Parcels are split by county by
+intersecting them with the county layer (a parcel across a border is split by area); land
+outside the target's counties is shown as out of scope and land outside the city is never
+counted. Under-construction and planned land is shown as *pipeline*: each figure is the
+land it adds beyond the stages before it, so achieved + under construction + planned is
+the union of all three.
+
+How it is computed (vectorised shapely 2, no loop of parcels over parcels):
+
+1. parcels and counties go to EPSG:4550 (Gauss-Krüger CM 123°E) for topology;
+2. each county is cut into square tiles (``tile_m``) so that intersecting a parcel with
+   its county touches a few hundred vertices, not the whole boundary; an STRtree of the
+   tiles finds, for every parcel, the tiles it meets; parcels lying properly inside one
+   tile are kept whole, only the others are intersected;
+3. per target, an STRtree of its pieces finds the pairs whose interiors overlap; pieces
+   in no such pair add their own area, the others are merged with ``union_all`` per
+   county and stage;
+4. every area is ellipsoidal, from :func:`gis.area.area_m2` (GRS80 = CGCS2000).
+
+Examples
+--------
+>>> import geopandas as gpd, datetime as dt
+>>> from shapely import box
+>>> from gis.targets import parse_targets
+>>> x0, y0 = 499_000, 5_050_000
+>>> counties = gpd.GeoDataFrame({"county_code": ["220882"]},
+...     geometry=[box(x0, y0, x0 + 4000, y0 + 4000)], crs="EPSG:4550").to_crs(4490)
+>>> parcels = gpd.GeoDataFrame({
+...     "project_code": ["A", "B"], "category": ["afforestation"] * 2, "year": [2024] * 2,
+...     "status": ["completed", "accepted"]},
+...     geometry=[box(x0, y0, x0 + 1000, y0 + 1000), box(x0 + 500, y0, x0 + 1500, y0 + 1000)],
+...     crs="EPSG:4550").to_crs(4490)
+>>> ts = parse_targets({"city": {"code": "220800", "name_zh": "白城市", "name_en": "Baicheng"},
+...     "year": 2024, "targets": [{"key": "forest", "category": "afforestation",
+...     "name_zh": "造林", "name_en": "Afforestation", "value": 3000, "unit": "mu"}]})
+>>> res = progress(parcels, ts, counties, as_of=dt.date(2024, 12, 31))
+>>> row = res.summary.iloc[0]
+>>> print(f"{row.achieved_mu:.1f} 亩, {row.percent:.1f} %")  # 1.5 km² union, not 2 km²
+2250.0 亩, 75.0 %
+>>> res.flags.flag.tolist()
+['double_declared']
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .area import area_m2
+from .errors import ConfigError, InputError, MissingCRSError
+from .targets import AreaTarget, CountTarget, TargetSet
+from .units import m2_to_mu
+
+log = logging.getLogger(__name__)
+
+__all__ = ["progress", "Progress", "OUTSIDE_CITY", "STAGES", "PIPELINE_STATUSES"]
+
+GK = "EPSG:4550"
+OUTSIDE_CITY = "outside_city"
+"""Region code of land that lies outside every county of the county layer."""
+STAGES = ("achieved", "under_construction", "planned")
+PIPELINE_STATUSES = {"under_construction": ("under_construction",), "planned": ("approved", "planned")}
+"""Statuses of the two pipeline stages (minus any a target already counts as achieved)."""
+
+REQUIRED = ("category", "year", "status")
+
+
+@dataclass
+class Progress:
+    """The result of :func:`progress`: pandas DataFrames plus what they were computed from.
+
+    Attributes
+    ----------
+    summary : one row per area target (目标、完成、在建、规划、完成率、剩余、进度).
+    by_county : one row per area target and county (plus ``outside_city``), with ``in_scope``.
+    counts : one row per count target (demonstration bases).
+    sites : one row per contiguous site of each count target's category.
+    flags : one row per problem found (double declared, in a reserve, outside the city,
+        declared area far from the computed one, no geometry).
+    baselines : results of the previous year stated in the report, with the registry's
+        achieved area for the same category and year.
+    not_tracked : targets that parcels cannot measure.
+    """
+
+    summary: pd.DataFrame
+    by_county: pd.DataFrame
+    counts: pd.DataFrame
+    sites: pd.DataFrame
+    flags: pd.DataFrame
+    baselines: pd.DataFrame
+    not_tracked: pd.DataFrame
+    as_of: _dt.date
+    targets: TargetSet
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The DataFrames by name, in reading order."""
+        return {
+            "summary": self.summary,
+            "by_county": self.by_county,
+            "counts": self.counts,
+            "sites": self.sites,
+            "flags": self.flags,
+            "baselines": self.baselines,
+            "not_tracked": self.not_tracked,
+        }
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _geoms(gs) -> np.ndarray:
+    return np.asarray(gs.array if hasattr(gs, "array") else gs, dtype=object)
+
+
+def _to_gk(gdf, what: str) -> np.ndarray:
+    if gdf.crs is None:
+        raise MissingCRSError(
+            f"{what} has no CRS; set it first, e.g. gdf.set_crs('EPSG:4490') for lon/lat"
+        )
+    return _geoms(gdf.geometry.to_crs(GK))
+
+
+def _area_gk(geoms) -> np.ndarray:
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) == 0:
+        return np.zeros(0)
+    return np.asarray(area_m2(geoms, crs=GK), dtype="float64")
+
+
+def _union_area(geoms: np.ndarray) -> float:
+    import shapely
+
+    if len(geoms) == 0:
+        return 0.0
+    if len(geoms) == 1:
+        return float(_area_gk(geoms)[0])
+    return float(_area_gk([shapely.union_all(geoms)])[0])
+
+
+def _overlap_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) whose interiors intersect (touching edges do not count)."""
+    import shapely
+
+    if len(geoms) < 2:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if len(a):
+        inner = ~shapely.touches(geoms[a], geoms[b])
+        a, b = a[inner], b[inner]
+    return a, b
+
+
+def _tiles(county_geoms: np.ndarray, codes: np.ndarray, tile_m: float):
+    """Cut each county into square tiles so later intersections stay small."""
+    import shapely
+
+    out_g, out_c = [], []
+    for g, code in zip(county_geoms, codes):
+        if g is None or shapely.is_empty(g):
+            continue
+        x0, y0, x1, y1 = shapely.bounds(g)
+        nx = max(1, int(np.ceil((x1 - x0) / tile_m)))
+        ny = max(1, int(np.ceil((y1 - y0) / tile_m)))
+        if nx * ny == 1:
+            out_g.append(np.array([g], dtype=object))
+            out_c.append(np.array([code], dtype=object))
+            continue
+        xs = x0 + np.arange(nx) * tile_m
+        ys = y0 + np.arange(ny) * tile_m
+        gx, gy = np.meshgrid(xs, ys)
+        gx, gy = gx.ravel(), gy.ravel()
+        boxes = shapely.box(gx, gy, np.minimum(gx + tile_m, x1), np.minimum(gy + tile_m, y1))
+        clipped = shapely.intersection(g, boxes)
+        ok = ~shapely.is_empty(clipped) & (shapely.area(clipped) > 0)
+        out_g.append(clipped[ok])
+        out_c.append(np.full(int(ok.sum()), code, dtype=object))
+    if not out_g:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=object)
+    return np.concatenate(out_g), np.concatenate(out_c)
+
+
+@dataclass
+class _Pieces:
+    geom: np.ndarray  # EPSG:4550
+    parcel: np.ndarray  # index into the parcel arrays
+    region: np.ndarray  # county code or OUTSIDE_CITY
+    area: np.ndarray  # ellipsoidal m²
+
+
+def _split_by_county(P: np.ndarray, parcel_area: np.ndarray, tiles: np.ndarray, tile_code: np.ndarray) -> _Pieces:
+    import shapely
+
+    n = len(P)
+    if len(tiles) == 0 or n == 0:
+        return _Pieces(P.copy(), np.arange(n), np.full(n, OUTSIDE_CITY, dtype=object), parcel_area.copy())
+    shapely.prepare(tiles)
+    tree = shapely.STRtree(tiles)
+    pi, ti = tree.query(P, predicate="intersects")
+    whole = shapely.contains_properly(tiles[ti], P[pi])
+    geom = np.empty(len(pi), dtype=object)
+    area = np.empty(len(pi), dtype="float64")
+    geom[whole] = P[pi[whole]]
+    area[whole] = parcel_area[pi[whole]]
+    cut = ~whole
+    if cut.any():
+        geom[cut] = shapely.intersection(P[pi[cut]], tiles[ti[cut]])
+        area[cut] = _area_gk(geom[cut])
+    keep = area > 0
+    pi, ti, geom, area = pi[keep], ti[keep], geom[keep], area[keep]
+    inside = np.bincount(pi, weights=area, minlength=n)
+    outside = parcel_area - inside
+    # what is left outside every county (e.g. a parcel over the city boundary)
+    tol = np.maximum(1e-7 * parcel_area, 0.01)  # m²: rounding of the intersections
+    out_idx = np.flatnonzero(outside > tol)
+    extra_g, extra_a = [], []
+    if len(out_idx):
+        order = np.argsort(pi, kind="stable")
+        starts = np.searchsorted(pi[order], out_idx, side="left")
+        ends = np.searchsorted(pi[order], out_idx, side="right")
+        for k, s, e in zip(out_idx, starts, ends):
+            inner = geom[order[s:e]]
+            g = P[k] if e == s else shapely.difference(P[k], shapely.union_all(inner))
+            extra_g.append(g)
+        extra_a = _area_gk(extra_g)
+    geoms = np.concatenate([geom, np.array(extra_g, dtype=object)]) if len(out_idx) else geom
+    return _Pieces(
+        geom=geoms,
+        parcel=np.concatenate([pi, out_idx]),
+        region=np.concatenate([tile_code[ti], np.full(len(out_idx), OUTSIDE_CITY, dtype=object)]),
+        area=np.concatenate([area, np.asarray(extra_a, dtype="float64")]),
+    )
+
+
+def _status(achieved: float, target: float, comparator: str, tol: float) -> str:
+    if comparator == "exactly" and achieved > target * (1 + tol):
+        return "exceeded"
+    return "met" if achieved >= target * (1 - tol) else "not_met"
+
+
+def _stage_of(statuses: np.ndarray, achieved: tuple[str, ...]) -> np.ndarray:
+    """0 achieved, 1 under construction, 2 planned, -1 not counted at all."""
+    stage = np.full(len(statuses), -1, dtype=int)
+    stage[np.isin(statuses, list(PIPELINE_STATUSES["planned"]))] = 2
+    stage[np.isin(statuses, list(PIPELINE_STATUSES["under_construction"]))] = 1
+    stage[np.isin(statuses, list(achieved))] = 0
+    return stage
+
+
+def _stage_areas(pieces: _Pieces, sel: np.ndarray, stage: np.ndarray, regions: list[str]):
+    """Per region: union area of stage ≤ 0, ≤ 1, ≤ 2, from the selected pieces."""
+    g, reg, ar, st = pieces.geom[sel], pieces.region[sel], pieces.area[sel], stage[sel]
+    a, b = _overlap_pairs(g)
+    involved = np.zeros(len(g), dtype=bool)
+    involved[a] = True
+    involved[b] = True
+    out = {}
+    for r in regions:
+        in_r = reg == r
+        cum = []
+        for level in range(3):
+            m = in_r & (st <= level)
+            lone = float(ar[m & ~involved].sum())
+            cum.append(lone + _union_area(g[m & involved]))
+        out[r] = cum
+    return out, len(a)
+
+
+def _sites(geoms: np.ndarray, gap_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Group pieces into sites (pieces closer than ``gap_m`` belong together).
+
+    Returns the site number of each piece and the area of each site in 亩 (the union of
+    its pieces: the gaps between them are not counted).
+    """
+    import shapely
+
+    if len(geoms) == 0:
+        return np.zeros(0, dtype=int), np.zeros(0)
+    clusters = shapely.get_parts(shapely.union_all(shapely.buffer(geoms, max(gap_m, 0.01) / 2)))
+    tree = shapely.STRtree(clusters)
+    pts = shapely.point_on_surface(geoms)
+    pi, ci = tree.query(pts, predicate="intersects")
+    member = np.full(len(geoms), -1, dtype=int)
+    member[pi] = ci
+    areas = np.array([_union_area(geoms[member == k]) for k in range(len(clusters))])
+    return member, m2_to_mu(areas)
+
+
+# ------------------------------------------------------------------------------ engine
+
+
+def progress(
+    parcels,
+    targets: TargetSet,
+    counties,
+    as_of: _dt.date | str | None = None,
+    protected_areas=None,
+    year: int | None = None,
+    lang: str = "zh",
+    gap_tolerance: float = 0.05,
+    min_flag_mu: float = 1.0,
+    site_gap_m: float = 10.0,
+    tile_m: float = 10_000.0,
+) -> Progress:
+    """Progress of the registry's parcels against every target of ``targets``.
+
+    Parameters
+    ----------
+    parcels : geopandas.GeoDataFrame
+        Project parcels with at least ``category``, ``year``, ``status`` and a geometry
+        with a CRS (the registry's ``projects()``); ``project_code``,
+        ``declared_area_mu`` and ``batch_id`` are used when present.
+    targets : gis.targets.TargetSet
+        From ``workflows.targets.load_targets()`` or :func:`gis.targets.parse_targets`.
+    counties : geopandas.GeoDataFrame
+        County polygons with ``county_code`` (``layers.load("counties")``).
+    as_of : date or ISO string, optional
+        Date for the pace (default: today). The registry's current state is counted.
+    protected_areas : geopandas.GeoDataFrame, optional
+        Nature reserves; parcels overlapping them by ``min_flag_mu`` or more are flagged.
+    year : int, optional
+        Only the targets of this year (default: all targets of the file).
+    lang : ``"zh"`` or ``"en"``
+        Language of the ``name`` columns.
+    gap_tolerance : float
+        Declared vs computed area: flag when they differ by more than this fraction.
+    min_flag_mu : float
+        Overlaps, reserve and outside-city areas below this many 亩 are not flagged
+        (digitising slivers). Areas are always counted exactly.
+    site_gap_m : float
+        Count targets: parcels less than this far apart (field roads, ditches) form one
+        site; a site's area is the union of its parcels, gaps excluded.
+    tile_m : float
+        Tile size (m) used to cut counties for fast intersections.
+
+    Returns
+    -------
+    Progress
+        DataFrames ``summary``, ``by_county``, ``counts``, ``sites``, ``flags``,
+        ``baselines``, ``not_tracked``. Areas are in 亩 (``*_mu``) and 万亩
+        (``*_wan_mu``).
+
+    Raises
+    ------
+    InputError
+        A required column is missing.
+    MissingCRSError
+        Parcels, counties or protected areas have no CRS.
+    ConfigError
+        A target's scope names a county that the county layer lacks.
+    """
+    import shapely
+
+    if year is not None:
+        targets = targets.for_year(year)
+    if as_of is None:
+        as_of = _dt.date.today()
+    elif isinstance(as_of, str):
+        try:
+            as_of = _dt.date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise InputError(f"as_of {as_of!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-06-30") from exc
+    elif isinstance(as_of, _dt.datetime):
+        as_of = as_of.date()
+
+    missing = [c for c in REQUIRED if c not in parcels.columns]
+    if missing:
+        raise InputError(
+            f"parcels lack the column(s) {', '.join(missing)}; progress needs "
+            f"{', '.join(REQUIRED)} (the registry's projects() has them)"
+        )
+    if "county_code" not in counties.columns:
+        raise InputError("the county layer lacks the column county_code (GB/T 2260 codes)")
+
+    county_codes = [str(c) for c in counties["county_code"]]
+    for t in (*targets.area_targets, *targets.count_targets):
+        for code in t.scope or ():
+            if code not in county_codes:
+                raise ConfigError(
+                    f"{targets.origin}: target {t.key!r}: scope county {code} is not in the county "
+                    f"layer (it has {', '.join(county_codes)}); fix the scope or the county layer"
+                )
+
+    parcels = parcels.reset_index(drop=True)
+    geo = parcels.geometry
+    no_geom = (geo.isna() | geo.is_empty).to_numpy()
+    codes = (
+        parcels["project_code"].astype(str).to_numpy()
+        if "project_code" in parcels.columns
+        else np.array([f"#{i}" for i in range(len(parcels))], dtype=object)
+    )
+    category = parcels["category"].astype(str).to_numpy()
+    status = parcels["status"].astype(str).to_numpy()
+    pyear = pd.to_numeric(parcels["year"], errors="coerce").to_numpy()
+
+    wanted = {t.category for t in (*targets.area_targets, *targets.count_targets, *targets.baselines)}
+    use = np.isin(category, list(wanted)) & ~no_geom
+    idx = np.flatnonzero(use)
+    P = _to_gk(parcels.iloc[idx] if len(idx) else parcels.iloc[:0], "the parcels") if len(idx) else np.zeros(0, dtype=object)
+    if len(idx):
+        P = shapely.make_valid(P) if not shapely.is_valid(P).all() else P
+    parea = _area_gk(P)
+    C = _to_gk(counties, "the county layer")
+    tiles, tile_code = _tiles(C, np.array(county_codes, dtype=object), tile_m)
+    pieces = _split_by_county(P, parea, tiles, tile_code)
+    pieces_parcel_global = idx[pieces.parcel] if len(idx) else pieces.parcel
+    regions_all = county_codes + [OUTSIDE_CITY]
+
+    summary_rows, county_rows = [], []
+    n_pairs_total = 0
+    piece_cat = category[pieces_parcel_global] if len(pieces.parcel) else np.zeros(0, dtype=object)
+    piece_year = pyear[pieces_parcel_global] if len(pieces.parcel) else np.zeros(0)
+    piece_status = status[pieces_parcel_global] if len(pieces.parcel) else np.zeros(0, dtype=object)
+
+    def select(t, stock: bool):
+        yr_ok = piece_year <= t.year if stock else piece_year == t.year
+        return (piece_cat == t.category) & yr_ok
+
+    for t in targets.area_targets:
+        stock = t.comparator == "keep_stable"
+        stage = _stage_of(piece_status, t.achieved_statuses)
+        sel = select(t, stock) & (stage >= 0)
+        scope = list(t.scope) if t.scope else county_codes
+        areas, n_pairs = _stage_areas(pieces, sel, stage, regions_all)
+        n_pairs_total += n_pairs
+        tot = np.zeros(3)
+        out_scope = 0.0
+        for r in regions_all:
+            cum = areas[r]
+            ach, uc, pl = cum[0], cum[1] - cum[0], cum[2] - cum[1]
+            in_scope = r in scope
+            if in_scope:
+                tot += (ach, uc, pl)
+            else:
+                out_scope += ach
+            in_r = sel & (pieces.region == r)
+            county_rows.append({
+                "key": t.key, "name": t.name(lang), "category": t.category, "region": r,
+                "in_scope": in_scope, "achieved_mu": m2_to_mu(ach),
+                "under_construction_mu": m2_to_mu(uc), "planned_mu": m2_to_mu(pl),
+                "n_parcels": int(len(np.unique(pieces.parcel[in_r & (stage == 0)]))),
+            })
+        target_mu = t.value_mu
+        ach, uc, pl = (float(m2_to_mu(v)) for v in tot)
+        frac = t.expected_fraction(as_of)
+        expected = target_mu * frac
+        st = _status(ach, target_mu, t.comparator, t.tolerance)
+        pace = "met" if st in ("met", "exceeded") else ("ahead" if ach >= expected else "behind")
+        in_scope_sel = sel & np.isin(pieces.region, scope) & (stage == 0)
+        summary_rows.append({
+            "key": t.key, "name": t.name(lang), "category": t.category, "year": t.year,
+            "comparator": t.comparator, "scope": "city" if not t.scope else ",".join(t.scope),
+            "target_mu": target_mu, "achieved_mu": ach, "under_construction_mu": uc,
+            "planned_mu": pl, "outside_scope_mu": float(m2_to_mu(out_scope)),
+            "percent": 100.0 * ach / target_mu,
+            "with_pipeline_percent": 100.0 * (ach + uc + pl) / target_mu,
+            "remaining_mu": max(target_mu - ach, 0.0),
+            "expected_mu": expected, "pace_gap_mu": ach - expected,
+            "status": st, "pace": pace,
+            "n_parcels": int(len(np.unique(pieces.parcel[in_scope_sel]))),
+        })
+
+    summary = pd.DataFrame(summary_rows, columns=_SUMMARY_COLS)
+    by_county = pd.DataFrame(county_rows, columns=_COUNTY_COLS)
+    for df, cols in ((summary, ("target", "achieved", "under_construction", "planned", "remaining", "expected")),
+                     (by_county, ("achieved", "under_construction", "planned"))):
+        for c in cols:
+            df[f"{c}_wan_mu"] = df[f"{c}_mu"] / 10_000.0
+
+    # ---------------------------------------------------------------- count targets
+    count_rows, site_rows = [], []
+    for t in targets.count_targets:
+        stage = _stage_of(piece_status, t.achieved_statuses)
+        scope = list(t.scope) if t.scope else county_codes
+        base = select(t, False) & np.isin(pieces.region, scope)
+        res = {}
+        for label_, lvl in (("achieved", 0), ("pipeline", 2)):
+            m = base & (stage >= 0) & (stage <= lvl)
+            member, s_area = _sites(pieces.geom[m], site_gap_m)
+            ok = s_area >= t.min_site_mu
+            if t.max_site_mu is not None:
+                ok &= s_area < t.max_site_mu
+            res[label_] = (member, s_area, ok, m)
+        member, s_area, ok, m = res["achieved"]
+        if len(s_area):
+            sel_idx = np.flatnonzero(m)
+            for k in np.argsort(-s_area):
+                mine = sel_idx[member == k]
+                regs = pd.Series(pieces.area[mine], index=pieces.region[mine]).groupby(level=0).sum()
+                site_rows.append({
+                    "key": t.key, "name": t.name(lang), "site": len([r for r in site_rows if r["key"] == t.key]) + 1,
+                    "area_mu": float(s_area[k]), "counts": bool(ok[k]),
+                    "region": regs.idxmax() if len(regs) else OUTSIDE_CITY,
+                    "project_codes": ",".join(sorted(set(codes[idx[pieces.parcel[mine]]]))),
+                })
+        n_ach = int(ok.sum())
+        count_rows.append({
+            "key": t.key, "name": t.name(lang), "category": t.category, "year": t.year,
+            "scope": "city" if not t.scope else ",".join(t.scope),
+            "min_site_mu": t.min_site_mu, "max_site_mu": t.max_site_mu, "target_sites": t.value,
+            "achieved_sites": n_ach, "with_pipeline_sites": int(res["pipeline"][2].sum()),
+            "largest_site_mu": float(s_area.max()) if len(s_area) else 0.0,
+            "status": "met" if n_ach >= t.value else "not_met",
+        })
+    counts = pd.DataFrame(count_rows, columns=_COUNT_COLS)
+    sites_df = pd.DataFrame(site_rows, columns=_SITE_COLS)
+
+    # -------------------------------------------------------------------- baselines
+    base_rows = []
+    for b in targets.baselines:
+        stage = _stage_of(piece_status, ("completed", "accepted"))
+        sel = (piece_cat == b.category) & (piece_year == b.year) & (stage == 0) & (pieces.region != OUTSIDE_CITY)
+        areas, _ = _stage_areas(pieces, sel, stage, county_codes)
+        reg_mu = float(m2_to_mu(sum(v[0] for v in areas.values())))
+        from .units import convert
+
+        base_rows.append({
+            "key": b.key, "name": b.name(lang), "category": b.category, "year": b.year,
+            "value": b.value, "unit": b.unit, "value_wan_mu": float(convert(b.value, b.unit, "wan_mu")),
+            "registry_achieved_wan_mu": reg_mu / 10_000.0,
+        })
+    baselines = pd.DataFrame(base_rows, columns=_BASE_COLS)
+    not_tracked = pd.DataFrame(
+        [{"key": n.key, "name": n.name(lang), "value": n.value,
+          "unit": n.unit_zh if lang == "zh" else n.unit_en, "comparator": n.comparator,
+          "sentence": n.sentence} for n in targets.not_tracked],
+        columns=["key", "name", "value", "unit", "comparator", "sentence"],
+    )
+
+    # ------------------------------------------------------------------------ flags
+    flags = _flags(
+        parcels, idx, P, parea, pieces, codes, category, pyear, status, no_geom,
+        protected_areas, gap_tolerance, min_flag_mu,
+    )
+    info = {
+        "n_parcels": int(len(parcels)),
+        "n_used": int(len(idx)),
+        "n_pieces": int(len(pieces.geom)),
+        "n_overlap_pairs": int(n_pairs_total),
+        "batch_ids": sorted(set(parcels["batch_id"].dropna().astype(str))) if "batch_id" in parcels.columns else [],
+        "lang": lang,
+    }
+    return Progress(summary, by_county, counts, sites_df, flags, baselines, not_tracked, as_of, targets, info)
+
+
+_SUMMARY_COLS = ["key", "name", "category", "year", "comparator", "scope", "target_mu", "achieved_mu",
+                 "under_construction_mu", "planned_mu", "outside_scope_mu", "percent",
+                 "with_pipeline_percent", "remaining_mu", "expected_mu", "pace_gap_mu", "status", "pace",
+                 "n_parcels"]
+_COUNTY_COLS = ["key", "name", "category", "region", "in_scope", "achieved_mu", "under_construction_mu",
+                "planned_mu", "n_parcels"]
+_COUNT_COLS = ["key", "name", "category", "year", "scope", "min_site_mu", "max_site_mu", "target_sites",
+               "achieved_sites", "with_pipeline_sites", "largest_site_mu", "status"]
+_SITE_COLS = ["key", "name", "site", "area_mu", "counts", "region", "project_codes"]
+_BASE_COLS = ["key", "name", "category", "year", "value", "unit", "value_wan_mu", "registry_achieved_wan_mu"]
+FLAG_COLS = ["flag", "project_code", "other_project_code", "category", "year", "status", "region",
+             "area_mu", "declared_area_mu", "detail"]
+"""Columns of :attr:`Progress.flags`. ``flag`` is one of ``double_declared``,
+``in_protected_area``, ``outside_city``, ``area_gap``, ``no_geometry``."""
+
+
+def _flags(parcels, idx, P, parea, pieces, codes, category, pyear, status, no_geom,
+           protected_areas, gap_tolerance, min_flag_mu) -> pd.DataFrame:
+    import shapely
+
+    rows: list[dict] = []
+
+    def base(k: int) -> dict:  # k: index into the parcel table
+        return {"project_code": codes[k], "category": category[k],
+                "year": int(pyear[k]) if np.isfinite(pyear[k]) else None, "status": status[k]}
+
+    for k in np.flatnonzero(no_geom):
+        rows.append({**base(k), "flag": "no_geometry", "detail": "no geometry: not counted"})
+
+    # same land declared twice within one category (any year and status)
+    if len(P):
+        cats = category[idx]
+        for cat in np.unique(cats):
+            loc = np.flatnonzero(cats == cat)
+            a, b = _overlap_pairs(P[loc])
+            if not len(a):
+                continue
+            ov = m2_to_mu(_area_gk(shapely.intersection(P[loc[a]], P[loc[b]])))
+            for i, j, mu in zip(loc[a], loc[b], ov):
+                if mu >= min_flag_mu:
+                    rows.append({**base(idx[i]), "flag": "double_declared", "other_project_code": codes[idx[j]],
+                                 "area_mu": float(mu), "detail": f"year {int(pyear[idx[j]]) if np.isfinite(pyear[idx[j]]) else '?'}, {status[idx[j]]}"})
+    # outside the city
+    out = pieces.region == OUTSIDE_CITY
+    if out.any():
+        mu = pd.Series(m2_to_mu(pieces.area[out])).groupby(pieces.parcel[out]).sum()
+        for p, v in mu.items():
+            if v >= min_flag_mu:
+                share = 100.0 * v / m2_to_mu(parea[p])
+                rows.append({**base(idx[p]), "flag": "outside_city", "region": OUTSIDE_CITY, "area_mu": float(v),
+                             "detail": f"{share:.1f} %"})
+    # in nature reserves
+    if protected_areas is not None and len(protected_areas) and len(P):
+        R = _to_gk(protected_areas, "the protected-areas layer")
+        name_col = next((c for c in ("name_zh", "name", "NAME") if c in protected_areas.columns), None)
+        names = protected_areas[name_col].astype(str).to_numpy() if name_col else np.array(
+            [f"#{i}" for i in range(len(R))], dtype=object)
+        shapely.prepare(R)
+        tree = shapely.STRtree(R)
+        pi, ri = tree.query(P, predicate="intersects")
+        if len(pi):
+            inside = shapely.contains_properly(R[ri], P[pi])
+            ov = np.where(inside, parea[pi], 0.0)
+            if (~inside).any():
+                ov[~inside] = _area_gk(shapely.intersection(P[pi[~inside]], R[ri[~inside]]))
+            for p, r, m2 in zip(pi, ri, ov):
+                mu = float(m2_to_mu(m2))
+                if mu >= min_flag_mu:
+                    rows.append({**base(idx[p]), "flag": "in_protected_area", "area_mu": mu,
+                                 "detail": f"{names[r]}: {100.0 * m2 / parea[p]:.1f} %"})
+    # declared vs computed area
+    if "declared_area_mu" in parcels.columns and len(P):
+        dec = pd.to_numeric(parcels["declared_area_mu"], errors="coerce").to_numpy()[idx]
+        comp = m2_to_mu(parea)
+        ok = np.isfinite(dec) & (comp > 0)
+        gap = np.where(ok, (dec - comp) / np.where(comp > 0, comp, 1), 0)
+        for p in np.flatnonzero(ok & (np.abs(gap) > gap_tolerance)):
+            rows.append({**base(idx[p]), "flag": "area_gap", "area_mu": float(comp[p]),
+                         "declared_area_mu": float(dec[p]), "detail": f"{100 * gap[p]:+.1f} %"})
+    # region of each flagged parcel: where most of it lies
+    df = pd.DataFrame(rows, columns=FLAG_COLS)
+    if len(df) and len(pieces.geom):
+        s = pd.DataFrame({"p": pieces.parcel, "r": pieces.region, "a": pieces.area})
+        main = s.sort_values("a").groupby("p").last()["r"]
+        pos = {c: i for i, c in enumerate(codes[idx])}
+        df["region"] = [r if isinstance(r, str) else main.get(pos.get(c, -1)) for c, r in zip(df.project_code, df.region)]
+    return df

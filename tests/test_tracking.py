@@ -1,0 +1,251 @@
+"""gis.tracking on a hand-built registry whose answers are worked out by hand.
+
+Geometry is built as exact rectangles in EPSG:4550 (Gauss-Krüger, CM 123°E, scale factor
+1 on the meridian) and stored as EPSG:4490 like the registry. Every vertex lies within
+3.2 km of the central meridian, where the point scale factor is 1 + d²/2R² ≤ 1 + 1.3e-7,
+so the ellipsoidal area differs from the planar rectangle arithmetic below by < 3e-7
+relatively (< 0.002 亩 on the largest total, 3825 亩); geodesic versus straight edges add
+< 0.05 ppm. Hand numbers are therefore good to well under the 0.01 亩 asserted.
+
+Map of the fixture (offsets in metres from x0 = 497 000, y0 = 5 050 000)::
+
+      y 6000 +-----------------+-----------------+
+             |  镇赉 220821      |  洮北 220802     |  demo bases D1–D4 at y 4200–5600
+             |  reserve R       |                 |
+      y 3000 +---- P3 ----------+                 |
+             |  大安 220882      |   P7   H2       | P9 crosses x = 6000 (city edge)
+      y    0 +-----------------+-----------------+
+           x 0               3000              6000
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely import box
+
+from gis.errors import ConfigError, InputError, MissingCRSError
+from gis.targets import parse_targets
+from gis.tracking import OUTSIDE_CITY, progress
+
+X0, Y0 = 497_000, 5_050_000
+DA, ZL, TB = "220882", "220821", "220802"
+MU = 0.0015  # 亩 per m²
+
+
+def rect(x1, y1, x2, y2):
+    return box(X0 + x1, Y0 + y1, X0 + x2, Y0 + y2)
+
+
+def gdf(rows, geoms):
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4550").to_crs("EPSG:4490")
+
+
+@pytest.fixture(scope="module")
+def counties():
+    return gdf(
+        {"county_code": [DA, ZL, TB], "name_zh": ["大安市", "镇赉县", "洮北区"]},
+        [rect(0, 0, 3000, 3000), rect(0, 3000, 3000, 6000), rect(3000, 0, 6000, 6000)],
+    )
+
+
+@pytest.fixture(scope="module")
+def reserve():
+    return gdf({"name_zh": ["莫莫格(测试)"]}, [rect(500, 4500, 1500, 5500)])
+
+
+PARCELS = [
+    # code, category, year, status, declared, geometry
+    ("P1", "paddy_new", 2024, "accepted", 1500, rect(100, 100, 1100, 1100)),  # 1500 亩
+    ("P2", "paddy_new", 2024, "completed", None, rect(600, 100, 1600, 1100)),  # overlaps P1 by 750
+    ("P3", "paddy_new", 2024, "completed", 1300, rect(2000, 2500, 2800, 3500)),  # 600 大安 + 600 镇赉
+    ("P4", "paddy_new", 2024, "under_construction", None, rect(1000, 100, 2000, 1100)),  # adds 600
+    ("P5", "paddy_new", 2024, "planned", None, rect(100, 1500, 600, 2000)),  # 375
+    ("P6", "paddy_new", 2024, "approved", None, rect(100, 1500, 600, 2000)),  # = P5
+    ("P7", "paddy_new", 2024, "completed", None, rect(3500, 500, 4000, 1000)),  # 375 洮北, out of scope
+    ("P8", "paddy_new", 2024, "completed", None, rect(700, 4700, 1200, 5200)),  # 375 镇赉, in reserve
+    ("P9", "paddy_new", 2024, "completed", None, rect(5800, 1000, 6200, 1500)),  # 150 洮北 + 150 outside
+    ("P10", "paddy_new", 2023, "completed", None, rect(100, 2200, 500, 2400)),  # 120, other year
+    ("H1", "high_standard_farmland", 2024, "completed", None, rect(100, 100, 1100, 1100)),  # 1500
+    ("H2", "high_standard_farmland", 2024, "accepted", None, rect(4000, 3000, 5000, 4000)),  # 1500
+    ("D1", "demo_base", 2024, "completed", None, rect(3200, 4200, 4200, 5000)),  # 1200
+    ("D2", "demo_base", 2024, "accepted", None, rect(4200, 4200, 4600, 4600)),  # 240, touches D1
+    ("D3", "demo_base", 2024, "completed", None, rect(5000, 4200, 5400, 4600)),  # 240
+    ("D4", "demo_base", 2024, "planned", None, rect(5000, 4600, 5600, 5600)),  # 900, touches D3
+]
+
+
+@pytest.fixture(scope="module")
+def parcels():
+    cols = ["project_code", "category", "year", "status", "declared_area_mu"]
+    rows = {c: [p[i] for p in PARCELS] for i, c in enumerate(cols)}
+    rows["batch_id"] = ["b1"] * len(PARCELS)
+    return gdf(rows, [p[-1] for p in PARCELS])
+
+
+def _targets(**over):
+    data = {
+        "city": {"code": "220800", "name_zh": "白城市", "name_en": "Baicheng"},
+        "year": 2024,
+        "targets": [
+            {"key": "paddy", "category": "paddy_new", "name_zh": "新建水田", "name_en": "New paddy",
+             "value": 0.5, "unit": "wan_mu", "comparator": "exactly", "scope": [DA, ZL]},
+            {"key": "hsf", "category": "high_standard_farmland", "name_zh": "高标准农田",
+             "name_en": "HSF", "value": 0.2, "unit": "wan_mu", "comparator": "at_least"},
+        ],
+        "count_targets": [
+            {"key": "bases", "category": "demo_base", "name_zh": "千亩级示范基地", "name_en": "Bases",
+             "value": 2, "min_site_mu": 1000, "max_site_mu": 10000},
+        ],
+    }
+    data.update(over)
+    return parse_targets(data, "test.yml")
+
+
+@pytest.fixture(scope="module")
+def result(parcels, counties, reserve):
+    return progress(parcels, _targets(), counties, as_of=dt.date(2024, 6, 30), protected_areas=reserve)
+
+
+def test_paddy_summary_by_hand(result):
+    s = result.summary.set_index("key").loc["paddy"]
+    # achieved in 大安: P1 ∪ P2 = 1500 m × 1000 m = 2250 亩, plus P3's southern half 600 亩
+    # achieved in 镇赉: P3's northern half 600 亩 + P8 375 亩; P10 is 2023, P7/P9 out of scope
+    assert s.achieved_mu == pytest.approx(2250 + 600 + 600 + 375, abs=0.01)  # 3825
+    assert s.under_construction_mu == pytest.approx(400 * 1000 * MU, abs=0.01)  # P4 beyond P2: 600
+    assert s.planned_mu == pytest.approx(375, abs=0.01)  # P5 = P6 counted once
+    assert s.outside_scope_mu == pytest.approx(375 + 150 + 150, abs=0.01)  # P7, P9 洮北 + outside
+    assert s.target_mu == 5000
+    assert s.percent == pytest.approx(76.5, abs=1e-3)
+    assert s.with_pipeline_percent == pytest.approx(100 * 4800 / 5000, abs=1e-3)
+    assert s.remaining_mu == pytest.approx(1175, abs=0.01)
+    assert s.remaining_wan_mu == pytest.approx(0.1175, abs=1e-6)
+    # linear pace: 30 June is day 182 of 366
+    assert s.expected_mu == pytest.approx(5000 * 182 / 366, abs=0.01)
+    assert (s.status, s.pace, s.n_parcels) == ("not_met", "ahead", 4)
+
+
+def test_paddy_by_county_by_hand(result):
+    bc = result.by_county[result.by_county.key == "paddy"].set_index("region")
+    assert list(bc.index) == [DA, ZL, TB, OUTSIDE_CITY]
+    assert bc.in_scope.tolist() == [True, True, False, False]
+    assert bc.achieved_mu.tolist() == pytest.approx([2850, 975, 525, 150], abs=0.01)
+    assert bc.under_construction_mu.tolist() == pytest.approx([600, 0, 0, 0], abs=0.01)
+    assert bc.planned_mu.tolist() == pytest.approx([375, 0, 0, 0], abs=0.01)
+    assert bc.loc[DA, "n_parcels"] == 3 and bc.loc[ZL, "n_parcels"] == 2  # P3 is in both
+
+
+def test_city_scope_and_at_least(result):
+    s = result.summary.set_index("key").loc["hsf"]
+    assert s.achieved_mu == pytest.approx(3000, abs=0.01)  # H1 overlaps P1, but another category
+    assert (s.percent, s.status, s.pace, s.remaining_mu) == (pytest.approx(150, abs=1e-3), "met", "met", 0)
+    bc = result.by_county[result.by_county.key == "hsf"].set_index("region")
+    assert bc.achieved_mu.tolist() == pytest.approx([1500, 0, 1500, 0], abs=0.01)
+    assert bc.in_scope.tolist() == [True, True, True, False]
+
+
+def test_pace_behind_later_in_the_year(parcels, counties):
+    res = progress(parcels, _targets(), counties, as_of="2024-11-30")
+    s = res.summary.set_index("key").loc["paddy"]
+    assert s.expected_mu == pytest.approx(5000 * 335 / 366, abs=0.01)
+    assert s.pace == "behind" and s.pace_gap_mu == pytest.approx(3825 - 5000 * 335 / 366, abs=0.01)
+
+
+def test_count_targets_are_contiguous_sites(result):
+    c = result.counts.set_index("key").loc["bases"]
+    # D1 and D2 touch: one site of 1440 亩; D3 alone 240 亩; with planned D4: 240 + 900 = 1140
+    assert (c.achieved_sites, c.with_pipeline_sites, c.status) == (1, 2, "not_met")
+    assert c.largest_site_mu == pytest.approx(1440, abs=0.01)
+    sites = result.sites[result.sites.key == "bases"]
+    assert sites.area_mu.tolist() == pytest.approx([1440, 240], abs=0.01)
+    assert sites.counts.tolist() == [True, False]
+    assert sites.project_codes.tolist() == ["D1,D2", "D3"]
+    assert sites.region.tolist() == [TB, TB]
+
+
+def test_flags(result):
+    f = result.flags
+    dd = f[f.flag == "double_declared"].sort_values("area_mu")
+    pairs = [tuple(sorted(p)) for p in zip(dd.project_code, dd.other_project_code)]
+    assert pairs == [("P1", "P4"), ("P5", "P6"), ("P1", "P2"), ("P2", "P4")]
+    assert dd.area_mu.tolist() == pytest.approx([150, 375, 750, 900], abs=0.01)
+    res = f[f.flag == "in_protected_area"]
+    assert res.project_code.tolist() == ["P8"] and res.area_mu.iloc[0] == pytest.approx(375, abs=0.01)
+    assert res.detail.iloc[0] == "莫莫格(测试): 100.0 %" and res.region.iloc[0] == ZL
+    out = f[f.flag == "outside_city"]
+    assert out.project_code.tolist() == ["P9"] and out.area_mu.iloc[0] == pytest.approx(150, abs=0.01)
+    assert out.detail.iloc[0] == "50.0 %"
+    gap = f[f.flag == "area_gap"]
+    assert gap.project_code.tolist() == ["P3"]
+    assert gap.area_mu.iloc[0] == pytest.approx(1200, abs=0.01) and gap.detail.iloc[0] == "+8.3 %"
+    assert set(f.flag) == {"double_declared", "in_protected_area", "outside_city", "area_gap"}
+
+
+def test_small_tiles_give_the_same_numbers(parcels, counties, result):
+    """Cutting counties into 700 m tiles splits parcels into many pieces; unions heal them."""
+    res = progress(parcels, _targets(), counties, as_of=dt.date(2024, 6, 30), tile_m=700)
+    assert res.info["n_pieces"] > result.info["n_pieces"]
+    pd.testing.assert_frame_equal(res.summary, result.summary, atol=0.01, check_exact=False)
+    pd.testing.assert_frame_equal(res.by_county.drop(columns="n_parcels"),
+                                  result.by_county.drop(columns="n_parcels"), atol=0.01, check_exact=False)
+    assert res.counts.achieved_sites.tolist() == result.counts.achieved_sites.tolist()
+
+
+def test_agrees_with_plain_geopandas_overlay_and_dissolve(parcels, counties, result):
+    """The slow, obvious way: dissolve counted parcels, overlay with counties, measure."""
+    from gis.area import area_mu
+
+    counted = parcels[(parcels.category == "paddy_new") & (parcels.year == 2024)
+                      & parcels.status.isin(["completed", "accepted"])]
+    dissolved = counted[["geometry"]].to_crs(4550).dissolve()
+    pieces = gpd.overlay(dissolved, counties.to_crs(4550), how="intersection")
+    pieces["mu"] = area_mu(pieces)
+    by = pieces.groupby("county_code").mu.sum()
+    bc = result.by_county[result.by_county.key == "paddy"].set_index("region")
+    for code in (DA, ZL, TB):
+        assert by[code] == pytest.approx(bc.loc[code, "achieved_mu"], abs=0.01)
+
+
+def test_keep_stable_counts_earlier_years(parcels, counties):
+    ts = _targets(targets=[{"key": "stock", "category": "paddy_new", "name_zh": "存量", "name_en": "Stock",
+                            "value": 4000, "unit": "mu", "comparator": "keep_stable", "scope": [DA, ZL]}],
+                  count_targets=[])
+    s = progress(parcels, ts, counties, as_of=dt.date(2024, 3, 1)).summary.iloc[0]
+    assert s.achieved_mu == pytest.approx(3825 + 120, abs=0.01)  # P10 (2023) counts for a stock
+    assert s.expected_mu == 4000 and s.status == "met"  # within 2 %: 3945 ≥ 3920
+
+
+def test_english_names_and_year_filter(parcels, counties):
+    res = progress(parcels, _targets(), counties, as_of=dt.date(2024, 6, 30), lang="en", year=2024)
+    assert res.summary.name.tolist() == ["New paddy", "HSF"]
+    with pytest.raises(ConfigError, match=r"test.yml: no targets for 2025 \(it has targets for 2024\)"):
+        progress(parcels, _targets(), counties, year=2025)
+
+
+def test_errors(parcels, counties):
+    with pytest.raises(InputError, match=r"parcels lack the column\(s\) status; progress needs category, year, status"):
+        progress(parcels.drop(columns="status"), _targets(), counties)
+    with pytest.raises(MissingCRSError, match=r"the parcels has no CRS"):
+        progress(parcels.set_crs(None, allow_override=True), _targets(), counties)
+    with pytest.raises(ConfigError, match=r"target 'paddy': scope county 220821 is not in the county layer"):
+        progress(parcels, _targets(), counties[counties.county_code != ZL])
+    with pytest.raises(InputError, match=r"as_of '30/6/2024' is not a date; write it as YYYY-MM-DD"):
+        progress(parcels, _targets(), counties, as_of="30/6/2024")
+
+
+def test_empty_registry_gives_zero_rows_not_errors(parcels, counties):
+    res = progress(parcels.iloc[:0], _targets(), counties, as_of=dt.date(2024, 6, 30))
+    assert res.summary.achieved_mu.tolist() == [0, 0]
+    assert res.summary.pace.tolist() == ["behind", "behind"]
+    assert res.counts.achieved_sites.tolist() == [0] and res.flags.empty
+
+
+def test_missing_geometry_is_flagged_not_dropped_silently(parcels, counties):
+    p = parcels.copy()
+    p.loc[p.project_code == "P7", "geometry"] = None
+    res = progress(p, _targets(), counties, as_of=dt.date(2024, 6, 30))
+    f = res.flags[res.flags.flag == "no_geometry"]
+    assert f.project_code.tolist() == ["P7"]
