@@ -12,6 +12,9 @@ _LAZY = {
     "zonal_stats": "gis.zonal",
     "area_m2": "gis.area",
     "area_mu": "gis.area",
+    "guess_crs": "gis.crs",
+    "to_gcj02": "gis.gcj02",
+    "from_gcj02": "gis.gcj02",
 }
 
 

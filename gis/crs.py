@@ -144,8 +144,12 @@ def _inverse(crs, x, y) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
 
 
+def _fmt(v: float) -> str:
+    return f"{v:.0f}" if abs(v) >= 1e5 else f"{v:.6g}"
+
+
 def _rng(v: np.ndarray) -> str:
-    return f"{v.min():.6g}…{v.max():.6g}"
+    return f"{_fmt(v.min())}…{_fmt(v.max())}"
 
 
 def _clean(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -239,7 +243,7 @@ def guess_crs(x, y) -> CRSGuess:
     >>> g.crs.to_epsg(), g.swapped
     (4490, True)
     >>> print(guess_crs([562_000.0], [5_050_000.0]).reason)
-    6-digit eastings 562000…562000 with northings 5.05e+06…5.05e+06 fall on Baicheng as Gauss-Krüger CM 123°E; assumed CGCS2000 / 3-degree Gauss-Kruger CM 123E (EPSG:4550)
+    6-digit eastings 562000…562000 with northings 5050000…5050000 fall on Baicheng as Gauss-Krüger CM 123°E; assumed CGCS2000 / 3-degree Gauss-Kruger CM 123E (EPSG:4550)
     >>> guess_crs([3.0], [4.0])
     Traceback (most recent call last):
     ...
@@ -325,7 +329,7 @@ def check_crs(declared_crs, x, y) -> CRSCheck:
     >>> c.ok, c.suggestion.crs.to_epsg()
     (False, 4529)
     >>> print(c.reason)
-    declared WGS 84 (EPSG:4326) but x 4.156e+07…4.156e+07, y 5.05e+06…5.05e+06 are not degrees in China; 8-digit eastings 4.156e+07…4.156e+07 start with the Gauss-Krüger zone number 41; assumed CGCS2000 / 3-degree Gauss-Kruger zone 41 (EPSG:4529)
+    declared WGS 84 (EPSG:4326) but x 41560000…41560000, y 5050000…5050000 are not degrees in China; 8-digit eastings 41560000…41560000 start with the Gauss-Krüger zone number 41; assumed CGCS2000 / 3-degree Gauss-Kruger zone 41 (EPSG:4529)
     >>> check_crs("EPSG:4490", [122.8], [45.6]).ok
     True
     """
