@@ -1,0 +1,632 @@
+"""Paddy suitability screening on saline-alkali land: a multi-criteria raster overlay.
+
+The "Da'an model" (DOMAIN.md §5.1) turns soda saline-alkali land into paddy where
+there is canal water, the land is flat enough to level to ±3 cm, the alkalinity can
+be amended, and no nature reserve or ecological red line is touched. This module does
+the screening on a planar grid (CGCS2000 3° Gauss-Krüger, EPSG:4550, by default):
+
+1. every **criterion** turns a layer into a score in [0, 1] per cell:
+
+   - ``derive: value`` — raster values (soil pH, EC, ESP …), scored either by
+     piecewise-linear ``scores: [[value, score], …]`` (values strictly increasing;
+     clamped at the ends) or by a salinity ``scheme`` (:mod:`gis.salinity`) with a
+     score per class (``class_scores``);
+   - ``derive: slope_deg`` — slope in degrees from the DEM on the planar grid;
+   - ``derive: relief_m`` — local relief (max − min elevation) in a square window of
+     ``window_m`` metres;
+   - ``derive: distance_m`` — Euclidean distance to the features of one or more vector
+     layers (canals, rivers), computed with ``scipy.ndimage.distance_transform_edt``
+     on a grid padded by the largest scored distance, so features just outside the
+     area still count;
+
+   a score of 0 rules the cell out;
+2. **exclusions** rule cells out: vector layers (nature reserves, optionally buffered)
+   and raster values (water and built-up land-cover classes);
+3. the **score** of a cell is the weighted mean of its criterion scores; cells scoring
+   at least ``min_score`` with no zero score and no exclusion are candidates; the
+   **limiting factor** is the criterion with the lowest score;
+4. candidate cells are grouped into **contiguous blocks** (``scipy.ndimage.label``,
+   8- or 4-connectivity); blocks smaller than ``min_block_mu`` 亩 are dropped, with cell
+   areas ellipsoidal on GRS80 (:mod:`gis.area`);
+5. blocks are **polygonised** (``rasterio.features.shapes``), returned in EPSG:4490
+   with their ellipsoidal area in 亩, mean score, per-criterion mean scores and limiting
+   factor (the criterion with the lowest mean score), and split by county when
+   counties are given.
+
+Examples
+--------
+>>> cfg = parse_config({"criteria": {"slope": {"layer": "dem", "derive": "slope_deg",
+...                     "scores": [[0.5, 1], [2, 0]]}}, "min_block_mu": 10})
+>>> cfg.criteria[0].derive, cfg.min_block_mu, cfg.crs
+('slope_deg', 10.0, 'EPSG:4550')
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, InputError, MissingCRSError
+from .salinity import NODATA_CLASS, Scheme, classify, load_scheme
+
+log = logging.getLogger(__name__)
+
+DERIVES = ("value", "slope_deg", "relief_m", "distance_m")
+WGS_CRS = "EPSG:4490"
+
+
+# ---------------------------------------------------------------------------------
+# configuration
+# ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One scored criterion."""
+
+    name: str
+    layers: tuple[str, ...]
+    derive: str = "value"
+    weight: float = 1.0
+    breaks: tuple[tuple[float, float], ...] | None = None
+    scheme: Scheme | None = None
+    class_scores: tuple[float, ...] | None = None
+    window_m: float = 300.0
+
+    @property
+    def layer(self) -> str:
+        return self.layers[0]
+
+    def max_distance(self) -> float:
+        return max(x for x, _ in self.breaks) if self.breaks else 0.0
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A vector layer (optionally buffered) or raster values that rule cells out."""
+
+    name: str
+    layer: str
+    buffer_m: float = 0.0
+    values: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SuitabilityConfig:
+    """A parsed, checked suitability configuration (see :func:`parse_config`)."""
+
+    criteria: tuple[Criterion, ...]
+    exclusions: tuple[Exclusion, ...] = ()
+    crs: str = "EPSG:4550"
+    resolution_m: float | None = None
+    grid_layer: str = "dem"
+    min_score: float = 0.5
+    min_block_mu: float = 0.0
+    connectivity: int = 8
+    origin: str = "<dict>"
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def layer_names(self) -> tuple[str, ...]:
+        names = [self.grid_layer]
+        for c in self.criteria:
+            names += list(c.layers)
+        names += [e.layer for e in self.exclusions]
+        return tuple(dict.fromkeys(names))
+
+
+def _num(v, where: str) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {v!r} is not a number") from None
+    if not math.isfinite(x):
+        raise ConfigError(f"{where}: {v!r} is not a finite number")
+    return x
+
+
+def _breaks(raw, where: str) -> tuple[tuple[float, float], ...]:
+    if not isinstance(raw, (list, tuple)) or len(raw) < 2:
+        raise ConfigError(f"{where}: scores must be a list of at least two [value, score] pairs")
+    out = []
+    for i, pair in enumerate(raw):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ConfigError(f"{where}: scores entry {i + 1} must be [value, score], got {pair!r}")
+        x, s = _num(pair[0], where), _num(pair[1], where)
+        if not 0 <= s <= 1:
+            raise ConfigError(f"{where}: score {s:g} at value {x:g} is outside 0..1")
+        out.append((x, s))
+    xs = [x for x, _ in out]
+    for a, b in zip(xs, xs[1:]):
+        if not b > a:
+            raise ConfigError(f"{where}: thresholds must be strictly increasing, but {b:g} follows {a:g} in {xs}")
+    return tuple(out)
+
+
+def parse_config(raw: Mapping[str, Any], origin: str = "<dict>") -> SuitabilityConfig:
+    """Check a suitability configuration and return it parsed.
+
+    Keys: ``criteria`` (name → {layer | layers, derive, weight, scores | scheme +
+    class_scores, window_m}), ``exclusions`` (list of {layer, buffer_m | values}),
+    ``grid`` ({layer, crs, resolution_m}), ``min_score``, ``min_block_mu``,
+    ``connectivity`` (4 or 8).
+
+    Raises
+    ------
+    ConfigError
+        With the file (``origin``), the key and what to fix.
+
+    Examples
+    --------
+    >>> parse_config({"criteria": {"ph": {"layer": "soil_ph", "scores": [[9.5, 1], [9.0, 0]]}}})
+    Traceback (most recent call last):
+    ...
+    gis.errors.ConfigError: <dict>: criteria.ph: thresholds must be strictly increasing, but 9 follows 9.5 in [9.5, 9.0]
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{origin}: a suitability configuration must be a mapping with 'criteria'")
+    known = {"criteria", "exclusions", "grid", "min_score", "min_block_mu", "connectivity", "title_zh", "title_en", "note"}
+    extra = sorted(set(raw) - known)
+    if extra:
+        raise ConfigError(f"{origin}: unknown key(s) {', '.join(extra)}; allowed: {', '.join(sorted(known))}")
+    crit_raw = raw.get("criteria")
+    if not isinstance(crit_raw, Mapping) or not crit_raw:
+        raise ConfigError(f"{origin}: 'criteria' must map criterion names to settings (at least one)")
+    criteria = []
+    for name, c in crit_raw.items():
+        where = f"{origin}: criteria.{name}"
+        if not isinstance(c, Mapping):
+            raise ConfigError(f"{where}: settings must be a mapping")
+        layers = c.get("layers", c.get("layer"))
+        if isinstance(layers, str):
+            layers = [layers]
+        if not layers or not all(isinstance(x, str) for x in layers):
+            raise ConfigError(f"{where}: give 'layer' (a catalogue layer name or role)")
+        derive = str(c.get("derive", "value"))
+        if derive not in DERIVES:
+            raise ConfigError(f"{where}: derive {derive!r} is unknown; use one of {', '.join(DERIVES)}")
+        weight = _num(c.get("weight", 1.0), f"{where}.weight")
+        if weight <= 0:
+            raise ConfigError(f"{where}: weight must be > 0, got {weight:g}")
+        breaks = scheme = class_scores = None
+        if "scheme" in c:
+            if derive != "value":
+                raise ConfigError(f"{where}: a scheme only applies to derive: value")
+            try:
+                scheme = load_scheme(c["scheme"])
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            cs = c.get("class_scores")
+            if not isinstance(cs, Mapping):
+                raise ConfigError(f"{where}: with a scheme give class_scores, a score for each class: {', '.join(scheme.codes)}")
+            unknown = sorted(set(map(str, cs)) - set(scheme.codes))
+            missing = [k for k in scheme.codes if k not in cs]
+            if unknown or missing:
+                raise ConfigError(
+                    f"{where}: class_scores must score exactly the classes of scheme {scheme.id} "
+                    f"({', '.join(scheme.codes)}); unknown: {', '.join(unknown) or '-'}; missing: {', '.join(missing) or '-'}"
+                )
+            class_scores = tuple(_num(cs[k], f"{where}.class_scores.{k}") for k in scheme.codes)
+            if not all(0 <= s <= 1 for s in class_scores):
+                raise ConfigError(f"{where}: class scores must be within 0..1")
+        elif "scores" in c:
+            breaks = _breaks(c["scores"], where)
+        else:
+            raise ConfigError(f"{where}: give 'scores' ([[value, score], …]) or 'scheme' with 'class_scores'")
+        window = _num(c.get("window_m", 300.0), f"{where}.window_m")
+        if derive == "distance_m" and breaks and breaks[0][0] < 0:
+            raise ConfigError(f"{where}: distances cannot be negative")
+        criteria.append(Criterion(name=str(name), layers=tuple(layers), derive=derive, weight=weight,
+                                  breaks=breaks, scheme=scheme, class_scores=class_scores, window_m=window))
+    exclusions = []
+    for i, e in enumerate(raw.get("exclusions") or []):
+        where = f"{origin}: exclusions[{i + 1}]"
+        if not isinstance(e, Mapping) or not isinstance(e.get("layer"), str):
+            raise ConfigError(f"{where}: give 'layer' (and 'values' for a raster or 'buffer_m' for a vector)")
+        vals = e.get("values")
+        if vals is not None:
+            if not isinstance(vals, (list, tuple)) or not vals:
+                raise ConfigError(f"{where}: values must be a non-empty list of raster values")
+            vals = tuple(_num(v, f"{where}.values") for v in vals)
+        buf = _num(e.get("buffer_m", 0.0), f"{where}.buffer_m")
+        exclusions.append(Exclusion(name=str(e.get("name", e["layer"])), layer=e["layer"], buffer_m=buf, values=vals))
+    grid = raw.get("grid") or {}
+    res = grid.get("resolution_m")
+    res = None if res is None else _num(res, f"{origin}: grid.resolution_m")
+    if res is not None and res <= 0:
+        raise ConfigError(f"{origin}: grid.resolution_m must be > 0")
+    conn = int(_num(raw.get("connectivity", 8), f"{origin}: connectivity"))
+    if conn not in (4, 8):
+        raise ConfigError(f"{origin}: connectivity must be 4 or 8, got {conn}")
+    min_score = _num(raw.get("min_score", 0.5), f"{origin}: min_score")
+    if not 0 < min_score <= 1:
+        raise ConfigError(f"{origin}: min_score must be in (0, 1], got {min_score:g}")
+    min_block = _num(raw.get("min_block_mu", 0.0), f"{origin}: min_block_mu")
+    if min_block < 0:
+        raise ConfigError(f"{origin}: min_block_mu must be >= 0")
+    return SuitabilityConfig(
+        criteria=tuple(criteria), exclusions=tuple(exclusions), crs=str(grid.get("crs", "EPSG:4550")),
+        resolution_m=res, grid_layer=str(grid.get("layer", "dem")), min_score=min_score,
+        min_block_mu=min_block, connectivity=conn, origin=origin, raw=dict(raw),
+    )
+
+
+# ---------------------------------------------------------------------------------
+# raster building blocks (pure numpy)
+# ---------------------------------------------------------------------------------
+
+
+def slope_degrees(dem: np.ndarray, res_x: float, res_y: float | None = None) -> np.ndarray:
+    """Slope in degrees of a DEM on a planar grid (metres), central differences.
+
+    Examples
+    --------
+    >>> dem = np.tile(np.arange(4.0) * 10 * np.tan(np.radians(2)), (3, 1))  # 2° ramp, 10 m cells
+    >>> np.round(slope_degrees(dem, 10.0), 6)[1]
+    array([2., 2., 2., 2.])
+    """
+    res_y = res_x if res_y is None else res_y
+    z = np.asarray(dem, dtype="float64")
+    dzdy, dzdx = np.gradient(z, abs(res_y), abs(res_x))
+    return np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
+
+
+def local_relief(dem: np.ndarray, window_cells: int) -> np.ndarray:
+    """Max − min elevation within a square window of ``window_cells`` (odd) cells.
+
+    NaN cells stay NaN; NaNs around a cell are ignored.
+
+    Examples
+    --------
+    >>> local_relief(np.array([[0.0, 1.0, 5.0]]), 3)
+    array([[1., 5., 4.]])
+    """
+    from scipy import ndimage
+
+    z = np.asarray(dem, dtype="float64")
+    size = max(1, int(window_cells) | 1)
+    nan = np.isnan(z)
+    hi = ndimage.maximum_filter(np.where(nan, -np.inf, z), size=size, mode="nearest")
+    lo = ndimage.minimum_filter(np.where(nan, np.inf, z), size=size, mode="nearest")
+    return np.where(nan, np.nan, hi - lo)
+
+
+def distance_to(mask: np.ndarray, res_x: float, res_y: float | None = None) -> np.ndarray:
+    """Distance in metres from each cell centre to the nearest ``True`` cell centre.
+
+    Infinity everywhere if the mask has no ``True`` cell.
+
+    Examples
+    --------
+    >>> distance_to(np.array([[True, False, False]]), 30.0)
+    array([[ 0., 30., 60.]])
+    """
+    from scipy import ndimage
+
+    m = np.asarray(mask, dtype=bool)
+    if not m.any():
+        return np.full(m.shape, np.inf)
+    res_y = res_x if res_y is None else res_y
+    return ndimage.distance_transform_edt(~m, sampling=(abs(res_y), abs(res_x)))
+
+
+def score_breaks(values: np.ndarray, breaks) -> np.ndarray:
+    """Piecewise-linear score of values; clamped outside the breakpoints; NaN stays NaN.
+
+    Examples
+    --------
+    >>> score_breaks(np.array([0.0, 1.0, 1.5, 5.0, np.nan]), [[1, 1.0], [2, 0.0]])
+    array([1. , 1. , 0.5, 0. , nan])
+    """
+    xs = np.array([b[0] for b in breaks], dtype="float64")
+    ss = np.array([b[1] for b in breaks], dtype="float64")
+    v = np.asarray(values, dtype="float64")
+    out = np.interp(np.where(np.isnan(v), xs[0], v), xs, ss)
+    return np.where(np.isnan(v), np.nan, out)
+
+
+def cell_area_mu(transform, shape: tuple[int, int], crs) -> np.ndarray:
+    """Ellipsoidal (GRS80) area in 亩 of every cell of a projected grid.
+
+    Exact cell-footprint areas (:func:`gis.area.area_m2`) on a lattice of at most
+    65 × 65 cells, linearly interpolated in between (the area varies smoothly).
+
+    Examples
+    --------
+    >>> from rasterio.transform import from_origin
+    >>> a = cell_area_mu(from_origin(500000, 5040000, 100, 100), (2, 2), "EPSG:4550")
+    >>> bool(np.allclose(a, 15.0, rtol=1e-3))  # 1 ha = 15 亩, on the central meridian
+    True
+    """
+    import shapely
+    from scipy.interpolate import RegularGridInterpolator
+
+    from .area import area_m2
+
+    h, w = shape
+    t = transform
+
+    def lattice(n):
+        return np.unique(np.linspace(0, n - 1, min(n, 65)).round().astype(int))
+
+    rs, cs = lattice(h), lattice(w)
+    rr, cc = np.meshgrid(rs, cs, indexing="ij")
+    x0 = t.c + cc * t.a
+    y0 = t.f + rr * t.e
+    boxes = shapely.box(x0, y0 + t.e, x0 + t.a, y0)
+    table = area_m2(boxes.ravel(), crs=crs).reshape(rr.shape) * 3 / 2000
+    if len(rs) == h and len(cs) == w:
+        return table
+    interp = RegularGridInterpolator((rs, cs), table, method="linear")
+    R, C = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    return interp(np.stack([R.ravel(), C.ravel()], axis=1)).reshape(h, w)
+
+
+def contiguous_blocks(mask: np.ndarray, cell_mu: np.ndarray, min_mu: float, connectivity: int = 8):
+    """Label contiguous ``True`` cells and drop blocks smaller than ``min_mu`` 亩.
+
+    Returns ``(labels, areas)``: labels 1..n (0 = not a block), renumbered after
+    dropping; ``areas[i]`` is the area in 亩 of block ``i + 1``.
+
+    Examples
+    --------
+    >>> m = np.array([[1, 1, 0, 1], [1, 0, 0, 0]], bool)
+    >>> lab, area = contiguous_blocks(m, np.full(m.shape, 2.0), min_mu=4)
+    >>> lab.tolist(), area.tolist()
+    ([[1, 1, 0, 0], [1, 0, 0, 0]], [6.0])
+    """
+    from scipy import ndimage
+
+    structure = np.ones((3, 3), bool) if connectivity == 8 else None
+    lab, n = ndimage.label(np.asarray(mask, bool), structure=structure)
+    if n == 0:
+        return lab.astype("int32"), np.zeros(0)
+    areas = np.bincount(lab.ravel(), weights=np.asarray(cell_mu, "float64").ravel(), minlength=n + 1)[1:]
+    keep = areas >= min_mu
+    new = np.zeros(n + 1, dtype="int32")
+    new[1:][keep] = np.arange(1, keep.sum() + 1, dtype="int32")
+    return new[lab], areas[keep]
+
+
+# ---------------------------------------------------------------------------------
+# layers onto the grid
+# ---------------------------------------------------------------------------------
+
+
+def _raster_crs(da, name: str):
+    crs = da.rio.crs if hasattr(da, "rio") else None
+    if crs is None:
+        raise MissingCRSError(
+            f"layer {name!r}: the raster has no CRS; set it in the catalogue entry (crs: EPSG:4550) "
+            "or with `gdal_edit.py -a_srs EPSG:4550 FILE`"
+        )
+    return crs
+
+
+def _vector_in(gdf, name: str, crs):
+    if gdf.crs is None:
+        raise MissingCRSError(
+            f"layer {name!r}: the vector layer has no CRS; set it in the catalogue entry "
+            "(crs: EPSG:4490) or with `gdf.set_crs('EPSG:4490')`"
+        )
+    return gdf.to_crs(crs)
+
+
+def _rasterize(geoms, transform, shape, all_touched: bool = True) -> np.ndarray:
+    from rasterio.features import rasterize
+
+    geoms = [g for g in geoms if g is not None and not g.is_empty]
+    if not geoms:
+        return np.zeros(shape, dtype=bool)
+    return rasterize(((g, 1) for g in geoms), out_shape=shape, transform=transform, fill=0,
+                     all_touched=all_touched, dtype="uint8").astype(bool)
+
+
+def _grid_of(dem, cfg: SuitabilityConfig):
+    """The planar analysis grid: the DEM, reprojected when its CRS or size differs."""
+    import pyproj
+    from rasterio.enums import Resampling
+
+    src_crs = _raster_crs(dem, cfg.grid_layer)
+    dem = dem.squeeze(drop=True) if dem.ndim > 2 else dem
+    target = pyproj.CRS.from_user_input(cfg.crs)
+    if not target.is_projected:
+        raise ConfigError(f"{cfg.origin}: grid.crs {cfg.crs} must be a projected CRS in metres (e.g. EPSG:4550)")
+    res = cfg.resolution_m
+    same_crs = pyproj.CRS.from_user_input(src_crs) == target
+    cur = abs(float(dem.rio.resolution()[0]))
+    if same_crs and (res is None or math.isclose(cur, res, rel_tol=1e-6)):
+        return dem.astype("float64")
+    if res is None:
+        raise ConfigError(
+            f"{cfg.origin}: the {cfg.grid_layer} raster is in {src_crs}, not {cfg.crs}; "
+            "set grid.resolution_m so it can be reprojected onto a planar grid"
+        )
+    return dem.astype("float64").rio.reproject(target, resolution=res, resampling=Resampling.bilinear,
+                                               nodata=np.nan)
+
+
+def _onto(da, grid_da, name: str, nearest: bool):
+    from rasterio.enums import Resampling
+
+    _raster_crs(da, name)
+    da = da.squeeze(drop=True) if da.ndim > 2 else da
+    if da.rio.crs == grid_da.rio.crs and da.shape == grid_da.shape and \
+            tuple(da.rio.transform()) == tuple(grid_da.rio.transform()):
+        return np.asarray(da.values, dtype="float64")
+    nod = da.rio.nodata
+    res = Resampling.nearest if nearest else Resampling.bilinear
+    src = da.astype("float64")
+    if nod is not None and not np.isnan(nod):
+        src = src.where(src != nod)
+    src = src.rio.write_nodata(np.nan, encoded=False)
+    return np.asarray(src.rio.reproject_match(grid_da, resampling=res, nodata=np.nan).values, dtype="float64")
+
+
+# ---------------------------------------------------------------------------------
+# the screening
+# ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SuitabilityResult:
+    """What :func:`screen` returns."""
+
+    candidates: Any  # GeoDataFrame, EPSG:4490, one row per candidate (piece per county)
+    by_county: pd.DataFrame
+    score: Any  # DataArray on the grid: overall score, NaN where ruled out or no data
+    limiting: Any  # DataArray of criterion index (0..n-1), -1 where no data
+    criteria: tuple[str, ...]
+    config: SuitabilityConfig
+
+    @property
+    def total_mu(self) -> float:
+        return float(self.candidates["area_mu"].sum()) if len(self.candidates) else 0.0
+
+
+def _criterion_values(c: Criterion, grid_da, rasters, vectors) -> np.ndarray:
+    t = grid_da.rio.transform()
+    res_x, res_y = abs(t.a), abs(t.e)
+    if c.derive in ("slope_deg", "relief_m"):
+        dem = grid_da.values if c.layer == "__grid__" else _onto(_need(rasters, c.layer, "raster", c), grid_da, c.layer, False)
+        if c.derive == "slope_deg":
+            return slope_degrees(dem, res_x, res_y)
+        return local_relief(dem, int(round(c.window_m / res_x)))
+    if c.derive == "distance_m":
+        pad = int(math.ceil(c.max_distance() / min(res_x, res_y))) + 1
+        h, w = grid_da.shape
+        from affine import Affine
+
+        pt = Affine(t.a, t.b, t.c - pad * t.a, t.d, t.e, t.f - pad * t.e)
+        mask = np.zeros((h + 2 * pad, w + 2 * pad), bool)
+        for name in c.layers:
+            gdf = _vector_in(_need(vectors, name, "vector", c), name, grid_da.rio.crs)
+            mask |= _rasterize(gdf.geometry.values, pt, mask.shape, all_touched=True)
+        d = distance_to(mask, res_x, res_y)
+        return d[pad:pad + h, pad:pad + w]
+    return _onto(_need(rasters, c.layer, "raster", c), grid_da, c.layer, nearest=False)
+
+
+def _need(store: Mapping, name: str, kind: str, what) -> Any:
+    if name not in store or store[name] is None:
+        who = f"criterion {what.name!r}" if isinstance(what, Criterion) else f"exclusion {what.name!r}"
+        raise InputError(
+            f"{who} needs the {kind} layer {name!r}, which was not given; add it to the workspace "
+            f"catalogue (name or role {name!r}) or change the layer in the configuration"
+        )
+    return store[name]
+
+
+def _score(c: Criterion, values: np.ndarray) -> np.ndarray:
+    if c.scheme is not None:
+        cls = classify(values, c.scheme)
+        table = np.array(list(c.class_scores) + [np.nan])
+        return table[np.where(cls == NODATA_CLASS, len(c.class_scores), cls)]
+    return score_breaks(values, c.breaks)
+
+
+def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: SuitabilityConfig | Mapping,
+           counties=None) -> SuitabilityResult:
+    """Screen land for paddy: criterion scores, exclusions, blocks, polygons, areas.
+
+    Parameters
+    ----------
+    rasters : mapping
+        Layer name → xarray DataArray with a CRS (rioxarray); must hold the grid layer
+        (``grid.layer``, default ``"dem"``).
+    vectors : mapping
+        Layer name → GeoDataFrame with a CRS.
+    config : SuitabilityConfig or mapping
+        See :func:`parse_config`.
+    counties : GeoDataFrame, optional
+        With ``county_code``; candidates are split by county.
+
+    Returns
+    -------
+    SuitabilityResult
+    """
+    import geopandas as gpd
+    import shapely
+    from rasterio.features import shapes
+
+    from .area import area_mu
+
+    cfg = config if isinstance(config, SuitabilityConfig) else parse_config(config)
+    if cfg.grid_layer not in rasters:
+        raise InputError(f"the grid layer {cfg.grid_layer!r} (a DEM) was not given; add it to the workspace catalogue")
+    grid_da = _grid_of(rasters[cfg.grid_layer], cfg)
+    t = grid_da.rio.transform()
+    shape = grid_da.shape
+    names = tuple(c.name for c in cfg.criteria)
+    scores = np.empty((len(cfg.criteria),) + shape)
+    for i, c in enumerate(cfg.criteria):
+        if c.layer == cfg.grid_layer and c.derive in ("slope_deg", "relief_m"):
+            c = Criterion(**{**c.__dict__, "layers": ("__grid__",)})
+        scores[i] = _score(c, _criterion_values(c, grid_da, rasters, vectors))
+    excluded = np.zeros(shape, bool)
+    for e in cfg.exclusions:
+        if e.values is not None:
+            vals = _onto(_need(rasters, e.layer, "raster", e), grid_da, e.layer, nearest=True)
+            excluded |= np.isin(vals, e.values)
+        else:
+            gdf = _vector_in(_need(vectors, e.layer, "vector", e), e.layer, grid_da.rio.crs)
+            geoms = gdf.geometry.values
+            if e.buffer_m:
+                geoms = shapely.buffer(geoms, e.buffer_m)
+            excluded |= _rasterize(geoms, t, shape, all_touched=False)
+    weights = np.array([c.weight for c in cfg.criteria])
+    nodata = np.isnan(scores).any(axis=0)
+    filled = np.where(np.isnan(scores), 0.0, scores)
+    total = np.tensordot(weights, filled, axes=1) / weights.sum()
+    limiting = np.where(nodata, -1, np.argmin(filled, axis=0)).astype("int16")
+    ok = ~nodata & ~excluded & (filled > 0).all(axis=0) & (total >= cfg.min_score - 1e-12)
+    cell_mu = cell_area_mu(t, shape, grid_da.rio.crs)
+    labels, block_mu = contiguous_blocks(ok, cell_mu, cfg.min_block_mu, cfg.connectivity)
+    n = len(block_mu)
+    score_da = grid_da.copy(data=np.where(nodata | excluded, np.nan, total)).rename("score")
+    limit_da = grid_da.copy(data=limiting).rename("limiting")
+    limit_da.attrs = {"criteria": ",".join(names), "nodata": -1}
+
+    if n:
+        w = cell_mu.ravel()
+        lab = labels.ravel()
+        den = np.bincount(lab, weights=w, minlength=n + 1)[1:]
+        mean_total = np.bincount(lab, weights=w * total.ravel(), minlength=n + 1)[1:] / den
+        mean_crit = np.stack([np.bincount(lab, weights=w * scores[i].ravel(), minlength=n + 1)[1:] / den
+                              for i in range(len(names))], axis=1)
+        parts: dict[int, list] = {}
+        for geom, val in shapes(labels, mask=labels > 0, transform=t, connectivity=cfg.connectivity):
+            parts.setdefault(int(val), []).append(shapely.geometry.shape(geom))
+        geoms = [shapely.union_all(parts[k]) for k in range(1, n + 1)]
+        data = {"candidate_id": [f"C{k:04d}" for k in range(1, n + 1)],
+                "score": np.round(mean_total, 4),
+                "limiting_factor": [names[j] for j in np.argmin(mean_crit, axis=1)]}
+        for i, nm in enumerate(names):
+            data[f"score_{nm}"] = np.round(mean_crit[:, i], 4)
+        cand = gpd.GeoDataFrame(data, geometry=geoms, crs=grid_da.rio.crs)
+    else:
+        cols = ["candidate_id", "score", "limiting_factor"] + [f"score_{nm}" for nm in names]
+        cand = gpd.GeoDataFrame({k: [] for k in cols}, geometry=[], crs=grid_da.rio.crs)
+    if counties is not None and len(cand):
+        cty = _vector_in(counties, "counties", grid_da.rio.crs)
+        if "county_code" not in cty.columns:
+            raise InputError(f"the counties layer has no county_code column; columns: {', '.join(cty.columns)}")
+        cand = gpd.overlay(cand, cty[["county_code", "geometry"]], how="intersection", keep_geom_type=True)
+        cand = cand[~cand.geometry.is_empty]
+    elif "county_code" not in cand.columns:
+        cand["county_code"] = None
+    cand = cand.to_crs(WGS_CRS)
+    cand["area_mu"] = area_mu(cand.geometry.values, crs=WGS_CRS) if len(cand) else []
+    cand = cand[cand["area_mu"] > 1e-6] if len(cand) else cand
+    front = ["candidate_id", "county_code", "area_mu", "score", "limiting_factor"]
+    cand = cand[front + [c for c in cand.columns if c not in front and c != "geometry"] + ["geometry"]]
+    cand = cand.sort_values(["candidate_id", "county_code"], na_position="last").reset_index(drop=True)
+    by = cand.groupby("county_code", dropna=False).agg(n_candidates=("candidate_id", "nunique"),
+                                                       area_mu=("area_mu", "sum")).reset_index()
+    by["area_wan_mu"] = by["area_mu"] / 10_000
+    return SuitabilityResult(candidates=cand, by_county=by, score=score_da, limiting=limit_da,
+                             criteria=names, config=cfg)
