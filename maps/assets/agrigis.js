@@ -1,0 +1,477 @@
+/* agrigis field maps: layers, popups, legend and field tools on plain Leaflet 1.9.
+ * Own code (MIT, part of agrigis). No network use, no external dependencies.
+ * Every text that comes from data reaches the page through textContent or esc().
+ */
+(function () {
+  'use strict';
+  var A = window.agrigis = window.agrigis || {};
+  A.maps = A.maps || [];
+
+  // ---------------------------------------------------------------- helpers
+  var ESC = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'};
+  function esc(s) { return String(s == null ? '' : s).replace(/[&<>"']/g, function (c) { return ESC[c]; }); }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = String(text);
+    return e;
+  }
+  function fmt(x, d) {
+    var n = Number(x);
+    if (x === null || x === '' || !isFinite(n)) return '';
+    return n.toLocaleString('zh-CN', {minimumFractionDigits: d, maximumFractionDigits: d});
+  }
+  A.esc = esc;
+
+  // ------------------------------------------------------ GCJ-02 (display only)
+  var KA = 6378245.0, KEE = 0.00669342162296594323, PI = Math.PI;
+  function inChina(lon, lat) { return lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271; }
+  function tLat(x, y) {
+    var r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+    r += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+    r += (20.0 * Math.sin(y * PI) + 40.0 * Math.sin(y / 3.0 * PI)) * 2.0 / 3.0;
+    r += (160.0 * Math.sin(y / 12.0 * PI) + 320 * Math.sin(y * PI / 30.0)) * 2.0 / 3.0;
+    return r;
+  }
+  function tLon(x, y) {
+    var r = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+    r += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+    r += (20.0 * Math.sin(x * PI) + 40.0 * Math.sin(x / 3.0 * PI)) * 2.0 / 3.0;
+    r += (150.0 * Math.sin(x / 12.0 * PI) + 300.0 * Math.sin(x / 30.0 * PI)) * 2.0 / 3.0;
+    return r;
+  }
+  function wgs2gcj(lon, lat) {
+    if (!inChina(lon, lat)) return [lon, lat];
+    var dLat = tLat(lon - 105.0, lat - 35.0), dLon = tLon(lon - 105.0, lat - 35.0);
+    var rad = lat / 180.0 * PI, m = Math.sin(rad);
+    m = 1 - KEE * m * m;
+    var sq = Math.sqrt(m);
+    dLat = (dLat * 180.0) / ((KA * (1 - KEE)) / (m * sq) * PI);
+    dLon = (dLon * 180.0) / (KA / sq * Math.cos(rad) * PI);
+    return [lon + dLon, lat + dLat];
+  }
+  function gcj2wgs(lon, lat) {
+    if (!inChina(lon, lat)) return [lon, lat];
+    var w = [lon, lat];
+    for (var i = 0; i < 30; i++) {
+      var g = wgs2gcj(w[0], w[1]), dx = g[0] - lon, dy = g[1] - lat;
+      w = [w[0] - dx, w[1] - dy];
+      if (Math.abs(dx) < 1e-11 && Math.abs(dy) < 1e-11) break;
+    }
+    return w;
+  }
+  A.wgs2gcj = wgs2gcj;
+  A.gcj2wgs = gcj2wgs;
+
+  // ------------------------------------------- ellipsoidal measures (GRS80)
+  var GA = 6378137.0, GF = 1 / 298.257222101, GE2 = GF * (2 - GF), GE = Math.sqrt(GE2), RAD = PI / 180;
+  function qAuthalic(phi) {
+    var s = Math.sin(phi);
+    return (1 - GE2) * (s / (1 - GE2 * s * s) - (1 / (2 * GE)) * Math.log((1 - GE * s) / (1 + GE * s)));
+  }
+  /** Area in m² of a ring [[lon, lat], ...] on the GRS80 ellipsoid (cylindrical equal-area plane). */
+  function areaM2(ring) {
+    var s = 0, n = ring.length;
+    if (n < 3) return 0;
+    var lon0 = ring[0][0];
+    for (var i = 0; i < n; i++) {
+      var p = ring[i], q = ring[(i + 1) % n];
+      var x1 = GA * (p[0] - lon0) * RAD, y1 = GA * qAuthalic(p[1] * RAD) / 2;
+      var x2 = GA * (q[0] - lon0) * RAD, y2 = GA * qAuthalic(q[1] * RAD) / 2;
+      s += x1 * y2 - x2 * y1;
+    }
+    return Math.abs(s) / 2;
+  }
+  /** Length in m of a path [[lon, lat], ...] on GRS80 (local radii per segment; <1e-5 relative for field distances). */
+  function lengthM(path) {
+    var s = 0;
+    for (var i = 1; i < path.length; i++) {
+      var p = path[i - 1], q = path[i], phi = (p[1] + q[1]) / 2 * RAD;
+      var w = 1 - GE2 * Math.sin(phi) * Math.sin(phi);
+      var M = GA * (1 - GE2) / Math.pow(w, 1.5), N = GA / Math.sqrt(w);
+      var dy = M * (q[1] - p[1]) * RAD, dx = N * Math.cos(phi) * (q[0] - p[0]) * RAD;
+      s += Math.sqrt(dx * dx + dy * dy);
+    }
+    return s;
+  }
+  A.areaM2 = areaM2;
+  A.lengthM = lengthM;
+  A.M2_PER_MU = 2000 / 3;
+
+  // ------------------------------------------------------------- styling
+  function styleFor(spec, p) {
+    var st = {};
+    var k;
+    for (k in spec.style.base || {}) st[k] = spec.style.base[k];
+    (spec.style.by || []).forEach(function (b) {
+      var v = b.values[p[b.field]];
+      if (v) for (k in v) st[k] = v[k];
+    });
+    var br = spec.style.breaks;
+    if (br) {
+      var x = Number(p[br.field]), c = br.nodata;
+      if (p[br.field] !== null && p[br.field] !== undefined && isFinite(x)) {
+        c = br.colors[br.colors.length - 1];
+        for (var i = 0; i < br.edges.length; i++) { if (x < br.edges[i]) { c = br.colors[i]; break; } }
+      }
+      st.fillColor = c;
+    }
+    return st;
+  }
+
+  // -------------------------------------------------------------- popups
+  function cell(cfg, p, row) {
+    var v = p[row[1]], kind = row[2] || 'text';
+    if (v === null || v === undefined || v === '') return '';
+    if (kind.indexOf('lookup:') === 0) {
+      var t = (cfg.lookups[kind.slice(7)] || {})[v];
+      return t ? t : String(v);
+    }
+    if (kind === 'mu') return fmt(v, 1) + ' ' + cfg.labels.mu;
+    if (kind === 'wan_mu') return fmt(v, 2) + ' ' + cfg.labels.wan_mu;
+    if (kind === 'pct') return fmt(v, 1) + ' %';
+    if (kind === 'num') return fmt(v, 2);
+    if (kind === 'int') return String(v);
+    return String(v);
+  }
+  function trendSvg(ts, label) {
+    if (!ts || !ts[0] || ts[0].length < 2) return '';
+    var t = ts[0], v = ts[1].map(Number), W = 240, H = 64, P = 4;
+    var ok = v.filter(function (x) { return isFinite(x); });
+    if (ok.length < 2) return '';
+    var lo = Math.min.apply(null, ok), hi = Math.max.apply(null, ok), span = (hi - lo) || 1;
+    var pts = [];
+    v.forEach(function (x, i) {
+      if (!isFinite(x)) return;
+      pts.push((P + i * (W - 2 * P) / (v.length - 1)).toFixed(1) + ',' + (H - P - (x - lo) / span * (H - 2 * P)).toFixed(1));
+    });
+    return '<div class="ag-trend"><div class="ag-trend-h">' + esc(label) + ' ' +
+      esc(fmt(lo, 2)) + ' – ' + esc(fmt(hi, 2)) + '</div>' +
+      '<svg width="' + W + '" height="' + H + '" viewBox="0 0 ' + W + ' ' + H + '" role="img">' +
+      '<polyline fill="none" stroke="#2b7a0b" stroke-width="2" points="' + pts.join(' ') + '"/></svg>' +
+      '<div class="ag-trend-t"><span>' + esc(t[0]) + '</span><span>' + esc(t[t.length - 1]) + '</span></div></div>';
+  }
+  function popupHtml(cfg, spec, p) {
+    var pp = spec.popup, h = '<div class="ag-popup">';
+    if (pp.title) h += '<div class="ag-popup-title">' + esc(cell(cfg, p, [null, pp.title, pp.titleKind])) + '</div>';
+    h += '<table>';
+    pp.rows.forEach(function (row) {
+      var txt = cell(cfg, p, row);
+      if (txt !== '') h += '<tr><th>' + esc(row[0]) + '</th><td>' + esc(txt) + '</td></tr>';
+    });
+    h += '</table>';
+    if (pp.series && p[pp.series.field]) h += trendSvg(p[pp.series.field], pp.series.label);
+    if (spec.note) h += '<div class="ag-popup-note">' + esc(spec.note) + '</div>';
+    return h + '</div>';
+  }
+  function tooltipEl(cfg, spec, p) {
+    var parts = [];
+    spec.tooltip.forEach(function (row) { var t = cell(cfg, p, row); if (t !== '') parts.push(t); });
+    return el('span', 'ag-tip', parts.join(' · '));
+  }
+
+  // -------------------------------------------------------------- layers
+  function makeLayer(map, cfg, spec, renderer) {
+    if (spec.kind === 'image') {
+      return L.imageOverlay(spec.url, spec.bounds, {opacity: spec.opacity == null ? 0.8 : spec.opacity,
+        interactive: false, className: spec.pixelated ? 'ag-pixelated' : ''});
+    }
+    var interactive = spec.interactive !== false;
+    var lyr = L.geoJSON(spec.data, {
+      renderer: renderer,
+      interactive: interactive,
+      style: function (f) { var s = styleFor(spec, f.properties); s.interactive = interactive; return s; },
+      pointToLayer: function (f, ll) { return L.circleMarker(ll, {renderer: renderer, radius: 6}); },
+      onEachFeature: function (f, layer) {
+        if (!interactive) return;
+        var p = f.properties;
+        if (spec.popup) layer.bindPopup(function () { return popupHtml(cfg, spec, p); }, {maxWidth: 300});
+        if (spec.tooltip) layer.bindTooltip(function () { return tooltipEl(cfg, spec, p); }, {sticky: true});
+      }
+    });
+    if (spec.labels) {
+      var g = L.layerGroup([lyr]);
+      spec.labels.forEach(function (lb) {
+        L.tooltip({permanent: true, direction: 'center', className: 'ag-label', interactive: false})
+          .setLatLng([lb[0], lb[1]]).setContent(el('span', null, lb[2])).addTo(g);
+      });
+      g.getLayers = function () { return lyr.getLayers(); };
+      return g;
+    }
+    return lyr;
+  }
+
+  // -------------------------------------------------------------- legend
+  function swatch(s) {
+    var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('width', '22'); svg.setAttribute('height', '14'); svg.setAttribute('class', 'ag-sw');
+    var shape = document.createElementNS('http://www.w3.org/2000/svg', s.kind === 'line' ? 'line' : 'rect');
+    if (s.kind === 'line') {
+      shape.setAttribute('x1', '1'); shape.setAttribute('y1', '7'); shape.setAttribute('x2', '21'); shape.setAttribute('y2', '7');
+    } else {
+      shape.setAttribute('x', '2'); shape.setAttribute('y', '2'); shape.setAttribute('width', '18'); shape.setAttribute('height', '10');
+      shape.setAttribute('fill', s.fillColor || 'none');
+      shape.setAttribute('fill-opacity', s.fillOpacity == null ? 1 : s.fillOpacity);
+    }
+    shape.setAttribute('stroke', s.color || 'none');
+    shape.setAttribute('stroke-width', Math.min(s.weight == null ? 1.5 : s.weight, 3));
+    if (s.dashArray) shape.setAttribute('stroke-dasharray', s.dashArray);
+    svg.appendChild(shape);
+    return svg;
+  }
+  function legendControl(cfg) {
+    var C = L.Control.extend({
+      options: {position: 'bottomright'},
+      onAdd: function () {
+        var box = el('div', 'ag-legend leaflet-bar');
+        var head = el('div', 'ag-legend-head', cfg.labels.legend);
+        var body = el('div', 'ag-legend-body');
+        head.setAttribute('role', 'button');
+        head.addEventListener('click', function () { box.classList.toggle('ag-collapsed'); });
+        box.appendChild(head); box.appendChild(body);
+        cfg.legend.forEach(function (sec) {
+          var s = el('div', 'ag-legend-sec');
+          if (sec.title) s.appendChild(el('div', 'ag-legend-title', sec.title));
+          sec.items.forEach(function (it) {
+            var row = el('div', 'ag-legend-row');
+            row.appendChild(swatch(it.swatch));
+            row.appendChild(el('span', null, it.label));
+            s.appendChild(row);
+          });
+          if (sec.note) s.appendChild(el('div', 'ag-legend-note', sec.note));
+          body.appendChild(s);
+        });
+        if (window.innerWidth < 600) box.classList.add('ag-collapsed');
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        return box;
+      }
+    });
+    return new C();
+  }
+
+  // ------------------------------------------------------ the field tools
+  var SVG0 = '<svg viewBox="0 0 24 24" width="20" height="20" fill="none" stroke="#222" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">';
+  var ICONS = {
+    fullscreen: SVG0 + '<path d="M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5"/></svg>',
+    locate: SVG0 + '<circle cx="12" cy="12" r="6"/><circle cx="12" cy="12" r="1.5" fill="#222"/><path d="M12 2v4M12 18v4M2 12h4M18 12h4"/></svg>',
+    measure: SVG0 + '<path d="M3 17 17 3l4 4L7 21z"/><path d="M7 13l2 2M10 10l2 2M13 7l2 2"/></svg>',
+    draw: SVG0 + '<path d="M4 20h4L19 9l-4-4L4 16z"/><path d="M13 7l4 4"/></svg>'
+  };
+  function Panel(map) {
+    var C = L.Control.extend({
+      options: {position: 'bottomleft'},
+      onAdd: function () {
+        var d = el('div', 'ag-panel leaflet-bar');
+        d.style.display = 'none';
+        L.DomEvent.disableClickPropagation(d);
+        return d;
+      }
+    });
+    var c = new C();
+    c.addTo(map);
+    var box = c.getContainer();
+    return {
+      box: box,
+      show: function (nodes) {
+        box.textContent = '';
+        nodes.forEach(function (n) { box.appendChild(n); });
+        box.style.display = nodes.length ? '' : 'none';
+      }
+    };
+  }
+
+  function toolbar(map, cfg, state) {
+    var T = cfg.labels;
+    var panel = Panel(map);
+    state.panel = panel;
+    var toLonLat = function (ll) { return cfg.gcj ? gcj2wgs(ll.lng, ll.lat) : [ll.lng, ll.lat]; };
+    var sketchLayer = L.layerGroup().addTo(map);
+    var drawnLayer = L.featureGroup().addTo(map);
+    state.drawn = [];
+    var mode = null, pts = [], buttons = {};
+
+    function button(bar, key, icon, title, fn) {
+      var b = el('a', 'ag-btn ag-btn-' + key);
+      b.innerHTML = ICONS[icon]; // our own constant SVG, no data
+      b.href = '#'; b.title = title; b.setAttribute('role', 'button'); b.setAttribute('aria-label', title);
+      L.DomEvent.on(b, 'click', function (e) { L.DomEvent.stop(e); fn(); });
+      bar.appendChild(b);
+      buttons[key] = b;
+      return b;
+    }
+    function setMode(m) {
+      mode = m; pts = []; sketchLayer.clearLayers();
+      Object.keys(buttons).forEach(function (k) { buttons[k].classList.toggle('ag-active', k === m); });
+      if (m) { map.doubleClickZoom.disable(); map.getContainer().classList.add('ag-sketching'); }
+      else { map.doubleClickZoom.enable(); map.getContainer().classList.remove('ag-sketching'); panel.show([]); }
+    }
+    function measureText() {
+      var path = pts.map(toLonLat);
+      var out = [el('div', 'ag-panel-title', T.measure)];
+      var len = lengthM(path);
+      out.push(el('div', 'ag-m-len', T.distance + ': ' + (len >= 1000 ? fmt(len / 1000, 3) + ' km' : fmt(len, 1) + ' m')));
+      if (path.length >= 3) {
+        var a = areaM2(path);
+        out.push(el('div', 'ag-m-area', T.area + ': ' + fmt(a / A.M2_PER_MU, 2) + ' ' + T.mu + ' (' + fmt(a, 0) + ' m²)'));
+      }
+      out.push(el('div', 'ag-hint', T.measure_hint));
+      return out;
+    }
+    function redraw() {
+      sketchLayer.clearLayers();
+      if (!pts.length) return;
+      if (pts.length >= 3) L.polygon(pts, {color: '#d7191c', weight: 2, dashArray: '4 3', fillOpacity: 0.1}).addTo(sketchLayer);
+      else L.polyline(pts, {color: '#d7191c', weight: 2, dashArray: '4 3'}).addTo(sketchLayer);
+      pts.forEach(function (p) { L.circleMarker(p, {radius: 4, color: '#d7191c', fillOpacity: 1}).addTo(sketchLayer); });
+    }
+    function finishDraw() {
+      if (pts.length < 3) return;
+      var poly = L.polygon(pts.slice(), {color: '#7b3294', weight: 3, fillOpacity: 0.15});
+      poly.addTo(drawnLayer);
+      state.drawn.push(poly);
+      pts = []; redraw();
+      drawPanel();
+    }
+    function exportGeoJSON() {
+      var code = state.codeInput ? state.codeInput.value.trim() : '';
+      var name = state.nameInput ? state.nameInput.value.trim() : '';
+      var fc = {type: 'FeatureCollection', features: state.drawn.map(function (poly, i) {
+        var ring = poly.getLatLngs()[0].map(function (ll) {
+          var p = toLonLat(ll);
+          return [Math.round(p[0] * 1e7) / 1e7, Math.round(p[1] * 1e7) / 1e7];
+        });
+        var sgn = 0;
+        for (var k = 0; k < ring.length; k++) { var a = ring[k], b = ring[(k + 1) % ring.length]; sgn += (b[0] - a[0]) * (b[1] + a[1]); }
+        if (sgn > 0) ring.reverse(); // RFC 7946: exterior ring counter-clockwise
+        ring.push(ring[0].slice());
+        return {type: 'Feature', properties: {
+          project_code: code || null, project_name: name || null,
+          area_mu: Math.round(areaM2(ring) / A.M2_PER_MU * 100) / 100,
+          note: T.draw_note, sketch: i + 1
+        }, geometry: {type: 'Polygon', coordinates: [ring]}};
+      })};
+      state.lastExport = fc;
+      var blob = new Blob([JSON.stringify(fc, null, 1)], {type: 'application/geo+json'});
+      var a = document.createElement('a');
+      var d = new Date();
+      a.download = 'agrigis-sketch-' + d.toISOString().slice(0, 10) + '.geojson';
+      a.href = URL.createObjectURL(blob);
+      document.body.appendChild(a); a.click();
+      setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+      return fc;
+    }
+    A.exportSketch = exportGeoJSON;
+    function drawPanel() {
+      var out = [el('div', 'ag-panel-title', T.draw)];
+      out.push(el('div', 'ag-hint', T.draw_hint));
+      var code = el('input', 'ag-in-code'); code.placeholder = T.project_code; code.value = state.codeInput ? state.codeInput.value : '';
+      var name = el('input', 'ag-in-name'); name.placeholder = T.project_name; name.value = state.nameInput ? state.nameInput.value : '';
+      state.codeInput = code; state.nameInput = name;
+      out.push(code); out.push(name);
+      var row = el('div', 'ag-row');
+      var fin = el('button', 'ag-finish', T.finish); fin.type = 'button';
+      fin.addEventListener('click', finishDraw);
+      var exp = el('button', 'ag-export', T['export'] + ' (' + state.drawn.length + ')'); exp.type = 'button';
+      exp.disabled = !state.drawn.length;
+      exp.addEventListener('click', exportGeoJSON);
+      var clr = el('button', 'ag-clear', T.clear); clr.type = 'button';
+      clr.addEventListener('click', function () { drawnLayer.clearLayers(); state.drawn = []; pts = []; redraw(); drawPanel(); });
+      row.appendChild(fin); row.appendChild(exp); row.appendChild(clr);
+      out.push(row);
+      panel.show(out);
+    }
+    map.on('click', function (e) {
+      if (!mode) return;
+      pts.push(e.latlng); redraw();
+      if (mode === 'measure') panel.show(measureText());
+    });
+    map.on('dblclick', function () {
+      if (mode === 'draw') finishDraw();
+    });
+
+    var Bar = L.Control.extend({
+      options: {position: 'topleft'},
+      onAdd: function () {
+        var bar = el('div', 'leaflet-bar ag-toolbar');
+        button(bar, 'fullscreen', 'fullscreen', T.fullscreen, function () {
+          var c = map.getContainer();
+          var on = !c.classList.contains('ag-fullscreen');
+          c.classList.toggle('ag-fullscreen', on);
+          document.body.classList.toggle('ag-has-fullscreen', on);
+          if (on && c.requestFullscreen) { c.requestFullscreen().catch(function () {}); }
+          else if (!on && document.fullscreenElement && document.exitFullscreen) { document.exitFullscreen().catch(function () {}); }
+          setTimeout(function () { map.invalidateSize(); }, 50);
+        });
+        button(bar, 'locate', 'locate', T.locate, function () {
+          panel.show([el('div', 'ag-hint', T.locating)]);
+          map.locate({setView: false, enableHighAccuracy: true, timeout: 15000, maximumAge: 10000});
+        });
+        button(bar, 'measure', 'measure', T.measure, function () {
+          if (mode === 'measure') { setMode(null); return; }
+          setMode('measure'); panel.show(measureText());
+        });
+        button(bar, 'draw', 'draw', T.draw, function () {
+          if (mode === 'draw') { setMode(null); return; }
+          setMode('draw'); drawPanel();
+        });
+        L.DomEvent.disableClickPropagation(bar);
+        return bar;
+      }
+    });
+    new Bar().addTo(map);
+
+    var here = L.layerGroup().addTo(map);
+    map.on('locationfound', function (e) {
+      var ll = e.latlng;
+      if (cfg.gcj) { var g = wgs2gcj(ll.lng, ll.lat); ll = L.latLng(g[1], g[0]); }
+      here.clearLayers();
+      L.circle(ll, {radius: e.accuracy, color: '#136aec', weight: 1, fillOpacity: 0.12, interactive: false}).addTo(here);
+      L.circleMarker(ll, {radius: 7, color: '#fff', weight: 2, fillColor: '#136aec', fillOpacity: 1}).addTo(here);
+      state.located = {lat: ll.lat, lng: ll.lng, accuracy: e.accuracy};
+      map.setView(ll, Math.max(map.getZoom(), 15));
+      panel.show([el('div', 'ag-loc', T.position + ': ' + fmt(e.latlng.lat, 6) + ', ' + fmt(e.latlng.lng, 6) +
+        ' ±' + fmt(e.accuracy, 0) + ' m')]);
+    });
+    map.on('locationerror', function (e) {
+      panel.show([el('div', 'ag-loc-err', T.locate_failed + ': ' + (e.message || ''))]);
+    });
+  }
+
+  // ----------------------------------------------------------------- build
+  A.build = function (map, cfg) {
+    var state = {map: map, cfg: cfg, layers: {}};
+    var base = {}, overlays = {}, first = null;
+    cfg.basemaps.forEach(function (b) {
+      var tl = b.tiles.map(function (t) {
+        return L.tileLayer(t.url, {subdomains: t.subdomains || 'abc', attribution: t.attribution || '',
+          maxZoom: 19, maxNativeZoom: t.maxNativeZoom || 18, crossOrigin: false});
+      });
+      var g = L.layerGroup(tl);
+      base[esc(b.name)] = g;
+      if (b.show || !first) first = g;
+    });
+    if (first) first.addTo(map);
+    var renderer = L.canvas({padding: 0.3, tolerance: 3});
+    cfg.layers.forEach(function (spec) {
+      var lyr = makeLayer(map, cfg, spec, renderer);
+      state.layers[spec.id] = lyr;
+      if (spec.show !== false) lyr.addTo(map);
+      if (spec.control !== false) overlays[esc(spec.name)] = lyr;
+    });
+    state.control = L.control.layers(base, overlays, {collapsed: window.innerWidth < 700, position: 'topright'}).addTo(map);
+    L.control.scale({imperial: false, position: 'bottomleft'}).addTo(map);
+    if (cfg.legend && cfg.legend.length) legendControl(cfg).addTo(map);
+    if (cfg.attribution) map.attributionControl.addAttribution(esc(cfg.attribution));
+    if (cfg.title) {
+      var t = el('div', 'ag-title', cfg.title);
+      map.getContainer().appendChild(t);
+    }
+    toolbar(map, cfg, state);
+    if (cfg.bounds) map.fitBounds(cfg.bounds, {padding: [10, 10]});
+    A.maps.push(state);
+    A.ready = true;
+    document.documentElement.setAttribute('data-agrigis-ready', '1');
+    return state;
+  };
+})();

@@ -1,0 +1,314 @@
+"""FieldMap: one self-contained, safe, Chinese-first HTML map.
+
+A :class:`FieldMap` wraps a :class:`folium.Map` (the page skeleton, scale bar and the
+Leaflet map object) and collects layers, legend sections and notes into one JSON
+configuration that our own script (``maps/assets/agrigis.js``) turns into Leaflet layers,
+popups, tooltips, legend, layer switcher and the field tools (full screen, locate-me,
+measure in 亩, sketch + GeoJSON export). Text from data is never inserted as HTML: the
+script escapes it or sets it with ``textContent``, and the configuration is embedded as
+script-safe JSON.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely.geometry import box
+>>> g = gpd.GeoDataFrame({"project_code": ["P1"], "project_name": ["示例"],
+...     "category": ["paddy_new"], "status": ["completed"]},
+...     geometry=[box(123.8, 45.6, 123.81, 45.61)], crs="EPSG:4490")
+>>> fm = FieldMap(title="示例", basemap="none")
+>>> fm.add_parcels(g)
+>>> html = fm.to_html()
+>>> "leaflet" in html and "agrigis.build" in html
+True
+"""
+
+from __future__ import annotations
+
+import html as _html
+import logging
+from pathlib import Path
+
+import folium
+import numpy as np
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from gis.errors import InputError
+from gis.labels import CATEGORIES, STATUSES, check_lang, label, labels
+
+from . import style as S
+from .basemaps import basemap_specs, is_gcj
+from .encode import feature_collection, to_lonlat
+from .offline import escape_json_text, external_references, head_html, safe_json
+
+log = logging.getLogger(__name__)
+
+_TOOL_LABELS = (
+    "legend", "fullscreen", "locate", "locating", "locate_failed", "position", "measure",
+    "measure_hint", "distance", "area", "draw", "draw_hint", "draw_note", "finish", "export", "clear",
+)
+
+
+def area_mu(gdf) -> np.ndarray:
+    """Ellipsoidal area in 亩 (gis.area when present; a private pyproj fallback otherwise)."""
+    try:
+        from gis.area import area_mu as _area_mu
+    except ImportError:  # gis.area is being written by H1; same method (GRS80 geodesic)
+        from pyproj import Geod
+
+        geod = Geod(ellps="GRS80")
+        g = to_lonlat(gdf).geometry
+        return np.array([abs(geod.geometry_area_perimeter(x)[0]) * 3 / 2000 if x is not None else np.nan for x in g])
+    return np.asarray(_area_mu(gdf))
+
+
+class _Build(MacroElement):
+    """Emits ``agrigis.build(map, config)`` after the folium map is created."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "agrigis.build({{ this._parent.get_name() }}, {{ this.config_json }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, config_json: str):
+        super().__init__()
+        self._name = "AgrigisBuild"
+        self.config_json = config_json
+
+
+class FieldMap:
+    """Collects layers for one offline field map.
+
+    Parameters
+    ----------
+    title : str
+        Shown on the map and as the page title (escaped).
+    lang : {"zh", "en"}
+    basemap : str
+        One of :data:`maps.basemaps.BASEMAPS`. ``gaode-*`` shifts all geometry to GCJ-02.
+    tianditu_key : str, optional
+        Else ``$AGRIGIS_TIANDITU_KEY``; without a key Tianditu layers are left out.
+    online : bool
+        Link Leaflet from a CDN instead of inlining it.
+    attribution : str, optional
+        Data source shown in the attribution line (escaped).
+    synthetic : bool
+        Label the data as synthetic demo data in the attribution and legend.
+    """
+
+    def __init__(self, title: str = "", lang: str = "zh", basemap: str = "osm", tianditu_key: str | None = None,
+                 online: bool = False, attribution: str | None = None, synthetic: bool = False):
+        self.lang = check_lang(lang)
+        self.title = title
+        self.basemap = basemap
+        self.gcj = is_gcj(basemap)
+        self.online = online
+        self.synthetic = synthetic
+        self.attribution = attribution
+        self.basemaps, self.notes = basemap_specs(basemap, lang, tianditu_key)
+        self.layers: list[dict] = []
+        self.legend: list[dict] = []
+        self._data: dict[str, str] = {}
+        self._bounds: list[np.ndarray] = []
+
+    # ----------------------------------------------------------------- helpers
+    def L(self, key: str) -> str:  # noqa: N802 - short on purpose
+        return label(key, self.lang)
+
+    def _prep(self, gdf):
+        gdf = to_lonlat(gdf)
+        gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
+        if self.gcj and len(gdf):
+            from gis.gcj02 import to_gcj02
+
+            gdf = to_gcj02(gdf)
+        if len(gdf):
+            self._bounds.append(np.asarray(gdf.total_bounds, dtype=float))
+        return gdf
+
+    def _add(self, spec: dict, fc_text: str | None) -> None:
+        spec["id"] = spec.get("id") or f"layer{len(self.layers)}"
+        if fc_text is not None:
+            token = f"@@DATA{len(self.layers)}@@"
+            self._data[token] = fc_text
+            spec["data"] = token
+        self.layers.append(spec)
+
+    def add_legend(self, title: str | None, items: list[tuple[str, dict]], note: str | None = None) -> None:
+        """A legend section: ``items`` are (label, swatch style) pairs; ``kind: 'line'`` draws a line."""
+        self.legend.append({"title": title, "items": [{"label": str(t), "swatch": sw} for t, sw in items], "note": note})
+
+    # ------------------------------------------------------------------ layers
+    def add_parcels(self, gdf, name: str | None = None, series: dict | None = None, series_label: str | None = None,
+                    simplify_m: float | None = None, show: bool = True, legend: bool = True, note: str | None = None,
+                    layer_id: str = "parcels") -> None:
+        """Project parcels coloured by category and styled by status, with popups and tooltips.
+
+        ``series`` maps project_code → (dates, values) for a small trend chart in the popup.
+        """
+        g = self._prep(gdf)
+        for col in ("project_code", "category", "status"):
+            if col not in g.columns:
+                raise InputError(f"parcel layer has no column {col!r}; columns are: {', '.join(map(str, g.columns))}")
+        if "area_mu" not in g.columns or g["area_mu"].isna().any():
+            g = g.copy()
+            computed = area_mu(gdf.loc[g.index])  # on the stored (unshifted) geometry
+            g["area_mu"] = g["area_mu"].fillna(dict(zip(g.index, computed))) if "area_mu" in g.columns else computed
+        props: dict[str, object] = {"k": "project_code", "c": "category", "s": "status", "a": "area_mu"}
+        rows = [
+            [self.L("column.project_code"), "k", "text"],
+            [self.L("column.category"), "c", "lookup:category"],
+            [self.L("column.status"), "s", "lookup:status"],
+        ]
+        optional = [("project_name", "n", None, None), ("county_code", "co", "column.county", "lookup:county"),
+                    ("year", "y", "column.year", "int"), ("declared_area_mu", "d", "column.declared_area_mu", "mu")]
+        for col, short, lab, kind in optional:
+            if col in g.columns:
+                props[short] = col
+                if lab:
+                    rows.append([self.L(lab), short, kind])
+        rows.insert(3, [self.L("maps.area"), "a", "mu"])
+        if "investment_wan_yuan" in g.columns:
+            props["i"] = "investment_wan_yuan"
+            rows.append([self.L("column.investment_wan_yuan"), "i", "num"])
+        popup = {"title": "n" if "n" in props else "k", "rows": rows}
+        if series:
+            props["ts"] = [_series(series.get(code)) for code in g["project_code"]]
+            popup["series"] = {"field": "ts", "label": series_label or self.L("maps.trend")}
+        cats = [c for c in dict.fromkeys(g["category"].astype(str))]
+        sts = [s for s in STATUSES if s in set(g["status"].astype(str))]
+        spec = {
+            "id": layer_id, "kind": "geojson", "name": name or self.L("maps.parcels"), "show": show,
+            "style": S.parcel_style_spec(cats, sts), "popup": popup,
+            "tooltip": [["", "n" if "n" in props else "k", "text"], ["", "c", "lookup:category"]],
+            "note": note or (self.L("maps.synthetic") if self.synthetic else None),
+        }
+        self._add(spec, feature_collection(g, props, simplify_m=simplify_m))
+        if legend:
+            self.add_legend(self.L("maps.category"),
+                            [(label(f"category.{c}", self.lang) if c in CATEGORIES else c,
+                              {"color": S.category_color(c), "fillColor": S.category_color(c), "fillOpacity": 0.7})
+                             for c in cats])
+            self.add_legend(self.L("maps.status"), [(self.L(f"status.{s}"), S.status_swatch(s)) for s in sts])
+
+    def add_polygons(self, gdf, name: str, style: dict, *, popup: list[tuple[str, str, str]] | None = None,
+                     title_col: str | None = None, tooltip_col: str | None = None, label_col: str | None = None,
+                     control: bool = True, show: bool = True, interactive: bool = True, legend: str | None = None,
+                     breaks: dict | None = None, layer_id: str | None = None, geom_type: str = "fill") -> None:
+        """A generic vector layer (counties, reserves, canals, classes) with escaped popups.
+
+        ``popup`` rows are (label, column, kind) with kind in text, mu, wan_mu, pct, num, int,
+        ``lookup:category|status|county``. ``breaks`` colours by a numeric column:
+        ``{"field": col, "edges": [...], "colors": [...], "nodata": "#ddd"}``.
+        """
+        g = self._prep(gdf)
+        cols = {c for c in [title_col, tooltip_col, label_col] if c}
+        cols |= {r[1] for r in popup or []}
+        if breaks:
+            cols.add(breaks["field"])
+        missing = [c for c in cols if c not in g.columns]
+        if missing:
+            raise InputError(f"layer {name!r} has no column(s) {', '.join(missing)}; columns are: "
+                             f"{', '.join(map(str, g.columns))}")
+        shown = {c for c in [title_col, tooltip_col] if c} | {r[1] for r in popup or []}
+        props = {c: c for c in sorted(shown | ({breaks["field"]} if breaks else set()))}
+        spec: dict = {"id": layer_id, "kind": "geojson", "name": name, "show": show, "control": control,
+                      "interactive": interactive, "style": {"base": dict(style)}}
+        if breaks:
+            spec["style"]["breaks"] = breaks
+        if popup and interactive:
+            spec["popup"] = {"title": title_col, "rows": [list(r) for r in popup]}
+        if tooltip_col and interactive:
+            spec["tooltip"] = [["", tooltip_col, "text"]]
+        if label_col:
+            pts = g.geometry.representative_point()
+            spec["labels"] = [[round(p.y, 6), round(p.x, 6), str(t)] for p, t in zip(pts, g[label_col])]
+        self._add(spec, feature_collection(g, props))
+        if legend:
+            sw = dict(style, kind="line") if geom_type == "line" else dict(style)
+            self.add_legend(None, [(legend, sw)])
+
+    def add_image(self, url: str, bounds, name: str, *, opacity: float = 0.75, pixelated: bool = True,
+                  show: bool = True, layer_id: str | None = None) -> None:
+        """An image overlay (a PNG data: URI made by :mod:`maps.raster_overlay`).
+
+        ``bounds`` are ``(west, south, east, north)`` in lon/lat (shifted to GCJ-02 here when
+        the basemap needs it).
+        """
+        w, s, e, n = map(float, bounds)
+        if self.gcj:
+            from gis.gcj02 import wgs84_to_gcj02
+
+            cx, cy = (w + e) / 2, (s + n) / 2
+            gx, gy = wgs84_to_gcj02(np.array([cx]), np.array([cy]))
+            dx, dy = float(gx[0]) - cx, float(gy[0]) - cy
+            w, e, s, n = w + dx, e + dx, s + dy, n + dy
+        self._bounds.append(np.array([w, s, e, n]))
+        self._add({"id": layer_id, "kind": "image", "name": name, "url": url, "show": show,
+                   "bounds": [[s, w], [n, e]], "opacity": opacity, "pixelated": pixelated}, None)
+
+    # ------------------------------------------------------------------ output
+    def config(self) -> dict:
+        attribution = " · ".join(x for x in [self.L("maps.synthetic") if self.synthetic else None, self.attribution] if x)
+        legend = list(self.legend)
+        notes = list(self.notes) + ([self.L("maps.synthetic")] if self.synthetic else [])
+        if notes:
+            legend.append({"title": None, "items": [], "note": " · ".join(notes)})
+        bounds = None
+        if self._bounds:
+            b = np.vstack(self._bounds)
+            bounds = [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
+        return {
+            "title": self.title, "lang": self.lang, "gcj": self.gcj, "basemaps": self.basemaps,
+            "layers": self.layers, "legend": legend, "attribution": attribution or None, "bounds": bounds,
+            "labels": dict({k: self.L(f"maps.{k}") for k in _TOOL_LABELS}, mu=self.L("unit.mu"),
+                           wan_mu=self.L("unit.wan_mu"), project_code=self.L("column.project_code"),
+                           project_name=self.L("column.project_name")),
+            "lookups": {"category": labels("category", self.lang), "status": labels("status", self.lang),
+                        "county": labels("county", self.lang)},
+        }
+
+    def folium_map(self) -> folium.Map:
+        """The folium map with our assets and configuration attached (no CDN references)."""
+        m = folium.Map(location=[45.6, 123.0], zoom_start=8, tiles=None, control_scale=False, prefer_canvas=True)
+        m.default_js = []
+        m.default_css = []
+        m.get_root().header.add_child(Element(head_html(self.online)), name="agrigis_head")
+        text = safe_json(self.config())
+        for token, fc in self._data.items():
+            text = text.replace(f'"{token}"', escape_json_text(fc), 1)
+        m.add_child(_Build(text))
+        return m
+
+    def to_html(self) -> str:
+        html = self.folium_map().get_root().render()
+        lang = "zh-CN" if self.lang == "zh" else "en"
+        title = _html.escape(self.title or self.L("app.name"))
+        html = html.replace("<html>", f'<html lang="{lang}">', 1)
+        html = html.replace("<head>", f"<head>\n<title>{title}</title>", 1)
+        if not self.online:
+            bad = external_references(html)
+            if bad:  # a programming error: something added a CDN reference
+                raise RuntimeError(f"offline map still references external assets: {bad[:3]}")
+        return html
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_html(), encoding="utf-8")
+        log.info("map written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
+        return path
+
+
+def _series(s):
+    """(dates, values) → [[date strings], [numbers]] for the trend chart; None if absent."""
+    if s is None:
+        return None
+    if hasattr(s, "index") and hasattr(s, "values") and not isinstance(s, tuple):
+        dates, values = list(s.index), list(s.values)
+    else:
+        dates, values = s
+    dates = [str(d)[:10] for d in dates]
+    vals = [None if v is None or not np.isfinite(float(v)) else round(float(v), 4) for v in values]
+    return [dates, vals]

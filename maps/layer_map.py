@@ -1,0 +1,117 @@
+"""Maps of one layer: any vector layer, a class map (suitability, remediation) or a raster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gis.errors import InputError
+from gis.labels import label
+
+from . import style as S
+from .base import FieldMap
+from .raster_overlay import RasterClass, add_raster, classes_from_bins
+
+MAX_POPUP_FIELDS = 8
+
+
+def _new(title, lang, basemap, tianditu_key, online, attribution, synthetic) -> FieldMap:
+    return FieldMap(title=title, lang=lang, basemap=basemap, tianditu_key=tianditu_key, online=online,
+                    attribution=attribution, synthetic=synthetic)
+
+
+def vector_map(gdf, *, name: str = "", fields: list[str] | None = None, title: str | None = None, lang: str = "zh",
+               basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
+               attribution: str | None = None, synthetic: bool = False, counties=None) -> FieldMap:
+    """A map of any vector layer; the popup shows ``fields`` (default: the first 8 columns)."""
+    fm = _new(title or name or label("maps.layer_title", lang), lang, basemap, tianditu_key, online, attribution, synthetic)
+    if {"project_code", "category", "status"} <= set(gdf.columns):
+        fm.add_parcels(gdf, name=name or None)
+    else:
+        cols = [c for c in gdf.columns if c != gdf.geometry.name]
+        fields = fields or cols[:MAX_POPUP_FIELDS]
+        bad = [f for f in fields if f not in gdf.columns]
+        if bad:
+            raise InputError(f"layer {name!r} has no column(s) {', '.join(bad)}; columns are: {', '.join(cols)}")
+        g = gdf[fields + [gdf.geometry.name]].copy()
+        for f in fields:  # show everything as text (dates, mixed types)
+            if not pd.api.types.is_numeric_dtype(g[f]):
+                g[f] = g[f].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+        lines = set(g.geom_type.dropna()) <= {"LineString", "MultiLineString"}
+        style = S.CANAL if lines else {"color": "#d95f02", "weight": 1.5, "fillColor": "#fdae61", "fillOpacity": 0.4}
+        fm.add_polygons(g, name or fm.L("maps.layer_title"), style, popup=[(f, f, "text") for f in fields],
+                        title_col=fields[0] if fields else None, tooltip_col=fields[0] if fields else None,
+                        layer_id="layer", legend=name or fm.L("maps.layer_title"), geom_type="line" if lines else "fill")
+    _add_counties(fm, counties)
+    return fm
+
+
+def class_map(gdf, column: str, *, classes: dict[str, str] | None = None, colors: dict[str, str] | None = None,
+              name: str = "", fields: list[str] | None = None, title: str | None = None, lang: str = "zh",
+              basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
+              attribution: str | None = None, synthetic: bool = False, counties=None) -> FieldMap:
+    """Polygons coloured by a class column (suitability, remediation measures).
+
+    ``classes`` maps class value → label shown (default: the values themselves, in order of
+    appearance); ``colors`` maps class value → colour (default: the class palette).
+    """
+    if column not in gdf.columns:
+        raise InputError(f"layer {name!r} has no column {column!r}; columns are: {', '.join(map(str, gdf.columns))}")
+    fm = _new(title or name, lang, basemap, tianditu_key, online, attribution, synthetic)
+    values = [v for v in dict.fromkeys(gdf[column].astype(str)) if v not in ("None", "nan")]
+    classes = classes or {v: v for v in values}
+    colors = colors or {v: S.CLASS_PALETTE[i % len(S.CLASS_PALETTE)] for i, v in enumerate(classes)}
+    g = gdf.copy()
+    g["_class"] = g[column].astype(str).map(lambda v: classes.get(v, v))
+    fields = [f for f in (fields or []) if f in g.columns and f != column]
+    spec_style = {"color": "#444444", "weight": 1, "fillOpacity": 0.6, "fillColor": S.OTHER_COLOR}
+    rows = [(fm.L("maps.class"), "_class", "text")] + [(f, f, "text") for f in fields]
+    title_col = "project_name" if "project_name" in g.columns else ("project_code" if "project_code" in g.columns else None)
+    if title_col and title_col not in fields:
+        rows.insert(0, (label(f"column.{title_col}", lang), title_col, "text"))
+    for f in fields:
+        if not pd.api.types.is_numeric_dtype(g[f]):
+            g[f] = g[f].astype(str)
+    fm.add_polygons(g, name or fm.L("maps.class"), spec_style, popup=rows, title_col=title_col,
+                    tooltip_col="_class", layer_id="classes")
+    # colour by class: a "by" style on the class label
+    fm.layers[-1]["style"]["by"] = [{"field": "_class", "values": {classes[v]: {"fillColor": colors[v], "color": colors[v]}
+                                                                   for v in classes}}]
+    fm.add_legend(name or fm.L("maps.class"), [(classes[v], {"color": colors[v], "fillColor": colors[v], "fillOpacity": 0.6})
+                                               for v in classes])
+    _add_counties(fm, counties)
+    return fm
+
+
+def raster_map(da, *, classes: list[RasterClass] | None = None, bins: list[float] | None = None, name: str = "",
+               title: str | None = None, lang: str = "zh", basemap: str = "osm", tianditu_key: str | None = None,
+               online: bool = False, attribution: str | None = None, synthetic: bool = False, counties=None,
+               parcels=None, max_pixels: int = 2048) -> FieldMap:
+    """A raster overlay (class raster or an index in bins) with a class legend."""
+    import rioxarray  # noqa: F401
+
+    fm = _new(title or name, lang, basemap, tianditu_key, online, attribution, synthetic)
+    if classes is None:
+        if bins is None:
+            v = np.asarray(da.values, dtype="float64")
+            v = v[np.isfinite(v)]
+            if da.rio.nodata is not None:
+                v = v[v != da.rio.nodata]
+            if not len(v):
+                raise InputError(f"raster {name!r} has no valid values to map")
+            bins = list(np.unique(np.round(np.quantile(v, [0.2, 0.4, 0.6, 0.8]), 3)))
+        classes = classes_from_bins(bins)
+    add_raster(fm, da, classes, name or fm.L("maps.layer_title"), max_pixels=max_pixels, layer_id="raster")
+    if parcels is not None and len(parcels):
+        fm.add_parcels(parcels, legend=False, show=True)
+    _add_counties(fm, counties)
+    return fm
+
+
+def _add_counties(fm: FieldMap, counties) -> None:
+    if counties is None or not len(counties):
+        return
+    name_col = "name_zh" if fm.lang == "zh" or "name_pinyin" not in counties.columns else "name_pinyin"
+    fm.add_polygons(counties, fm.L("maps.counties"), S.COUNTY_BOUNDARY,
+                    label_col=name_col if name_col in counties.columns else None, control=False,
+                    interactive=False, layer_id="counties", legend=fm.L("maps.counties"), geom_type="line")

@@ -1,0 +1,67 @@
+"""Colours and line styles of the field maps, in one place.
+
+Parcels are coloured by category and styled by status: planned/approved dashed with a
+faint fill, under construction a lighter fill with a dotted outline, completed solid,
+accepted solid with a thicker outline. Leaflet path options are used as keys
+(``color``, ``weight``, ``dashArray``, ``fillColor``, ``fillOpacity``).
+"""
+
+from __future__ import annotations
+
+CATEGORY_COLORS: dict[str, str] = {
+    "high_standard_farmland": "#1b9e77",
+    "paddy_new": "#1f78b4",
+    "paddy_improved": "#6baed6",
+    "saline_demo_area": "#d95f02",
+    "new_cultivated_land": "#e6ab02",
+    "fertigation": "#7570b3",
+    "conservation_tillage": "#66a61e",
+    "deep_loosening": "#a6761d",
+    "seed_production": "#e7298a",
+    "afforestation": "#006d2c",
+    "grassland_restoration": "#b2df8a",
+    "wetland_restoration": "#17becf",
+    "greenhouse": "#bcbd22",
+    "courtyard_economy": "#fb9a99",
+    "demo_base": "#6a3d9a",
+}
+OTHER_COLOR = "#777777"
+
+STATUS_STYLES: dict[str, dict] = {
+    "planned": {"dashArray": "6 4", "weight": 1.5, "fillOpacity": 0.10},
+    "approved": {"dashArray": "6 4", "weight": 2, "fillOpacity": 0.20},
+    "under_construction": {"dashArray": "2 3", "weight": 2, "fillOpacity": 0.35},
+    "completed": {"dashArray": None, "weight": 1.5, "fillOpacity": 0.70},
+    "accepted": {"dashArray": None, "weight": 3, "fillOpacity": 0.80},
+}
+
+PARCEL_BASE = {"color": OTHER_COLOR, "fillColor": OTHER_COLOR, "weight": 1.5, "opacity": 1, "fillOpacity": 0.5}
+
+COUNTY_BOUNDARY = {"color": "#222222", "weight": 2.5, "fill": False, "opacity": 0.9}
+RESERVE = {"color": "#238b45", "weight": 1.5, "dashArray": "8 4", "fillColor": "#74c476", "fillOpacity": 0.15}
+CANAL = {"color": "#2171b5", "weight": 2, "opacity": 0.9}
+
+# completion % classes of the county choropleth: edges are upper bounds of the classes
+COMPLETION_EDGES = [25, 50, 75, 100]
+COMPLETION_COLORS = ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#31a354"]
+NODATA_COLOR = "#dddddd"
+
+# generic class palettes (suitability, remediation, raster classes)
+CLASS_PALETTE = ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c", "#7b3294", "#2c7bb6", "#999999"]
+
+
+def category_color(code: str) -> str:
+    return CATEGORY_COLORS.get(code, OTHER_COLOR)
+
+
+def parcel_style_spec(categories, statuses) -> dict:
+    """The JS style spec of a parcel layer: base + by category + by status."""
+    cats = {c: {"color": category_color(c), "fillColor": category_color(c)} for c in categories}
+    sts = {s: {k: v for k, v in STATUS_STYLES[s].items()} for s in statuses if s in STATUS_STYLES}
+    return {"base": dict(PARCEL_BASE), "by": [{"field": "c", "values": cats}, {"field": "s", "values": sts}]}
+
+
+def status_swatch(status: str) -> dict:
+    st = dict(PARCEL_BASE, color="#444444", fillColor="#888888")
+    st.update({k: v for k, v in STATUS_STYLES.get(status, {}).items() if v is not None})
+    return st

