@@ -1,0 +1,220 @@
+"""The demo workspace: a deterministic, plausible, SYNTHETIC Baicheng in one folder.
+
+:func:`build_workspace` writes, for a given seed and size:
+
+* ``catalog.yml`` — every layer below, ``synthetic: true``, titles saying 合成/synthetic,
+  source ``agrigis demo generator, seed N``; the real county and city boundaries come
+  from the bundled catalogue (``synthetic: false``) and are not copied;
+* ``reference.gpkg`` — rivers, canals, lakes and the 莫莫格/向海 reserves
+  (:mod:`layers.demo_vectors`);
+* ``rasters/`` — DEM, soil EC/pH/ESP, land cover (+ ``landcover_classes.csv``) and a
+  monthly NDVI stack for 2023–2024 on an EPSG:4550 grid (:mod:`layers.demo_rasters`);
+* ``parcels/demo_parcels.gpkg`` — project parcels of every category with the columns
+  of a user's own file (:mod:`layers.demo_parcels`). The registry is *not* written here:
+  ``workflows.demo`` imports this file with the real importer, like a user's file.
+
+The same seed and size give identical files (no clock, no randomness outside the
+seeded generators).
+
+Examples
+--------
+>>> SIZES["small"].res_m, SIZES["default"].res_m
+(1000.0, 100.0)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from gis.errors import InputError
+
+log = logging.getLogger(__name__)
+
+SOURCE = "agrigis demo generator, seed {seed}"
+LICENCE = "CC0-1.0 (synthetic)"
+
+
+@dataclass(frozen=True)
+class Size:
+    """Scale of a demo workspace."""
+
+    res_m: float          # soil / DEM / land-cover cell size
+    analysis_m: float     # grid of the smooth driver fields (and parcel placement)
+    ndvi_m: float         # NDVI cell size
+    area_scale: float     # share of the 2024 targets the parcels cover
+    field_scale: float    # field size multiplier (smaller → more parcels)
+    note: str = ""
+
+
+SIZES: dict[str, Size] = {
+    "small": Size(1000.0, 1000.0, 1000.0, 0.03, 1.0, "tests: ~1,000 parcels, 1 km rasters"),
+    "default": Size(100.0, 250.0, 250.0, 1.0, 1.0,
+                    "sized to the 2024 targets: ~15,000 parcels, 100 m soil, 250 m NDVI"),
+    "large": Size(30.0, 250.0, 100.0, 1.0, 0.12,
+                  "benchmarks: ~100,000 parcels, 30 m soil (~7,300 × 7,800 cells), 100 m NDVI"),
+}
+"""Workspace sizes for ``agrigis demo --size``."""
+
+AS_OF = "2024-09-30"
+"""The date the demo's statuses describe (autumn 2024): a linear schedule expects 75 %."""
+
+
+@dataclass
+class DemoWorkspace:
+    """Paths of a generated demo workspace."""
+
+    folder: Path
+    seed: int
+    size: str
+    catalog: Path
+    reference: Path
+    parcels: Path
+    rasters: dict[str, Path] = field(default_factory=dict)
+    n_parcels: int = 0
+
+    @property
+    def registry(self) -> Path:
+        return self.folder / "registry.gpkg"
+
+
+def _catalog_yaml(seed: int, size: str, rasters: dict[str, Path], folder: Path) -> str:
+    import yaml
+
+    src = SOURCE.format(seed=seed)
+    entries = []
+
+    def add(name, kind, path, role, zh, en, layer=None, crs=None, description=None):
+        e = {"name": name, "kind": kind, "path": path, "synthetic": True}
+        if layer:
+            e["layer"] = layer
+        e.update({"crs": crs or ("EPSG:4490" if kind == "vector" else "EPSG:4550"), "role": role,
+                  "source": src, "licence": LICENCE, "title_zh": zh, "title_en": en})
+        if description:
+            e["description"] = description
+        entries.append(e)
+
+    for name, zh, en in [
+        ("rivers", "河流(合成)", "Rivers (synthetic)"),
+        ("canals", "灌渠(合成)", "Irrigation canals (synthetic)"),
+        ("lakes", "湖泊泡沼(合成)", "Lakes (synthetic)"),
+        ("protected_areas", "自然保护区(合成边界)", "Nature reserves (synthetic boundaries)"),
+    ]:
+        desc = None
+        if name == "protected_areas":
+            desc = ("Momoge 144,000 ha and Xianghai 105,467 ha (published areas); synthetic shapes "
+                    "centred on published coordinates, clipped to their county. Xianghai's "
+                    "published box is too small for its area, so the shape spills over it.")
+        add(name, "vector", "reference.gpkg", name, zh, en, layer=name, description=desc)
+    from .demo_rasters import LANDCOVER_CLASSES, RASTERS
+
+    for name, (_dt, _nd, unit, zh, en) in RASTERS.items():
+        desc = f"unit: {unit}"
+        if name == "landcover":
+            desc = "classes (value=code): " + ", ".join(
+                f"{v}={c}" for v, c in zip(LANDCOVER_CLASSES.value, LANDCOVER_CLASSES.code)
+            ) + "; table: rasters/landcover_classes.csv"
+        add(name, "raster", rasters[name].relative_to(folder).as_posix(), name, zh, en,
+            description=desc)
+    add("ndvi", "raster", rasters["ndvi"].relative_to(folder).as_posix(), "ndvi",
+        "月度NDVI 2023–2024(合成)", "Monthly NDVI 2023-2024 (synthetic)",
+        description="one band per month, band description = date (YYYY-MM-DD), int16 × 1e-4")
+    head = (f"# agrigis demo workspace (SYNTHETIC data), seed {seed}, size {size}.\n"
+            "# Made by `agrigis demo`; every layer here is generated and marked synthetic.\n"
+            "# The real county and city boundaries come from the bundled catalogue\n"
+            "# (layers/catalog.yml, synthetic: false) and are not copied.\n")
+    return head + yaml.safe_dump({"layers": entries}, allow_unicode=True, sort_keys=False)
+
+
+def build_workspace(folder, seed: int = 0, size: str = "default",
+                    on_step: Callable[[str, float], None] | None = None) -> DemoWorkspace:
+    """Generate the synthetic layers and parcel file of a demo workspace in ``folder``.
+
+    Parameters
+    ----------
+    folder : path-like
+        Created if missing; must not already hold a registry (``registry.gpkg``), so a
+        user's real workspace is never overwritten.
+    seed : int
+        Random seed; the same seed and size give identical files.
+    size : {"small", "default", "large"}
+    on_step : callable(step_name, fraction_done), optional
+        Progress callback.
+    """
+    import geopandas as gpd
+
+    import layers
+
+    from . import demo_parcels, demo_rasters, demo_vectors
+
+    if size not in SIZES:
+        raise InputError(f"unknown demo size {size!r}; use one of {', '.join(SIZES)}")
+    sz = SIZES[size]
+    folder = Path(folder)
+    if (folder / "registry.gpkg").exists():
+        raise InputError(f"{folder} already holds a registry.gpkg; the demo only writes into a new "
+                         "or empty folder — choose another folder or delete that one")
+    folder.mkdir(parents=True, exist_ok=True)
+    step = on_step or (lambda name, frac: None)
+
+    counties = layers.load("counties", workspace=False)
+    rng = np.random.default_rng([seed, 1])
+    step("vectors", 0.0)
+    rivers = demo_vectors.rivers_and_canals(counties, rng)
+    lakes = demo_vectors.lakes(counties, rng)
+    reserves = demo_vectors.reserves(counties, rng)
+    ref = folder / "reference.gpkg"
+    if ref.exists():
+        ref.unlink()
+    rivers[rivers.kind == "river"].to_file(ref, layer="rivers", driver="GPKG")
+    rivers[rivers.kind == "canal"].to_file(ref, layer="canals", driver="GPKG")
+    lakes.to_file(ref, layer="lakes", driver="GPKG")
+    reserves.to_file(ref, layer="protected_areas", driver="GPKG")
+    step("vectors", 1.0)
+
+    drivers = demo_rasters.Drivers(counties, rivers, lakes, np.random.default_rng([seed, 2]),
+                                   res=sz.analysis_m)
+    rdir = folder / "rasters"
+    paths = demo_rasters.write_static_rasters(
+        drivers, rdir, sz.res_m, seed, on_step=lambda f: step("rasters", f))
+    demo_rasters.LANDCOVER_CLASSES.to_csv(rdir / "landcover_classes.csv", index=False)
+
+    step("parcels", 0.0)
+    parcels = demo_parcels.generate_parcels(drivers, counties, reserves, lakes, seed,
+                                            area_scale=sz.area_scale, field_scale=sz.field_scale)
+    pdir = folder / "parcels"
+    pdir.mkdir(exist_ok=True)
+    ppath = pdir / "demo_parcels.gpkg"
+    if ppath.exists():
+        ppath.unlink()
+    parcels.to_file(ppath, layer="parcels", driver="GPKG")
+    step("parcels", 1.0)
+
+    step("ndvi", 0.0)
+    da = demo_rasters.ndvi_stack(drivers, paths["landcover"], parcels, sz.ndvi_m, seed=seed)
+    paths["ndvi"] = demo_rasters.write_ndvi(da, rdir / "ndvi_monthly.tif", seed)
+    step("ndvi", 1.0)
+
+    cat = folder / "catalog.yml"
+    cat.write_text(_catalog_yaml(seed, size, paths, folder), encoding="utf-8")
+    (folder / "README.txt").write_text(_readme(seed, size), encoding="utf-8")
+    return DemoWorkspace(folder=folder, seed=seed, size=size, catalog=cat, reference=ref,
+                         parcels=ppath, rasters=paths, n_parcels=len(parcels))
+
+
+def _readme(seed: int, size: str) -> str:
+    from .demo_parcels import PLANTED
+
+    lines = [
+        "agrigis demo workspace — SYNTHETIC data (合成演示数据,非真实)",
+        f"seed {seed}, size {size}, statuses as of {AS_OF}",
+        "",
+        "Everything here except the county boundaries (bundled, real) is generated by",
+        "`agrigis demo` and is not a survey of anything. Planted data problems for `agrigis check`:",
+    ]
+    lines += [f"  - {k}: {v}" for k, v in PLANTED.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,365 @@
+"""Synthetic rasters of the demo workspace on a CGCS2000 Gauss-Krüger grid (EPSG:4550).
+
+Everything here is SYNTHETIC. Smooth random fields (white noise smoothed with
+:func:`scipy.ndimage.gaussian_filter`) are shaped by a few plausible rules:
+
+* DEM: higher in the north-west (the Greater Khingan foothills, ~300 m), falling to
+  ~120 m in the east, with hollows along rivers and around lakes;
+* soil EC (ECe, dS/m), pH and ESP (%): saline-sodic in the eastern lowlands of Da'an and
+  Zhenlai and in low spots elsewhere; pH and ESP rise with EC (soda soils);
+* land cover: water, built-up, saline barren, paddy (low land near water), grassland,
+  forest (north-western hills) and cropland everywhere else;
+* NDVI: a monthly stack with a seasonal curve per land-cover class, where parcels of
+  remediation and new-paddy projects rise after their project year.
+
+Fields are computed on a coarse *analysis grid* and interpolated to the output grid in
+row windows, so memory stays bounded for large grids.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+from affine import Affine
+from rasterio.features import rasterize
+from scipy.ndimage import distance_transform_edt, gaussian_filter, map_coordinates
+
+from gis.crs import GK_CM123
+
+log = logging.getLogger(__name__)
+
+LANDCOVER_CLASSES = pd.DataFrame(
+    [
+        (1, "cropland", "旱地", "Cropland", "#e6d27a"),
+        (2, "paddy", "水田", "Paddy", "#7ac8e6"),
+        (3, "grassland", "草地", "Grassland", "#a6d96a"),
+        (4, "forest", "林地", "Forest", "#1a9641"),
+        (5, "water", "水域", "Water", "#2b83ba"),
+        (6, "built_up", "建设用地", "Built-up", "#d7191c"),
+        (7, "saline_barren", "盐碱裸地", "Saline barren", "#f0f0f0"),
+    ],
+    columns=["value", "code", "name_zh", "name_en", "color"],
+)
+"""Land-cover class table (raster value → code, names, colour)."""
+LC = dict(zip(LANDCOVER_CLASSES.code, LANDCOVER_CLASSES.value))
+
+NODATA_F = -9999.0
+NODATA_LC = 0
+GTIFF = dict(driver="GTiff", compress="deflate", tiled=True, blockxsize=256, blockysize=256)
+
+TOWNS = [  # county seats (lon, lat, radius m) for built-up land
+    (122.84, 45.62, 5000.0), (122.79, 45.34, 3500.0), (124.29, 45.51, 3500.0),
+    (123.20, 45.85, 3000.0), (123.09, 44.81, 3000.0),
+]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up grid in EPSG:4550."""
+
+    x0: float
+    y0: float  # top edge
+    res: float
+    width: int
+    height: int
+
+    @property
+    def transform(self) -> Affine:
+        return Affine(self.res, 0, self.x0, 0, -self.res, self.y0)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    @classmethod
+    def covering(cls, bounds, res: float, snap: float = 1000.0) -> "Grid":
+        minx, miny, maxx, maxy = bounds
+        x0 = np.floor(minx / snap) * snap
+        y1 = np.ceil(maxy / snap) * snap
+        w = int(np.ceil((maxx - x0) / res))
+        h = int(np.ceil((y1 - miny) / res))
+        return cls(float(x0), float(y1), float(res), w, h)
+
+    def centres(self, row0: int = 0, nrows: int | None = None):
+        nrows = self.height - row0 if nrows is None else nrows
+        xs = self.x0 + (np.arange(self.width) + 0.5) * self.res
+        ys = self.y0 - (np.arange(row0, row0 + nrows) + 0.5) * self.res
+        return np.meshgrid(xs, ys)
+
+
+def _smooth_noise(rng: np.random.Generator, shape, sigma: float) -> np.ndarray:
+    z = gaussian_filter(rng.standard_normal(shape), sigma=sigma, mode="reflect")
+    return (z - z.mean()) / (z.std() + 1e-12)
+
+
+class Drivers:
+    """Coarse fields (on the analysis grid) from which every raster is derived."""
+
+    def __init__(self, counties: gpd.GeoDataFrame, rivers: gpd.GeoDataFrame,
+                 lakes: gpd.GeoDataFrame, rng: np.random.Generator, res: float = 250.0):
+        gk = counties.to_crs(GK_CM123)
+        self.city = shapely.union_all(gk.geometry.values)
+        self.grid = g = Grid.covering(self.city.bounds, res)
+        sh, tr = g.shape, g.transform
+        riv = rivers.to_crs(GK_CM123)
+        lk = lakes.to_crs(GK_CM123)
+        self.lake_gk = shapely.union_all(lk.geometry.values) if len(lk) else shapely.Polygon()
+
+        def dist(geoms) -> np.ndarray:
+            geoms = [x for x in geoms if not x.is_empty]
+            if not geoms:
+                return np.full(sh, 1e6)
+            m = rasterize(geoms, out_shape=sh, transform=tr, all_touched=True, default_value=1)
+            return distance_transform_edt(m == 0) * res
+
+        self.d_river = dist(list(riv.geometry[riv.kind == "river"]) + list(lk.geometry))
+        self.d_canal = dist(list(riv.geometry[riv.kind == "canal"]))
+        self.d_lake = dist(list(lk.geometry))
+        x, y = g.centres()
+        minx, miny, maxx, maxy = self.city.bounds
+        east = np.clip((x - minx) / (maxx - minx), 0, 1)
+        north = np.clip((y - miny) / (maxy - miny), 0, 1)
+        self.east = east
+        s = 1000.0 / res  # sigma in cells per km
+        n_big = _smooth_noise(rng, sh, 18 * s)
+        n_mid = _smooth_noise(rng, sh, 4 * s)
+        n_salt = _smooth_noise(rng, sh, 6 * s)
+        n_salt2 = _smooth_noise(rng, sh, 1.5 * s)
+        self.n_veg = _smooth_noise(rng, sh, 2 * s)
+        self.n_lc = _smooth_noise(rng, sh, 1.2 * s)
+        nw = np.clip(0.65 * (1 - east) + 0.35 * north, 0, 1)
+        self.dem = (122.0 + 175.0 * nw ** 1.6 + 14.0 * n_big + 4.0 * n_mid
+                    - 10.0 * np.exp(-self.d_river / 2500.0) - 8.0 * np.exp(-self.d_lake / 3000.0))
+        low = np.clip((235.0 - self.dem) / 110.0, 0, 1)
+        self.low = low
+        south = np.clip(1.0 - north * 1.6, 0, 1)  # Tongyu's saline grassland
+        self.log_ec = (-0.8 + 2.9 * low * (0.25 + 0.75 * east + 0.45 * south)
+                       + 0.55 * n_salt + 0.35 * n_salt2
+                       + 0.5 * np.exp(-self.d_lake / 6000.0))
+
+    def sample(self, field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Bilinear value of an analysis-grid field at planar points x, y."""
+        g = self.grid
+        col = (x - g.x0) / g.res - 0.5
+        row = (g.y0 - y) / g.res - 0.5
+        return map_coordinates(field, [row.ravel(), col.ravel()], order=1, mode="nearest").reshape(
+            np.shape(x))
+
+    def fields(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+               res: float) -> dict[str, np.ndarray]:
+        """All raster values at cell centres x, y (planar), with fine noise."""
+        s = lambda f: self.sample(f, x, y)  # noqa: E731
+        dem = s(self.dem) + rng.normal(0, 0.6, x.shape)
+        log_ec = s(self.log_ec) + rng.normal(0, 0.08, x.shape)
+        ec = np.clip(np.exp(log_ec), 0.1, 45.0)
+        ph = np.clip(7.25 + 0.78 * np.log1p(ec) + rng.normal(0, 0.06, x.shape), 6.5, 10.6)
+        esp = np.clip(2.0 + 2.1 * ec ** 0.92 + rng.normal(0, 0.8, x.shape), 0.5, 85.0)
+        d_river, d_canal = s(self.d_river), s(self.d_canal)
+        low, east, veg, nlc = s(self.low), s(self.east), s(self.n_veg), s(self.n_lc)
+        lc = np.full(x.shape, LC["cropland"], dtype="uint8")
+        near_water = np.minimum(d_river, d_canal)
+        paddy = (near_water < 6000) & (low > 0.55) & (ec < 9) & (nlc > -0.2) & (east > 0.45)
+        lc[paddy] = LC["paddy"]
+        lc[((ec > 4.0) & (veg > -0.6)) | ((veg < -1.2) & (east < 0.6))] = LC["grassland"]
+        lc[(dem > 235) & (veg > 0.7)] = LC["forest"]
+        lc[(veg > 1.6) & (dem < 230)] = LC["forest"]  # shelterbelts and plantations
+        lc[(ec > 11.0) & (low > 0.5)] = LC["saline_barren"]
+        built = np.zeros(x.shape, bool)
+        for (bx, by), r in _town_xy():
+            built |= (x - bx) ** 2 + (y - by) ** 2 < r ** 2
+        built |= (nlc > 2.4) & (veg < 0)  # villages
+        lc[built] = LC["built_up"]
+        water = (s(self.d_lake) < res * 0.5) | (d_river < max(res * 0.5, 120.0))
+        lc[water] = LC["water"]
+        return {"dem": dem.astype("float32"), "soil_ec": ec.astype("float32"),
+                "soil_ph": ph.astype("float32"), "soil_esp": esp.astype("float32"),
+                "landcover": lc}
+
+
+def _town_xy():
+    from pyproj import Transformer
+
+    t = Transformer.from_crs("EPSG:4490", GK_CM123, always_xy=True)
+    return [(t.transform(lon, lat), r) for lon, lat, r in TOWNS]
+
+
+RASTERS = {
+    # name -> (dtype, nodata, unit, zh, en)
+    "dem": ("float32", NODATA_F, "m", "数字高程模型(合成)", "Elevation (synthetic)"),
+    "soil_ec": ("float32", NODATA_F, "dS/m", "土壤电导率ECe(合成)", "Soil EC, ECe (synthetic)"),
+    "soil_ph": ("float32", NODATA_F, "pH", "土壤pH(合成)", "Soil pH (synthetic)"),
+    "soil_esp": ("float32", NODATA_F, "%", "土壤碱化度ESP(合成)", "Soil ESP (synthetic)"),
+    "landcover": ("uint8", NODATA_LC, "class", "土地覆盖(合成)", "Land cover (synthetic)"),
+}
+
+
+def write_static_rasters(drivers: Drivers, folder: Path, res: float, seed: int,
+                         window_rows: int = 512, on_step=None) -> dict[str, Path]:
+    """Write DEM, soil EC/pH/ESP and land cover GeoTIFFs at ``res`` metres, by row windows.
+
+    Cells outside the city are nodata. Returns ``{name: path}``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    grid = Grid.covering(drivers.city.bounds, res)
+    paths = {k: folder / f"{k}.tif" for k in RASTERS}
+    dsts = {}
+    try:
+        for k, (dtype, nodata, unit, *_x) in RASTERS.items():
+            prof = dict(GTIFF, width=grid.width, height=grid.height, count=1, dtype=dtype,
+                        crs=GK_CM123, transform=grid.transform, nodata=nodata)
+            dsts[k] = rasterio.open(paths[k], "w", **prof)
+            dsts[k].update_tags(units=unit, synthetic="true",
+                                source=f"agrigis demo generator, seed {seed}")
+            if k == "landcover":
+                dsts[k].write_colormap(1, {int(v): _rgb(c) for v, c in
+                                           zip(LANDCOVER_CLASSES.value, LANDCOVER_CLASSES.color)})
+        nwin = int(np.ceil(grid.height / window_rows))
+        for i in range(nwin):
+            r0 = i * window_rows
+            n = min(window_rows, grid.height - r0)
+            x, y = grid.centres(r0, n)
+            rng = np.random.default_rng([seed, 7, i])
+            vals = drivers.fields(x, y, rng, res)
+            tr = grid.transform * Affine.translation(0, r0)
+            inside = rasterize([drivers.city], out_shape=(n, grid.width), transform=tr,
+                               default_value=1).astype(bool)
+            win = rasterio.windows.Window(0, r0, grid.width, n)
+            for k, (dtype, nodata, *_x) in RASTERS.items():
+                a = vals[k].astype(dtype)
+                a[~inside] = nodata
+                dsts[k].write(a, 1, window=win)
+            if on_step:
+                on_step(1 / nwin)
+    finally:
+        for d in dsts.values():
+            d.close()
+    return paths
+
+
+def _rgb(hexcolor: str) -> tuple[int, int, int, int]:
+    h = hexcolor.lstrip("#")
+    return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 255)
+
+
+# --- NDVI -----------------------------------------------------------------------------
+
+# monthly NDVI curves (Jan..Dec) per land-cover class; Baicheng: snow Dec–Mar,
+# sowing May, peak July–August, harvest late September.
+_SEASON = np.array([0.0, 0.0, 0.02, 0.08, 0.25, 0.60, 0.95, 1.0, 0.70, 0.25, 0.05, 0.0])
+_CURVES = {  # (winter base, summer peak)
+    LC["cropland"]: (0.08, 0.72), LC["paddy"]: (0.05, 0.80), LC["grassland"]: (0.10, 0.48),
+    LC["forest"]: (0.15, 0.82), LC["water"]: (-0.15, -0.05), LC["built_up"]: (0.08, 0.22),
+    LC["saline_barren"]: (0.05, 0.14),
+}
+IMPROVING = ("paddy_new", "paddy_improved", "saline_demo_area", "new_cultivated_land")
+"""Categories whose parcels turn green after the project year (remediation)."""
+
+
+def ndvi_stack(drivers: Drivers, landcover_path: Path, parcels: gpd.GeoDataFrame,
+               res: float, years=(2023, 2024), seed: int = 0) -> "xr.DataArray":  # noqa: F821
+    """Monthly NDVI (time, y, x) on an EPSG:4550 grid at ``res`` metres.
+
+    Each cell follows the seasonal curve of its land-cover class (read from the land
+    cover raster, resampled by nearest neighbour). Parcels of :data:`IMPROVING`
+    categories that are completed or accepted follow the saline-barren curve before
+    their project year, recover through the project year's season and follow the paddy
+    (or cropland) curve after it.
+    """
+    import xarray as xr
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    grid = Grid.covering(drivers.city.bounds, res)
+    lc = np.zeros(grid.shape, "uint8")
+    with rasterio.open(landcover_path) as src:
+        reproject(rasterio.band(src, 1), lc, dst_transform=grid.transform, dst_crs=GK_CM123,
+                  resampling=Resampling.mode if src.res[0] < res else Resampling.nearest,
+                  src_nodata=NODATA_LC, dst_nodata=NODATA_LC)
+    base = np.zeros(grid.shape, "float32")
+    peak = np.zeros(grid.shape, "float32")
+    for v, (b, p) in _CURVES.items():
+        base[lc == v], peak[lc == v] = b, p
+    # remediation parcels: project year per cell (0 = none)
+    pyear = np.zeros(grid.shape, "int16")
+    target_peak = np.zeros(grid.shape, "float32")
+    if len(parcels):
+        sel = parcels[parcels.category.isin(IMPROVING)
+                      & parcels.status.isin(["completed", "accepted"])].to_crs(GK_CM123)
+        if len(sel):
+            order = sel.sort_values("year", kind="stable")
+            pyear = rasterize(zip(order.geometry, order.year.astype(int)), out_shape=grid.shape,
+                              transform=grid.transform, fill=0, dtype="int16")
+            paddy = order.category.isin(["paddy_new", "paddy_improved"]).astype(int) + 1
+            kind = rasterize(zip(order.geometry, paddy), out_shape=grid.shape,
+                             transform=grid.transform, fill=0, dtype="uint8")
+            target_peak = np.where(kind == 2, _CURVES[LC["paddy"]][1],
+                                   _CURVES[LC["cropland"]][1]).astype("float32")
+    rng = np.random.default_rng([seed, 11])
+    cellnoise = gaussian_filter(rng.standard_normal(grid.shape), 1.0).astype("float32") * 0.05
+    inside = rasterize([drivers.city], out_shape=grid.shape, transform=grid.transform,
+                       default_value=1).astype(bool)
+    ec_field = drivers.sample(drivers.log_ec, *grid.centres())
+    salt_penalty = np.clip((ec_field - 1.0) * 0.08, 0, 0.3).astype("float32")
+    times, layers_ = [], []
+    for yr in years:
+        for m in range(12):
+            s = _SEASON[m]
+            pk = peak - salt_penalty * (lc != LC["water"])
+            if pyear.any():
+                before = pyear > yr
+                during = pyear == yr
+                after = (pyear > 0) & (pyear < yr)
+                barren = _CURVES[LC["saline_barren"]][1]
+                frac = np.clip((m - 4) / 4.0, 0, 1)  # green-up through the project year
+                pk = np.where(before, barren, pk)
+                pk = np.where(during, barren + (target_peak - barren) * 0.6 * frac, pk)
+                pk = np.where(after, target_peak, pk)
+            mrng = np.random.default_rng([seed, 13, yr, m])
+            v = base + (pk - base) * s + cellnoise + mrng.normal(0, 0.015, grid.shape)
+            v = np.clip(v, -0.2, 0.95)
+            v[~inside] = np.nan
+            layers_.append(v.astype("float32"))
+            times.append(np.datetime64(f"{yr}-{m + 1:02d}-15"))
+    x = grid.x0 + (np.arange(grid.width) + 0.5) * res
+    y = grid.y0 - (np.arange(grid.height) + 0.5) * res
+    da = xr.DataArray(np.stack(layers_), dims=("time", "y", "x"),
+                      coords={"time": np.array(times, dtype="datetime64[ns]"), "y": y, "x": x},
+                      name="ndvi", attrs={"units": "1", "long_name": "NDVI (synthetic)",
+                                          "synthetic": "true"})
+    return da
+
+
+def write_ndvi(da, path: Path, seed: int) -> Path:
+    """Write the NDVI stack as one multi-band GeoTIFF (band i = month i, int16 × 1e-4).
+
+    Band descriptions and the ``date`` tag of each band hold the date (YYYY-MM-DD); the
+    dataset tag ``dates`` lists them all, comma-separated. Scale and offset are set so
+    rasterio/rioxarray (``mask_and_scale=True``) return NDVI values.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n, h, w = da.shape
+    res = float(da.x[1] - da.x[0]) if w > 1 else 1.0
+    x0 = float(da.x[0]) - res / 2
+    y0 = float(da.y[0]) + res / 2
+    prof = dict(GTIFF, width=w, height=h, count=n, dtype="int16", nodata=-32768,
+                crs=GK_CM123, transform=Affine(res, 0, x0, 0, -res, y0), interleave="band")
+    dates = [str(t)[:10] for t in da.time.values]
+    with rasterio.open(path, "w", **prof) as dst:
+        dst.update_tags(units="1", synthetic="true", dates=",".join(dates),
+                        source=f"agrigis demo generator, seed {seed}")
+        for i in range(n):
+            a = da.values[i]
+            q = np.where(np.isnan(a), -32768, np.round(a * 10000)).astype("int16")
+            dst.write(q, i + 1)
+            dst.set_band_description(i + 1, dates[i])
+            dst.update_tags(i + 1, date=dates[i])
+        dst.scales = [1e-4] * n
+        dst.offsets = [0.0] * n
+    return path
