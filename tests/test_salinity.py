@@ -9,6 +9,7 @@ import xarray as xr
 
 from gis.errors import ConfigError, InputError
 from gis.salinity import (
+    class_area_mu,
     classify,
     classify_table,
     list_schemes,
@@ -191,3 +192,30 @@ def test_other_bad_schemes():
         load_scheme({k: v for k, v in base.items() if k != "source"})
     with pytest.raises(ConfigError, match=r"unknown salinity scheme 'ec_usda': not a bundled scheme \(ec_aafc, "):
         load_scheme("ec_usda")
+
+
+def test_class_area_per_parcel_through_the_zonal_engine():
+    import geopandas as gpd
+    import rioxarray  # noqa: F401
+    from shapely import box
+
+    # 2 x 3 cells of 100 m on the central meridian (1 cell = 15 亩)
+    ec = xr.DataArray([[1.0, 3.0, 9.0], [20.0, np.nan, 5.0]], dims=("y", "x"),
+                      coords={"y": [5040050.0, 5039950.0], "x": [500050.0, 500150.0, 500250.0]}).rio.write_crs("EPSG:4550")
+    parcels = gpd.GeoDataFrame(
+        {"project_code": ["A", "B"]},
+        geometry=[box(500000, 5039900, 500150, 5040100),  # col 0 full + half of col 1
+                  box(500200, 5039900, 500300, 5040100)],  # col 2
+        crs="EPSG:4550",
+    ).to_crs("EPSG:4490").set_index("project_code")
+    out = class_area_mu(parcels, ec, "ec_aafc")
+    assert list(out.columns) == ["area_mu_non_saline", "area_mu_weak", "area_mu_moderate", "area_mu_strong",
+                                 "area_mu_very_strong", "area_mu_classified"]
+    a, b = out.loc["A"], out.loc["B"]
+    assert a["area_mu_non_saline"] == pytest.approx(15.0, rel=1e-3)
+    assert a["area_mu_weak"] == pytest.approx(7.5, rel=1e-3)  # half of the EC 3 cell
+    assert a["area_mu_very_strong"] == pytest.approx(15.0, rel=1e-3)
+    assert a["area_mu_classified"] == pytest.approx(37.5, rel=1e-3)  # the NaN half-cell is left out
+    assert b["area_mu_strong"] == pytest.approx(15.0, rel=1e-3) and b["area_mu_moderate"] == pytest.approx(15.0, rel=1e-3)
+    # a classified raster gives the same answer
+    pd.testing.assert_frame_equal(class_area_mu(parcels, classify(ec, "ec_aafc"), "ec_aafc"), out)
