@@ -19,6 +19,7 @@ import click
 
 # command name -> "module:attribute" (a click.Command or click.Group)
 COMMANDS: dict[str, str] = {
+    "remediation": "workflows.remediation:remediation_command",
 }
 
 
