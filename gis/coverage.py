@@ -288,7 +288,10 @@ class Coverage:
         zone_area = np.where(ok, shapely.area(geoms), 0.0)
         inter = np.zeros(len(geoms))
         hits = ok & shapely.intersects(geoms, gbox)
-        inter[hits] = shapely.area(shapely.intersection(geoms[hits], gbox))
+        full = hits & shapely.covered_by(geoms, gbox)
+        part = hits & ~full
+        inter[full] = zone_area[full]
+        inter[part] = shapely.area(shapely.intersection(geoms[part], gbox))
         with np.errstate(invalid="ignore", divide="ignore"):
             inside = np.where(zone_area > 0, np.clip(inter / zone_area, 0, 1), 0.0)
         if not (inside > 0).any():

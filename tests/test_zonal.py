@@ -1,0 +1,287 @@
+"""zonal_stats (gis.zonal): against exactextract and rasterstats, stacks, categories, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import rioxarray  # noqa: F401  (registers .rio)
+import shapely
+import geopandas as gpd
+import xarray as xr
+from rasterio.transform import from_origin
+from shapely import box
+
+from gis import zonal_stats
+from gis.coverage import Coverage
+from gis.errors import DataFileError, GridError, InputError, MissingCRSError
+
+X0, Y1, RES, W, H = 500_000.0, 5_001_000.0, 10.0, 120, 90
+TRANSFORM = from_origin(X0, Y1, RES, RES)
+NODATA = -9999.0
+
+
+def _parcels(n=60, seed=7) -> gpd.GeoDataFrame:
+    """Rotated rectangles of 0.05–2 ha, a few over the raster edge, one with a hole."""
+    rng = np.random.default_rng(seed)
+    area = np.exp(rng.uniform(np.log(500), np.log(20_000), n))
+    aspect = rng.uniform(1, 3, n)
+    w = np.sqrt(area * aspect)
+    h = area / w
+    cx = rng.uniform(X0 - 20, X0 + W * RES + 20, n)
+    cy = rng.uniform(Y1 - H * RES - 20, Y1 + 20, n)
+    geoms = [shapely.affinity.rotate(box(x - a / 2, y - b / 2, x + a / 2, y + b / 2), r)
+             for x, y, a, b, r in zip(cx, cy, w, h, rng.uniform(0, 180, n))]
+    geoms[0] = box(X0 + 100, Y1 - 400, X0 + 400, Y1 - 100).difference(
+        box(X0 + 180, Y1 - 300, X0 + 290, Y1 - 190))
+    return gpd.GeoDataFrame({"code": [f"P{i:03d}" for i in range(n)]}, geometry=geoms,
+                            crs="EPSG:4550").set_index("code")
+
+
+def _values(seed=3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W]
+    v = (8.5 + 0.01 * xx - 0.005 * yy + rng.normal(0, 0.3, (H, W))).astype("float32")
+    v[rng.random((H, W)) < 0.04] = NODATA
+    return v
+
+
+def _write(path, arr, nodata=NODATA, crs="EPSG:4550", transform=TRANSFORM, **tags):
+    with rasterio.open(path, "w", driver="GTiff", width=arr.shape[1], height=arr.shape[0],
+                       count=1, dtype=arr.dtype, crs=crs, transform=transform,
+                       nodata=nodata, tiled=True, blockxsize=32, blockysize=32) as ds:
+        ds.write(arr, 1)
+        if "scale" in tags:
+            ds.scales = (tags["scale"],)
+            ds.offsets = (tags["offset"],)
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("zonal")
+    v = _values()
+    classes = np.random.default_rng(5).integers(1, 5, (H, W)).astype("uint8")
+    return {
+        "dir": d,
+        "values": v,
+        "tif": _write(d / "ph.tif", v),
+        "classes": _write(d / "classes.tif", classes, nodata=0),
+        "zones": _parcels(),
+    }
+
+
+def test_matches_exactextract_to_1e6(data):
+    from exactextract import exact_extract
+
+    zones = data["zones"]
+    ours = zonal_stats(zones, data["tif"],
+                       stats="count,sum,mean,min,max,std,median,p10,p90")
+    ops = ["count", "sum", "mean", "min", "max", "stdev", "median", "quantile(q=0.1)",
+           "quantile(q=0.9)"]
+    ee = exact_extract(str(data["tif"]), zones.reset_index(), ops, output="pandas",
+                       include_cols=["code"]).set_index("code")
+    ee.columns = ["count", "sum", "mean", "min", "max", "std", "median", "p10", "p90"]
+    inside = ours["coverage_fraction"] > 0
+    assert inside.sum() > 50
+    for col in ee.columns:
+        np.testing.assert_allclose(ours.loc[inside, col], ee.loc[inside, col], rtol=1e-6,
+                                   err_msg=col)
+    # exactextract keeps coverage fractions in single precision; we keep doubles
+    assert (ours.loc[~inside, "count"] == 0).all() and ours.loc[~inside, "mean"].isna().all()
+
+
+def test_categorical_stats_match_exactextract(data):
+    from exactextract import exact_extract
+
+    zones = data["zones"]
+    ours = zonal_stats(zones, data["classes"], stats="majority,minority,variety")
+    ee = exact_extract(str(data["classes"]), zones.reset_index(),
+                       ["majority", "minority", "variety"], output="pandas",
+                       include_cols=["code"]).set_index("code")
+    inside = ours["coverage_fraction"] > 0
+    for col in ("majority", "minority", "variety"):
+        np.testing.assert_array_equal(ours.loc[inside, col], ee.loc[inside, col])
+
+
+def test_center_method_matches_rasterstats_default(data):
+    from rasterstats import zonal_stats as rs_zonal_stats
+
+    zones = data["zones"]
+    ours = zonal_stats(zones, data["tif"], stats="count,sum,mean,min,max,median",
+                       method="center")
+    rs = pd.DataFrame(rs_zonal_stats(zones, str(data["tif"]),
+                                     stats="count sum mean min max median"),
+                      index=zones.index)
+    has = rs["count"] > 0
+    assert has.sum() > 40
+    np.testing.assert_array_equal(ours.loc[has, "count"], rs.loc[has, "count"])
+    for col in ("sum", "mean", "min", "max", "median"):
+        np.testing.assert_allclose(ours.loc[has, col], rs.loc[has, col], rtol=1e-5,
+                                   err_msg=col)
+
+
+def test_known_means_on_a_hand_made_raster():
+    """A 4 × 4 raster 0…15; a zone covering 1½ cells gives the weighted mean by hand."""
+    da = xr.DataArray(np.arange(16.0).reshape(4, 4), dims=("y", "x"),
+                      coords={"y": [35.0, 25.0, 15.0, 5.0], "x": [5.0, 15.0, 25.0, 35.0]})
+    da = da.rio.write_crs("EPSG:4550")
+    zones = gpd.GeoDataFrame(geometry=[box(0, 15, 10, 30)], crs="EPSG:4550")
+    r = zonal_stats(zones, da, stats="count,sum,mean,min,max,std,median")
+    # cell 4 (value 4) fully, cell 8 (value 8) half
+    assert r["count"][0] == pytest.approx(1.5)
+    assert r["sum"][0] == pytest.approx(8.0)
+    assert r["mean"][0] == pytest.approx(16 / 3)
+    assert r["std"][0] == pytest.approx(np.sqrt((1 * (4 - 16 / 3) ** 2 + 0.5 * (8 - 16 / 3) ** 2) / 1.5))
+    assert (r["min"][0], r["max"][0]) == (4.0, 8.0)
+    # exactextract's weighted median of {4: 1, 8: 0.5}: s = [0, 1.5], sn = 1.5 -> 4 + 0.5·4
+    assert r["median"][0] == pytest.approx(6.0)
+
+
+def test_nodata_scale_offset_and_inputs_agree(data, tmp_path):
+    zones = data["zones"]
+    base = zonal_stats(zones, data["tif"], stats="mean,count")
+    # the same raster stored as scaled integers with scale/offset tags
+    v = data["values"]
+    dn = np.where(v == NODATA, 0, np.round((v - 5.0) / 0.001)).astype("uint16")
+    scaled = _write(tmp_path / "scaled.tif", dn, nodata=0, scale=0.001, offset=5.0)
+    r = zonal_stats(zones, scaled, stats="mean,count")
+    np.testing.assert_allclose(r["mean"], base["mean"], rtol=1e-4)  # 0.001 quantisation
+    plain = np.where(dn == 0, NODATA, dn * 0.001 + 5.0)
+    expected = zonal_stats(zones, _write(tmp_path / "plain.tif", plain), stats="mean")
+    np.testing.assert_allclose(r["mean"], expected["mean"], rtol=1e-12)
+    np.testing.assert_allclose(r["count"], base["count"], rtol=1e-12)
+    with rasterio.open(data["tif"]) as ds:  # an open dataset
+        np.testing.assert_allclose(zonal_stats(zones, ds, stats="mean")["mean"], base["mean"])
+    da = rioxarray.open_rasterio(data["tif"], masked=True).squeeze("band", drop=True)
+    np.testing.assert_allclose(zonal_stats(zones, da, stats="mean")["mean"], base["mean"],
+                               rtol=1e-12)
+    ds = da.to_dataset(name="ph")
+    np.testing.assert_allclose(zonal_stats(zones, ds, stats="mean")["mean"], base["mean"],
+                               rtol=1e-12)
+
+
+def test_zones_in_lonlat_are_reprojected_and_geometry_kept(data):
+    zones = data["zones"]
+    a = zonal_stats(zones, data["tif"], stats="mean")
+    ll = zones.to_crs("EPSG:4490")
+    b = zonal_stats(ll, data["tif"], stats="mean", geometry=True)
+    assert isinstance(b, gpd.GeoDataFrame) and b.crs == ll.crs
+    assert list(b.index) == list(zones.index)
+    np.testing.assert_allclose(b["mean"], a["mean"], rtol=1e-5)
+
+
+def test_partly_outside_zones_are_flagged(data):
+    r = zonal_stats(data["zones"], data["tif"], stats="count")
+    part = r[r["partly_outside"]]
+    assert len(part) >= 3
+    assert ((part["coverage_fraction"] < 1) & (part["coverage_fraction"] >= 0)).all()
+    assert not r.loc[~r["partly_outside"], "coverage_fraction"].lt(1).any()
+
+
+def test_categorical_areas_in_mu():
+    """Two classes split a 200 m × 100 m field in halves: 15 亩 each (ellipsoidal)."""
+    from gis.area import area_mu
+
+    arr = np.ones((10, 40), dtype="uint8")
+    arr[:, 20:] = 2
+    da = xr.DataArray(arr, dims=("y", "x"),
+                      coords={"y": Y1 - 5 - 10 * np.arange(10), "x": X0 + 5 + 10 * np.arange(40)})
+    da = da.rio.write_crs("EPSG:4550")
+    field = box(X0 + 100, Y1 - 100, X0 + 300, Y1)
+    zones = gpd.GeoDataFrame({"name": ["field"]}, geometry=[field], crs="EPSG:4550")
+    r = zonal_stats(zones, da, stats="count", categorical=True)
+    half1 = float(area_mu(box(X0 + 100, Y1 - 100, X0 + 200, Y1), crs="EPSG:4550"))
+    half2 = float(area_mu(box(X0 + 200, Y1 - 100, X0 + 300, Y1), crs="EPSG:4550"))
+    assert r["area_mu_1"][0] == pytest.approx(half1, rel=1e-6)
+    assert r["area_mu_2"][0] == pytest.approx(half2, rel=1e-6)
+    assert half1 == pytest.approx(15.0, rel=1e-4)
+    assert r["frac_1"][0] == pytest.approx(0.5, rel=1e-6)
+
+
+def test_coverage_is_reused_and_checked(data, tmp_path):
+    zones = data["zones"]
+    cov = Coverage.build(zones, rasterio.open(data["tif"]))
+    path = cov.save(tmp_path / "weights.npz")
+    a = zonal_stats(zones, data["tif"], stats="mean", coverage=path)
+    b = zonal_stats(zones, data["tif"], stats="mean")
+    np.testing.assert_allclose(a["mean"], b["mean"], rtol=1e-12)
+    small = _write(tmp_path / "small.tif", data["values"][:50, :60])
+    with pytest.raises(GridError, match=r"weights for .*small\.tif: the weights were built "
+                       r"for the grid 120×90 cells .* but the raster's grid is 60×50 cells"):
+        zonal_stats(zones, small, coverage=cov)
+
+
+def test_errors_name_the_problem(data, tmp_path):
+    zones = data["zones"]
+    nocrs = _write(tmp_path / "nocrs.tif", data["values"], crs=None)
+    with pytest.raises(MissingCRSError, match=r"nocrs\.tif: the raster has no CRS, so the "
+                       r"zones cannot be placed on it; set one, e\.g\. `gdal_edit\.py"):
+        zonal_stats(zones, nocrs)
+    rot = _write(tmp_path / "rot.tif", data["values"],
+                 transform=TRANSFORM * rasterio.Affine.rotation(5))
+    with pytest.raises(GridError, match=r"rot\.tif: the raster grid is rotated"):
+        zonal_stats(zones, rot)
+    far = zones.translate(100_000, 0)
+    with pytest.raises(GridError, match=r"ph\.tif: none of the 60 zones overlaps the raster"):
+        zonal_stats(gpd.GeoDataFrame(geometry=far, crs=zones.crs), data["tif"])
+    with pytest.raises(DataFileError, match=r"missing\.tif: raster file not found"):
+        zonal_stats(zones, tmp_path / "missing.tif")
+    with pytest.raises(InputError, match=r"statistic 'average' is unknown; use count, sum"):
+        zonal_stats(zones, data["tif"], stats="mean,average")
+
+
+# --- time stacks --------------------------------------------------------------------
+def _stack(data, n=4):
+    """n dates of the raster, each with its own cloud (NaN) patch and offset."""
+    v = np.where(data["values"] == NODATA, np.nan, data["values"]).astype("float64")
+    out = np.repeat(v[None], n, axis=0) + np.arange(n)[:, None, None]
+    for t in range(n):
+        out[t, 10 * t: 10 * t + 30, 20 * t: 20 * t + 50] = np.nan
+    times = pd.date_range("2024-05-01", periods=n, freq="MS")
+    da = xr.DataArray(out, dims=("time", "y", "x"),
+                      coords={"time": times, "y": Y1 - RES / 2 - RES * np.arange(H),
+                              "x": X0 + RES / 2 + RES * np.arange(W)}, name="ndvi")
+    return da.rio.write_crs("EPSG:4550")
+
+
+def test_time_stack_equals_per_date_and_builds_coverage_once(data, monkeypatch):
+    import gis.zonal as gz
+
+    zones = data["zones"]
+    da = _stack(data)
+    gz._CACHE.clear()
+    calls = []
+    real = Coverage.build.__func__
+    monkeypatch.setattr(Coverage, "build",
+                        classmethod(lambda cls, *a, **k: calls.append(1) or real(cls, *a, **k)))
+    r = zonal_stats(zones, da, stats="mean,count,max,median")
+    assert len(calls) == 1
+    assert r.dims == ("code", "time", "stat") and r.sizes["time"] == 4
+    for t in range(4):
+        single = zonal_stats(zones, da.isel(time=t), stats="mean,count,max,median")
+        for s in ("mean", "count", "max", "median"):
+            np.testing.assert_allclose(r.isel(time=t).sel(stat=s).values, single[s].values,
+                                       rtol=1e-12, err_msg=f"{t} {s}")
+    # the clouds differ by date, so the counts do too
+    assert not np.allclose(r.sel(stat="count").isel(time=0), r.sel(stat="count").isel(time=1))
+    assert bool(r["partly_outside"].any())
+
+
+def test_stack_from_files_netcdf_and_dask(data, tmp_path):
+    zones = data["zones"]
+    da = _stack(data, 3)
+    ref = zonal_stats(zones, da, stats="mean,count")
+    files = []
+    for t in range(3):
+        arr = da.isel(time=t).fillna(NODATA).values.astype("float32")
+        files.append(_write(tmp_path / f"d{t}.tif", arr))
+    r = zonal_stats(zones, files, stats="mean,count", times=da.time.values)
+    np.testing.assert_allclose(r.values, ref.values, rtol=1e-6)
+    nc = tmp_path / "stack.nc"
+    da.to_dataset().to_netcdf(nc, engine="scipy")  # h5py is not installed here
+    r = zonal_stats(zones, nc, stats="mean,count")
+    np.testing.assert_allclose(r.values, ref.values, rtol=1e-12)
+    r = zonal_stats(zones, da.chunk({"time": 1, "y": 32, "x": 64}), stats="mean,count")
+    np.testing.assert_allclose(r.values, ref.values, rtol=1e-12)
