@@ -19,6 +19,9 @@ import click
 
 # command name -> "module:attribute" (a click.Command or click.Group)
 COMMANDS: dict[str, str] = {
+    "import": "workflows.importing:import_command",
+    "registry": "workflows.registry_cmd:registry_group",
+    "check": "workflows.check:check_command",
     "remediation": "workflows.remediation:remediation_command",
 }
 

@@ -1,0 +1,416 @@
+"""Map the columns and values of a user's parcel table onto the registry's fields.
+
+One table, :file:`layers/fields.yml`, says which source column names mean which
+registry field (项目编号 → ``project_code`` …) and which values mean which category or
+status code (高标准农田 → ``high_standard_farmland``, 完工 → ``completed``). Users
+extend it with a small YAML of the same layout (``agrigis import --mapping my.yml``).
+
+:func:`map_fields` turns a read table into registry rows and a list of rejected rows,
+one reason per row; it never drops a row silently.
+
+Examples
+--------
+>>> import pandas as pd
+>>> m = load_mapping()
+>>> m.value("category", "高标准农田"), m.value("status", "已完工"), m.county("镇赉")
+('high_standard_farmland', 'completed', '220821')
+>>> df = pd.DataFrame({"项目编号": ["P1"], "建设年度": ["2024年"], "状态": ["在建"],
+...                    "项目类型": ["新建水田"], "面积(亩)": ["1,200.5"]})
+>>> rows, rejects = map_fields(df, m, source="a.shp")
+>>> print(*rows.loc[0, ["project_code", "category", "year", "status", "declared_area_mu"]])
+P1 paddy_new 2024 under_construction 1200.5
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from gis.errors import ConfigError, InputError
+from gis.labels import CATEGORIES, COUNTIES, STATUSES
+from gis.units import convert
+
+log = logging.getLogger(__name__)
+
+FIELDS_YML = Path(__file__).with_name("fields.yml")
+
+REGISTRY_FIELDS = (
+    "project_code",
+    "project_name",
+    "category",
+    "year",
+    "status",
+    "declared_area_mu",
+    "county",
+    "investment_wan_yuan",
+)
+"""Attribute fields a source table can provide (``county`` becomes ``county_code``)."""
+
+MIN_YEAR, MAX_YEAR = 1990, 2100
+
+_COUNTY_ALIASES = {
+    "220802": ["洮北", "洮北区", "taobei", "taobeiqu", "taobei district"],
+    "220821": ["镇赉", "镇赉县", "zhenlai", "zhenlaixian", "zhenlai county"],
+    "220822": ["通榆", "通榆县", "tongyu", "tongyuxian", "tongyu county"],
+    "220881": ["洮南", "洮南市", "taonan", "taonanshi", "taonan city"],
+    "220882": ["大安", "大安市", "daan", "da'an", "da’an", "daanshi", "da'an city"],
+}
+
+
+def norm(text) -> str:
+    """Normalise a column name or value for matching.
+
+    NFKC (full-width → half-width), lower case, no spaces, Chinese brackets → ASCII.
+
+    Examples
+    --------
+    >>> norm(" 面积（亩） ")
+    '面积(亩)'
+    """
+    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    s = s.replace("【", "(").replace("】", ")").replace("〔", "(").replace("〕", ")")
+    return re.sub(r"\s+", "", s)
+
+
+@dataclass
+class FieldMapping:
+    """Column aliases, value aliases and area units, from one or more YAML files."""
+
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    values: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    area_units: dict[str, str] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+    # -- building -----------------------------------------------------------------
+    def extend(self, data: dict, source: str) -> None:
+        """Add the aliases of one parsed YAML document (validated)."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: a mapping file must be a YAML mapping with keys columns / values")
+        unknown = set(data) - {"columns", "values", "area_units"}
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key(s) {', '.join(sorted(unknown))}; use columns, values, area_units"
+            )
+        for fld, names in (data.get("columns") or {}).items():
+            if fld not in REGISTRY_FIELDS:
+                raise ConfigError(
+                    f"{source}: columns: {fld!r} is not a registry field; use one of {', '.join(REGISTRY_FIELDS)}"
+                )
+            self.columns.setdefault(fld, [])
+            # user aliases first: they win over the bundled ones
+            self.columns[fld][:0] = [norm(n) for n in _as_list(names, source)]
+        for kind, table in (data.get("values") or {}).items():
+            codes = {"category": CATEGORIES, "status": STATUSES}.get(kind)
+            if codes is None:
+                raise ConfigError(f"{source}: values: {kind!r} is unknown; use category or status")
+            for code, names in (table or {}).items():
+                if code not in codes:
+                    raise ConfigError(
+                        f"{source}: values.{kind}: {code!r} is not a {kind} code; use one of {', '.join(codes)}"
+                    )
+                self.values.setdefault(kind, {})
+                for n in _as_list(names, source):
+                    self.values[kind][norm(n)] = code
+        for col, unit in (data.get("area_units") or {}).items():
+            if unit not in ("m2", "mu", "ha", "wan_mu", "km2"):
+                raise ConfigError(f"{source}: area_units: unit {unit!r} of {col!r}; use m2, mu, ha, wan_mu or km2")
+            self.area_units[norm(col)] = unit
+        self.sources.append(source)
+
+    # -- lookups ------------------------------------------------------------------
+    def value(self, kind: str, raw) -> str | None:
+        """The category/status code for a raw value, or ``None`` if unknown."""
+        if _missing(raw):
+            return None
+        return self.values.get(kind, {}).get(norm(raw))
+
+    def county(self, raw) -> str | None:
+        """The county code for a code, Chinese or pinyin name, or ``None``."""
+        if _missing(raw):
+            return None
+        s = norm(raw)
+        if re.fullmatch(r"\d+(\.0)?", s):
+            s = s.split(".")[0]
+            for code in COUNTIES:  # township/village codes extend the county code
+                if s.startswith(code):
+                    return code
+            return None
+        for code, names in _COUNTY_ALIASES.items():
+            if s in (norm(n) for n in names) or s in (norm(COUNTIES[code][0]), norm(COUNTIES[code][1])):
+                return code
+        return None
+
+    def match_columns(self, columns) -> dict[str, str]:
+        """Registry field → source column, for the columns this mapping recognises.
+
+        Earlier aliases win when several columns match one field; each source column
+        is used once.
+        """
+        normed = {norm(c): c for c in columns if not str(c).startswith("_")}
+        out: dict[str, str] = {}
+        used: set[str] = set()
+        for fld in REGISTRY_FIELDS:
+            for alias in self.columns.get(fld, []):
+                if alias in normed and normed[alias] not in used:
+                    out[fld] = normed[alias]
+                    used.add(normed[alias])
+                    break
+        if "declared_area_mu" not in out:
+            for alias, unit in self.area_units.items():
+                if alias in normed and normed[alias] not in used:
+                    out["declared_area_mu"] = normed[alias]
+                    out["_area_unit"] = unit
+                    break
+        return out
+
+
+def _as_list(names, source) -> list[str]:
+    if isinstance(names, str):
+        return [names]
+    if not isinstance(names, list):
+        raise ConfigError(f"{source}: expected a list of names, got {names!r}")
+    return [str(n) for n in names]
+
+
+def _missing(v) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    try:
+        if v is pd.NA or v is pd.NaT:
+            return True
+    except TypeError:  # pragma: no cover
+        pass
+    return isinstance(v, str) and v.strip() == ""
+
+
+def load_mapping(extra: str | Path | None = None) -> FieldMapping:
+    """The bundled mapping, extended by the YAML file ``extra`` if given."""
+    m = FieldMapping()
+    # codes and their labels are always aliases of themselves
+    for kind, codes in (("category", CATEGORIES), ("status", STATUSES)):
+        m.values[kind] = {}
+        for code, (zh, en) in codes.items():
+            for n in (code, zh, en):
+                m.values[kind][norm(n)] = code
+    m.extend(yaml.safe_load(FIELDS_YML.read_text(encoding="utf-8")), str(FIELDS_YML))
+    if extra is not None:
+        p = Path(extra)
+        if not p.is_file():
+            raise ConfigError(f"mapping file {p} does not exist; give the path of a YAML file")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"mapping file {p} is not valid UTF-8 YAML: {exc}") from exc
+        # user columns go first so they win; re-extend on top of the bundled table
+        m.extend(data or {}, str(p))
+    return m
+
+
+# -- value parsing -------------------------------------------------------------------
+
+
+def parse_year(raw) -> int | None:
+    """Year from ``2024``, ``"2024年"``, ``2024.0``; ``None`` if missing.
+
+    Raises :class:`ValueError` with the reason if present but not a plausible year.
+
+    Examples
+    --------
+    >>> parse_year("2024年"), parse_year(2023.0), parse_year("")
+    (2024, 2023, None)
+    """
+    if _missing(raw):
+        return None
+    s = norm(raw).removesuffix("年").removesuffix("年度")
+    if re.fullmatch(r"\d+(\.0+)?", s):
+        y = int(float(s))
+        if MIN_YEAR <= y <= MAX_YEAR:
+            return y
+    raise ValueError(f"year {raw!r} is not a year between {MIN_YEAR} and {MAX_YEAR}; write it like 2024")
+
+
+def parse_number(raw, what: str) -> float | None:
+    """Non-negative number from ``1200.5``, ``"1,200.5"``, ``"1200亩"``; ``None`` if missing."""
+    if _missing(raw):
+        return None
+    if isinstance(raw, (int, float, np.integer, np.floating)) and not isinstance(raw, bool):
+        v = float(raw)
+    else:
+        s = norm(raw).replace(",", "").replace("亩", "").replace("万元", "")
+        try:
+            v = float(s)
+        except ValueError:
+            raise ValueError(f"{what} {raw!r} is not a number; write digits only, e.g. 1200.5") from None
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{what} {raw!r} is negative or not finite; give the area as a positive number")
+    return v
+
+
+# -- the mapping of a whole table ------------------------------------------------------
+
+
+def map_fields(
+    df: pd.DataFrame,
+    mapping: FieldMapping | None = None,
+    *,
+    source: str = "input",
+    category: str | None = None,
+    year: int | None = None,
+    status: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Turn a source table into registry attribute rows.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Source rows; a ``_row`` column (1-based row in the source) is kept if present.
+    mapping : FieldMapping, optional
+        Default: :func:`load_mapping`.
+    source : str
+        File name used in messages.
+    category, year, status : optional
+        Values for every row (command-line options); they take precedence over the
+        file's columns, and make those columns optional.
+
+    Returns
+    -------
+    rows : DataFrame
+        Index as ``df``; columns ``_row, project_code, project_name, category, year,
+        status, declared_area_mu, county_declared, investment_wan_yuan``.
+    rejects : DataFrame
+        ``_row, reason`` for rows that cannot be used (one reason per row, the first
+        problem found); their index is that of ``df``.
+    """
+    m = mapping or load_mapping()
+    if category is not None:
+        code = m.value("category", category)
+        if code is None:
+            raise InputError(f"--category {category!r} is unknown; use one of {', '.join(CATEGORIES)}")
+        category = code
+    if status is not None:
+        code = m.value("status", status)
+        if code is None:
+            raise InputError(f"--status {status!r} is unknown; use one of {', '.join(STATUSES)}")
+        status = code
+    if year is not None:
+        try:
+            year = parse_year(year)
+        except ValueError as exc:
+            raise InputError(f"--year: {exc}") from None
+
+    cols = m.match_columns(df.columns)
+    if "project_code" not in cols:
+        raise InputError(
+            f"{source}: no project code column; found columns {', '.join(map(str, df.columns))}. "
+            "Rename one to 项目编号 or project_code, or map it with --mapping (columns: project_code: [NAME])"
+        )
+    for fld, opt, optname in (("category", category, "--category"), ("year", year, "--year"), ("status", status, "--status")):
+        if fld not in cols and opt is None:
+            raise InputError(
+                f"{source}: no {fld} column and no {optname} option; give {optname} for the whole file "
+                f"or name a column as in layers/fields.yml"
+            )
+
+    n = len(df)
+    rows = pd.DataFrame(index=df.index)
+    rows["_row"] = df["_row"] if "_row" in df else np.arange(1, n + 1)
+    reasons = pd.Series([None] * n, index=df.index, dtype=object)
+
+    def reject(idx, why):
+        if reasons[idx] is None:
+            reasons[idx] = why
+
+    def col(fld):
+        return df[cols[fld]] if fld in cols else pd.Series([None] * n, index=df.index, dtype=object)
+
+    # project code
+    codes = []
+    for idx, v in col("project_code").items():
+        if _missing(v):
+            reject(idx, f"no project code in column {cols['project_code']!r}; every parcel needs a 项目编号")
+            codes.append(None)
+        else:
+            s = str(v).strip()
+            if re.fullmatch(r"\d+\.0", s):  # numeric codes read as float
+                s = s[:-2]
+            codes.append(s)
+    rows["project_code"] = pd.Series(codes, index=df.index, dtype=object)
+    names = col("project_name")
+    rows["project_name"] = [None if _missing(v) else str(v).strip() for v in names]
+
+    for kind, opt in (("category", category), ("status", status)):
+        if opt is not None:
+            rows[kind] = opt
+            continue
+        out = []
+        choices = ", ".join(CATEGORIES if kind == "category" else STATUSES)
+        for idx, v in col(kind).items():
+            code = m.value(kind, v)
+            if code is None:
+                what = "empty" if _missing(v) else f"{v!r} is unknown"
+                reject(idx, f"{kind} {what} (column {cols[kind]!r}); use one of {choices}, "
+                       f"its Chinese name, --{kind}, or add the value to a --mapping file")
+            out.append(code)
+        rows[kind] = out
+
+    if year is not None:
+        rows["year"] = year
+    else:
+        out = []
+        for idx, v in col("year").items():
+            try:
+                y = parse_year(v)
+                if y is None:
+                    reject(idx, f"year is empty (column {cols['year']!r}); fill it in or give --year")
+            except ValueError as exc:
+                reject(idx, f"{exc} (column {cols['year']!r})")
+                y = None
+            out.append(y)
+        rows["year"] = pd.array(out, dtype="Int64")
+
+    unit = cols.get("_area_unit", "mu")
+    for fld, what in (("declared_area_mu", "area"), ("investment_wan_yuan", "investment")):
+        out = []
+        for idx, v in col(fld).items():
+            try:
+                x = parse_number(v, what)
+                if x is not None and fld == "declared_area_mu" and unit != "mu":
+                    x = float(convert(x, unit, "mu"))
+            except ValueError as exc:
+                reject(idx, f"{exc} (column {cols[fld]!r})")
+                x = None
+            out.append(np.nan if x is None else x)
+        rows[fld] = np.asarray(out, dtype="float64")
+
+    out = []
+    for idx, v in col("county").items():
+        code = m.county(v)
+        if code is None and not _missing(v):
+            reject(idx, f"county {v!r} (column {cols['county']!r}) is not a county of Baicheng; "
+                   f"use a code or name of {', '.join(f'{k} {z}' for k, (z, _) in COUNTIES.items())}")
+        out.append(code)
+    rows["county_declared"] = pd.Series(out, index=df.index, dtype=object)
+
+    # duplicate codes inside one file: none of them can be trusted
+    ok_codes = rows["project_code"].where(reasons.isna())
+    dup = ok_codes.duplicated(keep=False) & ok_codes.notna()
+    if dup.any():
+        groups = rows.loc[dup].groupby("project_code")["_row"].apply(lambda s: ", ".join(map(str, s)))
+        for idx in rows.index[dup]:
+            code = rows.at[idx, "project_code"]
+            reject(idx, f"project code {code!r} appears more than once in this file (rows {groups[code]}); "
+                   "give each parcel its own code, or merge the parts into one multipolygon")
+
+    bad = reasons.notna()
+    rejects = pd.DataFrame({"_row": rows.loc[bad, "_row"], "reason": reasons[bad]})
+    return rows.loc[~bad].copy(), rejects

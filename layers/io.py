@@ -1,0 +1,667 @@
+"""Read any parcel file a user brings, into clean polygons in EPSG:4490.
+
+Formats: Shapefile (also zipped), GeoPackage (pick a layer; layers are listed when the
+choice is ambiguous), GeoJSON (also what our field maps export), KML/KMZ, and CSV with a
+WKT column or lon/lat vertex columns (one row per vertex, grouped by project code).
+
+What :func:`read_parcels` does, and says, on the way:
+
+* **Encoding** of DBF/CSV text: a ``.cpg`` file is honoured; otherwise UTF-8 is tried
+  and GB18030 (a superset of GBK) used when the bytes are not UTF-8. The choice is
+  reported.
+* **CRS**: a declared CRS is checked against the coordinates (``gis.crs.check_crs``);
+  without one, ``gis.crs.guess_crs`` decides and its reason is reported as a warning.
+  ``source_datum="gcj02"`` converts Amap/Gaode coordinates back exactly.
+* **Geometry**: Z/M dropped; invalid rings repaired with ``make_valid`` keeping the
+  polygonal parts (the area change is reported); empty, unreadable or non-polygonal
+  geometry makes the row a *reject*, never a silent drop.
+
+Nothing here writes files; :mod:`workflows.importing` writes the rejects.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import struct
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.errors import CRSError, DataFileError, InputError
+
+log = logging.getLogger(__name__)
+
+CGCS2000 = "EPSG:4490"
+
+VECTOR_SUFFIXES = (".shp", ".zip", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".csv", ".txt")
+"""File suffixes :func:`read_parcels` accepts."""
+
+_WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape", "几何", "图形", "坐标串")
+_LON_COLUMNS = ("lon", "lng", "long", "longitude", "经度", "x", "x坐标", "东坐标")
+_LAT_COLUMNS = ("lat", "latitude", "纬度", "y", "y坐标", "北坐标")
+_ORDER_COLUMNS = ("vertex", "order", "seq", "点号", "序号", "顺序", "point_no")
+_REPAIR_NOTE_TOL = 1e-9
+
+
+@dataclass
+class ReadResult:
+    """Rows read from one file.
+
+    Attributes
+    ----------
+    frame : GeoDataFrame
+        Usable rows in EPSG:4490 with the source's columns, ``_row`` (1-based row in
+        the source) and ``_repair`` (text when the geometry was repaired, else None).
+    rejects : GeoDataFrame
+        ``_row, reason`` (+ the source columns and whatever geometry could be read).
+    source : str
+        The file (and layer) read.
+    encoding : str or None
+        Text encoding used for DBF/CSV attributes.
+    crs_note : str
+        How the CRS was decided.
+    notes : list of str
+        Warnings for the user (encoding guessed, CRS guessed, datum converted …).
+    n_read : int
+        Rows in the source.
+    """
+
+    frame: object
+    rejects: object
+    source: str
+    encoding: str | None = None
+    crs_note: str = ""
+    notes: list[str] = field(default_factory=list)
+    n_read: int = 0
+
+
+# -- encodings ------------------------------------------------------------------------
+
+
+def detect_encoding(data: bytes) -> str:
+    """``"UTF-8"`` if ``data`` decodes as UTF-8 (or is ASCII), else ``"GB18030"``.
+
+    GB18030 is a superset of GBK and GB2312, so it decodes all of them.
+
+    Examples
+    --------
+    >>> detect_encoding("项目".encode("gbk")), detect_encoding("项目".encode("utf-8"))
+    ('GB18030', 'UTF-8')
+    """
+    try:
+        data.decode("utf-8")
+        return "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("gb18030")
+        return "GB18030"
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            f"text is neither UTF-8 nor GBK/GB18030 (undecodable bytes at {exc.start}); "
+            "save the file as UTF-8 or add a .cpg file naming its encoding"
+        ) from None
+
+
+_CPG_NAMES = {"utf8": "UTF-8", "utf-8": "UTF-8", "65001": "UTF-8", "gbk": "GBK", "936": "GBK",
+              "cp936": "GBK", "gb2312": "GBK", "gb18030": "GB18030", "54936": "GB18030",
+              "big5": "BIG5", "950": "BIG5", "latin1": "ISO-8859-1", "iso-8859-1": "ISO-8859-1",
+              "1252": "CP1252", "cp1252": "CP1252", "ansi 1252": "CP1252"}
+
+
+def _dbf_encoding(shp: Path) -> tuple[str, str]:
+    """(encoding, how it was decided) for the DBF beside ``shp``."""
+    cpg = _sibling(shp, ".cpg")
+    if cpg is not None:
+        raw = cpg.read_bytes().decode("ascii", "replace").strip()
+        enc = _CPG_NAMES.get(raw.lower().replace("_", "-"))
+        if enc is None:
+            enc = raw.upper()
+            try:
+                "".encode(enc)
+            except LookupError:
+                raise DataFileError(
+                    f"{cpg}: unknown encoding {raw!r}; write UTF-8 or GBK into the .cpg file, or delete it"
+                ) from None
+        return enc, f"{enc} (from {cpg.name})"
+    dbf = _sibling(shp, ".dbf")
+    data = dbf.read_bytes()
+    if len(data) < 32:
+        raise DataFileError(f"{dbf}: the .dbf is truncated ({len(data)} bytes); export the layer again")
+    header_len = struct.unpack("<H", data[8:10])[0]
+    enc = detect_encoding(data[header_len:] + data[32:header_len])
+    how = "detected, no .cpg" if any(b > 127 for b in data[32:]) else "plain ASCII, no .cpg"
+    return enc, f"{enc} ({how})"
+
+
+def _sibling(path: Path, suffix: str) -> Path | None:
+    for s in (suffix, suffix.upper()):
+        p = path.with_suffix(s)
+        if p.exists():
+            return p
+    return None
+
+
+# -- format readers: each returns (DataFrame of attributes, WKB/geometry array, crs, encoding note)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise DataFileError(f"{path}: file not found; check the path")
+    if path.is_dir():
+        raise DataFileError(f"{path} is a folder; give the file inside it (.shp, .gpkg, .geojson …)")
+    if path.stat().st_size == 0:
+        raise DataFileError(f"{path}: the file is empty (0 bytes); copy or export it again")
+
+
+def _raw_read(path, layer=None, encoding=None):
+    import pyogrio
+
+    kwargs = {}
+    if encoding:
+        kwargs["encoding"] = encoding
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            meta, _, geom, field_data = pyogrio.raw.read(str(path), layer=layer, **kwargs)
+    except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, FieldError …
+        raise DataFileError(
+            f"{path}: cannot be read as a vector file ({_short(exc)}); "
+            "open it in QGIS to check it, or export it again"
+        ) from None
+    cols = {name: data for name, data in zip(meta["fields"], field_data)}
+    df = pd.DataFrame(cols)
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = df[c].map(lambda v: v.strip() if isinstance(v, str) else v)
+    return df, geom, meta.get("crs")
+
+
+def _short(exc: Exception) -> str:
+    s = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return s[:200]
+
+
+def _read_shapefile(path: Path, encoding: str | None):
+    if _sibling(path, ".dbf") is None:
+        raise DataFileError(
+            f"{path}: the attribute file {path.with_suffix('.dbf').name} is missing; "
+            "copy all parts of the Shapefile (.shp .shx .dbf .prj .cpg) together"
+        )
+    shx = _sibling(path, ".shx")
+    if shx is None:
+        raise DataFileError(
+            f"{path}: the index file {path.with_suffix('.shx').name} is missing; "
+            "copy all parts of the Shapefile (.shp .shx .dbf .prj .cpg) together"
+        )
+    _check_shp_sizes(path, shx)
+    if encoding:
+        enc, note = encoding.upper(), f"{encoding.upper()} (given)"
+    else:
+        enc, note = _dbf_encoding(path)
+    df, geom, crs = _raw_read(path, encoding=enc)
+    return df, geom, crs, enc, note
+
+
+def _check_shp_sizes(shp: Path, shx: Path) -> None:
+    """Truncated .shp and .shx files claiming more records than the .shp holds."""
+    size = shp.stat().st_size
+    if size < 100:
+        raise DataFileError(f"{shp}: the .shp is truncated ({size} bytes, header needs 100); export it again")
+    with open(shp, "rb") as f:
+        head = f.read(100)
+    code, = struct.unpack(">i", head[:4])
+    declared = struct.unpack(">i", head[24:28])[0] * 2
+    if code != 9994:
+        raise DataFileError(f"{shp}: not a Shapefile (bad file code {code}); export it again")
+    if declared != size:
+        raise DataFileError(
+            f"{shp}: the .shp is truncated or padded: its header says {declared} bytes, the file has {size}; "
+            "copy or export it again"
+        )
+    shx_size = shx.stat().st_size
+    n_index = (shx_size - 100) // 8
+    if shx_size >= 100:
+        with open(shx, "rb") as f:
+            f.seek(100)
+            idx = f.read(8 * n_index)
+        offsets = np.frombuffer(idx, dtype=">i4").reshape(-1, 2) if idx else np.zeros((0, 2), ">i4")
+        ends = offsets[:, 0].astype("int64") * 2 + 8 + offsets[:, 1].astype("int64") * 2
+        if len(ends) and ends.max() > size:
+            bad = int(np.argmax(ends > size)) + 1
+            raise DataFileError(
+                f"{shx}: the index lists {n_index} records but record {bad} lies beyond the end of "
+                f"{shp.name} ({size} bytes); the .shx and .shp do not belong together, or the .shp is "
+                "truncated. Export the Shapefile again"
+            )
+
+
+def _read_gpkg(path: Path, layer: str | None):
+    import pyogrio
+
+    try:
+        layers = pyogrio.list_layers(str(path))
+    except Exception as exc:
+        raise DataFileError(f"{path}: not a readable GeoPackage ({_short(exc)}); export it again") from None
+    spatial = [str(name) for name, gtype in layers if gtype is not None]
+    if layer is None:
+        if len(spatial) == 1:
+            layer = spatial[0]
+        elif not spatial:
+            raise InputError(f"{path}: the GeoPackage has no layer with geometry")
+        else:
+            raise InputError(
+                f"{path}: the GeoPackage has {len(spatial)} layers ({', '.join(spatial)}); "
+                "choose one with --layer NAME"
+            )
+    elif layer not in [str(n) for n, _ in layers]:
+        raise InputError(f"{path}: no layer {layer!r}; its layers are {', '.join(spatial)}")
+    df, geom, crs = _raw_read(path, layer=layer)
+    return df, geom, crs, "UTF-8", "UTF-8 (GeoPackage)", layer
+
+
+def _read_kml(path: Path):
+    import pyogrio
+
+    try:
+        layers = [str(n) for n, _ in pyogrio.list_layers(str(path))]
+    except Exception as exc:
+        raise DataFileError(f"{path}: not a readable KML file ({_short(exc)}); export it again") from None
+    frames, geoms = [], []
+    for lyr in layers:
+        df, geom, _ = _raw_read(path, layer=lyr)
+        frames.append(df)
+        geoms.append(geom)
+    if not frames:
+        raise DataFileError(f"{path}: the KML holds no placemarks")
+    df = pd.concat(frames, ignore_index=True)
+    geom = np.concatenate(geoms) if geoms else np.array([], dtype=object)
+    return df, geom, "EPSG:4326"
+
+
+def _read_csv(path: Path, encoding: str | None):
+    data = path.read_bytes()
+    enc = encoding.upper() if encoding else detect_encoding(data)
+    note = f"{enc} ({'given' if encoding else 'detected'})"
+    import io as _io
+
+    try:
+        df = pd.read_csv(_io.StringIO(data.decode(enc.replace("UTF-8", "utf-8-sig"))), dtype=str,
+                         keep_default_na=False, sep=None, engine="python")
+    except Exception as exc:
+        raise DataFileError(f"{path}: cannot be read as CSV ({_short(exc)}); save it as CSV UTF-8") from None
+    from .fields import norm
+
+    normed = {norm(c): c for c in df.columns}
+    wkt = next((normed[c] for c in _WKT_COLUMNS if c in normed), None)
+    if wkt is not None:
+        geom = np.empty(len(df), dtype=object)
+        for i, s in enumerate(df[wkt]):
+            s = s.strip()
+            if not s:
+                geom[i] = None
+                continue
+            try:
+                g = shapely.from_wkt(s)
+            except Exception:
+                geom[i] = _Unreadable(f"WKT in column {wkt!r} cannot be parsed ({s[:40]!r}…); "
+                                      "check brackets and commas, e.g. POLYGON((x y, x y, …, x y))")
+                continue
+            geom[i] = g
+        return df.drop(columns=[wkt]), geom, None, enc, note
+    lon = next((normed[c] for c in _LON_COLUMNS if c in normed), None)
+    lat = next((normed[c] for c in _LAT_COLUMNS if c in normed), None)
+    if lon is None or lat is None:
+        raise InputError(
+            f"{path}: no geometry column; a CSV needs a WKT column (wkt/geometry) or lon and lat columns "
+            f"(经度/纬度, x/y); found {', '.join(df.columns)}"
+        )
+    return _vertices_to_polygons(path, df, lon, lat, normed) + (enc, note)
+
+
+class _Unreadable:
+    """Placeholder for a geometry that could not be read, with the reason."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _vertices_to_polygons(path, df, lon, lat, normed):
+    """One row per vertex → one polygon per project code (vertex order = row order)."""
+    from .fields import load_mapping
+
+    x = pd.to_numeric(df[lon].str.replace(",", ""), errors="coerce")
+    y = pd.to_numeric(df[lat].str.replace(",", ""), errors="coerce")
+    code_col = load_mapping().match_columns(df.columns).get("project_code")
+    if code_col is None or not df[code_col].duplicated().any():
+        # one point per row: points are not parcels; each row is rejected as a point
+        geom = np.array([_Unreadable("a point (lon/lat columns with one row per parcel), not a polygon; "
+                                     "give the parcel's vertices, one row per vertex with the same project code, "
+                                     "or a WKT polygon column")] * len(df), dtype=object)
+        return df.drop(columns=[lon, lat]), geom, None
+    order = next((normed[c] for c in _ORDER_COLUMNS if c in normed), None)
+    work = df.assign(_x=x, _y=y, _line=np.arange(2, len(df) + 2))
+    if order is not None:
+        work = work.assign(_o=pd.to_numeric(work[order], errors="coerce")).sort_values([code_col, "_o"], kind="stable")
+    rows, geoms = [], []
+    for code, grp in work.groupby(code_col, sort=False):
+        first = grp.iloc[0]
+        attrs = first.drop(labels=[c for c in (lon, lat, order, "_x", "_y", "_o") if c in first.index])
+        bad = grp[grp["_x"].isna() | grp["_y"].isna()]
+        if len(bad):
+            g = _Unreadable(f"coordinate {bad.iloc[0][lon]!r}/{bad.iloc[0][lat]!r} on CSV line "
+                            f"{int(bad.iloc[0]['_line'])} is not a number")
+        elif len(grp) < 3:
+            g = _Unreadable(f"only {len(grp)} vertices; a polygon needs at least 3")
+        else:
+            g = shapely.Polygon(np.c_[grp["_x"].to_numpy(), grp["_y"].to_numpy()])
+        rows.append(attrs)
+        geoms.append(g)
+    out = pd.DataFrame(rows).drop(columns=["_line"]).reset_index(drop=True)
+    return out, np.array(geoms, dtype=object), None
+
+
+def _extract(path: Path, tmp: Path, kind: str) -> Path:
+    """Unpack a .zip (Shapefile etc.) or .kmz and return the file to read inside it."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = [n for n in z.namelist() if n.startswith("/") or ".." in Path(n).parts]
+            if bad:
+                raise DataFileError(f"{path}: unsafe path {bad[0]!r} inside the archive; not unpacked")
+            z.extractall(tmp)
+    except zipfile.BadZipFile:
+        raise DataFileError(f"{path}: not a valid {kind.upper()} (zip) archive; export it again") from None
+    wanted = (".kml",) if kind == "kmz" else (".shp", ".gpkg", ".geojson", ".json", ".kml", ".csv")
+    found = sorted(p for p in tmp.rglob("*") if p.suffix.lower() in wanted and not p.name.startswith("."))
+    if not found:
+        what = "a .kml document" if kind == "kmz" else "a .shp, .gpkg, .geojson, .kml or .csv file"
+        raise DataFileError(f"{path}: the archive holds no {what}; zip the whole layer again")
+    if len(found) > 1 and kind == "zip":
+        names = ", ".join(str(p.relative_to(tmp)) for p in found)
+        raise InputError(f"{path}: the archive holds several layers ({names}); unzip it and import one")
+    return found[0]
+
+
+# -- geometry cleaning -------------------------------------------------------------
+
+
+_TYPE_ZH = {"Point": "点 point", "MultiPoint": "点 point", "LineString": "线 line",
+            "MultiLineString": "线 line", "LinearRing": "线 line"}
+
+
+def clean_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Repair parcel geometries.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries (``None`` or ``_Unreadable`` allowed)
+
+    Returns
+    -------
+    cleaned : ndarray of (Multi)Polygon or None
+    reject : ndarray of str or None — why a row cannot be used
+    repair : ndarray of str or None — what was repaired (with the area change)
+
+    Examples
+    --------
+    >>> from shapely import Polygon
+    >>> bowtie = Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])
+    >>> g, rej, rep = clean_geometries(np.array([bowtie], dtype=object))
+    >>> g[0].geom_type, rej[0], rep[0]
+    ('MultiPolygon', None, 'self-intersecting ring repaired (make_valid, Self-intersection[1 1]), its signed area was 0 as drawn, now it covers the polygons enclosed')
+    """
+    n = len(geoms)
+    out = np.empty(n, dtype=object)
+    reject = np.empty(n, dtype=object)
+    repair = np.empty(n, dtype=object)
+    is_geom = np.array([isinstance(g, shapely.Geometry) for g in geoms], dtype=bool)
+    for i in np.flatnonzero(~is_geom):
+        g = geoms[i]
+        reject[i] = g.reason if isinstance(g, _Unreadable) else "empty geometry (no coordinates); draw the parcel"
+    arr = np.array([g if ok else None for g, ok in zip(geoms, is_geom)], dtype=object)
+    has_z = shapely.has_z(arr)
+    arr = shapely.force_2d(arr)
+    empty = is_geom & shapely.is_empty(arr)
+    reject[empty] = "empty geometry (no coordinates); draw the parcel"
+    types = shapely.get_type_id(arr)
+    poly = np.isin(types, (3, 6))
+    coll = types == 7
+    for i in np.flatnonzero(is_geom & ~empty & ~poly & ~coll):
+        t = arr[i].geom_type
+        reject[i] = f"geometry is a {_TYPE_ZH.get(t, t)} ({t}), not a polygon; parcels must be polygons"
+    # collections: keep the polygonal parts
+    for i in np.flatnonzero(is_geom & ~empty & coll):
+        parts = [p for p in shapely.get_parts(arr[i]) if p.geom_type in ("Polygon", "MultiPolygon")]
+        if not parts:
+            reject[i] = "geometry collection without any polygon; parcels must be polygons"
+        else:
+            dropped = len(shapely.get_parts(arr[i])) - len(parts)
+            arr[i] = shapely.union_all(parts)
+            repair[i] = f"geometry collection: kept {len(parts)} polygon(s), dropped {dropped} other part(s)"
+            poly[i] = True
+    good = is_geom & ~empty & poly & np.array([r is None for r in reject])
+    valid = np.zeros(n, dtype=bool)
+    valid[good] = shapely.is_valid(arr[good])
+    fix = good & ~valid
+    if fix.any():
+        before = shapely.area(arr[fix])
+        fixed = shapely.make_valid(arr[fix], method="structure", keep_collapsed=False)
+        for j, (i, g) in enumerate(zip(np.flatnonzero(fix), fixed)):
+            g = _polygonal(g)
+            why = shapely.is_valid_reason(arr[i])
+            if g is None or g.is_empty:
+                reject[i] = f"invalid polygon that collapses to nothing when repaired ({why}); redraw it"
+                continue
+            what = "self-intersecting ring" if "Self-intersection" in why or "Ring Self" in why else why
+            if before[j] > 0:
+                change = f"area {(g.area - before[j]) / before[j] * 100:+.1f} %"
+            else:
+                change = "its signed area was 0 as drawn, now it covers the polygons enclosed"
+            repair[i] = f"{what} repaired (make_valid, {why}), {change}"
+            arr[i] = g
+    ok = np.array([r is None for r in reject])
+    out[ok] = arr[ok]
+    for i in np.flatnonzero(ok & has_z):
+        repair[i] = "; ".join(filter(None, [repair[i], "Z coordinates dropped"]))
+    out[~ok] = None
+    return out, reject, repair
+
+
+def _polygonal(g):
+    if g is None:
+        return None
+    if g.geom_type in ("Polygon", "MultiPolygon"):
+        return g
+    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else None
+
+
+def _geoms_from_wkb(raw: np.ndarray) -> np.ndarray:
+    out = np.empty(len(raw), dtype=object)
+    for i, b in enumerate(raw):
+        if b is None:
+            out[i] = None
+            continue
+        try:
+            out[i] = shapely.from_wkb(b)
+        except Exception as exc:
+            msg = str(exc)
+            if "at least 4" in msg or "LinearRing" in msg:
+                why = "a ring with fewer than 4 points (not a closed polygon); redraw the parcel"
+            else:
+                why = f"unreadable geometry ({msg[:80]}); redraw the parcel"
+            out[i] = _Unreadable(why)
+    return out
+
+
+# -- CRS ----------------------------------------------------------------------------
+
+
+def _first_coords(geoms: np.ndarray, limit: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+    ok = [g for g in geoms if isinstance(g, shapely.Geometry) and not g.is_empty]
+    if not ok:
+        return np.array([]), np.array([])
+    xy = shapely.get_coordinates(np.array(ok[:limit], dtype=object))
+    return xy[:, 0], xy[:, 1]
+
+
+def resolve_crs(declared, x, y, *, source: str, given=None):
+    """Decide the source CRS. Returns ``(pyproj.CRS, swapped: bool, note: str, warn: bool)``."""
+    import pyproj
+
+    from gis import crs as gcrs
+
+    if given is not None:
+        try:
+            crs = pyproj.CRS.from_user_input(given)
+        except pyproj.exceptions.CRSError:
+            raise CRSError(f"--crs {given!r} is not a CRS pyproj knows; give an EPSG code like EPSG:4529") from None
+        _check(gcrs, crs, x, y, source, f"--crs {given}")
+        return crs, False, f"{crs.to_string()} (given with --crs)", False
+    if declared:
+        crs = pyproj.CRS.from_user_input(declared)
+        _check(gcrs, crs, x, y, source, "the file's declared CRS")
+        name = crs.to_string() if crs.to_epsg() else crs.name
+        return crs, False, f"{name} (declared in the file, checked against the coordinates)", False
+    if len(x) == 0:
+        return pyproj.CRS.from_user_input(CGCS2000), False, "no coordinates to check", False
+    try:
+        g = gcrs.guess_crs(x, y)
+    except CRSError as exc:
+        raise type(exc)(f"{source}: no CRS declared and {exc}") from None
+    return g.crs, bool(g.swapped), f"{g.crs.to_string()} guessed: {g.reason}", True
+
+
+def _check(gcrs, crs, x, y, source, what):
+    if len(x) == 0:
+        return
+    res = gcrs.check_crs(crs, x, y)
+    if res.ok:
+        return
+    fix = ""
+    if res.suggestion is not None:
+        code = res.suggestion.crs.to_epsg()
+        swap = " (axes swapped too: fix the file)" if res.suggestion.swapped else ""
+        fix = f"; if that is right, import with --crs EPSG:{code}{swap} or fix the .prj"
+    raise CRSError(f"{source}: {what} does not fit the coordinates: {res.reason}{fix}")
+
+
+# -- the entry point ------------------------------------------------------------------
+
+
+def read_parcels(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    crs=None,
+    source_datum: str | None = None,
+    encoding: str | None = None,
+) -> ReadResult:
+    """Read one parcel file into EPSG:4490 polygons, with rejects and notes.
+
+    Parameters
+    ----------
+    path : str or Path
+        A .shp, .zip (a zipped Shapefile or other layer), .gpkg, .geojson/.json,
+        .kml/.kmz or .csv file.
+    layer : str, optional
+        Layer of a GeoPackage that holds several.
+    crs : optional
+        Override the source CRS (when the file's CRS is missing or wrong).
+    source_datum : {"gcj02", None}
+        ``"gcj02"``: the lon/lat are Amap/Gaode GCJ-02 and are converted back.
+    encoding : str, optional
+        Override the text encoding of DBF/CSV attributes.
+
+    Returns
+    -------
+    ReadResult
+    """
+    import geopandas as gpd
+
+    path = Path(path)
+    _check_file(path)
+    suffix = path.suffix.lower()
+    if suffix not in VECTOR_SUFFIXES:
+        raise DataFileError(
+            f"{path}: unknown file type {suffix!r}; give a Shapefile (.shp or .zip), GeoPackage, GeoJSON, "
+            "KML/KMZ or CSV"
+        )
+    if source_datum not in (None, "cgcs2000", "wgs84", "gcj02"):
+        raise InputError(f"--source-datum {source_datum!r}: use gcj02 (Amap/Gaode) or leave it out")
+    label = str(path)
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="agrigis-read-") as tmp:
+        inner = path
+        if suffix in (".zip", ".kmz"):
+            inner = _extract(path, Path(tmp), suffix[1:])
+            label = f"{path}!{inner.relative_to(tmp)}"
+        s = inner.suffix.lower()
+        enc_note = None
+        if s == ".shp":
+            df, wkb, declared, _, enc_note = _read_shapefile(inner, encoding)
+            geoms = _geoms_from_wkb(wkb)
+        elif s == ".gpkg":
+            df, wkb, declared, _, enc_note, layer = _read_gpkg(inner, layer)
+            label = f"{label}:{layer}"
+            geoms = _geoms_from_wkb(wkb)
+        elif s == ".kml":
+            df, wkb, declared = _read_kml(inner)
+            geoms = _geoms_from_wkb(wkb)
+        elif s in (".csv", ".txt"):
+            df, geoms, declared, _, enc_note = _read_csv(inner, encoding)
+        else:  # GeoJSON
+            df, wkb, declared = _raw_read(inner)
+            geoms = _geoms_from_wkb(wkb)
+    if enc_note:
+        notes.append(f"text encoding: {enc_note}")
+    n = len(df)
+    df = df.reset_index(drop=True)
+    df["_row"] = np.arange(1, n + 1)
+
+    x, y = _first_coords(geoms)
+    src_crs, swapped, crs_note, warn = resolve_crs(declared, x, y, source=label, given=crs)
+    if warn:
+        notes.append(f"no CRS in the file; {crs_note}")
+    geoms = np.array(geoms, dtype=object)
+    is_geom = np.array([isinstance(g, shapely.Geometry) for g in geoms], dtype=bool)
+    if swapped and is_geom.any():
+        geoms[is_geom] = shapely.transform(geoms[is_geom], lambda c: c[:, ::-1])
+    if is_geom.any() and not src_crs.equals(CGCS2000):
+        import pyproj
+
+        t = pyproj.Transformer.from_crs(src_crs, CGCS2000, always_xy=True)
+        geoms[is_geom] = shapely.transform(geoms[is_geom], lambda c: np.c_[t.transform(c[:, 0], c[:, 1])])
+    if source_datum == "gcj02" and is_geom.any():
+        from gis.gcj02 import from_gcj02
+
+        geoms[is_geom] = from_gcj02(geoms[is_geom])
+        notes.append("coordinates converted from GCJ-02 (Amap/Gaode) to CGCS2000")
+
+    cleaned, reject, repair = clean_geometries(geoms)
+    bad = np.array([r is not None for r in reject])
+    df["_repair"] = repair
+    raw_geoms = np.array([g if isinstance(g, shapely.Geometry) else None for g in geoms], dtype=object)
+    frame = gpd.GeoDataFrame(df.loc[~bad].copy(), geometry=list(cleaned[~bad]), crs=CGCS2000)
+    rej = gpd.GeoDataFrame(df.loc[bad].drop(columns=["_repair"]).copy(), geometry=list(raw_geoms[bad]), crs=CGCS2000)
+    rej.insert(1, "reason", reject[bad])
+    return ReadResult(frame=frame, rejects=rej, source=label, encoding=enc_note, crs_note=crs_note,
+                      notes=notes, n_read=n)
+
+
+def list_layers(path: str | Path) -> list[str]:
+    """Layer names of a GeoPackage or other multi-layer file."""
+    import pyogrio
+
+    _check_file(Path(path))
+    return [str(n) for n, _ in pyogrio.list_layers(str(path))]
+
+
+

@@ -1,0 +1,395 @@
+"""``agrigis import``: read parcel files, validate them, and add them to the registry.
+
+Recipe, per file: read (:func:`layers.io.read_parcels`: encodings, CRS, repairs) → map
+fields (:func:`layers.fields.map_fields`) → derive the county from the geometry
+(:func:`gis.quality.largest_share`), check it against a declared county, reject parcels
+outside Baicheng → ellipsoidal area (:func:`gis.area.area_mu`) → write every file as its
+own batch, all in one registry transaction. Rows that cannot be used are written to
+``<input>.rejects.gpkg`` and ``<input>.rejects.csv`` beside the input, one reason per
+row. Nothing is written to the registry when a file cannot be read at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+
+from gis.labels import COUNTIES, label
+from workflows.options import lang_option, registry_option, registry_path
+
+log = logging.getLogger(__name__)
+
+MIN_INSIDE_SHARE = 0.5
+"""Parcels with less than this share of their area inside Baicheng are rejected."""
+
+
+@dataclass
+class FileReport:
+    """What happened to one input file."""
+
+    source: str
+    sha256: str
+    n_read: int = 0
+    n_accepted: int = 0
+    n_repaired: int = 0
+    n_rejected: int = 0
+    n_new: int = 0
+    n_updated: int = 0
+    n_unchanged: int = 0
+    batch_id: str | None = None
+    synthetic: bool = False
+    notes: list[str] = field(default_factory=list)
+    rejects: pd.DataFrame | None = None
+    """``row, reason`` of every rejected row."""
+    repairs: pd.DataFrame | None = None
+    """``row, repair`` of every repaired row."""
+    rejects_gpkg: Path | None = None
+    rejects_csv: Path | None = None
+
+
+@dataclass
+class ImportReport:
+    """Result of :func:`import_files`: one :class:`FileReport` per file."""
+
+    files: list[FileReport]
+    registry: Path
+
+    def _sum(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.files)
+
+    n_read = property(lambda self: self._sum("n_read"))
+    n_accepted = property(lambda self: self._sum("n_accepted"))
+    n_repaired = property(lambda self: self._sum("n_repaired"))
+    n_rejected = property(lambda self: self._sum("n_rejected"))
+    n_new = property(lambda self: self._sum("n_new"))
+    n_updated = property(lambda self: self._sum("n_updated"))
+    n_unchanged = property(lambda self: self._sum("n_unchanged"))
+
+    @property
+    def batch_ids(self) -> list[str]:
+        return [f.batch_id for f in self.files if f.batch_id]
+
+    @property
+    def batch_id(self) -> str | None:
+        """The batch of a one-file import (the last batch otherwise)."""
+        ids = self.batch_ids
+        return ids[-1] if ids else None
+
+    def rejects(self) -> pd.DataFrame:
+        """All rejected rows: ``source, row, reason``."""
+        frames = [f.rejects.assign(source=f.source) for f in self.files if f.rejects is not None and len(f.rejects)]
+        if not frames:
+            return pd.DataFrame(columns=["source", "row", "reason"])
+        return pd.concat(frames, ignore_index=True)[["source", "row", "reason"]]
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file; for a Shapefile, of its .shp, .shx, .dbf, .prj and .cpg together."""
+    h = hashlib.sha256()
+    parts = [path]
+    if path.suffix.lower() == ".shp":
+        parts = [p for s in (".shp", ".shx", ".dbf", ".prj", ".cpg") for p in (path.with_suffix(s),) if p.exists()]
+    for p in parts:
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def rejects_paths(path: Path) -> tuple[Path, Path]:
+    """``<input>.rejects.gpkg`` and ``<input>.rejects.csv`` beside the input."""
+    return path.with_name(path.name + ".rejects.gpkg"), path.with_name(path.name + ".rejects.csv")
+
+
+@dataclass
+class _Prepared:
+    path: Path
+    report: FileReport
+    rows: object  # GeoDataFrame of accepted rows
+    rejects: object  # GeoDataFrame: row, reason, source columns, geometry
+
+
+def prepare_file(path, *, counties, mapping, category=None, year=None, status=None, crs=None,
+                 source_datum=None, layer=None, encoding=None, synthetic=False) -> _Prepared:
+    """Read, map and validate one file (no registry access)."""
+    import geopandas as gpd
+
+    from gis.area import area_mu
+    from gis.quality import largest_share
+    from layers.fields import map_fields
+    from layers.io import read_parcels
+
+    path = Path(path)
+    res = read_parcels(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding)
+    rep = FileReport(source=res.source, sha256=file_sha256(path), n_read=res.n_read, synthetic=synthetic,
+                     notes=list(res.notes))
+    if res.crs_note and not any("CRS" in n for n in rep.notes):
+        rep.notes.append(f"CRS: {res.crs_note}")
+    frame = res.frame
+    rows, field_rej = map_fields(frame.drop(columns="geometry"), mapping, source=res.source,
+                                 category=category, year=year, status=status)
+    rows = gpd.GeoDataFrame(rows, geometry=frame.geometry.loc[rows.index], crs=frame.crs)
+    reasons = pd.Series(field_rej["reason"].to_numpy(), index=field_rej.index, dtype=object)
+
+    # county from geometry; outside Baicheng → reject; declared county must agree
+    if len(rows):
+        share = largest_share(rows, counties, "county_code")
+        names = {k: f"{v[0]} {k}" for k, v in COUNTIES.items()}
+        county = share["zone"].to_numpy(dtype=object)
+        outside = share["inside"].to_numpy() < MIN_INSIDE_SHARE
+        import shapely
+
+        centres = shapely.centroid(np.asarray(rows.geometry.values[outside], dtype=object))
+        for idx, pt, inside in zip(rows.index[outside], centres, share["inside"].to_numpy()[outside]):
+            reasons.loc[idx] = (
+                f"parcel lies outside Baicheng (only {inside * 100:.0f} % inside; centre at lon {pt.x:.4f}, "
+                f"lat {pt.y:.4f}); check the CRS (--crs), GCJ-02 coordinates (--source-datum gcj02), "
+                "or whether it is a Baicheng project at all"
+            )
+        declared = rows["county_declared"].to_numpy(dtype=object)
+        mism = (~outside) & pd.notna(declared) & (declared != county)
+        for idx, d, g, s in zip(rows.index[mism], declared[mism], county[mism], share["share"].to_numpy()[mism]):
+            reasons.loc[idx] = (
+                f"declared county {names.get(d, d)} but the parcel lies mostly ({s * 100:.0f} %) in "
+                f"{names.get(g, g)}; fix the county column or the geometry"
+            )
+        rows["county_code"] = county
+    else:
+        rows["county_code"] = pd.Series(dtype=object)
+    ok = ~rows.index.isin(reasons.index)
+    accepted = rows.loc[ok].copy()
+    accepted["area_mu"] = area_mu(accepted.geometry.values, crs="EPSG:4490") if len(accepted) else []
+    repairs = frame.loc[accepted.index, ["_row", "_repair"]]
+    repairs = repairs[repairs["_repair"].notna()].rename(columns={"_row": "row", "_repair": "repair"})
+
+    # rejects: read-stage rejects + field/county rejects, with the source columns
+    later = frame.loc[reasons.index].copy()
+    later.insert(1, "reason", reasons.to_numpy())
+    rej = pd.concat([res.rejects, later.drop(columns=["_repair"], errors="ignore")], ignore_index=True)
+    rej = gpd.GeoDataFrame(rej, geometry="geometry", crs="EPSG:4490").sort_values("_row", kind="stable")
+    rep.n_accepted = len(accepted)
+    rep.n_repaired = len(repairs)
+    rep.n_rejected = len(rej)
+    rep.repairs = repairs.reset_index(drop=True)
+    return _Prepared(path=path, report=rep, rows=accepted, rejects=rej)
+
+
+def _write_rejects(prep: _Prepared) -> None:
+    """Rejects beside the input (stale ones from an earlier run are removed)."""
+    import geopandas as gpd
+
+    gpkg, csv = rejects_paths(prep.path)
+    rej = prep.rejects.rename(columns={"_row": "row"}).reset_index(drop=True)
+    prep.report.rejects = pd.DataFrame(rej[["row", "reason"]])
+    for p in (gpkg, csv):
+        if p.exists():
+            p.unlink()
+    if not len(rej):
+        return
+    cols = [c for c in rej.columns if c != "geometry"]
+    table = pd.DataFrame(rej[cols]).copy()
+    for c in table.columns:
+        if table[c].dtype == object:
+            table[c] = table[c].map(lambda v: v if v is None or isinstance(v, (str, int, float)) else str(v))
+    table["wkt"] = [None if g is None else g.wkt for g in rej.geometry]
+    table.to_csv(csv, index=False, encoding="utf-8-sig")
+    out = gpd.GeoDataFrame(table.drop(columns="wkt"), geometry=list(rej.geometry), crs="EPSG:4490")
+    out.to_file(gpkg, layer="rejects", driver="GPKG", geometry_type="Unknown")
+    prep.report.rejects_gpkg, prep.report.rejects_csv = gpkg, csv
+
+
+def import_files(
+    paths,
+    registry=None,
+    *,
+    category: str | None = None,
+    year: int | None = None,
+    status: str | None = None,
+    mapping=None,
+    update: bool = False,
+    synthetic: bool = False,
+    crs=None,
+    source_datum: str | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+    counties=None,
+    timeout: float = 30.0,
+    progress: bool = False,
+) -> ImportReport:
+    """Import parcel files into the registry, one batch per file, in one transaction.
+
+    Parameters
+    ----------
+    paths : path or list of paths
+        Files to import (see :func:`layers.io.read_parcels` for formats).
+    registry : path or Registry, optional
+        Default :func:`workflows.options.registry_path` (``--registry``,
+        ``$AGRIGIS_REGISTRY``, ``./registry.gpkg``).
+    category, year, status : optional
+        Values for every row (override the file's columns).
+    mapping : path, optional
+        A YAML extending :file:`layers/fields.yml`.
+    update : bool
+        Record changed projects as new versions (the old one gets ``valid_to``).
+    synthetic : bool
+        Mark the batches as synthetic (demo data).
+    crs, source_datum, layer, encoding : optional
+        Passed to :func:`layers.io.read_parcels`.
+    counties : GeoDataFrame, optional
+        County polygons (default ``layers.load("counties")``).
+
+    Returns
+    -------
+    ImportReport
+    """
+    from layers import load
+    from layers.fields import load_mapping
+    from layers.registry import Registry
+
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    reg = registry if isinstance(registry, Registry) else Registry(registry_path(registry), timeout=timeout)
+    m = load_mapping(mapping)
+    counties = load("counties") if counties is None else counties
+    bar = _Bar(progress, len(paths))
+    prepared = []
+    for p in paths:
+        bar.step(f"{label('registry.reading')} {p.name}")
+        prepared.append(prepare_file(p, counties=counties, mapping=m, category=category, year=year, status=status,
+                                     crs=crs, source_datum=source_datum, layer=layer, encoding=encoding,
+                                     synthetic=synthetic))
+    bar.step(label("registry.writing"))
+    with reg.transaction() as tx:
+        for prep in prepared:
+            r = prep.report
+            res = reg.write(prep.rows, source=str(prep.path.resolve()), sha256=r.sha256, update=update,
+                            synthetic=synthetic, tx=tx,
+                            counts={"n_read": r.n_read, "n_accepted": r.n_accepted, "n_repaired": r.n_repaired,
+                                    "n_rejected": r.n_rejected})
+            r.batch_id, r.n_new, r.n_updated, r.n_unchanged = res.batch_id, res.n_new, res.n_updated, res.n_unchanged
+            if len(res.rejected):
+                late = prep.rows.reset_index(drop=True)
+                late = late[late["_row"].isin(res.rejected["_row"])].copy() if "_row" in late else late.iloc[:0]
+                reason = dict(zip(res.rejected["_row"], res.rejected["reason"]))
+                src = _source_rows(prep, late["_row"])
+                src.insert(1, "reason", src["_row"].map(reason))
+                prep.rejects = pd.concat([prep.rejects, src], ignore_index=True).sort_values("_row", kind="stable")
+                r.n_accepted -= len(res.rejected)
+                r.n_rejected += len(res.rejected)
+                r.n_repaired = int(prep.report.repairs["row"].isin(
+                    prep.rows.loc[~prep.rows["_row"].isin(res.rejected["_row"]), "_row"]).sum())
+            # written while the registry is locked: if this fails, the batch rolls back
+            _write_rejects(prep)
+    bar.done()
+    return ImportReport(files=[p.report for p in prepared], registry=reg.path)
+
+
+def _source_rows(prep: _Prepared, rows: pd.Series):
+    """Accepted rows turned into reject rows (source columns + accepted geometry)."""
+    import geopandas as gpd
+
+    keep = prep.rows[prep.rows["_row"].isin(rows)]
+    cols = [c for c in prep.rejects.columns if c in keep.columns and c != "geometry"]
+    out = gpd.GeoDataFrame(pd.DataFrame(keep[cols]), geometry=list(keep.geometry), crs="EPSG:4490")
+    return out
+
+
+class _Bar:
+    """A rich progress bar over the steps of an import (silent unless enabled)."""
+
+    def __init__(self, enabled: bool, n_files: int):
+        self.p = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.p = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                              console=Console(stderr=True), transient=True)
+            self.p.start()
+            self.task = self.p.add_task("", total=n_files + 1)
+            self.started = False
+
+    def step(self, text: str) -> None:
+        if self.p is not None:
+            if self.started:
+                self.p.advance(self.task)
+            self.started = True
+            self.p.update(self.task, description=text)
+
+    def done(self) -> None:
+        if self.p is not None:
+            self.p.advance(self.task)
+            self.p.stop()
+
+
+def format_report(report: ImportReport, lang: str = "zh") -> str:
+    """Plain-text summary of an import, one block per file."""
+    L = lambda k: label(f"registry.{k}", lang)  # noqa: E731
+    lines = []
+    for f in report.files:
+        lines.append(f"{L('file')} {f.source}")
+        lines.append(
+            f"  {L('read')} {f.n_read} · {L('accepted')} {f.n_accepted} ({L('new')} {f.n_new}, "
+            f"{L('updated')} {f.n_updated}, {L('unchanged')} {f.n_unchanged}) · {L('repaired')} {f.n_repaired} · "
+            f"{L('rejected')} {f.n_rejected}"
+        )
+        if f.batch_id:
+            syn = f" · {L('synthetic')}" if f.synthetic else ""
+            lines.append(f"  {L('batch')} {f.batch_id}{syn}")
+        for n in f.notes:
+            lines.append(f"  {L('note')}: {n}")
+        if f.repairs is not None:
+            for _, r in f.repairs.head(5).iterrows():
+                lines.append(f"  {L('repaired')} row {r['row']}: {r['repair']}")
+            if len(f.repairs) > 5:
+                lines.append(f"  … {len(f.repairs) - 5} more")
+        if f.rejects is not None and len(f.rejects):
+            for _, r in f.rejects.head(10).iterrows():
+                lines.append(f"  {L('rejected')} row {r['row']}: {r['reason']}")
+            if len(f.rejects) > 10:
+                lines.append(f"  … {len(f.rejects) - 10} more")
+            lines.append(f"  {L('rejects_file')}: {f.rejects_csv} , {f.rejects_gpkg}")
+    return "\n".join(lines)
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--category", help="Category of every parcel (code or Chinese name, e.g. 高标准农田).")
+@click.option("--year", type=int, help="Construction year (建设年度) of every parcel.")
+@click.option("--status", help="Status of every parcel (planned/approved/under_construction/completed/accepted or 规划…验收).")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML with extra column/value aliases (layout of layers/fields.yml).")
+@click.option("--update", is_flag=True, help="Record changed projects as new versions (old ones kept as history).")
+@click.option("--crs", help="Source CRS when the file has none or a wrong one, e.g. EPSG:4529.")
+@click.option("--source-datum", type=click.Choice(["gcj02"]), help="gcj02: coordinates copied from Amap/Gaode.")
+@click.option("--layer", help="Layer of a GeoPackage with several layers.")
+@click.option("--encoding", help="Text encoding of DBF/CSV attributes (default: .cpg, else UTF-8/GB18030 detected).")
+@click.option("--synthetic", is_flag=True, help="Mark the batch as synthetic (demo data, labelled as such).")
+@registry_option
+@lang_option
+def import_command(files, category, year, status, mapping, update, crs, source_datum, layer, encoding, synthetic,
+                   registry, lang):
+    """Import parcel files into the registry (导入项目图斑).
+
+    \b
+    Examples:
+      agrigis import 2024_高标准农田.shp --category 高标准农田 --year 2024
+      agrigis import parcels.zip --update
+      agrigis import amap_drawn.geojson --source-datum gcj02
+    Rejected rows go to FILE.rejects.gpkg and FILE.rejects.csv beside each input.
+    """
+    report = import_files(list(files), registry, category=category, year=year, status=status, mapping=mapping,
+                          update=update, synthetic=synthetic, crs=crs, source_datum=source_datum, layer=layer,
+                          encoding=encoding, progress=True)
+    click.echo(format_report(report, lang))
+
+
+

@@ -1,0 +1,119 @@
+"""``agrigis registry list|show|history|undo|export``: look into the registry and undo batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from gis.errors import RegistryError
+from gis.labels import label
+from workflows.options import lang_option, registry_option, registry_path
+
+
+def open_registry(registry=None, *, must_exist: bool = True):
+    """The :class:`layers.registry.Registry` at ``registry`` (default path rules)."""
+    from layers.registry import Registry
+
+    path = registry_path(registry)
+    if must_exist and not path.exists():
+        raise RegistryError(f"registry {path} does not exist; import parcels first (agrigis import FILE) "
+                            "or give --registry PATH")
+    return Registry(path)
+
+
+def batch_table(registry=None, lang: str = "zh") -> pd.DataFrame:
+    """Batches with readable headers (for ``registry list``)."""
+    b = open_registry(registry).batches()
+    cols = {"batch_id": label("registry.batch", lang), "imported_at": label("registry.imported_at", lang),
+            "user": label("registry.user", lang), "source_path": label("registry.source", lang),
+            "n_read": label("registry.read", lang), "n_accepted": label("registry.accepted", lang),
+            "n_rejected": label("registry.rejected", lang), "n_new": label("registry.new", lang),
+            "n_updated": label("registry.updated", lang), "status": label("registry.status", lang),
+            "synthetic": "synthetic"}
+    return b[list(cols)].rename(columns=cols)
+
+
+def _echo_table(df: pd.DataFrame) -> None:
+    with pd.option_context("display.max_rows", 200, "display.max_columns", 30, "display.width", 200,
+                           "display.unicode.east_asian_width", True):
+        click.echo(df.to_string(index=False))
+
+
+@click.group("registry")
+def registry_group():
+    """Look into the project registry, undo a batch, export (登记库)."""
+
+
+@registry_group.command("list")
+@registry_option
+@lang_option
+def list_command(registry, lang):
+    """List import batches."""
+    df = batch_table(registry, lang)
+    if df.empty:
+        click.echo(label("registry.empty", lang))
+        return
+    _echo_table(df)
+
+
+@registry_group.command("show")
+@click.argument("key")
+@registry_option
+@lang_option
+def show_command(key, registry, lang):
+    """Show one batch (by batch id) or the current version of one project (by code)."""
+    reg = open_registry(registry)
+    b = reg.batches()
+    hit = b[b["batch_id"] == key]
+    if len(hit):
+        row = hit.iloc[0]
+        for k, v in row.items():
+            click.echo(f"{k}: {v}")
+        if row["synthetic"]:
+            click.echo(label("registry.synthetic", lang))
+        return
+    p = reg.projects()
+    p = p[p["project_code"] == key]
+    if p.empty:
+        raise RegistryError(f"{key!r} is neither a batch id nor a current project code in {reg.path}; "
+                            "list batches with: agrigis registry list")
+    row = p.iloc[0]
+    for k in p.columns:
+        name = label(f"column.{k}", lang) if k != "geometry" else "geometry"
+        v = row[k] if k != "geometry" else f"{row[k].geom_type}, bounds {tuple(round(x, 5) for x in row[k].bounds)}"
+        click.echo(f"{name}: {v}")
+
+
+@registry_group.command("history")
+@click.argument("project_code")
+@registry_option
+@lang_option
+def history_command(project_code, registry, lang):
+    """All versions of one project, oldest first."""
+    h = open_registry(registry).history(project_code)
+    cols = ["status", "category", "year", "area_mu", "declared_area_mu", "batch_id", "valid_from", "valid_to"]
+    _echo_table(pd.DataFrame(h[cols]).rename(columns={c: label(f"column.{c}", lang) for c in cols}))
+
+
+@registry_group.command("undo")
+@click.argument("batch_id")
+@registry_option
+@lang_option
+def undo_command(batch_id, registry, lang):
+    """Undo an import batch: the registry returns to the state before it."""
+    deleted, restored = open_registry(registry).undo(batch_id)
+    click.echo(f"{label('registry.undone', lang)} {batch_id}: {label('registry.deleted', lang)} {deleted}, "
+               f"{label('registry.restored', lang)} {restored}")
+
+
+@registry_group.command("export")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--history", "include_history", is_flag=True, help="Also the replaced versions.")
+@registry_option
+@lang_option
+def export_command(output, include_history, registry, lang):
+    """Export the projects to .gpkg, .shp, .geojson, .csv or .xlsx."""
+    out = open_registry(registry).export(output, include_history=include_history, lang=lang)
+    click.echo(f"{label('registry.exported', lang)}: {out}")
