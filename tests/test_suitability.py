@@ -222,3 +222,108 @@ def test_geographic_dem_needs_a_resolution(scene):
     dem = rasters["dem"].rio.reproject("EPSG:4490")
     with pytest.raises(ConfigError, match=r"the dem raster is in EPSG:4490, not EPSG:4550; set grid.resolution_m"):
         screen({**rasters, "dem": dem}, vectors, CONFIG)
+
+
+# --- the workflow: a workspace on disk -----------------------------------------------------
+
+
+@pytest.fixture()
+def workspace(scene, tmp_path):
+    import yaml
+
+    rasters, vectors = scene
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    entries = []
+    for name, a in rasters.items():
+        a.astype("float32").rio.to_raster(ws / f"{name}.tif")
+        entries.append({"name": name, "kind": "raster", "path": f"{name}.tif", "role": name, "synthetic": True,
+                        "crs": "EPSG:4550"})
+    west = box(X0 - 1000, Y0 - 3000, X0 + 700, Y0 + 1000)
+    east = box(X0 + 700, Y0 - 3000, X0 + 5000, Y0 + 1000)
+    counties = gpd.GeoDataFrame({"county_code": ["220882", "220821"], "name_zh": ["大安市", "镇赉县"]},
+                                geometry=[west, east], crs="EPSG:4550").to_crs("EPSG:4490")
+    for name, g in {**vectors, "counties": counties}.items():
+        g.to_file(ws / "ref.gpkg", layer=name, driver="GPKG")
+        entries.append({"name": f"my_{name}", "kind": "vector", "path": "ref.gpkg", "layer": name, "role": name,
+                        "synthetic": True, "crs": "EPSG:4490"})
+    entries.append({"name": "counties", "kind": "vector", "path": "ref.gpkg", "layer": "counties", "role": "counties",
+                    "synthetic": True, "crs": "EPSG:4490"})
+    (ws / "catalog.yml").write_text(yaml.safe_dump({"layers": entries}, allow_unicode=True), encoding="utf-8")
+    cfg = tmp_path / "suit.yml"
+    cfg.write_text(yaml.safe_dump(CONFIG), encoding="utf-8")
+    return ws, cfg
+
+
+def test_workflow_writes_candidates_and_compares_with_target(workspace, tmp_path):
+    import pandas as pd
+
+    from workflows.suitability import run_suitability
+
+    ws, cfg = workspace
+    run = run_suitability(tmp_path / "out", config=cfg, workspace=ws, remaining_wan_mu=0.1, lang="en")
+    assert run.synthetic
+    assert run.in_scope_wan_mu == pytest.approx(0.174, rel=2e-4)
+    summ = dict(zip(run.summary["key"], run.summary["value"]))
+    assert summ["ratio"] == pytest.approx(1.74, abs=1e-3) and summ["n_candidates"] == 1
+    g = gpd.read_file(run.paths["gpkg"], layer="candidates")
+    assert sorted(g["county_code"]) == ["220821", "220882"] and g["synthetic"].all()
+    assert g["area_mu"].sum() == pytest.approx(1740.0, rel=2e-4)
+    csv = pd.read_csv(run.paths["csv"])
+    assert {"Candidate", "County", "Suitability score", "Limiting factor"} <= set(csv.columns)
+    assert set(csv["Limiting factor"]) == {"Soil pH"}
+    by = pd.read_excel(run.paths["xlsx"], sheet_name="By county")
+    assert by["Area (mu)"].sum() == pytest.approx(1740.0, rel=2e-4)
+    import rasterio
+
+    with rasterio.open(run.paths["score"]) as src:
+        assert src.crs.to_epsg() == 4550 and src.shape == (H, W)
+
+
+def test_workflow_remaining_from_targets_without_registry(workspace, tmp_path):
+    from workflows.suitability import run_suitability
+
+    ws, cfg = workspace
+    run = run_suitability(None, config=cfg, workspace=ws, registry=tmp_path / "no-registry.gpkg")
+    assert run.remaining_wan_mu == pytest.approx(23.89)
+    src = run.summary.set_index("key").loc["remaining_source", "value"]
+    assert "paddy_new 23.89 万亩 (registry" in src and "not found" in src
+
+
+def test_cli_suitability(workspace, tmp_path):
+    from click.testing import CliRunner
+
+    from workflows.cli import main
+
+    ws, cfg = workspace
+    res = CliRunner().invoke(main, ["suitability", "--config", str(cfg), "--workspace", str(ws),
+                                    "--remaining-wan-mu", "0.2", "-o", str(tmp_path / "o"), "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    assert "Candidate area within the target's counties (10k mu): 0.174" in res.output
+    assert "demo data (synthetic, not real)" in res.output
+    bad = tmp_path / "bad.yml"
+    bad.write_text("criteria:\n  slope: {layer: dem, derive: slope_deg, scores: [[2, 0], [1, 1]]}\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["suitability", "--config", str(bad), "--workspace", str(ws), "-o", str(tmp_path / "o2")])
+    assert res.exit_code == 1
+    assert f"{bad}: criteria.slope: thresholds must be strictly increasing, but 1 follows 2 in [2.0, 1.0]" in res.output
+    assert not (tmp_path / "o2").exists()
+
+
+def test_workflow_missing_layer_in_catalogue(workspace, tmp_path):
+    import yaml
+
+    from workflows.suitability import run_suitability
+
+    ws, _ = workspace
+    cfg = {**CONFIG, "criteria": {**CONFIG["criteria"], "esp": {"layer": "soil_esp", "scheme": "esp_cn",
+           "class_scores": {"none": 1, "weak": 1, "moderate": 1, "strong": 1, "alkali_soil": 0}}}}
+    with pytest.raises(InputError, match=r"<dict>: layer\(s\) soil_esp not found in the catalogue \(by name or role\)"):
+        run_suitability(None, config=cfg, workspace=ws, remaining_wan_mu=1)
+
+
+def test_bundled_default_config_is_valid():
+    from workflows.suitability import load_config
+
+    cfg = load_config()
+    assert [c.name for c in cfg.criteria] == ["ph", "esp", "slope", "relief", "water"]
+    assert cfg.min_block_mu == 500 and cfg.crs == "EPSG:4550"

@@ -19,6 +19,7 @@ import click
 
 # command name -> "module:attribute" (a click.Command or click.Group)
 COMMANDS: dict[str, str] = {
+    "suitability": "workflows.suitability:suitability_command",
     "import": "workflows.importing:import_command",
     "registry": "workflows.registry_cmd:registry_group",
     "check": "workflows.check:check_command",

@@ -1,0 +1,268 @@
+"""``agrigis suitability``: where could new paddy go, and is it enough for the target?
+
+Recipe: read the criteria (``workflows/suitability.yml`` or the user's YAML), load the
+layers they name from the catalogue (by name or role: dem, soil_ph, soil_esp, soil_ec,
+canals, rivers, protected_areas, landcover), screen with
+:func:`gis.suitability.screen`, compare the candidate 万亩 with the remaining new-paddy
+target (targets file + registry, via :func:`gis.tracking.progress`), and write:
+
+- ``suitability.gpkg`` (layer ``candidates``, EPSG:4490, English columns);
+- ``suitability.csv`` (candidates, headers in the chosen language) and
+  ``suitability.xlsx`` (sheets: candidates, by county, summary);
+- ``suitability_score.tif`` — the overall score per cell (float32, NaN = ruled out).
+
+Outputs are written to a temporary folder and moved into place at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+import yaml
+
+from gis.errors import ConfigError, DataFileError, InputError
+from gis.labels import COUNTIES, label
+from gis.suitability import SuitabilityResult, parse_config, screen
+from workflows.options import lang_option, registry_option, registry_path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = Path(__file__).with_name("suitability.yml")
+TARGET_KEY = "paddy_new"
+
+
+@dataclass
+class SuitabilityRun:
+    """What :func:`run_suitability` returns."""
+
+    result: SuitabilityResult
+    summary: pd.DataFrame  # item / value rows (English keys in column "key")
+    remaining_wan_mu: float | None
+    in_scope_wan_mu: float
+    synthetic: bool
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def load_config(path: str | os.PathLike | None = None):
+    """Read and check a suitability YAML (default: the bundled ``suitability.yml``)."""
+    p = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFileError(f"suitability configuration {p} does not exist (the default is {DEFAULT_CONFIG})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+    return parse_config(raw, str(p))
+
+
+def load_layers(cfg, workspace=None) -> tuple[dict, dict, bool, dict[str, str]]:
+    """Load every layer the configuration names, by catalogue name or role."""
+    import layers
+
+    cat = layers.get_catalog(workspace)
+    rasters, vectors, used = {}, {}, {}
+    synthetic = False
+    missing = []
+    for name in cfg.layer_names():
+        entry = cat[name] if name in cat else cat.by_role(name)
+        if entry is None:
+            missing.append(name)
+            continue
+        data = cat.load(entry.name)
+        (rasters if entry.kind == "raster" else vectors)[name] = data
+        synthetic |= bool(entry.synthetic)
+        used[name] = entry.name
+    if missing:
+        raise InputError(
+            f"{cfg.origin}: layer(s) {', '.join(missing)} not found in the catalogue (by name or role); "
+            "add them to the workspace catalog.yml (e.g. run `agrigis demo` for synthetic stand-ins) "
+            "or change the layers in the configuration"
+        )
+    return rasters, vectors, synthetic, used
+
+
+def remaining_target(targets_path=None, registry=None, counties=None, key: str = TARGET_KEY):
+    """Remaining new-paddy target in 万亩, its counties and a note on where it came from."""
+    from workflows.targets import load_targets
+
+    ts = load_targets(targets_path)
+    target = next((t for t in ts.area_targets if t.key == key or t.category == key), None)
+    if target is None:
+        raise ConfigError(f"{ts.origin}: no area target with key or category {key!r} to compare with")
+    total = target.value_mu / 10_000
+    reg = registry_path(registry)
+    if not Path(reg).exists():
+        return total, total, target.scope, f"{ts.origin}: {target.key} {total:g} 万亩 (registry {reg} not found: nothing counted as built)"
+    from gis.tracking import progress
+    from layers.registry import Registry
+
+    prog = progress(Registry(reg).projects(), ts, counties, year=target.year)
+    row = prog.summary[prog.summary["key"] == target.key].iloc[0]
+    rem = float(row["remaining_mu"]) / 10_000
+    return total, rem, target.scope, f"{ts.origin}: {target.key} {total:g} 万亩 − built in {reg}"
+
+
+def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, vectors=None, counties=None,
+                    targets=None, registry=None, remaining_wan_mu: float | None = None,
+                    lang: str = "zh") -> SuitabilityRun:
+    """Screen for paddy, compare with the remaining target, write outputs if ``out_dir``.
+
+    Parameters
+    ----------
+    config : path, mapping or SuitabilityConfig, optional
+        Default: ``workflows/suitability.yml``.
+    workspace : path, optional
+        Catalogue workspace the layers come from (when ``rasters``/``vectors`` are not given).
+    rasters, vectors : mapping, optional
+        Layers by the names the configuration uses, instead of the catalogue.
+    counties : GeoDataFrame, optional
+        Default: the catalogue's ``counties``.
+    targets : path, optional
+        Targets file (default: the bundled Baicheng 2024 file).
+    registry : path, optional
+        Registry for what is already built (default: ``$AGRIGIS_REGISTRY`` / ``./registry.gpkg``).
+    remaining_wan_mu : float, optional
+        Use this remaining target instead of targets file + registry.
+    """
+    if config is None or isinstance(config, (str, os.PathLike)):
+        cfg = load_config(config)
+    else:
+        cfg = config if hasattr(config, "criteria") and hasattr(config, "origin") else parse_config(config)
+    synthetic = False
+    if rasters is None or vectors is None:
+        r, v, synthetic, _ = load_layers(cfg, workspace)
+        rasters = {**r, **(rasters or {})}
+        vectors = {**v, **(vectors or {})}
+    if counties is None:
+        import layers
+
+        counties = layers.load("counties", workspace)
+    res = screen(rasters, vectors, cfg, counties=counties)
+    total_wan = res.total_mu / 10_000
+    scope = None
+    if remaining_wan_mu is not None:
+        target_wan, rem, source = None, float(remaining_wan_mu), "given (--remaining-wan-mu)"
+    else:
+        target_wan, rem, scope, source = remaining_target(targets, registry, counties)
+    cand = res.candidates
+    in_scope = cand if scope is None else cand[cand["county_code"].isin(list(scope))]
+    in_scope_wan = float(in_scope["area_mu"].sum()) / 10_000 if len(in_scope) else 0.0
+    ratio = in_scope_wan / rem if rem else float("nan")
+    summary = pd.DataFrame([
+        ("n_candidates", int(cand["candidate_id"].nunique()) if len(cand) else 0),
+        ("total_wan_mu", round(total_wan, 4)),
+        ("in_scope_wan_mu", round(in_scope_wan, 4)),
+        ("target_wan_mu", target_wan),
+        ("remaining_wan_mu", round(rem, 4)),
+        ("ratio", round(ratio, 3)),
+        ("remaining_source", source),
+        ("config", cfg.origin),
+    ], columns=["key", "value"])
+    run = SuitabilityRun(result=res, summary=summary, remaining_wan_mu=rem, in_scope_wan_mu=in_scope_wan,
+                         synthetic=synthetic)
+    if out_dir is not None:
+        run.paths = _write(Path(out_dir), run, lang)
+    return run
+
+
+def _candidates_display(cand, lang: str) -> pd.DataFrame:
+    t = pd.DataFrame(cand.drop(columns="geometry"))
+    i = 0 if lang == "zh" else 1
+    t.insert(t.columns.get_loc("county_code") + 1, "county",
+             [COUNTIES.get(str(c), ("-", "-"))[i] if c is not None else "-" for c in t["county_code"]])
+
+    def crit(name):
+        try:
+            return label(f"criterion.{name}", lang)
+        except KeyError:
+            return name
+
+    t["limiting_factor"] = [crit(c) for c in t["limiting_factor"]]
+    names = {}
+    for c in t.columns:
+        if c.startswith("score_"):
+            names[c] = f"{label('suitability.score', lang)}: {crit(c[6:])}"
+        else:
+            for key in (f"column.{c}", f"suitability.{c}"):
+                try:
+                    names[c] = label(key, lang)
+                    break
+                except KeyError:
+                    names[c] = c
+    return t.rename(columns=names)
+
+
+def _write(out: Path, run: SuitabilityRun, lang: str) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".suitability-", dir=out))
+    names = {"gpkg": "suitability.gpkg", "csv": "suitability.csv", "xlsx": "suitability.xlsx",
+             "score": "suitability_score.tif"}
+    try:
+        res = run.result
+        cand = res.candidates.copy()
+        cand["synthetic"] = run.synthetic
+        cand.to_file(tmp / names["gpkg"], layer="candidates", driver="GPKG")
+        disp = _candidates_display(res.candidates, lang)
+        disp.to_csv(tmp / names["csv"], index=False, encoding="utf-8-sig")
+        i = 0 if lang == "zh" else 1
+        by = res.by_county.copy()
+        by.insert(1, "county", [COUNTIES.get(str(c), ("-", "-"))[i] for c in by["county_code"]])
+        by = by.rename(columns={"county_code": label("column.county_code", lang), "county": label("column.county", lang),
+                                "n_candidates": label("suitability.n_candidates", lang),
+                                "area_mu": label("column.area_mu", lang), "area_wan_mu": label("column.area_wan_mu", lang)})
+        summ = run.summary.copy()
+        summ["key"] = [label(f"suitability.{k}", lang) for k in summ["key"]]
+        if run.synthetic:
+            summ.loc[len(summ)] = ["synthetic", label("synthetic.notice", lang)]
+        summ.columns = [label("remediation.item", lang), label("remediation.value", lang)]
+        with pd.ExcelWriter(tmp / names["xlsx"], engine="openpyxl") as xw:
+            disp.to_excel(xw, sheet_name=label("suitability.sheet_candidates", lang)[:31], index=False)
+            by.to_excel(xw, sheet_name=label("suitability.sheet_by_county", lang)[:31], index=False)
+            summ.to_excel(xw, sheet_name=label("suitability.sheet_summary", lang)[:31], index=False)
+        res.score.astype("float32").rio.to_raster(tmp / names["score"], compress="deflate")
+        paths = {}
+        for k, n in names.items():
+            os.replace(tmp / n, out / n)
+            paths[k] = out / n
+        return paths
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@click.command("suitability")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("suitability"),
+              show_default=True, help="Output folder.")
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"Criteria YAML (default: {DEFAULT_CONFIG.name} bundled with agrigis).")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Workspace folder with catalog.yml (default: the current directory).")
+@click.option("--targets", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Targets file (default: the bundled Baicheng 2024 targets).")
+@registry_option
+@click.option("--remaining-wan-mu", type=float, default=None,
+              help="Remaining new-paddy target in 万亩 (instead of targets file + registry).")
+@lang_option
+def suitability_command(out_dir, config, workspace, targets, registry, remaining_wan_mu, lang):
+    """水田适宜性筛选 / Paddy suitability screening on saline-alkali land.
+
+    Scores soil pH/ESP classes, slope, local relief and distance to canals and rivers,
+    excludes nature reserves, water, built-up land and existing paddy, keeps contiguous
+    blocks above the minimum size, and compares the candidate 万亩 with the remaining
+    new-paddy target. Writes suitability.gpkg, .csv, .xlsx and suitability_score.tif.
+    """
+    run = run_suitability(out_dir, config=config, workspace=workspace, targets=targets, registry=registry,
+                          remaining_wan_mu=remaining_wan_mu, lang=lang)
+    if run.synthetic:
+        click.echo(label("synthetic.notice", lang))
+    for k, v in zip(run.summary["key"], run.summary["value"]):
+        click.echo(f"{label(f'suitability.{k}', lang)}: {v}")
+    for p in run.paths.values():
+        click.echo(str(p))
