@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import os
 from functools import lru_cache
 
 import numpy as np
@@ -107,6 +108,35 @@ def _polygon_parts(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return parts[keep], idx[keep]
 
 
+_CHUNK = 4096  # rings per task; pyproj releases the GIL inside each ring's computation
+
+
+def _ring_chunk(lon, lat, starts, ends, out, lo, hi) -> None:
+    pap = GEOD.polygon_area_perimeter
+    for i in range(lo, hi):
+        s, e = starts[i], ends[i]
+        out[i] = pap(lon[s:e], lat[s:e])[0] if e - s > 2 else 0.0
+
+
+def _ring_areas(lon, lat, starts, ends) -> np.ndarray:
+    """Signed geodesic area of each ring (Karney's algorithm in PROJ), threads over chunks."""
+    n = len(starts)
+    out = np.empty(n, dtype="float64")
+    starts, ends = starts.tolist(), ends.tolist()
+    workers = min(os.cpu_count() or 1, 4, -(-n // _CHUNK))
+    if workers <= 1:
+        _ring_chunk(lon, lat, starts, ends, out, 0, n)
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        jobs = [pool.submit(_ring_chunk, lon, lat, starts, ends, out, lo, min(lo + _CHUNK, n))
+                for lo in range(0, n, _CHUNK)]
+        for j in jobs:
+            j.result()
+    return out
+
+
 def area_m2(geoms, crs=None) -> np.ndarray:
     """Ellipsoidal (CGCS2000 / GRS80) area of each geometry, in square metres.
 
@@ -168,12 +198,7 @@ def area_m2(geoms, crs=None) -> np.ndarray:
             )
         ends = np.searchsorted(cidx, np.arange(len(rings)), side="right")
         starts = np.concatenate([[0], ends[:-1]])
-        ring_area = np.empty(len(rings), dtype="float64")
-        pap = GEOD.polygon_area_perimeter
-        lon = np.ascontiguousarray(lon)
-        lat = np.ascontiguousarray(lat)
-        for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())):
-            ring_area[i] = pap(lon[s:e], lat[s:e])[0] if e - s > 2 else 0.0
+        ring_area = _ring_areas(np.ascontiguousarray(lon), np.ascontiguousarray(lat), starts, ends)
         ring_area = np.abs(ring_area)
         ring_area[~is_ext] *= -1.0
         poly_area = np.bincount(ridx, weights=ring_area, minlength=len(polys))
