@@ -83,7 +83,8 @@ class Progress:
     summary : one row per area target (目标、完成、在建、规划、完成率、剩余、进度).
     by_county : one row per area target and county (plus ``outside_city``), with ``in_scope``.
     counts : one row per count target (demonstration bases).
-    sites : one row per contiguous site of each count target's category.
+    sites : one row per contiguous site of a count target's category and year, largest
+        first; ``counts_for`` lists the keys of the count targets it satisfies.
     flags : one row per problem found (double declared, in a reserve, outside the city,
         declared area far from the computed one, no geometry).
     baselines : results of the previous year stated in the report, with the registry's
@@ -135,16 +136,6 @@ def _area_gk(geoms) -> np.ndarray:
     if len(geoms) == 0:
         return np.zeros(0)
     return np.asarray(area_m2(geoms, crs=GK), dtype="float64")
-
-
-def _union_area(geoms: np.ndarray) -> float:
-    import shapely
-
-    if len(geoms) == 0:
-        return 0.0
-    if len(geoms) == 1:
-        return float(_area_gk(geoms)[0])
-    return float(_area_gk([shapely.union_all(geoms)])[0])
 
 
 def _overlap_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -260,21 +251,32 @@ def _stage_of(statuses: np.ndarray, achieved: tuple[str, ...]) -> np.ndarray:
 
 
 def _stage_areas(pieces: _Pieces, sel: np.ndarray, stage: np.ndarray, regions: list[str]):
-    """Per region: union area of stage ≤ 0, ≤ 1, ≤ 2, from the selected pieces."""
+    """Per region: union area of stage ≤ 0, ≤ 1, ≤ 2, from the selected pieces.
+
+    Pieces whose interiors meet no other selected piece add their own area; only the
+    others are merged (``union_all`` per region and stage), and all merged geometries are
+    measured in one call.
+    """
+    import shapely
+
     g, reg, ar, st = pieces.geom[sel], pieces.region[sel], pieces.area[sel], stage[sel]
     a, b = _overlap_pairs(g)
     involved = np.zeros(len(g), dtype=bool)
     involved[a] = True
     involved[b] = True
-    out = {}
+    lone = {}
+    merged, where = [], []
     for r in regions:
         in_r = reg == r
-        cum = []
         for level in range(3):
             m = in_r & (st <= level)
-            lone = float(ar[m & ~involved].sum())
-            cum.append(lone + _union_area(g[m & involved]))
-        out[r] = cum
+            lone[r, level] = float(ar[m & ~involved].sum())
+            mi = m & involved
+            if mi.any():
+                merged.append(shapely.union_all(g[mi]))
+                where.append((r, level))
+    merged_area = dict(zip(where, _area_gk(merged))) if merged else {}
+    out = {r: [lone[r, lv] + float(merged_area.get((r, lv), 0.0)) for lv in range(3)] for r in regions}
     return out, len(a)
 
 
@@ -288,14 +290,35 @@ def _sites(geoms: np.ndarray, gap_m: float) -> tuple[np.ndarray, np.ndarray]:
 
     if len(geoms) == 0:
         return np.zeros(0, dtype=int), np.zeros(0)
-    clusters = shapely.get_parts(shapely.union_all(shapely.buffer(geoms, max(gap_m, 0.01) / 2)))
+    clusters = shapely.get_parts(shapely.union_all(shapely.buffer(geoms, max(gap_m, 0.01) / 2, quad_segs=2)))
     tree = shapely.STRtree(clusters)
-    pts = shapely.point_on_surface(geoms)
-    pi, ci = tree.query(pts, predicate="intersects")
     member = np.full(len(geoms), -1, dtype=int)
+    pi, ci = tree.query(shapely.point_on_surface(geoms), predicate="intersects")
     member[pi] = ci
-    areas = np.array([_union_area(geoms[member == k]) for k in range(len(clusters))])
+    # the union of the pieces, cut into its polygons; each polygon lies in one cluster
+    parts = shapely.get_parts(shapely.union_all(geoms))
+    parts = parts[shapely.area(parts) > 0]
+    qi, ki = tree.query(shapely.point_on_surface(parts), predicate="intersects")
+    areas = np.bincount(ki, weights=_area_gk(parts[qi]), minlength=len(clusters))
     return member, m2_to_mu(areas)
+
+
+def _site_rows(cached, t, pieces: _Pieces, codes, idx) -> list[dict]:
+    """One row per site, largest first: area, main county, member projects."""
+    member, s_area, m, _ = cached
+    if not len(s_area):
+        return []
+    sel_idx = np.flatnonzero(m)
+    pdf = pd.DataFrame({"site": member, "region": pieces.region[sel_idx], "a": pieces.area[sel_idx],
+                        "code": codes[idx[pieces.parcel[sel_idx]]]})
+    main_region = pdf.groupby(["site", "region"]).a.sum().reset_index().sort_values("a").groupby("site").region.last()
+    members = pdf.groupby("site").code.agg(lambda c: ",".join(sorted(set(c))))
+    rows = []
+    for n_, k in enumerate(np.argsort(-s_area, kind="stable"), start=1):
+        rows.append({"category": t.category, "year": t.year, "site": n_, "area_mu": float(s_area[k]),
+                     "counts_for": "", "region": main_region.get(k, OUTSIDE_CITY),
+                     "project_codes": members.get(k, ""), "_site": int(k)})
+    return rows
 
 
 # ------------------------------------------------------------------------------ engine
@@ -403,7 +426,7 @@ def progress(
     )
     category = parcels["category"].astype(str).to_numpy()
     status = parcels["status"].astype(str).to_numpy()
-    pyear = pd.to_numeric(parcels["year"], errors="coerce").to_numpy()
+    pyear = pd.to_numeric(parcels["year"], errors="coerce").astype("float64").to_numpy()
 
     wanted = {t.category for t in (*targets.area_targets, *targets.count_targets, *targets.baselines)}
     use = np.isin(category, list(wanted)) & ~no_geom
@@ -474,46 +497,48 @@ def progress(
 
     summary = pd.DataFrame(summary_rows, columns=_SUMMARY_COLS)
     by_county = pd.DataFrame(county_rows, columns=_COUNTY_COLS)
-    for df, cols in ((summary, ("target", "achieved", "under_construction", "planned", "remaining", "expected")),
+    for df, cols in ((summary, ("target", "achieved", "under_construction", "planned", "outside_scope",
+                                 "remaining", "expected")),
                      (by_county, ("achieved", "under_construction", "planned"))):
         for c in cols:
             df[f"{c}_wan_mu"] = df[f"{c}_mu"] / 10_000.0
 
     # ---------------------------------------------------------------- count targets
     count_rows, site_rows = [], []
+    site_cache: dict = {}  # (category, year, scope, statuses, stage) -> sites, shared by targets
     for t in targets.count_targets:
         stage = _stage_of(piece_status, t.achieved_statuses)
         scope = list(t.scope) if t.scope else county_codes
         base = select(t, False) & np.isin(pieces.region, scope)
         res = {}
         for label_, lvl in (("achieved", 0), ("pipeline", 2)):
+            ck = (t.category, t.year, tuple(scope), t.achieved_statuses, lvl)
             m = base & (stage >= 0) & (stage <= lvl)
-            member, s_area = _sites(pieces.geom[m], site_gap_m)
+            if ck not in site_cache:
+                site_cache[ck] = (*_sites(pieces.geom[m], site_gap_m), m, len(site_rows))
+                if lvl == 0:
+                    site_rows.extend(_site_rows(site_cache[ck], t, pieces, codes, idx))
+            member, s_area, m, first = site_cache[ck]
             ok = s_area >= t.min_site_mu
             if t.max_site_mu is not None:
                 ok &= s_area < t.max_site_mu
-            res[label_] = (member, s_area, ok, m)
-        member, s_area, ok, m = res["achieved"]
-        if len(s_area):
-            sel_idx = np.flatnonzero(m)
-            for k in np.argsort(-s_area):
-                mine = sel_idx[member == k]
-                regs = pd.Series(pieces.area[mine], index=pieces.region[mine]).groupby(level=0).sum()
-                site_rows.append({
-                    "key": t.key, "name": t.name(lang), "site": len([r for r in site_rows if r["key"] == t.key]) + 1,
-                    "area_mu": float(s_area[k]), "counts": bool(ok[k]),
-                    "region": regs.idxmax() if len(regs) else OUTSIDE_CITY,
-                    "project_codes": ",".join(sorted(set(codes[idx[pieces.parcel[mine]]]))),
-                })
+            res[label_] = (s_area, ok)
+            if lvl == 0:
+                for row in site_rows[first:first + len(s_area)]:
+                    if ok[row["_site"]]:
+                        row["counts_for"] = ",".join(filter(None, [row["counts_for"], t.key]))
+        s_area, ok = res["achieved"]
         n_ach = int(ok.sum())
         count_rows.append({
             "key": t.key, "name": t.name(lang), "category": t.category, "year": t.year,
             "scope": "city" if not t.scope else ",".join(t.scope),
             "min_site_mu": t.min_site_mu, "max_site_mu": t.max_site_mu, "target_sites": t.value,
-            "achieved_sites": n_ach, "with_pipeline_sites": int(res["pipeline"][2].sum()),
+            "achieved_sites": n_ach, "with_pipeline_sites": int(res["pipeline"][1].sum()),
             "largest_site_mu": float(s_area.max()) if len(s_area) else 0.0,
             "status": "met" if n_ach >= t.value else "not_met",
         })
+    for row in site_rows:
+        row.pop("_site", None)
     counts = pd.DataFrame(count_rows, columns=_COUNT_COLS)
     sites_df = pd.DataFrame(site_rows, columns=_SITE_COLS)
 
@@ -549,7 +574,8 @@ def progress(
         "n_used": int(len(idx)),
         "n_pieces": int(len(pieces.geom)),
         "n_overlap_pairs": int(n_pairs_total),
-        "batch_ids": sorted(set(parcels["batch_id"].dropna().astype(str))) if "batch_id" in parcels.columns else [],
+        "batch_ids": sorted(set(parcels["batch_id"].iloc[idx].dropna().astype(str)))
+        if "batch_id" in parcels.columns else [],
         "lang": lang,
     }
     return Progress(summary, by_county, counts, sites_df, flags, baselines, not_tracked, as_of, targets, info)
@@ -563,7 +589,7 @@ _COUNTY_COLS = ["key", "name", "category", "region", "in_scope", "achieved_mu", 
                 "planned_mu", "n_parcels"]
 _COUNT_COLS = ["key", "name", "category", "year", "scope", "min_site_mu", "max_site_mu", "target_sites",
                "achieved_sites", "with_pipeline_sites", "largest_site_mu", "status"]
-_SITE_COLS = ["key", "name", "site", "area_mu", "counts", "region", "project_codes"]
+_SITE_COLS = ["category", "year", "site", "area_mu", "counts_for", "region", "project_codes"]
 _BASE_COLS = ["key", "name", "category", "year", "value", "unit", "value_wan_mu", "registry_achieved_wan_mu"]
 FLAG_COLS = ["flag", "project_code", "other_project_code", "category", "year", "status", "region",
              "area_mu", "declared_area_mu", "detail"]

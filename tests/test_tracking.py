@@ -159,9 +159,9 @@ def test_count_targets_are_contiguous_sites(result):
     # D1 and D2 touch: one site of 1440 亩; D3 alone 240 亩; with planned D4: 240 + 900 = 1140
     assert (c.achieved_sites, c.with_pipeline_sites, c.status) == (1, 2, "not_met")
     assert c.largest_site_mu == pytest.approx(1440, abs=0.01)
-    sites = result.sites[result.sites.key == "bases"]
+    sites = result.sites
     assert sites.area_mu.tolist() == pytest.approx([1440, 240], abs=0.01)
-    assert sites.counts.tolist() == [True, False]
+    assert sites.counts_for.tolist() == ["bases", ""]
     assert sites.project_codes.tolist() == ["D1,D2", "D3"]
     assert sites.region.tolist() == [TB, TB]
 

@@ -19,6 +19,7 @@ import click
 
 # command name -> "module:attribute" (a click.Command or click.Group)
 COMMANDS: dict[str, str] = {
+    "progress": "workflows.progress:progress_command",
     "suitability": "workflows.suitability:suitability_command",
     "import": "workflows.importing:import_command",
     "registry": "workflows.registry_cmd:registry_group",
