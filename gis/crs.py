@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyproj
@@ -137,8 +138,13 @@ def _on(lon: np.ndarray, lat: np.ndarray, bounds) -> bool:
     return _in(lon, bounds[0], bounds[2]) and _in(lat, bounds[1], bounds[3])
 
 
+@lru_cache(maxsize=64)
+def _to_cgcs2000(crs_text: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(crs_text), CGCS2000, always_xy=True)
+
+
 def _inverse(crs, x, y) -> tuple[np.ndarray, np.ndarray]:
-    tr = pyproj.Transformer.from_crs(crs, CGCS2000, always_xy=True)
+    tr = _to_cgcs2000(crs if isinstance(crs, str) else pyproj.CRS(crs).to_wkt())
     with np.errstate(all="ignore"):
         lon, lat = tr.transform(x, y)
     return np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")

@@ -109,3 +109,13 @@ def test_conflicting_crs_raises():
 def test_degrees_claimed_for_metres_raise():
     with pytest.raises(CRSError, match="not degrees"):
         area_m2(_square(500_000.0), crs="EPSG:4490")
+
+
+def test_real_counties_equal_pyproj_and_sum_to_city():
+    import layers
+
+    counties = layers.load("counties", workspace=False)
+    ref = np.array([GEOD.geometry_area_perimeter(shapely.orient_polygons(g))[0] for g in counties.geometry])
+    np.testing.assert_allclose(area_m2(counties), ref, rtol=1e-9)
+    # the same polygons in GK zone 41 with prefix give the same area (to reprojection round-off)
+    np.testing.assert_allclose(area_m2(counties.to_crs("EPSG:4529")), ref, rtol=1e-8)

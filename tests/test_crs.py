@@ -118,6 +118,13 @@ def test_check_crs():
     lonlat_as_gk = check_crs("EPSG:4550", LON, LAT)
     assert not lonlat_as_gk.ok and "outside China" in lonlat_as_gk.reason
     assert lonlat_as_gk.suggestion.crs.to_epsg() == 4490
+    # prefix confusions: 8-digit eastings declared without prefix and the reverse
+    pre = check_crs("EPSG:4550", x, y)
+    assert not pre.ok and pre.suggestion.crs.to_epsg() == 4529
+    x6, y6 = _proj(GK_CM123)
+    nopre = check_crs("EPSG:4529", x6, y6)
+    assert not nopre.ok and nopre.suggestion.crs.to_epsg() == 4550
+    assert check_crs(GK_CM123, x6, y6).ok
     hopeless = check_crs("EPSG:4490", [3.0], [4.0])
     assert not hopeless.ok and hopeless.suggestion is None and "declare the right CRS" in hopeless.reason
     assert check_crs("EPSG:4490", LON, LAT).ok
