@@ -103,11 +103,15 @@ TARGET_MU = {
 }
 """2024 targets in 亩 (workflows/targets/baicheng-2024.yml), used only to size the demo."""
 
-HISTORY_2023 = {"high_standard_farmland": 0.25, "paddy_new": 0.35, "paddy_improved": 0.3,
-                "saline_demo_area": 0.4, "new_cultivated_land": 0.3, "afforestation": 0.3,
-                "grassland_restoration": 0.3, "wetland_restoration": 0.3}
-"""Extra 2023 projects (share of the 2024 target), all completed/accepted: the history the
-remediation monitoring compares against."""
+HISTORY = {
+    1: {"high_standard_farmland": 0.25, "paddy_new": 0.3, "paddy_improved": 0.3,
+        "saline_demo_area": 0.3, "new_cultivated_land": 0.3, "afforestation": 0.3,
+        "grassland_restoration": 0.3, "wetland_restoration": 0.3},
+    2: {"paddy_new": 0.25, "paddy_improved": 0.2, "saline_demo_area": 0.25},
+    3: {"paddy_new": 0.2, "saline_demo_area": 0.2},
+}
+"""Earlier projects (years before the target year → share of the target), all completed or
+accepted: the history that remediation monitoring follows in the NDVI stack."""
 
 PLANTED = {
     "overlap": "a high-standard farmland parcel duplicated with a 30 % shift (same category overlap)",
@@ -316,9 +320,10 @@ def generate_parcels(drivers: Drivers, counties: gpd.GeoDataFrame, reserves: gpd
                 fill(cat, yr, share * tgt, lambda mu: "accepted" if rng.random() < 0.7 else "completed")
             continue
         fill(cat, year, max(total, done + jit) * tgt, statuses_2024)
-        if cat in HISTORY_2023:
-            fill(cat, year - 1, HISTORY_2023[cat] * tgt,
-                 lambda mu: "accepted" if rng.random() < 0.6 else "completed")
+        for back, shares in HISTORY.items():
+            if cat in shares:
+                fill(cat, year - back, shares[cat] * tgt,
+                     lambda mu: "accepted" if rng.random() < 0.6 else "completed")
 
     _demo_bases(rng, land, add_project, year, existing, field_scale)
     _plant_problems(rng, land, rows, geoms, add_project, year)

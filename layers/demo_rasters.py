@@ -32,19 +32,16 @@ from rasterio.features import rasterize
 from scipy.ndimage import distance_transform_edt, gaussian_filter, map_coordinates
 
 from gis.crs import GK_CM123
+from gis.labels import label
 
 log = logging.getLogger(__name__)
 
+_LC = [(1, "cropland", "#e6d27a"), (2, "paddy", "#7ac8e6"), (3, "grassland", "#a6d96a"),
+       (4, "forest", "#1a9641"), (5, "water", "#2b83ba"), (6, "built_up", "#d7191c"),
+       (7, "saline_barren", "#f0f0f0")]
 LANDCOVER_CLASSES = pd.DataFrame(
-    [
-        (1, "cropland", "旱地", "Cropland", "#e6d27a"),
-        (2, "paddy", "水田", "Paddy", "#7ac8e6"),
-        (3, "grassland", "草地", "Grassland", "#a6d96a"),
-        (4, "forest", "林地", "Forest", "#1a9641"),
-        (5, "water", "水域", "Water", "#2b83ba"),
-        (6, "built_up", "建设用地", "Built-up", "#d7191c"),
-        (7, "saline_barren", "盐碱裸地", "Saline barren", "#f0f0f0"),
-    ],
+    [(v, c, label(f"demo.landcover.{c}", "zh"), label(f"demo.landcover.{c}", "en"), col)
+     for v, c, col in _LC],
     columns=["value", "code", "name_zh", "name_en", "color"],
 )
 """Land-cover class table (raster value → code, names, colour)."""
@@ -156,7 +153,7 @@ class Drivers:
                res: float) -> dict[str, np.ndarray]:
         """All raster values at cell centres x, y (planar), with fine noise."""
         s = lambda f: self.sample(f, x, y)  # noqa: E731
-        dem = s(self.dem) + rng.normal(0, 0.6, x.shape)
+        dem = s(self.dem) + rng.normal(0, 0.25, x.shape)
         log_ec = s(self.log_ec) + rng.normal(0, 0.08, x.shape)
         ec = np.clip(np.exp(log_ec), 0.1, 45.0)
         ph = np.clip(7.25 + 0.78 * np.log1p(ec) + rng.normal(0, 0.06, x.shape), 6.5, 10.6)
@@ -227,7 +224,7 @@ def write_static_rasters(drivers: Drivers, folder: Path, res: float, seed: int,
             x, y = grid.centres(r0, n)
             rng = np.random.default_rng([seed, 7, i])
             vals = drivers.fields(x, y, rng, res)
-            tr = grid.transform * Affine.translation(0, r0)
+            tr = grid.transform @ Affine.translation(0, r0)
             inside = rasterize([drivers.city], out_shape=(n, grid.width), transform=tr,
                                default_value=1).astype(bool)
             win = rasterio.windows.Window(0, r0, grid.width, n)
@@ -263,8 +260,9 @@ IMPROVING = ("paddy_new", "paddy_improved", "saline_demo_area", "new_cultivated_
 
 
 def ndvi_stack(drivers: Drivers, landcover_path: Path, parcels: gpd.GeoDataFrame,
-               res: float, years=(2023, 2024), seed: int = 0) -> "xr.DataArray":  # noqa: F821
-    """Monthly NDVI (time, y, x) on an EPSG:4550 grid at ``res`` metres.
+               res: float, years=tuple(range(2019, 2025)), seed: int = 0):
+    """Monthly NDVI on an EPSG:4550 grid at ``res`` metres: ``(grid, bands)`` where
+    ``bands`` yields ``(date "YYYY-MM-15", float32 array)`` one month at a time.
 
     Each cell follows the seasonal curve of its land-cover class (read from the land
     cover raster, resampled by nearest neighbour). Parcels of :data:`IMPROVING`
@@ -272,7 +270,6 @@ def ndvi_stack(drivers: Drivers, landcover_path: Path, parcels: gpd.GeoDataFrame
     their project year, recover through the project year's season and follow the paddy
     (or cropland) curve after it.
     """
-    import xarray as xr
     from rasterio.enums import Resampling
     from rasterio.warp import reproject
 
@@ -307,59 +304,47 @@ def ndvi_stack(drivers: Drivers, landcover_path: Path, parcels: gpd.GeoDataFrame
                        default_value=1).astype(bool)
     ec_field = drivers.sample(drivers.log_ec, *grid.centres())
     salt_penalty = np.clip((ec_field - 1.0) * 0.08, 0, 0.3).astype("float32")
-    times, layers_ = [], []
-    for yr in years:
-        for m in range(12):
-            s = _SEASON[m]
-            pk = peak - salt_penalty * (lc != LC["water"])
-            if pyear.any():
-                before = pyear > yr
-                during = pyear == yr
-                after = (pyear > 0) & (pyear < yr)
-                barren = _CURVES[LC["saline_barren"]][1]
-                frac = np.clip((m - 4) / 4.0, 0, 1)  # green-up through the project year
-                pk = np.where(before, barren, pk)
-                pk = np.where(during, barren + (target_peak - barren) * 0.6 * frac, pk)
-                pk = np.where(after, target_peak, pk)
-            mrng = np.random.default_rng([seed, 13, yr, m])
-            v = base + (pk - base) * s + cellnoise + mrng.normal(0, 0.015, grid.shape)
-            v = np.clip(v, -0.2, 0.95)
-            v[~inside] = np.nan
-            layers_.append(v.astype("float32"))
-            times.append(np.datetime64(f"{yr}-{m + 1:02d}-15"))
-    x = grid.x0 + (np.arange(grid.width) + 0.5) * res
-    y = grid.y0 - (np.arange(grid.height) + 0.5) * res
-    da = xr.DataArray(np.stack(layers_), dims=("time", "y", "x"),
-                      coords={"time": np.array(times, dtype="datetime64[ns]"), "y": y, "x": x},
-                      name="ndvi", attrs={"units": "1", "long_name": "NDVI (synthetic)",
-                                          "synthetic": "true"})
-    return da
+    def bands():
+        for yr in years:
+            for m in range(12):
+                pk = peak - salt_penalty * (lc != LC["water"])
+                if pyear.any():
+                    barren = _CURVES[LC["saline_barren"]][1]
+                    frac = np.clip((m - 4) / 4.0, 0, 1)  # green-up through the project year
+                    # share of the recovery reached: 0 before, ramps in the project year,
+                    # 80 % the year after, full from the second year after
+                    share = np.select([pyear > yr, pyear == yr, pyear == yr - 1],
+                                      [0.0, 0.5 * frac, 0.8], 1.0).astype("float32")
+                    pk = np.where(pyear > 0, barren + (target_peak - barren) * share, pk)
+                mrng = np.random.default_rng([seed, 13, yr, m])
+                v = base + (pk - base) * _SEASON[m] + cellnoise + mrng.normal(0, 0.015, grid.shape)
+                v = np.clip(v, -0.2, 0.95)
+                v[~inside] = np.nan
+                yield f"{yr}-{m + 1:02d}-15", v.astype("float32")
+
+    return grid, bands()
 
 
-def write_ndvi(da, path: Path, seed: int) -> Path:
-    """Write the NDVI stack as one multi-band GeoTIFF (band i = month i, int16 × 1e-4).
+def write_ndvi(grid: Grid, bands, path: Path, seed: int, count: int) -> Path:
+    """Write the NDVI bands as one multi-band GeoTIFF (band i = month i, int16 × 1e-4).
 
     Band descriptions and the ``date`` tag of each band hold the date (YYYY-MM-DD); the
     dataset tag ``dates`` lists them all, comma-separated. Scale and offset are set so
     rasterio/rioxarray (``mask_and_scale=True``) return NDVI values.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    n, h, w = da.shape
-    res = float(da.x[1] - da.x[0]) if w > 1 else 1.0
-    x0 = float(da.x[0]) - res / 2
-    y0 = float(da.y[0]) + res / 2
-    prof = dict(GTIFF, width=w, height=h, count=n, dtype="int16", nodata=-32768,
-                crs=GK_CM123, transform=Affine(res, 0, x0, 0, -res, y0), interleave="band")
-    dates = [str(t)[:10] for t in da.time.values]
+    prof = dict(GTIFF, width=grid.width, height=grid.height, count=count, dtype="int16",
+                nodata=-32768, crs=GK_CM123, transform=grid.transform, interleave="band")
+    dates = []
     with rasterio.open(path, "w", **prof) as dst:
+        for i, (date, a) in enumerate(bands, start=1):
+            q = np.where(np.isnan(a), -32768, np.round(a * 10000)).astype("int16")
+            dst.write(q, i)
+            dst.set_band_description(i, date)
+            dst.update_tags(i, date=date)
+            dates.append(date)
         dst.update_tags(units="1", synthetic="true", dates=",".join(dates),
                         source=f"agrigis demo generator, seed {seed}")
-        for i in range(n):
-            a = da.values[i]
-            q = np.where(np.isnan(a), -32768, np.round(a * 10000)).astype("int16")
-            dst.write(q, i + 1)
-            dst.set_band_description(i + 1, dates[i])
-            dst.update_tags(i + 1, date=dates[i])
-        dst.scales = [1e-4] * n
-        dst.offsets = [0.0] * n
+        dst.scales = [1e-4] * count
+        dst.offsets = [0.0] * count
     return path

@@ -19,12 +19,13 @@ import click
 
 # command name -> "module:attribute" (a click.Command or click.Group)
 COMMANDS: dict[str, str] = {
-    "progress": "workflows.progress:progress_command",
-    "suitability": "workflows.suitability:suitability_command",
     "import": "workflows.importing:import_command",
     "registry": "workflows.registry_cmd:registry_group",
     "check": "workflows.check:check_command",
     "remediation": "workflows.remediation:remediation_command",
+    "suitability": "workflows.suitability:suitability_command",
+    "progress": "workflows.progress:progress_command",
+    "demo": "workflows.demo:demo_command",
 }
 
 

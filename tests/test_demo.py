@@ -1,0 +1,242 @@
+"""The demo: a synthetic Baicheng workspace, generated and run end to end (small size)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+
+import layers
+from gis.area import area_m2
+from gis.labels import CATEGORIES
+from layers import demo as gen
+from layers.catalog import Catalog
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One full small demo run (generator + every available workflow)."""
+    from workflows.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo") / "ws", seed=0, size="small", lang="zh")
+
+
+@pytest.fixture(scope="module")
+def ws(run):
+    return run.workspace
+
+
+@pytest.fixture(scope="module")
+def parcels(ws):
+    return gpd.read_file(ws.parcels)
+
+
+def _hash(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def _tables(ws_folder: Path) -> dict[str, pd.DataFrame]:
+    out = {}
+    for layer in ("rivers", "canals", "lakes", "protected_areas"):
+        g = gpd.read_file(ws_folder / "reference.gpkg", layer=layer)
+        out[layer] = g.assign(geometry=g.geometry.to_wkb())
+    p = gpd.read_file(ws_folder / "parcels" / "demo_parcels.gpkg")
+    out["parcels"] = p.assign(geometry=p.geometry.to_wkb())
+    return out
+
+
+# --- the workspace ------------------------------------------------------------------------
+
+
+def test_catalog_flags_every_generated_layer_synthetic(ws):
+    cat = Catalog(ws.folder)
+    own = [e for e in cat if e.catalog == ws.catalog.resolve()]
+    assert {e.name for e in own} == {"rivers", "canals", "lakes", "protected_areas", "dem", "soil_ec",
+                                     "soil_ph", "soil_esp", "landcover", "ndvi"}
+    for e in own:
+        assert e.synthetic is True
+        assert "合成" in e.title_zh and "synthetic" in e.title_en.lower()
+        assert e.source == "agrigis demo generator, seed 0"
+        assert e.path.exists()
+    assert cat["counties"].synthetic is False  # real, from the bundled catalogue
+    assert cat.by_role("soil_ec").name == "soil_ec"
+
+
+def test_reserves_have_published_areas_inside_their_county(ws):
+    res = layers.load("protected_areas", workspace=ws.folder).set_index("reserve_code")
+    ha = area_m2(res) / 1e4
+    assert ha[list(res.index).index("momoge")] == pytest.approx(144_000, rel=1e-3)
+    assert ha[list(res.index).index("xianghai")] == pytest.approx(105_467, rel=1e-3)
+    counties = layers.load("counties", workspace=False).set_index("county_code")
+    assert counties.geometry["220821"].buffer(1e-6).contains(res.geometry["momoge"])
+    assert counties.geometry["220822"].buffer(1e-6).contains(res.geometry["xianghai"])
+    lon, lat = np.asarray(res.geometry["momoge"].centroid.coords[0])
+    assert 123.45 < lon < 124.08 and 45.70 < lat < 46.30  # published 123°27′–124°04′E, 45°42′–46°18′N
+
+
+def test_nen_river_runs_along_the_eastern_edge(ws):
+    rivers = layers.load("rivers", workspace=ws.folder)
+    nen = rivers.loc[rivers.name_zh == "嫩江"].geometry.iloc[0]
+    counties = layers.load("counties", workspace=False).set_index("county_code")
+    east = shapely.union_all(counties.geometry[["220821", "220882"]].values)
+    # within 4 km of the eastern boundary all along: compare with the boundary in GK metres
+    gk = gpd.GeoSeries([nen, east.boundary], crs=4490).to_crs(4550)
+    assert gk.iloc[0].hausdorff_distance(gk.iloc[1]) > 0  # not the boundary itself
+    pts = shapely.line_interpolate_point(gk.iloc[0], np.linspace(0, gk.iloc[0].length, 50))
+    assert shapely.distance(pts, gk.iloc[1]).max() < 4000
+    assert set(rivers.name_zh) >= {"嫩江", "洮儿河", "霍林河"}
+
+
+def test_rasters_on_cgcs2000_gk_grid_deflate_tiled(ws):
+    for name in ("dem", "soil_ec", "soil_ph", "soil_esp", "landcover", "ndvi"):
+        with rasterio.open(ws.rasters[name]) as src:
+            assert src.crs.to_epsg() == 4550
+            assert src.compression.name == "deflate"
+            assert src.profile["tiled"]
+            assert src.tags()["synthetic"] == "true"
+            assert src.res == (1000.0, 1000.0)
+    with rasterio.open(ws.rasters["ndvi"]) as src:
+        assert src.count == 72
+        assert src.descriptions[0] == "2019-01-15" and src.descriptions[-1] == "2024-12-15"
+
+
+def test_soil_is_saltier_in_the_eastern_lowlands(ws):
+    ec = layers.load("soil_ec", workspace=ws.folder)
+    dem = layers.load("dem", workspace=ws.folder)
+    counties = layers.load("counties", workspace=False).to_crs(4550).set_index("county_code")
+
+    def mean_in(da, code):
+        return float(da.rio.clip([counties.geometry[code]], all_touched=False).mean())
+
+    assert mean_in(ec, "220882") > 2 * mean_in(ec, "220881")  # Da'an ≫ Taonan
+    assert mean_in(dem, "220881") > mean_in(dem, "220882") + 40  # Taonan higher than Da'an
+    ph = layers.load("soil_ph", workspace=ws.folder).values
+    esp = layers.load("soil_esp", workspace=ws.folder).values
+    ok = np.isfinite(ph) & np.isfinite(ec.values)
+    assert np.corrcoef(np.log(ec.values[ok]), ph[ok])[0, 1] > 0.8  # soda soils: pH rises with EC
+    assert float(np.nanmin(dem.values)) > 100 and float(np.nanmax(dem.values)) < 320
+    assert np.nanmax(esp) > 15  # sodic somewhere
+
+
+def test_parcels_cover_every_category_with_registry_columns(parcels):
+    assert set(parcels.category) == set(CATEGORIES)
+    for col in ("project_code", "project_name", "category", "county_code", "year", "status",
+                "declared_area_mu", "investment_wan_yuan"):
+        assert col in parcels.columns
+    assert parcels.project_code.is_unique
+    assert parcels.crs.to_epsg() == 4490
+    assert parcels.project_name.str.contains("合成").all()
+    paddy = parcels[parcels.category.isin(["paddy_new", "paddy_improved", "saline_demo_area"])]
+    assert set(paddy.county_code) == {"220882", "220821"}
+    # field-like sizes: 0.5–300 ha (demo bases are contiguous blocks of such fields)
+    ha = area_m2(parcels) / 1e4
+    normal = ~parcels.project_code.str.endswith(("-P1", "-P2"))
+    assert ha[normal].min() >= 0.45 and ha[normal].max() <= 310
+
+
+def test_planted_problems_are_there(ws, parcels):
+    p1 = parcels[parcels.project_code.str.endswith("-P1")]
+    assert len(p1) == 1 and p1.category.iloc[0] == "high_standard_farmland"
+    same = parcels[(parcels.category == "high_standard_farmland") & ~parcels.index.isin(p1.index)]
+    hits = same[same.intersects(p1.geometry.iloc[0])]
+    assert len(hits) >= 1 and hits.intersection(p1.geometry.iloc[0]).area.max() > 0
+    p2 = parcels[parcels.project_code.str.endswith("-P2")]
+    momoge = layers.load("protected_areas", workspace=ws.folder).query("reserve_code == 'momoge'")
+    assert momoge.geometry.iloc[0].contains(p2.geometry.iloc[0])
+    p3 = parcels[parcels.project_code.str.endswith("-P3")]
+    assert p3.declared_area_mu.iloc[0] == pytest.approx(1.3 * area_m2(p3)[0] * 0.0015, rel=1e-3)
+
+
+def test_demo_bases_one_10k_and_five_1k_sites(parcels):
+    base = parcels[parcels.category == "demo_base"]
+    sites = shapely.get_parts(shapely.union_all(base.geometry.values))
+    mu = area_m2(gpd.GeoSeries(sites, crs=4490)) * 0.0015
+    assert (mu >= 10_000).sum() == 1
+    assert ((mu >= 1_000) & (mu < 10_000)).sum() == 5
+
+
+def test_ndvi_rises_after_the_project_year(ws, parcels):
+    ndvi = layers.load("ndvi", workspace=ws.folder)  # (band, y, x), band i = month i
+    sel = parcels[(parcels.category == "paddy_new") & (parcels.year == 2023)
+                  & parcels.status.isin(["completed", "accepted"])].to_crs(4550)
+    assert len(sel)
+    july23, july24 = ndvi.isel(band=54), ndvi.isel(band=66)
+    xs = sel.geometry.centroid.x.to_numpy()
+    ys = sel.geometry.centroid.y.to_numpy()
+    import xarray as xr
+
+    pts = dict(x=xr.DataArray(xs, dims="p"), y=xr.DataArray(ys, dims="p"))
+    a = july23.sel(**pts, method="nearest").values
+    b = july24.sel(**pts, method="nearest").values
+    assert np.nanmean(b - a) > 0.2
+    jan = ndvi.isel(band=48).sel(**pts, method="nearest").values
+    assert np.nanmean(july23.sel(**pts, method="nearest").values - jan) > 0  # season
+
+
+# --- determinism ---------------------------------------------------------------------------
+
+
+def test_same_seed_same_workspace_other_seed_differs(ws, tmp_path):
+    again = gen.build_workspace(tmp_path / "again", seed=0, size="small")
+    other = gen.build_workspace(tmp_path / "other", seed=1, size="small")
+    for name, p in ws.rasters.items():
+        assert _hash(p) == _hash(again.rasters[name]), name
+    assert (ws.catalog.read_text() == again.catalog.read_text())
+    t0, t1, t2 = _tables(ws.folder), _tables(again.folder), _tables(other.folder)
+    for k in t0:
+        pd.testing.assert_frame_equal(t0[k], t1[k])
+    assert _hash(ws.rasters["soil_ec"]) != _hash(other.rasters["soil_ec"])
+    assert not t0["parcels"].equals(t2["parcels"])
+
+
+def test_refuses_a_folder_with_a_registry(tmp_path):
+    from click.testing import CliRunner
+
+    from workflows.cli import main
+
+    (tmp_path / "registry.gpkg").write_bytes(b"")
+    r = CliRunner().invoke(main, ["demo", str(tmp_path), "--size", "small"], obj={})
+    assert r.exit_code == 1
+    assert "already holds a registry.gpkg" in r.output
+
+
+# --- the workflows on it -------------------------------------------------------------------
+
+
+def _need(run, step):
+    if step in run.skipped:
+        pytest.skip(f"{step}: {run.skipped[step]}")
+
+
+def test_registry_areas_equal_progress_table(run):
+    _need(run, "import")
+    _need(run, "progress")
+    from layers.registry import Registry
+
+    reg = Registry(run.workspace.registry)
+    proj = reg.projects()
+    assert len(proj) == run.workspace.n_parcels
+    assert reg.batches()["synthetic"].all()
+    summary = run.results["progress"].result.summary.set_index("category")
+    done = proj[(proj.year == 2024) & proj.status.isin(["completed", "accepted"])]
+    for cat, row in summary.iterrows():
+        scope = row["scope"]
+        sel = done[done.category == cat]
+        if scope != "city":
+            sel = sel[sel.county_code.isin(scope.split(","))]
+        want = sel.area_mu.sum() if cat != "courtyard_economy" else proj[
+            (proj.category == cat) & (proj.year <= 2024)
+            & proj.status.isin(["completed", "accepted"])].area_mu.sum()
+        assert row["achieved_mu"] == pytest.approx(want, rel=1e-6), cat
+
+
+def test_progress_outputs_written(run):
+    _need(run, "progress")
+    for k in ("xlsx", "csv", "html"):
+        assert run.outputs["progress"][k].exists()

@@ -1,0 +1,322 @@
+"""``agrigis demo``: build a synthetic Baicheng workspace, then run every workflow on it.
+
+The recipe: generate the synthetic layers and a parcel file (:mod:`layers.demo`), import
+the parcel file into ``<workspace>/registry.gpkg`` with the real importer (marked
+synthetic), then run check, progress, zonal salinity per parcel, remediation monitoring,
+paddy suitability and the maps — each through its workflow's own Python function, the
+same code path a user's data takes. Outputs go to ``<workspace>/outputs/<step>/``.
+
+Examples
+--------
+>>> from workflows.demo import STEPS
+>>> [s for s, _ in STEPS][:3]
+['generate', 'import', 'check']
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from gis.labels import label
+from workflows.options import lang_option
+
+log = logging.getLogger(__name__)
+
+
+class StepUnavailable(Exception):
+    """A workflow module the demo wants to run is not installed/available."""
+
+
+@dataclass
+class DemoRun:
+    """What one demo run produced."""
+
+    workspace: "object"  # layers.demo.DemoWorkspace
+    lang: str = "zh"
+    as_of: str = ""
+    outputs: dict[str, dict[str, Path]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    results: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.workspace.folder
+
+    def out(self, step: str) -> Path:
+        p = self.folder / "outputs" / step
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+def _module(name: str):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            raise StepUnavailable(f"{name} is not available yet") from None
+        raise
+
+
+def _paths(obj) -> dict[str, Path]:
+    """Output paths from a workflow's return value (a dict, an object with .outputs …)."""
+    if obj is None:
+        return {}
+    if isinstance(obj, (str, os.PathLike)):
+        return {Path(obj).name: Path(obj)}
+    if isinstance(obj, dict):
+        return {str(k): Path(v) for k, v in obj.items() if isinstance(v, (str, os.PathLike))}
+    for attr in ("outputs", "paths", "files"):
+        v = getattr(obj, attr, None)
+        if v:
+            return _paths(v)
+    return {}
+
+
+# --- steps -----------------------------------------------------------------------------
+
+
+def step_import(run: DemoRun) -> None:
+    importing = _module("workflows.importing")
+    ws = run.workspace
+    report = importing.import_files([ws.parcels], registry=ws.registry, synthetic=True)
+    run.results["import"] = report
+    run.outputs["import"] = {"registry": ws.registry}
+    run.notes["import"] = (f"{report.n_read} → {report.n_accepted} "
+                           f"({label('demo.rejected', run.lang)} {report.n_rejected})")
+
+
+def _need_registry(run: DemoRun) -> None:
+    if not run.workspace.registry.exists():
+        raise StepUnavailable("no registry: the import step did not run")
+
+
+def step_check(run: DemoRun) -> None:
+    check = _module("workflows.check")
+    _need_registry(run)
+    res = check.run_check(run.workspace.registry, run.out("check"), lang=run.lang)
+    run.results["check"] = res
+    run.outputs["check"] = {k: p for k, p in (("table", res.table), ("gpkg", res.gpkg)) if p}
+    kinds = res.problems["kind"].value_counts()
+    run.notes["check"] = ", ".join(f"{label(f'check.{k}', run.lang)} {n}" for k, n in kinds.items())
+
+
+def step_progress(run: DemoRun) -> None:
+    progress = _module("workflows.progress")
+    _need_registry(run)
+    res = progress.run_progress(outdir=run.out("progress"), registry=run.workspace.registry,
+                                as_of=run.as_of, lang=run.lang, workspace=run.folder)
+    run.results["progress"] = res
+    run.outputs["progress"] = dict(res.paths)
+    pace = res.result.summary["pace"].value_counts()
+    run.notes["progress"] = ", ".join(f"{label(f'tracking.pace.{k}', run.lang)} {n}"
+                                      for k, n in pace.items())
+
+
+def step_zonal(run: DemoRun) -> None:
+    zonal = _module("workflows.zonal")
+    _need_registry(run)
+    res = zonal.run_zonal(registry=run.workspace.registry, rasters=["soil_ec", "soil_ph", "soil_esp"],
+                          out_dir=run.out("zonal"), workspace=run.folder, lang=run.lang)
+    run.results["zonal"] = res
+    run.outputs["zonal"] = _paths(res)
+
+
+def step_remediation(run: DemoRun) -> None:
+    rem = _module("workflows.remediation")
+    _need_registry(run)
+    res = rem.run_remediation(run.out("remediation"), registry=run.workspace.registry,
+                              workspace=run.folder, lang=run.lang)
+    run.results["remediation"] = res
+    run.outputs["remediation"] = dict(res.paths)
+    v = res.table["verdict"].value_counts()
+    run.notes["remediation"] = ", ".join(f"{k} {n}" for k, n in v.items())
+
+
+def step_suitability(run: DemoRun) -> None:
+    suit = _module("workflows.suitability")
+    _need_registry(run)
+    res = suit.run_suitability(run.out("suitability"), workspace=run.folder,
+                               registry=run.workspace.registry, lang=run.lang)
+    run.results["suitability"] = res
+    run.outputs["suitability"] = dict(res.paths)
+    run.notes["suitability"] = (f"{res.in_scope_wan_mu:.2f} {label('unit.wan_mu', run.lang)} / "
+                                f"{(res.remaining_wan_mu or 0):.2f}")
+
+
+def step_maps(run: DemoRun) -> None:
+    mapping = _module("workflows.mapping")
+    _need_registry(run)
+    res = mapping.run_progress_map(registry=run.workspace.registry, out_dir=run.out("maps"),
+                                   workspace=run.folder, lang=run.lang)
+    run.results["maps"] = res
+    run.outputs["maps"] = _paths(res)
+
+
+def _short(obj) -> str:
+    if obj is None:
+        return ""
+    for attr in ("summary", "message"):
+        v = getattr(obj, attr, None)
+        if isinstance(v, str):
+            return v
+        if callable(v):
+            try:
+                return str(v())
+            except TypeError:
+                pass
+    return ""
+
+
+STEPS = [
+    ("generate", None),
+    ("import", step_import),
+    ("check", step_check),
+    ("progress", step_progress),
+    ("zonal", step_zonal),
+    ("remediation", step_remediation),
+    ("suitability", step_suitability),
+    ("maps", step_maps),
+]
+"""Demo steps in order: (name, function(run))."""
+
+
+def run_demo(folder, seed: int = 0, size: str = "default", lang: str = "zh",
+             as_of: str | None = None, progress=None, strict: bool = False) -> DemoRun:
+    """Build the demo workspace in ``folder`` and run every workflow on it.
+
+    Parameters
+    ----------
+    folder : path-like
+        New or empty folder (an existing registry there is never touched).
+    seed, size
+        See :func:`layers.demo.build_workspace`.
+    lang : {"zh", "en"}
+    as_of : str, optional
+        ``YYYY-MM-DD`` the progress is measured at; default :data:`layers.demo.AS_OF`.
+    progress : rich.progress.Progress, optional
+        Shows a bar when given.
+    strict : bool
+        Raise when a step's workflow is unavailable instead of skipping it.
+
+    Returns
+    -------
+    DemoRun
+        Output paths per step, skipped steps with the reason, timings.
+    """
+    from layers import demo as gen
+
+    task = None
+    if progress is not None:
+        task = progress.add_task(label("demo.step.generate", lang), total=len(STEPS) + 3)
+    weights = {"vectors": 1, "rasters": 1, "parcels": 1, "ndvi": 1}
+    done = {k: 0.0 for k in weights}
+
+    def on_step(name, frac):
+        if progress is not None and name in done:
+            done[name] = frac
+            progress.update(task, completed=sum(done.values()),
+                            description=f"{label('demo.step.generate', lang)}: {name}")
+
+    t0 = time.perf_counter()
+    ws = gen.build_workspace(folder, seed=seed, size=size, on_step=on_step)
+    run = DemoRun(workspace=ws, lang=lang, as_of=as_of or gen.AS_OF)
+    run.seconds["generate"] = time.perf_counter() - t0
+    run.outputs["generate"] = {"catalog": ws.catalog, "parcels": ws.parcels}
+    for i, (name, fn) in enumerate(STEPS[1:], start=1):
+        if progress is not None:
+            progress.update(task, completed=3 + i, description=label(f"demo.step.{name}", lang))
+        t = time.perf_counter()
+        try:
+            fn(run)
+        except StepUnavailable as exc:
+            if strict:
+                raise
+            run.skipped[name] = str(exc)
+            log.warning("demo step %s skipped: %s", name, exc)
+        run.seconds[name] = time.perf_counter() - t
+    if progress is not None:
+        progress.update(task, completed=len(STEPS) + 3, description=label("demo.done", lang))
+    return run
+
+
+def summary_table(run: DemoRun):
+    """A rich Table: step, time, outputs (or why it was skipped)."""
+    from rich.table import Table
+
+    lang = run.lang
+    t = Table(title=f"{label('demo.title', lang)} — {run.folder}", show_lines=False)
+    t.add_column(label("demo.col.step", lang))
+    t.add_column(label("demo.col.seconds", lang), justify="right")
+    t.add_column(label("demo.col.outputs", lang), overflow="fold")
+    for name, _ in STEPS:
+        secs = f"{run.seconds.get(name, 0):.1f}"
+        if name in run.skipped:
+            t.add_row(label(f"demo.step.{name}", lang), secs,
+                      f"[yellow]{label('demo.not_available', lang)}[/] ({run.skipped[name]})")
+            continue
+        outs = run.outputs.get(name, {})
+        shown = "\n".join(_rel(p, run.folder) for p in list(outs.values())[:4])
+        note = run.notes.get(name)
+        t.add_row(label(f"demo.step.{name}", lang), secs, (note + "\n" if note else "") + shown)
+    return t
+
+
+def _rel(p: Path, folder: Path) -> str:
+    try:
+        return Path(p).resolve().relative_to(Path(folder).resolve()).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def main_map(run: DemoRun) -> Path | None:
+    """The field map HTML of the run (for ``--open``), if it was made."""
+    for p in run.outputs.get("maps", {}).values():
+        if str(p).endswith(".html"):
+            return p
+    return None
+
+
+@click.command("demo")
+@click.argument("folder", required=False, default="agrigis-demo",
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed → same workspace).")
+@click.option("--size", type=click.Choice(["small", "default", "large"]), default="default",
+              show_default=True, help="small: for tests; large: ~100,000 parcels for benchmarks.")
+@click.option("--open", "open_", is_flag=True, help="Open the progress map in a browser afterwards.")
+@click.option("--as-of", default=None, help="Date the progress is measured at (default 2024-09-30).")
+@lang_option
+def demo_command(folder: Path, seed: int, size: str, open_: bool, as_of: str | None, lang: str) -> None:
+    """Build a SYNTHETIC Baicheng workspace in FOLDER and run every workflow on it.
+
+    \b
+    合成演示数据:县界为真实数据,其余全部为生成的演示数据。
+    Everything except the real county boundaries is synthetic and marked so.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console()
+    console.print(f"[bold]{label('demo.title', lang)}[/] — {label('synthetic.notice', lang)}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        run = run_demo(folder, seed=seed, size=size, lang=lang, as_of=as_of, progress=bar)
+    console.print(summary_table(run))
+    for name, why in run.skipped.items():
+        console.print(f"[yellow]{label(f'demo.step.{name}', lang)}: {label('demo.not_available', lang)}[/]")
+    m = main_map(run)
+    if m is not None:
+        console.print(f"{label('demo.main_map', lang)}: {m}")
+        if open_:
+            import webbrowser
+
+            webbrowser.open(m.resolve().as_uri())
