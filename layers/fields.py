@@ -28,6 +28,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +164,18 @@ class FieldMapping:
                     out[fld] = normed[alias]
                     used.add(normed[alias])
                     break
+        # Shapefile column names cut at the DBF limit of 10 bytes ("面积(亩)" → "面积(亩"):
+        # a long-enough name that starts an alias still means that alias
+        for fld in REGISTRY_FIELDS:
+            if fld in out:
+                continue
+            for src_norm, src in normed.items():
+                if src in used or len(src_norm.encode("utf-8")) < 8:
+                    continue
+                if any(a.startswith(src_norm) and a != src_norm for a in self.columns.get(fld, [])):
+                    out[fld] = src
+                    used.add(src)
+                    break
         if "declared_area_mu" not in out:
             for alias, unit in self.area_units.items():
                 if alias in normed and normed[alias] not in used:
@@ -195,14 +208,9 @@ def _missing(v) -> bool:
 
 def load_mapping(extra: str | Path | None = None) -> FieldMapping:
     """The bundled mapping, extended by the YAML file ``extra`` if given."""
-    m = FieldMapping()
-    # codes and their labels are always aliases of themselves
-    for kind, codes in (("category", CATEGORIES), ("status", STATUSES)):
-        m.values[kind] = {}
-        for code, (zh, en) in codes.items():
-            for n in (code, zh, en):
-                m.values[kind][norm(n)] = code
-    m.extend(yaml.safe_load(FIELDS_YML.read_text(encoding="utf-8")), str(FIELDS_YML))
+    import copy
+
+    m = copy.deepcopy(_bundled())
     if extra is not None:
         p = Path(extra)
         if not p.is_file():
@@ -211,8 +219,21 @@ def load_mapping(extra: str | Path | None = None) -> FieldMapping:
             data = yaml.safe_load(p.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"mapping file {p} is not valid UTF-8 YAML: {exc}") from exc
-        # user columns go first so they win; re-extend on top of the bundled table
+        # user column aliases go first so they win over the bundled ones
         m.extend(data or {}, str(p))
+    return m
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> FieldMapping:
+    m = FieldMapping()
+    # codes and their labels are always aliases of themselves
+    for kind, codes in (("category", CATEGORIES), ("status", STATUSES)):
+        m.values[kind] = {}
+        for code, (zh, en) in codes.items():
+            for n in (code, zh, en):
+                m.values[kind][norm(n)] = code
+    m.extend(yaml.safe_load(FIELDS_YML.read_text(encoding="utf-8")), str(FIELDS_YML))
     return m
 
 

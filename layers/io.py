@@ -171,6 +171,13 @@ def _raw_read(path, layer=None, encoding=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             meta, _, geom, field_data = pyogrio.raw.read(str(path), layer=layer, **kwargs)
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            f"{path}: text cannot be decoded as {encoding or 'UTF-8'} ({exc.reason} at byte {exc.start}); "
+            "Shapefile column names longer than 10 bytes are cut inside a Chinese character when saved as "
+            "UTF-8. Rename the columns to short names (e.g. 项目编号 → XMBH) or save the layer as GBK "
+            "(or as a GeoPackage), or give the right --encoding"
+        ) from None
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, FieldError …
         raise DataFileError(
             f"{path}: cannot be read as a vector file ({_short(exc)}); "
@@ -381,8 +388,8 @@ def _extract(path: Path, tmp: Path, kind: str) -> Path:
     wanted = (".kml",) if kind == "kmz" else (".shp", ".gpkg", ".geojson", ".json", ".kml", ".csv")
     found = sorted(p for p in tmp.rglob("*") if p.suffix.lower() in wanted and not p.name.startswith("."))
     if not found:
-        what = "a .kml document" if kind == "kmz" else "a .shp, .gpkg, .geojson, .kml or .csv file"
-        raise DataFileError(f"{path}: the archive holds no {what}; zip the whole layer again")
+        what = "no .kml document" if kind == "kmz" else "no .shp, .gpkg, .geojson, .kml or .csv file"
+        raise DataFileError(f"{path}: the archive holds {what}; zip the whole layer again")
     if len(found) > 1 and kind == "zip":
         names = ", ".join(str(p.relative_to(tmp)) for p in found)
         raise InputError(f"{path}: the archive holds several layers ({names}); unzip it and import one")

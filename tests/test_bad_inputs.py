@@ -1,0 +1,184 @@
+"""Broken real-world parcel files (made by tests/data/make_bad_inputs.py): exact outcomes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gis.errors import AmbiguousCRSError, CRSError, DataFileError, InputError
+from workflows.cli import main
+from workflows.importing import import_files
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+import make_bad_inputs as mb  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def counties():
+    import layers
+
+    return layers.load("counties", workspace=False)
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory):
+    return mb.build_all(tmp_path_factory.mktemp("bad"))
+
+
+# case → (read, accepted, repaired, rejected, {row: reason regex}, note regex or None)
+ROWS = {
+    "gbk_no_cpg": (3, 3, 0, 0, {}, r"text encoding: GB18030 \(detected, no \.cpg\)"),
+    "gb18030_names": (3, 3, 0, 0, {}, r"GB18030 \(detected, no \.cpg\)"),
+    "noprj_lonlat": (3, 3, 0, 0, {}, r"no CRS in the file; EPSG:4490 guessed: values x 122\.8…123\.71"),
+    "noprj_gk_prefix": (3, 3, 0, 0, {}, r"EPSG:4529 guessed: 8-digit eastings .* zone number 41"),
+    "noprj_gk_noprefix": (3, 3, 0, 0, {}, r"EPSG:4550 guessed: 6-digit eastings"),
+    "noprj_swapped": (3, 3, 0, 0, {}, r"EPSG:4490 guessed: axes are swapped"),
+    "shanghai": (3, 0, 0, 3, {1: r"outside Baicheng \(only 0 % inside; centre at lon 121\.4750, lat 31\.2350\)",
+                              2: "outside Baicheng", 3: "outside Baicheng"}, None),
+    "bowtie": (2, 2, 1, 0, {}, None),
+    "ring_2pts": (2, 1, 0, 1, {1: r"a ring with fewer than 4 points"}, None),
+    "empty_geometry": (3, 1, 0, 2, {1: r"^empty geometry", 2: r"^empty geometry"}, None),
+    "points_lines": (3, 1, 0, 2, {1: r"geometry is a 点 point \(Point\), not a polygon",
+                                  2: r"geometry is a 线 line \(LineString\), not a polygon"}, None),
+    "z_coordinates": (3, 3, 3, 0, {}, None),
+    "duplicate_codes": (3, 1, 0, 2, {1: r"project code 'Z1' appears more than once in this file \(rows 1, 3\)",
+                                     3: r"appears more than once"}, None),
+    "unknown_category": (3, 2, 0, 1, {2: r"category '鱼塘' is unknown \(column '项目类型'\)"}, None),
+    "year_20240": (3, 2, 0, 1, {1: r"year '20240' is not a year between 1990 and 2100; write it like 2024"}, None),
+    "negative_area": (3, 2, 0, 1, {3: r"area -1360\.0 is negative"}, None),
+    "text_area": (3, 2, 0, 1, {2: r"area '约1340亩' is not a number"}, None),
+    "csv_broken_wkt": (3, 2, 0, 1, {2: r"WKT in column 'wkt' cannot be parsed"}, r"UTF-8 \(detected\)"),
+    "csv_gbk_vertices": (2, 2, 0, 0, {}, r"GB18030 \(detected\)"),
+    "csv_points": (2, 0, 0, 2, {1: r"a point \(lon/lat columns with one row per parcel\), not a polygon",
+                                2: "a point"}, None),
+    "county_mismatch": (3, 2, 0, 1, {2: r"declared county 镇赉县 220821 but the parcel lies mostly \(100 %\) in "
+                                        r"大安市 220882"}, None),
+    "unknown_county": (3, 2, 0, 1, {1: r"county '长春市' \(column '县/区'\) is not a county of Baicheng"}, None),
+    "unknown_status": (3, 2, 0, 1, {3: r"status '搁置' is unknown"}, None),
+    "missing_code_value": (3, 2, 0, 1, {1: r"no project code in column '项目编号'"}, None),
+    "collection_polygon_line": (1, 1, 1, 0, {}, None),
+    "zipped_shapefile": (3, 3, 0, 0, {}, r"GBK \(from parcels\.cpg\)"),
+    "kmz_good": (2, 2, 0, 0, {}, None),
+    "fieldmap_export": (1, 1, 0, 0, {}, r"EPSG:4326 \(declared"),
+    "gcj02": (1, 1, 0, 0, {}, None),
+}
+
+ERRORS = {
+    "utf8_cut_names": (DataFileError, r"column names longer than 10 bytes are cut inside a Chinese character"),
+    "wrong_prj": (CRSError, r"declared CRS does not fit the coordinates: declared WGS 84 \(EPSG:4326\) .* "
+                            r"import with --crs EPSG:4529"),
+    "truncated_shp": (DataFileError, r"the \.shp is truncated or padded: its header says 508 bytes, the file has 254"),
+    "zero_byte": (DataFileError, r"zero_byte\.shp: the file is empty \(0 bytes\)"),
+    "missing_dbf": (DataFileError, r"the attribute file missing_dbf\.dbf is missing"),
+    "missing_shx": (DataFileError, r"the index file missing_shx\.shx is missing"),
+    "shx_more_records": (DataFileError, r"the index lists 5 records but record 4 lies beyond the end"),
+    "kmz_empty_zip": (DataFileError, r"the archive holds no \.kml document"),
+    "not_a_zip": (DataFileError, r"not a valid ZIP \(zip\) archive"),
+    "gpkg_two_layers": (InputError, r"the GeoPackage has 2 layers \(paddy, farmland\); choose one with --layer"),
+    "no_code_column": (InputError, r"no project code column; found columns 项目名称"),
+    "ambiguous_coordinates": (AmbiguousCRSError, r"no CRS declared and cannot tell the coordinate system"),
+    "bad_cpg": (DataFileError, r"unknown encoding 'KLINGON-8'"),
+    "unknown_suffix": (DataFileError, r"unknown file type '\.dwg'"),
+    "zip_two_shapefiles": (InputError, r"the archive holds several layers \(a\.shp, b\.shp\)"),
+}
+
+
+def test_suite_has_at_least_30_distinct_cases():
+    assert set(ROWS) | set(ERRORS) == set(mb.CASES)
+    assert len(mb.CASES) >= 30
+
+
+@pytest.mark.parametrize("case", sorted(ROWS))
+def test_row_outcomes(case, bad, counties, tmp_path):
+    n_read, n_acc, n_rep, n_rej, reasons, note = ROWS[case]
+    rep = import_files(bad[case], tmp_path / "r.gpkg", counties=counties)
+    f = rep.files[0]
+    assert (f.n_read, f.n_accepted, f.n_repaired, f.n_rejected) == (n_read, n_acc, n_rep, n_rej)
+    got = dict(zip(f.rejects["row"], f.rejects["reason"])) if f.rejects is not None else {}
+    assert sorted(got) == sorted(reasons)
+    for row, pattern in reasons.items():
+        assert pytest.approx(0) == 0 and __import__("re").search(pattern, got[row]), (row, got[row])
+    if note:
+        assert any(__import__("re").search(note, n) for n in f.notes), f.notes
+    if n_rej:
+        gpkg, csv = f.rejects_gpkg, f.rejects_csv
+        assert gpkg.name == f"{bad[case].name}.rejects.gpkg" and gpkg.parent == bad[case].parent
+        import pandas as pd
+        import pyogrio
+
+        assert len(pd.read_csv(csv)) == n_rej
+        assert len(pyogrio.read_dataframe(gpkg)) == n_rej
+    assert len(__import__("layers.registry", fromlist=["Registry"]).Registry(tmp_path / "r.gpkg").projects()) == n_acc
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_file_errors_leave_registry_untouched(case, bad, counties, tmp_path):
+    from layers.registry import Registry
+
+    exc, pattern = ERRORS[case]
+    reg = Registry(tmp_path / "r.gpkg")
+    with pytest.raises(exc, match=pattern):
+        import_files(bad[case], reg, counties=counties)
+    assert len(reg.batches()) == 0 and len(reg.projects()) == 0
+
+
+def test_repairs_are_described(bad, counties, tmp_path):
+    f = import_files(bad["bowtie"], tmp_path / "r.gpkg", counties=counties).files[0]
+    assert f.repairs["row"].tolist() == [1]
+    assert f.repairs["repair"].iloc[0].startswith("self-intersecting ring repaired (make_valid")
+    f = import_files(bad["z_coordinates"], tmp_path / "r2.gpkg", counties=counties).files[0]
+    assert set(f.repairs["repair"]) == {"Z coordinates dropped"}
+    f = import_files(bad["collection_polygon_line"], tmp_path / "r3.gpkg", counties=counties).files[0]
+    assert f.repairs["repair"].iloc[0] == "geometry collection: kept 1 polygon(s), dropped 1 other part(s)"
+
+
+def test_gb18030_names_survive(bad, counties, tmp_path):
+    import_files(bad["gb18030_names"], tmp_path / "r.gpkg", counties=counties)
+    from layers.registry import Registry
+
+    p = Registry(tmp_path / "r.gpkg").projects().set_index("project_code")
+    assert p.loc["Z1", "project_name"] == "镇赉县𠀀䶮项目"
+    assert p.loc["D1", "county_code"] == "220882" and p.loc["D1", "category"] == "paddy_new"
+
+
+def test_gcj02_is_converted_back_exactly(bad, counties, tmp_path):
+    import shapely
+
+    from layers.registry import Registry
+
+    truth = mb.parcels().geometry.iloc[0]
+    import_files(bad["gcj02"], tmp_path / "a.gpkg", counties=counties, source_datum="gcj02")
+    got = Registry(tmp_path / "a.gpkg").projects().geometry.iloc[0]
+    assert shapely.hausdorff_distance(got, truth) < 1e-7  # ≈ 1 cm
+    import_files(bad["gcj02"], tmp_path / "b.gpkg", counties=counties)  # without the flag: ~500 m off
+    off = Registry(tmp_path / "b.gpkg").projects().geometry.iloc[0]
+    assert 0.004 < shapely.hausdorff_distance(off, truth) < 0.008
+
+
+def test_gk_inputs_land_where_lonlat_does(bad, counties, tmp_path):
+    from layers.registry import Registry
+
+    areas = {}
+    for case in ("noprj_lonlat", "noprj_gk_prefix", "noprj_gk_noprefix", "noprj_swapped"):
+        import_files(bad[case], tmp_path / f"{case}.gpkg", counties=counties)
+        p = Registry(tmp_path / f"{case}.gpkg").projects().set_index("project_code")
+        areas[case] = p["area_mu"].round(3).to_dict()
+        assert p["county_code"].to_dict() == mb.COUNTY
+    assert len({tuple(sorted(a.items())) for a in areas.values()}) == 1
+
+
+def test_cli_never_shows_a_traceback(bad, tmp_path):
+    runner = CliRunner()
+    cases = sorted(ERRORS) + ["shanghai", "bowtie", "csv_points", "gbk_no_cpg", "duplicate_codes"]
+    for case, path in ((c, bad[c]) for c in cases):
+        res = runner.invoke(main, ["import", str(path), "--registry", str(tmp_path / f"{case}.gpkg")])
+        assert "Traceback" not in res.output, (case, res.output)
+        assert isinstance(res.exception, (SystemExit, type(None))), (case, repr(res.exception))
+        if case in ERRORS:
+            assert res.exit_code == 1 and res.output.startswith("错误 / error: "), (case, res.output)
+        else:
+            assert res.exit_code == 0, (case, res.output)
+            assert "读取" in res.output and "拒绝" in res.output
