@@ -111,8 +111,14 @@ def _polygon_parts(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _CHUNK = 4096  # rings per task; pyproj releases the GIL inside each ring's computation
 
 
+# pyproj's public polygon_area_perimeter copies its input into new buffers on every call,
+# which costs more than the geodesic computation for a parcel-sized ring; the Cython
+# method underneath takes our (writable, contiguous float64) slices directly.
+_PAP = getattr(GEOD, "_polygon_area_perimeter", None) or GEOD.polygon_area_perimeter
+
+
 def _ring_chunk(lon, lat, starts, ends, out, lo, hi) -> None:
-    pap = GEOD.polygon_area_perimeter
+    pap = _PAP
     for i in range(lo, hi):
         s, e = starts[i], ends[i]
         out[i] = pap(lon[s:e], lat[s:e])[0] if e - s > 2 else 0.0
@@ -198,7 +204,8 @@ def area_m2(geoms, crs=None) -> np.ndarray:
             )
         ends = np.searchsorted(cidx, np.arange(len(rings)), side="right")
         starts = np.concatenate([[0], ends[:-1]])
-        ring_area = _ring_areas(np.ascontiguousarray(lon), np.ascontiguousarray(lat), starts, ends)
+        ring_area = _ring_areas(np.array(lon, dtype="float64"), np.array(lat, dtype="float64"),
+                                starts, ends)
         ring_area = np.abs(ring_area)
         ring_area[~is_ext] *= -1.0
         poly_area = np.bincount(ridx, weights=ring_area, minlength=len(polys))
