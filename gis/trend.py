@@ -19,10 +19,11 @@ parcel:
   ``insufficient_data``): *improving* needs a significant trend (p < ``alpha``) in the
   good direction **and**, when both periods have data, ``after − baseline`` at least
   ``min_change`` in the good direction; *worsening* the same the other way; anything
-  else is *no clear change*; fewer than ``min_years`` trend points is
-  *insufficient data*. The good direction comes from the index registry
-  (:func:`gis.indices.direction`): up for NDVI/SAVI, down for salinity indices. The
-  rule, with its numbers, is returned in the ``verdict_rule`` column.
+  else is *no clear change*; fewer than ``min_years`` trend points, or no
+  growing-season observation after the project year, is *insufficient data*. The
+  good direction comes from the index registry (:func:`gis.indices.direction`): up
+  for NDVI/SAVI, down for salinity indices. The rule, with its numbers, is returned
+  in the ``verdict_rule`` column.
 
 Charts are presentation: :func:`chart_data` returns the numeric series (dates,
 values, peaks, fitted line) as plain JSON-ready data for a map popup to draw.
@@ -119,13 +120,13 @@ def _trend(x: np.ndarray, y: np.ndarray, method: str) -> dict[str, float]:
 
 
 def verdict_rule(index: str, alpha: float, min_change: float, method: str = "theil_sen",
-                 direction: str | None = None) -> str:
+                 direction: str | None = None, min_years: int = 4) -> str:
     """The verdict rule in words, with its numbers (goes into every result row).
 
     Examples
     --------
     >>> verdict_rule("NDVI", 0.05, 0.05)
-    'NDVI (ndvi, higher is better): improving if Mann-Kendall p < 0.05 and Theil-Sen slope > 0 per year and after - baseline >= +0.05; worsening if p < 0.05 and slope < 0 and after - baseline <= -0.05; otherwise no clear change'
+    'NDVI (ndvi, higher is better): improving if Mann-Kendall p < 0.05 and Theil-Sen slope > 0 per year and after - baseline >= +0.05; worsening if p < 0.05 and slope < 0 and after - baseline <= -0.05; otherwise no clear change; insufficient data if fewer than 4 trend points or no observation after the project year'
     """
     ix = get_index(index)
     d = direction or ix.direction
@@ -137,7 +138,8 @@ def verdict_rule(index: str, alpha: float, min_change: float, method: str = "the
         f"{ix.alias} ({ix.id}, {'higher' if d == 'up' else 'lower'} is better): improving if {test} < {alpha:g} "
         f"and {fit} {good} 0 per year and after - baseline {'>=' if sign > 0 else '<='} {sign * min_change:+g}; "
         f"worsening if p < {alpha:g} and slope {bad} 0 and after - baseline "
-        f"{'<=' if sign > 0 else '>='} {-sign * min_change:+g}; otherwise no clear change"
+        f"{'<=' if sign > 0 else '>='} {-sign * min_change:+g}; otherwise no clear change; insufficient data "
+        f"if fewer than {max(min_years, 3)} trend points or no observation after the project year"
     )
 
 
@@ -217,7 +219,8 @@ def parcel_trend(series: pd.Series, project_year: int | None, *, index: str = "n
         out.update({"slope_per_year": np.nan, "intercept": np.nan, "slope_low": np.nan,
                     "slope_high": np.nan, "tau": np.nan, "p_value": np.nan})
     sign = 1.0 if d == "up" else -1.0
-    if np.isnan(out["slope_per_year"]):
+    no_after = py is not None and np.isnan(out["after_mean"])
+    if np.isnan(out["slope_per_year"]) or no_after:
         verdict = "insufficient_data"
     else:
         sig = out["p_value"] < alpha
@@ -233,7 +236,7 @@ def parcel_trend(series: pd.Series, project_year: int | None, *, index: str = "n
         else:
             verdict = "no_clear_change"
     out["verdict"] = verdict
-    out["verdict_rule"] = verdict_rule(ix.id, alpha, mc, method, d)
+    out["verdict_rule"] = verdict_rule(ix.id, alpha, mc, method, d, min_years)
     return out
 
 

@@ -140,3 +140,10 @@ def test_bad_settings():
         parcel_trend(s, 2020, season=(9, 5))
     with pytest.raises(InputError, match=r"the columns of the index table must be dates"):
         assess(pd.DataFrame({"a": [1.0], "b": [2.0]}), 2020)
+
+
+def test_no_observation_after_the_project_year_is_insufficient():
+    s = monthly(lambda y: 0.45 + 0.04 * (y - 2016), noise_sd=0.02, seed=1)
+    r = parcel_trend(s, 2025, index="NDVI")  # built in the last year of the series
+    assert np.isnan(r["after_mean"]) and r["p_value"] < 0.05
+    assert r["verdict"] == "insufficient_data"
