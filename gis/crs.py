@@ -204,7 +204,8 @@ def _guess_unswapped(x: np.ndarray, y: np.ndarray) -> tuple[pyproj.CRS, str] | N
         lon, lat = _inverse(crs, x, y)
         if _on(lon, lat, BAICHENG_BOUNDS):
             return crs, (f"6-digit eastings {_rng(x)} with northings {_rng(y)} fall on Baicheng "
-                         f"as Gauss-Krüger CM 123°E; assumed {_name(crs)}")
+                         f"as Gauss-Krüger CM 123°E; assumed {_name(crs)} (UTM zone 51N data "
+                         f"looks the same but lies ≈2 km off: then declare --crs EPSG:32651)")
     return None
 
 
@@ -239,7 +240,10 @@ def guess_crs(x, y) -> CRSGuess:
        (3° zones 25–45 → EPSG:4513–4533, 6° zones 13–23 → EPSG:4491–4501) and that
        fall in China → that zone;
     4. 6-digit eastings and 7-digit northings that fall on Baicheng with CM 123°E
-       → EPSG:4550 (elsewhere the central meridian cannot be told).
+       → EPSG:4550 (elsewhere the central meridian cannot be told). UTM zone 51N
+       (EPSG:32651) has the same central meridian but scale 0.9996, so its northings
+       are ≈ 2 km smaller here; coordinates alone cannot tell the two apart, and the
+       reason says so.
 
     Examples
     --------
@@ -249,7 +253,7 @@ def guess_crs(x, y) -> CRSGuess:
     >>> g.crs.to_epsg(), g.swapped
     (4490, True)
     >>> print(guess_crs([562_000.0], [5_050_000.0]).reason)
-    6-digit eastings 562000…562000 with northings 5050000…5050000 fall on Baicheng as Gauss-Krüger CM 123°E; assumed CGCS2000 / 3-degree Gauss-Kruger CM 123E (EPSG:4550)
+    6-digit eastings 562000…562000 with northings 5050000…5050000 fall on Baicheng as Gauss-Krüger CM 123°E; assumed CGCS2000 / 3-degree Gauss-Kruger CM 123E (EPSG:4550) (UTM zone 51N data looks the same but lies ≈2 km off: then declare --crs EPSG:32651)
     >>> guess_crs([3.0], [4.0])
     Traceback (most recent call last):
     ...

@@ -79,6 +79,10 @@ def test_guess_gk_without_prefix_on_baicheng():
     x, y = _proj(GK_CM123)
     _check(guess_crs(x, y), 4550, False, "fall on Baicheng as Gauss-Krüger CM 123°E")
     _check(guess_crs(y, x), 4550, True, "axes are swapped")
+    # UTM 51N shares the central meridian: it cannot be told apart, and the reason says so
+    xu, yu = _proj("EPSG:32651")
+    _check(guess_crs(xu, yu), 4550, False, "UTM zone 51N data looks the same but lies ≈2 km off")
+    assert 2000 < np.max(np.abs(np.asarray(y) - yu)) < 2100
 
 
 def test_guess_web_mercator_on_baicheng():
