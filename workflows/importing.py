@@ -114,6 +114,7 @@ class _Prepared:
     report: FileReport
     rows: object  # GeoDataFrame of accepted rows
     rejects: object  # GeoDataFrame: row, reason, source columns, geometry
+    frame: object = None  # the source rows as read (for late rejects)
 
 
 def prepare_file(path, *, counties, mapping, category=None, year=None, status=None, crs=None,
@@ -178,7 +179,7 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     rep.n_repaired = len(repairs)
     rep.n_rejected = len(rej)
     rep.repairs = repairs.reset_index(drop=True)
-    return _Prepared(path=path, report=rep, rows=accepted, rejects=rej)
+    return _Prepared(path=path, report=rep, rows=accepted, rejects=rej, frame=frame)
 
 
 def _write_rejects(prep: _Prepared) -> None:
@@ -293,13 +294,11 @@ def import_files(
 
 
 def _source_rows(prep: _Prepared, rows: pd.Series):
-    """Accepted rows turned into reject rows (source columns + accepted geometry)."""
+    """Source rows (as read, with the cleaned geometry) of rows refused by the registry."""
     import geopandas as gpd
 
-    keep = prep.rows[prep.rows["_row"].isin(rows)]
-    cols = [c for c in prep.rejects.columns if c in keep.columns and c != "geometry"]
-    out = gpd.GeoDataFrame(pd.DataFrame(keep[cols]), geometry=list(keep.geometry), crs="EPSG:4490")
-    return out
+    keep = prep.frame[prep.frame["_row"].isin(rows)].drop(columns=["_repair"], errors="ignore")
+    return gpd.GeoDataFrame(keep, geometry="geometry", crs="EPSG:4490")
 
 
 class _Bar:

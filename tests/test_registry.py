@@ -1,0 +1,187 @@
+"""The registry GeoPackage: schema GDAL sees, QGIS style, history, undo, busy writers."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from shapely import box
+
+from gis.errors import DataFileError, RegistryBusyError, RegistryError
+from layers.registry import COLUMNS, Registry, from_gpkg_blobs, to_gpkg_blobs
+
+
+def rows(codes=("A", "B"), status="planned", shift=0.0):
+    n = len(codes)
+    geoms = [box(123.4 + i * 0.02 + shift, 45.94, 123.41 + i * 0.02 + shift, 45.95) for i in range(n)]
+    return gpd.GeoDataFrame({
+        "project_code": list(codes), "project_name": [f"项目{c}" for c in codes], "category": "paddy_new",
+        "county_code": "220821", "year": 2024, "status": status, "declared_area_mu": np.nan,
+        "area_mu": 1300.0, "investment_wan_yuan": [12.5] * n, "_row": np.arange(1, n + 1),
+    }, geometry=geoms, crs="EPSG:4490")
+
+
+def snapshot(path):
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT * FROM projects ORDER BY fid").fetchall()
+    finally:
+        con.close()
+
+
+def test_gdal_sees_the_expected_schema_and_styles(tmp_path):
+    reg = Registry(tmp_path / "r.gpkg")
+    reg.write(rows(), source="a.shp", sha256="a" * 64, synthetic=True)
+    layers = dict((str(n), g) for n, g in pyogrio.list_layers(tmp_path / "r.gpkg"))
+    assert layers == {"projects": "MultiPolygon", "batches": None, "layer_styles": None}
+    info = pyogrio.read_info(tmp_path / "r.gpkg", layer="projects")
+    assert info["crs"] == "EPSG:4490" and info["geometry_type"] == "MultiPolygon" and info["features"] == 2
+    assert set(COLUMNS) <= set(info["fields"])
+    assert info["capabilities"]["fast_spatial_filter"]  # R-tree is there and valid
+    gdf = pyogrio.read_dataframe(tmp_path / "r.gpkg", layer="projects", bbox=(123.395, 45.93, 123.412, 45.96))
+    assert gdf["project_code"].tolist() == ["A"]
+    b = pyogrio.read_dataframe(tmp_path / "r.gpkg", layer="batches")
+    assert b["synthetic"].tolist() == [True] and b["source_sha256"].tolist() == ["a" * 64]
+    st = pyogrio.read_dataframe(tmp_path / "r.gpkg", layer="layer_styles")
+    assert st["f_table_name"].tolist() == ["projects"] and st["useAsDefault"].tolist() == [True]
+    qml = st["styleQML"].iloc[0]
+    assert 'type="categorizedSymbol" attr="category"' in qml and 'value="high_standard_farmland" label="高标准农田"' in qml
+    con = sqlite3.connect(tmp_path / "r.gpkg")
+    assert con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT count(*) FROM rtree_projects_geom").fetchone()[0] == 2
+
+
+def test_blobs_round_trip():
+    g = np.array([box(1, 2, 3, 4), shapely.MultiPolygon([box(0, 0, 1, 1)])], dtype=object)
+    back = from_gpkg_blobs(to_gpkg_blobs(g))
+    assert all(shapely.equals_exact(a, b, 0) for a, b in zip(g, back))
+
+
+def test_projects_frame(tmp_path):
+    reg = Registry(tmp_path / "r.gpkg")
+    reg.write(rows(), source="a.shp", sha256="a" * 64)
+    p = reg.projects()
+    assert list(p.columns) == [*COLUMNS, "geometry"] and p.crs.to_epsg() == 4490
+    assert p["year"].tolist() == [2024, 2024] and p["investment_wan_yuan"].tolist() == [12.5, 12.5]
+    assert p["valid_to"].isna().all() and p.attrs["synthetic"] is False
+    assert set(p.geometry.geom_type) == {"MultiPolygon"}
+
+
+def test_unchanged_update_history_and_exact_undo(tmp_path):
+    path = tmp_path / "r.gpkg"
+    reg = Registry(path)
+    first = reg.write(rows(), source="a.shp", sha256="a" * 64)
+    assert (first.n_new, first.n_updated, first.n_unchanged) == (2, 0, 0)
+    same = reg.write(rows(), source="a.shp", sha256="a" * 64)
+    assert (same.n_new, same.n_unchanged) == (0, 2)
+    before = snapshot(path)
+
+    # changed status + geometry of B, new C: without --update B is refused
+    changed = rows(("A", "B", "C"))
+    changed.loc[1, "status"] = "completed"
+    changed.loc[1, "geometry"] = box(123.42, 45.94, 123.435, 45.95)
+    res = reg.write(changed, source="b.shp", sha256="b" * 64)
+    assert (res.n_new, res.n_updated, res.n_unchanged) == (1, 0, 1)
+    assert res.rejected["_row"].tolist() == [2]
+    assert "project code 'B' is already in the registry" in res.rejected["reason"].iloc[0]
+    assert "different status, geometry" in res.rejected["reason"].iloc[0]
+    reg.undo(res.batch_id)
+    assert snapshot(path) == before
+
+    upd = reg.write(changed, source="b.shp", sha256="b" * 64, update=True)
+    assert (upd.n_new, upd.n_updated, upd.n_unchanged) == (1, 1, 1)
+    cur = reg.projects().set_index("project_code")
+    assert cur.loc["B", "status"] == "completed" and len(cur) == 3
+    h = reg.history("B")
+    assert h["status"].tolist() == ["planned", "completed"]
+    assert h["valid_to"].iloc[0] == h["valid_from"].iloc[1] and pd.isna(h["valid_to"].iloc[1])
+    assert len(reg.projects(include_history=True)) == 4
+    as_of = reg.projects(as_of=h["valid_from"].iloc[0])
+    assert sorted(as_of["project_code"]) == ["A", "B"] and set(as_of["status"]) == {"planned"}
+
+    deleted, restored = reg.undo(upd.batch_id)
+    assert (deleted, restored) == (2, 1)
+    assert snapshot(path) == before
+    b = reg.batches().set_index("batch_id")
+    assert b.loc[upd.batch_id, "status"] == "undone" and b.loc[first.batch_id, "status"] == "active"
+    with pytest.raises(RegistryError, match="was already undone"):
+        reg.undo(upd.batch_id)
+    with pytest.raises(RegistryError, match="no batch 'nope'"):
+        reg.undo("nope")
+
+
+def test_undo_refuses_when_a_later_batch_replaced_rows(tmp_path):
+    reg = Registry(tmp_path / "r.gpkg")
+    first = reg.write(rows(), source="a", sha256="a" * 64)
+    second = reg.write(rows(status="completed"), source="b", sha256="b" * 64, update=True)
+    with pytest.raises(RegistryError, match=f"later batch\\(es\\) {second.batch_id} replaced .* undo {second.batch_id} first"):
+        reg.undo(first.batch_id)
+
+
+def test_failed_write_changes_nothing(tmp_path):
+    reg = Registry(tmp_path / "r.gpkg")
+    reg.write(rows(), source="a", sha256="a" * 64)
+    before = snapshot(tmp_path / "r.gpkg")
+    with pytest.raises(RuntimeError, match="boom"):
+        with reg.transaction() as tx:
+            reg.write(rows(("X", "Y")), source="b", sha256="b" * 64, tx=tx)
+            raise RuntimeError("boom")
+    assert snapshot(tmp_path / "r.gpkg") == before and len(reg.batches()) == 1
+
+
+def test_busy_writer_fails_cleanly(tmp_path):
+    Registry(tmp_path / "r.gpkg")
+    slow = Registry(tmp_path / "r.gpkg", timeout=0.2)
+    holder = sqlite3.connect(tmp_path / "r.gpkg", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(RegistryBusyError, match="registry busy: another process has been writing"):
+            slow.write(rows(), source="a", sha256="a" * 64)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(slow.projects()) == 0
+
+
+def test_waiting_writer_lands_after_the_first(tmp_path):
+    Registry(tmp_path / "r.gpkg")
+    results, errors = [], []
+
+    def go(codes):
+        try:
+            results.append(Registry(tmp_path / "r.gpkg", timeout=30).write(rows(codes), source="x", sha256="0" * 64))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    ts = [threading.Thread(target=go, args=(c,)) for c in (("A", "B"), ("C", "D"))]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert not errors
+    assert sorted(Registry(tmp_path / "r.gpkg").projects()["project_code"]) == ["A", "B", "C", "D"]
+
+
+def test_not_a_registry(tmp_path):
+    (tmp_path / "x.gpkg").write_text("hello")
+    with pytest.raises(DataFileError, match="not a registry GeoPackage"):
+        Registry(tmp_path / "x.gpkg")
+    rows().to_file(tmp_path / "plain.gpkg")
+    with pytest.raises(DataFileError, match="a GeoPackage but not an agrigis registry"):
+        Registry(tmp_path / "plain.gpkg")
+
+
+def test_export_formats(tmp_path):
+    reg = Registry(tmp_path / "r.gpkg")
+    reg.write(rows(), source="a", sha256="a" * 64)
+    g = gpd.read_file(reg.export(tmp_path / "out.gpkg"))
+    assert g["project_code"].tolist() == ["A", "B"] and g.crs.to_epsg() == 4490
+    x = pd.read_excel(reg.export(tmp_path / "out.xlsx", lang="en"))
+    assert {"Project code", "Area (mu)", "geometry_wkt"} <= set(x.columns)
+    with pytest.raises(DataFileError, match="unknown export format '.dwg'"):
+        reg.export(tmp_path / "out.dwg")
