@@ -189,6 +189,14 @@ class _Pieces:
     parcel: np.ndarray  # index into the parcel arrays
     region: np.ndarray  # county code or OUTSIDE_CITY
     area: np.ndarray  # ellipsoidal m²
+    regions: list = field(default_factory=list)  # all region codes, in order
+    region_idx: np.ndarray = None  # index of each piece's region in ``regions``
+
+    def index_regions(self, regions: list[str]) -> "_Pieces":
+        self.regions = list(regions)
+        pos = {r: i for i, r in enumerate(self.regions)}
+        self.region_idx = np.array([pos[r] for r in self.region], dtype=int) if len(self.region) else np.zeros(0, int)
+        return self
 
 
 def _split_by_county(P: np.ndarray, parcel_area: np.ndarray, tiles: np.ndarray, tile_code: np.ndarray) -> _Pieces:
@@ -241,46 +249,125 @@ def _status(achieved: float, target: float, comparator: str, tol: float) -> str:
     return "met" if achieved >= target * (1 - tol) else "not_met"
 
 
-def _stage_of(statuses: np.ndarray, achieved: tuple[str, ...]) -> np.ndarray:
+class _Coded:
+    """A string column as integer codes, for fast repeated selections."""
+
+    def __init__(self, values: np.ndarray):
+        self.codes, self.uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        self.pos = {v: i for i, v in enumerate(self.uniques)}
+
+    def take(self, rows: np.ndarray) -> "_Coded":
+        out = object.__new__(_Coded)
+        out.codes, out.uniques, out.pos = self.codes[rows], self.uniques, self.pos
+        return out
+
+    def isin(self, values) -> np.ndarray:
+        lut = np.zeros(len(self.uniques) + 1, dtype=bool)  # last slot: missing (-1)
+        for v in values:
+            if v in self.pos:
+                lut[self.pos[v]] = True
+        return lut[self.codes]
+
+    def eq(self, value) -> np.ndarray:
+        return self.codes == self.pos.get(value, -2)
+
+
+def _stage_of(statuses: "_Coded", achieved: tuple[str, ...]) -> np.ndarray:
     """0 achieved, 1 under construction, 2 planned, -1 not counted at all."""
-    stage = np.full(len(statuses), -1, dtype=int)
-    stage[np.isin(statuses, list(PIPELINE_STATUSES["planned"]))] = 2
-    stage[np.isin(statuses, list(PIPELINE_STATUSES["under_construction"]))] = 1
-    stage[np.isin(statuses, list(achieved))] = 0
-    return stage
+    lut = np.full(len(statuses.uniques) + 1, -1, dtype=int)
+    for lv, names in ((2, PIPELINE_STATUSES["planned"]), (1, PIPELINE_STATUSES["under_construction"]), (0, achieved)):
+        for v in names:
+            if v in statuses.pos:
+                lut[statuses.pos[v]] = lv
+    return lut[statuses.codes]
 
 
-def _stage_areas(pieces: _Pieces, sel: np.ndarray, stage: np.ndarray, regions: list[str]):
-    """Per region: union area of stage ≤ 0, ≤ 1, ≤ 2, from the selected pieces.
+def _isin(arr: np.ndarray, values) -> np.ndarray:
+    """Fast ``np.isin`` for object (string) arrays (hash based)."""
+    return pd.Index(arr).isin(list(values)) if len(arr) else np.zeros(0, dtype=bool)
 
-    Pieces whose interiors meet no other selected piece add their own area; only the
-    others are merged (``union_all`` per region and stage), and all merged geometries are
-    measured in one call.
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of ``n`` items linked by the pairs (a, b)."""
+    if not len(a):
+        return np.arange(n)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _cum_union(g, ar, st, grp, n_grp, a, b, touching_same_group: bool = False) -> np.ndarray:
+    """Union area (m²) per group and cumulative stage (≤ 0, ≤ 1, ≤ 2): array (n_grp, 3).
+
+    ``a, b`` are the pairs of pieces whose interiors overlap (always within one group).
+    Pieces that overlap nothing add their own area; overlapping pairs that form a
+    component of two add ``a + b − a∩b`` (one vectorised intersection); only larger
+    components are merged with ``union_all``. With ``touching_same_group`` (sites: pieces
+    that touch are in one group by construction) one union serves all groups, otherwise
+    one per group and stage.
     """
     import shapely
 
-    g, reg, ar, st = pieces.geom[sel], pieces.region[sel], pieces.area[sel], stage[sel]
+    out = np.zeros((n_grp, 3))
+    n = len(g)
+    if n == 0:
+        return out
+    comp = _components(n, a, b)
+    csize = np.bincount(comp)[comp]
+    lone = csize == 1
+    for lv in range(3):
+        m = lone & (st <= lv)
+        out[:, lv] += np.bincount(grp[m], weights=ar[m], minlength=n_grp)
+    pair = csize[a] == 2
+    if pair.any():
+        pa, pb = a[pair], b[pair]
+        ov = _area_gk(shapely.intersection(g[pa], g[pb]))
+        for lv in range(3):
+            ia, ib = st[pa] <= lv, st[pb] <= lv
+            val = np.where(ia, ar[pa], 0.0) + np.where(ib, ar[pb], 0.0) - np.where(ia & ib, ov, 0.0)
+            out[:, lv] += np.bincount(grp[pa], weights=val, minlength=n_grp)
+    big = csize >= 3
+    if big.any():
+        if touching_same_group:
+            big_idx = np.flatnonzero(big)
+            tree = shapely.STRtree(g[big_idx])
+            for lv in range(3):
+                m = big & (st <= lv)
+                if not m.any():
+                    continue
+                parts = shapely.get_parts(shapely.union_all(g[m]))
+                hit, piece = tree.query(shapely.point_on_surface(parts), predicate="intersects")
+                first = np.unique(hit, return_index=True)[1]
+                hit, piece = hit[first], big_idx[piece[first]]
+                out[:, lv] += np.bincount(grp[piece], weights=_area_gk(parts[hit]), minlength=n_grp)
+        else:
+            merged, where = [], []
+            for gi in np.unique(grp[big]):
+                for lv in range(3):
+                    m = big & (grp == gi) & (st <= lv)
+                    if m.any():
+                        merged.append(shapely.union_all(g[m]))
+                        where.append((gi, lv))
+            for (gi, lv), v in zip(where, _area_gk(merged)):
+                out[gi, lv] += v
+    return out
+
+
+def _stage_areas(pieces: _Pieces, sel: np.ndarray, stage: np.ndarray, regions: list[str]):
+    """Per region: union area (m²) of stage ≤ 0, ≤ 1, ≤ 2, from the selected pieces."""
+    g, st = pieces.geom[sel], stage[sel]
     a, b = _overlap_pairs(g)
-    involved = np.zeros(len(g), dtype=bool)
-    involved[a] = True
-    involved[b] = True
-    lone = {}
-    merged, where = [], []
-    for r in regions:
-        in_r = reg == r
-        for level in range(3):
-            m = in_r & (st <= level)
-            lone[r, level] = float(ar[m & ~involved].sum())
-            mi = m & involved
-            if mi.any():
-                merged.append(shapely.union_all(g[mi]))
-                where.append((r, level))
-    merged_area = dict(zip(where, _area_gk(merged))) if merged else {}
-    out = {r: [lone[r, lv] + float(merged_area.get((r, lv), 0.0)) for lv in range(3)] for r in regions}
-    return out, len(a)
+    grp = pieces.region_idx[sel]
+    same = grp[a] == grp[b]  # pieces of two counties can only meet in rounding slivers
+    a, b = a[same], b[same]
+    out = _cum_union(g, pieces.area[sel], st, grp, len(pieces.regions), a, b)
+    pos = {r: i for i, r in enumerate(pieces.regions)}
+    return {r: out[pos[r]].tolist() for r in regions}, len(a)
 
 
-def _sites(geoms: np.ndarray, gap_m: float) -> tuple[np.ndarray, np.ndarray]:
+def _sites(geoms: np.ndarray, areas: np.ndarray, gap_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Group pieces into sites (pieces closer than ``gap_m`` belong together).
 
     Returns the site number of each piece and the area of each site in 亩 (the union of
@@ -288,19 +375,18 @@ def _sites(geoms: np.ndarray, gap_m: float) -> tuple[np.ndarray, np.ndarray]:
     """
     import shapely
 
-    if len(geoms) == 0:
+    n = len(geoms)
+    if n == 0:
         return np.zeros(0, dtype=int), np.zeros(0)
-    clusters = shapely.get_parts(shapely.union_all(shapely.buffer(geoms, max(gap_m, 0.01) / 2, quad_segs=2)))
-    tree = shapely.STRtree(clusters)
-    member = np.full(len(geoms), -1, dtype=int)
-    pi, ci = tree.query(shapely.point_on_surface(geoms), predicate="intersects")
-    member[pi] = ci
-    # the union of the pieces, cut into its polygons; each polygon lies in one cluster
-    parts = shapely.get_parts(shapely.union_all(geoms))
-    parts = parts[shapely.area(parts) > 0]
-    qi, ki = tree.query(shapely.point_on_surface(parts), predicate="intersects")
-    areas = np.bincount(ki, weights=_area_gk(parts[qi]), minlength=len(clusters))
-    return member, m2_to_mu(areas)
+    tree = shapely.STRtree(geoms)
+    na, nb = tree.query(geoms, predicate="dwithin", distance=max(gap_m, 1e-6))
+    keep = na < nb
+    member = _components(n, na[keep], nb[keep])
+    member = np.unique(member, return_inverse=True)[1]
+    a, b = _overlap_pairs(geoms)
+    out = _cum_union(geoms, areas, np.zeros(n, dtype=int), member, int(member.max()) + 1, a, b,
+                     touching_same_group=True)
+    return member, m2_to_mu(out[:, 0])
 
 
 def _site_rows(cached, t, pieces: _Pieces, codes, idx) -> list[dict]:
@@ -429,7 +515,7 @@ def progress(
     pyear = pd.to_numeric(parcels["year"], errors="coerce").astype("float64").to_numpy()
 
     wanted = {t.category for t in (*targets.area_targets, *targets.count_targets, *targets.baselines)}
-    use = np.isin(category, list(wanted)) & ~no_geom
+    use = _Coded(category).isin(wanted) & ~no_geom
     idx = np.flatnonzero(use)
     P = _to_gk(parcels.iloc[idx] if len(idx) else parcels.iloc[:0], "the parcels") if len(idx) else np.zeros(0, dtype=object)
     if len(idx):
@@ -437,19 +523,23 @@ def progress(
     parea = _area_gk(P)
     C = _to_gk(counties, "the county layer")
     tiles, tile_code = _tiles(C, np.array(county_codes, dtype=object), tile_m)
-    pieces = _split_by_county(P, parea, tiles, tile_code)
+    pieces = _split_by_county(P, parea, tiles, tile_code).index_regions(county_codes + [OUTSIDE_CITY])
     pieces_parcel_global = idx[pieces.parcel] if len(idx) else pieces.parcel
     regions_all = county_codes + [OUTSIDE_CITY]
 
     summary_rows, county_rows = [], []
     n_pairs_total = 0
-    piece_cat = category[pieces_parcel_global] if len(pieces.parcel) else np.zeros(0, dtype=object)
+    piece_cat = _Coded(category).take(pieces_parcel_global)
     piece_year = pyear[pieces_parcel_global] if len(pieces.parcel) else np.zeros(0)
-    piece_status = status[pieces_parcel_global] if len(pieces.parcel) else np.zeros(0, dtype=object)
+    piece_status = _Coded(status).take(pieces_parcel_global)
+    region_pos = {r: i for i, r in enumerate(pieces.regions)}
+
+    def in_regions(codes_: list[str]) -> np.ndarray:
+        return np.isin(pieces.region_idx, [region_pos[c] for c in codes_])
 
     def select(t, stock: bool):
         yr_ok = piece_year <= t.year if stock else piece_year == t.year
-        return (piece_cat == t.category) & yr_ok
+        return piece_cat.eq(t.category) & yr_ok
 
     for t in targets.area_targets:
         stock = t.comparator == "keep_stable"
@@ -468,7 +558,7 @@ def progress(
                 tot += (ach, uc, pl)
             else:
                 out_scope += ach
-            in_r = sel & (pieces.region == r)
+            in_r = sel & (pieces.region_idx == region_pos[r])
             county_rows.append({
                 "key": t.key, "name": t.name(lang), "category": t.category, "region": r,
                 "in_scope": in_scope, "achieved_mu": m2_to_mu(ach),
@@ -481,7 +571,7 @@ def progress(
         expected = target_mu * frac
         st = _status(ach, target_mu, t.comparator, t.tolerance)
         pace = "met" if st in ("met", "exceeded") else ("ahead" if ach >= expected else "behind")
-        in_scope_sel = sel & np.isin(pieces.region, scope) & (stage == 0)
+        in_scope_sel = sel & in_regions(scope) & (stage == 0)
         summary_rows.append({
             "key": t.key, "name": t.name(lang), "category": t.category, "year": t.year,
             "comparator": t.comparator, "scope": "city" if not t.scope else ",".join(t.scope),
@@ -509,13 +599,13 @@ def progress(
     for t in targets.count_targets:
         stage = _stage_of(piece_status, t.achieved_statuses)
         scope = list(t.scope) if t.scope else county_codes
-        base = select(t, False) & np.isin(pieces.region, scope)
+        base = select(t, False) & in_regions(scope)
         res = {}
         for label_, lvl in (("achieved", 0), ("pipeline", 2)):
             ck = (t.category, t.year, tuple(scope), t.achieved_statuses, lvl)
             m = base & (stage >= 0) & (stage <= lvl)
             if ck not in site_cache:
-                site_cache[ck] = (*_sites(pieces.geom[m], site_gap_m), m, len(site_rows))
+                site_cache[ck] = (*_sites(pieces.geom[m], pieces.area[m], site_gap_m), m, len(site_rows))
                 if lvl == 0:
                     site_rows.extend(_site_rows(site_cache[ck], t, pieces, codes, idx))
             member, s_area, m, first = site_cache[ck]
@@ -546,7 +636,7 @@ def progress(
     base_rows = []
     for b in targets.baselines:
         stage = _stage_of(piece_status, ("completed", "accepted"))
-        sel = (piece_cat == b.category) & (piece_year == b.year) & (stage == 0) & (pieces.region != OUTSIDE_CITY)
+        sel = piece_cat.eq(b.category) & (piece_year == b.year) & (stage == 0) & (pieces.region_idx != region_pos[OUTSIDE_CITY])
         areas, _ = _stage_areas(pieces, sel, stage, county_codes)
         reg_mu = float(m2_to_mu(sum(v[0] for v in areas.values())))
         from .units import convert
@@ -599,39 +689,54 @@ FLAG_COLS = ["flag", "project_code", "other_project_code", "category", "year", "
 
 def _flags(parcels, idx, P, parea, pieces, codes, category, pyear, status, no_geom,
            protected_areas, gap_tolerance, min_flag_mu) -> pd.DataFrame:
+    """All flags as one DataFrame (built column-wise, no loop over parcels)."""
     import shapely
 
-    rows: list[dict] = []
+    frames: list[pd.DataFrame] = []
+    # main region of each used parcel (position in P): where most of its area lies
+    main_region = np.full(len(P), None, dtype=object)
+    if len(pieces.geom):
+        s = pd.DataFrame({"p": pieces.parcel, "a": pieces.area})
+        best = s.groupby("p").a.idxmax()
+        main_region[best.index.to_numpy()] = pieces.region[best.to_numpy()]
 
-    def base(k: int) -> dict:  # k: index into the parcel table
-        return {"project_code": codes[k], "category": category[k],
-                "year": int(pyear[k]) if np.isfinite(pyear[k]) else None, "status": status[k]}
+    def frame(k, flag, pos=None, **cols) -> None:  # k: rows of the parcel table; pos: positions in P
+        k = np.asarray(k, dtype=int)
+        if not len(k):
+            return
+        yr = pd.array(np.where(np.isfinite(pyear[k]), pyear[k], np.nan), dtype="Float64").astype("Int64")
+        df = pd.DataFrame({"flag": flag, "project_code": codes[k], "category": category[k], "year": yr,
+                           "status": status[k],
+                           "region": main_region[np.asarray(pos, dtype=int)] if pos is not None else None})
+        for c, v in cols.items():
+            df[c] = v
+        frames.append(df)
 
-    for k in np.flatnonzero(no_geom):
-        rows.append({**base(k), "flag": "no_geometry", "detail": "no geometry: not counted"})
+    frame(np.flatnonzero(no_geom), "no_geometry", detail="no geometry: not counted")
 
     # same land declared twice within one category (any year and status)
     if len(P):
         cats = category[idx]
-        for cat in np.unique(cats):
+        for cat in pd.unique(cats):
             loc = np.flatnonzero(cats == cat)
             a, b = _overlap_pairs(P[loc])
             if not len(a):
                 continue
             ov = m2_to_mu(_area_gk(shapely.intersection(P[loc[a]], P[loc[b]])))
-            for i, j, mu in zip(loc[a], loc[b], ov):
-                if mu >= min_flag_mu:
-                    rows.append({**base(idx[i]), "flag": "double_declared", "other_project_code": codes[idx[j]],
-                                 "area_mu": float(mu), "detail": f"year {int(pyear[idx[j]]) if np.isfinite(pyear[idx[j]]) else '?'}, {status[idx[j]]}"})
+            keep = ov >= min_flag_mu
+            i, j, ov = loc[a[keep]], loc[b[keep]], ov[keep]
+            oy = pyear[idx[j]]
+            detail = [f"{int(y) if np.isfinite(y) else '?'}, {st}" for y, st in zip(oy, status[idx[j]])]
+            frame(idx[i], "double_declared", i, other_project_code=codes[idx[j]], area_mu=ov, detail=detail)
     # outside the city
-    out = pieces.region == OUTSIDE_CITY
+    out = pieces.region_idx == len(pieces.regions) - 1  # OUTSIDE_CITY is last
     if out.any():
         mu = pd.Series(m2_to_mu(pieces.area[out])).groupby(pieces.parcel[out]).sum()
-        for p, v in mu.items():
-            if v >= min_flag_mu:
-                share = 100.0 * v / m2_to_mu(parea[p])
-                rows.append({**base(idx[p]), "flag": "outside_city", "region": OUTSIDE_CITY, "area_mu": float(v),
-                             "detail": f"{share:.1f} %"})
+        mu = mu[mu >= min_flag_mu]
+        pos = mu.index.to_numpy()
+        share = 100.0 * mu.to_numpy() / m2_to_mu(parea[pos])
+        frame(idx[pos], "outside_city", None, region=OUTSIDE_CITY, area_mu=mu.to_numpy(),
+              detail=[f"{v:.1f} %" for v in share])
     # in nature reserves
     if protected_areas is not None and len(protected_areas) and len(P):
         R = _to_gk(protected_areas, "the protected-areas layer")
@@ -646,25 +751,21 @@ def _flags(parcels, idx, P, parea, pieces, codes, category, pyear, status, no_ge
             ov = np.where(inside, parea[pi], 0.0)
             if (~inside).any():
                 ov[~inside] = _area_gk(shapely.intersection(P[pi[~inside]], R[ri[~inside]]))
-            for p, r, m2 in zip(pi, ri, ov):
-                mu = float(m2_to_mu(m2))
-                if mu >= min_flag_mu:
-                    rows.append({**base(idx[p]), "flag": "in_protected_area", "area_mu": mu,
-                                 "detail": f"{names[r]}: {100.0 * m2 / parea[p]:.1f} %"})
+            mu = m2_to_mu(ov)
+            keep = mu >= min_flag_mu
+            pi, ri, mu, ov = pi[keep], ri[keep], mu[keep], ov[keep]
+            frame(idx[pi], "in_protected_area", pi, area_mu=mu,
+                  detail=[f"{names[r]}: {100.0 * m / parea[p]:.1f} %" for p, r, m in zip(pi, ri, ov)])
     # declared vs computed area
     if "declared_area_mu" in parcels.columns and len(P):
-        dec = pd.to_numeric(parcels["declared_area_mu"], errors="coerce").to_numpy()[idx]
+        dec = pd.to_numeric(parcels["declared_area_mu"], errors="coerce").astype("float64").to_numpy()[idx]
         comp = m2_to_mu(parea)
         ok = np.isfinite(dec) & (comp > 0)
         gap = np.where(ok, (dec - comp) / np.where(comp > 0, comp, 1), 0)
-        for p in np.flatnonzero(ok & (np.abs(gap) > gap_tolerance)):
-            rows.append({**base(idx[p]), "flag": "area_gap", "area_mu": float(comp[p]),
-                         "declared_area_mu": float(dec[p]), "detail": f"{100 * gap[p]:+.1f} %"})
-    # region of each flagged parcel: where most of it lies
-    df = pd.DataFrame(rows, columns=FLAG_COLS)
-    if len(df) and len(pieces.geom):
-        s = pd.DataFrame({"p": pieces.parcel, "r": pieces.region, "a": pieces.area})
-        main = s.sort_values("a").groupby("p").last()["r"]
-        pos = {c: i for i, c in enumerate(codes[idx])}
-        df["region"] = [r if isinstance(r, str) else main.get(pos.get(c, -1)) for c, r in zip(df.project_code, df.region)]
-    return df
+        pos = np.flatnonzero(ok & (np.abs(gap) > gap_tolerance))
+        frame(idx[pos], "area_gap", pos, area_mu=comp[pos], declared_area_mu=dec[pos],
+              detail=[f"{100 * g:+.1f} %" for g in gap[pos]])
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=FLAG_COLS)
+    return pd.concat(frames, ignore_index=True).reindex(columns=FLAG_COLS)

@@ -249,3 +249,14 @@ def test_missing_geometry_is_flagged_not_dropped_silently(parcels, counties):
     res = progress(p, _targets(), counties, as_of=dt.date(2024, 6, 30))
     f = res.flags[res.flags.flag == "no_geometry"]
     assert f.project_code.tolist() == ["P7"]
+
+
+def test_overlapping_parcels_that_both_cross_a_county_border(counties):
+    p = gdf({"project_code": ["Q1", "Q2"], "category": ["paddy_new"] * 2, "year": [2024] * 2,
+             "status": ["completed"] * 2}, [rect(100, 2800, 600, 3300), rect(300, 2800, 800, 3300)])
+    res = progress(p, _targets(), counties, as_of=dt.date(2024, 6, 30), tile_m=400)
+    bc = res.by_county[res.by_county.key == "paddy"].set_index("region")
+    # union 700 m × 500 m; 200 m of it south of the border (大安), 300 m north (镇赉)
+    assert bc.loc[DA, "achieved_mu"] == pytest.approx(700 * 200 * MU, abs=0.01)
+    assert bc.loc[ZL, "achieved_mu"] == pytest.approx(700 * 300 * MU, abs=0.01)
+    assert res.summary.iloc[0].achieved_mu == pytest.approx(525, abs=0.01)
