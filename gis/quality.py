@@ -89,6 +89,36 @@ def largest_share(parcels, zones, id_column: str = "county_code") -> pd.DataFram
     if n == 0 or len(z) == 0:
         return pd.DataFrame({"zone": pd.Series(zone, dtype=object, index=parcels.index), "share": share,
                          "inside": inside, "n_zones": n_zones}, index=parcels.index)
+    # The tree holds the parcels and the few, large zones are the (prepared) queries:
+    # first the parcels properly inside one zone (no intersection needed), then the rest.
+    shapely.prepare(z)
+    tree = shapely.STRtree(g)
+    zi, pi = tree.query(z, predicate="contains_properly")
+    zone[pi] = ids[zi]
+    share[pi] = 1.0
+    inside[pi] = 1.0
+    n_zones[pi] = 1
+    rest = np.ones(n, dtype=bool)
+    rest[pi] = False
+    rest_idx = np.flatnonzero(rest & ~shapely.is_empty(g) & pd.notna(g))
+    if len(rest_idx):
+        sub = shapely.STRtree(g[rest_idx])
+        zi, sj = sub.query(z, predicate="intersects")
+        pi = rest_idx[sj]
+        a_parcel = shapely.area(g[pi])
+        inter = shapely.area(shapely.intersection(g[pi], z[zi]))
+        frac = np.divide(inter, a_parcel, out=np.zeros_like(inter), where=a_parcel > 0)
+        df = pd.DataFrame({"p": pi, "z": zi, "f": frac})
+        df = df[df["f"] > 1e-9]
+        inside_sum = df.groupby("p")["f"].sum()
+        best = df.sort_values(["p", "f"], ascending=[True, False]).drop_duplicates("p")
+        zone[best["p"].to_numpy()] = ids[best["z"].to_numpy()]
+        share[best["p"].to_numpy()] = best["f"].to_numpy()
+        inside[inside_sum.index.to_numpy()] = np.minimum(inside_sum.to_numpy(), 1.0)
+        counts = df.groupby("p").size()
+        n_zones[counts.index.to_numpy()] = counts.to_numpy()
+    return pd.DataFrame({"zone": pd.Series(zone, dtype=object, index=parcels.index), "share": share,
+                         "inside": inside, "n_zones": n_zones}, index=parcels.index)
     shapely.prepare(z)
     tree = shapely.STRtree(z)
     pi, zi = tree.query(g, predicate="intersects")

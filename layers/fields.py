@@ -344,93 +344,120 @@ def map_fields(
 
     n = len(df)
     rows = pd.DataFrame(index=df.index)
-    rows["_row"] = df["_row"] if "_row" in df else np.arange(1, n + 1)
+    rows["_row"] = df["_row"].to_numpy() if "_row" in df else np.arange(1, n + 1)
     reasons = pd.Series([None] * n, index=df.index, dtype=object)
 
-    def reject(idx, why):
-        if reasons[idx] is None:
-            reasons[idx] = why
+    def reject(mask, why) -> None:
+        """Give rows in ``mask`` the reason ``why`` (str or Series) unless they have one."""
+        mask = pd.Series(np.asarray(mask, dtype=bool), index=df.index) & reasons.isna()
+        if mask.any():
+            reasons[mask] = why[mask] if isinstance(why, pd.Series) else why
 
-    def col(fld):
-        return df[cols[fld]] if fld in cols else pd.Series([None] * n, index=df.index, dtype=object)
+    def col(fld) -> pd.Series:
+        if fld in cols:
+            return df[cols[fld]].astype(object)
+        return pd.Series([None] * n, index=df.index, dtype=object)
 
-    # project code
-    codes = []
-    for idx, v in col("project_code").items():
-        if _missing(v):
-            reject(idx, f"no project code in column {cols['project_code']!r}; every parcel needs a 项目编号")
-            codes.append(None)
-        else:
-            s = str(v).strip()
-            if re.fullmatch(r"\d+\.0", s):  # numeric codes read as float
-                s = s[:-2]
-            codes.append(s)
-    rows["project_code"] = pd.Series(codes, index=df.index, dtype=object)
-    names = col("project_name")
-    rows["project_name"] = [None if _missing(v) else str(v).strip() for v in names]
+    def per_value(series: pd.Series, fn) -> tuple[pd.Series, pd.Series]:
+        """Apply ``fn(value) -> (result, error or None)`` once per distinct value."""
+        codes, uniq = pd.factorize(series.astype(object), use_na_sentinel=True)
+        res = np.empty(len(uniq) + 1, dtype=object)
+        err = np.empty(len(uniq) + 1, dtype=object)
+        for k, u in enumerate(uniq):
+            res[k], err[k] = fn(None if _missing(u) else u)
+        res[-1], err[-1] = fn(None)  # code -1: missing
+        return (pd.Series(res[codes], index=series.index, dtype=object),
+                pd.Series(err[codes], index=series.index, dtype=object))
+
+    def text(series: pd.Series) -> pd.Series:
+        t = series.astype("string").str.strip()
+        return t.astype(object).where(t.notna() & (t != ""), None)
+
+    # project code (numeric codes read as floats lose their ".0")
+    code = text(col("project_code"))
+    code = code.where(code.isna(), code.astype("string").str.replace(r"^(\d+)\.0$", r"\1", regex=True).astype(object))
+    reject(code.isna(), f"no project code in column {cols['project_code']!r}; every parcel needs a 项目编号")
+    rows["project_code"] = code.astype(object)
+    rows["project_name"] = text(col("project_name"))
 
     for kind, opt in (("category", category), ("status", status)):
         if opt is not None:
             rows[kind] = opt
             continue
-        out = []
         choices = ", ".join(CATEGORIES if kind == "category" else STATUSES)
-        for idx, v in col(kind).items():
-            code = m.value(kind, v)
-            if code is None:
-                what = "empty" if _missing(v) else f"{v!r} is unknown"
-                reject(idx, f"{kind} {what} (column {cols[kind]!r}); use one of {choices}, "
-                       f"its Chinese name, --{kind}, or add the value to a --mapping file")
-            out.append(code)
-        rows[kind] = out
+
+        def lookup(v, kind=kind, choices=choices):
+            c = m.value(kind, v)
+            if c is not None:
+                return c, None
+            what = "empty" if v is None else f"{v!r} is unknown"
+            return None, (f"{kind} {what} (column {cols[kind]!r}); use one of {choices}, "
+                          f"its Chinese name, --{kind}, or add the value to a --mapping file")
+
+        vals, errs = per_value(col(kind), lookup)
+        reject(errs.notna(), errs)
+        rows[kind] = vals.astype(object)
 
     if year is not None:
         rows["year"] = year
     else:
-        out = []
-        for idx, v in col("year").items():
+        def yr(v):
+            if v is None:
+                return None, f"year is empty (column {cols['year']!r}); fill it in or give --year"
             try:
-                y = parse_year(v)
-                if y is None:
-                    reject(idx, f"year is empty (column {cols['year']!r}); fill it in or give --year")
+                return parse_year(v), None
             except ValueError as exc:
-                reject(idx, f"{exc} (column {cols['year']!r})")
-                y = None
-            out.append(y)
-        rows["year"] = pd.array(out, dtype="Int64")
+                return None, f"{exc} (column {cols['year']!r})"
+
+        vals, errs = per_value(col("year"), yr)
+        reject(errs.notna(), errs)
+        rows["year"] = pd.array(vals.tolist(), dtype="Int64")
 
     unit = cols.get("_area_unit", "mu")
     for fld, what in (("declared_area_mu", "area"), ("investment_wan_yuan", "investment")):
-        out = []
-        for idx, v in col(fld).items():
+        def num(v, fld=fld, what=what):
+            if v is None:
+                return np.nan, None
             try:
                 x = parse_number(v, what)
-                if x is not None and fld == "declared_area_mu" and unit != "mu":
+                if fld == "declared_area_mu" and unit != "mu":
                     x = float(convert(x, unit, "mu"))
+                return x, None
             except ValueError as exc:
-                reject(idx, f"{exc} (column {cols[fld]!r})")
-                x = None
-            out.append(np.nan if x is None else x)
-        rows[fld] = np.asarray(out, dtype="float64")
+                return np.nan, f"{exc} (column {cols[fld]!r})"
 
-    out = []
-    for idx, v in col("county").items():
+        c = col(fld)
+        fast = pd.to_numeric(c, errors="coerce")
+        if fld in cols and fast.notna().sum() == c.map(lambda v: not _missing(v)).sum() and (fast.dropna() >= 0).all():
+            x = fast.to_numpy(dtype="float64")  # all plain non-negative numbers
+            rows[fld] = x if unit == "mu" or fld != "declared_area_mu" else np.asarray(convert(x, unit, "mu"))
+            continue
+        vals, errs = per_value(c, num)
+        reject(errs.notna(), errs)
+        rows[fld] = vals.to_numpy(dtype="float64")
+
+    def cty(v):
+        if v is None:
+            return None, None
         code = m.county(v)
-        if code is None and not _missing(v):
-            reject(idx, f"county {v!r} (column {cols['county']!r}) is not a county of Baicheng; "
-                   f"use a code or name of {', '.join(f'{k} {z}' for k, (z, _) in COUNTIES.items())}")
-        out.append(code)
-    rows["county_declared"] = pd.Series(out, index=df.index, dtype=object)
+        if code is None:
+            return None, (f"county {v!r} (column {cols['county']!r}) is not a county of Baicheng; use a code or "
+                          f"name of {', '.join(f'{k} {z}' for k, (z, _) in COUNTIES.items())}")
+        return code, None
+
+    vals, errs = per_value(col("county"), cty)
+    reject(errs.notna(), errs)
+    rows["county_declared"] = vals.astype(object)
 
     # duplicate codes inside one file: none of them can be trusted
     ok_codes = rows["project_code"].where(reasons.isna())
     dup = ok_codes.duplicated(keep=False) & ok_codes.notna()
     if dup.any():
         groups = rows.loc[dup].groupby("project_code")["_row"].apply(lambda s: ", ".join(map(str, s)))
-        for idx in rows.index[dup]:
-            code = rows.at[idx, "project_code"]
-            reject(idx, f"project code {code!r} appears more than once in this file (rows {groups[code]}); "
-                   "give each parcel its own code, or merge the parts into one multipolygon")
+        msg = rows.loc[dup, "project_code"].map(
+            lambda c: f"project code {c!r} appears more than once in this file (rows {groups[c]}); "
+                      "give each parcel its own code, or merge the parts into one multipolygon")
+        reject(dup, msg.reindex(df.index))
 
     bad = reasons.notna()
     rejects = pd.DataFrame({"_row": rows.loc[bad, "_row"], "reason": reasons[bad]})

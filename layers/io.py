@@ -491,6 +491,10 @@ def _polygonal(g):
 
 
 def _geoms_from_wkb(raw: np.ndarray) -> np.ndarray:
+    try:  # fast path: every geometry parses
+        return np.asarray(shapely.from_wkb(np.asarray(raw, dtype=object)), dtype=object)
+    except Exception:
+        pass
     out = np.empty(len(raw), dtype=object)
     for i, b in enumerate(raw):
         if b is None:

@@ -155,9 +155,6 @@ CREATE TABLE {TABLE} (
   closed_by TEXT,
   source_row INTEGER);
 CREATE UNIQUE INDEX {TABLE}_current ON {TABLE}(project_code) WHERE valid_to IS NULL;
-CREATE INDEX {TABLE}_code ON {TABLE}(project_code);
-CREATE INDEX {TABLE}_batch ON {TABLE}(batch_id);
-CREATE INDEX {TABLE}_closed_by ON {TABLE}(closed_by);
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
   VALUES ('{TABLE}', 'features', '{TABLE}', '项目图斑 project parcels, all versions (valid_to NULL = current)', {SRS_ID});
 INSERT INTO gpkg_geometry_columns VALUES ('{TABLE}', '{GEOM}', 'MULTIPOLYGON', {SRS_ID}, 0, 0);
@@ -522,8 +519,13 @@ class GeoPackageBackend:
 
 def _py(s: pd.Series) -> list:
     """Column values as Python scalars with None for missing (what sqlite3 binds)."""
-    vals = s.astype(object).where(s.notna(), None).tolist()
-    return [v.item() if isinstance(v, np.generic) else v for v in vals]
+    if s.dtype.kind == "f":
+        return [None if v != v else v for v in s.to_numpy(dtype="float64").tolist()]
+    if s.dtype.kind in "iub":
+        return s.to_numpy().tolist()
+    out = s.astype(object).tolist()
+    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+            else (v.item() if isinstance(v, np.generic) else v) for v in out]
 
 
 def _same_vec(a: np.ndarray, b: np.ndarray) -> np.ndarray:
