@@ -195,6 +195,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "tracking.chart.planned": ("规划/立项", "planned/approved"),
     "tracking.chart.expected": ("按进度应完成", "expected by now"),
     "tracking.chart.target": ("目标", "target"),
+    "tracking.working": ("正在统计目标进展……", "computing progress against the targets…"),
     "tracking.footer": ("由 agrigis 生成于 {now}", "made by agrigis on {now}"),
     "tracking.synthetic_warning": (
         "注意:计入的图斑含合成演示数据(批次 {batches}),数字不代表真实进展。",
@@ -297,6 +298,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "maps.counties": ("县(市、区)界", "County boundaries"),
     "maps.choropleth": ("完成率", "Completion"),
     "maps.completion_pct": ("完成率(%)", "Completion (%)"),
+    "maps.share_of_city_pct": ("占全市目标(%)", "Share of the city target (%)"),
+    "maps.not_in_scope": ("不在目标范围", "outside the target's scope"),
     "maps.target": ("目标", "Target"),
     "maps.done_wan_mu": ("已完成(万亩)", "Done (10k mu)"),
     "maps.target_wan_mu": ("目标(万亩)", "Target (10k mu)"),

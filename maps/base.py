@@ -38,7 +38,7 @@ from gis.labels import CATEGORIES, STATUSES, check_lang, label, labels
 
 from . import style as S
 from .basemaps import basemap_specs, is_gcj
-from .encode import feature_collection, to_lonlat
+from .encode import compact_layer, to_lonlat
 from .offline import escape_json_text, external_references, head_html, safe_json
 
 log = logging.getLogger(__name__)
@@ -66,15 +66,18 @@ class _Build(MacroElement):
     """Emits ``agrigis.build(map, config)`` after the folium map is created."""
 
     _template = Template(
+        "{% macro html(this, kwargs) %}"
+        '<script type="application/json" id="{{ this.get_name() }}">{{ this.config_json }}</script>'
+        "{% endmacro %}"
         "{% macro script(this, kwargs) %}"
-        "agrigis.build({{ this._parent.get_name() }}, {{ this.config_json }});"
+        "agrigis.build({{ this._parent.get_name() }}, '{{ this.get_name() }}');"
         "{% endmacro %}"
     )
 
     def __init__(self, config_json: str):
         super().__init__()
         self._name = "AgrigisBuild"
-        self.config_json = config_json
+        self.config_json = config_json  # script-safe: no '<', '>' or '&' (see offline.safe_json)
 
 
 class FieldMap:
@@ -184,7 +187,7 @@ class FieldMap:
             "tooltip": [["", "n" if "n" in props else "k", "text"], ["", "c", "lookup:category"]],
             "note": note or (self.L("maps.synthetic") if self.synthetic else None),
         }
-        self._add(spec, feature_collection(g, props, simplify_m=simplify_m))
+        self._add(spec, compact_layer(g, props, simplify_m=simplify_m))
         if legend:
             self.add_legend(self.L("maps.category"),
                             [(label(f"category.{c}", self.lang) if c in CATEGORIES else c,
@@ -224,7 +227,7 @@ class FieldMap:
         if label_col:
             pts = g.geometry.representative_point()
             spec["labels"] = [[round(p.y, 6), round(p.x, 6), str(t)] for p, t in zip(pts, g[label_col])]
-        self._add(spec, feature_collection(g, props))
+        self._add(spec, compact_layer(g, props))
         if legend:
             sw = dict(style, kind="line") if geom_type == "line" else dict(style)
             self.add_legend(None, [(legend, sw)])

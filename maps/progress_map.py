@@ -16,20 +16,20 @@ from . import style as S
 from .base import FieldMap
 
 
-def _completion_legend(fm: FieldMap) -> None:
+def _completion_legend(fm: FieldMap, title: str) -> None:
     edges = S.COMPLETION_EDGES
     names = [f"< {edges[0]} %"] + [f"{a}–{b} %" for a, b in zip(edges[:-1], edges[1:])] + [f"≥ {edges[-1]} %"]
     items = [(n, {"color": "#555555", "weight": 0.5, "fillColor": c, "fillOpacity": 0.6})
              for n, c in zip(names, S.COMPLETION_COLORS)]
     items.append((fm.L("maps.no_data"), {"color": "#555555", "weight": 0.5, "fillColor": S.NODATA_COLOR, "fillOpacity": 0.6}))
-    fm.add_legend(fm.L("maps.completion_pct"), items)
+    fm.add_legend(title, items)
 
 
 def progress_map(parcels, counties, county_progress: pd.DataFrame | None = None, *, reserves=None, canals=None,
                  title: str | None = None, lang: str = "zh", basemap: str = "osm", tianditu_key: str | None = None,
                  online: bool = False, attribution: str | None = None, synthetic: bool = False,
                  series: dict | None = None, series_label: str | None = None, simplify_m: float | None = None,
-                 max_targets: int = 8) -> FieldMap:
+                 max_targets: int = 8, value_label: str | None = None) -> FieldMap:
     """Build the progress map.
 
     Parameters
@@ -61,12 +61,16 @@ def progress_map(parcels, counties, county_progress: pd.DataFrame | None = None,
         cp = county_progress.copy()
         cp["county_code"] = cp["county_code"].astype(str)
         targets = list(dict.fromkeys(cp["target"]))[:max_targets]
+        vlabel = value_label or fm.L("maps.completion_pct")
         for i, t in enumerate(targets):
             sub = cp[cp["target"] == t].drop(columns="target")
             g = cty[["county_code", name_col, cty.geometry.name]].merge(sub, on="county_code", how="left")
             tname = label(f"category.{t}", lang) if t in CATEGORIES else str(t)
+            if "target_name" in sub.columns:
+                tname = str(sub["target_name"].iloc[0])
+                g = g.drop(columns="target_name")
             g["target_name"] = tname
-            rows = [(fm.L("maps.target"), "target_name", "text"), (fm.L("maps.completion_pct"), "completion_pct", "pct")]
+            rows = [(fm.L("maps.target"), "target_name", "text"), (vlabel, "completion_pct", "pct")]
             if "done_wan_mu" in g.columns:
                 rows.append((fm.L("maps.done_wan_mu"), "done_wan_mu", "num"))
             if "target_wan_mu" in g.columns:
@@ -78,7 +82,7 @@ def progress_map(parcels, counties, county_progress: pd.DataFrame | None = None,
                 breaks={"field": "completion_pct", "edges": S.COMPLETION_EDGES, "colors": S.COMPLETION_COLORS,
                         "nodata": S.NODATA_COLOR},
             )
-        _completion_legend(fm)
+        _completion_legend(fm, vlabel)
     if reserves is not None and len(reserves):
         col = "name" if "name" in reserves.columns else None
         fm.add_polygons(reserves, fm.L("maps.reserves"), S.RESERVE, title_col=col, tooltip_col=col,

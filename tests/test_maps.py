@@ -118,6 +118,27 @@ def build_progress(payload: str | None = None, basemap: str = "osm", lang: str =
                         title=payload, attribution=payload, **kw)
 
 
+def decode_layer(text: str) -> list[tuple[list, dict]]:
+    """Python twin of agrigis.js' decoder: [(parts as lon/lat lists, properties)]."""
+    d = json.loads(text)
+    out = []
+    for i in range(d["n"]):
+        kind = d["t"] if isinstance(d["t"], int) else d["t"][i]
+
+        def flat(a):
+            xy = np.cumsum(np.asarray(a, dtype=np.int64).reshape(-1, 2), axis=0) / d["s"]
+            return xy.tolist()
+
+        g = d["g"][i]
+        parts = [[flat(r) for r in poly] for poly in g] if kind == 0 else [flat(a) for a in g]
+        props = {}
+        for k, vals in d["p"].items():
+            v = vals[i]
+            props[k] = (None if v < 0 else d["e"][k][v]) if k in d["e"] else v
+        out.append((parts, props))
+    return out
+
+
 # --------------------------------------------------------------------------- tests
 def test_offline_html_has_no_external_script_or_stylesheet():
     html = build_progress(synthetic=True).to_html()
@@ -167,6 +188,28 @@ def test_light_geojson_rounds_and_trims():
     assert all(abs(x * 1e6 - round(x * 1e6)) < 1e-6 for x in xs)
 
 
+def test_compact_layer_round_trips_and_is_small():
+    from shapely.geometry import MultiPolygon, Point
+
+    from maps.encode import compact_layer
+
+    g = make_parcels(30)
+    g.loc[0, "geometry"] = MultiPolygon([box(122.0, 45.0, 122.01, 45.01), box(122.02, 45.0, 122.03, 45.01)])
+    text = compact_layer(g, {"k": "project_code", "c": "category", "y": "year"})
+    dec = decode_layer(text)
+    assert len(dec) == 30
+    assert dec[0][0][1][0][0] == pytest.approx([122.03, 45.0]) and len(dec[0][0]) == 2  # two polygons
+    ring = np.asarray(dec[3][0][0][0])
+    want = np.round(np.asarray(g.geometry.iloc[3].exterior.coords)[:-1], 6)
+    assert np.abs(ring - want).max() < 1e-9  # exactly the rounded vertices, closing vertex dropped
+    assert dec[5][1] == {"k": "BC2024-005", "c": CATS[5 % 4], "y": 2024}
+    assert json.loads(text)["e"]["c"] == CATS  # codes stored once
+    plain = feature_collection(g, {"k": "project_code", "c": "category", "y": "year"})
+    assert len(text) < 0.6 * len(plain)
+    pts = gpd.GeoDataFrame(geometry=[Point(122.5, 45.5), LineString([(122, 45), (122.1, 45.1)])], crs="EPSG:4490")
+    assert [k for k in json.loads(compact_layer(pts))["t"]] == [2, 1]
+
+
 def test_simplification_stays_below_one_metre():
     from shapely.geometry import Polygon
 
@@ -183,8 +226,7 @@ def test_parcel_popup_fields_and_area_in_mu():
     g = make_parcels(2)
     fm.add_parcels(g)
     spec = fm.layers[0]
-    fc = json.loads(fm._data[spec["data"]])
-    p = fc["features"][0]["properties"]
+    p = decode_layer(fm._data[spec["data"]])[0][1]
     assert set(p) == {"k", "n", "c", "s", "a", "co", "y", "d"}
     from gis.area import area_mu
 
@@ -222,7 +264,7 @@ def test_gaode_shifts_geometry_to_gcj02():
     g = make_parcels(1)
     fm = FieldMap(basemap="gaode-vec")
     fm.add_parcels(g)
-    x, y = json.loads(fm._data[fm.layers[0]["data"]])["features"][0]["geometry"]["coordinates"][0][0]
+    x, y = decode_layer(fm._data[fm.layers[0]["data"]])[0][0][0][0][0]
     x0, y0 = g.geometry.iloc[0].exterior.coords[0]
     gx, gy = wgs84_to_gcj02(np.array([x0]), np.array([y0]))
     assert (x, y) == pytest.approx((gx[0], gy[0]), abs=1e-6)

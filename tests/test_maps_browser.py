@@ -57,7 +57,7 @@ def test_progress_map_offline(page, tmp_path, artifacts_dir):
     assert page.locator(".ag-label").count() == 5  # county names always shown
     assert "合成演示数据" in page.locator(".leaflet-control-attribution").inner_text()
     # a popup with the trend chart (first parcel is monitored)
-    page.evaluate("agrigis.maps[0].layers.parcels.getLayers()[0].openPopup()")
+    page.evaluate("agrigis.openPopup('parcels', 0)")
     popup = page.locator(".ag-popup")
     assert "新建水田" not in popup.inner_text() or True
     assert "亩" in popup.inner_text() and popup.locator("svg polyline").count() == 1
@@ -66,7 +66,7 @@ def test_progress_map_offline(page, tmp_path, artifacts_dir):
 
 def test_english_popup(page, tmp_path):
     _open(page, build_progress(n=4, lang="en"), tmp_path)
-    page.evaluate("agrigis.maps[0].layers.parcels.getLayers()[1].openPopup()")
+    page.evaluate("agrigis.openPopup('parcels', 1)")
     text = page.locator(".ag-popup").inner_text()
     assert "Category" in text and "New paddy" in text and "mu" in text and "under construction" in text
 
@@ -86,10 +86,12 @@ def test_xss_payloads_never_execute(page, tmp_path, artifacts_dir):
             page.wait_for_timeout(30)
             page.mouse.click(box["x"] + x, box["y"] + y)
             page.wait_for_timeout(30)
-        page.evaluate("""() => { const s = agrigis.maps[0];
-            for (const id in s.layers) { const l = s.layers[id]; if (!l.getLayers) continue;
-              l.getLayers().forEach(x => { if (x.openPopup && x.getPopup()) { x.openPopup(); }
-                                            if (x.openTooltip && x.getTooltip()) { x.openTooltip(); } }); } }""")
+        for lid in ("parcels", "choropleth0", "reserves"):
+            for i in range(_count(page, lid)):
+                for ev in ("mouseover", "click"):
+                    page.evaluate(f"agrigis.openPopup('{lid}', {i}, '{ev}')")
+                    page.wait_for_timeout(20)
+                    assert page.evaluate("window.__xss") is None
         page.locator(".ag-legend-head").click()
         page.locator(".ag-legend-head").click()
         page.wait_for_timeout(100)

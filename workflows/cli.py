@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "suitability": "workflows.suitability:suitability_command",
     "progress": "workflows.progress:progress_command",
     "demo": "workflows.demo:demo_command",
+    "map": "workflows.mapping:map_group",
 }
 
 

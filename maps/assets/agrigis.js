@@ -95,6 +95,13 @@
     return s;
   }
   A.areaM2 = areaM2;
+  /** Open the popup (or tooltip, ``ev = 'mouseover'``) of feature ``i`` of layer ``id`` (tests, links). */
+  A.openPopup = function (id, i, ev) {
+    var l = A.maps[0].layers[id].getLayers()[i];
+    var ll = l.getBounds ? l.getBounds().getCenter() : l.getLatLng();
+    l.fire(ev || 'click', {latlng: ll}, true);
+    return true;
+  };
   A.lengthM = lengthM;
   A.M2_PER_MU = 2000 / 3;
 
@@ -171,24 +178,67 @@
   }
 
   // -------------------------------------------------------------- layers
+  /* Compact layer data (maps/encode.py): integer coordinates (1/s degree), each ring or
+   * line as [x0, y0, dx1, dy1, ...]; properties column-wise, codes via tables in d.e. */
+  function decodeFlat(a, s) {
+    var out = new Array(a.length / 2), x = 0, y = 0;
+    for (var i = 0; i < a.length; i += 2) { x += a[i]; y += a[i + 1]; out[i / 2] = new L.LatLng(y / s, x / s); }
+    return out;
+  }
+  function decode(d, fn) {
+    var keys = Object.keys(d.p), s = d.s;
+    for (var i = 0; i < d.n; i++) {
+      var p = {};
+      for (var k = 0; k < keys.length; k++) {
+        var key = keys[k], v = d.p[key][i];
+        if (d.e[key]) v = v < 0 ? null : d.e[key][v];
+        p[key] = v;
+      }
+      var kind = typeof d.t === 'number' ? d.t : d.t[i], g = d.g[i], parts;
+      if (kind === 0) parts = g.map(function (poly) { return poly.map(function (r) { return decodeFlat(r, s); }); });
+      else parts = g.map(function (a) { return decodeFlat(a, s); });
+      if (kind === 0 && parts.length === 1) parts = parts[0];
+      if (kind === 1 && parts.length === 1) parts = parts[0];
+      fn(kind, parts, p);
+    }
+  }
+  A.decode = decode;
+  function kindOf(d) { return typeof d.t === 'number' ? d.t : (d.t.length ? d.t[0] : 0); }
   function makeLayer(map, cfg, spec, renderer) {
     if (spec.kind === 'image') {
       return L.imageOverlay(spec.url, spec.bounds, {opacity: spec.opacity == null ? 0.8 : spec.opacity,
         interactive: false, className: spec.pixelated ? 'ag-pixelated' : ''});
     }
     var interactive = spec.interactive !== false;
-    var lyr = L.geoJSON(spec.data, {
-      renderer: renderer,
-      interactive: interactive,
-      style: function (f) { var s = styleFor(spec, f.properties); s.interactive = interactive; return s; },
-      pointToLayer: function (f, ll) { return L.circleMarker(ll, {renderer: renderer, radius: 6}); },
-      onEachFeature: function (f, layer) {
-        if (!interactive) return;
-        var p = f.properties;
-        if (spec.popup) layer.bindPopup(function () { return popupHtml(cfg, spec, p); }, {maxWidth: 300});
-        if (spec.tooltip) layer.bindTooltip(function () { return tooltipEl(cfg, spec, p); }, {sticky: true});
-      }
+    var lyr = L.featureGroup(), d = spec.data;
+    // many small parcels: outlines (dashed ones above all) cost most of the drawing time and
+    // are sub-pixel at city scale, so below this zoom only fills are drawn
+    var minStroke = d.n > 1000 && kindOf(d) === 0 ? 12 : 0, stroke = map.getZoom() >= minStroke;
+    decode(d, function (kind, parts, p) {
+      var st = styleFor(spec, p), layer;
+      st.renderer = renderer; st.interactive = interactive;
+      if (!stroke && st.stroke !== false) { st.stroke = false; st._stroke = true; }
+      if (kind === 0) layer = L.polygon(parts, st);
+      else if (kind === 1) layer = L.polyline(parts, st);
+      else { st.radius = st.radius || 6; layer = L.circleMarker(parts[0], st); }
+      layer.feature = {properties: p};
+      lyr.addLayer(layer);
     });
+    if (minStroke) {
+      map.on('zoomend', function () {
+        var on = map.getZoom() >= minStroke;
+        if (on === stroke) return;
+        stroke = on;
+        lyr.eachLayer(function (l) { if (l.options._stroke) l.options.stroke = on; });
+      });
+    }
+    // one popup and one tooltip per layer (not per feature): fast with 20,000 parcels
+    if (interactive && spec.popup) {
+      lyr.bindPopup(function (l) { return popupHtml(cfg, spec, l.feature.properties); }, {maxWidth: 300});
+    }
+    if (interactive && spec.tooltip) {
+      lyr.bindTooltip(function (l) { return tooltipEl(cfg, spec, l.feature.properties); }, {sticky: true});
+    }
     if (spec.labels) {
       var g = L.layerGroup([lyr]);
       spec.labels.forEach(function (lb) {
@@ -440,6 +490,7 @@
 
   // ----------------------------------------------------------------- build
   A.build = function (map, cfg) {
+    if (typeof cfg === 'string') cfg = JSON.parse(document.getElementById(cfg).textContent);
     var state = {map: map, cfg: cfg, layers: {}};
     var base = {}, overlays = {}, first = null;
     cfg.basemaps.forEach(function (b) {
@@ -452,6 +503,7 @@
       if (b.show || !first) first = g;
     });
     if (first) first.addTo(map);
+    if (cfg.bounds) map.fitBounds(cfg.bounds, {padding: [10, 10], animate: false});
     var renderer = L.canvas({padding: 0.3, tolerance: 3});
     cfg.layers.forEach(function (spec) {
       var lyr = makeLayer(map, cfg, spec, renderer);
@@ -459,7 +511,7 @@
       if (spec.show !== false) lyr.addTo(map);
       if (spec.control !== false) overlays[esc(spec.name)] = lyr;
     });
-    state.control = L.control.layers(base, overlays, {collapsed: window.innerWidth < 700, position: 'topright'}).addTo(map);
+    state.control = L.control.layers(base, overlays, {collapsed: window.innerWidth < 700 || Object.keys(overlays).length > 6, position: 'topright'}).addTo(map);
     L.control.scale({imperial: false, position: 'bottomleft'}).addTo(map);
     if (cfg.legend && cfg.legend.length) legendControl(cfg).addTo(map);
     if (cfg.attribution) map.attributionControl.addAttribution(esc(cfg.attribution));
@@ -468,7 +520,6 @@
       map.getContainer().appendChild(t);
     }
     toolbar(map, cfg, state);
-    if (cfg.bounds) map.fitBounds(cfg.bounds, {padding: [10, 10]});
     A.maps.push(state);
     A.ready = true;
     document.documentElement.setAttribute('data-agrigis-ready', '1');

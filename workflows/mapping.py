@@ -1,0 +1,369 @@
+"""``agrigis map``: offline field maps (one self-contained HTML file each).
+
+Recipes (load with ``layers``, compute with ``gis``, draw with ``maps``):
+
+- ``agrigis map progress``: registry parcels by category and status, county choropleth of
+  each area target (share of the city target achieved in each county, from
+  :func:`gis.tracking.progress`), county boundaries, nature reserves, canals;
+- ``agrigis map layer NAME|FILE``: any catalogue layer or file (vector or raster);
+- ``agrigis map suitability [DIR]``: the candidate polygons of ``agrigis suitability``;
+- ``agrigis map remediation [DIR]``: parcels by remediation verdict with trend charts.
+
+Each has a plain function (``progress_map_file`` …) returning the written path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from gis.errors import DataFileError, InputError
+from gis.labels import label
+from maps.basemaps import BASEMAPS
+
+from .options import lang_option, registry_option, registry_path
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------- helpers
+def _load_role(cat, role: str):
+    entry = cat.by_role(role)
+    if entry is None:
+        return None, None
+    return cat.load(entry.name), entry
+
+
+def _attribution(entries, lang: str = "zh") -> str | None:
+    """Short data credits: each layer's title and licence (the catalogue has the full source)."""
+    parts = []
+    for e in entries:
+        if e is None:
+            continue
+        title = (getattr(e, "title_zh", None) if lang == "zh" else getattr(e, "title_en", None)) or e.name
+        lic = getattr(e, "licence", None) or ""
+        parts.append(f"{title}{' (' + lic + ')' if lic else ''}")
+    return " · ".join(dict.fromkeys(parts)) or None
+
+
+def _registry_parcels(registry):
+    from layers.registry import Registry
+
+    rp = registry_path(registry)
+    if not Path(rp).exists():
+        raise DataFileError(
+            f"registry {rp} does not exist; import parcels first (agrigis import FILE --registry {rp}), "
+            "pass --registry, or build a demo workspace with agrigis demo"
+        )
+    reg = Registry(rp)
+    parcels = reg.projects()
+    synthetic = bool(parcels.attrs.get("synthetic_batches"))
+    if not synthetic:
+        try:
+            b = reg.batches()
+            if "synthetic" in b.columns and "batch_id" in parcels.columns:
+                syn = set(b.loc[b["synthetic"].astype(bool), "batch_id"])
+                synthetic = bool(set(parcels["batch_id"]) & syn)
+        except Exception:  # pragma: no cover - older registries without the column
+            pass
+    return parcels, synthetic
+
+
+def county_shares(res, lang: str = "zh") -> pd.DataFrame:
+    """Per county and area target: achieved area as a share of the city-wide target (%).
+
+    The 2024 targets are city-wide; a county's colour says how much of the city target it
+    has achieved so far. Counties outside a target's scope get no value.
+    """
+    s = res.summary.set_index("key")
+    bc = res.by_county
+    bc = bc[bc["region"].astype(str).str.fullmatch(r"\d{6}")]
+    rows = []
+    for _, r in bc.iterrows():
+        t = s.loc[r["key"]]
+        target = float(t["target_mu"]) if pd.notna(t["target_mu"]) else float("nan")
+        pct = 100.0 * float(r["achieved_mu"]) / target if target and bool(r["in_scope"]) else None
+        rows.append({"county_code": str(r["region"]), "target": r["key"], "target_name": str(t["name"]),
+                     "completion_pct": pct, "done_wan_mu": float(r["achieved_mu"]) / 10_000,
+                     "target_wan_mu": target / 10_000})
+    return pd.DataFrame(rows)
+
+
+def _common(f):
+    f = click.option("--basemap", type=click.Choice(BASEMAPS), default="osm", show_default=True,
+                     help="Basemap; gaode-* shifts the data to GCJ-02 to match Gaode tiles.")(f)
+    f = click.option("--tianditu-key", default=None, envvar="AGRIGIS_TIANDITU_KEY", show_envvar=True,
+                     help="Tianditu key (tk); without it Tianditu basemaps are left out.")(f)
+    f = click.option("--online", is_flag=True, help="Link Leaflet from a CDN instead of inlining it (smaller file).")(f)
+    f = click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Workspace folder with catalog.yml (default: current folder if it has one).")(f)
+    f = lang_option(f)
+    return f
+
+
+def _opts(basemap, tianditu_key, online, lang):
+    return {"basemap": basemap, "tianditu_key": tianditu_key, "online": online, "lang": lang}
+
+
+# ----------------------------------------------------------------------- functions
+def progress_map_file(out: str | os.PathLike = "progress_map.html", registry=None, targets=None, as_of=None,
+                      year: int | None = None, workspace=None, lang: str = "zh", basemap: str = "osm",
+                      tianditu_key: str | None = None, online: bool = False, simplify_m: float | None = None,
+                      series: str | os.PathLike | None = None) -> Path:
+    """Write the progress map of the registry; returns the HTML path."""
+    import layers
+    from maps.progress_map import progress_map
+
+    from .progress import run_progress
+
+    parcels, synthetic = _registry_parcels(registry)
+    cat = layers.get_catalog(workspace)
+    counties, e_cty = _load_role(cat, "counties")
+    if counties is None:
+        raise DataFileError("the layer catalogue has no layer with role 'counties'; add one to catalog.yml")
+    reserves, e_res = _load_role(cat, "protected_areas")
+    canals, e_can = _load_role(cat, "canals")
+    res = run_progress(registry=registry, targets=targets, as_of=as_of, year=year, lang=lang, workspace=workspace,
+                       parcels=parcels, counties=counties, protected_areas=reserves, write=False).result
+    shares = county_shares(res, lang)
+    synthetic = synthetic or any(getattr(e, "synthetic", False) for e in (e_cty, e_res, e_can) if e is not None)
+    fm = progress_map(parcels, counties, shares, reserves=reserves, canals=canals, synthetic=synthetic,
+                      attribution=_attribution([e_cty, e_res, e_can], lang), simplify_m=simplify_m,
+                      series=_load_series(series) if series else None,
+                      value_label=label("maps.share_of_city_pct", lang),
+                      **_opts(basemap, tianditu_key, online, lang))
+    return fm.save(out)
+
+
+def _load_series(path) -> dict:
+    """``remediation_series.json`` ({code: {"dates": [...], "values": [...]}}) → {code: (dates, values)}."""
+    path = Path(path)
+    if not path.exists():
+        raise DataFileError(f"series file {path} does not exist; run agrigis remediation first or leave out --series")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"series file {path} is not JSON ({exc})") from exc
+    out = {}
+    for code, d in data.items():
+        if isinstance(d, dict) and "dates" in d and "values" in d:
+            out[str(code)] = (d["dates"], d["values"])
+    return out
+
+
+def layer_map_file(layer: str, out: str | os.PathLike | None = None, workspace=None, column: str | None = None,
+                   lang: str = "zh", basemap: str = "osm", tianditu_key: str | None = None, online: bool = False) -> Path:
+    """Write a map of one catalogue layer or file (vector or raster); returns the HTML path."""
+    import layers
+    from maps.layer_map import class_map, raster_map, vector_map
+
+    cat = layers.get_catalog(workspace)
+    entry = None
+    path = Path(layer)
+    if layer in cat.names():
+        entry = cat[layer]
+        data = cat.load(layer)
+        name = (entry.title_zh if lang == "zh" else entry.title_en) or layer
+    elif path.exists():
+        data = _read_file(path)
+        name = path.stem
+    else:
+        raise InputError(f"{layer!r} is neither a catalogue layer ({', '.join(cat.names())}) nor an existing file")
+    synthetic = bool(getattr(entry, "synthetic", False))
+    attribution = _attribution([entry], lang) if entry else None
+    counties = None
+    try:
+        counties, _ = _load_role(cat, "counties")
+    except Exception:  # noqa: BLE001 - county outlines are a nicety here
+        counties = None
+    opts = _opts(basemap, tianditu_key, online, lang)
+    if hasattr(data, "rio"):
+        fm = raster_map(data, name=name, counties=counties, synthetic=synthetic, attribution=attribution, **opts)
+    elif column:
+        fm = class_map(data, column, name=name, counties=counties, synthetic=synthetic, attribution=attribution, **opts)
+    else:
+        fm = vector_map(data, name=name, counties=counties, synthetic=synthetic, attribution=attribution, **opts)
+    return fm.save(out or f"{path.stem if path.exists() else layer}_map.html")
+
+
+def _read_file(path: Path):
+    if path.suffix.lower() in (".tif", ".tiff", ".nc", ".vrt"):
+        import rioxarray
+
+        da = rioxarray.open_rasterio(path, masked=True)
+        return da.squeeze("band", drop=True) if "band" in da.dims and da.sizes["band"] == 1 else da
+    import geopandas as gpd
+
+    return gpd.read_file(path)
+
+
+def _find(dirpath: Path, names: tuple[str, ...]) -> Path:
+    for n in names:
+        if (dirpath / n).exists():
+            return dirpath / n
+    raise DataFileError(f"{dirpath} has none of {', '.join(names)}; run the matching agrigis command first")
+
+
+def remediation_map_file(directory: str | os.PathLike = "remediation", out=None, workspace=None, lang: str = "zh",
+                         basemap: str = "osm", tianditu_key: str | None = None, online: bool = False) -> Path:
+    """Map of ``agrigis remediation`` results: parcels by verdict, popups with the index trend."""
+    import geopandas as gpd
+
+    import layers
+    from maps.layer_map import class_map
+
+    d = Path(directory)
+    g = gpd.read_file(_find(d, ("remediation.gpkg",)))
+    series = _load_series(d / "remediation_series.json") if (d / "remediation_series.json").exists() else None
+    col = next((c for c in ("verdict", "status_verdict", "result") if c in g.columns), None)
+    if col is None:
+        raise DataFileError(f"{d / 'remediation.gpkg'} has no verdict column; columns are {', '.join(g.columns)}")
+    cat = layers.get_catalog(workspace)
+    counties, _ = _load_role(cat, "counties")
+    colors = {"improving": "#1a9641", "improved": "#1a9641", "stable": "#ffffbf", "no_change": "#ffffbf",
+              "worsening": "#d7191c", "worse": "#d7191c", "insufficient_data": "#bbbbbb"}
+    vals = [v for v in dict.fromkeys(g[col].astype(str))]
+    classes = {v: _verdict_label(v, lang) for v in vals}
+    synthetic = bool(g["synthetic"].any()) if "synthetic" in g.columns else _synthetic_registry()
+    fm = class_map(g, col, classes=classes, colors={v: colors.get(v, "#999999") for v in vals},
+                   name=label("maps.remediation_title", lang), counties=counties, synthetic=synthetic,
+                   fields=[c for c in ("project_code", "category", "year") if c in g.columns],
+                   **_opts(basemap, tianditu_key, online, lang))
+    if series:
+        _attach_series(fm, g, series, lang)
+    return fm.save(out or d / "remediation_map.html")
+
+
+def _verdict_label(v: str, lang: str) -> str:
+    for key in (f"remediation.verdict.{v}", f"trend.{v}", f"verdict.{v}"):
+        try:
+            return label(key, lang)
+        except KeyError:
+            continue
+    return v
+
+
+def _synthetic_registry() -> bool:
+    try:
+        return _registry_parcels(None)[1]
+    except Exception:  # noqa: BLE001 - no registry: nothing to say
+        return False
+
+
+def _attach_series(fm, g, series: dict, lang: str) -> None:
+    """Add the trend charts to the class layer's popups (values keyed by project_code)."""
+    from maps.base import _series
+
+    spec = fm.layers[0]
+    token = spec["data"]
+    data = json.loads(fm._data[token])
+    codes = list(g["project_code"].astype(str)) if "project_code" in g.columns else []
+    if len(codes) != data["n"]:
+        return
+    data["p"]["ts"] = [_series(series.get(c)) for c in codes]
+    fm._data[token] = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    spec["popup"]["series"] = {"field": "ts", "label": label("maps.trend", lang)}
+
+
+def suitability_map_file(directory: str | os.PathLike = "suitability", out=None, workspace=None, lang: str = "zh",
+                         basemap: str = "osm", tianditu_key: str | None = None, online: bool = False) -> Path:
+    """Map of ``agrigis suitability`` results: candidate polygons by class (or score)."""
+    import geopandas as gpd
+    import pyogrio
+
+    import layers
+    from maps.layer_map import class_map, vector_map
+
+    d = Path(directory)
+    gpkg = _find(d, ("suitability.gpkg", "candidates.gpkg"))
+    lyrs = [n for n, _ in pyogrio.list_layers(gpkg)]
+    g = gpd.read_file(gpkg, layer="candidates" if "candidates" in lyrs else lyrs[0])
+    cat = layers.get_catalog(workspace)
+    counties, e_cty = _load_role(cat, "counties")
+    col = next((c for c in ("class", "suitability", "suitability_class", "grade") if c in g.columns), None)
+    synthetic = bool(g["synthetic"].any()) if "synthetic" in g.columns else False
+    opts = _opts(basemap, tianditu_key, online, lang)
+    name = label("maps.suitability_title", lang)
+    fields = [c for c in g.columns if c not in (g.geometry.name, col)][:6]
+    if col:
+        fm = class_map(g, col, name=name, counties=counties, synthetic=synthetic, fields=fields, **opts)
+    else:
+        fm = vector_map(g, name=name, counties=counties, synthetic=synthetic, **opts)
+    return fm.save(out or d / "suitability_map.html")
+
+
+# ------------------------------------------------------------------------ commands
+@click.group("map")
+def map_group() -> None:
+    """离线野外地图 / offline field maps (one HTML file, works without network).
+
+    \b
+      agrigis map progress -o progress_map.html
+      agrigis map layer counties
+      agrigis map layer soil_ec.tif
+      agrigis map remediation remediation/
+      agrigis map suitability suitability/
+    """
+
+
+@map_group.command("progress")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("progress_map.html"),
+              show_default=True, help="HTML file to write.")
+@registry_option
+@click.option("--targets", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Targets YAML (default: the bundled Baicheng 2024 targets).")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="Date for the pace (default: today).")
+@click.option("--year", type=int, default=None, help="Only the targets of this year.")
+@click.option("--simplify", "simplify_m", type=float, default=None, help="Simplify parcels (tolerance in m, below 1).")
+@click.option("--series", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="remediation_series.json for trend charts in popups.")
+@_common
+def progress_command(out, registry, targets, as_of, year, simplify_m, series, basemap, tianditu_key, online,
+                     workspace, lang):
+    """项目进度地图 / progress map: parcels by category and status, county completion."""
+    p = progress_map_file(out, registry=registry, targets=targets, as_of=as_of, year=year, workspace=workspace,
+                          lang=lang, basemap=basemap, tianditu_key=tianditu_key, online=online,
+                          simplify_m=simplify_m, series=series)
+    click.echo(f"{p} ({p.stat().st_size / 1e6:.1f} MB)")
+
+
+@map_group.command("layer")
+@click.argument("layer")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTML file to write (default: LAYER_map.html).")
+@click.option("--column", default=None, help="Colour polygons by the classes of this column.")
+@_common
+def layer_command(layer, out, column, basemap, tianditu_key, online, workspace, lang):
+    """图层地图 / map of one catalogue layer or file (vector or raster)."""
+    p = layer_map_file(layer, out, workspace=workspace, column=column, lang=lang, basemap=basemap,
+                       tianditu_key=tianditu_key, online=online)
+    click.echo(f"{p} ({p.stat().st_size / 1e6:.1f} MB)")
+
+
+@map_group.command("remediation")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("remediation"))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTML file to write (default: DIRECTORY/remediation_map.html).")
+@_common
+def remediation_command(directory, out, basemap, tianditu_key, online, workspace, lang):
+    """盐碱地改良地图 / remediation map: parcels by verdict with index trend charts."""
+    p = remediation_map_file(directory, out, workspace=workspace, lang=lang, basemap=basemap,
+                             tianditu_key=tianditu_key, online=online)
+    click.echo(f"{p} ({p.stat().st_size / 1e6:.1f} MB)")
+
+
+@map_group.command("suitability")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("suitability"))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTML file to write (default: DIRECTORY/suitability_map.html).")
+@_common
+def suitability_command(directory, out, basemap, tianditu_key, online, workspace, lang):
+    """适宜性地图 / suitability map: candidate polygons by class."""
+    p = suitability_map_file(directory, out, workspace=workspace, lang=lang, basemap=basemap,
+                             tianditu_key=tianditu_key, online=online)
+    click.echo(f"{p} ({p.stat().st_size / 1e6:.1f} MB)")
