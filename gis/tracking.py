@@ -194,8 +194,8 @@ class _Pieces:
 
     def index_regions(self, regions: list[str]) -> "_Pieces":
         self.regions = list(regions)
-        pos = {r: i for i, r in enumerate(self.regions)}
-        self.region_idx = np.array([pos[r] for r in self.region], dtype=int) if len(self.region) else np.zeros(0, int)
+        self.region_idx = pd.Index(self.regions, dtype=object).get_indexer(
+            pd.Index(self.region, dtype=object)).astype(int) if len(self.region) else np.zeros(0, int)
         return self
 
 

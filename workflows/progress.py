@@ -370,7 +370,10 @@ def progress_command(outdir: Path, as_of: str | None, year: int | None, targets:
     Counts each target's land once (union of overlapping parcels), by county, with
     under-construction and planned land as pipeline, and the pace for the date.
     """
-    out = run_progress(outdir, registry=registry, targets=targets, as_of=as_of, year=year, lang=lang)
+    from rich.console import Console
+
+    with Console(stderr=True).status(label("tracking.working", lang)):
+        out = run_progress(outdir, registry=registry, targets=targets, as_of=as_of, year=year, lang=lang)
     _print_table(out.result, lang, out.synthetic_batches)
     for p in out.paths.values():
         click.echo(str(p))
