@@ -11,9 +11,10 @@ the same grid — a month or a year of NDVI costs one geometry pass. It can be s
 Methods
 -------
 ``"exact"`` (default)
-    Exact fraction of each cell's area inside the zone (0 < f ≤ 1), computed by the
-    exactextract geometry kernel on an in-memory description of the grid (no pixels are
-    read).
+    Exact fraction of each cell's area inside the zone (0 < f ≤ 1), computed without
+    reading any pixel by a vectorised numpy kernel (Green's theorem on the zone edges
+    split at grid lines, see :func:`_exact_numpy`); exactextract's C++ kernel can be
+    chosen instead (``kernel="exactextract"``), the two agree to 1e-7.
 ``"center"``
     Weight 1 for cells whose centre lies inside the zone (GDAL rasterisation, rasterstats'
     default).
@@ -47,6 +48,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -270,12 +272,14 @@ class Coverage:
     # -- build --------------------------------------------------------------------------
     @classmethod
     def build(cls, zones, grid, method: str = "exact", name: str = "zones",
-              workers: int | None = None) -> "Coverage":
+              workers: int | None = None, kernel: str = "numpy") -> "Coverage":
         """Compute the weights of ``zones`` (GeoDataFrame/GeoSeries) on ``grid``.
 
         ``grid`` is a :class:`Grid` or anything :meth:`Grid.of` accepts. ``workers``
-        processes share the geometry work of large zone sets (default: all cores when
-        there are more than 4000 zones).
+        threads share the geometry work of large zone sets (default: up to 2 when there
+        are more than 1000 zones). ``kernel`` chooses the exact-coverage code: "numpy"
+        (ours, vectorised, about 2.5× less CPU) or "exactextract" (its C++ kernel run in
+        ``workers`` processes; needs the package).
         """
         import pandas as pd
 
@@ -309,13 +313,24 @@ class Coverage:
                         "are empty (NaN)", n_out, len(geoms))
         use = np.flatnonzero(inside > 0)
         if method == "exact":
-            if workers is None:
-                workers = min(os.cpu_count() or 1, 2) if len(use) > 4000 else 1
-            rows, cols, vals = _exact(geoms, use, grid, workers)
+            if kernel == "exactextract":
+                if workers is None:
+                    workers = min(os.cpu_count() or 1, 2) if len(use) > 4000 else 1
+                rows, cols, vals = _exact(geoms, use, grid, workers)
+            elif kernel == "numpy":
+                if workers is None:
+                    workers = min(os.cpu_count() or 1, 2) if len(use) > 1000 else 1
+                rows, cols, vals = _exact_numpy(geoms, use, grid, workers)
+            else:
+                raise InputError(f"kernel {kernel!r} is unknown; use 'numpy' or 'exactextract'")
         else:
             rows, cols, vals = _rasterized(geoms, use, grid, method == "all_touched")
-        matrix = sp.csr_array((vals, (rows, cols)), shape=(len(geoms), grid.ncells))
-        matrix.sum_duplicates()
+        if len(rows) and (np.diff(rows) >= 0).all():  # zone-ordered: build CSR directly
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(geoms)))])
+            matrix = sp.csr_array((vals, cols, indptr), shape=(len(geoms), grid.ncells))
+        else:
+            matrix = sp.csr_array((vals, (rows, cols)), shape=(len(geoms), grid.ncells))
+            matrix.sum_duplicates()
         index = zones.index if hasattr(zones, "index") else pd.RangeIndex(len(geoms))
         return cls(matrix, grid, method, index, inside, zones_fingerprint(zones))
 
@@ -472,11 +487,14 @@ def _exact_part(wkb: list[bytes], use: np.ndarray, grid_args: tuple):
     src = NumPyRasterSource(np.broadcast_to(np.uint8(0), (height, width)), x0, y0, x1, y1,
                             srs_wkt=wkt)
     gdf = gpd.GeoDataFrame(geometry=shapely.from_wkb(wkb), crs=wkt)
-    df = exact_extract(src, gdf, ["cell_id", "coverage"], output="pandas",
-                       strategy="feature-sequential")
-    lens = np.fromiter((len(a) for a in df["cell_id"]), dtype=np.int64, count=len(df))
-    cols = np.concatenate(list(df["cell_id"])) if len(df) else np.zeros(0, np.int64)
-    vals = np.concatenate(list(df["coverage"])) if len(df) else np.zeros(0)
+    # raster-sequential with GeoJSON-like output is the fastest way out of exactextract
+    feats = exact_extract(src, gdf, ["cell_id", "coverage"], output="geojson",
+                          strategy="raster-sequential", max_cells_in_memory=30_000_000)
+    props = [f["properties"] for f in feats]
+    lens = np.fromiter((len(p["cell_id"]) for p in props), dtype=np.int64, count=len(props))
+    cols = (np.concatenate([p["cell_id"] for p in props]) if props
+            else np.zeros(0, np.int64))
+    vals = (np.concatenate([p["coverage"] for p in props]) if props else np.zeros(0))
     rows = np.repeat(use, lens)
     keep = vals > 0
     return rows[keep], cols[keep].astype(np.int64), vals[keep].astype(np.float64)
@@ -493,7 +511,11 @@ def _exact(geoms, use, grid: Grid, workers: int):
 
     # interleave so that both workers get a similar mix of large and small zones
     parts = [use[i::workers] for i in range(workers)]
-    ctx = mp.get_context("forkserver" if os.name != "nt" else "spawn")
+    # fork is cheap (the parent has imported everything) but only safe without threads
+    if os.name != "nt" and threading.active_count() == 1:
+        ctx = mp.get_context("fork")
+    else:
+        ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx) as ex:
         futs = [ex.submit(_exact_part, list(shapely.to_wkb(geoms[p])), p, grid_args)
                 for p in parts]
@@ -529,3 +551,135 @@ def _rasterized(geoms, use, grid: Grid, all_touched: bool):
     rows = np.concatenate(rows_out)
     cols = np.concatenate(cols_out)
     return rows, cols, np.ones(len(rows))
+
+
+def _exact_numpy(geoms, use, grid: Grid, workers: int = 1, chunk_cells: int = 3_000_000):
+    """Exact coverage fractions with vectorised numpy (no per-zone Python loop).
+
+    Green's theorem per cell: for a closed ring, the area of the polygon inside cell
+    (r, c) is ∮ 1[c<u<c+1]·(clamp(v, r, r+1) − r) du in grid units (u = column, v = row,
+    v downwards). Every edge is split where it crosses a grid line, so each piece lies
+    in one cell (r, c); it adds du·(v̄ − r) to that cell and du to every cell above it in
+    the same column (a suffix sum, done with one cumulative sum per zone window).
+    Cells outside the grid are dropped; parts of zones below the grid still pass their
+    column sums up, so zones over the edge are exact too.
+    """
+    t = grid.transform
+    W, H = grid.width, grid.height
+    g = shapely.orient_polygons(geoms[use])
+    parts, pidx = shapely.get_parts(g, return_index=True)
+    rings, ridx = shapely.get_rings(parts, return_index=True)
+    coords, cidx = shapely.get_coordinates(rings, return_index=True)
+    zpt = pidx[ridx][cidx]  # position in `use` of every vertex
+    u = (coords[:, 0] - t.c) / t.a
+    v = (coords[:, 1] - t.f) / t.e
+    same = cidx[1:] == cidx[:-1]
+    e0 = np.flatnonzero(same)
+    U1, V1, U2, V2 = u[e0], v[e0], u[e0 + 1], v[e0 + 1]
+    ez = zpt[e0]
+    nzone = len(use)
+    # zone windows: columns c0..c1, rows r0..r1 (r1 may be H, a virtual row below the grid)
+    umin = np.full(nzone, np.inf)
+    umax = np.full(nzone, -np.inf)
+    vmin = np.full(nzone, np.inf)
+    vmax = np.full(nzone, -np.inf)
+    np.minimum.at(umin, zpt, u)
+    np.maximum.at(umax, zpt, u)
+    np.minimum.at(vmin, zpt, v)
+    np.maximum.at(vmax, zpt, v)
+    c0 = np.clip(np.floor(umin), 0, W - 1).astype(np.int64)
+    c1 = np.clip(np.floor(umax), 0, W - 1).astype(np.int64)
+    r0 = np.clip(np.floor(vmin), 0, H).astype(np.int64)
+    r1 = np.clip(np.floor(vmax), 0, H).astype(np.int64)
+    nrows = r1 - r0 + 1
+    size = (c1 - c0 + 1) * nrows
+    # chunks of zones with bounded window cells
+    cum = np.cumsum(size)
+    bounds = [0]
+    while bounds[-1] < nzone:
+        start = bounds[-1]
+        base = cum[start - 1] if start else 0
+        stop = int(np.searchsorted(cum, base + chunk_cells, side="right"))
+        bounds.append(max(stop, start + 1))
+    estart = np.searchsorted(ez, bounds)
+
+    def chunk(k):
+        za, zb = bounds[k], bounds[k + 1]
+        ea, eb = estart[k], estart[k + 1]
+        return _green_chunk(U1[ea:eb], V1[ea:eb], U2[ea:eb], V2[ea:eb], ez[ea:eb] - za,
+                            c0[za:zb], r0[za:zb], r1[za:zb], nrows[za:zb], size[za:zb],
+                            W, H, za)
+
+    n = len(bounds) - 1
+    if workers > 1 and n > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as ex:
+            res = list(ex.map(chunk, range(n)))
+    else:
+        res = [chunk(k) for k in range(n)]
+    zl = np.concatenate([r[0] for r in res])
+    cols = np.concatenate([r[1] for r in res])
+    vals = np.concatenate([r[2] for r in res])
+    return use[zl], cols, vals
+
+
+def _green_chunk(U1, V1, U2, V2, ez, c0, r0, r1, nrows, size, W, H, zoff):
+    E = len(U1)
+    dU, dV = U2 - U1, V2 - V1
+    # integer crossings inside the grid: u = k for k in [0, W], v = k for k in [0, H]
+    lo_u = np.maximum(np.floor(np.minimum(U1, U2)) + 1, 0)
+    hi_u = np.minimum(np.ceil(np.maximum(U1, U2)) - 1, W)
+    lo_v = np.maximum(np.floor(np.minimum(V1, V2)) + 1, 0)
+    hi_v = np.minimum(np.ceil(np.maximum(V1, V2)) - 1, H)
+    nu = np.maximum(hi_u - lo_u + 1, 0).astype(np.int64)
+    nv = np.maximum(hi_v - lo_v + 1, 0).astype(np.int64)
+
+    def crossings(n, lo, p1, dp):
+        e = np.repeat(np.arange(E), n)
+        k = lo[e] + (np.arange(len(e)) - np.repeat(np.cumsum(n) - n, n))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return e, (k - p1[e]) / dp[e]
+
+    eu, tu = crossings(nu, lo_u, U1, dU)
+    ev, tv = crossings(nv, lo_v, V1, dV)
+    e = np.concatenate([np.arange(E), np.arange(E), eu, ev])
+    tt = np.concatenate([np.zeros(E), np.ones(E), tu, tv])
+    order = np.lexsort((tt, e))
+    e, tt = e[order], tt[order]
+    keep = np.flatnonzero(e[1:] == e[:-1])
+    es = e[keep]
+    ta, tb = tt[keep], tt[keep + 1]
+    ua = np.clip(U1[es] + ta * dU[es], 0, W)
+    ub = np.clip(U1[es] + tb * dU[es], 0, W)
+    va = np.clip(V1[es] + ta * dV[es], 0, H)
+    vb = np.clip(V1[es] + tb * dV[es], 0, H)
+    du = ub - ua
+    nzd = du != 0
+    es, ua, ub, va, vb, du = es[nzd], ua[nzd], ub[nzd], va[nzd], vb[nzd], du[nzd]
+    c = np.minimum(np.floor((ua + ub) * 0.5), W - 1).astype(np.int64)
+    vm = (va + vb) * 0.5
+    r = np.minimum(np.floor(vm), H).astype(np.int64)
+    own = du * (vm - r)
+    z = ez[es]
+    off = np.concatenate([[0], np.cumsum(size)])
+    N = int(off[-1])
+    # window layout: column-major, rows from the bottom (r1) up to the top (r0)
+    pos = off[z] + (c - c0[z]) * nrows[z] + (r1[z] - r)
+    own_acc = np.bincount(pos, own, minlength=N)
+    pre_acc = np.bincount(pos, du, minlength=N)
+    cs = np.cumsum(pre_acc)
+    ncols = size // nrows
+    col_start = np.repeat(off[:-1], ncols) + (
+        np.arange(int(ncols.sum())) - np.repeat(np.cumsum(ncols) - ncols, ncols)
+    ) * np.repeat(nrows, ncols)
+    base = np.where(col_start > 0, cs[np.maximum(col_start - 1, 0)], 0.0)
+    cov = own_acc + (cs - pre_acc) - np.repeat(base, np.repeat(nrows, ncols))
+    p = np.flatnonzero(cov > 1e-10)
+    zl = np.searchsorted(off, p, side="right") - 1
+    li = p - off[zl]
+    rr = r1[zl] - li % nrows[zl]
+    cc = c0[zl] + li // nrows[zl]
+    inside = rr < H
+    p, zl, rr, cc = p[inside], zl[inside], rr[inside], cc[inside]
+    return zl + zoff, rr * W + cc, np.minimum(cov[p], 1.0)

@@ -50,7 +50,6 @@ import logging
 import os
 import re
 import threading
-from functools import partial
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -89,7 +88,7 @@ class _Source:
     dask = None  # a dask array (time, y, x) when dask-backed
     name: str = "raster"
 
-    def read(self, r0: int, r1: int) -> np.ndarray:  # (T, rows, width) float64, NaN = invalid
+    def read(self, r0: int, r1: int):  # raw (T, rows, width), [(nodata, scale, offset)], masks
         raise NotImplementedError
 
     def close(self) -> None:
@@ -169,10 +168,12 @@ class _RasterioSource(_Source):
         return cache[i]
 
     def read(self, r0, r1):
+        """Raw cells (T, rows, width) in the files' dtype, their (nodata, scale, offset)
+        per date and the validity masks (or None)."""
         from rasterio.windows import Window
 
         win = Window(0, r0, self.grid.width, r1 - r0)
-        out = np.empty((len(self.paths), r1 - r0, self.grid.width))
+        raws, masks, meta = [], [], []
         for i in range(len(self.paths)):
             nd, scale, offset, use_mask = self.meta[i]
             ds = self._ds(i)
@@ -183,8 +184,14 @@ class _RasterioSource(_Source):
             else:
                 arr = ds.read(self.band, window=win)
                 mask = ds.read_masks(self.band, window=win) > 0 if use_mask else None
-            out[i] = _apply(arr, nd, scale, offset, mask)
-        return out
+            raws.append(arr)
+            masks.append(mask)
+            meta.append((nd, scale, offset))
+        raw = np.stack(raws) if len(raws) > 1 else raws[0][None]
+        if all(m is None for m in masks):
+            return raw, meta, None
+        full = np.stack([np.ones(raw.shape[1:], bool) if m is None else m for m in masks])
+        return raw, meta, full
 
     def close(self):
         for ds in self._opened:
@@ -223,11 +230,10 @@ class _XarraySource(_Source):
         self.scale = attrs.get("scale_factor", None)
         self.offset = attrs.get("add_offset", None)
         self.dask = da.data if _is_dask(da.data) else None
-        self.prepare = partial(_apply, nodata=self.nodata, scale=self.scale,
-                               offset=self.offset)
+        self.meta = [(self.nodata, self.scale, self.offset)] * da.shape[0]
 
     def read(self, r0, r1):
-        return self.prepare(np.asarray(self.da.data[:, r0:r1, :]))
+        return np.asarray(self.da.data[:, r0:r1, :]), self.meta, None
 
 
 def _is_dask(x) -> bool:
@@ -348,23 +354,27 @@ def _weighted_quantiles(z, v, w, n_zones, qs):
     return out
 
 
-def _band_compute(weights: sp.csr_array, values: np.ndarray, row0: int, grid: Grid,
-                  stats: list[str], categorical: bool, prepare=None):
+def _band_compute(weights: sp.csr_array, raw: np.ndarray, row0: int, grid: Grid,
+                  stats: list[str], categorical: bool, meta: list, masks=None):
     """All statistics for the zones of one band.
 
-    ``values`` is (T, rows, width) with NaN for invalid cells. Returns
+    ``raw`` is (T, rows, width) as stored, ``meta`` the (nodata, scale, offset) of each
+    date and ``masks`` (T, rows, width) validity or None. Returns
     ``(dict stat -> (nz, T), dict class -> (area_m2 (nz, T)), valid_area (nz, T))``.
     """
-    if prepare is not None:
-        values = prepare(values)
-    T = values.shape[0]
+    T = raw.shape[0]
     nz = weights.shape[0]
     idx = weights.indices
     w = weights.data
     counts = np.diff(weights.indptr)
     z = np.repeat(np.arange(nz), counts)
-    flat = values.reshape(T, -1)
-    vals = flat[:, idx]  # (T, nnz)
+    # gather only the cells the zones touch, then mask and scale them
+    graw = np.asarray(raw).reshape(T, -1)[:, idx]
+    gmask = None if masks is None else np.asarray(masks).reshape(T, -1)[:, idx]
+    vals = np.empty(graw.shape)
+    for t in range(T):
+        vals[t] = _apply(graw[t], *meta[t], None if gmask is None else gmask[t])
+    del graw, gmask
     valid = ~np.isnan(vals)
     P = sp.csr_array((np.ones(len(idx)), np.arange(len(idx)), weights.indptr),
                      shape=(nz, len(idx)))
@@ -585,7 +595,7 @@ def _run(zones, src: _Source, cov: Coverage, stats, categorical, geometry, worke
         import dask
 
         tasks = [dask.delayed(_band_compute)(b.weights, src.dask[:, b.row0:b.row1, :],
-                                             b.row0, grid, stats, categorical, src.prepare)
+                                             b.row0, grid, stats, categorical, src.meta)
                  for b in bands]
         results = list(dask.compute(*tasks))
         if progress:
@@ -595,8 +605,8 @@ def _run(zones, src: _Source, cov: Coverage, stats, categorical, geometry, worke
 
         def job(k):
             b = bands[k]
-            return _band_compute(b.weights, src.read(b.row0, b.row1), b.row0, grid, stats,
-                                 categorical)
+            raw, meta, masks = src.read(b.row0, b.row1)
+            return _band_compute(b.weights, raw, b.row0, grid, stats, categorical, meta, masks)
 
         done = 0
         if workers > 1 and total > 1:
