@@ -28,8 +28,9 @@ def many_parcels(n: int, counties: gpd.GeoDataFrame, *, seed: int = 0, prefix: s
     ys = np.arange(y0, y1, step)
     gx, gy = (a.ravel() for a in np.meshgrid(xs, ys))
     pts = shapely.points(gx + size / 2, gy + size / 2)
-    tree = shapely.STRtree(np.asarray(counties.geometry.values, dtype=object))
-    inside = np.unique(tree.query(pts, predicate="within")[0])
+    zones = np.asarray(counties.geometry.values, dtype=object)
+    shapely.prepare(zones)
+    inside = np.unique(shapely.STRtree(pts).query(zones, predicate="contains")[1])
     if len(inside) < n:
         raise ValueError(f"only {len(inside)} grid cells inside the counties; use a smaller step")
     pick = np.sort(rng.choice(inside, size=n, replace=False))
