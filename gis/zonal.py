@@ -65,7 +65,7 @@ from .units import m2_to_mu
 
 log = logging.getLogger(__name__)
 
-__all__ = ["zonal_stats", "STATS", "DEFAULT_STATS"]
+__all__ = ["zonal_stats", "raster_grid", "STATS", "DEFAULT_STATS"]
 
 STATS = ("count", "sum", "mean", "min", "max", "std", "median", "majority", "minority",
          "variety")
@@ -297,6 +297,24 @@ def _open_xarray(path: Path, variable):
     except Exception as exc:  # noqa: BLE001 - any reader failure is a data file problem
         raise DataFileError(f"{path}: cannot open it with xarray ({exc})") from exc
     return _pick_variable(ds, variable, str(path))
+
+
+def raster_grid(raster, band: int = 1, variable: str | None = None) -> Grid:
+    """The (checked) grid of anything :func:`zonal_stats` accepts as a raster.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, rioxarray  # noqa: F401
+    >>> da = xr.DataArray(np.zeros((2, 3)), dims=("y", "x"),
+    ...                   coords={"y": [15.0, 5.0], "x": [5.0, 15.0, 25.0]})
+    >>> raster_grid(da.rio.write_crs("EPSG:4550")).describe()
+    '3×2 cells of 10×10 at (0, 20), EPSG:4550'
+    """
+    src = _open(raster, band, None, None, variable)
+    try:
+        return src.grid
+    finally:
+        src.close()
 
 
 # ----------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "progress": "workflows.progress:progress_command",
     "demo": "workflows.demo:demo_command",
     "map": "workflows.mapping:map_group",
+    "zonal": "workflows.zonal:zonal_command",
 }
 
 

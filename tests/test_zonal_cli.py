@@ -1,0 +1,76 @@
+"""``agrigis zonal`` (workflows.zonal): tables from files, stacks, classes, weights, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from gis import zonal_stats
+from workflows.cli import main
+from workflows.zonal import zonal_table
+
+from test_zonal import NODATA, _parcels, _values, _write
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("zonal_cli")
+    zones = _parcels(20, seed=11).reset_index()
+    zones.to_file(d / "parcels.gpkg", driver="GPKG")
+    v = _values()
+    v2 = np.where(v == NODATA, NODATA, v + 1).astype("float32")
+    cls = np.where(v == NODATA, 0, np.digitize(v, [8.5, 9.0, 9.5])).astype("uint8")
+    return {"dir": d, "zones": zones.set_index("code"), "gpkg": d / "parcels.gpkg",
+            "a": _write(d / "2024-05-01.tif", v), "b": _write(d / "2024-06-01.tif", v2),
+            "cls": _write(d / "classes.tif", cls, nodata=255)}
+
+
+def test_cli_writes_a_chinese_csv_equal_to_zonal_stats(files):
+    out = files["dir"] / "out.csv"
+    res = CliRunner().invoke(main, ["zonal", str(files["gpkg"]), str(files["a"]),
+                                    "--stats", "mean,max,p90", "--id-column", "code",
+                                    "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"已写出 {out}" in res.output
+    table = pd.read_csv(out, encoding="utf-8-sig", index_col=0)
+    assert list(table.columns) == ["均值", "最大值", "90%分位数", "图斑在栅格内比例",
+                                   "部分超出栅格"]
+    ref = zonal_stats(files["zones"], files["a"], stats="mean,max,p90")
+    np.testing.assert_allclose(table["均值"], ref.loc[table.index, "mean"], rtol=1e-6)
+    np.testing.assert_allclose(table["最大值"], ref.loc[table.index, "max"], rtol=1e-6)
+
+
+def test_stack_of_dates_by_class_and_weights(files, tmp_path):
+    weights = tmp_path / "w.npz"
+    t = zonal_table(files["gpkg"], [files["a"], files["b"]], stats="mean",
+                    id_column="code", weights=weights)
+    assert weights.exists()
+    assert {"mean_2024-05-01", "mean_2024-06-01"} <= set(t.columns)
+    diff = (t["mean_2024-06-01"] - t["mean_2024-05-01"]).dropna()
+    np.testing.assert_allclose(diff, 1.0, rtol=1e-5)
+    again = zonal_table(files["gpkg"], [files["a"], files["b"]], stats="mean",
+                        id_column="code", weights=weights)  # reuses the saved weights
+    np.testing.assert_allclose(again["mean_2024-05-01"], t["mean_2024-05-01"])
+    out = tmp_path / "classes.xlsx"
+    res = CliRunner().invoke(main, ["zonal", str(files["gpkg"]), str(files["cls"]),
+                                    "--by-class", "--stats", "majority", "--lang", "en",
+                                    "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    x = pd.read_excel(out, index_col=0)
+    areas = x.filter(like="area (mu)")
+    assert list(areas.columns) == [f"Class {c} area (mu)" for c in range(4)]
+    shares = x.filter(like="Share of class").sum(axis=1)
+    np.testing.assert_allclose(shares[x["Share of parcel inside raster"] > 0], 1.0)
+
+
+def test_cli_errors_are_plain(files, tmp_path):
+    res = CliRunner().invoke(main, ["zonal", str(files["gpkg"]), str(files["a"]),
+                                    "-o", str(tmp_path / "out.shp")])
+    assert res.exit_code == 1
+    assert "out.shp: unknown output type; use one of .csv, .xlsx, .gpkg, .parquet" in res.output
+    res = CliRunner().invoke(main, ["zonal", str(files["gpkg"]), str(files["a"]),
+                                    "--stats", "mode", "-o", str(tmp_path / "o.csv")])
+    assert res.exit_code == 1 and "statistic 'mode' is unknown" in res.output
+    assert not (tmp_path / "o.csv").exists()

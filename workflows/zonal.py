@@ -1,0 +1,226 @@
+"""``agrigis zonal``: statistics of a raster (or a stack of dates) inside each parcel.
+
+Recipe: read the parcels (``layers.io.read_parcels``: any format, CRS checked, repairs and
+rejects reported), compute :func:`gis.zonal_stats`, write CSV / Excel / GeoPackage /
+Parquet. :func:`zonal_table` is the plain function behind the command.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import click
+
+from workflows.options import lang_option
+
+log = logging.getLogger(__name__)
+
+OUTPUT_SUFFIXES = (".csv", ".xlsx", ".gpkg", ".parquet")
+_QUANT = re.compile(r"^p(\d+(?:\.\d+)?)$")
+
+
+def header(column: str, lang: str = "zh") -> str:
+    """The table header of a result column (``mean`` → ``均值``, ``area_mu_3`` → …).
+
+    Examples
+    --------
+    >>> header("p90"), header("area_mu_3"), header("frac_3", "en")
+    ('90%分位数', '类别3面积(亩)', 'Share of class 3')
+    """
+    from gis.labels import label
+
+    m = _QUANT.match(column)
+    if m:
+        return label("zonal.stat.quantile", lang).format(q=m.group(1))
+    for prefix in ("area_mu_", "frac_"):
+        if column.startswith(prefix):
+            return label(f"zonal.stat.{prefix[:-1]}", lang).format(c=column[len(prefix):])
+    try:
+        return label(f"zonal.stat.{column}", lang)
+    except Exception:  # noqa: BLE001 - an id column or another user column: keep it
+        return column
+
+
+def zonal_table(
+    zones_path: str | os.PathLike,
+    rasters: Sequence[str | os.PathLike],
+    *,
+    stats: str | Sequence[str] = "count,mean,min,max,std",
+    method: str = "exact",
+    by_class: bool = False,
+    output: str | os.PathLike | None = None,
+    layer: str | None = None,
+    id_column: str | None = None,
+    weights: str | os.PathLike | None = None,
+    lang: str = "zh",
+    progress=None,
+):
+    """Zonal statistics of ``rasters`` inside the parcels of ``zones_path``.
+
+    One raster gives one row per parcel; several rasters (dates on one grid) or a
+    NetCDF/Zarr stack give one column per statistic and date (``mean_2024-05``).
+    ``weights``: a ``.npz`` of coverage weights to reuse, or to create if missing.
+    With ``output`` the table is written (atomically) and its path returned; otherwise
+    the table (a GeoDataFrame) is returned.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from gis import zonal_stats
+    from gis.zonal import raster_grid
+    from gis.coverage import Coverage
+    from gis.errors import InputError
+    from layers.io import read_parcels
+
+    if output is not None and Path(output).suffix.lower() not in OUTPUT_SUFFIXES:
+        raise InputError(f"{output}: unknown output type; use one of "
+                         f"{', '.join(OUTPUT_SUFFIXES)}")
+    res = read_parcels(zones_path, layer=layer)
+    for note in res.notes:
+        log.info("%s", note)
+    if len(res.rejects):
+        log.warning("%s: %d rows could not be used (%s); they are not in the table",
+                    res.source, len(res.rejects),
+                    "; ".join(f"row {r}: {why}" for r, why in
+                              zip(res.rejects["_row"][:3], res.rejects["reason"][:3])))
+    zones = res.frame
+    if id_column:
+        if id_column not in zones.columns:
+            raise InputError(f"{zones_path}: no column {id_column!r}; it has "
+                             f"{[c for c in zones.columns if not c.startswith('_')]}")
+        zones = zones.set_index(id_column)
+    else:
+        zones = zones.set_index("_row")
+        zones.index.name = "row"
+    keep = [c for c in zones.columns if not c.startswith("_") and c != "geometry"]
+    raster = [str(r) for r in rasters] if len(rasters) > 1 else str(rasters[0])
+    cov = None
+    if weights is not None:
+        if Path(weights).exists():
+            cov = Coverage.load(weights, zones=zones)
+        else:
+            cov = Coverage.build(zones, raster_grid(raster), method=method)
+            cov.save(weights)
+    result = zonal_stats(zones, raster, stats=stats, method=method, categorical=by_class,
+                         coverage=cov, progress=progress)
+    if hasattr(result, "dims"):  # a stack: one column per statistic and date
+        table = result.to_dataframe().drop(columns=["coverage_fraction", "partly_outside"])
+        table = table["zonal_stats"].unstack(["stat", result.dims[1]])
+        table.columns = [f"{s}_{_date(t)}" for s, t in table.columns]
+        labels = [_date(t) for t in result[result.dims[1]].values]
+        table["coverage_fraction"] = result["coverage_fraction"].values
+        table["partly_outside"] = result["partly_outside"].values
+    else:
+        table, labels = result, []
+    table = pd.concat([zones[keep], table], axis=1)
+    table = gpd.GeoDataFrame(table, geometry=zones.geometry.values, crs=zones.crs)
+    table.attrs["time_labels"] = labels
+    if output is None:
+        return table
+    return _write(table, Path(output), lang)
+
+
+def _date(t) -> str:
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(t)
+        return ts.strftime("%Y-%m-%d") if not isinstance(t, str) else str(t)
+    except (ValueError, TypeError):
+        return str(t)
+
+
+def _write(table, path: Path, lang: str) -> Path:
+    """Write atomically: a failed write leaves an existing file as it was."""
+    import pandas as pd
+
+    times = table.attrs.get("time_labels", [])
+
+    def rename(c):
+        if c == "geometry":
+            return c
+        for tl in times:
+            if c.endswith("_" + tl):
+                return f"{header(c[: -len(tl) - 1], lang)}_{tl}"
+        return header(c, lang)
+
+    out = table.rename(columns={c: rename(c) for c in table.columns})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent, prefix=".zonal-")
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        suffix = path.suffix.lower()
+        if suffix == ".gpkg":
+            tmp.unlink()
+            out.to_file(tmp, driver="GPKG", layer="zonal_stats")
+        elif suffix == ".parquet":
+            out.to_parquet(tmp)
+        elif suffix == ".xlsx":
+            pd.DataFrame(out.drop(columns="geometry")).to_excel(tmp)
+        else:
+            pd.DataFrame(out.drop(columns="geometry")).to_csv(tmp, encoding="utf-8-sig")
+        tmp.replace(path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+@click.command("zonal")
+@click.argument("zones", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("rasters", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--stats", default="count,mean,min,max,std", show_default=True,
+              help="Comma-separated: count,sum,mean,min,max,std,median,p10,p90 (any pNN),"
+                   "majority,minority,variety.")
+@click.option("--by-class", is_flag=True,
+              help="Categorical raster: area in 亩 and share of each class per parcel.")
+@click.option("--method", type=click.Choice(["exact", "center", "all_touched"]),
+              default="exact", show_default=True,
+              help="exact: cells count by the fraction inside the parcel; center: cell "
+                   "centre inside (rasterstats' default); all_touched: any touch.")
+@click.option("--id-column", help="Column that identifies parcels (default: row number).")
+@click.option("--layer", help="Layer of a GeoPackage with several.")
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path),
+              help="Coverage weights .npz to reuse (created when missing).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("zonal.csv"), show_default=True,
+              help="Output table: .csv, .xlsx, .gpkg or .parquet.")
+@lang_option
+def zonal_command(zones, rasters, stats, by_class, method, id_column, layer, weights,
+                  output, lang):
+    """Statistics of RASTERS inside each parcel of ZONES (各图斑分区统计).
+
+    \b
+    One raster: one row per parcel. Several rasters on one grid (dates), or a
+    NetCDF/Zarr stack: one column per statistic and date; the coverage of the parcels
+    is computed once. Parcels are reprojected to the raster's CRS.
+
+    \b
+    Examples:
+      agrigis zonal parcels.gpkg ec.tif --stats mean,max,p90 -o ec.xlsx
+      agrigis zonal parcels.shp landcover.tif --by-class --stats majority -o lc.csv
+      agrigis zonal parcels.gpkg ndvi_2024-*.tif --stats mean -o ndvi.parquet
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gis.labels import label
+
+    with Progress(TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(label("zonal.progress", lang), total=None)
+
+        def progress(done, total):
+            bar.update(task, completed=done, total=total)
+
+        path = zonal_table(zones, rasters, stats=stats, method=method, by_class=by_class,
+                           output=output, layer=layer, id_column=id_column,
+                           weights=weights, lang=lang, progress=progress)
+    click.echo(label("zonal.written", lang).format(path=path))
