@@ -422,6 +422,7 @@ def progress(
     min_flag_mu: float = 1.0,
     site_gap_m: float = 10.0,
     tile_m: float = 10_000.0,
+    workers: int = 2,
 ) -> Progress:
     """Progress of the registry's parcels against every target of ``targets``.
 
@@ -453,6 +454,8 @@ def progress(
         site; a site's area is the union of its parcels, gaps excluded.
     tile_m : float
         Tile size (m) used to cut counties for fast intersections.
+    workers : int
+        Threads for the independent targets and the flags (shapely releases the GIL).
 
     Returns
     -------
@@ -541,13 +544,13 @@ def progress(
         yr_ok = piece_year <= t.year if stock else piece_year == t.year
         return piece_cat.eq(t.category) & yr_ok
 
-    for t in targets.area_targets:
+    def one_target(t: AreaTarget):
+        crows: list[dict] = []
         stock = t.comparator == "keep_stable"
         stage = _stage_of(piece_status, t.achieved_statuses)
         sel = select(t, stock) & (stage >= 0)
         scope = list(t.scope) if t.scope else county_codes
         areas, n_pairs = _stage_areas(pieces, sel, stage, regions_all)
-        n_pairs_total += n_pairs
         tot = np.zeros(3)
         out_scope = 0.0
         for r in regions_all:
@@ -559,7 +562,7 @@ def progress(
             else:
                 out_scope += ach
             in_r = sel & (pieces.region_idx == region_pos[r])
-            county_rows.append({
+            crows.append({
                 "key": t.key, "name": t.name(lang), "category": t.category, "region": r,
                 "in_scope": in_scope, "achieved_mu": m2_to_mu(ach),
                 "under_construction_mu": m2_to_mu(uc), "planned_mu": m2_to_mu(pl),
@@ -572,7 +575,7 @@ def progress(
         st = _status(ach, target_mu, t.comparator, t.tolerance)
         pace = "met" if st in ("met", "exceeded") else ("ahead" if ach >= expected else "behind")
         in_scope_sel = sel & in_regions(scope) & (stage == 0)
-        summary_rows.append({
+        srow = {
             "key": t.key, "name": t.name(lang), "category": t.category, "year": t.year,
             "comparator": t.comparator, "scope": "city" if not t.scope else ",".join(t.scope),
             "target_mu": target_mu, "achieved_mu": ach, "under_construction_mu": uc,
@@ -583,7 +586,22 @@ def progress(
             "expected_mu": expected, "pace_gap_mu": ach - expected,
             "status": st, "pace": pace,
             "n_parcels": int(len(np.unique(pieces.parcel[in_scope_sel]))),
-        })
+        }
+        return srow, crows, n_pairs
+
+    # targets are independent and shapely releases the GIL: use the cores
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        flags_job = pool.submit(
+            _flags, parcels, idx, P, parea, pieces, codes, category, pyear, status, no_geom,
+            protected_areas, gap_tolerance, min_flag_mu,
+        )
+        for srow, crows, n_pairs in pool.map(one_target, targets.area_targets):
+            summary_rows.append(srow)
+            county_rows.extend(crows)
+            n_pairs_total += n_pairs
+        flags = flags_job.result()
 
     summary = pd.DataFrame(summary_rows, columns=_SUMMARY_COLS)
     by_county = pd.DataFrame(county_rows, columns=_COUNTY_COLS)
@@ -654,11 +672,6 @@ def progress(
         columns=["key", "name", "value", "unit", "comparator", "sentence"],
     )
 
-    # ------------------------------------------------------------------------ flags
-    flags = _flags(
-        parcels, idx, P, parea, pieces, codes, category, pyear, status, no_geom,
-        protected_areas, gap_tolerance, min_flag_mu,
-    )
     info = {
         "n_parcels": int(len(parcels)),
         "n_used": int(len(idx)),
