@@ -1,0 +1,77 @@
+"""layers.io: formats, encodings, CRS handling and geometry repair."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from shapely import Polygon, box
+
+from gis.errors import CRSError, InputError
+from layers.io import clean_geometries, detect_encoding, list_layers, read_parcels
+
+
+@pytest.fixture()
+def gdf():
+    return gpd.GeoDataFrame({"项目编号": ["A", "B"], "项目名称": ["甲", "乙"]},
+                            geometry=[box(123.40, 45.94, 123.41, 45.95), box(123.70, 45.34, 123.71, 45.35)],
+                            crs="EPSG:4490")
+
+
+def test_geopackage_layers_and_geojson(tmp_path, gdf):
+    gdf.to_file(tmp_path / "a.gpkg", layer="one")
+    gdf.iloc[:1].to_file(tmp_path / "a.gpkg", layer="two")
+    assert list_layers(tmp_path / "a.gpkg") == ["one", "two"]
+    r = read_parcels(tmp_path / "a.gpkg", layer="two")
+    assert r.source.endswith("a.gpkg:two") and r.n_read == 1 and r.frame["项目名称"].tolist() == ["甲"]
+    with pytest.raises(InputError, match="no layer 'three'; its layers are one, two"):
+        read_parcels(tmp_path / "a.gpkg", layer="three")
+    gdf.to_crs(4326).to_file(tmp_path / "a.geojson")
+    r = read_parcels(tmp_path / "a.geojson")
+    assert r.frame.crs.to_epsg() == 4490 and r.frame["_row"].tolist() == [1, 2]
+    assert shapely.equals_exact(r.frame.geometry.iloc[0], gdf.geometry.iloc[0], 1e-9)
+
+
+def test_declared_gk_is_transformed(tmp_path, gdf):
+    gdf.to_crs("EPSG:4529").to_file(tmp_path / "gk.shp", encoding="GBK")
+    r = read_parcels(tmp_path / "gk.shp")
+    assert "EPSG:4529" in r.crs_note
+    assert shapely.hausdorff_distance(r.frame.geometry.iloc[0], gdf.geometry.iloc[0]) < 1e-8
+
+
+def test_crs_override_and_bad_override(tmp_path, gdf):
+    gdf.to_crs("EPSG:4550").to_file(tmp_path / "p.geojson", driver="GeoJSON")  # GeoJSON keeps the CRS
+    r = read_parcels(tmp_path / "p.geojson", crs="EPSG:4550")
+    assert r.crs_note == "EPSG:4550 (given with --crs)"
+    with pytest.raises(CRSError, match="--crs EPSG:4490 does not fit the coordinates"):
+        read_parcels(tmp_path / "p.geojson", crs="EPSG:4490")
+    with pytest.raises(CRSError, match="--crs 'EPSG:999999' is not a CRS pyproj knows"):
+        read_parcels(tmp_path / "p.geojson", crs="EPSG:999999")
+
+
+def test_encoding_detection_and_override(tmp_path):
+    assert detect_encoding("镇赉".encode("gb18030")) == "GB18030"
+    assert detect_encoding(b"plain") == "UTF-8"
+    p = tmp_path / "p.csv"
+    p.write_bytes("项目编号,wkt\nA,\"POLYGON((123.4 45.94,123.41 45.94,123.41 45.95,123.4 45.94))\"\n".encode("gbk"))
+    r = read_parcels(p)
+    assert r.encoding == "GB18030 (detected)" and r.frame["项目编号"].tolist() == ["A"]
+    assert read_parcels(p, encoding="gbk").encoding == "GBK (given)"
+
+
+def test_clean_geometries_cases():
+    geoms = np.array([
+        box(0, 0, 1, 1),
+        Polygon([(0, 0), (2, 0), (2, 2), (1, 2), (1, -1), (0, -1)]),   # self-touching/overlapping ring
+        shapely.GeometryCollection([shapely.Point(0, 0)]),
+        shapely.LineString([(0, 0), (1, 1)]),
+        shapely.Polygon(),
+        None,
+    ], dtype=object)
+    out, rej, rep = clean_geometries(geoms)
+    assert out[0].equals(box(0, 0, 1, 1)) and rej[0] is None and rep[0] is None
+    assert out[1].is_valid and rep[1].startswith("Self-intersection") or "repaired (make_valid" in rep[1]
+    assert rej[2] == "geometry collection without any polygon; parcels must be polygons"
+    assert rej[3].startswith("geometry is a 线 line (LineString)")
+    assert rej[4] == rej[5] == "empty geometry (no coordinates); draw the parcel"
