@@ -95,28 +95,148 @@ def seasonal_peaks(series: pd.Series, season: tuple[int, int] = DEFAULT_SEASON) 
     >>> seasonal_peaks(s).to_dict()  # max(June 0.2, July mean 0.5); November is outside
     {2020: 0.5}
     """
-    s = series.dropna()
-    s = s[(s.index.month >= season[0]) & (s.index.month <= season[1])]
-    if s.empty:
-        return pd.Series(dtype="float64", name="peak")
-    monthly = s.groupby([s.index.year, s.index.month]).mean()
-    return monthly.groupby(level=0).max().rename("peak")
+    s = series.sort_index()
+    years, p = _peaks(s.to_numpy(dtype="float64")[None, :], pd.DatetimeIndex(s.index), season)
+    return pd.Series(p[0], index=years.astype(int), name="peak").dropna()
 
 
-def _trend(x: np.ndarray, y: np.ndarray, method: str) -> dict[str, float]:
+def _nanmean_cols(v: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Row means over the selected columns, ignoring NaN; NaN where nothing is valid."""
+    if not cols.any():
+        return np.full(v.shape[0], np.nan)
+    sub = v[:, cols]
+    n = np.sum(~np.isnan(sub), axis=1)
+    tot = np.nansum(sub, axis=1)
+    return np.where(n > 0, tot / np.maximum(n, 1), np.nan)
+
+
+def _nanmax_cols(v: np.ndarray) -> np.ndarray:
+    ok = ~np.isnan(v).all(axis=1)
+    out = np.full(v.shape[0], np.nan)
+    if ok.any():
+        out[ok] = np.nanmax(v[ok], axis=1)
+    return out
+
+
+def _peaks(v: np.ndarray, dates: pd.DatetimeIndex, season: tuple[int, int]):
+    """Seasonal peaks of every row: ``(years, peaks n × years)``, max of monthly means."""
+    yr, mo = dates.year.to_numpy(), dates.month.to_numpy()
+    ins = (mo >= season[0]) & (mo <= season[1])
+    keys = sorted({(a, b) for a, b, s_ in zip(yr, mo, ins) if s_})
+    years = np.array(sorted({a for a, _ in keys}), dtype="float64")
+    if not keys:
+        return years, np.empty((v.shape[0], 0))
+    monthly = np.column_stack([_nanmean_cols(v, (yr == a) & (mo == b)) for a, b in keys])
+    key_year = np.array([a for a, _ in keys])
+    return years, np.column_stack([_nanmax_cols(monthly[:, key_year == a]) for a in years])
+
+
+def _per_year(v: np.ndarray, years: np.ndarray, project_year: np.ndarray, before: bool) -> np.ndarray:
+    """Row means of ``v`` (n × T) over columns whose year is before/after each row's year."""
+    out = np.full(v.shape[0], np.nan)
+    for py in np.unique(project_year[~np.isnan(project_year)]):
+        rows = project_year == py
+        cols = years < py if before else years > py
+        out[rows] = _nanmean_cols(v[rows], cols)
+    return out
+
+
+def _pairs(n: int):
+    j, k = np.triu_indices(n, 1)
+    return j, k
+
+
+def _theil_sen(x: np.ndarray, y: np.ndarray, alpha_ci: float = 0.95):
+    """Row-wise Theil–Sen slope, intercept and CI (as scipy.stats.theilslopes), NaN-aware."""
     from scipy import stats
 
-    if method == "theil_sen":
-        res = stats.theilslopes(y, x, alpha=0.95)
-        tau = stats.kendalltau(x, y)
-        return {"slope_per_year": float(res.slope), "intercept": float(res.intercept),
-                "slope_low": float(res.low_slope), "slope_high": float(res.high_slope),
-                "tau": float(tau.statistic), "p_value": float(tau.pvalue)}
-    res = stats.linregress(x, y)
-    t = stats.t.ppf(0.975, len(x) - 2) if len(x) > 2 else np.nan
-    return {"slope_per_year": float(res.slope), "intercept": float(res.intercept),
-            "slope_low": float(res.slope - t * res.stderr), "slope_high": float(res.slope + t * res.stderr),
-            "tau": np.nan, "p_value": float(res.pvalue)}
+    n_rows, T = y.shape
+    j, k = _pairs(T)
+    dx = x[k] - x[j]
+    sl = (y[:, k] - y[:, j]) / np.where(dx == 0, np.nan, dx)
+    sl = np.where(dx > 0, sl, np.nan)
+    slope = np.full(n_rows, np.nan)
+    low = np.full(n_rows, np.nan)
+    high = np.full(n_rows, np.nan)
+    icpt = np.full(n_rows, np.nan)
+    nt = np.sum(~np.isnan(sl), axis=1)
+    ok = nt > 0
+    if not ok.any():
+        return slope, icpt, low, high
+    slope[ok] = np.nanmedian(sl[ok], axis=1)
+    valid = ~np.isnan(y)
+    nv = valid.sum(axis=1)
+    xm = np.where(valid, x[None, :], np.nan)
+    with np.errstate(invalid="ignore"):
+        icpt[ok] = np.nanmedian(y[ok], axis=1) - slope[ok] * np.nanmedian(xm[ok], axis=1)
+    # confidence interval of Sen (1968), as scipy computes it (no tie correction in x)
+    z = stats.norm.ppf((1 - alpha_ci) / 2)
+    ss = np.sort(np.where(np.isnan(sl), np.inf, sl), axis=1)
+    sigsq = nv * (nv - 1) * (2 * nv + 5) / 18.0
+    sigma = np.sqrt(sigsq)
+    ru = np.minimum(np.round((nt - z * sigma) / 2.0).astype(int), nt - 1)
+    rl = np.maximum(np.round((nt + z * sigma) / 2.0).astype(int) - 1, 0)
+    rows = np.nonzero(ok)[0]
+    low[rows] = ss[rows, rl[rows]]
+    high[rows] = ss[rows, ru[rows]]
+    return slope, icpt, low, high
+
+
+def _kendall(x: np.ndarray, y: np.ndarray):
+    """Row-wise Kendall tau-b and p-value of y against x, as scipy.stats.kendalltau.
+
+    Rows with the same (n, S, tie pattern) share a p-value, computed once by scipy, so
+    the result equals scipy's (exact for small n without ties) at a fraction of the cost.
+    """
+    from scipy import stats
+
+    n_rows, T = y.shape
+    tau = np.full(n_rows, np.nan)
+    p = np.full(n_rows, np.nan)
+    cache: dict[tuple, tuple[float, float]] = {}
+    valid = ~np.isnan(y)
+    j, k = _pairs(T)
+    both = valid[:, j] & valid[:, k]
+    sgn = np.sign(x[k] - x[j])[None, :] * np.sign(y[:, k] - y[:, j])
+    S = np.where(both, sgn, 0).sum(axis=1)
+    for r in range(n_rows):
+        yr = y[r, valid[r]]
+        if yr.size < 3:
+            continue
+        _, counts = np.unique(yr, return_counts=True)
+        key = (yr.size, int(S[r]), tuple(sorted(counts[counts > 1])))
+        if key not in cache:
+            res = stats.kendalltau(x[valid[r]], yr)
+            cache[key] = (float(res.statistic), float(res.pvalue))
+        tau[r], p[r] = cache[key]
+    return tau, p
+
+
+def _ols(x: np.ndarray, y: np.ndarray):
+    """Row-wise least-squares slope, intercept, 95 % CI and t-test p-value, NaN-aware."""
+    from scipy import stats
+
+    valid = ~np.isnan(y)
+    n = valid.sum(axis=1).astype(float)
+    X = np.where(valid, x[None, :], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xm = np.nanmean(X, axis=1)
+        ym = np.nanmean(y, axis=1)
+        dx = X - xm[:, None]
+        dy = y - ym[:, None]
+        sxx = np.nansum(dx * dx, axis=1)
+        sxy = np.nansum(dx * dy, axis=1)
+        slope = sxy / sxx
+        icpt = ym - slope * xm
+        resid = y - (icpt[:, None] + slope[:, None] * X)
+        dof = n - 2
+        se = np.sqrt(np.nansum(resid * resid, axis=1) / dof / sxx)
+        t = slope / se
+        p = np.where(se == 0, 0.0, 2 * stats.t.sf(np.abs(t), dof))
+        q = stats.t.ppf(0.975, dof)
+    bad = (n < 3) | ~(sxx > 0)
+    out = [np.where(bad, np.nan, a) for a in (slope, icpt, slope - q * se, slope + q * se, p)]
+    return out
 
 
 def verdict_rule(index: str, alpha: float, min_change: float, method: str = "theil_sen",
@@ -176,6 +296,40 @@ def parcel_trend(series: pd.Series, project_year: int | None, *, index: str = "n
     >>> parcel_trend(s, 2020, index="SI1")["verdict"]
     'improving'
     """
+    row = assess(series.rename(None).to_frame("parcel").T, project_year, index=index, direction=direction,
+                 season=season, method=method, alpha=alpha, min_change=min_change,
+                 min_years=min_years).iloc[0]
+    out = row.to_dict()
+    for k in ("n_obs", "n_trend"):
+        out[k] = int(out[k])
+    for k, v in out.items():
+        if isinstance(v, np.floating):
+            out[k] = float(v)
+    return out
+
+
+def assess(table: pd.DataFrame | pd.Series, project_year: int | Mapping | pd.Series | None, *,
+           index: str = "ndvi", direction: str | None = None, season: tuple[int, int] = DEFAULT_SEASON,
+           method: str = "theil_sen", alpha: float = DEFAULT_ALPHA, min_change: float | None = None,
+           min_years: int = 4) -> pd.DataFrame:
+    """:func:`parcel_trend` for every row of a zone × time table, vectorised.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Rows = parcels (the index is kept), columns = dates.
+    project_year : int, mapping or Series
+        One year for all parcels, or per parcel (aligned on the table's index).
+    index, direction, season, method, alpha, min_change, min_years
+        See :func:`parcel_trend`.
+
+    Returns
+    -------
+    DataFrame indexed like ``table``: ``index, n_obs, baseline_mean, after_mean,
+    change, peak_baseline, peak_after, peak_max, trend_basis, n_trend, method,
+    slope_per_year, intercept, slope_low, slope_high, tau, p_value, verdict,
+    verdict_rule``.
+    """
     ix = get_index(index)
     d = direction or ix.direction
     if d not in ("up", "down"):
@@ -185,85 +339,116 @@ def parcel_trend(series: pd.Series, project_year: int | None, *, index: str = "n
     if not (1 <= season[0] <= 12 and 1 <= season[1] <= 12 and season[0] <= season[1]):
         raise ConfigError(f"season must be (first month, last month) within 1..12, got {season!r}")
     mc = DEFAULT_MIN_CHANGE[d] if min_change is None else float(min_change)
-    s = series.dropna().sort_index()
-    in_season = s[(s.index.month >= season[0]) & (s.index.month <= season[1])]
-    out: dict[str, Any] = {"index": ix.id, "n_obs": int(s.size)}
-    if project_year is not None and not pd.isna(project_year):
-        py = int(project_year)
-        before = in_season[in_season.index.year < py]
-        after = in_season[in_season.index.year > py]
-        out["baseline_mean"] = float(before.mean()) if before.size else np.nan
-        out["after_mean"] = float(after.mean()) if after.size else np.nan
+    t = _as_time_table(table)
+    if isinstance(project_year, (Mapping, pd.Series)):
+        py = pd.to_numeric(pd.Series(project_year).reindex(t.index), errors="coerce").to_numpy(dtype="float64")
     else:
-        py = None
-        out["baseline_mean"] = out["after_mean"] = np.nan
+        py = np.full(len(t), np.nan if project_year is None or pd.isna(project_year) else float(project_year))
+    v = t.to_numpy(dtype="float64")
+    dates = pd.DatetimeIndex(t.columns)
+    yr = dates.year.to_numpy()
+    mo = dates.month.to_numpy()
+    ins = (mo >= season[0]) & (mo <= season[1])
+    n = len(t)
+    out = pd.DataFrame(index=t.index)
+    out["index"] = ix.id
+    out["n_obs"] = np.sum(~np.isnan(v), axis=1)
+    vs = np.where(ins[None, :], v, np.nan)
+    out["baseline_mean"] = _per_year(vs, yr, py, before=True)
+    out["after_mean"] = _per_year(vs, yr, py, before=False)
     out["change"] = out["after_mean"] - out["baseline_mean"]
-    peaks = seasonal_peaks(s, season)
-    if py is not None:
-        out["peak_baseline"] = float(peaks[peaks.index < py].mean()) if (peaks.index < py).any() else np.nan
-        out["peak_after"] = float(peaks[peaks.index > py].mean()) if (peaks.index > py).any() else np.nan
+    peak_years, peaks = _peaks(v, dates, season)
+    out["peak_baseline"] = _per_year(peaks, peak_years, py, before=True)
+    out["peak_after"] = _per_year(peaks, peak_years, py, before=False)
+    out["peak_max"] = _nanmax_cols(peaks) if peaks.shape[1] else np.nan
+    several = len(yr) > 0 and np.bincount(yr - yr.min()).max() > 1
+    if several:
+        x, y, basis = peak_years, peaks, "seasonal_peak"
     else:
-        out["peak_baseline"] = out["peak_after"] = np.nan
-    out["peak_max"] = float(peaks.max()) if peaks.size else np.nan
-    several_per_year = s.size > 0 and s.groupby(s.index.year).size().max() > 1
-    if several_per_year:
-        x, y, basis = peaks.index.to_numpy(dtype="float64"), peaks.to_numpy(), "seasonal_peak"
-    else:
-        x, y, basis = _decimal_year(s.index), s.to_numpy(), "observations"
+        x, y, basis = _decimal_year(dates), v, "observations"
     out["trend_basis"] = basis
-    out["n_trend"] = int(len(y))
+    n_trend = np.sum(~np.isnan(y), axis=1)
+    out["n_trend"] = n_trend
     out["method"] = method
-    if len(y) >= max(min_years, 3) and np.ptp(x) > 0:
-        out.update(_trend(x, y, method))
+    enough = n_trend >= max(min_years, 3)
+    if y.shape[1]:
+        xs = np.where(~np.isnan(y), x[None, :], np.nan)
+        with np.errstate(invalid="ignore"):
+            spread = np.nanmax(xs, axis=1) - np.nanmin(xs, axis=1) if xs.size else np.zeros(n)
+        enough &= np.nan_to_num(spread) > 0
+    yy = np.where(enough[:, None], y, np.nan) if y.shape[1] else y
+    if method == "theil_sen" and y.shape[1]:
+        slope, icpt, lo, hi = _theil_sen(x, yy)
+        tau, p = _kendall(x, yy)
+    elif y.shape[1]:
+        slope, icpt, lo, hi, p = _ols(x, yy)
+        tau = np.full(n, np.nan)
     else:
-        out.update({"slope_per_year": np.nan, "intercept": np.nan, "slope_low": np.nan,
-                    "slope_high": np.nan, "tau": np.nan, "p_value": np.nan})
+        slope = icpt = lo = hi = tau = p = np.full(n, np.nan)
+    slope = np.where(enough, slope, np.nan)
+    out["slope_per_year"] = slope
+    out["intercept"] = np.where(enough, icpt, np.nan)
+    out["slope_low"] = np.where(enough, lo, np.nan)
+    out["slope_high"] = np.where(enough, hi, np.nan)
+    out["tau"] = np.where(enough, tau, np.nan)
+    out["p_value"] = np.where(enough, p, np.nan)
     sign = 1.0 if d == "up" else -1.0
-    no_after = py is not None and np.isnan(out["after_mean"])
-    if np.isnan(out["slope_per_year"]) or no_after:
-        verdict = "insufficient_data"
-    else:
-        sig = out["p_value"] < alpha
-        good_slope = sign * out["slope_per_year"] > 0
-        bad_slope = sign * out["slope_per_year"] < 0
-        ch = out["change"]
-        good_change = np.isnan(ch) or sign * ch >= mc
-        bad_change = np.isnan(ch) or sign * ch <= -mc
-        if sig and good_slope and good_change:
-            verdict = "improving"
-        elif sig and bad_slope and bad_change:
-            verdict = "worsening"
-        else:
-            verdict = "no_clear_change"
+    ch = out["change"].to_numpy()
+    sig = out["p_value"].to_numpy() < alpha
+    good_change = np.isnan(ch) | (sign * ch >= mc)
+    bad_change = np.isnan(ch) | (sign * ch <= -mc)
+    verdict = np.where(sig & (sign * slope > 0) & good_change, "improving",
+                       np.where(sig & (sign * slope < 0) & bad_change, "worsening", "no_clear_change"))
+    no_after = ~np.isnan(py) & np.isnan(out["after_mean"].to_numpy())
+    verdict = np.where(np.isnan(slope) | no_after, "insufficient_data", verdict)
     out["verdict"] = verdict
     out["verdict_rule"] = verdict_rule(ix.id, alpha, mc, method, d, min_years)
     return out
 
 
-def assess(table: pd.DataFrame | pd.Series, project_year: int | Mapping | pd.Series | None, *,
-           index: str = "ndvi", **kwargs) -> pd.DataFrame:
-    """:func:`parcel_trend` for every row of a zone × time table.
+def _r(v, digits):
+    return None if v is None or not np.isfinite(v) else round(float(v), digits)
 
-    Parameters
-    ----------
-    table : DataFrame
-        Rows = parcels (the index is kept), columns = dates.
-    project_year : int, mapping or Series
-        One year for all parcels, or per parcel (aligned on the table's index).
-    **kwargs
-        Passed to :func:`parcel_trend`.
 
-    Returns
-    -------
-    DataFrame indexed like ``table`` with the columns of :func:`parcel_trend`.
+def charts(table: pd.DataFrame, results: pd.DataFrame | None = None, *, season: tuple[int, int] = DEFAULT_SEASON,
+           digits: int = 4) -> dict[Any, dict[str, Any]]:
+    """:func:`chart_data` for every row of a zone × time table (keyed by the row index).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame([[0.2, 0.5], [0.3, np.nan]], index=["a", "b"],
+    ...                  columns=pd.to_datetime(["2021-06-01", "2021-07-01"]))
+    >>> charts(t)["b"]["values"], charts(t)["a"]["peaks"]
+    ([0.3, None], {2021: 0.5})
     """
     t = _as_time_table(table)
-    if isinstance(project_year, (Mapping, pd.Series)):
-        years = pd.Series(project_year).reindex(t.index)
-    else:
-        years = pd.Series(project_year, index=t.index, dtype="object")
-    rows = [parcel_trend(t.loc[k], years.loc[k], index=index, **kwargs) for k in t.index]
-    return pd.DataFrame(rows, index=t.index)
+    dates = pd.DatetimeIndex(t.columns)
+    v = t.to_numpy(dtype="float64")
+    years, peaks = _peaks(v, dates, season)
+    labels = [d.strftime("%Y-%m-%d") for d in dates]
+    y0, y1 = (float(dates.year.min()), float(dates.year.max())) if len(dates) else (np.nan, np.nan)
+    dec = _decimal_year(dates) if len(dates) else np.array([np.nan])
+    d0, d1 = float(dec.min()), float(dec.max())
+    vr = np.round(v, digits)
+    pr = np.round(peaks, digits)
+    out = {}
+    for i, key in enumerate(t.index):
+        c: dict[str, Any] = {
+            "dates": labels,
+            "values": [None if np.isnan(x) else float(x) for x in vr[i]],
+            "peaks": {int(yy): float(pp) for yy, pp in zip(years, pr[i]) if not np.isnan(pp)},
+            "fit": None,
+            "verdict": None,
+        }
+        if results is not None and key in results.index:
+            r = results.loc[key]
+            c["verdict"] = r.get("verdict")
+            slope, icpt = r.get("slope_per_year"), r.get("intercept")
+            if slope is not None and not pd.isna(slope) and len(dates):
+                x0, x1 = (y0, y1) if r.get("trend_basis") == "seasonal_peak" else (d0, d1)
+                c["fit"] = [[round(x0, 3), _r(icpt + slope * x0, digits)], [round(x1, 3), _r(icpt + slope * x1, digits)]]
+        out[key] = c
+    return out
 
 
 def chart_data(series: pd.Series, result: Mapping[str, Any] | None = None, digits: int = 4) -> dict[str, Any]:
@@ -271,7 +456,7 @@ def chart_data(series: pd.Series, result: Mapping[str, Any] | None = None, digit
 
     Returns ``{"dates": ["YYYY-MM-DD", …], "values": […], "peaks": {year: value},
     "fit": [[year, value], [year, value]] | None, "verdict": str | None}``; NaN
-    becomes ``None``.
+    becomes ``None``. For many parcels use :func:`charts`.
 
     Examples
     --------
@@ -279,25 +464,5 @@ def chart_data(series: pd.Series, result: Mapping[str, Any] | None = None, digit
     >>> chart_data(s)["values"]
     [0.1, None]
     """
-    s = series.sort_index()
-    vals = [None if pd.isna(v) else round(float(v), digits) for v in s.to_numpy()]
-    peaks = seasonal_peaks(s)
-    out: dict[str, Any] = {
-        "dates": [d.strftime("%Y-%m-%d") for d in pd.DatetimeIndex(s.index)],
-        "values": vals,
-        "peaks": {int(k): round(float(v), digits) for k, v in peaks.items()},
-        "fit": None,
-        "verdict": None,
-    }
-    if result is not None:
-        out["verdict"] = result.get("verdict")
-        slope, icpt = result.get("slope_per_year"), result.get("intercept")
-        if slope is not None and not pd.isna(slope) and len(s):
-            t = pd.DatetimeIndex(s.index)
-            if result.get("trend_basis") == "seasonal_peak":
-                x0, x1 = float(t.year.min()), float(t.year.max())
-            else:
-                xs = _decimal_year(t)
-                x0, x1 = float(xs.min()), float(xs.max())
-            out["fit"] = [[round(x0, 3), round(icpt + slope * x0, digits)], [round(x1, 3), round(icpt + slope * x1, digits)]]
-    return out
+    res = None if result is None else pd.DataFrame([dict(result)], index=["_"])
+    return charts(series.sort_index().rename(None).to_frame("_").T, res, digits=digits)["_"]

@@ -147,3 +147,26 @@ def test_no_observation_after_the_project_year_is_insufficient():
     r = parcel_trend(s, 2025, index="NDVI")  # built in the last year of the series
     assert np.isnan(r["after_mean"]) and r["p_value"] < 0.05
     assert r["verdict"] == "insufficient_data"
+
+
+def test_vectorised_trend_equals_scipy_row_by_row():
+    from scipy import stats
+
+    from gis.trend import _kendall, _ols, _theil_sen
+
+    rng = np.random.default_rng(5)
+    x = np.arange(2015, 2025, dtype=float)
+    y = rng.normal(0, 1, (30, 10)) + rng.normal(0, 0.3, (30, 1)) * x[None, :]
+    y[rng.random(y.shape) < 0.15] = np.nan
+    y[3, :] = np.round(y[3, :], 0)  # ties
+    slope, icpt, lo, hi = _theil_sen(x, y)
+    tau, p = _kendall(x, y)
+    o_slope, o_icpt, o_lo, o_hi, o_p = _ols(x, y)
+    for r in range(len(y)):
+        ok = ~np.isnan(y[r])
+        ts = stats.theilslopes(y[r, ok], x[ok])
+        assert (slope[r], icpt[r], lo[r], hi[r]) == pytest.approx((ts.slope, ts.intercept, ts.low_slope, ts.high_slope))
+        kt = stats.kendalltau(x[ok], y[r, ok])
+        assert (tau[r], p[r]) == pytest.approx((kt.statistic, kt.pvalue))
+        lr = stats.linregress(x[ok], y[r, ok])
+        assert (o_slope[r], o_icpt[r], o_p[r]) == pytest.approx((lr.slope, lr.intercept, lr.pvalue))

@@ -35,7 +35,7 @@ import pandas as pd
 
 from gis.errors import DataFileError, InputError
 from gis.labels import label
-from gis.trend import DEFAULT_SEASON, assess, chart_data
+from gis.trend import DEFAULT_SEASON, assess, charts
 from workflows.options import lang_option, registry_option, registry_path
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,9 @@ def _dates_from_text(values: Sequence[str], where: str) -> pd.DatetimeIndex:
 def as_time_stack(da, where: str = "stack"):
     """A DataArray ``(time, y, x)`` of index values from a multi-band raster.
 
-    Bands become dates from their descriptions (``long_name``) or a ``dates`` tag;
-    integer values are scaled by ``scale_factor`` / ``add_offset`` when present.
+    Bands become dates from their descriptions (``long_name``) or a ``dates`` tag.
+    ``scale_factor`` / ``add_offset`` stay in the attributes: the zonal engine applies
+    them while it reads windows, so the stack is not copied into memory here.
     """
     if "time" in da.dims:
         out = da
@@ -99,14 +100,6 @@ def as_time_stack(da, where: str = "stack"):
         out = da.rename(band="time").assign_coords(time=_dates_from_text(names, where))
     else:
         raise InputError(f"{where}: an index time stack needs a time or band dimension; got dims {da.dims}")
-    scale, offset = out.attrs.get("scale_factor"), out.attrs.get("add_offset")
-    if (scale not in (None, 1, 1.0)) or (offset not in (None, 0, 0.0)):
-        attrs = dict(out.attrs)
-        out = out.astype("float64") * float(scale or 1.0) + float(offset or 0.0)
-        out = out.rio.write_crs(da.rio.crs) if da.rio.crs else out
-        attrs.pop("scale_factor", None)
-        attrs.pop("add_offset", None)
-        out.attrs = attrs
     return out.sortby("time")
 
 
@@ -228,7 +221,7 @@ def run_remediation(
     zones = sel[["geometry"]].copy()
     log.info("zonal means of %d parcels over %s", len(zones), where)
     zs = zonal_stats(zones, raster, stats=["mean"], method=zonal_method, times=times, progress=progress)
-    series = zs.sel(stat="mean").to_pandas()
+    series = zs.sel(stat="mean").to_pandas()  # scale_factor/add_offset applied by the zonal engine
     series.index = sel.index
     series.columns = pd.DatetimeIndex(series.columns)
     trend = assess(series, sel["year"], index=ix.id, season=season, method=method, alpha=alpha,
@@ -239,15 +232,15 @@ def run_remediation(
 
         base["area_mu"] = area_mu(sel.geometry)
     table = pd.concat([base, trend[TREND_COLUMNS]], axis=1).reset_index(drop=True)
-    charts = {code: chart_data(series.loc[code], trend.loc[code].to_dict()) for code in sel.index}
+    chart = charts(series, trend, season=season)
     import geopandas as gpd
 
     gdf = gpd.GeoDataFrame(table.copy(), geometry=sel.geometry.to_numpy(), crs=sel.crs).to_crs("EPSG:4490")
-    gdf["series_json"] = [json.dumps(charts[c], ensure_ascii=False) for c in table["project_code"]]
+    gdf["series_json"] = [json.dumps(chart[c], ensure_ascii=False) for c in table["project_code"]]
     gdf["synthetic"] = synthetic
     result = RemediationResult(table=table, parcels=gdf, series=series, synthetic=synthetic)
     if out_dir is not None:
-        result.paths = _write(Path(out_dir), result, charts, ix, where, lang)
+        result.paths = _write(Path(out_dir), result, chart, ix, where, lang)
     return result
 
 
