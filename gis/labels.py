@@ -307,6 +307,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "suitability.sheet_by_county": ("分县汇总", "By county"),
     "suitability.sheet_summary": ("汇总", "Summary"),
     "suitability.config": ("配置文件", "Configuration"),
+    "suitability.excluded_projects": ("已排除的在册项目地块数", "Registry project parcels excluded"),
     # --- maps ---------------------------------------------------------------------------
     "maps.legend": ("图例", "Legend"),
     "maps.parcels": ("项目地块", "Project parcels"),

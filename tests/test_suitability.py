@@ -327,3 +327,26 @@ def test_bundled_default_config_is_valid():
     cfg = load_config()
     assert [c.name for c in cfg.criteria] == ["ph", "esp", "slope", "relief", "water"]
     assert cfg.min_block_mu == 500 and cfg.crs == "EPSG:4550"
+
+
+def test_registry_projects_are_excluded_and_remaining_comes_from_progress(workspace, tmp_path):
+    from workflows.importing import import_files
+    from workflows.suitability import run_suitability
+
+    ws, cfg = workspace
+    taken = gpd.GeoDataFrame(
+        {"project_code": ["TB-2024-001"], "project_name": ["试验新建水田"], "category": ["paddy_new"],
+         "county_code": ["220802"], "year": [2024], "status": ["completed"]},
+        geometry=[cells(2, 5, 0, 4)], crs="EPSG:4550").to_crs("EPSG:4490")  # 20 cells = 300 亩
+    src = tmp_path / "taken.gpkg"
+    taken.to_file(src, layer="parcels", driver="GPKG")
+    reg = tmp_path / "registry.gpkg"
+    import_files([src], registry=reg, synthetic=True)
+    run = run_suitability(None, config=cfg, workspace=ws, registry=reg)
+    summ = dict(zip(run.summary["key"], run.summary["value"]))
+    assert summ["excluded_projects"] == 1
+    assert run.result.total_mu == pytest.approx(1740.0 - 300.0, rel=2e-4)
+    assert "built in" in summ["remaining_source"]
+    assert run.remaining_wan_mu == pytest.approx(23.89 - 0.03)  # the 300 亩 completed parcel counts as built
+    kept = run_suitability(None, config=cfg, workspace=ws, registry=reg, exclude_projects=False)
+    assert kept.result.total_mu == pytest.approx(1740.0, rel=2e-4)

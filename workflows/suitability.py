@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path(__file__).with_name("suitability.yml")
 TARGET_KEY = "paddy_new"
+PROJECT_CATEGORIES = ("paddy_new", "paddy_improved", "saline_demo_area")
+"""Registry projects whose land is already taken: excluded from the candidates."""
+_PROJECTS_LAYER = "registry_projects"
 
 
 @dataclass
@@ -112,7 +115,7 @@ def remaining_target(targets_path=None, registry=None, counties=None, key: str =
 
 def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, vectors=None, counties=None,
                     targets=None, registry=None, remaining_wan_mu: float | None = None,
-                    lang: str = "zh") -> SuitabilityRun:
+                    exclude_projects: bool = True, lang: str = "zh") -> SuitabilityRun:
     """Screen for paddy, compare with the remaining target, write outputs if ``out_dir``.
 
     Parameters
@@ -131,6 +134,9 @@ def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, 
         Registry for what is already built (default: ``$AGRIGIS_REGISTRY`` / ``./registry.gpkg``).
     remaining_wan_mu : float, optional
         Use this remaining target instead of targets file + registry.
+    exclude_projects : bool
+        Rule out the land of the registry's paddy and saline-demo projects (any status),
+        which is already taken; skipped when there is no registry.
     """
     if config is None or isinstance(config, (str, os.PathLike)):
         cfg = load_config(config)
@@ -145,6 +151,21 @@ def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, 
         import layers
 
         counties = layers.load("counties", workspace)
+    n_projects = 0
+    reg = registry_path(registry)
+    if exclude_projects and Path(reg).exists():
+        import dataclasses
+
+        from gis.suitability import Exclusion
+        from layers.registry import Registry
+
+        projects = Registry(reg).projects()
+        projects = projects[projects["category"].isin(PROJECT_CATEGORIES)]
+        n_projects = len(projects)
+        if n_projects:
+            vectors = {**vectors, _PROJECTS_LAYER: projects[["geometry"]]}
+            cfg = dataclasses.replace(cfg, exclusions=cfg.exclusions + (
+                Exclusion(name="registry projects", layer=_PROJECTS_LAYER),))
     res = screen(rasters, vectors, cfg, counties=counties)
     total_wan = res.total_mu / 10_000
     scope = None
@@ -164,6 +185,7 @@ def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, 
         ("remaining_wan_mu", round(rem, 4)),
         ("ratio", round(ratio, 3)),
         ("remaining_source", source),
+        ("excluded_projects", n_projects),
         ("config", cfg.origin),
     ], columns=["key", "value"])
     run = SuitabilityRun(result=res, summary=summary, remaining_wan_mu=rem, in_scope_wan_mu=in_scope_wan,
@@ -186,6 +208,7 @@ def _candidates_display(cand, lang: str) -> pd.DataFrame:
             return name
 
     t["limiting_factor"] = [crit(c) for c in t["limiting_factor"]]
+    t["area_mu"] = t["area_mu"].round(2)
     names = {}
     for c in t.columns:
         if c.startswith("score_"):
@@ -214,6 +237,8 @@ def _write(out: Path, run: SuitabilityRun, lang: str) -> dict[str, Path]:
         disp.to_csv(tmp / names["csv"], index=False, encoding="utf-8-sig")
         i = 0 if lang == "zh" else 1
         by = res.by_county.copy()
+        by["area_mu"] = by["area_mu"].round(2)
+        by["area_wan_mu"] = by["area_wan_mu"].round(4)
         by.insert(1, "county", [COUNTIES.get(str(c), ("-", "-"))[i] for c in by["county_code"]])
         by = by.rename(columns={"county_code": label("column.county_code", lang), "county": label("column.county", lang),
                                 "n_candidates": label("suitability.n_candidates", lang),
@@ -249,8 +274,10 @@ def _write(out: Path, run: SuitabilityRun, lang: str) -> dict[str, Path]:
 @registry_option
 @click.option("--remaining-wan-mu", type=float, default=None,
               help="Remaining new-paddy target in 万亩 (instead of targets file + registry).")
+@click.option("--exclude-projects/--keep-projects", default=True, show_default=True,
+              help="Rule out land of the registry's paddy and saline-demo projects.")
 @lang_option
-def suitability_command(out_dir, config, workspace, targets, registry, remaining_wan_mu, lang):
+def suitability_command(out_dir, config, workspace, targets, registry, remaining_wan_mu, exclude_projects, lang):
     """水田适宜性筛选 / Paddy suitability screening on saline-alkali land.
 
     Scores soil pH/ESP classes, slope, local relief and distance to canals and rivers,
@@ -259,7 +286,7 @@ def suitability_command(out_dir, config, workspace, targets, registry, remaining
     new-paddy target. Writes suitability.gpkg, .csv, .xlsx and suitability_score.tif.
     """
     run = run_suitability(out_dir, config=config, workspace=workspace, targets=targets, registry=registry,
-                          remaining_wan_mu=remaining_wan_mu, lang=lang)
+                          remaining_wan_mu=remaining_wan_mu, exclude_projects=exclude_projects, lang=lang)
     if run.synthetic:
         click.echo(label("synthetic.notice", lang))
     for k, v in zip(run.summary["key"], run.summary["value"]):
