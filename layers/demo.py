@@ -8,7 +8,7 @@
 * ``reference.gpkg`` — rivers, canals, lakes and the 莫莫格/向海 reserves
   (:mod:`layers.demo_vectors`);
 * ``rasters/`` — DEM, soil EC/pH/ESP, land cover (+ ``landcover_classes.csv``) and a
-  monthly NDVI stack for 2019–2024 on an EPSG:4550 grid (:mod:`layers.demo_rasters`);
+  monthly NDVI stack for 2020–2024 on an EPSG:4550 grid (:mod:`layers.demo_rasters`);
 * ``parcels/demo_parcels.gpkg`` — project parcels of every category with the columns
   of a user's own file (:mod:`layers.demo_parcels`). The registry is *not* written here:
   ``workflows.demo`` imports this file with the real importer, like a user's file.
@@ -52,18 +52,18 @@ class Size:
 
 
 SIZES: dict[str, Size] = {
-    "small": Size(1000.0, 1000.0, 1000.0, 0.03, 1.0, "tests: ~1,000 parcels, 1 km rasters"),
+    "small": Size(1000.0, 1000.0, 500.0, 0.03, 1.0, "tests: ~400 parcels, 1 km soil, 500 m NDVI"),
     "default": Size(100.0, 250.0, 250.0, 1.0, 1.0,
-                    "sized to the 2024 targets: ~15,000 parcels, 100 m soil, 250 m NDVI"),
+                    "sized to the 2024 targets: ~10,000 parcels, 100 m soil, 250 m NDVI"),
     "large": Size(30.0, 250.0, 100.0, 1.0, 0.12,
                   "benchmarks: ~100,000 parcels, 30 m soil (~7,300 × 7,800 cells), 100 m NDVI"),
 }
 """Workspace sizes for ``agrigis demo --size``."""
 
-NDVI_YEARS = (2019, 2024)
+NDVI_YEARS = (2020, 2024)
 """First and last year of the monthly NDVI stack. Remediation trends need several
 seasonal peaks (a Mann–Kendall test on 2 years can never be significant), so the stack
-starts in 2019 and the registry holds paddy/saline projects from 2021 on."""
+starts in 2020 and the registry holds paddy/saline projects from 2021 on."""
 
 AS_OF = "2024-09-30"
 """The date the demo's statuses describe (autumn 2024): a linear schedule expects 75 %."""
@@ -126,7 +126,7 @@ def _catalog_yaml(seed: int, size: str, rasters: dict[str, Path], folder: Path) 
         add(name, "raster", rasters[name].relative_to(folder).as_posix(), name, zh, en,
             description=desc)
     add("ndvi", "raster", rasters["ndvi"].relative_to(folder).as_posix(), "ndvi",
-        "月度NDVI 2019–2024(合成)", "Monthly NDVI 2019-2024 (synthetic)",
+        "月度NDVI 2020–2024(合成)", "Monthly NDVI 2020-2024 (synthetic)",
         description="one band per month, band description = date (YYYY-MM-DD), int16 × 1e-4")
     head = (f"# agrigis demo workspace (SYNTHETIC data), seed {seed}, size {size}.\n"
             "# Made by `agrigis demo`; every layer here is generated and marked synthetic.\n"

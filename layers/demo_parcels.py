@@ -52,11 +52,11 @@ class Rule:
 
 _CROP = ("cropland",)
 RULES: dict[str, Rule] = {
-    "high_standard_farmland": Rule(ALL, ("cropland", "paddy"), (10, 100), (3000, 30000), abbr="GB",
+    "high_standard_farmland": Rule(ALL, ("cropland", "paddy"), (15, 100), (3000, 30000), abbr="GB",
                                    investment_yuan_per_mu=1500),
-    "paddy_new": Rule((DA, ZL), ("cropland", "grassland", "saline_barren"), (5, 40), (2000, 20000),
+    "paddy_new": Rule((DA, ZL), ("cropland", "grassland", "saline_barren"), (8, 50), (2000, 20000),
                       abbr="XS", investment_yuan_per_mu=3000),
-    "paddy_improved": Rule((DA, ZL), ("paddy", "cropland"), (5, 40), (2000, 15000), abbr="GS",
+    "paddy_improved": Rule((DA, ZL), ("paddy", "cropland"), (8, 50), (2000, 15000), abbr="GS",
                            investment_yuan_per_mu=1200),
     "saline_demo_area": Rule((DA, ZL), ("saline_barren", "grassland", "cropland", "paddy"), (20, 150),
                              (8000, 30000), abbr="SF", investment_yuan_per_mu=2500),
@@ -68,7 +68,7 @@ RULES: dict[str, Rule] = {
     "deep_loosening": Rule(ALL, _CROP, (100, 300), (10000, 50000), abbr="SS", investment_yuan_per_mu=30),
     "seed_production": Rule((DA, TN), ("cropland", "paddy"), (5, 30), (1000, 5000), abbr="ZZ",
                             investment_yuan_per_mu=800),
-    "afforestation": Rule((TN, TB, TY, ZL), ("cropland", "grassland"), (2, 20), (500, 5000),
+    "afforestation": Rule((TN, TB, TY, ZL), ("cropland", "grassland"), (5, 30), (500, 5000),
                           aspect=(8, 20), abbr="ZL", investment_yuan_per_mu=600),
     "grassland_restoration": Rule((TY, TN, DA), ("grassland", "saline_barren"), (20, 300),
                                   (3000, 20000), in_reserve=True, abbr="CY", investment_yuan_per_mu=200),
@@ -77,7 +77,7 @@ RULES: dict[str, Rule] = {
                                 investment_yuan_per_mu=1000),
     "greenhouse": Rule(ALL, _CROP, (0.5, 3), (100, 600), aspect=(3, 6), abbr="PS",
                        investment_yuan_per_mu=30000),
-    "courtyard_economy": Rule(ALL, ("cropland", "built_up"), (10, 60), (1000, 6000), abbr="TY",
+    "courtyard_economy": Rule(ALL, ("cropland", "built_up"), (15, 60), (1000, 6000), abbr="TY",
                               investment_yuan_per_mu=500),
     "demo_base": Rule((DA, ZL, TN, TB, TY), ("cropland", "paddy", "saline_barren", "grassland"),
                       (20, 120), (1200, 3000), abbr="SJ", investment_yuan_per_mu=2000),
@@ -104,11 +104,11 @@ TARGET_MU = {
 """2024 targets in 亩 (workflows/targets/baicheng-2024.yml), used only to size the demo."""
 
 HISTORY = {
-    1: {"high_standard_farmland": 0.25, "paddy_new": 0.3, "paddy_improved": 0.3,
-        "saline_demo_area": 0.3, "new_cultivated_land": 0.3, "afforestation": 0.3,
-        "grassland_restoration": 0.3, "wetland_restoration": 0.3},
-    2: {"paddy_new": 0.25, "paddy_improved": 0.2, "saline_demo_area": 0.25},
-    3: {"paddy_new": 0.2, "saline_demo_area": 0.2},
+    1: {"high_standard_farmland": 0.2, "paddy_new": 0.2, "paddy_improved": 0.2,
+        "saline_demo_area": 0.25, "new_cultivated_land": 0.2, "afforestation": 0.2,
+        "grassland_restoration": 0.2, "wetland_restoration": 0.3},
+    2: {"paddy_new": 0.15, "paddy_improved": 0.1, "saline_demo_area": 0.2},
+    3: {"paddy_new": 0.12, "saline_demo_area": 0.15},
 }
 """Earlier projects (years before the target year → share of the target), all completed or
 accepted: the history that remediation monitoring follows in the NDVI stack."""

@@ -49,7 +49,8 @@ LC = dict(zip(LANDCOVER_CLASSES.code, LANDCOVER_CLASSES.value))
 
 NODATA_F = -9999.0
 NODATA_LC = 0
-GTIFF = dict(driver="GTiff", compress="deflate", tiled=True, blockxsize=256, blockysize=256)
+GTIFF = dict(driver="GTiff", compress="deflate", zlevel=1, tiled=True, blockxsize=256,
+             blockysize=256)
 
 TOWNS = [  # county seats (lon, lat, radius m) for built-up land
     (122.84, 45.62, 5000.0), (122.79, 45.34, 3500.0), (124.29, 45.51, 3500.0),
@@ -159,7 +160,10 @@ class Drivers:
         ph = np.clip(7.25 + 0.78 * np.log1p(ec) + rng.normal(0, 0.06, x.shape), 6.5, 10.6)
         esp = np.clip(2.0 + 2.1 * ec ** 0.92 + rng.normal(0, 0.8, x.shape), 0.5, 85.0)
         d_river, d_canal = s(self.d_river), s(self.d_canal)
-        low, east, veg, nlc = s(self.low), s(self.east), s(self.n_veg), s(self.n_lc)
+        veg, nlc = s(self.n_veg), s(self.n_lc)
+        low = np.clip((235.0 - dem) / 110.0, 0, 1)
+        minx, _miny, maxx, _maxy = self.city.bounds
+        east = np.clip((x - minx) / (maxx - minx), 0, 1)
         lc = np.full(x.shape, LC["cropland"], dtype="uint8")
         near_water = np.minimum(d_river, d_canal)
         paddy = (near_water < 6000) & (low > 0.55) & (ec < 9) & (nlc > -0.2) & (east > 0.45)
@@ -260,7 +264,7 @@ IMPROVING = ("paddy_new", "paddy_improved", "saline_demo_area", "new_cultivated_
 
 
 def ndvi_stack(drivers: Drivers, landcover_path: Path, parcels: gpd.GeoDataFrame,
-               res: float, years=tuple(range(2019, 2025)), seed: int = 0):
+               res: float, years=tuple(range(2020, 2025)), seed: int = 0):
     """Monthly NDVI on an EPSG:4550 grid at ``res`` metres: ``(grid, bands)`` where
     ``bands`` yields ``(date "YYYY-MM-15", float32 array)`` one month at a time.
 
@@ -291,11 +295,12 @@ def ndvi_stack(drivers: Drivers, landcover_path: Path, parcels: gpd.GeoDataFrame
                       & parcels.status.isin(["completed", "accepted"])].to_crs(GK_CM123)
         if len(sel):
             order = sel.sort_values("year", kind="stable")
+            # all_touched: small parcels on a coarse NDVI grid still mark their cells
             pyear = rasterize(zip(order.geometry, order.year.astype(int)), out_shape=grid.shape,
-                              transform=grid.transform, fill=0, dtype="int16")
+                              transform=grid.transform, fill=0, dtype="int16", all_touched=True)
             paddy = order.category.isin(["paddy_new", "paddy_improved"]).astype(int) + 1
             kind = rasterize(zip(order.geometry, paddy), out_shape=grid.shape,
-                             transform=grid.transform, fill=0, dtype="uint8")
+                             transform=grid.transform, fill=0, dtype="uint8", all_touched=True)
             target_peak = np.where(kind == 2, _CURVES[LC["paddy"]][1],
                                    _CURVES[LC["cropland"]][1]).astype("float32")
     rng = np.random.default_rng([seed, 11])

@@ -100,10 +100,10 @@ def test_rasters_on_cgcs2000_gk_grid_deflate_tiled(ws):
             assert src.compression.name == "deflate"
             assert src.profile["tiled"]
             assert src.tags()["synthetic"] == "true"
-            assert src.res == (1000.0, 1000.0)
+            assert src.res == ((500.0, 500.0) if name == "ndvi" else (1000.0, 1000.0))
     with rasterio.open(ws.rasters["ndvi"]) as src:
-        assert src.count == 72
-        assert src.descriptions[0] == "2019-01-15" and src.descriptions[-1] == "2024-12-15"
+        assert src.count == 60
+        assert src.descriptions[0] == "2020-01-15" and src.descriptions[-1] == "2024-12-15"
 
 
 def test_soil_is_saltier_in_the_eastern_lowlands(ws):
@@ -162,11 +162,11 @@ def test_demo_bases_one_10k_and_five_1k_sites(parcels):
 
 
 def test_ndvi_rises_after_the_project_year(ws, parcels):
-    ndvi = layers.load("ndvi", workspace=ws.folder)  # (band, y, x), band i = month i
+    ndvi = layers.load("ndvi", workspace=ws.folder) * 1e-4  # (band, y, x), int16 × 1e-4
     sel = parcels[(parcels.category == "paddy_new") & (parcels.year == 2023)
                   & parcels.status.isin(["completed", "accepted"])].to_crs(4550)
     assert len(sel)
-    july23, july24 = ndvi.isel(band=54), ndvi.isel(band=66)
+    july23, july24 = ndvi.isel(band=42), ndvi.isel(band=54)
     xs = sel.geometry.centroid.x.to_numpy()
     ys = sel.geometry.centroid.y.to_numpy()
     import xarray as xr
@@ -175,7 +175,7 @@ def test_ndvi_rises_after_the_project_year(ws, parcels):
     a = july23.sel(**pts, method="nearest").values
     b = july24.sel(**pts, method="nearest").values
     assert np.nanmean(b - a) > 0.2
-    jan = ndvi.isel(band=48).sel(**pts, method="nearest").values
+    jan = ndvi.isel(band=36).sel(**pts, method="nearest").values
     assert np.nanmean(july23.sel(**pts, method="nearest").values - jan) > 0  # season
 
 
@@ -240,3 +240,52 @@ def test_progress_outputs_written(run):
     _need(run, "progress")
     for k in ("xlsx", "csv", "html"):
         assert run.outputs["progress"][k].exists()
+
+
+def test_check_and_flags_find_the_planted_problems(run):
+    _need(run, "check")
+    _need(run, "progress")
+    probs = run.results["check"].problems
+    same = probs[probs.kind == "overlap_same"]
+    assert same[["code_a", "code_b"]].astype(str).apply(lambda c: c.str.endswith("-P1")).any(axis=None)
+    mism = probs[probs.kind == "area_mismatch"]
+    assert mism.code_a.astype(str).str.endswith("-P3").tolist() == [True]
+    flags = run.results["progress"].result.flags
+    inres = flags[flags.flag == "in_protected_area"]
+    assert inres.project_code.str.endswith("-P2").any()
+    assert run.outputs["check"]["table"].exists()
+
+
+def test_zonal_salinity_per_parcel(run):
+    _need(run, "zonal")
+    ec = pd.read_excel(run.outputs["zonal"]["soil_ec"])
+    assert len(ec) == run.workspace.n_parcels
+    from workflows.zonal import header
+
+    mean = ec[header("mean", "zh")]
+    code = ec.iloc[:, 0].astype(str)
+    daan = mean[code.str.startswith("220882")].mean()
+    taonan = mean[code.str.startswith("220881")].mean()
+    assert daan > 1.5 * taonan  # saltier parcels in the eastern lowlands
+
+
+def test_remediation_and_suitability_ran_on_the_demo(run):
+    _need(run, "remediation")
+    _need(run, "suitability")
+    t = run.results["remediation"].table
+    assert set(t.category) <= {"paddy_new", "paddy_improved", "saline_demo_area"}
+    assert len(t) == (pd.Series([c for c in gpd.read_file(run.workspace.parcels).category])
+                      .isin(["paddy_new", "paddy_improved", "saline_demo_area"]).sum())
+    assert run.results["suitability"].in_scope_wan_mu > 0
+
+
+@pytest.mark.browser
+def test_progress_map_holds_every_registry_parcel(run, page):
+    _need(run, "maps")
+    m = run.outputs["maps"]["progress_map"]
+    page.goto(m.resolve().as_uri())
+    page.wait_for_function("window.agrigis && agrigis.maps.length > 0")
+    n = page.evaluate("agrigis.count('parcels')")
+    assert n == run.workspace.n_parcels
+    assert "合成" in page.locator(".leaflet-control-attribution").inner_text()
+    assert page.js_errors == []

@@ -122,13 +122,29 @@ def step_progress(run: DemoRun) -> None:
                                       for k, n in pace.items())
 
 
+SOIL_STATS = {"soil_ec": "mean,max,p90", "soil_ph": "mean,max", "soil_esp": "mean,max"}
+"""Zonal statistics of the soil rasters per parcel (all on one grid: coverage built once)."""
+
+
 def step_zonal(run: DemoRun) -> None:
     zonal = _module("workflows.zonal")
     _need_registry(run)
-    res = zonal.run_zonal(registry=run.workspace.registry, rasters=["soil_ec", "soil_ph", "soil_esp"],
-                          out_dir=run.out("zonal"), workspace=run.folder, lang=run.lang)
-    run.results["zonal"] = res
-    run.outputs["zonal"] = _paths(res)
+    import layers
+    from layers.registry import Registry
+
+    out = run.out("zonal")
+    # what a user does: export the current parcels, then `agrigis zonal parcels.gpkg ec.tif`
+    zones = Registry(run.workspace.registry).export(out / "parcels_current.gpkg")
+    weights = out / "coverage_weights.npz"
+    if weights.exists():
+        weights.unlink()
+    cat = layers.get_catalog(run.folder)
+    run.outputs["zonal"] = {}
+    for name, stats in SOIL_STATS.items():
+        path = zonal.zonal_table(zones, [cat.path(name)], stats=stats, output=out / f"{name}.xlsx",
+                                 id_column="project_code", weights=weights, lang=run.lang)
+        run.outputs["zonal"][name] = Path(path)
+    run.notes["zonal"] = f"{len(SOIL_STATS)} × {run.workspace.n_parcels}"
 
 
 def step_remediation(run: DemoRun) -> None:
@@ -139,7 +155,7 @@ def step_remediation(run: DemoRun) -> None:
     run.results["remediation"] = res
     run.outputs["remediation"] = dict(res.paths)
     v = res.table["verdict"].value_counts()
-    run.notes["remediation"] = ", ".join(f"{k} {n}" for k, n in v.items())
+    run.notes["remediation"] = ", ".join(f"{label(f'verdict.{k}', run.lang)} {n}" for k, n in v.items())
 
 
 def step_suitability(run: DemoRun) -> None:
@@ -149,17 +165,26 @@ def step_suitability(run: DemoRun) -> None:
                                registry=run.workspace.registry, lang=run.lang)
     run.results["suitability"] = res
     run.outputs["suitability"] = dict(res.paths)
-    run.notes["suitability"] = (f"{res.in_scope_wan_mu:.2f} {label('unit.wan_mu', run.lang)} / "
+    run.notes["suitability"] = (f"{label('suitability.in_scope_wan_mu', run.lang)} {res.in_scope_wan_mu:.2f}; "
+                                f"{label('suitability.remaining_wan_mu', run.lang)} "
                                 f"{(res.remaining_wan_mu or 0):.2f}")
 
 
 def step_maps(run: DemoRun) -> None:
     mapping = _module("workflows.mapping")
     _need_registry(run)
-    res = mapping.run_progress_map(registry=run.workspace.registry, out_dir=run.out("maps"),
-                                   workspace=run.folder, lang=run.lang)
-    run.results["maps"] = res
-    run.outputs["maps"] = _paths(res)
+    out = run.out("maps")
+    ws, lang = run.folder, run.lang
+    paths = {"progress_map": mapping.progress_map_file(out / "progress_map.html", registry=run.workspace.registry,
+                                                       as_of=run.as_of, workspace=ws, lang=lang)}
+    if "remediation" in run.outputs:
+        paths["remediation_map"] = mapping.remediation_map_file(run.out("remediation"), out / "remediation_map.html",
+                                                                workspace=ws, lang=lang)
+    if "suitability" in run.outputs:
+        paths["suitability_map"] = mapping.suitability_map_file(run.out("suitability"), out / "suitability_map.html",
+                                                                workspace=ws, lang=lang)
+    paths["soil_ec_map"] = mapping.layer_map_file("soil_ec", out / "soil_ec_map.html", workspace=ws, lang=lang)
+    run.outputs["maps"] = {k: Path(v) for k, v in paths.items()}
 
 
 def _short(obj) -> str:
