@@ -18,7 +18,7 @@ STATUSES = ["planned", "approved", "under_construction", "completed", "accepted"
 
 def many_parcels(n: int, counties: gpd.GeoDataFrame, *, seed: int = 0, prefix: str = "S",
                  step: float = 0.004, size: float = 0.003) -> gpd.GeoDataFrame:
-    """``n`` square parcels on a grid (``step`` degrees apart), centres inside a county.
+    """``n`` square parcels on a grid (``step`` degrees apart), each wholly inside one county.
 
     Columns use English registry names; EPSG:4490. All synthetic.
     """
@@ -27,10 +27,10 @@ def many_parcels(n: int, counties: gpd.GeoDataFrame, *, seed: int = 0, prefix: s
     xs = np.arange(x0, x1, step)
     ys = np.arange(y0, y1, step)
     gx, gy = (a.ravel() for a in np.meshgrid(xs, ys))
-    pts = shapely.points(gx + size / 2, gy + size / 2)
+    cells = shapely.box(gx, gy, gx + size, gy + size)
     zones = np.asarray(counties.geometry.values, dtype=object)
     shapely.prepare(zones)
-    inside = np.unique(shapely.STRtree(pts).query(zones, predicate="contains")[1])
+    inside = np.unique(shapely.STRtree(cells).query(zones, predicate="contains")[1])  # wholly in one county
     if len(inside) < n:
         raise ValueError(f"only {len(inside)} grid cells inside the counties; use a smaller step")
     pick = np.sort(rng.choice(inside, size=n, replace=False))
