@@ -182,7 +182,7 @@ class FieldMap:
         cats = [c for c in dict.fromkeys(g["category"].astype(str))]
         sts = [s for s in STATUSES if s in set(g["status"].astype(str))]
         spec = {
-            "id": layer_id, "kind": "geojson", "name": name or self.L("maps.parcels"), "show": show,
+            "id": layer_id, "kind": "geojson", "batch": True, "name": name or self.L("maps.parcels"), "show": show,
             "style": S.parcel_style_spec(cats, sts), "popup": popup,
             "tooltip": [["", "n" if "n" in props else "k", "text"], ["", "c", "lookup:category"]],
             "note": note or (self.L("maps.synthetic") if self.synthetic else None),

@@ -39,7 +39,7 @@ def _open(page, fm, tmp_path, name="map.html"):
 
 
 def _count(page, layer_id):
-    return page.evaluate(f"agrigis.maps[0].layers[{json.dumps(layer_id)}].getLayers().length")
+    return page.evaluate(f"agrigis.count({json.dumps(layer_id)})")
 
 
 def test_progress_map_offline(page, tmp_path, artifacts_dir):
@@ -61,6 +61,7 @@ def test_progress_map_offline(page, tmp_path, artifacts_dir):
     popup = page.locator(".ag-popup")
     assert "新建水田" not in popup.inner_text() or True
     assert "亩" in popup.inner_text() and popup.locator("svg polyline").count() == 1
+    page.wait_for_timeout(400)  # popup fade-in
     page.screenshot(path=str(artifacts_dir / "maps_progress.png"))
 
 
@@ -78,8 +79,9 @@ def test_xss_payloads_never_execute(page, tmp_path, artifacts_dir):
         assert page.js_errors == []
         # hover and click every parcel and county; open every popup programmatically too
         pts = page.evaluate("""() => { const m = agrigis.maps[0].map;
-            return agrigis.maps[0].layers.parcels.getLayers().concat(agrigis.maps[0].layers.choropleth0.getLayers())
-              .map(l => { const p = m.latLngToContainerPoint(l.getBounds().getCenter()); return [p.x, p.y]; }); }""")
+            const c = []; for (let i = 0; i < agrigis.count('parcels'); i++) c.push(agrigis.maps[0].layers.parcels.itemCenter(i));
+            return c.concat(agrigis.maps[0].layers.choropleth0.getLayers().map(l => l.getBounds().getCenter()))
+              .map(ll => { const p = m.latLngToContainerPoint(ll); return [p.x, p.y]; }); }""")
         box = page.locator(".leaflet-container").bounding_box()
         for x, y in pts:
             page.mouse.move(box["x"] + x, box["y"] + y)
@@ -115,7 +117,7 @@ def test_gaode_positions_are_gcj02_and_sketch_exports_cgcs2000(page, tmp_path, a
     fm.add_parcels(parcels)
     _open(page, fm, tmp_path)
     assert page.js_errors == []
-    ll = page.evaluate("agrigis.maps[0].layers.parcels.getLayers()[0].getLatLngs()[0].map(p => [p.lng, p.lat])")
+    ll = page.evaluate("agrigis.latlngs('parcels', 0)[0].map(p => [p.lng, p.lat])")
     ring = np.asarray(parcels.geometry.iloc[0].exterior.coords)[:-1]
     gx, gy = wgs84_to_gcj02(ring[:, 0], ring[:, 1])
     got = np.asarray(ll)
@@ -155,6 +157,15 @@ def test_gaode_positions_are_gcj02_and_sketch_exports_cgcs2000(page, tmp_path, a
     assert f["properties"]["area_mu"] == pytest.approx(float(area_mu(g.set_crs("EPSG:4490", allow_override=True))[0]),
                                                        rel=1e-4)
     page.screenshot(path=str(artifacts_dir / "maps_gaode_sketch.png"))
+    # the export is what `agrigis import` reads: one accepted parcel, same code, same area
+    from layers.registry import Registry
+    from workflows.importing import import_files
+
+    rep = import_files([path], registry=tmp_path / "reg.gpkg", category="paddy_new", year=2024, status="planned")
+    assert (rep.n_read, rep.n_accepted, rep.n_rejected) == (1, 1, 0)
+    got = Registry(tmp_path / "reg.gpkg").projects()
+    assert list(got["project_code"]) == ["BC-FIELD-1"]
+    assert float(got["area_mu"].iloc[0]) == pytest.approx(f["properties"]["area_mu"], rel=1e-3)
 
 
 def test_measure_area_in_mu_matches_ellipsoid(page, tmp_path):

@@ -97,10 +97,29 @@
   A.areaM2 = areaM2;
   /** Open the popup (or tooltip, ``ev = 'mouseover'``) of feature ``i`` of layer ``id`` (tests, links). */
   A.openPopup = function (id, i, ev) {
-    var l = A.maps[0].layers[id].getLayers()[i];
+    var g = A.maps[0].layers[id];
+    if (g.count) {  // a ParcelBatch
+      g._hit = i;
+      var c = g.itemCenter(i), pt = g._map.latLngToLayerPoint(c);
+      g._containsPoint(pt);  // the parcel drawn on top at its centre, as a click would find
+      g._hit = g._hit === -1 ? i : g._hit;
+      if (ev === 'mouseover') { g.fire('mouseover', {latlng: c}); g.openTooltip(c); }
+      else g.openPopup(c);
+      return true;
+    }
+    var l = g.getLayers()[i];
     var ll = l.getBounds ? l.getBounds().getCenter() : l.getLatLng();
     l.fire(ev || 'click', {latlng: ll}, true);
     return true;
+  };
+  /** Number of features of layer ``id``. */
+  A.count = function (id) { var g = A.maps[0].layers[id]; return g.count ? g.count() : g.getLayers().length; };
+  /** Lat/lng rings of feature ``i`` of layer ``id``. */
+  A.latlngs = function (id, i) {
+    var g = A.maps[0].layers[id];
+    if (g.count) return g.itemLatLngs(i);
+    var ll = g.getLayers()[i].getLatLngs();
+    return Array.isArray(ll[0]) ? ll : [ll];
   };
   A.lengthM = lengthM;
   A.M2_PER_MU = 2000 / 3;
@@ -204,11 +223,168 @@
   }
   A.decode = decode;
   function kindOf(d) { return typeof d.t === 'number' ? d.t : (d.t.length ? d.t[0] : 0); }
+  /* ParcelBatch: all parcels of a layer as ONE Leaflet path on the shared canvas renderer.
+   * 20,000 L.Polygon objects cost seconds to create and draw; here each parcel is a few
+   * numbers (Web Mercator unit coordinates), parcels of the same style are filled with one
+   * canvas call, and hit testing (click, hover) is a bbox scan plus point-in-polygon. */
+  var TAU = 2 * Math.PI;
+  function toU(lng) { return (lng + 180) / 360; }
+  function toV(lat) {
+    var s = Math.sin(Math.max(Math.min(lat, 85.0511287798), -85.0511287798) * RAD);
+    return 0.5 - Math.log((1 + s) / (1 - s)) / (2 * TAU);
+  }
+  function fromUV(u, v) { return L.latLng(Math.atan(Math.sinh(Math.PI * (1 - 2 * v))) / RAD, u * 360 - 180); }
+  function decodeUV(a, s) {
+    var out = new Float64Array(a.length), x = 0, y = 0;
+    for (var i = 0; i < a.length; i += 2) { x += a[i]; y += a[i + 1]; out[i] = toU(x / s); out[i + 1] = toV(y / s); }
+    return out;
+  }
+  function styleKey(st) {
+    return [st.fillColor, st.fillOpacity, st.color, st.weight, st.opacity, st.dashArray || '', st.fill !== false, st.stroke !== false].join('|');
+  }
+  var ParcelBatch = L.Path.extend({
+    initialize: function (items, options) {
+      L.setOptions(this, options);
+      this._items = items;
+      var groups = {}, order = [], b = [Infinity, Infinity, -Infinity, -Infinity];
+      items.forEach(function (it, i) {
+        var k = styleKey(it.style);
+        if (!groups[k]) { groups[k] = {style: it.style, idx: []}; order.push(k); }
+        groups[k].idx.push(i);
+        b[0] = Math.min(b[0], it.bbox[0]); b[1] = Math.min(b[1], it.bbox[1]);
+        b[2] = Math.max(b[2], it.bbox[2]); b[3] = Math.max(b[3], it.bbox[3]);
+      });
+      this._groups = order.map(function (k) {
+        var st = groups[k].style;
+        st.dash = st.dashArray ? String(st.dashArray).split(/[ ,]+/).map(Number) : [];
+        return groups[k];
+      });
+      this._ubox = b;
+      this._hit = -1;
+    },
+    count: function () { return this._items.length; },
+    itemLatLngs: function (i) {
+      return this._items[i].rings.map(function (r) {
+        var out = [];
+        for (var k = 0; k < r.length; k += 2) out.push(fromUV(r[k], r[k + 1]));
+        return out;
+      });
+    },
+    itemCenter: function (i) { var b = this._items[i].bbox; return fromUV((b[0] + b[2]) / 2, (b[1] + b[3]) / 2); },
+    getBounds: function () { var b = this._ubox; return L.latLngBounds(fromUV(b[0], b[3]), fromUV(b[2], b[1])); },
+    _scale: function () { return this._map.options.crs.scale(this._map.getZoom()); },
+    _project: function () {
+      var S = this._scale(), o = this._map.getPixelOrigin(), b = this._ubox;
+      this._pxBounds = L.bounds(L.point(b[0] * S - o.x, b[1] * S - o.y), L.point(b[2] * S - o.x, b[3] * S - o.y));
+    },
+    _update: function () { if (this._map) this._updatePath(); },
+    _updatePath: function () {
+      var r = this._renderer, ctx = r._ctx;
+      if (!ctx || !r._drawing) return;
+      var S = this._scale(), o = this._map.getPixelOrigin(), items = this._items;
+      var vb = r._redrawBounds || r._bounds;
+      var u0 = (vb.min.x + o.x) / S, v0 = (vb.min.y + o.y) / S, u1 = (vb.max.x + o.x) / S, v1 = (vb.max.y + o.y) / S;
+      var stroke = this._map.getZoom() >= (this.options.minStrokeZoom || 0);
+      this._groups.forEach(function (g) {
+        var st = g.style, any = false;
+        ctx.beginPath();
+        for (var j = 0; j < g.idx.length; j++) {
+          var it = items[g.idx[j]], bb = it.bbox;
+          if (bb[2] < u0 || bb[0] > u1 || bb[3] < v0 || bb[1] > v1) continue;
+          any = true;
+          for (var q = 0; q < it.rings.length; q++) {
+            var rg = it.rings[q];
+            ctx.moveTo(rg[0] * S - o.x, rg[1] * S - o.y);
+            for (var k = 2; k < rg.length; k += 2) ctx.lineTo(rg[k] * S - o.x, rg[k + 1] * S - o.y);
+            ctx.closePath();
+          }
+        }
+        if (!any) return;
+        if (st.fill !== false) {
+          ctx.globalAlpha = st.fillOpacity == null ? 0.2 : st.fillOpacity;
+          ctx.fillStyle = st.fillColor || st.color;
+          ctx.fill('evenodd');
+        }
+        if (stroke && st.stroke !== false && st.weight !== 0) {
+          ctx.setLineDash(st.dash);
+          ctx.globalAlpha = st.opacity == null ? 1 : st.opacity;
+          ctx.lineWidth = st.weight == null ? 1 : st.weight;
+          ctx.strokeStyle = st.color;
+          ctx.lineCap = 'round'; ctx.lineJoin = 'round';
+          ctx.stroke();
+        }
+      });
+      ctx.setLineDash([]);
+      ctx.globalAlpha = 1;
+    },
+    _containsPoint: function (p) {
+      var S = this._scale(), o = this._map.getPixelOrigin();
+      var u = (p.x + o.x) / S, v = (p.y + o.y) / S, items = this._items;
+      for (var i = items.length - 1; i >= 0; i--) {
+        var bb = items[i].bbox;
+        if (u < bb[0] || u > bb[2] || v < bb[1] || v > bb[3]) continue;
+        var inside = false, rings = items[i].rings;
+        for (var q = 0; q < rings.length; q++) {
+          var r = rings[q], n = r.length;
+          for (var a = 0, b = n - 2; a < n; b = a, a += 2) {
+            if (((r[a + 1] > v) !== (r[b + 1] > v)) && (u < (r[b] - r[a]) * (v - r[a + 1]) / (r[b + 1] - r[a + 1]) + r[a])) inside = !inside;
+          }
+        }
+        if (inside) { this._hit = i; return true; }
+      }
+      return false;
+    }
+  });
+
+  function makeBatch(map, cfg, spec, renderer) {
+    var d = spec.data, s = d.s, items = [];
+    var keys = Object.keys(d.p);
+    for (var i = 0; i < d.n; i++) {
+      var p = {};
+      for (var k = 0; k < keys.length; k++) {
+        var key = keys[k], v = d.p[key][i];
+        if (d.e[key]) v = v < 0 ? null : d.e[key][v];
+        p[key] = v;
+      }
+      var rings = [], bb = [Infinity, Infinity, -Infinity, -Infinity];
+      d.g[i].forEach(function (poly) {
+        poly.forEach(function (r) {
+          var uv = decodeUV(r, s);
+          for (var q = 0; q < uv.length; q += 2) {
+            if (uv[q] < bb[0]) bb[0] = uv[q]; if (uv[q] > bb[2]) bb[2] = uv[q];
+            if (uv[q + 1] < bb[1]) bb[1] = uv[q + 1]; if (uv[q + 1] > bb[3]) bb[3] = uv[q + 1];
+          }
+          rings.push(uv);
+        });
+      });
+      items.push({p: p, rings: rings, bbox: bb, style: styleFor(spec, p)});
+    }
+    var interactive = spec.interactive !== false;
+    var lyr = new ParcelBatch(items, {renderer: renderer, interactive: interactive, weight: 3,
+      minStrokeZoom: d.n > 1000 ? 12 : 0});
+    if (interactive && spec.popup) {
+      lyr.bindPopup(function (l) { return popupHtml(cfg, spec, l._items[l._hit].p); }, {maxWidth: 300});
+    }
+    if (interactive && spec.tooltip) {
+      lyr.bindTooltip('', {sticky: true});
+      var shown = -1;
+      var tip = function () {
+        if (lyr._hit === shown || lyr._hit < 0) return;
+        shown = lyr._hit;
+        lyr.setTooltipContent(tooltipEl(cfg, spec, items[shown].p));
+      };
+      lyr.on('mouseover mousemove', tip);
+      lyr.on('mouseout', function () { shown = -1; });
+    }
+    return lyr;
+  }
+
   function makeLayer(map, cfg, spec, renderer) {
     if (spec.kind === 'image') {
       return L.imageOverlay(spec.url, spec.bounds, {opacity: spec.opacity == null ? 0.8 : spec.opacity,
         interactive: false, className: spec.pixelated ? 'ag-pixelated' : ''});
     }
+    if (spec.batch && kindOf(spec.data) === 0 && typeof spec.data.t === 'number') return makeBatch(map, cfg, spec, renderer);
     var interactive = spec.interactive !== false;
     var lyr = L.featureGroup(), d = spec.data;
     // many small parcels: outlines (dashed ones above all) cost most of the drawing time and
