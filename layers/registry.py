@@ -10,8 +10,11 @@ Layout of ``registry.gpkg`` (a standard GeoPackage 1.4 that GDAL, pyogrio and QG
 ``batches`` (attributes)
     one row per import: who, when, source path and sha256, counts, ``synthetic``,
     ``status`` (``active`` / ``undone``).
+``projects_current`` (features, a view)
+    only the current versions (``valid_to`` NULL): the layer to open in QGIS.
 ``layer_styles``
-    the QGIS default style (categorised by ``category``), see :mod:`layers.qgis_style`.
+    the QGIS default styles of both layers (categorised by ``category``), see
+    :mod:`layers.qgis_style`.
 
 Writes go through :class:`GeoPackageBackend`, which holds the SQL; :class:`Registry`
 holds the rules (history, updates, undo) and talks to the backend through a small
@@ -154,7 +157,7 @@ CREATE TABLE {TABLE} (
   valid_to DATETIME,
   closed_by TEXT,
   source_row INTEGER);
-CREATE UNIQUE INDEX {TABLE}_current ON {TABLE}(project_code) WHERE valid_to IS NULL;
+CREATE UNIQUE INDEX {TABLE}_current_code ON {TABLE}(project_code) WHERE valid_to IS NULL;
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
   VALUES ('{TABLE}', 'features', '{TABLE}', '项目图斑 project parcels, all versions (valid_to NULL = current)', {SRS_ID});
 INSERT INTO gpkg_geometry_columns VALUES ('{TABLE}', '{GEOM}', 'MULTIPOLYGON', {SRS_ID}, 0, 0);
@@ -183,6 +186,11 @@ CREATE TRIGGER rtree_{TABLE}_{GEOM}_update4 AFTER UPDATE ON {TABLE}
 CREATE TRIGGER rtree_{TABLE}_{GEOM}_delete AFTER DELETE ON {TABLE}
   WHEN old.{GEOM} NOT NULL
   BEGIN DELETE FROM rtree_{TABLE}_{GEOM} WHERE id = OLD.fid; END;
+CREATE VIEW {TABLE}_current AS SELECT fid, {GEOM}, project_code, project_name, category, county_code, year,
+  status, declared_area_mu, area_mu, investment_wan_yuan, batch_id, valid_from FROM {TABLE} WHERE valid_to IS NULL;
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
+  VALUES ('{TABLE}_current', 'features', '{TABLE}_current', '当前项目图斑 current project parcels (view)', {SRS_ID});
+INSERT INTO gpkg_geometry_columns VALUES ('{TABLE}_current', '{GEOM}', 'MULTIPOLYGON', {SRS_ID}, 0, 0);
 CREATE TABLE batches (
   fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
   batch_id TEXT NOT NULL UNIQUE,
@@ -344,7 +352,7 @@ class GeoPackageBackend:
             con.executemany(
                 "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
                 "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                qgis_style.style_rows(TABLE, GEOM),
+                qgis_style.style_rows(TABLE, GEOM) + qgis_style.style_rows(f"{TABLE}_current", GEOM),
             )
             con.close()
             try:

@@ -39,7 +39,8 @@ def test_gdal_sees_the_expected_schema_and_styles(tmp_path):
     reg = Registry(tmp_path / "r.gpkg")
     reg.write(rows(), source="a.shp", sha256="a" * 64, synthetic=True)
     layers = dict((str(n), g) for n, g in pyogrio.list_layers(tmp_path / "r.gpkg"))
-    assert layers == {"projects": "MultiPolygon", "batches": None, "layer_styles": None}
+    assert layers == {"projects": "MultiPolygon", "projects_current": "MultiPolygon", "batches": None,
+                      "layer_styles": None}
     info = pyogrio.read_info(tmp_path / "r.gpkg", layer="projects")
     assert info["crs"] == "EPSG:4490" and info["geometry_type"] == "MultiPolygon" and info["features"] == 2
     assert set(COLUMNS) <= set(info["fields"])
@@ -49,7 +50,7 @@ def test_gdal_sees_the_expected_schema_and_styles(tmp_path):
     b = pyogrio.read_dataframe(tmp_path / "r.gpkg", layer="batches")
     assert b["synthetic"].tolist() == [True] and b["source_sha256"].tolist() == ["a" * 64]
     st = pyogrio.read_dataframe(tmp_path / "r.gpkg", layer="layer_styles")
-    assert st["f_table_name"].tolist() == ["projects"] and st["useAsDefault"].tolist() == [True]
+    assert st["f_table_name"].tolist() == ["projects", "projects_current"] and st["useAsDefault"].all()
     qml = st["styleQML"].iloc[0]
     assert 'type="categorizedSymbol" attr="category"' in qml and 'value="high_standard_farmland" label="高标准农田"' in qml
     con = sqlite3.connect(tmp_path / "r.gpkg")
@@ -103,6 +104,8 @@ def test_unchanged_update_history_and_exact_undo(tmp_path):
     assert h["status"].tolist() == ["planned", "completed"]
     assert h["valid_to"].iloc[0] == h["valid_from"].iloc[1] and pd.isna(h["valid_to"].iloc[1])
     assert len(reg.projects(include_history=True)) == 4
+    view = pyogrio.read_dataframe(path, layer="projects_current")  # what QGIS users open
+    assert sorted(view["project_code"]) == ["A", "B", "C"] and "completed" in set(view["status"])
     as_of = reg.projects(as_of=h["valid_from"].iloc[0])
     assert sorted(as_of["project_code"]) == ["A", "B"] and set(as_of["status"]) == {"planned"}
 
