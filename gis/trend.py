@@ -430,22 +430,30 @@ def charts(table: pd.DataFrame, results: pd.DataFrame | None = None, *, season: 
     dec = _decimal_year(dates) if len(dates) else np.array([np.nan])
     d0, d1 = float(dec.min()), float(dec.max())
     vr = np.round(v, digits)
-    pr = np.round(peaks, digits)
+    values = vr.astype(object)
+    values[np.isnan(vr)] = None
+    values = values.tolist()
+    pr = np.round(peaks, digits).tolist()
+    iyears = [int(yy) for yy in years]
+    res: dict[Any, tuple] = {}
+    if results is not None:
+        cols = [results[c].tolist() if c in results.columns else [None] * len(results)
+                for c in ("verdict", "slope_per_year", "intercept", "trend_basis")]
+        res = dict(zip(results.index, zip(*cols)))
     out = {}
     for i, key in enumerate(t.index):
         c: dict[str, Any] = {
             "dates": labels,
-            "values": [None if np.isnan(x) else float(x) for x in vr[i]],
-            "peaks": {int(yy): float(pp) for yy, pp in zip(years, pr[i]) if not np.isnan(pp)},
+            "values": values[i],
+            "peaks": {yy: pp for yy, pp in zip(iyears, pr[i]) if pp == pp},
             "fit": None,
             "verdict": None,
         }
-        if results is not None and key in results.index:
-            r = results.loc[key]
-            c["verdict"] = r.get("verdict")
-            slope, icpt = r.get("slope_per_year"), r.get("intercept")
+        if key in res:
+            verdict, slope, icpt, basis = res[key]
+            c["verdict"] = verdict
             if slope is not None and not pd.isna(slope) and len(dates):
-                x0, x1 = (y0, y1) if r.get("trend_basis") == "seasonal_peak" else (d0, d1)
+                x0, x1 = (y0, y1) if basis == "seasonal_peak" else (d0, d1)
                 c["fit"] = [[round(x0, 3), _r(icpt + slope * x0, digits)], [round(x1, 3), _r(icpt + slope * x1, digits)]]
         out[key] = c
     return out
