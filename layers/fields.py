@@ -449,15 +449,28 @@ def map_fields(
     reject(errs.notna(), errs)
     rows["county_declared"] = vals.astype(object)
 
-    # duplicate codes inside one file: none of them can be trusted
+    # Several rows with one code: parts of one parcel when every attribute agrees (a
+    # multi-part parcel saved as single parts, or several field-map sketches of one
+    # project) -> marked in ``_part_of`` (first row of the group) and merged by the
+    # caller; otherwise none of them can be trusted and all are rejected.
+    rows["_part_of"] = rows["_row"]
     ok_codes = rows["project_code"].where(reasons.isna())
     dup = ok_codes.duplicated(keep=False) & ok_codes.notna()
     if dup.any():
-        groups = rows.loc[dup].groupby("project_code")["_row"].apply(lambda s: ", ".join(map(str, s)))
-        msg = rows.loc[dup, "project_code"].map(
-            lambda c: f"project code {c!r} appears more than once in this file (rows {groups[c]}); "
-                      "give each parcel its own code, or merge the parts into one multipolygon")
-        reject(dup, msg.reindex(df.index))
+        same = ["project_name", "category", "year", "status", "county_declared", "investment_wan_yuan"]
+        d = rows.loc[dup, ["project_code", "_row", *same]].astype(object)
+        d = d.where(d.notna(), "<NA>")
+        n_variants = d.groupby("project_code")[same].nunique().max(axis=1)
+        first = d.groupby("project_code")["_row"].transform("min")
+        agree = d["project_code"].map(n_variants) == 1
+        rows.loc[agree[agree].index, "_part_of"] = first[agree].to_numpy(dtype="int64")
+        conflict = agree[~agree].index
+        if len(conflict):
+            groups = rows.loc[conflict].groupby("project_code")["_row"].apply(lambda s: ", ".join(map(str, s)))
+            msg = rows.loc[conflict, "project_code"].map(
+                lambda c: f"project code {c!r} appears more than once in this file (rows {groups[c]}) with "
+                          "different attributes; give each parcel its own code, or make the parts agree")
+            reject(rows.index.isin(conflict), msg.reindex(df.index))
 
     bad = reasons.notna()
     rejects = pd.DataFrame({"_row": rows.loc[bad, "_row"], "reason": reasons[bad]})

@@ -44,7 +44,8 @@ ROWS = {
     "points_lines": (3, 1, 0, 2, {1: r"geometry is a 点 point \(Point\), not a polygon",
                                   2: r"geometry is a 线 line \(LineString\), not a polygon"}, None),
     "z_coordinates": (3, 3, 3, 0, {}, None),
-    "duplicate_codes": (3, 1, 0, 2, {1: r"project code 'Z1' appears more than once in this file \(rows 1, 3\)",
+    "duplicate_codes": (3, 1, 0, 2, {1: r"project code 'Z1' appears more than once in this file \(rows 1, 3\) "
+                                        r"with different attributes",
                                      3: r"appears more than once"}, None),
     "unknown_category": (3, 2, 0, 1, {2: r"category '鱼塘' is unknown \(column '项目类型'\)"}, None),
     "year_20240": (3, 2, 0, 1, {1: r"year '20240' is not a year between 1990 and 2100; write it like 2024"}, None),
@@ -83,6 +84,8 @@ ERRORS = {
     "bad_cpg": (DataFileError, r"unknown encoding 'KLINGON-8'"),
     "unknown_suffix": (DataFileError, r"unknown file type '\.dwg'"),
     "zip_two_shapefiles": (InputError, r"the archive holds several layers \(a\.shp, b\.shp\)"),
+    # what the field map exports has no category/year/status: give them as options
+    "fieldmap_two_sketches": (InputError, r"no category column and no --category option; give --category"),
 }
 
 
@@ -133,6 +136,19 @@ def test_repairs_are_described(bad, counties, tmp_path):
     assert set(f.repairs["repair"]) == {"Z coordinates dropped"}
     f = import_files(bad["collection_polygon_line"], tmp_path / "r3.gpkg", counties=counties).files[0]
     assert f.repairs["repair"].iloc[0] == "geometry collection: kept 1 polygon(s), dropped 1 other part(s)"
+
+
+def test_parts_with_one_code_are_merged(bad, counties, tmp_path):
+    from layers.registry import Registry
+
+    f = import_files(bad["fieldmap_two_sketches"], tmp_path / "r.gpkg", counties=counties, category="paddy_new",
+                     year=2024, status="planned").files[0]
+    assert f.repairs.values.tolist() == [[1, "2 rows (rows 1, 2) with project code 'Z9' and the same attributes "
+                                             "merged into one multipolygon"]]
+    p = Registry(tmp_path / "r.gpkg").projects()
+    assert len(p) == 1 and len(p.geometry.iloc[0].geoms) == 2
+    assert p["declared_area_mu"].iloc[0] == pytest.approx(1292.79 + 1300.0)  # per-part figures are summed
+    assert p["area_mu"].iloc[0] == pytest.approx(2 * 1292.79, abs=0.1)
 
 
 def test_gb18030_names_survive(bad, counties, tmp_path):

@@ -137,6 +137,7 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     rows, field_rej = map_fields(frame.drop(columns="geometry"), mapping, source=res.source,
                                  category=category, year=year, status=status)
     rows = gpd.GeoDataFrame(rows, geometry=frame.geometry.loc[rows.index], crs=frame.crs)
+    rows, merged = merge_parts(rows)
     reasons = pd.Series(field_rej["reason"].to_numpy(), index=field_rej.index, dtype=object)
 
     # county from geometry; outside Baicheng → reject; declared county must agree
@@ -167,19 +168,64 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     ok = ~rows.index.isin(reasons.index)
     accepted = rows.loc[ok].copy()
     accepted["area_mu"] = area_mu(accepted.geometry.values, crs="EPSG:4490") if len(accepted) else []
-    repairs = frame.loc[accepted.index, ["_row", "_repair"]]
+    accepted_rows = np.concatenate([accepted["_rows"].to_numpy()[i] for i in range(len(accepted))]) \
+        if len(accepted) else np.zeros(0, dtype=int)
+    repairs = frame.loc[frame["_row"].isin(accepted_rows), ["_row", "_repair"]]
     repairs = repairs[repairs["_repair"].notna()].rename(columns={"_row": "row", "_repair": "repair"})
+    merged = merged[merged["row"].isin(accepted["_row"])]
+    repairs = pd.concat([repairs, merged], ignore_index=True).sort_values("row", kind="stable")
 
     # rejects: read-stage rejects + field/county rejects, with the source columns
+    # a rejected merged parcel rejects all its source rows, each with the parcel's reason
+    expanded = {}
+    for idx, why in reasons.items():
+        for r in (rows.at[idx, "_rows"] if idx in rows.index else (int(frame.at[idx, "_row"]),)):
+            expanded[r] = why
+    by_row = pd.Series(frame.index, index=frame["_row"].to_numpy())
+    reasons = pd.Series({by_row[r]: why for r, why in sorted(expanded.items())}, dtype=object)
     later = frame.loc[reasons.index].copy()
     later.insert(1, "reason", reasons.to_numpy())
     rej = pd.concat([res.rejects, later.drop(columns=["_repair"], errors="ignore")], ignore_index=True)
     rej = gpd.GeoDataFrame(rej, geometry="geometry", crs="EPSG:4490").sort_values("_row", kind="stable")
-    rep.n_accepted = len(accepted)
-    rep.n_repaired = len(repairs)
+    rep.n_accepted = int(len(accepted_rows))
+    rep.n_repaired = int(repairs["row"].nunique())
     rep.n_rejected = len(rej)
     rep.repairs = repairs.reset_index(drop=True)
     return _Prepared(path=path, report=rep, rows=accepted, rejects=rej, frame=frame)
+
+
+def merge_parts(rows):
+    """Merge rows marked as parts of one parcel (``_part_of``) into one multipolygon.
+
+    Returns the rows (one per parcel, ``_rows`` = tuple of source rows) and a table
+    ``row, repair`` describing each merge. The declared area is summed over parts
+    unless every part repeats the same figure (then it is the project's area).
+    """
+    import shapely
+
+    rows = rows.copy()
+    rows["_rows"] = [(int(r),) for r in rows["_row"]]
+    multi = rows["_part_of"].duplicated(keep=False)
+    notes = []
+    if multi.any():
+        keep = ~multi
+        merged = []
+        for first, grp in rows[multi].groupby("_part_of", sort=False):
+            row = grp.iloc[0].copy()
+            row["geometry"] = shapely.union_all(np.asarray(grp.geometry.values, dtype=object))
+            areas = grp["declared_area_mu"].dropna()
+            if len(areas) and areas.nunique() > 1:
+                row["declared_area_mu"] = float(areas.sum())
+            row["_rows"] = tuple(int(r) for r in grp["_row"])
+            merged.append(row)
+            notes.append({"row": int(first), "repair": (
+                f"{len(grp)} rows (rows {', '.join(map(str, row['_rows']))}) with project code "
+                f"{row['project_code']!r} and the same attributes merged into one multipolygon")})
+        import geopandas as gpd
+
+        rows = pd.concat([rows[keep], gpd.GeoDataFrame(merged, geometry="geometry", crs=rows.crs)])
+        rows = rows.sort_values("_row", kind="stable")
+    return rows.drop(columns="_part_of"), pd.DataFrame(notes, columns=["row", "repair"])
 
 
 def _write_rejects(prep: _Prepared) -> None:
@@ -277,16 +323,16 @@ def import_files(
                                     "n_rejected": r.n_rejected})
             r.batch_id, r.n_new, r.n_updated, r.n_unchanged = res.batch_id, res.n_new, res.n_updated, res.n_unchanged
             if len(res.rejected):
-                late = prep.rows.reset_index(drop=True)
-                late = late[late["_row"].isin(res.rejected["_row"])].copy() if "_row" in late else late.iloc[:0]
-                reason = dict(zip(res.rejected["_row"], res.rejected["reason"]))
-                src = _source_rows(prep, late["_row"])
+                parts = prep.rows.set_index("_row")["_rows"]
+                reason = {r: why for first, why in zip(res.rejected["_row"], res.rejected["reason"])
+                          for r in parts.loc[first]}
+                src = _source_rows(prep, pd.Series(sorted(reason)))
                 src.insert(1, "reason", src["_row"].map(reason))
                 prep.rejects = pd.concat([prep.rejects, src], ignore_index=True).sort_values("_row", kind="stable")
-                r.n_accepted -= len(res.rejected)
-                r.n_rejected += len(res.rejected)
-                r.n_repaired = int(prep.report.repairs["row"].isin(
-                    prep.rows.loc[~prep.rows["_row"].isin(res.rejected["_row"]), "_row"]).sum())
+                r.n_accepted -= len(reason)
+                r.n_rejected += len(reason)
+                r.repairs = r.repairs[~r.repairs["row"].isin(list(reason))].reset_index(drop=True)
+                r.n_repaired = int(r.repairs["row"].nunique())
             # written while the registry is locked: if this fails, the batch rolls back
             _write_rejects(prep)
     bar.done()

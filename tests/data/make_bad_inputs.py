@@ -396,6 +396,19 @@ def fieldmap_export(f):
                       "geometry": {"type": "Polygon", "coordinates": [_ring(0)]}}], f, "fieldmap_export")
 
 
+def fieldmap_two_sketches(f):
+    """Two sketches of one project drawn on the field map: parts of one parcel."""
+    feats = []
+    for i in range(2):
+        x0, y0 = SITES["220821"]
+        ring = [[x0 + i * 0.02, y0], [x0 + i * 0.02 + D, y0], [x0 + i * 0.02 + D, y0 + D], [x0 + i * 0.02, y0 + D],
+                [x0 + i * 0.02, y0]]
+        feats.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+                      "properties": {"project_code": "Z9", "project_name": "现场勾绘", "area_mu": [1292.79, 1300.0][i],
+                                     "note": "sketch", "sketch": i + 1}})
+    return _geojson(feats, f, "fieldmap_two_sketches")
+
+
 CASES = {fn.__name__: fn for fn in [
     gbk_no_cpg, utf8_cut_names, gb18030_names, wrong_prj, noprj_lonlat, noprj_gk_prefix, noprj_gk_noprefix, noprj_swapped,
     shanghai, gcj02, bowtie, ring_2pts, empty_geometry, points_lines, z_coordinates, duplicate_codes,
@@ -403,7 +416,7 @@ CASES = {fn.__name__: fn for fn in [
     shx_more_records, kmz_empty_zip, not_a_zip, csv_broken_wkt, csv_gbk_vertices, csv_points, gpkg_two_layers,
     no_code_column, county_mismatch, unknown_county, unknown_status, missing_code_value, ambiguous_coordinates,
     bad_cpg, unknown_suffix, zip_two_shapefiles, collection_polygon_line, zipped_shapefile, kmz_good,
-    fieldmap_export,
+    fieldmap_export, fieldmap_two_sketches,
 ]}
 """Case name → builder(folder) → path to import."""
 
