@@ -320,14 +320,20 @@ class Coverage:
             elif kernel == "numpy":
                 if workers is None:
                     workers = min(os.cpu_count() or 1, 2) if len(use) > 1000 else 1
-                rows, cols, vals = _exact_numpy(geoms, use, grid, workers)
+                counts, cols, vals = _exact_numpy(geoms, use, grid, workers)
+                rows = None  # zone-ordered, CSR directly
             else:
                 raise InputError(f"kernel {kernel!r} is unknown; use 'numpy' or 'exactextract'")
         else:
             rows, cols, vals = _rasterized(geoms, use, grid, method == "all_touched")
-        if len(rows) and (np.diff(rows) >= 0).all():  # zone-ordered: build CSR directly
-            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(geoms)))])
-            matrix = sp.csr_array((vals, cols, indptr), shape=(len(geoms), grid.ncells))
+        if rows is None or (len(rows) and (np.diff(rows) >= 0).all()):
+            # zone-ordered: build the CSR arrays directly, with 32-bit indices if they fit
+            if rows is not None:
+                counts = np.bincount(rows, minlength=len(geoms))
+            idx = np.int32 if max(grid.ncells, len(vals)) < 2**31 else np.int64
+            indptr = np.concatenate([[0], np.cumsum(counts)]).astype(idx)
+            matrix = sp.csr_array((vals, cols.astype(idx, copy=False), indptr),
+                                  shape=(len(geoms), grid.ncells))
         else:
             matrix = sp.csr_array((vals, (rows, cols)), shape=(len(geoms), grid.ncells))
             matrix.sum_duplicates()
@@ -425,12 +431,14 @@ class Coverage:
             self._rows = (first, last)
         return self._rows
 
-    def bands(self, rows_per_band: int = 512) -> list["Band"]:
+    def bands(self, rows_per_band: int = 512, weights: bool = True) -> list["Band"]:
         """Split the zones into groups whose cells lie in one window of grid rows.
 
         Each zone belongs to exactly one band (by its first row); a band's window spans
         all rows of its zones, so every zone's statistics come from one read. Memory is
         bounded by the window size (about ``rows_per_band`` rows plus the tallest zone).
+        With ``weights=False`` the bands' weights are left for :meth:`band_weights` to
+        cut when the band is processed (less memory).
         """
         first, last = self.zone_rows()
         order = np.flatnonzero(first >= 0)
@@ -438,29 +446,35 @@ class Coverage:
         out = []
         if not len(order):
             return out
-        f = first[order]
-        key = f // rows_per_band
+        key = first[order] // rows_per_band
         cuts = np.flatnonzero(np.diff(key)) + 1
-        w = self.grid.width
         for ids in np.split(order, cuts):
-            r0 = int(first[ids].min())
-            r1 = int(last[ids].max()) + 1
-            sub = self.matrix[ids]
-            sub = sp.csr_array((sub.data, sub.indices - r0 * w, sub.indptr),
-                               shape=(len(ids), (r1 - r0) * w))
-            out.append(Band(ids, r0, r1, sub))
+            band = Band(ids, int(first[ids].min()), int(last[ids].max()) + 1, None)
+            if weights:
+                band.weights = self.band_weights(band)
+            out.append(band)
         return out
+
+    def band_weights(self, band: "Band") -> sp.csr_array:
+        """The weights of ``band``'s zones with columns counted from its first row."""
+        if band.weights is not None:
+            return band.weights
+        w = self.grid.width
+        sub = self.matrix[band.ids]
+        return sp.csr_array((sub.data, sub.indices - band.row0 * w, sub.indptr),
+                            shape=(len(band.ids), (band.row1 - band.row0) * w))
 
 
 @dataclass
 class Band:
     """Zones ``ids`` whose cells all lie in grid rows ``row0:row1``; ``weights`` is
-    ``len(ids) × (row1 - row0) * width`` with columns counted from ``row0``."""
+    ``len(ids) × (row1 - row0) * width`` with columns counted from ``row0`` (or None,
+    see :meth:`Coverage.band_weights`)."""
 
     ids: np.ndarray
     row0: int
     row1: int
-    weights: sp.csr_array
+    weights: sp.csr_array | None
 
 
 def _jsonable(v):
@@ -553,7 +567,7 @@ def _rasterized(geoms, use, grid: Grid, all_touched: bool):
     return rows, cols, np.ones(len(rows))
 
 
-def _exact_numpy(geoms, use, grid: Grid, workers: int = 1, chunk_cells: int = 3_000_000):
+def _exact_numpy(geoms, use, grid: Grid, workers: int = 1, chunk_cells: int = 1_000_000):
     """Exact coverage fractions with vectorised numpy (no per-zone Python loop).
 
     Green's theorem per cell: for a closed ring, the area of the polygon inside cell
@@ -618,10 +632,20 @@ def _exact_numpy(geoms, use, grid: Grid, workers: int = 1, chunk_cells: int = 3_
             res = list(ex.map(chunk, range(n)))
     else:
         res = [chunk(k) for k in range(n)]
-    zl = np.concatenate([r[0] for r in res])
-    cols = np.concatenate([r[1] for r in res])
-    vals = np.concatenate([r[2] for r in res])
-    return use[zl], cols, vals
+    counts = np.zeros(len(geoms), dtype=np.int64)
+    counts[use] = np.concatenate([r[0] for r in res])
+    # copy the chunks into place one by one, freeing each: peak = result + one chunk
+    nnz = sum(len(r[2]) for r in res)
+    cols = np.empty(nnz, dtype=res[0][1].dtype if res else np.int64)
+    vals = np.empty(nnz)
+    at = 0
+    for k in range(len(res)):
+        _, c, v = res[k]
+        cols[at:at + len(v)] = c
+        vals[at:at + len(v)] = v
+        at += len(v)
+        res[k] = None
+    return counts, cols, vals
 
 
 def _green_chunk(U1, V1, U2, V2, ez, c0, r0, r1, nrows, size, W, H, zoff):
@@ -682,4 +706,6 @@ def _green_chunk(U1, V1, U2, V2, ez, c0, r0, r1, nrows, size, W, H, zoff):
     cc = c0[zl] + li // nrows[zl]
     inside = rr < H
     p, zl, rr, cc = p[inside], zl[inside], rr[inside], cc[inside]
-    return zl + zoff, rr * W + cc, np.minimum(cov[p], 1.0)
+    idx_dtype = np.int32 if W * H < 2**31 else np.int64
+    return (np.bincount(zl, minlength=len(c0)), (rr * W + cc).astype(idx_dtype),
+            np.minimum(cov[p], 1.0))

@@ -74,6 +74,7 @@ DEFAULT_STATS = ("count", "mean", "min", "max", "std")
 _QUANT = re.compile(r"^p(\d+(?:\.\d+)?)$")
 _CACHE: "OrderedDict[tuple, Coverage]" = OrderedDict()
 _CACHE_SIZE = 2
+_GDAL_CACHE = 64 * 2**20  # bytes
 
 
 # ----------------------------------------------------------------------------------------
@@ -173,6 +174,12 @@ class _RasterioSource(_Source):
         from rasterio.windows import Window
 
         win = Window(0, r0, self.grid.width, r1 - r0)
+        # every block is read about once: keep GDAL's block cache small (its default is
+        # 5 % of RAM, which would hold most of a large raster)
+        with self._rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE):
+            return self._read(win)
+
+    def _read(self, win):
         raws, masks, meta = [], [], []
         for i in range(len(self.paths)):
             nd, scale, offset, use_mask = self.meta[i]
@@ -540,7 +547,7 @@ def zonal_stats(
     workers : int, optional
         Threads reading and computing windows (default: all cores).
     rows_per_band : int, optional
-        Rows per window (default: about 64 MB of values per window).
+        Rows per window (default: about 4 million cells per window and date).
     progress : callable(done, total), optional
         Called after each window.
 
@@ -602,8 +609,8 @@ def _run(zones, src: _Source, cov: Coverage, stats, categorical, geometry, worke
     T = 1 if src.times is None else len(src.times)
     width = src.grid.width
     if rows_per_band is None:
-        rows_per_band = int(np.clip(8_000_000 // max(width * T, 1), 16, 2048))
-    bands = cov.bands(rows_per_band)
+        rows_per_band = int(np.clip(4_000_000 // max(width * T, 1), 16, 2048))
+    bands = cov.bands(rows_per_band, weights=src.dask is not None)
     n = cov.matrix.shape[0]
     total = len(bands)
     results = [None] * total
@@ -624,7 +631,8 @@ def _run(zones, src: _Source, cov: Coverage, stats, categorical, geometry, worke
         def job(k):
             b = bands[k]
             raw, meta, masks = src.read(b.row0, b.row1)
-            return _band_compute(b.weights, raw, b.row0, grid, stats, categorical, meta, masks)
+            return _band_compute(cov.band_weights(b), raw, b.row0, grid, stats, categorical,
+                                 meta, masks)
 
         done = 0
         if workers > 1 and total > 1:

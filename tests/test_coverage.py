@@ -171,6 +171,6 @@ def test_kernels_and_parallel_builds_agree():
     from gis.coverage import _exact_numpy
 
     geoms = np.asarray(zones.geometry.values, dtype=object)
-    rows, cols, vals = _exact_numpy(geoms, np.arange(6), GRID, workers=2, chunk_cells=50)
-    d = sp.csr_array((vals, (rows, cols)), shape=a.shape)
+    counts, cols, vals = _exact_numpy(geoms, np.arange(6), GRID, workers=2, chunk_cells=50)
+    d = sp.csr_array((vals, cols, np.concatenate([[0], np.cumsum(counts)])), shape=a.shape)
     assert abs(a - d).max() < 1e-12
