@@ -58,8 +58,10 @@ def test_ols_method_gives_the_same_slope():
 
 
 def test_power_and_false_alarm_rate_over_seeds():
-    trend = [parcel_trend(monthly(lambda y: 0.45 + 0.03 * (y - 2016), 0.03, seed), 2020)["verdict"] for seed in range(20)]
-    flat = [parcel_trend(monthly(lambda y: 0.60, 0.03, seed), 2020)["verdict"] for seed in range(40)]
+    up = pd.DataFrame({seed: monthly(lambda y: 0.45 + 0.03 * (y - 2016), 0.03, seed) for seed in range(20)}).T
+    level = pd.DataFrame({seed: monthly(lambda y: 0.60, 0.03, seed) for seed in range(40)}).T
+    trend = assess(up, 2020)["verdict"].tolist()
+    flat = assess(level, 2020)["verdict"].tolist()
     assert trend.count("improving") >= 19
     assert flat.count("no_clear_change") >= 36  # alpha 0.05: expect ~2 false alarms in 40
     assert "worsening" not in trend
