@@ -119,6 +119,7 @@ def child(kind: str, data: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=2, help="alternating runs of each; the best counts")
     ap.add_argument("--child", choices=["engine", "overlay"])
     ap.add_argument("--data")
     args = ap.parse_args()
@@ -131,11 +132,16 @@ def main() -> None:
         data = Path(tmp) / "data.pkl"
         with open(data, "wb") as f:
             pickle.dump((parcels, counties), f)
-        res = {}
-        for kind in ("engine", "overlay"):
-            out = subprocess.run([sys.executable, __file__, "--child", kind, "--data", str(data)],
-                                 capture_output=True, text=True, check=True)
-            res[kind] = json.loads(out.stdout.strip().splitlines()[-1])
+        res: dict = {}
+        loads = []
+        for _ in range(args.rounds):  # alternate, keep each one's best: the machine is shared
+            for kind in ("engine", "overlay"):
+                out = subprocess.run([sys.executable, __file__, "--child", kind, "--data", str(data)],
+                                     capture_output=True, text=True, check=True)
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                loads.append(os.getloadavg()[0])
+                if kind not in res or r["seconds"] < res[kind]["seconds"]:
+                    res[kind] = r
     e, o = res["engine"], res["overlay"]
     diffs = [abs(v - o["cells"].get(k, 0.0)) for k, v in e["cells"].items()]
     n_cells = len(diffs)
@@ -160,8 +166,9 @@ def main() -> None:
         f"most {max(diffs):.4f} 亩; high-standard farmland {e['high_standard_farmland_mu']:,.1f} vs "
         f"{o['high_standard_farmland_mu']:,.1f} 亩. The totals differ by design: the overlay "
         "total also sums demo-base land and paddy land outside the Da'an/Zhenlai scope.",
-        f"Load average when run: {os.getloadavg()[0]:.1f} on 2 cores (other agents' jobs); absolute "
-        "times on an idle machine are lower, the ratio is the fair comparison.",
+        f"Best of {args.rounds} alternating runs each. Load average (1 min) after the runs: "
+        f"{', '.join(f'{x:.1f}' for x in loads)} on 2 cores (other jobs share the machine), so absolute "
+        "times on an idle machine are lower; the ratio is the fairer comparison.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -57,8 +57,8 @@ import pandas as pd
 
 from .area import area_m2
 from .errors import ConfigError, InputError, MissingCRSError
-from .targets import AreaTarget, CountTarget, TargetSet
-from .units import m2_to_mu
+from .targets import AreaTarget, TargetSet
+from .units import convert, m2_to_mu
 
 log = logging.getLogger(__name__)
 
@@ -657,8 +657,6 @@ def progress(
         sel = piece_cat.eq(b.category) & (piece_year == b.year) & (stage == 0) & (pieces.region_idx != region_pos[OUTSIDE_CITY])
         areas, _ = _stage_areas(pieces, sel, stage, county_codes)
         reg_mu = float(m2_to_mu(sum(v[0] for v in areas.values())))
-        from .units import convert
-
         base_rows.append({
             "key": b.key, "name": b.name(lang), "category": b.category, "year": b.year,
             "value": b.value, "unit": b.unit, "value_wan_mu": float(convert(b.value, b.unit, "wan_mu")),
