@@ -172,15 +172,27 @@ def compact_layer(gdf, props: dict[str, object] | None = None, precision: int = 
     g, kinds = encode_geometries(geoms, precision)
     cols: dict[str, list] = {}
     enums: dict[str, list] = {}
+    idx = np.flatnonzero(keep)
     for short, src in (props or {}).items():
-        vals = pd.Series(list(gdf[src] if isinstance(src, str) else src), dtype=object)[keep].reset_index(drop=True)
-        nonnull = vals.dropna()
-        if len(vals) > 8 and len(nonnull) and nonnull.map(type).eq(str).all() and nonnull.nunique() <= max(16, len(vals) // 4):
-            codes, uniques = pd.factorize(vals)
-            cols[short] = codes.tolist()
-            enums[short] = [str(u) for u in uniques]
-        else:
-            cols[short] = [_jsonable(v) for v in vals]
+        ser = gdf[src] if isinstance(src, str) else pd.Series(list(src), index=gdf.index, dtype=object)
+        ser = ser.iloc[idx]
+        if pd.api.types.is_bool_dtype(ser) or not pd.api.types.is_numeric_dtype(ser):
+            vals = pd.Series(ser.to_numpy(dtype=object))
+            nonnull = vals.dropna()
+            if (len(vals) > 8 and len(nonnull) and nonnull.map(type).eq(str).all()
+                    and nonnull.nunique() <= max(16, len(vals) // 4)):
+                codes, uniques = pd.factorize(vals)  # repeated codes stored once
+                cols[short] = codes.tolist()
+                enums[short] = [str(u) for u in uniques]
+            else:
+                cols[short] = [_jsonable(v) for v in vals]
+        elif pd.api.types.is_integer_dtype(ser) and not ser.isna().any():
+            cols[short] = ser.to_numpy(dtype=np.int64).tolist()
+        else:  # floats: 4 decimals, NaN → null (fast path, no per-value Python checks)
+            arr = np.round(ser.to_numpy(dtype="float64", na_value=np.nan), 4)
+            out = arr.astype(object)
+            out[~np.isfinite(arr)] = None
+            cols[short] = out.tolist()
     data = {"n": int(keep.sum()), "s": 10 ** precision, "g": g,
             "t": kinds[0] if len(set(kinds)) == 1 and kinds else kinds, "p": cols, "e": enums}
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)

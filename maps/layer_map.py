@@ -47,13 +47,15 @@ def vector_map(gdf, *, name: str = "", fields: list[str] | None = None, title: s
 
 
 def class_map(gdf, column: str, *, classes: dict[str, str] | None = None, colors: dict[str, str] | None = None,
-              name: str = "", fields: list[str] | None = None, title: str | None = None, lang: str = "zh",
+              name: str = "", fields: list | None = None, title: str | None = None, lang: str = "zh",
               basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
-              attribution: str | None = None, synthetic: bool = False, counties=None) -> FieldMap:
+              attribution: str | None = None, synthetic: bool = False, counties=None,
+              class_label: str | None = None) -> FieldMap:
     """Polygons coloured by a class column (suitability, remediation measures).
 
     ``classes`` maps class value → label shown (default: the values themselves, in order of
     appearance); ``colors`` maps class value → colour (default: the class palette).
+    ``fields`` are extra popup rows: column names or (label, column, kind) tuples.
     """
     if column not in gdf.columns:
         raise InputError(f"layer {name!r} has no column {column!r}; columns are: {', '.join(map(str, gdf.columns))}")
@@ -63,14 +65,16 @@ def class_map(gdf, column: str, *, classes: dict[str, str] | None = None, colors
     colors = colors or {v: S.CLASS_PALETTE[i % len(S.CLASS_PALETTE)] for i, v in enumerate(classes)}
     g = gdf.copy()
     g["_class"] = g[column].astype(str).map(lambda v: classes.get(v, v))
-    fields = [f for f in (fields or []) if f in g.columns and f != column]
+    rows_in = [f if isinstance(f, tuple) else (f, f, "text") for f in (fields or [])]
+    rows_in = [r for r in rows_in if r[1] in g.columns and r[1] != column]
+    fields = [r[1] for r in rows_in]
     spec_style = {"color": "#444444", "weight": 1, "fillOpacity": 0.6, "fillColor": S.OTHER_COLOR}
-    rows = [(fm.L("maps.class"), "_class", "text")] + [(f, f, "text") for f in fields]
+    rows = [(class_label or fm.L("maps.class"), "_class", "text")] + rows_in
     title_col = "project_name" if "project_name" in g.columns else ("project_code" if "project_code" in g.columns else None)
     if title_col and title_col not in fields:
         rows.insert(0, (label(f"column.{title_col}", lang), title_col, "text"))
-    for f in fields:
-        if not pd.api.types.is_numeric_dtype(g[f]):
+    for _, f, kind in rows_in:
+        if kind == "text" and not pd.api.types.is_numeric_dtype(g[f]):
             g[f] = g[f].astype(str)
     fm.add_polygons(g, name or fm.L("maps.class"), spec_style, popup=rows, title_col=title_col,
                     tooltip_col="_class", layer_id="classes")

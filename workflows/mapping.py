@@ -141,7 +141,11 @@ def progress_map_file(out: str | os.PathLike = "progress_map.html", registry=Non
 
 
 def _load_series(path) -> dict:
-    """``remediation_series.json`` ({code: {"dates": [...], "values": [...]}}) → {code: (dates, values)}."""
+    """``remediation_series.json`` → {code: (dates, values)}.
+
+    Accepts ``{"index": …, "parcels": {code: {"dates": [...], "values": [...]}}}`` (what
+    ``agrigis remediation`` writes) or the bare ``{code: {...}}`` mapping.
+    """
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"series file {path} does not exist; run agrigis remediation first or leave out --series")
@@ -149,6 +153,8 @@ def _load_series(path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataFileError(f"series file {path} is not JSON ({exc})") from exc
+    if isinstance(data, dict) and isinstance(data.get("parcels"), dict):  # agrigis remediation's layout
+        data = data["parcels"]
     out = {}
     for code, d in data.items():
         if isinstance(d, dict) and "dates" in d and "values" in d:
@@ -225,22 +231,32 @@ def remediation_map_file(directory: str | os.PathLike = "remediation", out=None,
         raise DataFileError(f"{d / 'remediation.gpkg'} has no verdict column; columns are {', '.join(g.columns)}")
     cat = layers.get_catalog(workspace)
     counties, _ = _load_role(cat, "counties")
-    colors = {"improving": "#1a9641", "improved": "#1a9641", "stable": "#ffffbf", "no_change": "#ffffbf",
+    colors = {"improving": "#1a9641", "improved": "#1a9641", "no_clear_change": "#fee08b", "no_change": "#fee08b",
               "worsening": "#d7191c", "worse": "#d7191c", "insufficient_data": "#bbbbbb"}
     vals = [v for v in dict.fromkeys(g[col].astype(str))]
     classes = {v: _verdict_label(v, lang) for v in vals}
     synthetic = bool(g["synthetic"].any()) if "synthetic" in g.columns else _synthetic_registry()
     fm = class_map(g, col, classes=classes, colors={v: colors.get(v, "#999999") for v in vals},
-                   name=label("maps.remediation_title", lang), counties=counties, synthetic=synthetic,
-                   fields=[c for c in ("project_code", "category", "year") if c in g.columns],
+                   name=_lab("remediation.title", lang, label("maps.remediation_title", lang)), counties=counties,
+                   synthetic=synthetic, class_label=_lab("remediation.verdict", lang, label("maps.class", lang)),
+                   fields=[(label("column.project_code", lang), "project_code", "text"),
+                           (label("column.category", lang), "category", "lookup:category"),
+                           (label("column.year", lang), "year", "int"), (label("maps.area", lang), "area_mu", "mu"),
+                           (_lab("remediation.change", lang, "change"), "change", "num"),
+                           (_lab("remediation.slope_per_year", lang, "slope"), "slope_per_year", "num")],
                    **_opts(basemap, tianditu_key, online, lang))
     if series:
-        _attach_series(fm, g, series, lang)
+        index = None
+        try:
+            index = str(json.loads((d / "remediation_series.json").read_text(encoding="utf-8")).get("index", "")).upper()
+        except (ValueError, AttributeError):
+            pass
+        _attach_series(fm, g, series, lang, index or None)
     return fm.save(out or d / "remediation_map.html")
 
 
 def _verdict_label(v: str, lang: str) -> str:
-    for key in (f"remediation.verdict.{v}", f"trend.{v}", f"verdict.{v}"):
+    for key in (f"verdict.{v}", f"remediation.verdict.{v}", f"trend.{v}"):
         try:
             return label(key, lang)
         except KeyError:
@@ -255,9 +271,9 @@ def _synthetic_registry() -> bool:
         return False
 
 
-def _attach_series(fm, g, series: dict, lang: str) -> None:
+def _attach_series(fm, g, series: dict, lang: str, index_label: str | None = None) -> None:
     """Add the trend charts to the class layer's popups (values keyed by project_code)."""
-    from maps.base import _series
+    from maps.base import series_column
 
     spec = fm.layers[0]
     token = spec["data"]
@@ -265,35 +281,61 @@ def _attach_series(fm, g, series: dict, lang: str) -> None:
     codes = list(g["project_code"].astype(str)) if "project_code" in g.columns else []
     if len(codes) != data["n"]:
         return
-    data["p"]["ts"] = [_series(series.get(c)) for c in codes]
+    data["p"]["ts"], dates = series_column(codes, series)
     fm._data[token] = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    spec["popup"]["series"] = {"field": "ts", "label": label("maps.trend", lang)}
+    spec["popup"]["series"] = {"field": "ts", "label": index_label or label("maps.trend", lang), "dates": dates}
+
+
+SCORE_EDGES = [0.5, 0.7, 0.9]
+SCORE_COLORS = ["#d7191c", "#fdae61", "#a6d96a", "#1a9641"]
+
+
+def _lab(key: str, lang: str, default: str) -> str:
+    try:
+        return label(key, lang)
+    except KeyError:
+        return default
 
 
 def suitability_map_file(directory: str | os.PathLike = "suitability", out=None, workspace=None, lang: str = "zh",
                          basemap: str = "osm", tianditu_key: str | None = None, online: bool = False) -> Path:
-    """Map of ``agrigis suitability`` results: candidate polygons by class (or score)."""
+    """Map of ``agrigis suitability`` results: candidate polygons coloured by score class."""
     import geopandas as gpd
     import pyogrio
 
     import layers
-    from maps.layer_map import class_map, vector_map
+    from maps import style as S
+    from maps.base import FieldMap
+    from maps.layer_map import _add_counties
 
     d = Path(directory)
     gpkg = _find(d, ("suitability.gpkg", "candidates.gpkg"))
-    lyrs = [n for n, _ in pyogrio.list_layers(gpkg)]
+    lyrs = [str(n) for n, _ in pyogrio.list_layers(gpkg)]
     g = gpd.read_file(gpkg, layer="candidates" if "candidates" in lyrs else lyrs[0])
-    cat = layers.get_catalog(workspace)
-    counties, e_cty = _load_role(cat, "counties")
-    col = next((c for c in ("class", "suitability", "suitability_class", "grade") if c in g.columns), None)
+    counties, _ = _load_role(layers.get_catalog(workspace), "counties")
     synthetic = bool(g["synthetic"].any()) if "synthetic" in g.columns else False
-    opts = _opts(basemap, tianditu_key, online, lang)
-    name = label("maps.suitability_title", lang)
-    fields = [c for c in g.columns if c not in (g.geometry.name, col)][:6]
-    if col:
-        fm = class_map(g, col, name=name, counties=counties, synthetic=synthetic, fields=fields, **opts)
-    else:
-        fm = vector_map(g, name=name, counties=counties, synthetic=synthetic, **opts)
+    name = _lab("suitability.title", lang, label("maps.suitability_title", lang))
+    fm = FieldMap(title=name, synthetic=synthetic, **_opts(basemap, tianditu_key, online, lang))
+    if "score" not in g.columns:
+        raise DataFileError(f"{gpkg} has no 'score' column; columns are {', '.join(map(str, g.columns))}")
+    g = g.copy()
+    if "limiting_factor" in g.columns:
+        g["limiting_factor"] = g["limiting_factor"].map(lambda v: _lab(f"criterion.{v}", lang, str(v)) if v else None)
+    rows = [(label(k, lang) if k.startswith(("column.", "maps.")) else _lab(k, lang, c), c, kind)
+            for k, c, kind in [("suitability.candidate_id", "candidate_id", "text"),
+                               ("column.county", "county_code", "lookup:county"),
+                               ("maps.area", "area_mu", "mu"), ("suitability.score", "score", "num"),
+                               ("suitability.limiting_factor", "limiting_factor", "text")] if c in g.columns]
+    title_col = "candidate_id" if "candidate_id" in g.columns else None
+    fm.add_polygons(g, name, {"color": "#333333", "weight": 1, "fillOpacity": 0.65}, popup=rows, title_col=title_col,
+                    tooltip_col=title_col, layer_id="candidates",
+                    breaks={"field": "score", "edges": SCORE_EDGES, "colors": SCORE_COLORS, "nodata": S.NODATA_COLOR})
+    e = SCORE_EDGES
+    names = [f"< {e[0]}"] + [f"{a} – {b}" for a, b in zip(e[:-1], e[1:])] + [f"≥ {e[-1]}"]
+    fm.add_legend(_lab("suitability.score", lang, "score"),
+                  [(n, {"color": "#333333", "weight": 1, "fillColor": c, "fillOpacity": 0.65})
+                   for n, c in zip(names, SCORE_COLORS)])
+    _add_counties(fm, counties)
     return fm.save(out or d / "suitability_map.html")
 
 

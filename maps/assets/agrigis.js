@@ -186,7 +186,10 @@
       if (txt !== '') h += '<tr><th>' + esc(row[0]) + '</th><td>' + esc(txt) + '</td></tr>';
     });
     h += '</table>';
-    if (pp.series && p[pp.series.field]) h += trendSvg(p[pp.series.field], pp.series.label);
+    if (pp.series && p[pp.series.field]) {
+      var ts = p[pp.series.field];
+      h += trendSvg(pp.series.dates ? [pp.series.dates, ts] : ts, pp.series.label);
+    }
     if (spec.note) h += '<div class="ag-popup-note">' + esc(spec.note) + '</div>';
     return h + '</div>';
   }
@@ -363,7 +366,7 @@
     var lyr = new ParcelBatch(items, {renderer: renderer, interactive: interactive, weight: 3,
       minStrokeZoom: d.n > 1000 ? 12 : 0});
     if (interactive && spec.popup) {
-      lyr.bindPopup(function (l) { return popupHtml(cfg, spec, l._items[l._hit].p); }, {maxWidth: 300});
+      lyr.bindPopup(function (l) { return popupHtml(cfg, spec, l._items[l._hit].p); }, {maxWidth: 300, autoPanPaddingTopLeft: L.point(50, 56)});
     }
     if (interactive && spec.tooltip) {
       lyr.bindTooltip('', {sticky: true});
@@ -410,7 +413,7 @@
     }
     // one popup and one tooltip per layer (not per feature): fast with 20,000 parcels
     if (interactive && spec.popup) {
-      lyr.bindPopup(function (l) { return popupHtml(cfg, spec, l.feature.properties); }, {maxWidth: 300});
+      lyr.bindPopup(function (l) { return popupHtml(cfg, spec, l.feature.properties); }, {maxWidth: 300, autoPanPaddingTopLeft: L.point(50, 56)});
     }
     if (interactive && spec.tooltip) {
       lyr.bindTooltip(function (l) { return tooltipEl(cfg, spec, l.feature.properties); }, {sticky: true});
