@@ -562,7 +562,7 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
     t = grid_da.rio.transform()
     shape = grid_da.shape
     names = tuple(c.name for c in cfg.criteria)
-    scores = np.empty((len(cfg.criteria),) + shape)
+    scores = np.empty((len(cfg.criteria),) + shape, dtype="float32")  # bounded memory on big grids
     for i, c in enumerate(cfg.criteria):
         if c.layer == cfg.grid_layer and c.derive in ("slope_deg", "relief_m"):
             c = Criterion(**{**c.__dict__, "layers": ("__grid__",)})
@@ -580,10 +580,10 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
             excluded |= _rasterize(geoms, t, shape, all_touched=False)
     weights = np.array([c.weight for c in cfg.criteria])
     nodata = np.isnan(scores).any(axis=0)
-    filled = np.where(np.isnan(scores), 0.0, scores)
-    total = np.tensordot(weights, filled, axes=1) / weights.sum()
+    filled = np.nan_to_num(scores, nan=0.0)
+    total = (np.tensordot(weights, filled, axes=1) / weights.sum()).astype("float32")
     limiting = np.where(nodata, -1, np.argmin(filled, axis=0)).astype("int16")
-    ok = ~nodata & ~excluded & (filled > 0).all(axis=0) & (total >= cfg.min_score - 1e-12)
+    ok = ~nodata & ~excluded & (filled > 0).all(axis=0) & (total >= cfg.min_score - 1e-6)
     cell_mu = cell_area_mu(t, shape, grid_da.rio.crs)
     labels, block_mu = contiguous_blocks(ok, cell_mu, cfg.min_block_mu, cfg.connectivity)
     n = len(block_mu)
