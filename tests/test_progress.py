@@ -87,7 +87,7 @@ def test_csv_and_html(outputs):
     assert page.count("<svg") == 1 and page.count("stroke-dasharray") == 14  # a pace marker per target
     assert "合成演示数据" in page and "<script" not in page
     assert not re.search(r"(src|href)=\"https?:", page), "the page must work offline"
-    assert "新建水田" in page and "0.3825" in page
+    assert "新建水田" in page and "0.3825" in page and "2,024" not in page
 
 
 def test_english(tmp_path, fixture_layers):

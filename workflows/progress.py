@@ -212,9 +212,11 @@ def _html(res: Progress, sheets: dict[str, Sheet], lang: str, subtitle: str, war
         counts = flags.iloc[:, 0].value_counts()
         body.append(f"<h2>{L('tracking.sheet.flags')} ({len(flags):,})</h2>")
         body.append("<p>" + " · ".join(f"{k}: {v:,}" for k, v in counts.items()) + "</p>")
-        body.append(html_table(flags.head(50), {L("tracking.col.area_mu"): 2, L("tracking.col.declared_area_mu"): 2}))
+        body.append(html_table(flags.head(50), {L("tracking.col.area_mu"): 2, L("tracking.col.declared_area_mu"): 2},
+                               plain=[L("tracking.col.year")]))
     body += [
-        f"<h2>{L('tracking.sheet.baselines')}</h2>", html_table(sheets["baselines"].df, {}),
+        f"<h2>{L('tracking.sheet.baselines')}</h2>",
+        html_table(sheets["baselines"].df, {}, plain=[L("tracking.col.year")]),
         f"<h2>{L('tracking.sheet.not_tracked')}</h2>", html_table(sheets["not_tracked"].df, {}),
         f"<h2>{L('tracking.sheet.method')}</h2>", html_table(method, {}),
     ]

@@ -145,9 +145,14 @@ def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> Path:
 # ------------------------------------------------------------------------------ HTML
 
 
-def html_table(df: pd.DataFrame, decimals: dict[str, int] | None = None, classes: str = "") -> str:
-    """A plain HTML table; numbers right-aligned with the given decimals per column."""
+def html_table(df: pd.DataFrame, decimals: dict[str, int] | None = None, classes: str = "",
+               plain: Iterable[str] = ()) -> str:
+    """A plain HTML table; numbers right-aligned with the given decimals per column.
+
+    Columns in ``plain`` (years, codes) are shown without thousands separators.
+    """
     decimals = decimals or {}
+    plain = set(plain)
     out = [f'<table class="{html.escape(classes)}"><thead><tr>']
     out += [f"<th>{html.escape(str(c))}</th>" for c in df.columns]
     out.append("</tr></thead><tbody>")
@@ -159,7 +164,8 @@ def html_table(df: pd.DataFrame, decimals: dict[str, int] | None = None, classes
                 out.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
             else:
                 d = decimals.get(c, 0 if isinstance(v, int) else 2)
-                out.append(f'<td class="num">{v:,.{d}f}</td>')
+                sep = "" if c in plain else ","
+                out.append(f'<td class="num">{v:{sep}.{d}f}</td>')
         out.append("</tr>")
     out.append("</tbody></table>")
     return "".join(out)
