@@ -258,7 +258,7 @@ def test_check_and_flags_find_the_planted_problems(run):
 
 def test_zonal_salinity_per_parcel(run):
     _need(run, "zonal")
-    ec = pd.read_excel(run.outputs["zonal"]["soil_ec"])
+    ec = pd.read_csv(run.outputs["zonal"]["soil_ec"], encoding="utf-8-sig")
     assert len(ec) == run.workspace.n_parcels
     from workflows.zonal import header
 
@@ -289,3 +289,24 @@ def test_progress_map_holds_every_registry_parcel(run, page):
     assert n == run.workspace.n_parcels
     assert "合成" in page.locator(".leaflet-control-attribution").inner_text()
     assert page.js_errors == []
+
+
+def test_every_step_ran_and_the_summary_names_the_outputs(run):
+    from rich.console import Console
+
+    from workflows.demo import STEPS, main_map, summary_table
+
+    assert run.skipped == {}  # every workflow exists and ran
+    con = Console(record=True, width=200)
+    con.print(summary_table(run))
+    text = con.export_text()
+    for name, _ in STEPS:
+        assert gis_label(f"demo.step.{name}") in text
+    assert "outputs/progress/progress.xlsx" in text
+    assert main_map(run).name == "progress_map.html"
+
+
+def gis_label(key):
+    from gis.labels import label
+
+    return label(key, "zh")

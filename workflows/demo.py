@@ -141,7 +141,8 @@ def step_zonal(run: DemoRun) -> None:
     cat = layers.get_catalog(run.folder)
     run.outputs["zonal"] = {}
     for name, stats in SOIL_STATS.items():
-        path = zonal.zonal_table(zones, [cat.path(name)], stats=stats, output=out / f"{name}.xlsx",
+        # CSV (opens in Excel): writing 10,000+ rows with openpyxl would dominate the run
+        path = zonal.zonal_table(zones, [cat.path(name)], stats=stats, output=out / f"{name}.csv",
                                  id_column="project_code", weights=weights, lang=run.lang)
         run.outputs["zonal"][name] = Path(path)
     run.notes["zonal"] = f"{len(SOIL_STATS)} × {run.workspace.n_parcels}"
