@@ -103,6 +103,12 @@ class Progress:
     targets: TargetSet
     info: dict[str, Any] = field(default_factory=dict)
 
+    def _repr_html_(self) -> str:  # a notebook shows the summary table
+        cols = ["name", "target_wan_mu", "achieved_wan_mu", "percent", "under_construction_wan_mu",
+                "planned_wan_mu", "remaining_wan_mu", "pace", "status"]
+        head = f"<p><b>{self.targets.city_name_en} {self.targets.year}</b>, as of {self.as_of.isoformat()}</p>"
+        return head + self.summary[cols].to_html(index=False, float_format=lambda v: f"{v:,.2f}")
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """The DataFrames by name, in reading order."""
         return {

@@ -138,6 +138,12 @@ def test_paddy_by_county_by_hand(result):
     assert bc.loc[DA, "n_parcels"] == 3 and bc.loc[ZL, "n_parcels"] == 2  # P3 is in both
 
 
+def test_notebook_display(result):
+    page = result._repr_html_()
+    assert "<table" in page and "新建水田" in page and "as of 2024-06-30" in page
+    assert list(result.tables()) == ["summary", "by_county", "counts", "sites", "flags", "baselines", "not_tracked"]
+
+
 def test_city_scope_and_at_least(result):
     s = result.summary.set_index("key").loc["hsf"]
     assert s.achieved_mu == pytest.approx(3000, abs=0.01)  # H1 overlaps P1, but another category
