@@ -151,3 +151,26 @@ def test_cli_errors_are_plain(tmp_path):
     assert res.exit_code == 1 and "unknown spectral index 'foo'" in res.output
     res = runner.invoke(main, ["remediation", "--help"])
     assert res.exit_code == 0 and "--stack" in res.output
+
+
+def test_cli_end_to_end_with_registry_and_stack_file(scene, tmp_path):
+    from workflows.importing import import_files
+
+    da, parcels = scene
+    src = tmp_path / "parcels.gpkg"
+    parcels.assign(county_code="220802").to_file(src, layer="parcels", driver="GPKG")
+    reg = tmp_path / "registry.gpkg"
+    import_files([src], registry=reg, synthetic=True)
+    stack = tmp_path / "ndvi.tif"
+    da.rename(time="band").assign_coords(band=np.arange(1, len(DATES) + 1)).rio.to_raster(stack)
+    with rasterio.open(stack, "r+") as dst:
+        for i, t in enumerate(DATES, start=1):
+            dst.set_band_description(i, t.strftime("%Y-%m-%d"))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["remediation", "--registry", str(reg), "--stack", str(stack), "-o", str(out),
+                                    "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    assert "improving: 1, no clear change: 1, worsening: 1, insufficient data: 0" in res.output
+    assert "demo data (synthetic, not real)" in res.output  # the parcels came from a synthetic batch
+    t = pd.read_csv(out / "remediation.csv")
+    assert sorted(t["Project code"]) == ["P-DOWN", "P-FLAT", "P-UP"]

@@ -154,11 +154,16 @@ def load_parcels(parcels=None, registry=None, categories: Sequence[str] = DEFAUL
                 f"registry {path} does not exist; import project parcels first (agrigis import …) "
                 "or pass --registry PATH"
             )
-        parcels = Registry(path).projects()
+        reg = Registry(path)
+        parcels = reg.projects()
+        batches = reg.batches()
+        synthetic_batches = set(batches.loc[batches["synthetic"].astype(bool), "batch_id"]) if "synthetic" in batches else set()
+        parcels.attrs["synthetic"] = bool(parcels["batch_id"].isin(synthetic_batches).any()) if "batch_id" in parcels else False
     missing = [c for c in ("project_code", "category", "year") if c not in parcels.columns]
     if missing:
         raise InputError(f"parcels lack column(s) {', '.join(missing)}; columns: {', '.join(map(str, parcels.columns))}")
     sel = parcels[parcels["category"].isin(list(categories))].copy()
+    sel.attrs["synthetic"] = bool(parcels.attrs.get("synthetic", False))
     if sel.empty:
         have = ", ".join(sorted(map(str, parcels["category"].dropna().unique()))) or "none"
         raise InputError(
