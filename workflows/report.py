@@ -183,16 +183,23 @@ class Bar:
     text: str = ""
 
 
-def svg_bars(bars: Sequence[Bar], width: int = 760, marker_label: str = "", target_label: str = "") -> str:
+def svg_bars(bars: Sequence[Bar], width: int = 900, marker_label: str = "", target_label: str = "") -> str:
     """Inline SVG of horizontal stacked bars, each scaled to its own target (100 %).
 
     No scripts and no network: the chart is part of the page.
     """
-    label_w, text_w, row_h = 200, 150, 30
-    plot_w = width - label_w - text_w
+    def est(text: str) -> int:  # rough text width in px at 12 px: CJK ≈ 12, latin ≈ 7
+        return sum(12 if ord(ch) > 0x2E80 else 7 for ch in text)
+
+    label_w = min(360, max(120, max((est(b.label) for b in bars), default=0) + 16))
+    text_w = min(300, max(150, max((est(b.text) for b in bars), default=0) + 16))
+    row_h = 30
+    plot_w = max(300, width - label_w - text_w)
+    width = label_w + plot_w + text_w
     h = row_h * len(bars) + 36
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" '
-             f'viewBox="0 0 {width} {h}" role="img" font-family="sans-serif" font-size="12">']
+             f'viewBox="0 0 {width} {h}" style="max-width:100%;height:auto" role="img" '
+             'font-family="sans-serif" font-size="12">']
     scale_max = 1.25
     for i, b in enumerate(bars):
         y = 8 + i * row_h
@@ -223,7 +230,7 @@ body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;m
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px;border-bottom:1px solid #ccc}
 .sub{color:#555;margin-bottom:12px}.warn{background:#fff2cc;border:1px solid #d6b656;padding:8px 12px;margin:12px 0;font-weight:bold}
 table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{border:1px solid #ccc;padding:3px 6px}
-th{background:#ddebf7;text-align:left}td{white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#ddebf7;text-align:left}td.num{white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums}
 .legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}
 footer{margin-top:24px;color:#666;font-size:12px;border-top:1px solid #ccc;padding-top:6px}
 """
