@@ -115,7 +115,7 @@ def raster_map(da, *, classes: list[RasterClass] | None = None, bins: list[float
 def _add_counties(fm: FieldMap, counties) -> None:
     if counties is None or not len(counties):
         return
-    name_col = "name_zh" if fm.lang == "zh" or "name_pinyin" not in counties.columns else "name_pinyin"
+    name_col = "name_zh" if fm.lang == "zh" else next((c for c in ("name_en", "name_pinyin") if c in counties.columns), "name_zh")
     fm.add_polygons(counties, fm.L("maps.counties"), S.COUNTY_BOUNDARY,
                     label_col=name_col if name_col in counties.columns else None, control=False,
                     interactive=False, layer_id="counties", legend=fm.L("maps.counties"), geom_type="line")

@@ -51,7 +51,7 @@ def progress_map(parcels, counties, county_progress: pd.DataFrame | None = None,
         raise InputError("the counties layer has no column 'county_code'")
     cty = counties.copy()
     cty["county_code"] = cty["county_code"].astype(str)
-    name_col = "name_zh" if lang == "zh" or "name_pinyin" not in cty.columns else "name_pinyin"
+    name_col = "name_zh" if lang == "zh" else next((c for c in ("name_en", "name_pinyin") if c in cty.columns), "name_zh")
     if name_col not in cty.columns:
         cty[name_col] = cty["county_code"].map(lambda c: label(f"county.{c}", lang) if c else c)
     if county_progress is not None and len(county_progress):

@@ -56,6 +56,17 @@ def test_progress_map_offline(page, tmp_path, artifacts_dir):
         assert text in legend
     assert page.locator(".ag-label").count() == 5  # county names always shown
     assert "合成演示数据" in page.locator(".leaflet-control-attribution").inner_text()
+    # hovering a parcel shows its name (hit test of the canvas batch)
+    c = page.evaluate("(() => { const m = agrigis.maps[0].map; m.setView(agrigis.maps[0].layers.parcels.itemCenter(5), 14);"
+                      " const p = m.latLngToContainerPoint(agrigis.maps[0].layers.parcels.itemCenter(5)); return [p.x, p.y]; })()")
+    box = page.locator(".leaflet-container").bounding_box()
+    page.mouse.move(box["x"] + c[0] - 3, box["y"] + c[1] - 3)
+    page.mouse.move(box["x"] + c[0], box["y"] + c[1])
+    page.wait_for_timeout(150)
+    assert page.locator(".leaflet-tooltip .ag-tip").inner_text() == "示范项目5 · 新建水田"
+    page.mouse.click(box["x"] + c[0], box["y"] + c[1])
+    assert "BC2024-005" in page.locator(".ag-popup").inner_text()
+    page.evaluate("agrigis.maps[0].map.closePopup(); agrigis.maps[0].map.fitBounds(agrigis.maps[0].cfg.bounds)")
     # a popup with the trend chart (first parcel is monitored)
     page.evaluate("agrigis.openPopup('parcels', 0)")
     popup = page.locator(".ag-popup")

@@ -83,3 +83,45 @@ def test_map_errors_are_plain(tmp_path):
     assert "none.gpkg does not exist; import parcels first" in res.output
     res = CliRunner().invoke(main, ["map", "layer", "no_such_layer"])
     assert res.exit_code == 1 and "is neither a catalogue layer" in res.output
+
+
+def test_map_remediation_and_suitability_outputs(tmp_path):
+    """Folders shaped like the outputs of agrigis remediation / suitability (same columns)."""
+    rem = tmp_path / "remediation"
+    rem.mkdir()
+    g = make_parcels(6)[["project_code", "project_name", "category", "county_code", "year", "geometry"]]
+    g["area_mu"] = 1308.6
+    g["verdict"] = ["improving", "no_clear_change", "insufficient_data"] * 2
+    g["change"] = 0.05
+    g["slope_per_year"] = 0.012
+    g["synthetic"] = True
+    g.to_file(rem / "remediation.gpkg", layer="remediation", driver="GPKG")
+    dates = ["2023-06-15", "2023-07-15", "2024-06-15", "2024-07-15"]
+    series = {"index": "ndvi", "synthetic": True,
+              "parcels": {c: {"dates": dates, "values": [0.2, 0.3, 0.35, 0.5]} for c in g["project_code"][:3]}}
+    (rem / "remediation_series.json").write_text(json.dumps(series), encoding="utf-8")
+    res = CliRunner().invoke(main, ["map", "remediation", str(rem)])
+    assert res.exit_code == 0, res.output
+    html = (rem / "remediation_map.html").read_text(encoding="utf-8")
+    spec, feats = _layer(html, "classes")
+    assert [f[1]["_class"] for f in feats[:3]] == ["改善", "无明显变化", "数据不足"]
+    assert spec["popup"]["series"] == {"field": "ts", "label": "NDVI", "dates": dates}
+    assert feats[0][1]["ts"] == [0.2, 0.3, 0.35, 0.5] and feats[4][1]["ts"] is None
+    assert _config(html)["attribution"].startswith("合成演示数据")
+
+    sui = tmp_path / "suitability"
+    sui.mkdir()
+    c = make_parcels(4)[["county_code", "geometry"]]
+    c["candidate_id"] = ["C0001", "C0002", "C0003", "C0004"]
+    c["area_mu"] = 800.0
+    c["score"] = [0.95, 0.8, 0.6, 0.3]
+    c["limiting_factor"] = ["relief", "esp", "water", "slope"]
+    c["synthetic"] = True
+    c.to_file(sui / "suitability.gpkg", layer="candidates", driver="GPKG")
+    res = CliRunner().invoke(main, ["map", "suitability", str(sui), "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    html = (sui / "suitability_map.html").read_text(encoding="utf-8")
+    spec, feats = _layer(html, "candidates")
+    assert len(feats) == 4 and feats[1][1]["limiting_factor"] == "Soil ESP"
+    assert spec["style"]["breaks"]["edges"] == [0.5, 0.7, 0.9]
+    assert "Suitability score" in [s["title"] for s in _config(html)["legend"]]

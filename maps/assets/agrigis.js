@@ -615,6 +615,7 @@
       pts.push(e.latlng); redraw();
       if (mode === 'measure') panel.show(measureText());
     });
+    map.on('popupopen', function () { if (mode) map.closePopup(); });  // sketching over parcels
     map.on('dblclick', function () {
       if (mode === 'draw') finishDraw();
     });
