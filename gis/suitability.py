@@ -343,7 +343,6 @@ def cell_area_mu(transform, shape: tuple[int, int], crs) -> np.ndarray:
     True
     """
     import shapely
-    from scipy.interpolate import RegularGridInterpolator
 
     from .area import area_m2
 
@@ -361,9 +360,21 @@ def cell_area_mu(transform, shape: tuple[int, int], crs) -> np.ndarray:
     table = area_m2(boxes.ravel(), crs=crs).reshape(rr.shape) * 3 / 2000
     if len(rs) == h and len(cs) == w:
         return table
-    interp = RegularGridInterpolator((rs, cs), table, method="linear")
-    R, C = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    return interp(np.stack([R.ravel(), C.ravel()], axis=1)).reshape(h, w)
+    # bilinear: (h × knots) @ table @ (knots × w), with 1-D linear interpolation weights
+    return _lerp_matrix(h, rs) @ table @ _lerp_matrix(w, cs).T
+
+
+def _lerp_matrix(n: int, knots: np.ndarray) -> np.ndarray:
+    """Weights (n × len(knots)) interpolating linearly from values at ``knots`` to 0..n-1."""
+    if len(knots) == 1:
+        return np.ones((n, 1))
+    i = np.arange(n)
+    k = np.clip(np.searchsorted(knots, i, side="right") - 1, 0, len(knots) - 2)
+    f = (i - knots[k]) / (knots[k + 1] - knots[k])
+    m = np.zeros((n, len(knots)))
+    m[i, k] = 1 - f
+    m[i, k + 1] += f
+    return m
 
 
 def contiguous_blocks(mask: np.ndarray, cell_mu: np.ndarray, min_mu: float, connectivity: int = 8):

@@ -350,3 +350,14 @@ def test_registry_projects_are_excluded_and_remaining_comes_from_progress(worksp
     assert run.remaining_wan_mu == pytest.approx(23.89 - 0.03)  # the 300 亩 completed parcel counts as built
     kept = run_suitability(None, config=cfg, workspace=ws, registry=reg, exclude_projects=False)
     assert kept.result.total_mu == pytest.approx(1740.0, rel=2e-4)
+
+
+def test_cell_area_interpolated_on_a_big_grid_matches_exact_cells():
+    from rasterio.transform import from_origin
+
+    t = from_origin(380000, 5100000, 100, 100)  # 1.2° west of the CM, 300 x 400 cells
+    a = cell_area_mu(t, (300, 400), "EPSG:4550")
+    for r, c in [(0, 0), (137, 251), (299, 399), (150, 3)]:
+        x0, y0 = 380000 + 100 * c, 5100000 - 100 * r
+        exact = area_mu([box(x0, y0 - 100, x0 + 100, y0)], crs="EPSG:4550")[0]
+        assert a[r, c] == pytest.approx(exact, rel=1e-8)
