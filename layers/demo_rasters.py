@@ -147,6 +147,9 @@ class Drivers:
         g = self.grid
         col = (x - g.x0) / g.res - 0.5
         row = (g.y0 - y) / g.res - 0.5
+        x = np.asarray(x)
+        if x.ndim == 2 and x.shape[0] > 1 and np.array_equal(x[0], x[-1]):
+            return _bilinear_grid(field, row[:, 0], col[0])  # a regular grid: separable, fast
         return map_coordinates(field, [row.ravel(), col.ravel()], order=1, mode="nearest").reshape(
             np.shape(x))
 
@@ -182,6 +185,21 @@ class Drivers:
         return {"dem": dem.astype("float32"), "soil_ec": ec.astype("float32"),
                 "soil_ph": ph.astype("float32"), "soil_esp": esp.astype("float32"),
                 "landcover": lc}
+
+
+def _bilinear_grid(field: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of ``field`` at fractional ``rows`` × ``cols`` (clamped)."""
+
+    def axis(v, n):
+        v = np.clip(v, 0, n - 1)
+        i0 = np.minimum(np.floor(v).astype(int), max(n - 2, 0))
+        return i0, np.minimum(i0 + 1, n - 1), (v - i0)
+
+    r0, r1, wr = axis(rows, field.shape[0])
+    c0, c1, wc = axis(cols, field.shape[1])
+    top = field[r0][:, c0] * (1 - wc) + field[r0][:, c1] * wc
+    bot = field[r1][:, c0] * (1 - wc) + field[r1][:, c1] * wc
+    return top * (1 - wr)[:, None] + bot * wr[:, None]
 
 
 def _town_xy():
