@@ -12,6 +12,7 @@ row. Nothing is written to the registry when a file cannot be read at all.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -168,8 +169,7 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     ok = ~rows.index.isin(reasons.index)
     accepted = rows.loc[ok].copy()
     accepted["area_mu"] = area_mu(accepted.geometry.values, crs="EPSG:4490") if len(accepted) else []
-    accepted_rows = np.concatenate([accepted["_rows"].to_numpy()[i] for i in range(len(accepted))]) \
-        if len(accepted) else np.zeros(0, dtype=int)
+    accepted_rows = np.fromiter(itertools.chain.from_iterable(accepted["_rows"].tolist()), dtype="int64")
     repairs = frame.loc[frame["_row"].isin(accepted_rows), ["_row", "_repair"]]
     repairs = repairs[repairs["_repair"].notna()].rename(columns={"_row": "row", "_repair": "repair"})
     merged = merged[merged["row"].isin(accepted["_row"])]
