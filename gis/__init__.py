@@ -15,6 +15,9 @@ _LAZY = {
     "guess_crs": "gis.crs",
     "to_gcj02": "gis.gcj02",
     "from_gcj02": "gis.gcj02",
+    "compute_index": "gis.indices",
+    "classify": "gis.salinity",
+    "class_area_mu": "gis.salinity",
 }
 
 
