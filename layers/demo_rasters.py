@@ -220,13 +220,15 @@ RASTERS = {
 
 
 def write_static_rasters(drivers: Drivers, folder: Path, res: float, seed: int,
-                         window_rows: int = 512, on_step=None) -> dict[str, Path]:
+                         window_rows: int | None = None, on_step=None) -> dict[str, Path]:
     """Write DEM, soil EC/pH/ESP and land cover GeoTIFFs at ``res`` metres, by row windows.
 
     Cells outside the city are nodata. Returns ``{name: path}``.
     """
     folder.mkdir(parents=True, exist_ok=True)
     grid = Grid.covering(drivers.city.bounds, res)
+    if window_rows is None:  # ~2 million cells per window: bounded memory at 10 m
+        window_rows = int(np.clip(2_000_000 // grid.width, 16, 4096))
     paths = {k: folder / f"{k}.tif" for k in RASTERS}
     dsts = {}
     try:

@@ -310,3 +310,12 @@ def gis_label(key):
     from gis.labels import label
 
     return label(key, "zh")
+
+
+def test_bad_size_and_cell_size_are_refused(tmp_path):
+    from gis.errors import InputError
+
+    with pytest.raises(InputError, match=r"unknown demo size 'huge'; use one of small, default, large"):
+        gen.build_workspace(tmp_path / "a", size="huge")
+    with pytest.raises(InputError, match=r"raster cell size 1.0 m is too small; use 5 m or more"):
+        gen.build_workspace(tmp_path / "b", size="small", res_m=1.0)

@@ -217,7 +217,8 @@ STEPS = [
 
 
 def run_demo(folder, seed: int = 0, size: str = "default", lang: str = "zh",
-             as_of: str | None = None, progress=None, strict: bool = False) -> DemoRun:
+             as_of: str | None = None, progress=None, strict: bool = False,
+             res_m: float | None = None) -> DemoRun:
     """Build the demo workspace in ``folder`` and run every workflow on it.
 
     Parameters
@@ -233,6 +234,8 @@ def run_demo(folder, seed: int = 0, size: str = "default", lang: str = "zh",
         Shows a bar when given.
     strict : bool
         Raise when a step's workflow is unavailable instead of skipping it.
+    res_m : float, optional
+        Soil/DEM/land-cover cell size instead of the size's (benchmarks: 10).
 
     Returns
     -------
@@ -254,7 +257,7 @@ def run_demo(folder, seed: int = 0, size: str = "default", lang: str = "zh",
                             description=f"{label('demo.step.generate', lang)}: {name}")
 
     t0 = time.perf_counter()
-    ws = gen.build_workspace(folder, seed=seed, size=size, on_step=on_step)
+    ws = gen.build_workspace(folder, seed=seed, size=size, on_step=on_step, res_m=res_m)
     run = DemoRun(workspace=ws, lang=lang, as_of=as_of or gen.AS_OF)
     run.seconds["generate"] = time.perf_counter() - t0
     run.outputs["generate"] = {"catalog": ws.catalog, "parcels": ws.parcels}
@@ -320,8 +323,11 @@ def main_map(run: DemoRun) -> Path | None:
               show_default=True, help="small: for tests; large: ~100,000 parcels for benchmarks.")
 @click.option("--open", "open_", is_flag=True, help="Open the progress map in a browser afterwards.")
 @click.option("--as-of", default=None, help="Date the progress is measured at (default 2024-09-30).")
+@click.option("--res", "res_m", type=float, default=None,
+              help="Soil/DEM/land-cover cell size in metres (default: 1000 small, 100 default, 30 large).")
 @lang_option
-def demo_command(folder: Path, seed: int, size: str, open_: bool, as_of: str | None, lang: str) -> None:
+def demo_command(folder: Path, seed: int, size: str, open_: bool, as_of: str | None, res_m: float | None,
+                 lang: str) -> None:
     """Build a SYNTHETIC Baicheng workspace in FOLDER and run every workflow on it.
 
     \b
@@ -335,7 +341,7 @@ def demo_command(folder: Path, seed: int, size: str, open_: bool, as_of: str | N
     console.print(f"[bold]{label('demo.title', lang)}[/] — {label('synthetic.notice', lang)}")
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
-        run = run_demo(folder, seed=seed, size=size, lang=lang, as_of=as_of, progress=bar)
+        run = run_demo(folder, seed=seed, size=size, lang=lang, as_of=as_of, progress=bar, res_m=res_m)
     console.print(summary_table(run))
     for name, why in run.skipped.items():
         console.print(f"[yellow]{label(f'demo.step.{name}', lang)}: {label('demo.not_available', lang)}[/]")
