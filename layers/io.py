@@ -605,6 +605,13 @@ def read_parcels(
             f"{path}: unknown file type {suffix!r}; give a Shapefile (.shp or .zip), GeoPackage, GeoJSON, "
             "KML/KMZ or CSV"
         )
+    if encoding is not None:
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"--encoding {encoding!r} is not an encoding Python knows; use UTF-8, GBK or GB18030") from None
     if source_datum not in (None, "cgcs2000", "wgs84", "gcj02"):
         raise InputError(f"--source-datum {source_datum!r}: use gcj02 (Amap/Gaode) or leave it out")
     label = str(path)

@@ -134,3 +134,20 @@ def test_synthetic_flag(tmp_path, counties):
     assert reg.projects().attrs["synthetic"] is True
     res = cli("registry", "show", reg.batches()["batch_id"].iloc[0], "--registry", reg.path)
     assert "合成数据批次" in res.output
+
+
+def test_rejects_that_cannot_be_written_roll_back(tmp_path, counties):
+    from gis.errors import DataFileError
+
+    src = mb.build("unknown_status", tmp_path)  # has one reject to write
+    (src.parent / (src.name + ".rejects.csv")).mkdir()  # something in the way that cannot be replaced
+    with pytest.raises(DataFileError, match="cannot replace the old rejects file .*nothing was imported"):
+        import_files(src, tmp_path / "r.gpkg", counties=counties)
+    assert len(Registry(tmp_path / "r.gpkg").batches()) == 0
+
+
+def test_unknown_encoding_option(tmp_path, counties):
+    from gis.errors import InputError
+
+    with pytest.raises(InputError, match="--encoding 'klingon' is not an encoding"):
+        import_files(mb.build("csv_points", tmp_path), tmp_path / "r.gpkg", encoding="klingon", counties=counties)

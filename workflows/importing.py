@@ -22,6 +22,7 @@ import click
 import numpy as np
 import pandas as pd
 
+from gis.errors import DataFileError
 from gis.labels import COUNTIES, label
 from workflows.options import lang_option, registry_option, registry_path
 
@@ -235,9 +236,13 @@ def _write_rejects(prep: _Prepared) -> None:
     gpkg, csv = rejects_paths(prep.path)
     rej = prep.rejects.rename(columns={"_row": "row"}).reset_index(drop=True)
     prep.report.rejects = pd.DataFrame(rej[["row", "reason"]])
-    for p in (gpkg, csv):
-        if p.exists():
-            p.unlink()
+    try:
+        for p in (gpkg, csv):
+            if p.exists():
+                p.unlink()
+    except OSError as exc:
+        raise DataFileError(f"cannot replace the old rejects file {exc.filename}: {exc.strerror}; delete or "
+                            "rename it and import again (nothing was imported)") from None
     if not len(rej):
         return
     cols = [c for c in rej.columns if c != "geometry"]
@@ -246,9 +251,15 @@ def _write_rejects(prep: _Prepared) -> None:
         if table[c].dtype == object:
             table[c] = table[c].map(lambda v: v if v is None or isinstance(v, (str, int, float)) else str(v))
     table["wkt"] = [None if g is None else g.wkt for g in rej.geometry]
-    table.to_csv(csv, index=False, encoding="utf-8-sig")
-    out = gpd.GeoDataFrame(table.drop(columns="wkt"), geometry=list(rej.geometry), crs="EPSG:4490")
-    out.to_file(gpkg, layer="rejects", driver="GPKG", geometry_type="Unknown")
+    try:
+        table.to_csv(csv, index=False, encoding="utf-8-sig")
+        out = gpd.GeoDataFrame(table.drop(columns="wkt"), geometry=list(rej.geometry), crs="EPSG:4490")
+        out.to_file(gpkg, layer="rejects", driver="GPKG", geometry_type="Unknown")
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise DataFileError(
+            f"cannot write the rejected rows beside the input ({csv.parent}): {exc}; nothing was imported. "
+            "Copy the file to a folder you can write to and import it from there"
+        ) from None
     prep.report.rejects_gpkg, prep.report.rejects_csv = gpkg, csv
 
 
