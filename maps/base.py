@@ -50,15 +50,9 @@ _TOOL_LABELS = (
 
 
 def area_mu(gdf) -> np.ndarray:
-    """Ellipsoidal area in 亩 (gis.area when present; a private pyproj fallback otherwise)."""
-    try:
-        from gis.area import area_mu as _area_mu
-    except ImportError:  # gis.area is being written by H1; same method (GRS80 geodesic)
-        from pyproj import Geod
+    """Ellipsoidal (GRS80) area in 亩, via :func:`gis.area.area_mu`."""
+    from gis.area import area_mu as _area_mu
 
-        geod = Geod(ellps="GRS80")
-        g = to_lonlat(gdf).geometry
-        return np.array([abs(geod.geometry_area_perimeter(x)[0]) * 3 / 2000 if x is not None else np.nan for x in g])
     return np.asarray(_area_mu(gdf))
 
 

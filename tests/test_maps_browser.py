@@ -201,7 +201,8 @@ def test_measure_area_in_mu_matches_ellipsoid(page, tmp_path):
     assert "面积" in text and "亩" in text and "距离" in text
 
 
-def test_locate_me_shows_position_and_accuracy(browser, tmp_path):
+@pytest.mark.parametrize("basemap", ["none", "gaode-vec"])
+def test_locate_me_shows_position_and_accuracy(browser, tmp_path, basemap):
     ctx = browser.new_context(geolocation={"latitude": 45.3, "longitude": 122.5, "accuracy": 25},
                               permissions=["geolocation"], viewport={"width": 900, "height": 700})
     page = ctx.new_page()
@@ -210,13 +211,19 @@ def test_locate_me_shows_position_and_accuracy(browser, tmp_path):
     try:
         from maps.base import FieldMap
 
-        fm = FieldMap(basemap="none")
+        from gis.gcj02 import wgs84_to_gcj02
+
+        fm = FieldMap(basemap=basemap)
         fm.add_parcels(make_parcels(2))
         _open(page, fm, tmp_path)
         page.locator(".ag-btn-locate").click()
         page.wait_for_function("agrigis.maps[0].located !== undefined", timeout=10000)
         st = page.evaluate("agrigis.maps[0].located")
-        assert st["accuracy"] == 25 and st["lat"] == pytest.approx(45.3) and st["lng"] == pytest.approx(122.5)
+        x, y = (122.5, 45.3)
+        if basemap.startswith("gaode"):  # GPS gives WGS84; drawn where Gaode's tiles put it
+            gx, gy = wgs84_to_gcj02(np.array([x]), np.array([y]))
+            x, y = float(gx[0]), float(gy[0])
+        assert st["accuracy"] == 25 and st["lat"] == pytest.approx(y, abs=1e-7) and st["lng"] == pytest.approx(x, abs=1e-7)
         assert "±25 m" in page.locator(".ag-panel").inner_text()
         assert page.js_errors == []
     finally:
@@ -231,6 +238,7 @@ def test_raster_and_class_maps(page, tmp_path, artifacts_dir):
     _open(page, fm, tmp_path, "raster.html")
     assert page.js_errors == []
     assert page.locator("img.leaflet-image-layer").count() == 1
+    assert page.locator(".leaflet-control-layers").count() == 1 and _count(page, "parcels") == 6
     legend = page.locator(".ag-legend").inner_text()
     assert "轻度盐化" in legend and "重度盐化" in legend
     page.screenshot(path=str(artifacts_dir / "maps_raster_salinity.png"))
@@ -245,6 +253,7 @@ def test_raster_and_class_maps(page, tmp_path, artifacts_dir):
                    name="水田适宜性", counties=make_counties())
     _open(page, fm, tmp_path, "class.html")
     assert page.js_errors == [] and _count(page, "classes") == 8
+    assert page.locator(".leaflet-control-layers").count() == 1
     assert "勉强适宜" in page.locator(".ag-legend").inner_text()
     page.screenshot(path=str(artifacts_dir / "maps_suitability.png"))
 
