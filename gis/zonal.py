@@ -88,6 +88,7 @@ class _Source:
     time_name: str = "time"
     dask = None  # a dask array (time, y, x) when dask-backed
     name: str = "raster"
+    block_rows: int = 1  # rows of a storage block / dask chunk: windows align to them
 
     def read(self, r0: int, r1: int):  # raw (T, rows, width), [(nodata, scale, offset)], masks
         raise NotImplementedError
@@ -139,6 +140,9 @@ class _RasterioSource(_Source):
                     raise GridError(f"{ds.name}: its grid ({g.describe()}) differs from "
                                     f"the first raster's ({grid.describe()}); all dates of "
                                     "a stack must share one grid")
+                if grid is g:  # the first file: its storage blocks and cell size
+                    self.block_rows = int(ds.block_shapes[band - 1][0])
+                    self.itemsize = np.dtype(ds.dtypes[band - 1]).itemsize
                 nd = ds.nodata if nodata is None else nodata
                 flags = ds.mask_flag_enums[band - 1]
                 use_mask = any(f.name in ("per_dataset", "alpha") for f in flags)
@@ -176,7 +180,9 @@ class _RasterioSource(_Source):
         win = Window(0, r0, self.grid.width, r1 - r0)
         # every block is read about once: keep GDAL's block cache small (its default is
         # 5 % of RAM, which would hold most of a large raster)
-        with self._rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE):
+        # (enough for two rows of blocks of every date, as windows overlap a little)
+        cache = 2 * len(self.paths) * self.grid.width * self.block_rows * self.itemsize
+        with self._rasterio.Env(GDAL_CACHEMAX=int(np.clip(cache, _GDAL_CACHE, 8 * _GDAL_CACHE))):
             return self._read(win)
 
     def _read(self, win):
@@ -237,6 +243,8 @@ class _XarraySource(_Source):
         self.scale = attrs.get("scale_factor", None)
         self.offset = attrs.get("add_offset", None)
         self.dask = da.data if _is_dask(da.data) else None
+        if self.dask is not None:
+            self.block_rows = int(self.dask.chunks[1][0])
         self.meta = [(self.nodata, self.scale, self.offset)] * da.shape[0]
 
     def read(self, r0, r1):
@@ -609,7 +617,9 @@ def _run(zones, src: _Source, cov: Coverage, stats, categorical, geometry, worke
     T = 1 if src.times is None else len(src.times)
     width = src.grid.width
     if rows_per_band is None:
-        rows_per_band = int(np.clip(4_000_000 // max(width * T, 1), 16, 2048))
+        # about 4 million cells per date, in whole blocks (each block is decoded once)
+        block = max(int(src.block_rows), 1)
+        rows_per_band = max(4_000_000 // max(width * T, 1) // block, 1) * block
     bands = cov.bands(rows_per_band, weights=src.dask is not None)
     n = cov.matrix.shape[0]
     total = len(bands)
