@@ -1,7 +1,8 @@
 """Colours and line styles of the field maps, in one place.
 
 Parcels are coloured by category and styled by status: planned/approved dashed with a
-faint fill, under construction a lighter fill with a dotted outline, completed solid,
+faint fill, under construction hatched (diagonal lines over a light fill) with a dotted
+outline, completed solid,
 accepted solid with a thicker outline. Leaflet path options are used as keys
 (``color``, ``weight``, ``dashArray``, ``fillColor``, ``fillOpacity``).
 """
@@ -30,7 +31,7 @@ OTHER_COLOR = "#777777"
 STATUS_STYLES: dict[str, dict] = {
     "planned": {"dashArray": "6 4", "weight": 1.5, "fillOpacity": 0.10},
     "approved": {"dashArray": "6 4", "weight": 2, "fillOpacity": 0.20},
-    "under_construction": {"dashArray": "2 3", "weight": 2, "fillOpacity": 0.35},
+    "under_construction": {"dashArray": "2 3", "weight": 2, "fillOpacity": 0.2, "hatch": True},
     "completed": {"dashArray": None, "weight": 1.5, "fillOpacity": 0.70},
     "accepted": {"dashArray": None, "weight": 3, "fillOpacity": 0.80},
 }

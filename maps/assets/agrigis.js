@@ -243,7 +243,20 @@
     return out;
   }
   function styleKey(st) {
-    return [st.fillColor, st.fillOpacity, st.color, st.weight, st.opacity, st.dashArray || '', st.fill !== false, st.stroke !== false].join('|');
+    return [st.fillColor, st.fillOpacity, st.color, st.weight, st.opacity, st.dashArray || '', st.fill !== false,
+      st.stroke !== false, !!st.hatch].join('|');
+  }
+  var HATCH = {};
+  function hatchPattern(ctx, color) {
+    if (!HATCH[color]) {
+      var c = document.createElement('canvas'), g;
+      c.width = c.height = 8;
+      g = c.getContext('2d');
+      g.strokeStyle = color; g.lineWidth = 1.6;
+      g.beginPath(); g.moveTo(0, 8); g.lineTo(8, 0); g.moveTo(-2, 2); g.lineTo(2, -2); g.moveTo(6, 10); g.lineTo(10, 6); g.stroke();
+      HATCH[color] = ctx.createPattern(c, 'repeat');
+    }
+    return HATCH[color];
   }
   var ParcelBatch = L.Path.extend({
     initialize: function (items, options) {
@@ -307,6 +320,11 @@
           ctx.globalAlpha = st.fillOpacity == null ? 0.2 : st.fillOpacity;
           ctx.fillStyle = st.fillColor || st.color;
           ctx.fill('evenodd');
+          if (st.hatch) {  // under construction: diagonal hatching over the light fill
+            ctx.globalAlpha = 0.9;
+            ctx.fillStyle = hatchPattern(ctx, st.fillColor || st.color);
+            ctx.fill('evenodd');
+          }
         }
         if (stroke && st.stroke !== false && st.weight !== 0) {
           ctx.setLineDash(st.dash);
@@ -441,6 +459,18 @@
       shape.setAttribute('x', '2'); shape.setAttribute('y', '2'); shape.setAttribute('width', '18'); shape.setAttribute('height', '10');
       shape.setAttribute('fill', s.fillColor || 'none');
       shape.setAttribute('fill-opacity', s.fillOpacity == null ? 1 : s.fillOpacity);
+      if (s.hatch) {
+        var NS = 'http://www.w3.org/2000/svg', id = 'ag-hatch-' + (++swatch.n);
+        var pat = document.createElementNS(NS, 'pattern'), ln = document.createElementNS(NS, 'line');
+        pat.setAttribute('id', id); pat.setAttribute('width', '4'); pat.setAttribute('height', '4');
+        pat.setAttribute('patternUnits', 'userSpaceOnUse'); pat.setAttribute('patternTransform', 'rotate(45)');
+        ln.setAttribute('x1', '0'); ln.setAttribute('y1', '0'); ln.setAttribute('x2', '0'); ln.setAttribute('y2', '4');
+        ln.setAttribute('stroke', s.fillColor || '#666'); ln.setAttribute('stroke-width', '2');
+        pat.appendChild(ln);
+        var defs = document.createElementNS(NS, 'defs'); defs.appendChild(pat); svg.appendChild(defs);
+        var under = shape.cloneNode(); svg.appendChild(under);
+        shape.setAttribute('fill', 'url(#' + id + ')'); shape.setAttribute('fill-opacity', '1');
+      }
     }
     shape.setAttribute('stroke', s.color || 'none');
     shape.setAttribute('stroke-width', Math.min(s.weight == null ? 1.5 : s.weight, 3));
@@ -448,6 +478,7 @@
     svg.appendChild(shape);
     return svg;
   }
+  swatch.n = 0;
   function legendControl(cfg) {
     var C = L.Control.extend({
       options: {position: 'bottomright'},
