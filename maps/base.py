@@ -211,7 +211,8 @@ class FieldMap:
         shown = {c for c in [title_col, tooltip_col] if c} | {r[1] for r in popup or []}
         props = {c: c for c in sorted(shown | ({breaks["field"]} if breaks else set()))}
         spec: dict = {"id": layer_id, "kind": "geojson", "name": name, "show": show, "control": control,
-                      "interactive": interactive, "style": {"base": dict(style)}}
+                      "interactive": interactive, "style": {"base": dict(style)},
+                      "batch": len(g) > 500 and not label_col}  # many polygons: one canvas batch
         if breaks:
             spec["style"]["breaks"] = breaks
         if popup and interactive:
