@@ -84,6 +84,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "column.valid_to": ("失效时间", "Valid to"),
     # --- registry / import (layers.io, layers.registry, workflows.importing) --------
     "registry.file": ("文件", "file"),
+    "registry.row": ("行", "row"),
     "registry.read": ("读取", "read"),
     "registry.accepted": ("接受", "accepted"),
     "registry.new": ("新增", "new"),

@@ -22,7 +22,6 @@ Nothing here writes files; :mod:`workflows.importing` writes the rejects.
 from __future__ import annotations
 
 import logging
-import re
 import struct
 import tempfile
 import warnings

@@ -404,12 +404,12 @@ def format_report(report: ImportReport, lang: str = "zh") -> str:
             lines.append(f"  {L('note')}: {n}")
         if f.repairs is not None:
             for _, r in f.repairs.head(5).iterrows():
-                lines.append(f"  {L('repaired')} row {r['row']}: {r['repair']}")
+                lines.append(f"  {L('repaired')} {L('row')} {r['row']}: {r['repair']}")
             if len(f.repairs) > 5:
                 lines.append(f"  … {len(f.repairs) - 5} more")
         if f.rejects is not None and len(f.rejects):
             for _, r in f.rejects.head(10).iterrows():
-                lines.append(f"  {L('rejected')} row {r['row']}: {r['reason']}")
+                lines.append(f"  {L('rejected')} {L('row')} {r['row']}: {r['reason']}")
             if len(f.rejects) > 10:
                 lines.append(f"  … {len(f.rejects) - 10} more")
             lines.append(f"  {L('rejects_file')}: {f.rejects_csv} , {f.rejects_gpkg}")
