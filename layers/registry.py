@@ -423,6 +423,8 @@ class GeoPackageBackend:
         return df, geoms
 
     def current_versions(self, tx, codes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+        if tx.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {TABLE} WHERE valid_to IS NULL)").fetchone()[0]:
+            return self._frame(tx.execute(f"SELECT {self._SELECT} FROM {TABLE} WHERE 0"))
         tx.execute("CREATE TEMP TABLE IF NOT EXISTS _codes (code TEXT PRIMARY KEY)")
         tx.execute("DELETE FROM _codes")
         tx.executemany("INSERT OR IGNORE INTO _codes VALUES (?)", ((c,) for c in codes))
