@@ -356,9 +356,12 @@ class GeoPackageBackend:
             )
             con.close()
             try:
-                os.link(tmp, self.path)  # fails if another process created it meanwhile
+                os.link(tmp, self.path)  # atomic; fails if another process created it meanwhile
             except FileExistsError:
                 pass
+            except OSError:  # file systems without hard links (FAT, some network shares)
+                if not self.path.exists():
+                    os.replace(tmp, self.path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
