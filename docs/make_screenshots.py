@@ -6,6 +6,7 @@
    (default: a temporary folder), unless ``--reuse`` and the workspace already has outputs;
 2. ``docs/progress-map.png``: the progress map HTML, screenshotted in headless Chromium
    (Playwright, Debian's ``/usr/bin/chromium``);
+   ``docs/progress-map-daan.png``: the same map zoomed to the paddy pilot area in Da'an;
 3. ``docs/progress-excel.png``: the first sheet of ``progress.xlsx`` read back with
    openpyxl, rendered as an HTML table that imitates a spreadsheet (column letters, row
    numbers, bold header, the sheet's number formats, the footer line) and screenshotted
@@ -86,13 +87,15 @@ thead th, th.rn {{ background: #f3f3f3; color: #555; font-weight: normal; text-a
 
 
 def screenshot(browser, url: str, out: Path, width: int = 1280, height: int = 860,
-               wait_js: str | None = None, full_width: bool = False) -> Path:
+               wait_js: str | None = None, full_width: bool = False, then_js: str | None = None) -> Path:
     page = browser.new_page(viewport={"width": width, "height": height})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
     if wait_js:
         page.wait_for_function(wait_js)
+    if then_js:
+        page.evaluate(then_js)
     page.wait_for_timeout(800)
     if full_width:
         w = page.evaluate("document.querySelector('table').scrollWidth + 20")
@@ -136,10 +139,14 @@ def main(argv=None) -> int:
         try:
             screenshot(b, pmap.resolve().as_uri(), DOCS / "progress-map.png",
                        wait_js="window.agrigis && agrigis.maps.length > 0")
+            screenshot(b, pmap.resolve().as_uri(), DOCS / "progress-map-daan.png",
+                       wait_js="window.agrigis && agrigis.maps.length > 0",
+                       then_js="agrigis.maps[0].map.setView([45.42, 123.95], 11, {animate: false})")
             screenshot(b, page.resolve().as_uri(), DOCS / "progress-excel.png", full_width=True)
         finally:
             b.close()
     print(DOCS / "progress-map.png")
+    print(DOCS / "progress-map-daan.png")
     print(DOCS / "progress-excel.png")
     return 0
 
