@@ -154,8 +154,6 @@ def build_workspace(folder, seed: int = 0, size: str = "default",
         Override the size's soil/DEM/land-cover cell size (e.g. 10 for a 10 m benchmark
         grid: ~22,000 × 23,500 cells per raster, written in row windows).
     """
-    import geopandas as gpd
-
     import layers
 
     from . import demo_parcels, demo_rasters, demo_vectors

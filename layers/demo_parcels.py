@@ -4,7 +4,8 @@ Everything here is SYNTHETIC. Projects are blocks of field-like rectangles on a 
 slightly rotated grid, placed by plausible rules (see :data:`RULES`): new and improved
 paddy and the saline demonstration area on low saline land near rivers and canals in
 大安/镇赉; high-standard farmland on cropland of all five counties; afforestation as
-shelterbelt strips; grassland and wetland restoration where grass and water are … .
+shelterbelt strips in the west; grassland restoration on saline grassland of 通榆/洮南/大安;
+wetland restoration near lakes and rivers (these two may lie inside the reserves).
 Statuses are spread so that some targets are ahead of schedule and some behind, and a
 few deliberate data problems are planted for ``agrigis check`` (:data:`PLANTED`).
 
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 import shapely.affinity
 from rasterio.features import rasterize
