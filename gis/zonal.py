@@ -217,8 +217,10 @@ class _XarraySource(_Source):
         import xarray as xr  # noqa: F401
 
         self.name = name
-        grid = Grid.of(da).check(name)
         ydim, xdim = da.rio.y_dim, da.rio.x_dim
+        if ydim in da.coords and da.sizes[ydim] > 1 and da[ydim][1] > da[ydim][0]:
+            da = da.isel({ydim: slice(None, None, -1)})  # south-up (NetCDF): flip, lazily
+        grid = Grid.of(da).check(name)
         others = [d for d in da.dims if d not in (ydim, xdim)]
         if len(others) > 1:
             raise InputError(f"{name}: the DataArray has dims {da.dims}; zonal statistics "

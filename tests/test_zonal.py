@@ -285,3 +285,6 @@ def test_stack_from_files_netcdf_and_dask(data, tmp_path):
     np.testing.assert_allclose(r.values, ref.values, rtol=1e-12)
     r = zonal_stats(zones, da.chunk({"time": 1, "y": 32, "x": 64}), stats="mean,count")
     np.testing.assert_allclose(r.values, ref.values, rtol=1e-12)
+    # south-up (ascending y, common in NetCDF) is read the right way round
+    r = zonal_stats(zones, da.sortby("y"), stats="mean,count")
+    np.testing.assert_allclose(r.values, ref.values, rtol=1e-12)
