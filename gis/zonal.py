@@ -46,6 +46,7 @@ b       4.5   8.666667  11.0                1.0           False
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -96,6 +97,9 @@ class _Source:
     def close(self) -> None:
         pass
 
+    def env(self):
+        return contextlib.nullcontext()
+
 
 def _apply(arr: np.ndarray, nodata, scale, offset, mask=None) -> np.ndarray:
     """To float64 with NaN for nodata/masked cells, then scale and offset."""
@@ -142,7 +146,9 @@ class _RasterioSource(_Source):
                                     "a stack must share one grid")
                 if grid is g:  # the first file: its storage blocks and cell size
                     self.block_rows = int(ds.block_shapes[band - 1][0])
-                    self.itemsize = np.dtype(ds.dtypes[band - 1]).itemsize
+                self.dtype = np.result_type(getattr(self, "dtype", ds.dtypes[band - 1]),
+                                            ds.dtypes[band - 1])
+                self.itemsize = self.dtype.itemsize
                 nd = ds.nodata if nodata is None else nodata
                 flags = ds.mask_flag_enums[band - 1]
                 use_mask = any(f.name in ("per_dataset", "alpha") for f in flags)
@@ -177,30 +183,30 @@ class _RasterioSource(_Source):
         per date and the validity masks (or None)."""
         from rasterio.windows import Window
 
-        win = Window(0, r0, self.grid.width, r1 - r0)
-        # every block is read about once: keep GDAL's block cache small (its default is
-        # 5 % of RAM, which would hold most of a large raster)
-        # (enough for two rows of blocks of every date, as windows overlap a little)
+        return self._read(Window(0, r0, self.grid.width, r1 - r0))
+
+    def env(self):
+        """GDAL settings for one whole run: a block cache of two rows of blocks of every
+        date (windows overlap a little), instead of GDAL's default of 5 % of RAM, which
+        would keep most of a large raster. Entered once: re-entering it per window
+        empties the cache."""
         cache = 2 * len(self.paths) * self.grid.width * self.block_rows * self.itemsize
-        with self._rasterio.Env(GDAL_CACHEMAX=int(np.clip(cache, _GDAL_CACHE, 8 * _GDAL_CACHE))):
-            return self._read(win)
+        return self._rasterio.Env(GDAL_CACHEMAX=int(np.clip(cache, _GDAL_CACHE,
+                                                             8 * _GDAL_CACHE)))
 
     def _read(self, win):
-        raws, masks, meta = [], [], []
-        for i in range(len(self.paths)):
+        T = len(self.paths)
+        raw = np.empty((T, int(win.height), int(win.width)), dtype=self.dtype)
+        masks, meta = [], []
+        for i in range(T):
             nd, scale, offset, use_mask = self.meta[i]
             ds = self._ds(i)
-            if self._given[i] is not None:  # a dataset the caller opened: not thread safe
-                with self._lock:
-                    arr = ds.read(self.band, window=win)
-                    mask = ds.read_masks(self.band, window=win) > 0 if use_mask else None
-            else:
-                arr = ds.read(self.band, window=win)
+            lock = self._lock if self._given[i] is not None else contextlib.nullcontext()
+            with lock:  # a dataset the caller opened is not thread safe
+                ds.read(self.band, window=win, out=raw[i])  # no copy: straight into place
                 mask = ds.read_masks(self.band, window=win) > 0 if use_mask else None
-            raws.append(arr)
             masks.append(mask)
             meta.append((nd, scale, offset))
-        raw = np.stack(raws) if len(raws) > 1 else raws[0][None]
         if all(m is None for m in masks):
             return raw, meta, None
         full = np.stack([np.ones(raw.shape[1:], bool) if m is None else m for m in masks])
@@ -406,18 +412,35 @@ def _band_compute(weights: sp.csr_array, raw: np.ndarray, row0: int, grid: Grid,
     # gather only the cells the zones touch, then mask and scale them
     graw = np.asarray(raw).reshape(T, -1)[:, idx]
     gmask = None if masks is None else np.asarray(masks).reshape(T, -1)[:, idx]
-    vals = np.empty(graw.shape)
-    for t in range(T):
-        vals[t] = _apply(graw[t], *meta[t], None if gmask is None else gmask[t])
+    if gmask is None and all(m == meta[0] for m in meta):  # one conversion for all dates
+        vals = _apply(graw, *meta[0])
+    else:
+        vals = np.empty(graw.shape)
+        for t in range(T):
+            vals[t] = _apply(graw[t], *meta[t], None if gmask is None else gmask[t])
     del graw, gmask
     valid = ~np.isnan(vals)
-    P = sp.csr_array((np.ones(len(idx)), np.arange(len(idx)), weights.indptr),
-                     shape=(nz, len(idx)))
+    seg_starts = weights.indptr[:-1][counts > 0]
+    nonempty = counts > 0
 
-    def seg(x):  # (T, nnz) -> (nz, T)
-        return np.asarray(P @ x.T)
+    def seg(x):  # per-zone sums: (T, nnz) -> (nz, T), zones are contiguous runs
+        out = np.zeros((nz, x.shape[0]))
+        if len(seg_starts):
+            out[nonempty] = np.add.reduceat(x, seg_starts, axis=1).T
+        return out
 
     res = {}
+    if set(stats) <= {"count", "sum", "mean"} and not categorical:
+        # linear statistics only (the common time-series case): work in place
+        wv = valid * w
+        cnt = seg(wv)
+        np.nan_to_num(vals, copy=False, nan=0.0)
+        vals *= w
+        sm = seg(vals)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(cnt > 0, sm / cnt, np.nan)
+        res.update(count=cnt, sum=sm, mean=mean)
+        return ({k: res[k] for k in stats}, {}, None)
     wv = np.where(valid, w, 0.0)
     cnt = seg(wv)
     res["count"] = cnt
@@ -494,6 +517,20 @@ def _band_compute(weights: sp.csr_array, raw: np.ndarray, row0: int, grid: Grid,
     if categorical:
         valid_area = sum(classes.values()) if classes else np.zeros((nz, T))
     return ({k: res[k] for k in stats}, classes, valid_area)
+
+
+def _run_local(job, total, workers, results, progress):
+    if workers > 1 and total > 1:
+        with ThreadPoolExecutor(workers) as ex:
+            for k, r in enumerate(ex.map(job, range(total))):
+                results[k] = r
+                if progress:
+                    progress(k + 1, total)
+    else:
+        for k in range(total):
+            results[k] = job(k)
+            if progress:
+                progress(k + 1, total)
 
 
 def _class_key(c):
@@ -646,19 +683,8 @@ def _run(zones, src: _Source, cov: Coverage, stats, categorical, geometry, worke
             return _band_compute(cov.band_weights(b), raw, b.row0, grid, stats, categorical,
                                  meta, masks)
 
-        done = 0
-        if workers > 1 and total > 1:
-            with ThreadPoolExecutor(workers) as ex:
-                for k, r in zip(range(total), ex.map(job, range(total))):
-                    results[k] = r
-                    done += 1
-                    if progress:
-                        progress(done, total)
-        else:
-            for k in range(total):
-                results[k] = job(k)
-                if progress:
-                    progress(k + 1, total)
+        with src.env():
+            _run_local(job, total, workers, results, progress)
 
     # assemble (zone, T) arrays
     out = {s: np.full((n, T), np.nan) for s in stats}
