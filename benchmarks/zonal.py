@@ -201,6 +201,7 @@ def main() -> None:
     ap.add_argument("--job")
     ap.add_argument("--paths")
     ap.add_argument("--only", help="comma-separated job names")
+    ap.add_argument("--skip", default="", help="comma-separated job names not to run")
     args = ap.parse_args()
     if args.job:
         print(json.dumps(job(args.job, json.loads(args.paths))))
@@ -213,6 +214,7 @@ def main() -> None:
              "ee_stack_raster_sequential"]
     if args.only:
         names = args.only.split(",")
+    names = [k for k in names if k not in args.skip.split(",")]
     res = {k: measure(k, paths) for k in names}
     load = os.getloadavg()
     table = render(res, size, n, dates, load)
