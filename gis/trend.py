@@ -47,7 +47,6 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, InputError
-from .indices import direction as index_direction
 from .indices import get_index
 
 log = logging.getLogger(__name__)

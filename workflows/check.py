@@ -89,7 +89,7 @@ def check_projects(parcels, counties=None) -> CheckResult:
 
 def run_check(registry=None, output=".", *, fmt: str = "xlsx", lang: str = "zh", counties=None) -> CheckResult:
     """Check the registry's current projects; write ``check.<fmt>`` and ``check.gpkg`` into ``output``."""
-    from workflows.registry_cmd import open_registry
+    from workflows.options import open_registry
 
     parcels = open_registry(registry).projects()
     res = check_projects(parcels, counties)

@@ -26,7 +26,7 @@ from gis.errors import DataFileError, InputError
 from gis.labels import label
 from maps.basemaps import BASEMAPS
 
-from .options import lang_option, registry_option, registry_path
+from .options import lang_option, registry_option, registry_parcels
 
 log = logging.getLogger(__name__)
 
@@ -52,26 +52,8 @@ def _attribution(entries, lang: str = "zh") -> str | None:
 
 
 def _registry_parcels(registry):
-    from layers.registry import Registry
-
-    rp = registry_path(registry)
-    if not Path(rp).exists():
-        raise DataFileError(
-            f"registry {rp} does not exist; import parcels first (agrigis import FILE --registry {rp}), "
-            "pass --registry, or build a demo workspace with agrigis demo"
-        )
-    reg = Registry(rp)
-    parcels = reg.projects()
-    synthetic = bool(parcels.attrs.get("synthetic_batches"))
-    if not synthetic:
-        try:
-            b = reg.batches()
-            if "synthetic" in b.columns and "batch_id" in parcels.columns:
-                syn = set(b.loc[b["synthetic"].astype(bool), "batch_id"])
-                synthetic = bool(set(parcels["batch_id"]) & syn)
-        except Exception:  # pragma: no cover - older registries without the column
-            pass
-    return parcels, synthetic
+    parcels = registry_parcels(registry)
+    return parcels, bool(parcels.attrs.get("synthetic"))
 
 
 def county_shares(res, lang: str = "zh") -> pd.DataFrame:

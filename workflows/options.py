@@ -31,3 +31,28 @@ registry_option = click.option(
     default=None,
     help="Registry GeoPackage. Default: $AGRIGIS_REGISTRY, else ./registry.gpkg.",
 )
+
+
+def open_registry(registry: str | os.PathLike | None = None, *, must_exist: bool = True):
+    """The :class:`layers.registry.Registry` at ``registry`` (path rules of :func:`registry_path`).
+
+    Raises
+    ------
+    DataFileError
+        If the file does not exist and ``must_exist`` — with how to create it.
+    """
+    from gis.errors import DataFileError
+    from layers.registry import Registry
+
+    path = registry_path(registry)
+    if must_exist and not path.exists():
+        raise DataFileError(
+            f"registry {path} does not exist; import parcels first (agrigis import FILE --registry {path}), "
+            "pass --registry, or build a demo workspace with agrigis demo"
+        )
+    return Registry(path)
+
+
+def registry_parcels(registry: str | os.PathLike | None = None):
+    """Current project parcels of the registry; ``attrs["synthetic"]`` says if any is demo data."""
+    return open_registry(registry).projects()

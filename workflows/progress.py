@@ -27,7 +27,7 @@ import pandas as pd
 from gis.errors import DataFileError
 from gis.labels import COUNTIES, STATUSES, label
 from gis.tracking import OUTSIDE_CITY, Progress, progress
-from workflows.options import lang_option, registry_option, registry_path
+from workflows.options import lang_option, registry_option, registry_parcels, registry_path
 from workflows.report import Bar, Sheet, html_page, html_table, svg_bars, write_csv, write_excel
 from workflows.targets import DEFAULT_TARGETS, load_targets
 
@@ -284,16 +284,8 @@ def run_progress(
     sources = {"targets": str(Path(targets) if targets else DEFAULT_TARGETS)}
     synthetic: list[str] = []
     if parcels is None:
-        from layers.registry import Registry
-
         rp = registry_path(registry)
-        if not Path(rp).exists():
-            raise DataFileError(
-                f"registry {rp} does not exist; import parcels first (agrigis import FILE --registry {rp}), "
-                "pass --registry, or build a demo workspace with agrigis demo"
-            )
-        reg = Registry(rp)
-        parcels = reg.projects()
+        parcels = registry_parcels(rp)
         synthetic = list(parcels.attrs.get("synthetic_batches", []))
         sources["registry"] = str(rp)
     else:

@@ -9,18 +9,7 @@ import pandas as pd
 
 from gis.errors import RegistryError
 from gis.labels import label
-from workflows.options import lang_option, registry_option, registry_path
-
-
-def open_registry(registry=None, *, must_exist: bool = True):
-    """The :class:`layers.registry.Registry` at ``registry`` (default path rules)."""
-    from layers.registry import Registry
-
-    path = registry_path(registry)
-    if must_exist and not path.exists():
-        raise RegistryError(f"registry {path} does not exist; import parcels first (agrigis import FILE) "
-                            "or give --registry PATH")
-    return Registry(path)
+from workflows.options import lang_option, open_registry, registry_option
 
 
 def batch_table(registry=None, lang: str = "zh") -> pd.DataFrame:

@@ -23,8 +23,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -36,7 +34,8 @@ import pandas as pd
 from gis.errors import DataFileError, InputError
 from gis.labels import label
 from gis.trend import DEFAULT_SEASON, assess, charts
-from workflows.options import lang_option, registry_option, registry_path
+from workflows.options import lang_option, registry_option, registry_parcels
+from workflows.report import staged_outputs
 
 log = logging.getLogger(__name__)
 
@@ -146,19 +145,7 @@ def load_stack(stack=None, workspace=None):
 def load_parcels(parcels=None, registry=None, categories: Sequence[str] = DEFAULT_CATEGORIES):
     """Remediation parcels from a GeoDataFrame or the registry, filtered by category."""
     if parcels is None:
-        from layers.registry import Registry
-
-        path = registry_path(registry)
-        if not Path(path).exists():
-            raise DataFileError(
-                f"registry {path} does not exist; import project parcels first (agrigis import …) "
-                "or pass --registry PATH"
-            )
-        reg = Registry(path)
-        parcels = reg.projects()
-        batches = reg.batches()
-        synthetic_batches = set(batches.loc[batches["synthetic"].astype(bool), "batch_id"]) if "synthetic" in batches else set()
-        parcels.attrs["synthetic"] = bool(parcels["batch_id"].isin(synthetic_batches).any()) if "batch_id" in parcels else False
+        parcels = registry_parcels(registry)
     missing = [c for c in ("project_code", "category", "year") if c not in parcels.columns]
     if missing:
         raise InputError(f"parcels lack column(s) {', '.join(missing)}; columns: {', '.join(map(str, parcels.columns))}")
@@ -277,11 +264,9 @@ def _display(table: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".remediation-", dir=out))
-    try:
-        names = {"csv": "remediation.csv", "xlsx": "remediation.xlsx", "gpkg": "remediation.gpkg",
-                 "json": "remediation_series.json"}
+    names = {"csv": "remediation.csv", "xlsx": "remediation.xlsx", "gpkg": "remediation.gpkg",
+             "json": "remediation_series.json"}
+    with staged_outputs(out, names.values()) as tmp:
         disp = _display(res.table, lang)
         rule = res.table["verdict_rule"].iloc[0] if len(res.table) else ""
         notice = label("synthetic.notice", lang) if res.synthetic else ""
@@ -300,13 +285,7 @@ def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str)
         (tmp / names["json"]).write_text(
             json.dumps({"index": ix.id, "formula": ix.formula, "synthetic": res.synthetic, "parcels": charts},
                        ensure_ascii=False), encoding="utf-8")
-        paths = {}
-        for k, n in names.items():
-            os.replace(tmp / n, out / n)
-            paths[k] = out / n
-        return paths
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return {k: out / n for k, n in names.items()}
 
 
 # ------------------------------------------------------------------------------ CLI

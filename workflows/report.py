@@ -10,7 +10,9 @@ from __future__ import annotations
 import html
 import math
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -19,7 +21,8 @@ import pandas as pd
 
 from gis.errors import DataFileError
 
-__all__ = ["Sheet", "write_excel", "write_csv", "html_table", "html_page", "svg_bars", "Bar", "atomic_write"]
+__all__ = ["Sheet", "write_excel", "write_csv", "html_table", "html_page", "svg_bars", "Bar", "atomic_write",
+           "staged_outputs"]
 
 
 @dataclass
@@ -60,6 +63,43 @@ def atomic_write(path: Path, write) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+@contextmanager
+def staged_outputs(out_dir: str | os.PathLike, names: Iterable[str]):
+    """Write several output files together: all of them, or none.
+
+    Yields a temporary folder inside ``out_dir``; write every file of ``names`` there.
+    When the block ends without an error the files are moved into ``out_dir`` (each
+    move is atomic); on an error nothing in ``out_dir`` changes. The temporary folder
+    is always removed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with staged_outputs(d, ["a.txt"]) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("ok")
+    >>> sorted(p.name for p in d.iterdir())
+    ['a.txt']
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataFileError(f"cannot create the output folder {out}: {exc}") from exc
+    tmp = Path(tempfile.mkdtemp(prefix=".agrigis-", dir=out))
+    try:
+        yield tmp
+        for n in names:
+            try:
+                os.replace(tmp / n, out / n)
+            except PermissionError as exc:
+                raise DataFileError(
+                    f"cannot write {out / n}: {exc.strerror}; close the file if it is open and run again"
+                ) from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _width(values: Iterable) -> int:

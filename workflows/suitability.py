@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import click
 import pandas as pd
@@ -32,6 +29,7 @@ from gis.errors import ConfigError, DataFileError, InputError
 from gis.labels import COUNTIES, label
 from gis.suitability import SuitabilityResult, parse_config, screen
 from workflows.options import lang_option, registry_option, registry_path
+from workflows.report import staged_outputs
 
 log = logging.getLogger(__name__)
 
@@ -224,11 +222,9 @@ def _candidates_display(cand, lang: str) -> pd.DataFrame:
 
 
 def _write(out: Path, run: SuitabilityRun, lang: str) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".suitability-", dir=out))
     names = {"gpkg": "suitability.gpkg", "csv": "suitability.csv", "xlsx": "suitability.xlsx",
              "score": "suitability_score.tif"}
-    try:
+    with staged_outputs(out, names.values()) as tmp:
         res = run.result
         cand = res.candidates.copy()
         cand["synthetic"] = run.synthetic
@@ -253,13 +249,7 @@ def _write(out: Path, run: SuitabilityRun, lang: str) -> dict[str, Path]:
             by.to_excel(xw, sheet_name=label("suitability.sheet_by_county", lang)[:31], index=False)
             summ.to_excel(xw, sheet_name=label("suitability.sheet_summary", lang)[:31], index=False)
         res.score.astype("float32").rio.to_raster(tmp / names["score"], compress="deflate")
-        paths = {}
-        for k, n in names.items():
-            os.replace(tmp / n, out / n)
-            paths[k] = out / n
-        return paths
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return {k: out / n for k, n in names.items()}
 
 
 @click.command("suitability")
