@@ -83,13 +83,19 @@ def classify(values: np.ndarray, classes: list[RasterClass]) -> np.ndarray:
 
 def png_data_uri(rgba: np.ndarray) -> str:
     """A (h, w, 4) uint8 array as a PNG data: URI."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
     from rasterio.io import MemoryFile
 
     h, w, _ = rgba.shape
-    with MemoryFile() as mem:
-        with mem.open(driver="PNG", width=w, height=h, count=4, dtype="uint8") as dst:
-            dst.write(np.moveaxis(rgba, 2, 0))
-        data = mem.read()
+    with warnings.catch_warnings():
+        # a plain picture has no geotransform on purpose: its bounds go to Leaflet
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with MemoryFile() as mem:
+            with mem.open(driver="PNG", width=w, height=h, count=4, dtype="uint8") as dst:
+                dst.write(np.moveaxis(rgba, 2, 0))
+            data = mem.read()
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
