@@ -269,3 +269,62 @@ def test_fullscreen_toggle(page, tmp_path):
     page.locator(".ag-btn-fullscreen").click()
     assert not page.evaluate("document.querySelector('.leaflet-container').classList.contains('ag-fullscreen')")
     assert page.js_errors == []
+
+
+def _goto(page, path):
+    """Open a map file written by the CLI, offline, and wait until it is ready."""
+    page.route("http://**/*", lambda r: r.abort())
+    page.route("https://**/*", lambda r: r.abort())
+    page.goto(path.as_uri())
+    page.wait_for_function("window.agrigis && window.agrigis.ready === true", timeout=15000)
+
+
+def test_remediation_and_vector_layer_maps(page, tmp_path, artifacts_dir):
+    """The two map kinds the other tests check only as HTML: made by the CLI, opened for real."""
+    from click.testing import CliRunner
+
+    from workflows.cli import main
+
+    rem = tmp_path / "remediation"
+    rem.mkdir()
+    g = make_parcels(6)[["project_code", "project_name", "category", "county_code", "year", "geometry"]]
+    g["area_mu"] = 1308.6
+    g["verdict"] = ["improving", "no_clear_change", "worsening"] * 2
+    g["change"] = 0.05
+    g["slope_per_year"] = 0.012
+    g["synthetic"] = True
+    g.to_file(rem / "remediation.gpkg", layer="remediation", driver="GPKG")
+    dates = ["2022-07-15", "2023-07-15", "2024-07-15"]
+    series = {"index": "ndvi", "synthetic": True,
+              "parcels": {c: {"dates": dates, "values": [0.2, 0.35, 0.5]} for c in g["project_code"]}}
+    (rem / "remediation_series.json").write_text(json.dumps(series), encoding="utf-8")
+    res = CliRunner().invoke(main, ["map", "remediation", str(rem)])
+    assert res.exit_code == 0, res.output
+    _goto(page, rem / "remediation_map.html")
+    assert page.js_errors == []
+    assert _count(page, "classes") == 6
+    assert page.locator(".leaflet-control-layers").count() == 1
+    legend = page.locator(".ag-legend").inner_text()
+    for text in ("改善", "无明显变化", "变差"):
+        assert text in legend
+    page.evaluate("agrigis.openPopup('classes', 0)")
+    popup = page.locator(".ag-popup")
+    assert "亩" in popup.inner_text() and popup.locator("svg polyline").count() == 1
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(artifacts_dir / "maps_remediation.png"))
+
+    src = tmp_path / "my_parcels.gpkg"
+    make_parcels(7).to_file(src, layer="parcels", driver="GPKG")
+    out = tmp_path / "layer.html"
+    res = CliRunner().invoke(main, ["map", "layer", str(src), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    page2 = page.context.new_page()
+    page2.js_errors = []
+    page2.on("pageerror", lambda exc: page2.js_errors.append(str(exc)))
+    _goto(page2, out)
+    assert page2.js_errors == []
+    assert _count(page2, "parcels") == 7  # a file with project columns is drawn as parcels
+    assert _count(page2, "counties") == 5
+    assert page2.locator(".leaflet-control-layers").count() == 1
+    assert page2.locator(".ag-legend").count() == 1
+    page2.screenshot(path=str(artifacts_dir / "maps_layer.png"))
