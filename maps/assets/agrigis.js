@@ -207,15 +207,20 @@
     for (var i = 0; i < a.length; i += 2) { x += a[i]; y += a[i + 1]; out[i / 2] = new L.LatLng(y / s, x / s); }
     return out;
   }
+  // properties of feature i: columns of values, enumerated columns as indexes (-1 = null)
+  function decodeProps(d, keys, i) {
+    var p = {};
+    for (var k = 0; k < keys.length; k++) {
+      var key = keys[k], v = d.p[key][i];
+      if (d.e[key]) v = v < 0 ? null : d.e[key][v];
+      p[key] = v;
+    }
+    return p;
+  }
   function decode(d, fn) {
     var keys = Object.keys(d.p), s = d.s;
     for (var i = 0; i < d.n; i++) {
-      var p = {};
-      for (var k = 0; k < keys.length; k++) {
-        var key = keys[k], v = d.p[key][i];
-        if (d.e[key]) v = v < 0 ? null : d.e[key][v];
-        p[key] = v;
-      }
+      var p = decodeProps(d, keys, i);
       var kind = typeof d.t === 'number' ? d.t : d.t[i], g = d.g[i], parts;
       if (kind === 0) parts = g.map(function (poly) { return poly.map(function (r) { return decodeFlat(r, s); }); });
       else parts = g.map(function (a) { return decodeFlat(a, s); });
@@ -361,12 +366,7 @@
     var d = spec.data, s = d.s, items = [];
     var keys = Object.keys(d.p);
     for (var i = 0; i < d.n; i++) {
-      var p = {};
-      for (var k = 0; k < keys.length; k++) {
-        var key = keys[k], v = d.p[key][i];
-        if (d.e[key]) v = v < 0 ? null : d.e[key][v];
-        p[key] = v;
-      }
+      var p = decodeProps(d, keys, i);
       var rings = [], bb = [Infinity, Infinity, -Infinity, -Infinity];
       d.g[i].forEach(function (poly) {
         poly.forEach(function (r) {
