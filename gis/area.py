@@ -37,8 +37,6 @@ __all__ = ["area_m2", "area_mu", "GEOD"]
 GEOD = pyproj.Geod(ellps="GRS80")
 """The CGCS2000 / GRS80 ellipsoid used for every area in agrigis."""
 
-_CGCS2000 = "EPSG:4490"
-
 
 @lru_cache(maxsize=32)
 def _to_lonlat(crs_wkt: str) -> pyproj.Transformer | None:

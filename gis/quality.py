@@ -28,6 +28,7 @@ import pandas as pd
 import shapely
 
 from .area import area_mu
+from .crs import CGCS2000
 from .errors import MissingCRSError
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ STRADDLE_SHARE = 0.01
 def _geoms(gdf) -> np.ndarray:
     if gdf.crs is None:
         raise MissingCRSError("parcels have no CRS; set it, e.g. gdf.set_crs('EPSG:4490')")
-    if not gdf.crs.equals("EPSG:4490"):
-        gdf = gdf.to_crs("EPSG:4490")
+    if not gdf.crs.equals(CGCS2000):
+        gdf = gdf.to_crs(CGCS2000)
     return np.asarray(gdf.geometry.values, dtype=object)
 
 
@@ -119,35 +120,6 @@ def largest_share(parcels, zones, id_column: str = "county_code") -> pd.DataFram
         n_zones[counts.index.to_numpy()] = counts.to_numpy()
     return pd.DataFrame({"zone": pd.Series(zone, dtype=object, index=parcels.index), "share": share,
                          "inside": inside, "n_zones": n_zones}, index=parcels.index)
-    shapely.prepare(z)
-    tree = shapely.STRtree(z)
-    pi, zi = tree.query(g, predicate="intersects")
-    n_zones = np.bincount(pi, minlength=n)
-    # parcels fully covered by one zone: no intersection needed
-    single = n_zones[pi] == 1
-    covered = np.zeros(len(pi), dtype=bool)
-    covered[single] = shapely.covers(z[zi[single]], g[pi[single]])
-    zone[pi[covered]] = ids[zi[covered]]
-    share[pi[covered]] = 1.0
-    inside[pi[covered]] = 1.0
-    rest = ~covered
-    if rest.any():
-        a_parcel = shapely.area(g[pi[rest]])
-        inter = shapely.area(shapely.intersection(g[pi[rest]], z[zi[rest]], grid_size=None))
-        frac = np.divide(inter, a_parcel, out=np.zeros_like(inter), where=a_parcel > 0)
-        df = pd.DataFrame({"p": pi[rest], "z": zi[rest], "f": frac})
-        inside_sum = df.groupby("p")["f"].sum()
-        best = df.sort_values(["p", "f"], ascending=[True, False]).drop_duplicates("p")
-        zone[best["p"].to_numpy()] = ids[best["z"].to_numpy()]
-        share[best["p"].to_numpy()] = best["f"].to_numpy()
-        inside[inside_sum.index.to_numpy()] = np.minimum(inside_sum.to_numpy(), 1.0)
-        n_zones_pos = df[df["f"] > 1e-9].groupby("p").size()
-        n_zones[df["p"].unique()] = 0
-        n_zones[n_zones_pos.index.to_numpy()] = n_zones_pos.to_numpy()
-        none = share <= 0
-        zone[none] = None
-    return pd.DataFrame({"zone": pd.Series(zone, dtype=object, index=parcels.index), "share": share,
-                         "inside": inside, "n_zones": n_zones}, index=parcels.index)
 
 
 def find_overlaps(parcels, *, code_column: str = "project_code", category_column: str = "category",
@@ -178,10 +150,10 @@ def find_overlaps(parcels, *, code_column: str = "project_code", category_column
     inter = np.array([_polygonal(x) for x in inter], dtype=object)
     ok = np.array([x is not None for x in inter], dtype=bool)
     a, b, inter = a[ok], b[ok], inter[ok]
-    mu = area_mu(inter, crs="EPSG:4490") if len(inter) else np.zeros(0)
+    mu = area_mu(inter, crs=CGCS2000) if len(inter) else np.zeros(0)
     big = mu > min_mu
     a, b, inter, mu = a[big], b[big], inter[big], mu[big]
-    area_all = area_mu(g[np.unique(np.r_[a, b])], crs="EPSG:4490") if len(a) else np.zeros(0)
+    area_all = area_mu(g[np.unique(np.r_[a, b])], crs=CGCS2000) if len(a) else np.zeros(0)
     lookup = dict(zip(np.unique(np.r_[a, b]).tolist(), area_all.tolist()))
     aa = np.array([lookup[i] for i in a]) if len(a) else np.zeros(0)
     ab = np.array([lookup[i] for i in b]) if len(b) else np.zeros(0)
@@ -208,7 +180,7 @@ def _polygonal(g):
 def find_slivers(parcels, *, max_mu: float = SLIVER_MU, code_column: str = "project_code") -> pd.DataFrame:
     """Parcels smaller than ``max_mu`` 亩: ``project_code, area_mu, geometry``."""
     g = _geoms(parcels)
-    mu = area_mu(g, crs="EPSG:4490") if len(g) else np.zeros(0)
+    mu = area_mu(g, crs=CGCS2000) if len(g) else np.zeros(0)
     small = mu < max_mu
     return pd.DataFrame({"project_code": parcels[code_column].astype(str).to_numpy()[small],
                          "area_mu": mu[small], "geometry": g[small]}, index=parcels.index[small])
@@ -231,7 +203,7 @@ def find_area_mismatches(parcels, *, tolerance: float = AREA_TOLERANCE, declared
     [['A', 6.5]]
     """
     g = _geoms(parcels)
-    mu = area_mu(g, crs="EPSG:4490") if len(g) else np.zeros(0)
+    mu = area_mu(g, crs=CGCS2000) if len(g) else np.zeros(0)
     declared = pd.to_numeric(parcels[declared_column], errors="coerce").to_numpy(dtype="float64") \
         if declared_column in parcels else np.full(len(g), np.nan)
     rel = np.divide(declared - mu, mu, out=np.full(len(g), np.nan), where=mu > 0)
@@ -249,8 +221,7 @@ def find_straddles(parcels, zones, *, id_column: str = "county_code", code_colum
     ``outside_share`` (outside every zone), ``n_zones``, ``geometry``.
     """
     s = largest_share(parcels, zones, id_column)
-    bad = (s["n_zones"] > 1) | ((1 - s["share"]) > min_share)
-    bad &= (1 - s["share"]) > min_share
+    bad = (1 - s["share"]) > min_share
     g = _geoms(parcels)
     return pd.DataFrame({
         "project_code": parcels[code_column].astype(str).to_numpy()[bad.to_numpy()],

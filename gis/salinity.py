@@ -54,6 +54,7 @@ import numpy as np
 
 from .errors import ConfigError, InputError
 from .indices import compute_index, get_index
+from .labels import label
 
 log = logging.getLogger(__name__)
 
@@ -499,7 +500,7 @@ def classify_table(df, column: str, scheme, lang: str = "zh"):
     codes = classify(out[column], s)
     out[f"{column}_class"] = codes.to_numpy()
     names = dict(zip(s.codes, s.labels(lang)))
-    names[NODATA_CODE] = "无数据" if lang == "zh" else "no data"
+    names[NODATA_CODE] = label("salinity.nodata", lang)
     out[f"{column}_class_label"] = codes.map(names).to_numpy()
     return out
 

@@ -51,13 +51,15 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from .crs import CGCS2000
+from .units import mu_to_wan_mu
 from .errors import ConfigError, InputError, MissingCRSError
 from .salinity import NODATA_CLASS, Scheme, classify, load_scheme
 
 log = logging.getLogger(__name__)
 
 DERIVES = ("value", "slope_deg", "relief_m", "distance_m")
-WGS_CRS = "EPSG:4490"
+WGS_CRS = CGCS2000  # stored geometry: CGCS2000 lon/lat
 
 
 # ---------------------------------------------------------------------------------
@@ -345,6 +347,7 @@ def cell_area_mu(transform, shape: tuple[int, int], crs) -> np.ndarray:
     import shapely
 
     from .area import area_m2
+    from .units import m2_to_mu
 
     h, w = shape
     t = transform
@@ -357,7 +360,7 @@ def cell_area_mu(transform, shape: tuple[int, int], crs) -> np.ndarray:
     x0 = t.c + cc * t.a
     y0 = t.f + rr * t.e
     boxes = shapely.box(x0, y0 + t.e, x0 + t.a, y0)
-    table = area_m2(boxes.ravel(), crs=crs).reshape(rr.shape) * 3 / 2000
+    table = m2_to_mu(area_m2(boxes.ravel(), crs=crs).reshape(rr.shape))
     if len(rs) == h and len(cs) == w:
         return table
     # bilinear: (h × knots) @ table @ (knots × w), with 1-D linear interpolation weights
@@ -638,6 +641,6 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
     cand = cand.sort_values(["candidate_id", "county_code"], na_position="last").reset_index(drop=True)
     by = cand.groupby("county_code", dropna=False).agg(n_candidates=("candidate_id", "nunique"),
                                                        area_mu=("area_mu", "sum")).reset_index()
-    by["area_wan_mu"] = by["area_mu"] / 10_000
+    by["area_wan_mu"] = mu_to_wan_mu(by["area_mu"])
     return SuitabilityResult(candidates=cand, by_county=by, score=score_da, limiting=limit_da,
                              criteria=names, config=cfg)

@@ -51,7 +51,7 @@ COMPARATORS = ("at_least", "exactly", "keep_stable")
 ``tolerance`` of it (more is shown as exceeded); ``keep_stable``: a stock to hold, met when
 achieved ≥ value × (1 − tolerance), counting parcels of the target year and earlier."""
 
-AREA_UNITS = tuple(u for u in UNITS)
+AREA_UNITS = UNITS
 """Area units a target value may use (``gis.units.UNITS``: m2, mu, ha, wan_mu, km2)."""
 
 DEFAULT_ACHIEVED = ("completed", "accepted")

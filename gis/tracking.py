@@ -56,15 +56,16 @@ import numpy as np
 import pandas as pd
 
 from .area import area_m2
+from .crs import GK_CM123
 from .errors import ConfigError, InputError, MissingCRSError
 from .targets import AreaTarget, TargetSet
-from .units import convert, m2_to_mu
+from .units import convert, m2_to_mu, mu_to_wan_mu
 
 log = logging.getLogger(__name__)
 
 __all__ = ["progress", "Progress", "OUTSIDE_CITY", "STAGES", "PIPELINE_STATUSES"]
 
-GK = "EPSG:4550"
+GK = GK_CM123
 OUTSIDE_CITY = "outside_city"
 """Region code of land that lies outside every county of the county layer."""
 STAGES = ("achieved", "under_construction", "planned")
@@ -286,11 +287,6 @@ def _stage_of(statuses: "_Coded", achieved: tuple[str, ...]) -> np.ndarray:
             if v in statuses.pos:
                 lut[statuses.pos[v]] = lv
     return lut[statuses.codes]
-
-
-def _isin(arr: np.ndarray, values) -> np.ndarray:
-    """Fast ``np.isin`` for object (string) arrays (hash based)."""
-    return pd.Index(arr).isin(list(values)) if len(arr) else np.zeros(0, dtype=bool)
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -615,7 +611,7 @@ def progress(
                                  "remaining", "expected")),
                      (by_county, ("achieved", "under_construction", "planned"))):
         for c in cols:
-            df[f"{c}_wan_mu"] = df[f"{c}_mu"] / 10_000.0
+            df[f"{c}_wan_mu"] = mu_to_wan_mu(df[f"{c}_mu"])
 
     # ---------------------------------------------------------------- count targets
     count_rows, site_rows = [], []
@@ -666,7 +662,7 @@ def progress(
         base_rows.append({
             "key": b.key, "name": b.name(lang), "category": b.category, "year": b.year,
             "value": b.value, "unit": b.unit, "value_wan_mu": float(convert(b.value, b.unit, "wan_mu")),
-            "registry_achieved_wan_mu": reg_mu / 10_000.0,
+            "registry_achieved_wan_mu": float(mu_to_wan_mu(reg_mu)),
         })
     baselines = pd.DataFrame(base_rows, columns=_BASE_COLS)
     not_tracked = pd.DataFrame(

@@ -88,7 +88,7 @@ def mu_to_km2(mu):
     return _num(mu) / MU_PER_KM2
 
 
-_TO_M2 = {"m2": 1.0, "mu": 2000 / 3, "ha": M2_PER_HA, "wan_mu": 2000 / 3 * 1e4, "km2": M2_PER_KM2}
+_TO_M2 = {"m2": 1.0, "mu": M2_PER_MU, "ha": M2_PER_HA, "wan_mu": M2_PER_MU * MU_PER_WAN_MU, "km2": M2_PER_KM2}
 UNITS = tuple(_TO_M2)
 """Unit codes understood by :func:`convert`."""
 
