@@ -74,3 +74,26 @@ def test_cli_errors_are_plain(files, tmp_path):
                                     "--stats", "mode", "-o", str(tmp_path / "o.csv")])
     assert res.exit_code == 1 and "statistic 'mode' is unknown" in res.output
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_parcel_columns_keep_their_names_and_the_file_is_readable(files, tmp_path):
+    """A registry export carries area_mu/mean-like columns: they are the parcel's, not stats."""
+    import os
+    import stat
+
+    zones = files["zones"].reset_index()
+    zones["area_mu"] = 12.5
+    zones["mean"] = "user text"
+    src = tmp_path / "registry_export.gpkg"
+    zones.to_file(src, driver="GPKG")
+    out = tmp_path / "out.csv"
+    res = CliRunner().invoke(main, ["zonal", str(src), str(files["a"]), "--stats", "mean",
+                                    "--id-column", "code", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out, encoding="utf-8-sig", index_col=0)
+    assert list(table.columns[:2]) == ["area_mu", "mean"]  # the parcel's own columns
+    assert (table["area_mu"] == 12.5).all() and (table["mean"] == "user text").all()
+    assert "均值" in table.columns and not any("{c}" in c for c in table.columns)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask  # not 0600: others may read it

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -38,7 +37,7 @@ def header(column: str, lang: str = "zh") -> str:
     if m:
         return label("zonal.stat.quantile", lang).format(q=m.group(1))
     for prefix in ("area_mu_", "frac_"):
-        if column.startswith(prefix):
+        if column.startswith(prefix) and len(column) > len(prefix):
             return label(f"zonal.stat.{prefix[:-1]}", lang).format(c=column[len(prefix):])
     try:
         return label(f"zonal.stat.{column}", lang)
@@ -120,6 +119,7 @@ def zonal_table(
     table = pd.concat([zones[keep], table], axis=1)
     table = gpd.GeoDataFrame(table, geometry=zones.geometry.values, crs=zones.crs)
     table.attrs["time_labels"] = labels
+    table.attrs["zone_columns"] = keep  # the parcels' own columns, first: never relabelled
     if output is None:
         return table
     return _write(table, Path(output), lang)
@@ -139,7 +139,10 @@ def _write(table, path: Path, lang: str) -> Path:
     """Write atomically: a failed write leaves an existing file as it was."""
     import pandas as pd
 
+    from workflows.report import atomic_write
+
     times = table.attrs.get("time_labels", [])
+    n_own = len(table.attrs.get("zone_columns", []))  # the parcels' columns come first
 
     def rename(c):
         if c == "geometry":
@@ -149,15 +152,13 @@ def _write(table, path: Path, lang: str) -> Path:
                 return f"{header(c[: -len(tl) - 1], lang)}_{tl}"
         return header(c, lang)
 
-    out = table.rename(columns={c: rename(c) for c in table.columns})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent, prefix=".zonal-")
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        suffix = path.suffix.lower()
+    out = table.copy()
+    out.columns = [c if i < n_own else rename(c) for i, c in enumerate(table.columns)]
+    suffix = path.suffix.lower()
+
+    def write(tmp: Path) -> None:
         if suffix == ".gpkg":
-            tmp.unlink()
+            tmp.unlink()  # GDAL creates the GeoPackage itself
             out.to_file(tmp, driver="GPKG", layer="zonal_stats")
         elif suffix == ".parquet":
             out.to_parquet(tmp)
@@ -165,11 +166,8 @@ def _write(table, path: Path, lang: str) -> Path:
             pd.DataFrame(out.drop(columns="geometry")).to_excel(tmp)
         else:
             pd.DataFrame(out.drop(columns="geometry")).to_csv(tmp, encoding="utf-8-sig")
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+
+    return atomic_write(path, write)
 
 
 @click.command("zonal")
