@@ -16,7 +16,8 @@ import click
 import pandas as pd
 
 from gis.labels import label
-from workflows.options import lang_option, registry_option
+from workflows.options import lang_option, registry_option, registry_parcels
+from workflows.report import staged_outputs
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +90,9 @@ def check_projects(parcels, counties=None) -> CheckResult:
 
 def run_check(registry=None, output=".", *, fmt: str = "xlsx", lang: str = "zh", counties=None) -> CheckResult:
     """Check the registry's current projects; write ``check.<fmt>`` and ``check.gpkg`` into ``output``."""
-    from workflows.options import open_registry
-
-    parcels = open_registry(registry).projects()
+    parcels = registry_parcels(registry)
     res = check_projects(parcels, counties)
     out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
     table = res.problems.drop(columns="geometry").copy()
     table["kind"] = table["kind"].map(lambda k: label(f"check.{k}", lang))
     heads = {"kind": label("check.kind", lang), "code_a": label("check.code_a", lang),
@@ -104,24 +102,27 @@ def run_check(registry=None, output=".", *, fmt: str = "xlsx", lang: str = "zh",
     table = table.rename(columns=heads)
     if res.synthetic:
         table.attrs["note"] = label("synthetic.notice", lang)
-    if fmt == "csv":
-        res.table = out / "check.csv"
-        table.to_csv(res.table, index=False, encoding="utf-8-sig")
-        if res.synthetic:
-            with open(res.table, "a", encoding="utf-8") as f:
-                f.write(f"# {label('synthetic.notice', lang)}\n")
-    else:
-        res.table = out / "check.xlsx"
-        with pd.ExcelWriter(res.table) as xw:
-            table.to_excel(xw, index=False, sheet_name="check")
+    table_name = "check.csv" if fmt == "csv" else "check.xlsx"
+    names = [table_name] + (["check.gpkg"] if res.layers else [])
+    # all outputs land together, or none: a failed run leaves the previous check as it was
+    with staged_outputs(out, names) as tmp:
+        if fmt == "csv":
+            table.to_csv(tmp / table_name, index=False, encoding="utf-8-sig")
             if res.synthetic:
-                pd.DataFrame({label("registry.note", lang): [label("synthetic.notice", lang)]}).to_excel(
-                    xw, index=False, sheet_name="note")
+                with open(tmp / table_name, "a", encoding="utf-8") as f:
+                    f.write(f"# {label('synthetic.notice', lang)}\n")
+        else:
+            with pd.ExcelWriter(tmp / table_name) as xw:
+                table.to_excel(xw, index=False, sheet_name="check")
+                if res.synthetic:
+                    pd.DataFrame({label("registry.note", lang): [label("synthetic.notice", lang)]}).to_excel(
+                        xw, index=False, sheet_name="note")
+        for kind, gdf in res.layers.items():
+            gdf.to_file(tmp / "check.gpkg", layer=kind, driver="GPKG")
+    res.table = out / table_name
     res.gpkg = out / "check.gpkg"
-    if res.gpkg.exists():
-        res.gpkg.unlink()
-    for kind, gdf in res.layers.items():
-        gdf.to_file(res.gpkg, layer=kind, driver="GPKG")
+    if not res.layers and res.gpkg.exists():
+        res.gpkg.unlink()  # no problems now: the old problem layers would mislead
     return res
 
 
