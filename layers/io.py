@@ -292,7 +292,7 @@ def _read_kml(path: Path):
     return df, geom, "EPSG:4326"
 
 
-def _read_csv(path: Path, encoding: str | None):
+def _read_csv(path: Path, encoding: str | None, mapping=None):
     data = path.read_bytes()
     enc = encoding.upper() if encoding else detect_encoding(data)
     note = f"{enc} ({'given' if encoding else 'detected'})"
@@ -329,7 +329,7 @@ def _read_csv(path: Path, encoding: str | None):
             f"{path}: no geometry column; a CSV needs a WKT column (wkt/geometry) or lon and lat columns "
             f"(经度/纬度, x/y); found {', '.join(df.columns)}"
         )
-    return _vertices_to_polygons(path, df, lon, lat, normed) + (enc, note)
+    return _vertices_to_polygons(path, df, lon, lat, normed, mapping) + (enc, note)
 
 
 class _Unreadable:
@@ -339,13 +339,16 @@ class _Unreadable:
         self.reason = reason
 
 
-def _vertices_to_polygons(path, df, lon, lat, normed):
-    """One row per vertex → one polygon per project code (vertex order = row order)."""
+def _vertices_to_polygons(path, df, lon, lat, normed, mapping=None):
+    """One row per vertex → one polygon per project code (vertex order = row order).
+
+    ``mapping`` (a :class:`~layers.fields.FieldMapping`, default the bundled one) finds
+    the project-code column, so a user's ``--mapping`` names it too."""
     from .fields import load_mapping
 
     x = pd.to_numeric(df[lon].str.replace(",", ""), errors="coerce")
     y = pd.to_numeric(df[lat].str.replace(",", ""), errors="coerce")
-    code_col = load_mapping().match_columns(df.columns).get("project_code")
+    code_col = (mapping or load_mapping()).match_columns(df.columns).get("project_code")
     if code_col is None or not df[code_col].duplicated().any():
         # one point per row: points are not parcels; each row is rejected as a point
         geom = np.array([_Unreadable("a point (lon/lat columns with one row per parcel), not a polygon; "
@@ -573,6 +576,7 @@ def read_parcels(
     crs=None,
     source_datum: str | None = None,
     encoding: str | None = None,
+    mapping=None,
 ) -> ReadResult:
     """Read one parcel file into EPSG:4490 polygons, with rejects and notes.
 
@@ -589,6 +593,9 @@ def read_parcels(
         ``"gcj02"``: the lon/lat are Amap/Gaode GCJ-02 and are converted back.
     encoding : str, optional
         Override the text encoding of DBF/CSV attributes.
+    mapping : layers.fields.FieldMapping, optional
+        Column names to recognise (default: the bundled table); used to find the
+        project code of CSVs with one row per vertex.
 
     Returns
     -------
@@ -633,7 +640,7 @@ def read_parcels(
             df, wkb, declared = _read_kml(inner)
             geoms = _geoms_from_wkb(wkb)
         elif s in (".csv", ".txt"):
-            df, geoms, declared, _, enc_note = _read_csv(inner, encoding)
+            df, geoms, declared, _, enc_note = _read_csv(inner, encoding, mapping)
         else:  # GeoJSON
             df, wkb, declared = _raw_read(inner)
             geoms = _geoms_from_wkb(wkb)

@@ -151,3 +151,22 @@ def test_unknown_encoding_option(tmp_path, counties):
 
     with pytest.raises(InputError, match="--encoding 'klingon' is not an encoding"):
         import_files(mb.build("csv_points", tmp_path), tmp_path / "r.gpkg", encoding="klingon", counties=counties)
+
+
+def test_mapping_names_the_code_column_of_a_vertex_csv(tmp_path, counties):
+    """One row per corner, code column known only through --mapping: one parcel, not 4 points."""
+    x0, y0, d = 123.50, 45.30, 0.01  # in Da'an (大安市)
+    rows = [(x0, y0), (x0 + d, y0), (x0 + d, y0 + d), (x0, y0 + d)]
+    src = tmp_path / "corners.csv"
+    src.write_text("XMID,项目名称,项目类型,lon,lat\n"
+                   + "".join(f"V1,测试,新建水田,{x},{y}\n" for x, y in rows), encoding="utf-8")
+    m = tmp_path / "m.yml"
+    m.write_text("columns:\n  project_code: [XMID]\n", encoding="utf-8")
+    rep = import_files(src, tmp_path / "r.gpkg", mapping=m, year=2024, status="完工", counties=counties)
+    assert (rep.n_read, rep.n_accepted, rep.n_rejected) == (1, 1, 0)  # 4 corners → 1 parcel
+    p = Registry(tmp_path / "r.gpkg").projects()
+    assert p["project_code"].tolist() == ["V1"] and p["county_code"].tolist() == ["220882"]
+    from gis.area import area_mu
+    from shapely import box
+
+    assert p["area_mu"].iloc[0] == pytest.approx(float(area_mu(box(x0, y0, x0 + d, y0 + d), crs="EPSG:4490")), rel=1e-9)

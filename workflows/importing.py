@@ -130,7 +130,8 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     from layers.io import read_parcels
 
     path = Path(path)
-    res = read_parcels(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding)
+    res = read_parcels(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding,
+                       mapping=mapping)
     rep = FileReport(source=res.source, sha256=file_sha256(path), n_read=res.n_read, synthetic=synthetic,
                      notes=list(res.notes))
     if res.crs_note and not any("CRS" in n for n in rep.notes):
