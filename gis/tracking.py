@@ -122,6 +122,23 @@ class Progress:
             "not_tracked": self.not_tracked,
         }
 
+    def county_shares(self) -> pd.DataFrame:
+        """Per county and area target: achieved area as a share of the city-wide target (%).
+
+        One row per (county, target): ``county_code, target, target_name,
+        completion_pct, done_wan_mu, target_wan_mu``. A county outside a target's scope
+        gets no percentage. This is what the progress map colours counties by.
+        """
+        bc = self.by_county[self.by_county["region"].astype(str) != OUTSIDE_CITY]
+        b = bc.merge(self.summary[["key", "target_mu"]], on="key", how="left")
+        in_scope = b["in_scope"].astype(bool) & (b["target_mu"] > 0)
+        pct = (100.0 * b["achieved_mu"] / b["target_mu"]).where(in_scope)
+        return pd.DataFrame({
+            "county_code": b["region"].astype(str), "target": b["key"], "target_name": b["name"].astype(str),
+            "completion_pct": pct.astype(object).where(pct.notna(), None),
+            "done_wan_mu": mu_to_wan_mu(b["achieved_mu"]), "target_wan_mu": mu_to_wan_mu(b["target_mu"]),
+        })
+
 
 # ----------------------------------------------------------------------------- helpers
 

@@ -7,6 +7,8 @@ with names (always on, not in the switcher, not clickable).
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from gis.errors import InputError
@@ -14,6 +16,8 @@ from gis.labels import CATEGORIES, label
 
 from . import style as S
 from .base import FieldMap
+
+log = logging.getLogger(__name__)
 
 
 def _completion_legend(fm: FieldMap, title: str) -> None:
@@ -29,7 +33,7 @@ def progress_map(parcels, counties, county_progress: pd.DataFrame | None = None,
                  title: str | None = None, lang: str = "zh", basemap: str = "osm", tianditu_key: str | None = None,
                  online: bool = False, attribution: str | None = None, synthetic: bool = False,
                  series: dict | None = None, series_label: str | None = None, simplify_m: float | None = None,
-                 max_targets: int = 8, value_label: str | None = None) -> FieldMap:
+                 max_targets: int | None = None, value_label: str | None = None) -> FieldMap:
     """Build the progress map.
 
     Parameters
@@ -41,7 +45,9 @@ def progress_map(parcels, counties, county_progress: pd.DataFrame | None = None,
         ``county_code``, ``name_zh`` (and ``name_pinyin`` for English labels).
     county_progress : DataFrame, optional
         One row per (county, target): ``county_code``, ``target`` (a category code or a
-        name), ``completion_pct``; optional ``done_wan_mu``, ``target_wan_mu``.
+        name), ``completion_pct``; optional ``done_wan_mu``, ``target_wan_mu``
+        (:meth:`gis.tracking.Progress.county_shares` gives exactly this). One switchable
+        choropleth per target; ``max_targets`` limits them (with a warning).
     reserves, canals : GeoDataFrame, optional
         Nature reserves (polygons) and canals (lines), with an optional ``name`` column.
     """
@@ -60,7 +66,11 @@ def progress_map(parcels, counties, county_progress: pd.DataFrame | None = None,
             raise InputError(f"county progress table lacks column(s): {', '.join(sorted(need))}")
         cp = county_progress.copy()
         cp["county_code"] = cp["county_code"].astype(str)
-        targets = list(dict.fromkeys(cp["target"]))[:max_targets]
+        targets = list(dict.fromkeys(cp["target"]))
+        if max_targets is not None and len(targets) > max_targets:
+            log.warning("progress map: showing %d of %d targets (max_targets); left out: %s",
+                        max_targets, len(targets), ", ".join(map(str, targets[max_targets:])))
+            targets = targets[:max_targets]
         vlabel = value_label or fm.L("maps.completion_pct")
         for i, t in enumerate(targets):
             sub = cp[cp["target"] == t].drop(columns="target")

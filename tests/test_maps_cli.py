@@ -49,6 +49,10 @@ def test_map_progress_from_registry(registry, tmp_path):
     assert cfg["attribution"].startswith("合成演示数据")  # the batch was imported as synthetic
     ids = [s["id"] for s in cfg["layers"]]
     assert "counties" in ids and any(i.startswith("choropleth") for i in ids)
+    from workflows.targets import load_targets
+
+    n_targets = len(load_targets().area_targets)
+    assert sum(i.startswith("choropleth") for i in ids) == n_targets  # every target, none dropped
     # the choropleth values are the share of the city target achieved in each county
     chor, cfeats = _layer(html, "choropleth0")
     assert len(cfeats) == 5

@@ -138,6 +138,18 @@ def test_paddy_by_county_by_hand(result):
     assert bc.loc[DA, "n_parcels"] == 3 and bc.loc[ZL, "n_parcels"] == 2  # P3 is in both
 
 
+def test_county_shares_of_the_city_target(result):
+    """What the progress map colours counties by: achieved in the county / city target."""
+    cs = result.county_shares()
+    paddy = cs[cs.target == "paddy"].set_index("county_code")
+    assert list(paddy.index) == [DA, ZL, TB]  # outside_city is not a county
+    assert paddy.loc[DA, "completion_pct"] == pytest.approx(100 * 2850 / 5000, abs=2e-4)  # 0.01 亩
+    assert paddy.loc[ZL, "completion_pct"] == pytest.approx(100 * 975 / 5000, abs=2e-4)
+    assert paddy.loc[TB, "completion_pct"] is None  # 洮北 is outside the paddy target's scope
+    assert paddy.loc[DA, "done_wan_mu"] == pytest.approx(0.285, abs=1e-6)
+    assert set(paddy["target_wan_mu"]) == {0.5}
+
+
 def test_notebook_display(result):
     page = result._repr_html_()
     assert "<table" in page and "新建水田" in page and "as of 2024-06-30" in page

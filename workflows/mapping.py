@@ -20,7 +20,6 @@ import os
 from pathlib import Path
 
 import click
-import pandas as pd
 
 from gis.errors import DataFileError, InputError
 from gis.labels import label
@@ -54,26 +53,6 @@ def _attribution(entries, lang: str = "zh") -> str | None:
 def _registry_parcels(registry):
     parcels = registry_parcels(registry)
     return parcels, bool(parcels.attrs.get("synthetic"))
-
-
-def county_shares(res, lang: str = "zh") -> pd.DataFrame:
-    """Per county and area target: achieved area as a share of the city-wide target (%).
-
-    The 2024 targets are city-wide; a county's colour says how much of the city target it
-    has achieved so far. Counties outside a target's scope get no value.
-    """
-    s = res.summary.set_index("key")
-    bc = res.by_county
-    bc = bc[bc["region"].astype(str).str.fullmatch(r"\d{6}")]
-    rows = []
-    for _, r in bc.iterrows():
-        t = s.loc[r["key"]]
-        target = float(t["target_mu"]) if pd.notna(t["target_mu"]) else float("nan")
-        pct = 100.0 * float(r["achieved_mu"]) / target if target and bool(r["in_scope"]) else None
-        rows.append({"county_code": str(r["region"]), "target": r["key"], "target_name": str(t["name"]),
-                     "completion_pct": pct, "done_wan_mu": float(r["achieved_mu"]) / 10_000,
-                     "target_wan_mu": target / 10_000})
-    return pd.DataFrame(rows)
 
 
 def _common(f):
@@ -112,7 +91,7 @@ def progress_map_file(out: str | os.PathLike = "progress_map.html", registry=Non
     canals, e_can = _load_role(cat, "canals")
     res = run_progress(registry=registry, targets=targets, as_of=as_of, year=year, lang=lang, workspace=workspace,
                        parcels=parcels, counties=counties, protected_areas=reserves, write=False).result
-    shares = county_shares(res, lang)
+    shares = res.county_shares()
     synthetic = synthetic or any(getattr(e, "synthetic", False) for e in (e_cty, e_res, e_can) if e is not None)
     fm = progress_map(parcels, counties, shares, reserves=reserves, canals=canals, synthetic=synthetic,
                       attribution=_attribution([e_cty, e_res, e_can], lang), simplify_m=simplify_m,
