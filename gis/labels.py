@@ -17,6 +17,8 @@ Examples
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .errors import InputError
 
 LANGS = ("zh", "en")
@@ -40,6 +42,26 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "demo_base": ("示范基地", "Demonstration base"),
 }
 """Project category codes (see DESIGN.md) → (中文, English)."""
+
+CATEGORY_COLORS: dict[str, str] = {
+    "high_standard_farmland": "#1b9e77",
+    "paddy_new": "#1f78b4",
+    "paddy_improved": "#6baed6",
+    "saline_demo_area": "#d95f02",
+    "new_cultivated_land": "#e6ab02",
+    "fertigation": "#7570b3",
+    "conservation_tillage": "#66a61e",
+    "deep_loosening": "#a6761d",
+    "seed_production": "#e7298a",
+    "afforestation": "#006d2c",
+    "grassland_restoration": "#b2df8a",
+    "wetland_restoration": "#17becf",
+    "greenhouse": "#bcbd22",
+    "courtyard_economy": "#fb9a99",
+    "demo_base": "#6a3d9a",
+}
+OTHER_COLOR = "#777777"
+"""Category colours, the same on the field maps and in the registry's QGIS style."""
 
 STATUSES: dict[str, tuple[str, str]] = {
     "planned": ("规划", "planned"),
@@ -386,7 +408,9 @@ LABELS: dict[str, tuple[str, str]] = {
 """Free labels: dotted key → (中文, English)."""
 
 
+@lru_cache(maxsize=1)
 def _table() -> dict[str, tuple[str, str]]:
+    """All labels by dotted key, built once (callers only read it)."""
     out = dict(LABELS)
     out.update({f"category.{k}": v for k, v in CATEGORIES.items()})
     out.update({f"status.{k}": v for k, v in STATUSES.items()})

@@ -4,8 +4,7 @@ QGIS reads default styles of GeoPackage layers from the ``layer_styles`` table (
 same table QGIS writes with "Save as default → Datasource database"). The registry
 writes one row there, so ``registry.gpkg`` opens categorised and labelled in Chinese.
 
-Colours are defined here because ``layers`` may not import ``maps``; they follow the
-same idea (water blue for paddy, greens for farmland and ecology, browns for soil work).
+Colours come from :data:`gis.labels.CATEGORY_COLORS`, the same table the field maps use.
 
 Examples
 --------
@@ -18,26 +17,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
-from gis.labels import CATEGORIES
+from gis.labels import CATEGORIES, CATEGORY_COLORS, OTHER_COLOR
 
-CATEGORY_COLOURS: dict[str, str] = {
-    "high_standard_farmland": "#2e7d32",
-    "paddy_new": "#1565c0",
-    "paddy_improved": "#4fc3f7",
-    "saline_demo_area": "#8e24aa",
-    "new_cultivated_land": "#9e9d24",
-    "fertigation": "#00897b",
-    "conservation_tillage": "#a1887f",
-    "deep_loosening": "#6d4c41",
-    "seed_production": "#fbc02d",
-    "afforestation": "#1b5e20",
-    "grassland_restoration": "#7cb342",
-    "wetland_restoration": "#26a69a",
-    "greenhouse": "#e53935",
-    "courtyard_economy": "#fb8c00",
-    "demo_base": "#d81b60",
-}
-"""Fill colour per category code (hex)."""
 
 STYLE_NAME = "agrigis_categories"
 
@@ -67,7 +48,7 @@ def projects_qml(lang: str = "zh") -> str:
     i = 0 if lang == "zh" else 1
     cats, syms = [], []
     for n, (code, names) in enumerate(CATEGORIES.items()):
-        colour = CATEGORY_COLOURS.get(code, "#9e9e9e")
+        colour = CATEGORY_COLORS.get(code, OTHER_COLOR)
         cats.append(f'<category render="true" symbol="{n}" value="{code}" label={quoteattr(names[i])}/>')
         syms.append(_symbol(str(n), colour))
     label_field = "project_name"
@@ -93,7 +74,7 @@ def projects_sld(lang: str = "zh") -> str:
     i = 0 if lang == "zh" else 1
     rules = []
     for code, names in CATEGORIES.items():
-        colour = CATEGORY_COLOURS.get(code, "#9e9e9e")
+        colour = CATEGORY_COLORS.get(code, OTHER_COLOR)
         rules.append(
             f"<se:Rule><se:Name>{code}</se:Name><se:Description><se:Title>{names[i]}</se:Title></se:Description>"
             f'<ogc:Filter><ogc:PropertyIsEqualTo><ogc:PropertyName>category</ogc:PropertyName>'

@@ -9,24 +9,7 @@ accepted solid with a thicker outline. Leaflet path options are used as keys
 
 from __future__ import annotations
 
-CATEGORY_COLORS: dict[str, str] = {
-    "high_standard_farmland": "#1b9e77",
-    "paddy_new": "#1f78b4",
-    "paddy_improved": "#6baed6",
-    "saline_demo_area": "#d95f02",
-    "new_cultivated_land": "#e6ab02",
-    "fertigation": "#7570b3",
-    "conservation_tillage": "#66a61e",
-    "deep_loosening": "#a6761d",
-    "seed_production": "#e7298a",
-    "afforestation": "#006d2c",
-    "grassland_restoration": "#b2df8a",
-    "wetland_restoration": "#17becf",
-    "greenhouse": "#bcbd22",
-    "courtyard_economy": "#fb9a99",
-    "demo_base": "#6a3d9a",
-}
-OTHER_COLOR = "#777777"
+from gis.labels import CATEGORY_COLORS, OTHER_COLOR  # noqa: F401  (one table, shared with QGIS styles)
 
 STATUS_STYLES: dict[str, dict] = {
     "planned": {"dashArray": "6 4", "weight": 1.5, "fillOpacity": 0.10},

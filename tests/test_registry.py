@@ -188,3 +188,15 @@ def test_export_formats(tmp_path):
     assert {"Project code", "Area (mu)", "geometry_wkt"} <= set(x.columns)
     with pytest.raises(DataFileError, match="unknown export format '.dwg'"):
         reg.export(tmp_path / "out.dwg")
+
+
+def test_qgis_style_uses_the_field_map_colours():
+    """One colour per category, the same in QGIS and on the field maps."""
+    from gis.labels import CATEGORY_COLORS
+    from layers.qgis_style import _rgba, projects_qml
+    from maps.style import category_color
+
+    qml = projects_qml()
+    for code, colour in CATEGORY_COLORS.items():
+        assert category_color(code) == colour
+        assert f'value="{_rgba(colour)}"' in qml, code
