@@ -16,7 +16,6 @@ Examples
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,21 +64,6 @@ def _module(name: str):
         if exc.name == name:
             raise StepUnavailable(f"{name} is not available yet") from None
         raise
-
-
-def _paths(obj) -> dict[str, Path]:
-    """Output paths from a workflow's return value (a dict, an object with .outputs …)."""
-    if obj is None:
-        return {}
-    if isinstance(obj, (str, os.PathLike)):
-        return {Path(obj).name: Path(obj)}
-    if isinstance(obj, dict):
-        return {str(k): Path(v) for k, v in obj.items() if isinstance(v, (str, os.PathLike))}
-    for attr in ("outputs", "paths", "files"):
-        v = getattr(obj, attr, None)
-        if v:
-            return _paths(v)
-    return {}
 
 
 # --- steps -----------------------------------------------------------------------------
@@ -186,21 +170,6 @@ def step_maps(run: DemoRun) -> None:
                                                                 workspace=ws, lang=lang)
     paths["soil_ec_map"] = mapping.layer_map_file("soil_ec", out / "soil_ec_map.html", workspace=ws, lang=lang)
     run.outputs["maps"] = {k: Path(v) for k, v in paths.items()}
-
-
-def _short(obj) -> str:
-    if obj is None:
-        return ""
-    for attr in ("summary", "message"):
-        v = getattr(obj, attr, None)
-        if isinstance(v, str):
-            return v
-        if callable(v):
-            try:
-                return str(v())
-            except TypeError:
-                pass
-    return ""
 
 
 STEPS = [

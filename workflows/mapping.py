@@ -192,11 +192,11 @@ def remediation_map_file(directory: str | os.PathLike = "remediation", out=None,
         raise DataFileError(f"{d / 'remediation.gpkg'} has no verdict column; columns are {', '.join(g.columns)}")
     cat = layers.get_catalog(workspace)
     counties, _ = _load_role(cat, "counties")
-    colors = {"improving": "#1a9641", "improved": "#1a9641", "no_clear_change": "#fee08b", "no_change": "#fee08b",
-              "worsening": "#d7191c", "worse": "#d7191c", "insufficient_data": "#bbbbbb"}
+    colors = {"improving": "#1a9641", "no_clear_change": "#fee08b", "worsening": "#d7191c",
+              "insufficient_data": "#bbbbbb"}  # the verdicts of gis.trend.VERDICTS
     vals = [v for v in dict.fromkeys(g[col].astype(str))]
     classes = {v: _verdict_label(v, lang) for v in vals}
-    synthetic = bool(g["synthetic"].any()) if "synthetic" in g.columns else _synthetic_registry()
+    synthetic = bool(g["synthetic"].any()) if "synthetic" in g.columns else False  # remediation writes it
     fm = class_map(g, col, classes=classes, colors={v: colors.get(v, "#999999") for v in vals},
                    name=_lab("remediation.title", lang, label("maps.remediation_title", lang)), counties=counties,
                    synthetic=synthetic, class_label=_lab("remediation.verdict", lang, label("maps.class", lang)),
@@ -217,19 +217,10 @@ def remediation_map_file(directory: str | os.PathLike = "remediation", out=None,
 
 
 def _verdict_label(v: str, lang: str) -> str:
-    for key in (f"verdict.{v}", f"remediation.verdict.{v}", f"trend.{v}"):
-        try:
-            return label(key, lang)
-        except KeyError:
-            continue
-    return v
-
-
-def _synthetic_registry() -> bool:
     try:
-        return _registry_parcels(None)[1]
-    except Exception:  # noqa: BLE001 - no registry: nothing to say
-        return False
+        return label(f"verdict.{v}", lang)
+    except KeyError:  # a verdict from another tool: shown as it is
+        return v
 
 
 def _attach_series(fm, g, series: dict, lang: str, index_label: str | None = None) -> None:
