@@ -79,7 +79,7 @@ def test_excel_headers_numbers_and_method(outputs):
 
 
 def test_csv_and_html(outputs):
-    csv = pd.read_csv(outputs.paths["csv"], encoding="utf-8-sig")
+    csv = pd.read_csv(outputs.paths["csv"], encoding="utf-8-sig", comment="#")
     assert list(csv.columns[:3]) == ["目标代码", "目标任务", "范围"]
     assert len(csv) == 14
     assert csv.set_index("目标代码").loc["paddy_new", "已完成(万亩)"] == pytest.approx(0.3825, abs=1e-6)
@@ -126,7 +126,9 @@ def test_cli_on_a_real_registry_geopackage(tmp_path, monkeypatch):
                                     "--lang", "en"])
     assert res.exit_code == 0, res.output
     assert "New paddy fields" in res.output and "synthetic" in res.output
-    csv = pd.read_csv(tmp_path / "out" / "progress.csv", encoding="utf-8-sig").set_index("Target key")
+    assert (tmp_path / "out" / "progress.csv").read_text(encoding="utf-8-sig").splitlines()[-1].startswith(
+        "# ") and "synthetic" in (tmp_path / "out" / "progress.csv").read_text(encoding="utf-8-sig").splitlines()[-1]
+    csv = pd.read_csv(tmp_path / "out" / "progress.csv", encoding="utf-8-sig", comment="#").set_index("Target key")
     union = gdf({"x": [1]}, [a.union(b)])
     assert csv.loc["paddy_new", "Achieved (10k mu)"] * 1e4 == pytest.approx(float(area_mu(union)[0]), abs=0.01)
     assert csv.loc["high_standard_farmland", "Achieved (10k mu)"] * 1e4 == pytest.approx(

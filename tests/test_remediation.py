@@ -73,7 +73,7 @@ def test_verdicts_table_and_outputs(scene, tmp_path):
     # series: one column per date, the cloudy cell left out on its date
     assert res.series.shape == (3, 70)
     assert res.paths["csv"].exists() and res.paths["xlsx"].exists()
-    csv = pd.read_csv(res.paths["csv"])
+    csv = pd.read_csv(res.paths["csv"], comment="#")
     assert "Verdict" in csv.columns and csv["Verdict"].tolist() == ["improving", "no clear change", "worsening"]
     g = gpd.read_file(res.paths["gpkg"], layer="remediation")
     assert g.crs.to_epsg() == 4490 and len(g) == 3
@@ -88,7 +88,7 @@ def test_verdicts_table_and_outputs(scene, tmp_path):
 def test_chinese_headers_by_default(scene, tmp_path):
     da, parcels = scene
     res = run_remediation(tmp_path, parcels=parcels, stack=da)
-    csv = pd.read_csv(res.paths["csv"], encoding="utf-8-sig")
+    csv = pd.read_csv(res.paths["csv"], encoding="utf-8-sig", comment="#")
     assert {"项目编号", "结论", "判定规则", "治理前均值(生长季)"} <= set(csv.columns)
     assert csv["结论"].tolist() == ["改善", "无明显变化", "变差"]
     assert csv["项目类型"].tolist() == ["新建水田", "盐碱地综合利用示范片区", "改善水田"]
@@ -172,5 +172,5 @@ def test_cli_end_to_end_with_registry_and_stack_file(scene, tmp_path):
     assert res.exit_code == 0, res.output
     assert "improving: 1, no clear change: 1, worsening: 1, insufficient data: 0" in res.output
     assert "demo data (synthetic, not real)" in res.output  # the parcels came from a synthetic batch
-    t = pd.read_csv(out / "remediation.csv")
+    t = pd.read_csv(out / "remediation.csv", comment="#")
     assert sorted(t["Project code"]) == ["P-DOWN", "P-FLAT", "P-UP"]

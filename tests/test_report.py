@@ -33,3 +33,16 @@ def test_an_output_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
     with pytest.raises(DataFileError, match="cannot create the output folder"):
         with staged_outputs(tmp_path / "file" / "out", ["a.csv"]):
             pass
+
+
+def test_csv_note_is_the_last_line_and_readers_can_skip_it(tmp_path):
+    import pandas as pd
+
+    from workflows.report import write_csv
+
+    df = pd.DataFrame({"项目": ["甲", "乙"], "面积(亩)": [1.5, 2.0]})
+    path = write_csv(tmp_path / "t.csv", df, note="演示数据(合成,非真实)")
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[-1] == "# 演示数据(合成,非真实)" and len(lines) == 4
+    back = pd.read_csv(path, encoding="utf-8-sig", comment="#")
+    assert back["面积(亩)"].tolist() == [1.5, 2.0]

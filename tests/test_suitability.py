@@ -269,7 +269,7 @@ def test_workflow_writes_candidates_and_compares_with_target(workspace, tmp_path
     g = gpd.read_file(run.paths["gpkg"], layer="candidates")
     assert sorted(g["county_code"]) == ["220821", "220882"] and g["synthetic"].all()
     assert g["area_mu"].sum() == pytest.approx(1740.0, rel=2e-4)
-    csv = pd.read_csv(run.paths["csv"])
+    csv = pd.read_csv(run.paths["csv"], comment="#")
     assert {"Candidate", "County", "Suitability score", "Limiting factor"} <= set(csv.columns)
     assert set(csv["Limiting factor"]) == {"Soil pH"}
     by = pd.read_excel(run.paths["xlsx"], sheet_name="By county")

@@ -17,7 +17,7 @@ import pandas as pd
 
 from gis.labels import label
 from workflows.options import lang_option, registry_option, registry_parcels
-from workflows.report import staged_outputs
+from workflows.report import staged_outputs, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +107,7 @@ def run_check(registry=None, output=".", *, fmt: str = "xlsx", lang: str = "zh",
     # all outputs land together, or none: a failed run leaves the previous check as it was
     with staged_outputs(out, names) as tmp:
         if fmt == "csv":
-            table.to_csv(tmp / table_name, index=False, encoding="utf-8-sig")
-            if res.synthetic:
-                with open(tmp / table_name, "a", encoding="utf-8") as f:
-                    f.write(f"# {label('synthetic.notice', lang)}\n")
+            write_csv(tmp / table_name, table, note=label("synthetic.notice", lang) if res.synthetic else "")
         else:
             with pd.ExcelWriter(tmp / table_name) as xw:
                 table.to_excel(xw, index=False, sheet_name="check")

@@ -252,7 +252,8 @@ def write_outputs(res: Progress, outdir: str | os.PathLike, lang: str = "zh", so
     paths = {
         "xlsx": write_excel(out / "progress.xlsx", ordered, footer=" · ".join(x for x in (footer, warning) if x)),
         "csv": write_csv(out / "progress.csv", pd.concat(
-            [res.summary[["key"]].rename(columns={"key": L("tracking.col.key")}), sheets["summary"].df], axis=1)),
+            [res.summary[["key"]].rename(columns={"key": L("tracking.col.key")}), sheets["summary"].df], axis=1),
+            note=warning),
     }
     page = _html(res, sheets, lang, subtitle, warning, footer, method)
     paths["html"] = atomic_write(out / "progress.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))

@@ -35,7 +35,7 @@ from gis.errors import DataFileError, InputError
 from gis.labels import label
 from gis.trend import DEFAULT_SEASON, assess, charts
 from workflows.options import lang_option, registry_option, registry_parcels
-from workflows.report import staged_outputs
+from workflows.report import staged_outputs, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str)
         disp = _display(res.table, lang)
         rule = res.table["verdict_rule"].iloc[0] if len(res.table) else ""
         notice = label("synthetic.notice", lang) if res.synthetic else ""
-        disp.to_csv(tmp / names["csv"], index=False, encoding="utf-8-sig")
+        write_csv(tmp / names["csv"], disp, note=notice)
         about = pd.DataFrame({
             label("remediation.item", lang): [label("remediation.title", lang), label("remediation.index", lang),
                                               label("remediation.stack", lang), label("remediation.verdict_rule", lang),

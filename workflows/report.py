@@ -177,9 +177,20 @@ def _cell(v):
     return v
 
 
-def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> Path:
-    """CSV in UTF-8 with a byte-order mark, so Excel on Windows shows Chinese correctly."""
-    return atomic_write(Path(path), lambda tmp: df.to_csv(tmp, index=False, encoding="utf-8-sig"))
+def write_csv(path: str | os.PathLike, df: pd.DataFrame, note: str = "") -> Path:
+    """CSV in UTF-8 with a byte-order mark, so Excel on Windows shows Chinese correctly.
+
+    ``note`` (e.g. the synthetic-data notice) is written as a last line starting with
+    ``#``, so a person opening the file sees it; ``pd.read_csv(path, comment="#")``
+    skips it.
+    """
+    def write(tmp: Path) -> None:
+        df.to_csv(tmp, index=False, encoding="utf-8-sig")
+        if note:
+            with open(tmp, "a", encoding="utf-8") as f:
+                f.write(f"# {note}\n")
+
+    return atomic_write(Path(path), write)
 
 
 # ------------------------------------------------------------------------------ HTML

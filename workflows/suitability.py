@@ -29,7 +29,7 @@ from gis.errors import ConfigError, DataFileError, InputError
 from gis.labels import COUNTIES, label
 from gis.suitability import SuitabilityResult, parse_config, screen
 from workflows.options import lang_option, registry_option, registry_path
-from workflows.report import staged_outputs
+from workflows.report import staged_outputs, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ def _write(out: Path, run: SuitabilityRun, lang: str) -> dict[str, Path]:
         cand["synthetic"] = run.synthetic
         cand.to_file(tmp / names["gpkg"], layer="candidates", driver="GPKG")
         disp = _candidates_display(res.candidates, lang)
-        disp.to_csv(tmp / names["csv"], index=False, encoding="utf-8-sig")
+        write_csv(tmp / names["csv"], disp, note=label("synthetic.notice", lang) if run.synthetic else "")
         i = 0 if lang == "zh" else 1
         by = res.by_county.copy()
         by["area_mu"] = by["area_mu"].round(2)
