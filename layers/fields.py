@@ -37,7 +37,7 @@ import yaml
 
 from gis.errors import ConfigError, InputError
 from gis.labels import CATEGORIES, COUNTIES, STATUSES
-from gis.units import convert
+from gis.units import UNITS, convert
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,8 @@ class FieldMapping:
                 for n in _as_list(names, source):
                     self.values[kind][norm(n)] = code
         for col, unit in (data.get("area_units") or {}).items():
-            if unit not in ("m2", "mu", "ha", "wan_mu", "km2"):
-                raise ConfigError(f"{source}: area_units: unit {unit!r} of {col!r}; use m2, mu, ha, wan_mu or km2")
+            if unit not in UNITS:
+                raise ConfigError(f"{source}: area_units: unit {unit!r} of {col!r}; use one of {', '.join(UNITS)}")
             self.area_units[norm(col)] = unit
         self.sources.append(source)
 
