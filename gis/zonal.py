@@ -50,7 +50,6 @@ import contextlib
 import logging
 import os
 import re
-import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -75,7 +74,8 @@ DEFAULT_STATS = ("count", "mean", "min", "max", "std")
 _QUANT = re.compile(r"^p(\d+(?:\.\d+)?)$")
 _CACHE: "OrderedDict[tuple, Coverage]" = OrderedDict()
 _CACHE_SIZE = 2
-_GDAL_CACHE = 64 * 2**20  # bytes
+_GDAL_CACHE = 32 * 2**20  # bytes
+_READ_BUFFER = 512 * 2**20  # bytes of decoded rows kept for the dates read together
 
 
 # ----------------------------------------------------------------------------------------
@@ -91,14 +91,22 @@ class _Source:
     name: str = "raster"
     block_rows: int = 1  # rows of a storage block / dask chunk: windows align to them
 
-    def read(self, r0: int, r1: int):  # raw (T, rows, width), [(nodata, scale, offset)], masks
+    row_bytes: int = 0  # bytes one row of one date takes in a reader's buffer
+
+    def reader(self, dates: slice, threads: int, capacity: int):
+        """An object whose ``gather(r0, r1, idx)`` returns the cells ``idx`` (counted
+        from row ``r0``) of rows ``r0:r1`` for the ``dates``: ``(T, len(idx))`` raw
+        values, each date's (nodata, scale, offset) and the validity (or None). Called
+        with windows in order down the raster; ``capacity`` is the most rows a window
+        spans once widened to whole storage blocks."""
         raise NotImplementedError
+
+    def env(self):
+        """Settings for the library that reads the files, for one whole run."""
+        return contextlib.nullcontext()
 
     def close(self) -> None:
         pass
-
-    def env(self):
-        return contextlib.nullcontext()
 
 
 def _apply(arr: np.ndarray, nodata, scale, offset, mask=None) -> np.ndarray:
@@ -124,7 +132,7 @@ class _RasterioSource(_Source):
         self._given = []
         self.band = band
         grid = None
-        self.meta = []
+        self.meta, self.drivers = [], []
         for p in paths:
             if hasattr(p, "read") and hasattr(p, "transform"):  # open dataset
                 ds, own = p, False
@@ -148,12 +156,13 @@ class _RasterioSource(_Source):
                     self.block_rows = int(ds.block_shapes[band - 1][0])
                 self.dtype = np.result_type(getattr(self, "dtype", ds.dtypes[band - 1]),
                                             ds.dtypes[band - 1])
-                self.itemsize = self.dtype.itemsize
+                self.row_bytes = self.dtype.itemsize * g.width
                 nd = ds.nodata if nodata is None else nodata
                 flags = ds.mask_flag_enums[band - 1]
                 use_mask = any(f.name in ("per_dataset", "alpha") for f in flags)
                 self.meta.append((nd, ds.scales[band - 1], ds.offsets[band - 1], use_mask))
                 self.paths.append(ds.name)
+                self.drivers.append(ds.driver)
                 self._given.append(None if own else ds)
             finally:
                 if own:
@@ -162,87 +171,109 @@ class _RasterioSource(_Source):
         self.name = str(self.paths[0])
         self.times = (list(times) if times is not None else
                       [Path(str(p)).stem for p in self.paths]) if stack else None
-        self._local = threading.local()
-        self._opened = []
-        self._lock = threading.Lock()
-
-    def _ds(self, i):
-        if self._given[i] is not None:
-            return self._given[i]
-        cache = getattr(self._local, "ds", None)
-        if cache is None:
-            cache = self._local.ds = {}
-        if i not in cache:
-            cache[i] = self._rasterio.open(self.paths[i])
-            with self._lock:
-                self._opened.append(cache[i])
-        return cache[i]
-
-    def read(self, r0, r1):
-        """Raw cells (T, rows, width) in the files' dtype, their (nodata, scale, offset)
-        per date and the validity masks (or None)."""
-        from rasterio.windows import Window
-
-        return self._read(Window(0, r0, self.grid.width, r1 - r0))
 
     def env(self):
-        """GDAL settings for one whole run: a block cache of two rows of blocks of every
-        date (windows overlap a little), instead of GDAL's default of 5 % of RAM, which
-        would keep most of a large raster. Entered once: re-entering it per window
-        empties the cache."""
-        cache = 2 * len(self.paths) * self.grid.width * self.block_rows * self.itemsize
-        return self._rasterio.Env(GDAL_CACHEMAX=int(np.clip(cache, _GDAL_CACHE,
-                                                             8 * _GDAL_CACHE)))
+        """A small GDAL block cache: :class:`_Strips` decodes each block once and keeps
+        the rows it still needs itself, so GDAL's default cache (5 % of RAM) would only
+        hold memory."""
+        return self._rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE)
 
-    def read_gathered(self, r0, r1, idx):
-        """Like :meth:`read`, but keep only the cells ``idx`` of the window, date by
-        date: one window-sized buffer instead of one per date (cache-friendly, less
-        memory). Returns ``(T, len(idx))`` raw values, meta and masks (or None)."""
+    def reader(self, dates: slice, threads: int, capacity: int) -> "_Strips":
+        """Decodes each storage block once (see :class:`_Strips`); GeoTIFFs with
+        ``threads`` decoding threads each (GDAL's ``NUM_THREADS`` open option)."""
+        dss, own = [], []
+        try:
+            for i in range(len(self.paths))[dates]:
+                if self._given[i] is not None:  # the caller's dataset: read as it is
+                    dss.append(self._given[i])
+                    continue
+                opts = {"NUM_THREADS": max(int(threads), 1)} if self.drivers[i] in (
+                    "GTiff", "COG") else {}
+                try:
+                    ds = self._rasterio.open(self.paths[i], **opts)
+                except self._rasterio.errors.RasterioIOError as exc:
+                    raise DataFileError(f"{self.paths[i]}: cannot open the raster "
+                                        f"({exc})") from exc
+                own.append(ds)
+                dss.append(ds)
+        except BaseException:
+            for ds in own:
+                ds.close()
+            raise
+        return _Strips(self, dss, own, self.meta[dates], capacity)
+
+
+class _Strips:
+    """Rows ``lo:hi`` of every date of a :class:`_RasterioSource`, decoded once.
+
+    Windows move down the raster (each starts at or below the previous one's start) and
+    overlap a little: a zone's window runs to its last row. :meth:`gather` keeps the
+    rows the next window shares with the last one and decodes only the rest, in whole
+    storage blocks, straight into one preallocated buffer per date. Decoding a block
+    twice, or into a fresh array, costs more than all the arithmetic of a mean.
+    """
+
+    def __init__(self, src: _RasterioSource, dss, own, meta, capacity: int):
+        self.src, self.dss, self.own, self.meta = src, dss, own, meta
+        T, W = len(dss), src.grid.width
+        self.buf = np.empty((T, capacity, W), dtype=src.dtype)
+        use_mask = [m[3] for m in meta]
+        self.mbuf = np.empty((T, capacity, W), dtype=np.uint8) if any(use_mask) else None
+        self.lo = self.hi = 0
+        self.rows_decoded = 0  # rows read from the files, all dates (tests check it)
+
+    def _load(self, r0: int, r1: int) -> None:
+        B, H = max(self.src.block_rows, 1), self.src.grid.height
+        a, b = r0 // B * B, min(-(-r1 // B) * B, H)
+        if b - a > self.buf.shape[1]:
+            raise AssertionError(f"rows {a}:{b} exceed the buffer of {self.buf.shape[1]}")
+        if self.lo <= a < self.hi:  # keep the shared rows: move them to the top
+            n = self.hi - a
+            self.buf[:, :n] = self.buf[:, a - self.lo:self.hi - self.lo]
+            if self.mbuf is not None:
+                self.mbuf[:, :n] = self.mbuf[:, a - self.lo:self.hi - self.lo]
+            self.lo = a
+        else:
+            self.lo = self.hi = a
+        if b <= self.hi:
+            return
         from rasterio.windows import Window
 
-        win = Window(0, r0, self.grid.width, r1 - r0)
-        T = len(self.paths)
-        buf = np.empty((r1 - r0, self.grid.width), dtype=self.dtype)
-        flat = buf.reshape(-1)
-        graw = np.empty((T, len(idx)), dtype=self.dtype)
-        gmask, meta = None, []
-        for i in range(T):
-            nd, scale, offset, use_mask = self.meta[i]
-            ds = self._ds(i)
-            lock = self._lock if self._given[i] is not None else contextlib.nullcontext()
-            with lock:  # a dataset the caller opened is not thread safe
-                ds.read(self.band, window=win, out=buf)
-                mask = ds.read_masks(self.band, window=win) if use_mask else None
-            np.take(flat, idx, out=graw[i])
-            if mask is not None:
-                if gmask is None:
-                    gmask = np.ones((T, len(idx)), bool)
-                gmask[i] = mask.reshape(-1)[idx] > 0
-            meta.append((nd, scale, offset))
-        return graw, meta, gmask
+        win = Window(0, self.hi, self.src.grid.width, b - self.hi)
+        rows = slice(self.hi - self.lo, b - self.lo)
+        for i, ds in enumerate(self.dss):
+            ds.read(self.src.band, window=win, out=self.buf[i, rows])
+            if self.meta[i][3]:
+                self.mbuf[i, rows] = ds.read_masks(self.src.band, window=win)
+            elif self.mbuf is not None:
+                self.mbuf[i, rows] = 255
+        self.rows_decoded += (b - self.hi) * len(self.dss)
+        self.hi = b
 
-    def _read(self, win):
-        T = len(self.paths)
-        raw = np.empty((T, int(win.height), int(win.width)), dtype=self.dtype)
-        masks, meta = [], []
+    def gather(self, r0: int, r1: int, idx: np.ndarray):
+        """Cells ``idx`` (counted from row ``r0``) of rows ``r0:r1`` of every date:
+        ``(T, len(idx))`` raw values, the dates' (nodata, scale, offset) and their
+        validity ``(T, len(idx))`` (or None)."""
+        self._load(r0, r1)
+        T, W = self.buf.shape[0], self.buf.shape[2]
+        off = (r0 - self.lo) * W
+        graw = np.empty((T, len(idx)), dtype=self.buf.dtype)
         for i in range(T):
-            nd, scale, offset, use_mask = self.meta[i]
-            ds = self._ds(i)
-            lock = self._lock if self._given[i] is not None else contextlib.nullcontext()
-            with lock:  # a dataset the caller opened is not thread safe
-                ds.read(self.band, window=win, out=raw[i])  # no copy: straight into place
-                mask = ds.read_masks(self.band, window=win) > 0 if use_mask else None
-            masks.append(mask)
-            meta.append((nd, scale, offset))
-        if all(m is None for m in masks):
-            return raw, meta, None
-        full = np.stack([np.ones(raw.shape[1:], bool) if m is None else m for m in masks])
-        return raw, meta, full
+            flat = self.buf[i].reshape(-1)
+            np.take(flat[off:off + (r1 - r0) * W], idx, out=graw[i])
+        gmask = None
+        if self.mbuf is not None:
+            gmask = np.empty((T, len(idx)), dtype=bool)
+            for i in range(T):
+                flat = self.mbuf[i].reshape(-1)
+                np.greater(flat[off:off + (r1 - r0) * W][idx], 0, out=gmask[i])
+        return graw, [m[:3] for m in self.meta], gmask
 
-    def close(self):
-        for ds in self._opened:
+    def close(self) -> None:
+        """Close the files this reader opened (not the caller's datasets)."""
+        for ds in self.own:
             ds.close()
-        self._opened.clear()
+        self.own = []
 
 
 class _XarraySource(_Source):
@@ -282,8 +313,22 @@ class _XarraySource(_Source):
             self.block_rows = int(self.dask.chunks[1][0])
         self.meta = [(self.nodata, self.scale, self.offset)] * da.shape[0]
 
-    def read(self, r0, r1):
-        return np.asarray(self.da.data[:, r0:r1, :]), self.meta, None
+    def reader(self, dates: slice, threads: int, capacity: int):
+        return _ArrayReader(self, dates)
+
+
+class _ArrayReader:
+    """Windows of an in-memory DataArray (nothing to decode)."""
+
+    def __init__(self, src: _XarraySource, dates: slice):
+        self.src, self.dates = src, dates
+
+    def gather(self, r0, r1, idx):
+        raw = np.asarray(self.src.da.data[self.dates, r0:r1, :])
+        return raw.reshape(raw.shape[0], -1)[:, idx], self.src.meta[self.dates], None
+
+    def close(self) -> None:
+        pass
 
 
 def _is_dask(x) -> bool:
@@ -399,7 +444,10 @@ def _weighted_quantiles(z, v, w, n_zones, qs):
     n = counts[z].astype(np.float64)
     i = np.arange(len(z)) - starts[z]
     cw = np.cumsum(w)
-    before = cw - w - (cw[starts] - w[starts])[z]  # cumulative weight before this value
+    base = np.zeros(n_zones)  # cumulative weight before each zone's first value
+    has = counts > 0  # (zones with no valid cell may come last: no start to index)
+    base[has] = cw[starts[has]] - w[starts[has]]
+    before = cw - w - base[z]  # cumulative weight before this value, within its zone
     s = i * w + (n - 1) * before
     total = np.bincount(z, weights=w, minlength=n_zones)
     sn = total * (counts - 1)
@@ -422,6 +470,39 @@ def _weighted_quantiles(z, v, w, n_zones, qs):
     return out
 
 
+def _linear(graw, gmask, w, meta, seg, stats) -> dict:
+    """count, sum and mean straight from the raw cells (the common time-series case).
+
+    One pass makes w·v in float64; cells that are NaN, nodata or masked are zeroed only
+    on the dates that have any, and the count Σw is summed once for all clear dates.
+    Scale and offset are applied to the sums: Σw(s·v + o) = s·Σw·v + o·Σw.
+    """
+    T = graw.shape[0]
+    wv = np.multiply(graw, w, dtype=np.float64)
+    full = seg(w[None, :])[:, 0]
+    cnt = np.repeat(full[:, None], T, axis=1)
+    for t in range(T):
+        nd = meta[t][0]
+        bad = np.isnan(graw[t]) if graw.dtype.kind == "f" else None
+        if nd is not None and not (isinstance(nd, float) and np.isnan(nd)):
+            bad = graw[t] == nd if bad is None else bad | (graw[t] == nd)
+        if gmask is not None:
+            bad = ~gmask[t] if bad is None else bad | ~gmask[t]
+        if bad is not None and bad.any():
+            wv[t][bad] = 0.0
+            cnt[:, t] = seg(np.where(bad, 0.0, w)[None, :])[:, 0]
+    sm = seg(wv)
+    for t, (_, scale, offset) in enumerate(meta):
+        if scale not in (None, 1.0):
+            sm[:, t] *= scale
+        if offset not in (None, 0.0):
+            sm[:, t] += offset * cnt[:, t]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(cnt > 0, sm / cnt, np.nan)
+    res = {"count": cnt, "sum": sm, "mean": mean}
+    return {k: res[k] for k in stats}
+
+
 def _band_compute(weights: sp.csr_array, raw: np.ndarray, row0: int, grid: Grid,
                   stats: list[str], categorical: bool, meta: list, masks=None,
                   gathered: bool = False):
@@ -437,13 +518,25 @@ def _band_compute(weights: sp.csr_array, raw: np.ndarray, row0: int, grid: Grid,
     idx = weights.indices
     w = weights.data
     counts = np.diff(weights.indptr)
-    z = np.repeat(np.arange(nz), counts)
-    # gather only the cells the zones touch, then mask and scale them
+    nonempty = counts > 0
+    seg_starts = weights.indptr[:-1][nonempty]
+
+    def seg(x):  # per-zone sums: (T, nnz) -> (nz, T), zones are contiguous runs
+        out = np.zeros((nz, x.shape[0]))
+        if len(seg_starts):
+            out[nonempty] = np.add.reduceat(x, seg_starts, axis=1).T
+        return out
+
+    # gather only the cells the zones touch
     if gathered:
         graw, gmask = raw, masks
     else:
         graw = np.asarray(raw).reshape(T, -1)[:, idx]
         gmask = None if masks is None else np.asarray(masks).reshape(T, -1)[:, idx]
+    if set(stats) <= {"count", "sum", "mean"} and not categorical:
+        return _linear(graw, gmask, w, meta, seg, stats), {}, None
+    z = np.repeat(np.arange(nz), counts)
+    # mask and scale the gathered cells
     if gmask is None and all(m == meta[0] for m in meta):  # one conversion for all dates
         vals = _apply(graw, *meta[0])
     else:
@@ -452,27 +545,7 @@ def _band_compute(weights: sp.csr_array, raw: np.ndarray, row0: int, grid: Grid,
             vals[t] = _apply(graw[t], *meta[t], None if gmask is None else gmask[t])
     del graw, gmask
     valid = ~np.isnan(vals)
-    seg_starts = weights.indptr[:-1][counts > 0]
-    nonempty = counts > 0
-
-    def seg(x):  # per-zone sums: (T, nnz) -> (nz, T), zones are contiguous runs
-        out = np.zeros((nz, x.shape[0]))
-        if len(seg_starts):
-            out[nonempty] = np.add.reduceat(x, seg_starts, axis=1).T
-        return out
-
     res = {}
-    if set(stats) <= {"count", "sum", "mean"} and not categorical:
-        # linear statistics only (the common time-series case): work in place
-        wv = valid * w
-        cnt = seg(wv)
-        np.nan_to_num(vals, copy=False, nan=0.0)
-        vals *= w
-        sm = seg(vals)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(cnt > 0, sm / cnt, np.nan)
-        res.update(count=cnt, sum=sm, mean=mean)
-        return ({k: res[k] for k in stats}, {}, None)
     wv = np.where(valid, w, 0.0)
     cnt = seg(wv)
     res["count"] = cnt
@@ -551,18 +624,82 @@ def _band_compute(weights: sp.csr_array, raw: np.ndarray, row0: int, grid: Grid,
     return ({k: res[k] for k in stats}, classes, valid_area)
 
 
-def _run_local(job, total, workers, results, progress):
-    if workers > 1 and total > 1:
-        with ThreadPoolExecutor(workers) as ex:
-            for k, r in enumerate(ex.map(job, range(total))):
-                results[k] = r
-                if progress:
-                    progress(k + 1, total)
-    else:
-        for k in range(total):
-            results[k] = job(k)
+def _pipeline(read: Callable, compute: Callable, total: int, workers: int,
+              done: Callable[[int, object], None]) -> None:
+    """``compute(k, read(k))`` for k in 0..total-1: ``read`` runs in order on one thread
+    (GDAL decodes with its own threads), ``compute`` on ``workers`` threads, overlapping
+    the next reads. At most ``workers + 1`` windows are in memory at once."""
+    from collections import deque
+
+    with ThreadPoolExecutor(1) as rd, ThreadPoolExecutor(max(workers, 1)) as cp:
+        reads = deque(rd.submit(read, k) for k in range(min(2, total)))
+        computing: deque = deque()
+        try:
+            for k in range(total):
+                data = reads.popleft().result()
+                if k + 2 < total:
+                    reads.append(rd.submit(read, k + 2))
+                computing.append(cp.submit(compute, k, data))
+                del data
+                while len(computing) > workers or (computing and k == total - 1):
+                    j = k - len(computing) + 1
+                    done(j, computing.popleft().result())
+        except BaseException:
+            for f in (*reads, *computing):
+                f.cancel()
+            raise
+
+
+def _run_windows(src: _Source, cov: Coverage, bands, T: int, stats, categorical,
+                 workers: int, progress):
+    """Statistics of every band of zones, dates in groups that fit the read buffers."""
+    B, H = max(int(src.block_rows), 1), src.grid.height
+    capacity = max((min(-(-b.row1 // B) * B, H) - b.row0 // B * B for b in bands), default=1)
+    per_date = capacity * src.row_bytes
+    group = T if per_date == 0 else int(np.clip(_READ_BUFFER // per_date, 1, T))
+    groups = [slice(t, min(t + group, T)) for t in range(0, T, group)]
+    parts = [[None] * len(groups) for _ in bands]
+    total = len(bands) * len(groups)
+    finished = 0
+    grid = src.grid
+    for g, dates in enumerate(groups):
+        reader = src.reader(dates, workers, capacity)
+
+        def read(k):
+            b = bands[k]
+            wb = cov.band_weights(b)
+            return (wb, *reader.gather(b.row0, b.row1, wb.indices))
+
+        def compute(k, data):
+            wb, raw, meta, masks = data
+            return _band_compute(wb, raw, bands[k].row0, grid, stats, categorical, meta,
+                                 masks, gathered=True)
+
+        def done(k, res):
+            nonlocal finished
+            parts[k][g] = res
+            finished += 1
             if progress:
-                progress(k + 1, total)
+                progress(finished, total)
+
+        try:
+            with src.env():
+                _pipeline(read, compute, len(bands), workers, done)
+        finally:
+            reader.close()
+    return [_join_dates(p) for p in parts]
+
+
+def _join_dates(parts):
+    """One band's results of several date groups as one (stats, classes, valid area)."""
+    if len(parts) == 1:
+        return parts[0]
+    res = {s: np.concatenate([p[0][s] for p in parts], axis=1) for s in parts[0][0]}
+    keys = sorted({c for p in parts for c in p[1]})
+    classes = {c: np.concatenate([p[1].get(c, np.zeros_like(p[0][next(iter(p[0]))]))
+                                  for p in parts], axis=1) for c in keys}
+    va = None if parts[0][2] is None else np.concatenate([p[2] for p in parts], axis=1)
+    return res, classes, va
 
 
 def _class_key(c):
@@ -624,7 +761,8 @@ def zonal_stats(
     variable : str, optional
         Variable of a Dataset / NetCDF / Zarr with several.
     workers : int, optional
-        Threads reading and computing windows (default: all cores).
+        Threads computing windows, and threads decoding each GeoTIFF (default: all
+        cores). Windows are read in order on one more thread while others compute.
     rows_per_band : int, optional
         Rows per window (default: about 4 million cells per window and date).
     progress : callable(done, total), optional
@@ -707,20 +845,8 @@ def _run(zones, src: _Source, cov: Coverage, stats, categorical, geometry, worke
         if progress:
             progress(total, total)
     else:
-        workers = workers or os.cpu_count() or 1
-
-        def job(k):
-            b = bands[k]
-            wb = cov.band_weights(b)
-            if hasattr(src, "read_gathered"):
-                raw, meta, masks = src.read_gathered(b.row0, b.row1, wb.indices)
-                return _band_compute(wb, raw, b.row0, grid, stats, categorical, meta, masks,
-                                     gathered=True)
-            raw, meta, masks = src.read(b.row0, b.row1)
-            return _band_compute(wb, raw, b.row0, grid, stats, categorical, meta, masks)
-
-        with src.env():
-            _run_local(job, total, workers, results, progress)
+        results = _run_windows(src, cov, bands, T, stats, categorical,
+                               workers or os.cpu_count() or 1, progress)
 
     # assemble (zone, T) arrays
     out = {s: np.full((n, T), np.nan) for s in stats}

@@ -139,6 +139,21 @@ def test_known_means_on_a_hand_made_raster():
     assert r["median"][0] == pytest.approx(6.0)
 
 
+def test_quantiles_when_the_last_zones_have_no_valid_cell():
+    """Zones whose cells are all NaN get NaN quantiles, also when they come last."""
+    v = np.arange(16.0).reshape(4, 4)
+    v[2:, 2:] = np.nan
+    da = xr.DataArray(v, dims=("y", "x"), coords={"y": [35.0, 25.0, 15.0, 5.0],
+                                                  "x": [5.0, 15.0, 25.0, 35.0]})
+    zones = gpd.GeoDataFrame(geometry=[box(0, 20, 20, 40), box(20, 0, 40, 20),
+                                       box(25, 5, 35, 15)], crs="EPSG:4550")
+    r = zonal_stats(zones, da.rio.write_crs("EPSG:4550"), stats="count,median,p25")
+    assert r["count"].tolist() == [4.0, 0.0, 0.0]
+    assert r["median"][0] == pytest.approx(2.5)  # of 0, 1, 4, 5
+    assert r["p25"][0] == pytest.approx(0.75)
+    assert r["median"][1:].isna().all() and r["p25"][1:].isna().all()
+
+
 def test_nodata_scale_offset_and_inputs_agree(data, tmp_path):
     zones = data["zones"]
     base = zonal_stats(zones, data["tif"], stats="mean,count")
@@ -267,6 +282,56 @@ def test_time_stack_equals_per_date_and_builds_coverage_once(data, monkeypatch):
     # the clouds differ by date, so the counts do too
     assert not np.allclose(r.sel(stat="count").isel(time=0), r.sel(stat="count").isel(time=1))
     assert bool(r["partly_outside"].any())
+
+
+def test_files_are_decoded_once_in_windows_that_share_rows(data, tmp_path, monkeypatch):
+    """Windows of one block row overlap (zones run past it); the rows they share are
+    kept, so every row of every date is read from the files exactly once, also when the
+    dates are read in groups; caller-opened datasets and internal masks work the same."""
+    import gis.zonal as gz
+
+    zones = data["zones"]
+    da = _stack(data, 3).astype("float32")  # as stored in the files
+    masked = da.copy()
+    masked[2, 50:70, :40] = np.nan  # date 2 also has a masked rectangle
+    files = []
+    for t in range(3):
+        arr = da.isel(time=t).fillna(NODATA).values.astype("float32")
+        path = _write(tmp_path / f"m{t}.tif", arr)
+        if t == 2:
+            with rasterio.open(path, "r+") as ds:
+                valid = np.full((H, W), 255, "uint8")
+                valid[50:70, :40] = 0
+                ds.write_mask(valid)
+        files.append(path)
+    decoded = []
+    real = gz._Strips.gather
+
+    def spy(self, *a):
+        out = real(self, *a)
+        decoded.append((self, self.rows_decoded))  # keeps each reader alive: ids unique
+        return out
+
+    monkeypatch.setattr(gz._Strips, "gather", spy)
+    for stats in ("mean,count", "mean,count,max,median"):
+        ref = zonal_stats(zones, masked, stats=stats)
+        for budget in (gz._READ_BUFFER, 1):  # all dates together / one date at a time
+            monkeypatch.setattr(gz, "_READ_BUFFER", budget)
+            decoded.clear()
+            r = zonal_stats(zones, files, stats=stats, times=da.time.values,
+                            rows_per_band=32, workers=2)
+            np.testing.assert_allclose(r.values, ref.values, rtol=1e-12, err_msg=stats)
+            last = {}
+            for reader, rows in decoded:
+                last[id(reader)] = rows
+            assert len(last) == (1 if budget > 1 else 3)
+            assert len(decoded) == 3 * len(last)  # 90 rows: 3 windows per group of dates
+            assert decoded[0][1] < last[id(decoded[0][0])]  # windows read as they go
+            assert sum(last.values()) == 3 * H  # each row of each date read once
+    with rasterio.open(files[0]) as a, rasterio.open(files[1]) as b:
+        r = zonal_stats(zones, [a, b, files[2]], stats="mean,count", rows_per_band=32)
+        np.testing.assert_allclose(r.values, ref.sel(stat=["mean", "count"]).values,
+                                   rtol=1e-12)
 
 
 def test_stack_from_files_netcdf_and_dask(data, tmp_path):
