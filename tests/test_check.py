@@ -5,6 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from openpyxl import load_workbook
 import pyogrio
 import pytest
 from click.testing import CliRunner
@@ -55,9 +56,12 @@ def test_run_check_finds_each_problem(registry, tmp_path, counties):
     assert p.loc["overlap_cross", ["code_a", "code_b", "category_b"]].tolist() == ["A", "C", "high_standard_farmland"]
     assert p.loc["area_mismatch", "detail"].endswith("(+10.0 %)")
     assert res.synthetic
-    x = pd.read_excel(res.table, sheet_name=None)
-    assert len(x["check"]) == 4 and "problem" in x["check"].columns
-    assert x["note"].iloc[0, 0] == "demo data (synthetic, not real)"
+    x = pd.read_excel(res.table, sheet_name="check", nrows=4)
+    assert "problem" in x.columns and x["problem"].notna().all()
+    ws = load_workbook(res.table)["check"]  # the formatted report: note under the table, in the footer
+    assert ws.freeze_panes == "A2" and ws.cell(row=7, column=1).value == "demo data (synthetic, not real)"
+    assert ws.cell(row=6, column=1).value is None and ws.max_row == 7
+    assert ws.oddFooter.center.text == "demo data (synthetic, not real)"
     layers = {str(n) for n, _ in pyogrio.list_layers(res.gpkg)}
     assert layers == {"overlap_same", "overlap_cross", "area_mismatch", "sliver"}
     ov = pyogrio.read_dataframe(res.gpkg, layer="overlap_same")

@@ -17,7 +17,7 @@ import pandas as pd
 
 from gis.labels import label
 from workflows.options import lang_option, registry_option, registry_parcels
-from workflows.report import staged_outputs, write_csv
+from workflows.report import Sheet, staged_outputs, write_csv, write_excel
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,9 @@ def check_projects(parcels, counties=None) -> CheckResult:
     from gis.quality import find_area_mismatches, find_overlaps, find_slivers, find_straddles
 
     if counties is None:
-        from layers import load
+        from layers import load_role
 
-        counties = load("counties")
+        counties = load_role("counties")
     cat = parcels["category"].astype(str) if "category" in parcels else pd.Series("", index=parcels.index)
     rows, layers = [], {}
     ov = find_overlaps(parcels)
@@ -105,15 +105,13 @@ def run_check(registry=None, output=".", *, fmt: str = "xlsx", lang: str = "zh",
     table_name = "check.csv" if fmt == "csv" else "check.xlsx"
     names = [table_name] + (["check.gpkg"] if res.layers else [])
     # all outputs land together, or none: a failed run leaves the previous check as it was
+    notice = label("synthetic.notice", lang) if res.synthetic else ""
     with staged_outputs(out, names) as tmp:
         if fmt == "csv":
-            write_csv(tmp / table_name, table, note=label("synthetic.notice", lang) if res.synthetic else "")
+            write_csv(tmp / table_name, table, note=notice)
         else:
-            with pd.ExcelWriter(tmp / table_name) as xw:
-                table.to_excel(xw, index=False, sheet_name="check")
-                if res.synthetic:
-                    pd.DataFrame({label("registry.note", lang): [label("synthetic.notice", lang)]}).to_excel(
-                        xw, index=False, sheet_name="note")
+            write_excel(tmp / table_name, [Sheet("check", table, formats={heads["value_mu"]: "#,##0.00"},
+                                                 notes=[notice] if notice else [])], footer=notice)
         for kind, gdf in res.layers.items():
             gdf.to_file(tmp / "check.gpkg", layer=kind, driver="GPKG")
     res.table = out / table_name

@@ -35,7 +35,7 @@ from gis.errors import DataFileError, InputError
 from gis.labels import label
 from gis.trend import DEFAULT_SEASON, assess, charts
 from workflows.options import lang_option, registry_option, registry_parcels
-from workflows.report import staged_outputs, write_csv
+from workflows.report import Sheet, staged_outputs, write_csv, write_excel
 
 log = logging.getLogger(__name__)
 
@@ -278,9 +278,10 @@ def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str)
             label("remediation.value", lang): [notice or "-", f"{ix.alias} = {ix.formula} ({ix.reference})",
                                                where, rule, str(res.synthetic).lower()],
         })
-        with pd.ExcelWriter(tmp / names["xlsx"], engine="openpyxl") as xw:
-            disp.to_excel(xw, sheet_name=label("remediation.sheet_table", lang)[:31], index=False)
-            about.to_excel(xw, sheet_name=label("remediation.sheet_about", lang)[:31], index=False)
+        notes = [notice] if notice else []
+        write_excel(tmp / names["xlsx"], [Sheet(label("remediation.sheet_table", lang), disp, notes=notes),
+                                          Sheet(label("remediation.sheet_about", lang), about)],
+                    footer=notice)
         res.parcels.to_file(tmp / names["gpkg"], layer="remediation", driver="GPKG")
         (tmp / names["json"]).write_text(
             json.dumps({"index": ix.id, "formula": ix.formula, "synthetic": res.synthetic, "parcels": charts},

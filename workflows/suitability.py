@@ -29,7 +29,7 @@ from gis.errors import ConfigError, DataFileError, InputError
 from gis.labels import COUNTIES, label
 from gis.suitability import SuitabilityResult, parse_config, screen
 from workflows.options import lang_option, registry_option, registry_path
-from workflows.report import staged_outputs, write_csv
+from workflows.report import Sheet, staged_outputs, write_csv, write_excel
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, 
     if counties is None:
         import layers
 
-        counties = layers.load("counties", workspace)
+        counties = layers.load_role("counties", workspace)
     n_projects = 0
     reg = registry_path(registry)
     if exclude_projects and Path(reg).exists():
@@ -230,7 +230,9 @@ def _write(out: Path, run: SuitabilityRun, lang: str) -> dict[str, Path]:
         cand["synthetic"] = run.synthetic
         cand.to_file(tmp / names["gpkg"], layer="candidates", driver="GPKG")
         disp = _candidates_display(res.candidates, lang)
-        write_csv(tmp / names["csv"], disp, note=label("synthetic.notice", lang) if run.synthetic else "")
+        notice = label("synthetic.notice", lang) if run.synthetic else ""
+        notes = [notice] if notice else []
+        write_csv(tmp / names["csv"], disp, note=notice)
         i = 0 if lang == "zh" else 1
         by = res.by_county.copy()
         by["area_mu"] = by["area_mu"].round(2)
@@ -244,10 +246,9 @@ def _write(out: Path, run: SuitabilityRun, lang: str) -> dict[str, Path]:
         if run.synthetic:
             summ.loc[len(summ)] = ["synthetic", label("synthetic.notice", lang)]
         summ.columns = [label("remediation.item", lang), label("remediation.value", lang)]
-        with pd.ExcelWriter(tmp / names["xlsx"], engine="openpyxl") as xw:
-            disp.to_excel(xw, sheet_name=label("suitability.sheet_candidates", lang)[:31], index=False)
-            by.to_excel(xw, sheet_name=label("suitability.sheet_by_county", lang)[:31], index=False)
-            summ.to_excel(xw, sheet_name=label("suitability.sheet_summary", lang)[:31], index=False)
+        write_excel(tmp / names["xlsx"], [Sheet(label("suitability.sheet_candidates", lang), disp, notes=notes),
+                                          Sheet(label("suitability.sheet_by_county", lang), by, notes=notes),
+                                          Sheet(label("suitability.sheet_summary", lang), summ)], footer=notice)
         res.score.astype("float32").rio.to_raster(tmp / names["score"], compress="deflate")
         return {k: out / n for k, n in names.items()}
 

@@ -139,7 +139,7 @@ def _write(table, path: Path, lang: str) -> Path:
     """Write atomically: a failed write leaves an existing file as it was."""
     import pandas as pd
 
-    from workflows.report import atomic_write
+    from workflows.report import Sheet, atomic_write, write_excel
 
     times = table.attrs.get("time_labels", [])
     n_own = len(table.attrs.get("zone_columns", []))  # the parcels' columns come first
@@ -155,6 +155,8 @@ def _write(table, path: Path, lang: str) -> Path:
     out = table.copy()
     out.columns = [c if i < n_own else rename(c) for i, c in enumerate(table.columns)]
     suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return write_excel(path, [Sheet("zonal_stats", pd.DataFrame(out.drop(columns="geometry")).reset_index())])
 
     def write(tmp: Path) -> None:
         if suffix == ".gpkg":
@@ -162,8 +164,6 @@ def _write(table, path: Path, lang: str) -> Path:
             out.to_file(tmp, driver="GPKG", layer="zonal_stats")
         elif suffix == ".parquet":
             out.to_parquet(tmp)
-        elif suffix == ".xlsx":
-            pd.DataFrame(out.drop(columns="geometry")).to_excel(tmp)
         else:
             pd.DataFrame(out.drop(columns="geometry")).to_csv(tmp, encoding="utf-8-sig")
 
