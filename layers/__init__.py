@@ -28,9 +28,15 @@ def load(name: str, workspace=None):
     return get_catalog(workspace).load(name)
 
 
+def load_role(role: str, workspace=None):
+    """Load the catalogue layer playing ``role`` (e.g. ``"counties"``); see
+    :meth:`layers.catalog.Catalog.load_role`. Returns the data only."""
+    return get_catalog(workspace).load_role(role)[0]
+
+
 def layer_path(name: str, workspace=None) -> Path:
     """Absolute path of a catalogue layer's file (DataFileError if it does not exist)."""
     return get_catalog(workspace).path(name)
 
 
-__all__ = ["load", "layer_path", "get_catalog"]
+__all__ = ["load", "load_role", "layer_path", "get_catalog"]

@@ -215,6 +215,21 @@ class Catalog:
         found = self.entries_by_role(role)
         return found[-1] if found else None
 
+    def load_role(self, role: str, required: bool = True):
+        """``(data, entry)`` of the layer playing ``role`` (see :meth:`by_role`), loaded
+        as :meth:`load` does; ``(None, None)`` if no layer has the role and it is not
+        ``required``. Commands find their county boundaries this way, so a workspace
+        that brings its own layer with ``role: counties`` is used by all of them."""
+        entry = self.by_role(role)
+        if entry is None:
+            if not required:
+                return None, None
+            raise ConfigError(
+                f"no layer with role {role!r} in the catalogue ({', '.join(map(str, self.files))}); "
+                f"add one to catalog.yml with 'role: {role}'"
+            )
+        return self.load(entry.name), entry
+
     def entries_by_role(self, role: str) -> list[LayerEntry]:
         """All entries with ``role``, in catalogue order."""
         return [e for e in self._entries.values() if e.role == role]

@@ -148,3 +148,17 @@ def test_missing_file_unknown_layer_and_no_crs(tmp_path):
     _write_raster(tmp_path / "bare.tif", crs=None)
     with pytest.raises(MissingCRSError, match=r"has no CRS and the catalogue entry gives none; add 'crs: EPSG:…'"):
         layers.load("bare", workspace=ws)
+
+
+def test_load_role(tmp_path):
+    gdf, entry = Catalog(workspace=False).load_role("counties")
+    assert entry.name == "counties" and len(gdf) == 5
+    assert Catalog(workspace=False).load_role("canals", required=False) == (None, None)
+    with pytest.raises(ConfigError, match=r"no layer with role 'canals'.*add one to catalog.yml with 'role: canals'"):
+        Catalog(workspace=False).load_role("canals")
+    layers.load("counties", workspace=False).iloc[:1].to_file(tmp_path / "one.gpkg")
+    (tmp_path / "catalog.yml").write_text(
+        "layers:\n  - {name: mine, kind: vector, path: one.gpkg, role: counties, synthetic: true}\n",
+        encoding="utf-8")
+    gdf, entry = Catalog(tmp_path).load_role("counties")  # the workspace's wins
+    assert entry.name == "mine" and len(gdf) == 1 and len(layers.load_role("counties", tmp_path)) == 1

@@ -170,3 +170,21 @@ def test_mapping_names_the_code_column_of_a_vertex_csv(tmp_path, counties):
     from shapely import box
 
     assert p["area_mu"].iloc[0] == pytest.approx(float(area_mu(box(x0, y0, x0 + d, y0 + d), crs="EPSG:4490")), rel=1e-9)
+
+
+def test_workspace_counties_layer_is_found_by_role(tmp_path, monkeypatch, counties):
+    """A workspace that brings its own county layer (any name, ``role: counties``) is used
+    by import as by progress and maps: here it holds Da'an only, so the two parcels in
+    other counties lie "outside"."""
+    import yaml
+
+    counties[counties["county_code"] == "220882"].to_file(tmp_path / "daan.gpkg")
+    (tmp_path / "catalog.yml").write_text(yaml.safe_dump({"layers": [
+        {"name": "daan_only", "kind": "vector", "path": "daan.gpkg", "role": "counties",
+         "synthetic": False}]}), encoding="utf-8")
+    src = tmp_path / "p.gpkg"
+    mb.parcels().to_file(src)
+    monkeypatch.chdir(tmp_path)
+    rep = import_files(src, tmp_path / "r.gpkg")
+    assert (rep.n_read, rep.n_accepted, rep.n_rejected) == (3, 1, 2)
+    assert Registry(tmp_path / "r.gpkg").projects()["project_code"].tolist() == ["D1"]

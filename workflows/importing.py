@@ -302,13 +302,13 @@ def import_files(
     crs, source_datum, layer, encoding : optional
         Passed to :func:`layers.io.read_parcels`.
     counties : GeoDataFrame, optional
-        County polygons (default ``layers.load("counties")``).
+        County polygons (default: the catalogue layer with role ``counties``).
 
     Returns
     -------
     ImportReport
     """
-    from layers import load
+    from layers import load_role
     from layers.fields import load_mapping
     from layers.registry import Registry
 
@@ -317,7 +317,7 @@ def import_files(
     paths = [Path(p) for p in paths]
     reg = registry if isinstance(registry, Registry) else Registry(registry_path(registry), timeout=timeout)
     m = load_mapping(mapping)
-    counties = load("counties") if counties is None else counties
+    counties = load_role("counties") if counties is None else counties
     bar = _Bar(progress, len(paths))
     prepared = []
     for p in paths:

@@ -31,13 +31,6 @@ log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------- helpers
-def _load_role(cat, role: str):
-    entry = cat.by_role(role)
-    if entry is None:
-        return None, None
-    return cat.load(entry.name), entry
-
-
 def _attribution(entries, lang: str = "zh") -> str | None:
     """Short data credits: each layer's title and licence (the catalogue has the full source)."""
     parts = []
@@ -84,11 +77,9 @@ def progress_map_file(out: str | os.PathLike = "progress_map.html", registry=Non
 
     parcels, synthetic = _registry_parcels(registry)
     cat = layers.get_catalog(workspace)
-    counties, e_cty = _load_role(cat, "counties")
-    if counties is None:
-        raise DataFileError("the layer catalogue has no layer with role 'counties'; add one to catalog.yml")
-    reserves, e_res = _load_role(cat, "protected_areas")
-    canals, e_can = _load_role(cat, "canals")
+    counties, e_cty = cat.load_role("counties")
+    reserves, e_res = cat.load_role("protected_areas", required=False)
+    canals, e_can = cat.load_role("canals", required=False)
     res = run_progress(registry=registry, targets=targets, as_of=as_of, year=year, lang=lang, workspace=workspace,
                        parcels=parcels, counties=counties, protected_areas=reserves, write=False).result
     shares = res.county_shares()
@@ -145,7 +136,7 @@ def layer_map_file(layer: str, out: str | os.PathLike | None = None, workspace=N
     attribution = _attribution([entry], lang) if entry else None
     counties = None
     try:
-        counties, _ = _load_role(cat, "counties")
+        counties, _ = cat.load_role("counties", required=False)
     except Exception:  # noqa: BLE001 - county outlines are a nicety here
         counties = None
     opts = _opts(basemap, tianditu_key, online, lang)
@@ -191,7 +182,7 @@ def remediation_map_file(directory: str | os.PathLike = "remediation", out=None,
     if col is None:
         raise DataFileError(f"{d / 'remediation.gpkg'} has no verdict column; columns are {', '.join(g.columns)}")
     cat = layers.get_catalog(workspace)
-    counties, _ = _load_role(cat, "counties")
+    counties, _ = cat.load_role("counties", required=False)
     colors = {"improving": "#1a9641", "no_clear_change": "#fee08b", "worsening": "#d7191c",
               "insufficient_data": "#bbbbbb"}  # the verdicts of gis.trend.VERDICTS
     vals = [v for v in dict.fromkeys(g[col].astype(str))]
@@ -264,7 +255,7 @@ def suitability_map_file(directory: str | os.PathLike = "suitability", out=None,
     gpkg = _find(d, ("suitability.gpkg", "candidates.gpkg"))
     lyrs = [str(n) for n, _ in pyogrio.list_layers(gpkg)]
     g = gpd.read_file(gpkg, layer="candidates" if "candidates" in lyrs else lyrs[0])
-    counties, _ = _load_role(layers.get_catalog(workspace), "counties")
+    counties, _ = layers.get_catalog(workspace).load_role("counties", required=False)
     synthetic = bool(g["synthetic"].any()) if "synthetic" in g.columns else False
     name = _lab("suitability.title", lang, label("maps.suitability_title", lang))
     fm = FieldMap(title=name, synthetic=synthetic, **_opts(basemap, tianditu_key, online, lang))

@@ -24,7 +24,6 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from gis.errors import DataFileError
 from gis.labels import COUNTIES, STATUSES, label
 from gis.tracking import OUTSIDE_CITY, Progress, progress
 from workflows.options import lang_option, registry_option, registry_parcels, registry_path
@@ -294,17 +293,13 @@ def run_progress(
         synthetic = list(parcels.attrs.get("synthetic_batches", []))
     cat = layers.get_catalog(workspace)
     if counties is None:
-        entry = cat.by_role("counties")
-        if entry is None:
-            raise DataFileError("the layer catalogue has no layer with role 'counties'; add one to catalog.yml")
-        counties = cat.load(entry.name)
+        counties, entry = cat.load_role("counties")
         sources["counties"] = f"{entry.name}: {entry.source or ''}" + (" (synthetic)" if entry.synthetic else "")
     else:
         sources.setdefault("counties", "GeoDataFrame")
     if protected_areas is None:
-        entry = cat.by_role("protected_areas")
+        protected_areas, entry = cat.load_role("protected_areas", required=False)
         if entry is not None:
-            protected_areas = cat.load(entry.name)
             sources["protected_areas"] = f"{entry.name}: {entry.source or ''}" + (" (synthetic)" if entry.synthetic else "")
     else:
         sources["protected_areas"] = "GeoDataFrame"
