@@ -22,7 +22,6 @@ import xarray as xr
 import geopandas as gpd
 import rioxarray  # noqa: F401
 from shapely import box, LineString
-from shapely.ops import unary_union
 
 from gis.area import area_mu
 from gis.errors import ConfigError, InputError, MissingCRSError
@@ -310,7 +309,6 @@ def test_cli_suitability(workspace, tmp_path):
 
 
 def test_workflow_missing_layer_in_catalogue(workspace, tmp_path):
-    import yaml
 
     from workflows.suitability import run_suitability
 
