@@ -67,6 +67,28 @@ def test_every_command_has_help():
         assert "Usage:" in res.output
 
 
+def test_output_option_is_named_the_same_everywhere():
+    """Every command that writes files takes ``-o/--output``, not --out in one and --outdir
+    in another."""
+    import click
+
+    from workflows.cli import COMMANDS, main as group
+
+    ctx = click.Context(group)
+    seen = 0
+    stack = [group.get_command(ctx, n) for n in COMMANDS]
+    while stack:
+        cmd = stack.pop()
+        if isinstance(cmd, click.Group):
+            stack += [cmd.get_command(ctx, n) for n in cmd.list_commands(ctx)]
+            continue
+        for p in cmd.params:
+            if isinstance(p, click.Option) and ("-o" in p.opts or any(o.startswith("--out") for o in p.opts)):
+                assert sorted(p.opts) == ["--output", "-o"], (cmd.name, p.opts)
+                seen += 1
+    assert seen >= 9
+
+
 def test_console_script_is_installed():
     out = subprocess.run(
         [Path(sys.executable).with_name("agrigis"), "--version"], capture_output=True, text=True

@@ -297,7 +297,7 @@ def map_group() -> None:
 
 
 @map_group.command("progress")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("progress_map.html"),
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("progress_map.html"),
               show_default=True, help="HTML file to write.")
 @registry_option
 @click.option("--targets", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -319,7 +319,7 @@ def progress_command(out, registry, targets, as_of, year, simplify_m, series, ba
 
 @map_group.command("layer")
 @click.argument("layer")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file to write (default: LAYER_map.html).")
 @click.option("--column", default=None, help="Colour polygons by the classes of this column.")
 @_common
@@ -332,7 +332,7 @@ def layer_command(layer, out, column, basemap, tianditu_key, online, workspace, 
 
 @map_group.command("remediation")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("remediation"))
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file to write (default: DIRECTORY/remediation_map.html).")
 @_common
 def remediation_command(directory, out, basemap, tianditu_key, online, workspace, lang):
@@ -344,7 +344,7 @@ def remediation_command(directory, out, basemap, tianditu_key, online, workspace
 
 @map_group.command("suitability")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("suitability"))
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file to write (default: DIRECTORY/suitability_map.html).")
 @_common
 def suitability_command(directory, out, basemap, tianditu_key, online, workspace, lang):

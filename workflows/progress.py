@@ -344,7 +344,7 @@ def _print_table(res: Progress, lang: str, synthetic: list[str]) -> None:
 
 
 @click.command("progress")
-@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("progress"),
+@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("progress"),
               show_default=True, help="Folder for progress.xlsx, progress.csv and progress.html.")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
               help="Reporting date for the pace (default: today).")

@@ -293,7 +293,7 @@ def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str)
 
 
 @click.command("remediation")
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("remediation"),
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("remediation"),
               show_default=True, help="Output folder.")
 @registry_option
 @click.option("--stack", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -254,7 +254,7 @@ def _write(out: Path, run: SuitabilityRun, lang: str) -> dict[str, Path]:
 
 
 @click.command("suitability")
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("suitability"),
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("suitability"),
               show_default=True, help="Output folder.")
 @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help=f"Criteria YAML (default: {DEFAULT_CONFIG.name} bundled with agrigis).")
