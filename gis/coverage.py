@@ -161,12 +161,15 @@ class Grid:
         return (f"{self.width}×{self.height} cells of {t.a:g}×{-t.e:g} at "
                 f"({t.c:g}, {t.f:g}), {crs}")
 
-    def cell_area_m2(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Ellipsoidal (GRS80) area in m² of the cells at ``rows``, ``cols``.
+    def cell_area_m2(self, rows: np.ndarray | None = None,
+                     cols: np.ndarray | None = None) -> np.ndarray:
+        """Ellipsoidal (GRS80) area in m² of the cells at ``rows``, ``cols`` (default:
+        every cell, as a ``(height, width)`` array).
 
-        Geographic grids: exact per row (cells of one row have equal area). Projected
-        grids: the exact ellipsoidal area of the cell footprint sampled every 32 cells
-        (nearest sample), which is within 1e-6 relative in a 3° Gauss-Krüger zone.
+        Geographic grids: exact per row (the cells of a row have equal area). Projected
+        grids: exact cell-footprint areas (:func:`gis.area.area_m2`) on a lattice of at
+        most 65 × 65 cells, bilinearly interpolated in between (the area varies
+        smoothly: within 5e-8 relative on a 60 km grid in a 3° Gauss-Krüger zone).
 
         Examples
         --------
@@ -175,30 +178,61 @@ class Grid:
         >>> a = g.cell_area_m2(np.array([0, 9]), np.array([0, 0]))
         >>> bool(a[0] < a[1])  # cells grow towards the equator
         True
+        >>> g.cell_area_m2().shape
+        (10, 10)
         """
         from .area import area_m2
 
-        rows = np.asarray(rows)
-        cols = np.asarray(cols)
         t = self.transform
+        h, w = self.height, self.width
         if self.crs.is_geographic:
-            rstep, cstep = 1, max(self.width, 1)
+            rs, cs = np.arange(h), np.zeros(1, dtype=int)
         else:
-            rstep = cstep = 32
-        r_s = np.arange(0, self.height, rstep)
-        c_s = np.arange(0, self.width, cstep)
-        # sample the cell at the middle of each block
-        r_mid = np.minimum(r_s + rstep // 2, self.height - 1)
-        c_mid = np.minimum(c_s + cstep // 2, self.width - 1)
-        rr, cc = np.meshgrid(r_mid, c_mid, indexing="ij")
+            rs, cs = _lattice(h), _lattice(w)
+        rr, cc = np.meshgrid(rs, cs, indexing="ij")
         x0 = t.c + cc * t.a
-        y1 = t.f + rr * t.e
-        boxes = shapely.box(x0, y1 + t.e, x0 + t.a, y1)
-        table = area_m2(boxes.ravel(), crs=self.crs).reshape(rr.shape)
-        return table[rows // rstep, cols // cstep]
+        y0 = t.f + rr * t.e
+        table = area_m2(shapely.box(x0, y0 + t.e, x0 + t.a, y0).ravel(), crs=self.crs)
+        table = table.reshape(rr.shape)
+        if rows is None:
+            if len(rs) == h and len(cs) == w:
+                return table
+            # (h × knots) @ table @ (knots × w), with 1-D linear interpolation weights
+            return _lerp_matrix(h, rs) @ table @ _lerp_matrix(w, cs).T
+        kr, fr = _lerp_at(np.asarray(rows), rs)
+        kc, fc = _lerp_at(np.asarray(cols), cs)
+        tp = np.pad(table, ((0, len(rs) == 1), (0, len(cs) == 1)), mode="edge")  # k + 1 exists
+        return ((1 - fr) * ((1 - fc) * tp[kr, kc] + fc * tp[kr, kc + 1])
+                + fr * ((1 - fc) * tp[kr + 1, kc] + fc * tp[kr + 1, kc + 1]))
 
     def box(self) -> shapely.Polygon:
         return shapely.box(*self.bounds)
+
+
+def _lattice(n: int) -> np.ndarray:
+    """At most 65 indices spread evenly over 0..n-1, both ends included."""
+    return np.unique(np.linspace(0, n - 1, min(n, 65)).round().astype(int))
+
+
+def _lerp_at(i: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For positions ``i``: the knot ``k`` to their left (the last but one at most) and
+    the fraction of the way to knot ``k + 1`` (0 when there is a single knot)."""
+    if len(knots) == 1:
+        return np.zeros(np.shape(i), dtype=int), np.zeros(np.shape(i))
+    k = np.clip(np.searchsorted(knots, i, side="right") - 1, 0, len(knots) - 2)
+    return k, (i - knots[k]) / (knots[k + 1] - knots[k])
+
+
+def _lerp_matrix(n: int, knots: np.ndarray) -> np.ndarray:
+    """Weights (n × len(knots)) interpolating linearly from values at ``knots`` to 0..n-1."""
+    if len(knots) == 1:
+        return np.ones((n, 1))
+    i = np.arange(n)
+    k, f = _lerp_at(i, knots)
+    m = np.zeros((n, len(knots)))
+    m[i, k] = 1 - f
+    m[i, k + 1] += f
+    return m
 
 
 def zones_fingerprint(zones) -> str:

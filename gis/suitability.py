@@ -332,10 +332,8 @@ def score_breaks(values: np.ndarray, breaks) -> np.ndarray:
 
 
 def cell_area_mu(transform, shape: tuple[int, int], crs) -> np.ndarray:
-    """Ellipsoidal (GRS80) area in 亩 of every cell of a projected grid.
-
-    Exact cell-footprint areas (:func:`gis.area.area_m2`) on a lattice of at most
-    65 × 65 cells, linearly interpolated in between (the area varies smoothly).
+    """Ellipsoidal (GRS80) area in 亩 of every cell of a grid
+    (:meth:`gis.coverage.Grid.cell_area_m2`).
 
     Examples
     --------
@@ -344,40 +342,10 @@ def cell_area_mu(transform, shape: tuple[int, int], crs) -> np.ndarray:
     >>> bool(np.allclose(a, 15.0, rtol=1e-3))  # 1 ha = 15 亩, on the central meridian
     True
     """
-    import shapely
-
-    from .area import area_m2
+    from .coverage import Grid
     from .units import m2_to_mu
 
-    h, w = shape
-    t = transform
-
-    def lattice(n):
-        return np.unique(np.linspace(0, n - 1, min(n, 65)).round().astype(int))
-
-    rs, cs = lattice(h), lattice(w)
-    rr, cc = np.meshgrid(rs, cs, indexing="ij")
-    x0 = t.c + cc * t.a
-    y0 = t.f + rr * t.e
-    boxes = shapely.box(x0, y0 + t.e, x0 + t.a, y0)
-    table = m2_to_mu(area_m2(boxes.ravel(), crs=crs).reshape(rr.shape))
-    if len(rs) == h and len(cs) == w:
-        return table
-    # bilinear: (h × knots) @ table @ (knots × w), with 1-D linear interpolation weights
-    return _lerp_matrix(h, rs) @ table @ _lerp_matrix(w, cs).T
-
-
-def _lerp_matrix(n: int, knots: np.ndarray) -> np.ndarray:
-    """Weights (n × len(knots)) interpolating linearly from values at ``knots`` to 0..n-1."""
-    if len(knots) == 1:
-        return np.ones((n, 1))
-    i = np.arange(n)
-    k = np.clip(np.searchsorted(knots, i, side="right") - 1, 0, len(knots) - 2)
-    f = (i - knots[k]) / (knots[k + 1] - knots[k])
-    m = np.zeros((n, len(knots)))
-    m[i, k] = 1 - f
-    m[i, k + 1] += f
-    return m
+    return m2_to_mu(Grid(transform, shape[1], shape[0], crs).cell_area_m2())
 
 
 def contiguous_blocks(mask: np.ndarray, cell_mu: np.ndarray, min_mu: float, connectivity: int = 8):

@@ -159,6 +159,29 @@ def test_cell_areas_are_ellipsoidal():
     assert cell == pytest.approx(100 / 1.000554, rel=2e-5)  # 150 km east of the CM
 
 
+def test_cell_areas_interpolated_between_exact_cells():
+    """Big projected grids interpolate between exact cells: within 5e-8 anywhere; the
+    per-cell and whole-grid forms agree; one-row/one-column grids work."""
+    from gis.area import area_m2
+
+    big = Grid(from_origin(380_000, 5_100_000, 10, 10), 6000, 5000, "EPSG:4550")
+    rng = np.random.default_rng(1)
+    rows, cols = rng.integers(0, 5000, 25), rng.integers(0, 6000, 25)
+    x0, y1 = 380_000 + 10 * cols, 5_100_000 - 10 * rows
+    exact = area_m2(shapely.box(x0, y1 - 10, x0 + 10, y1), crs="EPSG:4550")
+    np.testing.assert_allclose(big.cell_area_m2(rows, cols), exact, rtol=5e-8)
+    small = Grid(from_origin(380_000, 5_100_000, 100, 100), 400, 300, "EPSG:4550")
+    full = small.cell_area_m2()
+    assert full.shape == (300, 400)
+    np.testing.assert_allclose(small.cell_area_m2(rows % 300, cols % 400),
+                               full[rows % 300, cols % 400], rtol=1e-12)
+    for g in (Grid(from_origin(122.0, 46.0, 0.01, 0.01), 1, 30, "EPSG:4490"),
+              Grid(from_origin(500_000, 5_000_000, 10, 10), 30, 1, "EPSG:4550")):
+        full = g.cell_area_m2()
+        np.testing.assert_allclose(g.cell_area_m2(np.arange(g.height), np.zeros(g.height, int)),
+                                   full[:, 0], rtol=1e-12)
+
+
 def test_kernels_and_parallel_builds_agree():
     zones = _tricky()
     a = Coverage.build(zones, GRID, workers=1).matrix
