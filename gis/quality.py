@@ -33,7 +33,8 @@ from .errors import MissingCRSError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["largest_share", "find_overlaps", "find_slivers", "find_area_mismatches", "find_straddles"]
+__all__ = ["largest_share", "overlap_pairs", "area_gap", "find_overlaps", "find_slivers",
+           "find_area_mismatches", "find_straddles"]
 
 SLIVER_MU = 1.0
 """Parcels smaller than this (亩) are slivers."""
@@ -122,6 +123,40 @@ def largest_share(parcels, zones, id_column: str = "county_code") -> pd.DataFram
                          "inside": inside, "n_zones": n_zones}, index=parcels.index)
 
 
+def overlap_pairs(geoms) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(a, b)``, ``a < b``, of geometries whose interiors intersect
+    (touching edges or corners do not count), from one STRtree query.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> g = np.array([box(0, 0, 2, 2), box(1, 1, 3, 3), box(2, 0, 3, 1)])
+    >>> [x.tolist() for x in overlap_pairs(g)]  # the third only touches the other two
+    [[0], [1]]
+    """
+    g = np.asarray(geoms, dtype=object)
+    if len(g) < 2:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    a, b = shapely.STRtree(g).query(g, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if len(a):
+        inner = ~shapely.touches(g[a], g[b])
+        a, b = a[inner], b[inner]
+    return a, b
+
+
+def area_gap(declared, computed) -> np.ndarray:
+    """(declared − computed) / computed, NaN where either is missing or computed is 0.
+
+    >>> area_gap([110.0, None, 5.0], [100.0, 50.0, 0.0]).round(3).tolist()
+    [0.1, nan, nan]
+    """
+    dec = pd.to_numeric(pd.Series(declared, dtype=object), errors="coerce").to_numpy(dtype="float64")
+    comp = np.asarray(computed, dtype="float64")
+    return np.divide(dec - comp, comp, out=np.full(len(comp), np.nan), where=np.isfinite(dec) & (comp > 0))
+
+
 def find_overlaps(parcels, *, code_column: str = "project_code", category_column: str = "category",
                   min_mu: float = 0.01) -> pd.DataFrame:
     """Pairs of parcels whose interiors overlap by more than ``min_mu`` 亩.
@@ -138,14 +173,7 @@ def find_overlaps(parcels, *, code_column: str = "project_code", category_column
             "geometry"]
     if len(g) < 2:
         return pd.DataFrame(columns=cols)
-    tree = shapely.STRtree(g)
-    a, b = tree.query(g, predicate="intersects")
-    keep = a < b
-    a, b = a[keep], b[keep]
-    if len(a):
-        # interiors must meet: touching edges are not overlaps
-        inter_ok = shapely.relate_pattern(g[a], g[b], "T********")
-        a, b = a[inter_ok], b[inter_ok]
+    a, b = overlap_pairs(g)
     inter = shapely.intersection(g[a], g[b])
     inter = np.array([_polygonal(x) for x in inter], dtype=object)
     ok = np.array([x is not None for x in inter], dtype=bool)
@@ -206,7 +234,7 @@ def find_area_mismatches(parcels, *, tolerance: float = AREA_TOLERANCE, declared
     mu = area_mu(g, crs=CGCS2000) if len(g) else np.zeros(0)
     declared = pd.to_numeric(parcels[declared_column], errors="coerce").to_numpy(dtype="float64") \
         if declared_column in parcels else np.full(len(g), np.nan)
-    rel = np.divide(declared - mu, mu, out=np.full(len(g), np.nan), where=mu > 0)
+    rel = area_gap(declared, mu)
     bad = np.isfinite(rel) & (np.abs(rel) > tolerance)
     return pd.DataFrame({"project_code": parcels[code_column].astype(str).to_numpy()[bad],
                          "declared_area_mu": declared[bad], "area_mu": mu[bad], "difference_pct": rel[bad] * 100,

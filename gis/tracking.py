@@ -58,6 +58,7 @@ import pandas as pd
 from .area import area_m2
 from .crs import GK_CM123
 from .errors import ConfigError, InputError, MissingCRSError
+from .quality import area_gap, overlap_pairs
 from .targets import AreaTarget, TargetSet
 from .units import convert, m2_to_mu, mu_to_wan_mu
 
@@ -160,22 +161,6 @@ def _area_gk(geoms) -> np.ndarray:
     if len(geoms) == 0:
         return np.zeros(0)
     return np.asarray(area_m2(geoms, crs=GK), dtype="float64")
-
-
-def _overlap_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (i < j) whose interiors intersect (touching edges do not count)."""
-    import shapely
-
-    if len(geoms) < 2:
-        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
-    tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms, predicate="intersects")
-    keep = a < b
-    a, b = a[keep], b[keep]
-    if len(a):
-        inner = ~shapely.touches(geoms[a], geoms[b])
-        a, b = a[inner], b[inner]
-    return a, b
 
 
 def _tiles(county_geoms: np.ndarray, codes: np.ndarray, tile_m: float):
@@ -377,7 +362,7 @@ def _cum_union(g, ar, st, grp, n_grp, a, b, touching_same_group: bool = False) -
 def _stage_areas(pieces: _Pieces, sel: np.ndarray, stage: np.ndarray, regions: list[str]):
     """Per region: union area (m²) of stage ≤ 0, ≤ 1, ≤ 2, from the selected pieces."""
     g, st = pieces.geom[sel], stage[sel]
-    a, b = _overlap_pairs(g)
+    a, b = overlap_pairs(g)
     grp = pieces.region_idx[sel]
     same = grp[a] == grp[b]  # pieces of two counties can only meet in rounding slivers
     a, b = a[same], b[same]
@@ -402,7 +387,7 @@ def _sites(geoms: np.ndarray, areas: np.ndarray, gap_m: float) -> tuple[np.ndarr
     keep = na < nb
     member = _components(n, na[keep], nb[keep])
     member = np.unique(member, return_inverse=True)[1]
-    a, b = _overlap_pairs(geoms)
+    a, b = overlap_pairs(geoms)
     out = _cum_union(geoms, areas, np.zeros(n, dtype=int), member, int(member.max()) + 1, a, b,
                      touching_same_group=True)
     return member, m2_to_mu(out[:, 0])
@@ -749,7 +734,7 @@ def _flags(parcels, idx, P, parea, pieces, codes, category, pyear, status, no_ge
         cats = category[idx]
         for cat in pd.unique(cats):
             loc = np.flatnonzero(cats == cat)
-            a, b = _overlap_pairs(P[loc])
+            a, b = overlap_pairs(P[loc])
             if not len(a):
                 continue
             ov = m2_to_mu(_area_gk(shapely.intersection(P[loc[a]], P[loc[b]])))
@@ -790,9 +775,8 @@ def _flags(parcels, idx, P, parea, pieces, codes, category, pyear, status, no_ge
     if "declared_area_mu" in parcels.columns and len(P):
         dec = pd.to_numeric(parcels["declared_area_mu"], errors="coerce").astype("float64").to_numpy()[idx]
         comp = m2_to_mu(parea)
-        ok = np.isfinite(dec) & (comp > 0)
-        gap = np.where(ok, (dec - comp) / np.where(comp > 0, comp, 1), 0)
-        pos = np.flatnonzero(ok & (np.abs(gap) > gap_tolerance))
+        gap = area_gap(dec, comp)
+        pos = np.flatnonzero(np.isfinite(gap) & (np.abs(gap) > gap_tolerance))
         frame(idx[pos], "area_gap", pos, area_mu=comp[pos], declared_area_mu=dec[pos],
               detail=[f"{100 * g:+.1f} %" for g in gap[pos]])
     frames = [f for f in frames if len(f)]
