@@ -65,17 +65,50 @@ from .units import m2_to_mu
 
 log = logging.getLogger(__name__)
 
-__all__ = ["zonal_stats", "raster_grid", "STATS", "DEFAULT_STATS"]
+__all__ = ["zonal_stats", "raster_grid", "dates_in_names", "STATS", "DEFAULT_STATS"]
 
 STATS = ("count", "sum", "mean", "min", "max", "std", "median", "majority", "minority",
          "variety")
 """Names of the statistics (plus ``pNN`` quantiles such as ``p10``)."""
 DEFAULT_STATS = ("count", "mean", "min", "max", "std")
 _QUANT = re.compile(r"^p(\d+(?:\.\d+)?)$")
+_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(0[1-9]|1[0-2])(?:[-_.]?(0[1-9]|[12]\d|3[01]))?(?!\d)")
 _CACHE: "OrderedDict[tuple, Coverage]" = OrderedDict()
 _CACHE_SIZE = 2
 _GDAL_CACHE = 32 * 2**20  # bytes
 _READ_BUFFER = 512 * 2**20  # bytes of decoded rows kept for the dates read together
+
+
+def dates_in_names(names: Sequence[str], where: str = "stack", strict: bool = True):
+    """The date written in each name (a file name or band description) as a
+    ``pandas.DatetimeIndex``: ``2024-05-01``, ``2024_05_01``, ``20240501`` or ``2024-05``
+    (the first of the month), anywhere in the name.
+
+    With ``strict`` a name without a date raises :class:`InputError` naming it; without,
+    the result is None when any name has no date.
+
+    Examples
+    --------
+    >>> dates_in_names(["ndvi_2024-05-01.tif", "LC08_118028_20240617_T1.tif", "s2_2024_07"]).strftime("%Y-%m-%d").tolist()
+    ['2024-05-01', '2024-06-17', '2024-07-01']
+    >>> dates_in_names(["tile_8000_d01.tif"], strict=False) is None
+    True
+    """
+    out = []
+    for v in names:
+        m = _DATE.search(str(v))
+        if m is None:
+            if not strict:
+                return None
+            raise InputError(f"{where}: cannot tell the date of {v!r}; name files or band descriptions "
+                             "with the date, e.g. ndvi_2023-07-01.tif or YYYY-MM-DD")
+        try:
+            out.append(pd.Timestamp(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)))
+        except ValueError:  # 2023-02-30
+            if not strict:
+                return None
+            raise InputError(f"{where}: {v!r} holds {m.group(0)!r}, which is not a date") from None
+    return pd.DatetimeIndex(out)
 
 
 # ----------------------------------------------------------------------------------------
@@ -107,6 +140,14 @@ class _Source:
 
     def close(self) -> None:
         pass
+
+
+def _file_times(paths) -> list:
+    """Dates of a list of files from their names when every name holds a distinct date,
+    else the file names (without extension)."""
+    stems = [Path(str(p)).stem for p in paths]
+    dates = dates_in_names(stems, strict=False)
+    return list(dates) if dates is not None and dates.is_unique else stems
 
 
 def _apply(arr: np.ndarray, nodata, scale, offset, mask=None) -> np.ndarray:
@@ -169,8 +210,8 @@ class _RasterioSource(_Source):
                     ds.close()
         self.grid = grid
         self.name = str(self.paths[0])
-        self.times = (list(times) if times is not None else
-                      [Path(str(p)).stem for p in self.paths]) if stack else None
+        self.times = (list(times) if times is not None else _file_times(self.paths)) \
+            if stack else None
 
     def env(self):
         """A small GDAL block cache: :class:`_Strips` decodes each block once and keeps
@@ -757,7 +798,9 @@ def zonal_stats(
     nodata : float, optional
         Override the raster's nodata value.
     times : sequence, optional
-        Labels of the dates of a list of files (default: the file names).
+        Labels of the dates of a list of files (default: the dates in the file names,
+        see :func:`dates_in_names`, when every name holds a distinct one; else the
+        names).
     variable : str, optional
         Variable of a Dataset / NetCDF / Zarr with several.
     workers : int, optional

@@ -334,6 +334,25 @@ def test_files_are_decoded_once_in_windows_that_share_rows(data, tmp_path, monke
                                    rtol=1e-12)
 
 
+def test_dates_of_a_file_stack_come_from_the_names(data, tmp_path):
+    zones = data["zones"].iloc[:5]
+    arr = data["values"]
+    files = [_write(tmp_path / name, arr) for name in
+             ("ndvi_2024-06-01.tif", "LC08_118028_20240517_T1.tif", "s2_2024_07.tif")]
+    r = zonal_stats(zones, files, stats="mean")
+    assert [str(t)[:10] for t in r.time.values] == ["2024-06-01", "2024-05-17", "2024-07-01"]
+    assert r.time.dtype.kind == "M"  # datetime64: ready for .resample / .sel("2024-06")
+    other = _write(tmp_path / "tile_8000_d01.tif", arr)
+    r = zonal_stats(zones, [files[0], other], stats="mean")  # not every name has a date
+    assert list(r.time.values) == ["ndvi_2024-06-01", "tile_8000_d01"]
+    from gis.zonal import dates_in_names
+
+    with pytest.raises(InputError, match=r"'bad_2023-02-30.tif' holds '2023-02-30', which is not a date"):
+        dates_in_names(["bad_2023-02-30.tif"])
+    with pytest.raises(InputError, match=r"cannot tell the date of 'tile_8000_d01'"):
+        dates_in_names(["tile_8000_d01"])
+
+
 def test_stack_from_files_netcdf_and_dask(data, tmp_path):
     zones = data["zones"]
     da = _stack(data, 3)

@@ -34,6 +34,7 @@ import pandas as pd
 from gis.errors import DataFileError, InputError
 from gis.labels import label
 from gis.trend import DEFAULT_SEASON, assess, charts
+from gis.zonal import dates_in_names
 from workflows.options import lang_option, registry_option, registry_parcels
 from workflows.report import Sheet, staged_outputs, write_csv, write_excel
 
@@ -45,7 +46,6 @@ PARCEL_COLUMNS = ["project_code", "project_name", "category", "county_code", "ye
 TREND_COLUMNS = ["index", "n_obs", "baseline_mean", "after_mean", "change", "peak_baseline", "peak_after",
                  "peak_max", "trend_basis", "n_trend", "method", "slope_per_year", "slope_low", "slope_high",
                  "tau", "p_value", "verdict", "verdict_rule"]
-_DATE = re.compile(r"(\d{4})[-_]?(\d{2})(?:[-_]?(\d{2}))?")
 
 
 @dataclass
@@ -60,19 +60,6 @@ class RemediationResult:
 
 
 # ------------------------------------------------------------------------------ inputs
-
-
-def _dates_from_text(values: Sequence[str], where: str) -> pd.DatetimeIndex:
-    out = []
-    for v in values:
-        m = _DATE.search(str(v))
-        if not m:
-            raise InputError(
-                f"{where}: cannot tell the date of {v!r}; name files or band descriptions with "
-                "the date, e.g. ndvi_2023-07-01.tif or YYYY-MM-DD"
-            )
-        out.append(pd.Timestamp(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)))
-    return pd.DatetimeIndex(out)
 
 
 def as_time_stack(da, where: str = "stack"):
@@ -96,7 +83,7 @@ def as_time_stack(da, where: str = "stack"):
                 f"{where}: cannot tell the date of each band; set band descriptions to "
                 "YYYY-MM-DD (gdal_edit.py -mo / rasterio set_band_description) or pass one file per date"
             )
-        out = da.rename(band="time").assign_coords(time=_dates_from_text(names, where))
+        out = da.rename(band="time").assign_coords(time=dates_in_names(names, where))
     else:
         raise InputError(f"{where}: an index time stack needs a time or band dimension; got dims {da.dims}")
     return out.sortby("time")
@@ -137,7 +124,7 @@ def load_stack(stack=None, workspace=None):
         if "band" in da.dims and da.sizes["band"] > 1:
             synth = str(da.attrs.get("synthetic", "")).lower() in ("true", "1")
             return as_time_stack(da, str(paths[0])), None, str(paths[0]), synth
-    times = _dates_from_text([p.name for p in paths], "index stack")
+    times = dates_in_names([p.name for p in paths], "index stack")
     order = np.argsort(times.values)
     return [paths[i] for i in order], list(times[order]), ", ".join(p.name for p in paths), False
 
