@@ -24,12 +24,14 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import html as _html
 import logging
 from pathlib import Path
 
 import folium
 import numpy as np
+import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
@@ -107,6 +109,7 @@ class FieldMap:
         self.layers: list[dict] = []
         self.legend: list[dict] = []
         self._data: dict[str, str] = {}
+        self._geometry_owner: dict[str, str] = {}  # digest of a layer's geometries → its id
         self._bounds: list[np.ndarray] = []
 
     # ----------------------------------------------------------------- helpers
@@ -222,7 +225,11 @@ class FieldMap:
         if label_col:
             pts = g.geometry.representative_point()
             spec["labels"] = [[round(p.y, 6), round(p.x, 6), str(t)] for p, t in zip(pts, g[label_col])]
-        self._add(spec, compact_layer(g, props))
+        # the same geometries (a choropleth per target, the county outlines) are written once
+        digest = hashlib.sha1(b"".join(shapely.to_wkb(np.asarray(g.geometry.values, dtype=object)))).hexdigest()
+        spec["id"] = layer_id or f"layer{len(self.layers)}"
+        owner = self._geometry_owner.setdefault(digest, spec["id"])
+        self._add(spec, compact_layer(g, props, geometry_of=None if owner == spec["id"] else owner))
         if legend:
             sw = dict(style, kind="line") if geom_type == "line" else dict(style)
             self.add_legend(None, [(legend, sw)])

@@ -157,10 +157,14 @@ def encode_geometries(geoms, precision: int = PRECISION) -> tuple[list, list[int
 
 
 def compact_layer(gdf, props: dict[str, object] | None = None, precision: int = PRECISION,
-                  simplify_m: float | None = None) -> str:
+                  simplify_m: float | None = None, geometry_of: str | None = None) -> str:
     """The compact JSON text of a layer (see the module docstring); decoded by agrigis.js.
 
     ``{"n": count, "s": scale, "g": [...], "t": kinds or 0/1/2, "p": {key: values}, "e": {key: table}}``
+
+    ``geometry_of``: the id of a layer of the same map with the very same geometries;
+    they are not written again (``"g": {"ref": id}``) and agrigis.js takes them, and
+    their kinds, from that layer.
     """
     if gdf.crs is not None and not gdf.crs.is_geographic:
         raise CRSError(f"compact_layer needs lon/lat data, got {gdf.crs.name}")
@@ -169,7 +173,10 @@ def compact_layer(gdf, props: dict[str, object] | None = None, precision: int = 
     geoms = geoms[keep]
     if simplify_m:
         geoms = simplify_lonlat(geoms, simplify_m)
-    g, kinds = encode_geometries(geoms, precision)
+    if geometry_of is not None:
+        g, kinds = {"ref": geometry_of}, [0]
+    else:
+        g, kinds = encode_geometries(geoms, precision)
     cols: dict[str, list] = {}
     enums: dict[str, list] = {}
     idx = np.flatnonzero(keep)

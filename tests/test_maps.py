@@ -118,6 +118,16 @@ def build_progress(payload: str | None = None, basemap: str = "osm", lang: str =
                         title=payload, attribution=payload, **kw)
 
 
+def test_shared_geometries_are_written_once(tmp_path):
+    """A choropleth per target and the county outlines share one copy of the counties."""
+    from maps.encode import compact_layer
+
+    html = build_progress().save(tmp_path / "m.html").read_text(encoding="utf-8")
+    g = json.dumps(json.loads(compact_layer(make_counties(), {}))["g"], separators=(",", ":"))
+    assert html.count(g) == 1
+    assert html.count('"g":{"ref":"choropleth0"}') == 2  # choropleth1 and the outlines
+
+
 def decode_layer(text: str) -> list[tuple[list, dict]]:
     """Python twin of agrigis.js' decoder: [(parts as lon/lat lists, properties)]."""
     d = json.loads(text)

@@ -74,6 +74,15 @@ def test_progress_map_offline(page, tmp_path, artifacts_dir):
     assert "亩" in popup.inner_text() and popup.locator("svg polyline").count() == 1
     page.wait_for_timeout(400)  # popup fade-in
     page.screenshot(path=str(artifacts_dir / "maps_progress.png"))
+    # the second choropleth borrows the first one's county geometries and shows its own target
+    page.evaluate("agrigis.maps[0].map.closePopup(); agrigis.maps[0].map.addLayer(agrigis.maps[0].layers.choropleth1)")
+    assert _count(page, "choropleth1") == 5
+    assert page.evaluate("JSON.stringify(agrigis.latlngs('choropleth1', 3))") == \
+        page.evaluate("JSON.stringify(agrigis.latlngs('choropleth0', 3))")
+    page.evaluate("agrigis.openPopup('choropleth1', 3)")
+    page.wait_for_function("document.querySelectorAll('.ag-popup').length === 1")  # the old one faded out
+    text = page.locator(".ag-popup").inner_text()
+    assert "新建水田" in text and "90.0 %" in text  # paddy_new in the 4th county: 90 %
 
 
 def test_english_popup(page, tmp_path):

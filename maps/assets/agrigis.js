@@ -716,6 +716,13 @@
     if (first) first.addTo(map);
     if (cfg.bounds) map.fitBounds(cfg.bounds, {padding: [10, 10], animate: false});
     var renderer = L.canvas({padding: 0.3, tolerance: 3});
+    // layers that share another layer's geometries (maps/encode.py, geometry_of)
+    var byId = {};
+    cfg.layers.forEach(function (spec) { byId[spec.id] = spec; });
+    cfg.layers.forEach(function (spec) {
+      var d = spec.data;
+      if (d && d.g && d.g.ref) { var o = byId[d.g.ref].data; d.g = o.g; d.t = o.t; }
+    });
     cfg.layers.forEach(function (spec) {
       var lyr = makeLayer(map, cfg, spec, renderer);
       state.layers[spec.id] = lyr;
