@@ -43,6 +43,7 @@ def to_web_mercator(da, categorical: bool, max_pixels: int = MAX_PIXELS):
     """Reproject a 2-D DataArray to EPSG:3857 (nearest for classes, bilinear otherwise)."""
     import rioxarray  # noqa: F401  (registers the .rio accessor)
     from rasterio.enums import Resampling
+    from rasterio.warp import calculate_default_transform
 
     if da.rio.crs is None:
         raise MissingCRSError("the raster has no CRS; write one with da.rio.write_crs('EPSG:4490')")
@@ -55,13 +56,14 @@ def to_web_mercator(da, categorical: bool, max_pixels: int = MAX_PIXELS):
     if nodata is not None and not np.isnan(nodata):
         da = da.where(da != nodata)
     da = da.rio.write_nodata(np.nan)
-    out = da.rio.reproject("EPSG:3857", resampling=Resampling.nearest if categorical else Resampling.bilinear)
-    h, w = out.shape
-    if max(h, w) > max_pixels:
-        f = max_pixels / max(h, w)
-        out = da.rio.reproject("EPSG:3857", shape=(max(1, int(h * f)), max(1, int(w * f))),
-                               resampling=Resampling.nearest if categorical else Resampling.average)
-    return out
+    # the size GDAL would choose, without warping the whole raster just to learn it
+    _, w, h = calculate_default_transform(da.rio.crs, "EPSG:3857", da.rio.width, da.rio.height,
+                                          *da.rio.bounds())
+    if max(h, w) <= max_pixels:
+        return da.rio.reproject("EPSG:3857", resampling=Resampling.nearest if categorical else Resampling.bilinear)
+    f = max_pixels / max(h, w)
+    return da.rio.reproject("EPSG:3857", shape=(max(1, int(h * f)), max(1, int(w * f))),
+                            resampling=Resampling.nearest if categorical else Resampling.average)
 
 
 def classify(values: np.ndarray, classes: list[RasterClass]) -> np.ndarray:

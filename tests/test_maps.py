@@ -365,3 +365,19 @@ def test_english_labels():
     assert cfg["lookups"]["status"]["under_construction"] == "under construction"
     assert cfg["labels"]["mu"] == "mu"
     assert re.search(r'"name":"Completion: High-standard farmland"', safe_json(cfg))
+
+
+def test_raster_overlay_is_warped_once_at_the_size_it_is_shown():
+    from rasterio.enums import Resampling
+
+    from maps.raster_overlay import to_web_mercator
+
+    da = make_index_raster()
+    full = to_web_mercator(da, categorical=False)
+    ref = da.astype("float64").rio.write_nodata(np.nan).rio.reproject("EPSG:3857", resampling=Resampling.bilinear)
+    assert full.shape == ref.shape  # GDAL's own choice of size
+    np.testing.assert_allclose(full.values, ref.values, equal_nan=True)
+    small = to_web_mercator(da, categorical=False, max_pixels=20)
+    assert max(small.shape) == 20 and small.rio.crs.to_epsg() == 3857
+    assert float(small.mean()) == pytest.approx(float(da.mean()), abs=0.02)  # averaged, not sampled
+    assert small.rio.bounds() == pytest.approx(full.rio.bounds(), rel=1e-3)
