@@ -130,6 +130,142 @@ LABELS: dict[str, tuple[str, str]] = {
     "registry.user": ("操作人", "user"),
     "registry.source": ("来源文件", "source file"),
     "registry.status": ("批次状态", "batch status"),
+    "registry.more": ("… 另有 {n} 条", "… {n} more"),
+    "registry.separator": (";", "; "),
+    "registry.list_separator": ("、", ", "),
+    # --- import messages: reject reasons and repairs (str.format templates; the
+    # --- placeholders of both languages are the same, tests/test_labels.py checks it)
+    "field.area": ("申报面积", "area"),
+    "field.investment": ("投资", "investment"),
+    "field.geometry": ("地块图形", "geometry"),
+    "geometry.point": ("点", "点 point"),
+    "geometry.line": ("线", "线 line"),
+    "reject.no_code": (
+        "列 {column!r} 中没有项目编号;每个地块都必须填写项目编号",
+        "no project code in column {column!r}; every parcel needs a 项目编号",
+    ),
+    "reject.unknown_value": (
+        ("{field} {value!r} 无法识别(列 {column!r});请填写以下名称之一:{choices}(或其英文代码),"
+         "或用 --{option} 为整个文件统一指定,或将该值添加到 --mapping 映射文件中"),
+        ("{field} {value!r} is unknown (column {column!r}); use one of {choices}, its Chinese name, --{option}, "
+         "or add the value to a --mapping file"),
+    ),
+    "reject.empty_value": (
+        ("{field}为空(列 {column!r});请填写以下名称之一:{choices}(或其英文代码),"
+         "或用 --{option} 为整个文件统一指定,或将该值添加到 --mapping 映射文件中"),
+        ("{field} empty (column {column!r}); use one of {choices}, its Chinese name, --{option}, "
+         "or add the value to a --mapping file"),
+    ),
+    "reject.year_empty": (
+        "建设年度为空(列 {column!r});请补填,或用 --year 为整个文件统一指定",
+        "year is empty (column {column!r}); fill it in or give --year",
+    ),
+    "reject.year_invalid": (
+        "建设年度 {value!r} 不是 {min_year} 至 {max_year} 之间的年份;请写成 2024 这样的四位年份",
+        "year {value!r} is not a year between {min_year} and {max_year}; write it like 2024",
+    ),
+    "reject.not_a_number": (
+        "{what} {value!r} 不是数字;请只填写数字,例如 1200.5",
+        "{what} {value!r} is not a number; write digits only, e.g. 1200.5",
+    ),
+    "reject.negative_number": (
+        "{what} {value!r} 为负数或不是有效数值;请填写正数",
+        "{what} {value!r} is negative or not finite; give the area as a positive number",
+    ),
+    "reject.in_column": ("{problem}(列 {column!r})", "{problem} (column {column!r})"),
+    "reject.unknown_county": (
+        "县(市、区) {value!r}(列 {column!r})不属于白城市;请填写以下代码或名称之一:{choices}",
+        "county {value!r} (column {column!r}) is not a county of Baicheng; use a code or name of {choices}",
+    ),
+    "reject.duplicate_code": (
+        ("项目编号 {code!r} 在本文件中出现多次(第 {rows} 行)且属性不一致;"
+         "请为每个地块分配独立的项目编号,或使同一项目各部分的属性保持一致"),
+        ("project code {code!r} appears more than once in this file (rows {rows}) with different attributes; "
+         "give each parcel its own code, or make the parts agree"),
+    ),
+    "reject.outside_city": (
+        ("地块不在白城市范围内(仅 {pct:.0f}% 位于市界内;中心点经度 {lon:.4f}、纬度 {lat:.4f});"
+         "请检查坐标系(--crs)、是否为高德 GCJ-02 坐标(--source-datum gcj02),或核实是否为白城市的项目"),
+        ("parcel lies outside Baicheng (only {pct:.0f} % inside; centre at lon {lon:.4f}, lat {lat:.4f}); "
+         "check the CRS (--crs), GCJ-02 coordinates (--source-datum gcj02), or whether it is a Baicheng "
+         "project at all"),
+    ),
+    "reject.county_mismatch": (
+        "填报的县(市、区)为 {declared},但地块大部分({pct:.0f}%)位于 {actual};请修改县(市、区)列或地块图形",
+        ("declared county {declared} but the parcel lies mostly ({pct:.0f} %) in {actual}; fix the county "
+         "column or the geometry"),
+    ),
+    "reject.registry_conflict": (
+        ("项目编号 {code!r} 已在项目库中(批次 {batch}),但{fields}不同;如需登记为新版本,"
+         "请加 --update 重新导入(旧版本作为历史记录保留)"),
+        ("project code {code!r} is already in the registry (batch {batch}) with a different {fields}; to record "
+         "this as a new version run the import again with --update (the old version is kept as history)"),
+    ),
+    "reject.wkt_unparsable": (
+        "列 {column!r} 中的 WKT 无法解析({text!r}…);请检查括号和逗号,格式如 POLYGON((x y, x y, …, x y))",
+        ("WKT in column {column!r} cannot be parsed ({text!r}…); check brackets and commas, "
+         "e.g. POLYGON((x y, x y, …, x y))"),
+    ),
+    "reject.csv_point": (
+        ("仅为一个点(每个地块只有一行经纬度),不是多边形;请逐行给出地块的各个拐点坐标(每个拐点一行,"
+         "项目编号相同),或提供 WKT 多边形列"),
+        ("a point (lon/lat columns with one row per parcel), not a polygon; give the parcel's vertices, one row "
+         "per vertex with the same project code, or a WKT polygon column"),
+    ),
+    "reject.coordinate_not_number": (
+        "CSV 第 {line} 行的坐标 {x!r}/{y!r} 不是数字",
+        "coordinate {x!r}/{y!r} on CSV line {line} is not a number",
+    ),
+    "reject.too_few_vertices": (
+        "只有 {n} 个拐点;多边形至少需要 3 个拐点",
+        "only {n} vertices; a polygon needs at least 3",
+    ),
+    "reject.ring_too_short": (
+        "多边形的边界环少于 4 个点(不构成闭合多边形);请重新绘制该地块",
+        "a ring with fewer than 4 points (not a closed polygon); redraw the parcel",
+    ),
+    "reject.unreadable_geometry": (
+        "图形无法读取({error});请重新绘制该地块",
+        "unreadable geometry ({error}); redraw the parcel",
+    ),
+    "reject.empty_geometry": (
+        "图形为空(没有坐标);请绘制该地块",
+        "empty geometry (no coordinates); draw the parcel",
+    ),
+    "reject.not_polygon": (
+        "图形是{kind}({geom_type}),不是多边形;地块必须是多边形(面)",
+        "geometry is a {kind} ({geom_type}), not a polygon; parcels must be polygons",
+    ),
+    "reject.collection_without_polygon": (
+        "几何集合中没有多边形;地块必须是多边形(面)",
+        "geometry collection without any polygon; parcels must be polygons",
+    ),
+    "reject.collapses": (
+        "多边形无效,修复后退化为空({why});请重新绘制该地块",
+        "invalid polygon that collapses to nothing when repaired ({why}); redraw it",
+    ),
+    "repair.self_intersection": (
+        "多边形自相交,已修复(make_valid,{why}),{change}",
+        "self-intersecting ring repaired (make_valid, {why}), {change}",
+    ),
+    "repair.invalid": (
+        "无效多边形已修复(make_valid,{why}),{change}",
+        "{why} repaired (make_valid, {why}), {change}",
+    ),
+    "repair.area_change": ("面积变化 {pct:+.1f}%", "area {pct:+.1f} %"),
+    "repair.zero_area": (
+        "按原绘制计算的面积为 0,修复后覆盖其围成的各个多边形",
+        "its signed area was 0 as drawn, now it covers the polygons enclosed",
+    ),
+    "repair.collection": (
+        "几何集合:保留 {kept} 个多边形,删除 {dropped} 个其他部分",
+        "geometry collection: kept {kept} polygon(s), dropped {dropped} other part(s)",
+    ),
+    "repair.z_dropped": ("已去除 Z 坐标(高程)", "Z coordinates dropped"),
+    "repair.merged": (
+        "项目编号 {code!r} 的 {n} 行(第 {rows} 行)属性相同,已合并为一个多部件多边形(MultiPolygon)",
+        "{n} rows (rows {rows}) with project code {code!r} and the same attributes merged into one multipolygon",
+    ),
     "check.kind": ("问题类型", "problem"),
     "check.code_a": ("项目编号A", "project code A"),
     "check.code_b": ("项目编号B", "project code B"),
@@ -435,6 +571,29 @@ def label(key: str, lang: str = DEFAULT_LANG) -> str:
     """
     zh, en = _table()[key]
     return zh if check_lang(lang) == "zh" else en
+
+
+def message(key: str, lang: str = DEFAULT_LANG, /, **params) -> str:
+    """The label for ``key`` in ``lang``, a ``str.format`` template, filled with ``params``.
+
+    Used for the sentences a person reads about their data (reject reasons, repairs);
+    the values in ``params`` (column names, codes, numbers) are inserted unchanged.
+
+    Raises
+    ------
+    KeyError
+        If the key is not in the table or a placeholder has no value (programming errors).
+
+    Examples
+    --------
+    >>> message("reject.too_few_vertices", n=2)
+    '只有 2 个拐点;多边形至少需要 3 个拐点'
+    >>> message("reject.too_few_vertices", "en", n=2)
+    'only 2 vertices; a polygon needs at least 3'
+    >>> message("reject.no_code", "en", column="XMBH")
+    "no project code in column 'XMBH'; every parcel needs a 项目编号"
+    """
+    return label(key, lang).format(**params)
 
 
 def labels(prefix: str, lang: str = DEFAULT_LANG) -> dict[str, str]:
