@@ -36,7 +36,7 @@ import pandas as pd
 import yaml
 
 from gis.errors import ConfigError, InputError
-from gis.labels import CATEGORIES, COUNTIES, STATUSES
+from gis.labels import CATEGORIES, COUNTIES, DEFAULT_LANG, STATUSES, label, message
 from gis.units import UNITS, convert
 
 log = logging.getLogger(__name__)
@@ -240,10 +240,34 @@ def _bundled() -> FieldMapping:
 # -- value parsing -------------------------------------------------------------------
 
 
+class ValueProblem(ValueError):
+    """A value that cannot be used. ``str(exc)`` is the English text; :meth:`text`
+    gives it in any language from the message ``key`` and its ``params``.
+
+    Examples
+    --------
+    >>> exc = ValueProblem("reject.not_a_number", what="area", value="约1340亩")
+    >>> str(exc)
+    "area '约1340亩' is not a number; write digits only, e.g. 1200.5"
+    >>> exc.text("zh", what="面积")
+    "面积 '约1340亩' 不是数字;请只填写数字,例如 1200.5"
+    """
+
+    def __init__(self, key: str, **params):
+        self.key, self.params = key, params
+        super().__init__(message(key, "en", **params))
+
+    def text(self, lang: str = DEFAULT_LANG, **override) -> str:
+        """The message in ``lang``; ``override`` replaces params (e.g. a translated name)."""
+        return message(self.key, lang, **{**self.params, **override})
+
+
+
 def parse_year(raw) -> int | None:
     """Year from ``2024``, ``"2024年"``, ``2024.0``; ``None`` if missing.
 
-    Raises :class:`ValueError` with the reason if present but not a plausible year.
+    Raises :class:`ValueProblem` (a :class:`ValueError`) with the reason if present but
+    not a plausible year.
 
     Examples
     --------
@@ -257,11 +281,15 @@ def parse_year(raw) -> int | None:
         y = int(float(s))
         if MIN_YEAR <= y <= MAX_YEAR:
             return y
-    raise ValueError(f"year {raw!r} is not a year between {MIN_YEAR} and {MAX_YEAR}; write it like 2024")
+    raise ValueProblem("reject.year_invalid", value=raw, min_year=MIN_YEAR, max_year=MAX_YEAR)
 
 
 def parse_number(raw, what: str) -> float | None:
-    """Non-negative number from ``1200.5``, ``"1,200.5"``, ``"1200亩"``; ``None`` if missing."""
+    """Non-negative number from ``1200.5``, ``"1,200.5"``, ``"1200亩"``; ``None`` if missing.
+
+    ``what`` names the value in the message of the :class:`ValueProblem` (a
+    :class:`ValueError`) raised when it is not a non-negative number.
+    """
     if _missing(raw):
         return None
     if isinstance(raw, (int, float, np.integer, np.floating)) and not isinstance(raw, bool):
@@ -271,9 +299,9 @@ def parse_number(raw, what: str) -> float | None:
         try:
             v = float(s)
         except ValueError:
-            raise ValueError(f"{what} {raw!r} is not a number; write digits only, e.g. 1200.5") from None
+            raise ValueProblem("reject.not_a_number", what=what, value=raw) from None
     if not math.isfinite(v) or v < 0:
-        raise ValueError(f"{what} {raw!r} is negative or not finite; give the area as a positive number")
+        raise ValueProblem("reject.negative_number", what=what, value=raw)
     return v
 
 
@@ -288,6 +316,7 @@ def map_fields(
     category: str | None = None,
     year: int | None = None,
     status: str | None = None,
+    lang: str = DEFAULT_LANG,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Turn a source table into registry attribute rows.
 
@@ -302,6 +331,8 @@ def map_fields(
     category, year, status : optional
         Values for every row (command-line options); they take precedence over the
         file's columns, and make those columns optional.
+    lang : {"zh", "en"}
+        Language of the reject reasons (default Chinese).
 
     Returns
     -------
@@ -376,7 +407,7 @@ def map_fields(
     # project code (numeric codes read as floats lose their ".0")
     code = text(col("project_code"))
     code = code.where(code.isna(), code.astype("string").str.replace(r"^(\d+)\.0$", r"\1", regex=True).astype(object))
-    reject(code.isna(), f"no project code in column {cols['project_code']!r}; every parcel needs a 项目编号")
+    reject(code.isna(), message("reject.no_code", lang, column=cols["project_code"]))
     rows["project_code"] = code.astype(object)
     rows["project_name"] = text(col("project_name"))
 
@@ -384,15 +415,20 @@ def map_fields(
         if opt is not None:
             rows[kind] = opt
             continue
-        choices = ", ".join(CATEGORIES if kind == "category" else STATUSES)
+        codes = CATEGORIES if kind == "category" else STATUSES
+        # the choices: codes in English, the Chinese names in Chinese
+        sep = label("registry.list_separator", lang)
+        choices = sep.join(codes) if lang == "en" else sep.join(zh for zh, _ in codes.values())
+        field_name = kind if lang == "en" else label(f"column.{kind}", lang)
 
-        def lookup(v, kind=kind, choices=choices):
+        def lookup(v, kind=kind, choices=choices, field_name=field_name):
             c = m.value(kind, v)
             if c is not None:
                 return c, None
-            what = "empty" if v is None else f"{v!r} is unknown"
-            return None, (f"{kind} {what} (column {cols[kind]!r}); use one of {choices}, "
-                          f"its Chinese name, --{kind}, or add the value to a --mapping file")
+            params = {"field": field_name, "column": cols[kind], "choices": choices, "option": kind}
+            if v is None:
+                return None, message("reject.empty_value", lang, **params)
+            return None, message("reject.unknown_value", lang, value=v, **params)
 
         vals, errs = per_value(col(kind), lookup)
         reject(errs.notna(), errs)
@@ -403,11 +439,11 @@ def map_fields(
     else:
         def yr(v):
             if v is None:
-                return None, f"year is empty (column {cols['year']!r}); fill it in or give --year"
+                return None, message("reject.year_empty", lang, column=cols["year"])
             try:
                 return parse_year(v), None
-            except ValueError as exc:
-                return None, f"{exc} (column {cols['year']!r})"
+            except ValueProblem as exc:
+                return None, message("reject.in_column", lang, problem=exc.text(lang), column=cols["year"])
 
         vals, errs = per_value(col("year"), yr)
         reject(errs.notna(), errs)
@@ -423,8 +459,9 @@ def map_fields(
                 if fld == "declared_area_mu" and unit != "mu":
                     x = float(convert(x, unit, "mu"))
                 return x, None
-            except ValueError as exc:
-                return np.nan, f"{exc} (column {cols[fld]!r})"
+            except ValueProblem as exc:
+                problem = exc.text(lang, what=label(f"field.{what}", lang))
+                return np.nan, message("reject.in_column", lang, problem=problem, column=cols[fld])
 
         c = col(fld)
         fast = pd.to_numeric(c, errors="coerce")
@@ -436,13 +473,15 @@ def map_fields(
         reject(errs.notna(), errs)
         rows[fld] = vals.to_numpy(dtype="float64")
 
+    county_choices = label("registry.list_separator", lang).join(f"{k} {z}" for k, (z, _) in COUNTIES.items())
+
     def cty(v):
         if v is None:
             return None, None
         code = m.county(v)
         if code is None:
-            return None, (f"county {v!r} (column {cols['county']!r}) is not a county of Baicheng; use a code or "
-                          f"name of {', '.join(f'{k} {z}' for k, (z, _) in COUNTIES.items())}")
+            return None, message("reject.unknown_county", lang, value=v, column=cols["county"],
+                                 choices=county_choices)
         return code, None
 
     vals, errs = per_value(col("county"), cty)
@@ -466,10 +505,10 @@ def map_fields(
         rows.loc[agree[agree].index, "_part_of"] = first[agree].to_numpy(dtype="int64")
         conflict = agree[~agree].index
         if len(conflict):
-            groups = rows.loc[conflict].groupby("project_code")["_row"].apply(lambda s: ", ".join(map(str, s)))
+            sep = label("registry.list_separator", lang)
+            groups = rows.loc[conflict].groupby("project_code")["_row"].apply(lambda s: sep.join(map(str, s)))
             msg = rows.loc[conflict, "project_code"].map(
-                lambda c: f"project code {c!r} appears more than once in this file (rows {groups[c]}) with "
-                          "different attributes; give each parcel its own code, or make the parts agree")
+                lambda c: message("reject.duplicate_code", lang, code=c, rows=groups[c]))
             reject(rows.index.isin(conflict), msg.reindex(df.index))
 
     bad = reasons.notna()

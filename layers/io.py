@@ -34,6 +34,7 @@ import pandas as pd
 import shapely
 
 from gis.errors import CRSError, DataFileError, InputError
+from gis.labels import DEFAULT_LANG, label, message
 
 log = logging.getLogger(__name__)
 
@@ -317,8 +318,7 @@ def _read_csv(path: Path, encoding: str | None, mapping=None):
             try:
                 g = shapely.from_wkt(s)
             except Exception:
-                geom[i] = _Unreadable(f"WKT in column {wkt!r} cannot be parsed ({s[:40]!r}…); "
-                                      "check brackets and commas, e.g. POLYGON((x y, x y, …, x y))")
+                geom[i] = _Unreadable("reject.wkt_unparsable", column=wkt, text=s[:40])
                 continue
             geom[i] = g
         return df.drop(columns=[wkt]), geom, None, enc, note
@@ -333,10 +333,14 @@ def _read_csv(path: Path, encoding: str | None, mapping=None):
 
 
 class _Unreadable:
-    """Placeholder for a geometry that could not be read, with the reason."""
+    """Placeholder for a geometry that could not be read, with the reason (a message key
+    of :data:`gis.labels.LABELS` and its values, rendered in the reader's language)."""
 
-    def __init__(self, reason: str):
-        self.reason = reason
+    def __init__(self, key: str, **params):
+        self.key, self.params = key, params
+
+    def reason(self, lang: str = DEFAULT_LANG) -> str:
+        return message(self.key, lang, **self.params)
 
 
 def _vertices_to_polygons(path, df, lon, lat, normed, mapping=None):
@@ -351,9 +355,7 @@ def _vertices_to_polygons(path, df, lon, lat, normed, mapping=None):
     code_col = (mapping or load_mapping()).match_columns(df.columns).get("project_code")
     if code_col is None or not df[code_col].duplicated().any():
         # one point per row: points are not parcels; each row is rejected as a point
-        geom = np.array([_Unreadable("a point (lon/lat columns with one row per parcel), not a polygon; "
-                                     "give the parcel's vertices, one row per vertex with the same project code, "
-                                     "or a WKT polygon column")] * len(df), dtype=object)
+        geom = np.array([_Unreadable("reject.csv_point")] * len(df), dtype=object)
         return df.drop(columns=[lon, lat]), geom, None
     order = next((normed[c] for c in _ORDER_COLUMNS if c in normed), None)
     work = df.assign(_x=x, _y=y, _line=np.arange(2, len(df) + 2))
@@ -365,10 +367,10 @@ def _vertices_to_polygons(path, df, lon, lat, normed, mapping=None):
         attrs = first.drop(labels=[c for c in (lon, lat, order, "_x", "_y", "_o") if c in first.index])
         bad = grp[grp["_x"].isna() | grp["_y"].isna()]
         if len(bad):
-            g = _Unreadable(f"coordinate {bad.iloc[0][lon]!r}/{bad.iloc[0][lat]!r} on CSV line "
-                            f"{int(bad.iloc[0]['_line'])} is not a number")
+            g = _Unreadable("reject.coordinate_not_number", x=bad.iloc[0][lon], y=bad.iloc[0][lat],
+                            line=int(bad.iloc[0]["_line"]))
         elif len(grp) < 3:
-            g = _Unreadable(f"only {len(grp)} vertices; a polygon needs at least 3")
+            g = _Unreadable("reject.too_few_vertices", n=len(grp))
         else:
             g = shapely.Polygon(np.c_[grp["_x"].to_numpy(), grp["_y"].to_numpy()])
         rows.append(attrs)
@@ -401,16 +403,18 @@ def _extract(path: Path, tmp: Path, kind: str) -> Path:
 # -- geometry cleaning -------------------------------------------------------------
 
 
-_TYPE_ZH = {"Point": "点 point", "MultiPoint": "点 point", "LineString": "线 line",
-            "MultiLineString": "线 line", "LinearRing": "线 line"}
+_TYPE_KEYS = {"Point": "geometry.point", "MultiPoint": "geometry.point", "LineString": "geometry.line",
+              "MultiLineString": "geometry.line", "LinearRing": "geometry.line"}
 
 
-def clean_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def clean_geometries(geoms: np.ndarray, lang: str = DEFAULT_LANG) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Repair parcel geometries.
 
     Parameters
     ----------
     geoms : ndarray of shapely geometries (``None`` or ``_Unreadable`` allowed)
+    lang : {"zh", "en"}
+        Language of the reject and repair texts.
 
     Returns
     -------
@@ -422,9 +426,11 @@ def clean_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     --------
     >>> from shapely import Polygon
     >>> bowtie = Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])
-    >>> g, rej, rep = clean_geometries(np.array([bowtie], dtype=object))
+    >>> g, rej, rep = clean_geometries(np.array([bowtie], dtype=object), lang="en")
     >>> g[0].geom_type, rej[0], rep[0]
     ('MultiPolygon', None, 'self-intersecting ring repaired (make_valid, Self-intersection[1 1]), its signed area was 0 as drawn, now it covers the polygons enclosed')
+    >>> clean_geometries(np.array([bowtie], dtype=object))[2][0]
+    '多边形自相交,已修复(make_valid,Self-intersection[1 1]),按原绘制计算的面积为 0,修复后覆盖其围成的各个多边形'
     """
     n = len(geoms)
     out = np.empty(n, dtype=object)
@@ -433,27 +439,28 @@ def clean_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     is_geom = np.array([isinstance(g, shapely.Geometry) for g in geoms], dtype=bool)
     for i in np.flatnonzero(~is_geom):
         g = geoms[i]
-        reject[i] = g.reason if isinstance(g, _Unreadable) else "empty geometry (no coordinates); draw the parcel"
+        reject[i] = g.reason(lang) if isinstance(g, _Unreadable) else message("reject.empty_geometry", lang)
     arr = np.array([g if ok else None for g, ok in zip(geoms, is_geom)], dtype=object)
     has_z = shapely.has_z(arr)
     arr = shapely.force_2d(arr)
     empty = is_geom & shapely.is_empty(arr)
-    reject[empty] = "empty geometry (no coordinates); draw the parcel"
+    reject[empty] = message("reject.empty_geometry", lang)
     types = shapely.get_type_id(arr)
     poly = np.isin(types, (3, 6))
     coll = types == 7
     for i in np.flatnonzero(is_geom & ~empty & ~poly & ~coll):
         t = arr[i].geom_type
-        reject[i] = f"geometry is a {_TYPE_ZH.get(t, t)} ({t}), not a polygon; parcels must be polygons"
+        kind = label(_TYPE_KEYS[t], lang) if t in _TYPE_KEYS else t
+        reject[i] = message("reject.not_polygon", lang, kind=kind, geom_type=t)
     # collections: keep the polygonal parts
     for i in np.flatnonzero(is_geom & ~empty & coll):
         parts = [p for p in shapely.get_parts(arr[i]) if p.geom_type in ("Polygon", "MultiPolygon")]
         if not parts:
-            reject[i] = "geometry collection without any polygon; parcels must be polygons"
+            reject[i] = message("reject.collection_without_polygon", lang)
         else:
             dropped = len(shapely.get_parts(arr[i])) - len(parts)
             arr[i] = shapely.union_all(parts)
-            repair[i] = f"geometry collection: kept {len(parts)} polygon(s), dropped {dropped} other part(s)"
+            repair[i] = message("repair.collection", lang, kept=len(parts), dropped=dropped)
             poly[i] = True
     good = is_geom & ~empty & poly & np.array([r is None for r in reject])
     valid = np.zeros(n, dtype=bool)
@@ -466,19 +473,20 @@ def clean_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
             g = _polygonal(g)
             why = shapely.is_valid_reason(arr[i])
             if g is None or g.is_empty:
-                reject[i] = f"invalid polygon that collapses to nothing when repaired ({why}); redraw it"
+                reject[i] = message("reject.collapses", lang, why=why)
                 continue
-            what = "self-intersecting ring" if "Self-intersection" in why or "Ring Self" in why else why
+            key = "repair.self_intersection" if "Self-intersection" in why or "Ring Self" in why else "repair.invalid"
             if before[j] > 0:
-                change = f"area {(g.area - before[j]) / before[j] * 100:+.1f} %"
+                change = message("repair.area_change", lang, pct=(g.area - before[j]) / before[j] * 100)
             else:
-                change = "its signed area was 0 as drawn, now it covers the polygons enclosed"
-            repair[i] = f"{what} repaired (make_valid, {why}), {change}"
+                change = message("repair.zero_area", lang)
+            repair[i] = message(key, lang, why=why, change=change)
             arr[i] = g
     ok = np.array([r is None for r in reject])
     out[ok] = arr[ok]
+    sep, z_dropped = label("registry.separator", lang), message("repair.z_dropped", lang)
     for i in np.flatnonzero(ok & has_z):
-        repair[i] = "; ".join(filter(None, [repair[i], "Z coordinates dropped"]))
+        repair[i] = sep.join(filter(None, [repair[i], z_dropped]))
     out[~ok] = None
     return out, reject, repair
 
@@ -493,6 +501,7 @@ def _polygonal(g):
 
 
 def _geoms_from_wkb(raw: np.ndarray) -> np.ndarray:
+    """Shapely geometries from WKB; one that cannot be parsed becomes an ``_Unreadable``."""
     try:  # fast path: every geometry parses
         return np.asarray(shapely.from_wkb(np.asarray(raw, dtype=object)), dtype=object)
     except Exception:
@@ -507,10 +516,9 @@ def _geoms_from_wkb(raw: np.ndarray) -> np.ndarray:
         except Exception as exc:
             msg = str(exc)
             if "at least 4" in msg or "LinearRing" in msg:
-                why = "a ring with fewer than 4 points (not a closed polygon); redraw the parcel"
+                out[i] = _Unreadable("reject.ring_too_short")
             else:
-                why = f"unreadable geometry ({msg[:80]}); redraw the parcel"
-            out[i] = _Unreadable(why)
+                out[i] = _Unreadable("reject.unreadable_geometry", error=msg[:80])
     return out
 
 
@@ -577,6 +585,7 @@ def read_parcels(
     source_datum: str | None = None,
     encoding: str | None = None,
     mapping=None,
+    lang: str = DEFAULT_LANG,
 ) -> ReadResult:
     """Read one parcel file into EPSG:4490 polygons, with rejects and notes.
 
@@ -596,6 +605,8 @@ def read_parcels(
     mapping : layers.fields.FieldMapping, optional
         Column names to recognise (default: the bundled table); used to find the
         project code of CSVs with one row per vertex.
+    lang : {"zh", "en"}
+        Language of the reject reasons and repair texts (default Chinese).
 
     Returns
     -------
@@ -669,7 +680,7 @@ def read_parcels(
         geoms[is_geom] = from_gcj02(geoms[is_geom])
         notes.append("coordinates converted from GCJ-02 (Amap/Gaode) to CGCS2000")
 
-    cleaned, reject, repair = clean_geometries(geoms)
+    cleaned, reject, repair = clean_geometries(geoms, lang)
     bad = np.array([r is not None for r in reject])
     df["_repair"] = repair
     raw_geoms = np.array([g if isinstance(g, shapely.Geometry) else None for g in geoms], dtype=object)

@@ -59,6 +59,7 @@ import pandas as pd
 import shapely
 
 from gis.errors import DataFileError, RegistryBusyError, RegistryError
+from gis.labels import DEFAULT_LANG, label, message
 
 from . import qgis_style
 
@@ -645,19 +646,19 @@ class Registry:
     # -- writing ---------------------------------------------------------------------
     def write(self, rows, *, source: str, sha256: str, update: bool = False, synthetic: bool = False,
               counts: dict | None = None, batch_id: str | None = None, note: str | None = None,
-              tx=None) -> WriteResult:
+              tx=None, lang: str = DEFAULT_LANG) -> WriteResult:
         """Write validated rows as one batch (one transaction unless ``tx`` is given).
 
         ``rows`` is a GeoDataFrame with :data:`ATTRIBUTES`, geometry in EPSG:4490
         (Polygon/MultiPolygon) and optionally ``_row`` (source row, for messages).
         A code already current with identical data is *unchanged*; with different data
         it becomes a new version only with ``update=True``, else the row is refused
-        (returned in ``WriteResult.rejected``).
+        (returned in ``WriteResult.rejected``, with a reason in ``lang``, default Chinese).
         """
         if tx is None:
             with self.backend.transaction() as tx:
                 return self.write(rows, source=source, sha256=sha256, update=update, synthetic=synthetic,
-                                  counts=counts, batch_id=batch_id, note=note, tx=tx)
+                                  counts=counts, batch_id=batch_id, note=note, tx=tx, lang=lang)
         batch_id = batch_id or new_batch_id()
         at = now_iso()
         rows = rows.reset_index(drop=True)
@@ -681,6 +682,9 @@ class Registry:
                 shapely.normalize(geoms[idx]), shapely.normalize(np.asarray(o["_g"].to_numpy(), dtype=object)), 1e-9
             )
             names = np.array([*COMPARED, "geometry"])
+            sep = label("registry.list_separator", lang)
+            shown = dict(zip(names, names)) if lang == "en" else {
+                **{c: label(f"column.{c}", lang) for c in COMPARED}, "geometry": label("field.geometry", lang)}
             for k, i in enumerate(idx):
                 changed = names[diff[k]].tolist()
                 if not changed:
@@ -691,10 +695,9 @@ class Registry:
                     n_updated += 1
                 else:
                     new_mask[i] = False
-                    rejected.append((int(src_rows.iloc[i]), (
-                        f"project code {codes.iloc[i]!r} is already in the registry (batch {o['batch_id'].iloc[k]}) "
-                        f"with a different {', '.join(changed)}; to record this as a new version run the "
-                        "import again with --update (the old version is kept as history)")))
+                    rejected.append((int(src_rows.iloc[i]), message(
+                        "reject.registry_conflict", lang, code=codes.iloc[i], batch=o["batch_id"].iloc[k],
+                        fields=sep.join(shown[c] for c in changed))))
         self.backend.close_versions(tx, close, at, batch_id)
         ins = rows.loc[new_mask, list(ATTRIBUTES)].copy()
         ins["batch_id"] = batch_id

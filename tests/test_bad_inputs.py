@@ -101,7 +101,7 @@ def test_suite_has_at_least_30_distinct_cases():
 @pytest.mark.parametrize("case", sorted(ROWS))
 def test_row_outcomes(case, bad, counties, tmp_path):
     n_read, n_acc, n_rep, n_rej, reasons, note = ROWS[case]
-    rep = import_files(bad[case], tmp_path / "r.gpkg", counties=counties)
+    rep = import_files(bad[case], tmp_path / "r.gpkg", counties=counties, lang="en")
     f = rep.files[0]
     assert (f.n_read, f.n_accepted, f.n_repaired, f.n_rejected) == (n_read, n_acc, n_rep, n_rej)
     got = dict(zip(f.rejects["row"], f.rejects["reason"])) if f.rejects is not None else {}
@@ -130,12 +130,12 @@ def test_file_errors_leave_registry_untouched(case, bad, counties, tmp_path):
 
 
 def test_repairs_are_described(bad, counties, tmp_path):
-    f = import_files(bad["bowtie"], tmp_path / "r.gpkg", counties=counties).files[0]
+    f = import_files(bad["bowtie"], tmp_path / "r.gpkg", counties=counties, lang="en").files[0]
     assert f.repairs["row"].tolist() == [1]
     assert f.repairs["repair"].iloc[0].startswith("self-intersecting ring repaired (make_valid")
-    f = import_files(bad["z_coordinates"], tmp_path / "r2.gpkg", counties=counties).files[0]
+    f = import_files(bad["z_coordinates"], tmp_path / "r2.gpkg", counties=counties, lang="en").files[0]
     assert set(f.repairs["repair"]) == {"Z coordinates dropped"}
-    f = import_files(bad["collection_polygon_line"], tmp_path / "r3.gpkg", counties=counties).files[0]
+    f = import_files(bad["collection_polygon_line"], tmp_path / "r3.gpkg", counties=counties, lang="en").files[0]
     assert f.repairs["repair"].iloc[0] == "geometry collection: kept 1 polygon(s), dropped 1 other part(s)"
 
 
@@ -143,7 +143,7 @@ def test_parts_with_one_code_are_merged(bad, counties, tmp_path):
     from layers.registry import Registry
 
     f = import_files(bad["fieldmap_two_sketches"], tmp_path / "r.gpkg", counties=counties, category="paddy_new",
-                     year=2024, status="planned").files[0]
+                     year=2024, status="planned", lang="en").files[0]
     assert f.repairs.values.tolist() == [[1, "2 rows (rows 1, 2) with project code 'Z9' and the same attributes "
                                              "merged into one multipolygon"]]
     p = Registry(tmp_path / "r.gpkg").projects()
@@ -199,3 +199,79 @@ def test_cli_never_shows_a_traceback(bad, tmp_path):
         else:
             assert res.exit_code == 0, (case, res.output)
             assert "读取" in res.output and "拒绝" in res.output
+
+
+# The people who fix the files read Chinese: by default every reason and repair is Chinese.
+ZH_REASONS = {
+    "missing_code_value": {1: "列 '项目编号' 中没有项目编号;每个地块都必须填写项目编号"},
+    "unknown_category": {2: "项目类型 '鱼塘' 无法识别(列 '项目类型');请填写以下名称之一:高标准农田、新建水田、"
+                            "改善水田、盐碱地综合利用示范片区、新增耕地、水肥一体化、保护性耕作、机械深松整地、制种、"
+                            "造林、治理草原、修复湿地、新建棚室、庭院经济、示范基地(或其英文代码),或用 --category "
+                            "为整个文件统一指定,或将该值添加到 --mapping 映射文件中"},
+    "shanghai": {1: "地块不在白城市范围内(仅 0% 位于市界内;中心点经度 121.4750、纬度 31.2350);请检查坐标系"
+                    "(--crs)、是否为高德 GCJ-02 坐标(--source-datum gcj02),或核实是否为白城市的项目"},
+    "year_20240": {1: "建设年度 '20240' 不是 1990 至 2100 之间的年份;请写成 2024 这样的四位年份(列 '建设年度')"},
+    "points_lines": {1: "图形是点(Point),不是多边形;地块必须是多边形(面)",
+                     2: "图形是线(LineString),不是多边形;地块必须是多边形(面)"},
+    "ring_2pts": {1: "多边形的边界环少于 4 个点(不构成闭合多边形);请重新绘制该地块"},
+    "duplicate_codes": {1: "项目编号 'Z1' 在本文件中出现多次(第 1、3 行)且属性不一致;请为每个地块分配独立的"
+                           "项目编号,或使同一项目各部分的属性保持一致"},
+    "county_mismatch": {2: "填报的县(市、区)为 镇赉县 220821,但地块大部分(100%)位于 大安市 220882;"
+                           "请修改县(市、区)列或地块图形"},
+    "csv_points": {1: "仅为一个点(每个地块只有一行经纬度),不是多边形;请逐行给出地块的各个拐点坐标(每个拐点一行,"
+                      "项目编号相同),或提供 WKT 多边形列"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(ZH_REASONS))
+def test_reasons_are_chinese_by_default(case, bad, counties, tmp_path):
+    f = import_files(bad[case], tmp_path / "r.gpkg", counties=counties).files[0]
+    csv = pd.read_csv(f.rejects_csv)  # what the county office opens (UTF-8 with BOM, for Excel)
+    assert {"row", "reason"} <= set(csv.columns)  # column names stay machine-readable
+    got = dict(zip(csv["row"], csv["reason"]))
+    for row, text in ZH_REASONS[case].items():
+        assert got[row] == text
+    gpkg = pyogrio.read_dataframe(f.rejects_gpkg)
+    assert dict(zip(gpkg["row"], gpkg["reason"])) == got
+
+
+def test_repairs_are_chinese_by_default(bad, counties, tmp_path):
+    f = import_files(bad["bowtie"], tmp_path / "r.gpkg", counties=counties).files[0]
+    assert f.repairs["repair"].tolist() == [
+        "多边形自相交,已修复(make_valid,Self-intersection[123.405 45.945]),按原绘制计算的面积为 0,"
+        "修复后覆盖其围成的各个多边形"]
+    f = import_files(bad["z_coordinates"], tmp_path / "r2.gpkg", counties=counties).files[0]
+    assert set(f.repairs["repair"]) == {"已去除 Z 坐标(高程)"}
+    f = import_files(bad["collection_polygon_line"], tmp_path / "r3.gpkg", counties=counties).files[0]
+    assert f.repairs["repair"].tolist() == ["几何集合:保留 1 个多边形,删除 1 个其他部分"]
+    f = import_files(bad["fieldmap_two_sketches"], tmp_path / "r4.gpkg", counties=counties, category="paddy_new",
+                     year=2024, status="planned").files[0]
+    assert f.repairs["repair"].tolist() == [
+        "项目编号 'Z9' 的 2 行(第 1、2 行)属性相同,已合并为一个多部件多边形(MultiPolygon)"]
+
+
+def test_cli_reasons_follow_lang(bad, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(main, ["import", str(bad["missing_code_value"]), "--registry", str(tmp_path / "a.gpkg")])
+    assert res.exit_code == 0, res.output
+    assert "  拒绝 行 1: 列 '项目编号' 中没有项目编号;每个地块都必须填写项目编号\n" in res.output
+    res = runner.invoke(main, ["import", str(bad["missing_code_value"]), "--registry", str(tmp_path / "b.gpkg"),
+                               "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    assert "  rejected row 1: no project code in column '项目编号'; every parcel needs a 项目编号\n" in res.output
+    assert pd.read_csv(bad["missing_code_value"].with_name(bad["missing_code_value"].name + ".rejects.csv"))[
+        "reason"].tolist() == ["no project code in column '项目编号'; every parcel needs a 项目编号"]
+    res = runner.invoke(main, ["import", str(bad["bowtie"]), "--registry", str(tmp_path / "c.gpkg")])
+    assert "  修复 行 1: 多边形自相交,已修复(make_valid," in res.output
+
+
+def test_report_more_line_follows_lang():
+    from workflows.importing import FileReport, ImportReport, format_report
+
+    f = FileReport(source="a.shp", sha256="0" * 64, n_read=12, n_rejected=12,
+                   rejects=pd.DataFrame({"row": range(1, 13), "reason": ["x"] * 12}),
+                   repairs=pd.DataFrame({"row": range(1, 9), "repair": ["y"] * 8}))
+    rep = ImportReport(files=[f], registry=Path("r.gpkg"))
+    zh, en = format_report(rep).splitlines(), format_report(rep, "en").splitlines()
+    assert "  … 另有 3 条" in zh and "  … 另有 2 条" in zh and not any("more" in line for line in zh)
+    assert "  … 3 more" in en and "  … 2 more" in en

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from gis.errors import ConfigError, InputError
+from gis.labels import CATEGORIES
 from layers.fields import load_mapping, map_fields, norm, parse_number, parse_year
 
 
@@ -63,6 +64,36 @@ def test_table_level_errors():
     with pytest.raises(InputError, match="--year: year 20240 is not a year"):
         map_fields(df, source="a.shp", category="造林", year=20240)
     rows, rej = map_fields(pd.DataFrame({"项目编号": ["A", ""], "年度": ["", 2024]}), source="a",
-                           category="造林", status="规划")
+                           category="造林", status="规划", lang="en")
     assert rej["reason"].tolist() == ["year is empty (column '年度'); fill it in or give --year",
                                       "no project code in column '项目编号'; every parcel needs a 项目编号"]
+    rows, rej = map_fields(pd.DataFrame({"项目编号": ["A", ""], "年度": ["", 2024]}), source="a",
+                           category="造林", status="规划")
+    assert rej["reason"].tolist() == ["建设年度为空(列 '年度');请补填,或用 --year 为整个文件统一指定",
+                                      "列 '项目编号' 中没有项目编号;每个地块都必须填写项目编号"]
+
+
+def test_value_reasons_in_both_languages():
+    df = pd.DataFrame({"项目编号": ["A", "B", "C", "D", "E", "E"], "年度": [2024, "24年", 2024, 2024, 2024, 2024],
+                       "类型": ["造林", "造林", "", "造林", "造林", "造林"],
+                       "面积(亩)": ["100", "100", "100", "-5", "1", "2"],
+                       "投资(万元)": ["1", "1", "1", "1", "约3万", "1"],
+                       "状态": ["规划"] * 6, "县": ["镇赉", "镇赉", "镇赉", "镇赉", "镇赉", "长春"]})
+    en = map_fields(df, source="a", lang="en")[1].set_index("_row")["reason"]
+    zh = map_fields(df, source="a")[1].set_index("_row")["reason"]
+    assert en.to_dict() == {
+        2: "year '24年' is not a year between 1990 and 2100; write it like 2024 (column '年度')",
+        3: "category empty (column '类型'); use one of " + ", ".join(CATEGORIES)
+           + ", its Chinese name, --category, or add the value to a --mapping file",
+        4: "area '-5' is negative or not finite; give the area as a positive number (column '面积(亩)')",
+        5: "investment '约3万' is not a number; write digits only, e.g. 1200.5 (column '投资(万元)')",
+        6: "county '长春' (column '县') is not a county of Baicheng; use a code or name of 220802 洮北区, "
+           "220821 镇赉县, 220822 通榆县, 220881 洮南市, 220882 大安市"}
+    assert zh.to_dict() == {
+        2: "建设年度 '24年' 不是 1990 至 2100 之间的年份;请写成 2024 这样的四位年份(列 '年度')",
+        3: "项目类型为空(列 '类型');请填写以下名称之一:" + "、".join(zh for zh, _ in CATEGORIES.values())
+           + "(或其英文代码),或用 --category 为整个文件统一指定,或将该值添加到 --mapping 映射文件中",
+        4: "申报面积 '-5' 为负数或不是有效数值;请填写正数(列 '面积(亩)')",
+        5: "投资 '约3万' 不是数字;请只填写数字,例如 1200.5(列 '投资(万元)')",
+        6: "县(市、区) '长春'(列 '县')不属于白城市;请填写以下代码或名称之一:220802 洮北区、"
+           "220821 镇赉县、220822 通榆县、220881 洮南市、220882 大安市"}

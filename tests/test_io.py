@@ -69,9 +69,13 @@ def test_clean_geometries_cases():
         shapely.Polygon(),
         None,
     ], dtype=object)
-    out, rej, rep = clean_geometries(geoms)
+    out, rej, rep = clean_geometries(geoms, lang="en")
     assert out[0].equals(box(0, 0, 1, 1)) and rej[0] is None and rep[0] is None
     assert out[1].is_valid and rep[1].startswith("Self-intersection") or "repaired (make_valid" in rep[1]
     assert rej[2] == "geometry collection without any polygon; parcels must be polygons"
     assert rej[3].startswith("geometry is a 线 line (LineString)")
     assert rej[4] == rej[5] == "empty geometry (no coordinates); draw the parcel"
+    out, rej, rep = clean_geometries(geoms)  # Chinese by default
+    assert rej[2] == "几何集合中没有多边形;地块必须是多边形(面)"
+    assert rej[3] == "图形是线(LineString),不是多边形;地块必须是多边形(面)"
+    assert rej[4] == rej[5] == "图形为空(没有坐标);请绘制该地块"

@@ -88,11 +88,18 @@ def test_unchanged_update_history_and_exact_undo(tmp_path):
     changed = rows(("A", "B", "C"))
     changed.loc[1, "status"] = "completed"
     changed.loc[1, "geometry"] = box(123.42, 45.94, 123.435, 45.95)
-    res = reg.write(changed, source="b.shp", sha256="b" * 64)
+    res = reg.write(changed, source="b.shp", sha256="b" * 64, lang="en")
     assert (res.n_new, res.n_updated, res.n_unchanged) == (1, 0, 1)
     assert res.rejected["_row"].tolist() == [2]
     assert "project code 'B' is already in the registry" in res.rejected["reason"].iloc[0]
     assert "different status, geometry" in res.rejected["reason"].iloc[0]
+    reg.undo(res.batch_id)
+    assert snapshot(path) == before
+    # the same refusal in Chinese (the default): the changed fields by their Chinese names
+    res = reg.write(changed, source="b.shp", sha256="b" * 64)
+    assert res.rejected["reason"].tolist() == [
+        f"项目编号 'B' 已在项目库中(批次 {first.batch_id}),但状态、地块图形不同;如需登记为新版本,"
+        "请加 --update 重新导入(旧版本作为历史记录保留)"]
     reg.undo(res.batch_id)
     assert snapshot(path) == before
 

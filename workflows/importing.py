@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import DataFileError
-from gis.labels import COUNTIES, label
+from gis.labels import COUNTIES, DEFAULT_LANG, label, message
 from workflows.options import lang_option, registry_option, registry_path
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,9 @@ class _Prepared:
 
 
 def prepare_file(path, *, counties, mapping, category=None, year=None, status=None, crs=None,
-                 source_datum=None, layer=None, encoding=None, synthetic=False) -> _Prepared:
-    """Read, map and validate one file (no registry access)."""
+                 source_datum=None, layer=None, encoding=None, synthetic=False,
+                 lang: str = DEFAULT_LANG) -> _Prepared:
+    """Read, map and validate one file (no registry access); reasons and repairs in ``lang``."""
     import geopandas as gpd
 
     from gis.area import area_mu
@@ -131,16 +132,16 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
 
     path = Path(path)
     res = read_parcels(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding,
-                       mapping=mapping)
+                       mapping=mapping, lang=lang)
     rep = FileReport(source=res.source, sha256=file_sha256(path), n_read=res.n_read, synthetic=synthetic,
                      notes=list(res.notes))
     if res.crs_note and not any("CRS" in n for n in rep.notes):
         rep.notes.append(f"CRS: {res.crs_note}")
     frame = res.frame
     rows, field_rej = map_fields(frame.drop(columns="geometry"), mapping, source=res.source,
-                                 category=category, year=year, status=status)
+                                 category=category, year=year, status=status, lang=lang)
     rows = gpd.GeoDataFrame(rows, geometry=frame.geometry.loc[rows.index], crs=frame.crs)
-    rows, merged = merge_parts(rows)
+    rows, merged = merge_parts(rows, lang)
     reasons = pd.Series(field_rej["reason"].to_numpy(), index=field_rej.index, dtype=object)
 
     # county from geometry; outside Baicheng → reject; declared county must agree
@@ -153,18 +154,12 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
 
         centres = shapely.centroid(np.asarray(rows.geometry.values[outside], dtype=object))
         for idx, pt, inside in zip(rows.index[outside], centres, share["inside"].to_numpy()[outside]):
-            reasons.loc[idx] = (
-                f"parcel lies outside Baicheng (only {inside * 100:.0f} % inside; centre at lon {pt.x:.4f}, "
-                f"lat {pt.y:.4f}); check the CRS (--crs), GCJ-02 coordinates (--source-datum gcj02), "
-                "or whether it is a Baicheng project at all"
-            )
+            reasons.loc[idx] = message("reject.outside_city", lang, pct=inside * 100, lon=pt.x, lat=pt.y)
         declared = rows["county_declared"].to_numpy(dtype=object)
         mism = (~outside) & pd.notna(declared) & (declared != county)
         for idx, d, g, s in zip(rows.index[mism], declared[mism], county[mism], share["share"].to_numpy()[mism]):
-            reasons.loc[idx] = (
-                f"declared county {names.get(d, d)} but the parcel lies mostly ({s * 100:.0f} %) in "
-                f"{names.get(g, g)}; fix the county column or the geometry"
-            )
+            reasons.loc[idx] = message("reject.county_mismatch", lang, declared=names.get(d, d), pct=s * 100,
+                                       actual=names.get(g, g))
         rows["county_code"] = county
     else:
         rows["county_code"] = pd.Series(dtype=object)
@@ -196,12 +191,12 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     return _Prepared(path=path, report=rep, rows=accepted, rejects=rej, frame=frame)
 
 
-def merge_parts(rows):
+def merge_parts(rows, lang: str = DEFAULT_LANG):
     """Merge rows marked as parts of one parcel (``_part_of``) into one multipolygon.
 
     Returns the rows (one per parcel, ``_rows`` = tuple of source rows) and a table
-    ``row, repair`` describing each merge. The declared area is summed over parts
-    unless every part repeats the same figure (then it is the project's area).
+    ``row, repair`` describing each merge (in ``lang``). The declared area is summed
+    over parts unless every part repeats the same figure (then it is the project's area).
     """
     import shapely
 
@@ -220,9 +215,9 @@ def merge_parts(rows):
                 row["declared_area_mu"] = float(areas.sum())
             row["_rows"] = tuple(int(r) for r in grp["_row"])
             merged.append(row)
-            notes.append({"row": int(first), "repair": (
-                f"{len(grp)} rows (rows {', '.join(map(str, row['_rows']))}) with project code "
-                f"{row['project_code']!r} and the same attributes merged into one multipolygon")})
+            notes.append({"row": int(first), "repair": message(
+                "repair.merged", lang, n=len(grp), code=row["project_code"],
+                rows=label("registry.list_separator", lang).join(map(str, row["_rows"])))})
         import geopandas as gpd
 
         rows = pd.concat([rows[keep], gpd.GeoDataFrame(merged, geometry="geometry", crs=rows.crs)])
@@ -281,6 +276,7 @@ def import_files(
     counties=None,
     timeout: float = 30.0,
     progress: bool = False,
+    lang: str = DEFAULT_LANG,
 ) -> ImportReport:
     """Import parcel files into the registry, one batch per file, in one transaction.
 
@@ -303,6 +299,13 @@ def import_files(
         Passed to :func:`layers.io.read_parcels`.
     counties : GeoDataFrame, optional
         County polygons (default: the catalogue layer with role ``counties``).
+    timeout : float
+        Seconds to wait for another writer of the registry.
+    progress : bool
+        Show a progress bar on stderr.
+    lang : {"zh", "en"}
+        Language of the reject reasons and repair texts (in the report and the
+        rejects files; default Chinese). Column names stay as they are.
 
     Returns
     -------
@@ -321,16 +324,16 @@ def import_files(
     bar = _Bar(progress, len(paths))
     prepared = []
     for p in paths:
-        bar.step(f"{label('registry.reading')} {p.name}")
+        bar.step(f"{label('registry.reading', lang)} {p.name}")
         prepared.append(prepare_file(p, counties=counties, mapping=m, category=category, year=year, status=status,
                                      crs=crs, source_datum=source_datum, layer=layer, encoding=encoding,
-                                     synthetic=synthetic))
-    bar.step(label("registry.writing"))
+                                     synthetic=synthetic, lang=lang))
+    bar.step(label("registry.writing", lang))
     with reg.transaction() as tx:
         for prep in prepared:
             r = prep.report
             res = reg.write(prep.rows, source=str(prep.path.resolve()), sha256=r.sha256, update=update,
-                            synthetic=synthetic, tx=tx,
+                            synthetic=synthetic, tx=tx, lang=lang,
                             counts={"n_read": r.n_read, "n_accepted": r.n_accepted, "n_repaired": r.n_repaired,
                                     "n_rejected": r.n_rejected})
             r.batch_id, r.n_new, r.n_updated, r.n_unchanged = res.batch_id, res.n_new, res.n_updated, res.n_unchanged
@@ -407,12 +410,12 @@ def format_report(report: ImportReport, lang: str = "zh") -> str:
             for _, r in f.repairs.head(5).iterrows():
                 lines.append(f"  {L('repaired')} {L('row')} {r['row']}: {r['repair']}")
             if len(f.repairs) > 5:
-                lines.append(f"  … {len(f.repairs) - 5} more")
+                lines.append(f"  {message('registry.more', lang, n=len(f.repairs) - 5)}")
         if f.rejects is not None and len(f.rejects):
             for _, r in f.rejects.head(10).iterrows():
                 lines.append(f"  {L('rejected')} {L('row')} {r['row']}: {r['reason']}")
             if len(f.rejects) > 10:
-                lines.append(f"  … {len(f.rejects) - 10} more")
+                lines.append(f"  {message('registry.more', lang, n=len(f.rejects) - 10)}")
             lines.append(f"  {L('rejects_file')}: {f.rejects_csv} , {f.rejects_gpkg}")
     return "\n".join(lines)
 
@@ -445,7 +448,7 @@ def import_command(files, category, year, status, mapping, update, crs, source_d
     """
     report = import_files(list(files), registry, category=category, year=year, status=status, mapping=mapping,
                           update=update, synthetic=synthetic, crs=crs, source_datum=source_datum, layer=layer,
-                          encoding=encoding, progress=True)
+                          encoding=encoding, progress=True, lang=lang)
     click.echo(format_report(report, lang))
 
 
