@@ -1,0 +1,65 @@
+"""gis.labels: the message templates of import (reject reasons, repairs) in both languages."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from gis.labels import LABELS, label, message
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = sorted(k for k in LABELS if k.startswith(("reject.", "repair.")) or k == "registry.more")
+
+
+def fields(template: str) -> set[tuple[str, str, str]]:
+    """``(name, conversion, format spec)`` of every placeholder of a ``str.format`` template."""
+    return {(name, conv or "", spec or "") for _, name, spec, conv in string.Formatter().parse(template)
+            if name is not None}
+
+
+def sample(name: str, spec: str):
+    """A value for a placeholder: a number when the format spec needs one."""
+    return 12.5 if spec else f"<{name}>"
+
+
+def test_there_are_templates():
+    assert len(TEMPLATES) >= 25
+    assert {"reject.no_code", "reject.unknown_value", "reject.outside_city", "reject.year_invalid",
+            "repair.self_intersection", "reject.registry_conflict"} <= set(TEMPLATES)
+
+
+@pytest.mark.parametrize("key", TEMPLATES)
+def test_both_languages_have_the_same_placeholders_and_format(key):
+    zh, en = LABELS[key]
+    assert fields(zh) == fields(en), key
+    assert zh != en and re.search(r"[\u4e00-\u9fff]", zh), f"{key}: the Chinese text is not Chinese"
+    params = {name: sample(name, spec) for name, _, spec in fields(en)}
+    for lang in ("zh", "en"):
+        text = message(key, lang, **params)
+        assert "{" not in text and "}" not in text, (key, lang, text)
+        for name, _, spec in fields(en):
+            if not spec:  # values are inserted unchanged, whatever the language
+                assert f"<{name}>" in text, (key, lang, name)
+
+
+def test_message_is_label_and_format():
+    assert message("repair.area_change", "en", pct=-1.26) == "area -1.3 %"
+    assert message("repair.area_change", pct=-1.26) == "面积变化 -1.3%"
+    assert message("reject.empty_geometry") == label("reject.empty_geometry")
+    with pytest.raises(KeyError):
+        message("reject.no_code", "en")  # a placeholder without a value is a programming error
+
+
+MESSAGE_CALL = re.compile(r"""(?:message|_Unreadable|ValueProblem|label)\(\s*["']([a-z_]+\.[a-z_.]+)["']""")
+
+
+def test_every_key_the_import_path_uses_is_in_the_table():
+    used = set()
+    for f in ("layers/io.py", "layers/fields.py", "layers/registry.py", "workflows/importing.py"):
+        used |= set(MESSAGE_CALL.findall((ROOT / f).read_text(encoding="utf-8")))
+    assert {"reject.csv_point", "reject.not_polygon", "reject.registry_conflict", "repair.merged"} <= used
+    missing = {k for k in used if k.startswith(("reject.", "repair.", "field.", "geometry.")) and k not in LABELS}
+    assert not missing
