@@ -195,12 +195,14 @@ class FieldMap:
     def add_polygons(self, gdf, name: str, style: dict, *, popup: list[tuple[str, str, str]] | None = None,
                      title_col: str | None = None, tooltip_col: str | None = None, label_col: str | None = None,
                      control: bool = True, show: bool = True, interactive: bool = True, legend: str | None = None,
-                     breaks: dict | None = None, layer_id: str | None = None, geom_type: str = "fill") -> None:
+                     breaks: dict | None = None, layer_id: str | None = None, geom_type: str = "fill",
+                     series: dict | None = None, series_label: str | None = None) -> None:
         """A generic vector layer (counties, reserves, canals, classes) with escaped popups.
 
         ``popup`` rows are (label, column, kind) with kind in text, mu, wan_mu, pct, num, int,
         ``lookup:category|status|county``. ``breaks`` colours by a numeric column:
         ``{"field": col, "edges": [...], "colors": [...], "nodata": "#ddd"}``.
+        ``series`` maps project_code → (dates, values) for a trend chart in the popup.
         """
         g = self._prep(gdf)
         cols = {c for c in [title_col, tooltip_col, label_col] if c}
@@ -220,6 +222,10 @@ class FieldMap:
             spec["style"]["breaks"] = breaks
         if popup and interactive:
             spec["popup"] = {"title": title_col, "rows": [list(r) for r in popup]}
+            if series and "project_code" in g.columns:
+                props["ts"], dates = series_column(g["project_code"].astype(str), series)
+                spec["popup"]["series"] = {"field": "ts", "label": series_label or self.L("maps.trend"),
+                                           "dates": dates}
         if tooltip_col and interactive:
             spec["tooltip"] = [["", tooltip_col, "text"]]
         if label_col:

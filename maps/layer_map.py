@@ -50,12 +50,14 @@ def class_map(gdf, column: str, *, classes: dict[str, str] | None = None, colors
               name: str = "", fields: list | None = None, title: str | None = None, lang: str = "zh",
               basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
               attribution: str | None = None, synthetic: bool = False, counties=None,
-              class_label: str | None = None) -> FieldMap:
+              class_label: str | None = None, series: dict | None = None,
+              series_label: str | None = None) -> FieldMap:
     """Polygons coloured by a class column (suitability, remediation measures).
 
     ``classes`` maps class value → label shown (default: the values themselves, in order of
     appearance); ``colors`` maps class value → colour (default: the class palette).
     ``fields`` are extra popup rows: column names or (label, column, kind) tuples.
+    ``series`` maps project_code → (dates, values): a trend chart in each popup.
     """
     if column not in gdf.columns:
         raise InputError(f"layer {name!r} has no column {column!r}; columns are: {', '.join(map(str, gdf.columns))}")
@@ -77,12 +79,34 @@ def class_map(gdf, column: str, *, classes: dict[str, str] | None = None, colors
         if kind == "text" and not pd.api.types.is_numeric_dtype(g[f]):
             g[f] = g[f].astype(str)
     fm.add_polygons(g, name or fm.L("maps.class"), spec_style, popup=rows, title_col=title_col,
-                    tooltip_col="_class", layer_id="classes")
+                    tooltip_col="_class", layer_id="classes", series=series, series_label=series_label)
     # colour by class: a "by" style on the class label
     fm.layers[-1]["style"]["by"] = [{"field": "_class", "values": {classes[v]: {"fillColor": colors[v], "color": colors[v]}
                                                                    for v in classes}}]
     fm.add_legend(name or fm.L("maps.class"), [(classes[v], {"color": colors[v], "fillColor": colors[v], "fillOpacity": 0.6})
                                                for v in classes])
+    _add_counties(fm, counties)
+    return fm
+
+
+def score_map(gdf, column: str = "score", *, edges=S.SCORE_EDGES, colors=S.SCORE_COLORS, name: str = "",
+              fields: list | None = None, title: str | None = None, lang: str = "zh", basemap: str = "osm",
+              tianditu_key: str | None = None, online: bool = False, attribution: str | None = None,
+              synthetic: bool = False, counties=None, score_label: str | None = None) -> FieldMap:
+    """Polygons coloured by a 0–1 score in classes (``edges``: upper bounds, one colour more
+    than edges), e.g. paddy suitability candidates. ``fields``: popup rows (label, column,
+    kind); the first text column is the popup title."""
+    if column not in gdf.columns:
+        raise InputError(f"layer {name!r} has no column {column!r}; columns are: {', '.join(map(str, gdf.columns))}")
+    fm = _new(title or name, lang, basemap, tianditu_key, online, attribution, synthetic)
+    rows = [r for r in (fields or []) if r[1] in gdf.columns]
+    title_col = rows[0][1] if rows and rows[0][2] == "text" else None
+    style = {"color": "#333333", "weight": 1, "fillOpacity": 0.65}
+    fm.add_polygons(gdf, name or column, style, popup=rows, title_col=title_col, tooltip_col=title_col,
+                    layer_id="candidates",
+                    breaks={"field": column, "edges": list(edges), "colors": list(colors), "nodata": S.NODATA_COLOR})
+    names = [f"< {edges[0]}"] + [f"{a} – {b}" for a, b in zip(edges[:-1], edges[1:])] + [f"≥ {edges[-1]}"]
+    fm.add_legend(score_label or column, [(n, dict(style, fillColor=c)) for n, c in zip(names, colors)])
     _add_counties(fm, counties)
     return fm
 

@@ -30,6 +30,12 @@ COMPLETION_EDGES = [25, 50, 75, 100]
 COMPLETION_COLORS = ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#31a354"]
 NODATA_COLOR = "#dddddd"
 
+# remediation verdicts (gis.trend.VERDICTS) and suitability score classes
+VERDICT_COLORS = {"improving": "#1a9641", "no_clear_change": "#fee08b", "worsening": "#d7191c",
+                  "insufficient_data": "#bbbbbb"}
+SCORE_EDGES = [0.5, 0.7, 0.9]
+SCORE_COLORS = ["#d7191c", "#fdae61", "#a6d96a", "#1a9641"]
+
 # generic class palettes (suitability, remediation, raster classes)
 CLASS_PALETTE = ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c", "#7b3294", "#2c7bb6", "#999999"]
 

@@ -173,6 +173,7 @@ def remediation_map_file(directory: str | os.PathLike = "remediation", out=None,
     import geopandas as gpd
 
     import layers
+    from maps import style as S
     from maps.layer_map import class_map
 
     d = Path(directory)
@@ -183,12 +184,16 @@ def remediation_map_file(directory: str | os.PathLike = "remediation", out=None,
         raise DataFileError(f"{d / 'remediation.gpkg'} has no verdict column; columns are {', '.join(g.columns)}")
     cat = layers.get_catalog(workspace)
     counties, _ = cat.load_role("counties", required=False)
-    colors = {"improving": "#1a9641", "no_clear_change": "#fee08b", "worsening": "#d7191c",
-              "insufficient_data": "#bbbbbb"}  # the verdicts of gis.trend.VERDICTS
+    index = None
+    if series:
+        try:
+            index = str(json.loads((d / "remediation_series.json").read_text(encoding="utf-8")).get("index", "")).upper()
+        except (ValueError, AttributeError):
+            pass
     vals = [v for v in dict.fromkeys(g[col].astype(str))]
     classes = {v: _verdict_label(v, lang) for v in vals}
     synthetic = bool(g["synthetic"].any()) if "synthetic" in g.columns else False  # remediation writes it
-    fm = class_map(g, col, classes=classes, colors={v: colors.get(v, "#999999") for v in vals},
+    fm = class_map(g, col, classes=classes, colors={v: S.VERDICT_COLORS.get(v, "#999999") for v in vals},
                    name=_lab("remediation.title", lang, label("maps.remediation_title", lang)), counties=counties,
                    synthetic=synthetic, class_label=_lab("remediation.verdict", lang, label("maps.class", lang)),
                    fields=[(label("column.project_code", lang), "project_code", "text"),
@@ -196,14 +201,7 @@ def remediation_map_file(directory: str | os.PathLike = "remediation", out=None,
                            (label("column.year", lang), "year", "int"), (label("maps.area", lang), "area_mu", "mu"),
                            (_lab("remediation.change", lang, "change"), "change", "num"),
                            (_lab("remediation.slope_per_year", lang, "slope"), "slope_per_year", "num")],
-                   **_opts(basemap, tianditu_key, online, lang))
-    if series:
-        index = None
-        try:
-            index = str(json.loads((d / "remediation_series.json").read_text(encoding="utf-8")).get("index", "")).upper()
-        except (ValueError, AttributeError):
-            pass
-        _attach_series(fm, g, series, lang, index or None)
+                   series=series, series_label=index or None, **_opts(basemap, tianditu_key, online, lang))
     return fm.save(out or d / "remediation_map.html")
 
 
@@ -212,25 +210,6 @@ def _verdict_label(v: str, lang: str) -> str:
         return label(f"verdict.{v}", lang)
     except KeyError:  # a verdict from another tool: shown as it is
         return v
-
-
-def _attach_series(fm, g, series: dict, lang: str, index_label: str | None = None) -> None:
-    """Add the trend charts to the class layer's popups (values keyed by project_code)."""
-    from maps.base import series_column
-
-    spec = fm.layers[0]
-    token = spec["data"]
-    data = json.loads(fm._data[token])
-    codes = list(g["project_code"].astype(str)) if "project_code" in g.columns else []
-    if len(codes) != data["n"]:
-        return
-    data["p"]["ts"], dates = series_column(codes, series)
-    fm._data[token] = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    spec["popup"]["series"] = {"field": "ts", "label": index_label or label("maps.trend", lang), "dates": dates}
-
-
-SCORE_EDGES = [0.5, 0.7, 0.9]
-SCORE_COLORS = ["#d7191c", "#fdae61", "#a6d96a", "#1a9641"]
 
 
 def _lab(key: str, lang: str, default: str) -> str:
@@ -247,9 +226,7 @@ def suitability_map_file(directory: str | os.PathLike = "suitability", out=None,
     import pyogrio
 
     import layers
-    from maps import style as S
-    from maps.base import FieldMap
-    from maps.layer_map import _add_counties
+    from maps.layer_map import score_map
 
     d = Path(directory)
     gpkg = _find(d, ("suitability.gpkg", "candidates.gpkg"))
@@ -258,7 +235,6 @@ def suitability_map_file(directory: str | os.PathLike = "suitability", out=None,
     counties, _ = layers.get_catalog(workspace).load_role("counties", required=False)
     synthetic = bool(g["synthetic"].any()) if "synthetic" in g.columns else False
     name = _lab("suitability.title", lang, label("maps.suitability_title", lang))
-    fm = FieldMap(title=name, synthetic=synthetic, **_opts(basemap, tianditu_key, online, lang))
     if "score" not in g.columns:
         raise DataFileError(f"{gpkg} has no 'score' column; columns are {', '.join(map(str, g.columns))}")
     g = g.copy()
@@ -268,17 +244,9 @@ def suitability_map_file(directory: str | os.PathLike = "suitability", out=None,
             for k, c, kind in [("suitability.candidate_id", "candidate_id", "text"),
                                ("column.county", "county_code", "lookup:county"),
                                ("maps.area", "area_mu", "mu"), ("suitability.score", "score", "num"),
-                               ("suitability.limiting_factor", "limiting_factor", "text")] if c in g.columns]
-    title_col = "candidate_id" if "candidate_id" in g.columns else None
-    fm.add_polygons(g, name, {"color": "#333333", "weight": 1, "fillOpacity": 0.65}, popup=rows, title_col=title_col,
-                    tooltip_col=title_col, layer_id="candidates",
-                    breaks={"field": "score", "edges": SCORE_EDGES, "colors": SCORE_COLORS, "nodata": S.NODATA_COLOR})
-    e = SCORE_EDGES
-    names = [f"< {e[0]}"] + [f"{a} – {b}" for a, b in zip(e[:-1], e[1:])] + [f"≥ {e[-1]}"]
-    fm.add_legend(_lab("suitability.score", lang, "score"),
-                  [(n, {"color": "#333333", "weight": 1, "fillColor": c, "fillOpacity": 0.65})
-                   for n, c in zip(names, SCORE_COLORS)])
-    _add_counties(fm, counties)
+                               ("suitability.limiting_factor", "limiting_factor", "text")]]
+    fm = score_map(g, "score", name=name, title=name, fields=rows, synthetic=synthetic, counties=counties,
+                   score_label=_lab("suitability.score", lang, "score"), **_opts(basemap, tianditu_key, online, lang))
     return fm.save(out or d / "suitability_map.html")
 
 
