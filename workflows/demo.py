@@ -72,7 +72,7 @@ def _module(name: str):
 def step_import(run: DemoRun) -> None:
     importing = _module("workflows.importing")
     ws = run.workspace
-    report = importing.import_files([ws.parcels], registry=ws.registry, synthetic=True)
+    report = importing.import_files([ws.parcels], registry=ws.registry, synthetic=True, lang=run.lang)
     run.results["import"] = report
     run.outputs["import"] = {"registry": ws.registry}
     run.notes["import"] = (f"{report.n_read} → {report.n_accepted} "

@@ -79,7 +79,7 @@ def zonal_table(
     if output is not None and Path(output).suffix.lower() not in OUTPUT_SUFFIXES:
         raise InputError(f"{output}: unknown output type; use one of "
                          f"{', '.join(OUTPUT_SUFFIXES)}")
-    res = read_parcels(zones_path, layer=layer)
+    res = read_parcels(zones_path, layer=layer, lang=lang)
     for note in res.notes:
         log.info("%s", note)
     if len(res.rejects):
