@@ -86,6 +86,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "app.name": ("agrigis 白城农业地理信息工具", "agrigis, Baicheng agricultural GIS toolkit"),
     "city.name": ("白城市", "Baicheng"),
     "synthetic.notice": ("演示数据(合成,非真实)", "demo data (synthetic, not real)"),
+    "synthetic.label": ("合成数据", "synthetic data"),
     "unit.mu": ("亩", "mu"),
     "unit.wan_mu": ("万亩", "10k mu"),
     "unit.ha": ("公顷", "ha"),

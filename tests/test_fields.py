@@ -24,6 +24,28 @@ def test_bundled_aliases():
         "220821", "220882", "220881", "220802", "220822", None]
 
 
+def test_bundled_file_lists_only_extra_spellings():
+    """fields.yml adds spellings; codes and their labels are aliases already (from
+    gis.labels), so repeating them there would be a second place to keep in step."""
+    from pathlib import Path
+
+    import yaml
+
+    from gis.labels import STATUSES
+
+    path = Path(__file__).resolve().parents[1] / "layers" / "fields.yml"
+    values = yaml.safe_load(path.read_text(encoding="utf-8"))["values"]
+    for kind, codes in (("category", CATEGORIES), ("status", STATUSES)):
+        for code, spellings in values[kind].items():
+            own = {norm(code), norm(codes[code][0]), norm(codes[code][1])}
+            assert not own & {norm(v) for v in spellings}, (kind, code)
+    m = load_mapping()
+    for code, (zh, en) in CATEGORIES.items():  # …and they still map
+        assert m.value("category", zh) == m.value("category", en) == m.value("category", code) == code
+    for code, (zh, en) in STATUSES.items():
+        assert m.value("status", zh) == m.value("status", en) == code
+
+
 def test_values_and_units():
     assert norm(" 面积（亩） ") == "面积(亩)"
     assert parse_year("2024年度") == 2024 and parse_year(2023.0) == 2023

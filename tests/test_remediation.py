@@ -81,8 +81,8 @@ def test_verdicts_table_and_outputs(scene, tmp_path):
     assert len(chart["dates"]) == 70 and chart["verdict"] == "improving"
     side = json.loads(res.paths["json"].read_text(encoding="utf-8"))
     assert side["index"] == "ndvi" and set(side["parcels"]) == {"P-UP", "P-FLAT", "P-DOWN"}
-    about = pd.read_excel(res.paths["xlsx"], sheet_name="About")
-    assert about["Value"].str.contains("Rouse").any()
+    about = pd.read_excel(res.paths["xlsx"], sheet_name="About").set_index("Item")["Value"]
+    assert about.str.contains("Rouse").any() and about["synthetic data"] in ("yes", "no")
 
 
 def test_chinese_headers_by_default(scene, tmp_path):

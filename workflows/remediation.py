@@ -261,9 +261,9 @@ def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str)
         about = pd.DataFrame({
             label("remediation.item", lang): [label("remediation.title", lang), label("remediation.index", lang),
                                               label("remediation.stack", lang), label("remediation.verdict_rule", lang),
-                                              "synthetic"],
+                                              label("synthetic.label", lang)],
             label("remediation.value", lang): [notice or "-", f"{ix.alias} = {ix.formula} ({ix.reference})",
-                                               where, rule, str(res.synthetic).lower()],
+                                               where, rule, label(f"tracking.bool.{str(res.synthetic).lower()}", lang)],
         })
         notes = [notice] if notice else []
         write_excel(tmp / names["xlsx"], [Sheet(label("remediation.sheet_table", lang), disp, notes=notes),

@@ -244,7 +244,7 @@ def _write(out: Path, run: SuitabilityRun, lang: str) -> dict[str, Path]:
         summ = run.summary.copy()
         summ["key"] = [label(f"suitability.{k}", lang) for k in summ["key"]]
         if run.synthetic:
-            summ.loc[len(summ)] = ["synthetic", label("synthetic.notice", lang)]
+            summ.loc[len(summ)] = [label("synthetic.label", lang), label("synthetic.notice", lang)]
         summ.columns = [label("remediation.item", lang), label("remediation.value", lang)]
         write_excel(tmp / names["xlsx"], [Sheet(label("suitability.sheet_candidates", lang), disp, notes=notes),
                                           Sheet(label("suitability.sheet_by_county", lang), by, notes=notes),
