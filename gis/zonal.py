@@ -283,11 +283,17 @@ class _Strips:
         win = Window(0, self.hi, self.src.grid.width, b - self.hi)
         rows = slice(self.hi - self.lo, b - self.lo)
         for i, ds in enumerate(self.dss):
-            ds.read(self.src.band, window=win, out=self.buf[i, rows])
-            if self.meta[i][3]:
-                self.mbuf[i, rows] = ds.read_masks(self.src.band, window=win)
-            elif self.mbuf is not None:
-                self.mbuf[i, rows] = 255
+            try:
+                ds.read(self.src.band, window=win, out=self.buf[i, rows])
+                if self.meta[i][3]:
+                    self.mbuf[i, rows] = ds.read_masks(self.src.band, window=win)
+                elif self.mbuf is not None:
+                    self.mbuf[i, rows] = 255
+            except self.src._rasterio.errors.RasterioError as exc:
+                why = exc.__cause__ or exc  # rasterio's own text only points at GDAL's
+                raise DataFileError(
+                    f"{ds.name}: cannot read rows {self.hi}–{b - 1} of band {self.src.band} ({why}); the "
+                    "file is damaged or incomplete (check it with gdalinfo -checksum, copy it again)") from exc
         self.rows_decoded += (b - self.hi) * len(self.dss)
         self.hi = b
 

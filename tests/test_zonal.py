@@ -334,6 +334,18 @@ def test_files_are_decoded_once_in_windows_that_share_rows(data, tmp_path, monke
                                    rtol=1e-12)
 
 
+def test_a_damaged_file_is_named(data, tmp_path):
+    """A GeoTIFF cut short (an interrupted copy) opens, then fails while its tiles are
+    read: the error names the file and the rows, not just "Read failed"."""
+    good = data["tif"]
+    cut = tmp_path / "ndvi_2024-06-01.tif"
+    raw = good.read_bytes()
+    cut.write_bytes(raw[: len(raw) * 2 // 3])
+    with pytest.raises(DataFileError, match=r"ndvi_2024-06-01.tif: cannot read rows \d+–\d+ of band 1 "
+                                            r"\(.+\); the file is damaged or incomplete"):
+        zonal_stats(data["zones"], [good, cut], stats="mean")
+
+
 def test_dates_of_a_file_stack_come_from_the_names(data, tmp_path):
     zones = data["zones"].iloc[:5]
     arr = data["values"]
