@@ -21,8 +21,10 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,6 +32,7 @@ import numpy as np
 import pyproj
 
 from .errors import AmbiguousCRSError, CRSError
+from .labels import DEFAULT_LANG, message
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +125,43 @@ class CRSGuess:
         True if the stored axes are in the wrong order (latitude/northing first):
         swap x and y before using ``crs``.
     reason : str
-        One line for the user, saying what was seen and what was assumed.
+        One line for the user, saying what was seen and what was assumed, in English
+        (stable: notebooks and :func:`check_crs` use it); :meth:`reason_text` gives it
+        in either language.
+    key : str
+        Key of the reason's template in :data:`gis.labels.LABELS` (``"crs.…"``), or
+        ``""`` for a guess made by hand (then :meth:`reason_text` is ``reason``).
+    params : mapping
+        The values filled into the template (coordinate ranges, CRS name, zone).
     """
 
     crs: pyproj.CRS
     swapped: bool
     reason: str
+    key: str = ""
+    params: Mapping[str, object] = dataclasses.field(default_factory=dict, compare=False)
+
+    def reason_text(self, lang: str = DEFAULT_LANG) -> str:
+        """:attr:`reason` in ``lang`` (``"zh"``, the default, or ``"en"``).
+
+        Examples
+        --------
+        >>> g = guess_crs([45.2, 45.9], [122.5, 123.1])
+        >>> print(g.reason_text())
+        坐标轴顺序颠倒(第一个值是纬度/北坐标):坐标值 x 122.5…123.1、y 45.2…45.9 为中国境内的经纬度(度),按 China Geodetic Coordinate System 2000 (EPSG:4490) 处理
+        >>> g.reason_text("en") == g.reason
+        True
+        """
+        if not self.key:
+            return self.reason
+        text = message(self.key, lang, **self.params)
+        return message("crs.swapped", lang, reason=text) if self.swapped else text
+
+
+def _guess(crs: pyproj.CRS, swapped: bool, key: str, **params) -> CRSGuess:
+    """A :class:`CRSGuess` whose English ``reason`` is its template ``key`` filled with ``params``."""
+    g = CRSGuess(crs, swapped, "", key, params)
+    return dataclasses.replace(g, reason=g.reason_text("en"))
 
 
 def _in(v: np.ndarray, lo: float, hi: float) -> bool:
@@ -171,21 +205,20 @@ def _name(crs: pyproj.CRS) -> str:
     return f"{crs.name} (EPSG:{crs.to_epsg()})"
 
 
-def _guess_unswapped(x: np.ndarray, y: np.ndarray) -> tuple[pyproj.CRS, str] | None:
-    """A CRS for (x = easting/lon, y = northing/lat) in the given order, or None."""
+def _guess_unswapped(x: np.ndarray, y: np.ndarray) -> tuple[pyproj.CRS, str, dict] | None:
+    """``(crs, reason key, reason params)`` for (x = easting/lon, y = northing/lat) in the
+    given order, or None."""
     # lon/lat degrees in China
     if _on(x, y, CHINA_BOUNDS):
         crs = pyproj.CRS.from_user_input(CGCS2000)
-        return crs, (f"values x {_rng(x)}, y {_rng(y)} are longitude/latitude in degrees in China; "
-                     f"assumed {_name(crs)}")
+        return crs, "crs.lonlat_china", {"x": _rng(x), "y": _rng(y), "name": _name(crs)}
     ax = np.abs(x)
     # Web Mercator metres landing around Baicheng (exports from web maps)
     if _in(ax, 1e7, 1e8) and _in(y, 1e6, 1e7):
         lon, lat = _inverse(WEB_MERCATOR, x, y)
         if _on(lon, lat, BAICHENG_BOUNDS):
             crs = pyproj.CRS.from_user_input(WEB_MERCATOR)
-            return crs, (f"values x {_rng(x)}, y {_rng(y)} are Web Mercator metres that fall on "
-                         f"Baicheng; assumed {_name(crs)} (web-map export)")
+            return crs, "crs.web_mercator", {"x": _rng(x), "y": _rng(y), "name": _name(crs)}
     # Gauss-Krüger with the zone number in front of the easting (8 digits)
     if _in(x, 1e7, 1e8 - 1) and _in(y, 1e6, 1e7):
         zones = np.unique(np.floor(x / 1e6).astype(int))
@@ -196,16 +229,13 @@ def _guess_unswapped(x: np.ndarray, y: np.ndarray) -> tuple[pyproj.CRS, str] | N
                 crs = pyproj.CRS.from_epsg(_gk_epsg(zone, width, True))
                 lon, lat = _inverse(crs, x, y)
                 if _on(lon, lat, CHINA_BOUNDS):
-                    return crs, (f"8-digit eastings {_rng(x)} start with the Gauss-Krüger zone "
-                                 f"number {zone}; assumed {_name(crs)}")
+                    return crs, "crs.gk_zone_prefix", {"x": _rng(x), "zone": zone, "name": _name(crs)}
     # Gauss-Krüger without prefix (6-digit easting): only CM 123°E is safe, for Baicheng
     if _in(x, 1e5, 1e6 - 1) and _in(y, 1e6, 1e7):
         crs = pyproj.CRS.from_user_input(GK_CM123)
         lon, lat = _inverse(crs, x, y)
         if _on(lon, lat, BAICHENG_BOUNDS):
-            return crs, (f"6-digit eastings {_rng(x)} with northings {_rng(y)} fall on Baicheng "
-                         f"as Gauss-Krüger CM 123°E; assumed {_name(crs)} (UTM zone 51N data "
-                         f"looks the same but lies ≈2 km off: then declare --crs EPSG:32651)")
+            return crs, "crs.gk_cm123", {"x": _rng(x), "y": _rng(y), "name": _name(crs)}
     return None
 
 
@@ -221,7 +251,8 @@ def guess_crs(x, y) -> CRSGuess:
     Returns
     -------
     CRSGuess
-        ``crs``, ``swapped`` (swap x and y before use) and a one-line ``reason``.
+        ``crs``, ``swapped`` (swap x and y before use) and a one-line ``reason``
+        (English; ``reason_text(lang)`` gives it in Chinese or English).
 
     Raises
     ------
@@ -254,6 +285,8 @@ def guess_crs(x, y) -> CRSGuess:
     (4490, True)
     >>> print(guess_crs([562_000.0], [5_050_000.0]).reason)
     6-digit eastings 562000…562000 with northings 5050000…5050000 fall on Baicheng as Gauss-Krüger CM 123°E; assumed CGCS2000 / 3-degree Gauss-Kruger CM 123E (EPSG:4550) (UTM zone 51N data looks the same but lies ≈2 km off: then declare --crs EPSG:32651)
+    >>> print(guess_crs([562_000.0], [5_050_000.0]).reason_text())
+    6 位东坐标 562000…562000、北坐标 5050000…5050000 按中央经线 123°E 的高斯-克吕格投影落在白城市范围内,按 CGCS2000 / 3-degree Gauss-Kruger CM 123E (EPSG:4550) 处理(UTM 51N 带的数据数值相近,但位置相差约 2 公里:如为 UTM 坐标,请用 --crs EPSG:32651 指定)
     >>> guess_crs([3.0], [4.0])
     Traceback (most recent call last):
     ...
@@ -267,15 +300,14 @@ def guess_crs(x, y) -> CRSGuess:
         )
     hit = _guess_unswapped(x, y)
     if hit is not None:
-        return CRSGuess(hit[0], False, hit[1])
+        return _guess(hit[0], False, hit[1], **hit[2])
     hit = _guess_unswapped(y, x)
     if hit is not None:
-        return CRSGuess(hit[0], True, "axes are swapped (first value is latitude/northing): " + hit[1])
+        return _guess(hit[0], True, hit[1], **hit[2])
     # Plain degrees outside China: only when the order is unmistakable
     if _in(np.abs(x), 0, 180) and _in(np.abs(y), 0, 90) and np.abs(x).max() > 90:
         crs = pyproj.CRS.from_user_input(CGCS2000)
-        return CRSGuess(crs, False, f"values x {_rng(x)}, y {_rng(y)} are longitude/latitude in "
-                                    f"degrees (outside China); assumed {_name(crs)}")
+        return _guess(crs, False, "crs.lonlat_abroad", x=_rng(x), y=_rng(y), name=_name(crs))
     raise AmbiguousCRSError(
         f"cannot tell the coordinate system of x {_rng(x)}, y {_rng(y)}: they are neither "
         "lon/lat degrees in China, nor Gauss-Krüger metres with a zone prefix, nor CM 123°E "

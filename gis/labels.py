@@ -267,6 +267,49 @@ LABELS: dict[str, tuple[str, str]] = {
         "项目编号 {code!r} 的 {n} 行(第 {rows} 行)属性相同,已合并为一个多部件多边形(MultiPolygon)",
         "{n} rows (rows {rows}) with project code {code!r} and the same attributes merged into one multipolygon",
     ),
+    # --- import notes: how the encoding and the CRS were decided (layers.io,
+    # --- workflows.importing); the same placeholders in both languages
+    "note.encoding": ("文本编码:{how}", "text encoding: {how}"),
+    "note.encoding_given": ("{enc}(由 --encoding 指定)", "{enc} (given)"),
+    "note.encoding_cpg": ("{enc}(读自 {cpg})", "{enc} (from {cpg})"),
+    "note.encoding_detected_no_cpg": ("{enc}(无 .cpg 文件,自动识别)", "{enc} (detected, no .cpg)"),
+    "note.encoding_ascii_no_cpg": ("{enc}(无 .cpg 文件,属性均为 ASCII 字符)", "{enc} (plain ASCII, no .cpg)"),
+    "note.encoding_gpkg": ("{enc}(GeoPackage 规定)", "{enc} (GeoPackage)"),
+    "note.encoding_detected": ("{enc}(自动识别)", "{enc} (detected)"),
+    "note.crs": ("坐标系:{crs_note}", "CRS: {crs_note}"),
+    "note.crs_given": ("{crs}(由 --crs 指定)", "{crs} (given with --crs)"),
+    "note.crs_declared": ("{crs}(文件中声明,已与坐标核对)", "{crs} (declared in the file, checked against the coordinates)"),
+    "note.crs_no_coordinates": ("没有可供核对的坐标", "no coordinates to check"),
+    "note.crs_guessed": ("推测为 {crs},依据:{reason}", "{crs} guessed: {reason}"),
+    "note.no_crs": ("文件中未声明坐标系;{crs_note}", "no CRS in the file; {crs_note}"),
+    "note.gcj02": ("高德 GCJ-02 坐标已转换为 CGCS2000", "coordinates converted from GCJ-02 (Amap/Gaode) to CGCS2000"),
+    # --- why gis.crs.guess_crs chose a CRS (CRSGuess.reason_text); x, y are value ranges
+    "crs.lonlat_china": (
+        "坐标值 x {x}、y {y} 为中国境内的经纬度(度),按 {name} 处理",
+        "values x {x}, y {y} are longitude/latitude in degrees in China; assumed {name}",
+    ),
+    "crs.lonlat_abroad": (
+        "坐标值 x {x}、y {y} 为经纬度(度),但不在中国境内,按 {name} 处理",
+        "values x {x}, y {y} are longitude/latitude in degrees (outside China); assumed {name}",
+    ),
+    "crs.web_mercator": (
+        "坐标值 x {x}、y {y} 为 Web 墨卡托坐标(米),落在白城市范围内,按 {name} 处理(网络地图导出的数据)",
+        "values x {x}, y {y} are Web Mercator metres that fall on Baicheng; assumed {name} (web-map export)",
+    ),
+    "crs.gk_zone_prefix": (
+        "8 位东坐标 {x} 以高斯-克吕格投影带号 {zone} 开头,按 {name} 处理",
+        "8-digit eastings {x} start with the Gauss-Krüger zone number {zone}; assumed {name}",
+    ),
+    "crs.gk_cm123": (
+        ("6 位东坐标 {x}、北坐标 {y} 按中央经线 123°E 的高斯-克吕格投影落在白城市范围内,按 {name} 处理"
+         "(UTM 51N 带的数据数值相近,但位置相差约 2 公里:如为 UTM 坐标,请用 --crs EPSG:32651 指定)"),
+        ("6-digit eastings {x} with northings {y} fall on Baicheng as Gauss-Krüger CM 123°E; assumed {name} "
+         "(UTM zone 51N data looks the same but lies ≈2 km off: then declare --crs EPSG:32651)"),
+    ),
+    "crs.swapped": (
+        "坐标轴顺序颠倒(第一个值是纬度/北坐标):{reason}",
+        "axes are swapped (first value is latitude/northing): {reason}",
+    ),
     "check.kind": ("问题类型", "problem"),
     "check.code_a": ("项目编号A", "project code A"),
     "check.code_b": ("项目编号B", "project code B"),

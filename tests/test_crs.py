@@ -90,6 +90,60 @@ def test_guess_web_mercator_on_baicheng():
     _check(guess_crs(x, y), 3857, False, "Web Mercator")
 
 
+# the reason is English in ``reason`` (notebooks, check_crs) and in either language via
+# reason_text(lang), from the same label templates
+REASONS = {
+    "lonlat": (([122.5, 123.1], [45.2, 45.9]),
+               "values x 122.5…123.1, y 45.2…45.9 are longitude/latitude in degrees in China; assumed China "
+               "Geodetic Coordinate System 2000 (EPSG:4490)",
+               "坐标值 x 122.5…123.1、y 45.2…45.9 为中国境内的经纬度(度),按 China Geodetic Coordinate System 2000 "
+               "(EPSG:4490) 处理"),
+    "swapped": (([45.2, 45.9], [122.5, 123.1]),
+                "axes are swapped (first value is latitude/northing): values x 122.5…123.1, y 45.2…45.9 are "
+                "longitude/latitude in degrees in China; assumed China Geodetic Coordinate System 2000 (EPSG:4490)",
+                "坐标轴顺序颠倒(第一个值是纬度/北坐标):坐标值 x 122.5…123.1、y 45.2…45.9 为中国境内的经纬度(度),"
+                "按 China Geodetic Coordinate System 2000 (EPSG:4490) 处理"),
+    "gk_prefix": (([41_560_000.0, 41_600_000.0], [5_050_000.0, 5_060_000.0]),
+                  "8-digit eastings 41560000…41600000 start with the Gauss-Krüger zone number 41; assumed "
+                  "CGCS2000 / 3-degree Gauss-Kruger zone 41 (EPSG:4529)",
+                  "8 位东坐标 41560000…41600000 以高斯-克吕格投影带号 41 开头,按 CGCS2000 / 3-degree "
+                  "Gauss-Kruger zone 41 (EPSG:4529) 处理"),
+    "gk_cm123": (([562_000.0], [5_050_000.0]),
+                 "6-digit eastings 562000…562000 with northings 5050000…5050000 fall on Baicheng as Gauss-Krüger "
+                 "CM 123°E; assumed CGCS2000 / 3-degree Gauss-Kruger CM 123E (EPSG:4550) (UTM zone 51N data looks "
+                 "the same but lies ≈2 km off: then declare --crs EPSG:32651)",
+                 "6 位东坐标 562000…562000、北坐标 5050000…5050000 按中央经线 123°E 的高斯-克吕格投影落在白城市范围内,"
+                 "按 CGCS2000 / 3-degree Gauss-Kruger CM 123E (EPSG:4550) 处理(UTM 51N 带的数据数值相近,但位置相差"
+                 "约 2 公里:如为 UTM 坐标,请用 --crs EPSG:32651 指定)"),
+    "abroad": (([-100.0, 150.0], [10.0, 20.0]),
+               "values x -100…150, y 10…20 are longitude/latitude in degrees (outside China); assumed China "
+               "Geodetic Coordinate System 2000 (EPSG:4490)",
+               "坐标值 x -100…150、y 10…20 为经纬度(度),但不在中国境内,按 China Geodetic Coordinate System 2000 "
+               "(EPSG:4490) 处理"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REASONS))
+def test_guess_reason_in_both_languages(case):
+    (x, y), en, zh = REASONS[case]
+    g = guess_crs(x, y)
+    assert g.reason == en  # unchanged English, what notebooks and check_crs show
+    assert g.reason_text("en") == en
+    assert g.reason_text() == g.reason_text("zh") == zh  # Chinese by default
+
+
+def test_guess_web_mercator_reason_in_chinese():
+    x, y = _proj("EPSG:3857")
+    text = guess_crs(x, y).reason_text()
+    assert text.startswith("坐标值 x ") and text.endswith(
+        "为 Web 墨卡托坐标(米),落在白城市范围内,按 WGS 84 / Pseudo-Mercator (EPSG:3857) 处理(网络地图导出的数据)")
+
+
+def test_hand_made_guess_keeps_its_reason():
+    g = CRSGuess(pyproj.CRS("EPSG:4490"), False, "said so in the field book")
+    assert g.reason_text() == g.reason_text("en") == "said so in the field book"
+
+
 @pytest.mark.parametrize("x, y", [
     ([3.0, 4.0], [5.0, 6.0]),                     # tiny numbers: local grid? degrees of what?
     ([450_000.0], [4_420_000.0]),                 # 6-digit GK near Beijing: CM cannot be told

@@ -1,4 +1,5 @@
-"""gis.labels: the message templates of import (reject reasons, repairs) in both languages."""
+"""gis.labels: the message templates of import (reject reasons, repairs, notes, CRS-guess
+reasons) in both languages."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from gis.labels import LABELS, label, message
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = sorted(k for k in LABELS if k.startswith(("reject.", "repair.")) or k == "registry.more")
+TEMPLATE_PREFIXES = ("reject.", "repair.", "note.", "crs.")
+TEMPLATES = sorted(k for k in LABELS if k.startswith(TEMPLATE_PREFIXES) or k == "registry.more")
 
 
 def fields(template: str) -> set[tuple[str, str, str]]:
@@ -26,9 +28,10 @@ def sample(name: str, spec: str):
 
 
 def test_there_are_templates():
-    assert len(TEMPLATES) >= 25
+    assert len(TEMPLATES) >= 45
     assert {"reject.no_code", "reject.unknown_value", "reject.outside_city", "reject.year_invalid",
-            "repair.self_intersection", "reject.registry_conflict"} <= set(TEMPLATES)
+            "repair.self_intersection", "reject.registry_conflict", "note.encoding", "note.no_crs",
+            "note.crs_guessed", "note.gcj02", "crs.lonlat_china", "crs.gk_cm123", "crs.swapped"} <= set(TEMPLATES)
 
 
 @pytest.mark.parametrize("key", TEMPLATES)
@@ -54,12 +57,18 @@ def test_message_is_label_and_format():
 
 
 MESSAGE_CALL = re.compile(r"""(?:message|_Unreadable|ValueProblem|label)\(\s*["']([a-z_]+\.[a-z_.]+)["']""")
+# note/CRS-reason keys are also passed around before they are rendered: any string literal counts
+KEY_LITERAL = re.compile(r"""["']((?:note|crs)\.[a-z_]+)["']""")
+IMPORT_PATH = ("layers/io.py", "layers/fields.py", "layers/registry.py", "workflows/importing.py", "gis/crs.py")
 
 
 def test_every_key_the_import_path_uses_is_in_the_table():
     used = set()
-    for f in ("layers/io.py", "layers/fields.py", "layers/registry.py", "workflows/importing.py"):
-        used |= set(MESSAGE_CALL.findall((ROOT / f).read_text(encoding="utf-8")))
-    assert {"reject.csv_point", "reject.not_polygon", "reject.registry_conflict", "repair.merged"} <= used
-    missing = {k for k in used if k.startswith(("reject.", "repair.", "field.", "geometry.")) and k not in LABELS}
+    for f in IMPORT_PATH:
+        text = (ROOT / f).read_text(encoding="utf-8")
+        used |= set(MESSAGE_CALL.findall(text)) | set(KEY_LITERAL.findall(text))
+    assert {"reject.csv_point", "reject.not_polygon", "reject.registry_conflict", "repair.merged",
+            "crs.lonlat_china", "crs.swapped"} <= used
+    missing = {k for k in used if k.startswith(("reject.", "repair.", "field.", "geometry.", "note.", "crs."))
+               and k not in LABELS}
     assert not missing
