@@ -4,13 +4,14 @@ Formats: Shapefile (also zipped), GeoPackage (pick a layer; layers are listed wh
 choice is ambiguous), GeoJSON (also what our field maps export), KML/KMZ, and CSV with a
 WKT column or lon/lat vertex columns (one row per vertex, grouped by project code).
 
-What :func:`read_parcels` does, and says, on the way:
+What :func:`read_parcels` does, and says on the way (in ``lang``, Chinese by default,
+from the ``note.*`` templates of :mod:`gis.labels`):
 
 * **Encoding** of DBF/CSV text: a ``.cpg`` file is honoured; otherwise UTF-8 is tried
   and GB18030 (a superset of GBK) used when the bytes are not UTF-8. The choice is
   reported.
 * **CRS**: a declared CRS is checked against the coordinates (``gis.crs.check_crs``);
-  without one, ``gis.crs.guess_crs`` decides and its reason is reported as a warning.
+  without one, ``gis.crs.guess_crs`` decides and its reason is reported in the notes.
   ``source_datum="gcj02"`` converts Amap/Gaode coordinates back exactly.
 * **Geometry**: Z/M dropped; invalid rings repaired with ``make_valid`` keeping the
   polygonal parts (the area change is reported); empty, unreadable or non-polygonal
@@ -64,11 +65,13 @@ class ReadResult:
     source : str
         The file (and layer) read.
     encoding : str or None
-        Text encoding used for DBF/CSV attributes.
+        Text encoding used for DBF/CSV attributes and how it was decided, e.g.
+        ``GB18030 (detected)`` (in the reader's ``lang``).
     crs_note : str
-        How the CRS was decided.
+        How the CRS was decided (in the reader's ``lang``).
     notes : list of str
-        Warnings for the user (encoding guessed, CRS guessed, datum converted …).
+        Notes for the user (encoding, CRS guessed, datum converted …), in the reader's
+        ``lang``.
     n_read : int
         Rows in the source.
     """
@@ -116,8 +119,9 @@ _CPG_NAMES = {"utf8": "UTF-8", "utf-8": "UTF-8", "65001": "UTF-8", "gbk": "GBK",
               "1252": "CP1252", "cp1252": "CP1252", "ansi 1252": "CP1252"}
 
 
-def _dbf_encoding(shp: Path) -> tuple[str, str]:
-    """(encoding, how it was decided) for the DBF beside ``shp``."""
+def _dbf_encoding(shp: Path) -> tuple[str, tuple[str, dict]]:
+    """(encoding, how it was decided) for the DBF beside ``shp``; *how* is a ``note.*``
+    message key and its values."""
     cpg = _sibling(shp, ".cpg")
     if cpg is not None:
         raw = cpg.read_bytes().decode("ascii", "replace").strip()
@@ -130,15 +134,15 @@ def _dbf_encoding(shp: Path) -> tuple[str, str]:
                 raise DataFileError(
                     f"{cpg}: unknown encoding {raw!r}; write UTF-8 or GBK into the .cpg file, or delete it"
                 ) from None
-        return enc, f"{enc} (from {cpg.name})"
+        return enc, ("note.encoding_cpg", {"enc": enc, "cpg": cpg.name})
     dbf = _sibling(shp, ".dbf")
     data = dbf.read_bytes()
     if len(data) < 32:
         raise DataFileError(f"{dbf}: the .dbf is truncated ({len(data)} bytes); export the layer again")
     header_len = struct.unpack("<H", data[8:10])[0]
     enc = detect_encoding(data[header_len:] + data[32:header_len])
-    how = "detected, no .cpg" if any(b > 127 for b in data[32:]) else "plain ASCII, no .cpg"
-    return enc, f"{enc} ({how})"
+    how = "note.encoding_detected_no_cpg" if any(b > 127 for b in data[32:]) else "note.encoding_ascii_no_cpg"
+    return enc, (how, {"enc": enc})
 
 
 def _sibling(path: Path, suffix: str) -> Path | None:
@@ -149,7 +153,8 @@ def _sibling(path: Path, suffix: str) -> Path | None:
     return None
 
 
-# -- format readers: each returns (DataFrame of attributes, WKB/geometry array, crs, encoding note)
+# -- format readers: each returns (DataFrame of attributes, WKB/geometry array, crs, encoding,
+# -- how the encoding was decided as (note.* message key, values))
 
 
 def _check_file(path: Path) -> None:
@@ -210,7 +215,7 @@ def _read_shapefile(path: Path, encoding: str | None):
         )
     _check_shp_sizes(path, shx)
     if encoding:
-        enc, note = encoding.upper(), f"{encoding.upper()} (given)"
+        enc, note = encoding.upper(), ("note.encoding_given", {"enc": encoding.upper()})
     else:
         enc, note = _dbf_encoding(path)
     df, geom, crs = _raw_read(path, encoding=enc)
@@ -271,7 +276,7 @@ def _read_gpkg(path: Path, layer: str | None):
     elif layer not in [str(n) for n, _ in layers]:
         raise InputError(f"{path}: no layer {layer!r}; its layers are {', '.join(spatial)}")
     df, geom, crs = _raw_read(path, layer=layer)
-    return df, geom, crs, "UTF-8", "UTF-8 (GeoPackage)", layer
+    return df, geom, crs, "UTF-8", ("note.encoding_gpkg", {"enc": "UTF-8"}), layer
 
 
 def _read_kml(path: Path):
@@ -296,7 +301,7 @@ def _read_kml(path: Path):
 def _read_csv(path: Path, encoding: str | None, mapping=None):
     data = path.read_bytes()
     enc = encoding.upper() if encoding else detect_encoding(data)
-    note = f"{enc} ({'given' if encoding else 'detected'})"
+    note = ("note.encoding_given" if encoding else "note.encoding_detected", {"enc": enc})
     import io as _io
 
     try:
@@ -533,8 +538,12 @@ def _first_coords(geoms: np.ndarray, limit: int = 20000) -> tuple[np.ndarray, np
     return xy[:, 0], xy[:, 1]
 
 
-def resolve_crs(declared, x, y, *, source: str, given=None):
-    """Decide the source CRS. Returns ``(pyproj.CRS, swapped: bool, note: str, warn: bool)``."""
+def resolve_crs(declared, x, y, *, source: str, given=None, lang: str = DEFAULT_LANG):
+    """Decide the source CRS. Returns ``(pyproj.CRS, swapped: bool, note: str, warn: bool)``.
+
+    ``note`` says how the CRS was decided, in ``lang``; ``warn`` is True when it was
+    guessed from the coordinates. Errors (a CRS that does not fit) are raised in English.
+    """
     import pyproj
 
     from gis import crs as gcrs
@@ -545,19 +554,20 @@ def resolve_crs(declared, x, y, *, source: str, given=None):
         except pyproj.exceptions.CRSError:
             raise CRSError(f"--crs {given!r} is not a CRS pyproj knows; give an EPSG code like EPSG:4529") from None
         _check(gcrs, crs, x, y, source, f"--crs {given}")
-        return crs, False, f"{crs.to_string()} (given with --crs)", False
+        return crs, False, message("note.crs_given", lang, crs=crs.to_string()), False
     if declared:
         crs = pyproj.CRS.from_user_input(declared)
         _check(gcrs, crs, x, y, source, "the file's declared CRS")
         name = crs.to_string() if crs.to_epsg() else crs.name
-        return crs, False, f"{name} (declared in the file, checked against the coordinates)", False
+        return crs, False, message("note.crs_declared", lang, crs=name), False
     if len(x) == 0:
-        return pyproj.CRS.from_user_input(CGCS2000), False, "no coordinates to check", False
+        return pyproj.CRS.from_user_input(CGCS2000), False, message("note.crs_no_coordinates", lang), False
     try:
         g = gcrs.guess_crs(x, y)
     except CRSError as exc:
         raise type(exc)(f"{source}: no CRS declared and {exc}") from None
-    return g.crs, bool(g.swapped), f"{g.crs.to_string()} guessed: {g.reason}", True
+    note = message("note.crs_guessed", lang, crs=g.crs.to_string(), reason=g.reason_text(lang))
+    return g.crs, bool(g.swapped), note, True
 
 
 def _check(gcrs, crs, x, y, source, what):
@@ -606,7 +616,7 @@ def read_parcels(
         Column names to recognise (default: the bundled table); used to find the
         project code of CSVs with one row per vertex.
     lang : {"zh", "en"}
-        Language of the reject reasons and repair texts (default Chinese).
+        Language of the reject reasons, repair texts and notes (default Chinese).
 
     Returns
     -------
@@ -639,32 +649,34 @@ def read_parcels(
             inner = _extract(path, Path(tmp), suffix[1:])
             label = f"{path}!{inner.relative_to(tmp)}"
         s = inner.suffix.lower()
-        enc_note = None
+        enc_how = None
         if s == ".shp":
-            df, wkb, declared, _, enc_note = _read_shapefile(inner, encoding)
+            df, wkb, declared, _, enc_how = _read_shapefile(inner, encoding)
             geoms = _geoms_from_wkb(wkb)
         elif s == ".gpkg":
-            df, wkb, declared, _, enc_note, layer = _read_gpkg(inner, layer)
+            df, wkb, declared, _, enc_how, layer = _read_gpkg(inner, layer)
             label = f"{label}:{layer}"
             geoms = _geoms_from_wkb(wkb)
         elif s == ".kml":
             df, wkb, declared = _read_kml(inner)
             geoms = _geoms_from_wkb(wkb)
         elif s in (".csv", ".txt"):
-            df, geoms, declared, _, enc_note = _read_csv(inner, encoding, mapping)
+            df, geoms, declared, _, enc_how = _read_csv(inner, encoding, mapping)
         else:  # GeoJSON
             df, wkb, declared = _raw_read(inner)
             geoms = _geoms_from_wkb(wkb)
-    if enc_note:
-        notes.append(f"text encoding: {enc_note}")
+    enc_note = None
+    if enc_how:
+        enc_note = message(enc_how[0], lang, **enc_how[1])
+        notes.append(message("note.encoding", lang, how=enc_note))
     n = len(df)
     df = df.reset_index(drop=True)
     df["_row"] = np.arange(1, n + 1)
 
     x, y = _first_coords(geoms)
-    src_crs, swapped, crs_note, warn = resolve_crs(declared, x, y, source=label, given=crs)
+    src_crs, swapped, crs_note, warn = resolve_crs(declared, x, y, source=label, given=crs, lang=lang)
     if warn:
-        notes.append(f"no CRS in the file; {crs_note}")
+        notes.append(message("note.no_crs", lang, crs_note=crs_note))
     geoms = np.array(geoms, dtype=object)
     is_geom = np.array([isinstance(g, shapely.Geometry) for g in geoms], dtype=bool)
     if swapped and is_geom.any():
@@ -678,7 +690,7 @@ def read_parcels(
         from gis.gcj02 import from_gcj02
 
         geoms[is_geom] = from_gcj02(geoms[is_geom])
-        notes.append("coordinates converted from GCJ-02 (Amap/Gaode) to CGCS2000")
+        notes.append(message("note.gcj02", lang))
 
     cleaned, reject, repair = clean_geometries(geoms, lang)
     bad = np.array([r is not None for r in reject])

@@ -275,3 +275,86 @@ def test_report_more_line_follows_lang():
     zh, en = format_report(rep).splitlines(), format_report(rep, "en").splitlines()
     assert "  … 另有 3 条" in zh and "  … 另有 2 条" in zh and not any("more" in line for line in zh)
     assert "  … 3 more" in en and "  … 2 more" in en
+
+
+# The notes (encoding, CRS, datum) follow --lang too: Chinese by default, values unchanged inside.
+ZH_NOTES = {
+    "gbk_no_cpg": ["文本编码:GB18030(无 .cpg 文件,自动识别)", "坐标系:EPSG:4490(文件中声明,已与坐标核对)"],
+    "noprj_lonlat": ["文本编码:GBK(读自 noprj_lonlat.cpg)",
+                     "文件中未声明坐标系;推测为 EPSG:4490,依据:坐标值 x 122.8…123.71、y 44.74…45.95 为中国境内的"
+                     "经纬度(度),按 China Geodetic Coordinate System 2000 (EPSG:4490) 处理"],
+    "noprj_gk_prefix": ["文本编码:GBK(读自 noprj_gk_prefix.cpg)",
+                        "文件中未声明坐标系;推测为 EPSG:4529,依据:8 位东坐标 41484159…41555649 以高斯-克吕格投影带号 "
+                        "41 开头,按 CGCS2000 / 3-degree Gauss-Kruger zone 41 (EPSG:4529) 处理"],
+    "noprj_swapped": ["文本编码:GBK(读自 noprj_swapped.cpg)",
+                      "文件中未声明坐标系;推测为 EPSG:4490,依据:坐标轴顺序颠倒(第一个值是纬度/北坐标):坐标值 "
+                      "x 122.8…123.71、y 44.74…45.95 为中国境内的经纬度(度),按 China Geodetic Coordinate System "
+                      "2000 (EPSG:4490) 处理"],
+    "zipped_shapefile": ["文本编码:GBK(读自 parcels.cpg)", "坐标系:EPSG:4490(文件中声明,已与坐标核对)"],
+    "fieldmap_export": ["坐标系:EPSG:4326(文件中声明,已与坐标核对)"],
+    "csv_broken_wkt": ["文本编码:UTF-8(自动识别)",
+                       "文件中未声明坐标系;推测为 EPSG:4490,依据:坐标值 x 122.8…123.41、y 44.74…45.95 为中国境内的"
+                       "经纬度(度),按 China Geodetic Coordinate System 2000 (EPSG:4490) 处理"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(ZH_NOTES))
+def test_notes_are_chinese_by_default(case, bad, counties, tmp_path):
+    f = import_files(bad[case], tmp_path / "r.gpkg", counties=counties).files[0]
+    assert f.notes == ZH_NOTES[case]
+
+
+# English words of the note templates that must not show up in a Chinese report
+EN_NOTE_WORDS = re.compile(r"text encoding|detected|given|from |CRS|declared|checked|guessed|assumed|values x|"
+                           r"eastings|axes|converted|Amap")
+
+
+@pytest.mark.parametrize("case", sorted(c for c, row in ROWS.items() if row[-1]))
+def test_no_english_left_in_chinese_notes(case, bad, counties, tmp_path):
+    zh = import_files(bad[case], tmp_path / "zh.gpkg", counties=counties).files[0].notes
+    en = import_files(bad[case], tmp_path / "en.gpkg", counties=counties, lang="en").files[0].notes
+    assert len(zh) == len(en) >= 1
+    for z, e in zip(zh, en):
+        assert re.search(r"[\u4e00-\u9fff]", z) and not EN_NOTE_WORDS.search(z), z
+        assert EN_NOTE_WORDS.search(e) and not re.search(r"[\u4e00-\u9fff]", e.replace("项目", "")), e
+
+
+def test_gcj02_note_follows_lang(bad, counties, tmp_path):
+    f = import_files(bad["gcj02"], tmp_path / "a.gpkg", counties=counties, source_datum="gcj02").files[0]
+    assert f.notes == ["高德 GCJ-02 坐标已转换为 CGCS2000", "坐标系:EPSG:4326(文件中声明,已与坐标核对)"]
+    f = import_files(bad["gcj02"], tmp_path / "b.gpkg", counties=counties, source_datum="gcj02", crs="EPSG:4326",
+                     lang="en").files[0]
+    assert f.notes == ["coordinates converted from GCJ-02 (Amap/Gaode) to CGCS2000",
+                       "CRS: EPSG:4326 (given with --crs)"]
+
+
+def test_cli_notes_follow_lang(bad, tmp_path):
+    """What a person reads in the printed report of ``agrigis import``: each note once, in their language."""
+    runner = CliRunner()
+    res = runner.invoke(main, ["import", str(bad["gbk_no_cpg"]), "--registry", str(tmp_path / "a.gpkg")])
+    assert res.exit_code == 0, res.output
+    assert ("  提示: 文本编码:GB18030(无 .cpg 文件,自动识别)\n"
+            "  提示: 坐标系:EPSG:4490(文件中声明,已与坐标核对)\n") in res.output
+    res = runner.invoke(main, ["import", str(bad["gbk_no_cpg"]), "--registry", str(tmp_path / "b.gpkg"),
+                               "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    assert ("  note: text encoding: GB18030 (detected, no .cpg)\n"
+            "  note: CRS: EPSG:4490 (declared in the file, checked against the coordinates)\n") in res.output
+
+    res = runner.invoke(main, ["import", str(bad["noprj_gk_noprefix"]), "--registry", str(tmp_path / "c.gpkg")])
+    assert res.exit_code == 0, res.output
+    notes = [line for line in res.output.splitlines() if line.startswith("  提示: ")]
+    assert notes == [
+        "  提示: 文本编码:GBK(读自 noprj_gk_noprefix.cpg)",
+        "  提示: 文件中未声明坐标系;推测为 EPSG:4550,依据:6 位东坐标 484159…555649、北坐标 4956068…5090610 按中央"
+        "经线 123°E 的高斯-克吕格投影落在白城市范围内,按 CGCS2000 / 3-degree Gauss-Kruger CM 123E (EPSG:4550) 处理"
+        "(UTM 51N 带的数据数值相近,但位置相差约 2 公里:如为 UTM 坐标,请用 --crs EPSG:32651 指定)"]
+    res = runner.invoke(main, ["import", str(bad["noprj_gk_noprefix"]), "--registry", str(tmp_path / "d.gpkg"),
+                               "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    notes = [line for line in res.output.splitlines() if line.startswith("  note: ")]
+    assert notes == [
+        "  note: text encoding: GBK (from noprj_gk_noprefix.cpg)",
+        "  note: no CRS in the file; EPSG:4550 guessed: 6-digit eastings 484159…555649 with northings "
+        "4956068…5090610 fall on Baicheng as Gauss-Krüger CM 123°E; assumed CGCS2000 / 3-degree Gauss-Kruger "
+        "CM 123E (EPSG:4550) (UTM zone 51N data looks the same but lies ≈2 km off: then declare --crs EPSG:32651)"]

@@ -25,6 +25,8 @@ def test_geopackage_layers_and_geojson(tmp_path, gdf):
     assert list_layers(tmp_path / "a.gpkg") == ["one", "two"]
     r = read_parcels(tmp_path / "a.gpkg", layer="two")
     assert r.source.endswith("a.gpkg:two") and r.n_read == 1 and r.frame["项目名称"].tolist() == ["甲"]
+    assert r.notes == ["文本编码:UTF-8(GeoPackage 规定)"]
+    assert read_parcels(tmp_path / "a.gpkg", layer="two", lang="en").notes == ["text encoding: UTF-8 (GeoPackage)"]
     with pytest.raises(InputError, match="no layer 'three'; its layers are one, two"):
         read_parcels(tmp_path / "a.gpkg", layer="three")
     gdf.to_crs(4326).to_file(tmp_path / "a.geojson")
@@ -36,14 +38,17 @@ def test_geopackage_layers_and_geojson(tmp_path, gdf):
 def test_declared_gk_is_transformed(tmp_path, gdf):
     gdf.to_crs("EPSG:4529").to_file(tmp_path / "gk.shp", encoding="GBK")
     r = read_parcels(tmp_path / "gk.shp")
-    assert "EPSG:4529" in r.crs_note
+    assert r.crs_note == "EPSG:4529(文件中声明,已与坐标核对)"  # Chinese by default
+    assert read_parcels(tmp_path / "gk.shp", lang="en").crs_note == (
+        "EPSG:4529 (declared in the file, checked against the coordinates)")
     assert shapely.hausdorff_distance(r.frame.geometry.iloc[0], gdf.geometry.iloc[0]) < 1e-8
 
 
 def test_crs_override_and_bad_override(tmp_path, gdf):
     gdf.to_crs("EPSG:4550").to_file(tmp_path / "p.geojson", driver="GeoJSON")  # GeoJSON keeps the CRS
-    r = read_parcels(tmp_path / "p.geojson", crs="EPSG:4550")
+    r = read_parcels(tmp_path / "p.geojson", crs="EPSG:4550", lang="en")
     assert r.crs_note == "EPSG:4550 (given with --crs)"
+    assert read_parcels(tmp_path / "p.geojson", crs="EPSG:4550").crs_note == "EPSG:4550(由 --crs 指定)"
     with pytest.raises(CRSError, match="--crs EPSG:4490 does not fit the coordinates"):
         read_parcels(tmp_path / "p.geojson", crs="EPSG:4490")
     with pytest.raises(CRSError, match="--crs 'EPSG:999999' is not a CRS pyproj knows"):
@@ -55,9 +60,28 @@ def test_encoding_detection_and_override(tmp_path):
     assert detect_encoding(b"plain") == "UTF-8"
     p = tmp_path / "p.csv"
     p.write_bytes("项目编号,wkt\nA,\"POLYGON((123.4 45.94,123.41 45.94,123.41 45.95,123.4 45.94))\"\n".encode("gbk"))
-    r = read_parcels(p)
+    r = read_parcels(p, lang="en")
     assert r.encoding == "GB18030 (detected)" and r.frame["项目编号"].tolist() == ["A"]
-    assert read_parcels(p, encoding="gbk").encoding == "GBK (given)"
+    assert r.notes == ["text encoding: GB18030 (detected)",
+                       "no CRS in the file; EPSG:4490 guessed: values x 123.4…123.41, y 45.94…45.95 are "
+                       "longitude/latitude in degrees in China; assumed China Geodetic Coordinate System 2000 "
+                       "(EPSG:4490)"]
+    assert read_parcels(p, encoding="gbk", lang="en").encoding == "GBK (given)"
+    r = read_parcels(p)  # Chinese by default
+    assert r.encoding == "GB18030(自动识别)"
+    assert r.notes == ["文本编码:GB18030(自动识别)",
+                       "文件中未声明坐标系;推测为 EPSG:4490,依据:坐标值 x 123.4…123.41、y 45.94…45.95 为中国境内的"
+                       "经纬度(度),按 China Geodetic Coordinate System 2000 (EPSG:4490) 处理"]
+    assert read_parcels(p, encoding="gbk").notes[0] == "文本编码:GBK(由 --encoding 指定)"
+
+
+def test_shapefile_without_cpg_notes(tmp_path, gdf):
+    ascii_only = gdf.assign(项目名称=["a", "b"]).rename(columns={"项目编号": "XMBH", "项目名称": "XMMC"})
+    ascii_only.to_file(tmp_path / "a.shp")
+    (tmp_path / "a.cpg").unlink()
+    assert read_parcels(tmp_path / "a.shp").notes[0] == "文本编码:UTF-8(无 .cpg 文件,属性均为 ASCII 字符)"
+    assert read_parcels(tmp_path / "a.shp", lang="en").notes[0] == "text encoding: UTF-8 (plain ASCII, no .cpg)"
+    assert read_parcels(tmp_path / "a.shp", encoding="gbk").notes[0] == "文本编码:GBK(由 --encoding 指定)"
 
 
 def test_clean_geometries_cases():

@@ -122,7 +122,7 @@ class _Prepared:
 def prepare_file(path, *, counties, mapping, category=None, year=None, status=None, crs=None,
                  source_datum=None, layer=None, encoding=None, synthetic=False,
                  lang: str = DEFAULT_LANG) -> _Prepared:
-    """Read, map and validate one file (no registry access); reasons and repairs in ``lang``."""
+    """Read, map and validate one file (no registry access); reasons, repairs and notes in ``lang``."""
     import geopandas as gpd
 
     from gis.area import area_mu
@@ -135,8 +135,8 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
                        mapping=mapping, lang=lang)
     rep = FileReport(source=res.source, sha256=file_sha256(path), n_read=res.n_read, synthetic=synthetic,
                      notes=list(res.notes))
-    if res.crs_note and not any("CRS" in n for n in rep.notes):
-        rep.notes.append(f"CRS: {res.crs_note}")
+    if res.crs_note and not any(res.crs_note in n for n in rep.notes):  # a guessed CRS is a note already
+        rep.notes.append(message("note.crs", lang, crs_note=res.crs_note))
     frame = res.frame
     rows, field_rej = map_fields(frame.drop(columns="geometry"), mapping, source=res.source,
                                  category=category, year=year, status=status, lang=lang)
@@ -304,7 +304,7 @@ def import_files(
     progress : bool
         Show a progress bar on stderr.
     lang : {"zh", "en"}
-        Language of the reject reasons and repair texts (in the report and the
+        Language of the reject reasons, repair texts and notes (in the report and the
         rejects files; default Chinese). Column names stay as they are.
 
     Returns
