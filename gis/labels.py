@@ -459,6 +459,26 @@ LABELS: dict[str, tuple[str, str]] = {
     "zonal.progress": ("分区统计", "Zonal statistics"),
     "zonal.written": ("已写出 {path}", "Wrote {path}"),
     # --- salinity, remediation, suitability ------------------------------------------
+    # --- the verdict rule of remediation monitoring (gis.trend.verdict_rule)
+    "trend.rule": (
+        ("{alias}({id},{better}):{test} < {alpha} 且 {fit} {good} 0(每年)且 治理后−治理前 {ge} {mc_good} "
+         "时判为改善;p < {alpha} 且 斜率 {bad} 0 且 治理后−治理前 {le} {mc_bad} 时判为变差;其余为无明显变化;"
+         "趋势点少于 {min_points} 个或项目年度之后没有观测时为数据不足"),
+        ("{alias} ({id}, {better}): improving if {test} < {alpha} and {fit} {good} 0 per year and after - baseline "
+         "{ge} {mc_good}; worsening if p < {alpha} and slope {bad} 0 and after - baseline {le} {mc_bad}; otherwise "
+         "no clear change; insufficient data if fewer than {min_points} trend points or no observation after the "
+         "project year"),
+    ),
+    "trend.better.up": ("越高越好", "higher is better"),
+    "trend.better.down": ("越低越好", "lower is better"),
+    "trend.test.theil_sen": ("Mann-Kendall 检验 p", "Mann-Kendall p"),
+    "trend.test.ols": ("OLS t 检验 p", "OLS t-test p"),
+    "trend.fit.theil_sen": ("Theil-Sen 斜率", "Theil-Sen slope"),
+    "trend.fit.ols": ("OLS 斜率", "OLS slope"),
+    "remediation.basis.seasonal_peak": ("逐年季节峰值", "seasonal peaks, one a year"),
+    "remediation.basis.observations": ("逐期观测值", "observations"),
+    "remediation.method.theil_sen": ("Theil-Sen 斜率 + Mann-Kendall 检验", "Theil-Sen slope + Mann-Kendall test"),
+    "remediation.method.ols": ("最小二乘斜率 + t 检验", "least-squares slope + t-test"),
     "verdict.improving": ("改善", "improving"),
     "verdict.no_clear_change": ("无明显变化", "no clear change"),
     "verdict.worsening": ("变差", "worsening"),

@@ -238,28 +238,30 @@ def _ols(x: np.ndarray, y: np.ndarray):
     return out
 
 
-def verdict_rule(index: str, alpha: float, min_change: float, method: str = "theil_sen",
-                 direction: str | None = None, min_years: int = 4) -> str:
-    """The verdict rule in words, with its numbers (goes into every result row).
+def verdict_rule(index: str, alpha: float, min_change: float | None = None, method: str = "theil_sen",
+                 direction: str | None = None, min_years: int = 4, lang: str = "en") -> str:
+    """The verdict rule in words, with its numbers (goes into every result row; reports
+    show it in their language). ``min_change`` None: the default of the direction.
 
     Examples
     --------
     >>> verdict_rule("NDVI", 0.05, 0.05)
     'NDVI (ndvi, higher is better): improving if Mann-Kendall p < 0.05 and Theil-Sen slope > 0 per year and after - baseline >= +0.05; worsening if p < 0.05 and slope < 0 and after - baseline <= -0.05; otherwise no clear change; insufficient data if fewer than 4 trend points or no observation after the project year'
+    >>> verdict_rule("NDVI", 0.05, lang="zh").split(";")[0]
+    'NDVI(ndvi,越高越好):Mann-Kendall 检验 p < 0.05 且 Theil-Sen 斜率 > 0(每年)且 治理后−治理前 >= +0.05 时判为改善'
     """
+    from .labels import label, message
+
     ix = get_index(index)
     d = direction or ix.direction
+    mc = DEFAULT_MIN_CHANGE[d] if min_change is None else float(min_change)
     good, bad = (">", "<") if d == "up" else ("<", ">")
     sign = 1 if d == "up" else -1
-    test = "Mann-Kendall p" if method == "theil_sen" else "OLS t-test p"
-    fit = "Theil-Sen slope" if method == "theil_sen" else "OLS slope"
-    return (
-        f"{ix.alias} ({ix.id}, {'higher' if d == 'up' else 'lower'} is better): improving if {test} < {alpha:g} "
-        f"and {fit} {good} 0 per year and after - baseline {'>=' if sign > 0 else '<='} {sign * min_change:+g}; "
-        f"worsening if p < {alpha:g} and slope {bad} 0 and after - baseline "
-        f"{'<=' if sign > 0 else '>='} {-sign * min_change:+g}; otherwise no clear change; insufficient data "
-        f"if fewer than {max(min_years, 3)} trend points or no observation after the project year"
-    )
+    return message("trend.rule", lang, alias=ix.alias, id=ix.id, better=label(f"trend.better.{d}", lang),
+                   test=label(f"trend.test.{method}", lang), fit=label(f"trend.fit.{method}", lang),
+                   alpha=f"{alpha:g}", good=good, bad=bad, ge=">=" if sign > 0 else "<=",
+                   le="<=" if sign > 0 else ">=", mc_good=f"{sign * mc:+g}", mc_bad=f"{-sign * mc:+g}",
+                   min_points=max(min_years, 3))
 
 
 def parcel_trend(series: pd.Series, project_year: int | None, *, index: str = "ndvi",

@@ -92,6 +92,14 @@ def test_chinese_headers_by_default(scene, tmp_path):
     assert {"项目编号", "结论", "判定规则", "治理前均值(生长季)"} <= set(csv.columns)
     assert csv["结论"].tolist() == ["改善", "无明显变化", "变差"]
     assert csv["项目类型"].tolist() == ["新建水田", "盐碱地综合利用示范片区", "改善水田"]
+    # no codes or English left in a Chinese table: status, trend basis and method, the rule
+    from gis.labels import STATUSES
+
+    assert set(csv["状态"]) <= {zh for zh, _ in STATUSES.values()}
+    assert set(csv["趋势依据"]) == {"逐年季节峰值"}
+    assert set(csv["趋势方法"]) == {"Theil-Sen 斜率 + Mann-Kendall 检验"}
+    assert csv["判定规则"].iloc[0].startswith("NDVI(ndvi,越高越好):Mann-Kendall 检验 p < 0.05 且 Theil-Sen 斜率 > 0")
+    assert res.table["verdict_rule"].iloc[0].startswith("NDVI (ndvi, higher is better)")  # the data stay codes
 
 
 def test_multiband_geotiff_with_dated_bands_and_scale(scene, tmp_path):

@@ -33,7 +33,7 @@ import pandas as pd
 
 from gis.errors import DataFileError, InputError
 from gis.labels import label
-from gis.trend import DEFAULT_SEASON, assess, charts
+from gis.trend import DEFAULT_SEASON, assess, charts, verdict_rule
 from gis.zonal import dates_in_names
 from workflows.options import lang_option, registry_option, registry_parcels
 from workflows.report import Sheet, staged_outputs, write_csv, write_excel
@@ -219,7 +219,8 @@ def run_remediation(
     gdf["synthetic"] = synthetic
     result = RemediationResult(table=table, parcels=gdf, series=series, synthetic=synthetic)
     if out_dir is not None:
-        result.paths = _write(Path(out_dir), result, chart, ix, where, lang)
+        rule = verdict_rule(ix.id, alpha, min_change, method, lang=lang)  # the table's, in words
+        result.paths = _write(Path(out_dir), result, chart, ix, where, lang, rule)
     return result
 
 
@@ -237,25 +238,32 @@ def _headers(columns, lang: str) -> dict[str, str]:
     return out
 
 
-def _display(table: pd.DataFrame, lang: str) -> pd.DataFrame:
-    from gis.labels import CATEGORIES, COUNTIES
+def _display(table: pd.DataFrame, lang: str, rule: str | None = None) -> pd.DataFrame:
+    """The table for people: codes as labels in ``lang``, the verdict ``rule`` in words."""
+    from gis.labels import CATEGORIES, COUNTIES, STATUSES
 
     t = table.copy()
     i = 0 if lang == "zh" else 1
     t["verdict"] = [label(f"verdict.{v}", lang) for v in t["verdict"]]
     t["category"] = [CATEGORIES.get(c, (c, c))[i] for c in t["category"]]
+    if "status" in t.columns:
+        t["status"] = [STATUSES.get(s, (s, s))[i] for s in t["status"]]
+    for col, key in (("trend_basis", "remediation.basis"), ("method", "remediation.method")):
+        if col in t.columns:
+            t[col] = [label(f"{key}.{v}", lang) if isinstance(v, str) else v for v in t[col]]
+    if rule is not None and len(t):
+        t["verdict_rule"] = rule
     if "county_code" in t.columns:
         t.insert(t.columns.get_loc("county_code") + 1, "county",
                  [COUNTIES.get(str(c), (c, c))[i] for c in t["county_code"]])
     return t.rename(columns=_headers(t.columns, lang))
 
 
-def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str) -> dict[str, Path]:
+def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str, rule: str) -> dict[str, Path]:
     names = {"csv": "remediation.csv", "xlsx": "remediation.xlsx", "gpkg": "remediation.gpkg",
              "json": "remediation_series.json"}
     with staged_outputs(out, names.values()) as tmp:
-        disp = _display(res.table, lang)
-        rule = res.table["verdict_rule"].iloc[0] if len(res.table) else ""
+        disp = _display(res.table, lang, rule)
         notice = label("synthetic.notice", lang) if res.synthetic else ""
         write_csv(tmp / names["csv"], disp, note=notice)
         about = pd.DataFrame({
@@ -324,6 +332,6 @@ def remediation_command(out_dir, registry, stack, workspace, index, categories, 
         click.echo(label("synthetic.notice", lang))
     click.echo(", ".join(f"{label(f'verdict.{v}', lang)}: {int(counts.get(v, 0))}"
                          for v in ("improving", "no_clear_change", "worsening", "insufficient_data")))
-    click.echo(res.table["verdict_rule"].iloc[0])
+    click.echo(verdict_rule(index, alpha, min_change, method, lang=lang))
     for p in res.paths.values():
         click.echo(str(p))
