@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 import pyproj
 
-from .errors import AmbiguousCRSError, CRSError
+from .errors import AmbiguousCRSError, CRSError, Message
 from .labels import DEFAULT_LANG, message
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,15 @@ class CRSGuess:
             return self.reason
         text = message(self.key, lang, **self.params)
         return message("crs.swapped", lang, reason=text) if self.swapped else text
+
+    def reason_message(self) -> Message | str:
+        """:attr:`reason` as a :class:`~gis.errors.Message` to put into another message
+        (``str()`` English, ``.text(lang)`` either language); the plain :attr:`reason`
+        for a guess made by hand."""
+        if not self.key:
+            return self.reason
+        m = Message(self.key, **self.params)
+        return Message("crs.swapped", reason=m) if self.swapped else m
 
 
 def _guess(crs: pyproj.CRS, swapped: bool, key: str, **params) -> CRSGuess:
@@ -294,10 +303,7 @@ def guess_crs(x, y) -> CRSGuess:
     """
     x, y = _clean(x, y)
     if x.size == 0:
-        raise AmbiguousCRSError(
-            "cannot tell the coordinate system: there are no finite coordinates; "
-            "check that the file has geometry"
-        )
+        raise AmbiguousCRSError.of("error.crs_no_coordinates")
     hit = _guess_unswapped(x, y)
     if hit is not None:
         return _guess(hit[0], False, hit[1], **hit[2])
@@ -308,13 +314,7 @@ def guess_crs(x, y) -> CRSGuess:
     if _in(np.abs(x), 0, 180) and _in(np.abs(y), 0, 90) and np.abs(x).max() > 90:
         crs = pyproj.CRS.from_user_input(CGCS2000)
         return _guess(crs, False, "crs.lonlat_abroad", x=_rng(x), y=_rng(y), name=_name(crs))
-    raise AmbiguousCRSError(
-        f"cannot tell the coordinate system of x {_rng(x)}, y {_rng(y)}: they are neither "
-        "lon/lat degrees in China, nor Gauss-Krüger metres with a zone prefix, nor CM 123°E "
-        "metres on Baicheng; declare it, e.g. --crs EPSG:4529 (GK zone 41 with prefix), "
-        "--crs EPSG:4550 (CM 123°E, no prefix) or --crs EPSG:4490 (lon/lat), "
-        "or put a .prj file next to the shapefile"
-    )
+    raise AmbiguousCRSError.of("error.crs_ambiguous", x=_rng(x), y=_rng(y))
 
 
 @dataclass(frozen=True)
@@ -326,14 +326,42 @@ class CRSCheck:
     ok : bool
         True if the coordinates are plausible in the declared CRS (they land in China).
     reason : str
-        One line for the user: why they are (not) plausible, and the suggestion if any.
+        One line for the user: why they are (not) plausible, and the suggestion if any,
+        in English; :meth:`reason_text` gives it in either language.
     suggestion : CRSGuess or None
         :func:`guess_crs` of the coordinates when ``ok`` is False and a guess exists.
+    message : gis.errors.Message or None
+        The reason as a message key (``"crs.check_…"``) and its values; None for a
+        check made by hand (then :meth:`reason_text` is ``reason``).
     """
 
     ok: bool
     reason: str
     suggestion: CRSGuess | None = None
+    message: Message | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def reason_text(self, lang: str = DEFAULT_LANG) -> str:
+        """:attr:`reason` in ``lang`` (``"zh"``, the default, or ``"en"``).
+
+        Examples
+        --------
+        >>> c = check_crs("EPSG:4326", [41_560_000.0], [5_050_000.0])
+        >>> print(c.reason_text())
+        声明的坐标系为 WGS 84 (EPSG:4326),但 x 41560000…41560000、y 5050000…5050000 不是中国境内的经纬度(度);根据坐标推测:8 位东坐标 41560000…41560000 以高斯-克吕格投影带号 41 开头,按 CGCS2000 / 3-degree Gauss-Kruger zone 41 (EPSG:4529) 处理
+        >>> c.reason_text("en") == c.reason
+        True
+        """
+        return self.reason if self.message is None else self.message.text(lang)
+
+    def reason_message(self) -> Message | str:
+        """The reason to put into another message: :attr:`message`, else :attr:`reason`."""
+        return self.reason if self.message is None else self.message
+
+
+def _check_result(ok: bool, key: str, suggestion: CRSGuess | None = None, **params) -> CRSCheck:
+    """A :class:`CRSCheck` whose English ``reason`` is its template ``key`` filled with ``params``."""
+    m = Message(key, **params)
+    return CRSCheck(ok, str(m), suggestion, m)
 
 
 def check_crs(declared_crs, x, y) -> CRSCheck:
@@ -378,25 +406,23 @@ def check_crs(declared_crs, x, y) -> CRSCheck:
     try:
         crs = pyproj.CRS.from_user_input(declared_crs)
     except pyproj.exceptions.CRSError as exc:
-        raise CRSError(f"cannot understand the declared CRS {declared_crs!r}: {exc}") from exc
+        raise CRSError.of("error.crs_declared_unparsable", crs=declared_crs, detail=str(exc)) from exc
     x, y = _clean(x, y)
     epsg = crs.to_epsg()
     name = f"{crs.name} (EPSG:{epsg})" if epsg else crs.name
     if x.size == 0:
-        return CRSCheck(True, f"no finite coordinates to check against {name}")
+        return _check_result(True, "crs.check_no_coordinates", name=name)
     lon, lat = _inverse(crs, x, y)
     if _on(lon, lat, CHINA_BOUNDS):
-        return CRSCheck(True, f"coordinates in {name} fall in China "
-                              f"(lon {_rng(lon)}, lat {_rng(lat)})")
+        return _check_result(True, "crs.check_ok", name=name, lon=_rng(lon), lat=_rng(lat))
     if crs.is_geographic:
-        why = f"declared {name} but x {_rng(x)}, y {_rng(y)} are not degrees in China"
+        why = Message("crs.check_not_degrees", name=name, x=_rng(x), y=_rng(y))
     elif np.all(np.isfinite(lon)) and np.all(np.isfinite(lat)):
-        why = (f"declared {name} puts x {_rng(x)}, y {_rng(y)} at lon {_rng(lon)}, "
-               f"lat {_rng(lat)}, outside China")
+        why = Message("crs.check_outside", name=name, x=_rng(x), y=_rng(y), lon=_rng(lon), lat=_rng(lat))
     else:
-        why = f"declared {name} cannot place x {_rng(x)}, y {_rng(y)} on the Earth"
+        why = Message("crs.check_unplaceable", name=name, x=_rng(x), y=_rng(y))
     try:
         guess = guess_crs(x, y)
     except AmbiguousCRSError:
-        return CRSCheck(False, why + "; declare the right CRS (--crs EPSG:…) or fix the .prj")
-    return CRSCheck(False, f"{why}; {guess.reason}", guess)
+        return _check_result(False, "crs.check_no_guess", why=why)
+    return _check_result(False, "crs.check_guess", guess, why=why, guess=guess.reason_message())

@@ -13,13 +13,103 @@ Examples
 ... except ValueError as e:
 ...     print(isinstance(e, AgrigisError), e)
 True row 3: year 20240 is not a year; write it as 2024
+
+An error raised with a message key (a template of :data:`gis.labels.LABELS`) and its
+values is English for ``str()`` -- what tests, logs and notebooks see -- and any
+language for :meth:`AgrigisError.text`, which the CLI prints in its ``--lang``:
+
+>>> exc = DataFileError.of("error.file_not_found", path="parcels.shp")
+>>> print(exc)
+parcels.shp: file not found; check the path
+>>> print(exc.text("zh"))
+parcels.shp:找不到文件,请检查路径
+>>> exc.key, exc.params
+('error.file_not_found', {'path': 'parcels.shp'})
+>>> InputError("plain text").text("zh")  # no key: the English text in every language
+'plain text'
 """
 
 from __future__ import annotations
 
 
+def _render(value, lang: str):
+    """A message value in ``lang``: values with a ``text(lang)`` method (a nested
+    :class:`Message`, an error) are translated too; others are inserted unchanged."""
+    text = getattr(value, "text", None)
+    return text(lang) if callable(text) else value
+
+
+class Message:
+    """A message key of :data:`gis.labels.LABELS` with its values, rendered on demand.
+
+    ``str()`` is the English text; :meth:`text` any language. Values that are
+    themselves a :class:`Message` or a keyed :class:`AgrigisError` are rendered in the
+    same language, so sentences can be put together from parts.
+
+    Examples
+    --------
+    >>> m = Message("error.crs_what_given", crs="EPSG:4326")
+    >>> str(m), m.text("zh")
+    ('--crs EPSG:4326', '--crs EPSG:4326 指定的坐标系')
+    """
+
+    __slots__ = ("key", "params")
+
+    def __init__(self, key: str, /, **params):
+        self.key = key
+        self.params = params
+
+    def text(self, lang: str = "zh") -> str:
+        """The message in ``lang`` (``"zh"``, the default, or ``"en"``)."""
+        from .labels import message
+
+        return message(self.key, lang, **{k: _render(v, lang) for k, v in self.params.items()})
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+    def __repr__(self) -> str:
+        return f"Message({self.key!r}, **{self.params!r})"
+
+
 class AgrigisError(Exception):
-    """Root of every error agrigis raises on purpose."""
+    """Root of every error agrigis raises on purpose.
+
+    Raise it with a plain English text, ``InputError("…")``, or with a message key and
+    its values, ``InputError.of("error.…", column="XMBH")`` (the same as
+    ``InputError(key="error.…", column="XMBH")``): then ``str(exc)`` is the English
+    text of the key and :meth:`text` gives it in Chinese or English.
+
+    Attributes
+    ----------
+    key : str or None
+        The message key, or None for an error raised with a plain text.
+    params : dict
+        The values filled into the key's template.
+    """
+
+    def __init__(self, *args, key: str | None = None, **params):
+        if key is None:
+            if params:
+                raise TypeError(f"{type(self).__name__}: values {sorted(params)} need a message key")
+        else:
+            if args:
+                raise TypeError(f"{type(self).__name__}: give either a text or a message key, not both")
+            args = (str(Message(key, **params)),)
+        super().__init__(*args)
+        self.key = key
+        self.params = params
+
+    @classmethod
+    def of(cls, key: str, /, **params):
+        """The error for message ``key`` filled with ``params`` (English ``str()``)."""
+        return cls(key=key, **params)
+
+    def text(self, lang: str = "zh") -> str:
+        """The message in ``lang``; ``str(self)`` when the error was raised without a key."""
+        if getattr(self, "key", None) is None:
+            return str(self)
+        return Message(self.key, **self.params).text(lang)
 
 
 class InputError(AgrigisError, ValueError):

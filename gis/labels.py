@@ -310,6 +310,280 @@ LABELS: dict[str, tuple[str, str]] = {
         "坐标轴顺序颠倒(第一个值是纬度/北坐标):{reason}",
         "axes are swapped (first value is latitude/northing): {reason}",
     ),
+    # --- CRSCheck.reason (gis.crs.check_crs); name is the declared CRS, x, y, lon, lat are value ranges
+    "crs.check_no_coordinates": ("没有可与 {name} 核对的有效坐标", "no finite coordinates to check against {name}"),
+    "crs.check_ok": (
+        "按 {name},坐标落在中国境内(经度 {lon},纬度 {lat})",
+        "coordinates in {name} fall in China (lon {lon}, lat {lat})",
+    ),
+    "crs.check_not_degrees": (
+        "声明的坐标系为 {name},但 x {x}、y {y} 不是中国境内的经纬度(度)",
+        "declared {name} but x {x}, y {y} are not degrees in China",
+    ),
+    "crs.check_outside": (
+        "按声明的坐标系 {name},x {x}、y {y} 位于经度 {lon}、纬度 {lat},在中国境外",
+        "declared {name} puts x {x}, y {y} at lon {lon}, lat {lat}, outside China",
+    ),
+    "crs.check_unplaceable": (
+        "按声明的坐标系 {name},x {x}、y {y} 无法落在地球上",
+        "declared {name} cannot place x {x}, y {y} on the Earth",
+    ),
+    "crs.check_no_guess": (
+        "{why};请指定正确的坐标系(--crs EPSG:…)或修正 .prj 文件",
+        "{why}; declare the right CRS (--crs EPSG:…) or fix the .prj",
+    ),
+    "crs.check_guess": ("{why};根据坐标推测:{guess}", "{why}; {guess}"),
+    # --- errors (AgrigisError.of(key, …)); English word-for-word as str(exc), the CLI prints its --lang
+    "error.prefix": ("错误", "error"),
+    "error.file_not_found": ("{path}:找不到文件,请检查路径", "{path}: file not found; check the path"),
+    "error.is_folder": (
+        "{path} 是文件夹;请指定其中的文件(.shp、.gpkg、.geojson …)",
+        "{path} is a folder; give the file inside it (.shp, .gpkg, .geojson …)",
+    ),
+    "error.file_empty": (
+        "{path}:文件为空(0 字节);请重新复制或导出",
+        "{path}: the file is empty (0 bytes); copy or export it again",
+    ),
+    "error.unknown_file_type": (
+        "{path}:不支持的文件类型 {suffix!r};请提供 Shapefile(.shp 或 .zip)、GeoPackage、GeoJSON、KML/KMZ 或 CSV 文件",
+        ("{path}: unknown file type {suffix!r}; give a Shapefile (.shp or .zip), GeoPackage, GeoJSON, "
+         "KML/KMZ or CSV"),
+    ),
+    "error.encoding_undecodable": (
+        "文本既不是 UTF-8 也不是 GBK/GB18030 编码(第 {start} 字节无法解码);请将文件另存为 UTF-8,或添加注明编码的 .cpg 文件",
+        ("text is neither UTF-8 nor GBK/GB18030 (undecodable bytes at {start}); "
+         "save the file as UTF-8 or add a .cpg file naming its encoding"),
+    ),
+    "error.cpg_unknown": (
+        "{cpg}:未知的编码 {raw!r};请在 .cpg 文件中写入 UTF-8 或 GBK,或删除该文件",
+        "{cpg}: unknown encoding {raw!r}; write UTF-8 or GBK into the .cpg file, or delete it",
+    ),
+    "error.dbf_truncated": (
+        "{dbf}:.dbf 文件不完整(仅 {size} 字节);请重新导出该图层",
+        "{dbf}: the .dbf is truncated ({size} bytes); export the layer again",
+    ),
+    "error.columns_undecodable": (
+        ("{path}:文本无法按 {encoding} 解码({reason},第 {start} 字节);以 UTF-8 保存的 Shapefile 中,"
+         "超过 10 字节的列名会在汉字中间被截断。请把列名改短(如 项目编号 → XMBH),或将图层另存为 GBK 编码"
+         "(或 GeoPackage),或用 --encoding 指定正确的编码"),
+        ("{path}: text cannot be decoded as {encoding} ({reason} at byte {start}); "
+         "Shapefile column names longer than 10 bytes are cut inside a Chinese character when saved as "
+         "UTF-8. Rename the columns to short names (e.g. 项目编号 → XMBH) or save the layer as GBK "
+         "(or as a GeoPackage), or give the right --encoding"),
+    ),
+    "error.vector_unreadable": (
+        "{path}:无法作为矢量文件读取({detail});请在 QGIS 中打开检查,或重新导出",
+        "{path}: cannot be read as a vector file ({detail}); open it in QGIS to check it, or export it again",
+    ),
+    "error.dbf_missing": (
+        "{path}:缺少属性文件 {name};请将 Shapefile 的各个文件(.shp .shx .dbf .prj .cpg)一起复制",
+        ("{path}: the attribute file {name} is missing; "
+         "copy all parts of the Shapefile (.shp .shx .dbf .prj .cpg) together"),
+    ),
+    "error.shx_missing": (
+        "{path}:缺少索引文件 {name};请将 Shapefile 的各个文件(.shp .shx .dbf .prj .cpg)一起复制",
+        ("{path}: the index file {name} is missing; "
+         "copy all parts of the Shapefile (.shp .shx .dbf .prj .cpg) together"),
+    ),
+    "error.shp_too_short": (
+        "{shp}:.shp 文件不完整({size} 字节,文件头需要 100 字节);请重新导出",
+        "{shp}: the .shp is truncated ({size} bytes, header needs 100); export it again",
+    ),
+    "error.shp_bad_code": (
+        "{shp}:不是 Shapefile 文件(文件标识码 {code} 不对);请重新导出",
+        "{shp}: not a Shapefile (bad file code {code}); export it again",
+    ),
+    "error.shp_size_mismatch": (
+        "{shp}:.shp 文件被截断或有多余内容:文件头记载 {declared} 字节,实际有 {size} 字节;请重新复制或导出",
+        ("{shp}: the .shp is truncated or padded: its header says {declared} bytes, the file has {size}; "
+         "copy or export it again"),
+    ),
+    "error.shx_mismatch": (
+        ("{shx}:索引列出 {n} 条记录,但第 {bad} 条记录超出了 {shp} 的末尾({size} 字节);"
+         ".shx 与 .shp 不配套,或 .shp 文件不完整。请重新导出该 Shapefile"),
+        ("{shx}: the index lists {n} records but record {bad} lies beyond the end of "
+         "{shp} ({size} bytes); the .shx and .shp do not belong together, or the .shp is "
+         "truncated. Export the Shapefile again"),
+    ),
+    "error.gpkg_unreadable": (
+        "{path}:不是可读取的 GeoPackage({detail});请重新导出",
+        "{path}: not a readable GeoPackage ({detail}); export it again",
+    ),
+    "error.gpkg_no_geometry": (
+        "{path}:该 GeoPackage 中没有含几何图形的图层",
+        "{path}: the GeoPackage has no layer with geometry",
+    ),
+    "error.gpkg_several_layers": (
+        "{path}:该 GeoPackage 有 {n} 个图层({layers});请用 --layer 图层名 选择其中一个",
+        "{path}: the GeoPackage has {n} layers ({layers}); choose one with --layer NAME",
+    ),
+    "error.gpkg_no_layer": (
+        "{path}:没有图层 {layer!r};现有图层为 {layers}",
+        "{path}: no layer {layer!r}; its layers are {layers}",
+    ),
+    "error.kml_unreadable": (
+        "{path}:不是可读取的 KML 文件({detail});请重新导出",
+        "{path}: not a readable KML file ({detail}); export it again",
+    ),
+    "error.kml_empty": ("{path}:该 KML 中没有任何地标(placemark)", "{path}: the KML holds no placemarks"),
+    "error.csv_unreadable": (
+        "{path}:无法作为 CSV 读取({detail});请另存为“CSV UTF-8”格式",
+        "{path}: cannot be read as CSV ({detail}); save it as CSV UTF-8",
+    ),
+    "error.csv_no_geometry": (
+        ("{path}:没有几何列;CSV 需要一个 WKT 列(wkt/geometry),或经度、纬度两列"
+         "(经度/纬度、x/y);现有的列为 {columns}"),
+        ("{path}: no geometry column; a CSV needs a WKT column (wkt/geometry) or lon and lat columns "
+         "(经度/纬度, x/y); found {columns}"),
+    ),
+    "error.archive_unsafe": (
+        "{path}:压缩包内有不安全的路径 {name!r};未解压",
+        "{path}: unsafe path {name!r} inside the archive; not unpacked",
+    ),
+    "error.archive_invalid": (
+        "{path}:不是有效的 {kind}(zip)压缩包;请重新导出",
+        "{path}: not a valid {kind} (zip) archive; export it again",
+    ),
+    "error.archive_no_layer": (
+        "{path}:压缩包中没有 .shp、.gpkg、.geojson、.kml 或 .csv 文件;请将整个图层重新压缩",
+        "{path}: the archive holds no .shp, .gpkg, .geojson, .kml or .csv file; zip the whole layer again",
+    ),
+    "error.archive_no_kml": (
+        "{path}:压缩包中没有 .kml 文档;请将整个图层重新压缩",
+        "{path}: the archive holds no .kml document; zip the whole layer again",
+    ),
+    "error.archive_several_layers": (
+        "{path}:压缩包中有多个图层({names});请解压后逐个导入",
+        "{path}: the archive holds several layers ({names}); unzip it and import one",
+    ),
+    "error.encoding_unknown": (
+        "--encoding {encoding!r} 不是可识别的编码;请使用 UTF-8、GBK 或 GB18030",
+        "--encoding {encoding!r} is not an encoding Python knows; use UTF-8, GBK or GB18030",
+    ),
+    "error.source_datum": (
+        "--source-datum {value!r}:只能为 gcj02(高德坐标),或不指定",
+        "--source-datum {value!r}: use gcj02 (Amap/Gaode) or leave it out",
+    ),
+    "error.crs_given_unknown": (
+        "--crs {given!r} 不是可识别的坐标系;请给出 EPSG 代码,如 EPSG:4529",
+        "--crs {given!r} is not a CRS pyproj knows; give an EPSG code like EPSG:4529",
+    ),
+    "error.crs_mismatch": (
+        "{source}:{what}与坐标不符:{reason}{fix}",
+        "{source}: {what} does not fit the coordinates: {reason}{fix}",
+    ),
+    "error.crs_what_given": ("--crs {crs} 指定的坐标系", "--crs {crs}"),
+    "error.crs_what_declared": ("文件中声明的坐标系", "the file's declared CRS"),
+    "error.crs_fix": (
+        ";如果推测正确,请用 --crs EPSG:{code} 导入{swap},或修正 .prj 文件",
+        "; if that is right, import with --crs EPSG:{code}{swap} or fix the .prj",
+    ),
+    "error.crs_fix_swapped": ("(坐标轴顺序也颠倒了:请修正文件)", " (axes swapped too: fix the file)"),
+    "error.no_crs_declared": ("{source}:文件未声明坐标系,且{problem}", "{source}: no CRS declared and {problem}"),
+    "error.crs_no_coordinates": (
+        "无法判断坐标系:没有有效的坐标;请检查文件是否含有几何图形",
+        "cannot tell the coordinate system: there are no finite coordinates; check that the file has geometry",
+    ),
+    "error.crs_ambiguous": (
+        ("无法判断 x {x}、y {y} 的坐标系:既不是中国境内的经纬度(度),也不是带投影带号的高斯-克吕格坐标(米),"
+         "也不是落在白城市的中央经线 123°E 坐标(米);请指定坐标系,如 --crs EPSG:4529(高斯-克吕格 41 带,带带号)、"
+         "--crs EPSG:4550(中央经线 123°E,不带带号)或 --crs EPSG:4490(经纬度),或在 Shapefile 旁放上 .prj 文件"),
+        ("cannot tell the coordinate system of x {x}, y {y}: they are neither "
+         "lon/lat degrees in China, nor Gauss-Krüger metres with a zone prefix, nor CM 123°E "
+         "metres on Baicheng; declare it, e.g. --crs EPSG:4529 (GK zone 41 with prefix), "
+         "--crs EPSG:4550 (CM 123°E, no prefix) or --crs EPSG:4490 (lon/lat), "
+         "or put a .prj file next to the shapefile"),
+    ),
+    "error.crs_declared_unparsable": (
+        "无法识别文件中声明的坐标系 {crs!r}:{detail}",
+        "cannot understand the declared CRS {crs!r}: {detail}",
+    ),
+    "error.unknown_category": (
+        "--category {value!r} 不是已知的项目类别;请使用以下之一:{choices}",
+        "--category {value!r} is unknown; use one of {choices}",
+    ),
+    "error.unknown_status": (
+        "--status {value!r} 不是已知的项目状态;请使用以下之一:{choices}",
+        "--status {value!r} is unknown; use one of {choices}",
+    ),
+    "error.year_option": ("--year 选项有误:{problem}", "--year: {problem}"),
+    "error.mapping_missing": (
+        "字段对照文件 {path} 不存在;请给出 YAML 文件的路径",
+        "mapping file {path} does not exist; give the path of a YAML file",
+    ),
+    "error.mapping_invalid": (
+        "字段对照文件 {path} 不是有效的 UTF-8 YAML 文件:{detail}",
+        "mapping file {path} is not valid UTF-8 YAML: {detail}",
+    ),
+    "error.no_code_column": (
+        ("{source}:没有项目编号列;现有的列为 {columns}。"
+         "请将其中一列改名为 项目编号 或 project_code,或用 --mapping 指定(columns: project_code: [列名])"),
+        ("{source}: no project code column; found columns {columns}. "
+         "Rename one to 项目编号 or project_code, or map it with --mapping (columns: project_code: [NAME])"),
+    ),
+    "error.no_field_column": (
+        "{source}:没有{field}列,也没有 {option} 选项;请用 {option} 为整个文件指定,或按 layers/fields.yml 为列命名",
+        ("{source}: no {field} column and no {option} option; give {option} for the whole file "
+         "or name a column as in layers/fields.yml"),
+    ),
+    "error.field_category": ("项目类别", "category"),
+    "error.field_year": ("年度", "year"),
+    "error.field_status": ("项目状态", "status"),
+    "error.registry_missing": (
+        ("项目库 {path} 不存在;请先导入地块(agrigis import 文件 --registry {path}),"
+         "或用 --registry 指定项目库,或用 agrigis demo 生成演示工作区"),
+        ("registry {path} does not exist; import parcels first (agrigis import FILE --registry {path}), "
+         "pass --registry, or build a demo workspace with agrigis demo"),
+    ),
+    "error.registry_cannot_open": ("{path}:无法打开项目库({detail})", "{path}: cannot open the registry ({detail})"),
+    "error.registry_locked": (
+        "项目库忙:{path} 被另一个进程锁定;请稍后再试",
+        "registry busy: {path} is locked by another process; try again",
+    ),
+    "error.registry_busy": (
+        "项目库忙:另一个进程写入 {path} 已超过 {timeout:g} 秒;未做任何修改,请等其完成后再试",
+        ("registry busy: another process has been writing to {path} for more than "
+         "{timeout:g} s; nothing was changed, try again when it has finished"),
+    ),
+    "error.registry_not_gpkg": (
+        "{path}:不是项目库 GeoPackage({detail});请用 --registry 指定其他路径",
+        "{path}: not a registry GeoPackage ({detail}); give another --registry path",
+    ),
+    "error.registry_not_agrigis": (
+        "{path}:是 GeoPackage,但不是 agrigis 项目库(没有 projects/batches 表);请用 --registry 指定其他路径",
+        ("{path}: a GeoPackage but not an agrigis registry (no projects/batches tables); "
+         "give another --registry path"),
+    ),
+    "error.no_batch": (
+        "{path} 中没有批次 {batch_id!r};可用 agrigis registry list 列出所有批次",
+        "no batch {batch_id!r} in {path}; list them with: agrigis registry list",
+    ),
+    "error.batch_undone": ("批次 {batch_id} 已撤销过,无需再撤销", "batch {batch_id} was already undone; nothing to do"),
+    "error.batch_replaced": (
+        "批次 {batch_id} 无法撤销:其部分地块已被后来的批次 {names} 替换;请先撤销 {names}",
+        ("batch {batch_id} cannot be undone: later batch(es) {names} replaced some of its parcels; "
+         "undo {names} first"),
+    ),
+    "error.no_project": ("{path} 中没有项目 {code!r}", "no project {code!r} in {path}"),
+    "error.no_key": (
+        "{key!r} 既不是批次号,也不是 {path} 中现有项目的编号;可用 agrigis registry list 列出批次",
+        ("{key!r} is neither a batch id nor a current project code in {path}; "
+         "list batches with: agrigis registry list"),
+    ),
+    "error.export_format": (
+        "{path}:不支持的导出格式 {suffix!r};请使用 .gpkg、.shp、.geojson、.csv 或 .xlsx",
+        "{path}: unknown export format {suffix!r}; use .gpkg, .shp, .geojson, .csv or .xlsx",
+    ),
+    "error.rejects_replace": (
+        "无法替换旧的退回文件 {path}:{detail};请删除或改名后重新导入(未导入任何数据)",
+        ("cannot replace the old rejects file {path}: {detail}; delete or "
+         "rename it and import again (nothing was imported)"),
+    ),
+    "error.rejects_write": (
+        "无法在输入文件旁写入退回的行({folder}):{detail};未导入任何数据。请将文件复制到有写入权限的文件夹后再导入",
+        ("cannot write the rejected rows beside the input ({folder}): {detail}; nothing was imported. "
+         "Copy the file to a folder you can write to and import it from there"),
+    ),
     "check.kind": ("问题类型", "problem"),
     "check.code_a": ("项目编号A", "project code A"),
     "check.code_b": ("项目编号B", "project code B"),

@@ -188,3 +188,32 @@ def test_check_crs():
     assert check_crs("EPSG:4490", LON, LAT).ok
     with pytest.raises(CRSError, match="cannot understand the declared CRS 'nonsense'"):
         check_crs("nonsense", LON, LAT)
+
+
+def test_check_crs_reason_in_both_languages():
+    x, y = _proj(GK_ZONE41)
+    bad = check_crs("EPSG:4326", x, y)
+    assert bad.reason_text("en") == bad.reason and bad.reason_text() == bad.reason_text("zh")
+    assert bad.reason_text().startswith("声明的坐标系为 WGS 84 (EPSG:4326),但 x 41397")
+    assert "根据坐标推测:8 位东坐标" in bad.reason_text() and "(EPSG:4529) 处理" in bad.reason_text()
+    swapped = check_crs(pyproj.CRS("EPSG:4490"), LAT, LON)
+    assert "坐标轴顺序颠倒" in swapped.reason_text() and "axes are swapped" in swapped.reason
+    assert "在中国境外" in check_crs("EPSG:4550", LON, LAT).reason_text()
+    hopeless = check_crs("EPSG:4490", [3.0], [4.0])
+    assert hopeless.reason_text().endswith(";请指定正确的坐标系(--crs EPSG:…)或修正 .prj 文件")
+    assert check_crs("EPSG:4529", x, y).reason_text().startswith("按 CGCS2000 / 3-degree Gauss-Kruger zone 41")
+    assert check_crs("EPSG:4490", [], []).reason_text() == "没有可与 China Geodetic Coordinate System 2000 " \
+                                                          "(EPSG:4490) 核对的有效坐标"
+
+
+def test_crs_errors_have_chinese_texts():
+    with pytest.raises(AmbiguousCRSError) as info:
+        guess_crs([3, 7], [4, 8])
+    assert info.value.text("zh").startswith("无法判断 x 3…7、y 4…8 的坐标系:既不是中国境内的经纬度")
+    with pytest.raises(AmbiguousCRSError) as info:
+        guess_crs([np.nan], [np.nan])
+    assert info.value.text("zh") == "无法判断坐标系:没有有效的坐标;请检查文件是否含有几何图形"
+    with pytest.raises(CRSError) as info:
+        check_crs("nonsense", LON, LAT)
+    assert info.value.text("zh").startswith("无法识别文件中声明的坐标系 'nonsense':")
+    assert CRSGuess(pyproj.CRS("EPSG:4490"), False, "by hand").reason_message() == "by hand"
