@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gis.errors import ConfigError, InputError
+from gis.errors import ConfigError, InputError, Message
 from gis.labels import CATEGORIES, COUNTIES, DEFAULT_LANG, STATUSES, label, message
 from gis.units import UNITS, convert
 
@@ -214,11 +214,11 @@ def load_mapping(extra: str | Path | None = None) -> FieldMapping:
     if extra is not None:
         p = Path(extra)
         if not p.is_file():
-            raise ConfigError(f"mapping file {p} does not exist; give the path of a YAML file")
+            raise ConfigError.of("error.mapping_missing", path=p)
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"mapping file {p} is not valid UTF-8 YAML: {exc}") from exc
+            raise ConfigError.of("error.mapping_invalid", path=p, detail=str(exc)) from exc
         # user column aliases go first so they win over the bundled ones
         m.extend(data or {}, str(p))
     return m
@@ -347,31 +347,27 @@ def map_fields(
     if category is not None:
         code = m.value("category", category)
         if code is None:
-            raise InputError(f"--category {category!r} is unknown; use one of {', '.join(CATEGORIES)}")
+            raise InputError.of("error.unknown_category", value=category, choices=", ".join(CATEGORIES))
         category = code
     if status is not None:
         code = m.value("status", status)
         if code is None:
-            raise InputError(f"--status {status!r} is unknown; use one of {', '.join(STATUSES)}")
+            raise InputError.of("error.unknown_status", value=status, choices=", ".join(STATUSES))
         status = code
     if year is not None:
         try:
             year = parse_year(year)
         except ValueError as exc:
-            raise InputError(f"--year: {exc}") from None
+            raise InputError.of("error.year_option", problem=exc) from None
 
     cols = m.match_columns(df.columns)
     if "project_code" not in cols:
-        raise InputError(
-            f"{source}: no project code column; found columns {', '.join(map(str, df.columns))}. "
-            "Rename one to 项目编号 or project_code, or map it with --mapping (columns: project_code: [NAME])"
-        )
-    for fld, opt, optname in (("category", category, "--category"), ("year", year, "--year"), ("status", status, "--status")):
+        raise InputError.of("error.no_code_column", source=source, columns=", ".join(map(str, df.columns)))
+    for fld, opt, optname, what in (("category", category, "--category", "error.field_category"),
+                                    ("year", year, "--year", "error.field_year"),
+                                    ("status", status, "--status", "error.field_status")):
         if fld not in cols and opt is None:
-            raise InputError(
-                f"{source}: no {fld} column and no {optname} option; give {optname} for the whole file "
-                f"or name a column as in layers/fields.yml"
-            )
+            raise InputError.of("error.no_field_column", source=source, option=optname, field=Message(what))
 
     n = len(df)
     rows = pd.DataFrame(index=df.index)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.errors import CRSError, DataFileError, InputError
+from gis.errors import CRSError, DataFileError, InputError, Message
 from gis.labels import DEFAULT_LANG, label, message
 
 log = logging.getLogger(__name__)
@@ -107,10 +107,7 @@ def detect_encoding(data: bytes) -> str:
         data.decode("gb18030")
         return "GB18030"
     except UnicodeDecodeError as exc:
-        raise DataFileError(
-            f"text is neither UTF-8 nor GBK/GB18030 (undecodable bytes at {exc.start}); "
-            "save the file as UTF-8 or add a .cpg file naming its encoding"
-        ) from None
+        raise DataFileError.of("error.encoding_undecodable", start=exc.start) from None
 
 
 _CPG_NAMES = {"utf8": "UTF-8", "utf-8": "UTF-8", "65001": "UTF-8", "gbk": "GBK", "936": "GBK",
@@ -131,14 +128,12 @@ def _dbf_encoding(shp: Path) -> tuple[str, tuple[str, dict]]:
             try:
                 "".encode(enc)
             except LookupError:
-                raise DataFileError(
-                    f"{cpg}: unknown encoding {raw!r}; write UTF-8 or GBK into the .cpg file, or delete it"
-                ) from None
+                raise DataFileError.of("error.cpg_unknown", cpg=cpg, raw=raw) from None
         return enc, ("note.encoding_cpg", {"enc": enc, "cpg": cpg.name})
     dbf = _sibling(shp, ".dbf")
     data = dbf.read_bytes()
     if len(data) < 32:
-        raise DataFileError(f"{dbf}: the .dbf is truncated ({len(data)} bytes); export the layer again")
+        raise DataFileError.of("error.dbf_truncated", dbf=dbf, size=len(data))
     header_len = struct.unpack("<H", data[8:10])[0]
     enc = detect_encoding(data[header_len:] + data[32:header_len])
     how = "note.encoding_detected_no_cpg" if any(b > 127 for b in data[32:]) else "note.encoding_ascii_no_cpg"
@@ -159,11 +154,11 @@ def _sibling(path: Path, suffix: str) -> Path | None:
 
 def _check_file(path: Path) -> None:
     if not path.exists():
-        raise DataFileError(f"{path}: file not found; check the path")
+        raise DataFileError.of("error.file_not_found", path=path)
     if path.is_dir():
-        raise DataFileError(f"{path} is a folder; give the file inside it (.shp, .gpkg, .geojson …)")
+        raise DataFileError.of("error.is_folder", path=path)
     if path.stat().st_size == 0:
-        raise DataFileError(f"{path}: the file is empty (0 bytes); copy or export it again")
+        raise DataFileError.of("error.file_empty", path=path)
 
 
 def _raw_read(path, layer=None, encoding=None):
@@ -177,17 +172,10 @@ def _raw_read(path, layer=None, encoding=None):
             warnings.simplefilter("ignore")
             meta, _, geom, field_data = pyogrio.raw.read(str(path), layer=layer, **kwargs)
     except UnicodeDecodeError as exc:
-        raise DataFileError(
-            f"{path}: text cannot be decoded as {encoding or 'UTF-8'} ({exc.reason} at byte {exc.start}); "
-            "Shapefile column names longer than 10 bytes are cut inside a Chinese character when saved as "
-            "UTF-8. Rename the columns to short names (e.g. 项目编号 → XMBH) or save the layer as GBK "
-            "(or as a GeoPackage), or give the right --encoding"
-        ) from None
+        raise DataFileError.of("error.columns_undecodable", path=path, encoding=encoding or "UTF-8",
+                               reason=exc.reason, start=exc.start) from None
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, FieldError …
-        raise DataFileError(
-            f"{path}: cannot be read as a vector file ({_short(exc)}); "
-            "open it in QGIS to check it, or export it again"
-        ) from None
+        raise DataFileError.of("error.vector_unreadable", path=path, detail=_short(exc)) from None
     cols = {name: data for name, data in zip(meta["fields"], field_data)}
     df = pd.DataFrame(cols)
     for c in df.columns:
@@ -203,16 +191,10 @@ def _short(exc: Exception) -> str:
 
 def _read_shapefile(path: Path, encoding: str | None):
     if _sibling(path, ".dbf") is None:
-        raise DataFileError(
-            f"{path}: the attribute file {path.with_suffix('.dbf').name} is missing; "
-            "copy all parts of the Shapefile (.shp .shx .dbf .prj .cpg) together"
-        )
+        raise DataFileError.of("error.dbf_missing", path=path, name=path.with_suffix(".dbf").name)
     shx = _sibling(path, ".shx")
     if shx is None:
-        raise DataFileError(
-            f"{path}: the index file {path.with_suffix('.shx').name} is missing; "
-            "copy all parts of the Shapefile (.shp .shx .dbf .prj .cpg) together"
-        )
+        raise DataFileError.of("error.shx_missing", path=path, name=path.with_suffix(".shx").name)
     _check_shp_sizes(path, shx)
     if encoding:
         enc, note = encoding.upper(), ("note.encoding_given", {"enc": encoding.upper()})
@@ -226,18 +208,15 @@ def _check_shp_sizes(shp: Path, shx: Path) -> None:
     """Truncated .shp and .shx files claiming more records than the .shp holds."""
     size = shp.stat().st_size
     if size < 100:
-        raise DataFileError(f"{shp}: the .shp is truncated ({size} bytes, header needs 100); export it again")
+        raise DataFileError.of("error.shp_too_short", shp=shp, size=size)
     with open(shp, "rb") as f:
         head = f.read(100)
     code, = struct.unpack(">i", head[:4])
     declared = struct.unpack(">i", head[24:28])[0] * 2
     if code != 9994:
-        raise DataFileError(f"{shp}: not a Shapefile (bad file code {code}); export it again")
+        raise DataFileError.of("error.shp_bad_code", shp=shp, code=code)
     if declared != size:
-        raise DataFileError(
-            f"{shp}: the .shp is truncated or padded: its header says {declared} bytes, the file has {size}; "
-            "copy or export it again"
-        )
+        raise DataFileError.of("error.shp_size_mismatch", shp=shp, declared=declared, size=size)
     shx_size = shx.stat().st_size
     n_index = (shx_size - 100) // 8
     if shx_size >= 100:
@@ -248,11 +227,7 @@ def _check_shp_sizes(shp: Path, shx: Path) -> None:
         ends = offsets[:, 0].astype("int64") * 2 + 8 + offsets[:, 1].astype("int64") * 2
         if len(ends) and ends.max() > size:
             bad = int(np.argmax(ends > size)) + 1
-            raise DataFileError(
-                f"{shx}: the index lists {n_index} records but record {bad} lies beyond the end of "
-                f"{shp.name} ({size} bytes); the .shx and .shp do not belong together, or the .shp is "
-                "truncated. Export the Shapefile again"
-            )
+            raise DataFileError.of("error.shx_mismatch", shx=shx, n=n_index, bad=bad, shp=shp.name, size=size)
 
 
 def _read_gpkg(path: Path, layer: str | None):
@@ -261,20 +236,17 @@ def _read_gpkg(path: Path, layer: str | None):
     try:
         layers = pyogrio.list_layers(str(path))
     except Exception as exc:
-        raise DataFileError(f"{path}: not a readable GeoPackage ({_short(exc)}); export it again") from None
+        raise DataFileError.of("error.gpkg_unreadable", path=path, detail=_short(exc)) from None
     spatial = [str(name) for name, gtype in layers if gtype is not None]
     if layer is None:
         if len(spatial) == 1:
             layer = spatial[0]
         elif not spatial:
-            raise InputError(f"{path}: the GeoPackage has no layer with geometry")
+            raise InputError.of("error.gpkg_no_geometry", path=path)
         else:
-            raise InputError(
-                f"{path}: the GeoPackage has {len(spatial)} layers ({', '.join(spatial)}); "
-                "choose one with --layer NAME"
-            )
+            raise InputError.of("error.gpkg_several_layers", path=path, n=len(spatial), layers=", ".join(spatial))
     elif layer not in [str(n) for n, _ in layers]:
-        raise InputError(f"{path}: no layer {layer!r}; its layers are {', '.join(spatial)}")
+        raise InputError.of("error.gpkg_no_layer", path=path, layer=layer, layers=", ".join(spatial))
     df, geom, crs = _raw_read(path, layer=layer)
     return df, geom, crs, "UTF-8", ("note.encoding_gpkg", {"enc": "UTF-8"}), layer
 
@@ -285,14 +257,14 @@ def _read_kml(path: Path):
     try:
         layers = [str(n) for n, _ in pyogrio.list_layers(str(path))]
     except Exception as exc:
-        raise DataFileError(f"{path}: not a readable KML file ({_short(exc)}); export it again") from None
+        raise DataFileError.of("error.kml_unreadable", path=path, detail=_short(exc)) from None
     frames, geoms = [], []
     for lyr in layers:
         df, geom, _ = _raw_read(path, layer=lyr)
         frames.append(df)
         geoms.append(geom)
     if not frames:
-        raise DataFileError(f"{path}: the KML holds no placemarks")
+        raise DataFileError.of("error.kml_empty", path=path)
     df = pd.concat(frames, ignore_index=True)
     geom = np.concatenate(geoms) if geoms else np.array([], dtype=object)
     return df, geom, "EPSG:4326"
@@ -308,7 +280,7 @@ def _read_csv(path: Path, encoding: str | None, mapping=None):
         df = pd.read_csv(_io.StringIO(data.decode(enc.replace("UTF-8", "utf-8-sig"))), dtype=str,
                          keep_default_na=False, sep=None, engine="python")
     except Exception as exc:
-        raise DataFileError(f"{path}: cannot be read as CSV ({_short(exc)}); save it as CSV UTF-8") from None
+        raise DataFileError.of("error.csv_unreadable", path=path, detail=_short(exc)) from None
     from .fields import norm
 
     normed = {norm(c): c for c in df.columns}
@@ -330,10 +302,7 @@ def _read_csv(path: Path, encoding: str | None, mapping=None):
     lon = next((normed[c] for c in _LON_COLUMNS if c in normed), None)
     lat = next((normed[c] for c in _LAT_COLUMNS if c in normed), None)
     if lon is None or lat is None:
-        raise InputError(
-            f"{path}: no geometry column; a CSV needs a WKT column (wkt/geometry) or lon and lat columns "
-            f"(经度/纬度, x/y); found {', '.join(df.columns)}"
-        )
+        raise InputError.of("error.csv_no_geometry", path=path, columns=", ".join(df.columns))
     return _vertices_to_polygons(path, df, lon, lat, normed, mapping) + (enc, note)
 
 
@@ -390,18 +359,17 @@ def _extract(path: Path, tmp: Path, kind: str) -> Path:
         with zipfile.ZipFile(path) as z:
             bad = [n for n in z.namelist() if n.startswith("/") or ".." in Path(n).parts]
             if bad:
-                raise DataFileError(f"{path}: unsafe path {bad[0]!r} inside the archive; not unpacked")
+                raise DataFileError.of("error.archive_unsafe", path=path, name=bad[0])
             z.extractall(tmp)
     except zipfile.BadZipFile:
-        raise DataFileError(f"{path}: not a valid {kind.upper()} (zip) archive; export it again") from None
+        raise DataFileError.of("error.archive_invalid", path=path, kind=kind.upper()) from None
     wanted = (".kml",) if kind == "kmz" else (".shp", ".gpkg", ".geojson", ".json", ".kml", ".csv")
     found = sorted(p for p in tmp.rglob("*") if p.suffix.lower() in wanted and not p.name.startswith("."))
     if not found:
-        what = "no .kml document" if kind == "kmz" else "no .shp, .gpkg, .geojson, .kml or .csv file"
-        raise DataFileError(f"{path}: the archive holds {what}; zip the whole layer again")
+        raise DataFileError.of("error.archive_no_kml" if kind == "kmz" else "error.archive_no_layer", path=path)
     if len(found) > 1 and kind == "zip":
         names = ", ".join(str(p.relative_to(tmp)) for p in found)
-        raise InputError(f"{path}: the archive holds several layers ({names}); unzip it and import one")
+        raise InputError.of("error.archive_several_layers", path=path, names=names)
     return found[0]
 
 
@@ -542,7 +510,8 @@ def resolve_crs(declared, x, y, *, source: str, given=None, lang: str = DEFAULT_
     """Decide the source CRS. Returns ``(pyproj.CRS, swapped: bool, note: str, warn: bool)``.
 
     ``note`` says how the CRS was decided, in ``lang``; ``warn`` is True when it was
-    guessed from the coordinates. Errors (a CRS that does not fit) are raised in English.
+    guessed from the coordinates. Errors (a CRS that does not fit) carry a message key:
+    ``str(exc)`` is English, ``exc.text(lang)`` either language.
     """
     import pyproj
 
@@ -552,12 +521,12 @@ def resolve_crs(declared, x, y, *, source: str, given=None, lang: str = DEFAULT_
         try:
             crs = pyproj.CRS.from_user_input(given)
         except pyproj.exceptions.CRSError:
-            raise CRSError(f"--crs {given!r} is not a CRS pyproj knows; give an EPSG code like EPSG:4529") from None
-        _check(gcrs, crs, x, y, source, f"--crs {given}")
+            raise CRSError.of("error.crs_given_unknown", given=given) from None
+        _check(gcrs, crs, x, y, source, Message("error.crs_what_given", crs=given))
         return crs, False, message("note.crs_given", lang, crs=crs.to_string()), False
     if declared:
         crs = pyproj.CRS.from_user_input(declared)
-        _check(gcrs, crs, x, y, source, "the file's declared CRS")
+        _check(gcrs, crs, x, y, source, Message("error.crs_what_declared"))
         name = crs.to_string() if crs.to_epsg() else crs.name
         return crs, False, message("note.crs_declared", lang, crs=name), False
     if len(x) == 0:
@@ -565,7 +534,7 @@ def resolve_crs(declared, x, y, *, source: str, given=None, lang: str = DEFAULT_
     try:
         g = gcrs.guess_crs(x, y)
     except CRSError as exc:
-        raise type(exc)(f"{source}: no CRS declared and {exc}") from None
+        raise type(exc).of("error.no_crs_declared", source=source, problem=exc) from None
     note = message("note.crs_guessed", lang, crs=g.crs.to_string(), reason=g.reason_text(lang))
     return g.crs, bool(g.swapped), note, True
 
@@ -579,9 +548,9 @@ def _check(gcrs, crs, x, y, source, what):
     fix = ""
     if res.suggestion is not None:
         code = res.suggestion.crs.to_epsg()
-        swap = " (axes swapped too: fix the file)" if res.suggestion.swapped else ""
-        fix = f"; if that is right, import with --crs EPSG:{code}{swap} or fix the .prj"
-    raise CRSError(f"{source}: {what} does not fit the coordinates: {res.reason}{fix}")
+        swap = Message("error.crs_fix_swapped") if res.suggestion.swapped else ""
+        fix = Message("error.crs_fix", code=code, swap=swap)
+    raise CRSError.of("error.crs_mismatch", source=source, what=what, reason=res.reason_message(), fix=fix)
 
 
 # -- the entry point ------------------------------------------------------------------
@@ -628,19 +597,16 @@ def read_parcels(
     _check_file(path)
     suffix = path.suffix.lower()
     if suffix not in VECTOR_SUFFIXES:
-        raise DataFileError(
-            f"{path}: unknown file type {suffix!r}; give a Shapefile (.shp or .zip), GeoPackage, GeoJSON, "
-            "KML/KMZ or CSV"
-        )
+        raise DataFileError.of("error.unknown_file_type", path=path, suffix=suffix)
     if encoding is not None:
         import codecs
 
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise InputError(f"--encoding {encoding!r} is not an encoding Python knows; use UTF-8, GBK or GB18030") from None
+            raise InputError.of("error.encoding_unknown", encoding=encoding) from None
     if source_datum not in (None, "cgcs2000", "wgs84", "gcj02"):
-        raise InputError(f"--source-datum {source_datum!r}: use gcj02 (Amap/Gaode) or leave it out")
+        raise InputError.of("error.source_datum", value=source_datum)
     label = str(path)
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="agrigis-read-") as tmp:

@@ -327,7 +327,7 @@ class GeoPackageBackend:
         try:
             con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         except sqlite3.Error as exc:
-            raise DataFileError(f"{self.path}: cannot open the registry ({exc})") from None
+            raise DataFileError.of("error.registry_cannot_open", path=self.path, detail=str(exc)) from None
         _register_functions(con)
         con.execute("PRAGMA foreign_keys = OFF")
         con.execute("PRAGMA cache_size = -262144")  # 256 MB: bulk inserts into indexes stay in memory
@@ -369,15 +369,10 @@ class GeoPackageBackend:
                 con.close()
         except sqlite3.DatabaseError as exc:
             if "locked" in str(exc):
-                raise RegistryBusyError(f"registry busy: {self.path} is locked by another process; try again") from None
-            raise DataFileError(
-                f"{self.path}: not a registry GeoPackage ({exc}); give another --registry path"
-            ) from None
+                raise RegistryBusyError.of("error.registry_locked", path=self.path) from None
+            raise DataFileError.of("error.registry_not_gpkg", path=self.path, detail=str(exc)) from None
         if not {TABLE, "batches"} <= names:
-            raise DataFileError(
-                f"{self.path}: a GeoPackage but not an agrigis registry (no projects/batches tables); "
-                "give another --registry path"
-            )
+            raise DataFileError.of("error.registry_not_agrigis", path=self.path)
 
     @contextmanager
     def transaction(self):
@@ -387,10 +382,7 @@ class GeoPackageBackend:
                 con.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
-                    raise RegistryBusyError(
-                        f"registry busy: another process has been writing to {self.path} for more than "
-                        f"{self.timeout:g} s; nothing was changed, try again when it has finished"
-                    ) from None
+                    raise RegistryBusyError.of("error.registry_busy", path=self.path, timeout=self.timeout) from None
                 raise
             try:
                 yield con
@@ -502,18 +494,15 @@ class GeoPackageBackend:
     def undo_batch(self, tx, batch_id: str, at: str, user: str) -> tuple[int, int]:
         row = tx.execute("SELECT status FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
         if row is None:
-            raise RegistryError(f"no batch {batch_id!r} in {self.path}; list them with: agrigis registry list")
+            raise RegistryError.of("error.no_batch", batch_id=batch_id, path=self.path)
         if row[0] != "active":
-            raise RegistryError(f"batch {batch_id} was already undone; nothing to do")
+            raise RegistryError.of("error.batch_undone", batch_id=batch_id)
         later = tx.execute(
             f"SELECT DISTINCT closed_by FROM {TABLE} WHERE batch_id = ? AND closed_by IS NOT NULL", (batch_id,)
         ).fetchall()
         if later:
             names = ", ".join(sorted(r[0] for r in later))
-            raise RegistryError(
-                f"batch {batch_id} cannot be undone: later batch(es) {names} replaced some of its parcels; "
-                f"undo {names} first"
-            )
+            raise RegistryError.of("error.batch_replaced", batch_id=batch_id, names=names)
         deleted = tx.execute(f"DELETE FROM {TABLE} WHERE batch_id = ?", (batch_id,)).rowcount
         restored = tx.execute(
             f"UPDATE {TABLE} SET valid_to = NULL, closed_by = NULL WHERE closed_by = ?", (batch_id,)
@@ -632,7 +621,7 @@ class Registry:
         df = self.projects(include_history=True)
         out = df[df["project_code"] == str(project_code)]
         if out.empty:
-            raise RegistryError(f"no project {project_code!r} in {self.path}")
+            raise RegistryError.of("error.no_project", code=project_code, path=self.path)
         return out.sort_values("valid_from")
 
     def batches(self) -> pd.DataFrame:
@@ -751,7 +740,7 @@ class Registry:
             return out
         driver = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}.get(suffix)
         if driver is None:
-            raise DataFileError(f"{out}: unknown export format {suffix!r}; use .gpkg, .shp, .geojson, .csv or .xlsx")
+            raise DataFileError.of("error.export_format", path=out, suffix=suffix)
         kw = {"encoding": "UTF-8"} if driver == "ESRI Shapefile" else {}
         gdf.reset_index(drop=True).to_file(out, driver=driver, layer=TABLE if driver == "GPKG" else None, **kw)
         return out

@@ -85,6 +85,23 @@ def test_table_level_errors():
         map_fields(df, source="a.shp", category="鱼塘", year=2024)
     with pytest.raises(InputError, match="--year: year 20240 is not a year"):
         map_fields(df, source="a.shp", category="造林", year=20240)
+
+
+def test_table_level_errors_in_chinese():
+    df = pd.DataFrame({"项目编号": ["A"], "状态": ["规划"]})
+    with pytest.raises(InputError) as info:
+        map_fields(df, source="a.shp", year=2024)
+    assert info.value.text("zh") == ("a.shp:没有项目类别列,也没有 --category 选项;请用 --category 为整个文件指定,"
+                                     "或按 layers/fields.yml 为列命名")
+    with pytest.raises(InputError) as info:
+        map_fields(df, source="a.shp", category="鱼塘", year=2024)
+    assert info.value.text("zh").startswith("--category '鱼塘' 不是已知的项目类别;请使用以下之一:high_standard_farmland, ")
+    with pytest.raises(InputError) as info:
+        map_fields(df, source="a.shp", category="造林", year=20240)
+    assert info.value.text("zh").startswith("--year 选项有误:建设年度 20240 不是 1990 至 2100 之间的年份")
+    with pytest.raises(InputError) as info:
+        map_fields(pd.DataFrame({"名称": ["x"], "面积": [1]}), source="b.shp", category="造林", year=2024, status="规划")
+    assert info.value.text("zh").startswith("b.shp:没有项目编号列;现有的列为 名称, 面积。请将其中一列改名为 项目编号")
     rows, rej = map_fields(pd.DataFrame({"项目编号": ["A", ""], "年度": ["", 2024]}), source="a",
                            category="造林", status="规划", lang="en")
     assert rej["reason"].tolist() == ["year is empty (column '年度'); fill it in or give --year",

@@ -152,8 +152,10 @@ def test_busy_writer_fails_cleanly(tmp_path):
     holder = sqlite3.connect(tmp_path / "r.gpkg", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        with pytest.raises(RegistryBusyError, match="registry busy: another process has been writing"):
+        with pytest.raises(RegistryBusyError, match="registry busy: another process has been writing") as info:
             slow.write(rows(), source="a", sha256="a" * 64)
+        assert info.value.text("zh") == (f"项目库忙:另一个进程写入 {tmp_path / 'r.gpkg'} 已超过 0.2 秒;"
+                                         "未做任何修改,请等其完成后再试")
     finally:
         holder.execute("ROLLBACK")
         holder.close()

@@ -237,8 +237,7 @@ def _write_rejects(prep: _Prepared) -> None:
             if p.exists():
                 p.unlink()
     except OSError as exc:
-        raise DataFileError(f"cannot replace the old rejects file {exc.filename}: {exc.strerror}; delete or "
-                            "rename it and import again (nothing was imported)") from None
+        raise DataFileError.of("error.rejects_replace", path=exc.filename, detail=exc.strerror) from None
     if not len(rej):
         return
     cols = [c for c in rej.columns if c != "geometry"]
@@ -252,10 +251,7 @@ def _write_rejects(prep: _Prepared) -> None:
         out = gpd.GeoDataFrame(table.drop(columns="wkt"), geometry=list(rej.geometry), crs="EPSG:4490")
         out.to_file(gpkg, layer="rejects", driver="GPKG", geometry_type="Unknown")
     except (OSError, RuntimeError, ValueError) as exc:
-        raise DataFileError(
-            f"cannot write the rejected rows beside the input ({csv.parent}): {exc}; nothing was imported. "
-            "Copy the file to a folder you can write to and import it from there"
-        ) from None
+        raise DataFileError.of("error.rejects_write", folder=csv.parent, detail=str(exc)) from None
     prep.report.rejects_gpkg, prep.report.rejects_csv = gpkg, csv
 
 

@@ -66,8 +66,7 @@ def show_command(key, registry, lang):
     p = reg.projects()
     p = p[p["project_code"] == key]
     if p.empty:
-        raise RegistryError(f"{key!r} is neither a batch id nor a current project code in {reg.path}; "
-                            "list batches with: agrigis registry list")
+        raise RegistryError.of("error.no_key", key=key, path=reg.path)
     row = p.iloc[0]
     for k in p.columns:
         name = label(f"column.{k}", lang) if k != "geometry" else "geometry"
