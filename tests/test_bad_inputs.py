@@ -195,7 +195,13 @@ def test_cli_never_shows_a_traceback(bad, tmp_path):
         assert "Traceback" not in res.output, (case, res.output)
         assert isinstance(res.exception, (SystemExit, type(None))), (case, repr(res.exception))
         if case in ERRORS:
-            assert res.exit_code == 1 and res.output.startswith("错误 / error: "), (case, res.output)
+            # Chinese by default, from the error's message key: no English fallback
+            assert res.exit_code == 1 and res.output.startswith("错误:"), (case, res.output)
+            assert not re.search(r"\b(the|not|file|no|and)\b", res.output), (case, res.output)
+            en = runner.invoke(main, ["import", str(path), "--registry", str(tmp_path / f"{case}.gpkg"),
+                                      "--lang", "en"])
+            assert en.exit_code == 1 and "Traceback" not in en.output, (case, en.output)
+            assert en.output.startswith("error: ") and re.search(ERRORS[case][1], en.output), (case, en.output)
         else:
             assert res.exit_code == 0, (case, res.output)
             assert "读取" in res.output and "拒绝" in res.output
@@ -358,3 +364,57 @@ def test_cli_notes_follow_lang(bad, tmp_path):
         "  note: no CRS in the file; EPSG:4550 guessed: 6-digit eastings 484159…555649 with northings "
         "4956068…5090610 fall on Baicheng as Gauss-Krüger CM 123°E; assumed CGCS2000 / 3-degree Gauss-Kruger "
         "CM 123E (EPSG:4550) (UTM zone 51N data looks the same but lies ≈2 km off: then declare --crs EPSG:32651)"]
+
+
+# The CLI prints errors in the command's language: the exact lines a newcomer sees.
+WRONG_PRJ_ZH = (
+    "错误:{path}:文件中声明的坐标系与坐标不符:声明的坐标系为 WGS 84 (EPSG:4326),但 x 41484159…41555649、"
+    "y 4956068…5090610 不是中国境内的经纬度(度);根据坐标推测:8 位东坐标 41484159…41555649 以高斯-克吕格投影带号 41 "
+    "开头,按 CGCS2000 / 3-degree Gauss-Kruger zone 41 (EPSG:4529) 处理;如果推测正确,请用 --crs EPSG:4529 导入,"
+    "或修正 .prj 文件\n"
+)
+WRONG_PRJ_EN = (
+    "error: {path}: the file's declared CRS does not fit the coordinates: declared WGS 84 (EPSG:4326) but "
+    "x 41484159…41555649, y 4956068…5090610 are not degrees in China; 8-digit eastings 41484159…41555649 start "
+    "with the Gauss-Krüger zone number 41; assumed CGCS2000 / 3-degree Gauss-Kruger zone 41 (EPSG:4529); "
+    "if that is right, import with --crs EPSG:4529 or fix the .prj\n"
+)
+
+
+def _import(*args):
+    res = CliRunner().invoke(main, ["import", *map(str, args)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), (res.output, repr(res.exception))
+    assert "Traceback" not in res.output
+    return res.output
+
+
+def test_cli_missing_file_error_is_chinese_by_default_english_with_lang_en(tmp_path):
+    f, reg = tmp_path / "nothing.shp", tmp_path / "r.gpkg"
+    assert _import(f, "--registry", reg) == f"错误:{f}:找不到文件,请检查路径\n"
+    assert _import(f, "--registry", reg, "--lang", "zh") == f"错误:{f}:找不到文件,请检查路径\n"
+    assert _import(f, "--registry", reg, "--lang", "en") == f"error: {f}: file not found; check the path\n"
+    assert _import("--lang", "en", f, "--registry", reg) == f"error: {f}: file not found; check the path\n"
+
+
+def test_cli_wrong_prj_error_is_chinese_by_default_english_with_lang_en(tmp_path):
+    path = mb.build("wrong_prj", tmp_path)
+    reg = tmp_path / "r.gpkg"
+    assert _import(path, "--registry", reg) == WRONG_PRJ_ZH.format(path=path)
+    assert _import(path, "--registry", reg, "--lang", "en") == WRONG_PRJ_EN.format(path=path)
+
+
+def test_cli_debug_still_raises(tmp_path):
+    res = CliRunner().invoke(main, ["--debug", "import", str(tmp_path / "nothing.shp"),
+                                    "--registry", str(tmp_path / "r.gpkg")])
+    assert isinstance(res.exception, DataFileError) and res.exception.key == "error.file_not_found"
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_import_errors_have_a_chinese_text(case, bad, counties, tmp_path):
+    cls, pattern = ERRORS[case]
+    with pytest.raises(cls, match=pattern) as info:
+        import_files(bad[case], tmp_path / "r.gpkg", counties=counties)
+    exc = info.value
+    assert exc.key and exc.key.startswith("error."), case
+    zh = exc.text("zh")
+    assert zh != str(exc) and re.search(r"[\u4e00-\u9fff]", zh) and exc.text("en") == str(exc)

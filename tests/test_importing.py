@@ -73,8 +73,12 @@ def test_import_update_history_undo_export_via_cli(tmp_path):
     res = cli("registry", "export", tmp_path / "all.gpkg", "--history", "--registry", reg)
     assert res.exit_code == 0
     assert len(pyogrio.read_dataframe(tmp_path / "all.gpkg")) == 3
-    res = cli("registry", "undo", "20990101-000000-abcd", "--registry", reg)
-    assert res.exit_code == 1 and "no batch '20990101-000000-abcd'" in res.output
+    res = cli("registry", "undo", "20990101-000000-abcd", "--registry", reg, "--lang", "en")
+    assert res.exit_code == 1 and res.output == (f"error: no batch '20990101-000000-abcd' in {reg}; "
+                                                 "list them with: agrigis registry list\n")
+    res = cli("registry", "undo", "20990101-000000-abcd", "--registry", reg)  # Chinese by default
+    assert res.exit_code == 1 and res.output == (f"错误:{reg} 中没有批次 '20990101-000000-abcd';"
+                                                 "可用 agrigis registry list 列出所有批次\n")
     res = cli("registry", "list", "--registry", tmp_path / "missing.gpkg")
     assert res.exit_code == 1 and "does not exist; import parcels first" in res.output
 

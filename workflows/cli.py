@@ -17,6 +17,8 @@ import sys
 
 import click
 
+from workflows.options import LANG_META
+
 # command name -> "module:attribute" (a click.Command or click.Group)
 COMMANDS: dict[str, str] = {
     "import": "workflows.importing:import_command",
@@ -40,6 +42,24 @@ def _version() -> str:
         return "0+unknown"
 
 
+def error_text(exc, lang: str) -> str:
+    """The line the CLI prints for an agrigis error, in the command's ``--lang``.
+
+    Examples
+    --------
+    >>> from gis.errors import DataFileError
+    >>> exc = DataFileError.of("error.file_not_found", path="a.shp")
+    >>> error_text(exc, "zh")
+    '错误:a.shp:找不到文件,请检查路径'
+    >>> error_text(exc, "en")
+    'error: a.shp: file not found; check the path'
+    """
+    from gis.labels import label
+
+    sep = ":" if lang == "zh" else ": "
+    return f"{label('error.prefix', lang)}{sep}{exc.text(lang)}"
+
+
 class AgrigisGroup(click.Group):
     """A group that loads its subcommands lazily and turns our errors into messages."""
 
@@ -54,13 +74,14 @@ class AgrigisGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         from gis.errors import AgrigisError
+        from gis.labels import DEFAULT_LANG
 
         try:
             return super().invoke(ctx)
         except AgrigisError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.secho(f"错误 / error: {exc}", err=True, fg="red")
+            click.secho(error_text(exc, ctx.meta.get(LANG_META, DEFAULT_LANG)), err=True, fg="red")
             ctx.exit(1)
         except KeyboardInterrupt:  # pragma: no cover - interactive
             click.secho("interrupted; nothing was changed by the unfinished step", err=True)

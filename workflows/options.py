@@ -16,12 +16,23 @@ def registry_path(value: str | os.PathLike | None = None) -> Path:
     return Path(value or os.environ.get("AGRIGIS_REGISTRY") or DEFAULT_REGISTRY)
 
 
+LANG_META = "agrigis.lang"
+"""Key of ``click.Context.meta`` (shared by all contexts of one run) holding the
+command's ``--lang``; the CLI prints errors in it (Chinese when no command set it)."""
+
+
+def _remember_lang(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    ctx.meta[LANG_META] = value
+    return value
+
+
 lang_option = click.option(
     "--lang",
     type=click.Choice(["zh", "en"]),
     default="zh",
     show_default=True,
-    help="Language of tables, legends and messages (中文 zh / English en).",
+    callback=_remember_lang,
+    help="Language of tables, legends, messages and errors (中文 zh / English en).",
 )
 
 registry_option = click.option(
