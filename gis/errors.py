@@ -102,8 +102,13 @@ class AgrigisError(Exception):
 
     @classmethod
     def of(cls, key: str, /, **params):
-        """The error for message ``key`` filled with ``params`` (English ``str()``)."""
-        return cls(key=key, **params)
+        """The error for message ``key`` filled with ``params`` (English ``str()``).
+
+        Unlike ``cls(key=…, **params)``, a value may itself be called ``key``.
+        """
+        exc = cls(str(Message(key, **params)))
+        exc.key, exc.params = key, params
+        return exc
 
     def text(self, lang: str = "zh") -> str:
         """The message in ``lang``; ``str(self)`` when the error was raised without a key."""

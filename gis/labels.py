@@ -566,8 +566,8 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "error.no_project": ("{path} 中没有项目 {code!r}", "no project {code!r} in {path}"),
     "error.no_key": (
-        "{key!r} 既不是批次号,也不是 {path} 中现有项目的编号;可用 agrigis registry list 列出批次",
-        ("{key!r} is neither a batch id nor a current project code in {path}; "
+        "{name!r} 既不是批次号,也不是 {path} 中现有项目的编号;可用 agrigis registry list 列出批次",
+        ("{name!r} is neither a batch id nor a current project code in {path}; "
          "list batches with: agrigis registry list"),
     ),
     "error.export_format": (

@@ -96,6 +96,15 @@ def test_keyed_error_survives_pickling():
     assert exc.text("zh") == "a.shp:文件为空(0 字节);请重新复制或导出"
 
 
+def test_a_value_may_be_called_key(monkeypatch):
+    from gis import labels
+
+    monkeypatch.setitem(labels._table(), "error.test_key_value", ("键 {key}", "key {key}"))
+    exc = E.RegistryError.of("error.test_key_value", key="A1")
+    assert str(exc) == "key A1" and exc.text("zh") == "键 A1"
+    assert exc.key == "error.test_key_value" and exc.params == {"key": "A1"}
+
+
 def test_misuse_is_a_programming_error():
     with pytest.raises(TypeError, match="either a text or a message key"):
         E.InputError("text", key="error.file_not_found", path="a")

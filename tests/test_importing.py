@@ -192,3 +192,14 @@ def test_workspace_counties_layer_is_found_by_role(tmp_path, monkeypatch, counti
     rep = import_files(src, tmp_path / "r.gpkg")
     assert (rep.n_read, rep.n_accepted, rep.n_rejected) == (3, 1, 2)
     assert Registry(tmp_path / "r.gpkg").projects()["project_code"].tolist() == ["D1"]
+
+
+def test_registry_show_of_an_unknown_key_is_a_plain_error_in_both_languages(tmp_path):
+    reg = tmp_path / "reg.gpkg"
+    Registry(reg)
+    res = cli("registry", "show", "XX", "--registry", reg)
+    assert res.exit_code == 1 and res.output == (f"错误:'XX' 既不是批次号,也不是 {reg} 中现有项目的编号;"
+                                                 "可用 agrigis registry list 列出批次\n")
+    res = cli("registry", "show", "XX", "--registry", reg, "--lang", "en")
+    assert res.exit_code == 1 and res.output == (f"error: 'XX' is neither a batch id nor a current project code "
+                                                 f"in {reg}; list batches with: agrigis registry list\n")

@@ -66,7 +66,7 @@ def show_command(key, registry, lang):
     p = reg.projects()
     p = p[p["project_code"] == key]
     if p.empty:
-        raise RegistryError.of("error.no_key", key=key, path=reg.path)
+        raise RegistryError.of("error.no_key", name=key, path=reg.path)
     row = p.iloc[0]
     for k in p.columns:
         name = label(f"column.{k}", lang) if k != "geometry" else "geometry"
