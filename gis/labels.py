@@ -515,6 +515,34 @@ LABELS: dict[str, tuple[str, str]] = {
         "字段对照文件 {path} 不是有效的 UTF-8 YAML 文件:{detail}",
         "mapping file {path} is not valid UTF-8 YAML: {detail}",
     ),
+    "error.mapping_not_a_mapping": (
+        "{source}:字段对照文件必须是含 columns / values 键的 YAML 映射",
+        "{source}: a mapping file must be a YAML mapping with keys columns / values",
+    ),
+    "error.mapping_unknown_keys": (
+        "{source}:未知的键 {keys};请使用 columns、values、area_units",
+        "{source}: unknown key(s) {keys}; use columns, values, area_units",
+    ),
+    "error.mapping_not_a_field": (
+        "{source}:columns:{field!r} 不是项目库的字段;请使用以下之一:{choices}",
+        "{source}: columns: {field!r} is not a registry field; use one of {choices}",
+    ),
+    "error.mapping_unknown_kind": (
+        "{source}:values:{kind!r} 无法识别;请使用 category 或 status",
+        "{source}: values: {kind!r} is unknown; use category or status",
+    ),
+    "error.mapping_not_a_code": (
+        "{source}:values.{kind}:{code!r} 不是 {kind} 代码;请使用以下之一:{choices}",
+        "{source}: values.{kind}: {code!r} is not a {kind} code; use one of {choices}",
+    ),
+    "error.mapping_unit": (
+        "{source}:area_units:列 {column!r} 的单位 {unit!r} 无法识别;请使用以下之一:{choices}",
+        "{source}: area_units: unit {unit!r} of {column!r}; use one of {choices}",
+    ),
+    "error.mapping_not_a_list": (
+        "{source}:此处应为名称列表,实际为 {names!r}",
+        "{source}: expected a list of names, got {names!r}",
+    ),
     "error.no_code_column": (
         ("{source}:没有项目编号列;现有的列为 {columns}。"
          "请将其中一列改名为 项目编号 或 project_code,或用 --mapping 指定(columns: project_code: [列名])"),

@@ -94,35 +94,31 @@ class FieldMapping:
     def extend(self, data: dict, source: str) -> None:
         """Add the aliases of one parsed YAML document (validated)."""
         if not isinstance(data, dict):
-            raise ConfigError(f"{source}: a mapping file must be a YAML mapping with keys columns / values")
+            raise ConfigError.of("error.mapping_not_a_mapping", source=source)
         unknown = set(data) - {"columns", "values", "area_units"}
         if unknown:
-            raise ConfigError(
-                f"{source}: unknown key(s) {', '.join(sorted(unknown))}; use columns, values, area_units"
-            )
+            raise ConfigError.of("error.mapping_unknown_keys", source=source, keys=", ".join(sorted(unknown)))
         for fld, names in (data.get("columns") or {}).items():
             if fld not in REGISTRY_FIELDS:
-                raise ConfigError(
-                    f"{source}: columns: {fld!r} is not a registry field; use one of {', '.join(REGISTRY_FIELDS)}"
-                )
+                raise ConfigError.of("error.mapping_not_a_field", source=source, field=fld,
+                                     choices=", ".join(REGISTRY_FIELDS))
             self.columns.setdefault(fld, [])
             # user aliases first: they win over the bundled ones
             self.columns[fld][:0] = [norm(n) for n in _as_list(names, source)]
         for kind, table in (data.get("values") or {}).items():
             codes = {"category": CATEGORIES, "status": STATUSES}.get(kind)
             if codes is None:
-                raise ConfigError(f"{source}: values: {kind!r} is unknown; use category or status")
+                raise ConfigError.of("error.mapping_unknown_kind", source=source, kind=kind)
             for code, names in (table or {}).items():
                 if code not in codes:
-                    raise ConfigError(
-                        f"{source}: values.{kind}: {code!r} is not a {kind} code; use one of {', '.join(codes)}"
-                    )
+                    raise ConfigError.of("error.mapping_not_a_code", source=source, kind=kind, code=code,
+                                         choices=", ".join(codes))
                 self.values.setdefault(kind, {})
                 for n in _as_list(names, source):
                     self.values[kind][norm(n)] = code
         for col, unit in (data.get("area_units") or {}).items():
             if unit not in UNITS:
-                raise ConfigError(f"{source}: area_units: unit {unit!r} of {col!r}; use one of {', '.join(UNITS)}")
+                raise ConfigError.of("error.mapping_unit", source=source, unit=unit, column=col, choices=", ".join(UNITS))
             self.area_units[norm(col)] = unit
         self.sources.append(source)
 
@@ -189,7 +185,7 @@ def _as_list(names, source) -> list[str]:
     if isinstance(names, str):
         return [names]
     if not isinstance(names, list):
-        raise ConfigError(f"{source}: expected a list of names, got {names!r}")
+        raise ConfigError.of("error.mapping_not_a_list", source=source, names=names)
     return [str(n) for n in names]
 
 

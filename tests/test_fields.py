@@ -66,15 +66,20 @@ def test_user_mapping(tmp_path):
     assert m.match_columns(["图斑号", "项目编号"])["project_code"] == "图斑号"  # user aliases win
     assert m.value("status", "交工") == "completed"
     assert load_mapping().value("status", "交工") is None  # the bundled table is untouched
-    for text, msg in [("columns:\n  colour: [x]\n", "'colour' is not a registry field"),
-                      ("values:\n  status:\n    done: [x]\n", "'done' is not a status code"),
-                      ("mapping: {}\n", "unknown key\\(s\\) mapping"),
-                      ("area_units:\n  面积(顷): acre\n", "unit 'acre'")]:
+    for text, msg, zh in [("columns:\n  colour: [x]\n", "'colour' is not a registry field", "'colour' 不是项目库的字段"),
+                          ("values:\n  status:\n    done: [x]\n", "'done' is not a status code", "'done' 不是 status 代码"),
+                          ("mapping: {}\n", "unknown key\\(s\\) mapping", "未知的键 mapping"),
+                          ("area_units:\n  面积(顷): acre\n", "unit 'acre'", "的单位 'acre' 无法识别"),
+                          ("- a\n", "must be a YAML mapping", "必须是含 columns / values 键的 YAML 映射"),
+                          ("columns:\n  project_code: {a: 1}\n", "expected a list of names", "此处应为名称列表"),
+                          ("values:\n  colour: {}\n", "values: 'colour' is unknown", "'colour' 无法识别")]:
         p.write_text(text, encoding="utf-8")
-        with pytest.raises(ConfigError, match=msg):
+        with pytest.raises(ConfigError, match=msg) as info:
             load_mapping(p)
-    with pytest.raises(ConfigError, match="does not exist"):
+        assert zh in info.value.text("zh") and info.value.text("zh").startswith(f"{p}:"), info.value.text("zh")
+    with pytest.raises(ConfigError, match="does not exist") as info:
         load_mapping(tmp_path / "nope.yml")
+    assert info.value.text("zh") == f"字段对照文件 {tmp_path / 'nope.yml'} 不存在;请给出 YAML 文件的路径"
 
 
 def test_table_level_errors():
