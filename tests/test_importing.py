@@ -80,7 +80,7 @@ def test_import_update_history_undo_export_via_cli(tmp_path):
     assert res.exit_code == 1 and res.output == (f"错误:{reg} 中没有批次 '20990101-000000-abcd';"
                                                  "可用 agrigis registry list 列出所有批次\n")
     res = cli("registry", "list", "--registry", tmp_path / "missing.gpkg")
-    assert res.exit_code == 1 and "does not exist; import parcels first" in res.output
+    assert res.exit_code == 1 and f"错误:项目库 {tmp_path / 'missing.gpkg'} 不存在;请先导入地块" in res.output
 
 
 def test_options_and_mapping_yaml(tmp_path, counties):

@@ -82,7 +82,7 @@ def test_map_layer_catalogue_and_files(tmp_path):
 
 
 def test_map_errors_are_plain(tmp_path):
-    res = CliRunner().invoke(main, ["map", "progress", "--registry", str(tmp_path / "none.gpkg")])
+    res = CliRunner().invoke(main, ["map", "progress", "--registry", str(tmp_path / "none.gpkg"), "--lang", "en"])
     assert res.exit_code == 1
     assert "none.gpkg does not exist; import parcels first" in res.output
     res = CliRunner().invoke(main, ["map", "layer", "no_such_layer"])

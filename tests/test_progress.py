@@ -141,7 +141,9 @@ def test_cli_errors(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(main, ["progress", "--registry", "missing.gpkg"])
     assert res.exit_code == 1
-    assert "registry missing.gpkg does not exist; import parcels first" in res.output
+    assert "错误:项目库 missing.gpkg 不存在;请先导入地块" in res.output
+    res = CliRunner().invoke(main, ["progress", "--registry", "missing.gpkg", "--lang", "en"])
+    assert "error: registry missing.gpkg does not exist; import parcels first" in res.output
     bad = tmp_path / "t.yml"
     bad.write_text("city: {code: '220800', name_zh: 白城市, name_en: Baicheng}\nyear: 2024\n"
                    "targets:\n  - {key: x, category: rice, name_zh: x, name_en: x, value: 1, unit: mu}\n",

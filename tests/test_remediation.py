@@ -154,7 +154,7 @@ def test_cli_errors_are_plain(tmp_path):
     runner = CliRunner()
     res = runner.invoke(main, ["remediation", "--registry", str(tmp_path / "none.gpkg"), "-o", str(tmp_path / "o")])
     assert res.exit_code == 1
-    assert "does not exist; import parcels first" in res.output
+    assert "不存在;请先导入地块" in res.output
     res = runner.invoke(main, ["remediation", "--index", "foo", "-o", str(tmp_path / "o")])
     assert res.exit_code == 1 and "unknown spectral index 'foo'" in res.output
     res = runner.invoke(main, ["remediation", "--help"])

@@ -57,10 +57,7 @@ def open_registry(registry: str | os.PathLike | None = None, *, must_exist: bool
 
     path = registry_path(registry)
     if must_exist and not path.exists():
-        raise DataFileError(
-            f"registry {path} does not exist; import parcels first (agrigis import FILE --registry {path}), "
-            "pass --registry, or build a demo workspace with agrigis demo"
-        )
+        raise DataFileError.of("error.registry_missing", path=path)
     return Registry(path)
 
 
