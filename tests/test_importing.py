@@ -203,3 +203,14 @@ def test_registry_show_of_an_unknown_key_is_a_plain_error_in_both_languages(tmp_
     res = cli("registry", "show", "XX", "--registry", reg, "--lang", "en")
     assert res.exit_code == 1 and res.output == (f"error: 'XX' is neither a batch id nor a current project code "
                                                  f"in {reg}; list batches with: agrigis registry list\n")
+
+
+def test_a_failed_first_import_creates_no_registry(tmp_path):
+    reg = tmp_path / "new" / "registry.gpkg"
+    res = cli("import", tmp_path / "nothing.shp", "--registry", reg)
+    assert res.exit_code == 1 and "nothing.shp" in res.output
+    assert not reg.exists() and not reg.parent.exists()
+    bad = tmp_path / "bad.shp"
+    bad.write_bytes(b"not a shapefile")
+    res = cli("import", bad, "--registry", reg)
+    assert res.exit_code == 1 and not reg.exists()

@@ -314,7 +314,10 @@ def import_files(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = [Path(p) for p in paths]
-    reg = registry if isinstance(registry, Registry) else Registry(registry_path(registry), timeout=timeout)
+    # an existing registry is opened (and checked) first; a new one is created only once
+    # the files have been read, so a failed first import leaves no empty registry behind
+    reg_path = None if isinstance(registry, Registry) else registry_path(registry)
+    reg = registry if reg_path is None else (Registry(reg_path, timeout=timeout) if reg_path.exists() else None)
     m = load_mapping(mapping)
     counties = load_role("counties") if counties is None else counties
     bar = _Bar(progress, len(paths))
@@ -325,6 +328,8 @@ def import_files(
                                      crs=crs, source_datum=source_datum, layer=layer, encoding=encoding,
                                      synthetic=synthetic, lang=lang))
     bar.step(label("registry.writing", lang))
+    if reg is None:
+        reg = Registry(reg_path, timeout=timeout)
     with reg.transaction() as tx:
         for prep in prepared:
             r = prep.report
