@@ -612,6 +612,205 @@ LABELS: dict[str, tuple[str, str]] = {
         ("cannot write the rejected rows beside the input ({folder}): {detail}; nothing was imported. "
          "Copy the file to a folder you can write to and import it from there"),
     ),
+    "error.catalog_unreadable": (
+        "无法读取图层目录 {path}:{detail}",
+        "cannot read the layer catalogue {path}: {detail}",
+    ),
+    "error.catalog_yaml": ("{path}:不是有效的 YAML{where}:{detail}", "{path}: not valid YAML{where}: {detail}"),
+    "error.yaml_at_line": ("(第 {line} 行)", " at line {line}"),
+    "error.catalog_top_keys": (
+        "{path}:未知的顶层键 {keys};图层目录只有一个键 layers,其下为条目列表",
+        "{path}: unknown top-level key(s) {keys}; the catalogue has one key, 'layers', holding a list of entries",
+    ),
+    "error.catalog_not_a_list": (
+        "{path}:layers 必须是条目列表(- name: …),而不是 {type}",
+        "{path}: 'layers' must be a list of entries (- name: …), not {type}",
+    ),
+    "error.catalog_entry": ("{path},第 {i} 项", "{path}, entry {i}"),
+    "error.catalog_entry_named": ("{path},第 {i} 项({name!r})", "{path}, entry {i} ({name!r})"),
+    "error.catalog_not_a_mapping": (
+        "{where}:此处应为映射(name: …, kind: …),实际为 {item!r}",
+        "{where}: expected a mapping (name: …, kind: …), got {item!r}",
+    ),
+    "error.catalog_missing_keys": (
+        "{where}:缺少必需的键 {keys};每个条目都需要 {required}",
+        "{where}: missing required key(s) {keys}; every entry needs {required}",
+    ),
+    "error.catalog_unknown_keys": (
+        "{where}:未知的键 {keys};允许的键为 {allowed}",
+        "{where}: unknown key(s) {keys}; allowed keys are {allowed}",
+    ),
+    "error.catalog_duplicate_name": (
+        "{where}:名称 {name!r} 在此图层目录中重复使用",
+        "{where}: the name {name!r} is used twice in this catalogue",
+    ),
+    "error.catalog_unknown_kind": (
+        "{where}:未知的类型 {kind!r};请使用 vector 或 raster",
+        "{where}: unknown kind {kind!r}; use 'vector' or 'raster'",
+    ),
+    "error.catalog_synthetic": (
+        "{where}:synthetic 必须是 true 或 false,而不是 {value!r}",
+        "{where}: synthetic must be true or false, not {value!r}",
+    ),
+    "error.catalog_not_text": ("{where}:{field} 必须是文本,而不是 {value!r}", "{where}: {field} must be text, not {value!r}"),
+    "error.catalog_crs": (
+        "{where}:crs {crs!r} 不是已知的坐标系({detail});请写成 EPSG:4490 这样的形式",
+        "{where}: crs {crs!r} is not a known CRS ({detail}); write it like EPSG:4490",
+    ),
+    "error.catalog_layer_vector_only": (
+        "{where}:layer 只适用于矢量(vector)条目",
+        "{where}: 'layer' only applies to vector entries",
+    ),
+    "error.workspace_catalog_missing": (
+        "工作区图层目录 {path} 不存在;请创建该文件,或指定包含 {file} 的文件夹",
+        "workspace catalogue {path} does not exist; create it or pass the folder that holds {file}",
+    ),
+    "error.unknown_layer": (
+        "图层目录({files})中没有名为 {name!r} 的图层;已有的图层:{known}",
+        "no layer named {name!r} in the catalogue ({files}); known layers: {known}",
+    ),
+    "error.none": ("无", "none"),
+    "error.no_layer_role": (
+        "图层目录({files})中没有角色为 {role!r} 的图层;请在 catalog.yml 中添加一个带 role: {role} 的图层",
+        "no layer with role {role!r} in the catalogue ({files}); add one to catalog.yml with 'role: {role}'",
+    ),
+    "error.layer_file_missing": (
+        "图层 {name!r}:文件 {path}(来自 {catalog})不存在;请修改图层目录中的 path,或创建该文件",
+        "layer {name!r}: file {path} (from {catalog}) does not exist; fix 'path' in the catalogue or create the file",
+    ),
+    "error.layer_unreadable": ("图层 {name!r}:无法读取 {path}{sublayer}:{detail}", "layer {name!r}: cannot read {path}{sublayer}: {detail}"),
+    "error.layer_sublayer": ("(图层 {layer!r})", " (layer {layer!r})"),
+    "error.layer_no_crs": (
+        "图层 {name!r}:{path} 没有坐标系,图层目录条目也未给出;请在 {catalog} 中添加 crs: EPSG:…",
+        "layer {name!r}: {path} has no CRS and the catalogue entry gives none; add 'crs: EPSG:…' to {catalog}",
+    ),
+    "error.raster_layer_unreadable": (
+        "图层 {name!r}:无法读取栅格 {path}:{detail}",
+        "layer {name!r}: cannot read raster {path}: {detail}",
+    ),
+    "error.layer_subdatasets": (
+        "图层 {name!r}:{path} 包含多个子数据集;请让 path 指向其中之一",
+        "layer {name!r}: {path} holds several subdatasets; point 'path' at one of them",
+    ),
+    "error.raster_layer_no_crs": (
+        "图层 {name!r}:栅格 {path} 没有坐标系,图层目录条目也未给出;请在 {catalog} 中添加 crs: EPSG:…",
+        "layer {name!r}: raster {path} has no CRS and the catalogue entry gives none; add 'crs: EPSG:…' to {catalog}",
+    ),
+    "error.targets_missing": (
+        "目标文件 {path} 不存在;请指定一个现有的 YAML 文件(自带的目标文件为 {bundled})",
+        "targets file {path} does not exist; pass an existing YAML file (the bundled one is {bundled})",
+    ),
+    "error.targets_unreadable": (
+        "目标文件 {path} 无法按 UTF-8 文本读取:{detail}",
+        "targets file {path} cannot be read as UTF-8 text: {detail}",
+    ),
+    "error.targets_yaml": ("{path}:不是有效的 YAML:{detail}", "{path}: not valid YAML: {detail}"),
+    "error.targets_empty": ("{path}:文件为空;示例见 {bundled}", "{path}: the file is empty; see {bundled} for an example"),
+    "error.targets_no_year": (
+        "{origin}:没有 {year} 年的目标(其中有目标的年份:{years});请为 {year} 年编写目标文件(复制此文件,修改年份、数值和原文),并用 --targets 指定",
+        ("{origin}: no targets for {year} (it has targets for {years}); write a targets file for {year} "
+         "(copy this one and change year, values and sentences) and pass it with --targets"),
+    ),
+    "error.targets_no_year_any": ("无", "no year"),
+    "error.targets": ("目标文件 {origin}:{where}:{problem}", "{origin}: {where}: {problem}"),
+    "error.targets_where_top": ("顶层", "top level"),
+    "error.targets_where_entry": ("{kind}条目 {key!r}", "{kind} {key!r}"),
+    "error.targets_kind_target": ("目标", "target"),
+    "error.targets_kind_count_target": ("数量目标", "count target"),
+    "error.targets_kind_baseline": ("基数", "baseline"),
+    "error.targets_kind_not_tracked": ("不跟踪的目标 not_tracked", "not_tracked"),
+    "error.targets_not_a_mapping": (
+        "此处应为字段映射,实际为 {type} {value!r}",
+        "expected a mapping of fields, got {type} {value!r}",
+    ),
+    "error.targets_missing_field": ("缺少字段 '{name}'", "missing field '{name}'"),
+    "error.targets_not_text": ("字段 '{name}' 必须是文本,实际为 {value!r}", "field '{name}' must be text, got {value!r}"),
+    "error.targets_not_number": ("字段 '{name}' 必须是数字,实际为 {value!r}", "field '{name}' must be a number, got {value!r}"),
+    "error.targets_not_positive": (
+        "字段 '{name}' 必须大于 0,实际为 {value!r}",
+        "field '{name}' must be greater than 0, got {value!r}",
+    ),
+    "error.targets_year": (
+        "字段 'year' 必须是年份,如 2024,实际为 {value!r}",
+        "field 'year' must be a year such as 2024, got {value!r}",
+    ),
+    "error.targets_schedule": (
+        "schedule 必须是 linear,或 12 个从 0 升到 1 的累计月末比例(如 [0, 0, 0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 1, 1, 1]),实际为 {value!r}",
+        ("schedule must be 'linear' or 12 cumulative month-end fractions rising from 0 to 1 "
+         "(e.g. [0, 0, 0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 1, 1, 1]), got {value!r}"),
+    ),
+    "error.targets_scope": (
+        "scope 必须是 city 或县级代码列表,实际为 {value!r}",
+        "scope must be 'city' or a list of county codes, got {value!r}",
+    ),
+    "error.targets_scope_code": (
+        "scope 中的县级代码 {code!r} 不是 6 位 GB/T 2260 代码(如 220882)",
+        "scope county code {code!r} is not a 6-digit GB/T 2260 code such as 220882",
+    ),
+    "error.targets_scope_unknown": (
+        "scope 中的县级代码 {code} 不属于白城市;请使用以下之一:{known}",
+        "scope county code {code} is unknown in Baicheng; use one of: {known}",
+    ),
+    "error.targets_scope_city": (
+        "scope 中的县级代码 {code} 不属于城市 {city}",
+        "scope county code {code} is not in the city {city}",
+    ),
+    "error.targets_status": (
+        "achieved_statuses 中的状态 {status!r} 无法识别;请从以下选用:{choices}",
+        "unknown status {status!r} in achieved_statuses; use some of: {choices}",
+    ),
+    "error.targets_statuses_empty": (
+        "achieved_statuses 为空;请至少列出一个状态,如 [completed, accepted]",
+        "achieved_statuses is empty; list at least one status, e.g. [completed, accepted]",
+    ),
+    "error.targets_unknown_fields": (
+        "未知的字段 {fields};允许的字段:{allowed}",
+        "unknown field(s) {fields}; allowed: {allowed}",
+    ),
+    "error.targets_city_code": (
+        "代码 {code!r} 不是 6 位 GB/T 2260 代码(如 220800)",
+        "code {code!r} is not a 6-digit GB/T 2260 code such as 220800",
+    ),
+    "error.targets_key": (
+        "key 只能由小写字母、数字和 _ 组成(如 paddy_new)",
+        "key must be lower-case letters, digits and _ (e.g. paddy_new)",
+    ),
+    "error.targets_duplicate_key": (
+        "key 重复;每个目标、基数和列出的目标都需要各自的 key",
+        "duplicate key; every target, baseline and listed target needs its own key",
+    ),
+    "error.targets_quote": ("quote {quote!r} 不是其 sentence 的一部分", "quote {quote!r} is not part of its sentence"),
+    "error.targets_category": (
+        "未知的类别 {category!r};请使用以下之一:{choices}(或在 categories: 下用 name_zh 和 name_en 声明)",
+        ("unknown category {category!r}; use one of: {choices} "
+         "(or declare it under 'categories:' with name_zh and name_en)"),
+    ),
+    "error.targets_unit": (
+        "单位 {unit!r} 不是面积单位;请使用以下之一:{choices}",
+        "unit {unit!r} is not an area unit; use one of: {choices}",
+    ),
+    "error.targets_comparator": ("comparator {comparator!r} 不是以下之一:{choices}", "comparator {comparator!r} is not one of: {choices}"),
+    "error.targets_tolerance": (
+        "tolerance 必须是 0 到 1 之间的比例(0.02 即 2%),实际为 {value!r}",
+        "tolerance must be a fraction between 0 and 1 (0.02 = 2 %), got {value!r}",
+    ),
+    "error.targets_whole_sites": ("value 必须是整数个点位,实际为 {value!r}", "value must be a whole number of sites, got {value!r}"),
+    "error.targets_site_unit": (
+        "数量目标的 unit 必须是 site,实际为 {value!r}",
+        "unit of a count target must be 'site', got {value!r}",
+    ),
+    "error.targets_max_site": (
+        "max_site_mu({mx:g})必须大于 min_site_mu({mn:g})",
+        "max_site_mu ({mx:g}) must be larger than min_site_mu ({mn:g})",
+    ),
+    "error.targets_none": (
+        "没有目标:请在 targets: 或 count_targets: 下至少添加一项",
+        "no targets: add at least one entry under 'targets:' or 'count_targets:'",
+    ),
+    "error.as_of": (
+        "--as-of {value!r} 不是日期;请写成 YYYY-MM-DD,如 2024-06-30",
+        "as_of {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-06-30",
+    ),
     "check.kind": ("问题类型", "problem"),
     "check.code_a": ("项目编号A", "project code A"),
     "check.code_b": ("项目编号B", "project code B"),

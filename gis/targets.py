@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .errors import ConfigError
+from .errors import ConfigError, Message
 from .labels import CATEGORIES, COUNTIES, STATUSES
 from .units import UNITS, convert
 
@@ -205,10 +205,9 @@ class TargetSet:
 
         years = sorted({t.year for t in (*self.area_targets, *self.count_targets)})
         if year not in years:
-            raise ConfigError(
-                f"{self.origin}: no targets for {year} (it has targets for "
-                f"{', '.join(map(str, years)) or 'no year'}); write a targets file for {year} "
-                "(copy this one and change year, values and sentences) and pass it with --targets"
+            raise ConfigError.of(
+                "error.targets_no_year", origin=self.origin, year=year,
+                years=", ".join(map(str, years)) or Message("error.targets_no_year_any"),
             )
         return dataclasses.replace(
             self,
@@ -221,21 +220,29 @@ class TargetSet:
 # --------------------------------------------------------------------------- validation
 
 
+_KIND_KEYS = {"target": "error.targets_kind_target", "count target": "error.targets_kind_count_target",
+              "baseline": "error.targets_kind_baseline", "not_tracked": "error.targets_kind_not_tracked"}
+"""The entry kinds named in error messages → their message keys."""
+
+
 class _Checker:
     def __init__(self, origin: str):
         self.origin = origin
 
-    def fail(self, where: str, msg: str) -> None:
-        raise ConfigError(f"{self.origin}: {where}: {msg}")
+    def fail(self, where, key: str, /, **params) -> None:
+        """Raise the :class:`ConfigError` ``origin: where: <message key filled with params>``."""
+        if where == "top level":
+            where = Message("error.targets_where_top")
+        raise ConfigError.of("error.targets", origin=self.origin, where=where, problem=Message(key, **params))
 
     def mapping(self, obj, where: str) -> Mapping:
         if not isinstance(obj, Mapping):
-            self.fail(where, f"expected a mapping of fields, got {type(obj).__name__} {obj!r}")
+            self.fail(where, "error.targets_not_a_mapping", type=type(obj).__name__, value=obj)
         return obj
 
     def req(self, d: Mapping, name: str, where: str):
         if name not in d or d[name] is None or d[name] == "":
-            self.fail(where, f"missing field '{name}'")
+            self.fail(where, "error.targets_missing_field", name=name)
         return d[name]
 
     def text(self, d: Mapping, name: str, where: str, required: bool = True) -> str:
@@ -243,21 +250,21 @@ class _Checker:
         if v is None:
             v = ""
         if not isinstance(v, str):
-            self.fail(where, f"field '{name}' must be text, got {v!r}")
+            self.fail(where, "error.targets_not_text", name=name, value=v)
         return v.strip() if name not in ("sentence", "quote") else v
 
     def number(self, d: Mapping, name: str, where: str, positive: bool = True) -> float:
         v = self.req(d, name, where)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            self.fail(where, f"field '{name}' must be a number, got {v!r}")
+            self.fail(where, "error.targets_not_number", name=name, value=v)
         if positive and not v > 0:
-            self.fail(where, f"field '{name}' must be greater than 0, got {v!r}")
+            self.fail(where, "error.targets_not_positive", name=name, value=v)
         return float(v)
 
     def year(self, d: Mapping, where: str, default) -> int:
         v = d.get("year", default)
         if isinstance(v, bool) or not isinstance(v, int) or not 1949 <= v <= 2100:
-            self.fail(where, f"field 'year' must be a year such as 2024, got {v!r}")
+            self.fail(where, "error.targets_year", value=v)
         return v
 
 
@@ -272,11 +279,7 @@ def _parse_schedule(c: _Checker, v, where: str):
         vals = tuple(float(x) for x in v)
         if all(0 <= x <= 1 for x in vals) and all(b >= a for a, b in zip(vals, vals[1:])) and vals[-1] == 1:
             return vals
-    c.fail(
-        where,
-        f"schedule must be 'linear' or 12 cumulative month-end fractions rising from 0 to 1 "
-        f"(e.g. [0, 0, 0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 1, 1, 1]), got {v!r}",
-    )
+    c.fail(where, "error.targets_schedule", value=v)
 
 
 def _parse_scope(c: _Checker, v, where: str, city_code: str) -> tuple[str, ...] | None:
@@ -285,17 +288,17 @@ def _parse_scope(c: _Checker, v, where: str, city_code: str) -> tuple[str, ...] 
     if isinstance(v, (str, int)):
         v = [v]
     if not isinstance(v, (list, tuple)) or not v:
-        c.fail(where, f"scope must be 'city' or a list of county codes, got {v!r}")
+        c.fail(where, "error.targets_scope", value=v)
     codes = []
     for code in v:
         code = str(code).strip()
         if not _COUNTY_RE.match(code):
-            c.fail(where, f"scope county code {code!r} is not a 6-digit GB/T 2260 code such as 220882")
+            c.fail(where, "error.targets_scope_code", code=code)
         if city_code == "220800" and code not in COUNTIES:
             known = ", ".join(f"{k} {n[0]}" for k, n in COUNTIES.items())
-            c.fail(where, f"scope county code {code} is unknown in Baicheng; use one of: {known}")
+            c.fail(where, "error.targets_scope_unknown", code=code, known=known)
         if code[:4] != city_code[:4]:
-            c.fail(where, f"scope county code {code} is not in the city {city_code}")
+            c.fail(where, "error.targets_scope_city", code=code, city=city_code)
         codes.append(code)
     return tuple(codes)
 
@@ -308,10 +311,10 @@ def _parse_statuses(c: _Checker, v, where: str, default) -> tuple[str, ...]:
     out = []
     for s in v:
         if s not in STATUSES:
-            c.fail(where, f"unknown status {s!r} in achieved_statuses; use some of: {', '.join(STATUSES)}")
+            c.fail(where, "error.targets_status", status=s, choices=", ".join(STATUSES))
         out.append(s)
     if not out:
-        c.fail(where, "achieved_statuses is empty; list at least one status, e.g. [completed, accepted]")
+        c.fail(where, "error.targets_statuses_empty")
     return tuple(out)
 
 
@@ -326,7 +329,7 @@ _NS_FIELDS = {"key", "name_zh", "name_en", "value", "unit_zh", "unit_en", "compa
 def _unknown_fields(c: _Checker, d: Mapping, allowed: set, where: str) -> None:
     extra = sorted(set(d) - allowed)
     if extra:
-        c.fail(where, f"unknown field(s) {', '.join(map(repr, extra))}; allowed: {', '.join(sorted(allowed))}")
+        c.fail(where, "error.targets_unknown_fields", fields=", ".join(map(repr, extra)), allowed=", ".join(sorted(allowed)))
 
 
 def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
@@ -364,7 +367,7 @@ def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
     city = c.mapping(c.req(data, "city", "top level"), "city")
     city_code = str(c.req(city, "code", "city")).strip()
     if not _COUNTY_RE.match(city_code):
-        c.fail("city", f"code {city_code!r} is not a 6-digit GB/T 2260 code such as 220800")
+        c.fail("city", "error.targets_city_code", code=city_code)
     year = c.year(data, "top level", None)
     defaults = c.mapping(data.get("defaults") or {}, "defaults")
     _unknown_fields(c, defaults, {"achieved_statuses", "comparator", "schedule", "tolerance"}, "defaults")
@@ -382,36 +385,36 @@ def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
     def common(d: Mapping, kind: str, fields: set) -> tuple[str, dict]:
         d = c.mapping(d, kind)
         key = str(c.req(d, "key", kind))
-        where = f"{kind} {key!r}"
+        where = Message("error.targets_where_entry", kind=Message(_KIND_KEYS[kind]),
+                        key=key)
         if not re.match(r"^[a-z][a-z0-9_]*$", key):
-            c.fail(where, "key must be lower-case letters, digits and _ (e.g. paddy_new)")
+            c.fail(where, "error.targets_key")
         if key in keys:
-            c.fail(where, "duplicate key; every target, baseline and listed target needs its own key")
+            c.fail(where, "error.targets_duplicate_key")
         keys.add(key)
         _unknown_fields(c, d, fields, where)
         out = {"key": key, "name_zh": c.text(d, "name_zh", where), "name_en": c.text(d, "name_en", where),
                "sentence": c.text(d, "sentence", where, required=False),
                "quote": c.text(d, "quote", where, required=False)}
         if out["quote"] and out["sentence"] and out["quote"] not in out["sentence"]:
-            c.fail(where, f"quote {out['quote']!r} is not part of its sentence")
+            c.fail(where, "error.targets_quote", quote=out["quote"])
         if "category" in fields:
             cat = c.req(d, "category", where)
             if cat not in categories:
-                c.fail(where, f"unknown category {cat!r}; use one of: {', '.join(categories)} "
-                       "(or declare it under 'categories:' with name_zh and name_en)")
+                c.fail(where, "error.targets_category", category=cat, choices=", ".join(categories))
             out["category"] = cat
         return where, out
 
     def unit_of(d, where) -> str:
         unit = c.req(d, "unit", where)
         if unit not in AREA_UNITS:
-            c.fail(where, f"unit {unit!r} is not an area unit; use one of: {', '.join(AREA_UNITS)}")
+            c.fail(where, "error.targets_unit", unit=unit, choices=", ".join(AREA_UNITS))
         return unit
 
     def comparator_of(d, where) -> str:
         comp = d.get("comparator", defaults.get("comparator", "at_least"))
         if comp not in COMPARATORS:
-            c.fail(where, f"comparator {comp!r} is not one of: {', '.join(COMPARATORS)}")
+            c.fail(where, "error.targets_comparator", comparator=comp, choices=", ".join(COMPARATORS))
         return comp
 
     area = []
@@ -422,7 +425,7 @@ def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
         if tol is None:
             tol = {"at_least": 0.0, "exactly": 0.005, "keep_stable": 0.02}[comp]
         if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 1:
-            c.fail(where, f"tolerance must be a fraction between 0 and 1 (0.02 = 2 %), got {tol!r}")
+            c.fail(where, "error.targets_tolerance", value=tol)
         area.append(AreaTarget(
             **kw, value=c.number(d, "value", where), unit=unit_of(d, where), comparator=comp,
             tolerance=float(tol), year=c.year(d, where, year),
@@ -435,15 +438,15 @@ def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
         where, kw = common(d, "count target", _COUNT_FIELDS)
         value = c.number(d, "value", where)
         if value != int(value):
-            c.fail(where, f"value must be a whole number of sites, got {value!r}")
+            c.fail(where, "error.targets_whole_sites", value=value)
         if d.get("unit", "site") != "site":
-            c.fail(where, f"unit of a count target must be 'site', got {d.get('unit')!r}")
+            c.fail(where, "error.targets_site_unit", value=d.get("unit"))
         mn = c.number(d, "min_site_mu", where)
         mx = d.get("max_site_mu")
         if mx is not None:
             mx = c.number(d, "max_site_mu", where)
             if mx <= mn:
-                c.fail(where, f"max_site_mu ({mx:g}) must be larger than min_site_mu ({mn:g})")
+                c.fail(where, "error.targets_max_site", mx=mx, mn=mn)
         counts.append(CountTarget(
             **kw, value=int(value), min_site_mu=mn, max_site_mu=mx, year=c.year(d, where, year),
             scope=_parse_scope(c, d.get("scope"), where, city_code),
@@ -461,7 +464,7 @@ def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
             **kw, value=c.number(d, "value", where), unit_zh=c.text(d, "unit_zh", where),
             unit_en=c.text(d, "unit_en", where), comparator=comparator_of(d, where)))
     if not area and not counts:
-        c.fail("top level", "no targets: add at least one entry under 'targets:' or 'count_targets:'")
+        c.fail("top level", "error.targets_none")
     return TargetSet(
         city_code=city_code,
         city_name_zh=c.text(city, "name_zh", "city"),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gis.errors import ConfigError, DataFileError, MissingCRSError
+from gis.errors import ConfigError, DataFileError, Message, MissingCRSError
 
 log = logging.getLogger(__name__)
 
@@ -78,61 +78,59 @@ def _parse(path: Path) -> list[LayerEntry]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DataFileError(f"cannot read the layer catalogue {path}: {exc.strerror or exc}") from exc
+        raise DataFileError.of("error.catalog_unreadable", path=path, detail=exc.strerror or exc) from exc
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+        where = Message("error.yaml_at_line", line=mark.line + 1) if mark is not None else ""
+        raise ConfigError.of("error.catalog_yaml", path=path, where=where,
+                             detail=getattr(exc, "problem", exc)) from exc
     if doc is None:
         return []
     items = doc.get("layers") if isinstance(doc, dict) else doc
     if isinstance(doc, dict) and set(doc) - {"layers"}:
-        raise ConfigError(f"{path}: unknown top-level key(s) {sorted(set(doc) - {'layers'})}; "
-                          "the catalogue has one key, 'layers', holding a list of entries")
+        raise ConfigError.of("error.catalog_top_keys", path=path, keys=sorted(set(doc) - {"layers"}))
     if items is None:
         return []
     if not isinstance(items, list):
-        raise ConfigError(f"{path}: 'layers' must be a list of entries (- name: …), "
-                          f"not {type(items).__name__}")
+        raise ConfigError.of("error.catalog_not_a_list", path=path, type=type(items).__name__)
     out: list[LayerEntry] = []
     seen: set[str] = set()
     for i, item in enumerate(items, start=1):
-        where = f"{path}, entry {i}"
+        where = Message("error.catalog_entry", path=path, i=i)
         if not isinstance(item, dict):
-            raise ConfigError(f"{where}: expected a mapping (name: …, kind: …), got {item!r}")
+            raise ConfigError.of("error.catalog_not_a_mapping", where=where, item=item)
         if "name" in item:
-            where = f"{path}, entry {i} ({item['name']!r})"
+            where = Message("error.catalog_entry_named", path=path, i=i, name=item["name"])
         missing = [k for k in _REQUIRED if k not in item or item[k] is None or item[k] == ""]
         if missing:
-            raise ConfigError(f"{where}: missing required key(s) {', '.join(missing)}; "
-                              f"every entry needs {', '.join(_REQUIRED)}")
+            raise ConfigError.of("error.catalog_missing_keys", where=where, keys=", ".join(missing),
+                                 required=", ".join(_REQUIRED))
         unknown = sorted(set(item) - _ALLOWED)
         if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
-                              f"allowed keys are {', '.join(sorted(_ALLOWED))}")
+            raise ConfigError.of("error.catalog_unknown_keys", where=where, keys=", ".join(map(str, unknown)),
+                                 allowed=", ".join(sorted(_ALLOWED)))
         name = str(item["name"])
         if name in seen:
-            raise ConfigError(f"{where}: the name {name!r} is used twice in this catalogue")
+            raise ConfigError.of("error.catalog_duplicate_name", where=where, name=name)
         seen.add(name)
         kind = item["kind"]
         if kind not in KINDS:
-            raise ConfigError(f"{where}: unknown kind {kind!r}; use 'vector' or 'raster'")
+            raise ConfigError.of("error.catalog_unknown_kind", where=where, kind=kind)
         if not isinstance(item["synthetic"], bool):
-            raise ConfigError(f"{where}: synthetic must be true or false, not {item['synthetic']!r}")
+            raise ConfigError.of("error.catalog_synthetic", where=where, value=item["synthetic"])
         for k in _TEXT:
             if k in item and item[k] is not None and not isinstance(item[k], str):
-                raise ConfigError(f"{where}: {k} must be text, not {item[k]!r}")
+                raise ConfigError.of("error.catalog_not_text", where=where, field=k, value=item[k])
         crs = item.get("crs")
         if crs:
             try:
                 pyproj.CRS.from_user_input(crs)
             except pyproj.exceptions.CRSError as exc:
-                raise ConfigError(f"{where}: crs {crs!r} is not a known CRS ({exc}); "
-                                  "write it like EPSG:4490") from exc
+                raise ConfigError.of("error.catalog_crs", where=where, crs=crs, detail=exc) from exc
         if item.get("layer") and kind != "vector":
-            raise ConfigError(f"{where}: 'layer' only applies to vector entries")
+            raise ConfigError.of("error.catalog_layer_vector_only", where=where)
         fields = {k: item.get(k) for k in _TEXT}
         out.append(LayerEntry(name=name, kind=kind, path=(path.parent / str(item["path"])).resolve(),
                               synthetic=item["synthetic"], catalog=path, **fields))
@@ -150,8 +148,7 @@ def _workspace_catalog(workspace) -> Path | None:
     if p.is_dir():
         p = p / CATALOG_FILE
     if not p.is_file():
-        raise DataFileError(f"workspace catalogue {p} does not exist; create it or pass the "
-                            f"folder that holds {CATALOG_FILE}")
+        raise DataFileError.of("error.workspace_catalog_missing", path=p, file=CATALOG_FILE)
     return p
 
 
@@ -203,9 +200,9 @@ class Catalog:
         try:
             return self._entries[name]
         except KeyError:
-            raise ConfigError(
-                f"no layer named {name!r} in the catalogue ({', '.join(map(str, self.files))}); "
-                f"known layers: {', '.join(self._entries) or 'none'}"
+            raise ConfigError.of(
+                "error.unknown_layer", name=name, files=", ".join(map(str, self.files)),
+                known=", ".join(self._entries) or Message("error.none"),
             ) from None
 
     get = __getitem__
@@ -224,10 +221,7 @@ class Catalog:
         if entry is None:
             if not required:
                 return None, None
-            raise ConfigError(
-                f"no layer with role {role!r} in the catalogue ({', '.join(map(str, self.files))}); "
-                f"add one to catalog.yml with 'role: {role}'"
-            )
+            raise ConfigError.of("error.no_layer_role", role=role, files=", ".join(map(str, self.files)))
         return self.load(entry.name), entry
 
     def entries_by_role(self, role: str) -> list[LayerEntry]:
@@ -239,10 +233,7 @@ class Catalog:
         """Absolute path of layer ``name``'s file; DataFileError if it is missing."""
         entry = self[name]
         if must_exist and not entry.path.exists():
-            raise DataFileError(
-                f"layer {name!r}: file {entry.path} (from {entry.catalog}) does not exist; "
-                "fix 'path' in the catalogue or create the file"
-            )
+            raise DataFileError.of("error.layer_file_missing", name=name, path=entry.path, catalog=entry.catalog)
         return entry.path
 
     def load(self, name: str):
@@ -266,12 +257,12 @@ def _load_vector(entry: LayerEntry, path: Path):
     try:
         gdf = gpd.read_file(path, layer=entry.layer) if entry.layer else gpd.read_file(path)
     except Exception as exc:  # pyogrio raises its own DataSourceError/DataLayerError
-        raise DataFileError(f"layer {entry.name!r}: cannot read {path}"
-                            f"{f' (layer {entry.layer!r})' if entry.layer else ''}: {exc}") from exc
+        sub = Message("error.layer_sublayer", layer=entry.layer) if entry.layer else ""
+        raise DataFileError.of("error.layer_unreadable", name=entry.name, path=path, sublayer=sub,
+                               detail=exc) from exc
     if gdf.crs is None:
         if not entry.crs:
-            raise MissingCRSError(f"layer {entry.name!r}: {path} has no CRS and the catalogue "
-                                  f"entry gives none; add 'crs: EPSG:…' to {entry.catalog}")
+            raise MissingCRSError.of("error.layer_no_crs", name=entry.name, path=path, catalog=entry.catalog)
         gdf = gdf.set_crs(entry.crs)
     if gdf.crs.to_epsg() != 4490:
         gdf = gdf.to_crs("EPSG:4490")
@@ -286,16 +277,15 @@ def _load_raster(entry: LayerEntry, path: Path):
     try:
         da = rioxarray.open_rasterio(path, masked=True)
     except Exception as exc:  # rasterio raises RasterioIOError
-        raise DataFileError(f"layer {entry.name!r}: cannot read raster {path}: {exc}") from exc
+        raise DataFileError.of("error.raster_layer_unreadable", name=entry.name, path=path, detail=exc) from exc
     if isinstance(da, list):  # pragma: no cover - multi-subdataset files
-        raise DataFileError(f"layer {entry.name!r}: {path} holds several subdatasets; "
-                            "point 'path' at one of them")
+        raise DataFileError.of("error.layer_subdatasets", name=entry.name, path=path)
     if "band" in da.dims and da.sizes["band"] == 1:
         da = da.squeeze("band", drop=True)
     if da.rio.crs is None:
         if not entry.crs:
-            raise MissingCRSError(f"layer {entry.name!r}: raster {path} has no CRS and the "
-                                  f"catalogue entry gives none; add 'crs: EPSG:…' to {entry.catalog}")
+            raise MissingCRSError.of("error.raster_layer_no_crs", name=entry.name, path=path,
+                                     catalog=entry.catalog)
         da = da.rio.write_crs(entry.crs)
     da.name = entry.name
     da.attrs.update({k: v for k, v in entry.metadata.items() if v is not None})

@@ -148,5 +148,5 @@ def test_cli_errors(tmp_path, monkeypatch):
     bad.write_text("city: {code: '220800', name_zh: 白城市, name_en: Baicheng}\nyear: 2024\n"
                    "targets:\n  - {key: x, category: rice, name_zh: x, name_en: x, value: 1, unit: mu}\n",
                    encoding="utf-8")
-    res = CliRunner().invoke(main, ["progress", "--targets", str(bad), "--registry", "missing.gpkg"])
+    res = CliRunner().invoke(main, ["progress", "--targets", str(bad), "--registry", "missing.gpkg", "--lang", "en"])
     assert res.exit_code == 1 and "t.yml: target 'x': unknown category 'rice'" in res.output

@@ -34,16 +34,13 @@ def load_targets(path: str | os.PathLike | None = None) -> TargetSet:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise DataFileError(
-            f"targets file {p} does not exist; pass an existing YAML file "
-            f"(the bundled one is {DEFAULT_TARGETS})"
-        ) from exc
+        raise DataFileError.of("error.targets_missing", path=p, bundled=DEFAULT_TARGETS) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"targets file {p} cannot be read as UTF-8 text: {exc}") from exc
+        raise DataFileError.of("error.targets_unreadable", path=p, detail=exc) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
+        raise ConfigError.of("error.targets_yaml", path=p, detail=exc) from exc
     if data is None:
-        raise ConfigError(f"{p}: the file is empty; see {DEFAULT_TARGETS} for an example")
+        raise ConfigError.of("error.targets_empty", path=p, bundled=DEFAULT_TARGETS)
     return parse_targets(data, origin=str(p))

@@ -1,0 +1,116 @@
+"""The errors of the commands other than import speak the command's language: Chinese by
+default, English with ``--lang en`` (``str(exc)`` stays English, word for word)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from gis.errors import ConfigError, DataFileError
+from workflows.cli import main
+
+
+def run(*args):
+    res = CliRunner().invoke(main, list(args))
+    assert res.exit_code == 1, res.output
+    return res.output.strip()
+
+
+# --------------------------------------------------------------------------- catalogue
+
+def test_catalogue_unknown_key_in_both_languages(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "catalog.yml").write_text(
+        "layers:\n  - {name: a, kind: vector, path: a.gpkg, synthetic: false, titel_zh: x}\n", encoding="utf-8")
+    cat = tmp_path / "catalog.yml"
+    allowed = "crs, description, kind, layer, licence, name, path, role, source, synthetic, title_en, title_zh"
+    assert run("map", "layer", "counties") == f"错误:{cat},第 1 项('a'):未知的键 titel_zh;允许的键为 {allowed}"
+    assert run("map", "layer", "counties", "--lang", "en") == (
+        f"error: {cat}, entry 1 ('a'): unknown key(s) titel_zh; allowed keys are {allowed}")
+
+
+def test_catalogue_errors_text_zh(tmp_path):
+    from layers.catalog import Catalog
+
+    (tmp_path / "catalog.yml").write_text("layers:\n  - {name: a, kind: shape, path: a.gpkg, synthetic: false}\n"
+                                          "  - name: b\n    kind: raster\n    path: b.tif\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        Catalog(tmp_path, bundled=False)
+    assert str(e.value) == f"{tmp_path / 'catalog.yml'}, entry 1 ('a'): unknown kind 'shape'; use 'vector' or 'raster'"
+    assert e.value.text("zh") == f"{tmp_path / 'catalog.yml'},第 1 项('a'):未知的类型 'shape';请使用 vector 或 raster"
+
+    (tmp_path / "catalog.yml").write_text("layers: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        Catalog(tmp_path, bundled=False)
+    assert " not valid YAML at line 2: " in str(e.value)
+    assert e.value.text("zh").startswith(f"{tmp_path / 'catalog.yml'}:不是有效的 YAML(第 2 行):")
+
+    (tmp_path / "catalog.yml").write_text("layers:\n  - {name: a, kind: vector, path: a.gpkg, synthetic: false}\n",
+                                          encoding="utf-8")
+    cat = Catalog(tmp_path, bundled=False)
+    with pytest.raises(ConfigError) as e:
+        cat["rivers"]
+    assert str(e.value) == f"no layer named 'rivers' in the catalogue ({tmp_path / 'catalog.yml'}); known layers: a"
+    assert e.value.text("zh") == f"图层目录({tmp_path / 'catalog.yml'})中没有名为 'rivers' 的图层;已有的图层:a"
+    with pytest.raises(DataFileError) as e:
+        cat.load("a")
+    assert e.value.text("zh") == (f"图层 'a':文件 {tmp_path / 'a.gpkg'}(来自 {tmp_path / 'catalog.yml'})不存在;"
+                                  "请修改图层目录中的 path,或创建该文件")
+    empty = Catalog(False, bundled=False)
+    with pytest.raises(ConfigError) as e:
+        empty["a"]
+    assert str(e.value).endswith("known layers: none") and e.value.text("zh").endswith("已有的图层:无")
+
+
+# --------------------------------------------------------------------------- targets
+
+CITY = "city: {code: '220800', name_zh: 白城市, name_en: Baicheng}\nyear: 2024\n"
+
+
+def test_progress_targets_errors_in_both_languages(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yml").write_text(
+        CITY + "targets:\n  - {key: x, category: paddy_new, name_zh: x, name_en: x, value: 1, unit: mu, "
+        "scope: [220899]}\n", encoding="utf-8")
+    known = "220802 洮北区, 220821 镇赉县, 220822 通榆县, 220881 洮南市, 220882 大安市"
+    assert run("progress", "--targets", "s.yml") == (
+        f"错误:目标文件 s.yml:目标条目 'x':scope 中的县级代码 220899 不属于白城市;请使用以下之一:{known}")
+    assert run("progress", "--targets", "s.yml", "--lang", "en") == (
+        f"error: s.yml: target 'x': scope county code 220899 is unknown in Baicheng; use one of: {known}")
+    assert run("progress", "--targets", "nosuch.yml").startswith(
+        "错误:目标文件 nosuch.yml 不存在;请指定一个现有的 YAML 文件(自带的目标文件为 ")
+    assert run("progress", "--targets", "nosuch.yml", "--lang", "en").startswith(
+        "error: targets file nosuch.yml does not exist; pass an existing YAML file (the bundled one is ")
+    assert run("progress", "--as-of", "2024-13-01") == "错误:--as-of '2024-13-01' 不是日期;请写成 YYYY-MM-DD,如 2024-06-30"
+    assert run("progress", "--as-of", "2024-13-01", "--lang", "en") == (
+        "error: as_of '2024-13-01' is not a date; write it as YYYY-MM-DD, e.g. 2024-06-30")
+
+
+def test_targets_errors_text_zh():
+    from gis.targets import parse_targets
+    from workflows.targets import load_targets
+
+    with pytest.raises(ConfigError) as e:
+        parse_targets({"city": {"code": "220800", "name_zh": "白城市", "name_en": "Baicheng"}, "year": 2024},
+                      origin="t.yml")
+    assert str(e.value) == "t.yml: top level: no targets: add at least one entry under 'targets:' or 'count_targets:'"
+    assert e.value.text("zh") == "目标文件 t.yml:顶层:没有目标:请在 targets: 或 count_targets: 下至少添加一项"
+    data = {"city": {"code": "220800", "name_zh": "白城市", "name_en": "Baicheng"}, "year": 2024,
+            "count_targets": [{"key": "s", "category": "demo_base", "name_zh": "s", "name_en": "s", "value": 2,
+                               "min_site_mu": 100, "max_site_mu": 50}]}
+    with pytest.raises(ConfigError) as e:
+        parse_targets(data, origin="t.yml")
+    assert str(e.value) == "t.yml: count target 's': max_site_mu (50) must be larger than min_site_mu (100)"
+    assert e.value.text("zh") == "目标文件 t.yml:数量目标条目 's':max_site_mu(50)必须大于 min_site_mu(100)"
+    data["count_targets"][0]["max_site_mu"] = 500
+    with pytest.raises(ConfigError) as e:
+        parse_targets(data, origin="t.yml").for_year(2031)
+    assert str(e.value).startswith("t.yml: no targets for 2031 (it has targets for 2024); write a targets file")
+    assert e.value.text("zh").startswith("t.yml:没有 2031 年的目标(其中有目标的年份:2024);请为 2031 年编写目标文件")
+    with pytest.raises(ConfigError) as e:
+        parse_targets([], origin="t.yml")
+    assert e.value.text("zh") == "目标文件 t.yml:顶层:此处应为字段映射,实际为 list []"
+    with pytest.raises(DataFileError) as e:
+        load_targets("nosuch.yml")
+    assert str(e.value).startswith("targets file nosuch.yml does not exist; pass an existing YAML file")
+    assert e.value.text("zh").startswith("目标文件 nosuch.yml 不存在;请指定一个现有的 YAML 文件")
