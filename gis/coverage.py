@@ -58,7 +58,7 @@ import scipy.sparse as sp
 import shapely
 from affine import Affine
 
-from .errors import DataFileError, GridError, InputError, MissingCRSError, require
+from .errors import DataFileError, GridError, InputError, Message, MissingCRSError, require
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,12 @@ __all__ = ["Grid", "Coverage", "METHODS"]
 
 METHODS = ("exact", "center", "all_touched")
 _FORMAT = "agrigis-coverage-1"
+
+
+def _where(name, default: str, key: str):
+    """What an error is about: ``name`` as given, or the default word (``"raster"`` …) as a
+    :class:`~gis.errors.Message`, so that it is Chinese in a Chinese message."""
+    return Message(key) if name == default else name
 
 
 @dataclass(frozen=True)
@@ -115,22 +121,13 @@ class Grid:
     def check(self, name: str = "raster") -> "Grid":
         """Raise a clear error if the grid cannot be used for zonal statistics."""
         t = self.transform
+        name = _where(name, "raster", "error.where_raster")
         if self.crs is None:
-            raise MissingCRSError(
-                f"{name}: the raster has no CRS, so the zones cannot be placed on it; "
-                "set one, e.g. `gdal_edit.py -a_srs EPSG:4550 FILE` or "
-                "`da.rio.write_crs('EPSG:4550')`"
-            )
+            raise MissingCRSError.of("error.raster_no_crs", name=name)
         if t.b != 0 or t.d != 0:
-            raise GridError(
-                f"{name}: the raster grid is rotated (transform {tuple(t)[:6]}); zonal "
-                "statistics need a north-up grid; warp it first, e.g. `gdalwarp IN OUT`"
-            )
+            raise GridError.of("error.raster_rotated", name=name, transform=tuple(t)[:6])
         if t.a <= 0 or t.e >= 0:
-            raise GridError(
-                f"{name}: the raster grid is flipped (pixel size {t.a}, {t.e}); zonal "
-                "statistics need a north-up grid (positive x size, negative y size)"
-            )
+            raise GridError.of("error.raster_flipped", name=name, xsize=t.a, ysize=t.e)
         return self
 
     # -- geometry ---------------------------------------------------------------------
@@ -250,13 +247,11 @@ def _check_zones(zones, grid: Grid, name: str):
     if not hasattr(zones, "geometry"):
         raise InputError(f"{name}: zones must be a GeoDataFrame or GeoSeries, "
                          f"got {type(zones).__name__}")
+    name = _where(name, "zones", "error.where_zones")
     if zones.crs is None:
-        raise MissingCRSError(
-            f"{name}: the zones have no CRS; set it with `zones.set_crs('EPSG:4490')` "
-            "(or the CRS they are really in)"
-        )
+        raise MissingCRSError.of("error.zones_no_crs", name=name)
     if len(zones) == 0:
-        raise InputError(f"{name}: there are no zones")
+        raise InputError.of("error.zones_empty", name=name)
     z = zones.geometry
     if not pyproj.CRS.from_user_input(z.crs).equals(grid.crs):
         z = z.to_crs(grid.crs)
@@ -264,11 +259,8 @@ def _check_zones(zones, grid: Grid, name: str):
     kinds = shapely.get_type_id(geoms)
     bad = np.flatnonzero(~np.isin(kinds, [3, 6]) & ~shapely.is_missing(geoms))
     if len(bad):
-        raise InputError(
-            f"{name}: zone {zones.index[bad[0]]!r} is a "
-            f"{geoms[bad[0]].geom_type}, not a "
-            "(Multi)Polygon; zonal statistics need polygons (buffer points/lines first)"
-        )
+        raise InputError.of("error.zone_not_polygon", name=name, zone=zones.index[bad[0]],
+                            geom_type=geoms[bad[0]].geom_type)
     return geoms
 
 
@@ -318,7 +310,7 @@ class Coverage:
         import pandas as pd
 
         if method not in METHODS:
-            raise InputError(f"method {method!r} is unknown; use one of {', '.join(METHODS)}")
+            raise InputError.of("error.unknown_method", method=method, choices=", ".join(METHODS))
         grid = Grid.of(grid).check()
         geoms = _check_zones(zones, grid, name)
         gbox = grid.box()
@@ -334,12 +326,10 @@ class Coverage:
             inside = np.where(zone_area > 0, np.clip(inter / zone_area, 0, 1), 0.0)
         if not (inside > 0).any():
             zb = shapely.total_bounds(geoms[ok]) if ok.any() else [np.nan] * 4
-            raise GridError(
-                f"{name}: none of the {len(geoms)} zones overlaps the raster "
-                f"({grid.describe()}, bounds {tuple(round(b, 6) for b in grid.bounds)}); "
-                f"the zones lie at {tuple(round(float(b), 6) for b in zb)} in the raster's "
-                "CRS; check that zones and raster cover the same place and that their "
-                "CRS are right"
+            raise GridError.of(
+                "error.zones_outside_raster", name=_where(name, "zones", "error.where_zones"), n=len(geoms),
+                grid=grid.describe(), bounds=tuple(round(b, 6) for b in grid.bounds),
+                zone_bounds=tuple(round(float(b), 6) for b in zb),
             )
         n_out = int((inside == 0).sum())
         if n_out:
@@ -415,10 +405,7 @@ class Coverage:
                                       shape=tuple(z["shape"]))
                 inside = z["inside"]
         except (OSError, KeyError, ValueError) as exc:
-            raise DataFileError(
-                f"{path}: not a coverage-weights file written by agrigis ({exc}); "
-                "rebuild it with Coverage.build(...).save(path)"
-            ) from exc
+            raise DataFileError.of("error.weights_file_invalid", path=path, detail=exc) from exc
         g = Grid(Affine(*meta["transform"]), meta["width"], meta["height"],
                  pyproj.CRS.from_wkt(meta["crs"]) if meta["crs"] else None)
         index = pd.Index(meta["index"], name=meta["index_name"])
@@ -431,20 +418,14 @@ class Coverage:
 
     def check_grid(self, grid: Grid, name: str = "coverage weights") -> None:
         if not self.grid.same_as(grid):
-            raise GridError(
-                f"{name}: the weights were built for the grid {self.grid.describe()}, "
-                f"but the raster's grid is {grid.describe()}; build new weights for this "
-                "grid (Coverage.build(zones, raster))"
-            )
+            raise GridError.of("error.weights_grid", name=_where(name, "coverage weights", "error.where_weights"),
+                               built=self.grid.describe(), grid=grid.describe())
 
     def check_zones(self, zones, name: str = "coverage weights") -> None:
         fp = zones_fingerprint(zones)
         if fp != self.fingerprint:
-            raise GridError(
-                f"{name}: the weights were built for other zones (fingerprint "
-                f"{self.fingerprint}, these zones have {fp}); build new weights for "
-                "these zones (Coverage.build(zones, raster))"
-            )
+            raise GridError.of("error.weights_zones", name=_where(name, "coverage weights", "error.where_weights"),
+                               built=self.fingerprint, fingerprint=fp)
 
     # -- slicing into row bands ---------------------------------------------------------
     def zone_rows(self) -> tuple[np.ndarray, np.ndarray]:

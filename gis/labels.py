@@ -811,6 +811,104 @@ LABELS: dict[str, tuple[str, str]] = {
         "--as-of {value!r} 不是日期;请写成 YYYY-MM-DD,如 2024-06-30",
         "as_of {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-06-30",
     ),
+    "error.where_raster": ("栅格", "raster"),
+    "error.where_zones": ("分区", "zones"),
+    "error.where_weights": ("覆盖权重", "coverage weights"),
+    "error.where_dataset": ("该 Dataset", "the Dataset"),
+    "error.where_stack": ("时间序列", "stack"),
+    "error.raster_no_crs": (
+        "{name}:栅格没有坐标系,无法把分区放到栅格上;请为其设置坐标系,如 `gdal_edit.py -a_srs EPSG:4550 文件` 或 `da.rio.write_crs('EPSG:4550')`",
+        ("{name}: the raster has no CRS, so the zones cannot be placed on it; set one, e.g. "
+         "`gdal_edit.py -a_srs EPSG:4550 FILE` or `da.rio.write_crs('EPSG:4550')`"),
+    ),
+    "error.raster_rotated": (
+        "{name}:栅格网格是旋转的(变换参数 {transform});分区统计需要正北向上的网格,请先重投影,如 `gdalwarp 输入 输出`",
+        ("{name}: the raster grid is rotated (transform {transform}); zonal statistics need a north-up grid; "
+         "warp it first, e.g. `gdalwarp IN OUT`"),
+    ),
+    "error.raster_flipped": (
+        "{name}:栅格网格是翻转的(像元大小 {xsize}, {ysize});分区统计需要正北向上的网格(x 方向像元大小为正,y 方向为负)",
+        ("{name}: the raster grid is flipped (pixel size {xsize}, {ysize}); zonal statistics need a north-up "
+         "grid (positive x size, negative y size)"),
+    ),
+    "error.zones_no_crs": (
+        "{name}:分区没有坐标系;请用 `zones.set_crs('EPSG:4490')`(或其实际坐标系)设置",
+        "{name}: the zones have no CRS; set it with `zones.set_crs('EPSG:4490')` (or the CRS they are really in)",
+    ),
+    "error.zones_empty": ("{name}:没有任何分区", "{name}: there are no zones"),
+    "error.zone_not_polygon": (
+        "{name}:分区 {zone!r} 是 {geom_type},不是(多)多边形;分区统计需要多边形(请先对点或线做缓冲)",
+        ("{name}: zone {zone!r} is a {geom_type}, not a (Multi)Polygon; zonal statistics need polygons "
+         "(buffer points/lines first)"),
+    ),
+    "error.zones_outside_raster": (
+        ("{name}:{n} 个分区中没有一个与栅格重叠({grid},范围 {bounds});在栅格的坐标系中分区位于 {zone_bounds};"
+         "请检查分区和栅格是否覆盖同一地方、坐标系是否正确"),
+        ("{name}: none of the {n} zones overlaps the raster ({grid}, bounds {bounds}); the zones lie at "
+         "{zone_bounds} in the raster's CRS; check that zones and raster cover the same place and that "
+         "their CRS are right"),
+    ),
+    "error.weights_file_invalid": (
+        "{path}:不是 agrigis 写出的覆盖权重文件({detail});请用 Coverage.build(...).save(path) 重新生成",
+        "{path}: not a coverage-weights file written by agrigis ({detail}); rebuild it with Coverage.build(...).save(path)",
+    ),
+    "error.weights_grid": (
+        "{name}:权重是为网格 {built} 生成的,但栅格的网格是 {grid};请为此网格生成新的权重(Coverage.build(zones, raster))",
+        ("{name}: the weights were built for the grid {built}, but the raster's grid is {grid}; build new "
+         "weights for this grid (Coverage.build(zones, raster))"),
+    ),
+    "error.weights_zones": (
+        "{name}:权重是为其他分区生成的(指纹 {built},这些分区为 {fingerprint});请为这些分区生成新的权重(Coverage.build(zones, raster))",
+        ("{name}: the weights were built for other zones (fingerprint {built}, these zones have {fingerprint}); "
+         "build new weights for these zones (Coverage.build(zones, raster))"),
+    ),
+    "error.unknown_method": (
+        "方法 {method!r} 无法识别;请使用以下之一:{choices}",
+        "method {method!r} is unknown; use one of {choices}",
+    ),
+    "error.date_unknown": (
+        "{where}:无法判断 {value!r} 的日期;请在文件名或波段描述中写明日期,如 ndvi_2023-07-01.tif 或 YYYY-MM-DD",
+        ("{where}: cannot tell the date of {value!r}; name files or band descriptions with the date, "
+         "e.g. ndvi_2023-07-01.tif or YYYY-MM-DD"),
+    ),
+    "error.date_invalid": ("{where}:{value!r} 中的 {date!r} 不是有效日期", "{where}: {value!r} holds {date!r}, which is not a date"),
+    "error.raster_cannot_open": ("{path}:无法打开栅格({detail})", "{path}: cannot open the raster ({detail})"),
+    "error.band_missing": (
+        "{path}:波段 {band} 不存在;该栅格有 {count} 个波段",
+        "{path}: band {band} does not exist; the raster has {count} band(s)",
+    ),
+    "error.stack_grid": (
+        "{path}:其网格({grid})与第一个栅格的网格({first})不同;时间序列中所有日期的栅格必须使用同一网格",
+        ("{path}: its grid ({grid}) differs from the first raster's ({first}); all dates of a stack must "
+         "share one grid"),
+    ),
+    "error.raster_damaged": (
+        "{path}:无法读取波段 {band} 的第 {first}–{last} 行({detail});文件已损坏或不完整(可用 gdalinfo -checksum 检查,并重新复制)",
+        ("{path}: cannot read rows {first}–{last} of band {band} ({detail}); the file is damaged or incomplete "
+         "(check it with gdalinfo -checksum, copy it again)"),
+    ),
+    "error.dataarray_dims": (
+        "{name}:DataArray 的维度为 {dims};分区统计接受 (y, x) 或再多一个维度如 (time, y, x);请先选出其他维度,如 da.sel(band=1)",
+        ("{name}: the DataArray has dims {dims}; zonal statistics take (y, x) or one extra dim such as "
+         "(time, y, x); select the others first, e.g. da.sel(band=1)"),
+    ),
+    "error.raster_not_found": ("{path}:找不到栅格文件", "{path}: raster file not found"),
+    "error.no_variable": ("{where}:没有变量 {variable!r};现有变量为 {names}", "{where}: no variable {variable!r}; it has {names}"),
+    "error.choose_variable": (
+        "{where} 有多个变量 {names};请用 variable=... 选择其一",
+        "{where} has the variables {names}; choose one with variable=...",
+    ),
+    "error.xarray_not_found": ("{path}:找不到文件", "{path}: file not found"),
+    "error.xarray_unreadable": ("{path}:无法用 xarray 打开({detail})", "{path}: cannot open it with xarray ({detail})"),
+    "error.unknown_stat": (
+        "统计量 {stat!r} 无法识别;请使用 {choices},或用 pNN 表示百分位数(p10、p90 …)",
+        "statistic {stat!r} is unknown; use {choices} or pNN for a percentile (p10, p90 …)",
+    ),
+    "error.output_type": (
+        "{path}:无法识别的输出类型;请使用以下之一:{choices}",
+        "{path}: unknown output type; use one of {choices}",
+    ),
+    "error.no_column": ("{path}:没有列 {column!r};现有的列为 {columns}", "{path}: no column {column!r}; it has {columns}"),
     "check.kind": ("问题类型", "problem"),
     "check.code_a": ("项目编号A", "project code A"),
     "check.code_b": ("项目编号B", "project code B"),

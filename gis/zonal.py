@@ -59,8 +59,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .coverage import Coverage, Grid, METHODS
-from .errors import DataFileError, GridError, InputError
+from .coverage import Coverage, Grid, METHODS, _where
+from .errors import DataFileError, GridError, InputError, Message
 from .units import m2_to_mu
 
 log = logging.getLogger(__name__)
@@ -95,19 +95,19 @@ def dates_in_names(names: Sequence[str], where: str = "stack", strict: bool = Tr
     True
     """
     out = []
+    where = _where(where, "stack", "error.where_stack")
     for v in names:
         m = _DATE.search(str(v))
         if m is None:
             if not strict:
                 return None
-            raise InputError(f"{where}: cannot tell the date of {v!r}; name files or band descriptions "
-                             "with the date, e.g. ndvi_2023-07-01.tif or YYYY-MM-DD")
+            raise InputError.of("error.date_unknown", where=where, value=v)
         try:
             out.append(pd.Timestamp(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)))
         except ValueError:  # 2023-02-30
             if not strict:
                 return None
-            raise InputError(f"{where}: {v!r} holds {m.group(0)!r}, which is not a date") from None
+            raise InputError.of("error.date_invalid", where=where, value=v, date=m.group(0)) from None
     return pd.DatetimeIndex(out)
 
 
@@ -181,18 +181,16 @@ class _RasterioSource(_Source):
                 try:
                     ds, own = rasterio.open(p), True
                 except rasterio.errors.RasterioIOError as exc:
-                    raise DataFileError(f"{p}: cannot open the raster ({exc})") from exc
+                    raise DataFileError.of("error.raster_cannot_open", path=p, detail=exc) from exc
             try:
                 if not 1 <= band <= ds.count:
-                    raise InputError(f"{ds.name}: band {band} does not exist; the raster "
-                                     f"has {ds.count} band(s)")
+                    raise InputError.of("error.band_missing", path=ds.name, band=band, count=ds.count)
                 g = Grid.of(ds).check(str(ds.name))
                 if grid is None:
                     grid = g
                 elif not grid.same_as(g):
-                    raise GridError(f"{ds.name}: its grid ({g.describe()}) differs from "
-                                    f"the first raster's ({grid.describe()}); all dates of "
-                                    "a stack must share one grid")
+                    raise GridError.of("error.stack_grid", path=ds.name, grid=g.describe(),
+                                       first=grid.describe())
                 if grid is g:  # the first file: its storage blocks and cell size
                     self.block_rows = int(ds.block_shapes[band - 1][0])
                 self.dtype = np.result_type(getattr(self, "dtype", ds.dtypes[band - 1]),
@@ -233,8 +231,7 @@ class _RasterioSource(_Source):
                 try:
                     ds = self._rasterio.open(self.paths[i], **opts)
                 except self._rasterio.errors.RasterioIOError as exc:
-                    raise DataFileError(f"{self.paths[i]}: cannot open the raster "
-                                        f"({exc})") from exc
+                    raise DataFileError.of("error.raster_cannot_open", path=self.paths[i], detail=exc) from exc
                 own.append(ds)
                 dss.append(ds)
         except BaseException:
@@ -291,9 +288,8 @@ class _Strips:
                     self.mbuf[i, rows] = 255
             except self.src._rasterio.errors.RasterioError as exc:
                 why = exc.__cause__ or exc  # rasterio's own text only points at GDAL's
-                raise DataFileError(
-                    f"{ds.name}: cannot read rows {self.hi}–{b - 1} of band {self.src.band} ({why}); the "
-                    "file is damaged or incomplete (check it with gdalinfo -checksum, copy it again)") from exc
+                raise DataFileError.of("error.raster_damaged", path=ds.name, first=self.hi, last=b - 1,
+                                       band=self.src.band, detail=why) from exc
         self.rows_decoded += (b - self.hi) * len(self.dss)
         self.hi = b
 
@@ -334,9 +330,8 @@ class _XarraySource(_Source):
         grid = Grid.of(da).check(name)
         others = [d for d in da.dims if d not in (ydim, xdim)]
         if len(others) > 1:
-            raise InputError(f"{name}: the DataArray has dims {da.dims}; zonal statistics "
-                             "take (y, x) or one extra dim such as (time, y, x); select "
-                             "the others first, e.g. da.sel(band=1)")
+            raise InputError.of("error.dataarray_dims", name=_where(name, "raster", "error.where_raster"),
+                                dims=da.dims)
         if others and da.sizes[others[0]] == 1 and others[0] != "time":
             da = da.squeeze(others[0], drop=True)
             others = []
@@ -398,7 +393,7 @@ def _open(raster, band: int, nodata, times, variable: str | None) -> _Source:
     if hasattr(raster, "rio"):
         da = raster
         if hasattr(raster, "data_vars"):  # Dataset
-            da = _pick_variable(raster, variable, "the Dataset")
+            da = _pick_variable(raster, variable, Message("error.where_dataset"))
         return _XarraySource(da, nodata)
     if hasattr(raster, "read") and hasattr(raster, "transform"):
         return _RasterioSource([raster], band, nodata)
@@ -407,7 +402,7 @@ def _open(raster, band: int, nodata, times, variable: str | None) -> _Source:
         if p.suffix.lower() in (".nc", ".nc4", ".cdf", ".zarr") or p.is_dir():
             return _XarraySource(_open_xarray(p, variable), nodata, str(p))
         if not p.exists():
-            raise DataFileError(f"{p}: raster file not found")
+            raise DataFileError.of("error.raster_not_found", path=p)
         return _RasterioSource([p], band, nodata)
     raise InputError(f"cannot read a raster from {type(raster).__name__}; pass a path, an "
                      "open rasterio dataset, an xarray DataArray/Dataset with a CRS or a "
@@ -418,10 +413,10 @@ def _pick_variable(ds, variable, where):
     names = [v for v in ds.data_vars if ds[v].ndim >= 2]
     if variable is not None:
         if variable not in ds.data_vars:
-            raise InputError(f"{where}: no variable {variable!r}; it has {names}")
+            raise InputError.of("error.no_variable", where=where, variable=variable, names=names)
         return ds[variable]
     if len(names) != 1:
-        raise InputError(f"{where} has the variables {names}; choose one with variable=...")
+        raise InputError.of("error.choose_variable", where=where, names=names)
     return ds[names[0]]
 
 
@@ -430,14 +425,14 @@ def _open_xarray(path: Path, variable):
     import xarray as xr
 
     if not path.exists():
-        raise DataFileError(f"{path}: file not found")
+        raise DataFileError.of("error.xarray_not_found", path=path)
     try:
         if path.suffix.lower() == ".zarr" or path.is_dir():
             ds = xr.open_zarr(path, decode_coords="all")
         else:
             ds = xr.open_dataset(path, chunks={}, decode_coords="all")
     except Exception as exc:  # noqa: BLE001 - any reader failure is a data file problem
-        raise DataFileError(f"{path}: cannot open it with xarray ({exc})") from exc
+        raise DataFileError.of("error.xarray_unreadable", path=path, detail=exc) from exc
     return _pick_variable(ds, variable, str(path))
 
 
@@ -470,8 +465,7 @@ def _parse_stats(stats) -> list[str]:
         s = str(s).strip().lower()
         m = _QUANT.match(s)
         if s not in STATS and not (m and 0 <= float(m.group(1)) <= 100):
-            raise InputError(f"statistic {s!r} is unknown; use {', '.join(STATS)} or "
-                             "pNN for a percentile (p10, p90 …)")
+            raise InputError.of("error.unknown_stat", stat=s, choices=", ".join(STATS))
         if s not in out:
             out.append(s)
     return out
@@ -834,7 +828,7 @@ def zonal_stats(
     """
     stats = _parse_stats(stats)
     if method not in METHODS:
-        raise InputError(f"method {method!r} is unknown; use one of {', '.join(METHODS)}")
+        raise InputError.of("error.unknown_method", method=method, choices=", ".join(METHODS))
     if hasattr(zones, "geometry") and not hasattr(zones, "columns"):  # GeoSeries
         zones = zones.to_frame("geometry") if zones.name != "geometry" else zones.to_frame()
     src = _open(raster, band, nodata, times, variable)

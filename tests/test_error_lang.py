@@ -114,3 +114,76 @@ def test_targets_errors_text_zh():
         load_targets("nosuch.yml")
     assert str(e.value).startswith("targets file nosuch.yml does not exist; pass an existing YAML file")
     assert e.value.text("zh").startswith("目标文件 nosuch.yml 不存在;请指定一个现有的 YAML 文件")
+
+
+# --------------------------------------------------------------------------- zonal statistics
+
+@pytest.fixture()
+def zonal_files(tmp_path):
+    import geopandas as gpd
+    import numpy as np
+    import rasterio
+    from rasterio.transform import Affine, from_origin
+    from shapely.geometry import box
+
+    for name, crs, tr in [("no_crs.tif", None, from_origin(600000, 5000000, 10, 10)),
+                          ("rot.tif", "EPSG:4550", Affine(10, 1, 600000, 1, -10, 5000000))]:
+        with rasterio.open(tmp_path / name, "w", driver="GTiff", width=20, height=20, count=1,
+                           dtype="float32", crs=crs, transform=tr) as ds:
+            ds.write(np.ones((1, 20, 20), "float32"))
+    gpd.GeoDataFrame({"code": ["a"]}, geometry=[box(600020, 4999880, 600100, 4999960)],
+                     crs="EPSG:4550").to_file(tmp_path / "parcels.gpkg")
+    return tmp_path
+
+
+def test_zonal_raster_without_crs_in_both_languages(zonal_files, monkeypatch):
+    monkeypatch.chdir(zonal_files)
+    assert run("zonal", "parcels.gpkg", "no_crs.tif").splitlines()[-1] == (
+        "错误:no_crs.tif:栅格没有坐标系,无法把分区放到栅格上;请为其设置坐标系,"
+        "如 `gdal_edit.py -a_srs EPSG:4550 文件` 或 `da.rio.write_crs('EPSG:4550')`")
+    assert run("zonal", "parcels.gpkg", "no_crs.tif", "--lang", "en").splitlines()[-1] == (
+        "error: no_crs.tif: the raster has no CRS, so the zones cannot be placed on it; set one, "
+        "e.g. `gdal_edit.py -a_srs EPSG:4550 FILE` or `da.rio.write_crs('EPSG:4550')`")
+    assert run("zonal", "parcels.gpkg", "rot.tif").splitlines()[-1] == (
+        "错误:rot.tif:栅格网格是旋转的(变换参数 (10.0, 1.0, 600000.0, 1.0, -10.0, 5000000.0));"
+        "分区统计需要正北向上的网格,请先重投影,如 `gdalwarp 输入 输出`")
+    assert run("zonal", "parcels.gpkg", "no_crs.tif", "--id-column", "XMBH").splitlines()[-1] == (
+        "错误:parcels.gpkg:没有列 'XMBH';现有的列为 ['code', 'geometry']")
+    assert run("zonal", "parcels.gpkg", "no_crs.tif", "--id-column", "XMBH", "--lang", "en").splitlines()[-1] == (
+        "error: parcels.gpkg: no column 'XMBH'; it has ['code', 'geometry']")
+
+
+def test_zonal_errors_text_zh(zonal_files):
+    import geopandas as gpd
+    import numpy as np
+    import xarray as xr
+
+    from gis.coverage import Coverage, Grid
+    from gis.errors import GridError, InputError, MissingCRSError
+    from gis.zonal import dates_in_names, zonal_stats
+
+    zones = gpd.read_file(zonal_files / "parcels.gpkg")
+    with pytest.raises(MissingCRSError) as e:
+        zonal_stats(zones, zonal_files / "no_crs.tif")
+    assert str(e.value).startswith(f"{zonal_files / 'no_crs.tif'}: the raster has no CRS")
+    da = xr.DataArray(np.zeros((2, 3)), dims=("y", "x"), coords={"y": [15.0, 5.0], "x": [5.0, 15.0, 25.0]})
+    with pytest.raises(MissingCRSError) as e:
+        Grid.of(da).check()
+    assert str(e.value).startswith("raster: the raster has no CRS") and e.value.text("zh").startswith("栅格:栅格没有坐标系")
+    with pytest.raises(InputError) as e:
+        zonal_stats(zones, zonal_files / "rot.tif", stats="mode")
+    assert e.value.text("zh").startswith("统计量 'mode' 无法识别;")
+    with pytest.raises(InputError) as e:
+        dates_in_names(["ndvi_july.tif"])
+    assert str(e.value).startswith("stack: cannot tell the date of 'ndvi_july.tif'; name files")
+    assert e.value.text("zh").startswith("时间序列:无法判断 'ndvi_july.tif' 的日期;")
+    ras = da.rio.write_crs("EPSG:4550")
+    cov = Coverage.build(gpd.GeoDataFrame(geometry=gpd.GeoSeries.from_xy([10], [10]).buffer(4), crs="EPSG:4550"), ras)
+    (zonal_files / "w.npz").write_bytes(b"not weights")
+    with pytest.raises(DataFileError) as e:
+        Coverage.load(zonal_files / "w.npz")
+    assert e.value.text("zh").startswith(f"{zonal_files / 'w.npz'}:不是 agrigis 写出的覆盖权重文件(")
+    with pytest.raises(GridError) as e:
+        cov.check_zones(zones)
+    assert str(e.value).startswith("coverage weights: the weights were built for other zones (fingerprint ")
+    assert e.value.text("zh").startswith("覆盖权重:权重是为其他分区生成的(指纹 ")

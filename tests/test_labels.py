@@ -62,7 +62,8 @@ KEY_LITERAL = re.compile(r"""["']((?:note|crs|error)\.[a-z0-9_]+)["']""")
 IMPORT_PATH = ("layers/io.py", "layers/fields.py", "layers/registry.py", "workflows/importing.py", "gis/crs.py",
                "workflows/options.py", "workflows/cli.py", "workflows/registry_cmd.py")
 # the other commands' errors (catalogue, targets, zonal statistics …), keyed the same way
-OTHER_COMMANDS = ("layers/catalog.py", "gis/targets.py", "workflows/targets.py", "workflows/progress.py")
+OTHER_COMMANDS = ("layers/catalog.py", "gis/targets.py", "workflows/targets.py", "workflows/progress.py",
+                  "gis/zonal.py", "gis/coverage.py", "workflows/zonal.py")
 PENDING: set[str] = set()  # keys in the table that no code raises yet
 ERROR_CALL = re.compile(r"""(?:Error\.of|Error\(key=|Message)\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""")
 

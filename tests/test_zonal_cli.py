@@ -67,12 +67,17 @@ def test_stack_of_dates_by_class_and_weights(files, tmp_path):
 
 def test_cli_errors_are_plain(files, tmp_path):
     res = CliRunner().invoke(main, ["zonal", str(files["gpkg"]), str(files["a"]),
-                                    "-o", str(tmp_path / "out.shp")])
+                                    "-o", str(tmp_path / "out.shp"), "--lang", "en"])
     assert res.exit_code == 1
     assert "out.shp: unknown output type; use one of .csv, .xlsx, .gpkg, .parquet" in res.output
     res = CliRunner().invoke(main, ["zonal", str(files["gpkg"]), str(files["a"]),
-                                    "--stats", "mode", "-o", str(tmp_path / "o.csv")])
+                                    "--stats", "mode", "-o", str(tmp_path / "o.csv"), "--lang", "en"])
     assert res.exit_code == 1 and "statistic 'mode' is unknown" in res.output
+    res = CliRunner().invoke(main, ["zonal", str(files["gpkg"]), str(files["a"]),
+                                    "--stats", "mode", "-o", str(tmp_path / "o.csv")])
+    assert res.exit_code == 1 and res.output.strip().splitlines()[-1] == (
+        "错误:统计量 'mode' 无法识别;请使用 count, sum, mean, min, max, std, median, majority, minority, "
+        "variety,或用 pNN 表示百分位数(p10、p90 …)")
     assert not (tmp_path / "o.csv").exists()
 
 

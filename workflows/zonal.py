@@ -77,8 +77,7 @@ def zonal_table(
     from layers.io import read_parcels
 
     if output is not None and Path(output).suffix.lower() not in OUTPUT_SUFFIXES:
-        raise InputError(f"{output}: unknown output type; use one of "
-                         f"{', '.join(OUTPUT_SUFFIXES)}")
+        raise InputError.of("error.output_type", path=output, choices=", ".join(OUTPUT_SUFFIXES))
     res = read_parcels(zones_path, layer=layer, lang=lang)
     for note in res.notes:
         log.info("%s", note)
@@ -90,8 +89,8 @@ def zonal_table(
     zones = res.frame
     if id_column:
         if id_column not in zones.columns:
-            raise InputError(f"{zones_path}: no column {id_column!r}; it has "
-                             f"{[c for c in zones.columns if not c.startswith('_')]}")
+            raise InputError.of("error.no_column", path=zones_path, column=id_column,
+                                columns=[c for c in zones.columns if not c.startswith("_")])
         zones = zones.set_index(id_column)
     else:
         zones = zones.set_index("_row")
