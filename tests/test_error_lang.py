@@ -156,6 +156,7 @@ def test_zonal_raster_without_crs_in_both_languages(zonal_files, monkeypatch):
 def test_zonal_errors_text_zh(zonal_files):
     import geopandas as gpd
     import numpy as np
+    import rioxarray  # noqa: F401  (registers .rio)
     import xarray as xr
 
     from gis.coverage import Coverage, Grid
