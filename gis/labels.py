@@ -909,6 +909,94 @@ LABELS: dict[str, tuple[str, str]] = {
         "{path}: unknown output type; use one of {choices}",
     ),
     "error.no_column": ("{path}:没有列 {column!r};现有的列为 {columns}", "{path}: no column {column!r}; it has {columns}"),
+    "error.suit_not_number": ("{where}:{value!r} 不是数字", "{where}: {value!r} is not a number"),
+    "error.suit_not_finite": ("{where}:{value!r} 不是有限的数字", "{where}: {value!r} is not a finite number"),
+    "error.suit_scores_list": (
+        "{where}:scores 必须是至少两个 [值, 得分] 对的列表",
+        "{where}: scores must be a list of at least two [value, score] pairs",
+    ),
+    "error.suit_scores_pair": (
+        "{where}:scores 第 {i} 项必须是 [值, 得分],实际为 {pair!r}",
+        "{where}: scores entry {i} must be [value, score], got {pair!r}",
+    ),
+    "error.suit_score_range": ("{where}:值 {x:g} 处的得分 {s:g} 不在 0..1 之内", "{where}: score {s:g} at value {x:g} is outside 0..1"),
+    "error.suit_thresholds": (
+        "{where}:阈值必须严格递增,但在 {xs} 中 {b:g} 排在 {a:g} 之后",
+        "{where}: thresholds must be strictly increasing, but {b:g} follows {a:g} in {xs}",
+    ),
+    "error.suit_not_mapping": (
+        "{origin}:适宜性配置必须是含 criteria 的映射",
+        "{origin}: a suitability configuration must be a mapping with 'criteria'",
+    ),
+    "error.suit_unknown_keys": ("{origin}:未知的键 {keys};允许的键:{allowed}", "{origin}: unknown key(s) {keys}; allowed: {allowed}"),
+    "error.suit_criteria": (
+        "{origin}:criteria 必须把准则名称映射到其设置(至少一个)",
+        "{origin}: 'criteria' must map criterion names to settings (at least one)",
+    ),
+    "error.suit_settings": ("{where}:设置必须是映射", "{where}: settings must be a mapping"),
+    "error.suit_layer": ("{where}:请给出 layer(图层目录中的图层名或角色)", "{where}: give 'layer' (a catalogue layer name or role)"),
+    "error.suit_derive": ("{where}:derive {derive!r} 无法识别;请使用以下之一:{choices}", "{where}: derive {derive!r} is unknown; use one of {choices}"),
+    "error.suit_weight": ("{where}:weight 必须大于 0,实际为 {weight:g}", "{where}: weight must be > 0, got {weight:g}"),
+    "error.suit_scheme_derive": ("{where}:scheme 只适用于 derive: value", "{where}: a scheme only applies to derive: value"),
+    "error.suit_scheme": ("{where}:分类方案有误:{problem}", "{where}: {problem}"),
+    "error.suit_class_scores": (
+        "{where}:使用 scheme 时请给出 class_scores,为每个类别打分:{codes}",
+        "{where}: with a scheme give class_scores, a score for each class: {codes}",
+    ),
+    "error.suit_class_scores_match": (
+        "{where}:class_scores 必须恰好为方案 {scheme} 的各类别打分({codes});未知:{unknown};缺少:{missing}",
+        ("{where}: class_scores must score exactly the classes of scheme {scheme} ({codes}); "
+         "unknown: {unknown}; missing: {missing}"),
+    ),
+    "error.suit_class_scores_range": ("{where}:类别得分必须在 0..1 之内", "{where}: class scores must be within 0..1"),
+    "error.suit_no_scores": (
+        "{where}:请给出 scores([[值, 得分], …])或带 class_scores 的 scheme",
+        "{where}: give 'scores' ([[value, score], …]) or 'scheme' with 'class_scores'",
+    ),
+    "error.suit_negative_distance": ("{where}:距离不能为负", "{where}: distances cannot be negative"),
+    "error.suit_exclusion_layer": (
+        "{where}:请给出 layer(栅格再给 values,矢量再给 buffer_m)",
+        "{where}: give 'layer' (and 'values' for a raster or 'buffer_m' for a vector)",
+    ),
+    "error.suit_exclusion_values": ("{where}:values 必须是非空的栅格值列表", "{where}: values must be a non-empty list of raster values"),
+    "error.suit_resolution": ("{origin}:grid.resolution_m 必须大于 0", "{origin}: grid.resolution_m must be > 0"),
+    "error.suit_connectivity": ("{origin}:connectivity 必须是 4 或 8,实际为 {value}", "{origin}: connectivity must be 4 or 8, got {value}"),
+    "error.suit_min_score": ("{origin}:min_score 必须在 (0, 1] 之内,实际为 {value:g}", "{origin}: min_score must be in (0, 1], got {value:g}"),
+    "error.suit_min_block": ("{origin}:min_block_mu 必须 >= 0", "{origin}: min_block_mu must be >= 0"),
+    "error.suit_raster_no_crs": (
+        "图层 {name!r}:栅格没有坐标系;请在图层目录条目中设置(crs: EPSG:4550),或用 `gdal_edit.py -a_srs EPSG:4550 文件` 设置",
+        ("layer {name!r}: the raster has no CRS; set it in the catalogue entry (crs: EPSG:4550) "
+         "or with `gdal_edit.py -a_srs EPSG:4550 FILE`"),
+    ),
+    "error.suit_vector_no_crs": (
+        "图层 {name!r}:矢量图层没有坐标系;请在图层目录条目中设置(crs: EPSG:4490),或用 `gdf.set_crs('EPSG:4490')` 设置",
+        ("layer {name!r}: the vector layer has no CRS; set it in the catalogue entry "
+         "(crs: EPSG:4490) or with `gdf.set_crs('EPSG:4490')`"),
+    ),
+    "error.suit_grid_crs": (
+        "{origin}:grid.crs {crs} 必须是以米为单位的投影坐标系(如 EPSG:4550)",
+        "{origin}: grid.crs {crs} must be a projected CRS in metres (e.g. EPSG:4550)",
+    ),
+    "error.suit_grid_resolution": (
+        "{origin}:{layer} 栅格的坐标系是 {src},不是 {crs};请设置 grid.resolution_m,以便重投影到平面网格",
+        ("{origin}: the {layer} raster is in {src}, not {crs}; set grid.resolution_m so it can be reprojected "
+         "onto a planar grid"),
+    ),
+    "error.suit_config_missing": (
+        "适宜性配置 {path} 不存在(默认配置为 {default})",
+        "suitability configuration {path} does not exist (the default is {default})",
+    ),
+    "error.suit_yaml": ("{path}:不是有效的 YAML({detail})", "{path}: not valid YAML ({detail})"),
+    "error.suit_layers_missing": (
+        ("{origin}:在图层目录中(按名称或角色)找不到图层 {names};请将其加入工作区的 catalog.yml"
+         "(如运行 `agrigis demo` 生成合成的替代图层),或修改配置中的图层"),
+        ("{origin}: layer(s) {names} not found in the catalogue (by name or role); add them to the workspace "
+         "catalog.yml (e.g. run `agrigis demo` for synthetic stand-ins) or change the layers in the configuration"),
+    ),
+    "error.suit_no_target": (
+        "{origin}:没有 key 或类别为 {key!r} 的面积目标可供比较",
+        "{origin}: no area target with key or category {key!r} to compare with",
+    ),
     "check.kind": ("问题类型", "problem"),
     "check.code_a": ("项目编号A", "project code A"),
     "check.code_b": ("项目编号B", "project code B"),

@@ -125,27 +125,27 @@ def _num(v, where: str) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {v!r} is not a number") from None
+        raise ConfigError.of("error.suit_not_number", where=where, value=v) from None
     if not math.isfinite(x):
-        raise ConfigError(f"{where}: {v!r} is not a finite number")
+        raise ConfigError.of("error.suit_not_finite", where=where, value=v)
     return x
 
 
 def _breaks(raw, where: str) -> tuple[tuple[float, float], ...]:
     if not isinstance(raw, (list, tuple)) or len(raw) < 2:
-        raise ConfigError(f"{where}: scores must be a list of at least two [value, score] pairs")
+        raise ConfigError.of("error.suit_scores_list", where=where)
     out = []
     for i, pair in enumerate(raw):
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise ConfigError(f"{where}: scores entry {i + 1} must be [value, score], got {pair!r}")
+            raise ConfigError.of("error.suit_scores_pair", where=where, i=i + 1, pair=pair)
         x, s = _num(pair[0], where), _num(pair[1], where)
         if not 0 <= s <= 1:
-            raise ConfigError(f"{where}: score {s:g} at value {x:g} is outside 0..1")
+            raise ConfigError.of("error.suit_score_range", where=where, s=s, x=x)
         out.append((x, s))
     xs = [x for x, _ in out]
     for a, b in zip(xs, xs[1:]):
         if not b > a:
-            raise ConfigError(f"{where}: thresholds must be strictly increasing, but {b:g} follows {a:g} in {xs}")
+            raise ConfigError.of("error.suit_thresholds", where=where, a=a, b=b, xs=xs)
     return tuple(out)
 
 
@@ -170,69 +170,68 @@ def parse_config(raw: Mapping[str, Any], origin: str = "<dict>") -> SuitabilityC
     gis.errors.ConfigError: <dict>: criteria.ph: thresholds must be strictly increasing, but 9 follows 9.5 in [9.5, 9.0]
     """
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{origin}: a suitability configuration must be a mapping with 'criteria'")
+        raise ConfigError.of("error.suit_not_mapping", origin=origin)
     known = {"criteria", "exclusions", "grid", "min_score", "min_block_mu", "connectivity", "title_zh", "title_en", "note"}
     extra = sorted(set(raw) - known)
     if extra:
-        raise ConfigError(f"{origin}: unknown key(s) {', '.join(extra)}; allowed: {', '.join(sorted(known))}")
+        raise ConfigError.of("error.suit_unknown_keys", origin=origin, keys=", ".join(extra), allowed=", ".join(sorted(known)))
     crit_raw = raw.get("criteria")
     if not isinstance(crit_raw, Mapping) or not crit_raw:
-        raise ConfigError(f"{origin}: 'criteria' must map criterion names to settings (at least one)")
+        raise ConfigError.of("error.suit_criteria", origin=origin)
     criteria = []
     for name, c in crit_raw.items():
         where = f"{origin}: criteria.{name}"
         if not isinstance(c, Mapping):
-            raise ConfigError(f"{where}: settings must be a mapping")
+            raise ConfigError.of("error.suit_settings", where=where)
         layers = c.get("layers", c.get("layer"))
         if isinstance(layers, str):
             layers = [layers]
         if not layers or not all(isinstance(x, str) for x in layers):
-            raise ConfigError(f"{where}: give 'layer' (a catalogue layer name or role)")
+            raise ConfigError.of("error.suit_layer", where=where)
         derive = str(c.get("derive", "value"))
         if derive not in DERIVES:
-            raise ConfigError(f"{where}: derive {derive!r} is unknown; use one of {', '.join(DERIVES)}")
+            raise ConfigError.of("error.suit_derive", where=where, derive=derive, choices=", ".join(DERIVES))
         weight = _num(c.get("weight", 1.0), f"{where}.weight")
         if weight <= 0:
-            raise ConfigError(f"{where}: weight must be > 0, got {weight:g}")
+            raise ConfigError.of("error.suit_weight", where=where, weight=weight)
         breaks = scheme = class_scores = None
         if "scheme" in c:
             if derive != "value":
-                raise ConfigError(f"{where}: a scheme only applies to derive: value")
+                raise ConfigError.of("error.suit_scheme_derive", where=where)
             try:
                 scheme = load_scheme(c["scheme"])
             except ConfigError as exc:
-                raise ConfigError(f"{where}: {exc}") from None
+                raise ConfigError.of("error.suit_scheme", where=where, problem=exc) from None
             cs = c.get("class_scores")
             if not isinstance(cs, Mapping):
-                raise ConfigError(f"{where}: with a scheme give class_scores, a score for each class: {', '.join(scheme.codes)}")
+                raise ConfigError.of("error.suit_class_scores", where=where, codes=", ".join(scheme.codes))
             unknown = sorted(set(map(str, cs)) - set(scheme.codes))
             missing = [k for k in scheme.codes if k not in cs]
             if unknown or missing:
-                raise ConfigError(
-                    f"{where}: class_scores must score exactly the classes of scheme {scheme.id} "
-                    f"({', '.join(scheme.codes)}); unknown: {', '.join(unknown) or '-'}; missing: {', '.join(missing) or '-'}"
-                )
+                raise ConfigError.of("error.suit_class_scores_match", where=where, scheme=scheme.id,
+                                     codes=", ".join(scheme.codes), unknown=", ".join(unknown) or "-",
+                                     missing=", ".join(missing) or "-")
             class_scores = tuple(_num(cs[k], f"{where}.class_scores.{k}") for k in scheme.codes)
             if not all(0 <= s <= 1 for s in class_scores):
-                raise ConfigError(f"{where}: class scores must be within 0..1")
+                raise ConfigError.of("error.suit_class_scores_range", where=where)
         elif "scores" in c:
             breaks = _breaks(c["scores"], where)
         else:
-            raise ConfigError(f"{where}: give 'scores' ([[value, score], …]) or 'scheme' with 'class_scores'")
+            raise ConfigError.of("error.suit_no_scores", where=where)
         window = _num(c.get("window_m", 300.0), f"{where}.window_m")
         if derive == "distance_m" and breaks and breaks[0][0] < 0:
-            raise ConfigError(f"{where}: distances cannot be negative")
+            raise ConfigError.of("error.suit_negative_distance", where=where)
         criteria.append(Criterion(name=str(name), layers=tuple(layers), derive=derive, weight=weight,
                                   breaks=breaks, scheme=scheme, class_scores=class_scores, window_m=window))
     exclusions = []
     for i, e in enumerate(raw.get("exclusions") or []):
         where = f"{origin}: exclusions[{i + 1}]"
         if not isinstance(e, Mapping) or not isinstance(e.get("layer"), str):
-            raise ConfigError(f"{where}: give 'layer' (and 'values' for a raster or 'buffer_m' for a vector)")
+            raise ConfigError.of("error.suit_exclusion_layer", where=where)
         vals = e.get("values")
         if vals is not None:
             if not isinstance(vals, (list, tuple)) or not vals:
-                raise ConfigError(f"{where}: values must be a non-empty list of raster values")
+                raise ConfigError.of("error.suit_exclusion_values", where=where)
             vals = tuple(_num(v, f"{where}.values") for v in vals)
         buf = _num(e.get("buffer_m", 0.0), f"{where}.buffer_m")
         exclusions.append(Exclusion(name=str(e.get("name", e["layer"])), layer=e["layer"], buffer_m=buf, values=vals))
@@ -240,16 +239,16 @@ def parse_config(raw: Mapping[str, Any], origin: str = "<dict>") -> SuitabilityC
     res = grid.get("resolution_m")
     res = None if res is None else _num(res, f"{origin}: grid.resolution_m")
     if res is not None and res <= 0:
-        raise ConfigError(f"{origin}: grid.resolution_m must be > 0")
+        raise ConfigError.of("error.suit_resolution", origin=origin)
     conn = int(_num(raw.get("connectivity", 8), f"{origin}: connectivity"))
     if conn not in (4, 8):
-        raise ConfigError(f"{origin}: connectivity must be 4 or 8, got {conn}")
+        raise ConfigError.of("error.suit_connectivity", origin=origin, value=conn)
     min_score = _num(raw.get("min_score", 0.5), f"{origin}: min_score")
     if not 0 < min_score <= 1:
-        raise ConfigError(f"{origin}: min_score must be in (0, 1], got {min_score:g}")
+        raise ConfigError.of("error.suit_min_score", origin=origin, value=min_score)
     min_block = _num(raw.get("min_block_mu", 0.0), f"{origin}: min_block_mu")
     if min_block < 0:
-        raise ConfigError(f"{origin}: min_block_mu must be >= 0")
+        raise ConfigError.of("error.suit_min_block", origin=origin)
     return SuitabilityConfig(
         criteria=tuple(criteria), exclusions=tuple(exclusions), crs=str(grid.get("crs", "EPSG:4550")),
         resolution_m=res, grid_layer=str(grid.get("layer", "dem")), min_score=min_score,
@@ -382,19 +381,13 @@ def contiguous_blocks(mask: np.ndarray, cell_mu: np.ndarray, min_mu: float, conn
 def _raster_crs(da, name: str):
     crs = da.rio.crs if hasattr(da, "rio") else None
     if crs is None:
-        raise MissingCRSError(
-            f"layer {name!r}: the raster has no CRS; set it in the catalogue entry (crs: EPSG:4550) "
-            "or with `gdal_edit.py -a_srs EPSG:4550 FILE`"
-        )
+        raise MissingCRSError.of("error.suit_raster_no_crs", name=name)
     return crs
 
 
 def _vector_in(gdf, name: str, crs):
     if gdf.crs is None:
-        raise MissingCRSError(
-            f"layer {name!r}: the vector layer has no CRS; set it in the catalogue entry "
-            "(crs: EPSG:4490) or with `gdf.set_crs('EPSG:4490')`"
-        )
+        raise MissingCRSError.of("error.suit_vector_no_crs", name=name)
     return gdf.to_crs(crs)
 
 
@@ -417,17 +410,15 @@ def _grid_of(dem, cfg: SuitabilityConfig):
     dem = dem.squeeze(drop=True) if dem.ndim > 2 else dem
     target = pyproj.CRS.from_user_input(cfg.crs)
     if not target.is_projected:
-        raise ConfigError(f"{cfg.origin}: grid.crs {cfg.crs} must be a projected CRS in metres (e.g. EPSG:4550)")
+        raise ConfigError.of("error.suit_grid_crs", origin=cfg.origin, crs=cfg.crs)
     res = cfg.resolution_m
     same_crs = pyproj.CRS.from_user_input(src_crs) == target
     cur = abs(float(dem.rio.resolution()[0]))
     if same_crs and (res is None or math.isclose(cur, res, rel_tol=1e-6)):
         return dem.astype("float64")
     if res is None:
-        raise ConfigError(
-            f"{cfg.origin}: the {cfg.grid_layer} raster is in {src_crs}, not {cfg.crs}; "
-            "set grid.resolution_m so it can be reprojected onto a planar grid"
-        )
+        raise ConfigError.of("error.suit_grid_resolution", origin=cfg.origin, layer=cfg.grid_layer, src=src_crs,
+                             crs=cfg.crs)
     return dem.astype("float64").rio.reproject(target, resolution=res, resampling=Resampling.bilinear,
                                                nodata=np.nan)
 

@@ -302,9 +302,14 @@ def test_cli_suitability(workspace, tmp_path):
     assert "demo data (synthetic, not real)" in res.output
     bad = tmp_path / "bad.yml"
     bad.write_text("criteria:\n  slope: {layer: dem, derive: slope_deg, scores: [[2, 0], [1, 1]]}\n", encoding="utf-8")
-    res = CliRunner().invoke(main, ["suitability", "--config", str(bad), "--workspace", str(ws), "-o", str(tmp_path / "o2")])
+    res = CliRunner().invoke(main, ["suitability", "--config", str(bad), "--workspace", str(ws), "-o", str(tmp_path / "o2"),
+                                    "--lang", "en"])
     assert res.exit_code == 1
     assert f"{bad}: criteria.slope: thresholds must be strictly increasing, but 1 follows 2 in [2.0, 1.0]" in res.output
+    res = CliRunner().invoke(main, ["suitability", "--config", str(bad), "--workspace", str(ws), "-o", str(tmp_path / "o2")])
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines()[-1] == (
+        f"错误:{bad}: criteria.slope:阈值必须严格递增,但在 [2.0, 1.0] 中 1 排在 2 之后")
     assert not (tmp_path / "o2").exists()
 
 

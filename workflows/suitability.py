@@ -58,9 +58,9 @@ def load_config(path: str | os.PathLike | None = None):
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DataFileError(f"suitability configuration {p} does not exist (the default is {DEFAULT_CONFIG})") from None
+        raise DataFileError.of("error.suit_config_missing", path=p, default=DEFAULT_CONFIG) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+        raise ConfigError.of("error.suit_yaml", path=p, detail=exc) from None
     return parse_config(raw, str(p))
 
 
@@ -82,11 +82,7 @@ def load_layers(cfg, workspace=None) -> tuple[dict, dict, bool, dict[str, str]]:
         synthetic |= bool(entry.synthetic)
         used[name] = entry.name
     if missing:
-        raise InputError(
-            f"{cfg.origin}: layer(s) {', '.join(missing)} not found in the catalogue (by name or role); "
-            "add them to the workspace catalog.yml (e.g. run `agrigis demo` for synthetic stand-ins) "
-            "or change the layers in the configuration"
-        )
+        raise InputError.of("error.suit_layers_missing", origin=cfg.origin, names=", ".join(missing))
     return rasters, vectors, synthetic, used
 
 
@@ -97,7 +93,7 @@ def remaining_target(targets_path=None, registry=None, counties=None, key: str =
     ts = load_targets(targets_path)
     target = next((t for t in ts.area_targets if t.key == key or t.category == key), None)
     if target is None:
-        raise ConfigError(f"{ts.origin}: no area target with key or category {key!r} to compare with")
+        raise ConfigError.of("error.suit_no_target", origin=ts.origin, key=key)
     total = target.value_mu / 10_000
     reg = registry_path(registry)
     if not Path(reg).exists():
