@@ -50,7 +50,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, Message
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +170,7 @@ def get_index(name: str | Index) -> Index:
         return INDICES[key]
     if key in _ALIASES:
         return INDICES[_ALIASES[key]]
-    raise ConfigError(
-        f"unknown spectral index {name!r}; known indices: {', '.join(known_indices())}"
-    )
+    raise ConfigError.of("error.unknown_index", name=name, known=", ".join(known_indices()))
 
 
 def compute_index(name: str | Index, bands: Mapping[str, Any]):
@@ -205,10 +203,8 @@ def compute_index(name: str | Index, bands: Mapping[str, Any]):
     have = set(bands.keys()) if hasattr(bands, "keys") else set()
     missing = [b for b in ix.bands if b not in have]
     if missing:
-        raise InputError(
-            f"index {ix.alias} ({ix.id} = {ix.formula}) needs band(s) {', '.join(missing)}, "
-            f"which are missing; given: {', '.join(sorted(map(str, have))) or 'none'}"
-        )
+        raise InputError.of("error.index_bands", alias=ix.alias, id=ix.id, formula=ix.formula,
+                            missing=", ".join(missing), given=", ".join(sorted(map(str, have))) or Message("error.none"))
     args = {}
     for b in ix.bands:
         v = bands[b]

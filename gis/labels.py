@@ -997,6 +997,95 @@ LABELS: dict[str, tuple[str, str]] = {
         "{origin}:没有 key 或类别为 {key!r} 的面积目标可供比较",
         "{origin}: no area target with key or category {key!r} to compare with",
     ),
+    "error.unknown_index": (
+        "无法识别的光谱指数 {name!r};已知的指数:{known}",
+        "unknown spectral index {name!r}; known indices: {known}",
+    ),
+    "error.index_bands": (
+        "指数 {alias}({id} = {formula})需要波段 {missing},但缺少这些波段;已给出:{given}",
+        "index {alias} ({id} = {formula}) needs band(s) {missing}, which are missing; given: {given}",
+    ),
+    "error.stack_band_dates": (
+        "{where}:无法判断每个波段的日期;请把波段描述设为 YYYY-MM-DD(gdal_edit.py -mo / rasterio set_band_description),或每个日期给一个文件",
+        ("{where}: cannot tell the date of each band; set band descriptions to YYYY-MM-DD "
+         "(gdal_edit.py -mo / rasterio set_band_description) or pass one file per date"),
+    ),
+    "error.stack_dims": (
+        "{where}:指数时间序列需要 time 或 band 维度;实际维度为 {dims}",
+        "{where}: an index time stack needs a time or band dimension; got dims {dims}",
+    ),
+    "error.where_layer": ("图层 {name!r}", "layer {name!r}"),
+    "error.where_index_stack": ("指数时间序列", "index stack"),
+    "error.stack_no_ndvi": (
+        ("没有给出指数时间序列,图层目录中也没有角色为 ndvi 的图层;请用 --stack 文件 指定"
+         "(以日期为波段描述的多波段 GeoTIFF,或每个日期一个文件),或在工作区的 catalog.yml 中添加 ndvi 图层"),
+        ("no index time stack given and the catalogue has no layer with role 'ndvi'; pass --stack FILE "
+         "(a multi-band GeoTIFF with dates as band descriptions, or one file per date) or add an 'ndvi' layer "
+         "to the workspace catalog.yml"),
+    ),
+    "error.stack_file_missing": ("指数时间序列文件 {path} 不存在", "index stack file {path} does not exist"),
+    "error.raster_unreadable": ("无法读取栅格 {path}:{detail}", "cannot read raster {path}: {detail}"),
+    "error.parcels_columns": (
+        "地块缺少列 {missing};现有的列:{columns}",
+        "parcels lack column(s) {missing}; columns: {columns}",
+    ),
+    "error.no_parcels_of_category": (
+        "没有类别为 {categories} 的地块可供监测;现有的类别:{have}",
+        "no parcels of category {categories} to monitor; categories present: {have}",
+    ),
+    "error.duplicate_project": (
+        "project_code {code!r} 出现了不止一次;只监测现行版本",
+        "project_code {code!r} appears more than once; monitor current versions only",
+    ),
+    "error.season": (
+        "--season {value!r}:请把起止月份写成 M-M,如 5-9",
+        "--season {value!r}: write the first and last month as M-M, e.g. 5-9",
+    ),
+    "error.series_missing": (
+        "时间序列文件 {path} 不存在;请先运行 agrigis remediation,或去掉 --series",
+        "series file {path} does not exist; run agrigis remediation first or leave out --series",
+    ),
+    "error.series_not_json": ("时间序列文件 {path} 不是 JSON({detail})", "series file {path} is not JSON ({detail})"),
+    "error.not_layer_or_file": (
+        "{layer!r} 既不是图层目录中的图层({names}),也不是现有的文件",
+        "{layer!r} is neither a catalogue layer ({names}) nor an existing file",
+    ),
+    "error.results_missing": (
+        "{path} 中没有 {names} 中的任何一个;请先运行相应的 agrigis 命令",
+        "{path} has none of {names}; run the matching agrigis command first",
+    ),
+    "error.no_verdict_column": (
+        "{path} 没有结论(verdict)列;现有的列为 {columns}",
+        "{path} has no verdict column; columns are {columns}",
+    ),
+    "error.no_score_column": ("{path} 没有 score 列;现有的列为 {columns}", "{path} has no 'score' column; columns are {columns}"),
+    "error.map_parcel_column": (
+        "地块图层没有列 {column!r};现有的列:{columns}",
+        "parcel layer has no column {column!r}; columns are: {columns}",
+    ),
+    "error.map_layer_columns": (
+        "图层 {name!r} 没有列 {missing};现有的列:{columns}",
+        "layer {name!r} has no column(s) {missing}; columns are: {columns}",
+    ),
+    "error.map_layer_column": (
+        "图层 {name!r} 没有列 {column!r};现有的列:{columns}",
+        "layer {name!r} has no column {column!r}; columns are: {columns}",
+    ),
+    "error.map_raster_empty": ("栅格 {name!r} 没有可制图的有效值", "raster {name!r} has no valid values to map"),
+    "error.tianditu_key": (
+        "天地图密钥 {key!r} 不是单纯的令牌;请从天地图控制台复制",
+        "Tianditu key {key!r} is not a plain token; copy it from the Tianditu console",
+    ),
+    "error.unknown_basemap": ("无法识别的底图 {basemap!r};请使用以下之一:{choices}", "unknown basemap {basemap!r}; use one of: {choices}"),
+    "error.map_no_crs": (
+        "图层没有坐标系;制图前请先设置(如 gdf.set_crs('EPSG:4490'))",
+        "the layer has no CRS; set it (e.g. gdf.set_crs('EPSG:4490')) before mapping",
+    ),
+    "error.map_raster_no_crs": (
+        "栅格没有坐标系;请用 da.rio.write_crs('EPSG:4490') 写入",
+        "the raster has no CRS; write one with da.rio.write_crs('EPSG:4490')",
+    ),
+    "error.map_overlay_bands": ("地图叠加层只能有一个波段,实际维度为 {dims}", "a map overlay needs one band, got dimensions {dims}"),
     "check.kind": ("问题类型", "problem"),
     "check.code_a": ("项目编号A", "project code A"),
     "check.code_b": ("项目编号B", "project code B"),

@@ -150,7 +150,7 @@ class FieldMap:
         g = self._prep(gdf)
         for col in ("project_code", "category", "status"):
             if col not in g.columns:
-                raise InputError(f"parcel layer has no column {col!r}; columns are: {', '.join(map(str, g.columns))}")
+                raise InputError.of("error.map_parcel_column", column=col, columns=", ".join(map(str, g.columns)))
         if "area_mu" not in g.columns or g["area_mu"].isna().any():
             g = g.copy()
             computed = area_mu(gdf.loc[g.index])  # on the stored (unshifted) geometry
@@ -211,8 +211,8 @@ class FieldMap:
             cols.add(breaks["field"])
         missing = [c for c in cols if c not in g.columns]
         if missing:
-            raise InputError(f"layer {name!r} has no column(s) {', '.join(missing)}; columns are: "
-                             f"{', '.join(map(str, g.columns))}")
+            raise InputError.of("error.map_layer_columns", name=name, missing=", ".join(missing),
+                                columns=", ".join(map(str, g.columns)))
         shown = {c for c in [title_col, tooltip_col] if c} | {r[1] for r in popup or []}
         props = {c: c for c in sorted(shown | ({breaks["field"]} if breaks else set()))}
         spec: dict = {"id": layer_id, "kind": "geojson", "name": name, "show": show, "control": control,

@@ -59,7 +59,7 @@ def tianditu_key(key: str | None = None) -> str | None:
     """The Tianditu key: the argument, else ``$AGRIGIS_TIANDITU_KEY``, else None."""
     key = key or os.environ.get(TIANDITU_ENV) or None
     if key is not None and not key.replace("-", "").isalnum():
-        raise InputError(f"Tianditu key {key!r} is not a plain token; copy it from the Tianditu console")
+        raise InputError.of("error.tianditu_key", key=key)
     return key
 
 
@@ -69,7 +69,7 @@ def is_gcj(basemap: str) -> bool:
 
 def check_basemap(basemap: str) -> str:
     if basemap not in BASEMAPS:
-        raise InputError(f"unknown basemap {basemap!r}; use one of: {', '.join(BASEMAPS)}")
+        raise InputError.of("error.unknown_basemap", basemap=basemap, choices=", ".join(BASEMAPS))
     return basemap
 
 

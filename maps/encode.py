@@ -29,7 +29,7 @@ PRECISION = 6
 def to_lonlat(gdf):
     """The GeoDataFrame in lon/lat (EPSG:4490 is kept; other CRSs are transformed to it)."""
     if gdf.crs is None:
-        raise MissingCRSError("the layer has no CRS; set it (e.g. gdf.set_crs('EPSG:4490')) before mapping")
+        raise MissingCRSError.of("error.map_no_crs")
     if gdf.crs.is_geographic:
         return gdf
     return gdf.to_crs("EPSG:4490")

@@ -32,7 +32,7 @@ def vector_map(gdf, *, name: str = "", fields: list[str] | None = None, title: s
         fields = fields or cols[:MAX_POPUP_FIELDS]
         bad = [f for f in fields if f not in gdf.columns]
         if bad:
-            raise InputError(f"layer {name!r} has no column(s) {', '.join(bad)}; columns are: {', '.join(cols)}")
+            raise InputError.of("error.map_layer_columns", name=name, missing=", ".join(bad), columns=", ".join(cols))
         g = gdf[fields + [gdf.geometry.name]].copy()
         for f in fields:  # show everything as text (dates, mixed types)
             if not pd.api.types.is_numeric_dtype(g[f]):
@@ -60,7 +60,8 @@ def class_map(gdf, column: str, *, classes: dict[str, str] | None = None, colors
     ``series`` maps project_code → (dates, values): a trend chart in each popup.
     """
     if column not in gdf.columns:
-        raise InputError(f"layer {name!r} has no column {column!r}; columns are: {', '.join(map(str, gdf.columns))}")
+        raise InputError.of("error.map_layer_column", name=name, column=column,
+                            columns=", ".join(map(str, gdf.columns)))
     fm = _new(title or name, lang, basemap, tianditu_key, online, attribution, synthetic)
     values = [v for v in dict.fromkeys(gdf[column].astype(str)) if v not in ("None", "nan")]
     classes = classes or {v: v for v in values}
@@ -97,7 +98,8 @@ def score_map(gdf, column: str = "score", *, edges=S.SCORE_EDGES, colors=S.SCORE
     than edges), e.g. paddy suitability candidates. ``fields``: popup rows (label, column,
     kind); the first text column is the popup title."""
     if column not in gdf.columns:
-        raise InputError(f"layer {name!r} has no column {column!r}; columns are: {', '.join(map(str, gdf.columns))}")
+        raise InputError.of("error.map_layer_column", name=name, column=column,
+                            columns=", ".join(map(str, gdf.columns)))
     fm = _new(title or name, lang, basemap, tianditu_key, online, attribution, synthetic)
     rows = [r for r in (fields or []) if r[1] in gdf.columns]
     title_col = rows[0][1] if rows and rows[0][2] == "text" else None
@@ -126,7 +128,7 @@ def raster_map(da, *, classes: list[RasterClass] | None = None, bins: list[float
             if da.rio.nodata is not None:
                 v = v[v != da.rio.nodata]
             if not len(v):
-                raise InputError(f"raster {name!r} has no valid values to map")
+                raise InputError.of("error.map_raster_empty", name=name)
             bins = list(np.unique(np.round(np.quantile(v, [0.2, 0.4, 0.6, 0.8]), 3)))
         classes = classes_from_bins(bins)
     add_raster(fm, da, classes, name or fm.L("maps.layer_title"), max_pixels=max_pixels, layer_id="raster")

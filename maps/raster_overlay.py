@@ -46,11 +46,11 @@ def to_web_mercator(da, categorical: bool, max_pixels: int = MAX_PIXELS):
     from rasterio.warp import calculate_default_transform
 
     if da.rio.crs is None:
-        raise MissingCRSError("the raster has no CRS; write one with da.rio.write_crs('EPSG:4490')")
+        raise MissingCRSError.of("error.map_raster_no_crs")
     if da.ndim == 3 and da.shape[0] == 1:
         da = da[0]
     if da.ndim != 2:
-        raise GridError(f"a map overlay needs one band, got dimensions {dict(da.sizes)}")
+        raise GridError.of("error.map_overlay_bands", dims=dict(da.sizes))
     nodata = da.rio.nodata
     da = da.astype("float64")
     if nodata is not None and not np.isnan(nodata):

@@ -212,3 +212,40 @@ def test_suitability_errors_text_zh():
         parse_config({"criteria": {"ph": {"layer": "soil_ph", "scores": [[9.0, 1], [9.5, 2]]}}})
     assert str(e.value) == "<dict>: criteria.ph: score 2 at value 9.5 is outside 0..1"
     assert e.value.text("zh") == "<dict>: criteria.ph:值 9.5 处的得分 2 不在 0..1 之内"
+
+
+# --------------------------------------------------------------------------- maps and indices
+
+def test_map_layer_errors_in_both_languages(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "catalog.yml").write_text(
+        "layers:\n  - {name: fields, kind: vector, path: fields.geojson, synthetic: true}\n", encoding="utf-8")
+    (tmp_path / "fields.geojson").write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "a"}, '
+        '"geometry": {"type": "Point", "coordinates": [122.8, 45.6]}}]}', encoding="utf-8")
+    assert run("map", "layer", "rivers") == (
+        "错误:'rivers' 既不是图层目录中的图层(counties, city, fields),也不是现有的文件")
+    assert run("map", "layer", "rivers", "--lang", "en") == (
+        "error: 'rivers' is neither a catalogue layer (counties, city, fields) nor an existing file")
+    assert run("map", "layer", "fields", "--column", "kind") == (
+        "错误:图层 'fields' 没有列 'kind';现有的列:name, geometry")
+    assert run("map", "layer", "fields", "--column", "kind", "--lang", "en") == (
+        "error: layer 'fields' has no column 'kind'; columns are: name, geometry")
+
+
+def test_indices_and_maps_errors_text_zh():
+    from gis.errors import InputError
+    from gis.indices import compute_index, get_index
+    from maps.basemaps import check_basemap
+
+    with pytest.raises(ConfigError) as e:
+        get_index("NDXI")
+    assert str(e.value).startswith("unknown spectral index 'NDXI'; known indices: NDVI (ndvi), ")
+    assert e.value.text("zh").startswith("无法识别的光谱指数 'NDXI';已知的指数:NDVI (ndvi), ")
+    with pytest.raises(InputError) as e:
+        compute_index("NDVI", {})
+    assert str(e.value).endswith("needs band(s) R, NIR, which are missing; given: none")
+    assert e.value.text("zh").endswith("需要波段 R, NIR,但缺少这些波段;已给出:无")
+    with pytest.raises(InputError) as e:
+        check_basemap("google")
+    assert e.value.text("zh").startswith("无法识别的底图 'google';请使用以下之一:none, osm, tianditu-vec, ")

@@ -85,8 +85,11 @@ def test_map_errors_are_plain(tmp_path):
     res = CliRunner().invoke(main, ["map", "progress", "--registry", str(tmp_path / "none.gpkg"), "--lang", "en"])
     assert res.exit_code == 1
     assert "none.gpkg does not exist; import parcels first" in res.output
-    res = CliRunner().invoke(main, ["map", "layer", "no_such_layer"])
+    res = CliRunner().invoke(main, ["map", "layer", "no_such_layer", "--lang", "en"])
     assert res.exit_code == 1 and "is neither a catalogue layer" in res.output
+    res = CliRunner().invoke(main, ["map", "layer", "no_such_layer"])
+    assert res.exit_code == 1 and "错误:'no_such_layer' 既不是图层目录中的图层(" in res.output
+    assert res.output.strip().endswith("),也不是现有的文件")
 
 
 def test_map_remediation_and_suitability_outputs(tmp_path):

@@ -146,8 +146,12 @@ def test_bad_inputs(scene, tmp_path):
         run_remediation(None, parcels=parcels, stack=da.rename(time="band").drop_vars("band"))
     bad = tmp_path / "ndvi_latest.tif"
     da.isel(time=0).rio.to_raster(bad)
-    with pytest.raises(InputError, match=r"index stack: cannot tell the date of 'ndvi_latest.tif'"):
+    with pytest.raises(InputError, match=r"index stack: cannot tell the date of 'ndvi_latest.tif'") as e:
         run_remediation(None, parcels=parcels, stack=[bad, bad])
+    assert e.value.text("zh").startswith("指数时间序列:无法判断 'ndvi_latest.tif' 的日期;")
+    with pytest.raises(InputError) as e:
+        run_remediation(None, parcels=parcels, stack=da.rename(time="band").drop_vars("band"))
+    assert e.value.text("zh").startswith("时间序列:无法判断每个波段的日期;请把波段描述设为 YYYY-MM-DD")
 
 
 def test_cli_errors_are_plain(tmp_path):
@@ -155,8 +159,12 @@ def test_cli_errors_are_plain(tmp_path):
     res = runner.invoke(main, ["remediation", "--registry", str(tmp_path / "none.gpkg"), "-o", str(tmp_path / "o")])
     assert res.exit_code == 1
     assert "不存在;请先导入地块" in res.output
+    res = runner.invoke(main, ["remediation", "--index", "foo", "-o", str(tmp_path / "o"), "--lang", "en"])
+    assert res.exit_code == 1 and "error: unknown spectral index 'foo'; known indices: NDVI (ndvi), " in res.output
     res = runner.invoke(main, ["remediation", "--index", "foo", "-o", str(tmp_path / "o")])
-    assert res.exit_code == 1 and "unknown spectral index 'foo'" in res.output
+    assert res.exit_code == 1 and "错误:无法识别的光谱指数 'foo';已知的指数:NDVI (ndvi), " in res.output
+    res = runner.invoke(main, ["remediation", "--season", "5to9", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 1 and res.output.strip().splitlines()[-1] == "错误:--season '5to9':请把起止月份写成 M-M,如 5-9"
     res = runner.invoke(main, ["remediation", "--help"])
     assert res.exit_code == 0 and "--stack" in res.output
 

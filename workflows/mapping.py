@@ -100,11 +100,11 @@ def _load_series(path) -> dict:
     """
     path = Path(path)
     if not path.exists():
-        raise DataFileError(f"series file {path} does not exist; run agrigis remediation first or leave out --series")
+        raise DataFileError.of("error.series_missing", path=path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DataFileError(f"series file {path} is not JSON ({exc})") from exc
+        raise DataFileError.of("error.series_not_json", path=path, detail=exc) from exc
     if isinstance(data, dict) and isinstance(data.get("parcels"), dict):  # agrigis remediation's layout
         data = data["parcels"]
     out = {}
@@ -131,7 +131,7 @@ def layer_map_file(layer: str, out: str | os.PathLike | None = None, workspace=N
         data = _read_file(path)
         name = path.stem
     else:
-        raise InputError(f"{layer!r} is neither a catalogue layer ({', '.join(cat.names())}) nor an existing file")
+        raise InputError.of("error.not_layer_or_file", layer=layer, names=", ".join(cat.names()))
     synthetic = bool(getattr(entry, "synthetic", False))
     attribution = _attribution([entry], lang) if entry else None
     counties = None
@@ -164,7 +164,7 @@ def _find(dirpath: Path, names: tuple[str, ...]) -> Path:
     for n in names:
         if (dirpath / n).exists():
             return dirpath / n
-    raise DataFileError(f"{dirpath} has none of {', '.join(names)}; run the matching agrigis command first")
+    raise DataFileError.of("error.results_missing", path=dirpath, names=", ".join(names))
 
 
 def remediation_map_file(directory: str | os.PathLike = "remediation", out=None, workspace=None, lang: str = "zh",
@@ -181,7 +181,7 @@ def remediation_map_file(directory: str | os.PathLike = "remediation", out=None,
     series = _load_series(d / "remediation_series.json") if (d / "remediation_series.json").exists() else None
     col = next((c for c in ("verdict", "status_verdict", "result") if c in g.columns), None)
     if col is None:
-        raise DataFileError(f"{d / 'remediation.gpkg'} has no verdict column; columns are {', '.join(g.columns)}")
+        raise DataFileError.of("error.no_verdict_column", path=d / "remediation.gpkg", columns=", ".join(g.columns))
     cat = layers.get_catalog(workspace)
     counties, _ = cat.load_role("counties", required=False)
     index = None
@@ -236,7 +236,7 @@ def suitability_map_file(directory: str | os.PathLike = "suitability", out=None,
     synthetic = bool(g["synthetic"].any()) if "synthetic" in g.columns else False
     name = _lab("suitability.title", lang, label("maps.suitability_title", lang))
     if "score" not in g.columns:
-        raise DataFileError(f"{gpkg} has no 'score' column; columns are {', '.join(map(str, g.columns))}")
+        raise DataFileError.of("error.no_score_column", path=gpkg, columns=", ".join(map(str, g.columns)))
     g = g.copy()
     if "limiting_factor" in g.columns:
         g["limiting_factor"] = g["limiting_factor"].map(lambda v: _lab(f"criterion.{v}", lang, str(v)) if v else None)

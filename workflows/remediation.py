@@ -31,7 +31,8 @@ import click
 import numpy as np
 import pandas as pd
 
-from gis.errors import DataFileError, InputError
+from gis.coverage import _where
+from gis.errors import DataFileError, InputError, Message
 from gis.labels import label
 from gis.trend import DEFAULT_SEASON, assess, charts, verdict_rule
 from gis.zonal import dates_in_names
@@ -79,13 +80,10 @@ def as_time_stack(da, where: str = "stack"):
             tag = da.attrs.get("dates")
             names = str(tag).split(",") if tag else None
         if not names or len(names) != da.sizes["band"]:
-            raise InputError(
-                f"{where}: cannot tell the date of each band; set band descriptions to "
-                "YYYY-MM-DD (gdal_edit.py -mo / rasterio set_band_description) or pass one file per date"
-            )
+            raise InputError.of("error.stack_band_dates", where=_where(where, "stack", "error.where_stack"))
         out = da.rename(band="time").assign_coords(time=dates_in_names(names, where))
     else:
-        raise InputError(f"{where}: an index time stack needs a time or band dimension; got dims {da.dims}")
+        raise InputError.of("error.stack_dims", where=_where(where, "stack", "error.where_stack"), dims=da.dims)
     return out.sortby("time")
 
 
@@ -101,30 +99,27 @@ def load_stack(stack=None, workspace=None):
         cat = layers.get_catalog(workspace)
         entry = cat.by_role("ndvi")
         if entry is None:
-            raise InputError(
-                "no index time stack given and the catalogue has no layer with role 'ndvi'; "
-                "pass --stack FILE (a multi-band GeoTIFF with dates as band descriptions, or "
-                "one file per date) or add an 'ndvi' layer to the workspace catalog.yml"
-            )
+            raise InputError.of("error.stack_no_ndvi")
         da = cat.load(entry.name)
-        return as_time_stack(da, f"layer {entry.name!r}"), None, f"layer {entry.name!r}", bool(entry.synthetic)
+        where = Message("error.where_layer", name=entry.name)
+        return as_time_stack(da, where), None, str(where), bool(entry.synthetic)
     if hasattr(stack, "dims"):
         return as_time_stack(stack), None, "stack", bool(stack.attrs.get("synthetic", False))
     paths = [Path(p) for p in ([stack] if isinstance(stack, (str, os.PathLike)) else stack)]
     for p in paths:
         if not p.exists():
-            raise DataFileError(f"index stack file {p} does not exist")
+            raise DataFileError.of("error.stack_file_missing", path=p)
     if len(paths) == 1:
         import rioxarray
 
         try:
             da = rioxarray.open_rasterio(paths[0], masked=True)
         except Exception as exc:  # rasterio raises RasterioIOError
-            raise DataFileError(f"cannot read raster {paths[0]}: {exc}") from exc
+            raise DataFileError.of("error.raster_unreadable", path=paths[0], detail=exc) from exc
         if "band" in da.dims and da.sizes["band"] > 1:
             synth = str(da.attrs.get("synthetic", "")).lower() in ("true", "1")
             return as_time_stack(da, str(paths[0])), None, str(paths[0]), synth
-    times = dates_in_names([p.name for p in paths], "index stack")
+    times = dates_in_names([p.name for p in paths], Message("error.where_index_stack"))
     order = np.argsort(times.values)
     return [paths[i] for i in order], list(times[order]), ", ".join(p.name for p in paths), False
 
@@ -135,17 +130,16 @@ def load_parcels(parcels=None, registry=None, categories: Sequence[str] = DEFAUL
         parcels = registry_parcels(registry)
     missing = [c for c in ("project_code", "category", "year") if c not in parcels.columns]
     if missing:
-        raise InputError(f"parcels lack column(s) {', '.join(missing)}; columns: {', '.join(map(str, parcels.columns))}")
+        raise InputError.of("error.parcels_columns", missing=", ".join(missing),
+                            columns=", ".join(map(str, parcels.columns)))
     sel = parcels[parcels["category"].isin(list(categories))].copy()
     sel.attrs["synthetic"] = bool(parcels.attrs.get("synthetic", False))
     if sel.empty:
-        have = ", ".join(sorted(map(str, parcels["category"].dropna().unique()))) or "none"
-        raise InputError(
-            f"no parcels of category {', '.join(categories)} to monitor; categories present: {have}"
-        )
+        have = ", ".join(sorted(map(str, parcels["category"].dropna().unique()))) or Message("error.none")
+        raise InputError.of("error.no_parcels_of_category", categories=", ".join(categories), have=have)
     if sel["project_code"].duplicated().any():
         dup = sel.loc[sel["project_code"].duplicated(), "project_code"].iloc[0]
-        raise InputError(f"project_code {dup!r} appears more than once; monitor current versions only")
+        raise InputError.of("error.duplicate_project", code=dup)
     return sel.set_index("project_code", drop=False)
 
 
@@ -320,7 +314,7 @@ def remediation_command(out_dir, registry, stack, workspace, index, categories, 
 
     m = re.fullmatch(r"\s*(\d{1,2})\s*-\s*(\d{1,2})\s*", season)
     if not m:
-        raise InputError(f"--season {season!r}: write the first and last month as M-M, e.g. 5-9")
+        raise InputError.of("error.season", value=season)
     with Progress(transient=True) as bar:
         task = bar.add_task("zonal means", total=None)
         res = run_remediation(out_dir, registry=registry, stack=list(stack) or None, workspace=workspace,
