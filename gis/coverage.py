@@ -153,10 +153,14 @@ class Grid:
         return self.crs == other.crs
 
     def describe(self) -> str:
+        return str(self.describe_message())
+
+    def describe_message(self) -> Message:
+        """:meth:`describe` as a :class:`~gis.errors.Message`, for errors in any language."""
         t = self.transform
-        crs = self.crs.to_string() if self.crs else "no CRS"
-        return (f"{self.width}×{self.height} cells of {t.a:g}×{-t.e:g} at "
-                f"({t.c:g}, {t.f:g}), {crs}")
+        crs = self.crs.to_string() if self.crs else Message("error.grid_no_crs")
+        return Message("error.grid", width=self.width, height=self.height, xsize=t.a, ysize=-t.e,
+                       x=t.c, y=t.f, crs=crs)
 
     def cell_area_m2(self, rows: np.ndarray | None = None,
                      cols: np.ndarray | None = None) -> np.ndarray:
@@ -328,7 +332,7 @@ class Coverage:
             zb = shapely.total_bounds(geoms[ok]) if ok.any() else [np.nan] * 4
             raise GridError.of(
                 "error.zones_outside_raster", name=_where(name, "zones", "error.where_zones"), n=len(geoms),
-                grid=grid.describe(), bounds=tuple(round(b, 6) for b in grid.bounds),
+                grid=grid.describe_message(), bounds=tuple(round(b, 6) for b in grid.bounds),
                 zone_bounds=tuple(round(float(b), 6) for b in zb),
             )
         n_out = int((inside == 0).sum())
@@ -419,7 +423,7 @@ class Coverage:
     def check_grid(self, grid: Grid, name: str = "coverage weights") -> None:
         if not self.grid.same_as(grid):
             raise GridError.of("error.weights_grid", name=_where(name, "coverage weights", "error.where_weights"),
-                               built=self.grid.describe(), grid=grid.describe())
+                               built=self.grid.describe_message(), grid=grid.describe_message())
 
     def check_zones(self, zones, name: str = "coverage weights") -> None:
         fp = zones_fingerprint(zones)

@@ -1086,6 +1086,24 @@ LABELS: dict[str, tuple[str, str]] = {
         "the raster has no CRS; write one with da.rio.write_crs('EPSG:4490')",
     ),
     "error.map_overlay_bands": ("地图叠加层只能有一个波段,实际维度为 {dims}", "a map overlay needs one band, got dimensions {dims}"),
+    "error.grid": (
+        "{width}×{height} 个像元,像元大小 {xsize:g}×{ysize:g},左上角 ({x:g}, {y:g}),{crs}",
+        "{width}×{height} cells of {xsize:g}×{ysize:g} at ({x:g}, {y:g}), {crs}",
+    ),
+    "error.grid_no_crs": ("无坐标系", "no CRS"),
+    "error.trend_table_dates": (
+        "指数表的列必须是日期(分区 × 时间);实际为 {columns} …",
+        "the columns of the index table must be dates (zone × time); got {columns} …",
+    ),
+    "error.trend_direction": ("direction 必须是 up 或 down,实际为 {value!r}", "direction must be 'up' or 'down', got {value!r}"),
+    "error.trend_method": (
+        "趋势方法必须是 theil_sen 或 ols,实际为 {value!r}",
+        "trend method must be 'theil_sen' or 'ols', got {value!r}",
+    ),
+    "error.trend_season": (
+        "生长季必须是 1..12 之内的(起始月, 结束月),实际为 {value!r}",
+        "season must be (first month, last month) within 1..12, got {value!r}",
+    ),
     "check.kind": ("问题类型", "problem"),
     "check.code_a": ("项目编号A", "project code A"),
     "check.code_b": ("项目编号B", "project code B"),

@@ -69,9 +69,7 @@ def _as_time_table(table: pd.DataFrame | pd.Series) -> pd.DataFrame:
             warnings.simplefilter("ignore", UserWarning)
             cols = pd.DatetimeIndex(pd.to_datetime(table.columns))
     except (ValueError, TypeError) as exc:
-        raise InputError(
-            f"the columns of the index table must be dates (zone × time); got {list(table.columns)[:3]} …"
-        ) from exc
+        raise InputError.of("error.trend_table_dates", columns=list(table.columns)[:3]) from exc
     out = table.copy()
     out.columns = cols
     out = out.sort_index(axis=1)
@@ -334,11 +332,11 @@ def assess(table: pd.DataFrame | pd.Series, project_year: int | Mapping | pd.Ser
     ix = get_index(index)
     d = direction or ix.direction
     if d not in ("up", "down"):
-        raise ConfigError(f"direction must be 'up' or 'down', got {direction!r}")
+        raise ConfigError.of("error.trend_direction", value=direction)
     if method not in ("theil_sen", "ols"):
-        raise ConfigError(f"trend method must be 'theil_sen' or 'ols', got {method!r}")
+        raise ConfigError.of("error.trend_method", value=method)
     if not (1 <= season[0] <= 12 and 1 <= season[1] <= 12 and season[0] <= season[1]):
-        raise ConfigError(f"season must be (first month, last month) within 1..12, got {season!r}")
+        raise ConfigError.of("error.trend_season", value=season)
     mc = DEFAULT_MIN_CHANGE[d] if min_change is None else float(min_change)
     t = _as_time_table(table)
     if isinstance(project_year, (Mapping, pd.Series)):

@@ -189,8 +189,8 @@ class _RasterioSource(_Source):
                 if grid is None:
                     grid = g
                 elif not grid.same_as(g):
-                    raise GridError.of("error.stack_grid", path=ds.name, grid=g.describe(),
-                                       first=grid.describe())
+                    raise GridError.of("error.stack_grid", path=ds.name, grid=g.describe_message(),
+                                       first=grid.describe_message())
                 if grid is g:  # the first file: its storage blocks and cell size
                     self.block_rows = int(ds.block_shapes[band - 1][0])
                 self.dtype = np.result_type(getattr(self, "dtype", ds.dtypes[band - 1]),

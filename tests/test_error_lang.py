@@ -249,3 +249,23 @@ def test_indices_and_maps_errors_text_zh():
     with pytest.raises(InputError) as e:
         check_basemap("google")
     assert e.value.text("zh").startswith("无法识别的底图 'google';请使用以下之一:none, osm, tianditu-vec, ")
+
+
+def test_grid_description_and_trend_errors_text_zh():
+    import numpy as np
+    import pandas as pd
+    import rioxarray  # noqa: F401  (registers .rio)
+    import xarray as xr
+
+    from gis.coverage import Grid
+    from gis.trend import assess
+
+    da = xr.DataArray(np.zeros((2, 3)), dims=("y", "x"), coords={"y": [15.0, 5.0], "x": [5.0, 15.0, 25.0]})
+    g = Grid.of(da.rio.write_crs("EPSG:4550"))
+    assert g.describe() == "3×2 cells of 10×10 at (0, 20), EPSG:4550"  # unchanged, English
+    assert g.describe_message().text("zh") == "3×2 个像元,像元大小 10×10,左上角 (0, 20),EPSG:4550"
+    table = pd.DataFrame([[0.2, 0.3]], columns=["2023-07-01", "2024-07-01"])
+    with pytest.raises(ConfigError) as e:
+        assess(table, 2023, season=(9, 5))
+    assert str(e.value) == "season must be (first month, last month) within 1..12, got (9, 5)"
+    assert e.value.text("zh") == "生长季必须是 1..12 之内的(起始月, 结束月),实际为 (9, 5)"
