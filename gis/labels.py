@@ -909,6 +909,12 @@ LABELS: dict[str, tuple[str, str]] = {
         "{path}: unknown output type; use one of {choices}",
     ),
     "error.no_column": ("{path}:没有列 {column!r};现有的列为 {columns}", "{path}: no column {column!r}; it has {columns}"),
+    "error.suit_where": ("{origin} 中的 {path}", "{origin}: {path}"),
+    "error.suit_grid_layer": (
+        "没有给出网格图层 {layer!r}(DEM);请将其加入工作区的图层目录",
+        "the grid layer {layer!r} (a DEM) was not given; add it to the workspace catalogue",
+    ),
+    "error.counties_no_code": ("县界图层没有 county_code 列;现有的列:{columns}", "the counties layer has no county_code column; columns: {columns}"),
     "error.suit_not_number": ("{where}:{value!r} 不是数字", "{where}: {value!r} is not a number"),
     "error.suit_not_finite": ("{where}:{value!r} 不是有限的数字", "{where}: {value!r} is not a finite number"),
     "error.suit_scores_list": (
@@ -1071,6 +1077,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "图层 {name!r} 没有列 {column!r};现有的列:{columns}",
         "layer {name!r} has no column {column!r}; columns are: {columns}",
     ),
+    "error.map_counties_code": ("县界图层没有 county_code 列", "the counties layer has no column 'county_code'"),
     "error.map_raster_empty": ("栅格 {name!r} 没有可制图的有效值", "raster {name!r} has no valid values to map"),
     "error.tianditu_key": (
         "天地图密钥 {key!r} 不是单纯的令牌;请从天地图控制台复制",

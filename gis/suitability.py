@@ -53,7 +53,7 @@ import pandas as pd
 
 from .crs import CGCS2000
 from .units import mu_to_wan_mu
-from .errors import ConfigError, InputError, MissingCRSError
+from .errors import ConfigError, InputError, Message, MissingCRSError
 from .salinity import NODATA_CLASS, Scheme, classify, load_scheme
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,12 @@ class SuitabilityConfig:
         return tuple(dict.fromkeys(names))
 
 
-def _num(v, where: str) -> float:
+def _at(origin: str, path: str) -> Message:
+    """Where in a configuration a value is: ``origin: criteria.ph.weight`` (English)."""
+    return Message("error.suit_where", origin=origin, path=path)
+
+
+def _num(v, where) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -131,7 +136,7 @@ def _num(v, where: str) -> float:
     return x
 
 
-def _breaks(raw, where: str) -> tuple[tuple[float, float], ...]:
+def _breaks(raw, where) -> tuple[tuple[float, float], ...]:
     if not isinstance(raw, (list, tuple)) or len(raw) < 2:
         raise ConfigError.of("error.suit_scores_list", where=where)
     out = []
@@ -180,7 +185,8 @@ def parse_config(raw: Mapping[str, Any], origin: str = "<dict>") -> SuitabilityC
         raise ConfigError.of("error.suit_criteria", origin=origin)
     criteria = []
     for name, c in crit_raw.items():
-        where = f"{origin}: criteria.{name}"
+        key = f"criteria.{name}"
+        where = _at(origin, key)
         if not isinstance(c, Mapping):
             raise ConfigError.of("error.suit_settings", where=where)
         layers = c.get("layers", c.get("layer"))
@@ -191,7 +197,7 @@ def parse_config(raw: Mapping[str, Any], origin: str = "<dict>") -> SuitabilityC
         derive = str(c.get("derive", "value"))
         if derive not in DERIVES:
             raise ConfigError.of("error.suit_derive", where=where, derive=derive, choices=", ".join(DERIVES))
-        weight = _num(c.get("weight", 1.0), f"{where}.weight")
+        weight = _num(c.get("weight", 1.0), _at(origin, f"{key}.weight"))
         if weight <= 0:
             raise ConfigError.of("error.suit_weight", where=where, weight=weight)
         breaks = scheme = class_scores = None
@@ -211,42 +217,43 @@ def parse_config(raw: Mapping[str, Any], origin: str = "<dict>") -> SuitabilityC
                 raise ConfigError.of("error.suit_class_scores_match", where=where, scheme=scheme.id,
                                      codes=", ".join(scheme.codes), unknown=", ".join(unknown) or "-",
                                      missing=", ".join(missing) or "-")
-            class_scores = tuple(_num(cs[k], f"{where}.class_scores.{k}") for k in scheme.codes)
+            class_scores = tuple(_num(cs[k], _at(origin, f"{key}.class_scores.{k}")) for k in scheme.codes)
             if not all(0 <= s <= 1 for s in class_scores):
                 raise ConfigError.of("error.suit_class_scores_range", where=where)
         elif "scores" in c:
             breaks = _breaks(c["scores"], where)
         else:
             raise ConfigError.of("error.suit_no_scores", where=where)
-        window = _num(c.get("window_m", 300.0), f"{where}.window_m")
+        window = _num(c.get("window_m", 300.0), _at(origin, f"{key}.window_m"))
         if derive == "distance_m" and breaks and breaks[0][0] < 0:
             raise ConfigError.of("error.suit_negative_distance", where=where)
         criteria.append(Criterion(name=str(name), layers=tuple(layers), derive=derive, weight=weight,
                                   breaks=breaks, scheme=scheme, class_scores=class_scores, window_m=window))
     exclusions = []
     for i, e in enumerate(raw.get("exclusions") or []):
-        where = f"{origin}: exclusions[{i + 1}]"
+        key = f"exclusions[{i + 1}]"
+        where = _at(origin, key)
         if not isinstance(e, Mapping) or not isinstance(e.get("layer"), str):
             raise ConfigError.of("error.suit_exclusion_layer", where=where)
         vals = e.get("values")
         if vals is not None:
             if not isinstance(vals, (list, tuple)) or not vals:
                 raise ConfigError.of("error.suit_exclusion_values", where=where)
-            vals = tuple(_num(v, f"{where}.values") for v in vals)
-        buf = _num(e.get("buffer_m", 0.0), f"{where}.buffer_m")
+            vals = tuple(_num(v, _at(origin, f"{key}.values")) for v in vals)
+        buf = _num(e.get("buffer_m", 0.0), _at(origin, f"{key}.buffer_m"))
         exclusions.append(Exclusion(name=str(e.get("name", e["layer"])), layer=e["layer"], buffer_m=buf, values=vals))
     grid = raw.get("grid") or {}
     res = grid.get("resolution_m")
-    res = None if res is None else _num(res, f"{origin}: grid.resolution_m")
+    res = None if res is None else _num(res, _at(origin, "grid.resolution_m"))
     if res is not None and res <= 0:
         raise ConfigError.of("error.suit_resolution", origin=origin)
-    conn = int(_num(raw.get("connectivity", 8), f"{origin}: connectivity"))
+    conn = int(_num(raw.get("connectivity", 8), _at(origin, "connectivity")))
     if conn not in (4, 8):
         raise ConfigError.of("error.suit_connectivity", origin=origin, value=conn)
-    min_score = _num(raw.get("min_score", 0.5), f"{origin}: min_score")
+    min_score = _num(raw.get("min_score", 0.5), _at(origin, "min_score"))
     if not 0 < min_score <= 1:
         raise ConfigError.of("error.suit_min_score", origin=origin, value=min_score)
-    min_block = _num(raw.get("min_block_mu", 0.0), f"{origin}: min_block_mu")
+    min_block = _num(raw.get("min_block_mu", 0.0), _at(origin, "min_block_mu"))
     if min_block < 0:
         raise ConfigError.of("error.suit_min_block", origin=origin)
     return SuitabilityConfig(
@@ -530,7 +537,7 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
 
     cfg = config if isinstance(config, SuitabilityConfig) else parse_config(config)
     if cfg.grid_layer not in rasters:
-        raise InputError(f"the grid layer {cfg.grid_layer!r} (a DEM) was not given; add it to the workspace catalogue")
+        raise InputError.of("error.suit_grid_layer", layer=cfg.grid_layer)
     grid_da = _grid_of(rasters[cfg.grid_layer], cfg)
     t = grid_da.rio.transform()
     shape = grid_da.shape
@@ -587,7 +594,7 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
     if counties is not None and len(cand):
         cty = _vector_in(counties, "counties", grid_da.rio.crs)
         if "county_code" not in cty.columns:
-            raise InputError(f"the counties layer has no county_code column; columns: {', '.join(cty.columns)}")
+            raise InputError.of("error.counties_no_code", columns=", ".join(cty.columns))
         cand = gpd.overlay(cand, cty[["county_code", "geometry"]], how="intersection", keep_geom_type=True)
         cand = cand[~cand.geometry.is_empty]
     elif "county_code" not in cand.columns:

@@ -54,7 +54,7 @@ def progress_map(parcels, counties, county_progress: pd.DataFrame | None = None,
     fm = FieldMap(title=title or label("maps.progress_title", lang), lang=lang, basemap=basemap,
                   tianditu_key=tianditu_key, online=online, attribution=attribution, synthetic=synthetic)
     if "county_code" not in counties.columns:
-        raise InputError("the counties layer has no column 'county_code'")
+        raise InputError.of("error.map_counties_code")
     cty = counties.copy()
     cty["county_code"] = cty["county_code"].astype(str)
     name_col = "name_zh" if lang == "zh" else next((c for c in ("name_en", "name_pinyin") if c in cty.columns), "name_zh")

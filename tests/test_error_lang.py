@@ -196,7 +196,7 @@ def test_suitability_config_errors_in_both_languages(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "w.yml").write_text("criteria:\n  ph:\n    layer: soil_ph\n    weight: 0\n"
                                     "    scores: [[9.0, 1], [9.5, 0]]\n", encoding="utf-8")
-    assert run("suitability", "--config", "w.yml") == "错误:w.yml: criteria.ph:weight 必须大于 0,实际为 0"
+    assert run("suitability", "--config", "w.yml") == "错误:w.yml 中的 criteria.ph:weight 必须大于 0,实际为 0"
     assert run("suitability", "--config", "w.yml", "--lang", "en") == "error: w.yml: criteria.ph: weight must be > 0, got 0"
     assert run("suitability", "--config", "nosuch.yml").startswith("错误:适宜性配置 nosuch.yml 不存在(默认配置为 ")
 
@@ -211,7 +211,11 @@ def test_suitability_errors_text_zh():
     with pytest.raises(ConfigError) as e:
         parse_config({"criteria": {"ph": {"layer": "soil_ph", "scores": [[9.0, 1], [9.5, 2]]}}})
     assert str(e.value) == "<dict>: criteria.ph: score 2 at value 9.5 is outside 0..1"
-    assert e.value.text("zh") == "<dict>: criteria.ph:值 9.5 处的得分 2 不在 0..1 之内"
+    assert e.value.text("zh") == "<dict> 中的 criteria.ph:值 9.5 处的得分 2 不在 0..1 之内"
+    with pytest.raises(ConfigError) as e:
+        parse_config({"criteria": {"ph": {"layer": "soil_ph", "scores": [[9.0, 1], [9.5, 0]], "weight": "heavy"}}})
+    assert str(e.value) == "<dict>: criteria.ph.weight: 'heavy' is not a number"
+    assert e.value.text("zh") == "<dict> 中的 criteria.ph.weight:'heavy' 不是数字"
 
 
 # --------------------------------------------------------------------------- maps and indices

@@ -309,7 +309,7 @@ def test_cli_suitability(workspace, tmp_path):
     res = CliRunner().invoke(main, ["suitability", "--config", str(bad), "--workspace", str(ws), "-o", str(tmp_path / "o2")])
     assert res.exit_code == 1
     assert res.output.strip().splitlines()[-1] == (
-        f"错误:{bad}: criteria.slope:阈值必须严格递增,但在 [2.0, 1.0] 中 1 排在 2 之后")
+        f"错误:{bad} 中的 criteria.slope:阈值必须严格递增,但在 [2.0, 1.0] 中 1 排在 2 之后")
     assert not (tmp_path / "o2").exists()
 
 
