@@ -158,6 +158,7 @@ def test_cli_errors_are_plain(tmp_path):
     runner = CliRunner()
     res = runner.invoke(main, ["remediation", "--registry", str(tmp_path / "none.gpkg"), "-o", str(tmp_path / "o")])
     assert res.exit_code == 1
+    assert res.output.startswith("错误:项目库 ")  # nothing before it: no empty progress-bar line
     assert "不存在;请先导入地块" in res.output
     res = runner.invoke(main, ["remediation", "--index", "foo", "-o", str(tmp_path / "o"), "--lang", "en"])
     assert res.exit_code == 1 and "error: unknown spectral index 'foo'; known indices: NDVI (ndvi), " in res.output

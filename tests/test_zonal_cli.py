@@ -69,6 +69,7 @@ def test_cli_errors_are_plain(files, tmp_path):
     res = CliRunner().invoke(main, ["zonal", str(files["gpkg"]), str(files["a"]),
                                     "-o", str(tmp_path / "out.shp"), "--lang", "en"])
     assert res.exit_code == 1
+    assert res.output.startswith("error: ")  # nothing before it: no empty progress-bar line
     assert "out.shp: unknown output type; use one of .csv, .xlsx, .gpkg, .parquet" in res.output
     res = CliRunner().invoke(main, ["zonal", str(files["gpkg"]), str(files["a"]),
                                     "--stats", "mode", "-o", str(tmp_path / "o.csv"), "--lang", "en"])

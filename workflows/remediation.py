@@ -310,13 +310,15 @@ def remediation_command(out_dir, registry, stack, workspace, index, categories, 
     with the rule stated in the output. Writes remediation.csv, .xlsx, .gpkg and
     remediation_series.json (chart data for map popups).
     """
+    from rich.console import Console
     from rich.progress import Progress
 
     m = re.fullmatch(r"\s*(\d{1,2})\s*-\s*(\d{1,2})\s*", season)
     if not m:
         raise InputError.of("error.season", value=season)
-    with Progress(transient=True) as bar:
-        task = bar.add_task("zonal means", total=None)
+    con = Console(stderr=True)
+    with Progress(console=con, disable=not con.is_terminal, transient=True) as bar:
+        task = bar.add_task(label("zonal.progress", lang), total=None)
         res = run_remediation(out_dir, registry=registry, stack=list(stack) or None, workspace=workspace,
                               index=index, categories=categories, season=(int(m.group(1)), int(m.group(2))),
                               method=method, alpha=alpha, min_change=min_change, lang=lang,

@@ -205,13 +205,15 @@ def zonal_command(zones, rasters, stats, by_class, method, id_column, layer, wei
       agrigis zonal parcels.shp landcover.tif --by-class --stats majority -o lc.csv
       agrigis zonal parcels.gpkg ndvi_2024-*.tif --stats mean -o ndvi.parquet
     """
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gis.labels import label
 
     with Progress(TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  transient=True) as bar:
+                  console=(con := Console(stderr=True)), disable=not con.is_terminal,
+                  transient=True) as bar:  # stdout stays the result; no bar when not a terminal
         task = bar.add_task(label("zonal.progress", lang), total=None)
 
         def progress(done, total):
