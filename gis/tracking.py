@@ -414,6 +414,24 @@ def _site_rows(cached, t, pieces: _Pieces, codes, idx) -> list[dict]:
 # ------------------------------------------------------------------------------ engine
 
 
+def as_date(as_of: _dt.date | str | None) -> _dt.date:
+    """The reporting date: today for None, a date from ``YYYY-MM-DD``.
+
+    >>> as_date("2024-06-30"), as_date(_dt.datetime(2024, 6, 30, 12))
+    (datetime.date(2024, 6, 30), datetime.date(2024, 6, 30))
+    """
+    if as_of is None:
+        return _dt.date.today()
+    if isinstance(as_of, _dt.datetime):
+        return as_of.date()
+    if isinstance(as_of, str):
+        try:
+            return _dt.date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise InputError.of("error.as_of", value=as_of) from exc
+    return as_of
+
+
 def progress(
     parcels,
     targets: TargetSet,
@@ -481,15 +499,7 @@ def progress(
 
     if year is not None:
         targets = targets.for_year(year)
-    if as_of is None:
-        as_of = _dt.date.today()
-    elif isinstance(as_of, str):
-        try:
-            as_of = _dt.date.fromisoformat(as_of)
-        except ValueError as exc:
-            raise InputError(f"as_of {as_of!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-06-30") from exc
-    elif isinstance(as_of, _dt.datetime):
-        as_of = as_of.date()
+    as_of = as_date(as_of)
 
     missing = [c for c in REQUIRED if c not in parcels.columns]
     if missing:

@@ -66,7 +66,7 @@ OTHER_COMMANDS = ("layers/catalog.py", "gis/targets.py", "workflows/targets.py",
                   "gis/zonal.py", "gis/coverage.py", "workflows/zonal.py", "gis/suitability.py",
                   "workflows/suitability.py", "gis/indices.py", "workflows/remediation.py", "workflows/mapping.py",
                   "maps/base.py", "maps/layer_map.py", "maps/basemaps.py", "maps/encode.py", "maps/raster_overlay.py",
-                  "gis/trend.py", "maps/progress_map.py")
+                  "gis/trend.py", "maps/progress_map.py", "gis/tracking.py")
 PENDING: set[str] = set()  # keys in the table that no code raises yet
 ERROR_CALL = re.compile(r"""(?:Error\.of|Error\(key=|Message)\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""")
 

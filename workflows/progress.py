@@ -24,9 +24,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from gis.errors import InputError
 from gis.labels import COUNTIES, STATUSES, label
-from gis.tracking import OUTSIDE_CITY, Progress, progress
+from gis.tracking import OUTSIDE_CITY, Progress, as_date, progress
 from workflows.options import lang_option, registry_option, registry_parcels, registry_path
 from workflows.report import Bar, Sheet, html_page, html_table, svg_bars, write_csv, write_excel
 from workflows.targets import DEFAULT_TARGETS, load_targets
@@ -281,11 +280,7 @@ def run_progress(
     """
     import layers
 
-    if isinstance(as_of, str):  # checked here, before the slow part, so the message is keyed
-        try:
-            as_of = _dt.date.fromisoformat(as_of)
-        except ValueError as exc:
-            raise InputError.of("error.as_of", value=as_of) from exc
+    as_of = as_date(as_of)  # checked before the slow part
     ts = load_targets(targets)
     sources = {"targets": str(Path(targets) if targets else DEFAULT_TARGETS)}
     synthetic: list[str] = []
