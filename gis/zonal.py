@@ -150,13 +150,23 @@ def _file_times(paths) -> list:
     return list(dates) if dates is not None and dates.is_unique else stems
 
 
+def _invalid(arr: np.ndarray, nodata, mask=None, nan: bool = True) -> np.ndarray | None:
+    """Cells of raw ``arr`` that are nodata, masked out (``mask`` False) or, with
+    ``nan``, NaN; None when no such cell can exist."""
+    bad = np.isnan(arr) if nan and arr.dtype.kind == "f" else None
+    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        bad = arr == nodata if bad is None else bad | (arr == nodata)
+    if mask is not None:
+        bad = ~mask if bad is None else bad | ~mask
+    return bad
+
+
 def _apply(arr: np.ndarray, nodata, scale, offset, mask=None) -> np.ndarray:
     """To float64 with NaN for nodata/masked cells, then scale and offset."""
     out = arr.astype(np.float64)
-    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
-        out[arr == nodata] = np.nan
-    if mask is not None:
-        out[~mask] = np.nan
+    bad = _invalid(arr, nodata, mask, nan=False)  # NaN stays NaN anyway
+    if bad is not None:
+        out[bad] = np.nan
     if scale not in (None, 1.0):
         out *= scale
     if offset not in (None, 0.0):
@@ -523,12 +533,7 @@ def _linear(graw, gmask, w, meta, seg, stats) -> dict:
     full = seg(w[None, :])[:, 0]
     cnt = np.repeat(full[:, None], T, axis=1)
     for t in range(T):
-        nd = meta[t][0]
-        bad = np.isnan(graw[t]) if graw.dtype.kind == "f" else None
-        if nd is not None and not (isinstance(nd, float) and np.isnan(nd)):
-            bad = graw[t] == nd if bad is None else bad | (graw[t] == nd)
-        if gmask is not None:
-            bad = ~gmask[t] if bad is None else bad | ~gmask[t]
+        bad = _invalid(graw[t], meta[t][0], None if gmask is None else gmask[t])
         if bad is not None and bad.any():
             wv[t][bad] = 0.0
             cnt[:, t] = seg(np.where(bad, 0.0, w)[None, :])[:, 0]
