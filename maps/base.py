@@ -139,6 +139,12 @@ class FieldMap:
         """A legend section: ``items`` are (label, swatch style) pairs; ``kind: 'line'`` draws a line."""
         self.legend.append({"title": title, "items": [{"label": str(t), "swatch": sw} for t, sw in items], "note": note})
 
+    def _add_series(self, g, props: dict, popup: dict, series: dict | None, series_label: str | None) -> None:
+        """A trend chart in ``popup`` from ``series`` (project_code → (dates, values))."""
+        if series and "project_code" in g.columns:
+            props["ts"], dates = series_column(g["project_code"].astype(str), series)
+            popup["series"] = {"field": "ts", "label": series_label or self.L("maps.trend"), "dates": dates}
+
     # ------------------------------------------------------------------ layers
     def add_parcels(self, gdf, name: str | None = None, series: dict | None = None, series_label: str | None = None,
                     simplify_m: float | None = None, show: bool = True, legend: bool = True, note: str | None = None,
@@ -173,9 +179,7 @@ class FieldMap:
             props["i"] = "investment_wan_yuan"
             rows.append([self.L("column.investment_wan_yuan"), "i", "num"])
         popup = {"title": "n" if "n" in props else "k", "rows": rows}
-        if series:
-            props["ts"], dates = series_column(g["project_code"], series)
-            popup["series"] = {"field": "ts", "label": series_label or self.L("maps.trend"), "dates": dates}
+        self._add_series(g, props, popup, series, series_label)
         cats = [c for c in dict.fromkeys(g["category"].astype(str))]
         sts = [s for s in STATUSES if s in set(g["status"].astype(str))]
         spec = {
@@ -222,10 +226,7 @@ class FieldMap:
             spec["style"]["breaks"] = breaks
         if popup and interactive:
             spec["popup"] = {"title": title_col, "rows": [list(r) for r in popup]}
-            if series and "project_code" in g.columns:
-                props["ts"], dates = series_column(g["project_code"].astype(str), series)
-                spec["popup"]["series"] = {"field": "ts", "label": series_label or self.L("maps.trend"),
-                                           "dates": dates}
+            self._add_series(g, props, spec["popup"], series, series_label)
         if tooltip_col and interactive:
             spec["tooltip"] = [["", tooltip_col, "text"]]
         if label_col:
