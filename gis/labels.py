@@ -612,6 +612,29 @@ LABELS: dict[str, tuple[str, str]] = {
         ("cannot write the rejected rows beside the input ({folder}): {detail}; nothing was imported. "
          "Copy the file to a folder you can write to and import it from there"),
     ),
+    # -- outputs (gis.outputs): every file agrigis writes -------------------------------
+    "error.output_folder": (
+        "无法创建输出文件夹 {path}:{detail};请换一个有写入权限的文件夹(-o)",
+        "cannot create the output folder {path}: {detail}; choose a folder you can write to (-o)",
+    ),
+    "error.output_disk_full": (
+        "{path}:磁盘已满,未写入;原有文件保持不变。请腾出空间或换一个磁盘后重新运行",
+        "{path}: the disk is full; nothing was written and the previous file is unchanged. "
+        "Free some space or choose another disk and run again",
+    ),
+    "error.output_permission": (
+        "无法写入 {path}:{detail};如果该文件正在 Excel 等程序中打开,请关闭后重新运行,或换一个有写入权限的文件夹",
+        "cannot write {path}: {detail}; close the file if it is open in Excel or another program and run again, "
+        "or choose a folder you can write to",
+    ),
+    "error.output_failed": (
+        "无法写入 {path}:{detail};原有文件保持不变",
+        "cannot write {path}: {detail}; the previous file is unchanged",
+    ),
+    # -- issue 14 / registry integrity (layers.registry): add keys here ------------------
+    # -- issue 14 / import hardening (layers.io, layers.fields, workflows.importing): add keys here
+    # -- issue 14 / configuration files (YAML, targets): add keys here -------------------
+    # -- issue 14 / outputs and maps: add keys here ---------------------------------------
     "error.catalog_unreadable": (
         "无法读取图层目录 {path}:{detail}",
         "cannot read the layer catalogue {path}: {detail}",

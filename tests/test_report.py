@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gis.errors import DataFileError
-from workflows.report import staged_outputs
+from gis.outputs import staged_outputs
 
 
 def test_a_failed_job_leaves_the_previous_outputs_exactly_as_they_were(tmp_path):
@@ -38,7 +38,7 @@ def test_an_output_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
 def test_csv_note_is_the_last_line_and_readers_can_skip_it(tmp_path):
     import pandas as pd
 
-    from workflows.report import write_csv
+    from gis.outputs import write_csv
 
     df = pd.DataFrame({"项目": ["甲", "乙"], "面积(亩)": [1.5, 2.0]})
     path = write_csv(tmp_path / "t.csv", df, note="演示数据(合成,非真实)")

@@ -17,7 +17,7 @@ import pandas as pd
 
 from gis.labels import label
 from workflows.options import lang_option, registry_option, registry_parcels
-from workflows.report import Sheet, staged_outputs, write_csv, write_excel
+from gis.outputs import Sheet, staged_outputs, write_csv, write_excel
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,8 @@ import pandas as pd
 from gis.labels import COUNTIES, STATUSES, label
 from gis.tracking import OUTSIDE_CITY, Progress, as_date, progress
 from workflows.options import lang_option, registry_option, registry_parcels, registry_path
-from workflows.report import Bar, Sheet, html_page, html_table, svg_bars, write_csv, write_excel
+from gis.outputs import Sheet, write_csv, write_excel
+from workflows.report import Bar, html_page, html_table, svg_bars
 from workflows.targets import DEFAULT_TARGETS, load_targets
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def _scope_name(scope: str, lang: str, names: dict[str, str]) -> str:
 
 
 def display_tables(res: Progress, lang: str = "zh", county_names: dict[str, str] | None = None) -> dict[str, Sheet]:
-    """The result as :class:`~workflows.report.Sheet` objects with headers a person reads."""
+    """The result as :class:`~gis.outputs.Sheet` objects with headers a person reads."""
     names = county_names or {}
     ts = res.targets
     L = lambda k: label(k, lang)  # noqa: E731
@@ -226,7 +227,7 @@ def _html(res: Progress, sheets: dict[str, Sheet], lang: str, subtitle: str, war
 def write_outputs(res: Progress, outdir: str | os.PathLike, lang: str = "zh", sources: dict[str, str] | None = None,
                   synthetic_batches: list[str] | None = None, county_names: dict[str, str] | None = None) -> dict[str, Path]:
     """Write progress.xlsx, progress.csv and progress.html into ``outdir``; return their paths."""
-    from workflows.report import atomic_write
+    from gis.outputs import atomic_write
 
     out = Path(outdir)
     sources = sources or {}

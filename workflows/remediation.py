@@ -37,7 +37,7 @@ from gis.labels import label
 from gis.trend import DEFAULT_SEASON, assess, charts, verdict_rule
 from gis.zonal import dates_in_names
 from workflows.options import lang_option, registry_option, registry_parcels
-from workflows.report import Sheet, staged_outputs, write_csv, write_excel
+from gis.outputs import Sheet, staged_outputs, write_csv, write_excel
 
 log = logging.getLogger(__name__)
 

@@ -1,196 +1,20 @@
-"""Write tables for people: formatted Excel, CSV that Excel opens, one-page offline HTML.
+"""One-page offline HTML reports: tables and bar charts without scripts or network.
 
-Reusable by every workflow: hand it :class:`Sheet` objects whose DataFrames already carry
-the headers a person reads (see :mod:`gis.labels`). Files are written to a temporary
-name and renamed, so a failed run never leaves a half-written report.
+The Excel and CSV writers, the atomic writes and the cell sanitiser every output uses
+live in :mod:`gis.outputs`.
 """
 
 from __future__ import annotations
 
 import html
-import math
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import pandas as pd
 
-from gis.errors import DataFileError
+from gis.outputs import cell_value
 
-__all__ = ["Sheet", "write_excel", "write_csv", "html_table", "html_page", "svg_bars", "Bar", "atomic_write",
-           "staged_outputs"]
-
-
-@dataclass
-class Sheet:
-    """One table of a report.
-
-    ``formats`` maps a column to an Excel number format (``"0.00"``, ``"#,##0.0"`` …);
-    ``notes`` are lines written under the table (e.g. the synthetic-data warning).
-    """
-
-    name: str
-    df: pd.DataFrame
-    formats: dict[str, str] = field(default_factory=dict)
-    notes: Sequence[str] = ()
-    title: str = ""
-
-
-def atomic_write(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` then move the temporary file onto ``path``."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataFileError(f"cannot create the output folder {path.parent}: {exc}") from exc
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; a report is for others to read
-        os.replace(tmp, path)
-    except PermissionError as exc:
-        raise DataFileError(
-            f"cannot write {path}: {exc.strerror}; close the file if it is open in Excel and run again"
-        ) from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-@contextmanager
-def staged_outputs(out_dir: str | os.PathLike, names: Iterable[str]):
-    """Write several output files together: all of them, or none.
-
-    Yields a temporary folder inside ``out_dir``; write every file of ``names`` there.
-    When the block ends without an error the files are moved into ``out_dir`` (each
-    move is atomic); on an error nothing in ``out_dir`` changes. The temporary folder
-    is always removed.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> with staged_outputs(d, ["a.txt"]) as tmp:
-    ...     _ = (tmp / "a.txt").write_text("ok")
-    >>> sorted(p.name for p in d.iterdir())
-    ['a.txt']
-    """
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataFileError(f"cannot create the output folder {out}: {exc}") from exc
-    tmp = Path(tempfile.mkdtemp(prefix=".agrigis-", dir=out))
-    try:
-        yield tmp
-        for n in names:
-            try:
-                os.replace(tmp / n, out / n)
-            except PermissionError as exc:
-                raise DataFileError(
-                    f"cannot write {out / n}: {exc.strerror}; close the file if it is open and run again"
-                ) from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _width(values: Iterable) -> int:
-    w = 4
-    for v in values:
-        s = "" if v is None else str(v)
-        w = max(w, sum(2 if ord(ch) > 0x2E80 else 1 for ch in s))
-    return min(w + 2, 60)
-
-
-def write_excel(path: str | os.PathLike, sheets: Sequence[Sheet], footer: str = "") -> Path:
-    """Write ``sheets`` to one .xlsx: bold shaded header, frozen header row, column widths,
-    number formats, notes under each table and ``footer`` in the printed page footer.
-
-    Numbers stay numbers (never text), so Excel can sum and chart them.
-    """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    def write(tmp: Path) -> None:
-        wb = Workbook()
-        wb.remove(wb.active)
-        head_font = Font(bold=True)
-        head_fill = PatternFill("solid", fgColor="DDEBF7")
-        for sh in sheets:
-            ws = wb.create_sheet(_sheet_name(sh.name))
-            row0 = 1
-            if sh.title:
-                ws.cell(row=1, column=1, value=sh.title).font = Font(bold=True, size=13)
-                row0 = 2
-            cols = list(sh.df.columns)
-            for j, c in enumerate(cols, start=1):
-                cell = ws.cell(row=row0, column=j, value=str(c))
-                cell.font, cell.fill = head_font, head_fill
-                cell.alignment = Alignment(wrap_text=True, vertical="center")
-            for i, rec in enumerate(sh.df.itertuples(index=False), start=row0 + 1):
-                for j, (c, v) in enumerate(zip(cols, rec), start=1):
-                    cell = ws.cell(row=i, column=j, value=_cell(v))
-                    if c in sh.formats and isinstance(cell.value, (int, float)):
-                        cell.number_format = sh.formats[c]
-            ws.freeze_panes = ws.cell(row=row0 + 1, column=1)
-            for j, c in enumerate(cols, start=1):
-                letter = ws.cell(row=row0, column=j).column_letter
-                ws.column_dimensions[letter].width = _width([c, *sh.df[c].head(200).tolist()])
-            r = row0 + len(sh.df) + 2
-            for note in sh.notes:
-                ws.cell(row=r, column=1, value=note).font = Font(italic=True, color="C00000")
-                r += 1
-            if footer:
-                ws.oddFooter.center.text = footer.replace("&", "&&")
-        wb.save(tmp)
-
-    return atomic_write(Path(path), write)
-
-
-def _sheet_name(name: str) -> str:
-    bad = '[]:*?/\\'
-    return "".join("_" if ch in bad else ch for ch in name)[:31]
-
-
-def _cell(v):
-    if v is None:
-        return None
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-        try:
-            v = v.item()
-        except (ValueError, AttributeError):
-            pass
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if pd.isna(v) if not isinstance(v, (list, tuple, dict)) else False:
-        return None
-    return v
-
-
-def write_csv(path: str | os.PathLike, df: pd.DataFrame, note: str = "") -> Path:
-    """CSV in UTF-8 with a byte-order mark, so Excel on Windows shows Chinese correctly.
-
-    ``note`` (e.g. the synthetic-data notice) is written as a last line starting with
-    ``#``, so a person opening the file sees it; ``pd.read_csv(path, comment="#")``
-    skips it.
-    """
-    def write(tmp: Path) -> None:
-        df.to_csv(tmp, index=False, encoding="utf-8-sig")
-        if note:
-            with open(tmp, "a", encoding="utf-8") as f:
-                f.write(f"# {note}\n")
-
-    return atomic_write(Path(path), write)
+__all__ = ["html_table", "html_page", "svg_bars", "Bar"]
 
 
 # ------------------------------------------------------------------------------ HTML
@@ -209,8 +33,8 @@ def html_table(df: pd.DataFrame, decimals: dict[str, int] | None = None, classes
     out.append("</tr></thead><tbody>")
     for rec in df.itertuples(index=False):
         out.append("<tr>")
-        for c, v in zip(df.columns, rec):
-            v = _cell(v)
+        for c, v in zip(df.columns, rec, strict=True):
+            v = cell_value(v)
             if isinstance(v, bool) or v is None or not isinstance(v, (int, float)):
                 out.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
             else:

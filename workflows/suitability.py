@@ -29,7 +29,7 @@ from gis.errors import ConfigError, DataFileError, InputError
 from gis.labels import COUNTIES, label
 from gis.suitability import SuitabilityResult, parse_config, screen
 from workflows.options import lang_option, registry_option, registry_path
-from workflows.report import Sheet, staged_outputs, write_csv, write_excel
+from gis.outputs import Sheet, staged_outputs, write_csv, write_excel
 
 log = logging.getLogger(__name__)
 

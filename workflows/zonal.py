@@ -138,7 +138,7 @@ def _write(table, path: Path, lang: str) -> Path:
     """Write atomically: a failed write leaves an existing file as it was."""
     import pandas as pd
 
-    from workflows.report import Sheet, atomic_write, write_excel
+    from gis.outputs import Sheet, atomic_write, write_excel
 
     times = table.attrs.get("time_labels", [])
     n_own = len(table.attrs.get("zone_columns", []))  # the parcels' columns come first

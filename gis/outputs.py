@@ -1,0 +1,322 @@
+"""How every output file is written: atomically, and with cells that cannot hurt the reader.
+
+Every table, map, GeoPackage and report agrigis writes goes through this module:
+
+- :func:`atomic_write` writes one file to a temporary name in the target folder, flushes
+  it to disk and renames it onto the target, so a kill, a full disk or an error leaves
+  the previous file exactly as it was (never a 0-byte or truncated file);
+- :func:`staged_outputs` does the same for several files that belong together (all of
+  them land, or none);
+- :func:`safe_text` is the one cell sanitiser: control characters (``\\x0b`` pasted
+  from Word …) are removed; :func:`write_excel` stores every text as text (a name that
+  starts with ``=`` never becomes a formula) and :func:`write_csv` / :func:`csv_frame`
+  prefix formula-looking values with ``'`` as OWASP advises for CSV.
+
+It sits in :mod:`gis` because all four rooms write outputs (``layers`` exports the
+registry, ``maps`` saves HTML, ``workflows`` writes reports) and imports only run down.
+
+Examples
+--------
+>>> safe_text("P1\\x0b")
+'P1'
+>>> csv_text("=HYPERLINK(\\"http://x\\")")
+'\\'=HYPERLINK("http://x")'
+>>> csv_text("-12.5 亩"), csv_text("项目")
+("'-12.5 亩", '项目')
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import pandas as pd
+
+from .errors import DataFileError
+
+__all__ = ["Sheet", "atomic_write", "staged_outputs", "write_excel", "write_csv", "csv_frame", "safe_text",
+           "csv_text", "output_error"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Characters no report cell may hold (XML 1.0 forbids them; Excel refuses the file)."""
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+"""First characters that make a spreadsheet read a CSV value as a formula (OWASP)."""
+
+
+def safe_text(value: str) -> str:
+    """``value`` without control characters (tab and line breaks are kept)."""
+    return _CONTROL.sub("", value)
+
+
+def csv_text(value: str) -> str:
+    """A text for a CSV cell: control characters removed, and a ``'`` in front of a
+    value that a spreadsheet would run as a formula (``=…``, ``+…``, ``-…``, ``@…``)."""
+    value = safe_text(value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def csv_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells (and headers) are safe to open in a spreadsheet."""
+    out = df.copy()
+    out.columns = [csv_text(c) if isinstance(c, str) else c for c in out.columns]
+    for c in out.columns[[dt == object or isinstance(dt, pd.StringDtype) for dt in out.dtypes]]:
+        out[c] = out[c].map(lambda v: csv_text(v) if isinstance(v, str) else v)
+    return out
+
+
+def output_error(path: Path, exc: OSError) -> DataFileError:
+    """An OS error while writing ``path``, said in plain words with the remedy."""
+    if exc.errno == errno.ENOSPC:
+        return DataFileError.of("error.output_disk_full", path=path)
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return DataFileError.of("error.output_permission", path=path, detail=exc.strerror or str(exc))
+    return DataFileError.of("error.output_failed", path=path, detail=exc.strerror or str(exc))
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataFileError.of("error.output_folder", path=folder, detail=exc.strerror or str(exc)) from None
+
+
+def _sync(path: Path) -> None:
+    """Flush a written file to the disk, so a crash after the rename cannot leave it empty."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - file systems without fsync
+        pass
+    finally:
+        os.close(fd)
+
+
+def _readable(path: Path) -> None:
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)  # mkstemp makes 0600; a report is for others to read
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp_path)`` then move the finished temporary file onto ``path``.
+
+    The temporary file lies in the target folder (a rename there is atomic) and is
+    removed whatever happens; an OS error becomes a :class:`DataFileError` that names
+    ``path`` and the remedy (disk full, no permission, file open in Excel).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> atomic_write(p, lambda tmp: tmp.write_text("ok")).read_text()
+    'ok'
+    """
+    path = Path(path)
+    _make_folder(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    os.close(fd)
+    os.unlink(tmp)  # writers such as GDAL refuse to overwrite an existing empty file
+    try:
+        write(Path(tmp))
+        _sync(Path(tmp))
+        _readable(Path(tmp))
+        os.replace(tmp, path)
+    except OSError as exc:
+        if isinstance(exc, DataFileError):
+            raise
+        raise output_error(path, exc) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+@contextmanager
+def staged_outputs(out_dir: str | os.PathLike, names: Iterable[str]):
+    """Write several output files together: all of them, or none.
+
+    Yields a temporary folder inside ``out_dir``; write every file of ``names`` there.
+    When the block ends without an error the files are moved into ``out_dir`` (each
+    move is atomic); on an error nothing in ``out_dir`` changes. The temporary folder
+    is always removed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with staged_outputs(d, ["a.txt"]) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("ok")
+    >>> sorted(p.name for p in d.iterdir())
+    ['a.txt']
+    """
+    out = Path(out_dir)
+    names = list(names)
+    _make_folder(out)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=".agrigis-", dir=out))
+    except OSError as exc:
+        raise output_error(out, exc) from None
+    try:
+        try:
+            yield tmp
+        except OSError as exc:
+            if isinstance(exc, DataFileError):
+                raise
+            raise output_error(out / Path(exc.filename or out).name if exc.filename else out, exc) from None
+        for n in names:
+            _sync(tmp / n)
+            _readable(tmp / n)
+        for n in names:
+            try:
+                os.replace(tmp / n, out / n)
+            except OSError as exc:
+                raise output_error(out / n, exc) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+@dataclass
+class Sheet:
+    """One table of a report.
+
+    ``formats`` maps a column to an Excel number format (``"0.00"``, ``"#,##0.0"`` …);
+    ``notes`` are lines written under the table (e.g. the synthetic-data warning).
+    """
+
+    name: str
+    df: pd.DataFrame
+    formats: dict[str, str] = field(default_factory=dict)
+    notes: Sequence[str] = ()
+    title: str = ""
+
+
+def _width(values: Iterable) -> int:
+    w = 4
+    for v in values:
+        s = "" if v is None else str(v)
+        w = max(w, sum(2 if ord(ch) > 0x2E80 else 1 for ch in s))
+    return min(w + 2, 60)
+
+
+def _sheet_name(name: str) -> str:
+    bad = '[]:*?/\\'
+    return "".join("_" if ch in bad else ch for ch in safe_text(name))[:31]
+
+
+def cell_value(v):
+    """A value as an Excel cell takes it: NumPy scalars as Python ones, missing as empty,
+    texts without control characters; lists and other objects as their text."""
+    if v is None:
+        return None
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        try:
+            v = v.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, str):
+        return safe_text(v)
+    if isinstance(v, (bool, int, float)):
+        return v
+    if isinstance(v, (list, tuple, dict, set, bytes)):
+        return safe_text(str(v))
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(v, "isoformat"):
+        return v
+    return safe_text(str(v))
+
+
+def _put(ws, row: int, column: int, value):
+    """Write one cell; a text is typed as text, so ``=…`` is shown, never run."""
+    cell = ws.cell(row=row, column=column, value=cell_value(value))
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+    return cell
+
+
+def write_excel(path: str | os.PathLike, sheets: Sequence[Sheet], footer: str = "") -> Path:
+    """Write ``sheets`` to one .xlsx: bold shaded header, frozen header row, column widths,
+    number formats, notes under each table and ``footer`` in the printed page footer.
+
+    Numbers stay numbers (never text), so Excel can sum and chart them; every text is
+    stored as text, so no cell is ever a formula.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    def write(tmp: Path) -> None:
+        wb = Workbook()
+        wb.remove(wb.active)
+        head_font = Font(bold=True)
+        head_fill = PatternFill("solid", fgColor="DDEBF7")
+        for sh in sheets:
+            ws = wb.create_sheet(_sheet_name(sh.name))
+            row0 = 1
+            if sh.title:
+                _put(ws, 1, 1, sh.title).font = Font(bold=True, size=13)
+                row0 = 2
+            cols = list(sh.df.columns)
+            for j, c in enumerate(cols, start=1):
+                cell = _put(ws, row0, j, str(c))
+                cell.font, cell.fill = head_font, head_fill
+                cell.alignment = Alignment(wrap_text=True, vertical="center")
+            for i, rec in enumerate(sh.df.itertuples(index=False), start=row0 + 1):
+                for j, (c, v) in enumerate(zip(cols, rec, strict=True), start=1):
+                    cell = _put(ws, i, j, v)
+                    if c in sh.formats and isinstance(cell.value, (int, float)):
+                        cell.number_format = sh.formats[c]
+            ws.freeze_panes = ws.cell(row=row0 + 1, column=1)
+            for j, c in enumerate(cols, start=1):
+                letter = ws.cell(row=row0, column=j).column_letter
+                ws.column_dimensions[letter].width = _width([c, *sh.df[c].head(200).tolist()])
+            r = row0 + len(sh.df) + 2
+            for note in sh.notes:
+                _put(ws, r, 1, note).font = Font(italic=True, color="C00000")
+                r += 1
+            if footer:
+                ws.oddFooter.center.text = safe_text(footer).replace("&", "&&")
+        wb.save(tmp)
+
+    return atomic_write(Path(path), write)
+
+
+def write_csv(path: str | os.PathLike, df: pd.DataFrame, note: str = "", *, index: bool = False) -> Path:
+    """CSV in UTF-8 with a byte-order mark, so Excel on Windows shows Chinese correctly.
+
+    Text cells go through :func:`csv_text` (no control characters, formula-looking
+    values prefixed with ``'``). ``note`` (e.g. the synthetic-data notice) is written as a
+    last line starting with ``#``, so a person opening the file sees it;
+    ``pd.read_csv(path, comment="#")`` skips it.
+    """
+    safe = csv_frame(df.reset_index() if index else df)
+
+    def write(tmp: Path) -> None:
+        safe.to_csv(tmp, index=False, encoding="utf-8-sig")
+        if note:
+            with open(tmp, "a", encoding="utf-8") as f:
+                f.write(f"# {safe_text(note)}\n")
+
+    return atomic_write(Path(path), write)
