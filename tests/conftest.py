@@ -68,3 +68,57 @@ def page(browser):
         yield pg
     finally:
         ctx.close()
+
+
+class SmallDisk:
+    """A real, tiny file system (tmpfs) mounted in a test folder: a full disk and a
+    read-only disk without mocks. Needs root (CI runs as root); skipped elsewhere."""
+
+    def __init__(self, path: Path, size: str):
+        import subprocess
+
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, text=True)
+        if res.returncode:
+            pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()}); needs root")
+
+    def fill(self) -> None:
+        """Use up every free byte."""
+        for chunk in (65536, 1):
+            try:
+                with open(self.path / ".filler", "ab", buffering=0) as f:
+                    while True:
+                        f.write(b"\0" * chunk)
+            except OSError:
+                pass
+
+    def free(self) -> None:
+        (self.path / ".filler").unlink(missing_ok=True)
+
+    def read_only(self, on: bool = True) -> None:
+        import subprocess
+
+        subprocess.run(["mount", "-o", f"remount,{'ro' if on else 'rw'}", str(self.path)], check=True)
+
+    def umount(self) -> None:
+        import subprocess
+
+        subprocess.run(["umount", "-l", str(self.path)], check=False)
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """``small_disk(size="2m")`` → a :class:`SmallDisk` mounted under ``tmp_path``;
+    unmounted after the test."""
+    disks: list[SmallDisk] = []
+
+    def make(size: str = "2m", name: str = "disk") -> SmallDisk:
+        d = SmallDisk(tmp_path / name, size)
+        disks.append(d)
+        return d
+
+    yield make
+    for d in disks:
+        d.umount()
