@@ -28,6 +28,8 @@ Examples
 from __future__ import annotations
 
 import errno
+import io
+import logging
 import math
 import os
 import re
@@ -40,10 +42,12 @@ from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
-from .errors import DataFileError
+from .errors import AgrigisError, DataFileError
 
-__all__ = ["Sheet", "atomic_write", "staged_outputs", "write_excel", "write_csv", "csv_frame", "safe_text",
-           "csv_text", "output_error"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Sheet", "atomic_write", "staged_outputs", "write_excel", "write_csv", "write_text", "csv_frame",
+           "safe_text", "csv_text", "output_error"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """Characters no report cell may hold (XML 1.0 forbids them; Excel refuses the file)."""
@@ -109,12 +113,56 @@ def _readable(path: Path) -> None:
     os.chmod(path, 0o666 & ~mask)  # mkstemp makes 0600; a report is for others to read
 
 
+def _os_error(exc: BaseException) -> OSError | None:
+    """``exc`` as the OS error it reports: itself when it is one, else an :class:`OSError`
+    for a storage fault that GDAL, pyogrio, SQLite or rasterio only report as text (``No
+    space left on device``, ``database or disk is full`` …); None for any other error."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc
+    seen, cause = 0, exc
+    while cause is not None and seen < 8:  # "Write failed. See previous exception for details."
+        for marker, code in _STORAGE_TEXTS:
+            if marker in str(cause):
+                return OSError(code, os.strerror(code))
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return exc if isinstance(exc, OSError) else None
+
+
+_STORAGE_TEXTS = (("database or disk is full", errno.ENOSPC),) + tuple(
+    (os.strerror(getattr(errno, n)), getattr(errno, n))
+    for n in ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM") if hasattr(errno, n))
+"""Faults of the disk a writer may report only in its message."""
+
+
+def _fail(path: Path, exc: BaseException) -> BaseException:
+    """The error to raise for ``exc`` while writing ``path``: a storage fault in plain
+    words naming ``path``; an agrigis error or a programming error unchanged."""
+    if isinstance(exc, AgrigisError):
+        return exc
+    os_exc = _os_error(exc)
+    if os_exc is None:
+        return exc
+    if os_exc.errno is None and _no_room(path.parent):  # "Write failed" (rasterio) on a full disk
+        os_exc = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return output_error(path, os_exc)
+
+
+def _no_room(folder: Path) -> bool:
+    """Whether the disk of ``folder`` has (almost) no free space left."""
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)`` then move the finished temporary file onto ``path``.
 
     The temporary file lies in the target folder (a rename there is atomic) and is
-    removed whatever happens; an OS error becomes a :class:`DataFileError` that names
-    ``path`` and the remedy (disk full, no permission, file open in Excel).
+    removed whatever happens; an OS error (also one that GDAL or rasterio report as
+    text) becomes a :class:`DataFileError` that names ``path`` and the remedy (disk
+    full, no permission, file open in Excel). ``tmp_path`` does not exist yet when
+    ``write`` is called (GDAL refuses to overwrite an empty file).
 
     Examples
     --------
@@ -136,14 +184,98 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
         _sync(Path(tmp))
         _readable(Path(tmp))
         os.replace(tmp, path)
-    except OSError as exc:
-        if isinstance(exc, DataFileError):
+    except Exception as exc:  # noqa: BLE001 - storage faults are mapped, anything else re-raised
+        err = _fail(path, exc)
+        if err is exc:
             raise
-        raise output_error(path, exc) from None
+        raise err from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, e.g. an HTML report or map.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> write_text(pathlib.Path(tempfile.mkdtemp()) / "a.html", "<p>好</p>").read_text(encoding="utf-8")
+    '<p>好</p>'
+    """
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _public(name: str | os.PathLike | None, tmp: Path, out: Path) -> Path:
+    """The output path a person knows for a path inside the staging folder ``tmp``."""
+    if not name:
+        return out
+    try:
+        rel = Path(name).relative_to(tmp)
+    except ValueError:
+        return Path(name)
+    return out / rel.parts[0] if rel.parts else out
+
+
+def _staged_fail(exc: BaseException, tmp: Path, out: Path) -> BaseException:
+    """``exc`` raised while writing into ``tmp``, said about the files in ``out``."""
+    if isinstance(exc, AgrigisError):
+        params = dict(getattr(exc, "params", {}) or {})
+        if exc.key is None or "path" not in params or _public(params["path"], tmp, out) == Path(params["path"]):
+            return exc
+        params["path"] = _public(params["path"], tmp, out)
+        return type(exc).of(exc.key, **params)
+    return _fail(_public(getattr(exc, "filename", None) or _newest(tmp), tmp, out), exc)
+
+
+def _newest(folder: Path) -> Path | None:
+    """The file last written in ``folder``: the one a writer that does not say which
+    file failed (GDAL, SQLite) was writing."""
+    try:
+        files = [p for p in folder.iterdir() if p.is_file()]
+        return max(files, key=lambda p: p.stat().st_mtime_ns) if files else None
+    except OSError:
+        return None
+
+
+def _publish(tmp: Path, out: Path, names: list[str]) -> None:
+    """Move every staged file of ``names`` from ``tmp`` into ``out``; if one move fails,
+    the files already moved are put back as they were (hard links keep the old ones)."""
+    for n in names:
+        if not (tmp / n).is_file():
+            raise RuntimeError(f"staged output {n!r} was not written")  # a programming error
+        _sync(tmp / n)
+        _readable(tmp / n)
+    keep = tmp / ".previous"
+    keep.mkdir()
+    moved: list[tuple[str, bool, bool]] = []  # name, existed before, old one kept
+    for n in names:
+        target = out / n
+        existed, kept = target.is_file(), False
+        if existed:
+            try:
+                os.link(target, keep / n)
+                kept = True
+            except OSError:  # no hard links here (FAT, some shares): cannot be put back
+                pass
+        try:
+            os.replace(tmp / n, target)
+        except OSError as exc:
+            _put_back(out, keep, moved)
+            raise output_error(target, exc) from None
+        moved.append((n, existed, kept))
+
+
+def _put_back(out: Path, keep: Path, moved: list[tuple[str, bool, bool]]) -> None:
+    for n, existed, kept in reversed(moved):
+        try:
+            if kept:
+                os.replace(keep / n, out / n)
+            elif not existed:
+                os.unlink(out / n)
+        except OSError:  # pragma: no cover - the first error is the one to report
+            log.warning("could not restore %s after a failed write", out / n)
 
 
 @contextmanager
@@ -152,8 +284,9 @@ def staged_outputs(out_dir: str | os.PathLike, names: Iterable[str]):
 
     Yields a temporary folder inside ``out_dir``; write every file of ``names`` there.
     When the block ends without an error the files are moved into ``out_dir`` (each
-    move is atomic); on an error nothing in ``out_dir`` changes. The temporary folder
-    is always removed.
+    move is atomic, and if one fails the ones already moved are put back); on an error
+    nothing in ``out_dir`` changes, and the error names the file in ``out_dir`` (never
+    the temporary one). The temporary folder is always removed.
 
     Examples
     --------
@@ -174,18 +307,12 @@ def staged_outputs(out_dir: str | os.PathLike, names: Iterable[str]):
     try:
         try:
             yield tmp
-        except OSError as exc:
-            if isinstance(exc, DataFileError):
+        except Exception as exc:  # noqa: BLE001 - storage faults are mapped, anything else re-raised
+            err = _staged_fail(exc, tmp, out)
+            if err is exc:
                 raise
-            raise output_error(out / Path(exc.filename or out).name if exc.filename else out, exc) from None
-        for n in names:
-            _sync(tmp / n)
-            _readable(tmp / n)
-        for n in names:
-            try:
-                os.replace(tmp / n, out / n)
-            except OSError as exc:
-                raise output_error(out / n, exc) from None
+            raise err from None
+        _publish(tmp, out, names)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -298,7 +425,9 @@ def write_excel(path: str | os.PathLike, sheets: Sequence[Sheet], footer: str = 
                 r += 1
             if footer:
                 ws.oddFooter.center.text = safe_text(footer).replace("&", "&&")
-        wb.save(tmp)
+        buf = io.BytesIO()  # a full disk then fails one plain write, not openpyxl's open zip file
+        wb.save(buf)
+        tmp.write_bytes(buf.getvalue())
 
     return atomic_write(Path(path), write)
 

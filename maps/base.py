@@ -37,6 +37,7 @@ from jinja2 import Template
 
 from gis.errors import InputError
 from gis.labels import CATEGORIES, STATUSES, check_lang, label, labels
+from gis.outputs import write_text
 
 from . import style as S
 from .basemaps import basemap_specs, is_gcj
@@ -108,7 +109,7 @@ class FieldMap:
         self.basemaps, self.notes = basemap_specs(basemap, lang, tianditu_key)
         self.layers: list[dict] = []
         self.legend: list[dict] = []
-        self._data: dict[str, str] = {}
+        self._data: dict[str, str] = {}  # a layer's "data" key → its serialised data (JSON text)
         self._geometry_owner: dict[str, str] = {}  # digest of a layer's geometries → its id
         self._bounds: list[np.ndarray] = []
 
@@ -129,10 +130,10 @@ class FieldMap:
 
     def _add(self, spec: dict, fc_text: str | None) -> None:
         spec["id"] = spec.get("id") or f"layer{len(self.layers)}"
-        if fc_text is not None:
-            token = f"@@DATA{len(self.layers)}@@"
-            self._data[token] = fc_text
-            spec["data"] = token
+        if fc_text is not None:  # kept aside; placed into the JSON by position (see _config_json)
+            key = f"data{len(self.layers)}"
+            self._data[key] = fc_text
+            spec["data"] = key
         self.layers.append(spec)
 
     def add_legend(self, title: str | None, items: list[tuple[str, dict]], note: str | None = None) -> None:
@@ -287,11 +288,26 @@ class FieldMap:
         m.default_js = []
         m.default_css = []
         m.get_root().header.add_child(Element(head_html(self.online)), name="agrigis_head")
-        text = safe_json(self.config())
-        for token, fc in self._data.items():
-            text = text.replace(f'"{token}"', escape_json_text(fc), 1)
-        m.add_child(_Build(text))
+        m.add_child(_Build(self._config_json()))
         return m
+
+    def _config_json(self) -> str:
+        """The configuration as script-safe JSON with each layer's data in place.
+
+        The data texts are joined in by position while the JSON is put together, never
+        by searching the serialised text for a marker, so no value, layer or file name a
+        person typed can decide where data goes.
+        """
+        cfg = self.config()
+        layers = cfg.pop("layers")
+        return _with_member(safe_json(cfg), "layers", "[" + ",".join(self._layer_json(s) for s in layers) + "]")
+
+    def _layer_json(self, spec: dict) -> str:
+        key = spec.get("data")
+        if not isinstance(key, str) or key not in self._data:
+            return safe_json(spec)
+        rest = safe_json({k: v for k, v in spec.items() if k != "data"})
+        return _with_member(rest, "data", escape_json_text(self._data[key]))
 
     def to_html(self) -> str:
         html = self.folium_map().get_root().render()
@@ -306,11 +322,23 @@ class FieldMap:
         return html
 
     def save(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_html(), encoding="utf-8")
+        """Write the map to ``path`` atomically: a kill or a full disk leaves the previous
+        file as it was (:func:`gis.outputs.write_text`)."""
+        path = write_text(path, self.to_html())
         log.info("map written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
         return path
+
+
+def _with_member(obj_json: str, name: str, value_json: str) -> str:
+    """The JSON object text ``obj_json`` with one more member ``name: value_json``.
+
+    >>> _with_member('{"a":1}', "b", "[2]"), _with_member("{}", "b", "null")
+    ('{"a":1,"b":[2]}', '{"b":null}')
+    """
+    if not (obj_json.startswith("{") and obj_json.endswith("}")):
+        raise ValueError("not a JSON object")
+    sep = "" if obj_json == "{}" else ","
+    return f'{obj_json[:-1]}{sep}"{name}":{value_json}}}'
 
 
 def series_column(codes, series: dict) -> tuple[list, list | None]:

@@ -27,7 +27,7 @@ import pandas as pd
 from gis.labels import COUNTIES, STATUSES, label
 from gis.tracking import OUTSIDE_CITY, Progress, as_date, progress
 from workflows.options import lang_option, registry_option, registry_parcels, registry_path
-from gis.outputs import Sheet, write_csv, write_excel
+from gis.outputs import Sheet, staged_outputs, write_csv, write_excel, write_text
 from workflows.report import Bar, html_page, html_table, svg_bars
 from workflows.targets import DEFAULT_TARGETS, load_targets
 
@@ -226,9 +226,11 @@ def _html(res: Progress, sheets: dict[str, Sheet], lang: str, subtitle: str, war
 
 def write_outputs(res: Progress, outdir: str | os.PathLike, lang: str = "zh", sources: dict[str, str] | None = None,
                   synthetic_batches: list[str] | None = None, county_names: dict[str, str] | None = None) -> dict[str, Path]:
-    """Write progress.xlsx, progress.csv and progress.html into ``outdir``; return their paths."""
-    from gis.outputs import atomic_write
+    """Write progress.xlsx, progress.csv and progress.html into ``outdir``; return their paths.
 
+    The three land together or not at all (:func:`gis.outputs.staged_outputs`): a full
+    disk or a file that cannot be replaced leaves the previous three as they were.
+    """
     out = Path(outdir)
     sources = sources or {}
     L = lambda k: label(k, lang)  # noqa: E731
@@ -249,15 +251,14 @@ def write_outputs(res: Progress, outdir: str | os.PathLike, lang: str = "zh", so
             sh.title = f"{L('tracking.title').format(year=ts.year)} — {subtitle}"
         ordered.append(sh)
     ordered.append(Sheet(L("tracking.sheet.method"), method, notes=notes))
-    paths = {
-        "xlsx": write_excel(out / "progress.xlsx", ordered, footer=" · ".join(x for x in (footer, warning) if x)),
-        "csv": write_csv(out / "progress.csv", pd.concat(
-            [res.summary[["key"]].rename(columns={"key": L("tracking.col.key")}), sheets["summary"].df], axis=1),
-            note=warning),
-    }
+    csv = pd.concat([res.summary[["key"]].rename(columns={"key": L("tracking.col.key")}), sheets["summary"].df], axis=1)
     page = _html(res, sheets, lang, subtitle, warning, footer, method)
-    paths["html"] = atomic_write(out / "progress.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))
-    return paths
+    names = {"xlsx": "progress.xlsx", "csv": "progress.csv", "html": "progress.html"}
+    with staged_outputs(out, names.values()) as tmp:
+        write_excel(tmp / names["xlsx"], ordered, footer=" · ".join(x for x in (footer, warning) if x))
+        write_csv(tmp / names["csv"], csv, note=warning)
+        write_text(tmp / names["html"], page)
+    return {k: out / n for k, n in names.items()}
 
 
 def run_progress(

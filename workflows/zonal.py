@@ -102,8 +102,10 @@ def zonal_table(
         if Path(weights).exists():
             cov = Coverage.load(weights, zones=zones)
         else:
+            from gis.outputs import atomic_write
+
             cov = Coverage.build(zones, raster_grid(raster), method=method)
-            cov.save(weights)
+            atomic_write(weights, cov.save)  # a kill never leaves a half-written weights file
     result = zonal_stats(zones, raster, stats=stats, method=method, categorical=by_class,
                          coverage=cov, progress=progress)
     if hasattr(result, "dims"):  # a stack: one column per statistic and date
@@ -138,7 +140,7 @@ def _write(table, path: Path, lang: str) -> Path:
     """Write atomically: a failed write leaves an existing file as it was."""
     import pandas as pd
 
-    from gis.outputs import Sheet, atomic_write, write_excel
+    from gis.outputs import Sheet, atomic_write, write_csv, write_excel
 
     times = table.attrs.get("time_labels", [])
     n_own = len(table.attrs.get("zone_columns", []))  # the parcels' columns come first
@@ -154,17 +156,17 @@ def _write(table, path: Path, lang: str) -> Path:
     out = table.copy()
     out.columns = [c if i < n_own else rename(c) for i, c in enumerate(table.columns)]
     suffix = path.suffix.lower()
+    table_only = pd.DataFrame(out.drop(columns="geometry"))
     if suffix == ".xlsx":
-        return write_excel(path, [Sheet("zonal_stats", pd.DataFrame(out.drop(columns="geometry")).reset_index())])
+        return write_excel(path, [Sheet("zonal_stats", table_only.reset_index())])
+    if suffix == ".csv":  # the parcel id first, as the index column
+        return write_csv(path, table_only, index=True)
 
-    def write(tmp: Path) -> None:
+    def write(tmp: Path) -> None:  # tmp does not exist yet: GDAL creates the GeoPackage itself
         if suffix == ".gpkg":
-            tmp.unlink()  # GDAL creates the GeoPackage itself
             out.to_file(tmp, driver="GPKG", layer="zonal_stats")
-        elif suffix == ".parquet":
-            out.to_parquet(tmp)
         else:
-            pd.DataFrame(out.drop(columns="geometry")).to_csv(tmp, encoding="utf-8-sig")
+            out.to_parquet(tmp)
 
     return atomic_write(path, write)
 
