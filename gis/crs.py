@@ -194,7 +194,9 @@ def _inverse(crs, x, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.0f}" if abs(v) >= 1e5 else f"{v:.6g}"
+    """A coordinate for a message: whole metres for eastings and northings, six
+    significant digits otherwise (``1e+300``, never a 300-digit number)."""
+    return f"{v:.0f}" if 1e5 <= abs(v) < 1e10 else f"{v:.6g}"
 
 
 def _rng(v: np.ndarray) -> str:

@@ -511,10 +511,6 @@ LABELS: dict[str, tuple[str, str]] = {
         "字段对照文件 {path} 不存在;请给出 YAML 文件的路径",
         "mapping file {path} does not exist; give the path of a YAML file",
     ),
-    "error.mapping_invalid": (
-        "字段对照文件 {path} 不是有效的 UTF-8 YAML 文件:{detail}",
-        "mapping file {path} is not valid UTF-8 YAML: {detail}",
-    ),
     "error.mapping_not_a_mapping": (
         "{source}:字段对照文件必须是含 columns / values 键的 YAML 映射",
         "{source}: a mapping file must be a YAML mapping with keys columns / values",
@@ -632,14 +628,193 @@ LABELS: dict[str, tuple[str, str]] = {
         "cannot write {path}: {detail}; the previous file is unchanged",
     ),
     # -- issue 14 / registry integrity (layers.registry): add keys here ------------------
-    # -- issue 14 / import hardening (layers.io, layers.fields, workflows.importing): add keys here
-    # -- issue 14 / configuration files (YAML, targets): add keys here -------------------
-    # -- issue 14 / outputs and maps: add keys here ---------------------------------------
-    "error.catalog_unreadable": (
-        "无法读取图层目录 {path}:{detail}",
-        "cannot read the layer catalogue {path}: {detail}",
+    "error.registry_disk_full": (
+        "{path}:磁盘已满,项目库未做任何修改;请腾出空间后重新运行",
+        "{path}: the disk is full; the registry was not changed. Free some space and run again",
     ),
-    "error.catalog_yaml": ("{path}:不是有效的 YAML{where}:{detail}", "{path}: not valid YAML{where}: {detail}"),
+    "error.registry_read_only": (
+        "{path}:项目库只读({detail}),未做任何修改;请取得写入权限,或将其复制到可写的文件夹并用 --registry 指定",
+        ("{path}: the registry is read-only ({detail}); nothing was changed. Get write permission, "
+         "or copy it to a folder you can write to and pass --registry"),
+    ),
+    "error.registry_corrupt": (
+        "{path}:项目库文件已损坏({detail});请勿继续写入,用备份恢复该文件",
+        "{path}: the registry file is damaged ({detail}); stop writing to it and restore it from a backup",
+    ),
+    "error.registry_schema": (
+        ("{path}:项目库的 {table} 表缺少列 {columns}(由其他程序生成或已被改动);"
+         "请用备份恢复,或用 --registry 指定其他项目库"),
+        ("{path}: table {table} of the registry lacks the columns {columns} (made by another program or "
+         "altered); restore it from a backup or pass another --registry"),
+    ),
+    "error.registry_storage": (
+        "{path}:无法读写项目库({detail}),未做任何修改;请检查磁盘与文件权限后重试",
+        "{path}: cannot read or write the registry ({detail}); nothing was changed. Check the disk and "
+        "the file's permissions and try again",
+    ),
+    "error.export_is_registry": (
+        "{path} 就是项目库本身({registry}),不能导出到其上;请换一个输出文件名(项目库未改动)",
+        "{path} is the registry itself ({registry}); choose another output file name (the registry "
+        "was not changed)",
+    ),
+    "error.export_exists": (
+        ("{path} 已存在,且不是 agrigis registry export 导出的文件,未覆盖;"
+         "请换一个输出文件名,或加 --force 替换该文件"),
+        ("{path} already exists and was not written by agrigis registry export, so it was not "
+         "overwritten; choose another output name, or add --force to replace it"),
+    ),
+    "registry.export_mark": ("agrigis 项目库导出(agrigis registry export)", "agrigis registry export"),
+    "registry.verify_ok": (
+        "{n} 个版本均与登记时的指纹一致,面积与图形相符",
+        "all {n} versions match their fingerprints; areas agree with the geometry",
+    ),
+    "registry.verify_found": (
+        "发现 {n} 处问题(项目库被手工改动过);要记录改动,请用 agrigis import --update 重新导入正确的地块",
+        ("{n} problem(s) found (the registry was edited by hand); to record a change, import the "
+         "corrected parcels with agrigis import --update"),
+    ),
+    "registry.problem": ("问题", "problem"),
+    "verify.no_fingerprint": ("无指纹(手工添加的行)", "no fingerprint (row added by hand)"),
+    "verify.geometry_edited": ("图形被改动", "geometry edited"),
+    "verify.attributes_edited": ("属性被改动", "attributes edited"),
+    "verify.area_stale": (
+        "面积(亩)与图形不符:记录 {stored} 亩,按图形计算 {computed} 亩",
+        "area_mu does not match the geometry: stored {stored} mu, computed {computed} mu",
+    ),
+    "verify.rows_missing": (
+        "批次 {batch} 写入了 {expected} 个版本,现只剩 {found} 个(有行被删除)",
+        "batch {batch} wrote {expected} versions, {found} remain (rows were deleted)",
+    ),
+    "check.registry_edit": ("项目库被手工改动", "registry edited by hand"),
+    # -- issue 14 / import hardening (layers.io, layers.fields, workflows.importing): add keys here
+    "repair.control_chars": (
+        "已删除 {columns} 中的控制字符(如从 Word 粘贴带入的不可见字符)",
+        "control characters removed from {columns}",
+    ),
+    "note.column_control_chars": (
+        "列名 {raw!r} 含控制字符,已改为 {name!r}",
+        "column name {raw!r} cleaned to {name!r} (control characters removed)",
+    ),
+    "note.column_renamed": (
+        "源文件的列 {raw!r} 与 agrigis 使用的列名重名,在退回文件中改称 {name!r}",
+        "source column {raw!r} is called {name!r} here (agrigis uses that name itself)",
+    ),
+    "repair.decimal_comma": (
+        "{what} {raw!r} 按 {value} 读取:逗号视为小数点(千位分隔应为每三位一组,如 1,234)",
+        "{what} {raw!r} read as {value}: the comma is taken as a decimal point (thousands are grouped in threes, "
+        "like 1,234)",
+    ),
+    "reject.number_comma": (
+        "{what} {value!r} 中的逗号既不是千位分隔(1,234.5),也不是唯一的小数逗号(12,5);请写成 1234.5 这样的数字",
+        "{what} {value!r}: the commas are neither thousands groups (1,234.5) nor one decimal comma (12,5); "
+        "write the number like 1234.5",
+    ),
+    "repair.code_normalised": (
+        "项目编号 {raw!r} 已规范为 {code!r}(全角字符与空格已规范化)",
+        "project code {raw!r} written as {code!r} (full-width characters and spaces normalised)",
+    ),
+    "reject.near_duplicate_code": (
+        ("项目编号 {code!r} 与 {other!r}(第 {rows} 行)仅在大小写、空格、连字符或下划线上不同;"
+         "同一项目请使用完全相同的编号,不同项目请使用明显不同的编号"),
+        ("project code {code!r} differs from {other!r} (rows {rows}) only in case, spaces, hyphens or underscores; "
+         "write one project's code the same way everywhere, or give the projects clearly different codes"),
+    ),
+    "reject.code_float_digits": (
+        ("项目编号 {value} 以浮点数存储且大于 2^53({limit}),末几位数字可能已经失真(列 {column!r});"
+         "请将项目编号存为文本后重新导出该文件"),
+        ("project code {value} is stored as a floating-point number above 2^53 ({limit}), so its last digits "
+         "may be wrong (column {column!r}); store project codes as text and export the file again"),
+    ),
+    "error.csv_field_too_large": (
+        "{path}:某个单元格超过 {limit} MB,无法读取;请检查该文件是否损坏,或将超大的几何图形另存为 GeoPackage",
+        "{path}: a cell is larger than {limit} MB and cannot be read; check the file, or save huge geometries "
+        "as a GeoPackage",
+    ),
+    "error.archive_too_many_entries": (
+        "{path}:压缩包中有 {n} 个条目,超过上限 {limit};请只压缩要导入的图层",
+        "{path}: the archive holds {n} entries; more than {limit} is refused. Zip only the layer to import",
+    ),
+    "error.archive_too_large": (
+        "{member}:解压后共 {size} 字节,超过上限 {limit} 字节;未解压。请只压缩要导入的图层,或解压后直接导入",
+        "{member}: unpacking would write {size} bytes, more than the {limit} bytes allowed; nothing was unpacked. "
+        "Zip only the layer to import, or unzip it and import the files",
+    ),
+    "error.archive_ratio": (
+        "{member}:从 {packed} KB 解压为 {size} MB(压缩比 {ratio}:1,上限 {limit}:1),疑似压缩炸弹;未解压",
+        "{member}: expands to {size} MB from {packed} KB (ratio {ratio}:1, more than {limit}:1 is refused as a "
+        "zip bomb); nothing was unpacked",
+    ),
+    "error.archive_member_corrupt": (
+        "{member}:压缩包中的该文件已损坏({detail});请重新压缩后导入",
+        "{member}: the file is corrupt inside the archive ({detail}); zip the layer again",
+    ),
+    "error.archive_unpack_disk_full": (
+        "无法解压 {member}:临时文件夹 {folder} 所在磁盘已满;请腾出空间,或将 TMPDIR 设为空间更大的文件夹",
+        "cannot unpack {member}: the temporary folder {folder} is full; free some space or set TMPDIR to a "
+        "folder on a larger disk",
+    ),
+    "error.archive_unpack_failed": (
+        "无法将 {member} 解压到临时文件夹 {folder}:{detail}",
+        "cannot unpack {member} into the temporary folder {folder}: {detail}",
+    ),
+    "error.rejects_gpkg_failed": (
+        "无法写入退回文件 {path}:{detail};未导入任何数据",
+        "cannot write the rejects file {path}: {detail}; nothing was imported",
+    ),
+    # -- issue 14 / configuration files (YAML, targets): add keys here -------------------
+    "config.what_catalog": ("图层目录", "layer catalogue"),
+    "config.what_mapping": ("字段对照文件", "mapping file"),
+    "config.what_targets": ("目标文件", "targets file"),
+    "config.what_suitability": ("适宜性配置", "suitability configuration"),
+    "config.what_scheme": ("分类方案", "classification scheme"),
+    "config.what_fields": ("字段对照表", "field table"),
+    "config.type_mapping": ("映射(键: 值)", "a mapping (key: value)"),
+    "config.type_list": ("列表", "a list"),
+    "config.type_number": ("有限的数字", "a finite number"),
+    "config.type_text": ("文本", "text"),
+    "config.type_names": ("名称或名称列表", "a name or a list of names"),
+    "error.config_type": ("{path}:{at} 应为{expected},而不是 {got!r}", "{path}: {at} must be {expected}, not {got!r}"),
+    "error.config_unreadable": ("无法读取{what} {path}:{detail}", "cannot read the {what} {path}: {detail}"),
+    "error.config_too_big": (
+        "{path}:{what}有 {size} 字节,而配置文件最多 {limit} 字节;请确认文件是否选对",
+        "{path}: the {what} has {size} bytes, more than the {limit} a configuration file may have; is it the right file?",
+    ),
+    "error.config_encoding": (
+        "{path}:{what}不是 UTF-8 文本(第 {line} 行){hint};请将其另存为 UTF-8 编码(如记事本:另存为 → 编码选 UTF-8)",
+        "{path}: the {what} is not UTF-8 text (line {line}){hint}; save it as UTF-8 (e.g. Notepad: Save As → Encoding: UTF-8)",
+    ),
+    "error.config_gbk_hint": (",看起来是 GBK 编码", " and looks GBK-encoded"),
+    "error.config_yaml": ("{path}:不是有效的 YAML{where}:{detail}", "{path}: not valid YAML{where}: {detail}"),
+    "error.config_expansion": (
+        "{path}{where}:YAML 别名(*名称)展开后超过 {limit} 个值;请直接写出这些值,不要层层引用锚点",
+        "{path}{where}: the YAML aliases (*name) expand to more than {limit} values; write the values out instead of repeating anchors",
+    ),
+    "error.config_recursive_alias": (
+        "{path}{where}:YAML 别名 *{anchor} 引用了它自身所在的值",
+        "{path}{where}: the YAML alias *{anchor} refers to the value it is part of",
+    ),
+    "error.config_too_deep": ("{path}{where}:YAML 嵌套超过 {limit} 层", "{path}{where}: the YAML is nested more than {limit} levels deep"),
+    "error.config_tag": (
+        "{path}{where}:不允许使用 YAML 标签 {tag!r};配置文件只能包含文本、数字、true/false、列表和映射",
+        "{path}{where}: the YAML tag {tag!r} is not allowed; a configuration holds only text, numbers, true/false, lists and mappings",
+    ),
+    "error.targets_not_finite": (
+        "字段 '{name}' 必须是有限的数字,实际为 {value!r}(数值过大或不是数字)",
+        "field '{name}' must be a finite number, got {value!r} (too large, or not a number)",
+    ),
+    "error.suit_grid_too_fine": (
+        ("{origin}:grid.resolution_m {res:g} 米太细:{layer} 的范围({area_km2:.4g} 平方公里)需要 {cells:.3g} 个格子,"
+         "上限为 {limit:.3g};请使用不小于 {min_res:g} 米的分辨率"),
+        ("{origin}: grid.resolution_m {res:g} m is too fine: the extent of {layer} ({area_km2:.4g} km²) would need "
+         "{cells:.3g} cells, more than {limit:.3g}; use a resolution of at least {min_res:g} m"),
+    ),
+    "error.suit_distance_too_far": (
+        ("{where}:距离达 {dist:g} 米,在 {res:g} 米的网格上需要 {cells:.3g} 个格子,上限为 {limit:.3g};"
+         "请减小 scores 中最大的距离或使用更粗的 grid.resolution_m"),
+        ("{where}: distances up to {dist:g} m on a {res:g} m grid need {cells:.3g} cells, more than {limit:.3g}; "
+         "lower the largest distance in scores or use a coarser grid.resolution_m"),
+    ),
+    # -- issue 14 / outputs and maps: add keys here ---------------------------------------
     "error.yaml_at_line": ("(第 {line} 行)", " at line {line}"),
     "error.catalog_top_keys": (
         "{path}:未知的顶层键 {keys};图层目录只有一个键 layers,其下为条目列表",
@@ -723,11 +898,6 @@ LABELS: dict[str, tuple[str, str]] = {
         "目标文件 {path} 不存在;请指定一个现有的 YAML 文件(自带的目标文件为 {bundled})",
         "targets file {path} does not exist; pass an existing YAML file (the bundled one is {bundled})",
     ),
-    "error.targets_unreadable": (
-        "目标文件 {path} 无法按 UTF-8 文本读取:{detail}",
-        "targets file {path} cannot be read as UTF-8 text: {detail}",
-    ),
-    "error.targets_yaml": ("{path}:不是有效的 YAML:{detail}", "{path}: not valid YAML: {detail}"),
     "error.targets_empty": ("{path}:文件为空;示例见 {bundled}", "{path}: the file is empty; see {bundled} for an example"),
     "error.targets_no_year": (
         "{origin}:没有 {year} 年的目标(其中有目标的年份:{years});请为 {year} 年编写目标文件(复制此文件,修改年份、数值和原文),并用 --targets 指定",
@@ -1015,7 +1185,6 @@ LABELS: dict[str, tuple[str, str]] = {
         "适宜性配置 {path} 不存在(默认配置为 {default})",
         "suitability configuration {path} does not exist (the default is {default})",
     ),
-    "error.suit_yaml": ("{path}:不是有效的 YAML({detail})", "{path}: not valid YAML ({detail})"),
     "error.suit_layers_missing": (
         ("{origin}:在图层目录中(按名称或角色)找不到图层 {names};请将其加入工作区的 catalog.yml"
          "(如运行 `agrigis demo` 生成合成的替代图层),或修改配置中的图层"),

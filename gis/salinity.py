@@ -377,12 +377,9 @@ def load_scheme(scheme: str | Path | Mapping | Scheme) -> Scheme:
                 f"unknown salinity scheme {str(scheme)!r}: not a bundled scheme "
                 f"({', '.join(list_schemes())}) nor an existing YAML file"
             )
-        import yaml
+        from .config import load_yaml
 
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raw = load_yaml(path, what="scheme") or {}
         where = str(path)
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: a scheme must be a mapping with id, variable, bounds, classes, source")

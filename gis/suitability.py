@@ -51,6 +51,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from .config import expect
 from .crs import CGCS2000
 from .units import mu_to_wan_mu
 from .errors import ConfigError, InputError, Message, MissingCRSError
@@ -59,6 +60,10 @@ from .salinity import NODATA_CLASS, Scheme, classify, load_scheme
 log = logging.getLogger(__name__)
 
 DERIVES = ("value", "slope_deg", "relief_m", "distance_m")
+MAX_GRID_CELLS = 1_000_000_000
+"""Largest analysis grid (rows × columns) a configuration may ask for: a float64 layer of
+it is 8 GB. ``grid.resolution_m`` and distance scores are checked against it before
+anything is allocated."""
 WGS_CRS = CGCS2000  # stored geometry: CGCS2000 lon/lat
 
 
@@ -177,76 +182,15 @@ def parse_config(raw: Mapping[str, Any], origin: str = "<dict>") -> SuitabilityC
     if not isinstance(raw, Mapping):
         raise ConfigError.of("error.suit_not_mapping", origin=origin)
     known = {"criteria", "exclusions", "grid", "min_score", "min_block_mu", "connectivity", "title_zh", "title_en", "note"}
-    extra = sorted(set(raw) - known)
+    extra = sorted(map(str, set(raw) - known))
     if extra:
         raise ConfigError.of("error.suit_unknown_keys", origin=origin, keys=", ".join(extra), allowed=", ".join(sorted(known)))
     crit_raw = raw.get("criteria")
     if not isinstance(crit_raw, Mapping) or not crit_raw:
         raise ConfigError.of("error.suit_criteria", origin=origin)
-    criteria = []
-    for name, c in crit_raw.items():
-        key = f"criteria.{name}"
-        where = _at(origin, key)
-        if not isinstance(c, Mapping):
-            raise ConfigError.of("error.suit_settings", where=where)
-        layers = c.get("layers", c.get("layer"))
-        if isinstance(layers, str):
-            layers = [layers]
-        if not layers or not all(isinstance(x, str) for x in layers):
-            raise ConfigError.of("error.suit_layer", where=where)
-        derive = str(c.get("derive", "value"))
-        if derive not in DERIVES:
-            raise ConfigError.of("error.suit_derive", where=where, derive=derive, choices=", ".join(DERIVES))
-        weight = _num(c.get("weight", 1.0), _at(origin, f"{key}.weight"))
-        if weight <= 0:
-            raise ConfigError.of("error.suit_weight", where=where, weight=weight)
-        breaks = scheme = class_scores = None
-        if "scheme" in c:
-            if derive != "value":
-                raise ConfigError.of("error.suit_scheme_derive", where=where)
-            try:
-                scheme = load_scheme(c["scheme"])
-            except ConfigError as exc:
-                raise ConfigError.of("error.suit_scheme", where=where, problem=exc) from None
-            cs = c.get("class_scores")
-            if not isinstance(cs, Mapping):
-                raise ConfigError.of("error.suit_class_scores", where=where, codes=", ".join(scheme.codes))
-            unknown = sorted(set(map(str, cs)) - set(scheme.codes))
-            missing = [k for k in scheme.codes if k not in cs]
-            if unknown or missing:
-                raise ConfigError.of("error.suit_class_scores_match", where=where, scheme=scheme.id,
-                                     codes=", ".join(scheme.codes), unknown=", ".join(unknown) or "-",
-                                     missing=", ".join(missing) or "-")
-            class_scores = tuple(_num(cs[k], _at(origin, f"{key}.class_scores.{k}")) for k in scheme.codes)
-            if not all(0 <= s <= 1 for s in class_scores):
-                raise ConfigError.of("error.suit_class_scores_range", where=where)
-        elif "scores" in c:
-            breaks = _breaks(c["scores"], where)
-        else:
-            raise ConfigError.of("error.suit_no_scores", where=where)
-        window = _num(c.get("window_m", 300.0), _at(origin, f"{key}.window_m"))
-        if derive == "distance_m" and breaks and breaks[0][0] < 0:
-            raise ConfigError.of("error.suit_negative_distance", where=where)
-        criteria.append(Criterion(name=str(name), layers=tuple(layers), derive=derive, weight=weight,
-                                  breaks=breaks, scheme=scheme, class_scores=class_scores, window_m=window))
-    exclusions = []
-    for i, e in enumerate(raw.get("exclusions") or []):
-        key = f"exclusions[{i + 1}]"
-        where = _at(origin, key)
-        if not isinstance(e, Mapping) or not isinstance(e.get("layer"), str):
-            raise ConfigError.of("error.suit_exclusion_layer", where=where)
-        vals = e.get("values")
-        if vals is not None:
-            if not isinstance(vals, (list, tuple)) or not vals:
-                raise ConfigError.of("error.suit_exclusion_values", where=where)
-            vals = tuple(_num(v, _at(origin, f"{key}.values")) for v in vals)
-        buf = _num(e.get("buffer_m", 0.0), _at(origin, f"{key}.buffer_m"))
-        exclusions.append(Exclusion(name=str(e.get("name", e["layer"])), layer=e["layer"], buffer_m=buf, values=vals))
-    grid = raw.get("grid") or {}
-    res = grid.get("resolution_m")
-    res = None if res is None else _num(res, _at(origin, "grid.resolution_m"))
-    if res is not None and res <= 0:
-        raise ConfigError.of("error.suit_resolution", origin=origin)
+    criteria = [_criterion(name, c, origin) for name, c in crit_raw.items()]
+    exclusions = _exclusions(raw.get("exclusions"), origin)
+    crs, res, grid_layer = _grid_settings(raw.get("grid"), origin)
     conn = int(_num(raw.get("connectivity", 8), _at(origin, "connectivity")))
     if conn not in (4, 8):
         raise ConfigError.of("error.suit_connectivity", origin=origin, value=conn)
@@ -257,10 +201,104 @@ def parse_config(raw: Mapping[str, Any], origin: str = "<dict>") -> SuitabilityC
     if min_block < 0:
         raise ConfigError.of("error.suit_min_block", origin=origin)
     return SuitabilityConfig(
-        criteria=tuple(criteria), exclusions=tuple(exclusions), crs=str(grid.get("crs", "EPSG:4550")),
-        resolution_m=res, grid_layer=str(grid.get("layer", "dem")), min_score=min_score,
+        criteria=tuple(criteria), exclusions=tuple(exclusions), crs=crs,
+        resolution_m=res, grid_layer=grid_layer, min_score=min_score,
         min_block_mu=min_block, connectivity=conn, origin=origin, raw=dict(raw),
     )
+
+
+def _criterion(name, c, origin: str) -> Criterion:
+    """One entry of ``criteria``, checked."""
+    key = f"criteria.{name}"
+    where = _at(origin, key)
+    if not isinstance(c, Mapping):
+        raise ConfigError.of("error.suit_settings", where=where)
+    layers = c.get("layers", c.get("layer"))
+    if not layers:
+        raise ConfigError.of("error.suit_layer", where=where)
+    layers = expect(layers, "names", origin=origin, at=f"{key}.{'layers' if 'layers' in c else 'layer'}")
+    derive = str(c.get("derive", "value"))
+    if derive not in DERIVES:
+        raise ConfigError.of("error.suit_derive", where=where, derive=derive, choices=", ".join(DERIVES))
+    weight = _num(c.get("weight", 1.0), _at(origin, f"{key}.weight"))
+    if weight <= 0:
+        raise ConfigError.of("error.suit_weight", where=where, weight=weight)
+    breaks = scheme = class_scores = None
+    if "scheme" in c:
+        scheme, class_scores = _scheme_scores(c, derive, key, origin)
+    elif "scores" in c:
+        breaks = _breaks(c["scores"], where)
+    else:
+        raise ConfigError.of("error.suit_no_scores", where=where)
+    window = _num(c.get("window_m", 300.0), _at(origin, f"{key}.window_m"))
+    if derive == "distance_m" and breaks and breaks[0][0] < 0:
+        raise ConfigError.of("error.suit_negative_distance", where=where)
+    return Criterion(name=str(name), layers=tuple(layers), derive=derive, weight=weight,
+                     breaks=breaks, scheme=scheme, class_scores=class_scores, window_m=window)
+
+
+def _scheme_scores(c: Mapping, derive: str, key: str, origin: str) -> tuple[Scheme, tuple[float, ...]]:
+    """The salinity scheme of a criterion and its class scores, checked."""
+    where = _at(origin, key)
+    if derive != "value":
+        raise ConfigError.of("error.suit_scheme_derive", where=where)
+    if not isinstance(c["scheme"], Mapping):
+        expect(c["scheme"], "text", origin=origin, at=f"{key}.scheme")
+    try:
+        scheme = load_scheme(c["scheme"])
+    except ConfigError as exc:
+        raise ConfigError.of("error.suit_scheme", where=where, problem=exc) from None
+    cs = c.get("class_scores")
+    if not isinstance(cs, Mapping):
+        raise ConfigError.of("error.suit_class_scores", where=where, codes=", ".join(scheme.codes))
+    unknown = sorted(set(map(str, cs)) - set(scheme.codes))
+    missing = [k for k in scheme.codes if k not in cs]
+    if unknown or missing:
+        raise ConfigError.of("error.suit_class_scores_match", where=where, scheme=scheme.id,
+                             codes=", ".join(scheme.codes), unknown=", ".join(unknown) or "-",
+                             missing=", ".join(missing) or "-")
+    class_scores = tuple(_num(cs[k], _at(origin, f"{key}.class_scores.{k}")) for k in scheme.codes)
+    if not all(0 <= s <= 1 for s in class_scores):
+        raise ConfigError.of("error.suit_class_scores_range", where=where)
+    return scheme, class_scores
+
+
+def _exclusions(raw, origin: str) -> list[Exclusion]:
+    """The ``exclusions`` list, checked."""
+    out = []
+    for i, e in enumerate(expect(raw, "list", origin=origin, at="exclusions", optional=True) or []):
+        key = f"exclusions[{i + 1}]"
+        where = _at(origin, key)
+        if not isinstance(e, Mapping) or not isinstance(e.get("layer"), str):
+            raise ConfigError.of("error.suit_exclusion_layer", where=where)
+        vals = e.get("values")
+        if vals is not None:
+            if not isinstance(vals, (list, tuple)) or not vals:
+                raise ConfigError.of("error.suit_exclusion_values", where=where)
+            vals = tuple(_num(v, _at(origin, f"{key}.values")) for v in vals)
+        buf = _num(e.get("buffer_m", 0.0), _at(origin, f"{key}.buffer_m"))
+        out.append(Exclusion(name=str(e.get("name", e["layer"])), layer=e["layer"], buffer_m=buf, values=vals))
+    return out
+
+
+def _grid_settings(grid, origin: str) -> tuple[str, float | None, str]:
+    """``(crs, resolution_m, layer)`` of the ``grid`` mapping, checked (a projected CRS)."""
+    import pyproj
+
+    grid = expect(grid, "mapping", origin=origin, at="grid", optional=True) or {}
+    res = grid.get("resolution_m")
+    res = None if res is None else _num(res, _at(origin, "grid.resolution_m"))
+    if res is not None and res <= 0:
+        raise ConfigError.of("error.suit_resolution", origin=origin)
+    crs = expect(grid.get("crs", "EPSG:4550"), "text", origin=origin, at="grid.crs")
+    try:
+        projected = pyproj.CRS.from_user_input(crs).is_projected
+    except pyproj.exceptions.CRSError:
+        projected = False
+    if not projected:
+        raise ConfigError.of("error.suit_grid_crs", origin=origin, crs=crs)
+    layer = expect(grid.get("layer", "dem"), "text", origin=origin, at="grid.layer")
+    return crs, res, layer
 
 
 # ---------------------------------------------------------------------------------
@@ -296,7 +334,7 @@ def local_relief(dem: np.ndarray, window_cells: int) -> np.ndarray:
     from scipy import ndimage
 
     z = np.asarray(dem, dtype="float64")
-    size = max(1, int(window_cells) | 1)
+    size = min(max(1, int(window_cells) | 1), 2 * max(z.shape) + 1)  # wider windows see the same cells
     nan = np.isnan(z)
     hi = ndimage.maximum_filter(np.where(nan, -np.inf, z), size=size, mode="nearest")
     lo = ndimage.minimum_filter(np.where(nan, np.inf, z), size=size, mode="nearest")
@@ -426,8 +464,39 @@ def _grid_of(dem, cfg: SuitabilityConfig):
     if res is None:
         raise ConfigError.of("error.suit_grid_resolution", origin=cfg.origin, layer=cfg.grid_layer, src=src_crs,
                              crs=cfg.crs)
+    _check_grid_size(dem, target, res, cfg)
     return dem.astype("float64").rio.reproject(target, resolution=res, resampling=Resampling.bilinear,
                                                nodata=np.nan)
+
+
+def _round_up(x: float) -> float:
+    """``x`` rounded up to two significant digits: 0.03162 → 0.032."""
+    step = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return round(math.ceil(x / step) * step, 12)
+
+
+def _check_grid_size(dem, target, res: float, cfg: SuitabilityConfig) -> None:
+    """Refuse a ``grid.resolution_m`` whose grid over the DEM's extent exceeds :data:`MAX_GRID_CELLS`."""
+    left, bottom, right, top = dem.rio.transform_bounds(target, densify_pts=21)
+    area = abs(right - left) * abs(top - bottom)
+    cells = area / res**2
+    if cells > MAX_GRID_CELLS:
+        raise ConfigError.of("error.suit_grid_too_fine", origin=cfg.origin, res=res, layer=cfg.grid_layer,
+                             area_km2=area / 1e6, cells=cells, limit=MAX_GRID_CELLS,
+                             min_res=_round_up(math.sqrt(area / MAX_GRID_CELLS)))
+
+
+def _check_distance_padding(cfg: SuitabilityConfig, shape: tuple[int, int], res: float) -> None:
+    """Refuse distance scores whose padded grid (features up to the largest distance
+    outside the grid count) would exceed :data:`MAX_GRID_CELLS`."""
+    for c in cfg.criteria:
+        if c.derive != "distance_m":
+            continue
+        pad = int(math.ceil(c.max_distance() / res)) + 1
+        cells = (shape[0] + 2 * pad) * (shape[1] + 2 * pad)
+        if cells > MAX_GRID_CELLS:
+            raise ConfigError.of("error.suit_distance_too_far", where=_at(cfg.origin, f"criteria.{c.name}"),
+                                 dist=c.max_distance(), res=res, cells=cells, limit=MAX_GRID_CELLS)
 
 
 def _onto(da, grid_da, name: str, nearest: bool):
@@ -541,6 +610,7 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
     grid_da = _grid_of(rasters[cfg.grid_layer], cfg)
     t = grid_da.rio.transform()
     shape = grid_da.shape
+    _check_distance_padding(cfg, shape, min(abs(t.a), abs(t.e)))
     names = tuple(c.name for c in cfg.criteria)
     scores = np.empty((len(cfg.criteria),) + shape, dtype="float32")  # bounded memory on big grids
     for i, c in enumerate(cfg.criteria):

@@ -26,10 +26,12 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .config import expect, key_path, shown
 from .errors import ConfigError, Message
 from .labels import CATEGORIES, COUNTIES, STATUSES
 from .units import UNITS, convert
@@ -237,7 +239,7 @@ class _Checker:
 
     def mapping(self, obj, where: str) -> Mapping:
         if not isinstance(obj, Mapping):
-            self.fail(where, "error.targets_not_a_mapping", type=type(obj).__name__, value=obj)
+            self.fail(where, "error.targets_not_a_mapping", type=type(obj).__name__, value=shown(obj))
         return obj
 
     def req(self, d: Mapping, name: str, where: str):
@@ -250,21 +252,27 @@ class _Checker:
         if v is None:
             v = ""
         if not isinstance(v, str):
-            self.fail(where, "error.targets_not_text", name=name, value=v)
+            self.fail(where, "error.targets_not_text", name=name, value=shown(v))
         return v.strip() if name not in ("sentence", "quote") else v
 
     def number(self, d: Mapping, name: str, where: str, positive: bool = True) -> float:
         v = self.req(d, name, where)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            self.fail(where, "error.targets_not_number", name=name, value=v)
+            self.fail(where, "error.targets_not_number", name=name, value=shown(v))
+        if not math.isfinite(v):  # 1.0e+400 is read as inf
+            self.fail(where, "error.targets_not_finite", name=name, value=v)
         if positive and not v > 0:
             self.fail(where, "error.targets_not_positive", name=name, value=v)
         return float(v)
 
+    def entries(self, data: Mapping, name: str) -> list:
+        """The list under top-level key ``name`` (empty if missing)."""
+        return list(expect(data.get(name), "list", origin=self.origin, at=name, optional=True) or [])
+
     def year(self, d: Mapping, where: str, default) -> int:
         v = d.get("year", default)
         if isinstance(v, bool) or not isinstance(v, int) or not 1949 <= v <= 2100:
-            self.fail(where, "error.targets_year", value=v)
+            self.fail(where, "error.targets_year", value=shown(v))
         return v
 
 
@@ -279,7 +287,7 @@ def _parse_schedule(c: _Checker, v, where: str):
         vals = tuple(float(x) for x in v)
         if all(0 <= x <= 1 for x in vals) and all(b >= a for a, b in zip(vals, vals[1:])) and vals[-1] == 1:
             return vals
-    c.fail(where, "error.targets_schedule", value=v)
+    c.fail(where, "error.targets_schedule", value=shown(v))
 
 
 def _parse_scope(c: _Checker, v, where: str, city_code: str) -> tuple[str, ...] | None:
@@ -288,7 +296,7 @@ def _parse_scope(c: _Checker, v, where: str, city_code: str) -> tuple[str, ...] 
     if isinstance(v, (str, int)):
         v = [v]
     if not isinstance(v, (list, tuple)) or not v:
-        c.fail(where, "error.targets_scope", value=v)
+        c.fail(where, "error.targets_scope", value=shown(v))
     codes = []
     for code in v:
         code = str(code).strip()
@@ -303,11 +311,10 @@ def _parse_scope(c: _Checker, v, where: str, city_code: str) -> tuple[str, ...] 
     return tuple(codes)
 
 
-def _parse_statuses(c: _Checker, v, where: str, default) -> tuple[str, ...]:
+def _parse_statuses(c: _Checker, v, where: str, default, at: str) -> tuple[str, ...]:
     if v is None:
         return tuple(default)
-    if isinstance(v, str):
-        v = [v]
+    v = expect(v, "names", origin=c.origin, at=at)
     out = []
     for s in v:
         if s not in STATUSES:
@@ -327,7 +334,7 @@ _NS_FIELDS = {"key", "name_zh", "name_en", "value", "unit_zh", "unit_en", "compa
 
 
 def _unknown_fields(c: _Checker, d: Mapping, allowed: set, where: str) -> None:
-    extra = sorted(set(d) - allowed)
+    extra = sorted(set(d) - allowed, key=str)
     if extra:
         c.fail(where, "error.targets_unknown_fields", fields=", ".join(map(repr, extra)), allowed=", ".join(sorted(allowed)))
 
@@ -371,7 +378,8 @@ def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
     year = c.year(data, "top level", None)
     defaults = c.mapping(data.get("defaults") or {}, "defaults")
     _unknown_fields(c, defaults, {"achieved_statuses", "comparator", "schedule", "tolerance"}, "defaults")
-    d_status = _parse_statuses(c, defaults.get("achieved_statuses"), "defaults", DEFAULT_ACHIEVED)
+    d_status = _parse_statuses(c, defaults.get("achieved_statuses"), "defaults", DEFAULT_ACHIEVED,
+                               "defaults.achieved_statuses")
     d_schedule = _parse_schedule(c, defaults.get("schedule"), "defaults")
 
     categories = dict(CATEGORIES)
@@ -400,41 +408,42 @@ def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
             c.fail(where, "error.targets_quote", quote=out["quote"])
         if "category" in fields:
             cat = c.req(d, "category", where)
-            if cat not in categories:
-                c.fail(where, "error.targets_category", category=cat, choices=", ".join(categories))
+            if not isinstance(cat, str) or cat not in categories:
+                c.fail(where, "error.targets_category", category=shown(cat), choices=", ".join(categories))
             out["category"] = cat
         return where, out
 
     def unit_of(d, where) -> str:
         unit = c.req(d, "unit", where)
-        if unit not in AREA_UNITS:
-            c.fail(where, "error.targets_unit", unit=unit, choices=", ".join(AREA_UNITS))
+        if not isinstance(unit, str) or unit not in AREA_UNITS:
+            c.fail(where, "error.targets_unit", unit=shown(unit), choices=", ".join(AREA_UNITS))
         return unit
 
     def comparator_of(d, where) -> str:
         comp = d.get("comparator", defaults.get("comparator", "at_least"))
-        if comp not in COMPARATORS:
-            c.fail(where, "error.targets_comparator", comparator=comp, choices=", ".join(COMPARATORS))
+        if not isinstance(comp, str) or comp not in COMPARATORS:
+            c.fail(where, "error.targets_comparator", comparator=shown(comp), choices=", ".join(COMPARATORS))
         return comp
 
     area = []
-    for d in data.get("targets") or []:
+    for i, d in enumerate(c.entries(data, "targets"), start=1):
         where, kw = common(d, "target", _AREA_FIELDS)
         tol = d.get("tolerance", defaults.get("tolerance", None))
         comp = comparator_of(d, where)
         if tol is None:
             tol = {"at_least": 0.0, "exactly": 0.005, "keep_stable": 0.02}[comp]
         if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 1:
-            c.fail(where, "error.targets_tolerance", value=tol)
+            c.fail(where, "error.targets_tolerance", value=shown(tol))
         area.append(AreaTarget(
             **kw, value=c.number(d, "value", where), unit=unit_of(d, where), comparator=comp,
             tolerance=float(tol), year=c.year(d, where, year),
             scope=_parse_scope(c, d.get("scope"), where, city_code),
-            achieved_statuses=_parse_statuses(c, d.get("achieved_statuses"), where, d_status),
+            achieved_statuses=_parse_statuses(c, d.get("achieved_statuses"), where, d_status,
+                                              key_path("targets", i, "achieved_statuses")),
             schedule=_parse_schedule(c, d.get("schedule", d_schedule), where),
         ))
     counts = []
-    for d in data.get("count_targets") or []:
+    for i, d in enumerate(c.entries(data, "count_targets"), start=1):
         where, kw = common(d, "count target", _COUNT_FIELDS)
         value = c.number(d, "value", where)
         if value != int(value):
@@ -450,15 +459,16 @@ def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
         counts.append(CountTarget(
             **kw, value=int(value), min_site_mu=mn, max_site_mu=mx, year=c.year(d, where, year),
             scope=_parse_scope(c, d.get("scope"), where, city_code),
-            achieved_statuses=_parse_statuses(c, d.get("achieved_statuses"), where, d_status),
+            achieved_statuses=_parse_statuses(c, d.get("achieved_statuses"), where, d_status,
+                                              key_path("count_targets", i, "achieved_statuses")),
         ))
     bases = []
-    for d in data.get("baselines") or []:
+    for d in c.entries(data, "baselines"):
         where, kw = common(d, "baseline", _BASE_FIELDS)
         bases.append(Baseline(**kw, value=c.number(d, "value", where), unit=unit_of(d, where),
                               year=c.year(d, where, year - 1 if year else None)))
     nots = []
-    for d in data.get("not_tracked") or []:
+    for d in c.entries(data, "not_tracked"):
         where, kw = common(d, "not_tracked", _NS_FIELDS)
         nots.append(NonSpatialTarget(
             **kw, value=c.number(d, "value", where), unit_zh=c.text(d, "unit_zh", where),

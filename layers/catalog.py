@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gis.config import expect, key_path, load_yaml, shown
 from gis.errors import ConfigError, DataFileError, Message, MissingCRSError
 
 log = logging.getLogger(__name__)
@@ -72,69 +73,63 @@ class LayerEntry:
 
 def _parse(path: Path) -> list[LayerEntry]:
     """Read and validate one catalogue file."""
-    import pyproj
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataFileError.of("error.catalog_unreadable", path=path, detail=exc.strerror or exc) from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = Message("error.yaml_at_line", line=mark.line + 1) if mark is not None else ""
-        raise ConfigError.of("error.catalog_yaml", path=path, where=where,
-                             detail=getattr(exc, "problem", exc)) from exc
+    doc = load_yaml(path, what="catalog")
     if doc is None:
         return []
     items = doc.get("layers") if isinstance(doc, dict) else doc
     if isinstance(doc, dict) and set(doc) - {"layers"}:
-        raise ConfigError.of("error.catalog_top_keys", path=path, keys=sorted(set(doc) - {"layers"}))
+        raise ConfigError.of("error.catalog_top_keys", path=path, keys=sorted(map(str, set(doc) - {"layers"})))
     if items is None:
         return []
     if not isinstance(items, list):
         raise ConfigError.of("error.catalog_not_a_list", path=path, type=type(items).__name__)
-    out: list[LayerEntry] = []
     seen: set[str] = set()
-    for i, item in enumerate(items, start=1):
-        where = Message("error.catalog_entry", path=path, i=i)
-        if not isinstance(item, dict):
-            raise ConfigError.of("error.catalog_not_a_mapping", where=where, item=item)
-        if "name" in item:
-            where = Message("error.catalog_entry_named", path=path, i=i, name=item["name"])
-        missing = [k for k in _REQUIRED if k not in item or item[k] is None or item[k] == ""]
-        if missing:
-            raise ConfigError.of("error.catalog_missing_keys", where=where, keys=", ".join(missing),
-                                 required=", ".join(_REQUIRED))
-        unknown = sorted(set(item) - _ALLOWED)
-        if unknown:
-            raise ConfigError.of("error.catalog_unknown_keys", where=where, keys=", ".join(map(str, unknown)),
-                                 allowed=", ".join(sorted(_ALLOWED)))
-        name = str(item["name"])
-        if name in seen:
-            raise ConfigError.of("error.catalog_duplicate_name", where=where, name=name)
-        seen.add(name)
-        kind = item["kind"]
-        if kind not in KINDS:
-            raise ConfigError.of("error.catalog_unknown_kind", where=where, kind=kind)
-        if not isinstance(item["synthetic"], bool):
-            raise ConfigError.of("error.catalog_synthetic", where=where, value=item["synthetic"])
-        for k in _TEXT:
-            if k in item and item[k] is not None and not isinstance(item[k], str):
-                raise ConfigError.of("error.catalog_not_text", where=where, field=k, value=item[k])
-        crs = item.get("crs")
-        if crs:
-            try:
-                pyproj.CRS.from_user_input(crs)
-            except pyproj.exceptions.CRSError as exc:
-                raise ConfigError.of("error.catalog_crs", where=where, crs=crs, detail=exc) from exc
-        if item.get("layer") and kind != "vector":
-            raise ConfigError.of("error.catalog_layer_vector_only", where=where)
-        fields = {k: item.get(k) for k in _TEXT}
-        out.append(LayerEntry(name=name, kind=kind, path=(path.parent / str(item["path"])).resolve(),
-                              synthetic=item["synthetic"], catalog=path, **fields))
-    return out
+    return [_entry(item, i, path, seen) for i, item in enumerate(items, start=1)]
+
+
+def _entry(item: Any, i: int, path: Path, seen: set[str]) -> LayerEntry:
+    """Validate entry ``i`` (from 1) of catalogue ``path``; ``seen`` collects the names."""
+    import pyproj
+
+    where = Message("error.catalog_entry", path=path, i=i)
+    if not isinstance(item, dict):
+        raise ConfigError.of("error.catalog_not_a_mapping", where=where, item=shown(item))
+    if "name" in item:
+        where = Message("error.catalog_entry_named", path=path, i=i, name=shown(item["name"]))
+    missing = [k for k in _REQUIRED if k not in item or item[k] is None or item[k] == ""]
+    if missing:
+        raise ConfigError.of("error.catalog_missing_keys", where=where, keys=", ".join(missing),
+                             required=", ".join(_REQUIRED))
+    unknown = sorted(map(str, set(item) - _ALLOWED))
+    if unknown:
+        raise ConfigError.of("error.catalog_unknown_keys", where=where, keys=", ".join(unknown),
+                             allowed=", ".join(sorted(_ALLOWED)))
+    for k in ("name", "kind", "path"):  # a name may be a number: 2024
+        if not (k == "name" and isinstance(item[k], int) and not isinstance(item[k], bool)):
+            expect(item[k], "text", origin=path, at=key_path("layers", i, k))
+    name = str(item["name"])
+    if name in seen:
+        raise ConfigError.of("error.catalog_duplicate_name", where=where, name=name)
+    seen.add(name)
+    kind = item["kind"]
+    if kind not in KINDS:
+        raise ConfigError.of("error.catalog_unknown_kind", where=where, kind=kind)
+    if not isinstance(item["synthetic"], bool):
+        raise ConfigError.of("error.catalog_synthetic", where=where, value=shown(item["synthetic"]))
+    for k in _TEXT:
+        if k in item and item[k] is not None and not isinstance(item[k], str):
+            raise ConfigError.of("error.catalog_not_text", where=where, field=k, value=shown(item[k]))
+    crs = item.get("crs")
+    if crs:
+        try:
+            pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError as exc:
+            raise ConfigError.of("error.catalog_crs", where=where, crs=crs, detail=exc) from exc
+    if item.get("layer") and kind != "vector":
+        raise ConfigError.of("error.catalog_layer_vector_only", where=where)
+    fields = {k: item.get(k) for k in _TEXT}
+    return LayerEntry(name=name, kind=kind, path=(path.parent / item["path"]).resolve(),
+                      synthetic=item["synthetic"], catalog=path, **fields)
 
 
 def _workspace_catalog(workspace) -> Path | None:

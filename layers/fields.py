@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from gis.config import expect, key_path, load_yaml
 from gis.errors import ConfigError, InputError, Message
 from gis.labels import CATEGORIES, COUNTIES, DEFAULT_LANG, STATUSES, label, message
 from gis.units import UNITS, convert
@@ -203,21 +203,36 @@ def _missing(v) -> bool:
 
 
 def load_mapping(extra: str | Path | None = None) -> FieldMapping:
-    """The bundled mapping, extended by the YAML file ``extra`` if given."""
+    """The bundled mapping, extended by the YAML file ``extra`` if given.
+
+    The file is read with :func:`gis.config.load_yaml` (size, encoding, safe YAML) and
+    its layout checked before use: ``columns``, ``values``, ``values.<kind>`` and
+    ``area_units`` are mappings, each area unit a text.
+    """
     import copy
 
     m = copy.deepcopy(_bundled())
     if extra is not None:
         p = Path(extra)
-        if not p.is_file():
+        if not p.exists():
             raise ConfigError.of("error.mapping_missing", path=p)
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError.of("error.mapping_invalid", path=p, detail=str(exc)) from exc
+        data = load_yaml(p, what="mapping")
+        _check_layout(data, p)
         # user column aliases go first so they win over the bundled ones
         m.extend(data or {}, str(p))
     return m
+
+
+def _check_layout(data, origin: Path | str) -> None:
+    """Container types of a mapping document, named by key path (values come later)."""
+    if not isinstance(data, dict):
+        return  # FieldMapping.extend says what a mapping file must be
+    for key in ("columns", "values", "area_units"):
+        expect(data.get(key), "mapping", origin=origin, at=key, optional=True)
+    for kind, table in (data.get("values") or {}).items():
+        expect(table, "mapping", origin=origin, at=key_path("values", str(kind)), optional=True)
+    for col, unit in (data.get("area_units") or {}).items():
+        expect(unit, "text", origin=origin, at=key_path("area_units", str(col)))
 
 
 @lru_cache(maxsize=1)
@@ -229,7 +244,9 @@ def _bundled() -> FieldMapping:
         for code, (zh, en) in codes.items():
             for n in (code, zh, en):
                 m.values[kind][norm(n)] = code
-    m.extend(yaml.safe_load(FIELDS_YML.read_text(encoding="utf-8")), str(FIELDS_YML))
+    data = load_yaml(FIELDS_YML, what="fields")
+    _check_layout(data, FIELDS_YML)
+    m.extend(data, str(FIELDS_YML))
     return m
 
 
@@ -280,25 +297,84 @@ def parse_year(raw) -> int | None:
     raise ValueProblem("reject.year_invalid", value=raw, min_year=MIN_YEAR, max_year=MAX_YEAR)
 
 
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
+FLOAT_EXACT_LIMIT = 2 ** 53
+"""Whole numbers from this size on are not all exact as floating-point numbers."""
+
+
 def parse_number(raw, what: str) -> float | None:
     """Non-negative number from ``1200.5``, ``"1,200.5"``, ``"1200亩"``; ``None`` if missing.
 
     ``what`` names the value in the message of the :class:`ValueProblem` (a
-    :class:`ValueError`) raised when it is not a non-negative number.
+    :class:`ValueError`) raised when it is not a non-negative number. A comma that is
+    not a thousands group (groups of exactly three digits) is a decimal comma
+    (``"12,5"`` → 12.5, see :func:`read_number`); other commas are refused.
+
+    Examples
+    --------
+    >>> parse_number("1,234.5", "area"), parse_number("1,234", "area"), parse_number("12,5", "area")
+    (1234.5, 1234.0, 12.5)
     """
+    return read_number(raw, what)[0]
+
+
+def read_number(raw, what: str) -> tuple[float | None, bool]:
+    """:func:`parse_number` and whether a decimal comma was read (worth a repair note)."""
     if _missing(raw):
-        return None
+        return None, False
+    comma = False
     if isinstance(raw, (int, float, np.integer, np.floating)) and not isinstance(raw, bool):
         v = float(raw)
     else:
-        s = norm(raw).replace(",", "").replace("亩", "").replace("万元", "")
+        s = norm(raw).replace("亩", "").replace("万元", "")
+        if "," in s:
+            if _THOUSANDS.fullmatch(s):
+                s = s.replace(",", "")
+            elif _DECIMAL_COMMA.fullmatch(s):
+                s, comma = s.replace(",", "."), True
+            else:
+                raise ValueProblem("reject.number_comma", what=what, value=raw)
         try:
             v = float(s)
         except ValueError:
             raise ValueProblem("reject.not_a_number", what=what, value=raw) from None
     if not math.isfinite(v) or v < 0:
         raise ValueProblem("reject.negative_number", what=what, value=raw)
-    return v
+    return v, comma
+
+
+def project_code(raw, column: str = "project_code") -> str | None:
+    """A project code as text: NFKC (``"Ｐ１"`` → ``"P1"``), stripped, whole numbers
+    without ``.0``; ``None`` if missing.
+
+    A code stored as a floating-point number of 2**53 or more may have lost digits
+    already: it is refused (:class:`ValueProblem`) rather than stored wrong.
+
+    Examples
+    --------
+    >>> project_code(" Ｐ１ "), project_code(220821.0), project_code("2024001.0")
+    ('P1', '220821', '2024001')
+    """
+    if _missing(raw):
+        return None
+    if isinstance(raw, (float, np.floating)):
+        v = float(raw)
+        if math.isfinite(v) and v.is_integer():
+            if abs(v) >= FLOAT_EXACT_LIMIT:
+                raise ValueProblem("reject.code_float_digits", value=int(v), limit=FLOAT_EXACT_LIMIT, column=column)
+            return str(int(v))
+        return str(v)
+    if isinstance(raw, (int, np.integer)) and not isinstance(raw, bool):
+        return str(int(raw))
+    s = unicodedata.normalize("NFKC", str(raw)).strip()
+    s = re.sub(r"^(\d+)\.0$", r"\1", s)
+    return s or None
+
+
+def _code_key(code: str) -> str:
+    """What two codes that are "nearly" the same share: no case, spaces, hyphens, underscores."""
+    return re.sub(r"[\s\-_]+", "", code.casefold())
 
 
 # -- the mapping of a whole table ------------------------------------------------------
@@ -334,7 +410,10 @@ def map_fields(
     -------
     rows : DataFrame
         Index as ``df``; columns ``_row, project_code, project_name, category, year,
-        status, declared_area_mu, county_declared, investment_wan_yuan``.
+        status, declared_area_mu, county_declared, investment_wan_yuan``, and
+        ``_repair``: what was repaired in the row's values (a decimal comma read, a
+        full-width code normalised), in ``lang``, or None. Codes that differ only in
+        case, spaces, hyphens or underscores are rejected.
     rejects : DataFrame
         ``_row, reason`` for rows that cannot be used (one reason per row, the first
         problem found); their index is that of ``df``.
@@ -396,10 +475,29 @@ def map_fields(
         t = series.astype("string").str.strip()
         return t.astype(object).where(t.notna() & (t != ""), None)
 
-    # project code (numeric codes read as floats lose their ".0")
-    code = text(col("project_code"))
-    code = code.where(code.isna(), code.astype("string").str.replace(r"^(\d+)\.0$", r"\1", regex=True).astype(object))
-    reject(code.isna(), message("reject.no_code", lang, column=cols["project_code"]))
+    notes = pd.Series([None] * n, index=df.index, dtype=object)
+
+    def note(texts: pd.Series) -> None:
+        """Add repair notes (text or None per row) to ``rows["_repair"]``."""
+        sep = label("registry.separator", lang)
+        for i in texts.index[texts.notna()]:
+            notes[i] = texts[i] if notes[i] is None else f"{notes[i]}{sep}{texts[i]}"
+
+    def code_of(v):
+        if v is None:
+            return None, message("reject.no_code", lang, column=cols["project_code"])
+        try:
+            return project_code(v, cols["project_code"]), None
+        except ValueProblem as exc:
+            return None, exc.text(lang)
+
+    # project code: NFKC, stripped, numeric codes read as floats without their ".0"
+    code, errs = per_value(col("project_code"), code_of)
+    reject(errs.notna(), errs)
+    raw = col("project_code")
+    changed = code.notna() & raw.map(lambda v: isinstance(v, str)) & (code != raw.map(lambda v: str(v).strip()))
+    note(pd.Series([message("repair.code_normalised", lang, raw=r, code=c) if ch else None
+                    for r, c, ch in zip(raw, code, changed, strict=True)], index=df.index, dtype=object))
     rows["project_code"] = code.astype(object)
     rows["project_name"] = text(col("project_name"))
 
@@ -443,17 +541,21 @@ def map_fields(
 
     unit = cols.get("_area_unit", "mu")
     for fld, what in (("declared_area_mu", "area"), ("investment_wan_yuan", "investment")):
-        def num(v, fld=fld, what=what):
+        comma_notes: dict = {}
+
+        def num(v, fld=fld, what=what, comma_notes=comma_notes):
             if v is None:
                 return np.nan, None
             try:
-                x = parse_number(v, what)
-                if fld == "declared_area_mu" and unit != "mu":
-                    x = float(convert(x, unit, "mu"))
-                return x, None
+                x, comma = read_number(v, what)
             except ValueProblem as exc:
                 problem = exc.text(lang, what=label(f"field.{what}", lang))
                 return np.nan, message("reject.in_column", lang, problem=problem, column=cols[fld])
+            if comma:
+                repair = message("repair.decimal_comma", lang, what=label(f"field.{what}", lang), raw=v,
+                                 value=format(x, ".15g"))
+                comma_notes[v] = message("reject.in_column", lang, problem=repair, column=cols[fld])
+            return float(convert(x, unit, "mu")) if fld == "declared_area_mu" and unit != "mu" else x, None
 
         c = col(fld)
         fast = pd.to_numeric(c, errors="coerce")
@@ -463,6 +565,7 @@ def map_fields(
             continue
         vals, errs = per_value(c, num)
         reject(errs.notna(), errs)
+        note(c.map(lambda v, d=comma_notes: d.get(v) if isinstance(v, str) else None).astype(object))
         rows[fld] = vals.to_numpy(dtype="float64")
 
     county_choices = label("registry.list_separator", lang).join(f"{k} {z}" for k, (z, _) in COUNTIES.items())
@@ -484,6 +587,7 @@ def map_fields(
     # multi-part parcel saved as single parts, or several field-map sketches of one
     # project) -> marked in ``_part_of`` (first row of the group) and merged by the
     # caller; otherwise none of them can be trusted and all are rejected.
+    reject_near_duplicates(rows["project_code"].where(reasons.isna()), rows["_row"], reject, lang)
     rows["_part_of"] = rows["_row"]
     ok_codes = rows["project_code"].where(reasons.isna())
     dup = ok_codes.duplicated(keep=False) & ok_codes.notna()
@@ -503,6 +607,31 @@ def map_fields(
                 lambda c: message("reject.duplicate_code", lang, code=c, rows=groups[c]))
             reject(rows.index.isin(conflict), msg.reindex(df.index))
 
+    rows["_repair"] = notes
     bad = reasons.notna()
     rejects = pd.DataFrame({"_row": rows.loc[bad, "_row"], "reason": reasons[bad]})
     return rows.loc[~bad].copy(), rejects
+
+
+def reject_near_duplicates(codes: pd.Series, src_rows: pd.Series, reject, lang: str = DEFAULT_LANG) -> None:
+    """Reject rows whose codes differ only in case, spaces, hyphens or underscores
+    (``HSF-2024-01`` and ``hsf 2024 01``): one project or two cannot be told.
+
+    ``reject(mask, reasons)`` records the reasons (see :func:`map_fields`)."""
+    ok = codes.dropna()
+    if ok.empty:
+        return
+    keys = ok.map(_code_key)
+    variants = ok.groupby(keys).transform("nunique")
+    near = variants[variants > 1].index
+    if not len(near):
+        return
+    sep = label("registry.list_separator", lang)
+    why = pd.Series(None, index=codes.index, dtype=object)
+    for _, idx in keys[near].groupby(keys[near]).groups.items():
+        group = ok[idx]
+        rows_text = sep.join(str(r) for r in sorted(src_rows[idx]))
+        for i in idx:
+            others = sep.join(c for c in dict.fromkeys(group) if c != group[i])
+            why[i] = message("reject.near_duplicate_code", lang, code=group[i], other=others, rows=rows_text)
+    reject(why.notna(), why)

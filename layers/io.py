@@ -16,17 +16,30 @@ from the ``note.*`` templates of :mod:`gis.labels`):
 * **Geometry**: Z/M dropped; invalid rings repaired with ``make_valid`` keeping the
   polygonal parts (the area change is reported); empty, unreadable or non-polygonal
   geometry makes the row a *reject*, never a silent drop.
+* **Text** (:func:`clean_texts`): control characters (a ``\\x0b`` pasted from Word) are
+  removed from values and column names with a repair note; source columns named like
+  agrigis's own (``_row``, ``reason``, ``geometry``) are renamed ``src_<name>``. Whole
+  numbers of wide DBF Numeric columns (18-digit codes) are read from the DBF's text, so
+  no digit is lost to a float.
+* **Archives** (:func:`_extract`, the one archive guard): the entry count is bounded, and
+  only the chosen layer's files are unpacked, bounded in total size and compression
+  ratio before and while unpacking. Errors name ``archive.zip!member``.
 
 Nothing here writes files; :mod:`workflows.importing` writes the rejects.
 """
 
 from __future__ import annotations
 
+import csv
+import errno
 import logging
+import re
+import shutil
 import struct
 import tempfile
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +47,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.errors import CRSError, DataFileError, InputError, Message
+from gis.errors import AgrigisError, CRSError, DataFileError, InputError, Message
 from gis.labels import DEFAULT_LANG, label, message
+from gis.outputs import safe_text
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +64,20 @@ _LAT_COLUMNS = ("lat", "latitude", "纬度", "y", "y坐标", "北坐标")
 _ORDER_COLUMNS = ("vertex", "order", "seq", "点号", "序号", "顺序", "point_no")
 _REPAIR_NOTE_TOL = 1e-9
 
+MAX_ARCHIVE_ENTRIES = 10_000
+"""A .zip/.kmz with more entries than this is refused (read from its central directory)."""
+MAX_UNPACKED_BYTES = 2 << 30
+"""At most this many bytes are unpacked from one archive (the chosen layer's files only)."""
+MAX_RATIO = 100
+"""A member larger than :data:`RATIO_MIN_BYTES` that expands more than this is a zip bomb."""
+RATIO_MIN_BYTES = 4 << 20
+CSV_FIELD_LIMIT = 64 << 20
+"""Largest CSV cell read (a WKT polygon of about two million vertices)."""
+
+_SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+_INTERNAL_NAMES = ("geometry", "reason")
+"""Source column names agrigis uses inside a read table (besides every name starting with ``_``)."""
+
 
 @dataclass
 class ReadResult:
@@ -59,7 +87,8 @@ class ReadResult:
     ----------
     frame : GeoDataFrame
         Usable rows in EPSG:4490 with the source's columns, ``_row`` (1-based row in
-        the source) and ``_repair`` (text when the geometry was repaired, else None).
+        the source) and ``_repair`` (text when the geometry or a text value was
+        repaired, else None).
     rejects : GeoDataFrame
         ``_row, reason`` (+ the source columns and whatever geometry could be read).
     source : str
@@ -161,7 +190,9 @@ def _check_file(path: Path) -> None:
         raise DataFileError.of("error.file_empty", path=path)
 
 
-def _raw_read(path, layer=None, encoding=None):
+def _raw_read(path, layer=None, encoding=None, fids: list | None = None):
+    """(attributes, WKB, declared CRS) of one layer; ``fids`` (a list) receives the
+    feature ids (for a Shapefile: the 0-based DBF record of each row)."""
     import pyogrio
 
     kwargs = {}
@@ -170,16 +201,19 @@ def _raw_read(path, layer=None, encoding=None):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            meta, _, geom, field_data = pyogrio.raw.read(str(path), layer=layer, **kwargs)
+            meta, got_fids, geom, field_data = pyogrio.raw.read(str(path), layer=layer, return_fids=fids is not None,
+                                                                 **kwargs)
     except UnicodeDecodeError as exc:
         raise DataFileError.of("error.columns_undecodable", path=path, encoding=encoding or "UTF-8",
                                reason=exc.reason, start=exc.start) from None
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, FieldError …
         raise DataFileError.of("error.vector_unreadable", path=path, detail=_short(exc)) from None
-    cols = {name: data for name, data in zip(meta["fields"], field_data)}
+    if fids is not None:
+        fids.extend(np.asarray(got_fids).tolist())
+    cols = {name: data for name, data in zip(meta["fields"], field_data, strict=True)}
     df = pd.DataFrame(cols)
     for c in df.columns:
-        if df[c].dtype == object:
+        if df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype):
             df[c] = df[c].map(lambda v: v.strip() if isinstance(v, str) else v)
     return df, geom, meta.get("crs")
 
@@ -200,8 +234,46 @@ def _read_shapefile(path: Path, encoding: str | None):
         enc, note = encoding.upper(), ("note.encoding_given", {"enc": encoding.upper()})
     else:
         enc, note = _dbf_encoding(path)
-    df, geom, crs = _raw_read(path, encoding=enc)
-    return df, geom, crs, enc, note
+    fids: list[int] = []
+    df, geom, crs = _raw_read(path, encoding=enc, fids=fids)
+    return _exact_dbf_integers(_sibling(path, ".dbf"), df, fids), geom, crs, enc, note
+
+
+def _dbf_fields(data: bytes) -> tuple[int, int, int, list[tuple[str, int, int, int]]]:
+    """``(records, header length, record length, [(type, offset, width, decimals)])`` of a DBF."""
+    n, head_len, rec_len = struct.unpack("<IHH", data[4:12])
+    fields, offset, pos = [], 1, 32
+    while pos + 32 <= min(head_len, len(data)) and data[pos] != 0x0D:
+        typ, width, dec = chr(data[pos + 11]), data[pos + 16], data[pos + 17]
+        fields.append((typ, offset, width, dec))
+        offset += width
+        pos += 32
+    return n, head_len, rec_len, fields
+
+
+def _exact_dbf_integers(dbf: Path, df: pd.DataFrame, fids: list[int]) -> pd.DataFrame:
+    """Whole numbers of wide DBF Numeric columns, as GDAL reads them into floats (18-digit
+    project codes would lose their last digits), read again from the DBF's own text."""
+    data = dbf.read_bytes()
+    n, head_len, rec_len, fields = _dbf_fields(data)
+    if len(fields) != len(df.columns) or not len(df) or rec_len < 1:
+        return df
+    n = min(n, (len(data) - head_len) // rec_len)
+    records = np.frombuffer(data, dtype=f"S{rec_len}", count=n, offset=head_len)
+    rows = np.asarray(fids, dtype="int64")
+    if len(rows) != len(df) or (rows.size and (rows.min() < 0 or rows.max() >= n)):
+        return df
+    for col, (typ, offset, width, dec) in zip(df.columns, fields, strict=True):
+        if typ in "NF" and dec == 0 and df[col].dtype.kind == "f":
+            df[col] = [_dbf_int(bytes(r)[offset:offset + width]) for r in records[rows]]
+    return df
+
+
+def _dbf_int(raw: bytes):
+    text = raw.decode("ascii", "replace").strip()
+    if re.fullmatch(r"[-+]?\d+", text):
+        return int(text)
+    return None if not text or set(text) <= {"*"} else text
 
 
 def _check_shp_sizes(shp: Path, shx: Path) -> None:
@@ -276,11 +348,17 @@ def _read_csv(path: Path, encoding: str | None, mapping=None):
     note = ("note.encoding_given" if encoding else "note.encoding_detected", {"enc": enc})
     import io as _io
 
-    try:
+    limit = csv.field_size_limit()
+    try:  # the csv module refuses cells over 128 KiB by default: a WKT of ~5,500 vertices
+        csv.field_size_limit(max(limit, CSV_FIELD_LIMIT))
         df = pd.read_csv(_io.StringIO(data.decode(enc.replace("UTF-8", "utf-8-sig"))), dtype=str,
                          keep_default_na=False, sep=None, engine="python")
     except Exception as exc:
+        if "field larger than field limit" in str(exc):
+            raise DataFileError.of("error.csv_field_too_large", path=path, limit=CSV_FIELD_LIMIT >> 20) from None
         raise DataFileError.of("error.csv_unreadable", path=path, detail=_short(exc)) from None
+    finally:
+        csv.field_size_limit(limit)
     from .fields import norm
 
     normed = {norm(c): c for c in df.columns}
@@ -324,6 +402,7 @@ def _vertices_to_polygons(path, df, lon, lat, normed, mapping=None):
     the project-code column, so a user's ``--mapping`` names it too."""
     from .fields import load_mapping
 
+    df = df.rename(columns=reserved_names(df.columns, reserved=()))  # keep clear of _x, _y, _line, _o
     x = pd.to_numeric(df[lon].str.replace(",", ""), errors="coerce")
     y = pd.to_numeric(df[lat].str.replace(",", ""), errors="coerce")
     code_col = (mapping or load_mapping()).match_columns(df.columns).get("project_code")
@@ -354,23 +433,112 @@ def _vertices_to_polygons(path, df, lon, lat, normed, mapping=None):
 
 
 def _extract(path: Path, tmp: Path, kind: str) -> Path:
-    """Unpack a .zip (Shapefile etc.) or .kmz and return the file to read inside it."""
+    """Unpack the one layer of a .zip (Shapefile etc.) or .kmz and return the file to read.
+
+    The one archive guard: before anything is written, the central directory is checked
+    (entry count, unsafe names) and only the chosen layer's files (a Shapefile's
+    .shp/.shx/.dbf/.prj/.cpg, or the one .kml) are bounded in size and ratio and
+    unpacked; the bytes really written are counted too, since the directory can lie.
+    """
     try:
         with zipfile.ZipFile(path) as z:
-            bad = [n for n in z.namelist() if n.startswith("/") or ".." in Path(n).parts]
+            infos = z.infolist()
+            if len(infos) > MAX_ARCHIVE_ENTRIES:
+                raise DataFileError.of("error.archive_too_many_entries", path=path, n=len(infos),
+                                       limit=MAX_ARCHIVE_ENTRIES)
+            bad = [i.filename for i in infos if i.filename.startswith(("/", "\\"))
+                   or ".." in Path(i.filename.replace("\\", "/")).parts]
             if bad:
                 raise DataFileError.of("error.archive_unsafe", path=path, name=bad[0])
-            z.extractall(tmp)
+            members = _layer_members(path, infos, kind)
+            _check_sizes(path, members)
+            budget = [MAX_UNPACKED_BYTES]
+            for info in members:
+                _unpack(path, z, info, tmp, budget)
     except zipfile.BadZipFile:
         raise DataFileError.of("error.archive_invalid", path=path, kind=kind.upper()) from None
+    return tmp / members[0].filename
+
+
+def _layer_members(path: Path, infos: list, kind: str) -> list:
+    """The entries of the one layer to read: the layer's file first, then its side files."""
     wanted = (".kml",) if kind == "kmz" else (".shp", ".gpkg", ".geojson", ".json", ".kml", ".csv")
-    found = sorted(p for p in tmp.rglob("*") if p.suffix.lower() in wanted and not p.name.startswith("."))
+    files = [i for i in infos if not i.is_dir()]
+    found = sorted((i for i in files if Path(i.filename).suffix.lower() in wanted
+                    and not Path(i.filename).name.startswith(".")), key=lambda i: i.filename)
     if not found:
         raise DataFileError.of("error.archive_no_kml" if kind == "kmz" else "error.archive_no_layer", path=path)
     if len(found) > 1 and kind == "zip":
-        names = ", ".join(str(p.relative_to(tmp)) for p in found)
-        raise InputError.of("error.archive_several_layers", path=path, names=names)
-    return found[0]
+        raise InputError.of("error.archive_several_layers", path=path, names=", ".join(i.filename for i in found))
+    main = found[0]
+    if Path(main.filename).suffix.lower() != ".shp":
+        return [main]
+    stem = main.filename[: -len(".shp")].lower()
+    parts = [i for i in files if i is not main and i.filename[: -4].lower() == stem
+             and i.filename[-4:].lower() in _SHP_PARTS]
+    return [main, *parts]
+
+
+def _check_sizes(path: Path, members: list) -> None:
+    """Refuse, before unpacking, members that expand too much (as the directory says)."""
+    total = 0
+    for info in members:
+        total += info.file_size
+        member = f"{path}!{info.filename}"
+        if total > MAX_UNPACKED_BYTES:
+            raise DataFileError.of("error.archive_too_large", member=member, size=total, limit=MAX_UNPACKED_BYTES)
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_MIN_BYTES and ratio > MAX_RATIO:
+            raise DataFileError.of("error.archive_ratio", member=member, size=f"{info.file_size / 1e6:.1f}",
+                                   packed=f"{info.compress_size / 1e3:.0f}", ratio=f"{ratio:.0f}", limit=MAX_RATIO)
+
+
+def _unpack(path: Path, z: zipfile.ZipFile, info, tmp: Path, budget: list[int]) -> None:
+    """Copy one member into ``tmp``, counting the bytes really written against ``budget``."""
+    member = f"{path}!{info.filename}"
+    target = tmp / info.filename
+    if not target.resolve().is_relative_to(tmp.resolve()):
+        raise DataFileError.of("error.archive_unsafe", path=path, name=info.filename)
+    written = 0
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with z.open(info) as src, open(target, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                budget[0] -= len(chunk)
+                if written > info.file_size:
+                    raise DataFileError.of("error.archive_member_corrupt", member=member,
+                                           detail=f"more than the {info.file_size} bytes it declares")
+                if budget[0] < 0:
+                    raise DataFileError.of("error.archive_too_large", member=member,
+                                           size=MAX_UNPACKED_BYTES - budget[0], limit=MAX_UNPACKED_BYTES)
+                dst.write(chunk)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise DataFileError.of("error.archive_member_corrupt", member=member, detail=_short(exc)) from None
+    except OSError as exc:
+        if isinstance(exc, DataFileError):
+            raise
+        folder = tempfile.gettempdir()
+        if exc.errno == errno.ENOSPC:
+            raise DataFileError.of("error.archive_unpack_disk_full", member=member, folder=folder) from None
+        raise DataFileError.of("error.archive_unpack_failed", member=member, folder=folder,
+                               detail=exc.strerror or str(exc)) from None
+
+
+def _name_members(exc: AgrigisError, tmp: str, archive: Path) -> AgrigisError:
+    """``exc`` with every temporary path of an unpacked member written ``archive!member``."""
+    prefix = tmp.rstrip("/") + "/"
+
+    def fix(v):
+        if isinstance(v, (str, Path)) and prefix in str(v):
+            return str(v).replace(prefix, f"{archive}!")
+        if isinstance(v, Message):
+            return Message(v.key, **{k: fix(x) for k, x in v.params.items()})
+        return v
+
+    if getattr(exc, "key", None) is None:
+        return type(exc)(fix(str(exc))) if prefix in str(exc) else exc
+    return type(exc).of(exc.key, **{k: fix(v) for k, v in exc.params.items()})
 
 
 # -- geometry cleaning -------------------------------------------------------------
@@ -607,34 +775,13 @@ def read_parcels(
             raise InputError.of("error.encoding_unknown", encoding=encoding) from None
     if source_datum not in (None, "cgcs2000", "wgs84", "gcj02"):
         raise InputError.of("error.source_datum", value=source_datum)
-    label = str(path)
+    df, geoms, declared, enc_how, label = _read_source(path, layer, encoding, mapping)
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="agrigis-read-") as tmp:
-        inner = path
-        if suffix in (".zip", ".kmz"):
-            inner = _extract(path, Path(tmp), suffix[1:])
-            label = f"{path}!{inner.relative_to(tmp)}"
-        s = inner.suffix.lower()
-        enc_how = None
-        if s == ".shp":
-            df, wkb, declared, _, enc_how = _read_shapefile(inner, encoding)
-            geoms = _geoms_from_wkb(wkb)
-        elif s == ".gpkg":
-            df, wkb, declared, _, enc_how, layer = _read_gpkg(inner, layer)
-            label = f"{label}:{layer}"
-            geoms = _geoms_from_wkb(wkb)
-        elif s == ".kml":
-            df, wkb, declared = _read_kml(inner)
-            geoms = _geoms_from_wkb(wkb)
-        elif s in (".csv", ".txt"):
-            df, geoms, declared, _, enc_how = _read_csv(inner, encoding, mapping)
-        else:  # GeoJSON
-            df, wkb, declared = _raw_read(inner)
-            geoms = _geoms_from_wkb(wkb)
     enc_note = None
     if enc_how:
         enc_note = message(enc_how[0], lang, **enc_how[1])
         notes.append(message("note.encoding", lang, how=enc_note))
+    df, text_repair = clean_texts(df, notes, lang)
     n = len(df)
     df = df.reset_index(drop=True)
     df["_row"] = np.arange(1, n + 1)
@@ -660,13 +807,117 @@ def read_parcels(
 
     cleaned, reject, repair = clean_geometries(geoms, lang)
     bad = np.array([r is not None for r in reject])
-    df["_repair"] = repair
+    sep = message("registry.separator", lang)
+    df["_repair"] = [sep.join(filter(None, pair)) or None for pair in zip(text_repair, repair, strict=True)]
     raw_geoms = np.array([g if isinstance(g, shapely.Geometry) else None for g in geoms], dtype=object)
     frame = gpd.GeoDataFrame(df.loc[~bad].copy(), geometry=list(cleaned[~bad]), crs=CGCS2000)
     rej = gpd.GeoDataFrame(df.loc[bad].drop(columns=["_repair"]).copy(), geometry=list(raw_geoms[bad]), crs=CGCS2000)
     rej.insert(1, "reason", reject[bad])
     return ReadResult(frame=frame, rejects=rej, source=label, encoding=enc_note, crs_note=crs_note,
                       notes=notes, n_read=n)
+
+
+def _read_source(path: Path, layer: str | None, encoding: str | None, mapping):
+    """``(attributes, geometries, declared CRS, encoding note, label)`` of one file; an
+    archive's layer is unpacked into a temporary folder that errors never name."""
+    suffix = path.suffix.lower()
+    label = str(path)
+    with tempfile.TemporaryDirectory(prefix="agrigis-read-") as tmp:
+        inner = path
+        try:
+            if suffix in (".zip", ".kmz"):
+                inner = _extract(path, Path(tmp), suffix[1:])
+                label = f"{path}!{inner.relative_to(tmp)}"
+            df, geoms, declared, enc_how, layer = _read_format(inner, layer, encoding, mapping)
+        except AgrigisError as exc:
+            if inner is path:
+                raise
+            raise _name_members(exc, tmp, path) from None
+    if layer is not None and inner.suffix.lower() == ".gpkg":
+        label = f"{label}:{layer}"
+    return df, geoms, declared, enc_how, label
+
+
+def _read_format(inner: Path, layer: str | None, encoding: str | None, mapping):
+    """Dispatch on the file type: ``(attributes, geometries, declared CRS, encoding note, layer)``."""
+    s = inner.suffix.lower()
+    enc_how = None
+    if s == ".shp":
+        df, wkb, declared, _, enc_how = _read_shapefile(inner, encoding)
+    elif s == ".gpkg":
+        df, wkb, declared, _, enc_how, layer = _read_gpkg(inner, layer)
+    elif s == ".kml":
+        df, wkb, declared = _read_kml(inner)
+    elif s in (".csv", ".txt"):
+        df, geoms, declared, _, enc_how = _read_csv(inner, encoding, mapping)
+        return df, geoms, declared, enc_how, layer
+    else:  # GeoJSON
+        df, wkb, declared = _raw_read(inner)
+    return df, _geoms_from_wkb(wkb), declared, enc_how, layer
+
+
+# -- text values and column names -------------------------------------------------------
+
+
+def reserved_names(columns, reserved=_INTERNAL_NAMES, taken=()) -> dict[str, str]:
+    """``{source column: new name}`` for source columns whose name agrigis uses itself.
+
+    A column is renamed ``src_<name>`` when its name starts with ``_`` (agrigis's own
+    columns), equals one of ``reserved`` or ``taken`` in any case (GeoPackage and DBF
+    names ignore case), or repeats an earlier column's name in another case.
+
+    Examples
+    --------
+    >>> reserved_names(["项目编号", "_row", "Reason", "fid"], reserved=("row", "reason", "fid"))
+    {'_row': 'src__row', 'Reason': 'src_Reason', 'fid': 'src_fid'}
+    """
+    blocked = {str(r).casefold() for r in (*reserved, *taken)}
+    names = {str(c).casefold() for c in columns}
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for c in columns:
+        name = str(c)
+        key = name.casefold()
+        if name.startswith("_") or key in blocked or key in seen:
+            new = f"src_{name}"
+            while new.casefold() in blocked | names | seen:
+                new = f"src_{new}"
+            out[c], key = new, new.casefold()
+        seen.add(key)
+    return out
+
+
+def clean_texts(df: pd.DataFrame, notes: list[str], lang: str = DEFAULT_LANG) -> tuple[pd.DataFrame, list]:
+    """Text values and column names without control characters, and source columns out
+    of agrigis's own names (the one place a read table's text is normalised).
+
+    A ``\\x0b`` pasted from Word imports, then blocks every Excel report: it is removed
+    here, with a repair note per row (returned, ``None`` for rows left as they were);
+    renamed columns get a note in ``notes``.
+    """
+    rename: dict = {}
+    for c in df.columns:
+        if isinstance(c, str) and safe_text(c).strip() != c:
+            rename[c] = safe_text(c).strip() or "_"
+            notes.append(message("note.column_control_chars", lang, raw=c, name=rename[c]))
+    df = df.rename(columns=rename)
+    internal = reserved_names(df.columns)
+    for old, new in internal.items():
+        notes.append(message("note.column_renamed", lang, raw=old, name=new))
+    df = df.rename(columns=internal).reset_index(drop=True)
+    changed = [[] for _ in range(len(df))]
+    for c in df.columns:
+        if not (df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype)):
+            continue
+        values = df[c].tolist()
+        clean = [safe_text(v) if isinstance(v, str) else v for v in values]
+        for i in (i for i, (a, b) in enumerate(zip(values, clean, strict=True)) if a is not b and a != b):
+            changed[i].append(c)
+        df[c] = clean
+    sep = label("registry.list_separator", lang)
+    repair = [message("repair.control_chars", lang, columns=sep.join(map(repr, cols))) if cols else None
+              for cols in changed]
+    return df, repair
 
 
 def list_layers(path: str | Path) -> list[str]:

@@ -5,8 +5,10 @@ Layout of ``registry.gpkg`` (a standard GeoPackage 1.4 that GDAL, pyogrio and QG
 ``projects`` (features, MultiPolygon, EPSG:4490, R-tree index)
     one row per *version* of a project parcel: the fields of DESIGN.md's data model
     (``project_code … investment_wan_yuan, batch_id, valid_from, valid_to``) plus
-    ``closed_by`` (the batch that ended this version) and ``source_row``. The current
-    version of a project has ``valid_to`` NULL (a partial unique index guarantees one).
+    ``closed_by`` (the batch that ended this version), ``source_row`` and ``fingerprint``
+    (SHA-256 of the version's fields and geometry when it was written, see
+    :func:`fingerprints`). The current version of a project has ``valid_to`` NULL (a
+    partial unique index guarantees one).
 ``batches`` (attributes)
     one row per import: who, when, source path and sha256, counts, ``synthetic``,
     ``status`` (``active`` / ``undone``).
@@ -22,7 +24,14 @@ interface (:class:`Backend`) so a PostGIS backend can be added later. Every impo
 one SQLite transaction (``BEGIN IMMEDIATE`` … ``COMMIT``, rollback journal): a process
 killed at any moment leaves either the state before the import or the whole batch, and
 a second writer waits up to ``timeout`` seconds, then fails with
-:class:`~gis.errors.RegistryBusyError`.
+:class:`~gis.errors.RegistryBusyError`. Every other SQLite error (full disk, read-only
+file, damaged pages) becomes one clear error naming the file and the remedy
+(:func:`storage_error`); the schema is checked on open, and a registry of an earlier
+agrigis gets its ``fingerprint`` column then.
+
+Integrity: ``area_mu`` is computed here from the geometry when a version is written,
+and again on reading wherever a version no longer matches its fingerprint (edited by
+hand in QGIS); :meth:`Registry.verify` lists such versions (``agrigis registry verify``).
 
 Examples
 --------
@@ -42,6 +51,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import getpass
+import hashlib
 import logging
 import os
 import secrets
@@ -58,7 +68,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.errors import DataFileError, RegistryBusyError, RegistryError
+from gis.errors import AgrigisError, DataFileError, RegistryBusyError, RegistryError
 from gis.labels import DEFAULT_LANG, label, message
 
 from . import qgis_style
@@ -94,6 +104,26 @@ BATCH_COLUMNS = (
     "n_repaired", "n_rejected", "n_new", "n_updated", "n_unchanged", "synthetic", "status", "undone_at",
     "undone_by", "note",
 )
+
+FINGERPRINTED = ATTRIBUTES + ("batch_id", "valid_from")
+"""Fields sealed by a version's ``fingerprint`` (with the geometry); they never change
+after the version is written (``valid_to`` and ``closed_by`` do, when it is replaced)."""
+
+_NUMERIC = frozenset({"year", "declared_area_mu", "area_mu", "investment_wan_yuan"})
+
+REQUIRED_COLUMNS = {
+    TABLE: ("fid", GEOM, *COLUMNS, "closed_by", "source_row"),
+    "batches": ("fid", *BATCH_COLUMNS),
+}
+"""Columns the registry needs in each table (``fingerprint`` is added to older files)."""
+
+EXPORT_MARK = "agrigis registry export"
+"""Text every export carries (layer description, CSV/Excel note): an existing file with it
+may be replaced by the next export; any other existing file is refused."""
+
+_SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+_EXPORT_DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
+                   ".csv": None, ".xlsx": None}
 
 _WKT1_4490 = (
     'GEOGCS["China Geodetic Coordinate System 2000",DATUM["China_2000",SPHEROID["CGCS2000",'
@@ -150,7 +180,8 @@ CREATE TABLE {TABLE} (
   valid_from DATETIME NOT NULL,
   valid_to DATETIME,
   closed_by TEXT,
-  source_row INTEGER);
+  source_row INTEGER,
+  fingerprint TEXT);
 CREATE UNIQUE INDEX {TABLE}_current_code ON {TABLE}(project_code) WHERE valid_to IS NULL;
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
   VALUES ('{TABLE}', 'features', '{TABLE}', '项目图斑 project parcels, all versions (valid_to NULL = current)', {SRS_ID});
@@ -238,10 +269,19 @@ def _header_len(blob: bytes) -> int:
     return 8 + _ENV_BYTES[(blob[3] >> 1) & 0b111]
 
 
-def from_gpkg_blobs(blobs) -> np.ndarray:
-    """Shapely geometries of GeoPackage blobs (``None`` stays ``None``)."""
-    wkb = [None if b is None else bytes(b)[_header_len(b):] for b in blobs]
-    return shapely.from_wkb(np.array(wkb, dtype=object))
+def from_gpkg_blobs(blobs, on_invalid: str = "raise") -> np.ndarray:
+    """Shapely geometries of GeoPackage blobs (``None`` stays ``None``); with
+    ``on_invalid="ignore"`` an unreadable blob gives ``None`` too."""
+    if on_invalid == "raise":
+        wkb = [blob_wkb(b) for b in blobs]
+    else:
+        wkb = []
+        for b in blobs:
+            try:
+                wkb.append(blob_wkb(b))
+            except (KeyError, IndexError, TypeError):
+                wkb.append(None)
+    return shapely.from_wkb(np.array(wkb, dtype=object), on_invalid=on_invalid)
 
 
 def _envelope(blob):
@@ -251,6 +291,76 @@ def _envelope(blob):
     g = shapely.from_wkb(bytes(blob)[_header_len(blob):])
     x0, y0, x1, y1 = g.bounds
     return x0, x1, y0, y1
+
+
+def blob_wkb(blob) -> bytes | None:
+    """The WKB inside a GeoPackage blob, as stored (``None`` stays ``None``)."""
+    return None if blob is None else bytes(blob)[_header_len(blob):]
+
+
+def canonical_wkb(blobs) -> list[bytes | None]:
+    """WKB of GeoPackage blobs re-encoded as :func:`to_gpkg_blobs` writes it
+    (little-endian ISO, 2D), so a blob rewritten by QGIS or GDAL with the same geometry
+    gives the same bytes; unreadable or missing blobs give ``None``."""
+    geoms = from_gpkg_blobs(blobs, on_invalid="ignore")
+    out = shapely.to_wkb(geoms, byte_order=1, flavor="iso", output_dimension=2)
+    return [None if g is None else bytes(w) for g, w in zip(geoms, out, strict=True)]
+
+
+def _missing(v) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and v != v)
+
+
+def _canon(column: str, values) -> list[str]:
+    """Values of one column as SQLite returns them, whatever type was bound (affinity):
+    numbers as ``repr(float)``, texts as they are, missing as ``\\x00``."""
+    out = []
+    for v in values:
+        if _missing(v):
+            out.append("\x00")
+            continue
+        if column in _NUMERIC:
+            try:
+                out.append(repr(float(v)))
+                continue
+            except (TypeError, ValueError):
+                pass
+        out.append(str(v))
+    return out
+
+
+def fingerprints(values, wkbs) -> list[str]:
+    """The fingerprint of each version: 32 hex digits of the SHA-256 of its
+    :data:`FINGERPRINTED` values, then 32 of the SHA-256 of its geometry WKB.
+
+    ``values`` maps each field of :data:`FINGERPRINTED` to a sequence (a DataFrame does).
+
+    Examples
+    --------
+    >>> v = {c: [None] for c in FINGERPRINTED}
+    >>> fp = fingerprints(v, [b"\\x01"])[0]
+    >>> len(fp), fp == fingerprints({**v, "year": [2024]}, [b"\\x01"])[0]
+    (64, False)
+    """
+    cols = [_canon(c, list(values[c])) for c in FINGERPRINTED]
+    out = []
+    for parts, wkb in zip(zip(*cols), wkbs, strict=True):
+        attrs = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        geom = hashlib.sha256(b"" if wkb is None else wkb).hexdigest()[:32]
+        out.append(attrs + geom)
+    return out
+
+
+def geometry_area_mu(geoms) -> np.ndarray:
+    """Ellipsoidal area (亩) of EPSG:4490 geometries; NaN where there is no polygon."""
+    from gis.area import area_mu
+
+    g = np.asarray(geoms, dtype=object)
+    out = np.full(len(g), np.nan)
+    ok = np.isin(shapely.get_type_id(g), (3, 6)) & ~shapely.is_empty(g)
+    if ok.any():
+        out[ok] = area_mu(g[ok], crs="EPSG:4490")
+    return out
 
 
 def _register_functions(con: sqlite3.Connection) -> None:
@@ -267,7 +377,8 @@ def _register_functions(con: sqlite3.Connection) -> None:
 class WriteResult:
     """What one batch did to the registry."""
 
-    batch_id: str
+    batch_id: str | None
+    """The batch written; None when no row was accepted (no batch is recorded then)."""
     n_new: int = 0
     n_updated: int = 0
     n_unchanged: int = 0
@@ -312,15 +423,65 @@ class Backend(Protocol):
     def read_batches(self) -> pd.DataFrame: ...
 
 
+def storage_error(path: str | os.PathLike, exc: sqlite3.Error) -> AgrigisError:
+    """A SQLite error on the registry ``path`` said in plain words, with the remedy.
+
+    Examples
+    --------
+    >>> str(storage_error("r.gpkg", sqlite3.OperationalError("database or disk is full")))
+    'r.gpkg: the disk is full; the registry was not changed. Free some space and run again'
+    """
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    low = str(exc).lower()
+    detail = str(exc)
+    if name.startswith("SQLITE_FULL") or "disk is full" in low:
+        return DataFileError.of("error.registry_disk_full", path=path)
+    if name.startswith("SQLITE_READONLY") or "readonly" in low:
+        return DataFileError.of("error.registry_read_only", path=path, detail=detail)
+    if name.startswith("SQLITE_NOTADB") or "not a database" in low:
+        return DataFileError.of("error.registry_not_gpkg", path=path, detail=detail)
+    if name.startswith("SQLITE_CORRUPT") or "malformed" in low:
+        return DataFileError.of("error.registry_corrupt", path=path, detail=detail)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in low:
+        return RegistryBusyError.of("error.registry_locked", path=path)
+    if name.startswith("SQLITE_CANTOPEN"):
+        return DataFileError.of("error.registry_cannot_open", path=path, detail=detail)
+    return DataFileError.of("error.registry_storage", path=path, detail=detail)
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: SQLite ends it by itself on some errors
+    (a full disk), and a failed ROLLBACK must never hide the error that caused it."""
+    if con.in_transaction:
+        try:
+            con.execute("ROLLBACK")
+        except sqlite3.Error as exc:  # pragma: no cover - closing the connection rolls back too
+            log.debug("rollback failed after an error: %s", exc)
+
+
 class GeoPackageBackend:
-    """The registry in one GeoPackage file, written with plain ``sqlite3``."""
+    """The registry in one GeoPackage file, written with plain ``sqlite3``.
+
+    Every SQLite error (full disk, read-only file, damaged pages, a foreign schema) is
+    turned into a keyed :class:`~gis.errors.AgrigisError` naming the file and the remedy
+    in one place, :meth:`_guard`, which wraps every connection this class opens.
+    """
 
     def __init__(self, path: str | os.PathLike, timeout: float = 30.0):
         self.path = Path(path)
         self.timeout = timeout
+        self.has_fingerprint = True
         if not self.path.exists():
             self._create()
         self._check()
+
+    @contextmanager
+    def _guard(self):
+        """Turn SQLite errors raised inside the block into clear registry errors."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise storage_error(self.path, exc) from None
 
     # -- file level ---------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -328,27 +489,45 @@ class GeoPackageBackend:
             con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise DataFileError.of("error.registry_cannot_open", path=self.path, detail=str(exc)) from None
-        _register_functions(con)
-        con.execute("PRAGMA foreign_keys = OFF")
-        con.execute("PRAGMA cache_size = -262144")  # 256 MB: bulk inserts into indexes stay in memory
+        try:
+            _register_functions(con)
+            con.execute("PRAGMA foreign_keys = OFF")
+            con.execute("PRAGMA cache_size = -262144")  # 256 MB: bulk inserts into indexes stay in memory
+        except sqlite3.Error:
+            con.close()
+            raise
         return con
 
     def _create(self) -> None:
         """Create the file atomically: schema in a temp file, then hard-link into place."""
+        from gis.outputs import output_error
+
+        try:
+            with self._guard():
+                self._create_file()
+        except OSError as exc:
+            if isinstance(exc, AgrigisError):
+                raise
+            raise output_error(self.path, exc) from None
+
+    def _create_file(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".registry-", suffix=".gpkg", dir=self.path.parent)
         os.close(fd)
         os.unlink(tmp)
         try:
             con = sqlite3.connect(tmp, isolation_level=None)
-            _register_functions(con)
-            con.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
-            con.executemany(
-                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
-                "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                qgis_style.style_rows(TABLE, GEOM) + qgis_style.style_rows(f"{TABLE}_current", GEOM),
-            )
-            con.close()
+            try:
+                _register_functions(con)
+                con.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+                con.executemany(
+                    "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
+                    "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    qgis_style.style_rows(TABLE, GEOM) + qgis_style.style_rows(f"{TABLE}_current", GEOM),
+                )
+            finally:
+                con.close()
             try:
                 os.link(tmp, self.path)  # atomic; fails if another process created it meanwhile
             except FileExistsError:
@@ -357,58 +536,102 @@ class GeoPackageBackend:
                 if not self.path.exists():
                     os.replace(tmp, self.path)
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            for extra in (tmp, tmp + "-journal"):
+                if os.path.exists(extra):
+                    os.unlink(extra)
 
     def _check(self) -> None:
+        """Refuse a file that is not a registry of this schema; add ``fingerprint`` to an
+        older one (see :meth:`_migrate`)."""
+        with self._read() as con:
+            names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not {TABLE, "batches"} <= names:
+                raise DataFileError.of("error.registry_not_agrigis", path=self.path)
+            have = {t: {r[1] for r in con.execute(f"PRAGMA table_info({t})")} for t in REQUIRED_COLUMNS}
+        for table, cols in REQUIRED_COLUMNS.items():
+            missing = [c for c in cols if c not in have[table]]
+            if missing:
+                raise DataFileError.of("error.registry_schema", path=self.path, table=table,
+                                       columns=", ".join(missing))
+        if "fingerprint" not in have[TABLE]:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the ``fingerprint`` column to a registry written by an older agrigis and seal
+        its versions; a version whose ``area_mu`` does not match its geometry is left
+        without a fingerprint (so ``registry verify`` reports it). A read-only file is
+        read as it is (no fingerprints, areas computed from the geometry)."""
         try:
-            con = self._connect()
-            try:
-                names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            finally:
-                con.close()
-        except sqlite3.DatabaseError as exc:
-            if "locked" in str(exc):
-                raise RegistryBusyError.of("error.registry_locked", path=self.path) from None
-            raise DataFileError.of("error.registry_not_gpkg", path=self.path, detail=str(exc)) from None
-        if not {TABLE, "batches"} <= names:
-            raise DataFileError.of("error.registry_not_agrigis", path=self.path)
+            with self.transaction() as tx:
+                if "fingerprint" in {r[1] for r in tx.execute(f"PRAGMA table_info({TABLE})")}:
+                    return  # another process migrated it meanwhile
+                tx.execute(f"ALTER TABLE {TABLE} ADD COLUMN fingerprint TEXT")
+                rows = tx.execute(f"SELECT fid, {GEOM}, {', '.join(FINGERPRINTED)} FROM {TABLE}").fetchall()
+                df = pd.DataFrame.from_records(rows, columns=["fid", GEOM, *FINGERPRINTED])
+                blobs = df.pop(GEOM).tolist()
+                fps = fingerprints(df, canonical_wkb(blobs))
+                area = geometry_area_mu(from_gpkg_blobs(blobs, on_invalid="ignore")) if len(df) else np.zeros(0)
+                ok = _area_agrees(pd.to_numeric(df["area_mu"], errors="coerce").to_numpy(dtype="float64"), area)
+                tx.executemany(f"UPDATE {TABLE} SET fingerprint = ? WHERE fid = ?",
+                               [(fp if good else None, int(f))
+                                for fp, good, f in zip(fps, ok, df["fid"], strict=True)])
+            log.warning("%s: written by an earlier agrigis; recorded fingerprints of %d versions "
+                        "(%d with a stale area_mu left without one, see agrigis registry verify)",
+                        self.path, int(ok.sum()), int((~ok).sum()))
+        except DataFileError as exc:
+            if exc.key != "error.registry_read_only":
+                raise
+            self.has_fingerprint = False
+            log.info("%s is read-only: read without fingerprints", self.path)
 
     @contextmanager
     def transaction(self):
-        con = self._connect()
-        try:
+        with self._guard():
+            con = self._connect()
             try:
-                con.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise RegistryBusyError.of("error.registry_busy", path=self.path, timeout=self.timeout) from None
-                raise
-            try:
-                yield con
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        finally:
-            con.close()
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        raise RegistryBusyError.of("error.registry_busy", path=self.path,
+                                                   timeout=self.timeout) from None
+                    raise
+                try:
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    _rollback(con)
+                    raise
+            finally:
+                con.close()
 
     @contextmanager
     def _read(self):
-        con = self._connect()
-        try:
-            yield con
-        finally:
-            con.close()
+        with self._guard():
+            con = self._connect()
+            try:
+                yield con
+            finally:
+                con.close()
 
     # -- reading ---------------------------------------------------------------------
-    _SELECT = ", ".join(("fid", GEOM) + COLUMNS + ("closed_by", "source_row"))
+    _FRAME = ("fid", GEOM, *COLUMNS, "closed_by", "source_row", "fingerprint")
 
-    def _frame(self, cur) -> tuple[pd.DataFrame, np.ndarray]:
+    @property
+    def _SELECT(self) -> str:  # noqa: N802 - reads like the constant it was
+        fp = "fingerprint" if self.has_fingerprint else "NULL AS fingerprint"
+        return ", ".join((*self._FRAME[:-1], fp))
+
+    def _frame(self, cur, seal: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+        """Rows of a ``SELECT _SELECT`` and their geometries; with ``seal`` a boolean
+        column ``_sealed``: the stored fingerprint matches the row as it is now."""
         rows = cur.fetchall()
-        cols = ["fid", GEOM, *COLUMNS, "closed_by", "source_row"]
-        df = pd.DataFrame.from_records(rows, columns=cols)
-        geoms = from_gpkg_blobs(df.pop(GEOM).tolist()) if len(df) else np.array([], dtype=object)
+        df = pd.DataFrame.from_records(rows, columns=list(self._FRAME))
+        blobs = df.pop(GEOM).tolist()
+        geoms = from_gpkg_blobs(blobs) if len(df) else np.array([], dtype=object)
+        if seal:
+            now = fingerprints(df, [blob_wkb(b) for b in blobs])
+            df["_sealed"] = np.asarray(now, dtype=object) == df["fingerprint"].to_numpy(dtype=object)
         return df, geoms
 
     def current_versions(self, tx, codes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -430,13 +653,26 @@ class GeoPackageBackend:
         if conds:
             sql += " WHERE " + " AND ".join(f"({c})" for c in conds)
         with self._read() as con:
-            return self._frame(con.execute(sql + " ORDER BY fid", params))
+            return self._frame(con.execute(sql + " ORDER BY fid", params), seal=True)
 
     def read_batches(self) -> pd.DataFrame:
         with self._read() as con:
-            df = pd.read_sql_query(f"SELECT {', '.join(BATCH_COLUMNS)} FROM batches ORDER BY fid", con)
+            rows = con.execute(f"SELECT {', '.join(BATCH_COLUMNS)} FROM batches ORDER BY fid").fetchall()
+        df = pd.DataFrame.from_records(rows, columns=list(BATCH_COLUMNS), coerce_float=True)
         df["synthetic"] = df["synthetic"].astype(bool)
         return df
+
+    def read_seals(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """Every version with its stored and its recomputed fingerprint (``fingerprint``,
+        ``now``; geometry re-encoded canonically) and its geometry, for ``verify``."""
+        with self._read() as con:
+            rows = con.execute(f"SELECT fid, {GEOM}, valid_to, "
+                               f"{'fingerprint' if self.has_fingerprint else 'NULL'}, "
+                               f"{', '.join(FINGERPRINTED)} FROM {TABLE} ORDER BY fid").fetchall()
+        df = pd.DataFrame.from_records(rows, columns=["fid", GEOM, "valid_to", "fingerprint", *FINGERPRINTED])
+        blobs = df.pop(GEOM).tolist()
+        df["now"] = fingerprints(df, canonical_wkb(blobs))
+        return df, from_gpkg_blobs(blobs, on_invalid="ignore") if len(df) else np.array([], dtype=object)
 
     # -- writing ---------------------------------------------------------------------
     def insert_versions(self, tx, rows: pd.DataFrame, geoms: np.ndarray) -> None:
@@ -450,7 +686,11 @@ class GeoPackageBackend:
         ).fetchone()[0]
         fids = list(range(start, start + len(rows)))
         cols = ["fid", GEOM, *ATTRIBUTES, "batch_id", "valid_from", "source_row"]
-        data = [fids, blobs] + [_py(rows[c]) for c in cols[2:]]
+        values = {c: _py(rows[c]) if c in _NUMERIC or c == "source_row" else _text(_py(rows[c])) for c in cols[2:]}
+        data = [fids, blobs] + [values[c] for c in cols[2:]]
+        if self.has_fingerprint:
+            cols.append("fingerprint")
+            data.append(fingerprints(values, [blob_wkb(b) for b in blobs]))
         # The R-tree insert trigger calls a Python function per row (slow for bulk
         # loads): inside this transaction drop it, fill the R-tree in one go from the
         # bounds, and put the identical trigger back before COMMIT. Other connections
@@ -544,6 +784,17 @@ def _py(s: pd.Series) -> list:
             else (v.item() if isinstance(v, np.generic) else v) for v in out]
 
 
+def _text(values: list) -> list:
+    """Text fields bound as text (what SQLite stores, so the fingerprint sees the same)."""
+    return [v if v is None or isinstance(v, str) else str(v) for v in values]
+
+
+def _area_agrees(stored: np.ndarray, computed: np.ndarray) -> np.ndarray:
+    """Stored ``area_mu`` equals the area computed from the geometry (to 0.001 亩 or 1e-6)."""
+    diff = np.abs(stored - computed)
+    return np.isfinite(diff) & (diff <= np.maximum(1e-3, 1e-6 * np.abs(computed)))
+
+
 def _same_vec(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Element-wise equality of two value arrays: missing == missing, numbers to 1e-9."""
     a = pd.Series(a, dtype=object).where(pd.notna(pd.Series(a, dtype=object)), None)
@@ -595,6 +846,9 @@ class Registry:
         The frame's ``attrs["synthetic"]`` is True when any row comes from a batch
         imported with ``synthetic=True`` (demo data); ``attrs["synthetic_batches"]``
         lists those batches.
+
+        ``area_mu`` is never taken on trust: where a version no longer matches its
+        fingerprint (edited by hand, e.g. in QGIS) it is computed from the geometry.
         """
         import geopandas as gpd
 
@@ -603,10 +857,14 @@ class Registry:
             where, params = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)", (as_of, as_of)
             include_history = True
         df, geoms = self.backend.read_projects(include_history, where, params)
-        df = df.drop(columns=["closed_by", "source_row"] if not include_history else ["source_row"])
+        sealed = df.pop("_sealed").to_numpy(dtype=bool) if "_sealed" in df else np.zeros(len(df), dtype=bool)
+        drop = ["closed_by", "source_row"] if not include_history else ["source_row"]
+        df = df.drop(columns=[*drop, "fingerprint"], errors="ignore")
         df["year"] = pd.array(df["year"], dtype="Int64")
         for c in ("declared_area_mu", "area_mu", "investment_wan_yuan"):
             df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+        if (~sealed).any():
+            df.loc[~sealed, "area_mu"] = geometry_area_mu(np.asarray(geoms, dtype=object)[~sealed])
         fid = df.pop("fid")
         gdf = gpd.GeoDataFrame(df, geometry=list(geoms) if len(df) else [], crs="EPSG:4490")
         gdf.index = pd.Index(fid.to_numpy(), name="fid")
@@ -643,6 +901,8 @@ class Registry:
         A code already current with identical data is *unchanged*; with different data
         it becomes a new version only with ``update=True``, else the row is refused
         (returned in ``WriteResult.rejected``, with a reason in ``lang``, default Chinese).
+        ``area_mu`` is computed here from the geometry (a value in ``rows`` is ignored).
+        When no row is new, updated or unchanged, no batch is recorded (``batch_id`` None).
         """
         if tx is None:
             with self.backend.transaction() as tx:
@@ -652,6 +912,7 @@ class Registry:
         at = now_iso()
         rows = rows.reset_index(drop=True)
         geoms = _multi(np.asarray(rows.geometry.values, dtype=object))
+        rows["area_mu"] = geometry_area_mu(geoms)  # computed here, never taken from the caller
         src_rows = rows["_row"] if "_row" in rows else pd.Series(np.arange(1, len(rows) + 1))
         old, old_geoms = self.backend.current_versions(tx, rows["project_code"].astype(str).tolist())
         old = old.assign(_g=list(old_geoms)).set_index("project_code") if len(old) else old
@@ -687,6 +948,8 @@ class Registry:
                     rejected.append((int(src_rows.iloc[i]), message(
                         "reject.registry_conflict", lang, code=codes.iloc[i], batch=o["batch_id"].iloc[k],
                         fields=sep.join(shown[c] for c in changed))))
+        if not new_mask.any() and not n_unchanged:  # nothing accepted: no (empty) batch
+            return WriteResult(batch_id=None, rejected=pd.DataFrame(rejected, columns=["_row", "reason"]))
         self.backend.close_versions(tx, close, at, batch_id)
         ins = rows.loc[new_mask, list(ATTRIBUTES)].copy()
         ins["batch_id"] = batch_id
@@ -721,29 +984,186 @@ class Registry:
         with self.backend.transaction() as tx:
             return self.backend.undo_batch(tx, batch_id, now_iso(), _user())
 
-    def export(self, path: str | os.PathLike, *, include_history: bool = False, lang: str = "zh") -> Path:
-        """Write the projects to a GeoPackage, Shapefile, GeoJSON, CSV or XLSX file."""
-        from gis.labels import label
+    # -- integrity -------------------------------------------------------------------
+    def verify(self, lang: str = DEFAULT_LANG) -> pd.DataFrame:
+        """Versions that changed since they were written (hand edits, e.g. in QGIS).
 
-        out = Path(path)
-        gdf = self.projects(include_history=include_history)
-        suffix = out.suffix.lower()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if suffix in (".csv", ".xlsx"):
-            df = pd.DataFrame(gdf.drop(columns="geometry"))
-            df["geometry_wkt"] = gdf.geometry.to_wkt()
-            df = df.rename(columns={c: label(f"column.{c}", lang) for c in df.columns if _has_label(c)})
-            if suffix == ".csv":
-                df.to_csv(out, index=False, encoding="utf-8-sig")
+        Returns one row per problem: ``fid, project_code, valid_to, batch_id, problem,
+        detail`` (``detail`` in ``lang``). Problems: ``no_fingerprint`` (a row added by
+        hand), ``geometry_edited``, ``attributes_edited``, ``area_stale`` (``area_mu``
+        differs from the area of the geometry) and ``rows_missing`` (a batch has fewer
+        versions than it wrote: rows were deleted). An empty frame: nothing changed.
+        """
+        df, geoms = self.backend.read_seals()
+        stored = df["fingerprint"].astype(object).where(df["fingerprint"].notna(), None).tolist()
+        out = []
+
+        def add(i, problem, **params):
+            r = df.iloc[i]
+            out.append({"fid": int(r["fid"]), "project_code": r["project_code"], "valid_to": r["valid_to"],
+                        "batch_id": r["batch_id"], "problem": problem,
+                        "detail": message(f"verify.{problem}", lang, **params)})
+
+        area = geometry_area_mu(geoms) if len(df) else np.zeros(0)
+        have = pd.to_numeric(df["area_mu"], errors="coerce").to_numpy(dtype="float64")
+        area_ok = _area_agrees(have, area)
+        for i, (fp, now) in enumerate(zip(stored, df["now"], strict=True)):
+            if not isinstance(fp, str):
+                add(i, "no_fingerprint")
             else:
-                df.to_excel(out, index=False)
-            return out
-        driver = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}.get(suffix)
-        if driver is None:
-            raise DataFileError.of("error.export_format", path=out, suffix=suffix)
-        kw = {"encoding": "UTF-8"} if driver == "ESRI Shapefile" else {}
-        gdf.reset_index(drop=True).to_file(out, driver=driver, layer=TABLE if driver == "GPKG" else None, **kw)
+                if fp[32:] != now[32:]:
+                    add(i, "geometry_edited")
+                if fp[:32] != now[:32]:
+                    add(i, "attributes_edited")
+            if not area_ok[i]:
+                add(i, "area_stale", stored=_fmt_mu(have[i]), computed=_fmt_mu(area[i]))
+        out += self._missing_rows(df, lang)
+        cols = ["fid", "project_code", "valid_to", "batch_id", "problem", "detail"]
+        return pd.DataFrame(out, columns=cols)
+
+    def _missing_rows(self, df: pd.DataFrame, lang: str) -> list[dict]:
+        """Active batches with fewer versions than they wrote (rows deleted by hand)."""
+        b = self.batches()
+        b = b[b["status"] == "active"]
+        found = df.groupby("batch_id").size()
+        out = []
+        for bid, n_new, n_upd in zip(b["batch_id"], b["n_new"], b["n_updated"], strict=True):
+            expected = int(pd.to_numeric(n_new, errors="coerce") or 0) + int(pd.to_numeric(n_upd, errors="coerce") or 0)
+            k = int(found.get(bid, 0))
+            if k < expected:
+                out.append({"fid": None, "project_code": None, "valid_to": None, "batch_id": bid,
+                            "problem": "rows_missing",
+                            "detail": message("verify.rows_missing", lang, batch=bid, expected=expected, found=k)})
         return out
+
+    # -- export ------------------------------------------------------------------------
+    def export(self, path: str | os.PathLike, *, include_history: bool = False, lang: str = "zh",
+               force: bool = False) -> Path:
+        """Write the projects to a GeoPackage, Shapefile, GeoJSON, CSV or XLSX file.
+
+        The file is written to a temporary name and renamed into place (a Shapefile's
+        parts together), so a failure leaves the previous file as it was. Refused: the
+        registry itself (also through a link), and an existing file that is not an earlier
+        export (:data:`EXPORT_MARK`), unless ``force``. Text cells of CSV/XLSX can never
+        run as formulas and control characters are removed.
+        """
+        out = Path(path)
+        suffix = out.suffix.lower()
+        if suffix not in _EXPORT_DRIVERS:
+            raise DataFileError.of("error.export_format", path=out, suffix=suffix)
+        parts = [out.with_suffix(s) for s in _SHP_PARTS] if suffix == ".shp" else [out]
+        for part in parts:
+            self._check_target(part, force)
+        gdf = self.projects(include_history=include_history)
+        mark = f"{label('registry.export_mark', lang)}: {self.path.name}, {now_iso()}"
+        notes = [mark] + ([label("synthetic.notice", lang)] if gdf.attrs.get("synthetic") else [])
+        if suffix in (".csv", ".xlsx"):
+            return _export_table(gdf, out, notes, lang)
+        return _export_layer(gdf, out, _EXPORT_DRIVERS[suffix], mark)
+
+    def _check_target(self, target: Path, force: bool) -> None:
+        if not (target.exists() or target.is_symlink()):
+            return
+        if _same_file(target, self.path):
+            raise DataFileError.of("error.export_is_registry", path=target, registry=self.path)
+        if not force and not _is_own_export(target):
+            raise DataFileError.of("error.export_exists", path=target)
+
+
+def _fmt_mu(v: float) -> str:
+    return "?" if v != v else f"{v:,.2f}"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """``a`` and ``b`` are one file: the same path, a symbolic link to it, or a hard link."""
+    try:
+        if os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:  # pragma: no cover - a link loop
+        return False
+
+
+def _is_own_export(path: Path) -> bool:
+    """``path`` was written by :meth:`Registry.export` (it carries :data:`EXPORT_MARK`)."""
+    import zipfile
+
+    suffix = path.suffix.lower()
+    mark = EXPORT_MARK.encode()
+    try:
+        if suffix == ".gpkg":
+            con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                desc = con.execute("SELECT description FROM gpkg_contents WHERE table_name = ?", (TABLE,)).fetchone()
+            finally:
+                con.close()
+            return "batches" not in names and bool(desc) and EXPORT_MARK in (desc[0] or "")
+        if suffix in (".geojson", ".json"):
+            with open(path, "rb") as f:
+                return mark in f.read(65536)
+        if suffix == ".csv":
+            with open(path, "rb") as f:
+                f.seek(max(0, path.stat().st_size - 4096))
+                return mark in f.read()
+        if suffix == ".xlsx":
+            return _xlsx_has(path, mark)
+    except (OSError, sqlite3.Error, ValueError, zipfile.BadZipFile):
+        return False
+    return False  # a Shapefile carries no mark: replacing one needs --force
+
+
+def _xlsx_has(path: Path, mark: bytes, limit: int = 256 << 20) -> bool:
+    """A sheet or the shared strings of an .xlsx contain ``mark`` (read in chunks, at most
+    ``limit`` bytes in all: a hostile file cannot make this slow)."""
+    import zipfile
+
+    seen = 0
+    with zipfile.ZipFile(path) as z:
+        members = [n for n in z.namelist() if n.startswith("xl/worksheets/") or n == "xl/sharedStrings.xml"]
+        for name in members:
+            with z.open(name) as f:
+                tail = b""
+                while seen < limit:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    if mark in tail + chunk:
+                        return True
+                    tail, seen = chunk[-len(mark):], seen + len(chunk)
+    return False
+
+
+def _export_table(gdf, out: Path, notes: list[str], lang: str) -> Path:
+    """CSV or XLSX through :mod:`gis.outputs` (formula-looking text stays text)."""
+    from gis.outputs import Sheet, write_csv, write_excel
+
+    df = pd.DataFrame(gdf.drop(columns="geometry"))
+    df["geometry_wkt"] = gdf.geometry.to_wkt()
+    df = df.rename(columns={c: label(f"column.{c}", lang) for c in df.columns if _has_label(c)})
+    if out.suffix.lower() == ".csv":
+        return write_csv(out, df, note=" · ".join(notes))
+    return write_excel(out, [Sheet(TABLE, df, notes=notes)], footer=notes[-1] if len(notes) > 1 else "")
+
+
+def _export_layer(gdf, out: Path, driver: str, mark: str) -> Path:
+    """GeoPackage, GeoJSON or Shapefile through :mod:`gis.outputs` (temp file, then rename)."""
+    import pyogrio
+
+    from gis.outputs import atomic_write, staged_outputs
+
+    data = gdf.reset_index(drop=True)
+    if driver == "ESRI Shapefile":
+        names = [out.with_suffix(s).name for s in _SHP_PARTS]
+        with staged_outputs(out.parent, names) as tmp:
+            pyogrio.write_dataframe(data, tmp / out.name, driver=driver, encoding="UTF-8")
+        return out
+    layer = TABLE if driver == "GPKG" else None
+    return atomic_write(out, lambda tmp: pyogrio.write_dataframe(
+        data, tmp, layer=layer, driver=driver, layer_options={"DESCRIPTION": mark}))
 
 
 def _has_label(col: str) -> bool:

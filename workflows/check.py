@@ -16,12 +16,12 @@ import click
 import pandas as pd
 
 from gis.labels import label
-from workflows.options import lang_option, registry_option, registry_parcels
+from workflows.options import lang_option, open_registry, registry_option, registry_parcels
 from gis.outputs import Sheet, staged_outputs, write_csv, write_excel
 
 log = logging.getLogger(__name__)
 
-KINDS = ("overlap_same", "overlap_cross", "area_mismatch", "sliver", "straddle")
+KINDS = ("overlap_same", "overlap_cross", "area_mismatch", "sliver", "straddle", "registry_edit")
 """Problem kinds, in report order."""
 
 
@@ -88,10 +88,23 @@ def check_projects(parcels, counties=None) -> CheckResult:
     return CheckResult(problems=problems, layers=layers, synthetic=bool(parcels.attrs.get("synthetic", False)))
 
 
+def registry_edits(registry=None, lang: str = "zh") -> pd.DataFrame:
+    """Hand edits of the registry (:meth:`layers.registry.Registry.verify`) as check problems."""
+    v = open_registry(registry).verify(lang)
+    detail = [f"{d} [fid {'-' if f is None or f != f else int(f)}, {label('registry.batch', lang)} {b}]"
+              for d, f, b in zip(v["detail"], v["fid"], v["batch_id"], strict=True)]
+    return pd.DataFrame({"kind": "registry_edit", "code_a": v["project_code"], "detail": detail},
+                        columns=["kind", "code_a", "code_b", "category_a", "category_b", "value_mu", "detail",
+                                 "geometry"])
+
+
 def run_check(registry=None, output=".", *, fmt: str = "xlsx", lang: str = "zh", counties=None) -> CheckResult:
     """Check the registry's current projects; write ``check.<fmt>`` and ``check.gpkg`` into ``output``."""
     parcels = registry_parcels(registry)
     res = check_projects(parcels, counties)
+    edits = registry_edits(registry, lang)
+    if len(edits):
+        res.problems = pd.concat([res.problems.astype(object), edits.astype(object)], ignore_index=True)
     out = Path(output)
     table = res.problems.drop(columns="geometry").copy()
     table["kind"] = table["kind"].map(lambda k: label(f"check.{k}", lang))

@@ -118,7 +118,7 @@ def step_zonal(run: DemoRun) -> None:
 
     out = run.out("zonal")
     # what a user does: export the current parcels, then `agrigis zonal parcels.gpkg ec.tif`
-    zones = Registry(run.workspace.registry).export(out / "parcels_current.gpkg")
+    zones = Registry(run.workspace.registry).export(out / "parcels_current.gpkg", force=True)  # the demo owns it
     weights = out / "coverage_weights.npz"
     if weights.exists():
         weights.unlink()

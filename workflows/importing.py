@@ -11,6 +11,7 @@ row. Nothing is written to the registry when a file cannot be read at all.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import logging
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import DataFileError
+from gis.outputs import output_error, staged_outputs, write_csv
 from gis.labels import COUNTIES, DEFAULT_LANG, label, message
 from workflows.options import lang_option, registry_option, registry_path
 
@@ -140,6 +142,7 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     frame = res.frame
     rows, field_rej = map_fields(frame.drop(columns="geometry"), mapping, source=res.source,
                                  category=category, year=year, status=status, lang=lang)
+    frame = _add_repairs(frame, rows.pop("_repair"), lang)
     rows = gpd.GeoDataFrame(rows, geometry=frame.geometry.loc[rows.index], crs=frame.crs)
     rows, merged = merge_parts(rows, lang)
     reasons = pd.Series(field_rej["reason"].to_numpy(), index=field_rej.index, dtype=object)
@@ -191,6 +194,19 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     return _Prepared(path=path, report=rep, rows=accepted, rejects=rej, frame=frame)
 
 
+def _add_repairs(frame, notes: pd.Series, lang: str = DEFAULT_LANG):
+    """``frame`` with the value repairs of :func:`layers.fields.map_fields` (decimal
+    commas, normalised codes) added to its ``_repair`` texts (same index)."""
+    notes = notes.dropna()
+    if notes.empty:
+        return frame
+    frame = frame.copy()
+    sep = label("registry.separator", lang)
+    old = frame.loc[notes.index, "_repair"]
+    frame.loc[notes.index, "_repair"] = [n if pd.isna(o) else f"{o}{sep}{n}" for o, n in zip(old, notes, strict=True)]
+    return frame
+
+
 def merge_parts(rows, lang: str = DEFAULT_LANG):
     """Merge rows marked as parts of one parcel (``_part_of``) into one multipolygon.
 
@@ -225,34 +241,70 @@ def merge_parts(rows, lang: str = DEFAULT_LANG):
     return rows.drop(columns="_part_of"), pd.DataFrame(notes, columns=["row", "repair"])
 
 
-def _write_rejects(prep: _Prepared) -> None:
-    """Rejects beside the input (stale ones from an earlier run are removed)."""
-    import geopandas as gpd
+REJECTS_COLUMNS = ("row", "reason", "wkt")
+"""Columns of the rejects files that are agrigis's own; a source column of one of these
+names (or ``fid``/``geom``, the GeoPackage's own) is written as ``src_<name>``."""
 
+
+def rejects_table(rejects) -> tuple[pd.DataFrame, list]:
+    """The rejects as written: ``row, reason``, the source columns (renamed where they
+    would collide with ours, see :func:`layers.io.reserved_names`), ``wkt``; and the
+    geometries."""
+    from layers.io import reserved_names
+
+    rej = rejects.reset_index(drop=True)
+    src = [c for c in rej.columns if c not in ("_row", "reason", "geometry")]
+    rename = reserved_names(src, reserved=(*REJECTS_COLUMNS, "fid", "geom", "geometry"))
+    table = pd.DataFrame({"row": rej["_row"].to_numpy(), "reason": rej["reason"].to_numpy()})
+    for c in src:
+        v = rej[c]
+        if v.dtype == object:
+            v = v.map(lambda x: x if x is None or isinstance(x, (str, int, float)) else str(x))
+        table[rename.get(c, c)] = v.to_numpy()
+    geoms = list(rej.geometry)
+    table["wkt"] = [None if g is None else g.wkt for g in geoms]
+    return table, geoms
+
+
+def _write_rejects(prep: _Prepared) -> None:
+    """Rejects beside the input, both files or neither (stale ones from an earlier run
+    are removed); written through :mod:`gis.outputs` (atomic, formula-safe CSV cells)."""
     gpkg, csv = rejects_paths(prep.path)
-    rej = prep.rejects.rename(columns={"_row": "row"}).reset_index(drop=True)
-    prep.report.rejects = pd.DataFrame(rej[["row", "reason"]])
-    try:
-        for p in (gpkg, csv):
-            if p.exists():
+    rej = prep.rejects.reset_index(drop=True)
+    prep.report.rejects = pd.DataFrame({"row": rej["_row"].to_numpy(), "reason": rej["reason"].to_numpy()})
+    for p in (gpkg, csv):
+        if p.is_dir() or (not len(rej) and p.exists()):
+            try:
                 p.unlink()
-    except OSError as exc:
-        raise DataFileError.of("error.rejects_replace", path=exc.filename, detail=exc.strerror) from None
+            except OSError as exc:
+                raise DataFileError.of("error.rejects_replace", path=exc.filename, detail=exc.strerror) from None
     if not len(rej):
         return
-    cols = [c for c in rej.columns if c != "geometry"]
-    table = pd.DataFrame(rej[cols]).copy()
-    for c in table.columns:
-        if table[c].dtype == object:
-            table[c] = table[c].map(lambda v: v if v is None or isinstance(v, (str, int, float)) else str(v))
-    table["wkt"] = [None if g is None else g.wkt for g in rej.geometry]
+    table, geoms = rejects_table(rej)
     try:
-        table.to_csv(csv, index=False, encoding="utf-8-sig")
-        out = gpd.GeoDataFrame(table.drop(columns="wkt"), geometry=list(rej.geometry), crs="EPSG:4490")
-        out.to_file(gpkg, layer="rejects", driver="GPKG", geometry_type="Unknown")
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise DataFileError.of("error.rejects_write", folder=csv.parent, detail=str(exc)) from None
+        with staged_outputs(csv.parent, [gpkg.name, csv.name]) as tmp:
+            write_csv(tmp / csv.name, table)
+            _write_rejects_gpkg(tmp / gpkg.name, table.drop(columns="wkt"), geoms, gpkg)
+    except DataFileError as exc:
+        if exc.key in ("error.output_permission", "error.output_folder"):  # a read-only folder: say so
+            raise DataFileError.of("error.rejects_write", folder=csv.parent, detail=exc.params.get("detail")) from None
+        raise
     prep.report.rejects_gpkg, prep.report.rejects_csv = gpkg, csv
+
+
+def _write_rejects_gpkg(tmp: Path, table: pd.DataFrame, geoms: list, target: Path) -> None:
+    import geopandas as gpd
+
+    out = gpd.GeoDataFrame(table, geometry=geoms, crs="EPSG:4490")
+    try:
+        out.to_file(tmp, layer="rejects", driver="GPKG", geometry_type="Unknown")
+    except OSError:
+        raise
+    except Exception as exc:  # pyogrio / GDAL errors are not OSErrors
+        text = str(exc)
+        if "disk is full" in text or "No space left" in text:
+            raise output_error(target, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
+        raise DataFileError.of("error.rejects_gpkg_failed", path=target, detail=text[:200]) from None
 
 
 def import_files(

@@ -1,4 +1,5 @@
-"""``agrigis registry list|show|history|undo|export``: look into the registry and undo batches."""
+"""``agrigis registry list|show|history|undo|export|verify``: look into the registry, undo
+batches, export it, and find hand edits."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import click
 import pandas as pd
 
 from gis.errors import RegistryError
-from gis.labels import label
+from gis.labels import label, message
 from workflows.options import lang_option, open_registry, registry_option
 
 
@@ -99,9 +100,42 @@ def undo_command(batch_id, registry, lang):
 @registry_group.command("export")
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--history", "include_history", is_flag=True, help="Also the replaced versions.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing file that is not an earlier export (never the registry itself).")
 @registry_option
 @lang_option
-def export_command(output, include_history, registry, lang):
-    """Export the projects to .gpkg, .shp, .geojson, .csv or .xlsx."""
-    out = open_registry(registry).export(output, include_history=include_history, lang=lang)
+def export_command(output, include_history, force, registry, lang):
+    """Export the projects to .gpkg, .shp, .geojson, .csv or .xlsx.
+
+    An existing output is replaced only when an earlier export wrote it (or with
+    --force); the registry itself is always refused.
+    """
+    out = open_registry(registry).export(output, include_history=include_history, lang=lang, force=force)
     click.echo(f"{label('registry.exported', lang)}: {out}")
+
+
+def verify_table(problems: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """The problems of :meth:`layers.registry.Registry.verify` with readable headers
+    (``fid`` finds the row in QGIS)."""
+    cols = {"fid": "fid", "project_code": label("column.project_code", lang),
+            "batch_id": label("registry.batch", lang), "valid_to": label("column.valid_to", lang),
+            "detail": label("registry.problem", lang)}
+    df = problems[list(cols)].astype(object)
+    df["fid"] = df["fid"].map(lambda f: "" if f is None or f != f else int(f))
+    return df.fillna("").rename(columns=cols)
+
+
+@registry_group.command("verify")
+@registry_option
+@lang_option
+def verify_command(registry, lang):
+    """Find versions edited by hand since they were written (exit code 1 if any)."""
+    reg = open_registry(registry)
+    problems = reg.verify(lang)
+    if problems.empty:
+        n = len(reg.projects(include_history=True))
+        click.echo(message("registry.verify_ok", lang, n=n))
+        return
+    _echo_table(verify_table(problems, lang))
+    click.echo(message("registry.verify_found", lang, n=len(problems)))
+    click.get_current_context().exit(1)

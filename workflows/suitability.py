@@ -23,8 +23,8 @@ from pathlib import Path
 
 import click
 import pandas as pd
-import yaml
 
+from gis.config import load_yaml
 from gis.errors import ConfigError, DataFileError, InputError
 from gis.labels import COUNTIES, label
 from gis.suitability import SuitabilityResult, parse_config, screen
@@ -55,13 +55,9 @@ class SuitabilityRun:
 def load_config(path: str | os.PathLike | None = None):
     """Read and check a suitability YAML (default: the bundled ``suitability.yml``)."""
     p = Path(path) if path is not None else DEFAULT_CONFIG
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFileError.of("error.suit_config_missing", path=p, default=DEFAULT_CONFIG) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError.of("error.suit_yaml", path=p, detail=exc) from None
-    return parse_config(raw, str(p))
+    if not p.exists():
+        raise DataFileError.of("error.suit_config_missing", path=p, default=DEFAULT_CONFIG)
+    return parse_config(load_yaml(p, what="suitability"), str(p))
 
 
 def load_layers(cfg, workspace=None) -> tuple[dict, dict, bool, dict[str, str]]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
-
+from gis.config import load_yaml
 from gis.errors import ConfigError, DataFileError
 from gis.targets import TargetSet, parse_targets
 
@@ -27,20 +26,14 @@ def load_targets(path: str | os.PathLike | None = None) -> TargetSet:
     DataFileError
         The file is missing or unreadable.
     ConfigError
-        The YAML is malformed or a target is invalid (the message names the file,
+        The file is too big, not UTF-8, not safe YAML (see :func:`gis.config.load_yaml`)
+        or a target is invalid (the message names the file,
         the target key and the field).
     """
     p = Path(path) if path is not None else DEFAULT_TARGETS
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise DataFileError.of("error.targets_missing", path=p, bundled=DEFAULT_TARGETS) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError.of("error.targets_unreadable", path=p, detail=exc) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError.of("error.targets_yaml", path=p, detail=exc) from exc
+    if not p.exists():
+        raise DataFileError.of("error.targets_missing", path=p, bundled=DEFAULT_TARGETS)
+    data = load_yaml(p, what="targets")
     if data is None:
         raise ConfigError.of("error.targets_empty", path=p, bundled=DEFAULT_TARGETS)
     return parse_targets(data, origin=str(p))
