@@ -627,7 +627,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "无法写入 {path}:{detail};原有文件保持不变",
         "cannot write {path}: {detail}; the previous file is unchanged",
     ),
-    # -- issue 14 / registry integrity (layers.registry): add keys here ------------------
+    # -- registry integrity (layers.registry: export, verify, storage faults) ----------
     "error.registry_disk_full": (
         "{path}:磁盘已满,项目库未做任何修改;请腾出空间后重新运行",
         "{path}: the disk is full; the registry was not changed. Free some space and run again",
@@ -686,7 +686,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "batch {batch} wrote {expected} versions, {found} remain (rows were deleted)",
     ),
     "check.registry_edit": ("项目库被手工改动", "registry edited by hand"),
-    # -- issue 14 / import hardening (layers.io, layers.fields, workflows.importing): add keys here
+    # -- import hardening (layers.io, layers.fields, workflows.importing) ---------------
     "repair.control_chars": (
         "已删除 {columns} 中的控制字符(如从 Word 粘贴带入的不可见字符)",
         "control characters removed from {columns}",
@@ -761,7 +761,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "无法写入退回文件 {path}:{detail};未导入任何数据",
         "cannot write the rejects file {path}: {detail}; nothing was imported",
     ),
-    # -- issue 14 / configuration files (YAML, targets): add keys here -------------------
+    # -- configuration files (gis.config: YAML, targets, suitability) ------------------
     "config.what_catalog": ("图层目录", "layer catalogue"),
     "config.what_mapping": ("字段对照文件", "mapping file"),
     "config.what_targets": ("目标文件", "targets file"),
@@ -814,7 +814,82 @@ LABELS: dict[str, tuple[str, str]] = {
         ("{where}: distances up to {dist:g} m on a {res:g} m grid need {cells:.3g} cells, more than {limit:.3g}; "
          "lower the largest distance in scores or use a coarser grid.resolution_m"),
     ),
-    # -- issue 14 / outputs and maps: add keys here ---------------------------------------
+    # -- imagery (layers.imagery, gis.masks, workflows.imagery) ------------------------
+    "error.imagery_not_product": (
+        "{path}:不是 Sentinel-2 L2A 或 Landsat 第2集 Level-2 产品(找不到 MTD_MSIL2A.xml 或 *_MTL.xml/*_MTL.txt)",
+        "{path}: not a Sentinel-2 L2A or Landsat Collection 2 Level-2 product "
+        "(no MTD_MSIL2A.xml or *_MTL.xml/*_MTL.txt found)",
+    ),
+    "error.imagery_level": (
+        "{path}:这是 {found} 产品;agrigis 只读取地表反射率产品({need}),请下载 Level-2 产品",
+        "{path}: this is a {found} product; agrigis reads only surface-reflectance products ({need}); "
+        "download the Level-2 product",
+    ),
+    "error.imagery_missing_band": (
+        "{path}:产品缺少波段 {band}({file});请重新下载完整的产品",
+        "{path}: band {band} ({file}) is missing from the product; download the complete product again",
+    ),
+    "error.imagery_missing_file": (
+        "{path}:产品缺少元数据文件 {file};请重新下载完整的产品",
+        "{path}: the metadata file {file} is missing from the product; download the complete product again",
+    ),
+    "error.imagery_truncated": (
+        "{path}:压缩包已损坏或不完整({detail});请重新下载",
+        "{path}: the archive is damaged or incomplete ({detail}); download it again",
+    ),
+    "error.imagery_xml": (
+        "{path}:元数据文件 {file} 不是有效的 XML({detail});请重新下载该产品",
+        "{path}: the metadata file {file} is not valid XML ({detail}); download the product again",
+    ),
+    "error.imagery_xml_unsafe": (
+        "{path}:元数据文件 {file} 含有 DTD 或实体声明({detail}),出于安全原因拒绝读取;官方产品不含这些内容,请重新下载",
+        "{path}: the metadata file {file} declares a DTD or entities ({detail}) and was refused for safety; "
+        "genuine products have none, download the product again",
+    ),
+    "error.imagery_metadata_field": (
+        "{path}:元数据 {file} 缺少 {field};请重新下载该产品",
+        "{path}: the metadata {file} lacks {field}; download the product again",
+    ),
+    "error.imagery_no_products": (
+        "在 {folders} 中没有找到可用的 Level-2 产品",
+        "no usable Level-2 product found in {folders}",
+    ),
+    "error.imagery_bounds": (
+        "--bounds {value}:请给出四个数 xmin,ymin,xmax,ymax,且 xmin < xmax、ymin < ymax(单位为 --crs 的坐标)",
+        "--bounds {value}: give four numbers xmin,ymin,xmax,ymax with xmin < xmax and ymin < ymax "
+        "(in the coordinates of --crs)",
+    ),
+    "error.imagery_res": (
+        "--res {value}:分辨率必须是大于 0 的米数",
+        "--res {value}: the resolution must be a number of metres greater than 0",
+    ),
+    "error.imagery_scl_class": (
+        "SCL 类别 {classes} 不存在;有效类别为 0–11",
+        "SCL class(es) {classes} do not exist; the classes are 0–11",
+    ),
+    "error.imagery_qa_flag": (
+        "未知的 QA_PIXEL 标志 {flag};可用:{known}",
+        "unknown QA_PIXEL flag {flag}; known: {known}",
+    ),
+    "error.imagery_stack_output": (
+        "{path}:影像堆栈只能写为 NetCDF(.nc)",
+        "{path}: an image stack can only be written as NetCDF (.nc)",
+    ),
+    "error.imagery_composite": (
+        "合成选项 {option} = {value} 无效;可用:{choices}",
+        "composite option {option} = {value} is not valid; use one of {choices}",
+    ),
+    "imagery.skipped": ("已跳过:{reason}", "skipped: {reason}"),
+    "imagery.found": ("找到 {n} 个产品,跳过 {skipped} 个", "{n} product(s) found, {skipped} skipped"),
+    "imagery.written": ("已写入 {path}", "written: {path}"),
+    "imagery.col.sensor": ("卫星", "Sensor"),
+    "imagery.col.date": ("成像时间(UTC)", "Acquired (UTC)"),
+    "imagery.col.tile": ("图幅/轨道号", "Tile / path-row"),
+    "imagery.col.baseline": ("处理基线", "Baseline"),
+    "imagery.col.cloud_percent": ("云量(%)", "Cloud (%)"),
+    "imagery.col.product_id": ("产品编号", "Product id"),
+    "imagery.col.valid_percent": ("有效像元(%)", "Valid cells (%)"),
+    "imagery.sheet": ("影像产品", "Products"),
     "error.yaml_at_line": ("(第 {line} 行)", " at line {line}"),
     "error.catalog_top_keys": (
         "{path}:未知的顶层键 {keys};图层目录只有一个键 layers,其下为条目列表",

@@ -12,6 +12,25 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 """Screenshots and other outputs a person may want to look at after a test run."""
 
+
+
+def _find_shared() -> Path | None:
+    """The team's shared folder (real products, real county files, the work report):
+    ``$AGRIGIS_SHARED``, else ``shared/`` beside the checkout; None when neither exists."""
+    env = os.environ.get("AGRIGIS_SHARED")
+    for base in ([Path(env)] if env else []) + [ROOT.parent / "shared"]:
+        if (base / "real-samples").is_dir():
+            return base
+    return None
+
+
+SHARED = _find_shared()
+if SHARED is None and os.environ.get("AGRIGIS_REQUIRE_SHARED") == "1":  # set by .ci/run: never skip these
+    raise RuntimeError("AGRIGIS_REQUIRE_SHARED=1 but no shared folder with real-samples/ was found; "
+                       "set AGRIGIS_SHARED")
+SHARED_MISSING = ("the shared folder with real-samples/ was not found: set AGRIGIS_SHARED "
+                  "(default <repo>/../shared)")
+
 CHROMIUM = os.environ.get("AGRIGIS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "demo": "workflows.demo:demo_command",
     "map": "workflows.mapping:map_group",
     "zonal": "workflows.zonal:zonal_command",
+    "imagery": "workflows.imagery:imagery_group",
 }
 
 

@@ -1,0 +1,10 @@
+"""Satellite Level-2 products in: Sentinel-2 L2A (``.SAFE`` / ``.zip``) and Landsat
+Collection 2 Level-2 (folder / ``.tar``), read from their metadata.
+
+:func:`open_product` opens one product, :func:`scan` a batch (skipping unusable products
+with their reason); :meth:`Product.scene` hands a product to :mod:`gis.imagery_stack`.
+"""
+
+from .product import Band, Product, ScanResult, open_product, scan
+
+__all__ = ["Band", "Product", "ScanResult", "open_product", "scan"]
