@@ -47,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ import scipy.sparse as sp
 import shapely
 from affine import Affine
 
-from .errors import DataFileError, GridError, InputError, Message, MissingCRSError, require
+from .errors import CRSError, DataFileError, GridError, InputError, Message, MissingCRSError, require
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,11 @@ class Grid:
     >>> g = Grid(from_origin(500000, 5000100, 10, 10), width=20, height=10, crs="EPSG:4550")
     >>> g.bounds
     (500000.0, 5000000.0, 500200.0, 5000100.0)
+    >>> g = Grid.from_bounds((7, 3, 95, 58), crs="EPSG:32650", res=20)  # widened to whole cells
+    >>> g.width, g.height, g.bounds
+    (5, 3, (0.0, 0.0, 100.0, 60.0))
+    >>> [v.tolist() for v in g.coords()]
+    [[10.0, 30.0, 50.0, 70.0, 90.0], [50.0, 30.0, 10.0]]
     """
 
     transform: Affine
@@ -118,6 +124,36 @@ class Grid:
             "raster path, an open rasterio dataset or an xarray DataArray with a CRS (rioxarray)"
         )
 
+    @classmethod
+    def from_bounds(cls, bounds, crs, res: float) -> "Grid":
+        """The north-up grid of square ``res`` cells covering ``bounds`` (xmin, ymin, xmax,
+        ymax) in ``crs``.
+
+        Bounds are widened outwards to multiples of ``res``, so grids of the same
+        resolution line up across runs; bounds already on multiples are kept exactly.
+
+        Raises
+        ------
+        InputError
+            For bounds that are not four increasing finite numbers or a resolution ≤ 0.
+        CRSError
+            For a ``crs`` pyproj does not know.
+        """
+        vals = [float(v) for v in bounds]
+        if len(vals) != 4 or not all(map(math.isfinite, vals)) or vals[0] >= vals[2] or vals[1] >= vals[3]:
+            raise InputError.of("error.imagery_bounds", value=",".join(map(str, bounds)))
+        if not (res > 0 and math.isfinite(res)):
+            raise InputError.of("error.imagery_res", value=res)
+        try:
+            crs = pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError:
+            raise CRSError.of("error.crs_given_unknown", given=crs) from None
+        res = float(res)
+        x0, y0 = math.floor(vals[0] / res + 1e-9) * res, math.floor(vals[1] / res + 1e-9) * res
+        x1, y1 = math.ceil(vals[2] / res - 1e-9) * res, math.ceil(vals[3] / res - 1e-9) * res
+        width, height = int(round((x1 - x0) / res)), int(round((y1 - y0) / res))
+        return cls(Affine(res, 0.0, float(x0), 0.0, -res, float(y1)), width, height, crs)
+
     def check(self, name: str = "raster") -> "Grid":
         """Raise a clear error if the grid cannot be used for zonal statistics."""
         t = self.transform
@@ -135,6 +171,11 @@ class Grid:
     def bounds(self) -> tuple[float, float, float, float]:
         t = self.transform
         return (t.c, t.f + t.e * self.height, t.c + t.a * self.width, t.f)
+
+    def coords(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell-centre ``x`` (west → east) and ``y`` (north → south) of a north-up grid."""
+        t = self.transform
+        return t.c + (np.arange(self.width) + 0.5) * t.a, t.f + (np.arange(self.height) + 0.5) * t.e
 
     @property
     def ncells(self) -> int:

@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -116,3 +117,36 @@ def radsat_mask(radsat: np.ndarray, bands: Iterable[int]) -> np.ndarray:
 def cloud_probability_mask(prob: np.ndarray, threshold: float) -> np.ndarray:
     """Cells of the Sentinel-2 ``MSK_CLDPRB`` layer (0–100 %) above ``threshold``."""
     return np.asarray(prob) > threshold
+
+
+@dataclass(frozen=True)
+class MaskOptions:
+    """Which classes and bits mask a cell; written into the output's attributes."""
+
+    scl_classes: tuple[int, ...] = SCL_DEFAULT
+    water: bool = False
+    qa_flags: tuple[str, ...] = QA_DEFAULT
+    radsat: bool = True
+
+    def attrs(self) -> dict[str, str]:
+        """The options as text attributes (``mask_scl_classes`` …) for an output file."""
+        classes = sorted(set(self.scl_classes) | ({SCL_WATER} if self.water else set()))
+        return {"mask_scl_classes": ",".join(map(str, classes)),
+                "mask_qa_pixel_bits": ",".join(f"{f}({QA_BITS[f]})" for f in self.qa_flags),
+                "mask_qa_radsat": "yes" if self.radsat else "no"}
+
+
+def layer_mask(raw: np.ndarray, kind: str, options: MaskOptions = MaskOptions()) -> np.ndarray:
+    """The mask of a product's mask layer: ``kind`` is ``scl`` (Sentinel-2) or ``qa_pixel``
+    (Landsat).
+
+    Examples
+    --------
+    >>> layer_mask(np.array([4, 6]), "scl", MaskOptions(water=True)).tolist()
+    [False, True]
+    """
+    if kind == "scl":
+        return scl_mask(raw, options.scl_classes, water=options.water)
+    if kind == "qa_pixel":
+        return qa_pixel_mask(raw, options.qa_flags)
+    raise ValueError(f"unknown mask kind {kind!r}")

@@ -24,10 +24,12 @@ import rasterio
 from click.testing import CliRunner
 
 from gis.errors import DataFileError, InputError
-from gis.imagery_stack import grid_from_bounds, index_stack, read_on_grid, reflectance
+from gis.composite import reflectance
+from gis.coverage import Grid
 from gis.masks import qa_pixel_flags, qa_pixel_mask, radsat_mask, scl_mask
 from layers.imagery import open_product, scan
 from layers.imagery.sentinel2 import band_offset, read_metadata
+from layers.imagery.stack import index_stack, read_on_grid
 from workflows.cli import main
 
 from conftest import SHARED, SHARED_MISSING  # noqa: E402
@@ -249,7 +251,7 @@ def test_not_a_product(tmp_path):
 
 @needs_samples
 def test_s2_reflectance_on_its_own_grid_equals_dn_plus_offset_over_quantification(s2):
-    grid = grid_from_bounds(S2_BOUNDS, crs="EPSG:32629", res=60)
+    grid = Grid.from_bounds(S2_BOUNDS, crs="EPSG:32629", res=60)
     for sym in ("R", "NIR", "SWIR1"):
         b = s2.bands[sym]
         got = reflectance(read_on_grid(b.path_for(60), grid, src_nodata=b.nodata, fill=0), b.scale, b.offset, b.nodata)
@@ -334,7 +336,7 @@ def _ndvi_raw(s2) -> np.ndarray:
 def s2_stack(s2):
     if SAMPLES is None:
         pytest.skip("real products not found")
-    grid = grid_from_bounds(S2_BOUNDS, crs="EPSG:32629", res=60)
+    grid = Grid.from_bounds(S2_BOUNDS, crs="EPSG:32629", res=60)
     return index_stack([s2.scene(60)], "NDVI", grid)
 
 
@@ -366,7 +368,7 @@ def test_landsat_and_sentinel2_in_one_stack_keep_sensor_and_qa_mask(s2):
     with rasterio.open(ls.mask.paths[30]) as ds:
         qa, qa_ds_index, b = ds.read(1), ds.index, ds.bounds
     bounds = (b.left // 1000 * 1000 + 1000, b.bottom // 1000 * 1000 + 1000, b.right // 1000 * 1000, b.top // 1000 * 1000)
-    grid = grid_from_bounds(bounds, crs="EPSG:32618", res=1000)
+    grid = Grid.from_bounds(bounds, crs="EPSG:32618", res=1000)
     da = index_stack([s2.scene(1000), ls.scene(1000)], "NDVI", grid)
     assert da["sensor"].values.tolist() == ["LANDSAT_8", "Sentinel-2A"]  # sorted by time: 2019, 2022
     assert np.isnan(da.values[1]).all() and da["valid_fraction"].values[1] == 0  # S2 tile is far away
@@ -383,8 +385,8 @@ def test_landsat_and_sentinel2_in_one_stack_keep_sensor_and_qa_mask(s2):
 
 def test_bad_bounds_are_refused():
     with pytest.raises(InputError, match=r"--bounds 5,0,1,1: give four numbers xmin,ymin,xmax,ymax"):
-        grid_from_bounds((5, 0, 1, 1))
-    g = grid_from_bounds((7, 3, 95, 58), crs="EPSG:32650", res=20)  # widened outwards to whole cells
+        Grid.from_bounds((5, 0, 1, 1), crs="EPSG:4550", res=10)
+    g = Grid.from_bounds((7, 3, 95, 58), crs="EPSG:32650", res=20)  # widened outwards to whole cells
     assert g.bounds == (0.0, 0.0, 100.0, 60.0) and (g.width, g.height) == (5, 3)
 
 
@@ -465,7 +467,7 @@ def test_monthly_composite_and_valid_counts_equal_numpy(how, func):
     import pandas as pd
     import xarray as xr
 
-    from gis.imagery_stack import composite
+    from gis.composite import composite
 
     rng = np.random.default_rng(7)
     values = rng.uniform(-0.2, 0.9, size=(5, 4, 3))

@@ -2,7 +2,7 @@
 
 Recipe: :func:`layers.imagery.scan` opens every product in the folders (skipping, with
 its reason, any that cannot be used), :meth:`Product.scene` hands each to
-:func:`gis.imagery_stack.index_stack`, and the result is written atomically
+:func:`layers.imagery.stack.index_stack`, and the result is written atomically
 (:mod:`gis.outputs`). :func:`product_table` and :func:`build_stack` are the plain
 functions behind the commands.
 """
@@ -122,14 +122,16 @@ def _bounds(value: str) -> tuple[float, ...]:
 def build_stack(folders: Sequence[str | os.PathLike], *, index: str, bounds: Sequence[float],
                 crs: str = "EPSG:4550", res: float = 10.0, water: bool = False, lang: str = "zh",
                 progress=None):
-    """The index stack (:func:`gis.imagery_stack.index_stack`) of the products in ``folders``."""
-    from gis.imagery_stack import MaskOptions, grid_from_bounds, index_stack
+    """The index stack (:func:`layers.imagery.stack.index_stack`) of the products in ``folders``."""
+    from gis.coverage import Grid
     from gis.indices import get_index
+    from gis.masks import MaskOptions
+    from layers.imagery.stack import index_stack
 
     ix = get_index(index)  # an unknown index fails before any product is read
-    grid = grid_from_bounds(bounds, crs=crs, res=res)
+    grid = Grid.from_bounds(bounds, crs=crs, res=res)
     found = _scan(folders, lang)
-    scenes = [p.scene(grid.res) for p in found.products]
+    scenes = [p.scene(grid.transform.a) for p in found.products]
     return index_stack(scenes, ix, grid, MaskOptions(water=water), progress=progress)
 
 

@@ -2,7 +2,7 @@
 Collection 2 Level-2 (folder / ``.tar``), read from their metadata.
 
 :func:`open_product` opens one product, :func:`scan` a batch (skipping unusable products
-with their reason); :meth:`Product.scene` hands a product to :mod:`gis.imagery_stack`.
+with their reason); :meth:`Product.scene` hands a product to :mod:`layers.imagery.stack`.
 """
 
 from .product import Band, Product, ScanResult, open_product, scan

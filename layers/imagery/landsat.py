@@ -13,9 +13,9 @@ import re
 from pathlib import PurePosixPath
 
 from gis.errors import DataFileError
-from gis.imagery_stack import MaskSource
 
 from .product import Band, Container, Product, parse_xml
+from .stack import MaskSource
 
 SR_FILL = 0.0
 """Fill DN of the Collection 2 surface-reflectance bands."""

@@ -27,7 +27,8 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 from gis.errors import AgrigisError, DataFileError
-from gis.imagery_stack import BandSource, MaskSource, Scene
+
+from .stack import BandSource, MaskSource, Scene
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class Product:
     extra_masks: dict[str, MaskSource] = field(default_factory=dict)
 
     def scene(self, res: float | None = None) -> Scene:
-        """The :class:`gis.imagery_stack.Scene` to put this product on a grid of ``res`` m."""
+        """The :class:`layers.imagery.stack.Scene` to put this product on a grid of ``res`` m."""
         bands = {sym: BandSource(b.path_for(res), b.scale, b.offset, b.nodata) for sym, b in self.bands.items()}
         return Scene(id=self.id, sensor=self.sensor, time=self.time, bands=bands,
                      mask=self.mask, extra_masks=dict(self.extra_masks))

@@ -20,9 +20,9 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from gis.errors import DataFileError
-from gis.imagery_stack import MaskSource
 
 from .product import Band, Container, FolderContainer, Product, child_text, parse_xml
+from .stack import MaskSource
 
 SYMBOLS: dict[str, tuple[str, ...]] = {
     "B": ("B02",), "G": ("B03",), "R": ("B04",), "NIR": ("B08", "B8A"), "SWIR1": ("B11",), "SWIR2": ("B12",),
