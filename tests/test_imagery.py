@@ -456,6 +456,10 @@ def test_cli_stack_failure_leaves_the_previous_file_and_says_why(tmp_path):
     assert res.exit_code == 1 and "no usable Level-2 product found in" in res.output
     res = CliRunner().invoke(main, ["imagery", "stack", str(empty), "--bounds", "0,0,600", "-o", str(out)])
     assert res.exit_code == 1 and "--bounds 0,0,600:请给出四个数" in res.output
+    res = CliRunner().invoke(main, ["imagery", "stack", str(empty), "--bounds", "0,0,600,600", "--crs", "EPSG:99999",
+                                    "--res", "60", "-o", str(out), "--lang", "en"])
+    assert res.exit_code == 1 and "EPSG:99999" in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
     assert out.read_bytes() == b"previous stack"
 
 
