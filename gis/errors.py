@@ -14,7 +14,7 @@ Examples
 ...     print(isinstance(e, AgrigisError), e)
 True row 3: year 20240 is not a year; write it as 2024
 
-An error raised with a message key (a template of :data:`gis.labels.LABELS`) and its
+An error raised with a message key (a template of :mod:`gis.label_table` (``gis/labels/*.yml``)) and its
 values is English for ``str()`` -- what tests, logs and notebooks see -- and any
 language for :meth:`AgrigisError.text`, which the CLI prints in its ``--lang``:
 
@@ -31,6 +31,8 @@ parcels.shp:找不到文件,请检查路径
 
 from __future__ import annotations
 
+from .label_table import message
+
 
 def _render(value, lang: str):
     """A message value in ``lang``: values with a ``text(lang)`` method (a nested
@@ -40,7 +42,7 @@ def _render(value, lang: str):
 
 
 class Message:
-    """A message key of :data:`gis.labels.LABELS` with its values, rendered on demand.
+    """A message key of :mod:`gis.label_table` (``gis/labels/*.yml``) with its values, rendered on demand.
 
     ``str()`` is the English text; :meth:`text` any language. Values that are
     themselves a :class:`Message` or a keyed :class:`AgrigisError` are rendered in the
@@ -61,8 +63,6 @@ class Message:
 
     def text(self, lang: str = "zh") -> str:
         """The message in ``lang`` (``"zh"``, the default, or ``"en"``)."""
-        from .labels import message
-
         return message(self.key, lang, **{k: _render(v, lang) for k, v in self.params.items()})
 
     def __str__(self) -> str:

@@ -97,9 +97,9 @@ def test_keyed_error_survives_pickling():
 
 
 def test_a_value_may_be_called_key(monkeypatch):
-    from gis import labels
+    from gis import label_table
 
-    monkeypatch.setitem(labels._table(), "error.test_key_value", ("键 {key}", "key {key}"))
+    monkeypatch.setitem(label_table.table(), "error.test_key_value", ("键 {key}", "key {key}"))
     exc = E.RegistryError.of("error.test_key_value", key="A1")
     assert str(exc) == "key A1" and exc.text("zh") == "键 A1"
     assert exc.key == "error.test_key_value" and exc.params == {"key": "A1"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gis.labels import LABELS, label, message
+from gis.labels import CATEGORIES, LABELS, label, message
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PREFIXES = ("reject.", "repair.", "note.", "crs.", "error.")
@@ -93,3 +93,32 @@ def test_error_english_texts_are_word_for_word_what_the_code_raised_before():
     assert message("error.registry_locked", "en", path="r.gpkg") == (
         "registry busy: r.gpkg is locked by another process; try again")
     assert message("error.prefix") == "错误" and message("error.prefix", "en") == "error"
+
+
+def test_labels_are_data_files_and_a_key_lives_in_one_file(tmp_path, monkeypatch):
+    from gis import label_table
+
+    files = sorted(p.name for p in label_table.LABEL_DIR.glob("*.yml"))
+    assert "codes.yml" in files and "errors.yml" in files
+    assert len(label_table.table()) == len(LABELS) + len(CATEGORIES) + 5 + 5  # statuses, counties
+    (tmp_path / "a.yml").write_text('x.one:\n  zh: "一"\n  en: "one"\n', encoding="utf-8")
+    (tmp_path / "b.yml").write_text('x.one:\n  zh: "壹"\n  en: "one"\n', encoding="utf-8")
+    monkeypatch.setattr(label_table, "LABEL_DIR", tmp_path)
+    label_table.free_labels.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="b.yml: label 'x.one' is defined in another file too"):
+            label_table.free_labels()
+        (tmp_path / "b.yml").write_text('x.two:\n  zh: "二"\n', encoding="utf-8")
+        with pytest.raises(ValueError, match="b.yml: x.two: a label needs zh and en texts"):
+            label_table.free_labels()
+    finally:
+        label_table.free_labels.cache_clear()
+
+
+def test_imports_run_one_way_errors_do_not_import_labels():
+    import subprocess
+    import sys
+
+    code = "import sys, gis.errors; print('gis.labels' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"
