@@ -1,0 +1,171 @@
+"""Soil samples → rasters: layers.samples (reading, units, rejects) and `agrigis soil`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+from gis.errors import InputError
+from layers.samples import read_samples, samples_from_frame
+from workflows.cli import main
+
+pytest.importorskip("pykrige")
+
+X0, Y0 = 560_000.0, 5_050_000.0  # EPSG:4550, inside Da'an
+
+
+def _table(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = X0 + rng.uniform(0, 5000, n)
+    y = Y0 + rng.uniform(0, 5000, n)
+    ec = 0.5 + (x - X0) / 5000 + 0.2 * np.sin(y / 700)
+    return pd.DataFrame({"采样点编号": [f"S{i}" for i in range(n)], "X": x.round(2), "Y": y.round(2),
+                         "采样深度": "0-20cm", "pH": (8.5 + (y - Y0) / 10000).round(3), "电导率(dS/m)": ec.round(4),
+                         "浸提方法": "1:5"})
+
+
+def test_units_are_converted_exactly():
+    df = pd.DataFrame({"编号": ["a", "b", "c"], "经度": ["123.5", "123.6", "123.7"], "纬度": ["45.5", "45.6", "45.7"],
+                       "EC (µS/cm)": ["850", "1200", "35"], "全盐量(%)": ["0.25", "0.6", "0.05"],
+                       "ESP": ["12", "30", "4"], "ECe": ["", "", ""]})
+    res = samples_from_frame(df, source="t.csv", lang="en")
+    assert res.frame["ec"].tolist() == [0.85, 1.2, 0.035]
+    assert res.frame["salt"].tolist() == [2.5, 6.0, 0.5]  # % → g/kg
+    assert res.units == {"ec": "μs/cm", "salt": "%", "esp": ""}
+    df2 = df.rename(columns={"EC (µS/cm)": "电导率(mS/cm)"})
+    assert samples_from_frame(df2, source="t.csv").frame["ec"].tolist() == [850.0, 1200.0, 35.0]
+
+
+def test_unknown_unit_is_refused():
+    df = pd.DataFrame({"经度": ["123.5"], "纬度": ["45.5"], "电导率(S/km)": ["1"]})
+    with pytest.raises(InputError, match=r"t.csv: column '电导率\(S/km\)' names the unit 's/km', which is not known"):
+        samples_from_frame(df, source="t.csv")
+
+
+def test_rejects_name_row_and_reason():
+    df = pd.DataFrame({"采样点编号": ["S1", "S2", "S3", "S1", "S5", "S6", "S7"],
+                       "经度": ["123.5", "123.6", "", "123.7", "123.6", "123.55", "123.52"],
+                       "纬度": ["45.5", "45.6", "45.7", "45.8", "45.6", "45.51", "45.52"],
+                       "采样深度": ["0-20", "0-20", "0-20", "0-20", "0-20", "深层", "20-40"],
+                       "pH": ["9.1", "15", "8", "8", "8.2", "8.3", "abc"],
+                       "电导率": ["0.8", "-1.2", "1", "1", "1.1", "1", "2"]})
+    res = samples_from_frame(df, source="t.csv", lang="en")
+    assert res.rejects[["_row", "column", "reason"]].values.tolist() == [
+        [2, "pH", "pH 15 is impossible (pH lies between 0 and 14)"],
+        [2, "电导率", "EC -1.2 is negative, which is impossible"],
+        [3, "x/y", "no usable coordinates"],
+        [4, "sample_id", "sample S1 at 0-20 cm appears twice (as in row 1)"],
+        [5, "x/y", "same place and 0-20 cm layer as row 2"],
+        [6, "采样深度", "sampling depth '深层' cannot be read; write a layer such as 0-20 (cm)"],
+        [7, "pH", "column 'pH': 'abc' is not a number"],
+    ]
+    assert res.frame["sample_id"].tolist() == ["S1", "S2", "S7"]
+    assert res.frame["depth"].tolist() == ["0-20", "0-20", "20-40"]
+    assert np.isnan(res.frame.loc[1, "ph"]) and res.frame.loc[1, "ec"] != res.frame.loc[1, "ec"]
+    zh = samples_from_frame(df, source="t.csv").rejects.loc[0, "reason"]
+    assert zh == "pH 15 不可能(pH 在 0 到 14 之间)"
+
+
+def test_gauss_krueger_and_file_formats(tmp_path):
+    df = _table(5)
+    csv = tmp_path / "s.csv"
+    df.to_csv(csv, index=False, encoding="gbk")
+    res = read_samples(csv, lang="en")
+    assert "EPSG:4550" in res.notes[-1]
+    np.testing.assert_allclose(res.frame["x"], df["X"], atol=1e-6)
+    assert res.frame.crs.to_epsg() == 4490 and res.frame["ec_method"].unique().tolist() == ["ec_1_5"]
+    xlsx = tmp_path / "s.xlsx"
+    df.to_excel(xlsx, index=False)
+    np.testing.assert_allclose(read_samples(xlsx).frame["ec"], df["电导率(dS/m)"])
+    import geopandas as gpd
+
+    gdf = gpd.GeoDataFrame(df.drop(columns=["X", "Y"]), geometry=gpd.points_from_xy(df["X"], df["Y"]), crs=4550)
+    gdf.to_file(tmp_path / "s.gpkg")
+    gdf.rename(columns={"采样点编号": "sample_id", "采样深度": "depth", "电导率(dS/m)": "EC", "浸提方法": "method"}
+               ).to_file(tmp_path / "s.shp", encoding="utf-8")  # DBF names are cut at 10 bytes
+    for name in ("s.gpkg", "s.shp"):
+        r = read_samples(tmp_path / name)
+        np.testing.assert_allclose(r.frame["y"], df["Y"], atol=1e-6)
+        np.testing.assert_allclose(r.frame["ph"], df["pH"])
+
+
+def test_ec_methods_are_never_mixed(tmp_path):
+    df = _table(10)
+    df.loc[:4, "浸提方法"] = "ECe"
+    df.to_csv(tmp_path / "s.csv", index=False)
+    out = CliRunner().invoke(main, ["soil", str(tmp_path / "s.csv"), "--aoi", f"{X0},{Y0},{X0 + 5000},{Y0 + 5000}",
+                                    "-o", str(tmp_path / "out"), "--lang", "en"])
+    assert out.exit_code == 1
+    assert "EC of a 1:5 extract and ECe are different quantities" in out.output
+    assert "ec_1_5: 5, ece: 5" in out.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def _workspace(tmp_path):
+    """A workspace whose land cover marks the north-east 1 km square as water."""
+    from rasterio.transform import from_origin
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    lc = np.ones((50, 50), dtype="uint8")
+    lc[:10, 40:] = 5
+    with rasterio.open(ws / "landcover.tif", "w", driver="GTiff", width=50, height=50, count=1, dtype="uint8",
+                       crs="EPSG:4550", transform=from_origin(X0, Y0 + 5000, 100, 100)) as dst:
+        dst.write(lc, 1)
+    (ws / "landcover_classes.csv").write_text("value,code\n1,cropland\n5,water\n6,built_up\n")
+    (ws / "catalog.yml").write_text("layers:\n  - name: landcover\n    kind: raster\n    path: landcover.tif\n"
+                                    "    crs: EPSG:4550\n    role: landcover\n    synthetic: true\n")
+    return ws
+
+
+@pytest.mark.parametrize("method", ["kriging", "idw"])
+def test_cli_writes_rasters_and_report(tmp_path, method):
+    import gis
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    df = _table(60)
+    df.to_csv(tmp_path / "s.csv", index=False)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["soil", str(tmp_path / "s.csv"), "--property", "EC", "--method", method,
+                                  "--res", "100", "--aoi", f"{X0},{Y0},{X0 + 5000},{Y0 + 5000}",
+                                  "--workspace", str(_workspace(tmp_path)), "-o", str(out), "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    assert "60 samples interpolated onto 2400 cells; 0 rejected" in r.output
+    tif = out / f"ec_0-20_{method}.tif"
+    with rasterio.open(tif) as src:
+        est = src.read(1)
+        assert src.crs.to_epsg() == 4550 and src.res == (100.0, 100.0) and est.shape == (50, 50)
+        assert np.isnan(est[:10, 40:]).all() and np.isfinite(est[10:, :]).all()  # water masked
+    assert (out / f"ec_0-20_{method}_std.tif").exists() == (method == "kriging")
+    report = pd.read_excel(out / "soil_report.xlsx", sheet_name=None)
+    summary = dict(report["Summary"].values.tolist())
+    assert summary["Samples used"] == 60 and summary["EC method"] == "ec_1_5"
+    assert "RMSE" in summary and summary["CV folds"] == 60
+    if method == "kriging":
+        assert summary["Variogram model"] in ("spherical", "exponential", "gaussian")
+        assert summary["Mean standardized squared error (≈1 honest)"] > 0  # honesty: tests/test_geostat.py
+    # the raster feeds zonal statistics: a parcel of 4 × 3 whole cells has their mean
+    parcel = gpd.GeoDataFrame({"id": [1]}, geometry=[box(X0 + 1000, Y0 + 1000, X0 + 1400, Y0 + 1300)], crs=4550)
+    z = gis.zonal_stats(parcel, str(tif), stats="mean")
+    cells = est[50 - 13:50 - 10, 10:14]
+    assert z["mean"].iloc[0] == pytest.approx(float(cells.mean()), rel=1e-6)
+
+
+def test_cli_rejects_file_and_county_aoi(tmp_path):
+    df = _table(30)
+    df.loc[3, "pH"] = 14.5
+    df.to_csv(tmp_path / "s.csv", index=False)
+    r = CliRunner().invoke(main, ["soil", str(tmp_path / "s.csv"), "--property", "pH", "--method", "idw",
+                                  "--res", "500", "--aoi", "大安", "--workspace", str(_workspace(tmp_path)),
+                                  "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    rej = pd.read_csv(tmp_path / "out" / "soil_rejects.csv")
+    assert rej[["_row", "column"]].values.tolist() == [[4, "pH"]]
+    assert rej.loc[0, "reason"] == "pH 14.5 不可能(pH 在 0 到 14 之间)"
+    with rasterio.open(tmp_path / "out" / "ph_0-20_idw.tif") as src:
+        a = src.read(1)
+        assert src.width * 500 > 50_000 and np.isnan(a).any() and np.isfinite(a).any()  # county outline masks
