@@ -42,6 +42,7 @@ from gis.outputs import write_text
 from . import style as S
 from .basemaps import basemap_specs, is_gcj
 from .encode import compact_layer, to_lonlat
+from .inspect import inspect_config
 from .offline import escape_json_text, external_references, head_html, safe_json
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ _TOOL_LABELS = (
     "legend", "fullscreen", "locate", "locating", "locate_failed", "position", "measure",
     "measure_hint", "distance", "area", "draw", "draw_hint", "draw_note", "finish", "export", "clear",
 )
+_IMAGERY_LABELS = ("imagery_open", "imagery_local", "imagery_pmtiles_only", "imagery_failed")
 
 
 def area_mu(gdf) -> np.ndarray:
@@ -112,6 +114,8 @@ class FieldMap:
         self._data: dict[str, str] = {}  # a layer's "data" key → its serialised data (JSON text)
         self._geometry_owner: dict[str, str] = {}  # digest of a layer's geometries → its id
         self._bounds: list[np.ndarray] = []
+        self._parcel_bounds: list[np.ndarray] = []
+        self.inspections = True  # the 现场核查 form in parcel popups (maps/assets/inspect.js)
 
     # ----------------------------------------------------------------- helpers
     def L(self, key: str) -> str:  # noqa: N802 - short on purpose
@@ -155,6 +159,8 @@ class FieldMap:
         ``series`` maps project_code → (dates, values) for a small trend chart in the popup.
         """
         g = self._prep(gdf)
+        if len(g):
+            self._parcel_bounds.append(self._bounds[-1])
         for col in ("project_code", "category", "status"):
             if col not in g.columns:
                 raise InputError.of("error.map_parcel_column", column=col, columns=", ".join(map(str, g.columns)))
@@ -175,6 +181,8 @@ class FieldMap:
                 props[short] = col
                 if lab:
                     rows.append([self.L(lab), short, kind])
+        if "batch_id" in g.columns:  # the version shown: the registry batch that wrote it
+            props["v"] = "batch_id"
         rows.insert(3, [self.L("maps.area"), "a", "mu"])
         if "investment_wan_yuan" in g.columns:
             props["i"] = "investment_wan_yuan"
@@ -187,7 +195,7 @@ class FieldMap:
             "id": layer_id, "kind": "geojson", "batch": True, "name": name or self.L("maps.parcels"), "show": show,
             "style": S.parcel_style_spec(cats, sts), "popup": popup,
             "tooltip": [["", "n" if "n" in props else "k", "text"], ["", "c", "lookup:category"]],
-            "note": note or (self.L("maps.synthetic") if self.synthetic else None),
+            "note": note or (self.L("maps.synthetic") if self.synthetic else None), "inspect": self.inspections,
         }
         self._add(spec, compact_layer(g, props, simplify_m=simplify_m))
         if legend:
@@ -261,6 +269,31 @@ class FieldMap:
         self._add({"id": layer_id, "kind": "image", "name": name, "url": url, "show": show,
                    "bounds": [[s, w], [n, e]], "opacity": opacity, "pixelated": pixelated}, None)
 
+    def add_embedded_imagery(self, tiles, name: str | None = None) -> None:
+        """Imagery tiles carried inside the map (:func:`maps.imagery_tiles.embed_tiles`),
+        shown as the basemap; the online basemaps stay in the switcher.
+
+        Imagery tiles are in WGS84/CGCS2000 Web Mercator; they are refused on a Gaode
+        (GCJ-02) map, where every layer is shifted and the imagery would sit ~550 m off.
+        """
+        if self.gcj:
+            raise InputError.of("error.basemap_file_gcj", basemap=self.basemap)
+        if not tiles.tiles:
+            return
+        spec = tiles.spec(name or self.L("maps.imagery_embedded"), tiles.source)
+        for b in self.basemaps:
+            b["show"] = False
+        self.basemaps.insert(0, spec)
+
+    def area_bounds(self) -> tuple[float, float, float, float] | None:
+        """Lon/lat bounds of the parcels drawn (of every layer when there are none): the
+        area whose imagery a map carries. None for an empty map."""
+        b = self._parcel_bounds or self._bounds
+        if not b:
+            return None
+        a = np.vstack(b)
+        return float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()), float(a[:, 3].max())
+
     # ------------------------------------------------------------------ output
     def config(self) -> dict:
         attribution = " · ".join(x for x in [self.L("maps.synthetic") if self.synthetic else None, self.attribution] if x)
@@ -275,7 +308,8 @@ class FieldMap:
         return {
             "title": self.title, "lang": self.lang, "gcj": self.gcj, "basemaps": self.basemaps,
             "layers": self.layers, "legend": legend, "attribution": attribution or None, "bounds": bounds,
-            "labels": dict({k: self.L(f"maps.{k}") for k in _TOOL_LABELS}, mu=self.L("unit.mu"),
+            "inspect": inspect_config(self.lang) if self.inspections else None,
+            "labels": dict({k: self.L(f"maps.{k}") for k in _TOOL_LABELS + _IMAGERY_LABELS}, mu=self.L("unit.mu"),
                            wan_mu=self.L("unit.wan_mu"), project_code=self.L("column.project_code"),
                            project_name=self.L("column.project_name")),
             "lookups": {"category": labels("category", self.lang), "status": labels("status", self.lang),

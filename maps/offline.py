@@ -1,7 +1,9 @@
 """Offline bundling: every script, stylesheet and icon of a map inlined into one HTML file.
 
 Leaflet comes from the pinned pip package ``xstatic-leaflet`` (1.9.3.0, BSD-2-Clause);
-the field tools, popups and legend are our own small script ``maps/assets/agrigis.js``.
+the field tools, popups and legend are our own small script ``maps/assets/agrigis.js``,
+the field inspections ``maps/assets/inspect.js``; the PMTiles reader for imagery opened
+from the phone is the npm ``pmtiles`` build (BSD-3-Clause, ``maps/assets/pmtiles.js``).
 Nothing is downloaded when a map is built. Folium's default CDN references (jQuery,
 Bootstrap, Font Awesome, awesome-markers) are dropped: our maps do not use them.
 With ``online=True`` Leaflet is linked from a CDN instead (smaller file); our own
@@ -51,7 +53,15 @@ def leaflet_css() -> str:
 
 @lru_cache(maxsize=None)
 def own_js() -> str:
-    return (ASSETS / "agrigis.js").read_text(encoding="utf-8")
+    """Our scripts: the map (``agrigis.js``) and the field inspections (``inspect.js``)."""
+    return "\n".join((ASSETS / n).read_text(encoding="utf-8") for n in ("agrigis.js", "inspect.js"))
+
+
+@lru_cache(maxsize=None)
+def pmtiles_js() -> str:
+    """The PMTiles reader for imagery a field team opens from the phone (npm ``pmtiles``
+    4.5.0, BSD-3-Clause, see ``assets/pmtiles-LICENSE.md``)."""
+    return (ASSETS / "pmtiles.js").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=None)
@@ -74,7 +84,8 @@ def head_html(online: bool = False) -> str:
         )
     else:
         leaflet = f"<style>{leaflet_css()}</style>\n{_inline_script(leaflet_js())}"
-    return f"{leaflet}\n<style>{own_css()}</style>\n{_inline_script(own_js())}"
+    return (f"{leaflet}\n<style>{own_css()}</style>\n{_inline_script(pmtiles_js())}\n"
+            f"{_inline_script(own_js())}")
 
 
 def safe_json(obj) -> str:

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "map": "workflows.mapping:map_group",
     "zonal": "workflows.zonal:zonal_command",
     "imagery": "workflows.imagery:imagery_group",
+    "inspections": "workflows.inspections:inspections_group",
     "soil": "workflows.soil:soil_command",
 }
 

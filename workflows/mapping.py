@@ -17,12 +17,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import click
 
 from gis.errors import DataFileError, InputError
-from gis.labels import label
+from gis.labels import label, message
 from maps.basemaps import BASEMAPS
 
 from .options import lang_option, registry_option, registry_parcels
@@ -48,6 +51,64 @@ def _registry_parcels(registry):
     return parcels, bool(parcels.attrs.get("synthetic"))
 
 
+@dataclass(frozen=True)
+class ImageryOptions:
+    """Offline imagery a map carries (``--basemap-file`` / ``--basemap-budget``).
+
+    ``budget`` is in bytes for the whole HTML file; ``report`` receives the line that says
+    which zoom was reached and how large the imagery is (the CLI prints it).
+    """
+
+    file: Path
+    budget: int = 40_000_000
+    report: Callable[[str], None] | None = None
+
+
+def parse_size(text: str | int) -> int:
+    """``"40MB"`` → 40000000 bytes (also KB, GB, MiB; a plain number is bytes).
+
+    >>> parse_size("40MB"), parse_size("512KiB"), parse_size("1000")
+    (40000000, 524288, 1000)
+    """
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*", str(text), re.IGNORECASE)
+    if not m:
+        raise InputError.of("error.basemap_budget", value=text)
+    unit = (m.group(2) or "b").lower().rstrip("b") or "b"
+    scale = {"b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "ki": 1024, "mi": 1024 ** 2, "gi": 1024 ** 3}[unit]
+    return int(float(m.group(1)) * scale)
+
+
+def _save(fm, out, imagery: ImageryOptions | None, lang: str) -> Path:
+    """Write the map; with ``imagery``, first embed the tiles around its parcels that fit
+    the budget left after the map's own content."""
+    if imagery is not None:
+        from maps.imagery_tiles import TileBudget, embed_tiles, open_tiles
+
+        source = open_tiles(imagery.file)
+        try:
+            left = max(imagery.budget - len(fm.to_html().encode("utf-8")), 0)
+            bounds = fm.area_bounds()
+            tiles = embed_tiles(source, bounds, TileBudget(max_bytes=left)) if bounds else None
+        finally:
+            source.close()
+        if tiles is not None and tiles.tiles:
+            fm.add_embedded_imagery(tiles)
+            text = message("note.basemap_embedded", lang, source=tiles.source, zmin=tiles.zoom_min,
+                           zmax=tiles.zoom_max, n=len(tiles.tiles), mb=tiles.n_bytes / 1e6)
+        else:
+            text = message("note.basemap_none_fit", lang, source=imagery.file.name, mb=left / 1e6)
+        log.info(text)
+        if imagery.report:
+            imagery.report(text)
+    return fm.save(out)
+
+
+def _imagery(basemap_file, basemap_budget) -> ImageryOptions | None:
+    if basemap_file is None:
+        return None
+    return ImageryOptions(Path(basemap_file), parse_size(basemap_budget), report=click.echo)
+
+
 def _common(f):
     f = click.option("--basemap", type=click.Choice(BASEMAPS), default="osm", show_default=True,
                      help="Basemap; gaode-* shifts the data to GCJ-02 to match Gaode tiles.")(f)
@@ -56,6 +117,10 @@ def _common(f):
     f = click.option("--online", is_flag=True, help="Link Leaflet from a CDN instead of inlining it (smaller file).")(f)
     f = click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Workspace folder with catalog.yml (default: current folder if it has one).")(f)
+    f = click.option("--basemap-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Imagery carried inside the map: .mbtiles, .pmtiles or a GeoTIFF (tiles around the parcels).")(f)
+    f = click.option("--basemap-budget", default="40MB", show_default=True,
+                     help="Largest size of the HTML with its imagery; deeper zoom levels are left out to stay under it.")(f)
     f = lang_option(f)
     return f
 
@@ -68,7 +133,7 @@ def _opts(basemap, tianditu_key, online, lang):
 def progress_map_file(out: str | os.PathLike = "progress_map.html", registry=None, targets=None, as_of=None,
                       year: int | None = None, workspace=None, lang: str = "zh", basemap: str = "osm",
                       tianditu_key: str | None = None, online: bool = False, simplify_m: float | None = None,
-                      series: str | os.PathLike | None = None) -> Path:
+                      series: str | os.PathLike | None = None, imagery: ImageryOptions | None = None) -> Path:
     """Write the progress map of the registry; returns the HTML path."""
     import layers
     from maps.progress_map import progress_map
@@ -89,7 +154,7 @@ def progress_map_file(out: str | os.PathLike = "progress_map.html", registry=Non
                       series=_load_series(series) if series else None,
                       value_label=label("maps.share_of_city_pct", lang),
                       **_opts(basemap, tianditu_key, online, lang))
-    return fm.save(out)
+    return _save(fm, out, imagery, lang)
 
 
 def _load_series(path) -> dict:
@@ -115,7 +180,8 @@ def _load_series(path) -> dict:
 
 
 def layer_map_file(layer: str, out: str | os.PathLike | None = None, workspace=None, column: str | None = None,
-                   lang: str = "zh", basemap: str = "osm", tianditu_key: str | None = None, online: bool = False) -> Path:
+                   lang: str = "zh", basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
+                   imagery: ImageryOptions | None = None) -> Path:
     """Write a map of one catalogue layer or file (vector or raster); returns the HTML path."""
     import layers
     from maps.layer_map import class_map, raster_map, vector_map
@@ -146,7 +212,7 @@ def layer_map_file(layer: str, out: str | os.PathLike | None = None, workspace=N
         fm = class_map(data, column, name=name, counties=counties, synthetic=synthetic, attribution=attribution, **opts)
     else:
         fm = vector_map(data, name=name, counties=counties, synthetic=synthetic, attribution=attribution, **opts)
-    return fm.save(out or f"{path.stem if path.exists() else layer}_map.html")
+    return _save(fm, out or f"{path.stem if path.exists() else layer}_map.html", imagery, lang)
 
 
 def _read_file(path: Path):
@@ -168,7 +234,8 @@ def _find(dirpath: Path, names: tuple[str, ...]) -> Path:
 
 
 def remediation_map_file(directory: str | os.PathLike = "remediation", out=None, workspace=None, lang: str = "zh",
-                         basemap: str = "osm", tianditu_key: str | None = None, online: bool = False) -> Path:
+                         basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
+                         imagery: ImageryOptions | None = None) -> Path:
     """Map of ``agrigis remediation`` results: parcels by verdict, popups with the index trend."""
     import geopandas as gpd
 
@@ -202,7 +269,7 @@ def remediation_map_file(directory: str | os.PathLike = "remediation", out=None,
                            (_lab("remediation.change", lang, "change"), "change", "num"),
                            (_lab("remediation.slope_per_year", lang, "slope"), "slope_per_year", "num")],
                    series=series, series_label=index or None, **_opts(basemap, tianditu_key, online, lang))
-    return fm.save(out or d / "remediation_map.html")
+    return _save(fm, out or d / "remediation_map.html", imagery, lang)
 
 
 def _verdict_label(v: str, lang: str) -> str:
@@ -220,7 +287,8 @@ def _lab(key: str, lang: str, default: str) -> str:
 
 
 def suitability_map_file(directory: str | os.PathLike = "suitability", out=None, workspace=None, lang: str = "zh",
-                         basemap: str = "osm", tianditu_key: str | None = None, online: bool = False) -> Path:
+                         basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
+                         imagery: ImageryOptions | None = None) -> Path:
     """Map of ``agrigis suitability`` results: candidate polygons coloured by score class."""
     import geopandas as gpd
     import pyogrio
@@ -247,7 +315,7 @@ def suitability_map_file(directory: str | os.PathLike = "suitability", out=None,
                                ("suitability.limiting_factor", "limiting_factor", "text")]]
     fm = score_map(g, "score", name=name, title=name, fields=rows, synthetic=synthetic, counties=counties,
                    score_label=_lab("suitability.score", lang, "score"), **_opts(basemap, tianditu_key, online, lang))
-    return fm.save(out or d / "suitability_map.html")
+    return _save(fm, out or d / "suitability_map.html", imagery, lang)
 
 
 # ------------------------------------------------------------------------ commands
@@ -277,11 +345,11 @@ def map_group() -> None:
               help="remediation_series.json for trend charts in popups.")
 @_common
 def progress_command(out, registry, targets, as_of, year, simplify_m, series, basemap, tianditu_key, online,
-                     workspace, lang):
+                     workspace, basemap_file, basemap_budget, lang):
     """项目进度地图 / progress map: parcels by category and status, county completion."""
     p = progress_map_file(out, registry=registry, targets=targets, as_of=as_of, year=year, workspace=workspace,
                           lang=lang, basemap=basemap, tianditu_key=tianditu_key, online=online,
-                          simplify_m=simplify_m, series=series)
+                          simplify_m=simplify_m, series=series, imagery=_imagery(basemap_file, basemap_budget))
     click.echo(f"{p} ({p.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -291,10 +359,10 @@ def progress_command(out, registry, targets, as_of, year, simplify_m, series, ba
               help="HTML file to write (default: LAYER_map.html).")
 @click.option("--column", default=None, help="Colour polygons by the classes of this column.")
 @_common
-def layer_command(layer, out, column, basemap, tianditu_key, online, workspace, lang):
+def layer_command(layer, out, column, basemap, tianditu_key, online, workspace, basemap_file, basemap_budget, lang):
     """图层地图 / map of one catalogue layer or file (vector or raster)."""
     p = layer_map_file(layer, out, workspace=workspace, column=column, lang=lang, basemap=basemap,
-                       tianditu_key=tianditu_key, online=online)
+                       tianditu_key=tianditu_key, online=online, imagery=_imagery(basemap_file, basemap_budget))
     click.echo(f"{p} ({p.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -303,10 +371,11 @@ def layer_command(layer, out, column, basemap, tianditu_key, online, workspace, 
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file to write (default: DIRECTORY/remediation_map.html).")
 @_common
-def remediation_command(directory, out, basemap, tianditu_key, online, workspace, lang):
+def remediation_command(directory, out, basemap, tianditu_key, online, workspace, basemap_file, basemap_budget, lang):
     """盐碱地改良地图 / remediation map: parcels by verdict with index trend charts."""
     p = remediation_map_file(directory, out, workspace=workspace, lang=lang, basemap=basemap,
-                             tianditu_key=tianditu_key, online=online)
+                             tianditu_key=tianditu_key, online=online,
+                             imagery=_imagery(basemap_file, basemap_budget))
     click.echo(f"{p} ({p.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -315,8 +384,9 @@ def remediation_command(directory, out, basemap, tianditu_key, online, workspace
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file to write (default: DIRECTORY/suitability_map.html).")
 @_common
-def suitability_command(directory, out, basemap, tianditu_key, online, workspace, lang):
+def suitability_command(directory, out, basemap, tianditu_key, online, workspace, basemap_file, basemap_budget, lang):
     """适宜性地图 / suitability map: candidate polygons by class."""
     p = suitability_map_file(directory, out, workspace=workspace, lang=lang, basemap=basemap,
-                             tianditu_key=tianditu_key, online=online)
+                             tianditu_key=tianditu_key, online=online,
+                             imagery=_imagery(basemap_file, basemap_budget))
     click.echo(f"{p} ({p.stat().st_size / 1e6:.1f} MB)")

@@ -22,6 +22,8 @@
     return n.toLocaleString('zh-CN', {minimumFractionDigits: d, maximumFractionDigits: d});
   }
   A.esc = esc;
+  A.el = el;
+  A.fmt = fmt;
 
   // ------------------------------------------------------ GCJ-02 (display only)
   var KA = 6378245.0, KEE = 0.00669342162296594323, PI = Math.PI;
@@ -192,6 +194,15 @@
     }
     if (spec.note) h += '<div class="ag-popup-note">' + esc(spec.note) + '</div>';
     return h + '</div>';
+  }
+  /* The popup: escaped HTML, plus the 现场核查 button (maps/assets/inspect.js) on parcels. */
+  function popupContent(cfg, spec, p) {
+    var h = popupHtml(cfg, spec, p);
+    if (!spec.inspect || !A.inspect || !cfg.inspect) return h;
+    var d = el('div', 'ag-popup-wrap');
+    d.innerHTML = h;  // built by popupHtml: every value escaped
+    d.appendChild(A.inspect.button(p));
+    return d;
   }
   function tooltipEl(cfg, spec, p) {
     var parts = [];
@@ -384,7 +395,7 @@
     var lyr = new ParcelBatch(items, {renderer: renderer, interactive: interactive, weight: 3,
       minStrokeZoom: d.n > 1000 ? 12 : 0});
     if (interactive && spec.popup) {
-      lyr.bindPopup(function (l) { return popupHtml(cfg, spec, l._items[l._hit].p); }, {maxWidth: 300, autoPanPaddingTopLeft: L.point(50, 56)});
+      lyr.bindPopup(function (l) { return popupContent(cfg, spec, l._items[l._hit].p); }, {maxWidth: 300, autoPanPaddingTopLeft: L.point(50, 56)});
     }
     if (interactive && spec.tooltip) {
       lyr.bindTooltip('', {sticky: true});
@@ -431,7 +442,7 @@
     }
     // one popup and one tooltip per layer (not per feature): fast with 20,000 parcels
     if (interactive && spec.popup) {
-      lyr.bindPopup(function (l) { return popupHtml(cfg, spec, l.feature.properties); }, {maxWidth: 300, autoPanPaddingTopLeft: L.point(50, 56)});
+      lyr.bindPopup(function (l) { return popupContent(cfg, spec, l.feature.properties); }, {maxWidth: 300, autoPanPaddingTopLeft: L.point(50, 56)});
     }
     if (interactive && spec.tooltip) {
       lyr.bindTooltip(function (l) { return tooltipEl(cfg, spec, l.feature.properties); }, {sticky: true});
@@ -512,11 +523,13 @@
 
   // ------------------------------------------------------ the field tools
   var SVG0 = '<svg viewBox="0 0 24 24" width="20" height="20" fill="none" stroke="#222" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">';
-  var ICONS = {
+  var ICONS = A.ICONS = {
     fullscreen: SVG0 + '<path d="M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5"/></svg>',
     locate: SVG0 + '<circle cx="12" cy="12" r="6"/><circle cx="12" cy="12" r="1.5" fill="#222"/><path d="M12 2v4M12 18v4M2 12h4M18 12h4"/></svg>',
     measure: SVG0 + '<path d="M3 17 17 3l4 4L7 21z"/><path d="M7 13l2 2M10 10l2 2M13 7l2 2"/></svg>',
-    draw: SVG0 + '<path d="M4 20h4L19 9l-4-4L4 16z"/><path d="M13 7l4 4"/></svg>'
+    draw: SVG0 + '<path d="M4 20h4L19 9l-4-4L4 16z"/><path d="M13 7l4 4"/></svg>',
+    imagery: SVG0 + '<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M3 16l5-5 4 4 3-3 6 6"/><circle cx="16" cy="8.5" r="1.5"/></svg>',
+    inspect: SVG0 + '<path d="M9 4h6l1 2h3a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1h3z"/><circle cx="12" cy="12.5" r="3.5"/></svg>'
   };
   function Panel(map) {
     var C = L.Control.extend({
@@ -676,6 +689,15 @@
           if (mode === 'draw') { setMode(null); return; }
           setMode('draw'); drawPanel();
         });
+        var picker = el('input', 'ag-imagery-file');
+        picker.type = 'file'; picker.accept = '.pmtiles'; picker.style.display = 'none';
+        picker.addEventListener('change', function () {
+          if (picker.files && picker.files[0]) openLocalImagery(map, state, picker.files[0]);
+          picker.value = '';
+        });
+        bar.appendChild(picker);
+        button(bar, 'imagery', 'imagery', T.imagery_open, function () { picker.click(); });
+        if (A.inspect && cfg.inspect) A.inspect.toolbar(bar, button);
         L.DomEvent.disableClickPropagation(bar);
         return bar;
       }
@@ -699,13 +721,70 @@
     });
   }
 
+  // ------------------------------------------- imagery carried by the map
+  /* Tiles embedded by maps/imagery_tiles.py: {"z/x/y": base64}; the image type is told by
+   * the first bytes (JPEG, PNG or WebP). No request leaves the page. */
+  var BLANK = 'data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7';
+  function mimeOf(b64) {
+    if (b64.charAt(0) === '/') return 'image/jpeg';
+    return b64.slice(0, 5) === 'UklGR' ? 'image/webp' : 'image/png';
+  }
+  var EmbeddedTiles = L.TileLayer.extend({
+    getTileUrl: function (c) {
+      var t = this._tiles64[c.z + '/' + c.x + '/' + c.y];
+      return t ? 'data:' + mimeOf(t) + ';base64,' + t : BLANK;
+    }
+  });
+  function embeddedLayer(e) {
+    var l = new EmbeddedTiles('', {minNativeZoom: e.minNativeZoom, maxNativeZoom: e.maxNativeZoom, maxZoom: 19,
+      bounds: e.bounds, attribution: esc(e.attribution || ''), className: 'ag-imagery'});
+    l._tiles64 = e.tiles;
+    return l;
+  }
+  A.embeddedLayer = embeddedLayer;
+  /* A .pmtiles file the field team keeps on the phone, opened through the file chooser:
+   * read in the browser (pmtiles.js, FileSource), never uploaded. MBTiles would need an
+   * SQLite engine in the page; the map says how to convert it instead. */
+  function openLocalImagery(map, state, file) {
+    var T = state.cfg.labels;
+    if (!/\.pmtiles$/i.test(file.name)) {
+      state.panel.show([el('div', 'ag-loc-err', T.imagery_pmtiles_only)]);
+      return Promise.resolve(null);
+    }
+    if (!window.pmtiles) {
+      state.panel.show([el('div', 'ag-loc-err', T.imagery_failed)]);
+      return Promise.resolve(null);
+    }
+    var p = new window.pmtiles.PMTiles(new window.pmtiles.FileSource(file));
+    return p.getHeader().then(function (h) {
+      if (state.localImagery) map.removeLayer(state.localImagery);
+      var lyr = window.pmtiles.leafletRasterLayer(p, {maxNativeZoom: h.maxZoom, minNativeZoom: h.minZoom, maxZoom: 19,
+        attribution: esc(file.name), className: 'ag-imagery'});
+      state.localImagery = lyr;
+      state.control._layers.forEach(function (o) { if (!o.overlay && map.hasLayer(o.layer)) map.removeLayer(o.layer); });
+      lyr.addTo(map);
+      lyr.bringToBack();
+      state.control.addBaseLayer(lyr, esc(T.imagery_local + ': ' + file.name));
+      state.panel.show([el('div', 'ag-hint', T.imagery_local + ': ' + file.name + ' (z' + h.minZoom + '–' + h.maxZoom + ')')]);
+      if (h.maxLon > h.minLon) {
+        var b = L.latLngBounds([h.minLat, h.minLon], [h.maxLat, h.maxLon]);
+        if (!map.getBounds().intersects(b)) map.fitBounds(b);
+      }
+      return lyr;
+    }).catch(function (err) {
+      state.panel.show([el('div', 'ag-loc-err', T.imagery_failed + ': ' + (err && err.message || err))]);
+      return null;
+    });
+  }
+  A.openLocalImagery = function (file) { var st = A.maps[0]; return openLocalImagery(st.map, st, file); };
+
   // ----------------------------------------------------------------- build
   A.build = function (map, cfg) {
     if (typeof cfg === 'string') cfg = JSON.parse(document.getElementById(cfg).textContent);
     var state = {map: map, cfg: cfg, layers: {}};
     var base = {}, overlays = {}, first = null;
     cfg.basemaps.forEach(function (b) {
-      var tl = b.tiles.map(function (t) {
+      var tl = b.embedded ? [embeddedLayer(b.embedded)] : b.tiles.map(function (t) {
         return L.tileLayer(t.url, {subdomains: t.subdomains || 'abc', attribution: t.attribution || '',
           maxZoom: 19, maxNativeZoom: t.maxNativeZoom || 18, crossOrigin: false});
       });
@@ -737,8 +816,9 @@
       var t = el('div', 'ag-title', cfg.title);
       map.getContainer().appendChild(t);
     }
-    toolbar(map, cfg, state);
     A.maps.push(state);
+    if (A.inspect && cfg.inspect) A.inspect.start(state);
+    toolbar(map, cfg, state);
     A.ready = true;
     document.documentElement.setAttribute('data-agrigis-ready', '1');
     return state;

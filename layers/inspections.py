@@ -1,0 +1,333 @@
+"""Field inspections (现场核查) in the registry GeoPackage: read the map's export, store them.
+
+The field map (``maps/assets/inspect.js``) exports one GeoJSON FeatureCollection; each
+feature is an inspection: a GPS point (or no geometry), ``id`` (a UUID made on the
+phone), ``project_code``, ``version`` (the registry batch that wrote the parcel version
+shown), ``finding``, ``note``, ``area_mu``, ``accuracy_m``, ``position_time``,
+``created_at`` and up to three photos as JPEG ``data:`` URLs.
+
+Two tables are added to the registry GeoPackage, beside ``projects`` (nothing of the
+registry's own tables is touched):
+
+``inspections`` (features, Point, EPSG:4490)
+    one row per inspection, keyed by its ``inspection_id``; ``version_current`` is the
+    batch of the project's current version when it was imported. QGIS opens it as a
+    point layer; ``photo_count`` says how many photos it has.
+``inspection_photos`` (attributes)
+    the photo bytes (BLOB, exactly as the phone made them), with ``inspection_id`` and
+    ``photo_index`` linking them to their inspection (a QGIS relation).
+
+Import is all or nothing (one transaction), bounded (:data:`LIMITS`), and idempotent:
+an inspection already stored (same id) is skipped, so importing the same file twice
+changes nothing. An inspection of a code the registry does not have is rejected with
+the reason; a file that is not an inspection export imports nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import hashlib
+import json
+import logging
+import math
+import re
+import sqlite3
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from gis.errors import DataFileError
+from gis.labels import DEFAULT_LANG, message
+
+log = logging.getLogger(__name__)
+
+FINDINGS = ("built", "partly_built", "not_started", "mismatch", "other")
+"""Finding codes of the map's form (``maps.inspect.FINDINGS``; labels ``inspection.finding.*``)."""
+TABLE = "inspections"
+PHOTOS = "inspection_photos"
+SRS_ID = 4490
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what an export may hold (a phone export is a few MB)."""
+
+    file_bytes: int = 200_000_000
+    features: int = 10_000
+    photos: int = 3
+    photo_bytes: int = 5_000_000
+    note_chars: int = 2000
+
+
+LIMITS = Limits()
+
+_DATA_URL = re.compile(r"data:image/(jpeg|png);base64,([A-Za-z0-9+/=\s]+)\Z")
+_ID = re.compile(r"[A-Za-z0-9-]{8,64}\Z")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT,
+  geom BLOB,
+  inspection_id TEXT NOT NULL UNIQUE,
+  project_code TEXT NOT NULL,
+  version TEXT,
+  version_current TEXT,
+  finding TEXT NOT NULL,
+  note TEXT,
+  area_mu REAL,
+  accuracy_m REAL,
+  position_time TEXT,
+  created_at TEXT,
+  photo_count INTEGER NOT NULL,
+  imported_at TEXT NOT NULL,
+  source_sha256 TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS {TABLE}_code ON {TABLE}(project_code);
+CREATE TABLE IF NOT EXISTS {PHOTOS} (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT,
+  inspection_id TEXT NOT NULL REFERENCES {TABLE}(inspection_id),
+  photo_index INTEGER NOT NULL,
+  name TEXT,
+  mime TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  data BLOB NOT NULL,
+  UNIQUE (inspection_id, photo_index));
+"""
+
+
+@dataclass
+class ImportResult:
+    """What an import did: ``n_new`` stored, ``n_unchanged`` already there, ``rejected``
+    (one row per inspection refused: ``feature``, ``project_code``, ``reason``)."""
+
+    n_new: int = 0
+    n_unchanged: int = 0
+    n_photos: int = 0
+    rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["feature", "project_code", "reason"]))
+
+
+# -------------------------------------------------------------------- reading
+def read_export(path, limits: Limits = LIMITS) -> list[dict]:
+    """The inspections of an export file, checked; a bad file raises and nothing is read.
+
+    Raises
+    ------
+    DataFileError
+        Missing, too large, not JSON, not an inspection export, or a feature that breaks
+        the format (the message names the feature and what is wrong).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError.of("error.inspections_missing", path=path)
+    size = path.stat().st_size
+    if size > limits.file_bytes:
+        raise DataFileError.of("error.inspections_too_large", path=path, mb=size / 1e6, max_mb=limits.file_bytes / 1e6)
+    raw = path.read_bytes()
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFileError.of("error.inspections_not_json", path=path, detail=exc) from exc
+    if not (isinstance(doc, dict) and doc.get("type") == "FeatureCollection" and doc.get("agrigis") == "inspections"
+            and isinstance(doc.get("features"), list)):
+        raise DataFileError.of("error.inspections_not_export", path=path)
+    feats = doc["features"]
+    if len(feats) > limits.features:
+        raise DataFileError.of("error.inspections_too_many", path=path, n=len(feats), max=limits.features)
+    sha = hashlib.sha256(raw).hexdigest()
+    return [dict(_feature(path, i + 1, f, limits), source_sha256=sha) for i, f in enumerate(feats)]
+
+
+def _bad(path, i: int, what: str) -> DataFileError:
+    return DataFileError.of("error.inspections_bad_feature", path=path, feature=i, detail=what)
+
+
+def _feature(path, i: int, f, limits: Limits) -> dict:
+    """One feature → a checked record (raises on anything out of format)."""
+    if not isinstance(f, dict) or not isinstance(f.get("properties"), dict):
+        raise _bad(path, i, "no properties")
+    p = f["properties"]
+    iid, code = p.get("id"), p.get("project_code")
+    if not isinstance(iid, str) or not _ID.match(iid):
+        raise _bad(path, i, f"id {iid!r}")
+    if not isinstance(code, str) or not code.strip() or len(code) > 100:
+        raise _bad(path, i, f"project_code {code!r}")
+    if p.get("finding") not in FINDINGS:
+        raise _bad(path, i, f"finding {p.get('finding')!r} (one of {', '.join(FINDINGS)})")
+    note = p.get("note") or ""
+    if not isinstance(note, str) or len(note) > limits.note_chars:
+        raise _bad(path, i, f"note longer than {limits.note_chars} characters")
+    rec = {"inspection_id": iid, "project_code": code.strip(), "version": _text(p.get("version")),
+           "finding": p["finding"], "note": note, "area_mu": _number(path, i, p, "area_mu"),
+           "accuracy_m": _number(path, i, p, "accuracy_m"), "position_time": _text(p.get("position_time")),
+           "created_at": _text(p.get("created_at")), "point": _point(path, i, f.get("geometry"))}
+    rec["photos"] = _photos(path, i, p.get("photos") or [], limits)
+    return rec
+
+
+def _text(v) -> str | None:
+    return None if v is None else str(v)[:100]
+
+
+def _number(path, i: int, p: dict, key: str) -> float | None:
+    v = p.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise _bad(path, i, f"{key} {v!r}")
+    return float(v)
+
+
+def _point(path, i: int, g) -> tuple[float, float] | None:
+    if g is None:
+        return None
+    try:
+        lon, lat = (float(c) for c in g["coordinates"][:2])
+        ok = g["type"] == "Point" and -180 <= lon <= 180 and -90 <= lat <= 90
+    except (TypeError, KeyError, ValueError):
+        ok = False
+    if not ok:
+        raise _bad(path, i, "geometry is not a lon/lat Point")
+    return lon, lat
+
+
+def _photos(path, i: int, photos, limits: Limits) -> list[dict]:
+    if not isinstance(photos, list) or len(photos) > limits.photos:
+        raise _bad(path, i, f"more than {limits.photos} photos")
+    out = []
+    for k, ph in enumerate(photos, start=1):
+        m = _DATA_URL.match(ph.get("data", "")) if isinstance(ph, dict) and isinstance(ph.get("data"), str) else None
+        if m is None:
+            raise _bad(path, i, f"photo {k} is not a JPEG/PNG data: URL")
+        try:
+            data = base64.b64decode(re.sub(r"\s", "", m.group(2)), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise _bad(path, i, f"photo {k}: {exc}") from exc
+        magic = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG"}[m.group(1)]
+        if not data.startswith(magic) or len(data) > limits.photo_bytes:
+            raise _bad(path, i, f"photo {k} is not a {m.group(1).upper()} image of at most {limits.photo_bytes} bytes")
+        out.append({"name": _text(ph.get("name")), "mime": f"image/{m.group(1)}", "data": data,
+                    "sha256": hashlib.sha256(data).hexdigest()})
+    return out
+
+
+# -------------------------------------------------------------------- storing
+def point_blob(lon: float, lat: float, srs_id: int = SRS_ID) -> bytes:
+    """A GeoPackage geometry blob of a point (standard header, no envelope, WKB).
+
+    >>> point_blob(123.0, 45.0)[:4]
+    b'GP\\x00\\x01'
+    """
+    return b"GP" + struct.pack("<BBi", 0, 1, srs_id) + struct.pack("<BIdd", 1, 1, lon, lat)
+
+
+def _register(con: sqlite3.Connection) -> None:
+    """Make ``inspections`` a point layer of the GeoPackage (once)."""
+    for stmt in filter(str.strip, _SCHEMA.split(";")):  # not executescript: it would end the transaction
+        con.execute(stmt)
+    have = con.execute("SELECT 1 FROM gpkg_contents WHERE table_name = ?", (TABLE,)).fetchone()
+    if have:
+        return
+    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
+                "VALUES (?, 'features', ?, ?, ?)", (TABLE, TABLE, "现场核查 field inspections (photos in "
+                                                     f"{PHOTOS}, linked by inspection_id)", SRS_ID))
+    con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'POINT', ?, 0, 0)", (TABLE, SRS_ID))
+    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
+                "VALUES (?, 'attributes', ?, ?)", (PHOTOS, PHOTOS, "现场核查照片 inspection photos"))
+
+
+def import_inspections(registry, path, lang: str = DEFAULT_LANG, limits: Limits = LIMITS) -> ImportResult:
+    """Store the inspections of an export file in ``registry`` (a :class:`layers.registry.Registry`).
+
+    All or nothing: the file is checked completely first, then one transaction writes
+    every inspection whose project code the registry knows and that is not stored yet.
+    """
+    recs = read_export(path, limits)
+    projects = registry.projects(include_history=True)
+    current = projects[projects["valid_to"].isna()].set_index("project_code")["batch_id"].to_dict()
+    known = set(projects["project_code"].astype(str))
+    versions = set(zip(projects["project_code"].astype(str), projects["batch_id"].astype(str), strict=True))
+    res, rejected = ImportResult(), []
+    at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    with registry.backend.transaction() as con:
+        _register(con)
+        stored = {r[0] for r in con.execute(f"SELECT inspection_id FROM {TABLE}")}
+        for i, r in enumerate(recs, start=1):
+            reason = _refusal(r, known, versions, lang)
+            if reason:
+                rejected.append((i, r["project_code"], reason))
+            elif r["inspection_id"] in stored:
+                res.n_unchanged += 1
+            else:
+                _insert(con, r, current.get(r["project_code"]), at)
+                stored.add(r["inspection_id"])
+                res.n_new += 1
+                res.n_photos += len(r["photos"])
+    res.rejected = pd.DataFrame(rejected, columns=["feature", "project_code", "reason"])
+    return res
+
+
+def _refusal(r: dict, known: set, versions: set, lang: str) -> str | None:
+    if r["project_code"] not in known:
+        return message("reject.inspection_unknown_code", lang, code=r["project_code"])
+    if r["version"] is not None and (r["project_code"], r["version"]) not in versions:
+        return message("reject.inspection_unknown_version", lang, code=r["project_code"], version=r["version"])
+    return None
+
+
+def _insert(con, r: dict, current: str | None, at: str) -> None:
+    geom = point_blob(*r["point"]) if r["point"] else None
+    con.execute(f"INSERT INTO {TABLE} (geom, inspection_id, project_code, version, version_current, finding, note, "
+                "area_mu, accuracy_m, position_time, created_at, photo_count, imported_at, source_sha256) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (geom, r["inspection_id"], r["project_code"], r["version"], current, r["finding"], r["note"],
+                 r["area_mu"], r["accuracy_m"], r["position_time"], r["created_at"], len(r["photos"]), at,
+                 r["source_sha256"]))
+    con.executemany(f"INSERT INTO {PHOTOS} (inspection_id, photo_index, name, mime, sha256, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(r["inspection_id"], k, ph["name"], ph["mime"], ph["sha256"], sqlite3.Binary(ph["data"]))
+                     for k, ph in enumerate(r["photos"], start=1)])
+
+
+# -------------------------------------------------------------------- reading back
+def inspections(registry, project_code: str | None = None) -> pd.DataFrame:
+    """Stored inspections (no photo bytes), oldest first; of one project with ``project_code``.
+
+    An empty frame when none was ever imported.
+    """
+    cols = ["inspection_id", "project_code", "version", "version_current", "finding", "note", "area_mu",
+            "accuracy_m", "position_time", "created_at", "photo_count", "imported_at"]
+    con = sqlite3.connect(f"file:{registry.path}?mode=ro", uri=True)
+    try:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (TABLE,)).fetchone():
+            return pd.DataFrame(columns=cols)
+        where, params = ("WHERE project_code = ?", (str(project_code),)) if project_code is not None else ("", ())
+        rows = con.execute(f"SELECT {', '.join(cols)} FROM {TABLE} {where} ORDER BY created_at, fid", params).fetchall()
+    finally:
+        con.close()
+    return pd.DataFrame.from_records(rows, columns=cols)
+
+
+def photos(registry, inspection_id: str) -> list[bytes]:
+    """The photo bytes of one inspection, in order."""
+    con = sqlite3.connect(f"file:{registry.path}?mode=ro", uri=True)
+    try:
+        rows = con.execute(f"SELECT data FROM {PHOTOS} WHERE inspection_id = ? ORDER BY photo_index",
+                           (inspection_id,)).fetchall()
+    finally:
+        con.close()
+    return [bytes(r[0]) for r in rows]
+
+
+def latest_contradicting(registry) -> pd.DataFrame:
+    """Projects whose current status is ``completed``/``accepted`` but whose latest
+    inspection found something else than ``built`` (for ``check`` and ``progress``)."""
+    ins = inspections(registry)
+    if ins.empty:
+        return ins.assign(status=pd.Series(dtype=object))
+    latest = ins.sort_values(["created_at"]).groupby("project_code").tail(1)
+    cur = registry.projects()[["project_code", "status"]]
+    out = latest.merge(cur, on="project_code")
+    return out[out["status"].isin(["completed", "accepted"]) & (out["finding"] != "built")].reset_index(drop=True)

@@ -1,0 +1,332 @@
+"""Offline imagery for field maps: raster tiles around the parcels, embedded in the HTML.
+
+A field map opened without network shows nothing under the parcels, because basemap
+tiles are the only thing it still fetches. This module takes imagery the bureau already
+has and puts the tiles *around the parcels shown* into the map itself:
+
+* **MBTiles** (SQLite, raster tiles, TMS rows), as QGIS's "Generate XYZ tiles
+  (MBTiles)" and many Chinese tools export;
+* **PMTiles** v3 archives (read with the ``pmtiles`` package of the format's authors);
+* **GeoTIFF** or any raster GDAL reads (a true-colour composite, an orthophoto): tiled
+  here into Web Mercator XYZ tiles (JPEG where the tile is fully covered, PNG with
+  transparency at the edges of the image).
+
+:func:`embed_tiles` walks the zoom levels upward and keeps every level whose tiles still
+fit the byte budget, so a 1万亩 project gets zoom 17 and a county stops earlier; the zoom
+reached and the size are in the returned :class:`EmbeddedTiles`. Tiles are in Web
+Mercator over WGS84/CGCS2000 (the two agree to centimetres): no GCJ-02 shift.
+
+Examples
+--------
+>>> tile_range((123.80, 45.60, 123.82, 45.61), 15)
+(27652, 11708, 27654, 11709)
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from gis.errors import DataFileError, InputError
+
+log = logging.getLogger(__name__)
+
+MAX_LAT = 85.0511287798
+TILE = 256
+MAX_TILE_BYTES = 4_000_000
+"""A single tile larger than this is refused (a raster tile is 5–100 KB)."""
+
+_MIME = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+@dataclass(frozen=True)
+class TileBudget:
+    """How much imagery a map may carry.
+
+    Parameters
+    ----------
+    max_bytes : int
+        Bytes the embedded tiles may take in the HTML (base64 text, as written).
+    max_zoom : int
+        Never go deeper than this zoom (18 ≈ 0.4 m per pixel here).
+    margin : float
+        Share of the parcels' extent added on every side (context around the parcels).
+    """
+
+    max_bytes: int = 40_000_000
+    max_zoom: int = 18
+    margin: float = 0.1
+
+
+@dataclass
+class EmbeddedTiles:
+    """Tiles chosen for a map: ``tiles`` maps ``"z/x/y"`` to base64 image data."""
+
+    fmt: str
+    tiles: dict[str, str] = field(default_factory=dict)
+    zoom_min: int | None = None
+    zoom_max: int | None = None
+    n_bytes: int = 0
+    source: str = ""
+
+    def spec(self, name: str, attribution: str | None = None) -> dict:
+        """The basemap entry of the map configuration (see ``agrigis.js``)."""
+        # the image type of each tile is told in the browser by its first bytes (JPEG, PNG, WebP)
+        w, s, e, n = self.bounds()
+        return {"name": name, "tiles": [], "show": True, "embedded": {
+            "tiles": self.tiles, "minNativeZoom": self.zoom_min, "maxNativeZoom": self.zoom_max,
+            "bounds": [[s, w], [n, e]], "attribution": attribution or ""}}
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Lon/lat ``(west, south, east, north)`` of the tiles of the first zoom level."""
+        xy = [tuple(map(int, k.split("/")[1:])) for k in self.tiles if k.startswith(f"{self.zoom_min}/")]
+        if not xy:
+            return (0.0, 0.0, 0.0, 0.0)
+        xs, ys = [p[0] for p in xy], [p[1] for p in xy]
+        w, n = tile_lonlat(min(xs), min(ys), self.zoom_min)
+        e, s = tile_lonlat(max(xs) + 1, max(ys) + 1, self.zoom_min)
+        return w, s, e, n
+
+
+class TileSource(Protocol):
+    """Anything that hands out ``z/x/y`` raster tiles (XYZ rows, y down)."""
+
+    fmt: str
+    minzoom: int
+    maxzoom: int
+    name: str
+
+    def get(self, z: int, x: int, y: int) -> bytes | None: ...
+
+    def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------- tile arithmetic
+def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The XYZ tile holding a lon/lat point at zoom ``z``.
+
+    >>> lonlat_to_tile(0.0, 0.0, 1)
+    (1, 1)
+    """
+    lat = max(min(lat, MAX_LAT), -MAX_LAT)
+    n = 2 ** z
+    x = (lon + 180.0) / 360.0 * n
+    s = math.sin(math.radians(lat))
+    y = (0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * n
+    return min(max(int(x), 0), n - 1), min(max(int(y), 0), n - 1)
+
+
+def tile_lonlat(x: float, y: float, z: int) -> tuple[float, float]:
+    """Lon/lat of the north-west corner of tile ``x, y`` at zoom ``z``.
+
+    >>> tile_lonlat(1, 1, 1)
+    (0.0, 0.0)
+    """
+    n = 2 ** z
+    lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
+    return x / n * 360.0 - 180.0, lat
+
+
+def tile_range(bounds, z: int) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)`` inclusive tile range covering lon/lat ``bounds`` at zoom ``z``."""
+    w, s, e, n = map(float, bounds)
+    x0, y0 = lonlat_to_tile(w, n, z)
+    x1, y1 = lonlat_to_tile(e, s, z)
+    return x0, y0, x1, y1
+
+
+def tile_bounds_3857(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """Web Mercator bounds ``(left, bottom, right, top)`` of a tile."""
+    half = 20037508.342789244
+    size = 2 * half / 2 ** z
+    return -half + x * size, half - (y + 1) * size, -half + (x + 1) * size, half - y * size
+
+
+def _with_margin(bounds, margin: float) -> tuple[float, float, float, float]:
+    w, s, e, n = map(float, bounds)
+    dx, dy = max((e - w) * margin, 1e-3), max((n - s) * margin, 1e-3)
+    return w - dx, s - dy, e + dx, n + dy
+
+
+def _b64_len(n: int) -> int:
+    return 4 * ((n + 2) // 3)
+
+
+# ----------------------------------------------------------------------- sources
+class MBTilesSource:
+    """Raster tiles from an MBTiles file (read-only; rows are TMS, flipped here)."""
+
+    def __init__(self, path: Path):
+        self.name = path.name
+        try:
+            self._con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            meta = dict(self._con.execute("SELECT name, value FROM metadata").fetchall())
+            zooms = self._con.execute("SELECT MIN(zoom_level), MAX(zoom_level) FROM tiles").fetchone()
+        except sqlite3.Error as exc:
+            raise DataFileError.of("error.basemap_file_corrupt", path=path, detail=exc) from exc
+        self.fmt = _check_format(path, str(meta.get("format", "png")).lower())
+        if zooms[0] is None:
+            raise DataFileError.of("error.basemap_file_empty", path=path)
+        self.minzoom, self.maxzoom = int(zooms[0]), int(zooms[1])
+
+    def get(self, z: int, x: int, y: int) -> bytes | None:
+        row = self._con.execute("SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
+                                (z, x, 2 ** z - 1 - y)).fetchone()
+        return bytes(row[0]) if row and row[0] else None
+
+    def level(self, z: int, x0: int, y0: int, x1: int, y1: int) -> Iterator[tuple[int, int, bytes]]:
+        """Every tile of zoom ``z`` in the XYZ range (one query; works without an index too)."""
+        n = 2 ** z
+        cur = self._con.execute("SELECT tile_column, tile_row, tile_data FROM tiles WHERE zoom_level = ? AND "
+                                "tile_column BETWEEN ? AND ? AND tile_row BETWEEN ? AND ?",
+                                (z, x0, x1, n - 1 - y1, n - 1 - y0))
+        for x, row, data in cur:
+            yield int(x), n - 1 - int(row), bytes(data) if data else b""
+
+    def close(self) -> None:
+        self._con.close()
+
+
+class PMTilesSource:
+    """Raster tiles from a PMTiles v3 archive (directories cached while reading)."""
+
+    def __init__(self, path: Path):
+        from pmtiles.tile import Compression, TileType, deserialize_directory, deserialize_header
+
+        self.name = path.name
+        self._f = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._dirs: dict[tuple[int, int], list] = {}
+        self._deser = deserialize_directory
+        try:
+            h = deserialize_header(self._read(0, 127))
+        except Exception as exc:  # noqa: BLE001 - the library raises several kinds for a bad header
+            self._f.close()
+            raise DataFileError.of("error.basemap_file_corrupt", path=path, detail=exc) from exc
+        self._h = h
+        # UNKNOWN: what pmtiles' own converter writes for an MBTiles saying "jpg"; the
+        # browser tells the image type by the bytes, so such tiles are taken as images
+        kinds = {TileType.JPEG: "jpg", TileType.PNG: "png", TileType.WEBP: "webp", TileType.UNKNOWN: "jpg"}
+        if h["tile_type"] not in kinds:
+            self._f.close()
+            raise InputError.of("error.basemap_not_raster", path=path, format=str(h["tile_type"]))
+        self.fmt = kinds[h["tile_type"]]
+        self._gzip = h["tile_compression"] == Compression.GZIP
+        self.minzoom, self.maxzoom = int(h["min_zoom"]), int(h["max_zoom"])
+
+    def _read(self, offset: int, length: int) -> bytes:
+        self._f.seek(offset)
+        return self._f.read(length)
+
+    def _dir(self, offset: int, length: int) -> list:
+        key = (offset, length)
+        if key not in self._dirs:
+            self._dirs[key] = self._deser(self._read(offset, length))
+        return self._dirs[key]
+
+    def get(self, z: int, x: int, y: int) -> bytes | None:
+        from pmtiles.tile import find_tile, zxy_to_tileid
+
+        tid, h = zxy_to_tileid(z, x, y), self._h
+        off, length = h["root_offset"], h["root_length"]
+        for _ in range(4):
+            entry = find_tile(self._dir(off, length), tid)
+            if entry is None:
+                return None
+            if entry.run_length == 0:
+                off, length = h["leaf_directory_offset"] + entry.offset, entry.length
+                continue
+            if entry.length > MAX_TILE_BYTES:
+                return None
+            data = self._read(h["tile_data_offset"] + entry.offset, entry.length)
+            if self._gzip:
+                import gzip
+
+                data = gzip.decompress(data)
+            return data
+        return None
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _check_format(path: Path, fmt: str) -> str:
+    if fmt not in _MIME:
+        raise InputError.of("error.basemap_not_raster", path=path, format=fmt)
+    return "jpg" if fmt == "jpeg" else fmt
+
+
+def open_tiles(path) -> TileSource:
+    """A tile source for ``path``: ``.mbtiles``, ``.pmtiles`` or a raster (GeoTIFF …).
+
+    Raises
+    ------
+    DataFileError
+        Missing, unreadable or corrupt file (the message names it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError.of("error.basemap_file_missing", path=path)
+    suffix = path.suffix.lower()
+    if suffix == ".mbtiles":
+        return MBTilesSource(path)
+    if suffix == ".pmtiles":
+        return PMTilesSource(path)
+    from .imagery_raster import RasterTileSource
+
+    return RasterTileSource(path)
+
+
+# ---------------------------------------------------------------------- choosing
+def _level(source: TileSource, bounds, z: int) -> Iterator[tuple[str, bytes]]:
+    x0, y0, x1, y1 = tile_range(bounds, z)
+    if hasattr(source, "level"):  # one query for the whole level
+        tiles = source.level(z, x0, y0, x1, y1)
+    else:
+        tiles = ((x, y, source.get(z, x, y)) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1))
+    for x, y, data in tiles:
+        if data and len(data) <= MAX_TILE_BYTES:
+            yield f"{z}/{x}/{y}", data
+
+
+def _start_zoom(source: TileSource, bounds) -> int:
+    """The deepest zoom at which the area still fits in 2 × 2 tiles (not below the source's)."""
+    z = source.minzoom
+    while z < source.maxzoom:
+        x0, y0, x1, y1 = tile_range(bounds, z + 1)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > 4:
+            break
+        z += 1
+    return z
+
+
+def embed_tiles(source: TileSource, bounds, budget: TileBudget = TileBudget()) -> EmbeddedTiles:
+    """The tiles of ``source`` around lon/lat ``bounds``, whole zoom levels within the budget.
+
+    Levels are added from the zoom where the area fits in 2 × 2 tiles upward; the first
+    level that would go over ``budget.max_bytes`` is left out, and so are all deeper ones.
+    Returns an :class:`EmbeddedTiles` (empty when not even the first level fits, or the
+    source has no tiles there).
+    """
+    area = _with_margin(bounds, budget.margin)
+    out = EmbeddedTiles(fmt=source.fmt, source=source.name)
+    for z in range(_start_zoom(source, area), min(source.maxzoom, budget.max_zoom) + 1):
+        level, size = {}, 0
+        for k, v in _level(source, area, z):  # stops reading as soon as the level is over budget
+            level[k] = base64.b64encode(v).decode("ascii")
+            size += len(k) + len(level[k]) + 6
+            if out.n_bytes + size > budget.max_bytes:
+                break
+        if out.n_bytes + size > budget.max_bytes:
+            log.info("imagery: zoom %d does not fit the budget; stopping at zoom %s", z, out.zoom_max)
+            break
+        if level:
+            out.tiles.update(level)
+            out.n_bytes += size
+            out.zoom_min = z if out.zoom_min is None else out.zoom_min
+            out.zoom_max = z
+    return out
