@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CGCS2000", "GK_CM123", "GK_ZONE41", "WGS84", "WEB_MERCATOR",
-    "gk_crs", "CRSGuess", "guess_crs", "CRSCheck", "check_crs",
+    "gk_crs", "gk_zone_crs", "CRSGuess", "guess_crs", "CRSCheck", "check_crs",
     "CHINA_BOUNDS", "BAICHENG_BOUNDS",
 ]
 
@@ -111,6 +111,21 @@ def gk_crs(lon: float, width: int = 3, prefix: bool = False) -> pyproj.CRS:
             f"(central meridians 75–135°E); pass a longitude in China"
         )
     return pyproj.CRS.from_epsg(_gk_epsg(zone, width, prefix))
+
+
+def gk_zone_crs(zone: int, width: int = 3, prefix: bool = True) -> pyproj.CRS:
+    """The CGCS2000 Gauss-Krüger CRS of zone number ``zone`` (as a 带号 gives it).
+
+    Examples
+    --------
+    >>> gk_zone_crs(41).to_epsg(), gk_zone_crs(41, prefix=False).to_epsg(), gk_zone_crs(21, 6).to_epsg()
+    (4529, 4550, 4499)
+    """
+    zones = _GK3_ZONES if width == 3 else _GK6_ZONES if width == 6 else ()
+    if zone not in zones:
+        raise CRSError(f"zone {zone!r} is not a CGCS2000 {width}° Gauss-Krüger zone "
+                       f"({'25–45' if width == 3 else '13–23'} for {width}° zones)")
+    return pyproj.CRS.from_epsg(_gk_epsg(int(zone), width, prefix))
 
 
 @dataclass(frozen=True)

@@ -117,10 +117,12 @@ class ReadResult:
 # -- encodings ------------------------------------------------------------------------
 
 
-def detect_encoding(data: bytes) -> str:
+def detect_encoding(data: bytes, path: str | Path | None = None, offset: int = 0) -> str:
     """``"UTF-8"`` if ``data`` decodes as UTF-8 (or is ASCII), else ``"GB18030"``.
 
-    GB18030 is a superset of GBK and GB2312, so it decodes all of them.
+    GB18030 is a superset of GBK and GB2312, so it decodes all of them. When neither
+    decodes, the error names ``path`` and the byte of the file (``data`` starts at byte
+    ``offset`` of it) and says to give ``--encoding``.
 
     Examples
     --------
@@ -136,7 +138,7 @@ def detect_encoding(data: bytes) -> str:
         data.decode("gb18030")
         return "GB18030"
     except UnicodeDecodeError as exc:
-        raise DataFileError.of("error.encoding_undecodable", start=exc.start) from None
+        raise DataFileError.of("error.encoding_undecodable_file", path=path or "?", offset=offset + exc.start) from None
 
 
 _CPG_NAMES = {"utf8": "UTF-8", "utf-8": "UTF-8", "65001": "UTF-8", "gbk": "GBK", "936": "GBK",
@@ -164,9 +166,42 @@ def _dbf_encoding(shp: Path) -> tuple[str, tuple[str, dict]]:
     if len(data) < 32:
         raise DataFileError.of("error.dbf_truncated", dbf=dbf, size=len(data))
     header_len = struct.unpack("<H", data[8:10])[0]
-    enc = detect_encoding(data[header_len:] + data[32:header_len])
-    how = "note.encoding_detected_no_cpg" if any(b > 127 for b in data[32:]) else "note.encoding_ascii_no_cpg"
+    names = b"".join(data[p:p + 11].split(b"\0")[0] for p in range(32, min(header_len, len(data)) - 31, 32)
+                     if data[p] != 0x0D)
+    try:  # the records and the field names only: descriptors hold binary widths (254 = 0xFE)
+        enc = detect_encoding(data[header_len:], dbf, header_len)
+        enc = enc if detect_encoding(names, dbf) == "UTF-8" or enc != "UTF-8" else "GB18030"
+    except DataFileError:
+        enc, cut = _dbf_cut_values(data, header_len, dbf)
+        return enc, ("note.encoding_cut_values", {"enc": enc, "n": cut})
+    text = data[header_len:] + names
+    how = "note.encoding_detected_no_cpg" if any(b > 127 for b in text) else "note.encoding_ascii_no_cpg"
     return enc, (how, {"enc": enc})
+
+
+def _dbf_cut_values(data: bytes, header_len: int, dbf: Path) -> tuple[str, int]:
+    """``("GB18030", number of values cut)`` when the records decode once the GBK values
+    cut inside a character at their field's width lose their broken last byte (as GDAL
+    reads them); else the encoding error, naming the file's byte."""
+    n, _, rec_len, fields = _dbf_fields(data)
+    n = min(n, (len(data) - header_len) // max(rec_len, 1))
+    kept, cut = bytearray(), 0
+    for r in range(n):
+        rec = data[header_len + r * rec_len: header_len + (r + 1) * rec_len]
+        for typ, off, width, _ in fields:
+            v = rec[off:off + width]
+            if typ == "C" and len(v) == width and v[-1:] > b"\x80":
+                try:
+                    v.decode("gb18030")
+                except UnicodeDecodeError as exc:
+                    if exc.start == width - 1:
+                        v, cut = v[:-1], cut + 1
+            kept += v + b" "
+    try:
+        bytes(kept).decode("gb18030")
+    except UnicodeDecodeError:
+        detect_encoding(data[header_len:], dbf, header_len)  # raises, naming the byte
+    return "GB18030", cut
 
 
 def _sibling(path: Path, suffix: str) -> Path | None:
@@ -229,14 +264,14 @@ def _read_shapefile(path: Path, encoding: str | None):
     shx = _sibling(path, ".shx")
     if shx is None:
         raise DataFileError.of("error.shx_missing", path=path, name=path.with_suffix(".shx").name)
-    _check_shp_sizes(path, shx)
+    notes = _check_shp_sizes(path, shx)
     if encoding:
         enc, note = encoding.upper(), ("note.encoding_given", {"enc": encoding.upper()})
     else:
         enc, note = _dbf_encoding(path)
     fids: list[int] = []
     df, geom, crs = _raw_read(path, encoding=enc, fids=fids)
-    return _exact_dbf_integers(_sibling(path, ".dbf"), df, fids), geom, crs, enc, note
+    return _exact_dbf_integers(_sibling(path, ".dbf"), df, fids), geom, crs, notes, note
 
 
 def _dbf_fields(data: bytes) -> tuple[int, int, int, list[tuple[str, int, int, int]]]:
@@ -276,8 +311,10 @@ def _dbf_int(raw: bytes):
     return None if not text or set(text) <= {"*"} else text
 
 
-def _check_shp_sizes(shp: Path, shx: Path) -> None:
-    """Truncated .shp and .shx files claiming more records than the .shp holds."""
+def _check_shp_sizes(shp: Path, shx: Path) -> list[Message]:
+    """Truncated .shp and .shx files claiming more records than the .shp holds are
+    refused; a main header whose file length is stale while the records and the .shx
+    agree (GDAL reads it) gives a note."""
     size = shp.stat().st_size
     if size < 100:
         raise DataFileError.of("error.shp_too_short", shp=shp, size=size)
@@ -287,19 +324,24 @@ def _check_shp_sizes(shp: Path, shx: Path) -> None:
     declared = struct.unpack(">i", head[24:28])[0] * 2
     if code != 9994:
         raise DataFileError.of("error.shp_bad_code", shp=shp, code=code)
-    if declared != size:
-        raise DataFileError.of("error.shp_size_mismatch", shp=shp, declared=declared, size=size)
     shx_size = shx.stat().st_size
     n_index = (shx_size - 100) // 8
+    ends = np.zeros(0, dtype="int64")
     if shx_size >= 100:
         with open(shx, "rb") as f:
             f.seek(100)
             idx = f.read(8 * n_index)
         offsets = np.frombuffer(idx, dtype=">i4").reshape(-1, 2) if idx else np.zeros((0, 2), ">i4")
         ends = offsets[:, 0].astype("int64") * 2 + 8 + offsets[:, 1].astype("int64") * 2
-        if len(ends) and ends.max() > size:
-            bad = int(np.argmax(ends > size)) + 1
-            raise DataFileError.of("error.shx_mismatch", shx=shx, n=n_index, bad=bad, shp=shp.name, size=size)
+    notes = []
+    if declared != size:
+        if not (len(ends) and ends.max() == size):
+            raise DataFileError.of("error.shp_size_mismatch", shp=shp, declared=declared, size=size)
+        notes.append(Message("note.shp_stale_header", shp=shp, declared=declared, size=size))  # GDAL reads it
+    if len(ends) and ends.max() > size:
+        bad = int(np.argmax(ends > size)) + 1
+        raise DataFileError.of("error.shx_mismatch", shx=shx, n=n_index, bad=bad, shp=shp.name, size=size)
+    return notes
 
 
 def _read_gpkg(path: Path, layer: str | None):
@@ -344,7 +386,7 @@ def _read_kml(path: Path):
 
 def _read_csv(path: Path, encoding: str | None, mapping=None):
     data = path.read_bytes()
-    enc = encoding.upper() if encoding else detect_encoding(data)
+    enc = encoding.upper() if encoding else detect_encoding(data, path)
     note = ("note.encoding_given" if encoding else "note.encoding_detected", {"enc": enc})
     import io as _io
 
@@ -775,12 +817,13 @@ def read_parcels(
             raise InputError.of("error.encoding_unknown", encoding=encoding) from None
     if source_datum not in (None, "cgcs2000", "wgs84", "gcj02"):
         raise InputError.of("error.source_datum", value=source_datum)
-    df, geoms, declared, enc_how, label = _read_source(path, layer, encoding, mapping)
+    df, geoms, declared, enc_how, label, fmt_notes = _read_source(path, layer, encoding, mapping, crs)
     notes: list[str] = []
     enc_note = None
     if enc_how:
         enc_note = message(enc_how[0], lang, **enc_how[1])
         notes.append(message("note.encoding", lang, how=enc_note))
+    notes.extend(m.text(lang) for m in fmt_notes)
     df, text_repair = clean_texts(df, notes, lang)
     n = len(df)
     df = df.reset_index(drop=True)
@@ -817,9 +860,9 @@ def read_parcels(
                       notes=notes, n_read=n)
 
 
-def _read_source(path: Path, layer: str | None, encoding: str | None, mapping):
-    """``(attributes, geometries, declared CRS, encoding note, label)`` of one file; an
-    archive's layer is unpacked into a temporary folder that errors never name."""
+def _read_source(path: Path, layer: str | None, encoding: str | None, mapping, crs=None):
+    """``(attributes, geometries, declared CRS, encoding note, label, format notes)`` of
+    one file; an archive's layer is unpacked into a temporary folder that errors never name."""
     suffix = path.suffix.lower()
     label = str(path)
     with tempfile.TemporaryDirectory(prefix="agrigis-read-") as tmp:
@@ -828,32 +871,52 @@ def _read_source(path: Path, layer: str | None, encoding: str | None, mapping):
             if suffix in (".zip", ".kmz"):
                 inner = _extract(path, Path(tmp), suffix[1:])
                 label = f"{path}!{inner.relative_to(tmp)}"
-            df, geoms, declared, enc_how, layer = _read_format(inner, layer, encoding, mapping)
+            df, geoms, declared, enc_how, layer, fmt_notes = _read_format(inner, layer, encoding, mapping, crs)
         except AgrigisError as exc:
             if inner is path:
                 raise
             raise _name_members(exc, tmp, path) from None
     if layer is not None and inner.suffix.lower() == ".gpkg":
         label = f"{label}:{layer}"
-    return df, geoms, declared, enc_how, label
+    return df, geoms, declared, enc_how, label, fmt_notes
 
 
-def _read_format(inner: Path, layer: str | None, encoding: str | None, mapping):
-    """Dispatch on the file type: ``(attributes, geometries, declared CRS, encoding note, layer)``."""
+def _read_format(inner: Path, layer: str | None, encoding: str | None, mapping, crs=None):
+    """Dispatch on the file type: ``(attributes, geometries, declared CRS, encoding note,
+    layer, notes)``; ``notes`` are :class:`~gis.errors.Message` s of the format's reader."""
     s = inner.suffix.lower()
-    enc_how = None
+    enc_how, notes = None, []
     if s == ".shp":
-        df, wkb, declared, _, enc_how = _read_shapefile(inner, encoding)
+        df, wkb, declared, notes, enc_how = _read_shapefile(inner, encoding)
     elif s == ".gpkg":
         df, wkb, declared, _, enc_how, layer = _read_gpkg(inner, layer)
     elif s == ".kml":
         df, wkb, declared = _read_kml(inner)
+    elif s == ".txt" and (txt := _boundary_text(inner, encoding)) is not None:
+        from .boundary_txt import read_boundary_txt
+
+        text, enc_how = txt
+        df, geoms, declared, notes = read_boundary_txt(text, inner, crs)
+        return df, geoms, declared, enc_how, layer, notes
     elif s in (".csv", ".txt"):
         df, geoms, declared, _, enc_how = _read_csv(inner, encoding, mapping)
-        return df, geoms, declared, enc_how, layer
+        return df, geoms, declared, enc_how, layer, []
     else:  # GeoJSON
         df, wkb, declared = _raw_read(inner)
-    return df, _geoms_from_wkb(wkb), declared, enc_how, layer
+    return df, _geoms_from_wkb(wkb), declared, enc_how, layer, notes
+
+
+def _boundary_text(path: Path, encoding: str | None) -> tuple[str, tuple] | None:
+    """``(text, encoding note)`` when ``path`` is a 自然资源部 boundary-point file
+    (:mod:`layers.boundary_txt`), else None (it is read as CSV)."""
+    from .boundary_txt import is_boundary_txt
+
+    data = path.read_bytes()
+    enc = encoding.upper() if encoding else detect_encoding(data, path)
+    text = data.decode(enc.replace("UTF-8", "utf-8-sig"), errors="strict")
+    if not is_boundary_txt(text):
+        return None
+    return text, ("note.encoding_given" if encoding else "note.encoding_detected", {"enc": enc})
 
 
 # -- text values and column names -------------------------------------------------------

@@ -123,7 +123,7 @@ may be replaced by the next export; any other existing file is refused."""
 
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 _EXPORT_DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
-                   ".csv": None, ".xlsx": None}
+                   ".csv": None, ".xlsx": None, ".txt": None}
 
 _WKT1_4490 = (
     'GEOGCS["China Geodetic Coordinate System 2000",DATUM["China_2000",SPHEROID["CGCS2000",'
@@ -1038,23 +1038,31 @@ class Registry:
 
     # -- export ------------------------------------------------------------------------
     def export(self, path: str | os.PathLike, *, include_history: bool = False, lang: str = "zh",
-               force: bool = False) -> Path:
-        """Write the projects to a GeoPackage, Shapefile, GeoJSON, CSV or XLSX file.
+               force: bool = False, category: str | None = None, county: str | None = None,
+               per_project: bool = False) -> Path:
+        """Write the projects to a GeoPackage, Shapefile, GeoJSON, CSV, XLSX or the
+        自然资源部 boundary-point TXT (:mod:`layers.boundary_txt`).
 
         The file is written to a temporary name and renamed into place (a Shapefile's
         parts together), so a failure leaves the previous file as it was. Refused: the
         registry itself (also through a link), and an existing file that is not an earlier
         export (:data:`EXPORT_MARK`), unless ``force``. Text cells of CSV/XLSX can never
         run as formulas and control characters are removed.
+
+        ``category`` / ``county`` (codes or Chinese names) keep only those projects.
+        ``per_project`` (TXT only): ``path`` is a folder that receives one
+        ``<project_code>.txt`` per project, as a county office submits them.
         """
         out = Path(path)
-        suffix = out.suffix.lower()
+        suffix = ".txt" if per_project else out.suffix.lower()
         if suffix not in _EXPORT_DRIVERS:
             raise DataFileError.of("error.export_format", path=out, suffix=suffix)
+        gdf = _export_filter(self.projects(include_history=include_history), category, county)
+        if suffix == ".txt":
+            return _export_txt(gdf, out, per_project, lambda t: self._check_target(t, force))
         parts = [out.with_suffix(s) for s in _SHP_PARTS] if suffix == ".shp" else [out]
         for part in parts:
             self._check_target(part, force)
-        gdf = self.projects(include_history=include_history)
         mark = f"{label('registry.export_mark', lang)}: {self.path.name}, {now_iso()}"
         notes = [mark] + ([label("synthetic.notice", lang)] if gdf.attrs.get("synthetic") else [])
         if suffix in (".csv", ".xlsx"):
@@ -1111,6 +1119,9 @@ def _is_own_export(path: Path) -> bool:
                 return mark in f.read()
         if suffix == ".xlsx":
             return _xlsx_has(path, mark)
+        if suffix == ".txt":
+            with open(path, "rb") as f:
+                return f"数据产生单位={EXPORT_MARK}".encode("gb18030") in f.read(4096)
     except (OSError, sqlite3.Error, ValueError, zipfile.BadZipFile):
         return False
     return False  # a Shapefile carries no mark: replacing one needs --force
@@ -1147,6 +1158,62 @@ def _export_table(gdf, out: Path, notes: list[str], lang: str) -> Path:
     if out.suffix.lower() == ".csv":
         return write_csv(out, df, note=" · ".join(notes))
     return write_excel(out, [Sheet(TABLE, df, notes=notes)], footer=notes[-1] if len(notes) > 1 else "")
+
+
+def _export_filter(gdf, category: str | None, county: str | None):
+    """The projects of one category and/or county (a code, or its Chinese or English name)."""
+    from gis.errors import InputError
+    from gis.labels import CATEGORIES, COUNTIES
+
+    for col, value, codes in (("category", category, CATEGORIES), ("county_code", county, COUNTIES)):
+        if value is None:
+            continue
+        code = next((str(c) for c, names in codes.items() if value in (str(c), *names)), None)
+        if code is None:
+            raise InputError.of("error.export_filter", what=col, value=value, choices=", ".join(map(str, codes)))
+        gdf = gdf[gdf[col] == code]
+    return gdf
+
+
+def _export_txt(gdf, out: Path, per_project: bool, check) -> Path:
+    """The boundary-point TXT: one file for all projects, or one per project in the folder
+    ``out``; CGCS2000 3° Gauss-Krüger with the zone prefix of the projects' middle
+    longitude; written GB18030 (GBK for every GBK character) through :mod:`gis.outputs`.
+    ``check(path)`` refuses a target that may not be replaced."""
+    from gis.crs import gk_zone_crs
+    from gis.outputs import atomic_write, staged_outputs
+    from gis.errors import InputError
+    from gis.units import mu_to_ha
+    from layers.boundary_txt import TxtParcelOut, format_boundary_txt
+
+    if gdf.empty:
+        raise InputError.of("error.export_nothing", path=out)
+    gdf = gdf.sort_values("project_code", kind="stable")
+    lon = shapely.get_x(shapely.centroid(np.asarray(gdf.geometry.values, dtype=object)))
+    zone = int(np.floor(float(np.median(lon)) / 3 + 0.5))
+    plane = gdf.geometry.to_crs(gk_zone_crs(zone, 3, prefix=True))
+    parcels = [TxtParcelOut(str(r.project_code), str(r.project_name or ""), label(f"category.{r.category}"),
+                            float(mu_to_ha(r.area_mu)), g)
+               for r, g in zip(gdf.itertuples(), plane, strict=True)]
+    text = lambda ps: format_boundary_txt(ps, zone=zone, producer=EXPORT_MARK,  # noqa: E731
+                                          date=now_iso()[:10]).encode("gb18030")
+    if not per_project:
+        check(out)
+        return atomic_write(out, lambda tmp: tmp.write_bytes(text(parcels)))
+    names = [f"{_file_name(p.code)}.txt" for p in parcels]
+    for n in names:
+        check(out / n)
+    with staged_outputs(out, names) as tmp:
+        for n, p in zip(names, parcels, strict=True):
+            (tmp / n).write_bytes(text([p]))
+    return out
+
+
+def _file_name(code: str) -> str:
+    """A project code as a file name (characters no file system takes become ``_``)."""
+    import re
+
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", code).strip(". ") or "_"
 
 
 def _export_layer(gdf, out: Path, driver: str, mark: str) -> Path:

@@ -98,19 +98,29 @@ def undo_command(batch_id, registry, lang):
 
 
 @registry_group.command("export")
-@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("output", type=click.Path(path_type=Path))
 @click.option("--history", "include_history", is_flag=True, help="Also the replaced versions.")
 @click.option("--force", is_flag=True,
               help="Replace an existing file that is not an earlier export (never the registry itself).")
+@click.option("--category", help="Only this category (code or Chinese name, e.g. 高标准农田).")
+@click.option("--county", help="Only this county (GB/T 2260 code or name, e.g. 220882 or 大安市).")
+@click.option("--per-project", is_flag=True,
+              help="TXT: OUTPUT is a folder that receives one <project_code>.txt per project.")
 @registry_option
 @lang_option
-def export_command(output, include_history, force, registry, lang):
-    """Export the projects to .gpkg, .shp, .geojson, .csv or .xlsx.
+def export_command(output, include_history, force, category, county, per_project, registry, lang):
+    """Export the projects to .gpkg, .shp, .geojson, .csv, .xlsx or .txt.
 
+    \b
+    .txt is the 自然资源部 boundary-point coordinate file (界址点坐标文件, 上图入库):
+    CGCS2000 3° Gauss-Krüger with the zone prefix, points J1…, area in 公顷.
+      agrigis registry export 2024_高标准农田.txt --category 高标准农田 --county 大安市
+      agrigis registry export 报备/ --per-project --category 高标准农田
     An existing output is replaced only when an earlier export wrote it (or with
     --force); the registry itself is always refused.
     """
-    out = open_registry(registry).export(output, include_history=include_history, lang=lang, force=force)
+    out = open_registry(registry).export(output, include_history=include_history, lang=lang, force=force,
+                                         category=category, county=county, per_project=per_project)
     click.echo(f"{label('registry.exported', lang)}: {out}")
 
 
