@@ -10,6 +10,7 @@ from __future__ import annotations
 
 _LAZY = {
     "zonal_stats": "gis.zonal",
+    "ZonalRequest": "gis.zonal",
     "area_m2": "gis.area",
     "area_mu": "gis.area",
     "guess_crs": "gis.crs",

@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Mapping
 
 import numpy as np
@@ -153,7 +154,7 @@ def _breaks(raw, where) -> tuple[tuple[float, float], ...]:
             raise ConfigError.of("error.suit_score_range", where=where, s=s, x=x)
         out.append((x, s))
     xs = [x for x, _ in out]
-    for a, b in zip(xs, xs[1:]):
+    for a, b in pairwise(xs):
         if not b > a:
             raise ConfigError.of("error.suit_thresholds", where=where, a=a, b=b, xs=xs)
     return tuple(out)
@@ -598,26 +599,43 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
     -------
     SuitabilityResult
     """
-    import geopandas as gpd
-    import shapely
-    from rasterio.features import shapes
-
-    from .area import area_mu
-
     cfg = config if isinstance(config, SuitabilityConfig) else parse_config(config)
     if cfg.grid_layer not in rasters:
         raise InputError.of("error.suit_grid_layer", layer=cfg.grid_layer)
     grid_da = _grid_of(rasters[cfg.grid_layer], cfg)
     t = grid_da.rio.transform()
-    shape = grid_da.shape
-    _check_distance_padding(cfg, shape, min(abs(t.a), abs(t.e)))
+    _check_distance_padding(cfg, grid_da.shape, min(abs(t.a), abs(t.e)))
     names = tuple(c.name for c in cfg.criteria)
-    scores = np.empty((len(cfg.criteria),) + shape, dtype="float32")  # bounded memory on big grids
+    scores = _criterion_scores(cfg, grid_da, rasters, vectors)
+    excluded = _excluded(cfg, grid_da, rasters, vectors)
+    total, limiting, nodata, ok = _overall(cfg, scores, excluded)
+    cell_mu = cell_area_mu(t, grid_da.shape, grid_da.rio.crs)
+    labels, block_mu = contiguous_blocks(ok, cell_mu, cfg.min_block_mu, cfg.connectivity)
+    score_da = grid_da.copy(data=np.where(nodata | excluded, np.nan, total)).rename("score")
+    limit_da = grid_da.copy(data=limiting).rename("limiting")
+    limit_da.attrs = {"criteria": ",".join(names), "nodata": -1}
+    cand = _block_polygons(labels, len(block_mu), cell_mu, (total, scores), names, grid_da, cfg.connectivity)
+    cand, by = _candidate_tables(_split_by_counties(cand, counties, grid_da.rio.crs))
+    return SuitabilityResult(candidates=cand, by_county=by, score=score_da, limiting=limit_da,
+                             criteria=names, config=cfg)
+
+
+def _criterion_scores(cfg: SuitabilityConfig, grid_da, rasters, vectors) -> np.ndarray:
+    """Score of every criterion on the grid: (criteria, rows, cols), NaN where no data."""
+    scores = np.empty((len(cfg.criteria),) + grid_da.shape, dtype="float32")  # bounded memory on big grids
     for i, c in enumerate(cfg.criteria):
         if c.layer == cfg.grid_layer and c.derive in ("slope_deg", "relief_m"):
             c = Criterion(**{**c.__dict__, "layers": ("__grid__",)})
         scores[i] = _score(c, _criterion_values(c, grid_da, rasters, vectors))
-    excluded = np.zeros(shape, bool)
+    return scores
+
+
+def _excluded(cfg: SuitabilityConfig, grid_da, rasters, vectors) -> np.ndarray:
+    """Cells ruled out: raster classes listed, or vector features (with their buffer)."""
+    import shapely
+
+    t = grid_da.rio.transform()
+    excluded = np.zeros(grid_da.shape, bool)
     for e in cfg.exclusions:
         if e.values is not None:
             vals = _onto(_need(rasters, e.layer, "raster", e), grid_da, e.layer, nearest=True)
@@ -627,48 +645,69 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
             geoms = gdf.geometry.values
             if e.buffer_m:
                 geoms = shapely.buffer(geoms, e.buffer_m)
-            excluded |= _rasterize(geoms, t, shape, all_touched=False)
+            excluded |= _rasterize(geoms, t, grid_da.shape, all_touched=False)
+    return excluded
+
+
+def _overall(cfg: SuitabilityConfig, scores: np.ndarray, excluded: np.ndarray):
+    """Weighted overall score, limiting criterion, no-data cells and the candidate cells."""
     weights = np.array([c.weight for c in cfg.criteria])
     nodata = np.isnan(scores).any(axis=0)
     filled = np.nan_to_num(scores, nan=0.0)
     total = (np.tensordot(weights, filled, axes=1) / weights.sum()).astype("float32")
     limiting = np.where(nodata, -1, np.argmin(filled, axis=0)).astype("int16")
     ok = ~nodata & ~excluded & (filled > 0).all(axis=0) & (total >= cfg.min_score - 1e-6)
-    cell_mu = cell_area_mu(t, shape, grid_da.rio.crs)
-    labels, block_mu = contiguous_blocks(ok, cell_mu, cfg.min_block_mu, cfg.connectivity)
-    n = len(block_mu)
-    score_da = grid_da.copy(data=np.where(nodata | excluded, np.nan, total)).rename("score")
-    limit_da = grid_da.copy(data=limiting).rename("limiting")
-    limit_da.attrs = {"criteria": ",".join(names), "nodata": -1}
+    return total, limiting, nodata, ok
 
-    if n:
-        w = cell_mu.ravel()
-        lab = labels.ravel()
-        den = np.bincount(lab, weights=w, minlength=n + 1)[1:]
-        mean_total = np.bincount(lab, weights=w * total.ravel(), minlength=n + 1)[1:] / den
-        mean_crit = np.stack([np.bincount(lab, weights=w * scores[i].ravel(), minlength=n + 1)[1:] / den
-                              for i in range(len(names))], axis=1)
-        parts: dict[int, list] = {}
-        for geom, val in shapes(labels, mask=labels > 0, transform=t, connectivity=cfg.connectivity):
-            parts.setdefault(int(val), []).append(shapely.geometry.shape(geom))
-        geoms = [shapely.union_all(parts[k]) for k in range(1, n + 1)]
-        data = {"candidate_id": [f"C{k:04d}" for k in range(1, n + 1)],
-                "score": np.round(mean_total, 4),
-                "limiting_factor": [names[j] for j in np.argmin(mean_crit, axis=1)]}
-        for i, nm in enumerate(names):
-            data[f"score_{nm}"] = np.round(mean_crit[:, i], 4)
-        cand = gpd.GeoDataFrame(data, geometry=geoms, crs=grid_da.rio.crs)
-    else:
+
+def _block_polygons(labels: np.ndarray, n: int, cell_mu: np.ndarray, total_scores, names: tuple[str, ...],
+                    grid_da, connectivity: int):
+    """One polygon per block with its area-weighted scores and limiting factor (grid CRS)."""
+    import geopandas as gpd
+    import shapely
+    from rasterio.features import shapes
+
+    if not n:
         cols = ["candidate_id", "score", "limiting_factor"] + [f"score_{nm}" for nm in names]
-        cand = gpd.GeoDataFrame({k: [] for k in cols}, geometry=[], crs=grid_da.rio.crs)
+        return gpd.GeoDataFrame({k: [] for k in cols}, geometry=[], crs=grid_da.rio.crs)
+    total, scores = total_scores
+    w = cell_mu.ravel()
+    lab = labels.ravel()
+    den = np.bincount(lab, weights=w, minlength=n + 1)[1:]
+    mean_total = np.bincount(lab, weights=w * total.ravel(), minlength=n + 1)[1:] / den
+    mean_crit = np.stack([np.bincount(lab, weights=w * scores[i].ravel(), minlength=n + 1)[1:] / den
+                          for i in range(len(names))], axis=1)
+    parts: dict[int, list] = {}
+    for geom, val in shapes(labels, mask=labels > 0, transform=grid_da.rio.transform(), connectivity=connectivity):
+        parts.setdefault(int(val), []).append(shapely.geometry.shape(geom))
+    geoms = [shapely.union_all(parts[k]) for k in range(1, n + 1)]
+    data = {"candidate_id": [f"C{k:04d}" for k in range(1, n + 1)],
+            "score": np.round(mean_total, 4),
+            "limiting_factor": [names[j] for j in np.argmin(mean_crit, axis=1)]}
+    for i, nm in enumerate(names):
+        data[f"score_{nm}"] = np.round(mean_crit[:, i], 4)
+    return gpd.GeoDataFrame(data, geometry=geoms, crs=grid_da.rio.crs)
+
+
+def _split_by_counties(cand, counties, crs):
+    """Candidates cut by the county polygons (``county_code`` None without counties)."""
+    import geopandas as gpd
+
     if counties is not None and len(cand):
-        cty = _vector_in(counties, "counties", grid_da.rio.crs)
+        cty = _vector_in(counties, "counties", crs)
         if "county_code" not in cty.columns:
             raise InputError.of("error.counties_no_code", columns=", ".join(cty.columns))
         cand = gpd.overlay(cand, cty[["county_code", "geometry"]], how="intersection", keep_geom_type=True)
         cand = cand[~cand.geometry.is_empty]
     elif "county_code" not in cand.columns:
         cand["county_code"] = None
+    return cand
+
+
+def _candidate_tables(cand):
+    """Candidates in EPSG:4490 with ellipsoidal 亩, columns in order; the per-county totals."""
+    from .area import area_mu
+
     cand = cand.to_crs(WGS_CRS)
     cand["area_mu"] = area_mu(cand.geometry.values, crs=WGS_CRS) if len(cand) else []
     cand = cand[cand["area_mu"] > 1e-6] if len(cand) else cand
@@ -678,5 +717,4 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
     by = cand.groupby("county_code", dropna=False).agg(n_candidates=("candidate_id", "nunique"),
                                                        area_mu=("area_mu", "sum")).reset_index()
     by["area_wan_mu"] = mu_to_wan_mu(by["area_mu"])
-    return SuitabilityResult(candidates=cand, by_county=by, score=score_da, limiting=limit_da,
-                             criteria=names, config=cfg)
+    return cand, by

@@ -29,6 +29,7 @@ import datetime as _dt
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Mapping
 
 from .config import expect, key_path, shown
@@ -230,6 +231,7 @@ _KIND_KEYS = {"target": "error.targets_kind_target", "count target": "error.targ
 class _Checker:
     def __init__(self, origin: str):
         self.origin = origin
+        self.keys: set[str] = set()  # entry keys seen so far (they must be unique)
 
     def fail(self, where, key: str, /, **params) -> None:
         """Raise the :class:`ConfigError` ``origin: where: <message key filled with params>``."""
@@ -285,7 +287,7 @@ def _parse_schedule(c: _Checker, v, where: str):
         and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
     ):
         vals = tuple(float(x) for x in v)
-        if all(0 <= x <= 1 for x in vals) and all(b >= a for a, b in zip(vals, vals[1:])) and vals[-1] == 1:
+        if all(0 <= x <= 1 for x in vals) and all(b >= a for a, b in pairwise(vals)) and vals[-1] == 1:
             return vals
     c.fail(where, "error.targets_schedule", value=shown(v))
 
@@ -339,6 +341,11 @@ def _unknown_fields(c: _Checker, d: Mapping, allowed: set, where: str) -> None:
         c.fail(where, "error.targets_unknown_fields", fields=", ".join(map(repr, extra)), allowed=", ".join(sorted(allowed)))
 
 
+_TOP_FIELDS = {"schema", "city", "year", "source", "defaults", "categories", "targets",
+               "count_targets", "baselines", "not_tracked"}
+_DEFAULT_FIELDS = {"achieved_statuses", "comparator", "schedule", "tolerance"}
+
+
 def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
     """Validate a parsed targets file and return a :class:`TargetSet`.
 
@@ -367,124 +374,159 @@ def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
     gis.errors.ConfigError: t.yml: target 'x': unknown category 'rice'; use one of: ...
     """
     c = _Checker(origin)
+    h = _parse_header(c, data)
+    area = [_area_target(c, h, d, i) for i, d in enumerate(c.entries(data, "targets"), start=1)]
+    counts = [_count_target(c, h, d, i) for i, d in enumerate(c.entries(data, "count_targets"), start=1)]
+    bases = [_baseline(c, h, d) for d in c.entries(data, "baselines")]
+    nots = [_non_spatial(c, h, d) for d in c.entries(data, "not_tracked")]
+    if not area and not counts:
+        c.fail("top level", "error.targets_none")
+    return TargetSet(
+        city_code=h.city_code,
+        city_name_zh=c.text(h.city, "name_zh", "city"),
+        city_name_en=c.text(h.city, "name_en", "city"),
+        year=h.year,
+        area_targets=tuple(area),
+        count_targets=tuple(counts),
+        baselines=tuple(bases),
+        not_tracked=tuple(nots),
+        source=dict(c.mapping(data.get("source") or {}, "source")),
+        categories=h.categories,
+        origin=origin,
+    )
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What every entry of a targets file inherits: city, year, defaults and categories."""
+
+    city: Mapping
+    city_code: str
+    year: int | None
+    defaults: Mapping
+    statuses: tuple[str, ...]  # default achieved statuses
+    schedule: Any  # default schedule
+    categories: dict[str, tuple[str, str]]
+
+
+def _parse_header(c: _Checker, data: Mapping) -> _Header:
+    """The top level: known keys, the city, the year, the defaults and extra categories."""
     c.mapping(data, "top level")
-    allowed_top = {"schema", "city", "year", "source", "defaults", "categories", "targets",
-                   "count_targets", "baselines", "not_tracked"}
-    _unknown_fields(c, data, allowed_top, "top level")
+    _unknown_fields(c, data, _TOP_FIELDS, "top level")
     city = c.mapping(c.req(data, "city", "top level"), "city")
     city_code = str(c.req(city, "code", "city")).strip()
     if not _COUNTY_RE.match(city_code):
         c.fail("city", "error.targets_city_code", code=city_code)
     year = c.year(data, "top level", None)
     defaults = c.mapping(data.get("defaults") or {}, "defaults")
-    _unknown_fields(c, defaults, {"achieved_statuses", "comparator", "schedule", "tolerance"}, "defaults")
-    d_status = _parse_statuses(c, defaults.get("achieved_statuses"), "defaults", DEFAULT_ACHIEVED,
+    _unknown_fields(c, defaults, _DEFAULT_FIELDS, "defaults")
+    statuses = _parse_statuses(c, defaults.get("achieved_statuses"), "defaults", DEFAULT_ACHIEVED,
                                "defaults.achieved_statuses")
-    d_schedule = _parse_schedule(c, defaults.get("schedule"), "defaults")
+    schedule = _parse_schedule(c, defaults.get("schedule"), "defaults")
+    return _Header(city, city_code, year, defaults, statuses, schedule, _parse_categories(c, data))
 
+
+def _parse_categories(c: _Checker, data: Mapping) -> dict[str, tuple[str, str]]:
+    """The built-in categories plus the file's own (code → zh, en names)."""
     categories = dict(CATEGORIES)
     for code, names in (c.mapping(data.get("categories") or {}, "categories")).items():
         names = c.mapping(names, f"categories: {code}")
         categories[str(code)] = (c.text(names, "name_zh", f"categories: {code}"),
                                  c.text(names, "name_en", f"categories: {code}"))
+    return categories
 
-    keys: set[str] = set()
 
-    def common(d: Mapping, kind: str, fields: set) -> tuple[str, dict]:
-        d = c.mapping(d, kind)
-        key = str(c.req(d, "key", kind))
-        where = Message("error.targets_where_entry", kind=Message(_KIND_KEYS[kind]),
-                        key=key)
-        if not re.match(r"^[a-z][a-z0-9_]*$", key):
-            c.fail(where, "error.targets_key")
-        if key in keys:
-            c.fail(where, "error.targets_duplicate_key")
-        keys.add(key)
-        _unknown_fields(c, d, fields, where)
-        out = {"key": key, "name_zh": c.text(d, "name_zh", where), "name_en": c.text(d, "name_en", where),
-               "sentence": c.text(d, "sentence", where, required=False),
-               "quote": c.text(d, "quote", where, required=False)}
-        if out["quote"] and out["sentence"] and out["quote"] not in out["sentence"]:
-            c.fail(where, "error.targets_quote", quote=out["quote"])
-        if "category" in fields:
-            cat = c.req(d, "category", where)
-            if not isinstance(cat, str) or cat not in categories:
-                c.fail(where, "error.targets_category", category=shown(cat), choices=", ".join(categories))
-            out["category"] = cat
-        return where, out
+def _entry(c: _Checker, h: _Header, d: Mapping, kind: str, fields: set) -> tuple[Message, dict]:
+    """The fields every entry has (key, names, sentence, quote, category); where it is."""
+    d = c.mapping(d, kind)
+    key = str(c.req(d, "key", kind))
+    where = Message("error.targets_where_entry", kind=Message(_KIND_KEYS[kind]), key=key)
+    if not re.match(r"^[a-z][a-z0-9_]*$", key):
+        c.fail(where, "error.targets_key")
+    if key in c.keys:
+        c.fail(where, "error.targets_duplicate_key")
+    c.keys.add(key)
+    _unknown_fields(c, d, fields, where)
+    out = {"key": key, "name_zh": c.text(d, "name_zh", where), "name_en": c.text(d, "name_en", where),
+           "sentence": c.text(d, "sentence", where, required=False),
+           "quote": c.text(d, "quote", where, required=False)}
+    if out["quote"] and out["sentence"] and out["quote"] not in out["sentence"]:
+        c.fail(where, "error.targets_quote", quote=out["quote"])
+    if "category" in fields:
+        cat = c.req(d, "category", where)
+        if not isinstance(cat, str) or cat not in h.categories:
+            c.fail(where, "error.targets_category", category=shown(cat), choices=", ".join(h.categories))
+        out["category"] = cat
+    return where, out
 
-    def unit_of(d, where) -> str:
-        unit = c.req(d, "unit", where)
-        if not isinstance(unit, str) or unit not in AREA_UNITS:
-            c.fail(where, "error.targets_unit", unit=shown(unit), choices=", ".join(AREA_UNITS))
-        return unit
 
-    def comparator_of(d, where) -> str:
-        comp = d.get("comparator", defaults.get("comparator", "at_least"))
-        if not isinstance(comp, str) or comp not in COMPARATORS:
-            c.fail(where, "error.targets_comparator", comparator=shown(comp), choices=", ".join(COMPARATORS))
-        return comp
+def _unit(c: _Checker, d: Mapping, where) -> str:
+    """An area unit of :data:`AREA_UNITS`."""
+    unit = c.req(d, "unit", where)
+    if not isinstance(unit, str) or unit not in AREA_UNITS:
+        c.fail(where, "error.targets_unit", unit=shown(unit), choices=", ".join(AREA_UNITS))
+    return unit
 
-    area = []
-    for i, d in enumerate(c.entries(data, "targets"), start=1):
-        where, kw = common(d, "target", _AREA_FIELDS)
-        tol = d.get("tolerance", defaults.get("tolerance", None))
-        comp = comparator_of(d, where)
-        if tol is None:
-            tol = {"at_least": 0.0, "exactly": 0.005, "keep_stable": 0.02}[comp]
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 1:
-            c.fail(where, "error.targets_tolerance", value=shown(tol))
-        area.append(AreaTarget(
-            **kw, value=c.number(d, "value", where), unit=unit_of(d, where), comparator=comp,
-            tolerance=float(tol), year=c.year(d, where, year),
-            scope=_parse_scope(c, d.get("scope"), where, city_code),
-            achieved_statuses=_parse_statuses(c, d.get("achieved_statuses"), where, d_status,
-                                              key_path("targets", i, "achieved_statuses")),
-            schedule=_parse_schedule(c, d.get("schedule", d_schedule), where),
-        ))
-    counts = []
-    for i, d in enumerate(c.entries(data, "count_targets"), start=1):
-        where, kw = common(d, "count target", _COUNT_FIELDS)
-        value = c.number(d, "value", where)
-        if value != int(value):
-            c.fail(where, "error.targets_whole_sites", value=value)
-        if d.get("unit", "site") != "site":
-            c.fail(where, "error.targets_site_unit", value=d.get("unit"))
-        mn = c.number(d, "min_site_mu", where)
-        mx = d.get("max_site_mu")
-        if mx is not None:
-            mx = c.number(d, "max_site_mu", where)
-            if mx <= mn:
-                c.fail(where, "error.targets_max_site", mx=mx, mn=mn)
-        counts.append(CountTarget(
-            **kw, value=int(value), min_site_mu=mn, max_site_mu=mx, year=c.year(d, where, year),
-            scope=_parse_scope(c, d.get("scope"), where, city_code),
-            achieved_statuses=_parse_statuses(c, d.get("achieved_statuses"), where, d_status,
-                                              key_path("count_targets", i, "achieved_statuses")),
-        ))
-    bases = []
-    for d in c.entries(data, "baselines"):
-        where, kw = common(d, "baseline", _BASE_FIELDS)
-        bases.append(Baseline(**kw, value=c.number(d, "value", where), unit=unit_of(d, where),
-                              year=c.year(d, where, year - 1 if year else None)))
-    nots = []
-    for d in c.entries(data, "not_tracked"):
-        where, kw = common(d, "not_tracked", _NS_FIELDS)
-        nots.append(NonSpatialTarget(
-            **kw, value=c.number(d, "value", where), unit_zh=c.text(d, "unit_zh", where),
-            unit_en=c.text(d, "unit_en", where), comparator=comparator_of(d, where)))
-    if not area and not counts:
-        c.fail("top level", "error.targets_none")
-    return TargetSet(
-        city_code=city_code,
-        city_name_zh=c.text(city, "name_zh", "city"),
-        city_name_en=c.text(city, "name_en", "city"),
-        year=year,
-        area_targets=tuple(area),
-        count_targets=tuple(counts),
-        baselines=tuple(bases),
-        not_tracked=tuple(nots),
-        source=dict(c.mapping(data.get("source") or {}, "source")),
-        categories=categories,
-        origin=origin,
+
+def _comparator(c: _Checker, h: _Header, d: Mapping, where) -> str:
+    """A comparator of :data:`COMPARATORS` (default: the file's, else ``at_least``)."""
+    comp = d.get("comparator", h.defaults.get("comparator", "at_least"))
+    if not isinstance(comp, str) or comp not in COMPARATORS:
+        c.fail(where, "error.targets_comparator", comparator=shown(comp), choices=", ".join(COMPARATORS))
+    return comp
+
+
+def _area_target(c: _Checker, h: _Header, d: Mapping, i: int) -> AreaTarget:
+    """Entry ``i`` (from 1) of ``targets``."""
+    where, kw = _entry(c, h, d, "target", _AREA_FIELDS)
+    tol = d.get("tolerance", h.defaults.get("tolerance", None))
+    comp = _comparator(c, h, d, where)
+    if tol is None:
+        tol = {"at_least": 0.0, "exactly": 0.005, "keep_stable": 0.02}[comp]
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 1:
+        c.fail(where, "error.targets_tolerance", value=shown(tol))
+    return AreaTarget(
+        **kw, value=c.number(d, "value", where), unit=_unit(c, d, where), comparator=comp,
+        tolerance=float(tol), year=c.year(d, where, h.year),
+        scope=_parse_scope(c, d.get("scope"), where, h.city_code),
+        achieved_statuses=_parse_statuses(c, d.get("achieved_statuses"), where, h.statuses,
+                                          key_path("targets", i, "achieved_statuses")),
+        schedule=_parse_schedule(c, d.get("schedule", h.schedule), where),
     )
+
+
+def _count_target(c: _Checker, h: _Header, d: Mapping, i: int) -> CountTarget:
+    """Entry ``i`` (from 1) of ``count_targets``: whole sites, a size range in 亩."""
+    where, kw = _entry(c, h, d, "count target", _COUNT_FIELDS)
+    value = c.number(d, "value", where)
+    if value != int(value):
+        c.fail(where, "error.targets_whole_sites", value=value)
+    if d.get("unit", "site") != "site":
+        c.fail(where, "error.targets_site_unit", value=d.get("unit"))
+    mn = c.number(d, "min_site_mu", where)
+    mx = d.get("max_site_mu")
+    if mx is not None:
+        mx = c.number(d, "max_site_mu", where)
+        if mx <= mn:
+            c.fail(where, "error.targets_max_site", mx=mx, mn=mn)
+    return CountTarget(
+        **kw, value=int(value), min_site_mu=mn, max_site_mu=mx, year=c.year(d, where, h.year),
+        scope=_parse_scope(c, d.get("scope"), where, h.city_code),
+        achieved_statuses=_parse_statuses(c, d.get("achieved_statuses"), where, h.statuses,
+                                          key_path("count_targets", i, "achieved_statuses")),
+    )
+
+
+def _baseline(c: _Checker, h: _Header, d: Mapping) -> Baseline:
+    """An entry of ``baselines`` (default year: the year before the file's)."""
+    where, kw = _entry(c, h, d, "baseline", _BASE_FIELDS)
+    return Baseline(**kw, value=c.number(d, "value", where), unit=_unit(c, d, where),
+                    year=c.year(d, where, h.year - 1 if h.year else None))
+
+
+def _non_spatial(c: _Checker, h: _Header, d: Mapping) -> NonSpatialTarget:
+    """An entry of ``not_tracked``: a target parcels cannot measure."""
+    where, kw = _entry(c, h, d, "not_tracked", _NS_FIELDS)
+    return NonSpatialTarget(
+        **kw, value=c.number(d, "value", where), unit_zh=c.text(d, "unit_zh", where),
+        unit_en=c.text(d, "unit_en", where), comparator=_comparator(c, h, d, where))

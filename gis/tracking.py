@@ -49,8 +49,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,7 @@ from .units import convert, m2_to_mu, mu_to_wan_mu
 
 log = logging.getLogger(__name__)
 
-__all__ = ["progress", "Progress", "OUTSIDE_CITY", "STAGES", "PIPELINE_STATUSES"]
+__all__ = ["progress", "Progress", "ProgressOptions", "OUTSIDE_CITY", "STAGES", "PIPELINE_STATUSES"]
 
 GK = GK_CM123
 OUTSIDE_CITY = "outside_city"
@@ -168,7 +169,7 @@ def _tiles(county_geoms: np.ndarray, codes: np.ndarray, tile_m: float):
     import shapely
 
     out_g, out_c = [], []
-    for g, code in zip(county_geoms, codes):
+    for g, code in zip(county_geoms, codes, strict=True):
         if g is None or shapely.is_empty(g):
             continue
         x0, y0, x1, y1 = shapely.bounds(g)
@@ -238,7 +239,7 @@ def _split_by_county(P: np.ndarray, parcel_area: np.ndarray, tiles: np.ndarray, 
         order = np.argsort(pi, kind="stable")
         starts = np.searchsorted(pi[order], out_idx, side="left")
         ends = np.searchsorted(pi[order], out_idx, side="right")
-        for k, s, e in zip(out_idx, starts, ends):
+        for k, s, e in zip(out_idx, starts, ends, strict=True):
             inner = geom[order[s:e]]
             g = P[k] if e == s else shapely.difference(P[k], shapely.union_all(inner))
             extra_g.append(g)
@@ -354,7 +355,7 @@ def _cum_union(g, ar, st, grp, n_grp, a, b, touching_same_group: bool = False) -
                     if m.any():
                         merged.append(shapely.union_all(g[m]))
                         where.append((gi, lv))
-            for (gi, lv), v in zip(where, _area_gk(merged)):
+            for (gi, lv), v in zip(where, _area_gk(merged), strict=True):
                 out[gi, lv] += v
     return out
 
@@ -432,36 +433,15 @@ def as_date(as_of: _dt.date | str | None) -> _dt.date:
     return as_of
 
 
-def progress(
-    parcels,
-    targets: TargetSet,
-    counties,
-    as_of: _dt.date | str | None = None,
-    protected_areas=None,
-    year: int | None = None,
-    lang: str = "zh",
-    gap_tolerance: float = 0.05,
-    min_flag_mu: float = 1.0,
-    site_gap_m: float = 10.0,
-    tile_m: float = 10_000.0,
-    workers: int = 2,
-) -> Progress:
-    """Progress of the registry's parcels against every target of ``targets``.
+@dataclass(frozen=True)
+class ProgressOptions:
+    """The settings of :func:`progress` by name: which targets, which language, flags, engine.
 
-    Parameters
+    Build one in a notebook and pass it as ``options=``; any field can also be passed to
+    :func:`progress` as a keyword, which overrides the same field of ``options``.
+
+    Attributes
     ----------
-    parcels : geopandas.GeoDataFrame
-        Project parcels with at least ``category``, ``year``, ``status`` and a geometry
-        with a CRS (the registry's ``projects()``); ``project_code``,
-        ``declared_area_mu`` and ``batch_id`` are used when present.
-    targets : gis.targets.TargetSet
-        From ``workflows.targets.load_targets()`` or :func:`gis.targets.parse_targets`.
-    counties : geopandas.GeoDataFrame
-        County polygons with ``county_code`` (``layers.load("counties")``).
-    as_of : date or ISO string, optional
-        Date for the pace (default: today). The registry's current state is counted.
-    protected_areas : geopandas.GeoDataFrame, optional
-        Nature reserves; parcels overlapping them by ``min_flag_mu`` or more are flagged.
     year : int, optional
         Only the targets of this year (default: all targets of the file).
     lang : ``"zh"`` or ``"en"``
@@ -479,12 +459,58 @@ def progress(
     workers : int
         Threads for the independent targets and the flags (shapely releases the GIL).
 
+    Examples
+    --------
+    >>> opts = ProgressOptions(year=2024, lang="en", min_flag_mu=5.0)
+    >>> opts.min_flag_mu, opts.site_gap_m, opts.workers
+    (5.0, 10.0, 2)
+    """
+
+    year: int | None = None
+    lang: str = "zh"
+    gap_tolerance: float = 0.05
+    min_flag_mu: float = 1.0
+    site_gap_m: float = 10.0
+    tile_m: float = 10_000.0
+    workers: int = 2
+
+
+def progress(
+    parcels,
+    targets: TargetSet,
+    counties,
+    as_of: _dt.date | str | None = None,
+    protected_areas=None,
+    options: ProgressOptions | None = None,
+    **settings: Any,
+) -> Progress:
+    """Progress of the registry's parcels against every target of ``targets``.
+
+    Parameters
+    ----------
+    parcels : geopandas.GeoDataFrame
+        Project parcels with at least ``category``, ``year``, ``status`` and a geometry
+        with a CRS (the registry's ``projects()``); ``project_code``,
+        ``declared_area_mu`` and ``batch_id`` are used when present.
+    targets : gis.targets.TargetSet
+        From ``workflows.targets.load_targets()`` or :func:`gis.targets.parse_targets`.
+    counties : geopandas.GeoDataFrame
+        County polygons with ``county_code`` (``layers.load("counties")``).
+    as_of : date or ISO string, optional
+        Date for the pace (default: today). The registry's current state is counted.
+    protected_areas : geopandas.GeoDataFrame, optional
+        Nature reserves; parcels overlapping them by ``min_flag_mu`` or more are flagged.
+    options : ProgressOptions, optional
+        ``year``, ``lang``, ``gap_tolerance``, ``min_flag_mu``, ``site_gap_m``,
+        ``tile_m``, ``workers`` (see :class:`ProgressOptions`).
+    **settings
+        Any field of :class:`ProgressOptions` (``year=2024, lang="en"``), over ``options``.
+
     Returns
     -------
     Progress
-        DataFrames ``summary``, ``by_county``, ``counts``, ``sites``, ``flags``,
-        ``baselines``, ``not_tracked``. Areas are in 亩 (``*_mu``) and 万亩
-        (``*_wan_mu``).
+        DataFrames ``summary``, ``by_county``, ``counts``, ``sites``, ``flags``, ``baselines``,
+        ``not_tracked``. Areas are in 亩 (``*_mu``) and 万亩 (``*_wan_mu``).
 
     Raises
     ------
@@ -494,13 +520,48 @@ def progress(
         Parcels, counties or protected areas have no CRS.
     ConfigError
         A target's scope names a county that the county layer lacks.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> from gis.targets import parse_targets
+    >>> counties = gpd.GeoDataFrame({"county_code": ["220882"]},
+    ...     geometry=[shapely.box(499_000, 5_050_000, 503_000, 5_054_000)], crs="EPSG:4550")
+    >>> parcels = gpd.GeoDataFrame({"category": ["afforestation"], "year": [2024],
+    ...     "status": ["completed"]}, geometry=[shapely.box(499_000, 5_050_000, 500_000, 5_051_000)],
+    ...     crs="EPSG:4550")
+    >>> ts = parse_targets({"city": {"code": "220800", "name_zh": "白城市", "name_en": "Baicheng"},
+    ...     "year": 2024, "targets": [{"key": "forest", "category": "afforestation",
+    ...     "name_zh": "造林", "name_en": "Afforestation", "value": 3000, "unit": "mu"}]})
+    >>> a = progress(parcels, ts, counties, as_of="2024-12-31", options=ProgressOptions(lang="en"))
+    >>> b = progress(parcels, ts, counties, as_of="2024-12-31", lang="en")
+    >>> print(a.summary.loc[0, "name"], f"{a.summary.loc[0, 'achieved_mu']:.1f}", a.summary.equals(b.summary))
+    Afforestation 1500.0 True
     """
-    import shapely
-
-    if year is not None:
-        targets = targets.for_year(year)
+    opts = replace(options or ProgressOptions(), **settings)
+    if opts.year is not None:
+        targets = targets.for_year(opts.year)
     as_of = as_date(as_of)
+    county_codes = _check_inputs(parcels, targets, counties)
+    parcels = parcels.reset_index(drop=True)
+    reg = _Registry.of(parcels)
+    used = _used_parcels(parcels, reg, targets)
+    pieces = _county_pieces(used, counties, county_codes, opts.tile_m)
+    view = _PieceView.of(pieces, used.idx, reg, county_codes)
+    flags = partial(_flags, parcels, reg, used, pieces, protected_areas, opts)
+    (summary, by_county), n_pairs, flags_df = _run_area_targets(targets.area_targets, view, as_of, opts, flags)
+    counts, sites = _count_targets(targets.count_targets, view, reg.codes, used.idx, opts.lang, opts.site_gap_m)
+    baselines = _baselines(targets.baselines, view, opts.lang)
+    not_tracked = _not_tracked(targets, opts.lang)
+    info = _info(parcels, used, pieces, n_pairs, opts.lang)
+    return Progress(summary, by_county, counts, sites, flags_df, baselines, not_tracked, as_of, targets, info)
 
+
+# ------------------------------------------------------------------- the steps of progress
+
+
+def _check_inputs(parcels, targets: TargetSet, counties) -> list[str]:
+    """Required columns and target scopes; returns the county codes of the county layer."""
     missing = [c for c in REQUIRED if c not in parcels.columns]
     if missing:
         raise InputError(
@@ -509,7 +570,6 @@ def progress(
         )
     if "county_code" not in counties.columns:
         raise InputError("the county layer lacks the column county_code (GB/T 2260 codes)")
-
     county_codes = [str(c) for c in counties["county_code"]]
     for t in (*targets.area_targets, *targets.count_targets):
         for code in t.scope or ():
@@ -518,105 +578,186 @@ def progress(
                     f"{targets.origin}: target {t.key!r}: scope county {code} is not in the county "
                     f"layer (it has {', '.join(county_codes)}); fix the scope or the county layer"
                 )
+    return county_codes
 
-    parcels = parcels.reset_index(drop=True)
-    geo = parcels.geometry
-    no_geom = (geo.isna() | geo.is_empty).to_numpy()
-    codes = (
-        parcels["project_code"].astype(str).to_numpy()
-        if "project_code" in parcels.columns
-        else np.array([f"#{i}" for i in range(len(parcels))], dtype=object)
-    )
-    category = parcels["category"].astype(str).to_numpy()
-    status = parcels["status"].astype(str).to_numpy()
-    pyear = pd.to_numeric(parcels["year"], errors="coerce").astype("float64").to_numpy()
+
+@dataclass(frozen=True)
+class _Registry:
+    """The parcel columns progress reads, as arrays (one row per parcel of the table)."""
+
+    codes: np.ndarray
+    category: np.ndarray
+    status: np.ndarray
+    year: np.ndarray  # float64, NaN where missing
+    no_geom: np.ndarray
+
+    @classmethod
+    def of(cls, parcels) -> "_Registry":
+        """The arrays of a parcel table with a fresh 0..n-1 index."""
+        geo = parcels.geometry
+        codes = (
+            parcels["project_code"].astype(str).to_numpy()
+            if "project_code" in parcels.columns
+            else np.array([f"#{i}" for i in range(len(parcels))], dtype=object)
+        )
+        return cls(
+            codes=codes,
+            category=parcels["category"].astype(str).to_numpy(),
+            status=parcels["status"].astype(str).to_numpy(),
+            year=pd.to_numeric(parcels["year"], errors="coerce").astype("float64").to_numpy(),
+            no_geom=(geo.isna() | geo.is_empty).to_numpy(),
+        )
+
+
+@dataclass(frozen=True)
+class _Used:
+    """The parcels of a category some target counts: EPSG:4550, valid, ellipsoidal m²."""
+
+    idx: np.ndarray  # rows of the parcel table
+    geom: np.ndarray
+    area: np.ndarray
+
+
+def _used_parcels(parcels, reg: _Registry, targets: TargetSet) -> _Used:
+    """Select the parcels with a geometry and a wanted category; reproject them once."""
+    import shapely
 
     wanted = {t.category for t in (*targets.area_targets, *targets.count_targets, *targets.baselines)}
-    use = _Coded(category).isin(wanted) & ~no_geom
-    idx = np.flatnonzero(use)
-    P = _to_gk(parcels.iloc[idx] if len(idx) else parcels.iloc[:0], "the parcels") if len(idx) else np.zeros(0, dtype=object)
-    if len(idx):
-        P = shapely.make_valid(P) if not shapely.is_valid(P).all() else P
-    parea = _area_gk(P)
+    idx = np.flatnonzero(_Coded(reg.category).isin(wanted) & ~reg.no_geom)
+    if not len(idx):
+        return _Used(idx, np.zeros(0, dtype=object), _area_gk(np.zeros(0, dtype=object)))
+    P = _to_gk(parcels.iloc[idx], "the parcels")
+    P = shapely.make_valid(P) if not shapely.is_valid(P).all() else P
+    return _Used(idx, P, _area_gk(P))
+
+
+def _county_pieces(used: _Used, counties, county_codes: list[str], tile_m: float) -> _Pieces:
+    """Split the used parcels by county (tiled counties in EPSG:4550)."""
     C = _to_gk(counties, "the county layer")
     tiles, tile_code = _tiles(C, np.array(county_codes, dtype=object), tile_m)
-    pieces = _split_by_county(P, parea, tiles, tile_code).index_regions(county_codes + [OUTSIDE_CITY])
-    pieces_parcel_global = idx[pieces.parcel] if len(idx) else pieces.parcel
-    regions_all = county_codes + [OUTSIDE_CITY]
+    pieces = _split_by_county(used.geom, used.area, tiles, tile_code)
+    return pieces.index_regions(county_codes + [OUTSIDE_CITY])
 
-    summary_rows, county_rows = [], []
-    n_pairs_total = 0
-    piece_cat = _Coded(category).take(pieces_parcel_global)
-    piece_year = pyear[pieces_parcel_global] if len(pieces.parcel) else np.zeros(0)
-    piece_status = _Coded(status).take(pieces_parcel_global)
-    region_pos = {r: i for i, r in enumerate(pieces.regions)}
 
-    def in_regions(codes_: list[str]) -> np.ndarray:
-        return np.isin(pieces.region_idx, [region_pos[c] for c in codes_])
+@dataclass(frozen=True)
+class _PieceView:
+    """The pieces with their parcel's category, year and status, for selecting per target."""
 
-    def select(t, stock: bool):
-        yr_ok = piece_year <= t.year if stock else piece_year == t.year
-        return piece_cat.eq(t.category) & yr_ok
+    pieces: _Pieces
+    cat: _Coded
+    year: np.ndarray
+    status: _Coded
+    county_codes: list[str]
+    region_pos: dict[str, int]
 
-    def one_target(t: AreaTarget):
-        crows: list[dict] = []
-        stock = t.comparator == "keep_stable"
-        stage = _stage_of(piece_status, t.achieved_statuses)
-        sel = select(t, stock) & (stage >= 0)
-        scope = list(t.scope) if t.scope else county_codes
-        areas, n_pairs = _stage_areas(pieces, sel, stage, regions_all)
-        tot = np.zeros(3)
-        out_scope = 0.0
-        for r in regions_all:
-            cum = areas[r]
-            ach, uc, pl = cum[0], cum[1] - cum[0], cum[2] - cum[1]
-            in_scope = r in scope
-            if in_scope:
-                tot += (ach, uc, pl)
-            else:
-                out_scope += ach
-            in_r = sel & (pieces.region_idx == region_pos[r])
-            crows.append({
-                "key": t.key, "name": t.name(lang), "category": t.category, "region": r,
-                "in_scope": in_scope, "achieved_mu": m2_to_mu(ach),
-                "under_construction_mu": m2_to_mu(uc), "planned_mu": m2_to_mu(pl),
-                "n_parcels": int(len(np.unique(pieces.parcel[in_r & (stage == 0)]))),
-            })
-        target_mu = t.value_mu
-        ach, uc, pl = (float(m2_to_mu(v)) for v in tot)
-        frac = t.expected_fraction(as_of)
-        expected = target_mu * frac
-        st = _status(ach, target_mu, t.comparator, t.tolerance)
-        pace = "met" if st in ("met", "exceeded") else ("ahead" if ach >= expected else "behind")
-        in_scope_sel = sel & in_regions(scope) & (stage == 0)
-        srow = {
-            "key": t.key, "name": t.name(lang), "category": t.category, "year": t.year,
-            "comparator": t.comparator, "scope": "city" if not t.scope else ",".join(t.scope),
-            "target_mu": target_mu, "achieved_mu": ach, "under_construction_mu": uc,
-            "planned_mu": pl, "outside_scope_mu": float(m2_to_mu(out_scope)),
-            "percent": 100.0 * ach / target_mu,
-            "with_pipeline_percent": 100.0 * (ach + uc + pl) / target_mu,
-            "remaining_mu": max(target_mu - ach, 0.0),
-            "expected_mu": expected, "pace_gap_mu": ach - expected,
-            "status": st, "pace": pace,
-            "n_parcels": int(len(np.unique(pieces.parcel[in_scope_sel]))),
-        }
-        return srow, crows, n_pairs
+    @classmethod
+    def of(cls, pieces: _Pieces, idx: np.ndarray, reg: _Registry, county_codes: list[str]) -> "_PieceView":
+        """Look up each piece's parcel attributes once."""
+        glob = idx[pieces.parcel] if len(idx) else pieces.parcel
+        return cls(
+            pieces=pieces,
+            cat=_Coded(reg.category).take(glob),
+            year=reg.year[glob] if len(pieces.parcel) else np.zeros(0),
+            status=_Coded(reg.status).take(glob),
+            county_codes=county_codes,
+            region_pos={r: i for i, r in enumerate(pieces.regions)},
+        )
 
-    # targets are independent and shapely releases the GIL: use the cores
+    @property
+    def regions_all(self) -> list[str]:
+        """The county codes and, last, :data:`OUTSIDE_CITY`."""
+        return self.county_codes + [OUTSIDE_CITY]
+
+    def in_regions(self, codes: list[str]) -> np.ndarray:
+        """Pieces in one of the regions ``codes``."""
+        return np.isin(self.pieces.region_idx, [self.region_pos[c] for c in codes])
+
+    def select(self, t, stock: bool) -> np.ndarray:
+        """Pieces of the target's category and year (with ``stock``: that year or before)."""
+        yr_ok = self.year <= t.year if stock else self.year == t.year
+        return self.cat.eq(t.category) & yr_ok
+
+
+def _run_area_targets(area_targets, view: _PieceView, as_of: _dt.date, opts: ProgressOptions,
+                      flags: Callable[[], pd.DataFrame]):
+    """The area targets and the flags on ``opts.workers`` threads (shapely releases the GIL).
+
+    Returns ``((summary, by_county), number of overlap pairs, flags)``.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        flags_job = pool.submit(
-            _flags, parcels, idx, P, parea, pieces, codes, category, pyear, status, no_geom,
-            protected_areas, gap_tolerance, min_flag_mu,
-        )
-        for srow, crows, n_pairs in pool.map(one_target, targets.area_targets):
+    summary_rows, county_rows, n_pairs_total = [], [], 0
+    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
+        flags_job = pool.submit(flags)
+        for srow, crows, n_pairs in pool.map(lambda t: _area_target(t, view, as_of, opts.lang), area_targets):
             summary_rows.append(srow)
             county_rows.extend(crows)
             n_pairs_total += n_pairs
-        flags = flags_job.result()
+        flags_df = flags_job.result()
+    return _area_tables(summary_rows, county_rows), n_pairs_total, flags_df
 
+
+def _area_target(t: AreaTarget, view: _PieceView, as_of: _dt.date, lang: str):
+    """One area target: union per county and stage, the county rows and the summary row."""
+    stage = _stage_of(view.status, t.achieved_statuses)
+    sel = view.select(t, t.comparator == "keep_stable") & (stage >= 0)
+    scope = list(t.scope) if t.scope else view.county_codes
+    areas, n_pairs = _stage_areas(view.pieces, sel, stage, view.regions_all)
+    crows, tot, out_scope = _county_rows(t, view, areas, (sel, stage), scope, lang)
+    in_scope_sel = sel & view.in_regions(scope) & (stage == 0)
+    n_parcels = int(len(np.unique(view.pieces.parcel[in_scope_sel])))
+    return _summary_row(t, tot, out_scope, n_parcels, as_of, lang), crows, n_pairs
+
+
+def _county_rows(t: AreaTarget, view: _PieceView, areas: dict, sel_stage, scope: list[str], lang: str):
+    """Rows per region (each stage beyond the ones before it); in-scope totals, out-of-scope area."""
+    sel, stage = sel_stage
+    pieces = view.pieces
+    crows: list[dict] = []
+    tot = np.zeros(3)
+    out_scope = 0.0
+    for r in view.regions_all:
+        cum = areas[r]
+        ach, uc, pl = cum[0], cum[1] - cum[0], cum[2] - cum[1]
+        in_scope = r in scope
+        if in_scope:
+            tot += (ach, uc, pl)
+        else:
+            out_scope += ach
+        in_r = sel & (pieces.region_idx == view.region_pos[r])
+        crows.append({
+            "key": t.key, "name": t.name(lang), "category": t.category, "region": r,
+            "in_scope": in_scope, "achieved_mu": m2_to_mu(ach),
+            "under_construction_mu": m2_to_mu(uc), "planned_mu": m2_to_mu(pl),
+            "n_parcels": int(len(np.unique(pieces.parcel[in_r & (stage == 0)]))),
+        })
+    return crows, tot, out_scope
+
+
+def _summary_row(t: AreaTarget, tot: np.ndarray, out_scope: float, n_parcels: int,
+                 as_of: _dt.date, lang: str) -> dict:
+    """Target, achieved, pipeline, completion, remaining, expected by ``as_of`` and pace."""
+    target_mu = t.value_mu
+    ach, uc, pl = (float(m2_to_mu(v)) for v in tot)
+    expected = target_mu * t.expected_fraction(as_of)
+    st = _status(ach, target_mu, t.comparator, t.tolerance)
+    pace = "met" if st in ("met", "exceeded") else ("ahead" if ach >= expected else "behind")
+    return {
+        "key": t.key, "name": t.name(lang), "category": t.category, "year": t.year,
+        "comparator": t.comparator, "scope": "city" if not t.scope else ",".join(t.scope),
+        "target_mu": target_mu, "achieved_mu": ach, "under_construction_mu": uc,
+        "planned_mu": pl, "outside_scope_mu": float(m2_to_mu(out_scope)),
+        "percent": 100.0 * ach / target_mu,
+        "with_pipeline_percent": 100.0 * (ach + uc + pl) / target_mu,
+        "remaining_mu": max(target_mu - ach, 0.0),
+        "expected_mu": expected, "pace_gap_mu": ach - expected,
+        "status": st, "pace": pace,
+        "n_parcels": n_parcels,
+    }
+
+
+def _area_tables(summary_rows: list[dict], county_rows: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summary and by-county tables, with a 万亩 column beside each 亩 column."""
     summary = pd.DataFrame(summary_rows, columns=_SUMMARY_COLS)
     by_county = pd.DataFrame(county_rows, columns=_COUNTY_COLS)
     for df, cols in ((summary, ("target", "achieved", "under_construction", "planned", "outside_scope",
@@ -624,14 +765,20 @@ def progress(
                      (by_county, ("achieved", "under_construction", "planned"))):
         for c in cols:
             df[f"{c}_wan_mu"] = mu_to_wan_mu(df[f"{c}_mu"])
+    return summary, by_county
 
-    # ---------------------------------------------------------------- count targets
-    count_rows, site_rows = [], []
+
+def _count_targets(count_targets, view: _PieceView, codes: np.ndarray, idx: np.ndarray, lang: str,
+                   site_gap_m: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Count targets: contiguous sites achieved and with the pipeline; the sites table."""
+    pieces = view.pieces
+    count_rows: list[dict] = []
+    site_rows: list[dict] = []
     site_cache: dict = {}  # (category, year, scope, statuses, stage) -> sites, shared by targets
-    for t in targets.count_targets:
-        stage = _stage_of(piece_status, t.achieved_statuses)
-        scope = list(t.scope) if t.scope else county_codes
-        base = select(t, False) & in_regions(scope)
+    for t in count_targets:
+        stage = _stage_of(view.status, t.achieved_statuses)
+        scope = list(t.scope) if t.scope else view.county_codes
+        base = view.select(t, False) & view.in_regions(scope)
         res = {}
         for label_, lvl in (("achieved", 0), ("pipeline", 2)):
             ck = (t.category, t.year, tuple(scope), t.achieved_statuses, lvl)
@@ -640,60 +787,79 @@ def progress(
                 site_cache[ck] = (*_sites(pieces.geom[m], pieces.area[m], site_gap_m), m, len(site_rows))
                 if lvl == 0:
                     site_rows.extend(_site_rows(site_cache[ck], t, pieces, codes, idx))
-            member, s_area, m, first = site_cache[ck]
+            _, s_area, _, first = site_cache[ck]
             ok = s_area >= t.min_site_mu
             if t.max_site_mu is not None:
                 ok &= s_area < t.max_site_mu
             res[label_] = (s_area, ok)
             if lvl == 0:
-                for row in site_rows[first:first + len(s_area)]:
-                    if ok[row["_site"]]:
-                        row["counts_for"] = ",".join(filter(None, [row["counts_for"], t.key]))
-        s_area, ok = res["achieved"]
-        n_ach = int(ok.sum())
-        count_rows.append({
-            "key": t.key, "name": t.name(lang), "category": t.category, "year": t.year,
-            "scope": "city" if not t.scope else ",".join(t.scope),
-            "min_site_mu": t.min_site_mu, "max_site_mu": t.max_site_mu, "target_sites": t.value,
-            "achieved_sites": n_ach, "with_pipeline_sites": int(res["pipeline"][1].sum()),
-            "largest_site_mu": float(s_area.max()) if len(s_area) else 0.0,
-            "status": "met" if n_ach >= t.value else "not_met",
-        })
+                _mark_counts_for(site_rows[first:first + len(s_area)], ok, t.key)
+        count_rows.append(_count_row(t, res, lang))
     for row in site_rows:
         row.pop("_site", None)
-    counts = pd.DataFrame(count_rows, columns=_COUNT_COLS)
-    sites_df = pd.DataFrame(site_rows, columns=_SITE_COLS)
+    return pd.DataFrame(count_rows, columns=_COUNT_COLS), pd.DataFrame(site_rows, columns=_SITE_COLS)
 
-    # -------------------------------------------------------------------- baselines
-    base_rows = []
-    for b in targets.baselines:
-        stage = _stage_of(piece_status, ("completed", "accepted"))
-        sel = piece_cat.eq(b.category) & (piece_year == b.year) & (stage == 0) & (pieces.region_idx != region_pos[OUTSIDE_CITY])
-        areas, _ = _stage_areas(pieces, sel, stage, county_codes)
+
+def _mark_counts_for(rows: list[dict], ok: np.ndarray, key: str) -> None:
+    """Add ``key`` to ``counts_for`` of the site rows whose site satisfies the target."""
+    for row in rows:
+        if ok[row["_site"]]:
+            row["counts_for"] = ",".join(filter(None, [row["counts_for"], key]))
+
+
+def _count_row(t, res: dict, lang: str) -> dict:
+    """One row of the counts table from the achieved and pipeline (site areas, ok) pairs."""
+    s_area, ok = res["achieved"]
+    n_ach = int(ok.sum())
+    return {
+        "key": t.key, "name": t.name(lang), "category": t.category, "year": t.year,
+        "scope": "city" if not t.scope else ",".join(t.scope),
+        "min_site_mu": t.min_site_mu, "max_site_mu": t.max_site_mu, "target_sites": t.value,
+        "achieved_sites": n_ach, "with_pipeline_sites": int(res["pipeline"][1].sum()),
+        "largest_site_mu": float(s_area.max()) if len(s_area) else 0.0,
+        "status": "met" if n_ach >= t.value else "not_met",
+    }
+
+
+def _baselines(baselines, view: _PieceView, lang: str) -> pd.DataFrame:
+    """The previous year's stated results beside the registry's achieved area (inside the city)."""
+    pieces = view.pieces
+    rows = []
+    for b in baselines:
+        stage = _stage_of(view.status, ("completed", "accepted"))
+        sel = (view.cat.eq(b.category) & (view.year == b.year) & (stage == 0)
+               & (pieces.region_idx != view.region_pos[OUTSIDE_CITY]))
+        areas, _ = _stage_areas(pieces, sel, stage, view.county_codes)
         reg_mu = float(m2_to_mu(sum(v[0] for v in areas.values())))
-        base_rows.append({
+        rows.append({
             "key": b.key, "name": b.name(lang), "category": b.category, "year": b.year,
             "value": b.value, "unit": b.unit, "value_wan_mu": float(convert(b.value, b.unit, "wan_mu")),
             "registry_achieved_wan_mu": float(mu_to_wan_mu(reg_mu)),
         })
-    baselines = pd.DataFrame(base_rows, columns=_BASE_COLS)
-    not_tracked = pd.DataFrame(
+    return pd.DataFrame(rows, columns=_BASE_COLS)
+
+
+def _not_tracked(targets: TargetSet, lang: str) -> pd.DataFrame:
+    """The targets that parcels cannot measure, as stated."""
+    return pd.DataFrame(
         [{"key": n.key, "name": n.name(lang), "value": n.value,
           "unit": n.unit_zh if lang == "zh" else n.unit_en, "comparator": n.comparator,
           "sentence": n.sentence} for n in targets.not_tracked],
         columns=["key", "name", "value", "unit", "comparator", "sentence"],
     )
 
-    info = {
+
+def _info(parcels, used: _Used, pieces: _Pieces, n_pairs: int, lang: str) -> dict[str, Any]:
+    """What the result was computed from: counts of parcels, pieces, overlap pairs, batches."""
+    return {
         "n_parcels": int(len(parcels)),
-        "n_used": int(len(idx)),
+        "n_used": int(len(used.idx)),
         "n_pieces": int(len(pieces.geom)),
-        "n_overlap_pairs": int(n_pairs_total),
-        "batch_ids": sorted(set(parcels["batch_id"].iloc[idx].dropna().astype(str)))
+        "n_overlap_pairs": int(n_pairs),
+        "batch_ids": sorted(set(parcels["batch_id"].iloc[used.idx].dropna().astype(str)))
         if "batch_id" in parcels.columns else [],
         "lang": lang,
     }
-    return Progress(summary, by_county, counts, sites_df, flags, baselines, not_tracked, as_of, targets, info)
 
 
 _SUMMARY_COLS = ["key", "name", "category", "year", "comparator", "scope", "target_mu", "achieved_mu",
@@ -712,84 +878,126 @@ FLAG_COLS = ["flag", "project_code", "other_project_code", "category", "year", "
 ``in_protected_area``, ``outside_city``, ``area_gap``, ``no_geometry``."""
 
 
-def _flags(parcels, idx, P, parea, pieces, codes, category, pyear, status, no_geom,
-           protected_areas, gap_tolerance, min_flag_mu) -> pd.DataFrame:
-    """All flags as one DataFrame (built column-wise, no loop over parcels)."""
-    import shapely
+# ------------------------------------------------------------------------------- flags
 
-    frames: list[pd.DataFrame] = []
-    # main region of each used parcel (position in P): where most of its area lies
-    main_region = np.full(len(P), None, dtype=object)
+
+def _flags(parcels, reg: _Registry, used: _Used, pieces: _Pieces, protected_areas,
+           opts: ProgressOptions) -> pd.DataFrame:
+    """All flags as one DataFrame (built column-wise, no loop over parcels)."""
+    out = _FlagFrames(reg, _main_region(pieces, len(used.geom)))
+    out.add(np.flatnonzero(reg.no_geom), "no_geometry", detail="no geometry: not counted")
+    if len(used.geom):
+        _flag_double_declared(out, reg, used, opts.min_flag_mu)
+    _flag_outside_city(out, used, pieces, opts.min_flag_mu)
+    if protected_areas is not None and len(protected_areas) and len(used.geom):
+        _flag_in_reserves(out, used, protected_areas, opts.min_flag_mu)
+    if "declared_area_mu" in parcels.columns and len(used.geom):
+        _flag_area_gap(out, parcels, used, opts.gap_tolerance)
+    return out.table()
+
+
+def _main_region(pieces: _Pieces, n: int) -> np.ndarray:
+    """Region of each used parcel (position in ``used``) where most of its area lies."""
+    main_region = np.full(n, None, dtype=object)
     if len(pieces.geom):
         s = pd.DataFrame({"p": pieces.parcel, "a": pieces.area})
         best = s.groupby("p").a.idxmax()
         main_region[best.index.to_numpy()] = pieces.region[best.to_numpy()]
+    return main_region
 
-    def frame(k, flag, pos=None, **cols) -> None:  # k: rows of the parcel table; pos: positions in P
+
+class _FlagFrames:
+    """The flags table in parts: one DataFrame per kind of problem, built column-wise."""
+
+    def __init__(self, reg: _Registry, main_region: np.ndarray):
+        self.reg, self.main_region = reg, main_region
+        self.frames: list[pd.DataFrame] = []
+
+    def add(self, k, flag: str, pos=None, **cols) -> None:
+        """Flag the parcel-table rows ``k`` (``pos``: their positions in ``used``, for the region)."""
         k = np.asarray(k, dtype=int)
         if not len(k):
             return
-        yr = pd.array(np.where(np.isfinite(pyear[k]), pyear[k], np.nan), dtype="Float64").astype("Int64")
-        df = pd.DataFrame({"flag": flag, "project_code": codes[k], "category": category[k], "year": yr,
-                           "status": status[k],
-                           "region": main_region[np.asarray(pos, dtype=int)] if pos is not None else None})
+        reg = self.reg
+        yr = pd.array(np.where(np.isfinite(reg.year[k]), reg.year[k], np.nan), dtype="Float64").astype("Int64")
+        df = pd.DataFrame({"flag": flag, "project_code": reg.codes[k], "category": reg.category[k], "year": yr,
+                           "status": reg.status[k],
+                           "region": self.main_region[np.asarray(pos, dtype=int)] if pos is not None else None})
         for c, v in cols.items():
             df[c] = v
-        frames.append(df)
+        self.frames.append(df)
 
-    frame(np.flatnonzero(no_geom), "no_geometry", detail="no geometry: not counted")
+    def table(self) -> pd.DataFrame:
+        """All parts as one DataFrame with :data:`FLAG_COLS`."""
+        frames = [f for f in self.frames if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=FLAG_COLS)
+        return pd.concat(frames, ignore_index=True).reindex(columns=FLAG_COLS)
 
-    # same land declared twice within one category (any year and status)
-    if len(P):
-        cats = category[idx]
-        for cat in pd.unique(cats):
-            loc = np.flatnonzero(cats == cat)
-            a, b = overlap_pairs(P[loc])
-            if not len(a):
-                continue
-            ov = m2_to_mu(_area_gk(shapely.intersection(P[loc[a]], P[loc[b]])))
-            keep = ov >= min_flag_mu
-            i, j, ov = loc[a[keep]], loc[b[keep]], ov[keep]
-            oy = pyear[idx[j]]
-            detail = [f"{int(y) if np.isfinite(y) else '?'}, {st}" for y, st in zip(oy, status[idx[j]])]
-            frame(idx[i], "double_declared", i, other_project_code=codes[idx[j]], area_mu=ov, detail=detail)
-    # outside the city
-    out = pieces.region_idx == len(pieces.regions) - 1  # OUTSIDE_CITY is last
-    if out.any():
-        mu = pd.Series(m2_to_mu(pieces.area[out])).groupby(pieces.parcel[out]).sum()
-        mu = mu[mu >= min_flag_mu]
-        pos = mu.index.to_numpy()
-        share = 100.0 * mu.to_numpy() / m2_to_mu(parea[pos])
-        frame(idx[pos], "outside_city", None, region=OUTSIDE_CITY, area_mu=mu.to_numpy(),
-              detail=[f"{v:.1f} %" for v in share])
-    # in nature reserves
-    if protected_areas is not None and len(protected_areas) and len(P):
-        R = _to_gk(protected_areas, "the protected-areas layer")
-        name_col = next((c for c in ("name_zh", "name", "NAME") if c in protected_areas.columns), None)
-        names = protected_areas[name_col].astype(str).to_numpy() if name_col else np.array(
-            [f"#{i}" for i in range(len(R))], dtype=object)
-        shapely.prepare(R)
-        tree = shapely.STRtree(R)
-        pi, ri = tree.query(P, predicate="intersects")
-        if len(pi):
-            inside = shapely.contains_properly(R[ri], P[pi])
-            ov = np.where(inside, parea[pi], 0.0)
-            if (~inside).any():
-                ov[~inside] = _area_gk(shapely.intersection(P[pi[~inside]], R[ri[~inside]]))
-            mu = m2_to_mu(ov)
-            keep = mu >= min_flag_mu
-            pi, ri, mu, ov = pi[keep], ri[keep], mu[keep], ov[keep]
-            frame(idx[pi], "in_protected_area", pi, area_mu=mu,
-                  detail=[f"{names[r]}: {100.0 * m / parea[p]:.1f} %" for p, r, m in zip(pi, ri, ov)])
-    # declared vs computed area
-    if "declared_area_mu" in parcels.columns and len(P):
-        dec = pd.to_numeric(parcels["declared_area_mu"], errors="coerce").astype("float64").to_numpy()[idx]
-        comp = m2_to_mu(parea)
-        gap = area_gap(dec, comp)
-        pos = np.flatnonzero(np.isfinite(gap) & (np.abs(gap) > gap_tolerance))
-        frame(idx[pos], "area_gap", pos, area_mu=comp[pos], declared_area_mu=dec[pos],
-              detail=[f"{100 * g:+.1f} %" for g in gap[pos]])
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame(columns=FLAG_COLS)
-    return pd.concat(frames, ignore_index=True).reindex(columns=FLAG_COLS)
+
+def _flag_double_declared(out: _FlagFrames, reg: _Registry, used: _Used, min_flag_mu: float) -> None:
+    """The same land declared twice within one category (any year and status)."""
+    import shapely
+
+    idx, P = used.idx, used.geom
+    cats = reg.category[idx]
+    for cat in pd.unique(cats):
+        loc = np.flatnonzero(cats == cat)
+        a, b = overlap_pairs(P[loc])
+        if not len(a):
+            continue
+        ov = m2_to_mu(_area_gk(shapely.intersection(P[loc[a]], P[loc[b]])))
+        keep = ov >= min_flag_mu
+        i, j, ov = loc[a[keep]], loc[b[keep]], ov[keep]
+        oy = reg.year[idx[j]]
+        detail = [f"{int(y) if np.isfinite(y) else '?'}, {st}"
+                  for y, st in zip(oy, reg.status[idx[j]], strict=True)]
+        out.add(idx[i], "double_declared", i, other_project_code=reg.codes[idx[j]], area_mu=ov, detail=detail)
+
+
+def _flag_outside_city(out: _FlagFrames, used: _Used, pieces: _Pieces, min_flag_mu: float) -> None:
+    """Parcels with land outside every county of the county layer."""
+    sel = pieces.region_idx == len(pieces.regions) - 1  # OUTSIDE_CITY is last
+    if not sel.any():
+        return
+    mu = pd.Series(m2_to_mu(pieces.area[sel])).groupby(pieces.parcel[sel]).sum()
+    mu = mu[mu >= min_flag_mu]
+    pos = mu.index.to_numpy()
+    share = 100.0 * mu.to_numpy() / m2_to_mu(used.area[pos])
+    out.add(used.idx[pos], "outside_city", None, region=OUTSIDE_CITY, area_mu=mu.to_numpy(),
+            detail=[f"{v:.1f} %" for v in share])
+
+
+def _flag_in_reserves(out: _FlagFrames, used: _Used, protected_areas, min_flag_mu: float) -> None:
+    """Parcels overlapping a nature reserve (the reserve's name and the share in the detail)."""
+    import shapely
+
+    P, parea = used.geom, used.area
+    R = _to_gk(protected_areas, "the protected-areas layer")
+    name_col = next((c for c in ("name_zh", "name", "NAME") if c in protected_areas.columns), None)
+    names = protected_areas[name_col].astype(str).to_numpy() if name_col else np.array(
+        [f"#{i}" for i in range(len(R))], dtype=object)
+    shapely.prepare(R)
+    pi, ri = shapely.STRtree(R).query(P, predicate="intersects")
+    if not len(pi):
+        return
+    inside = shapely.contains_properly(R[ri], P[pi])
+    ov = np.where(inside, parea[pi], 0.0)
+    if (~inside).any():
+        ov[~inside] = _area_gk(shapely.intersection(P[pi[~inside]], R[ri[~inside]]))
+    mu = m2_to_mu(ov)
+    keep = mu >= min_flag_mu
+    pi, ri, mu, ov = pi[keep], ri[keep], mu[keep], ov[keep]
+    out.add(used.idx[pi], "in_protected_area", pi, area_mu=mu,
+            detail=[f"{names[r]}: {100.0 * m / parea[p]:.1f} %" for p, r, m in zip(pi, ri, ov, strict=True)])
+
+
+def _flag_area_gap(out: _FlagFrames, parcels, used: _Used, gap_tolerance: float) -> None:
+    """Declared area far from the computed ellipsoidal one."""
+    idx = used.idx
+    dec = pd.to_numeric(parcels["declared_area_mu"], errors="coerce").astype("float64").to_numpy()[idx]
+    comp = m2_to_mu(used.area)
+    gap = area_gap(dec, comp)
+    pos = np.flatnonzero(np.isfinite(gap) & (np.abs(gap) > gap_tolerance))
+    out.add(idx[pos], "area_gap", pos, area_mu=comp[pos], declared_area_mu=dec[pos],
+            detail=[f"{100 * g:+.1f} %" for g in gap[pos]])

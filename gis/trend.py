@@ -328,30 +328,65 @@ def assess(table: pd.DataFrame | pd.Series, project_year: int | Mapping | pd.Ser
     change, peak_baseline, peak_after, peak_max, trend_basis, n_trend, method,
     slope_per_year, intercept, slope_low, slope_high, tau, p_value, verdict,
     verdict_rule``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame([[0.30, 0.32, 0.45, 0.50, 0.55, 0.60]],
+    ...                  columns=pd.to_datetime([f"{y}-07-01" for y in range(2019, 2025)]))
+    >>> r = assess(t, 2021, index="ndvi", min_change=0.05).iloc[0]
+    >>> print(r.verdict, f"{r.change:.2f}", r.trend_basis)
+    improving 0.24 observations
     """
     ix = get_index(index)
     d = direction or ix.direction
+    _check_trend_options(d, direction, method, season)
+    mc = DEFAULT_MIN_CHANGE[d] if min_change is None else float(min_change)
+    t = _as_time_table(table)
+    py = _project_years(project_year, t.index)
+    v = t.to_numpy(dtype="float64")
+    dates = pd.DatetimeIndex(t.columns)
+    out = pd.DataFrame(index=t.index)
+    out["index"] = ix.id
+    out["n_obs"] = np.sum(~np.isnan(v), axis=1)
+    x, y, basis = _before_after(out, v, dates, py, season)
+    out["trend_basis"] = basis
+    n_trend = np.sum(~np.isnan(y), axis=1)
+    out["n_trend"] = n_trend
+    out["method"] = method
+    for k, col in _fit_trend(x, y, n_trend >= max(min_years, 3), method).items():
+        out[k] = col
+    out["verdict"] = _verdicts(out, py, 1.0 if d == "up" else -1.0, alpha, mc)
+    out["verdict_rule"] = verdict_rule(ix.id, alpha, mc, method, d, min_years)
+    return out
+
+
+def _check_trend_options(d: str, direction: str | None, method: str, season: tuple[int, int]) -> None:
+    """Refuse an unknown direction or method and a season that is not months a ≤ b."""
     if d not in ("up", "down"):
         raise ConfigError.of("error.trend_direction", value=direction)
     if method not in ("theil_sen", "ols"):
         raise ConfigError.of("error.trend_method", value=method)
     if not (1 <= season[0] <= 12 and 1 <= season[1] <= 12 and season[0] <= season[1]):
         raise ConfigError.of("error.trend_season", value=season)
-    mc = DEFAULT_MIN_CHANGE[d] if min_change is None else float(min_change)
-    t = _as_time_table(table)
+
+
+def _project_years(project_year, index: pd.Index) -> np.ndarray:
+    """The project year of each row (float, NaN where unknown)."""
     if isinstance(project_year, (Mapping, pd.Series)):
-        py = pd.to_numeric(pd.Series(project_year).reindex(t.index), errors="coerce").to_numpy(dtype="float64")
-    else:
-        py = np.full(len(t), np.nan if project_year is None or pd.isna(project_year) else float(project_year))
-    v = t.to_numpy(dtype="float64")
-    dates = pd.DatetimeIndex(t.columns)
+        return pd.to_numeric(pd.Series(project_year).reindex(index), errors="coerce").to_numpy(dtype="float64")
+    return np.full(len(index), np.nan if project_year is None or pd.isna(project_year) else float(project_year))
+
+
+def _before_after(out: pd.DataFrame, v: np.ndarray, dates: pd.DatetimeIndex, py: np.ndarray,
+                  season: tuple[int, int]):
+    """Add the baseline / after means and peaks to ``out``; return the trend's points.
+
+    The trend is fitted to the seasonal peaks when some year has several observations,
+    else to the observations. Returns ``(x, y, basis)``.
+    """
     yr = dates.year.to_numpy()
     mo = dates.month.to_numpy()
     ins = (mo >= season[0]) & (mo <= season[1])
-    n = len(t)
-    out = pd.DataFrame(index=t.index)
-    out["index"] = ix.id
-    out["n_obs"] = np.sum(~np.isnan(v), axis=1)
     vs = np.where(ins[None, :], v, np.nan)
     out["baseline_mean"] = _per_year(vs, yr, py, before=True)
     out["after_mean"] = _per_year(vs, yr, py, before=False)
@@ -362,19 +397,18 @@ def assess(table: pd.DataFrame | pd.Series, project_year: int | Mapping | pd.Ser
     out["peak_max"] = _nanmax_cols(peaks) if peaks.shape[1] else np.nan
     several = len(yr) > 0 and np.bincount(yr - yr.min()).max() > 1
     if several:
-        x, y, basis = peak_years, peaks, "seasonal_peak"
-    else:
-        x, y, basis = _decimal_year(dates), v, "observations"
-    out["trend_basis"] = basis
-    n_trend = np.sum(~np.isnan(y), axis=1)
-    out["n_trend"] = n_trend
-    out["method"] = method
-    enough = n_trend >= max(min_years, 3)
+        return peak_years, peaks, "seasonal_peak"
+    return _decimal_year(dates), v, "observations"
+
+
+def _fit_trend(x: np.ndarray, y: np.ndarray, enough: np.ndarray, method: str) -> dict[str, np.ndarray]:
+    """Slope, intercept, its interval, τ and p per row; NaN where too few points or years."""
+    n = len(y)
     if y.shape[1]:
         xs = np.where(~np.isnan(y), x[None, :], np.nan)
         with np.errstate(invalid="ignore"):
             spread = np.nanmax(xs, axis=1) - np.nanmin(xs, axis=1) if xs.size else np.zeros(n)
-        enough &= np.nan_to_num(spread) > 0
+        enough = enough & (np.nan_to_num(spread) > 0)
     yy = np.where(enough[:, None], y, np.nan) if y.shape[1] else y
     if method == "theil_sen" and y.shape[1]:
         slope, icpt, lo, hi = _theil_sen(x, yy)
@@ -384,14 +418,14 @@ def assess(table: pd.DataFrame | pd.Series, project_year: int | Mapping | pd.Ser
         tau = np.full(n, np.nan)
     else:
         slope = icpt = lo = hi = tau = p = np.full(n, np.nan)
-    slope = np.where(enough, slope, np.nan)
-    out["slope_per_year"] = slope
-    out["intercept"] = np.where(enough, icpt, np.nan)
-    out["slope_low"] = np.where(enough, lo, np.nan)
-    out["slope_high"] = np.where(enough, hi, np.nan)
-    out["tau"] = np.where(enough, tau, np.nan)
-    out["p_value"] = np.where(enough, p, np.nan)
-    sign = 1.0 if d == "up" else -1.0
+    cols = {"slope_per_year": slope, "intercept": icpt, "slope_low": lo, "slope_high": hi,
+            "tau": tau, "p_value": p}
+    return {k: np.where(enough, c, np.nan) for k, c in cols.items()}
+
+
+def _verdicts(out: pd.DataFrame, py: np.ndarray, sign: float, alpha: float, mc: float) -> np.ndarray:
+    """improving / worsening / no_clear_change / insufficient_data per row (see the module)."""
+    slope = out["slope_per_year"].to_numpy()
     ch = out["change"].to_numpy()
     sig = out["p_value"].to_numpy() < alpha
     good_change = np.isnan(ch) | (sign * ch >= mc)
@@ -399,10 +433,7 @@ def assess(table: pd.DataFrame | pd.Series, project_year: int | Mapping | pd.Ser
     verdict = np.where(sig & (sign * slope > 0) & good_change, "improving",
                        np.where(sig & (sign * slope < 0) & bad_change, "worsening", "no_clear_change"))
     no_after = ~np.isnan(py) & np.isnan(out["after_mean"].to_numpy())
-    verdict = np.where(np.isnan(slope) | no_after, "insufficient_data", verdict)
-    out["verdict"] = verdict
-    out["verdict_rule"] = verdict_rule(ix.id, alpha, mc, method, d, min_years)
-    return out
+    return np.where(np.isnan(slope) | no_after, "insufficient_data", verdict)
 
 
 def _r(v, digits):

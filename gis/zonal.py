@@ -52,8 +52,9 @@ import os
 import re
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -65,12 +66,13 @@ from .units import m2_to_mu
 
 log = logging.getLogger(__name__)
 
-__all__ = ["zonal_stats", "raster_grid", "dates_in_names", "STATS", "DEFAULT_STATS"]
+__all__ = ["zonal_stats", "ZonalRequest", "raster_grid", "dates_in_names", "STATS", "DEFAULT_STATS"]
 
 STATS = ("count", "sum", "mean", "min", "max", "std", "median", "majority", "minority",
          "variety")
 """Names of the statistics (plus ``pNN`` quantiles such as ``p10``)."""
 DEFAULT_STATS = ("count", "mean", "min", "max", "std")
+_RANKED = ("median", "majority", "minority", "variety")  # need the cells' values sorted
 _QUANT = re.compile(r"^p(\d+(?:\.\d+)?)$")
 _DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(0[1-9]|1[0-2])(?:[-_.]?(0[1-9]|[12]\d|3[01]))?(?!\d)")
 _CACHE: "OrderedDict[tuple, Coverage]" = OrderedDict()
@@ -559,115 +561,164 @@ def _band_compute(weights: sp.csr_array, raw: np.ndarray, row0: int, grid: Grid,
     date and ``masks`` the validity of the same shape, or None. Returns
     ``(dict stat -> (nz, T), dict class -> (area_m2 (nz, T)), valid_area (nz, T))``.
     """
-    T = raw.shape[0]
-    nz = weights.shape[0]
-    idx = weights.indices
-    w = weights.data
-    counts = np.diff(weights.indptr)
-    nonempty = counts > 0
-    seg_starts = weights.indptr[:-1][nonempty]
-
-    def seg(x):  # per-zone sums: (T, nnz) -> (nz, T), zones are contiguous runs
-        out = np.zeros((nz, x.shape[0]))
-        if len(seg_starts):
-            out[nonempty] = np.add.reduceat(x, seg_starts, axis=1).T
-        return out
-
-    # gather only the cells the zones touch
+    seg = _ZoneSums(weights)
     if gathered:
         graw, gmask = raw, masks
-    else:
-        graw = np.asarray(raw).reshape(T, -1)[:, idx]
-        gmask = None if masks is None else np.asarray(masks).reshape(T, -1)[:, idx]
+    else:  # gather only the cells the zones touch
+        graw = np.asarray(raw).reshape(raw.shape[0], -1)[:, weights.indices]
+        gmask = None if masks is None else np.asarray(masks).reshape(raw.shape[0], -1)[:, weights.indices]
     if set(stats) <= {"count", "sum", "mean"} and not categorical:
-        return _linear(graw, gmask, w, meta, seg, stats), {}, None
-    z = np.repeat(np.arange(nz), counts)
-    # mask and scale the gathered cells
-    if gmask is None and all(m == meta[0] for m in meta):  # one conversion for all dates
-        vals = _apply(graw, *meta[0])
-    else:
-        vals = np.empty(graw.shape)
-        for t in range(T):
-            vals[t] = _apply(graw[t], *meta[t], None if gmask is None else gmask[t])
+        return _linear(graw, gmask, weights.data, meta, seg, stats), {}, None
+    vals = _masked_values(graw, gmask, meta)
     del graw, gmask
     valid = ~np.isnan(vals)
+    res = _moments(vals, valid, weights.data, seg, stats)
+    res.update(_extremes(vals, valid, weights, stats))
+    classes: dict = {}
+    if categorical or any(s in _RANKED or _QUANT.match(s) for s in stats):
+        cell_area = _cell_areas(weights.indices, row0, grid) if categorical else None
+        ranked, classes = _ranked(vals, valid, weights, stats, cell_area)
+        res.update(ranked)
+    valid_area = None
+    if categorical:
+        valid_area = sum(classes.values()) if classes else np.zeros((seg.n, vals.shape[0]))
+    return ({k: res[k] for k in stats}, classes, valid_area)
+
+
+class _ZoneSums:
+    """Per-zone sums of gathered cells, (T, nnz) -> (nz, T): each zone's cells are one run."""
+
+    def __init__(self, weights: sp.csr_array):
+        self.n = weights.shape[0]
+        self.counts = np.diff(weights.indptr)
+        self.nonempty = self.counts > 0
+        self.starts = weights.indptr[:-1][self.nonempty]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.n, x.shape[0]))
+        if len(self.starts):
+            out[self.nonempty] = np.add.reduceat(x, self.starts, axis=1).T
+        return out
+
+    def zone_of_cell(self) -> np.ndarray:
+        """The zone number of each gathered cell."""
+        return np.repeat(np.arange(self.n), self.counts)
+
+
+def _masked_values(graw: np.ndarray, gmask, meta: list) -> np.ndarray:
+    """Gathered cells as float values: scale and offset applied, NaN where invalid."""
+    if gmask is None and all(m == meta[0] for m in meta):  # one conversion for all dates
+        return _apply(graw, *meta[0])
+    vals = np.empty(graw.shape)
+    for t in range(graw.shape[0]):
+        vals[t] = _apply(graw[t], *meta[t], None if gmask is None else gmask[t])
+    return vals
+
+
+def _moments(vals: np.ndarray, valid: np.ndarray, w: np.ndarray, seg: _ZoneSums, stats) -> dict:
+    """count Σw and, when asked, sum Σw·v, mean and the weighted population std."""
     res = {}
     wv = np.where(valid, w, 0.0)
     cnt = seg(wv)
     res["count"] = cnt
-    need_sum = {"sum", "mean", "std"} & set(stats)
-    if need_sum:
+    if {"sum", "mean", "std"} & set(stats):
         sm = seg(np.where(valid, vals, 0.0) * w)
         res["sum"] = sm
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(cnt > 0, sm / cnt, np.nan)
         res["mean"] = mean
         if "std" in stats:
-            d = np.where(valid, vals - mean[z].T, 0.0)
+            d = np.where(valid, vals - mean[seg.zone_of_cell()].T, 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 res["std"] = np.sqrt(np.where(cnt > 0, seg(wv * d * d) / cnt, np.nan))
-    starts = weights.indptr[:-1]
-    has = counts > 0
-    if "min" in stats or "max" in stats:
-        s = starts[has]
-        for name, fill, ufunc in (("min", np.inf, np.minimum), ("max", -np.inf, np.maximum)):
-            if name in stats:
-                r = np.full((nz, T), np.nan)
-                if len(s):
-                    r[has] = ufunc.reduceat(np.where(valid, vals, fill), s, axis=1).T
-                r[~np.isfinite(r)] = np.nan
-                res[name] = r
+    return res
+
+
+def _extremes(vals: np.ndarray, valid: np.ndarray, weights: sp.csr_array, stats) -> dict:
+    """min and max of the valid cells of each zone (NaN for a zone without any)."""
+    nz, T = weights.shape[0], vals.shape[0]
+    has = np.diff(weights.indptr) > 0
+    s = weights.indptr[:-1][has]
+    res = {}
+    for name, fill, ufunc in (("min", np.inf, np.minimum), ("max", -np.inf, np.maximum)):
+        if name in stats:
+            r = np.full((nz, T), np.nan)
+            if len(s):
+                r[has] = ufunc.reduceat(np.where(valid, vals, fill), s, axis=1).T
+            r[~np.isfinite(r)] = np.nan
+            res[name] = r
+    return res
+
+
+def _cell_areas(idx: np.ndarray, row0: int, grid: Grid) -> np.ndarray:
+    """Ellipsoidal area (m²) of the gathered cells ``idx`` of a window starting at ``row0``."""
+    return grid.cell_area_m2(row0 + idx // grid.width, idx % grid.width)
+
+
+class _Runs(NamedTuple):
+    """One date's valid cells as distinct (zone, value) runs, sorted by zone then value."""
+
+    order: np.ndarray  # the sort of the cells
+    starts: np.ndarray  # first sorted cell of each run
+    zone: np.ndarray
+    value: np.ndarray
+    weight: np.ndarray  # summed weight of the run
+
+
+def _runs(z: np.ndarray, v: np.ndarray, w: np.ndarray) -> _Runs:
+    """Merge equal (zone, value) cells, adding their weights."""
+    order = np.lexsort((v, z))
+    zo, vo, wo = z[order], v[order], w[order]
+    new = np.ones(len(zo), bool)
+    new[1:] = (zo[1:] != zo[:-1]) | (vo[1:] != vo[:-1])
+    rs = np.flatnonzero(new)
+    return _Runs(order, rs, zo[rs], vo[rs], np.add.reduceat(wo, rs))
+
+
+def _ranked(vals: np.ndarray, valid: np.ndarray, weights: sp.csr_array, stats, cell_area):
+    """Quantiles, majority, minority, variety and (with ``cell_area``) class areas, by date.
+
+    Returns ``(dict stat -> (nz, T), dict class -> area_m2 (nz, T))``.
+    """
+    nz, T = weights.shape[0], vals.shape[0]
+    w = weights.data
+    z = np.repeat(np.arange(nz), np.diff(weights.indptr))
     qnames = [s for s in stats if s == "median" or _QUANT.match(s)]
-    cat_needed = categorical or {"majority", "minority", "variety"} & set(stats)
-    classes = {}
-    if qnames or cat_needed:
-        qs = [0.5 if s == "median" else float(_QUANT.match(s).group(1)) / 100 for s in qnames]
-        qres = np.full((len(qs), nz, T), np.nan)
-        maj = np.full((nz, T), np.nan)
-        mino = np.full((nz, T), np.nan)
-        var = np.zeros((nz, T))
-        if categorical:
-            rows = row0 + idx // grid.width
-            cols = idx % grid.width
-            cell_area = grid.cell_area_m2(rows, cols)
-        for t in range(T):
-            ok = valid[t]
-            zt, vt, wt = z[ok], vals[t][ok], w[ok]
-            if not len(vt):
-                continue
-            # distinct (zone, value) runs with their summed weights, sorted by zone, value
-            order = np.lexsort((vt, zt))
-            zo, vo, wo = zt[order], vt[order], wt[order]
-            new = np.ones(len(zo), bool)
-            new[1:] = (zo[1:] != zo[:-1]) | (vo[1:] != vo[:-1])
-            rs = np.flatnonzero(new)
-            rz, rv = zo[rs], vo[rs]
-            rw = np.add.reduceat(wo, rs)
-            if qs:
-                qres[:, :, t] = _weighted_quantiles(rz, rv, rw, nz, qs)
-            if cat_needed:
-                var[:, t] = np.bincount(rz, minlength=nz)
-                # majority: largest weight, ties -> smallest value (runs sorted by value)
-                o = np.lexsort((rv, -rw, rz))
-                first = np.ones(len(o), bool)
-                first[1:] = rz[o][1:] != rz[o][:-1]
-                maj[rz[o][first], t] = rv[o][first]
-                o = np.lexsort((rv, rw, rz))
-                mino[rz[o][first], t] = rv[o][first]
-                if categorical:
-                    ra = np.add.reduceat((wt * cell_area[ok])[order], rs)
-                    for c in np.unique(rv):
-                        sel = rv == c
-                        a = classes.setdefault(_class_key(c), np.zeros((nz, T)))
-                        a[rz[sel], t] += ra[sel]
-        for k, name in enumerate(qnames):
-            res[name] = qres[k]
-        res["majority"], res["minority"] = maj, mino
-        res["variety"] = var
-    valid_area = None
-    if categorical:
-        valid_area = sum(classes.values()) if classes else np.zeros((nz, T))
-    return ({k: res[k] for k in stats}, classes, valid_area)
+    qs = [0.5 if s == "median" else float(_QUANT.match(s).group(1)) / 100 for s in qnames]
+    cat_needed = cell_area is not None or {"majority", "minority", "variety"} & set(stats)
+    qres = np.full((len(qs), nz, T), np.nan)
+    maj, mino, var = np.full((nz, T), np.nan), np.full((nz, T), np.nan), np.zeros((nz, T))
+    classes: dict = {}
+    for t in range(T):
+        ok = valid[t]
+        if not ok.any():
+            continue
+        r = _runs(z[ok], vals[t][ok], w[ok])
+        if qs:
+            qres[:, :, t] = _weighted_quantiles(r.zone, r.value, r.weight, nz, qs)
+        if cat_needed:
+            var[:, t] = np.bincount(r.zone, minlength=nz)
+            _majority_minority(r, maj[:, t], mino[:, t])
+            if cell_area is not None:
+                ra = np.add.reduceat((w[ok] * cell_area[ok])[r.order], r.starts)
+                for c in np.unique(r.value):
+                    sel = r.value == c
+                    a = classes.setdefault(_class_key(c), np.zeros((nz, T)))
+                    a[r.zone[sel], t] += ra[sel]
+    res = {name: qres[k] for k, name in enumerate(qnames)}
+    res.update(majority=maj, minority=mino, variety=var)
+    return res, classes
+
+
+def _majority_minority(r: _Runs, maj: np.ndarray, mino: np.ndarray) -> None:
+    """Fill, per zone, the value of largest / smallest weight (ties: the smallest value)."""
+    rz, rv, rw = r.zone, r.value, r.weight
+    o = np.lexsort((rv, -rw, rz))
+    first = np.ones(len(o), bool)
+    first[1:] = rz[o][1:] != rz[o][:-1]
+    maj[rz[o][first]] = rv[o][first]
+    o = np.lexsort((rv, rw, rz))
+    mino[rz[o][first]] = rv[o][first]
 
 
 def _pipeline(read: Callable, compute: Callable, total: int, workers: int,
@@ -756,35 +807,15 @@ def _class_key(c):
 # ----------------------------------------------------------------------------------------
 # the public function
 # ----------------------------------------------------------------------------------------
-def zonal_stats(
-    zones,
-    raster,
-    stats: Iterable[str] | str = DEFAULT_STATS,
-    method: str = "exact",
-    categorical: bool = False,
-    *,
-    coverage: Coverage | str | os.PathLike | None = None,
-    geometry: bool = False,
-    band: int = 1,
-    nodata: float | None = None,
-    times: Sequence | None = None,
-    variable: str | None = None,
-    workers: int | None = None,
-    rows_per_band: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-):
-    """Statistics of raster cells inside each zone.
+@dataclass(frozen=True)
+class ZonalRequest:
+    """What :func:`zonal_stats` computes, and how: every option by name.
 
-    Parameters
+    Build one in a notebook and pass it as ``request=``; any field can also be passed to
+    :func:`zonal_stats` as a keyword, which overrides the same field of the request.
+
+    Attributes
     ----------
-    zones : geopandas.GeoDataFrame or GeoSeries
-        (Multi)Polygons in any CRS; they are reprojected to the raster's CRS. They may
-        overlap and may lie partly outside the raster.
-    raster : path, rasterio dataset, xarray DataArray/Dataset, or list of these
-        One raster gives a DataFrame; a stack (a DataArray with a ``time`` or other
-        extra dim, a list of rasters on one grid, or a NetCDF/Zarr path) gives an xarray
-        DataArray ``(zone, time, stat)``. dask-backed arrays are read chunk by chunk
-        (with a ``distributed`` client active, on its workers).
     stats : list of str or comma-separated str
         See the module docstring: count, sum, mean, min, max, std, median, pNN,
         majority, minority, variety.
@@ -792,10 +823,6 @@ def zonal_stats(
         How cells count: by the fraction inside the zone, by centre-in-zone, or any touch.
     categorical : bool
         Add ``area_mu_<class>`` (ellipsoidal 亩) and ``frac_<class>`` for each value.
-    coverage : Coverage or path, optional
-        Weights from :class:`gis.coverage.Coverage` (or a saved ``.npz``); checked
-        against the zones and the grid. Without it, weights are built (and the last two
-        are cached in memory for repeat calls).
     geometry : bool
         Return a GeoDataFrame with the zones' geometry (single rasters only).
     band : int
@@ -813,8 +840,60 @@ def zonal_stats(
         cores). Windows are read in order on one more thread while others compute.
     rows_per_band : int, optional
         Rows per window (default: about 4 million cells per window and date).
+
+    Examples
+    --------
+    >>> req = ZonalRequest(stats="mean,p90", method="center")
+    >>> req.method, req.band, req.categorical
+    ('center', 1, False)
+    """
+
+    stats: Iterable[str] | str = DEFAULT_STATS
+    method: str = "exact"
+    categorical: bool = False
+    geometry: bool = False
+    band: int = 1
+    nodata: float | None = None
+    times: Sequence | None = None
+    variable: str | None = None
+    workers: int | None = None
+    rows_per_band: int | None = None
+
+
+def zonal_stats(
+    zones,
+    raster,
+    request: ZonalRequest | Iterable[str] | str | None = None,
+    *,
+    coverage: Coverage | str | os.PathLike | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **options: Any,
+):
+    """Statistics of raster cells inside each zone.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame or GeoSeries
+        (Multi)Polygons in any CRS; they are reprojected to the raster's CRS. They may
+        overlap and may lie partly outside the raster.
+    raster : path, rasterio dataset, xarray DataArray/Dataset, or list of these
+        One raster gives a DataFrame; a stack (a DataArray with a ``time`` or other
+        extra dim, a list of rasters on one grid, or a NetCDF/Zarr path) gives an xarray
+        DataArray ``(zone, time, stat)``. dask-backed arrays are read chunk by chunk
+        (with a ``distributed`` client active, on its workers).
+    request : ZonalRequest, optional
+        The statistics and options (see :class:`ZonalRequest`); a list or a
+        comma-separated string is taken as ``stats``.
+    coverage : Coverage or path, optional
+        Weights from :class:`gis.coverage.Coverage` (or a saved ``.npz``); checked
+        against the zones and the grid. Without it, weights are built (and the last two
+        are cached in memory for repeat calls).
     progress : callable(done, total), optional
         Called after each window.
+    **options
+        Any field of :class:`ZonalRequest` by name (``stats="mean", method="center",
+        categorical=True, band=2, nodata=0, times=..., workers=4`` …); it overrides the
+        same field of ``request``.
 
     Returns
     -------
@@ -826,21 +905,26 @@ def zonal_stats(
     >>> from shapely import box
     >>> da = xr.DataArray(np.array([[1.0, 2.0], [np.nan, 4.0]]), dims=("y", "x"),
     ...                   coords={"y": [15.0, 5.0], "x": [5.0, 15.0]}).rio.write_crs("EPSG:4550")
-    >>> zonal_stats(gpd.GeoSeries([box(0, 0, 20, 20)], crs="EPSG:4550"), da,
-    ...             stats="count,sum,median,majority")
+    >>> zones = gpd.GeoSeries([box(0, 0, 20, 20)], crs="EPSG:4550")
+    >>> zonal_stats(zones, da, stats="count,sum,median,majority")
        count  sum  median  majority  coverage_fraction  partly_outside
     0    3.0  7.0     2.0       1.0                1.0           False
+    >>> zonal_stats(zones, da, ZonalRequest(stats=["max"], method="center"))
+       max  coverage_fraction  partly_outside
+    0  4.0                1.0           False
     """
-    stats = _parse_stats(stats)
-    if method not in METHODS:
-        raise InputError.of("error.unknown_method", method=method, choices=", ".join(METHODS))
+    if request is not None and not isinstance(request, ZonalRequest):
+        request, options = None, {"stats": request, **options}
+    req = replace(request or ZonalRequest(), **options)
+    stats = _parse_stats(req.stats)
+    if req.method not in METHODS:
+        raise InputError.of("error.unknown_method", method=req.method, choices=", ".join(METHODS))
     if hasattr(zones, "geometry") and not hasattr(zones, "columns"):  # GeoSeries
         zones = zones.to_frame("geometry") if zones.name != "geometry" else zones.to_frame()
-    src = _open(raster, band, nodata, times, variable)
+    src = _open(raster, req.band, req.nodata, req.times, req.variable)
     try:
-        cov = _coverage(zones, src, method, coverage)
-        return _run(zones, src, cov, stats, categorical, geometry, workers, rows_per_band,
-                    progress)
+        cov = _coverage(zones, src, req.method, coverage)
+        return _run(zones, src, cov, stats, req, progress)
     finally:
         src.close()
 
@@ -869,62 +953,77 @@ def _coverage(zones, src: _Source, method: str, coverage) -> Coverage:
     return cov
 
 
-def _run(zones, src: _Source, cov: Coverage, stats, categorical, geometry, workers,
-         rows_per_band, progress):
+def _run(zones, src: _Source, cov: Coverage, stats: list[str], req: ZonalRequest, progress):
+    """Compute every band of zones, then assemble a table (or a zone × time × stat array)."""
     T = 1 if src.times is None else len(src.times)
-    width = src.grid.width
-    if rows_per_band is None:
-        # about 4 million cells per date, in whole blocks (each block is decoded once)
-        block = max(int(src.block_rows), 1)
-        rows_per_band = max(4_000_000 // max(width * T, 1) // block, 1) * block
-    bands = cov.bands(rows_per_band, weights=src.dask is not None)
-    n = cov.matrix.shape[0]
-    total = len(bands)
-    results = [None] * total
-    grid = src.grid
-
+    bands = cov.bands(req.rows_per_band or _rows_per_band(src, T), weights=src.dask is not None)
     if src.dask is not None:
-        import dask
-
-        tasks = [dask.delayed(_band_compute)(b.weights, src.dask[:, b.row0:b.row1, :],
-                                             b.row0, grid, stats, categorical, src.meta)
-                 for b in bands]
-        results = list(dask.compute(*tasks))
-        if progress:
-            progress(total, total)
+        results = _dask_bands(src, bands, stats, req.categorical, progress)
     else:
-        results = _run_windows(src, cov, bands, T, stats, categorical,
-                               workers or os.cpu_count() or 1, progress)
+        results = _run_windows(src, cov, bands, T, stats, req.categorical,
+                               req.workers or os.cpu_count() or 1, progress)
+    out, class_area, valid_area = _assemble(bands, results, stats, cov.matrix.shape[0], T)
+    names, arrays = list(stats), [out[s] for s in stats]
+    if req.categorical:
+        _add_class_columns(names, arrays, class_area, valid_area)
+    return _result(zones, src, cov, names, arrays, req.geometry)
 
-    # assemble (zone, T) arrays
+
+def _rows_per_band(src: _Source, T: int) -> int:
+    """About 4 million cells per date, in whole blocks (each block is decoded once)."""
+    block = max(int(src.block_rows), 1)
+    return max(4_000_000 // max(src.grid.width * T, 1) // block, 1) * block
+
+
+def _dask_bands(src: _Source, bands, stats, categorical: bool, progress) -> list:
+    """Every band as a dask task on the chunks of its rows (on the cluster if one is active)."""
+    import dask
+
+    tasks = [dask.delayed(_band_compute)(b.weights, src.dask[:, b.row0:b.row1, :],
+                                         b.row0, src.grid, stats, categorical, src.meta)
+             for b in bands]
+    results = list(dask.compute(*tasks))
+    if progress:
+        progress(len(bands), len(bands))
+    return results
+
+
+def _assemble(bands, results, stats, n: int, T: int):
+    """The bands' results as (zone, T) arrays: per statistic, per class area, valid area."""
     out = {s: np.full((n, T), np.nan) for s in stats}
     for s in ("count", "sum", "variety"):  # empty zones: nothing counted, nothing summed
         if s in out:
             out[s][:] = 0.0
     class_area: dict = {}
     valid_area = np.zeros((n, T))
-    for b, (res, classes, va) in zip(bands, results):
+    for b, (res, classes, va) in zip(bands, results, strict=True):
         for s in stats:
             out[s][b.ids] = res[s]
         for c, a in classes.items():
             class_area.setdefault(c, np.zeros((n, T)))[b.ids] = a
         if va is not None:
             valid_area[b.ids] = va
-    names = list(stats)
-    arrays = [out[s] for s in stats]
-    if categorical:
-        for c in sorted(class_area):
-            names.append(f"area_mu_{c}")
-            arrays.append(m2_to_mu(class_area[c]))
-        for c in sorted(class_area):
-            names.append(f"frac_{c}")
-            with np.errstate(invalid="ignore", divide="ignore"):
-                arrays.append(np.where(valid_area > 0, class_area[c] / valid_area, np.nan))
+    return out, class_area, valid_area
+
+
+def _add_class_columns(names: list, arrays: list, class_area: dict, valid_area: np.ndarray) -> None:
+    """Append ``area_mu_<class>`` (亩), then ``frac_<class>`` (share of the valid area)."""
+    for c in sorted(class_area):
+        names.append(f"area_mu_{c}")
+        arrays.append(m2_to_mu(class_area[c]))
+    for c in sorted(class_area):
+        names.append(f"frac_{c}")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            arrays.append(np.where(valid_area > 0, class_area[c] / valid_area, np.nan))
+
+
+def _result(zones, src: _Source, cov: Coverage, names: list, arrays: list, geometry: bool):
+    """A DataFrame (GeoDataFrame with ``geometry``) for one raster, a DataArray for a stack."""
     inside = cov.inside
     partly = (inside < 1 - 1e-9)
     index = zones.index
     if src.times is None:
-        df = pd.DataFrame({k: a[:, 0] for k, a in zip(names, arrays)}, index=index)
+        df = pd.DataFrame({k: a[:, 0] for k, a in zip(names, arrays, strict=True)}, index=index)
         df["coverage_fraction"] = inside
         df["partly_outside"] = partly
         if geometry:

@@ -128,10 +128,7 @@ def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, 
         Rule out the land of the registry's paddy and saline-demo projects (any status),
         which is already taken; skipped when there is no registry.
     """
-    if config is None or isinstance(config, (str, os.PathLike)):
-        cfg = load_config(config)
-    else:
-        cfg = config if hasattr(config, "criteria") and hasattr(config, "origin") else parse_config(config)
+    cfg = _config(config)
     synthetic = False
     if rasters is None or vectors is None:
         r, v, synthetic, _ = load_layers(cfg, workspace)
@@ -142,27 +139,51 @@ def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, 
 
         counties = layers.load_role("counties", workspace)
     n_projects = 0
-    reg = registry_path(registry)
-    if exclude_projects and Path(reg).exists():
-        import dataclasses
-
-        from gis.suitability import Exclusion
-        from layers.registry import Registry
-
-        projects = Registry(reg).projects()
-        projects = projects[projects["category"].isin(PROJECT_CATEGORIES)]
-        n_projects = len(projects)
-        if n_projects:
-            vectors = {**vectors, _PROJECTS_LAYER: projects[["geometry"]]}
-            cfg = dataclasses.replace(cfg, exclusions=cfg.exclusions + (
-                Exclusion(name="registry projects", layer=_PROJECTS_LAYER),))
+    if exclude_projects:
+        cfg, vectors, n_projects = _exclude_projects(cfg, vectors, registry_path(registry))
     res = screen(rasters, vectors, cfg, counties=counties)
-    total_wan = res.total_mu / 10_000
-    scope = None
     if remaining_wan_mu is not None:
-        target_wan, rem, source = None, float(remaining_wan_mu), "given (--remaining-wan-mu)"
+        target_wan, rem, scope, source = None, float(remaining_wan_mu), None, "given (--remaining-wan-mu)"
     else:
         target_wan, rem, scope, source = remaining_target(targets, registry, counties)
+    run = _summarise(res, (target_wan, rem, scope, source), n_projects, synthetic)
+    if out_dir is not None:
+        run.paths = _write(Path(out_dir), run, lang)
+    return run
+
+
+def _config(config):
+    """The configuration: a file (default ``workflows/suitability.yml``), a mapping or parsed."""
+    if config is None or isinstance(config, (str, os.PathLike)):
+        return load_config(config)
+    return config if hasattr(config, "criteria") and hasattr(config, "origin") else parse_config(config)
+
+
+def _exclude_projects(cfg, vectors, reg):
+    """Rule out the land of the registry's paddy and saline-demo projects (if a registry exists).
+
+    Returns ``(config, vectors, number of projects excluded)``.
+    """
+    if not Path(reg).exists():
+        return cfg, vectors, 0
+    import dataclasses
+
+    from gis.suitability import Exclusion
+    from layers.registry import Registry
+
+    projects = Registry(reg).projects()
+    projects = projects[projects["category"].isin(PROJECT_CATEGORIES)]
+    if len(projects):
+        vectors = {**vectors, _PROJECTS_LAYER: projects[["geometry"]]}
+        cfg = dataclasses.replace(cfg, exclusions=cfg.exclusions + (
+            Exclusion(name="registry projects", layer=_PROJECTS_LAYER),))
+    return cfg, vectors, len(projects)
+
+
+def _summarise(res, remaining, n_projects: int, synthetic: bool) -> SuitabilityRun:
+    """Candidates in the target's scope against the remaining target: the summary table."""
+    target_wan, rem, scope, source = remaining
+    total_wan = res.total_mu / 10_000
     cand = res.candidates
     in_scope = cand if scope is None else cand[cand["county_code"].isin(list(scope))]
     in_scope_wan = float(in_scope["area_mu"].sum()) / 10_000 if len(in_scope) else 0.0
@@ -176,13 +197,10 @@ def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, 
         ("ratio", round(ratio, 3)),
         ("remaining_source", source),
         ("excluded_projects", n_projects),
-        ("config", cfg.origin),
+        ("config", res.config.origin),
     ], columns=["key", "value"])
-    run = SuitabilityRun(result=res, summary=summary, remaining_wan_mu=rem, in_scope_wan_mu=in_scope_wan,
-                         synthetic=synthetic)
-    if out_dir is not None:
-        run.paths = _write(Path(out_dir), run, lang)
-    return run
+    return SuitabilityRun(result=res, summary=summary, remaining_wan_mu=rem, in_scope_wan_mu=in_scope_wan,
+                          synthetic=synthetic)
 
 
 def _candidates_display(cand, lang: str) -> pd.DataFrame:

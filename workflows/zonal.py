@@ -71,52 +71,17 @@ def zonal_table(
     import pandas as pd
 
     from gis import zonal_stats
-    from gis.zonal import raster_grid
-    from gis.coverage import Coverage
     from gis.errors import InputError
-    from layers.io import read_parcels
 
     if output is not None and Path(output).suffix.lower() not in OUTPUT_SUFFIXES:
         raise InputError.of("error.output_type", path=output, choices=", ".join(OUTPUT_SUFFIXES))
-    res = read_parcels(zones_path, layer=layer, lang=lang)
-    for note in res.notes:
-        log.info("%s", note)
-    if len(res.rejects):
-        log.warning("%s: %d rows could not be used (%s); they are not in the table",
-                    res.source, len(res.rejects),
-                    "; ".join(f"row {r}: {why}" for r, why in
-                              zip(res.rejects["_row"][:3], res.rejects["reason"][:3])))
-    zones = res.frame
-    if id_column:
-        if id_column not in zones.columns:
-            raise InputError.of("error.no_column", path=zones_path, column=id_column,
-                                columns=[c for c in zones.columns if not c.startswith("_")])
-        zones = zones.set_index(id_column)
-    else:
-        zones = zones.set_index("_row")
-        zones.index.name = "row"
+    zones = _read_zones(zones_path, layer, id_column, lang)
     keep = [c for c in zones.columns if not c.startswith("_") and c != "geometry"]
     raster = [str(r) for r in rasters] if len(rasters) > 1 else str(rasters[0])
-    cov = None
-    if weights is not None:
-        if Path(weights).exists():
-            cov = Coverage.load(weights, zones=zones)
-        else:
-            from gis.outputs import atomic_write
-
-            cov = Coverage.build(zones, raster_grid(raster), method=method)
-            atomic_write(weights, cov.save)  # a kill never leaves a half-written weights file
+    cov = None if weights is None else _weights(weights, zones, raster, method)
     result = zonal_stats(zones, raster, stats=stats, method=method, categorical=by_class,
                          coverage=cov, progress=progress)
-    if hasattr(result, "dims"):  # a stack: one column per statistic and date
-        table = result.to_dataframe().drop(columns=["coverage_fraction", "partly_outside"])
-        table = table["zonal_stats"].unstack(["stat", result.dims[1]])
-        table.columns = [f"{s}_{_date(t)}" for s, t in table.columns]
-        labels = [_date(t) for t in result[result.dims[1]].values]
-        table["coverage_fraction"] = result["coverage_fraction"].values
-        table["partly_outside"] = result["partly_outside"].values
-    else:
-        table, labels = result, []
+    table, labels = _stack_columns(result) if hasattr(result, "dims") else (result, [])
     table = pd.concat([zones[keep], table], axis=1)
     table = gpd.GeoDataFrame(table, geometry=zones.geometry.values, crs=zones.crs)
     table.attrs["time_labels"] = labels
@@ -124,6 +89,55 @@ def zonal_table(
     if output is None:
         return table
     return _write(table, Path(output), lang)
+
+
+def _read_zones(zones_path, layer, id_column, lang: str):
+    """The parcels (any format, CRS checked), indexed by ``id_column`` or by row; rejects logged."""
+    from gis.errors import InputError
+    from layers.io import read_parcels
+
+    res = read_parcels(zones_path, layer=layer, lang=lang)
+    for note in res.notes:
+        log.info("%s", note)
+    if len(res.rejects):
+        log.warning("%s: %d rows could not be used (%s); they are not in the table",
+                    res.source, len(res.rejects),
+                    "; ".join(f"row {r}: {why}" for r, why in
+                              zip(res.rejects["_row"][:3], res.rejects["reason"][:3], strict=True)))
+    zones = res.frame
+    if id_column:
+        if id_column not in zones.columns:
+            raise InputError.of("error.no_column", path=zones_path, column=id_column,
+                                columns=[c for c in zones.columns if not c.startswith("_")])
+        return zones.set_index(id_column)
+    zones = zones.set_index("_row")
+    zones.index.name = "row"
+    return zones
+
+
+def _weights(weights, zones, raster, method: str):
+    """Coverage weights from the ``.npz`` file, or built and saved there (atomically)."""
+    from gis.coverage import Coverage
+    from gis.zonal import raster_grid
+
+    if Path(weights).exists():
+        return Coverage.load(weights, zones=zones)
+    from gis.outputs import atomic_write
+
+    cov = Coverage.build(zones, raster_grid(raster), method=method)
+    atomic_write(weights, cov.save)  # a kill never leaves a half-written weights file
+    return cov
+
+
+def _stack_columns(result):
+    """A zone × time × stat result as one column per statistic and date; the date labels."""
+    table = result.to_dataframe().drop(columns=["coverage_fraction", "partly_outside"])
+    table = table["zonal_stats"].unstack(["stat", result.dims[1]])
+    table.columns = [f"{s}_{_date(t)}" for s, t in table.columns]
+    labels = [_date(t) for t in result[result.dims[1]].values]
+    table["coverage_fraction"] = result["coverage_fraction"].values
+    table["partly_outside"] = result["partly_outside"].values
+    return table, labels
 
 
 def _date(t) -> str:
