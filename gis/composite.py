@@ -17,8 +17,12 @@ import numpy as np
 
 from .errors import InputError
 
-COMPOSITE_PERIODS = {"month": "MS", "year": "YS"}
+COMPOSITE_PERIODS = {"month": "MS", "season": "YS", "year": "YS"}
+"""Composite period → pandas resampling rule (``season``: the growing-season months of
+each year only, labelled with the season's first day)."""
 COMPOSITE_HOWS = ("median", "max", "mean")
+GROWING_SEASON = (5, 9)
+"""Growing season of Baicheng, May–September (months, inclusive)."""
 
 
 def reflectance(dn: np.ndarray, scale: float, offset: float, nodata: float | None) -> np.ndarray:
@@ -31,34 +35,73 @@ def reflectance(dn: np.ndarray, scale: float, offset: float, nodata: float | Non
     return out
 
 
-def composite(da, period: str = "month", how: str = "median"):
+def composite(da, period: str = "month", how: str = "median", season: tuple[int, int] = GROWING_SEASON):
     """Per-period composite of a ``time × y × x`` stack (e.g. from
     :func:`layers.imagery.stack.index_stack`), and its valid counts.
 
     Returns a Dataset with the composite (``how`` of the valid values of each cell in
     each period; NaN where none) and ``valid_count`` (int16, observations used per cell).
+    ``period="season"`` keeps only the months ``season`` (first, last; default May–
+    September) and makes one composite per year, dated the season's first day. A dask
+    stack stays lazy.
 
     Examples
     --------
     >>> import numpy as np, pandas as pd, xarray as xr
-    >>> t = pd.to_datetime(["2024-05-03", "2024-05-20", "2024-06-02"])
-    >>> da = xr.DataArray(np.array([[[0.2]], [[np.nan]], [[0.6]]]), dims=("time", "y", "x"),
+    >>> t = pd.to_datetime(["2024-05-03", "2024-05-20", "2024-06-02", "2024-10-10"])
+    >>> da = xr.DataArray(np.array([[[0.2]], [[np.nan]], [[0.6]], [[0.9]]]), dims=("time", "y", "x"),
     ...                   coords={"time": t}, name="ndvi")
     >>> ds = composite(da, "month", "max")
-    >>> ds["ndvi"].values.ravel().tolist(), ds["valid_count"].values.ravel().tolist()
+    >>> ds["ndvi"].values.ravel().tolist()[:2], ds["valid_count"].values.ravel().tolist()[:2]
     ([0.2, 0.6], [1, 1])
+    >>> ds = composite(da, "season", "mean")
+    >>> str(ds.time.values[0])[:10], ds["ndvi"].values.ravel().tolist(), ds["valid_count"].values.ravel().tolist()
+    ('2024-05-01', [0.4], [2])
+    """
+    check_composite(period, how, season)
+    values = da.drop_vars([c for c in ("product_id", "sensor", "valid_fraction") if c in da.coords])
+    if period == "season":
+        values = _in_season(values, season)
+    rule = COMPOSITE_PERIODS[period]
+    comp = getattr(values.resample(time=rule), how)(skipna=True)
+    count = values.notnull().resample(time=rule).sum().astype("int16")
+    name = da.name or "index"
+    out = comp.to_dataset(name=name)
+    out["valid_count"] = count
+    if period == "season":
+        out = out.assign_coords(time=out.time + _month_shift(out.time, season[0]))
+    label = f"{period} {how}" + (f" (months {season[0]}-{season[1]})" if period == "season" else "")
+    out[name].attrs.update({**da.attrs, "composite": label})
+    out["valid_count"].attrs["long_name"] = "number of valid observations in the composite"
+    return out
+
+
+def check_composite(period: str, how: str, season: tuple[int, int] = GROWING_SEASON) -> None:
+    """Raise :class:`InputError` for an unknown period or statistic, or a season that is
+    not two months first ≤ last (a season across New Year is not supported).
+
+    Examples
+    --------
+    >>> check_composite("season", "max", (5, 9))
     """
     if period not in COMPOSITE_PERIODS:
         raise InputError.of("error.imagery_composite", option="period", value=period,
                             choices=", ".join(COMPOSITE_PERIODS))
     if how not in COMPOSITE_HOWS:
         raise InputError.of("error.imagery_composite", option="how", value=how, choices=", ".join(COMPOSITE_HOWS))
-    values = da.drop_vars([c for c in ("product_id", "sensor", "valid_fraction") if c in da.coords])
-    groups = values.resample(time=COMPOSITE_PERIODS[period])
-    comp = getattr(groups, how)(skipna=True)
-    count = values.notnull().resample(time=COMPOSITE_PERIODS[period]).sum().astype("int16")
-    name = da.name or "index"
-    out = comp.to_dataset(name=name)
-    out["valid_count"] = count
-    out[name].attrs.update({**da.attrs, "composite": f"{period} {how}"})
-    return out
+    if not (len(season) == 2 and 1 <= int(season[0]) <= int(season[1]) <= 12):
+        raise InputError.of("error.imagery_season", value="-".join(map(str, season)))
+
+
+def _in_season(values, season: tuple[int, int]):
+    first, last = (int(m) for m in season)
+    month = values["time"].dt.month
+    return values.isel(time=((month >= first) & (month <= last)).values)
+
+
+def _month_shift(times, first: int):
+    """Offsets that move January 1 of each year to day 1 of month ``first``."""
+    import pandas as pd
+
+    t = pd.DatetimeIndex(times.values)
+    return (t + pd.DateOffset(months=first - 1)).values - t.values

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import click
+import numpy as np
 
 from workflows.options import lang_option
 
@@ -107,59 +110,137 @@ def list_command(folders: tuple[Path, ...], output: Path | None, lang: str) -> N
         click.echo(message("imagery.written", lang, path=output))
 
 
-def _bounds(value: str) -> tuple[float, ...]:
-    from gis.errors import InputError
+@dataclass(frozen=True)
+class StackRequest:
+    """What ``agrigis imagery stack`` builds: indices, area, grid, masks and composite.
 
-    try:
-        vals = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        raise InputError.of("error.imagery_bounds", value=value) from None
-    if len(vals) != 4:
-        raise InputError.of("error.imagery_bounds", value=value)
-    return vals
+    ``aoi`` is anything :func:`layers.imagery.aoi.resolve_aoi` takes (county name or
+    code, the city, a parcel file, bounds ``xmin,ymin,xmax,ymax`` in ``crs``).
+    ``composite`` is None (every scene) or ``month`` / ``season`` / ``year`` with
+    ``how`` (``median`` / ``max`` / ``mean``) over ``season`` months (default May–September).
+    """
+
+    aoi: str
+    indices: tuple[str, ...] = ("NDVI",)
+    crs: str = "EPSG:4550"
+    res: float = 10.0
+    water: bool = False
+    composite: str | None = None
+    how: str = "median"
+    season: tuple[int, int] = (5, 9)
+    lazy: bool = True
 
 
-def build_stack(folders: Sequence[str | os.PathLike], *, index: str, bounds: Sequence[float],
-                crs: str = "EPSG:4550", res: float = 10.0, water: bool = False, lang: str = "zh",
-                progress=None):
-    """The index stack (:func:`layers.imagery.stack.index_stack`) of the products in ``folders``."""
-    from gis.coverage import Grid
+def parse_indices(value: str) -> tuple[str, ...]:
+    """``"NDVI,SI1"`` → ``("NDVI", "SI1")``, each checked against :mod:`gis.indices`."""
     from gis.indices import get_index
+
+    names = tuple(v.strip() for v in str(value).split(",") if v.strip()) or ("NDVI",)
+    return tuple(get_index(n).id for n in names)
+
+
+def build_stack(folders: Sequence[str | os.PathLike], request: StackRequest, *, lang: str = "zh",
+                progress=None, workspace=None):
+    """The index stack(s) of the products in ``folders`` over ``request.aoi``, as a
+    Dataset with one ``time × y × x`` variable per index (composited if asked, with
+    ``valid_count``). Lazy (dask) when ``request.lazy``: written block by block."""
+    import xarray as xr
+
+    from gis.composite import check_composite, composite
     from gis.masks import MaskOptions
-    from layers.imagery.stack import index_stack
+    from layers.imagery.aoi import resolve_aoi
+    from layers.imagery.stack import StackOptions, index_stack
 
-    ix = get_index(index)  # an unknown index fails before any product is read
-    grid = Grid.from_bounds(bounds, crs=crs, res=res)
+    indices = parse_indices(",".join(request.indices))  # an unknown index fails before any product is read
+    if request.composite is not None:  # a bad composite option fails before reading too
+        check_composite(request.composite, request.how, request.season)
+    aoi = resolve_aoi(request.aoi, crs=request.crs, res=request.res, workspace=workspace)
     found = _scan(folders, lang)
-    scenes = [p.scene(grid.transform.a) for p in found.products]
-    return index_stack(scenes, ix, grid, MaskOptions(water=water), progress=progress)
+    scenes = [p.scene(aoi.grid.transform.a) for p in found.products]
+    opts = StackOptions(mask=MaskOptions(water=request.water), aoi=aoi, lazy=request.lazy)
+    out = {}
+    for name in indices:
+        da = index_stack(scenes, name, aoi.grid, opts, progress=progress)
+        if request.composite is None:
+            out[da.name] = da
+            continue
+        ds = composite(da, request.composite, request.how, request.season)
+        out[da.name] = ds[da.name]
+        out["valid_count" if len(indices) == 1 else f"{da.name}_valid_count"] = ds["valid_count"]
+    ds = xr.Dataset(out)
+    ds.attrs.update({"title": "agrigis imagery stack", "aoi": aoi.name, "aoi_kind": aoi.kind,
+                     "source_products": ", ".join(p.id for p in found.products)})
+    if any("SYNTHETIC" in p.id for p in found.products):
+        ds.attrs["synthetic"] = "true"
+    return ds
 
 
-def write_stack(da, output: Path) -> Path:
-    """Write the stack to NetCDF atomically (a failure leaves any previous file as it was)."""
+def write_stack(ds, output: Path) -> Path:
+    """Write the stack (DataArray or Dataset) to NetCDF atomically; a dask-backed stack
+    is computed block by block while it is written. A failure leaves any previous file
+    as it was."""
     from gis.outputs import atomic_write
 
-    ds = da.to_dataset(name=da.name)
+    if not hasattr(ds, "data_vars"):
+        ds = ds.to_dataset(name=ds.name)
     return atomic_write(output, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+
+
+def _season(value: str) -> tuple[int, int]:
+    from gis.errors import InputError
+
+    m = re.fullmatch(r"\s*(\d{1,2})\s*-\s*(\d{1,2})\s*", value)
+    if not m or not (1 <= int(m.group(1)) <= int(m.group(2)) <= 12):
+        raise InputError.of("error.imagery_season", value=value)
+    return int(m.group(1)), int(m.group(2))
 
 
 @imagery_group.command("stack")
 @click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--index", "index", default="NDVI", show_default=True, help="Index of gis.indices (NDVI, SI1 …).")
-@click.option("--bounds", required=True, help="xmin,ymin,xmax,ymax in the coordinates of --crs.")
+@click.option("--index", "index", default="NDVI", show_default=True,
+              help="Index/indices of gis.indices, comma-separated (NDVI,SI1 …): one variable each.")
+@click.option("--aoi", default=None,
+              help="Area: a county (大安市 / 220882), the city (白城市), a parcel file, or xmin,ymin,xmax,ymax in --crs.")
+@click.option("--bounds", default=None, help="Same as --aoi xmin,ymin,xmax,ymax (kept for old scripts).")
 @click.option("--crs", default="EPSG:4550", show_default=True, help="CRS of the output grid.")
 @click.option("--res", type=float, default=10.0, show_default=True, help="Cell size in metres.")
 @click.option("--mask-water", is_flag=True, help="Also mask Sentinel-2 water (SCL class 6).")
+@click.option("--composite", "period", type=click.Choice(["month", "season", "year"]), default=None,
+              help="Composite per month, growing season (see --season) or year, with valid_count.")
+@click.option("--how", type=click.Choice(["median", "max", "mean"]), default="median", show_default=True,
+              help="Composite statistic of the valid observations of each cell.")
+@click.option("--season", "season", default="5-9", show_default=True, help="Growing-season months for --composite season.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="NetCDF file (.nc) to write.")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Workspace whose catalogue gives the counties (default: the current directory).")
 @lang_option
-def stack_command(folders: tuple[Path, ...], index: str, bounds: str, crs: str, res: float, mask_water: bool,
-                  output: Path, lang: str) -> None:
-    """Cloud-masked INDEX of every product in FOLDERS on one grid, as a time stack."""
-    from gis.labels import message
+def stack_command(folders: tuple[Path, ...], index: str, aoi: str | None, bounds: str | None, crs: str, res: float,
+                  mask_water: bool, period: str | None, how: str, season: str, output: Path, workspace, lang: str) -> None:
+    """Cloud-masked INDEX of every product in FOLDERS on one grid over an area, as a time stack."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from gis.errors import InputError
+    from gis.labels import label, message
 
     _check_suffix(output, (".nc",), "error.imagery_stack_output")
-    da = build_stack(folders, index=index, bounds=_bounds(bounds), crs=crs, res=res, water=mask_water,
-                     lang=lang)
-    write_stack(da, output)
+    if bounds is not None:
+        _bounds(bounds)
+    if (aoi is None) == (bounds is None):
+        raise InputError.of("error.imagery_aoi_missing")
+    request = StackRequest(aoi=aoi or bounds, indices=tuple(index.split(",")), crs=crs, res=res, water=mask_water,
+                           composite=period, how=how, season=_season(season))
+    con = Console(stderr=True)
+    with Progress(console=con, disable=not con.is_terminal, transient=True) as bar:
+        task = bar.add_task(label("imagery.progress", lang), total=None)
+        ds = build_stack(folders, request, lang=lang, workspace=workspace,
+                         progress=lambda done, total: bar.update(task, completed=done, total=total))
+        write_stack(ds, output)
     click.echo(message("imagery.written", lang, path=output))
+
+
+def _bounds(value: str) -> tuple[float, ...]:
+    from layers.imagery.aoi import parse_bounds
+
+    return parse_bounds(value)

@@ -87,8 +87,37 @@ def as_time_stack(da, where: str = "stack"):
     return out.sortby("time")
 
 
-def load_stack(stack=None, workspace=None):
-    """The index stack: a DataArray, one multi-band file, several files, or the catalogue.
+def open_netcdf_stack(path: Path, index: str | None = None):
+    """The index variable of a NetCDF stack (as ``agrigis imagery stack`` writes it),
+    opened lazily with its CRS: the variable named ``index`` (any case), else the only
+    one that is not a ``valid_count``.
+
+    Raises
+    ------
+    DataFileError
+        If the file cannot be read or holds no such variable (the message lists them).
+    """
+    import rioxarray  # noqa: F401 - the .rio accessor reads the grid mapping
+    import xarray as xr
+
+    try:
+        ds = xr.open_dataset(path, engine="h5netcdf", decode_coords="all", chunks={})
+    except Exception as exc:  # h5py/netCDF errors vary
+        raise DataFileError.of("error.raster_unreadable", path=path, detail=exc) from exc
+    names = [str(v) for v in ds.data_vars if "valid_count" not in str(v)]
+    pick = [n for n in names if index is not None and n.lower() == str(index).lower()]
+    if not pick and len(names) == 1:
+        pick = names
+    if not pick:
+        raise DataFileError.of("error.stack_nc_variable", path=path, index=index or "-", have=", ".join(names) or "-")
+    da = ds[pick[0]]
+    da.attrs.setdefault("synthetic", ds.attrs.get("synthetic", ""))
+    return da.drop_vars([c for c in ("product_id", "sensor", "valid_fraction") if c in da.coords])
+
+
+def load_stack(stack=None, workspace=None, index: str | None = None):
+    """The index stack: a DataArray, one multi-band file, a NetCDF stack of ``agrigis
+    imagery stack``, several files, or the catalogue.
 
     Returns ``(raster, times, where, synthetic)`` for :func:`gis.zonal_stats`:
     ``raster`` is a DataArray ``(time, y, x)`` or a list of file paths with ``times``.
@@ -109,6 +138,9 @@ def load_stack(stack=None, workspace=None):
     for p in paths:
         if not p.exists():
             raise DataFileError.of("error.stack_file_missing", path=p)
+    if len(paths) == 1 and paths[0].suffix.lower() in (".nc", ".nc4"):
+        da = open_netcdf_stack(paths[0], index)
+        return as_time_stack(da, str(paths[0])), None, str(paths[0]), str(da.attrs.get("synthetic", "")).lower() == "true"
     if len(paths) == 1:
         import rioxarray
 
@@ -189,7 +221,7 @@ def run_remediation(
 
     ix = get_index(index)  # a bad index fails before any work
     sel = load_parcels(parcels, registry, categories)
-    raster, times, where, synthetic = load_stack(stack, workspace)
+    raster, times, where, synthetic = load_stack(stack, workspace, ix.id)
     synthetic = synthetic or bool(getattr(sel, "attrs", {}).get("synthetic", False))
     zones = sel[["geometry"]].copy()
     log.info("zonal means of %d parcels over %s", len(zones), where)
@@ -286,8 +318,8 @@ def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str,
               show_default=True, help="Output folder.")
 @registry_option
 @click.option("--stack", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Index time stack: one multi-band GeoTIFF (band descriptions = dates) or one file per "
-                   "date (date in the name). Repeatable. Default: the catalogue layer with role 'ndvi'.")
+              help="Index time stack: a NetCDF from 'agrigis imagery stack', one multi-band GeoTIFF (band "
+                   "descriptions = dates) or one file per date (date in the name). Repeatable. Default: the catalogue layer with role 'ndvi'.")
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Workspace folder with catalog.yml (default: the current directory).")
 @click.option("--index", default="ndvi", show_default=True,

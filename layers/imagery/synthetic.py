@@ -1,0 +1,337 @@
+"""SYNTHETIC Sentinel-2 L2A products in the real file layout, with an NDVI you choose.
+
+For tests, the demo and benchmarks: :func:`write_s2_product` writes a ``.SAFE`` folder
+exactly as ESA lays it out — ``MTD_MSIL2A.xml`` and ``GRANULE/<id>/MTD_TL.xml`` copied
+from a real product (``templates/``, see its README) with the time, tile, spacecraft,
+file names, cloud percentage, footprint and georeferencing rewritten; JPEG 2000 bands
+(GDAL's JP2OpenJPEG driver, lossless) B02 B03 B04 B08 at the product resolution and B8A
+B11 B12 SCL at twice it (10 m / 20 m as in real products). Digital numbers follow the
+template's baseline 04.00: ``DN = reflectance × 10000 + 1000``.
+
+The scene is set by two arrays on the product's fine grid: ``ndvi`` (red reflectance is
+0.05, NIR is chosen so that (NIR − R)/(NIR + R) equals it; NaN = no data) and ``scl``
+(Scene Classification, sampled at the coarse resolution from its top-left fine cell).
+Cells classed cloud (8, 9) or thin cirrus (10) get bright, flat cloud reflectances
+(NDVI ≈ 0.02), so an unmasked cloud would look like a crash of the vegetation.
+
+Everything made here is synthetic: the product id ends in ``_SYNTHETIC`` instead of a
+generation time, and :data:`SYNTHETIC_NOTE` says so.
+
+Examples
+--------
+>>> import numpy as np, tempfile
+>>> from datetime import datetime, timezone
+>>> spec = ProductSpec(time=datetime(2024, 7, 1, 2, 50, tzinfo=timezone.utc), crs="EPSG:32651",
+...                    ulx=600000, uly=5020000, res=10)
+>>> safe = write_s2_product(tempfile.mkdtemp(), spec, np.full((4, 4), 0.6))
+>>> from layers.imagery import open_product
+>>> p = open_product(safe)
+>>> p.id, p.tile, p.crs
+('S2B_MSIL2A_20240701T025000_N0400_R032_T51TWL_SYNTHETIC', '51TWL', 'EPSG:32651')
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+SYNTHETIC_NOTE = "SYNTHETIC Sentinel-2 L2A product made by agrigis (layers.imagery.synthetic); not an observation"
+
+RED = 0.05
+"""Red reflectance of every clear synthetic cell."""
+CLOUD = {"B02": 0.45, "B03": 0.44, "B04": 0.42, "B08": 0.44, "B8A": 0.44, "B11": 0.35, "B12": 0.3}
+"""Reflectance of cloudy cells (SCL 8, 9, 10): bright and flat."""
+CLEAR = {"B02": 0.04, "B03": 0.07, "B11": 0.22, "B12": 0.16}
+"""Reflectance of the bands the NDVI does not set, for clear cells."""
+FINE_BANDS = ("B02", "B03", "B04", "B08")
+COARSE_BANDS = ("B8A", "B11", "B12", "SCL")
+OFFSET, QUANTIFICATION = 1000, 10000  # baseline 04.00 of the template
+
+_OLD = {"uri": "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454",
+        "granule": "L2A_T29UNU_A038058_20221005T115407", "tile": "29UNU", "stamp": "20221005T115411",
+        "stamp_ds": "20221005T115407", "gen": "20221005T164454", "gen_l1": "20221005T153022"}
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    """Where and when a synthetic product is.
+
+    ``ulx``/``uly`` is the upper-left corner in ``crs`` (a UTM zone, as real tiles),
+    ``res`` the fine cell size (10 m → coarse bands at 20 m).
+    """
+
+    time: datetime
+    crs: str = "EPSG:32651"
+    ulx: float = 600000.0
+    uly: float = 5020000.0
+    res: int = 10
+    tile: str = "51TWL"
+    spacecraft: str = "Sentinel-2B"
+    orbit: int = 32
+
+    @property
+    def stamp(self) -> str:
+        t = self.time.astimezone(timezone.utc) if self.time.tzinfo else self.time
+        return t.strftime("%Y%m%dT%H%M%S")
+
+    @property
+    def product_id(self) -> str:
+        sat = "S2A" if self.spacecraft.endswith("A") else ("S2C" if self.spacecraft.endswith("C") else "S2B")
+        return f"{sat}_MSIL2A_{self.stamp}_N0400_R{self.orbit:03d}_T{self.tile}_SYNTHETIC"
+
+
+# ------------------------------------------------------------------------------ pixels
+
+
+def band_dns(ndvi: np.ndarray, scl: np.ndarray) -> dict[str, np.ndarray]:
+    """Digital numbers (uint16, baseline 04.00) of every band for ``ndvi`` and ``scl``
+    on one grid; NaN NDVI or SCL 0 → DN 0 (no data).
+
+    Examples
+    --------
+    >>> dn = band_dns(np.array([[0.6, np.nan]]), np.array([[4, 0]], dtype="uint8"))
+    >>> dn["B04"].tolist(), dn["B08"].tolist()
+    ([[1500, 0]], [[3000, 0]])
+    """
+    ndvi = np.asarray(ndvi, dtype="float64")
+    nodata = ~np.isfinite(ndvi) | (scl == 0)
+    cloud = np.isin(scl, (8, 9, 10))
+    n = np.clip(np.nan_to_num(ndvi), -0.9, 0.95)
+    refl = {"B04": np.full(ndvi.shape, RED), "B08": RED * (1 + n) / (1 - n)}
+    refl["B8A"] = refl["B08"]
+    refl.update({b: np.full(ndvi.shape, v) for b, v in CLEAR.items()})
+    out = {}
+    for band, r in refl.items():
+        r = np.where(cloud, CLOUD[band], r)
+        dn = np.rint(r * QUANTIFICATION + OFFSET)
+        out[band] = np.where(nodata, 0, np.clip(dn, 1, 65535)).astype("uint16")
+    return out
+
+
+def _write_jp2(path: Path, data: np.ndarray, crs: str, transform) -> None:
+    import rasterio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile = dict(driver="JP2OpenJPEG", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype,
+                   crs=crs, transform=transform, QUALITY=100, REVERSIBLE="YES")
+    if max(data.shape) > 1024:  # tiles of 1024 as ESA's products; small images are one tile
+        profile.update(BLOCKXSIZE=1024, BLOCKYSIZE=1024)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+
+
+# ------------------------------------------------------------------------------ XML
+
+
+def _footprint(spec: ProductSpec, shape: tuple[int, int]) -> str:
+    """``EXT_POS_LIST`` (lat lon pairs, closed ring) of the product's corners."""
+    import pyproj
+
+    h, w = shape
+    xs = [spec.ulx, spec.ulx + w * spec.res, spec.ulx + w * spec.res, spec.ulx, spec.ulx]
+    ys = [spec.uly, spec.uly, spec.uly - h * spec.res, spec.uly - h * spec.res, spec.uly]
+    lon, lat = pyproj.Transformer.from_crs(spec.crs, "EPSG:4326", always_xy=True).transform(xs, ys)
+    return " ".join(f"{a:.6f} {o:.6f}" for a, o in zip(lat, lon, strict=True)) + " "
+
+
+def _renamed(text: str, spec: ProductSpec, granule: str) -> str:
+    t = spec.time.astimezone(timezone.utc)
+    iso = t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    text = text.replace(_OLD["uri"], spec.product_id).replace(_OLD["granule"], granule)
+    text = text.replace(_OLD["stamp"], spec.stamp).replace(_OLD["stamp_ds"], spec.stamp)
+    text = text.replace(_OLD["gen"], spec.stamp).replace(_OLD["gen_l1"], spec.stamp)
+    text = text.replace(f"T{_OLD['tile']}", f"T{spec.tile}").replace("Sentinel-2A", spec.spacecraft)
+    text = re.sub(r"2022-10-05T\d\d:\d\d:\d\d(\.\d+)?Z", iso, text)
+    return text.replace("S2A_OPER", f"{spec.product_id[:3]}_OPER")
+
+
+def _product_xml(spec: ProductSpec, granule: str, files: list[str], cloud: float, shape) -> str:
+    text = _renamed((TEMPLATES / "MTD_MSIL2A.xml").read_text(encoding="utf-8"), spec, granule)
+    lines = "".join(f"\n                        <IMAGE_FILE>{f}</IMAGE_FILE>" for f in files)
+    text = re.sub(r"(\n\s*<IMAGE_FILE>[^<]+</IMAGE_FILE>)+", lambda m: lines, text, count=1)
+    text = re.sub(r"<Cloud_Coverage_Assessment>[^<]*<", f"<Cloud_Coverage_Assessment>{cloud:.6f}<", text)
+    text = re.sub(r"<EXT_POS_LIST>[^<]*<", f"<EXT_POS_LIST>{_footprint(spec, shape)}<", text)
+    return text
+
+
+def _tile_xml(spec: ProductSpec, granule: str, cloud: float, shape) -> str:
+    import pyproj
+
+    text = _renamed((TEMPLATES / "MTD_TL.xml").read_text(encoding="utf-8"), spec, granule)
+    name = pyproj.CRS.from_user_input(spec.crs).name
+    text = re.sub(r"<HORIZONTAL_CS_NAME>[^<]*<", f"<HORIZONTAL_CS_NAME>{name}<", text)
+    text = re.sub(r"<HORIZONTAL_CS_CODE>[^<]*<", f"<HORIZONTAL_CS_CODE>{spec.crs}<", text)
+    h, w = shape
+
+    def size(m: re.Match) -> str:
+        f = int(m.group(1)) / spec.res  # sizes at 10/20/60 m scaled to this product's cells
+        return (f'<Size resolution="{m.group(1)}">\n        <NROWS>{int(np.ceil(h / f))}</NROWS>\n'
+                f'        <NCOLS>{int(np.ceil(w / f))}</NCOLS>\n      </Size>')
+
+    def geopos(m: re.Match) -> str:
+        r = int(m.group(1)) * spec.res // 10
+        return (f'<Geoposition resolution="{m.group(1)}">\n        <ULX>{spec.ulx:g}</ULX>\n        <ULY>{spec.uly:g}</ULY>\n'
+                f'        <XDIM>{r}</XDIM>\n        <YDIM>-{r}</YDIM>\n      </Geoposition>')
+
+    text = re.sub(r'<Size resolution="(\d+)">.*?</Size>', size, text, flags=re.S)
+    text = re.sub(r'<Geoposition resolution="(\d+)">.*?</Geoposition>', geopos, text, flags=re.S)
+    return re.sub(r"<CLOUDY_PIXEL_PERCENTAGE>[^<]*<", f"<CLOUDY_PIXEL_PERCENTAGE>{cloud:.6f}<", text)
+
+
+# ------------------------------------------------------------------------------ product
+
+
+def write_s2_product(folder: str | os.PathLike, spec: ProductSpec, ndvi: np.ndarray,
+                     scl: np.ndarray | None = None) -> Path:
+    """Write a SYNTHETIC Sentinel-2 L2A ``.SAFE`` folder into ``folder``; return its path.
+
+    Parameters
+    ----------
+    folder : path
+        Where the ``.SAFE`` folder goes (created if needed).
+    spec : ProductSpec
+        Time, CRS, upper-left corner, cell size, tile and spacecraft.
+    ndvi : 2-D array
+        NDVI of each fine cell (rows × columns of ``spec.res`` m); NaN = no data.
+    scl : 2-D uint8 array, optional
+        Scene Classification of each fine cell (default 4, vegetation); sampled at the
+        coarse resolution (every other cell) for ``SCL_20m``.
+    """
+    from affine import Affine
+
+    ndvi = np.asarray(ndvi, dtype="float64")
+    scl = np.full(ndvi.shape, 4, dtype="uint8") if scl is None else np.asarray(scl, dtype="uint8")
+    safe = Path(folder) / f"{spec.product_id}.SAFE"
+    granule = f"L2A_T{spec.tile}_A{spec.orbit * 1000 + 58:06d}_{spec.stamp}"
+    img = safe / "GRANULE" / granule / "IMG_DATA"
+    fine, coarse = spec.res, spec.res * 2
+    dns = band_dns(ndvi, scl)
+    dns_coarse = band_dns(ndvi[::2, ::2], scl[::2, ::2])
+    dns_coarse["SCL"] = np.where(np.isfinite(ndvi[::2, ::2]), scl[::2, ::2], 0).astype("uint8")
+    files = []
+    for bands, res, data in ((FINE_BANDS, fine, dns), (COARSE_BANDS, coarse, dns_coarse)):
+        for band in bands:
+            rel = f"GRANULE/{granule}/IMG_DATA/R{res}m/T{spec.tile}_{spec.stamp}_{band}_{res}m"
+            _write_jp2(safe / f"{rel}.jp2", data[band], spec.crs, Affine(res, 0, spec.ulx, 0, -res, spec.uly))
+            files.append(rel)
+    valid = np.isfinite(ndvi) & (scl != 0)
+    cloud = float(np.isin(scl, (8, 9, 10))[valid].mean() * 100) if valid.any() else 0.0
+    (safe / "MTD_MSIL2A.xml").write_text(_product_xml(spec, granule, files, cloud, ndvi.shape), encoding="utf-8")
+    (safe / "GRANULE" / granule / "MTD_TL.xml").write_text(_tile_xml(spec, granule, cloud, ndvi.shape),
+                                                          encoding="utf-8")
+    (safe / "SYNTHETIC.txt").write_text(SYNTHETIC_NOTE + "\n", encoding="utf-8")
+    log.debug("synthetic product %s", safe)
+    return safe
+
+
+# ------------------------------------------------------------------------------ Da'an scenario
+
+DAAN_ORIGIN = ("EPSG:32651", 578000.0, 5018000.0)
+"""Upper-left corner of the scenario's products: farmland south-west of Da'an (大安市)."""
+
+SCENARIO_YEARS = tuple(range(2019, 2025))
+SCENARIO_DATES = ((6, 20), (8, 10))
+"""Acquisitions per year (month, day), 02:50 UTC (Sentinel-2's overpass time at Da'an)."""
+
+PLANTED = {
+    "SYN-RISE": ("paddy_new", "improving"),
+    "SYN-FLAT": ("saline_demo_area", "no_clear_change"),
+    "SYN-CLOUD": ("saline_demo_area", "no_clear_change"),
+    "SYN-FALL": ("paddy_improved", "worsening"),
+}
+"""Scenario parcels: project code → (category, the verdict their planted NDVI implies)."""
+
+CLOUD_ROWS = {2019: 0, 2020: 6, 2021: 12, 2022: 18, 2023: 24, 2024: 28}
+"""Rows (of 30) of parcel ``SYN-CLOUD`` under cloud on every date of a year, from the
+north edge: more cloud each year, so that unmasked it would read as a significant decline."""
+CLOUDS = {("SYN-RISE", 2020, 6): 10, ("SYN-FLAT", 2022, 8): 8}
+"""Whole-parcel clouds: (parcel, year, month) → SCL class over the parcel that day
+(``SYN-CLOUD``'s clouds are :data:`CLOUD_ROWS`, class 9)."""
+
+
+def cloud_cells(code: str, year: int, month: int, box: tuple[int, int, int, int]) -> tuple[slice, slice, int] | None:
+    """Rows, columns and SCL class of the cloud planted on a scenario parcel that day (with
+    a 2-cell margin around whole-parcel clouds), or None."""
+    r0, r1, c0, c1 = box
+    if (code, year, month) in CLOUDS:
+        return slice(r0 - 2, r1 + 2), slice(c0 - 2, c1 + 2), CLOUDS[(code, year, month)]
+    if code == "SYN-CLOUD" and CLOUD_ROWS.get(year, 0):
+        return slice(r0 - 2, r0 + CLOUD_ROWS[year]), slice(c0 - 2, c1 + 2), 9
+    return None
+
+
+def planted_peak(code: str, year: int) -> float:
+    """Seasonal-peak (August) NDVI planted on a scenario parcel in ``year``; June is 85 %
+    of it. Examples: ``planted_peak("SYN-RISE", 2019) == 0.3``."""
+    k = year - SCENARIO_YEARS[0]
+    return {"SYN-RISE": 0.30 + 0.08 * k, "SYN-FLAT": 0.55, "SYN-CLOUD": 0.55, "SYN-FALL": 0.75 - 0.06 * k}[code]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Products and parcels of :func:`daan_scenario` (everything synthetic)."""
+
+    products: list[Path]
+    parcels: object  # GeoDataFrame, EPSG:4490
+    boxes: dict[str, tuple[int, int, int, int]]  # code → row0, row1, col0, col1 on the product grid
+    spec: ProductSpec
+
+
+def _scenario_boxes(cells: int) -> dict[str, tuple[int, int, int, int]]:
+    """Four 30 × 30-cell parcels in a 2 × 2 layout with 20-cell gaps (even cells, so
+    20 m SCL cells never straddle a parcel edge)."""
+    a, b = cells // 2 - 40, cells // 2 + 10
+    return {"SYN-RISE": (a, a + 30, a, a + 30), "SYN-FLAT": (a, a + 30, b, b + 30),
+            "SYN-CLOUD": (b, b + 30, a, a + 30), "SYN-FALL": (b, b + 30, b, b + 30)}
+
+
+def _scenario_parcels(boxes, spec: ProductSpec, project_year: int):
+    import geopandas as gpd
+    from shapely import box
+
+    geoms = [box(spec.ulx + c0 * spec.res, spec.uly - r1 * spec.res, spec.ulx + c1 * spec.res, spec.uly - r0 * spec.res)
+             for r0, r1, c0, c1 in boxes.values()]
+    gdf = gpd.GeoDataFrame(
+        {"project_code": list(boxes), "project_name": [f"合成地块 {c}" for c in boxes],
+         "category": [PLANTED[c][0] for c in boxes], "county_code": "220882", "year": project_year,
+         "status": "completed", "planted": [PLANTED[c][1] for c in boxes]},
+        geometry=geoms, crs=spec.crs).to_crs("EPSG:4490")
+    gdf.attrs["synthetic"] = True
+    return gdf
+
+
+def daan_scenario(folder: str | os.PathLike, *, cells: int = 120, project_year: int = 2021,
+                  years: tuple[int, ...] = SCENARIO_YEARS) -> Scenario:
+    """SYNTHETIC products over Da'an with four parcels whose NDVI is planted.
+
+    ``cells`` × ``cells`` products at 10 m (default 1.2 km square), two per year
+    (:data:`SCENARIO_DATES`); background NDVI 0.25. Parcel ``SYN-RISE`` rises by 0.08 a
+    year, ``SYN-FALL`` falls by 0.06, ``SYN-FLAT`` and ``SYN-CLOUD`` stay at 0.55, and
+    clouds (:data:`CLOUDS`) cover ``SYN-CLOUD`` on three late dates — unmasked, they
+    would read as a crash to NDVI ≈ 0.02, a false "worsening". ``SYN-RISE`` and
+    ``SYN-FLAT`` have one whole-parcel cloud each (:data:`CLOUDS`).
+    """
+    crs, ulx, uly = DAAN_ORIGIN
+    boxes = _scenario_boxes(cells)
+    products = []
+    for year in years:
+        for month, day in SCENARIO_DATES:
+            spec = ProductSpec(time=datetime(year, month, day, 2, 50, tzinfo=timezone.utc), crs=crs, ulx=ulx, uly=uly)
+            ndvi = np.full((cells, cells), 0.25)
+            scl = np.full((cells, cells), 4, dtype="uint8")
+            for code, (r0, r1, c0, c1) in boxes.items():
+                ndvi[r0:r1, c0:c1] = planted_peak(code, year) * (1.0 if month == 8 else 0.85)
+                cloud = cloud_cells(code, year, month, (r0, r1, c0, c1))
+                if cloud is not None:
+                    scl[cloud[0], cloud[1]] = cloud[2]
+            products.append(write_s2_product(folder, spec, ndvi, scl))
+    return Scenario(products=products, parcels=_scenario_parcels(boxes, spec, project_year), boxes=boxes, spec=spec)
