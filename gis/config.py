@@ -42,6 +42,7 @@ from __future__ import annotations
 import codecs
 import math
 import os
+import re
 import reprlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -320,3 +321,11 @@ class _BoundedLoader(_Parser):
 
 
 _BoundedLoader.add_constructor(None, _BoundedLoader.construct_undefined)
+
+# YAML 1.2 floats: PyYAML (YAML 1.1) reads 1e300 and 2.389e1 as text because its float
+# pattern needs a dot and a signed exponent; a config author means a number.
+_BoundedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)

@@ -480,7 +480,7 @@ def _check_grid_size(dem, target, res: float, cfg: SuitabilityConfig) -> None:
     """Refuse a ``grid.resolution_m`` whose grid over the DEM's extent exceeds :data:`MAX_GRID_CELLS`."""
     left, bottom, right, top = dem.rio.transform_bounds(target, densify_pts=21)
     area = abs(right - left) * abs(top - bottom)
-    cells = area / res**2
+    cells = area / res**2 if res**2 > 0 else math.inf  # 1e-300² is 0.0 in floating point
     if cells > MAX_GRID_CELLS:
         raise ConfigError.of("error.suit_grid_too_fine", origin=cfg.origin, res=res, layer=cfg.grid_layer,
                              area_km2=area / 1e6, cells=cells, limit=MAX_GRID_CELLS,

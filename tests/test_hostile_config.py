@@ -4,6 +4,7 @@ absurd grid resolutions, infinite targets -- give one clear line, never a traceb
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -338,3 +339,21 @@ def test_targets_refuse_negative_and_infinite_site_sizes(tmp_path, monkeypatch):
                         "unit: mu}\n", encoding="utf-8")
     out = cli("progress", "--targets", "t.yml")
     assert out == "错误:目标文件 t.yml:目标条目 'x':字段 'value' 必须是有限的数字,实际为 inf(数值过大或不是数字)"
+
+
+@pytest.mark.parametrize("res", [1.0e-300, 5e-324])
+def test_a_resolution_whose_square_underflows_is_too_fine_not_a_crash(res):
+    from gis.suitability import screen
+
+    cfg = {"grid": {"layer": "dem", "crs": "EPSG:4550", "resolution_m": res},
+           "criteria": {"slope": {"layer": "dem", "derive": "slope_deg", "scores": [[0, 1], [3, 0]]}}}
+    with pytest.raises(ConfigError, match=r"is too fine: .* use a resolution of at least 0.032 m$"):
+        screen({"dem": dem_1km()}, {}, cfg)
+
+
+def test_exponents_without_a_dot_or_sign_are_numbers():
+    from gis.config import parse_yaml
+
+    # YAML 1.1 (PyYAML) reads these as text; a person writing a target means a number
+    assert parse_yaml("a: 2.389e1\nb: 1e3\nc: '1e3'\nd: 1.0e+400\ne: -2E-2\n") == {
+        "a": 23.89, "b": 1000.0, "c": "1e3", "d": math.inf, "e": -0.02}
