@@ -47,7 +47,7 @@ from .errors import AgrigisError, DataFileError
 log = logging.getLogger(__name__)
 
 __all__ = ["Sheet", "atomic_write", "staged_outputs", "write_excel", "write_csv", "write_text", "csv_frame",
-           "safe_text", "csv_text", "output_error"]
+           "safe_text", "csv_text", "output_error", "tidy_numbers", "unit_decimals"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """Characters no report cell may hold (XML 1.0 forbids them; Excel refuses the file)."""
@@ -384,6 +384,57 @@ def _put(ws, row: int, column: int, value):
     return cell
 
 
+UNIT_DECIMALS = ((("万亩", "10k mu"), 4), (("亩", "(mu", " mu)", " mu,"), 2), (("%",), 1))
+"""Decimals of a user-facing figure by the unit its column header names (first match wins:
+万亩 before 亩). Headers carry their unit by convention (``已完成(万亩)``, ``Area (mu)``,
+``完成率(%)``)."""
+
+
+def unit_decimals(header) -> int | None:
+    """Decimals a column's figures are shown with, from the unit in its ``header``; None
+    when it names none of 万亩, 亩, % (the figures are written as they are).
+
+    Examples
+    --------
+    >>> unit_decimals("目标(万亩)"), unit_decimals("Area (mu)"), unit_decimals("完成率(%)"), unit_decimals("年度")
+    (4, 2, 1, None)
+    """
+    text = str(header)
+    for marks, decimals in UNIT_DECIMALS:
+        if any(m in text for m in marks):
+            return decimals
+    return None
+
+
+def tidy_numbers(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the figures of every column whose header names a unit rounded to that
+    unit's precision (万亩 4 decimals, 亩 2, % 1): no ``9.999999999999998`` in a report.
+
+    The one rounding step of user-facing tables (:func:`write_csv`, :func:`write_excel`);
+    GeoPackages and NetCDF keep full precision. Text, whole numbers and other columns
+    are left as they are.
+
+    Examples
+    --------
+    >>> t = tidy_numbers(pd.DataFrame({"目标(万亩)": [9.999999999999998], "面积(亩)": [22.999999999999996],
+    ...                                "完成率(%)": [33.33333], "n": [0.123456]}))
+    >>> t.iloc[0].tolist()
+    [10.0, 23.0, 33.3, 0.123456]
+    """
+    out = None
+    for j, c in enumerate(df.columns):
+        d = unit_decimals(c)
+        col = df.iloc[:, j]
+        if d is None or col.dtype.kind in "iub" or not (col.dtype.kind == "f" or col.dtype == object):
+            continue
+        out = df.copy() if out is None else out
+        if col.dtype.kind == "f":
+            out.iloc[:, j] = col.round(d)
+        else:
+            out.iloc[:, j] = col.map(lambda v, d=d: round(v, d) if isinstance(v, float) and math.isfinite(v) else v)
+    return df if out is None else out
+
+
 def write_excel(path: str | os.PathLike, sheets: Sequence[Sheet], footer: str = "") -> Path:
     """Write ``sheets`` to one .xlsx: bold shaded header, frozen header row, column widths,
     number formats, notes under each table and ``footer`` in the printed page footer.
@@ -400,6 +451,7 @@ def write_excel(path: str | os.PathLike, sheets: Sequence[Sheet], footer: str = 
         head_font = Font(bold=True)
         head_fill = PatternFill("solid", fgColor="DDEBF7")
         for sh in sheets:
+            sh = Sheet(sh.name, tidy_numbers(sh.df), sh.formats, sh.notes, sh.title)
             ws = wb.create_sheet(_sheet_name(sh.name))
             row0 = 1
             if sh.title:
@@ -436,11 +488,12 @@ def write_csv(path: str | os.PathLike, df: pd.DataFrame, note: str = "", *, inde
     """CSV in UTF-8 with a byte-order mark, so Excel on Windows shows Chinese correctly.
 
     Text cells go through :func:`csv_text` (no control characters, formula-looking
-    values prefixed with ``'``). ``note`` (e.g. the synthetic-data notice) is written as a
+    values prefixed with ``'``); figures go through :func:`tidy_numbers` (rounded to
+    their unit's precision). ``note`` (e.g. the synthetic-data notice) is written as a
     last line starting with ``#``, so a person opening the file sees it;
     ``pd.read_csv(path, comment="#")`` skips it.
     """
-    safe = csv_frame(df.reset_index() if index else df)
+    safe = csv_frame(tidy_numbers(df.reset_index() if index else df))
 
     def write(tmp: Path) -> None:
         safe.to_csv(tmp, index=False, encoding="utf-8-sig")

@@ -115,3 +115,42 @@ def convert(value, from_unit: str, to_unit: str):
     if (from_unit, to_unit) == ("mu", "m2"):
         return mu_to_m2(value)
     return _num(value) * _TO_M2[from_unit] / _TO_M2[to_unit]
+
+
+INFER_UNITS = ("m2", "mu", "ha", "wan_mu")
+"""Units a declared-area column without a unit in its name may be in (km² is not seen)."""
+INFER_FACTOR = 2.0
+"""A unit fits when the typical declared/computed ratio is within this factor of the unit's
+ratio (≈ 666.7 for m², 1 for 亩, 0.0667 for 公顷, 0.0001 for 万亩: 15× apart or more)."""
+INFER_MIN_SHARE = 0.5
+"""…and at least this share of the rows fits it on its own."""
+
+
+def infer_area_unit(declared, computed_mu) -> tuple[str | None, float, float]:
+    """The unit of declared areas, judged from their ratio to the computed area in 亩.
+
+    Returns ``(unit, median ratio, share of rows that fit the unit)``; ``unit`` is None
+    when no unit fits (ambiguous, or no row with both areas; then the ratio is NaN when
+    there was nothing to compare).
+
+    Examples
+    --------
+    >>> unit, ratio, share = infer_area_unit([6300.0, 1340.0], [9.45, 2.0])
+    >>> unit, round(ratio, 1), share
+    ('m2', 668.3, 1.0)
+    >>> infer_area_unit([0.63, 10.0], [9.45, 150.0])[0], infer_area_unit([3.0, 2.0], [9.45, 8.0])[0]
+    ('ha', None)
+    """
+    dec = np.asarray(declared, dtype="float64")
+    comp = np.asarray(computed_mu, dtype="float64")
+    ok = np.isfinite(dec) & np.isfinite(comp) & (dec > 0) & (comp > 0)
+    if not ok.any():
+        return None, float("nan"), 0.0
+    ratio = dec[ok] / comp[ok]
+    median = float(np.median(ratio))
+    for unit in INFER_UNITS:
+        expected = _TO_M2["mu"] / _TO_M2[unit]
+        if abs(np.log(median / expected)) < np.log(INFER_FACTOR):
+            share = float(np.mean(np.abs(np.log(ratio / expected)) < np.log(INFER_FACTOR)))
+            return (unit if share >= INFER_MIN_SHARE else None), median, share
+    return None, median, 0.0

@@ -181,6 +181,29 @@ class FieldMapping:
         return out
 
 
+_UNIT_WORDS = ("亩", "公顷", "平方米", "平米", "㎡", "m2", "m²", "mu", "ha", "hectare", "sqm", "km2")
+
+
+def declared_area_column(mapping: FieldMapping, columns) -> tuple[str | None, bool]:
+    """The source column of the declared area and whether its unit is known (from its
+    name, e.g. ``面积(亩)``, ``area_ha``, or from the mapping's ``area_units``).
+
+    A column without a unit in its name (``面积``, ``area``, ``mj``) holds 亩 only by
+    assumption: :func:`gis.units.infer_area_unit` checks it on import.
+
+    Examples
+    --------
+    >>> m = load_mapping()
+    >>> declared_area_column(m, ["项目编号", "area"]), declared_area_column(m, ["面积(亩)"])
+    (('area', False), ('面积(亩)', True))
+    """
+    cols = mapping.match_columns(columns)
+    col = cols.get("declared_area_mu")
+    if col is None:
+        return None, False
+    return col, "_area_unit" in cols or any(w in norm(col) for w in _UNIT_WORDS)
+
+
 def _as_list(names, source) -> list[str]:
     if isinstance(names, str):
         return [names]
@@ -437,7 +460,8 @@ def map_fields(
 
     cols = m.match_columns(df.columns)
     if "project_code" not in cols:
-        raise InputError.of("error.no_code_column", source=source, columns=", ".join(map(str, df.columns)))
+        shown = [str(c) for c in df.columns if not str(c).startswith("_")]  # never agrigis's own _row, _repair
+        raise InputError.of("error.no_code_column", source=source, columns=", ".join(shown))
     for fld, opt, optname, what in (("category", category, "--category", "error.field_category"),
                                     ("year", year, "--year", "error.field_year"),
                                     ("status", status, "--status", "error.field_status")):

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 CGCS2000 = "EPSG:4490"
 
-VECTOR_SUFFIXES = (".shp", ".zip", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".csv", ".txt")
+VECTOR_SUFFIXES = (".shp", ".zip", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".csv", ".txt", ".xlsx", ".xls")
 """File suffixes :func:`read_parcels` accepts."""
 
 _WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape", "几何", "图形", "坐标串")
@@ -225,9 +225,10 @@ def _check_file(path: Path) -> None:
         raise DataFileError.of("error.file_empty", path=path)
 
 
-def _raw_read(path, layer=None, encoding=None, fids: list | None = None):
+def _raw_read(path, layer=None, encoding=None, fids: list | None = None, data: bytes | None = None):
     """(attributes, WKB, declared CRS) of one layer; ``fids`` (a list) receives the
-    feature ids (for a Shapefile: the 0-based DBF record of each row)."""
+    feature ids (for a Shapefile: the 0-based DBF record of each row); ``data``: the
+    file's content, read instead of ``path`` (which still names it in errors)."""
     import pyogrio
 
     kwargs = {}
@@ -236,8 +237,8 @@ def _raw_read(path, layer=None, encoding=None, fids: list | None = None):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            meta, got_fids, geom, field_data = pyogrio.raw.read(str(path), layer=layer, return_fids=fids is not None,
-                                                                 **kwargs)
+            meta, got_fids, geom, field_data = pyogrio.raw.read(str(path) if data is None else data, layer=layer,
+                                                                return_fids=fids is not None, **kwargs)
     except UnicodeDecodeError as exc:
         raise DataFileError.of("error.columns_undecodable", path=path, encoding=encoding or "UTF-8",
                                reason=exc.reason, start=exc.start) from None
@@ -381,7 +382,20 @@ def _read_kml(path: Path):
         raise DataFileError.of("error.kml_empty", path=path)
     df = pd.concat(frames, ignore_index=True)
     geom = np.concatenate(geoms) if geoms else np.array([], dtype=object)
-    return df, geom, "EPSG:4326"
+    notes = []
+    if "Name" in df.columns:
+        default = df["Name"].map(lambda v: isinstance(v, str) and v.strip().casefold() in KML_DEFAULT_NAMES)
+        if default.any():
+            names = sorted(set(df.loc[default, "Name"].str.strip()))
+            df.loc[default, "Name"] = None
+            notes.append(Message("note.kml_default_names", path=path, n=int(default.sum()), names=", ".join(names)))
+    return df, geom, "EPSG:4326", notes
+
+
+KML_DEFAULT_NAMES = frozenset(n.casefold() for n in (
+    "未命名多边形", "未命名地标", "未命名路径", "未命名的多边形", "未命名的地标", "未命名", "Untitled Polygon",
+    "Untitled Placemark", "Untitled Path", "Untitled"))
+"""Names Google Earth (and 奥维/Ovi maps) give every new placemark: not a name, never a code."""
 
 
 def _read_csv(path: Path, encoding: str | None, mapping=None):
@@ -401,6 +415,13 @@ def _read_csv(path: Path, encoding: str | None, mapping=None):
         raise DataFileError.of("error.csv_unreadable", path=path, detail=_short(exc)) from None
     finally:
         csv.field_size_limit(limit)
+    df, geom, declared, notes = _table_geometry(path, df, mapping)
+    return df, geom, declared, notes, enc, note
+
+
+def _table_geometry(path: Path, df: pd.DataFrame, mapping=None):
+    """``(attributes, geometries, declared CRS, notes)`` of a table of text cells (a CSV
+    or an Excel sheet): a WKT column, or one row per vertex in lon/lat or X/Y columns."""
     from .fields import norm
 
     normed = {norm(c): c for c in df.columns}
@@ -418,12 +439,12 @@ def _read_csv(path: Path, encoding: str | None, mapping=None):
                 geom[i] = _Unreadable("reject.wkt_unparsable", column=wkt, text=s[:40])
                 continue
             geom[i] = g
-        return df.drop(columns=[wkt]), geom, None, enc, note
+        return df.drop(columns=[wkt]), geom, None, []
     lon = next((normed[c] for c in _LON_COLUMNS if c in normed), None)
     lat = next((normed[c] for c in _LAT_COLUMNS if c in normed), None)
     if lon is None or lat is None:
-        raise InputError.of("error.csv_no_geometry", path=path, columns=", ".join(df.columns))
-    return _vertices_to_polygons(path, df, lon, lat, normed, mapping) + (enc, note)
+        raise InputError.of("error.csv_no_geometry", path=path, columns=", ".join(map(str, df.columns)))
+    return _vertices_to_polygons(path, df, lon, lat, normed, mapping)
 
 
 class _Unreadable:
@@ -441,18 +462,22 @@ def _vertices_to_polygons(path, df, lon, lat, normed, mapping=None):
     """One row per vertex → one polygon per project code (vertex order = row order).
 
     ``mapping`` (a :class:`~layers.fields.FieldMapping`, default the bundled one) finds
-    the project-code column, so a user's ``--mapping`` names it too."""
+    the project-code column, so a user's ``--mapping`` names it too. A boundary-point
+    table of one parcel (no code column, or only point numbers 1…n / J1…Jn in it) is one
+    parcel, coded with the file's name, with a note; any other table of one point per
+    code is points, each row rejected."""
     from .fields import load_mapping
 
     df = df.rename(columns=reserved_names(df.columns, reserved=()))  # keep clear of _x, _y, _line, _o
-    x = pd.to_numeric(df[lon].str.replace(",", ""), errors="coerce")
-    y = pd.to_numeric(df[lat].str.replace(",", ""), errors="coerce")
+    x, y = _coordinate(df[lon]), _coordinate(df[lat])
     code_col = (mapping or load_mapping()).match_columns(df.columns).get("project_code")
+    order = next((normed[c] for c in _ORDER_COLUMNS if c in normed), None)
     if code_col is None or not df[code_col].duplicated().any():
+        if _one_parcel_table(df, code_col, x, y):
+            return _one_parcel(path, df, (lon, lat), (x, y), code_col or order)
         # one point per row: points are not parcels; each row is rejected as a point
         geom = np.array([_Unreadable("reject.csv_point")] * len(df), dtype=object)
-        return df.drop(columns=[lon, lat]), geom, None
-    order = next((normed[c] for c in _ORDER_COLUMNS if c in normed), None)
+        return df.drop(columns=[lon, lat]), geom, None, []
     work = df.assign(_x=x, _y=y, _line=np.arange(2, len(df) + 2))
     if order is not None:
         work = work.assign(_o=pd.to_numeric(work[order], errors="coerce")).sort_values([code_col, "_o"], kind="stable")
@@ -471,7 +496,50 @@ def _vertices_to_polygons(path, df, lon, lat, normed, mapping=None):
         rows.append(attrs)
         geoms.append(g)
     out = pd.DataFrame(rows).drop(columns=["_line"]).reset_index(drop=True)
-    return out, np.array(geoms, dtype=object), None
+    return out, np.array(geoms, dtype=object), None, []
+
+
+def _coordinate(values: pd.Series) -> pd.Series:
+    """Numbers of a coordinate column of text cells (full-width digits, spaces and
+    thousands commas allowed); NaN where a cell is not a number."""
+    import unicodedata
+
+    text = values.astype(str).map(lambda v: unicodedata.normalize("NFKC", v).replace(",", "").strip())
+    return pd.to_numeric(text, errors="coerce")
+
+
+_POINT_NAME = re.compile(r"(?:J|JZD)?(\d+)", re.IGNORECASE)
+
+
+def _one_parcel_table(df: pd.DataFrame, code_col: str | None, x: pd.Series, y: pd.Series) -> bool:
+    """True for the boundary-point table of one parcel: three or more numeric points and
+    no project code (no code column, or one holding only the point numbers 1…n or J1…Jn)."""
+    if len(df) < 3 or x.isna().any() or y.isna().any():
+        return False
+    if code_col is None:
+        return True
+    found = [_POINT_NAME.fullmatch(str(v).strip()) for v in df[code_col]]
+    if not all(found):
+        return False
+    numbers = sorted(int(m.group(1)) for m in found)
+    return numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+def _one_parcel(path: Path, df: pd.DataFrame, cols: tuple[str, str], xy: tuple[pd.Series, pd.Series],
+                point_col: str | None):
+    """The rows of a one-parcel boundary-point table as one parcel coded with the file's
+    stem (points in the order of their numbers, else of the rows), with a note."""
+    x, y = xy
+    if point_col is not None:
+        key = [int(m.group(1)) if (m := _POINT_NAME.fullmatch(str(v).strip())) else None for v in df[point_col]]
+        if all(k is not None for k in key):
+            pos = np.argsort(np.asarray(key), kind="stable")
+            x, y = x.iloc[pos], y.iloc[pos]
+    code = Path(str(path)).stem
+    attrs = df.iloc[[0]].drop(columns=[c for c in (*cols, point_col) if c is not None]).reset_index(drop=True)
+    attrs.insert(0, "项目编号", code)
+    geom = np.array([shapely.Polygon(np.c_[x.to_numpy(), y.to_numpy()])], dtype=object)
+    return attrs, geom, None, [Message("note.one_parcel_table", path=path, n=len(df), code=code)]
 
 
 def _extract(path: Path, tmp: Path, kind: str) -> Path:
@@ -590,7 +658,8 @@ _TYPE_KEYS = {"Point": "geometry.point", "MultiPoint": "geometry.point", "LineSt
               "MultiLineString": "geometry.line", "LinearRing": "geometry.line"}
 
 
-def clean_geometries(geoms: np.ndarray, lang: str = DEFAULT_LANG) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def clean_geometries(geoms: np.ndarray, lang: str = DEFAULT_LANG, *,
+                     had_z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Repair parcel geometries.
 
     Parameters
@@ -598,6 +667,9 @@ def clean_geometries(geoms: np.ndarray, lang: str = DEFAULT_LANG) -> tuple[np.nd
     geoms : ndarray of shapely geometries (``None`` or ``_Unreadable`` allowed)
     lang : {"zh", "en"}
         Language of the reject and repair texts.
+    had_z : ndarray of bool, optional
+        Which geometries had Z values as read (a CRS transform before this drops them
+        silently); the "Z dropped" repair is given to these as well.
 
     Returns
     -------
@@ -624,7 +696,7 @@ def clean_geometries(geoms: np.ndarray, lang: str = DEFAULT_LANG) -> tuple[np.nd
         g = geoms[i]
         reject[i] = g.reason(lang) if isinstance(g, _Unreadable) else message("reject.empty_geometry", lang)
     arr = np.array([g if ok else None for g, ok in zip(geoms, is_geom)], dtype=object)
-    has_z = shapely.has_z(arr)
+    has_z = real_z(arr) if had_z is None else (real_z(arr) | np.asarray(had_z, dtype=bool))
     arr = shapely.force_2d(arr)
     empty = is_geom & shapely.is_empty(arr)
     reject[empty] = message("reject.empty_geometry", lang)
@@ -672,6 +744,27 @@ def clean_geometries(geoms: np.ndarray, lang: str = DEFAULT_LANG) -> tuple[np.nd
         repair[i] = sep.join(filter(None, [repair[i], z_dropped]))
     out[~ok] = None
     return out, reject, repair
+
+
+def real_z(geoms: np.ndarray) -> np.ndarray:
+    """Which geometries carry a Z value other than 0 (an elevation that dropping Z loses;
+    the ``,0`` altitude of every KML point is none).
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> real_z(np.array([Point(1, 2, 150), Point(1, 2, 0), Point(1, 2), None], dtype=object)).tolist()
+    [True, False, False, False]
+    """
+    arr = np.asarray(geoms, dtype=object)
+    out = np.zeros(len(arr), dtype=bool)
+    has = np.flatnonzero(shapely.has_z(arr))
+    if len(has):
+        xyz, idx = shapely.get_coordinates(arr[has], include_z=True, return_index=True)
+        z = xyz[:, 2]
+        nonzero = np.bincount(idx, weights=(np.isfinite(z) & (z != 0)).astype(float), minlength=len(has)) > 0
+        out[has[nonzero]] = True
+    return out
 
 
 def _polygonal(g):
@@ -835,6 +928,9 @@ def read_parcels(
         notes.append(message("note.no_crs", lang, crs_note=crs_note))
     geoms = np.array(geoms, dtype=object)
     is_geom = np.array([isinstance(g, shapely.Geometry) for g in geoms], dtype=bool)
+    had_z = real_z(np.where(is_geom, geoms, None))  # a transform below drops Z silently
+    if source_datum != "gcj02" and (signs := amap_signature(df.columns)):
+        notes.append(message("note.amap_signature", lang, source=label, columns=", ".join(signs)))
     if swapped and is_geom.any():
         geoms[is_geom] = shapely.transform(geoms[is_geom], lambda c: c[:, ::-1])
     if is_geom.any() and not src_crs.equals(CGCS2000):
@@ -848,7 +944,7 @@ def read_parcels(
         geoms[is_geom] = from_gcj02(geoms[is_geom])
         notes.append(message("note.gcj02", lang))
 
-    cleaned, reject, repair = clean_geometries(geoms, lang)
+    cleaned, reject, repair = clean_geometries(geoms, lang, had_z=had_z)
     bad = np.array([r is not None for r in reject])
     sep = message("registry.separator", lang)
     df["_repair"] = [sep.join(filter(None, pair)) or None for pair in zip(text_repair, repair, strict=True)]
@@ -876,7 +972,7 @@ def _read_source(path: Path, layer: str | None, encoding: str | None, mapping, c
             if inner is path:
                 raise
             raise _name_members(exc, tmp, path) from None
-    if layer is not None and inner.suffix.lower() == ".gpkg":
+    if layer is not None and inner.suffix.lower() in (".gpkg", ".xlsx", ".xls"):
         label = f"{label}:{layer}"
     return df, geoms, declared, enc_how, label, fmt_notes
 
@@ -891,7 +987,7 @@ def _read_format(inner: Path, layer: str | None, encoding: str | None, mapping, 
     elif s == ".gpkg":
         df, wkb, declared, _, enc_how, layer = _read_gpkg(inner, layer)
     elif s == ".kml":
-        df, wkb, declared = _read_kml(inner)
+        df, wkb, declared, notes = _read_kml(inner)
     elif s == ".txt" and (txt := _boundary_text(inner, encoding)) is not None:
         from .boundary_txt import read_boundary_txt
 
@@ -899,11 +995,44 @@ def _read_format(inner: Path, layer: str | None, encoding: str | None, mapping, 
         df, geoms, declared, notes = read_boundary_txt(text, inner, crs)
         return df, geoms, declared, enc_how, layer, notes
     elif s in (".csv", ".txt"):
-        df, geoms, declared, _, enc_how = _read_csv(inner, encoding, mapping)
-        return df, geoms, declared, enc_how, layer, []
+        df, geoms, declared, notes, _, enc_how = _read_csv(inner, encoding, mapping)
+        return df, geoms, declared, enc_how, layer, notes
+    elif s in (".xlsx", ".xls"):
+        from .sheets import read_sheet
+
+        df, layer, notes = read_sheet(inner, layer, mapping)
+        df, geoms, declared, more = _table_geometry(inner, df, mapping)
+        return df, geoms, declared, None, layer, notes + more
     else:  # GeoJSON
-        df, wkb, declared = _raw_read(inner)
+        data, notes = _bare_feature_array(inner)
+        df, wkb, declared = _raw_read(inner, data=data)
     return df, _geoms_from_wkb(wkb), declared, enc_how, layer, notes
+
+
+MAX_JSON_ARRAY_BYTES = 512 << 20
+"""A bare JSON array of features larger than this is not wrapped (GDAL cannot read it)."""
+
+
+def _bare_feature_array(path: Path) -> tuple[bytes | None, list[Message]]:
+    """A bare JSON array of GeoJSON Features (how Amap/DataV outlines are often saved)
+    as a FeatureCollection, with a note; ``(None, [])`` for any other file (read as is).
+    An array of something else is refused with what it holds."""
+    import json
+
+    with open(path, "rb") as f:
+        head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"[") or path.stat().st_size > MAX_JSON_ARRAY_BYTES:
+        return None, []
+    try:
+        items = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFileError.of("error.vector_unreadable", path=path, detail=_short(exc)) from None
+    bad = next((i for i, f in enumerate(items) if not (isinstance(f, dict) and f.get("type") == "Feature")), None)
+    if bad is not None or not items:
+        what = "[]" if not items else json.dumps(items[bad], ensure_ascii=False)[:60]
+        raise DataFileError.of("error.json_array_not_features", path=path, item=(bad or 0) + 1, what=what)
+    doc = json.dumps({"type": "FeatureCollection", "features": items}, ensure_ascii=False).encode("utf-8")
+    return doc, [Message("note.json_bare_array", path=path, n=len(items))]
 
 
 def _boundary_text(path: Path, encoding: str | None) -> tuple[str, tuple] | None:
@@ -920,6 +1049,23 @@ def _boundary_text(path: Path, encoding: str | None) -> tuple[str, tuple] | None
 
 
 # -- text values and column names -------------------------------------------------------
+
+
+AMAP_COLUMNS = ("adcode", "acroutes", "childrennum", "subfeatureindex", "centroid")
+"""Attributes of Amap / DataV administrative outlines (GCJ-02 coordinates)."""
+
+
+def amap_signature(columns) -> list[str]:
+    """The columns of ``columns`` that Amap / DataV outlines carry (``adcode`` and
+    friends); such a file's coordinates are GCJ-02.
+
+    Examples
+    --------
+    >>> amap_signature(["adcode", "name", "childrenNum", "项目编号"])
+    ['adcode', 'childrenNum']
+    """
+    return [str(c) for c in columns if str(c).casefold() in AMAP_COLUMNS]
+
 
 
 def reserved_names(columns, reserved=_INTERNAL_NAMES, taken=()) -> dict[str, str]:

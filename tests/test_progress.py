@@ -51,7 +51,7 @@ def test_excel_headers_numbers_and_method(outputs):
     # the hand-worked 3825 亩 of test_tracking, as a number, not text
     assert isinstance(paddy[4].value, float) and paddy[4].value == pytest.approx(0.3825, abs=1e-6)
     assert paddy[3].value == pytest.approx(23.89) and paddy[4].number_format == "#,##0.00##"
-    assert paddy[5].value == pytest.approx(100 * 3825 / 238_900, abs=1e-4)
+    assert paddy[5].value == round(100 * 3825 / 238_900, 1)  # % to one decimal (tidy numbers)
     assert paddy[11].value == "滞后"
     hsf = rows["新建高标准农田"]
     assert hsf[4].value == pytest.approx(0.3, abs=1e-6) and hsf[14].value == 2
@@ -130,9 +130,9 @@ def test_cli_on_a_real_registry_geopackage(tmp_path, monkeypatch):
         "# ") and "synthetic" in (tmp_path / "out" / "progress.csv").read_text(encoding="utf-8-sig").splitlines()[-1]
     csv = pd.read_csv(tmp_path / "out" / "progress.csv", encoding="utf-8-sig", comment="#").set_index("Target key")
     union = gdf({"x": [1]}, [a.union(b)])
-    assert csv.loc["paddy_new", "Achieved (10k mu)"] * 1e4 == pytest.approx(float(area_mu(union)[0]), abs=0.01)
-    assert csv.loc["high_standard_farmland", "Achieved (10k mu)"] * 1e4 == pytest.approx(
-        float(area_mu(rows.iloc[[2]])[0]), abs=0.01)
+    # 万亩 to 4 decimals in the CSV (tidy numbers): 1 亩
+    assert csv.loc["paddy_new", "Achieved (10k mu)"] == round(float(area_mu(union)[0]) / 1e4, 4)
+    assert csv.loc["high_standard_farmland", "Achieved (10k mu)"] == round(float(area_mu(rows.iloc[[2]])[0]) / 1e4, 4)
     wb = load_workbook(tmp_path / "out" / "progress.xlsx")
     assert "synthetic" in wb["Method and data"]["B2"].value
 

@@ -23,7 +23,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from gis.errors import DataFileError
+from gis.errors import DataFileError, InputError
 from gis.outputs import output_error, staged_outputs, write_csv
 from gis.labels import COUNTIES, DEFAULT_LANG, label, message
 from workflows.options import lang_option, registry_option, registry_path
@@ -64,6 +64,8 @@ class ImportReport:
 
     files: list[FileReport]
     registry: Path
+    refused: list[str] = field(default_factory=list)
+    """Files of which no row could be imported: then nothing was written to the registry."""
 
     def _sum(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
@@ -145,6 +147,9 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     frame = _add_repairs(frame, rows.pop("_repair"), lang)
     rows = gpd.GeoDataFrame(rows, geometry=frame.geometry.loc[rows.index], crs=frame.crs)
     rows, merged = merge_parts(rows, lang)
+    rep.notes.extend(_declared_area_unit(rows, frame.columns, mapping, res.source, lang))
+    if source_datum is None:
+        rep.notes.extend(_gcj02_warning(frame, counties, res.source, lang))
     reasons = pd.Series(field_rej["reason"].to_numpy(), index=field_rej.index, dtype=object)
 
     # county from geometry; outside Baicheng → reject; declared county must agree
@@ -192,6 +197,45 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     rep.n_rejected = len(rej)
     rep.repairs = repairs.reset_index(drop=True)
     return _Prepared(path=path, report=rep, rows=accepted, rejects=rej, frame=frame)
+
+
+def _gcj02_warning(frame, counties, source: str, lang: str = DEFAULT_LANG) -> list[str]:
+    """A warning when the file's shapes match the county lines only after a GCJ-02 shift
+    (Amap/DataV outlines imported without ``--source-datum gcj02``); none when the file
+    already carries Amap/DataV attributes (the reader said so)."""
+    from gis.gcj02 import gcj02_evidence, looks_like_gcj02
+    from layers.io import amap_signature
+
+    if not len(frame) or amap_signature(frame.columns):
+        return []
+    lines = np.asarray(counties.to_crs("EPSG:4490").boundary.values, dtype=object)
+    before, after = gcj02_evidence(np.asarray(frame.geometry.values, dtype=object), lines)
+    if not looks_like_gcj02(before, after):
+        return []
+    log.warning("%s: shapes match the county lines only after a GCJ-02 shift", source)
+    return [message("note.gcj02_shapes_match", lang, source=source, before=before, after=after)]
+
+
+def _declared_area_unit(rows, columns, mapping, source: str, lang: str = DEFAULT_LANG) -> list[str]:
+    """Declared areas of a column without a unit in its name, converted to 亩 when their
+    ratio to the computed area shows another unit (6300 for a 9.45 亩 parcel is m²); a
+    note says what was inferred. Refused when no unit fits the ratio."""
+    from gis.area import area_mu
+    from gis.units import convert, infer_area_unit
+    from layers.fields import declared_area_column, load_mapping
+
+    col, known = declared_area_column(mapping or load_mapping(), columns)
+    if col is None or known or not len(rows) or rows["declared_area_mu"].isna().all():
+        return []
+    computed = area_mu(rows.geometry.values, crs="EPSG:4490")
+    unit, ratio, share = infer_area_unit(rows["declared_area_mu"].to_numpy(dtype="float64"), computed)
+    if unit is None:
+        raise InputError.of("error.area_unit_ambiguous", source=source, column=col, ratio=ratio, pct=share * 100)
+    if unit == "mu":
+        return []
+    rows["declared_area_mu"] = np.asarray(convert(rows["declared_area_mu"].to_numpy(dtype="float64"), unit, "mu"))
+    return [message("note.area_unit_inferred", lang, column=col, ratio=ratio, unit=label(f"unit.{unit}", lang),
+                    pct=share * 100)]
 
 
 def _add_repairs(frame, notes: pd.Series, lang: str = DEFAULT_LANG):
@@ -358,6 +402,8 @@ def import_files(
     Returns
     -------
     ImportReport
+        When a file accepts none of its rows, nothing is written to the registry and
+        ``refused`` names the file (:func:`refusal` gives the error the CLI exits with).
     """
     from layers import load_role
     from layers.fields import load_mapping
@@ -379,6 +425,12 @@ def import_files(
         prepared.append(prepare_file(p, counties=counties, mapping=m, category=category, year=year, status=status,
                                      crs=crs, source_datum=source_datum, layer=layer, encoding=encoding,
                                      synthetic=synthetic, lang=lang))
+    empty = [p.report.source for p in prepared if p.report.n_read and not p.report.n_accepted]
+    if empty:  # no empty batch: nothing is written to the registry, the rejects files say why
+        for prep in prepared:
+            _write_rejects(prep)
+        bar.done()
+        return ImportReport(files=[p.report for p in prepared], registry=reg_path or reg.path, refused=empty)
     bar.step(label("registry.writing", lang))
     if reg is None:
         reg = Registry(reg_path, timeout=timeout)
@@ -405,6 +457,18 @@ def import_files(
             _write_rejects(prep)
     bar.done()
     return ImportReport(files=[p.report for p in prepared], registry=reg.path)
+
+
+def refusal(report: ImportReport) -> InputError | None:
+    """The error of an import in which a file accepted none of its rows (nothing was
+    written to the registry), naming the file, a reason and the rejects file; else None."""
+    f = next((f for f in report.files if f.source in report.refused), None)
+    if f is None:
+        return None
+    first = f.rejects.iloc[0] if f.rejects is not None and len(f.rejects) else None
+    return InputError.of("error.import_none_accepted", source=f.source, n=f.n_read,
+                         row=first["row"] if first is not None else "?",
+                         reason=first["reason"] if first is not None else "?", rejects=f.rejects_csv)
 
 
 def _source_rows(prep: _Prepared, rows: pd.Series):
@@ -503,6 +567,8 @@ def import_command(files, category, year, status, mapping, update, crs, source_d
                           update=update, synthetic=synthetic, crs=crs, source_datum=source_datum, layer=layer,
                           encoding=encoding, progress=True, lang=lang)
     click.echo(format_report(report, lang))
+    if (exc := refusal(report)) is not None:
+        raise exc  # one clear line, exit 1
 
 
 

@@ -73,6 +73,27 @@ def show_command(key, registry, lang):
         name = label(f"column.{k}", lang) if k != "geometry" else "geometry"
         v = row[k] if k != "geometry" else f"{row[k].geom_type}, bounds {tuple(round(x, 5) for x in row[k].bounds)}"
         click.echo(f"{name}: {v}")
+    _echo_inspections(reg, key, lang)
+
+
+def inspections_table(reg, code: str, lang: str = "zh") -> pd.DataFrame:
+    """The field inspections of one project, oldest first, with readable headers and
+    findings (:func:`layers.inspections.inspections`)."""
+    from layers.inspections import inspections
+
+    ins = inspections(reg, code)
+    cols = ("created_at", "finding", "note", "area_mu", "photo_count", "version", "inspection_id")
+    df = ins[list(cols)].astype(object)
+    df["finding"] = [label(f"inspection.finding.{f}", lang) for f in df["finding"]]
+    df["created_at"] = [str(v)[:19] if v else "" for v in df["created_at"]]
+    return df.rename(columns={c: label(f"inspection.col.{c}", lang) for c in cols})
+
+
+def _echo_inspections(reg, code: str, lang: str) -> None:
+    table = inspections_table(reg, code, lang)
+    click.echo(message("registry.inspections_of", lang, n=len(table)))
+    if len(table):
+        _echo_table(table)
 
 
 @registry_group.command("history")
