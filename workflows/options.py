@@ -11,9 +11,46 @@ DEFAULT_REGISTRY = "registry.gpkg"
 """Registry file used when neither ``--registry`` nor ``AGRIGIS_REGISTRY`` is given."""
 
 
-def registry_path(value: str | os.PathLike | None = None) -> Path:
-    """The registry path: the given value, else ``$AGRIGIS_REGISTRY``, else ``./registry.gpkg``."""
-    return Path(value or os.environ.get("AGRIGIS_REGISTRY") or DEFAULT_REGISTRY)
+class RegistryURL(str):
+    """A registry in a PostgreSQL/PostGIS database (``postgresql://user@host:port/db``).
+
+    A ``str`` that answers the few questions callers ask of a registry path:
+    ``exists()`` is True (the server says otherwise when it is opened, with a clear
+    error) and ``name`` is the URL without its password.
+
+    Examples
+    --------
+    >>> u = RegistryURL("postgresql://city:pw@localhost/registry")
+    >>> u.exists(), u.name
+    (True, 'postgresql://city:***@localhost/registry')
+    """
+
+    def exists(self) -> bool:
+        return True
+
+    @property
+    def name(self) -> str:
+        from layers.registry.postgis import hide_password
+
+        return hide_password(str(self))
+
+
+def registry_path(value: str | os.PathLike | None = None) -> Path | RegistryURL:
+    """The registry: the given value, else ``$AGRIGIS_REGISTRY``, else ``./registry.gpkg``.
+
+    A GeoPackage is a :class:`~pathlib.Path`; a ``postgresql://`` URL a :class:`RegistryURL`.
+
+    Examples
+    --------
+    >>> registry_path("r.gpkg"), type(registry_path("postgresql://u@h/db")).__name__
+    (PosixPath('r.gpkg'), 'RegistryURL')
+    """
+    from layers.registry import is_url
+
+    value = value or os.environ.get("AGRIGIS_REGISTRY") or DEFAULT_REGISTRY
+    if isinstance(value, str) and is_url(value):
+        return RegistryURL(value)
+    return Path(value)
 
 
 LANG_META = "agrigis.lang"
@@ -38,9 +75,11 @@ lang_option = click.option(
 registry_option = click.option(
     "--registry",
     "registry",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=str,
     default=None,
-    help="Registry GeoPackage. Default: $AGRIGIS_REGISTRY, else ./registry.gpkg.",
+    callback=lambda ctx, param, value: None if value is None else registry_path(value),
+    help="Registry: a GeoPackage file, or a PostGIS database as postgresql://user@host:port/db. "
+         "Default: $AGRIGIS_REGISTRY, else ./registry.gpkg.",
 )
 
 
@@ -58,6 +97,8 @@ def open_registry(registry: str | os.PathLike | None = None, *, must_exist: bool
     path = registry_path(registry)
     if must_exist and not path.exists():
         raise DataFileError.of("error.registry_missing", path=path)
+    if isinstance(path, Path) and path.is_dir():
+        raise DataFileError.of("error.registry_is_folder", path=path)
     return Registry(path)
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from gis.labels import COUNTIES, STATUSES, label
 from gis.tracking import OUTSIDE_CITY, Progress, as_date, progress
-from workflows.options import lang_option, registry_option, registry_parcels, registry_path
+from workflows.options import RegistryURL, lang_option, registry_option, registry_parcels, registry_path
 from gis.outputs import Sheet, staged_outputs, write_csv, write_excel, write_text
 from workflows.report import Bar, html_page, html_table, svg_bars
 from workflows.targets import DEFAULT_TARGETS, load_targets
@@ -290,7 +290,7 @@ def run_progress(
         rp = registry_path(registry)
         parcels = registry_parcels(rp)
         synthetic = list(parcels.attrs.get("synthetic_batches", []))
-        sources["registry"] = str(rp)
+        sources["registry"] = rp.name if isinstance(rp, RegistryURL) else str(rp)  # never a password
     else:
         sources["registry"] = "GeoDataFrame"
         synthetic = list(parcels.attrs.get("synthetic_batches", []))

@@ -170,3 +170,8 @@ def verify_command(registry, lang):
     _echo_table(verify_table(problems, lang))
     click.echo(message("registry.verify_found", lang, n=len(problems)))
     click.get_current_context().exit(1)
+
+
+from workflows.registry_grant import grant_command  # noqa: E402 - registered here, defined on its own
+
+registry_group.add_command(grant_command)

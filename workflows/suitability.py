@@ -92,7 +92,7 @@ def remaining_target(targets_path=None, registry=None, counties=None, key: str =
         raise ConfigError.of("error.suit_no_target", origin=ts.origin, key=key)
     total = target.value_mu / 10_000
     reg = registry_path(registry)
-    if not Path(reg).exists():
+    if not reg.exists():  # a GeoPackage path or a PostGIS URL
         return total, total, target.scope, f"{ts.origin}: {target.key} {total:g} 万亩 (registry {reg} not found: nothing counted as built)"
     from gis.tracking import progress
     from layers.registry import Registry
@@ -164,7 +164,7 @@ def _exclude_projects(cfg, vectors, reg):
 
     Returns ``(config, vectors, number of projects excluded)``.
     """
-    if not Path(reg).exists():
+    if not reg.exists():  # a GeoPackage path or a PostGIS URL
         return cfg, vectors, 0
     import dataclasses
 
