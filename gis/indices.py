@@ -22,6 +22,8 @@ S2          s2_abbas2007            (B − R)/(B + R)                 down
 S3          s3_abbas2007            G·R/B                           down
 S5          s5_abbas2007            B·R/G                           down
 S6          s6_abbas2007            R·NIR/G                         down
+EVI         evi                     2.5(NIR − R)/(NIR + 6R − 7.5B + 1)  up
+LSWI        lswi                    (NIR − SWIR1)/(NIR + SWIR1)     up
 ==========  ======================  ==============================  =========
 
 *direction* says which way is better for remediation monitoring: ``up`` (vegetation:
@@ -100,6 +102,8 @@ HUETE_1988 = "Huete, A.R. (1988). A soil-adjusted vegetation index (SAVI). Remot
 ROUSE_1974 = "Rouse, J.W. et al. (1974). Monitoring vegetation systems in the Great Plains with ERTS. NASA SP-351, 309–317."
 KHAN_2005 = "Khan, N.M., Rastoskuev, V.V., Sato, Y., Shiozawa, S. (2005). Assessment of hydrosaline land degradation by using a simple approach of remote sensing indicators. Agricultural Water Management 77, 96–109."
 DOUAOUI_2006 = "Douaoui, A.E.K., Nicolas, H., Walter, C. (2006). Detecting salinity hazards within a semiarid context by means of combining soil and remote-sensing data. Geoderma 134, 217–230."
+HUETE_2002 = "Huete, A., Didan, K., Miura, T., Rodriguez, E.P., Gao, X., Ferreira, L.G. (2002). Overview of the radiometric and biophysical performance of the MODIS vegetation indices. Remote Sensing of Environment 83(1–2), 195–213."
+XIAO_2002 = "Xiao, X., Boles, S., Frolking, S., Salas, W., Moore, B., Li, C. et al. (2002). Observation of flooding and rice transplanting of paddy rice fields at the site to landscape scales in China using VEGETATION sensor data. International Journal of Remote Sensing 23(15), 3009–3022."
 ABBAS_KHAN_2007 = "Abbas, A., Khan, S. (2007). Using remote sensing techniques for appraisal of irrigated soil salinity. MODSIM 2007, 2632–2638."
 
 _SPECS: list[tuple] = [
@@ -131,6 +135,11 @@ _SPECS: list[tuple] = [
      lambda B, G, R: _div(B * R, G), ""),
     ("s6_abbas2007", "S6", "R·NIR/G", ("G", "R", "NIR"), ABBAS_KHAN_2007, "down",
      lambda G, R, NIR: _div(R * NIR, G), ""),
+    ("evi", "EVI", "2.5(NIR − R)/(NIR + 6R − 7.5B + 1)", ("B", "R", "NIR"), HUETE_2002, "up",
+     lambda B, R, NIR: _div(2.5 * (NIR - R), NIR + 6 * R - 7.5 * B + 1), "MODIS EVI coefficients G=2.5, C1=6, C2=7.5, L=1"),
+    ("lswi", "LSWI", "(NIR − SWIR1)/(NIR + SWIR1)", ("NIR", "SWIR1"), XIAO_2002, "up",
+     lambda NIR, SWIR1: _div(NIR - SWIR1, NIR + SWIR1),
+     "land surface water index; SWIR1 ≈ 1.6 µm (Sentinel-2 B11, Landsat 8/9 B6)"),
 ]
 
 INDICES: dict[str, Index] = {

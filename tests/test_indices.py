@@ -11,11 +11,13 @@ import xarray as xr
 from gis.errors import ConfigError, InputError
 from gis.indices import INDICES, compute_index, direction, get_index
 
-BANDS = {"B": 0.04, "G": 0.09, "R": 0.16, "NIR": 0.36}
+BANDS = {"B": 0.04, "G": 0.09, "R": 0.16, "NIR": 0.36, "SWIR1": 0.24}
 
 # worked by hand, see the module docstring for formulas
 EXPECTED = {
     "NDVI": 0.20 / 0.52,  # (0.36-0.16)/(0.36+0.16)
+    "EVI": 0.5 / 2.02,  # 2.5(0.20)/(0.36+0.96-0.30+1)
+    "LSWI": 0.2,  # (0.36-0.24)/(0.36+0.24)
     "SAVI": 1.5 * 0.20 / 1.02,  # (1.5)(0.2)/(0.52+0.5)
     "NDSI": -0.20 / 0.52,
     "SI": 0.08,  # sqrt(0.0064)
@@ -79,8 +81,8 @@ def test_integer_dn_are_not_truncated():
 
 
 def test_unknown_index_lists_known_ones():
-    with pytest.raises(ConfigError, match=r"unknown spectral index 'EVI'; known indices: NDVI \(ndvi\), SAVI \(savi\),"):
-        get_index("EVI")
+    with pytest.raises(ConfigError, match=r"unknown spectral index 'NDWI'; known indices: NDVI \(ndvi\), SAVI \(savi\),"):
+        get_index("NDWI")
 
 
 def test_missing_band_is_named():

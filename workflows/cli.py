@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "imagery": "workflows.imagery:imagery_group",
     "inspections": "workflows.inspections:inspections_group",
     "soil": "workflows.soil:soil_command",
+    "verify": "workflows.verify:verify_command",
 }
 
 

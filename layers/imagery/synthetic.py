@@ -335,3 +335,152 @@ def daan_scenario(folder: str | os.PathLike, *, cells: int = 120, project_year: 
                     scl[cloud[0], cloud[1]] = cloud[2]
             products.append(write_s2_product(folder, spec, ndvi, scl))
     return Scenario(products=products, parcels=_scenario_parcels(boxes, spec, project_year), boxes=boxes, spec=spec)
+
+
+# ------------------------------------------------------------------------------ paddy scenario (issue 20)
+
+SURFACES = {
+    "bare": {"B02": 0.08, "B03": 0.10, "B04": 0.12, "B08": 0.18, "B11": 0.25, "B12": 0.22},
+    "flooded": {"B02": 0.06, "B03": 0.07, "B04": 0.05, "B08": 0.10, "B11": 0.02, "B12": 0.015},
+}
+"""Reflectance of bare soil (NDVI 0.2, EVI ≈ 0.12, LSWI ≈ −0.16) and of a flooded field
+with young rice (NDVI ≈ 0.33, EVI ≈ 0.13, LSWI ≈ 0.67: LSWI + 0.05 ≥ EVI). The contrast
+is strong enough that a 10 m cell on the field's edge, whose 20 m SWIR is a quarter
+bare soil after bilinear resampling, still reads as flooded, and a bare cell beside it
+does not."""
+GREEN = {"B02": 0.03, "B03": 0.06, "B04": 0.04, "B11": 0.20, "B12": 0.10}
+"""Reflectance of green vegetation except NIR, which is set from the planted NDVI."""
+
+
+def surface(state: str | float) -> dict[str, float]:
+    """Reflectance per band of a surface: ``"bare"``, ``"flooded"`` or a number, the NDVI
+    of green vegetation (NIR chosen so that (NIR − R)/(NIR + R) equals it).
+
+    Examples
+    --------
+    >>> round(surface(0.6)["B08"], 4)
+    0.16
+    """
+    if isinstance(state, str):
+        return dict(SURFACES[state])
+    out = dict(GREEN)
+    out["B08"] = GREEN["B04"] * (1 + state) / (1 - state)
+    return out
+
+
+def write_s2_reflectance(folder: str | os.PathLike, spec: ProductSpec, reflectance: dict[str, np.ndarray],
+                         scl: np.ndarray | None = None) -> Path:
+    """Like :func:`write_s2_product`, with the reflectance of each band given (fine grid
+    arrays for ``B02 B03 B04 B08 B11 B12``; ``B8A`` = ``B08``; NaN = no data). Cloud
+    cells (SCL 8, 9, 10) get :data:`CLOUD` reflectances; 20 m bands are sampled from the
+    top-left fine cell of each coarse cell, as in :func:`write_s2_product`."""
+    from affine import Affine
+
+    shape = reflectance["B04"].shape
+    scl = np.full(shape, 4, dtype="uint8") if scl is None else np.asarray(scl, dtype="uint8")
+    refl = {b: np.asarray(v, dtype="float64") for b, v in reflectance.items()}
+    refl["B8A"] = refl["B08"]
+    nodata = ~np.isfinite(refl["B04"]) | (scl == 0)
+    cloud = np.isin(scl, (8, 9, 10))
+    safe = Path(folder) / f"{spec.product_id}.SAFE"
+    granule = f"L2A_T{spec.tile}_A{spec.orbit * 1000 + 58:06d}_{spec.stamp}"
+    files = []
+    for bands, res, step in ((FINE_BANDS, spec.res, 1), (COARSE_BANDS, spec.res * 2, 2)):
+        for band in bands:
+            if band == "SCL":
+                data = np.where(nodata, 0, scl).astype("uint8")
+            else:
+                dn = np.rint(np.where(cloud, CLOUD[band], np.nan_to_num(refl[band])) * QUANTIFICATION + OFFSET)
+                data = np.where(nodata, 0, np.clip(dn, 1, 65535)).astype("uint16")
+            rel = f"GRANULE/{granule}/IMG_DATA/R{res}m/T{spec.tile}_{spec.stamp}_{band}_{res}m"
+            _write_jp2(safe / f"{rel}.jp2", data[::step, ::step], spec.crs, Affine(res, 0, spec.ulx, 0, -res, spec.uly))
+            files.append(rel)
+    pct = float(cloud[~nodata].mean() * 100) if (~nodata).any() else 0.0
+    (safe / "MTD_MSIL2A.xml").write_text(_product_xml(spec, granule, files, pct, shape), encoding="utf-8")
+    (safe / "GRANULE" / granule / "MTD_TL.xml").write_text(_tile_xml(spec, granule, pct, shape), encoding="utf-8")
+    (safe / "SYNTHETIC.txt").write_text(SYNTHETIC_NOTE + "\n", encoding="utf-8")
+    return safe
+
+
+PADDY_DATES = ((4, 20), (5, 15), (5, 28), (6, 12), (7, 10), (8, 8), (9, 10))
+"""Acquisitions of the paddy scenario's year (month, day), 02:50 UTC; 15 May, 28 May and
+12 June fall in the default transplanting window (10 May – 20 June)."""
+_DRY = ("bare", "bare", "bare", "bare", 0.55, 0.80, 0.60)
+_RICE = ("bare", "bare", "flooded", "flooded", 0.70, 0.85, 0.60)
+PADDY_SERIES = {
+    "PADDY-OK": _RICE,  # flooded in late May, then green
+    "PADDY-DRY": _DRY,  # never flooded (a dry crop)
+    "PADDY-LATE": ("flooded", "bare", "bare", "bare", "flooded", 0.30, 0.30),  # flooded only outside the window
+    "PADDY-CLOUD": _RICE,  # clouded over on every window date
+    "PADDY-HALF": _RICE,  # western half; its eastern half is _DRY
+    "CULT-OK": _DRY,  # new farmland under a crop
+    "CULT-BARE": ("bare",) * 7,  # claimed farmland that stays bare
+    "SALINE": (0.25, 0.25, 0.30, 0.35, 0.45, 0.50, 0.40),  # one year only: too short for a trend
+}
+"""Planted surface per date of :data:`PADDY_DATES` for each parcel of :func:`paddy_scenario`."""
+PADDY_PLANTED = {
+    "PADDY-OK": ("paddy_new", "signal"), "PADDY-DRY": ("paddy_new", "no_signal"),
+    "PADDY-LATE": ("paddy_improved", "no_signal"), "PADDY-CLOUD": ("paddy_new", "insufficient"),
+    "PADDY-HALF": ("paddy_new", "depends"), "CULT-OK": ("new_cultivated_land", "signal"),
+    "CULT-BARE": ("high_standard_farmland", "no_signal"), "SALINE": ("saline_demo_area", "insufficient_data"),
+}
+"""Parcel → (category, the verdict its planted surfaces imply under the default rules);
+``PADDY-HALF`` is flooded on half its area, so its verdict ``depends`` on the rule's
+``min_flooded_share``."""
+
+
+def _paddy_boxes(cells: int) -> dict[str, tuple[int, int, int, int]]:
+    """30 × 30-cell parcels on a 3 × 3 layout (even offsets: 20 m cells never straddle an
+    edge); ``PADDY-HALF`` is 30 × 32 so that its halves are 16 columns each."""
+    step = cells // 3
+    starts = [step // 2 - 14 + k * step for k in range(3)]
+    starts = [s - s % 2 for s in starts]
+    out = {}
+    for k, code in enumerate(PADDY_SERIES):
+        r, c = starts[k // 3], starts[k % 3]
+        out[code] = (r, r + 30, c, c + (32 if code == "PADDY-HALF" else 30))
+    return out
+
+
+def paddy_scenario(folder: str | os.PathLike, *, cells: int = 200, year: int = 2024) -> Scenario:
+    """SYNTHETIC products of one season over Da'an with planted paddy, farmland and
+    saline parcels (:data:`PADDY_SERIES`, :data:`PADDY_PLANTED`).
+
+    ``cells`` × ``cells`` products at 10 m on :data:`PADDY_DATES`; the background is bare
+    soil. ``PADDY-CLOUD`` lies under cloud (SCL 9, with a 2-cell margin) on every window
+    date — unmasked, cloud reads as flooding (LSWI + 0.05 ≥ EVI), so only the mask keeps
+    it from a false signal. ``PADDY-HALF``'s eastern 16 columns follow the dry crop.
+    """
+    crs, ulx, uly = DAAN_ORIGIN
+    boxes = _paddy_boxes(cells)
+    products = []
+    for k, (month, day) in enumerate(PADDY_DATES):
+        spec = ProductSpec(time=datetime(year, month, day, 2, 50, tzinfo=timezone.utc), crs=crs, ulx=ulx, uly=uly)
+        refl = {b: np.full((cells, cells), v) for b, v in surface("bare").items()}
+        scl = np.full((cells, cells), 4, dtype="uint8")
+        for code, (r0, r1, c0, c1) in boxes.items():
+            for band, v in surface(PADDY_SERIES[code][k]).items():
+                refl[band][r0:r1, c0:c1] = v
+            if code == "PADDY-HALF":
+                for band, v in surface(_DRY[k]).items():
+                    refl[band][r0:r1, c0 + 16:c1] = v
+            if code == "PADDY-CLOUD" and (month, day) in ((5, 15), (5, 28), (6, 12)):
+                scl[r0 - 2:r1 + 2, c0 - 2:c1 + 2] = 9
+        products.append(write_s2_reflectance(folder, spec, refl, scl))
+    return Scenario(products=products, parcels=_paddy_parcels(boxes, spec, year), boxes=boxes, spec=spec)
+
+
+def _paddy_parcels(boxes, spec: ProductSpec, year: int):
+    import geopandas as gpd
+    from shapely import box
+
+    geoms = [box(spec.ulx + c0 * spec.res, spec.uly - r1 * spec.res, spec.ulx + c1 * spec.res, spec.uly - r0 * spec.res)
+             for r0, r1, c0, c1 in boxes.values()]
+    years = [year - 3 if code == "SALINE" else year for code in boxes]
+    gdf = gpd.GeoDataFrame(
+        {"project_code": list(boxes), "project_name": [f"合成地块 {c}" for c in boxes],
+         "category": [PADDY_PLANTED[c][0] for c in boxes], "county_code": "220882", "year": years,
+         "status": "completed", "planted": [PADDY_PLANTED[c][1] for c in boxes]},
+        geometry=geoms, crs=spec.crs).to_crs("EPSG:4490")
+    gdf.attrs["synthetic"] = True
+    return gdf
