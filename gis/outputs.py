@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import logging
 import math
 import os
 import re
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +49,7 @@ from .errors import AgrigisError, DataFileError
 log = logging.getLogger(__name__)
 
 __all__ = ["Sheet", "atomic_write", "staged_outputs", "write_excel", "write_csv", "write_text", "csv_frame",
-           "safe_text", "csv_text", "output_error", "tidy_numbers", "unit_decimals"]
+           "safe_text", "terminal_text", "csv_text", "tidy_folder", "output_error", "tidy_numbers", "unit_decimals"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """Characters no report cell may hold (XML 1.0 forbids them; Excel refuses the file)."""
@@ -59,6 +61,24 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 def safe_text(value: str) -> str:
     """``value`` without control characters (tab and line breaks are kept)."""
     return _CONTROL.sub("", value)
+
+
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Characters a terminal would obey rather than show: C0 controls but tab and line feed
+(ESC starts colour, cursor and title sequences; CR overwrites a line), DEL, the C1
+controls (``\x9b`` is a one-byte CSI) and the bidirectional overrides."""
+
+
+def terminal_text(value) -> str:
+    """``value`` as text that is safe to print to a terminal: no ESC sequences, C1
+    controls or bidirectional overrides a hand-edited registry value could smuggle in.
+
+    Examples
+    --------
+    >>> terminal_text("=HYPERLINK(\\"x\\")\\x1b[2J\\x9b31m\\u202eP1")
+    '=HYPERLINK("x")[2J31mP1'
+    """
+    return _TERMINAL_CONTROL.sub("", str(value))
 
 
 def csv_text(value: str) -> str:
@@ -87,10 +107,12 @@ def output_error(path: Path, exc: OSError) -> DataFileError:
 
 
 def _make_folder(folder: Path) -> None:
+    """Create ``folder`` if needed and clean up what killed runs left in it."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataFileError.of("error.output_folder", path=folder, detail=exc.strerror or str(exc)) from None
+    tidy_folder(folder)
 
 
 def _sync(path: Path) -> None:
@@ -140,11 +162,18 @@ def _fail(path: Path, exc: BaseException) -> BaseException:
     if isinstance(exc, AgrigisError):
         return exc
     os_exc = _os_error(exc)
-    if os_exc is None:
+    if os_exc is None and (isinstance(exc, _PROGRAMMING_ERRORS) or not _no_room(path.parent)):
         return exc
-    if os_exc.errno is None and _no_room(path.parent):  # "Write failed" (rasterio) on a full disk
+    if (os_exc is None or os_exc.errno is None) and _no_room(path.parent):
+        # a writer that does not say why it failed ("Cannot write feature" from pyogrio,
+        # "Write failed" from rasterio …) while the disk has no room left: the disk is full
         os_exc = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     return output_error(path, os_exc)
+
+
+_PROGRAMMING_ERRORS = (TypeError, AttributeError, NameError, LookupError, AssertionError, ArithmeticError,
+                       NotImplementedError, ImportError, RecursionError)
+"""Errors of the code itself: raised as they are, even on a full disk (never "disk full")."""
 
 
 def _no_room(folder: Path) -> bool:
@@ -239,32 +268,73 @@ def _newest(folder: Path) -> Path | None:
         return None
 
 
+_STAGING_PREFIX = ".agrigis-"
+"""Name start of the staging folders of :func:`staged_outputs` (``.agrigis-XXXXXXXX``)."""
+_MANIFEST = ".publish.json"
+"""In a staging folder: the files being published (written before the first rename,
+removed after the last one). Found later, it marks a publish that was killed midway."""
+_PREVIOUS = ".previous"
+"""In a staging folder: hard links to the files a publish replaces (to put them back)."""
+
+_after_replace: Callable[[Path], object] | None = None
+"""Called with each output just moved into place by :func:`staged_outputs` (None: nothing).
+A test hook: a test process sets it to kill itself between two renames."""
+
+
 def _publish(tmp: Path, out: Path, names: list[str]) -> None:
     """Move every staged file of ``names`` from ``tmp`` into ``out``; if one move fails,
-    the files already moved are put back as they were (hard links keep the old ones)."""
+    the files already moved are put back as they were (hard links keep the old ones).
+
+    Before the first rename a manifest (:data:`_MANIFEST`) records the set; a process
+    killed between two renames leaves it, and the next write into ``out`` rolls the
+    set back (:func:`_recover`)."""
     for n in names:
         if not (tmp / n).is_file():
             raise RuntimeError(f"staged output {n!r} was not written")  # a programming error
         _sync(tmp / n)
         _readable(tmp / n)
-    keep = tmp / ".previous"
+    keep = tmp / _PREVIOUS
     keep.mkdir()
+    plan = [_keep_old(out / n, keep / n) | {"name": n, "ino": _inode(tmp / n)} for n in names]
+    _write_manifest(tmp, plan)
     moved: list[tuple[str, bool, bool]] = []  # name, existed before, old one kept
-    for n in names:
-        target = out / n
-        existed, kept = target.is_file(), False
-        if existed:
-            try:
-                os.link(target, keep / n)
-                kept = True
-            except OSError:  # no hard links here (FAT, some shares): cannot be put back
-                pass
+    for item in plan:
+        n, target = item["name"], out / item["name"]
         try:
             os.replace(tmp / n, target)
         except OSError as exc:
             _put_back(out, keep, moved)
             raise output_error(target, exc) from None
-        moved.append((n, existed, kept))
+        moved.append((n, item["existed"], item["kept"]))
+        if _after_replace is not None:
+            _after_replace(target)
+    (tmp / _MANIFEST).unlink()
+
+
+def _keep_old(target: Path, link: Path) -> dict:
+    """Hard-link the file ``target`` will replace to ``link``: ``existed``, ``kept``."""
+    existed = target.is_file()
+    if not existed:
+        return {"existed": False, "kept": False}
+    try:
+        os.link(target, link)
+        return {"existed": True, "kept": True}
+    except OSError:  # no hard links here (FAT, some shares): cannot be put back
+        return {"existed": True, "kept": False}
+
+
+def _inode(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_dev, st.st_ino]
+
+
+def _write_manifest(tmp: Path, plan: list[dict]) -> None:
+    """Write the manifest of a publish durably (it must exist before the first rename)."""
+    part = tmp / (_MANIFEST + ".part")
+    part.write_text(json.dumps({"pid": os.getpid(), "files": plan}), encoding="utf-8")
+    _sync(part)
+    os.replace(part, tmp / _MANIFEST)
+    _sync(tmp)
 
 
 def _put_back(out: Path, keep: Path, moved: list[tuple[str, bool, bool]]) -> None:
@@ -276,6 +346,122 @@ def _put_back(out: Path, keep: Path, moved: list[tuple[str, bool, bool]]) -> Non
                 os.unlink(out / n)
         except OSError:  # pragma: no cover - the first error is the one to report
             log.warning("could not restore %s after a failed write", out / n)
+
+
+# ------------------------------------------------------------- what a kill leaves behind
+
+STALE_AFTER = 3600.0
+"""Seconds after which a temporary file or staging folder of agrigis that is still there
+belongs to a run that was killed (a live run keeps touching its files)."""
+
+_TEMP_FILE = re.compile(r"^\..+-[a-z0-9_]{8}(\.[A-Za-z0-9]+)?(-journal|-wal|-shm)?$")
+"""Names :func:`atomic_write` gives its temporary files (``.<stem>-<8 random
+characters><suffix>``, as :func:`tempfile.mkstemp` makes them) and the side files SQLite
+adds to a temporary GeoPackage."""
+_STAGING = re.compile(r"^\.agrigis-[a-z0-9_]{8}$")
+"""Names of the staging folders of :func:`staged_outputs` (:func:`tempfile.mkdtemp`)."""
+
+
+def tidy_folder(folder: str | os.PathLike, *, now: float | None = None) -> list[Path]:
+    """Clean up after agrigis runs that were killed while writing into ``folder``.
+
+    Called by every output call before it writes there. A publish of
+    :func:`staged_outputs` killed between its renames (a manifest in its staging folder,
+    its process gone) is rolled back: each output it already replaced gets its previous
+    file back (or is removed when it did not exist before), so the folder holds the
+    consistent old set, as if the killed run had never published. Only when an old file
+    could not be kept (no hard links on that disk) is the publish rolled forward instead
+    (the rest of the new set is moved in). Temporary files of :func:`atomic_write` and
+    staging folders older than :data:`STALE_AFTER` are removed; nothing else is touched.
+    Returns what was removed or recovered.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> old = d / ".report-ab12cd34.xlsx"
+    >>> _ = old.write_bytes(b"half")
+    >>> os.utime(old, (0, 0))
+    >>> [p.name for p in tidy_folder(d)], old.exists()
+    (['.report-ab12cd34.xlsx'], False)
+    """
+    folder = Path(folder)
+    now = time.time() if now is None else now
+    done: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return done
+    for e in entries:
+        try:
+            if e.is_dir(follow_symlinks=False) and _STAGING.match(e.name):
+                if _recover(Path(e.path), folder) or now - _newest_mtime(Path(e.path)) > STALE_AFTER:
+                    shutil.rmtree(e.path, ignore_errors=True)
+                    done.append(Path(e.path))
+            elif e.is_file(follow_symlinks=False) and _TEMP_FILE.match(e.name) \
+                    and now - e.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
+                os.unlink(e.path)
+                done.append(Path(e.path))
+        except OSError:  # another run removed it first, or it cannot be removed: leave it
+            continue
+    if done:
+        log.info("removed %d files left by killed agrigis runs in %s", len(done), folder)
+    return done
+
+
+def _newest_mtime(folder: Path) -> float:
+    """The last time anything in ``folder`` (the folder itself included) was written."""
+    newest = folder.stat().st_mtime
+    for root, dirs, files in os.walk(folder):
+        for n in dirs + files:
+            try:
+                newest = max(newest, os.stat(os.path.join(root, n), follow_symlinks=False).st_mtime)
+            except OSError:
+                pass
+    return newest
+
+
+def _recover(tmp: Path, out: Path) -> bool:
+    """Finish a publish that was killed between its renames; True if ``tmp`` held one
+    (False: no manifest, or its process is still running)."""
+    try:
+        manifest = json.loads((tmp / _MANIFEST).read_text(encoding="utf-8"))
+        files, pid = manifest["files"], int(manifest["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if _alive(pid):
+        return False
+    back = all(f["kept"] or not f["existed"] for f in files)
+    for f in files:
+        n = f["name"]
+        target, staged = out / n, tmp / n
+        if staged.exists():  # not moved yet
+            if not back:
+                os.replace(staged, target)
+            continue
+        if not back or not target.is_file() or _inode(target) != list(f["ino"]):
+            continue  # rolled forward, or replaced since: leave the newer file alone
+        if f["kept"]:
+            os.replace(tmp / _PREVIOUS / n, target)
+        else:
+            os.unlink(target)
+    log.warning("%s: an agrigis run was killed while publishing %s; %s", out, ", ".join(f["name"] for f in files),
+                "the previous files are restored" if back else "the new files are completed")
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (this one: a publish of another
+    thread is under way)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but belongs to someone else
+        return True
+    return True
 
 
 @contextmanager
@@ -301,7 +487,7 @@ def staged_outputs(out_dir: str | os.PathLike, names: Iterable[str]):
     names = list(names)
     _make_folder(out)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=".agrigis-", dir=out))
+        tmp = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out))
     except OSError as exc:
         raise output_error(out, exc) from None
     try:

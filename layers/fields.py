@@ -57,6 +57,21 @@ REGISTRY_FIELDS = (
 
 MIN_YEAR, MAX_YEAR = 1990, 2100
 
+SHAPEFILE_NAMES = {
+    "project_code": "proj_code",
+    "project_name": "proj_name",
+    "county_code": "county",
+    "declared_area_mu": "decl_mu",
+    "investment_wan_yuan": "invest_wy",
+}
+"""The one list of DBF field names (at most 10 bytes) agrigis writes for its registry
+columns whose names are longer (``category``, ``area_mu``, ``batch_id`` … fit as they
+are). :func:`shapefile_columns` applies it on export; the importer knows these names as
+aliases, so a Shapefile export is imported back field by field."""
+
+DBF_NAME_BYTES = 10
+"""Longest field name a DBF (Shapefile attribute table) holds."""
+
 _COUNTY_ALIASES = {
     "220802": ["洮北", "洮北区", "taobei", "taobeiqu", "taobei district"],
     "220821": ["镇赉", "镇赉县", "zhenlai", "zhenlaixian", "zhenlai county"],
@@ -184,6 +199,42 @@ class FieldMapping:
 _UNIT_WORDS = ("亩", "公顷", "平方米", "平米", "㎡", "m2", "m²", "mu", "ha", "hectare", "sqm", "km2")
 
 
+def shapefile_columns(columns) -> dict[str, str]:
+    """Column → DBF field name for a table written as a Shapefile: the names of
+    :data:`SHAPEFILE_NAMES`, other names of at most 10 bytes as they are, longer ones cut
+    (and numbered when two cuts meet), so GDAL never launders a name with a warning.
+
+    Examples
+    --------
+    >>> shapefile_columns(["project_code", "area_mu", "declared_area_mu", "geometry"])
+    {'project_code': 'proj_code', 'declared_area_mu': 'decl_mu'}
+    >>> shapefile_columns(["a_very_long_name_1", "a_very_long_name_2"])
+    {'a_very_long_name_1': 'a_very_lon', 'a_very_long_name_2': 'a_very_l_1'}
+    """
+    out: dict[str, str] = {}
+    taken = {str(c).lower() for c in columns if len(str(c).encode("utf-8")) <= DBF_NAME_BYTES}
+    for c in columns:
+        name = str(c)
+        if name in SHAPEFILE_NAMES:
+            new = SHAPEFILE_NAMES[name]
+        elif len(name.encode("utf-8")) <= DBF_NAME_BYTES:
+            continue
+        else:
+            new = _cut(name, DBF_NAME_BYTES)
+            n = 0
+            while new.lower() in taken:
+                n += 1
+                new = _cut(name, DBF_NAME_BYTES - len(f"_{n}")) + f"_{n}"
+        out[c] = new
+        taken.add(new.lower())
+    return out
+
+
+def _cut(name: str, limit: int) -> str:
+    """``name`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
+    return name.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
 def declared_area_column(mapping: FieldMapping, columns) -> tuple[str | None, bool]:
     """The source column of the declared area and whether its unit is known (from its
     name, e.g. ``面积(亩)``, ``area_ha``, or from the mapping's ``area_units``).
@@ -270,7 +321,25 @@ def _bundled() -> FieldMapping:
     data = load_yaml(FIELDS_YML, what="fields")
     _check_layout(data, FIELDS_YML)
     m.extend(data, str(FIELDS_YML))
+    _add_export_headers(m)
     return m
+
+
+def _add_export_headers(m: FieldMapping) -> None:
+    """The headers of agrigis' own exports (``申报面积(亩)``, ``Declared area (mu)`` …,
+    the ``column.*`` labels, and the Shapefile names of :data:`SHAPEFILE_NAMES`) as the
+    first aliases of their fields, so an export
+    is imported back as it was. ``column.area_mu`` (面积(亩) / Area (mu), the area agrigis
+    computed) is never a declared-area alias taken before ``column.declared_area_mu``."""
+    from gis.labels import LABELS
+
+    for fld in REGISTRY_FIELDS:
+        key = f"column.{'county_code' if fld == 'county' else fld}"
+        if key not in LABELS:
+            continue
+        names = [norm(label(key, lang)) for lang in ("zh", "en")]
+        names += [SHAPEFILE_NAMES[c] for c in (fld, key.split(".")[1]) if c in SHAPEFILE_NAMES]
+        m.columns[fld] = [*dict.fromkeys(names), *(a for a in m.columns.get(fld, []) if a not in names)]
 
 
 # -- value parsing -------------------------------------------------------------------
@@ -368,7 +437,8 @@ def read_number(raw, what: str) -> tuple[float | None, bool]:
 
 
 def project_code(raw, column: str = "project_code") -> str | None:
-    """A project code as text: NFKC (``"Ｐ１"`` → ``"P1"``), stripped, whole numbers
+    """A project code as text: NFKC (``"Ｐ１"`` → ``"P1"``), without format characters
+    (zero-width space, BOM, bidi marks: Unicode category Cf), stripped, whole numbers
     without ``.0``; ``None`` if missing.
 
     A code stored as a floating-point number of 2**53 or more may have lost digits
@@ -376,8 +446,8 @@ def project_code(raw, column: str = "project_code") -> str | None:
 
     Examples
     --------
-    >>> project_code(" Ｐ１ "), project_code(220821.0), project_code("2024001.0")
-    ('P1', '220821', '2024001')
+    >>> project_code(" Ｐ１ "), project_code(220821.0), project_code("2024001.0"), project_code("P1\u200b")
+    ('P1', '220821', '2024001', 'P1')
     """
     if _missing(raw):
         return None
@@ -390,9 +460,22 @@ def project_code(raw, column: str = "project_code") -> str | None:
         return str(v)
     if isinstance(raw, (int, np.integer)) and not isinstance(raw, bool):
         return str(int(raw))
-    s = unicodedata.normalize("NFKC", str(raw)).strip()
+    s = unicodedata.normalize("NFKC", str(raw))
+    s = "".join(ch for ch in s if unicodedata.category(ch) != "Cf").strip()  # zero-width, BOM, bidi marks
     s = re.sub(r"^(\d+)\.0$", r"\1", s)
     return s or None
+
+
+def code_key(code: str) -> str:
+    """What two codes that are "nearly" the same share (no case, spaces, hyphens,
+    underscores): ``P1``, ``p-1`` and ``P 1`` are one key.
+
+    Examples
+    --------
+    >>> code_key("HSF-2024 01") == code_key("hsf_202401")
+    True
+    """
+    return _code_key(code)
 
 
 def _code_key(code: str) -> str:

@@ -58,7 +58,7 @@ CGCS2000 = "EPSG:4490"
 VECTOR_SUFFIXES = (".shp", ".zip", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".csv", ".txt", ".xlsx", ".xls")
 """File suffixes :func:`read_parcels` accepts."""
 
-_WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape", "几何", "图形", "坐标串")
+_WKT_COLUMNS = ("wkt", "geometry_wkt", "geometry", "geom", "the_geom", "shape", "几何", "图形", "坐标串")
 _LON_COLUMNS = ("lon", "lng", "long", "longitude", "经度", "x", "x坐标", "东坐标")
 _LAT_COLUMNS = ("lat", "latitude", "纬度", "y", "y坐标", "北坐标")
 _ORDER_COLUMNS = ("vertex", "order", "seq", "点号", "序号", "顺序", "point_no")
@@ -243,7 +243,7 @@ def _raw_read(path, layer=None, encoding=None, fids: list | None = None, data: b
         raise DataFileError.of("error.columns_undecodable", path=path, encoding=encoding or "UTF-8",
                                reason=exc.reason, start=exc.start) from None
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, FieldError …
-        raise DataFileError.of("error.vector_unreadable", path=path, detail=_short(exc)) from None
+        raise DataFileError.of("error.vector_unreadable", path=path, detail=_short(exc, path)) from None
     if fids is not None:
         fids.extend(np.asarray(got_fids).tolist())
     cols = {name: data for name, data in zip(meta["fields"], field_data, strict=True)}
@@ -254,9 +254,26 @@ def _raw_read(path, layer=None, encoding=None, fids: list | None = None, data: b
     return df, geom, meta.get("crs")
 
 
-def _short(exc: Exception) -> str:
-    s = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return s[:200]
+DETAIL_CHARS = 600
+"""Longest reader message (GDAL, pyogrio, csv) quoted in an error; longer ones end at a word."""
+
+
+def _short(exc: Exception, path: str | Path | None = None) -> str:
+    """The message of a reader's ``exc`` on one line, whole (or cut at a word with ``…``
+    beyond :data:`DETAIL_CHARS`), with ``path`` shortened to its name (the error names it).
+
+    Examples
+    --------
+    >>> _short(RuntimeError("'/a/b/220800.json' not recognized as being in a supported file format."), "/a/b/220800.json")
+    "'220800.json' not recognized as being in a supported file format."
+    """
+    s = " ".join(str(exc).split()) or type(exc).__name__
+    if path is not None and str(path) != Path(path).name:
+        s = s.replace(str(path), Path(path).name)
+    if len(s) <= DETAIL_CHARS:
+        return s
+    cut = s[:DETAIL_CHARS].rsplit(" ", 1)[0]
+    return cut + " …"
 
 
 def _read_shapefile(path: Path, encoding: str | None):
@@ -302,7 +319,22 @@ def _exact_dbf_integers(dbf: Path, df: pd.DataFrame, fids: list[int]) -> pd.Data
     for col, (typ, offset, width, dec) in zip(df.columns, fields, strict=True):
         if typ in "NF" and dec == 0 and df[col].dtype.kind == "f":
             df[col] = [_dbf_int(bytes(r)[offset:offset + width]) for r in records[rows]]
+        elif typ in "NF" and df[col].dtype.kind == "f" and (np.abs(df[col]) >= 2 ** 53).any():
+            # N(24,6) holding 220821202400100001.000000: a float would keep 16 digits
+            big = np.flatnonzero((np.abs(df[col]) >= 2 ** 53).to_numpy())
+            values = df[col].astype(object)
+            for i in big:
+                values.iloc[i] = _dbf_exact(bytes(records[rows[i]])[offset:offset + width])
+            df[col] = values
     return df
+
+
+def _dbf_exact(raw: bytes):
+    """A DBF number too large for a float's digits, from its own text: a whole number
+    (``220821202400100001.000000``) as an int, any other as its text."""
+    text = raw.decode("ascii", "replace").strip()
+    m = re.fullmatch(r"([-+]?\d+)(?:\.0*)?", text)
+    return int(m.group(1)) if m else text
 
 
 def _dbf_int(raw: bytes):
@@ -351,7 +383,7 @@ def _read_gpkg(path: Path, layer: str | None):
     try:
         layers = pyogrio.list_layers(str(path))
     except Exception as exc:
-        raise DataFileError.of("error.gpkg_unreadable", path=path, detail=_short(exc)) from None
+        raise DataFileError.of("error.gpkg_unreadable", path=path, detail=_short(exc, path)) from None
     spatial = [str(name) for name, gtype in layers if gtype is not None]
     if layer is None:
         if len(spatial) == 1:
@@ -372,7 +404,7 @@ def _read_kml(path: Path):
     try:
         layers = [str(n) for n, _ in pyogrio.list_layers(str(path))]
     except Exception as exc:
-        raise DataFileError.of("error.kml_unreadable", path=path, detail=_short(exc)) from None
+        raise DataFileError.of("error.kml_unreadable", path=path, detail=_short(exc, path)) from None
     frames, geoms = [], []
     for lyr in layers:
         df, geom, _ = _raw_read(path, layer=lyr)
@@ -407,7 +439,7 @@ def _read_csv(path: Path, encoding: str | None, mapping=None):
     limit = csv.field_size_limit()
     try:  # the csv module refuses cells over 128 KiB by default: a WKT of ~5,500 vertices
         csv.field_size_limit(max(limit, CSV_FIELD_LIMIT))
-        df = pd.read_csv(_io.StringIO(data.decode(enc.replace("UTF-8", "utf-8-sig"))), dtype=str,
+        df = pd.read_csv(_io.StringIO(_without_note_lines(data.decode(enc.replace("UTF-8", "utf-8-sig")))), dtype=str,
                          keep_default_na=False, sep=None, engine="python")
     except Exception as exc:
         if "field larger than field limit" in str(exc):
@@ -419,17 +451,28 @@ def _read_csv(path: Path, encoding: str | None, mapping=None):
     return df, geom, declared, notes, enc, note
 
 
+def _without_note_lines(text: str) -> str:
+    """``text`` without the trailing lines that start with ``#``: the note
+    :func:`gis.outputs.write_csv` writes under a table (an export's source and date)."""
+    lines = text.rstrip("\r\n").splitlines(keepends=True)
+    n = len(lines)
+    while n > 1 and lines[n - 1].lstrip().startswith("#"):
+        n -= 1
+    return "".join(lines[:n]) if n < len(lines) else text
+
+
 def _table_geometry(path: Path, df: pd.DataFrame, mapping=None):
     """``(attributes, geometries, declared CRS, notes)`` of a table of text cells (a CSV
     or an Excel sheet): a WKT column, or one row per vertex in lon/lat or X/Y columns."""
     from .fields import norm
 
+    df = _drop_table_notes(df)
     normed = {norm(c): c for c in df.columns}
     wkt = next((normed[c] for c in _WKT_COLUMNS if c in normed), None)
     if wkt is not None:
         geom = np.empty(len(df), dtype=object)
         for i, s in enumerate(df[wkt]):
-            s = s.strip()
+            s = s.strip() if isinstance(s, str) else ""
             if not s:
                 geom[i] = None
                 continue
@@ -445,6 +488,28 @@ def _table_geometry(path: Path, df: pd.DataFrame, mapping=None):
     if lon is None or lat is None:
         raise InputError.of("error.csv_no_geometry", path=path, columns=", ".join(map(str, df.columns)))
     return _vertices_to_polygons(path, df, lon, lat, normed, mapping)
+
+
+_NOTE_STARTS = ("#", "agrigis ")
+"""How the notes under an agrigis table begin (:func:`gis.outputs.write_csv` writes
+``# note``; an export's first note is ``agrigis registry export: …``)."""
+
+
+def _drop_table_notes(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without the notes written under an agrigis CSV/XLSX table: a trailing
+    block of rows that fill only their first cell, the first of them starting with
+    ``#`` or ``agrigis `` (an export is imported back without an "empty geometry"
+    row)."""
+    if len(df.columns) < 2 or df.empty:
+        return df
+    filled = df.map(lambda v: isinstance(v, str) and v.strip() != "")
+    only_first = filled.iloc[:, 0] & ~filled.iloc[:, 1:].any(axis=1)
+    n = 0
+    while n < len(df) and only_first.iloc[len(df) - 1 - n]:
+        n += 1
+    if n and str(df.iloc[len(df) - n, 0]).lstrip().startswith(_NOTE_STARTS):
+        return df.iloc[: len(df) - n]
+    return df
 
 
 class _Unreadable:
@@ -1026,7 +1091,7 @@ def _bare_feature_array(path: Path) -> tuple[bytes | None, list[Message]]:
     try:
         items = json.loads(path.read_bytes().decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFileError.of("error.vector_unreadable", path=path, detail=_short(exc)) from None
+        raise DataFileError.of("error.vector_unreadable", path=path, detail=_short(exc, path)) from None
     bad = next((i for i, f in enumerate(items) if not (isinstance(f, dict) and f.get("type") == "Feature")), None)
     if bad is not None or not items:
         what = "[]" if not items else json.dumps(items[bad], ensure_ascii=False)[:60]

@@ -415,6 +415,8 @@ def import_files(
     # an existing registry is opened (and checked) first; a new one is created only once
     # the files have been read, so a failed first import leaves no empty registry behind
     reg_path = None if isinstance(registry, Registry) else registry_path(registry)
+    if isinstance(reg_path, Path) and reg_path.is_dir():
+        raise DataFileError.of("error.registry_is_folder", path=reg_path)
     reg = registry if reg_path is None else (Registry(reg_path, timeout=timeout) if reg_path.exists() else None)
     m = load_mapping(mapping)
     counties = load_role("counties") if counties is None else counties
@@ -434,8 +436,13 @@ def import_files(
     bar.step(label("registry.writing", lang))
     if reg is None:
         reg = Registry(reg_path, timeout=timeout)
+    known = _current_codes(reg)
     with reg.transaction() as tx:
         for prep in prepared:
+            near = _near_registry_codes(prep.rows, known, lang)
+            if len(near):
+                _late_rejects(prep, near)
+                prep.rows = prep.rows[~prep.rows["_row"].isin(near["_row"])]
             r = prep.report
             res = reg.write(prep.rows, source=str(prep.path.resolve()), sha256=r.sha256, update=update,
                             synthetic=synthetic, tx=tx, lang=lang,
@@ -443,20 +450,54 @@ def import_files(
                                     "n_rejected": r.n_rejected})
             r.batch_id, r.n_new, r.n_updated, r.n_unchanged = res.batch_id, res.n_new, res.n_updated, res.n_unchanged
             if len(res.rejected):
-                parts = prep.rows.set_index("_row")["_rows"]
-                reason = {r: why for first, why in zip(res.rejected["_row"], res.rejected["reason"])
-                          for r in parts.loc[first]}
-                src = _source_rows(prep, pd.Series(sorted(reason)))
-                src.insert(1, "reason", src["_row"].map(reason))
-                prep.rejects = pd.concat([prep.rejects, src], ignore_index=True).sort_values("_row", kind="stable")
-                r.n_accepted -= len(reason)
-                r.n_rejected += len(reason)
-                r.repairs = r.repairs[~r.repairs["row"].isin(list(reason))].reset_index(drop=True)
-                r.n_repaired = int(r.repairs["row"].nunique())
+                _late_rejects(prep, res.rejected)
+            known.update(map(str, prep.rows["project_code"]))
             # written while the registry is locked: if this fails, the batch rolls back
             _write_rejects(prep)
     bar.done()
     return ImportReport(files=[p.report for p in prepared], registry=reg.path)
+
+
+def _late_rejects(prep: _Prepared, rejected: pd.DataFrame) -> None:
+    """Add rows refused after reading (``_row, reason``, first row of a merged parcel) to
+    the rejects and counts of ``prep``: every source row of such a parcel is refused."""
+    r = prep.report
+    parts = prep.rows.set_index("_row")["_rows"]
+    reason = {r: why for first, why in zip(rejected["_row"], rejected["reason"], strict=True) for r in parts.loc[first]}
+    src = _source_rows(prep, pd.Series(sorted(reason)))
+    src.insert(1, "reason", src["_row"].map(reason))
+    prep.rejects = pd.concat([prep.rejects, src], ignore_index=True).sort_values("_row", kind="stable")
+    r.n_accepted -= len(reason)
+    r.n_rejected += len(reason)
+    r.repairs = r.repairs[~r.repairs["row"].isin(list(reason))].reset_index(drop=True)
+    r.n_repaired = int(r.repairs["row"].nunique())
+
+
+def _current_codes(reg) -> set[str]:
+    """The project codes now current in ``reg`` (empty for a registry not created yet)."""
+    if reg is None:
+        return set()
+    return set(map(str, reg.projects()["project_code"]))
+
+
+def _near_registry_codes(rows, known: set[str], lang: str) -> pd.DataFrame:
+    """``_row, reason`` of rows whose code is not in the registry but differs from a code
+    there only in case, spaces, hyphens or underscores (``p-1``, ``P 1`` beside ``P1``):
+    refused like such codes within one file, naming the registered code."""
+    from layers.fields import code_key
+
+    if not known or rows is None or not len(rows):
+        return pd.DataFrame(columns=["_row", "reason"])
+    by_key: dict[str, list[str]] = {}
+    for c in sorted(known):
+        by_key.setdefault(code_key(c), []).append(c)
+    sep = label("registry.list_separator", lang)
+    out = []
+    for row, code in zip(rows["_row"], rows["project_code"].astype(str), strict=True):
+        if code not in known and code_key(code) in by_key:
+            out.append((row, message("reject.near_registry_code", lang, code=code,
+                                     other=sep.join(by_key[code_key(code)]))))
+    return pd.DataFrame(out, columns=["_row", "reason"])
 
 
 def refusal(report: ImportReport) -> InputError | None:

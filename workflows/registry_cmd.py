@@ -10,6 +10,7 @@ import pandas as pd
 
 from gis.errors import RegistryError
 from gis.labels import label, message
+from gis.outputs import terminal_text
 from workflows.options import lang_option, open_registry, registry_option
 
 
@@ -25,10 +26,17 @@ def batch_table(registry=None, lang: str = "zh") -> pd.DataFrame:
     return b[list(cols)].rename(columns=cols)
 
 
+def echo(text) -> None:
+    """Print one line or table of registry content: every text a hand edit may have put
+    in the registry passes :func:`gis.outputs.terminal_text` (no ESC sequences)."""
+    click.echo(terminal_text(text))
+
+
 def _echo_table(df: pd.DataFrame) -> None:
+    df = df.rename(columns=terminal_text).map(lambda v: terminal_text(v) if isinstance(v, str) else v)
     with pd.option_context("display.max_rows", 200, "display.max_columns", 30, "display.width", 200,
                            "display.unicode.east_asian_width", True):
-        click.echo(df.to_string(index=False))
+        echo(df.to_string(index=False))
 
 
 @click.group("registry")
@@ -43,7 +51,7 @@ def list_command(registry, lang):
     """List import batches."""
     df = batch_table(registry, lang)
     if df.empty:
-        click.echo(label("registry.empty", lang))
+        echo(label("registry.empty", lang))
         return
     _echo_table(df)
 
@@ -60,9 +68,9 @@ def show_command(key, registry, lang):
     if len(hit):
         row = hit.iloc[0]
         for k, v in row.items():
-            click.echo(f"{k}: {v}")
+            echo(f"{k}: {v}")
         if row["synthetic"]:
-            click.echo(label("registry.synthetic", lang))
+            echo(label("registry.synthetic", lang))
         return
     p = reg.projects()
     p = p[p["project_code"] == key]
@@ -72,7 +80,7 @@ def show_command(key, registry, lang):
     for k in p.columns:
         name = label(f"column.{k}", lang) if k != "geometry" else "geometry"
         v = row[k] if k != "geometry" else f"{row[k].geom_type}, bounds {tuple(round(x, 5) for x in row[k].bounds)}"
-        click.echo(f"{name}: {v}")
+        echo(f"{name}: {v}")
     _echo_inspections(reg, key, lang)
 
 
@@ -91,7 +99,7 @@ def inspections_table(reg, code: str, lang: str = "zh") -> pd.DataFrame:
 
 def _echo_inspections(reg, code: str, lang: str) -> None:
     table = inspections_table(reg, code, lang)
-    click.echo(message("registry.inspections_of", lang, n=len(table)))
+    echo(message("registry.inspections_of", lang, n=len(table)))
     if len(table):
         _echo_table(table)
 
@@ -114,7 +122,7 @@ def history_command(project_code, registry, lang):
 def undo_command(batch_id, registry, lang):
     """Undo an import batch: the registry returns to the state before it."""
     deleted, restored = open_registry(registry).undo(batch_id)
-    click.echo(f"{label('registry.undone', lang)} {batch_id}: {label('registry.deleted', lang)} {deleted}, "
+    echo(f"{label('registry.undone', lang)} {batch_id}: {label('registry.deleted', lang)} {deleted}, "
                f"{label('registry.restored', lang)} {restored}")
 
 
@@ -142,7 +150,7 @@ def export_command(output, include_history, force, category, county, per_project
     """
     out = open_registry(registry).export(output, include_history=include_history, lang=lang, force=force,
                                          category=category, county=county, per_project=per_project)
-    click.echo(f"{label('registry.exported', lang)}: {out}")
+    echo(f"{label('registry.exported', lang)}: {out}")
 
 
 def verify_table(problems: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
@@ -165,10 +173,10 @@ def verify_command(registry, lang):
     problems = reg.verify(lang)
     if problems.empty:
         n = len(reg.projects(include_history=True))
-        click.echo(message("registry.verify_ok", lang, n=n))
+        echo(message("registry.verify_ok", lang, n=n))
         return
     _echo_table(verify_table(problems, lang))
-    click.echo(message("registry.verify_found", lang, n=len(problems)))
+    echo(message("registry.verify_found", lang, n=len(problems)))
     click.get_current_context().exit(1)
 
 

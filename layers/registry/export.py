@@ -95,7 +95,7 @@ def _export_table(gdf, out: Path, notes: list[str], lang: str) -> Path:
     from gis.outputs import Sheet, write_csv, write_excel
 
     df = pd.DataFrame(gdf.drop(columns="geometry"))
-    df["geometry_wkt"] = gdf.geometry.to_wkt()
+    df["geometry_wkt"] = gdf.geometry.to_wkt(rounding_precision=-1)  # full precision: a re-import changes nothing
     df = df.rename(columns={c: label(f"column.{c}", lang) for c in df.columns if _has_label(c)})
     if out.suffix.lower() == ".csv":
         return write_csv(out, df, note=" · ".join(notes))
@@ -166,6 +166,9 @@ def _export_layer(gdf, out: Path, driver: str, mark: str) -> Path:
 
     data = gdf.reset_index(drop=True)
     if driver == "ESRI Shapefile":
+        from layers.fields import shapefile_columns
+
+        data = data.rename(columns=shapefile_columns(data.columns))  # our ≤ 10-character DBF names
         names = [out.with_suffix(s).name for s in _SHP_PARTS]
         with staged_outputs(out.parent, names) as tmp:
             pyogrio.write_dataframe(data, tmp / out.name, driver=driver, encoding="UTF-8")
