@@ -289,3 +289,23 @@ def test_all_rows_rejected_records_no_batch(tmp_path):
     same["status"] = "completed"
     out = reg.write(same, source="c", sha256="c" * 64)
     assert out.batch_id is None and len(out.rejected) == 2 and len(reg.batches()) == 1
+
+
+@pytest.mark.parametrize("sql", ["UPDATE projects SET year='xx' WHERE fid=2",
+                                 "UPDATE projects SET year=2024.5 WHERE fid=2",
+                                 "UPDATE projects SET geom=X'00' WHERE fid=2",
+                                 "UPDATE projects SET geom=X'4750000100000000' WHERE fid=2"])
+def test_values_no_agrigis_could_write_do_not_crash_the_reports(tmp_path, sql):
+    # a registry edited outside agrigis (sqlite3, a script): the reports still run, verify names the row
+    path = tmp_path / "r.gpkg"
+    make_registry(path)
+    qgis_edit(path, sql)
+    for args in (["check", "--registry", path, "-o", tmp_path / "c", "--lang", "en"],
+                 ["progress", "--registry", path, "-o", tmp_path / "p", "--lang", "en"],
+                 ["registry", "export", tmp_path / "x.csv", "--registry", path, "--lang", "en"]):
+        res = cli(*args)
+        assert "Traceback" not in res.output and not isinstance(res.exception, (ValueError, TypeError, IndexError)), (
+            args, res.output, res.exception)
+        assert res.exit_code == 0, (args, res.output)
+    res = cli("registry", "verify", "--registry", path, "--lang", "en")
+    assert res.exit_code == 1 and "Traceback" not in res.output

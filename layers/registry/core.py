@@ -120,7 +120,8 @@ class Registry:
         sealed = df.pop("_sealed").to_numpy(dtype=bool) if "_sealed" in df else np.zeros(len(df), dtype=bool)
         drop = ["closed_by", "source_row"] if not include_history else ["source_row"]
         df = df.drop(columns=[*drop, "fingerprint"], errors="ignore")
-        df["year"] = pd.array(df["year"], dtype="Int64")
+        year = pd.to_numeric(df["year"], errors="coerce")  # a hand edit may have put text or 2024.5 there
+        df["year"] = pd.array(year.where(year == year.round()), dtype="Int64")
         for c in ("declared_area_mu", "area_mu", "investment_wan_yuan"):
             df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
         if (~sealed).any():

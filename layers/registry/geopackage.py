@@ -194,8 +194,14 @@ def _envelope(blob):
 
 
 def blob_wkb(blob) -> bytes | None:
-    """The WKB inside a GeoPackage blob, as stored (``None`` stays ``None``)."""
-    return None if blob is None else bytes(blob)[_header_len(blob):]
+    """The WKB inside a GeoPackage blob, as stored (``None`` stays ``None``); a blob too
+    short or with an unknown header (written outside agrigis) is returned whole."""
+    if blob is None:
+        return None
+    try:
+        return bytes(blob)[_header_len(blob):]
+    except (IndexError, KeyError, TypeError):
+        return bytes(blob)
 
 
 def canonical_wkb(blobs) -> list[bytes | None]:
@@ -420,7 +426,8 @@ class GeoPackageBackend:
         rows = cur.fetchall()
         df = pd.DataFrame.from_records(rows, columns=list(self._FRAME))
         blobs = df.pop(GEOM).tolist()
-        geoms = from_gpkg_blobs(blobs) if len(df) else np.array([], dtype=object)
+        # a blob nobody could read (written outside agrigis) is no geometry; verify names the row
+        geoms = from_gpkg_blobs(blobs, on_invalid="ignore") if len(df) else np.array([], dtype=object)
         if seal:
             now = fingerprints(df, [blob_wkb(b) for b in blobs])
             df["_sealed"] = np.asarray(now, dtype=object) == df["fingerprint"].to_numpy(dtype=object)
