@@ -115,25 +115,52 @@ def radsat_mask(radsat: np.ndarray, bands: Iterable[int]) -> np.ndarray:
 
 
 def cloud_probability_mask(prob: np.ndarray, threshold: float) -> np.ndarray:
-    """Cells of the Sentinel-2 ``MSK_CLDPRB`` layer (0–100 %) above ``threshold``."""
+    """Cells of the Sentinel-2 ``MSK_CLDPRB`` layer (0–100 %) above ``threshold``.
+
+    Examples
+    --------
+    >>> cloud_probability_mask(np.array([0, 40, 41, 100]), 40).tolist()
+    [False, False, True, True]
+    """
     return np.asarray(prob) > threshold
 
 
 @dataclass(frozen=True)
 class MaskOptions:
-    """Which classes and bits mask a cell; written into the output's attributes."""
+    """Which classes and bits mask a cell; written into the output's attributes.
+
+    ``cloud_prob``: also mask Sentinel-2 cells whose ``MSK_CLDPRB`` exceeds this
+    percentage (None: not used; Landsat products have no such layer).
+
+    Examples
+    --------
+    >>> MaskOptions(cloud_prob=40).attrs()["mask_cloud_probability_above"]
+    '40'
+    >>> MaskOptions(cloud_prob=120)
+    Traceback (most recent call last):
+    ...
+    gis.errors.InputError: --cloud-prob 120: give a cloud probability in per cent, from 0 to 100
+    """
 
     scl_classes: tuple[int, ...] = SCL_DEFAULT
     water: bool = False
     qa_flags: tuple[str, ...] = QA_DEFAULT
     radsat: bool = True
+    cloud_prob: float | None = None
+
+    def __post_init__(self):
+        p = self.cloud_prob
+        if p is not None and not (isinstance(p, (int, float)) and 0 <= p <= 100):
+            raise InputError.of("error.imagery_cloud_prob", value=f"{p:g}" if isinstance(p, (int, float)) else p)
 
     def attrs(self) -> dict[str, str]:
         """The options as text attributes (``mask_scl_classes`` …) for an output file."""
         classes = sorted(set(self.scl_classes) | ({SCL_WATER} if self.water else set()))
+        prob = "none" if self.cloud_prob is None else f"{self.cloud_prob:g}"
         return {"mask_scl_classes": ",".join(map(str, classes)),
                 "mask_qa_pixel_bits": ",".join(f"{f}({QA_BITS[f]})" for f in self.qa_flags),
-                "mask_qa_radsat": "yes" if self.radsat else "no"}
+                "mask_qa_radsat": "yes" if self.radsat else "no",
+                "mask_cloud_probability_above": prob}
 
 
 def layer_mask(raw: np.ndarray, kind: str, options: MaskOptions = MaskOptions()) -> np.ndarray:

@@ -27,17 +27,38 @@ TABLE_COLUMNS = ("sensor", "date", "tile", "baseline", "cloud_percent", "product
 LIST_SUFFIXES = (".csv", ".xlsx")
 
 
-def product_table(products, lang: str = "zh"):
+AOI_COLUMNS = ("aoi_cloud_percent", "aoi_coverage_percent")
+
+
+def product_table(products, lang: str = "zh", covers=None):
     """One row per product: sensor, acquisition time (UTC), tile / path-row, baseline,
-    cloud % from the metadata and product id; headers in ``lang``."""
+    cloud % from the metadata and product id; headers in ``lang``. With ``covers`` (one
+    :class:`layers.imagery.stack.Cover` per product) also the cloud % and the coverage %
+    over the AOI."""
     import pandas as pd
 
     from gis.labels import label
 
     rows = [{"sensor": p.sensor, "date": p.time.strftime("%Y-%m-%d %H:%M"), "tile": p.tile,
              "baseline": p.baseline, "cloud_percent": None if p.cloud_percent is None else round(p.cloud_percent, 2), "product_id": p.id} for p in products]
-    df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    return df.rename(columns={c: label(f"imagery.col.{c}", lang) for c in TABLE_COLUMNS})
+    columns = list(TABLE_COLUMNS)
+    if covers is not None:
+        for row, cover in zip(rows, covers, strict=True):
+            row.update(aoi_cloud_percent=cover.cloud_percent, aoi_coverage_percent=cover.coverage_percent)
+        columns[5:5] = AOI_COLUMNS
+    df = pd.DataFrame(rows, columns=columns)
+    return df.rename(columns={c: label(f"imagery.col.{c}", lang) for c in columns})
+
+
+def aoi_covers(products, aoi_value: str, *, crs: str = "EPSG:4550", workspace=None):
+    """:class:`layers.imagery.stack.Cover` of each product over the AOI, counted on a
+    coarse grid (:data:`layers.imagery.stack.COVER_RES`) from its SCL / QA_PIXEL."""
+    from layers.imagery.aoi import resolve_aoi
+    from layers.imagery.stack import COVER_RES, aoi_cover
+
+    aoi = resolve_aoi(aoi_value, crs=crs, res=COVER_RES, workspace=workspace)
+    inside = aoi.inside()
+    return [aoi_cover(p.mask, inside, aoi.grid) for p in products]
 
 
 def _scan(folders: Sequence[str | os.PathLike], lang: str):
@@ -90,21 +111,29 @@ def imagery_group() -> None:
 @click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the table to this .csv or .xlsx file.")
+@click.option("--aoi", default=None,
+              help="Also give each product's cloud % and coverage % over this area (county, city, parcel file, bounds).")
+@click.option("--crs", default="EPSG:4550", show_default=True, help="CRS of --aoi bounds.")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Workspace whose catalogue gives the counties (default: the current directory).")
 @lang_option
-def list_command(folders: tuple[Path, ...], output: Path | None, lang: str) -> None:
+def list_command(folders: tuple[Path, ...], output: Path | None, aoi: str | None, crs: str, workspace,
+                 lang: str) -> None:
     """List the products in FOLDERS (each a product or a folder of products)."""
     from gis.labels import label, message
     from gis.outputs import Sheet, write_csv, write_excel
 
     _check_suffix(output, LIST_SUFFIXES, "error.output_type")
     found = _scan(folders, lang)
-    df = product_table(found.products, lang)
+    covers = aoi_covers(found.products, aoi, crs=crs, workspace=workspace) if aoi else None
+    df = product_table(found.products, lang, covers)
     _print_table(df)
     click.echo(message("imagery.found", lang, n=len(found.products), skipped=len(found.skipped)))
     if output is not None:
         if output.suffix.lower() == ".xlsx":
+            formats = {label(f"imagery.col.{c}", lang): "0.0" for c in AOI_COLUMNS if covers is not None}
             write_excel(output, [Sheet(label("imagery.sheet", lang), df,
-                                       formats={label("imagery.col.cloud_percent", lang): "0.00"})])
+                                       formats={label("imagery.col.cloud_percent", lang): "0.00", **formats})])
         else:
             write_csv(output, df)
         click.echo(message("imagery.written", lang, path=output))
@@ -118,6 +147,7 @@ class StackRequest:
     code, the city, a parcel file, bounds ``xmin,ymin,xmax,ymax`` in ``crs``).
     ``composite`` is None (every scene) or ``month`` / ``season`` / ``year`` with
     ``how`` (``median`` / ``max`` / ``mean``) over ``season`` months (default May–September).
+    ``cloud_prob`` also masks Sentinel-2 cells whose ``MSK_CLDPRB`` exceeds it (%).
     """
 
     aoi: str
@@ -125,6 +155,7 @@ class StackRequest:
     crs: str = "EPSG:4550"
     res: float = 10.0
     water: bool = False
+    cloud_prob: float | None = None
     composite: str | None = None
     how: str = "median"
     season: tuple[int, int] = (5, 9)
@@ -154,10 +185,11 @@ def build_stack(folders: Sequence[str | os.PathLike], request: StackRequest, *, 
     indices = parse_indices(",".join(request.indices))  # an unknown index fails before any product is read
     if request.composite is not None:  # a bad composite option fails before reading too
         check_composite(request.composite, request.how, request.season)
+    mask = MaskOptions(water=request.water, cloud_prob=request.cloud_prob)
     aoi = resolve_aoi(request.aoi, crs=request.crs, res=request.res, workspace=workspace)
     found = _scan(folders, lang)
     scenes = [p.scene(aoi.grid.transform.a) for p in found.products]
-    opts = StackOptions(mask=MaskOptions(water=request.water), aoi=aoi, lazy=request.lazy)
+    opts = StackOptions(mask=mask, aoi=aoi, lazy=request.lazy)
     out = {}
     for name in indices:
         da = index_stack(scenes, name, aoi.grid, opts, progress=progress)
@@ -205,6 +237,8 @@ def _season(value: str) -> tuple[int, int]:
 @click.option("--crs", default="EPSG:4550", show_default=True, help="CRS of the output grid.")
 @click.option("--res", type=float, default=10.0, show_default=True, help="Cell size in metres.")
 @click.option("--mask-water", is_flag=True, help="Also mask Sentinel-2 water (SCL class 6).")
+@click.option("--cloud-prob", "cloud_prob", type=float, default=None,
+              help="Also mask Sentinel-2 cells whose cloud probability (MSK_CLDPRB) exceeds this %, e.g. 40.")
 @click.option("--composite", "period", type=click.Choice(["month", "season", "year"]), default=None,
               help="Composite per month, growing season (see --season) or year, with valid_count.")
 @click.option("--how", type=click.Choice(["median", "max", "mean"]), default="median", show_default=True,
@@ -216,7 +250,7 @@ def _season(value: str) -> tuple[int, int]:
               help="Workspace whose catalogue gives the counties (default: the current directory).")
 @lang_option
 def stack_command(folders: tuple[Path, ...], index: str, aoi: str | None, bounds: str | None, crs: str, res: float,
-                  mask_water: bool, period: str | None, how: str, season: str, output: Path, workspace, lang: str) -> None:
+                  mask_water: bool, cloud_prob: float | None, period: str | None, how: str, season: str, output: Path, workspace, lang: str) -> None:
     """Cloud-masked INDEX of every product in FOLDERS on one grid over an area, as a time stack."""
     from rich.console import Console
     from rich.progress import Progress
@@ -230,7 +264,7 @@ def stack_command(folders: tuple[Path, ...], index: str, aoi: str | None, bounds
     if (aoi is None) == (bounds is None):
         raise InputError.of("error.imagery_aoi_missing")
     request = StackRequest(aoi=aoi or bounds, indices=tuple(index.split(",")), crs=crs, res=res, water=mask_water,
-                           composite=period, how=how, season=_season(season))
+                           cloud_prob=cloud_prob, composite=period, how=how, season=_season(season))
     con = Console(stderr=True)
     with Progress(console=con, disable=not con.is_terminal, transient=True) as bar:
         task = bar.add_task(label("imagery.progress", lang), total=None)

@@ -162,12 +162,30 @@ def _missing(box: Container, meta: S2Metadata, band: str) -> DataFileError:
                             file=PurePosixPath(listed[0]).name if listed else band)
 
 
-def _crs(box: Container, root: str) -> str:
+_CLDPRB = re.compile(r"MSK_CLDPRB_(\d+)m\.(jp2|tif)$")
+
+
+def _tile(box: Container, root: str):
+    """Member name and parsed root of the granule's ``MTD_TL.xml``."""
     tl = [n for n in box.find("MTD_TL.xml") if n.startswith(f"{root}GRANULE/")]
     if not tl:
         raise DataFileError.of("error.imagery_missing_file", path=box.path, file="GRANULE/*/MTD_TL.xml")
-    code = child_text(parse_xml(box, tl[0]), "HORIZONTAL_CS_CODE")
-    return _need(code, box.path, tl[0], "HORIZONTAL_CS_CODE")
+    return tl[0], parse_xml(box, tl[0])
+
+
+def _crs(box: Container, name: str, tile_root) -> str:
+    return _need(child_text(tile_root, "HORIZONTAL_CS_CODE"), box.path, name, "HORIZONTAL_CS_CODE")
+
+
+def _cloud_probability(box: Container, root: str, tile_root) -> MaskSource | None:
+    """The ``MSK_CLDPRB`` layer (cloud probability, %) at each size the product has: the
+    files ``MTD_TL.xml`` lists (``MASK_FILENAME type="MSK_CLDPRB"``) that are present,
+    else any ``QI_DATA/MSK_CLDPRB_<n>m`` file (older baselines); None if there is none."""
+    listed = [f"{root}{(el.text or '').strip()}" for el in tile_root.iter()
+              if el.tag.rsplit("}", 1)[-1] == "MASK_FILENAME" and el.get("type") == "MSK_CLDPRB"]
+    names = [n for n in listed if n in box.names] or box.find("MSK_CLDPRB_*m.jp2") or box.find("MSK_CLDPRB_*m.tif")
+    paths = {int(m.group(1)): box.gdal_path(n) for n in names if (m := _CLDPRB.search(n))}
+    return MaskSource("cldprb", paths, nodata=None) if paths else None
 
 
 def read(box: Container) -> Product:
@@ -197,6 +215,9 @@ def read(box: Container) -> Product:
     if "SCL" not in files:
         raise _missing(box, meta, "SCL")
     mask = MaskSource("scl", {r: box.gdal_path(n) for r, n in files["SCL"].items()}, nodata=0)
+    tl_name, tile_root = _tile(box, root)
+    cldprb = _cloud_probability(box, root, tile_root)
     return Product(id=meta.product_id, source=box.path, kind="sentinel2", sensor=meta.spacecraft,
-                   time=meta.time, tile=meta.tile, baseline=meta.baseline, crs=_crs(box, root),
-                   cloud_percent=meta.cloud_percent, bands=bands, mask=mask)
+                   time=meta.time, tile=meta.tile, baseline=meta.baseline, crs=_crs(box, tl_name, tile_root),
+                   cloud_percent=meta.cloud_percent, bands=bands, mask=mask,
+                   extra_masks={"cldprb": cldprb} if cldprb is not None else {})

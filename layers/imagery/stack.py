@@ -13,7 +13,9 @@ time coordinate, the CRS (rioxarray) and per-scene ``product_id``, ``sensor`` an
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Sequence
@@ -24,6 +26,7 @@ from gis import masks
 from gis.composite import reflectance
 from gis.coverage import Grid
 from gis.masks import MaskOptions
+from gis.sampling import MASK_THRESHOLD  # noqa: F401 - the any-cloud threshold, also used here
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +77,85 @@ class Scene:
 # ------------------------------------------------------------------------------ per scene
 
 
-def _rasterio_crs(grid: Grid):
+@functools.lru_cache(maxsize=64)
+def _crs_of(key: str, wkt: str):
     from rasterio.crs import CRS
 
-    return CRS.from_user_input(grid.crs.to_wkt())
+    return CRS.from_user_input(wkt)
+
+
+def _crs_key(grid: Grid) -> str:
+    return grid.crs.srs or grid.crs.to_wkt()
+
+
+def _rasterio_crs(grid: Grid):
+    """The grid's CRS as a rasterio CRS (cached: converting through WKT costs ~10 ms)."""
+    key = _crs_key(grid)
+    return _crs_of(key, key if key.upper().startswith("EPSG:") else grid.crs.to_wkt())
+
+
+_local = threading.local()
+
+
+def _to_source(grid: Grid, src_crs):
+    """``f(x, y)`` from the grid's CRS to ``src_crs`` (a rasterio CRS), or None when they
+    are the same; cached per thread (pyproj transformers are not shared between threads)."""
+    cache = getattr(_local, "transformers", None)
+    if cache is None:
+        cache = _local.transformers = {}
+    key = (_crs_key(grid), src_crs.to_wkt())
+    if key not in cache:
+        import pyproj
+
+        src = pyproj.CRS.from_wkt(key[1])
+        if src == grid.crs:
+            cache[key] = None
+        else:
+            tr = pyproj.Transformer.from_crs(grid.crs, src, always_xy=True)
+            cache[key] = tr.transform
+    return cache[key]
+
+
+FAST_MAX_RATIO = 1.05
+"""The fast path (:mod:`gis.sampling`) serves files whose cells are at least this share
+of the output cell (same size or finer only up to rounding, or coarser): plain bilinear
+interpolation. A file much finer than the grid goes through GDAL's warper, whose
+bilinear kernel widens with the downsampling factor."""
+
+
+def _fast_ok(src, grid: Grid) -> bool:
+    t = src.transform
+    return t.b == 0 and t.d == 0 and grid.transform.a <= FAST_MAX_RATIO * abs(t.a) \
+        and abs(grid.transform.e) <= FAST_MAX_RATIO * abs(t.e)
+
+
+def _positions(src, grid: Grid, cache: dict):
+    """:class:`gis.sampling.Positions` in ``src`` of the grid's cell centres. Computed once
+    per source CRS and reused, through an affine map, for every file of that CRS (the
+    10 m bands, the 20 m SCL …) — one coordinate transformation per scene and block."""
+    from gis.sampling import pixel_positions
+
+    key = src.crs.to_wkt()
+    if key not in cache:
+        t = src.transform
+        cache[key] = (t, pixel_positions(grid.transform, grid.height, grid.width, _to_source(grid, src.crs), t))
+    ref, pos = cache[key]
+    if tuple(ref) == tuple(src.transform):
+        return pos
+    return pos.mapped(~src.transform @ ref)  # reference pixel → this file's pixel
+
+
+def _read_window(src, grid: Grid, cache: dict):
+    """(positions, window array, origin) of ``src`` under ``grid``; the array is None when
+    the grid lies wholly outside ``src``. Only the window the bilinear taps touch is read."""
+    from rasterio.windows import Window
+
+    pos = _positions(src, grid, cache)
+    win = pos.window(src.height, src.width)
+    if win is None:
+        return pos, None, (0, 0)
+    r0, r1, c0, c1 = win
+    return pos, src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0)), (r0, c0)
 
 
 def read_on_grid(path: str, grid: Grid, *, resampling: str = "bilinear", src_nodata: float | None = None,
@@ -98,11 +176,6 @@ def read_on_grid(path: str, grid: Grid, *, resampling: str = "bilinear", src_nod
             return vrt.read(1)
 
 
-MASK_THRESHOLD = 1e-3
-"""A grid cell is masked when the bilinear weight of masked source cells under it exceeds
-this (the any-cloud rule; the small margin keeps aligned grids exact)."""
-
-
 def _source_window(src, grid: Grid, pad: int = 2):
     """The window of ``src`` under ``grid`` (padded by ``pad`` source pixels), or None."""
     from rasterio.warp import transform_bounds
@@ -116,18 +189,27 @@ def _source_window(src, grid: Grid, pad: int = 2):
     return Window(c0, r0, c1 - c0, r1 - r0) if c1 > c0 and r1 > r0 else None
 
 
-def mask_on_grid(path: str, grid: Grid, to_mask: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def mask_on_grid(path: str, grid: Grid, to_mask: Callable[[np.ndarray], np.ndarray],
+                 cache: dict | None = None) -> np.ndarray:
     """``True`` where a masked source cell (``to_mask`` of the raw layer) contributes to a
     grid cell under bilinear resampling — the any-cloud rule: a cell is usable only if
     every source mask cell its reflectance was interpolated from is clear. Cells outside
-    the source are masked. Only the source window under ``grid`` is read.
+    the source are masked. Only the source window under ``grid`` is read. ``cache``
+    (a dict per scene and grid) shares pixel positions with the scene's bands.
     """
     import rasterio
     from rasterio.enums import Resampling
     from rasterio.warp import reproject
 
+    from gis.sampling import masked_weight
+
     out = np.ones((grid.height, grid.width), dtype="float32")
     with rasterio.open(path) as src:
+        if _fast_ok(src, grid):
+            pos, raw, origin = _read_window(src, grid, {} if cache is None else cache)
+            if raw is None:
+                return out.astype(bool)
+            return masked_weight(pos, to_mask(raw), origin, (src.height, src.width))
         win = _source_window(src, grid)
         if win is None:
             return out.astype(bool)
@@ -139,28 +221,35 @@ def mask_on_grid(path: str, grid: Grid, to_mask: Callable[[np.ndarray], np.ndarr
     return out > MASK_THRESHOLD
 
 
-def scene_mask(scene: Scene, grid: Grid, options: MaskOptions = MaskOptions()) -> np.ndarray:
+def scene_mask(scene: Scene, grid: Grid, options: MaskOptions = MaskOptions(), cache: dict | None = None) -> np.ndarray:
     """``True`` where the scene's mask layer(s) exclude a grid cell (any-cloud rule, see
-    :func:`mask_on_grid`; the layer's no-data value is always masked)."""
+    :func:`mask_on_grid`; the layer's no-data value is always masked): SCL / QA_PIXEL,
+    QA_RADSAT (``options.radsat``) and ``MSK_CLDPRB`` above ``options.cloud_prob``."""
     m, res = scene.mask, grid.transform.a
 
     def layer(raw: np.ndarray) -> np.ndarray:
         out = masks.layer_mask(raw, m.kind, options)
         return out | (raw == m.nodata) if m.nodata is not None else out
 
-    out = mask_on_grid(m.path_for(res), grid, layer)
+    cache = {} if cache is None else cache
+    out = mask_on_grid(m.path_for(res), grid, layer, cache)
     rs = scene.extra_masks.get("qa_radsat")
     if rs is not None and options.radsat:
-        out |= mask_on_grid(rs.path_for(res), grid, lambda raw: masks.radsat_mask(raw, rs.bands))
+        out |= mask_on_grid(rs.path_for(res), grid, lambda raw: masks.radsat_mask(raw, rs.bands), cache)
+    cp = scene.extra_masks.get("cldprb")
+    if cp is not None and options.cloud_prob is not None:
+        out |= mask_on_grid(cp.path_for(res), grid, lambda raw: masks.cloud_probability_mask(raw, options.cloud_prob),
+                            cache)
     return out
 
 
-def read_bands_on_grid(paths: Sequence[str], grid: Grid) -> list[np.ndarray]:
+def read_bands_on_grid(paths: Sequence[str], grid: Grid, cache: dict | None = None) -> list[np.ndarray]:
     """Band 1 of each file of ``paths`` warped bilinearly onto ``grid`` (float32), files on
     the same source grid in one pass (GDAL shares the coordinate transformation). Only
     the source window under ``grid`` is decoded. No-data is not used by the warper
     (faster, and the scene's mask layer masks every cell a no-data source cell touches);
-    cells outside the source get 0.
+    cells outside the source get 0. Files no coarser than about the grid's cells are
+    sampled by :mod:`gis.sampling` with pixel positions shared through ``cache``.
     """
     import rasterio
     from rasterio.enums import Resampling
@@ -173,9 +262,14 @@ def read_bands_on_grid(paths: Sequence[str], grid: Grid) -> list[np.ndarray]:
         meta.append(src)
         groups.setdefault((tuple(src.transform), src.width, src.height, src.crs.to_wkt()), []).append(i)
     out: list[np.ndarray | None] = [None] * len(paths)
+    cache = {} if cache is None else cache
     try:
         for members in groups.values():
             src = meta[members[0]]
+            if _fast_ok(src, grid):
+                for i in members:
+                    out[i] = _sample_band(meta[i], grid, cache)
+                continue
             win = _source_window(src, grid)
             dst = np.zeros((len(members), grid.height, grid.width), dtype="float32")
             if win is not None:
@@ -191,26 +285,99 @@ def read_bands_on_grid(paths: Sequence[str], grid: Grid) -> list[np.ndarray]:
     return out
 
 
+def _sample_band(src, grid: Grid, cache: dict) -> np.ndarray:
+    from gis.sampling import sample
+
+    pos, raw, origin = _read_window(src, grid, cache)
+    if raw is None:
+        return np.zeros((grid.height, grid.width), dtype="float32")
+    return sample(pos, raw, origin, (src.height, src.width))
+
+
 def scene_index(scene: Scene, index, grid: Grid, options: MaskOptions = MaskOptions()) -> np.ndarray:
     """``index`` (name or :class:`gis.indices.Index`) of one scene on ``grid``, NaN where masked."""
     from gis.indices import compute_index, get_index
 
     ix = get_index(index)
     sources = [scene.bands[sym] for sym in ix.bands]
-    dns = read_bands_on_grid([src.path for src in sources], grid)
+    cache: dict = {}
+    dns = read_bands_on_grid([src.path for src in sources], grid, cache)
     bands = {sym: reflectance(dn, src.scale, src.offset, None)
              for sym, src, dn in zip(ix.bands, sources, dns, strict=True)}
     with np.errstate(divide="ignore", invalid="ignore"):
         values = np.asarray(compute_index(ix, bands), dtype="float32")
-    values[scene_mask(scene, grid, options)] = np.nan
+    values[scene_mask(scene, grid, options, cache)] = np.nan
     return values
+
+
+# ------------------------------------------------------------------------------ AOI cover
+
+COVER_RES = 200.0
+"""Cell size (m) of the coarse grid on which :func:`aoi_cover` counts cloud and coverage."""
+
+
+@dataclass(frozen=True)
+class Cover:
+    """Cloud and coverage of one product over an AOI (percentages, one decimal)."""
+
+    cloud_percent: float | None
+    coverage_percent: float
+
+
+def _mask_layer_nearest(path: str, grid: Grid) -> np.ndarray:
+    """The raw mask layer on ``grid`` by nearest neighbour, float32, NaN outside it."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    out = np.full((grid.height, grid.width), np.nan, dtype="float32")
+    with rasterio.open(path) as src:
+        reproject(rasterio.band(src, 1), out, dst_transform=grid.transform, dst_crs=_rasterio_crs(grid),
+                  dst_nodata=np.nan, resampling=Resampling.nearest, init_dest_nodata=True)
+    return out
+
+
+def aoi_cover(mask: MaskSource, inside: np.ndarray, grid: Grid, options: MaskOptions = MaskOptions()) -> Cover:
+    """Share of the AOI cells (``inside`` on ``grid``, a coarse grid) the product covers
+    with data, and the share of those its mask layer (SCL / QA_PIXEL, default classes:
+    cloud, shadow, cirrus, snow, saturated) masks. The coarsest mask file is read.
+    """
+    raw = _mask_layer_nearest(mask.path_for(grid.transform.a), grid)
+    have = np.isfinite(raw) & inside
+    if mask.nodata is not None:
+        have &= raw != mask.nodata
+    if mask.kind == "qa_pixel":
+        have &= ~masks.qa_pixel_mask(np.nan_to_num(raw).astype("uint16"), ["fill"])
+    n_in, n_have = int(inside.sum()), int(have.sum())
+    coverage = round(100.0 * n_have / n_in, 1) if n_in else 0.0
+    if not n_have:
+        return Cover(None, coverage)
+    bad = masks.layer_mask(np.nan_to_num(raw[have]).astype("uint16"), mask.kind, options)
+    return Cover(round(100.0 * float(bad.mean()), 1), coverage)
 
 
 # ------------------------------------------------------------------------------ stack
 
 BLOCK_ROWS = 1024
-"""Rows of the output grid read per task: one source JPEG 2000 tile row at 10 m, so a
-tile is decoded about once, and memory per task is ``BLOCK_ROWS × width`` cells."""
+"""Fewest rows of the output grid read per task (one source JPEG 2000 tile row at 10 m)."""
+BLOCK_CELLS = 4_000_000
+"""Cells per task when the grid is narrow enough: ``max(BLOCK_ROWS, BLOCK_CELLS // width)``
+rows, so a narrow AOI is read in fewer, taller strips (each source tile row under a
+strip boundary is decoded once per strip it touches) while memory per task stays about
+``BLOCK_CELLS`` × 4 bytes × ~10 arrays."""
+
+
+def auto_rows(grid: Grid) -> int:
+    """Rows per task for ``grid`` (see :data:`BLOCK_CELLS`).
+
+    Examples
+    --------
+    >>> auto_rows(Grid.from_bounds((0, 0, 20000, 20000), crs="EPSG:4550", res=10))
+    2000
+    >>> auto_rows(Grid.from_bounds((0, 0, 70000, 20000), crs="EPSG:4550", res=10))
+    1024
+    """
+    return max(BLOCK_ROWS, BLOCK_CELLS // max(grid.width, 1))
 
 
 def _utc_naive(t: datetime) -> np.datetime64:
@@ -243,13 +410,13 @@ class StackOptions:
 
     ``aoi`` is a :class:`layers.imagery.aoi.Aoi` (cells outside it are NaN and the valid
     fraction counts only cells inside); ``lazy`` returns a dask-backed DataArray (read
-    block by block when computed or written); ``block_rows`` rows of the grid per task.
+    block by block when computed or written); ``block_rows`` rows of the grid per task (default :func:`auto_rows`).
     """
 
     mask: MaskOptions = MaskOptions()
     aoi: object = None
     lazy: bool = False
-    block_rows: int = BLOCK_ROWS
+    block_rows: int | None = None
 
 
 class _Counter:
@@ -286,7 +453,7 @@ def _lazy_layers(scenes: Sequence[Scene], ix, grid: Grid, opts: StackOptions, pr
     import dask
     import dask.array as dsa
 
-    blocks = row_blocks(grid, opts.block_rows)
+    blocks = row_blocks(grid, opts.block_rows or auto_rows(grid))
     aoi = opts.aoi
     insides = [dask.delayed(aoi.inside if aoi is not None else _all_inside)(b) for b in blocks]
     inside = dsa.concatenate([dsa.from_delayed(m, (b.height, b.width), dtype=bool)

@@ -5,7 +5,8 @@ exactly as ESA lays it out — ``MTD_MSIL2A.xml`` and ``GRANULE/<id>/MTD_TL.xml`
 from a real product (``templates/``, see its README) with the time, tile, spacecraft,
 file names, cloud percentage, footprint and georeferencing rewritten; JPEG 2000 bands
 (GDAL's JP2OpenJPEG driver, lossless) B02 B03 B04 B08 at the product resolution and B8A
-B11 B12 SCL at twice it (10 m / 20 m as in real products). Digital numbers follow the
+B11 B12 SCL at twice it (10 m / 20 m as in real products), and ``QI_DATA/MSK_CLDPRB``
+at the coarse size (:func:`cloud_probability`). Digital numbers follow the
 template's baseline 04.00: ``DN = reflectance × 10000 + 1000``.
 
 The scene is set by two arrays on the product's fine grid: ``ndvi`` (red reflectance is
@@ -117,6 +118,24 @@ def band_dns(ndvi: np.ndarray, scl: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+CLOUD_PROBABILITY = {8: 60, 9: 90, 10: 30, 3: 20}
+"""``MSK_CLDPRB`` (%) written for SCL classes (cloud medium/high, cirrus, shadow); 5 elsewhere."""
+
+
+def cloud_probability(scl: np.ndarray) -> np.ndarray:
+    """The synthetic ``MSK_CLDPRB`` (uint8 %) of an SCL layer (:data:`CLOUD_PROBABILITY`).
+
+    Examples
+    --------
+    >>> cloud_probability(np.array([[4, 9, 10]], dtype="uint8")).tolist()
+    [[5, 90, 30]]
+    """
+    out = np.full(scl.shape, 5, dtype="uint8")
+    for cls, p in CLOUD_PROBABILITY.items():
+        out[scl == cls] = p
+    return out
+
+
 def _write_jp2(path: Path, data: np.ndarray, crs: str, transform) -> None:
     import rasterio
 
@@ -223,6 +242,9 @@ def write_s2_product(folder: str | os.PathLike, spec: ProductSpec, ndvi: np.ndar
             rel = f"GRANULE/{granule}/IMG_DATA/R{res}m/T{spec.tile}_{spec.stamp}_{band}_{res}m"
             _write_jp2(safe / f"{rel}.jp2", data[band], spec.crs, Affine(res, 0, spec.ulx, 0, -res, spec.uly))
             files.append(rel)
+    prob = cloud_probability(dns_coarse["SCL"])
+    _write_jp2(safe / "GRANULE" / granule / "QI_DATA" / f"MSK_CLDPRB_{coarse}m.jp2", prob, spec.crs,
+               Affine(coarse, 0, spec.ulx, 0, -coarse, spec.uly))
     valid = np.isfinite(ndvi) & (scl != 0)
     cloud = float(np.isin(scl, (8, 9, 10))[valid].mean() * 100) if valid.any() else 0.0
     (safe / "MTD_MSIL2A.xml").write_text(_product_xml(spec, granule, files, cloud, ndvi.shape), encoding="utf-8")
