@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -59,32 +60,62 @@ def _cells(side: int, res: float, rows: slice) -> np.ndarray:
     return np.column_stack([gx.ravel(), gy.ravel()])
 
 
-def run_job(job: str, n_samples: int, n_cells: int, res: float, k: int) -> dict:
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished workers."""
+    own, ch = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + ch.ru_utime + ch.ru_stime
+
+
+def _peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own + children  # worker processes run beside the parent: their peaks add up (upper bound)
+
+
+def run_job(job: str, n_samples: int, n_cells: int, res: float, k: int, fraction: float, workers: int | None,
+            log_: bool = False) -> dict:
     from gis.geostat import KrigingOptions, fit_variogram, krige
 
     xy, z, side, _ = workload(n_samples, n_cells, res)
-    v = fit_variogram(xy, z)
+    if log_:
+        z = np.exp(z / 2)
+    v = fit_variogram(xy, np.log(z) if log_ else z)
+    n_rows = max(1, round(side * fraction))
     rows_per = max(1, 1_000_000 // side)
-    t0 = time.perf_counter()
-    checksum = 0.0
-    probe = []
-    for r0 in range(0, side, rows_per):
-        pts = _cells(side, res, slice(r0, min(side, r0 + rows_per)))
-        if job == "agrigis":
-            est = krige(xy, z, pts, v, KrigingOptions(neighbours=k)).estimate
-        else:
-            import pykrige
+    t0, c0 = time.perf_counter(), _cpu_seconds()
+    if job == "agrigis":  # one call, as `agrigis soil` makes it
+        est = krige(xy, z, _cells(side, res, slice(0, n_rows)), v,
+                    KrigingOptions(neighbours=k, workers=workers, log=log_)).estimate
+    else:
+        import pykrige
 
-            ok = pykrige.OrdinaryKriging(xy[:, 0], xy[:, 1], z, variogram_model=v.model,
-                                         variogram_parameters=v.pykrige_parameters_dict(), nlags=1)
-            est, _ = ok.execute("points", pts[:, 0], pts[:, 1], n_closest_points=k, backend="C")
-            est = np.asarray(est)
-        checksum += float(np.sum(est))
-        probe.extend(est[:: max(1, len(est) // 50)][:50].tolist())
-    seconds = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"job": job, "seconds": seconds, "peak_mb": peak_mb, "checksum": checksum, "probe": probe,
+        ok = pykrige.OrdinaryKriging(xy[:, 0], xy[:, 1], z, variogram_model=v.model,
+                                     variogram_parameters=v.pykrige_parameters_dict(), nlags=1)
+        parts = []
+        for r0 in range(0, n_rows, rows_per):
+            pts = _cells(side, res, slice(r0, min(n_rows, r0 + rows_per)))
+            e, _ = ok.execute("points", pts[:, 0], pts[:, 1], n_closest_points=k, backend="C")
+            parts.append(np.asarray(e))
+        est = np.concatenate(parts)
+    seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+    probe = est[:: max(1, len(est) // 200)][:200].tolist()
+    return {"job": job, "seconds": seconds, "cpu": cpu, "peak_mb": _peak_mb(), "cells": int(len(est)), "probe": probe,
             "model": v.model}
+
+
+def run_cv(n_samples: int, n_cells: int, res: float, ks: list[int]) -> list[tuple[int, dict, float]]:
+    """10-fold cross-validation of the workload with each neighbourhood size."""
+    from gis.geostat import KrigingOptions, cross_validate, fit_variogram, krige
+
+    xy, z, _, _ = workload(n_samples, n_cells, res)
+    v = fit_variogram(xy, z)
+    out = []
+    for k in ks:
+        t0 = time.perf_counter()
+        cv = cross_validate(xy, z, lambda a, b, t: krige(a, b, t, v, KrigingOptions(neighbours=k, workers=1)),
+                            folds=10)
+        out.append((k, cv.stats, time.perf_counter() - t0))
+    return out
 
 
 def main() -> None:
@@ -92,27 +123,42 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--cells", type=int, default=1_000_000)
     ap.add_argument("--res", type=float, default=30.0)
-    ap.add_argument("--neighbours", type=int, default=32)
+    ap.add_argument("--neighbours", type=int, default=16)
+    ap.add_argument("--fraction", type=float, default=1.0,
+                    help="share of the grid's rows kriged; times are extrapolated to the whole grid")
+    ap.add_argument("--workers", type=int, default=None, help="agrigis worker processes (default: all cores)")
+    ap.add_argument("--log", action="store_true", help="lognormal kriging (agrigis only)")
+    ap.add_argument("--cv", default=None, help="compare 10-fold CV for these neighbour counts, e.g. 8,16,32")
     ap.add_argument("--full", action="store_true", help="10,000 samples onto ≈ 29 million cells (the city at 30 m)")
     ap.add_argument("--only", default="agrigis,pykrige")
     ap.add_argument("--job", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.full:
         a.samples, a.cells = 10_000, 29_000_000
+    if a.cv:
+        print(f"10-fold CV, {a.samples} samples: k, RMSE, ME, R², MSSE, coverage90, seconds")
+        for k, s, sec in run_cv(a.samples, a.cells, a.res, [int(k) for k in a.cv.split(",")]):
+            print(f"{k:>3} {s['rmse']:.4f} {s['me']:+.4f} {s['r2']:.4f} {s['msse']:.3f} {s['coverage90']:.3f} {sec:.1f}")
+        return
     if a.job:
-        print(json.dumps(run_job(a.job, a.samples, a.cells, a.res, a.neighbours)))
+        print(json.dumps(run_job(a.job, a.samples, a.cells, a.res, a.neighbours, a.fraction, a.workers, a.log)))
         return
     results = []
     for job in a.only.split(","):
         cmd = [sys.executable, __file__, "--job", job, "--samples", str(a.samples), "--cells", str(a.cells),
-               "--res", str(a.res), "--neighbours", str(a.neighbours)]
+               "--res", str(a.res), "--neighbours", str(a.neighbours), "--fraction", str(a.fraction)]
+        cmd += (["--workers", str(a.workers)] if a.workers else []) + (["--log"] if a.log else [])
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"ordinary kriging, {a.samples} samples, {a.cells:,} cells at {a.res:g} m, {a.neighbours} neighbours, "
-          f"variogram {results[0]['model']}")
-    print(f"{'job':<10} {'seconds':>9} {'peak MB':>9} {'cells/s':>11}")
+    print(f"ordinary kriging{' (log)' if a.log else ''}, {a.samples} samples, {a.cells:,} cells at {a.res:g} m, "
+          f"{a.neighbours} neighbours, variogram {results[0]['model']}; kriged {results[0]['cells']:,} cells "
+          f"({a.fraction:.0%} of the rows), times extrapolated to the whole grid")
+    print(f"{'job':<10} {'seconds':>9} {'CPU s':>9} {'whole s':>9} {'whole CPU':>10} {'peak MB':>9} {'cells/s':>11}")
     for r in results:
-        print(f"{r['job']:<10} {r['seconds']:>9.1f} {r['peak_mb']:>9.0f} {a.cells / r['seconds']:>11,.0f}")
+        scale = a.cells / r["cells"]
+        print(f"{r['job']:<10} {r['seconds']:>9.1f} {r['cpu']:>9.1f} {r['seconds'] * scale:>9.0f} "
+              f"{r['cpu'] * scale:>10.0f} {r['peak_mb']:>9.0f} {r['cells'] / r['seconds']:>11,.0f}")
+    print(f"(load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     if len(results) == 2:
         diff = np.max(np.abs(np.array(results[0]["probe"]) - np.array(results[1]["probe"])))
         print(f"largest difference on {len(results[0]['probe'])} probed cells: {diff:.2e}")

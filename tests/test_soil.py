@@ -145,6 +145,13 @@ def test_cli_writes_rasters_and_report(tmp_path, method):
     summary = dict(report["Summary"].values.tolist())
     assert summary["Samples used"] == 60 and summary["EC method"] == "ec_1_5"
     assert "RMSE" in summary and summary["CV folds"] == 60
+    charts = [f"ec_0-20_{method}_cv.svg"] + ([f"ec_0-20_{method}_variogram.svg"] if method == "kriging" else [])
+    for name in charts:  # beside the rasters, named in the summary, one dot per sample
+        assert name in summary.values()
+        svg = (out / name).read_text(encoding="utf-8")
+        assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert (out / charts[0]).read_text(encoding="utf-8").count("<circle") == 60
+    assert "observed vs predicted" in (out / charts[0]).read_text(encoding="utf-8")
     if method == "kriging":
         assert summary["Variogram model"] in ("spherical", "exponential", "gaussian")
         assert summary["Mean standardized squared error (≈1 honest)"] > 0  # honesty: tests/test_geostat.py

@@ -49,7 +49,7 @@ class SoilOptions:
     depth: str = "0-20"
     ec_method: str | None = None
     log: bool = False
-    neighbours: int = 32
+    neighbours: int = 16
     folds: int | None = None
     crs: str | None = None
     workspace: object = None
@@ -234,30 +234,47 @@ def _predictor(method: str, variogram, options: SoilOptions):
     return lambda xy, z, t: krige(xy, z, t, variogram, kopt)
 
 
-def interpolate(samples: pd.DataFrame, grid, mask: np.ndarray, options: SoilOptions):
-    """``(estimate, std or None, variogram or None, CVResult)`` on ``grid`` (NaN where masked)."""
+def _fit(samples: pd.DataFrame, options: SoilOptions):
+    """``(xy, z, variogram or None)`` of the selected samples."""
     from gis.errors import InputError
-    from gis.geostat import cross_validate, fit_variogram
+    from gis.geostat import fit_variogram
 
     if options.method not in ("kriging", "idw"):
         raise InputError.of("error.soil_method", value=options.method)
     xy = samples[["x", "y"]].to_numpy(dtype="float64")
     z = samples[options.prop].to_numpy(dtype="float64")
-    variogram = None
-    if options.method == "kriging":
-        if options.log and np.any(z <= 0):
-            raise InputError.of("error.soil_log_nonpositive", n=int(np.sum(z <= 0)), min=float(z.min()))
-        variogram = fit_variogram(xy, np.log(z) if options.log else z)
+    if options.method == "idw":
+        return xy, z, None
+    if options.log and np.any(z <= 0):
+        raise InputError.of("error.soil_log_nonpositive", n=int(np.sum(z <= 0)), min=float(z.min()))
+    return xy, z, fit_variogram(xy, np.log(z) if options.log else z)
+
+
+def interpolate(samples: pd.DataFrame, grid, mask: np.ndarray, options: SoilOptions, progress=None):
+    """``(estimate, std or None, variogram or None, CVResult)`` on ``grid`` (NaN where masked).
+
+    ``progress(stage, done, total)`` is called as the cells are kriged (``stage``
+    ``"interpolate"``) and when cross-validation starts (``"cv"``)."""
+    from gis.geostat import cross_validate, idw, krige, KrigingOptions
+
+    xy, z, variogram = _fit(samples, options)
     predict = _predictor(options.method, variogram, options)
     cx, cy = grid.coords()
     rows, cols = np.nonzero(~mask)
     est = np.full(mask.shape, np.nan, dtype="float32")
     std = np.full(mask.shape, np.nan, dtype="float32") if options.method == "kriging" else None
+    step = (lambda d, n: progress("interpolate", d, n)) if progress else None
     if len(rows):
-        p = predict(xy, z, np.column_stack([cx[cols], cy[rows]]))
-        est[rows, cols] = p.estimate
-        if std is not None:
-            std[rows, cols] = p.std
+        targets = np.column_stack([cx[cols], cy[rows]])
+        if variogram is None:
+            est[rows, cols] = idw(xy, z, targets)
+        else:
+            p = krige(xy, z, targets, variogram, KrigingOptions(neighbours=options.neighbours, log=options.log),
+                      progress=step)
+            est[rows, cols], std[rows, cols] = p.estimate, p.std
+        del targets
+    if progress:
+        progress("cv", 0, None)
     cv = cross_validate(xy, z, predict, folds=options.folds)
     return est, std, variogram, cv
 
@@ -277,10 +294,43 @@ def write_geotiff(path: Path, array: np.ndarray, grid) -> Path:
     return atomic_write(path, write)
 
 
+# --------------------------------------------------------------------------- charts
+
+
+def _prop_name(prop: str) -> str:
+    return "pH" if prop == "ph" else prop.upper()
+
+
+def variogram_chart(variogram, options: SoilOptions) -> str:
+    """SVG of the experimental semivariogram (dots) and the fitted model (line)."""
+    from gis.labels import label, message
+    from gis.svgplot import Chart, scatter_svg
+
+    L = options.lang
+    d = np.linspace(0.0, max(variogram.lags) * 1.05, 120)
+    chart = Chart(message("soil.plot.variogram_title", L, property=_prop_name(options.prop) +
+                          (" (ln)" if options.log else ""), model=variogram.model),
+                  label("soil.plot.lag", L), label("soil.plot.semivariance", L))
+    return scatter_svg(chart, [(variogram.lags, variogram.semivariance, "#1f77b4", label("soil.plot.experimental", L))],
+                       lines=[(d, variogram(d), "#d62728", label("soil.plot.fitted", L))], from_zero=True)
+
+
+def cv_chart(cv, options: SoilOptions, unit: str) -> str:
+    """SVG of cross-validation: observed vs predicted with the 1:1 line."""
+    from gis.labels import label, message
+    from gis.svgplot import Chart, scatter_svg
+
+    L = options.lang
+    u = f"({unit})" if unit else ""
+    chart = Chart(message("soil.plot.cv_title", L, property=_prop_name(options.prop), r2=cv.stats["r2"]),
+                  message("soil.plot.observed", L, unit=u), message("soil.plot.predicted", L, unit=u))
+    return scatter_svg(chart, [(cv.observed, cv.predicted, "#2ca02c", label("soil.plot.samples", L))], diagonal=True)
+
+
 # --------------------------------------------------------------------------- report
 
 
-def _summary(options: SoilOptions, samples, read, variogram, cv, unit: str) -> pd.DataFrame:
+def _summary(options: SoilOptions, samples, read, variogram, cv, unit: str, charts: dict[str, str]) -> pd.DataFrame:
     from gis.labels import label
 
     L = options.lang
@@ -294,19 +344,21 @@ def _summary(options: SoilOptions, samples, read, variogram, cv, unit: str) -> p
         rows += [("variogram_model", variogram.model), ("nugget", variogram.nugget), ("sill", variogram.sill),
                  ("range_m", variogram.range)]
     rows += [("cv_folds", cv.folds)] + [(f"cv_{k}", v) for k, v in cv.stats.items() if k != "n"]
+    rows += list(charts.items())
     return pd.DataFrame({label("soil.col.item", L): [label(f"soil.item.{k}", L) for k, _ in rows],
                          label("soil.col.value", L): [v for _, v in rows]})
 
 
-def report_sheets(options: SoilOptions, samples, read, variogram, cv, notes: list[str]):
-    """The sheets of ``soil_report.xlsx``: summary, variogram, cross-validation, rejects."""
+def report_sheets(options: SoilOptions, samples, read, variogram, cv, notes: list[str], charts: dict[str, str]):
+    """The sheets of ``soil_report.xlsx``: summary (with the chart files beside it),
+    variogram, cross-validation, rejects."""
     from gis.labels import label
     from gis.outputs import Sheet
     from layers.samples import UNITS
 
     L = options.lang
     sheets = [Sheet(label("soil.sheet.summary", L), _summary(options, samples, read, variogram, cv,
-                                                              UNITS[options.prop]), notes=notes)]
+                                                              UNITS[options.prop], charts), notes=notes)]
     if variogram is not None:
         sheets.append(Sheet(label("soil.sheet.variogram", L), pd.DataFrame({
             label("soil.col.lag_m", L): variogram.lags, label("soil.col.semivariance", L): variogram.semivariance,
@@ -325,30 +377,89 @@ def report_sheets(options: SoilOptions, samples, read, variogram, cv, notes: lis
 # --------------------------------------------------------------------------- the job
 
 
-def soil_maps(samples_path: str | os.PathLike, output: str | os.PathLike, options: SoilOptions = SoilOptions()
-              ) -> SoilResult:
-    """Read ``samples_path``, interpolate ``options.prop`` and write everything into ``output``."""
-    from gis.outputs import staged_outputs, write_csv, write_excel
-    from layers.samples import read_samples
+def _outputs(options: SoilOptions, kriged: bool, rejects: bool) -> tuple[str, dict[str, str], list[str]]:
+    """``(stem, charts {summary item: file name}, all file names)`` of one run."""
+    stem = f"{options.prop}_{options.depth}_{options.method}"
+    charts = {"cv_plot": f"{stem}_cv.svg"}
+    if kriged:
+        charts = {"variogram_plot": f"{stem}_variogram.svg", **charts}
+    names = [f"{stem}.tif"] + ([f"{stem}_std.tif"] if kriged else []) + [REPORT, *charts.values()] + \
+        ([REJECTS] if rejects else [])
+    return stem, charts, names
+
+
+def soil_maps(samples_path: str | os.PathLike, output: str | os.PathLike, options: SoilOptions = SoilOptions(),
+              progress=None) -> SoilResult:
+    """Read ``samples_path``, interpolate ``options.prop`` and write everything into ``output``:
+    the estimate (and kriging std) GeoTIFF, ``soil_report.xlsx``, the variogram and
+    observed-vs-predicted charts (SVG) and the rejects. ``progress`` as in :func:`interpolate`."""
+    from gis.outputs import staged_outputs, write_csv, write_excel, write_text
+    from layers.samples import UNITS, read_samples
 
     read = read_samples(samples_path, crs=options.crs, lang=options.lang)
     notes = list(read.notes)
     samples = select_samples(read, options, notes)
     grid, mask = build_grid(options, samples, notes)
-    est, std, variogram, cv = interpolate(samples, grid, mask, options)
-    stem = f"{options.prop}_{options.depth}_{options.method}"
-    names = [f"{stem}.tif", REPORT] + ([f"{stem}_std.tif"] if std is not None else []) + \
-        ([REJECTS] if len(read.rejects) else [])
+    est, std, variogram, cv = interpolate(samples, grid, mask, options, progress)
+    stem, charts, names = _outputs(options, std is not None, len(read.rejects) > 0)
     out = Path(output)
     with staged_outputs(out, names) as tmp:
         write_geotiff(tmp / f"{stem}.tif", est, grid)
         if std is not None:
             write_geotiff(tmp / f"{stem}_std.tif", std, grid)
-        write_excel(tmp / REPORT, report_sheets(options, samples, read, variogram, cv, notes))
+            write_text(tmp / charts["variogram_plot"], variogram_chart(variogram, options))
+        write_text(tmp / charts["cv_plot"], cv_chart(cv, options, UNITS[options.prop]))
+        write_excel(tmp / REPORT, report_sheets(options, samples, read, variogram, cv, notes, charts))
         if len(read.rejects):
             write_csv(tmp / REJECTS, read.rejects)
     return SoilResult([out / n for n in names], len(samples), len(read.rejects), variogram, cv,
                       int(mask.sum()), mask.size, notes)
+
+
+class _Bar:
+    """A rich progress bar on stderr (only on a terminal; stdout stays the result)."""
+
+    def __init__(self, lang: str):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        con = Console(stderr=True)
+        self.lang = lang
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                            TimeElapsedColumn(), TimeRemainingColumn(), console=con, disable=not con.is_terminal,
+                            transient=True)
+        self.task = None
+
+    def __enter__(self):
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        from gis.labels import label
+
+        text = label(f"soil.progress.{stage}", self.lang)
+        if self.task is None:
+            self.task = self.bar.add_task(text, total=total)
+        self.bar.update(self.task, description=text, completed=done, total=total)
+
+
+def _echo_result(res_: SoilResult, lang: str) -> None:
+    from gis.labels import message
+
+    for note in res_.notes:
+        click.echo(note)
+    click.echo(message("soil.done", lang, n=res_.n_samples, rejects=res_.n_rejects, cells=res_.cells - res_.masked_cells))
+    if res_.variogram is not None:
+        v = res_.variogram
+        click.echo(message("soil.variogram", lang, model=v.model, nugget=v.nugget, sill=v.sill, range=v.range))
+    s = res_.cv.stats
+    click.echo(message("soil.cv", lang, folds=res_.cv.folds, rmse=s["rmse"], me=s["me"], r2=s["r2"],
+                       msse=s["msse"], coverage=s["coverage90"]))
+    for f in res_.files:
+        click.echo(message("soil.written", lang, path=f))
 
 
 @click.command("soil")
@@ -361,7 +472,7 @@ def soil_maps(samples_path: str | os.PathLike, output: str | os.PathLike, option
 @click.option("--depth", default="0-20", show_default=True, help="Depth class in cm.")
 @click.option("--ec-method", default=None, help="1:5 or ECe: which EC to map when the table has both or none.")
 @click.option("--log", "log_", is_flag=True, help="Krige the logarithm (skewed EC/salt), lognormal back-transform.")
-@click.option("--neighbours", type=int, default=32, show_default=True, help="Samples per kriging neighbourhood.")
+@click.option("--neighbours", type=int, default=16, show_default=True, help="Samples per kriging neighbourhood.")
 @click.option("--folds", type=int, default=None, help="Cross-validation folds (default leave-one-out ≤ 500 samples, else 10).")
 @click.option("--crs", default=None, help="CRS of the coordinates if the file has none and they cannot be told.")
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -371,20 +482,15 @@ def soil_maps(samples_path: str | os.PathLike, output: str | os.PathLike, option
 def soil_command(samples: Path, prop: str, method: str, res: float, aoi: str | None, depth: str,
                  ec_method: str | None, log_: bool, neighbours: int, folds: int | None, crs: str | None,
                  workspace: Path | None, output: Path, lang: str) -> None:
-    """Interpolate a soil property of the sample table SAMPLES onto a grid (estimate, kriging std, report)."""
-    from gis.labels import message
+    """Interpolate a soil property of the sample table SAMPLES onto a grid (estimate, kriging std, report).
 
+    \b
+    Examples:
+      agrigis soil samples.xlsx --property EC --ec-method 1:5 --log --aoi 大安市 --res 30 -o soil/
+      agrigis soil samples.csv --property pH --method idw --aoi city -o soil/
+    """
     opts = SoilOptions(property_code(prop), method, res, aoi, depth, ec_method, log_, neighbours, folds, crs,
                        workspace, lang)
-    res_ = soil_maps(samples, output, opts)
-    for note in res_.notes:
-        click.echo(note)
-    click.echo(message("soil.done", lang, n=res_.n_samples, rejects=res_.n_rejects, cells=res_.cells - res_.masked_cells))
-    if res_.variogram is not None:
-        v = res_.variogram
-        click.echo(message("soil.variogram", lang, model=v.model, nugget=v.nugget, sill=v.sill, range=v.range))
-    s = res_.cv.stats
-    click.echo(message("soil.cv", lang, folds=res_.cv.folds, rmse=s["rmse"], me=s["me"], r2=s["r2"],
-                       msse=s["msse"], coverage=s["coverage90"]))
-    for f in res_.files:
-        click.echo(message("soil.written", lang, path=f))
+    with _Bar(lang) as bar:
+        res_ = soil_maps(samples, output, opts, progress=bar)
+    _echo_result(res_, lang)
