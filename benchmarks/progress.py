@@ -47,19 +47,20 @@ def make_parcels(n: int, seed: int = 4):
     shapely.prepare(city)
     rng = np.random.default_rng(seed)
     x0, y0, x1, y1 = city.bounds
-    cell = 400.0
+    n_base = int(n * 0.9)
+    # 400 m cells hold ~160k parcels; past that the grid (and the parcels) shrink
+    cell = 400.0 / max(1.0, np.ceil(np.sqrt(n_base / 150_000)))
     gx, gy = np.meshgrid(np.arange(x0, x1, cell), np.arange(y0, y1, cell))
     cx, cy = gx.ravel() + cell / 2, gy.ravel() + cell / 2
     inside = shapely.contains_xy(city, cx, cy)
     cx, cy = cx[inside], cy[inside]
-    n_base = int(n * 0.9)
     pick = rng.choice(len(cx), size=n_base, replace=False)
     bx, by = cx[pick], cy[pick]
     dup = rng.integers(0, n_base, size=n - n_base)
-    shift = rng.uniform(100, 250, size=len(dup)) * rng.choice([-1, 1], size=len(dup))
+    shift = rng.uniform(100, 250, size=len(dup)) * rng.choice([-1, 1], size=len(dup)) * cell / 400.0
     ax = np.concatenate([bx, bx[dup] + shift])
     ay = np.concatenate([by, by[dup]])
-    half = 175.0
+    half = 175.0 * cell / 400.0
     geoms = shapely.box(ax - half, ay - half, ax + half, ay + half)
     cats = np.array(list(CATEGORIES))
     cat = cats[rng.integers(0, len(cats), size=n_base)]
@@ -69,7 +70,8 @@ def make_parcels(n: int, seed: int = 4):
     year = rng.choice([2023, 2024], size=n, p=[0.1, 0.9])
     gdf = gpd.GeoDataFrame(
         {"project_code": [f"BM{i:06d}" for i in range(n)], "category": cat, "year": year,
-         "status": status, "declared_area_mu": np.round(183.75 * rng.normal(1, 0.03, size=n), 2),
+         "status": status,
+         "declared_area_mu": np.round(183.75 * (cell / 400.0) ** 2 * rng.normal(1, 0.03, size=n), 2),
          "batch_id": "bench"},
         geometry=geoms, crs="EPSG:4550",
     ).to_crs(4490)

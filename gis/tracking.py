@@ -403,13 +403,26 @@ def _site_rows(cached, t, pieces: _Pieces, codes, idx) -> list[dict]:
     pdf = pd.DataFrame({"site": member, "region": pieces.region[sel_idx], "a": pieces.area[sel_idx],
                         "code": codes[idx[pieces.parcel[sel_idx]]]})
     main_region = pdf.groupby(["site", "region"]).a.sum().reset_index().sort_values("a").groupby("site").region.last()
-    members = pdf.groupby("site").code.agg(lambda c: ",".join(sorted(set(c))))
+    main_region = main_region.to_dict()
+    members = _site_members(member, pdf["code"].to_numpy(dtype=object))
     rows = []
     for n_, k in enumerate(np.argsort(-s_area, kind="stable"), start=1):
         rows.append({"category": t.category, "year": t.year, "site": n_, "area_mu": float(s_area[k]),
                      "counts_for": "", "region": main_region.get(k, OUTSIDE_CITY),
                      "project_codes": members.get(k, ""), "_site": int(k)})
     return rows
+
+
+def _site_members(site: np.ndarray, code: np.ndarray) -> dict:
+    """Each site's distinct project codes, sorted and comma-joined (one sort, no per-site set)."""
+    if not len(site):
+        return {}
+    pairs = pd.DataFrame({"s": site, "c": code}).drop_duplicates()
+    order = np.lexsort((pairs["c"].to_numpy(dtype=str), pairs["s"].to_numpy()))
+    s, c = pairs["s"].to_numpy()[order], pairs["c"].to_numpy(dtype=object)[order].tolist()
+    cuts = np.flatnonzero(np.diff(s)) + 1
+    starts, ends = np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [len(s)]]).tolist()
+    return {int(s[a]): ",".join(c[a:b]) for a, b in zip(starts, ends, strict=True)}
 
 
 # ------------------------------------------------------------------------------ engine
@@ -626,7 +639,7 @@ def _used_parcels(parcels, reg: _Registry, targets: TargetSet) -> _Used:
     idx = np.flatnonzero(_Coded(reg.category).isin(wanted) & ~reg.no_geom)
     if not len(idx):
         return _Used(idx, np.zeros(0, dtype=object), _area_gk(np.zeros(0, dtype=object)))
-    P = _to_gk(parcels.iloc[idx], "the parcels")
+    P = _to_gk(parcels.geometry.iloc[idx], "the parcels")  # the geometry only: no copy of the table
     P = shapely.make_valid(P) if not shapely.is_valid(P).all() else P
     return _Used(idx, P, _area_gk(P))
 
@@ -856,7 +869,7 @@ def _info(parcels, used: _Used, pieces: _Pieces, n_pairs: int, lang: str) -> dic
         "n_used": int(len(used.idx)),
         "n_pieces": int(len(pieces.geom)),
         "n_overlap_pairs": int(n_pairs),
-        "batch_ids": sorted(set(parcels["batch_id"].iloc[used.idx].dropna().astype(str)))
+        "batch_ids": sorted({str(v) for v in pd.unique(parcels["batch_id"].iloc[used.idx].dropna())})
         if "batch_id" in parcels.columns else [],
         "lang": lang,
     }

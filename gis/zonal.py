@@ -27,6 +27,18 @@ area of the cell) in 亩 — and ``frac_c``, the share of the zone's valid area 
 Every result also has ``coverage_fraction`` (share of the zone's area inside the raster)
 and ``partly_outside``.
 
+Every input goes through one engine: a list of files, an in-memory DataArray, a dask
+DataArray (any chunking) and a lazily opened NetCDF/Zarr are all read in windows of whole
+rows, widened to whole storage blocks / dask chunks; rows two windows share are decoded
+once and kept, and only the cells the zones touch are gathered, so results agree to the
+last bit across inputs and the stack is never loaded whole. Memory: one buffer of the
+widest window × the dates read together (at most ``_READ_BUFFER`` bytes) plus
+``workers + 1`` gathered windows. With a ``distributed.Client`` active, a dask stack runs
+instead as a dask graph on its cluster: one task per window, each window's weights
+scattered once; a worker holds the chunks of the window it computes (window rows widened
+to whole chunks × width × dates × itemsize, ≈ 4 million cells over all dates by default)
+plus the gathered cells in float64.
+
 Examples
 --------
 >>> import numpy as np, xarray as xr, geopandas as gpd, rioxarray  # noqa: F401
@@ -127,6 +139,12 @@ class _Source:
     block_rows: int = 1  # rows of a storage block / dask chunk: windows align to them
 
     row_bytes: int = 0  # bytes one row of one date takes in a reader's buffer
+
+    def widen(self, r0: int, r1: int) -> tuple[int, int]:
+        """Rows ``r0:r1`` widened to whole storage blocks (dask chunks): what a reader
+        decodes for that window."""
+        B, H = max(int(self.block_rows), 1), self.grid.height
+        return r0 // B * B, min(-(-r1 // B) * B, H)
 
     def reader(self, dates: slice, threads: int, capacity: int):
         """An object whose ``gather(r0, r1, idx)`` returns the cells ``idx`` (counted
@@ -253,28 +271,31 @@ class _RasterioSource(_Source):
         return _Strips(self, dss, own, self.meta[dates], capacity)
 
 
-class _Strips:
-    """Rows ``lo:hi`` of every date of a :class:`_RasterioSource`, decoded once.
+class _RowBuffer:
+    """Rows ``lo:hi`` of every date of a source, decoded once.
 
     Windows move down the raster (each starts at or below the previous one's start) and
     overlap a little: a zone's window runs to its last row. :meth:`gather` keeps the
     rows the next window shares with the last one and decodes only the rest, in whole
-    storage blocks, straight into one preallocated buffer per date. Decoding a block
-    twice, or into a fresh array, costs more than all the arithmetic of a mean.
+    storage blocks (or dask chunks), straight into one preallocated buffer per date.
+    Decoding a block twice, or into a fresh array, costs more than all the arithmetic
+    of a mean. Subclasses say how rows are decoded (:meth:`_decode`).
     """
 
-    def __init__(self, src: _RasterioSource, dss, own, meta, capacity: int):
-        self.src, self.dss, self.own, self.meta = src, dss, own, meta
-        T, W = len(dss), src.grid.width
-        self.buf = np.empty((T, capacity, W), dtype=src.dtype)
-        use_mask = [m[3] for m in meta]
-        self.mbuf = np.empty((T, capacity, W), dtype=np.uint8) if any(use_mask) else None
+    def __init__(self, src: _Source, T: int, dtype, meta, capacity: int, masks: bool = False):
+        self.src, self.meta = src, meta
+        W = src.grid.width
+        self.buf = np.empty((T, capacity, W), dtype=dtype)
+        self.mbuf = np.empty((T, capacity, W), dtype=np.uint8) if masks else None
         self.lo = self.hi = 0
-        self.rows_decoded = 0  # rows read from the files, all dates (tests check it)
+        self.rows_decoded = 0  # rows read from the source, all dates (tests check it)
+
+    def _decode(self, a: int, b: int, rows: slice) -> None:
+        """Decode grid rows ``a:b`` of every date into ``self.buf[:, rows]``."""
+        raise NotImplementedError
 
     def _load(self, r0: int, r1: int) -> None:
-        B, H = max(self.src.block_rows, 1), self.src.grid.height
-        a, b = r0 // B * B, min(-(-r1 // B) * B, H)
+        a, b = self.src.widen(r0, r1)
         if b - a > self.buf.shape[1]:
             raise AssertionError(f"rows {a}:{b} exceed the buffer of {self.buf.shape[1]}")
         if self.lo <= a < self.hi:  # keep the shared rows: move them to the top
@@ -287,22 +308,8 @@ class _Strips:
             self.lo = self.hi = a
         if b <= self.hi:
             return
-        from rasterio.windows import Window
-
-        win = Window(0, self.hi, self.src.grid.width, b - self.hi)
-        rows = slice(self.hi - self.lo, b - self.lo)
-        for i, ds in enumerate(self.dss):
-            try:
-                ds.read(self.src.band, window=win, out=self.buf[i, rows])
-                if self.meta[i][3]:
-                    self.mbuf[i, rows] = ds.read_masks(self.src.band, window=win)
-                elif self.mbuf is not None:
-                    self.mbuf[i, rows] = 255
-            except self.src._rasterio.errors.RasterioError as exc:
-                why = exc.__cause__ or exc  # rasterio's own text only points at GDAL's
-                raise DataFileError.of("error.raster_damaged", path=ds.name, first=self.hi, last=b - 1,
-                                       band=self.src.band, detail=why) from exc
-        self.rows_decoded += (b - self.hi) * len(self.dss)
+        self._decode(self.hi, b, slice(self.hi - self.lo, b - self.lo))
+        self.rows_decoded += (b - self.hi) * self.buf.shape[0]
         self.hi = b
 
     def gather(self, r0: int, r1: int, idx: np.ndarray):
@@ -325,10 +332,58 @@ class _Strips:
         return graw, [m[:3] for m in self.meta], gmask
 
     def close(self) -> None:
+        pass
+
+
+class _Strips(_RowBuffer):
+    """The row buffer of a :class:`_RasterioSource`: GDAL decodes whole blocks."""
+
+    def __init__(self, src: _RasterioSource, dss, own, meta, capacity: int):
+        super().__init__(src, len(dss), src.dtype, meta, capacity,
+                         masks=any(m[3] for m in meta))
+        self.dss, self.own = dss, own
+
+    def _decode(self, a: int, b: int, rows: slice) -> None:
+        from rasterio.windows import Window
+
+        win = Window(0, a, self.src.grid.width, b - a)
+        for i, ds in enumerate(self.dss):
+            try:
+                ds.read(self.src.band, window=win, out=self.buf[i, rows])
+                if self.meta[i][3]:
+                    self.mbuf[i, rows] = ds.read_masks(self.src.band, window=win)
+                elif self.mbuf is not None:
+                    self.mbuf[i, rows] = 255
+            except self.src._rasterio.errors.RasterioError as exc:
+                why = exc.__cause__ or exc  # rasterio's own text only points at GDAL's
+                raise DataFileError.of("error.raster_damaged", path=ds.name, first=a, last=b - 1,
+                                       band=self.src.band, detail=why) from exc
+
+    def close(self) -> None:
         """Close the files this reader opened (not the caller's datasets)."""
         for ds in self.own:
             ds.close()
         self.own = []
+
+
+class _LazyRows(_RowBuffer):
+    """The row buffer of a dask-backed or lazily opened DataArray: each window's new
+    rows (whole chunks) are computed — dask's threads, or the file's own lazy indexing —
+    and nothing else of the stack is ever materialised."""
+
+    def __init__(self, src: "_XarraySource", dates: slice, capacity: int):
+        T = len(range(src.da.shape[0])[dates])
+        super().__init__(src, T, src.da.dtype, src.meta[dates], capacity)
+        self.dates = dates
+
+    def _decode(self, a: int, b: int, rows: slice) -> None:
+        if self.src.dask is not None:
+            import dask
+
+            part, = dask.compute(self.src.dask[self.dates, a:b, :], scheduler="threads")
+        else:  # lazily indexed backend array: reads only these rows
+            part = self.src.da[self.dates, a:b, :].values
+        self.buf[:, rows] = part
 
 
 class _XarraySource(_Source):
@@ -362,13 +417,34 @@ class _XarraySource(_Source):
         attrs = da.attrs
         self.scale = attrs.get("scale_factor", None)
         self.offset = attrs.get("add_offset", None)
-        self.dask = da.data if _is_dask(da.data) else None
+        var = da.variable
+        self.dask = var.data if _is_dask(var._data) else None
+        self.in_memory = self.dask is None and bool(getattr(var, "_in_memory", False))
+        self.array = var.values if self.in_memory else None  # a view, no copy
+        self.edges = None  # row edges of the dask chunks (they may be uneven)
         if self.dask is not None:
+            self.edges = np.concatenate([[0], np.cumsum(self.dask.chunks[1])])
             self.block_rows = int(self.dask.chunks[1][0])
+        elif not self.in_memory:  # lazily opened file: read windows of its own chunks
+            chunks = da.encoding.get("chunksizes") or da.encoding.get("preferred_chunks")
+            if isinstance(chunks, dict):
+                chunks = chunks.get(ydim)
+            elif chunks:
+                chunks = chunks[-2]
+            self.block_rows = int(chunks or 1)
+        self.row_bytes = 0 if self.in_memory else da.dtype.itemsize * grid.width  # buffered
         self.meta = [(self.nodata, self.scale, self.offset)] * da.shape[0]
 
+    def widen(self, r0: int, r1: int) -> tuple[int, int]:
+        if self.edges is None:
+            return super().widen(r0, r1)
+        e = self.edges
+        return int(e[np.searchsorted(e, r0, side="right") - 1]), int(e[np.searchsorted(e, r1)])
+
     def reader(self, dates: slice, threads: int, capacity: int):
-        return _ArrayReader(self, dates)
+        if self.in_memory:
+            return _ArrayReader(self, dates)
+        return _LazyRows(self, dates, capacity)
 
 
 class _ArrayReader:
@@ -378,7 +454,7 @@ class _ArrayReader:
         self.src, self.dates = src, dates
 
     def gather(self, r0, r1, idx):
-        raw = np.asarray(self.src.da.data[self.dates, r0:r1, :])
+        raw = self.src.array[self.dates, r0:r1, :]
         return raw.reshape(raw.shape[0], -1)[:, idx], self.src.meta[self.dates], None
 
     def close(self) -> None:
@@ -750,8 +826,8 @@ def _pipeline(read: Callable, compute: Callable, total: int, workers: int,
 def _run_windows(src: _Source, cov: Coverage, bands, T: int, stats, categorical,
                  workers: int, progress):
     """Statistics of every band of zones, dates in groups that fit the read buffers."""
-    B, H = max(int(src.block_rows), 1), src.grid.height
-    capacity = max((min(-(-b.row1 // B) * B, H) - b.row0 // B * B for b in bands), default=1)
+    spans = (src.widen(b.row0, b.row1) for b in bands)
+    capacity = max((b - a for a, b in spans), default=1)
     per_date = capacity * src.row_bytes
     group = T if per_date == 0 else int(np.clip(_READ_BUFFER // per_date, 1, T))
     groups = [slice(t, min(t + group, T)) for t in range(0, T, group)]
@@ -956,10 +1032,11 @@ def _coverage(zones, src: _Source, method: str, coverage) -> Coverage:
 def _run(zones, src: _Source, cov: Coverage, stats: list[str], req: ZonalRequest, progress):
     """Compute every band of zones, then assemble a table (or a zone × time × stat array)."""
     T = 1 if src.times is None else len(src.times)
-    bands = cov.bands(req.rows_per_band or _rows_per_band(src, T), weights=src.dask is not None)
-    if src.dask is not None:
-        results = _dask_bands(src, bands, stats, req.categorical, progress)
-    else:
+    bands = cov.bands(req.rows_per_band or _rows_per_band(src, T), weights=False)
+    client = _client() if src.dask is not None else None
+    if client is not None:
+        results = _distributed_bands(client, src, cov, bands, (stats, req.categorical), progress)
+    else:  # every local input — files, arrays, dask, lazy files — through one engine
         results = _run_windows(src, cov, bands, T, stats, req.categorical,
                                req.workers or os.cpu_count() or 1, progress)
     out, class_area, valid_area = _assemble(bands, results, stats, cov.matrix.shape[0], T)
@@ -970,21 +1047,53 @@ def _run(zones, src: _Source, cov: Coverage, stats: list[str], req: ZonalRequest
 
 
 def _rows_per_band(src: _Source, T: int) -> int:
-    """About 4 million cells per date, in whole blocks (each block is decoded once)."""
+    """About 4 million cells per window over all dates, in whole blocks (each block is
+    decoded once)."""
     block = max(int(src.block_rows), 1)
     return max(4_000_000 // max(src.grid.width * T, 1) // block, 1) * block
 
 
-def _dask_bands(src: _Source, bands, stats, categorical: bool, progress) -> list:
-    """Every band as a dask task on the chunks of its rows (on the cluster if one is active)."""
-    import dask
+def _client():
+    """The active ``distributed`` client, or None (``distributed`` is not imported for
+    this: a user who has made a client has imported it)."""
+    import sys
 
-    tasks = [dask.delayed(_band_compute)(b.weights, src.dask[:, b.row0:b.row1, :],
-                                         b.row0, src.grid, stats, categorical, src.meta)
-             for b in bands]
-    results = list(dask.compute(*tasks))
-    if progress:
-        progress(len(bands), len(bands))
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def _distributed_bands(client, src: _Source, cov: Coverage, bands, what: tuple, progress) -> list:
+    """Every band as one task of a dask graph on the cluster of ``client``.
+
+    The band's coverage weights are scattered to the cluster once (one future per band,
+    never inside the graph); the task's input is the band's rows of the stack, i.e. the
+    dask chunks they fall in, so a worker holds at most the chunks of the windows it is
+    computing: about ``rows × width × dates × itemsize`` per task (``rows`` = the window
+    widened to whole chunks, ≈ 4 million cells over all dates by default, see
+    :func:`_rows_per_band`) plus the gathered cells in float64.
+    """
+    import dask
+    from distributed import as_completed
+
+    stats, categorical = what
+    weights = [client.scatter(cov.band_weights(b), hash=False) for b in bands]
+    task = dask.delayed(_band_compute, pure=True)
+    graph = [task(w, src.dask[:, b.row0:b.row1, :], b.row0, src.grid, stats, categorical, src.meta)
+             for w, b in zip(weights, bands, strict=True)]
+    futures = client.compute(graph)
+    where = {f.key: k for k, f in enumerate(futures)}
+    results: list = [None] * len(bands)
+    for n, fut in enumerate(as_completed(futures), 1):
+        results[where[fut.key]] = fut.result()
+        fut.release()
+        if progress:
+            progress(n, len(bands))
     return results
 
 
