@@ -1,4 +1,4 @@
-"""Field inspections (现场核查) in the registry GeoPackage: read the map's export, store them.
+"""Field inspections (现场核查) in the registry: read the map's export, store them.
 
 The field map (``maps/assets/inspect.js``) exports one GeoJSON FeatureCollection; each
 feature is an inspection: a GPS point (or no geometry), ``id`` (a UUID made on the
@@ -6,15 +6,17 @@ phone), ``project_code``, ``version`` (the registry batch that wrote the parcel 
 shown), ``finding``, ``note``, ``area_mu``, ``accuracy_m``, ``position_time``,
 ``created_at`` and up to three photos as JPEG ``data:`` URLs.
 
-Two tables are added to the registry GeoPackage, beside ``projects`` (nothing of the
-registry's own tables is touched):
+Two tables are added to the registry, beside ``projects`` (nothing of the registry's own
+tables is touched); the SQL is the backend's (``Backend.ensure_inspections``, ``dump``,
+``load`` of :mod:`layers.registry`), so a GeoPackage and a PostGIS registry (where
+migration 3 creates them) behave the same:
 
 ``inspections`` (features, Point, EPSG:4490)
     one row per inspection, keyed by its ``inspection_id``; ``version_current`` is the
     batch of the project's current version when it was imported. QGIS opens it as a
     point layer; ``photo_count`` says how many photos it has.
 ``inspection_photos`` (attributes)
-    the photo bytes (BLOB, exactly as the phone made them), with ``inspection_id`` and
+    the photo bytes (BLOB / bytea, exactly as the phone made them), with ``inspection_id`` and
     ``photo_index`` linking them to their inspection (a QGIS relation).
 
 Import is all or nothing (one transaction), bounded (:data:`LIMITS`), and idempotent:
@@ -33,22 +35,24 @@ import json
 import logging
 import math
 import re
-import sqlite3
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import shapely
 
 from gis.errors import DataFileError
 from gis.labels import DEFAULT_LANG, message
+
+from .registry.geopackage import point_blob  # noqa: F401 - kept where it was
+from .registry.model import INSPECTION_COLUMNS, INSPECTION_TABLE, PHOTO_COLUMNS, PHOTO_TABLE
 
 log = logging.getLogger(__name__)
 
 FINDINGS = ("built", "partly_built", "not_started", "mismatch", "other")
 """Finding codes of the map's form (``maps.inspect.FINDINGS``; labels ``inspection.finding.*``)."""
-TABLE = "inspections"
-PHOTOS = "inspection_photos"
+TABLE = INSPECTION_TABLE
+PHOTOS = PHOTO_TABLE
 SRS_ID = 4490
 
 
@@ -67,36 +71,6 @@ LIMITS = Limits()
 
 _DATA_URL = re.compile(r"data:image/(jpeg|png);base64,([A-Za-z0-9+/=\s]+)\Z")
 _ID = re.compile(r"[A-Za-z0-9-]{8,64}\Z")
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-  fid INTEGER PRIMARY KEY AUTOINCREMENT,
-  geom BLOB,
-  inspection_id TEXT NOT NULL UNIQUE,
-  project_code TEXT NOT NULL,
-  version TEXT,
-  version_current TEXT,
-  finding TEXT NOT NULL,
-  note TEXT,
-  area_mu REAL,
-  accuracy_m REAL,
-  position_time TEXT,
-  created_at TEXT,
-  photo_count INTEGER NOT NULL,
-  imported_at TEXT NOT NULL,
-  source_sha256 TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS {TABLE}_code ON {TABLE}(project_code);
-CREATE TABLE IF NOT EXISTS {PHOTOS} (
-  fid INTEGER PRIMARY KEY AUTOINCREMENT,
-  inspection_id TEXT NOT NULL REFERENCES {TABLE}(inspection_id),
-  photo_index INTEGER NOT NULL,
-  name TEXT,
-  mime TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  data BLOB NOT NULL,
-  UNIQUE (inspection_id, photo_index));
-"""
-
 
 @dataclass
 class ImportResult:
@@ -214,32 +188,9 @@ def _photos(path, i: int, photos, limits: Limits) -> list[dict]:
 
 
 # -------------------------------------------------------------------- storing
-def point_blob(lon: float, lat: float, srs_id: int = SRS_ID) -> bytes:
-    """A GeoPackage geometry blob of a point (standard header, no envelope, WKB).
-
-    >>> point_blob(123.0, 45.0)[:4]
-    b'GP\\x00\\x01'
-    """
-    return b"GP" + struct.pack("<BBi", 0, 1, srs_id) + struct.pack("<BIdd", 1, 1, lon, lat)
-
-
-def _register(con: sqlite3.Connection) -> None:
-    """Make ``inspections`` a point layer of the GeoPackage (once)."""
-    for stmt in filter(str.strip, _SCHEMA.split(";")):  # not executescript: it would end the transaction
-        con.execute(stmt)
-    have = con.execute("SELECT 1 FROM gpkg_contents WHERE table_name = ?", (TABLE,)).fetchone()
-    if have:
-        return
-    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
-                "VALUES (?, 'features', ?, ?, ?)", (TABLE, TABLE, "现场核查 field inspections (photos in "
-                                                     f"{PHOTOS}, linked by inspection_id)", SRS_ID))
-    con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'POINT', ?, 0, 0)", (TABLE, SRS_ID))
-    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
-                "VALUES (?, 'attributes', ?, ?)", (PHOTOS, PHOTOS, "现场核查照片 inspection photos"))
-
-
 def import_inspections(registry, path, lang: str = DEFAULT_LANG, limits: Limits = LIMITS) -> ImportResult:
-    """Store the inspections of an export file in ``registry`` (a :class:`layers.registry.Registry`).
+    """Store the inspections of an export file in ``registry`` (a :class:`layers.registry.Registry`
+    on either backend: GeoPackage or PostGIS).
 
     All or nothing: the file is checked completely first, then one transaction writes
     every inspection whose project code the registry knows and that is not stored yet.
@@ -249,11 +200,13 @@ def import_inspections(registry, path, lang: str = DEFAULT_LANG, limits: Limits 
     current = projects[projects["valid_to"].isna()].set_index("project_code")["batch_id"].to_dict()
     known = set(projects["project_code"].astype(str))
     versions = set(zip(projects["project_code"].astype(str), projects["batch_id"].astype(str), strict=True))
-    res, rejected = ImportResult(), []
+    res, rejected, new = ImportResult(), [], []
     at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    with registry.backend.transaction() as con:
-        _register(con)
-        stored = {r[0] for r in con.execute(f"SELECT inspection_id FROM {TABLE}")}
+    backend = registry.backend
+    with backend.transaction() as tx:
+        backend.ensure_inspections(tx)
+        cols, have = backend.dump(TABLE, order="fid", tx=tx)
+        stored = {r[cols.index("inspection_id")] for r in have}
         for i, r in enumerate(recs, start=1):
             reason = _refusal(r, known, versions, lang)
             if reason:
@@ -261,10 +214,10 @@ def import_inspections(registry, path, lang: str = DEFAULT_LANG, limits: Limits 
             elif r["inspection_id"] in stored:
                 res.n_unchanged += 1
             else:
-                _insert(con, r, current.get(r["project_code"]), at)
+                new.append(r)
                 stored.add(r["inspection_id"])
-                res.n_new += 1
-                res.n_photos += len(r["photos"])
+        _insert(backend, tx, new, current, at)
+    res.n_new, res.n_photos = len(new), sum(len(r["photos"]) for r in new)
     res.rejected = pd.DataFrame(rejected, columns=["feature", "project_code", "reason"])
     return res
 
@@ -277,48 +230,39 @@ def _refusal(r: dict, known: set, versions: set, lang: str) -> str | None:
     return None
 
 
-def _insert(con, r: dict, current: str | None, at: str) -> None:
-    geom = point_blob(*r["point"]) if r["point"] else None
-    con.execute(f"INSERT INTO {TABLE} (geom, inspection_id, project_code, version, version_current, finding, note, "
-                "area_mu, accuracy_m, position_time, created_at, photo_count, imported_at, source_sha256) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (geom, r["inspection_id"], r["project_code"], r["version"], current, r["finding"], r["note"],
-                 r["area_mu"], r["accuracy_m"], r["position_time"], r["created_at"], len(r["photos"]), at,
-                 r["source_sha256"]))
-    con.executemany(f"INSERT INTO {PHOTOS} (inspection_id, photo_index, name, mime, sha256, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(r["inspection_id"], k, ph["name"], ph["mime"], ph["sha256"], sqlite3.Binary(ph["data"]))
-                     for k, ph in enumerate(r["photos"], start=1)])
+def _insert(backend, tx, recs: list[dict], current: dict, at: str) -> None:
+    """Write new inspections and their photos through the backend (``Backend.load``)."""
+    rows = [(None if r["point"] is None else shapely.to_wkb(shapely.Point(*r["point"]), byte_order=1),
+             r["inspection_id"], r["project_code"], r["version"], current.get(r["project_code"]), r["finding"],
+             r["note"], r["area_mu"], r["accuracy_m"], r["position_time"], r["created_at"], len(r["photos"]), at,
+             r["source_sha256"]) for r in recs]
+    backend.load(tx, TABLE, ["geom", *INSPECTION_COLUMNS], rows)
+    photo_rows = [(r["inspection_id"], k, ph["name"], ph["mime"], ph["sha256"], ph["data"])
+                  for r in recs for k, ph in enumerate(r["photos"], start=1)]
+    backend.load(tx, PHOTOS, list(PHOTO_COLUMNS), photo_rows)
 
 
 # -------------------------------------------------------------------- reading back
+_SHOWN = ["inspection_id", "project_code", "version", "version_current", "finding", "note", "area_mu",
+          "accuracy_m", "position_time", "created_at", "photo_count", "imported_at"]
+
+
 def inspections(registry, project_code: str | None = None) -> pd.DataFrame:
     """Stored inspections (no photo bytes), oldest first; of one project with ``project_code``.
 
     An empty frame when none was ever imported.
     """
-    cols = ["inspection_id", "project_code", "version", "version_current", "finding", "note", "area_mu",
-            "accuracy_m", "position_time", "created_at", "photo_count", "imported_at"]
-    con = sqlite3.connect(f"file:{registry.path}?mode=ro", uri=True)
-    try:
-        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (TABLE,)).fetchone():
-            return pd.DataFrame(columns=cols)
-        where, params = ("WHERE project_code = ?", (str(project_code),)) if project_code is not None else ("", ())
-        rows = con.execute(f"SELECT {', '.join(cols)} FROM {TABLE} {where} ORDER BY created_at, fid", params).fetchall()
-    finally:
-        con.close()
-    return pd.DataFrame.from_records(rows, columns=cols)
+    where, params = ("project_code = ?", (str(project_code),)) if project_code is not None else (None, ())
+    cols, rows = registry.backend.dump(TABLE, where, params, order="created_at, fid")
+    df = pd.DataFrame.from_records(rows, columns=cols)
+    return df[_SHOWN].reset_index(drop=True) if len(df) else pd.DataFrame(columns=_SHOWN)
 
 
 def photos(registry, inspection_id: str) -> list[bytes]:
     """The photo bytes of one inspection, in order."""
-    con = sqlite3.connect(f"file:{registry.path}?mode=ro", uri=True)
-    try:
-        rows = con.execute(f"SELECT data FROM {PHOTOS} WHERE inspection_id = ? ORDER BY photo_index",
-                           (inspection_id,)).fetchall()
-    finally:
-        con.close()
-    return [bytes(r[0]) for r in rows]
+    cols, rows = registry.backend.dump(PHOTOS, "inspection_id = ?", (inspection_id,), order="photo_index")
+    k = cols.index("data")
+    return [bytes(r[k]) for r in rows]
 
 
 def latest_contradicting(registry) -> pd.DataFrame:

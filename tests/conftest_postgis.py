@@ -152,3 +152,70 @@ def _stop(bindir: str, folder: str) -> None:
 def pg_url(pg_server):
     """A fresh database with PostGIS for one test module (superuser URL)."""
     return pg_server.new_database()
+
+
+# -- county offices in their own processes (concurrency and kill -9 tests, benchmarks) ----------
+
+
+def office_rows(county: str, prefix: str, n: int, status: str = "planned", seed: int = 0):
+    """``n`` parcels of one county office (codes ``<prefix>-<i>``), 1 ha boxes near Baicheng."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    i = np.arange(n)
+    x = 122.0 + (int(county) % 97) * 0.05 + (i % 100) * 0.002 + seed * 1e-6
+    y = 45.0 + (i // 100) * 0.002
+    return gpd.GeoDataFrame({
+        "project_code": [f"{prefix}-{k}" for k in i], "project_name": f"项目 {prefix}", "category": "paddy_new",
+        "county_code": county, "year": 2024, "status": status, "declared_area_mu": np.nan, "area_mu": np.nan,
+        "investment_wan_yuan": np.round(i * 0.25, 2),
+    }, geometry=shapely.box(x, y, x + 0.0013, y + 0.0009), crs="EPSG:4490")
+
+
+def office_main(argv: list[str]) -> None:
+    """A county office in its own process (``python -c`` from a test or benchmark).
+
+    ``imports URL COUNTY N_IMPORTS N_PARCELS START``: wait until the epoch time START,
+    then N_IMPORTS imports; every second import updates the parcels of the one before
+    (status changed). Prints one JSON line per import (batch, seconds, rows, t0, t1).
+
+    ``kill URL PREFIX N_PARCELS``: build the rows, wait for a line on stdin, open the
+    transaction, print ``{"pid": backend pid}``, write, commit, print ``{"committed": …}``.
+    """
+    import json
+    import sys
+    import time
+
+    from layers.registry import Registry
+
+    mode, url = argv[0], argv[1]
+    reg = Registry(url)
+    if mode == "kill":
+        prefix, n = argv[2], int(argv[3])
+        rows = office_rows("220821", prefix, n)
+        sys.stdin.readline()
+        with reg.transaction() as tx:
+            print(json.dumps({"pid": tx.info.backend_pid}), flush=True)
+            res = reg.write(rows, source=f"{prefix}.shp", sha256="k" * 64, batch_id=f"kill-{prefix}", tx=tx)
+        print(json.dumps({"committed": res.batch_id}), flush=True)
+        return
+    county, n_imports, n, start = argv[2], int(argv[3]), int(argv[4]), float(argv[5])
+    time.sleep(max(0.0, start - time.time()))
+    for k in range(n_imports):
+        update = k % 2 == 1
+        rows = office_rows(county, f"{county}-{k - 1 if update else k}", n, "approved" if update else "planned", k)
+        t0 = time.time()
+        res = reg.write(rows, source=f"{county}-{k}.shp", sha256="o" * 64, update=update)
+        t1 = time.time()
+        print(json.dumps({"batch": res.batch_id, "seconds": t1 - t0, "new": res.n_new, "updated": res.n_updated,
+                          "t0": t0, "t1": t1}), flush=True)
+
+
+def office_command(*args: str) -> list[str]:
+    """The command line of :func:`office_main` with these arguments."""
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = f"import sys; sys.path.insert(0, {here!r}); from conftest_postgis import office_main; office_main(sys.argv[1:])"
+    return [sys.executable, "-c", code, *args]

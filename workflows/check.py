@@ -215,8 +215,9 @@ def run_check(registry=None, output=".", *, fmt: str = "xlsx", lang: str = "zh",
     parcels = registry_parcels(registry)
     rules = o.rules if o.rules is None or not isinstance(o.rules, (str, Path)) else load_rules(o.rules)
     workspace = o.workspace
-    if workspace is None and (registry_path(registry).parent / "catalog.yml").exists():
-        workspace = registry_path(registry).parent
+    where = registry_path(registry)  # a GeoPackage path, or a PostGIS URL (no folder beside it)
+    if workspace is None and isinstance(where, Path) and (where.parent / "catalog.yml").exists():
+        workspace = where.parent
     reserves = o.protected_areas
     if reserves is None:
         reserves = layers.get_catalog(workspace).load_role("protected_areas", required=False)[0]

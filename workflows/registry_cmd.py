@@ -183,3 +183,7 @@ def verify_command(registry, lang):
 from workflows.registry_grant import grant_command  # noqa: E402 - registered here, defined on its own
 
 registry_group.add_command(grant_command)
+
+from workflows.registry_copy import copy_command  # noqa: E402 - registered here, defined on its own
+
+registry_group.add_command(copy_command)

@@ -22,7 +22,8 @@ Modules: :mod:`.core` holds the rules (:class:`Registry`: history, updates, undo
 verify) and the small :class:`Backend` interface; :mod:`.geopackage` the embedded
 default store (:class:`GeoPackageBackend`, the SQL); :mod:`.postgis` the bureau's shared
 store (``Registry("postgresql://user@host/db")``, PostgreSQL + PostGIS with county-office
-roles); :mod:`.model` the fields and fingerprints both share; :mod:`.export` the exports. Every import is
+roles); :mod:`.model` the fields and fingerprints both share; :mod:`.export` the exports;
+:mod:`.copy` moves a whole registry from one backend to the other. Every import is
 one SQLite transaction (``BEGIN IMMEDIATE`` … ``COMMIT``, rollback journal): a process
 killed at any moment leaves either the state before the import or the whole batch, and
 a second writer waits up to ``timeout`` seconds, then fails with
@@ -49,6 +50,7 @@ Examples
 (1, 1, [1])
 """
 
+from .copy import copy_registry
 from .core import URL_SCHEMES, Backend, Registry, is_url
 from .export import EXPORT_MARK
 from .geopackage import (
@@ -62,6 +64,6 @@ from .model import (
 __all__ = [
     "ATTRIBUTES", "BATCH_COLUMNS", "COLUMNS", "COMPARED", "EXPORT_MARK", "FINGERPRINTED", "GEOM",
     "REQUIRED_COLUMNS", "SRS_ID", "TABLE", "URL_SCHEMES", "Backend", "GeoPackageBackend", "Registry",
-    "WriteResult", "blob_wkb", "canonical_wkb", "fingerprints", "from_gpkg_blobs", "geometry_area_mu",
+    "WriteResult", "blob_wkb", "copy_registry", "canonical_wkb", "fingerprints", "from_gpkg_blobs", "geometry_area_mu",
     "is_url", "new_batch_id", "now_iso", "storage_error", "to_gpkg_blobs",
 ]

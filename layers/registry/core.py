@@ -44,7 +44,12 @@ def is_url(location: str | os.PathLike) -> bool:
     return isinstance(location, str) and location.lower().startswith(URL_SCHEMES)
 
 class Backend(Protocol):
-    """What :class:`Registry` needs from a store (GeoPackage now, PostGIS later)."""
+    """What :class:`Registry` and :mod:`layers.inspections` need from a store
+    (:class:`~.geopackage.GeoPackageBackend`, :class:`~.postgis.PostGISBackend`).
+
+    ``dump``/``load`` read and write whole rows of :data:`~.model.TABLES` as stored
+    (``geom`` as little-endian ISO WKB, ``where`` with ``?`` placeholders): the
+    inspections and ``agrigis registry copy`` use them."""
 
     def transaction(self) -> Iterator[object]: ...
 
@@ -62,6 +67,16 @@ class Backend(Protocol):
 
     def read_batches(self) -> pd.DataFrame: ...
 
+    def read_seals(self) -> tuple[pd.DataFrame, np.ndarray]: ...
+
+    def ensure_inspections(self, tx) -> None: ...
+
+    def dump(self, table: str, where: str | None = None, params=(), order: str = "fid",
+             tx=None) -> tuple[list[str], list[tuple]]: ...
+
+    def load(self, tx, table: str, cols: list[str], rows: list[tuple]) -> None: ...
+
+    def is_empty(self) -> bool: ...
 
 
 # -- the registry ---------------------------------------------------------------------

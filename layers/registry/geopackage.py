@@ -19,8 +19,9 @@ from gis.errors import AgrigisError, DataFileError, RegistryBusyError, RegistryE
 
 from .. import qgis_style
 from .model import (
-    ATTRIBUTES, COLUMNS, FINGERPRINTED, GEOM, REQUIRED_COLUMNS, SRS_ID, TABLE, BATCH_COLUMNS, _NUMERIC,
-    _area_agrees, _py, _text, fingerprints, geometry_area_mu,
+    ATTRIBUTES, COLUMNS, FINGERPRINTED, GEOM, INSPECTION_COLUMNS, INSPECTION_TABLE, PHOTO_COLUMNS, PHOTO_TABLE,
+    REQUIRED_COLUMNS, SRS_ID, TABLE, TABLES, BATCH_COLUMNS, _NUMERIC, _area_agrees, _py, _text, fingerprints,
+    geometry_area_mu,
 )
 
 log = logging.getLogger(__name__)
@@ -202,6 +203,30 @@ def blob_wkb(blob) -> bytes | None:
         return bytes(blob)[_header_len(blob):]
     except (IndexError, KeyError, TypeError):
         return bytes(blob)
+
+
+def point_blob(lon: float, lat: float, srs_id: int = SRS_ID) -> bytes:
+    """A GeoPackage geometry blob of a point (standard header, no envelope, WKB).
+
+    >>> point_blob(123.0, 45.0)[:4]
+    b'GP\\x00\\x01'
+    """
+    return b"GP" + struct.pack("<BBi", 0, 1, srs_id) + struct.pack("<BIdd", 1, 1, lon, lat)
+
+
+_INSPECTION_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {INSPECTION_TABLE} (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT, geom BLOB, inspection_id TEXT NOT NULL UNIQUE,
+  project_code TEXT NOT NULL, version TEXT, version_current TEXT, finding TEXT NOT NULL, note TEXT,
+  area_mu REAL, accuracy_m REAL, position_time TEXT, created_at TEXT, photo_count INTEGER NOT NULL,
+  imported_at TEXT NOT NULL, source_sha256 TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS {INSPECTION_TABLE}_code ON {INSPECTION_TABLE}(project_code);
+CREATE TABLE IF NOT EXISTS {PHOTO_TABLE} (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT,
+  inspection_id TEXT NOT NULL REFERENCES {INSPECTION_TABLE}(inspection_id),
+  photo_index INTEGER NOT NULL, name TEXT, mime TEXT NOT NULL, sha256 TEXT NOT NULL, data BLOB NOT NULL,
+  UNIQUE (inspection_id, photo_index))
+"""
 
 
 def canonical_wkb(blobs) -> list[bytes | None]:
@@ -490,25 +515,32 @@ class GeoPackageBackend:
         if self.has_fingerprint:
             cols.append("fingerprint")
             data.append(fingerprints(values, [blob_wkb(b) for b in blobs]))
-        # The R-tree insert trigger calls a Python function per row (slow for bulk
-        # loads): inside this transaction drop it, fill the R-tree in one go from the
-        # bounds, and put the identical trigger back before COMMIT. Other connections
-        # never see the file without it.
+        self._insert_features(tx, cols, list(zip(*data)), fids, geoms)
+
+    def _insert_features(self, tx, cols: list[str], rows: list[tuple], fids: list[int], geoms: np.ndarray) -> None:
+        """Insert rows of ``projects`` (blobs in ``rows``) and their R-tree entries.
+
+        The R-tree insert trigger calls a Python function per row (slow for bulk loads):
+        inside this transaction drop it, fill the R-tree in one go from the bounds, and
+        put the identical trigger back before COMMIT. Other connections never see the
+        file without it."""
         trig = f"rtree_{TABLE}_{GEOM}_insert"
         sql = tx.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trig,)).fetchone()
         if sql:
             tx.execute(f"DROP TRIGGER {trig}")
-        tx.executemany(
-            f"INSERT INTO {TABLE} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", zip(*data)
-        )
+        tx.executemany(f"INSERT INTO {TABLE} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+        ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        geoms, fids = geoms[ok], np.asarray(fids)[ok]
         b = shapely.bounds(geoms)
         o = _morton_order(b)  # spatially sorted inserts build the R-tree ~20 % faster
         tx.executemany(
             f"INSERT OR REPLACE INTO rtree_{TABLE}_{GEOM} VALUES (?, ?, ?, ?, ?)",
-            zip(np.asarray(fids)[o].tolist(), b[o, 0].tolist(), b[o, 2].tolist(), b[o, 1].tolist(), b[o, 3].tolist()),
+            zip(fids[o].tolist(), b[o, 0].tolist(), b[o, 2].tolist(), b[o, 1].tolist(), b[o, 3].tolist()),
         )
         if sql:
             tx.execute(sql[0])
+        if not len(geoms):
+            return
         ext = (np.nanmin(b[:, 0]), np.nanmin(b[:, 1]), np.nanmax(b[:, 2]), np.nanmax(b[:, 3]))
         tx.execute(
             "UPDATE gpkg_contents SET min_x = min(coalesce(min_x, ?1), ?1), min_y = min(coalesce(min_y, ?2), ?2), "
@@ -551,6 +583,67 @@ class GeoPackageBackend:
             (at, user, batch_id),
         )
         return deleted, restored
+
+    # -- inspections and whole tables (agrigis registry copy) ------------------------------
+    def ensure_inspections(self, tx) -> None:
+        """Make ``inspections`` a point layer and ``inspection_photos`` a table of the
+        GeoPackage (once; see :mod:`layers.inspections`)."""
+        for stmt in filter(str.strip, _INSPECTION_SCHEMA.split(";")):  # not executescript: it would COMMIT
+            tx.execute(stmt)
+        if tx.execute("SELECT 1 FROM gpkg_contents WHERE table_name = ?", (INSPECTION_TABLE,)).fetchone():
+            return
+        tx.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
+                   "VALUES (?, 'features', ?, ?, ?)", (INSPECTION_TABLE, INSPECTION_TABLE, "现场核查 field inspections "
+                                                      f"(photos in {PHOTO_TABLE}, linked by inspection_id)", SRS_ID))
+        tx.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'POINT', ?, 0, 0)", (INSPECTION_TABLE, SRS_ID))
+        tx.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
+                   "VALUES (?, 'attributes', ?, ?)", (PHOTO_TABLE, PHOTO_TABLE, "现场核查照片 inspection photos"))
+
+    def dump(self, table: str, where: str | None = None, params=(), order: str = "fid", tx=None):
+        """``(columns, rows)`` of one of :data:`~.model.TABLES` as stored (``geom`` as WKB);
+        no rows when the table was never created (inspections). ``where`` uses ``?``."""
+        cols = list(TABLES[table])
+        sql = f"SELECT {', '.join(cols)} FROM {table}" + (f" WHERE {where}" if where else "") + f" ORDER BY {order}"
+        if tx is None:
+            with self._read() as con:
+                return self.dump(table, where, params, order, tx=con)
+        if not tx.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
+            return cols, []
+        rows = tx.execute(sql, params).fetchall()
+        if GEOM in cols:
+            g = cols.index(GEOM)
+            rows = [(*r[:g], blob_wkb(r[g]), *r[g + 1:]) for r in rows]
+        return cols, rows
+
+    def load(self, tx, table: str, cols: list[str], rows: list[tuple]) -> None:
+        """Insert rows as :meth:`dump` reads them (``fid`` kept when given, ``geom`` WKB)."""
+        if not rows:
+            return
+        if table in (INSPECTION_TABLE, PHOTO_TABLE):
+            self.ensure_inspections(tx)
+        if GEOM not in cols:
+            tx.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+            return
+        g = cols.index(GEOM)
+        geoms = shapely.from_wkb(np.array([r[g] for r in rows], dtype=object))
+        if table == TABLE:
+            blobs = [None if w is None else b for w, b in zip((r[g] for r in rows), to_gpkg_blobs(geoms), strict=True)]
+        else:  # points: a header without envelope, as the inspection import writes them
+            head = b"GP" + struct.pack("<BBi", 0, 1, SRS_ID)
+            blobs = [None if r[g] is None else head + bytes(r[g]) for r in rows]
+        rows = [(*r[:g], blob, *r[g + 1:]) for r, blob in zip(rows, blobs, strict=True)]
+        if table != TABLE:
+            tx.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+            return
+        fids = [r[cols.index("fid")] for r in rows] if "fid" in cols else None
+        if fids is None:
+            raise ValueError("projects rows are loaded with their fid")
+        self._insert_features(tx, cols, rows, fids, geoms)
+
+    def is_empty(self) -> bool:
+        """No version, batch or inspection stored yet (a copy may go here)."""
+        with self._read() as con:
+            return all(not self.dump(t, order="fid LIMIT 1", tx=con)[1] for t in TABLES)
 
 
 def _morton_order(bounds: np.ndarray) -> np.ndarray:

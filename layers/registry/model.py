@@ -135,8 +135,9 @@ def now_iso() -> str:
 
 
 def new_batch_id() -> str:
-    """A sortable, unique batch id such as ``20261125-161230-3fa2``."""
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    """A sortable, unique batch id such as ``20261125-161230-3fa2c81d`` (32 random bits:
+    five offices importing in the same second do not collide)."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(4)
 
 
 def _user() -> str:
@@ -196,3 +197,27 @@ def _multi(geoms: np.ndarray) -> np.ndarray:
     if poly.any():
         out[poly] = shapely.multipolygons(out[poly], indices=np.arange(int(poly.sum())))
     return out
+
+
+INSPECTION_TABLE = "inspections"
+PHOTO_TABLE = "inspection_photos"
+
+INSPECTION_COLUMNS = (
+    "inspection_id", "project_code", "version", "version_current", "finding", "note", "area_mu", "accuracy_m",
+    "position_time", "created_at", "photo_count", "imported_at", "source_sha256",
+)
+"""Fields of a stored field inspection (besides ``fid`` and its point ``lon``/``lat``),
+the same in both backends (:mod:`layers.inspections`)."""
+
+PHOTO_COLUMNS = ("inspection_id", "photo_index", "name", "mime", "sha256", "data")
+"""Fields of a stored inspection photo (besides ``fid``); ``data`` is the JPEG/PNG bytes."""
+
+TABLES = {
+    TABLE: ("fid", GEOM, *COLUMNS, "closed_by", "source_row", "fingerprint"),
+    "batches": ("fid", *BATCH_COLUMNS),
+    INSPECTION_TABLE: ("fid", GEOM, *INSPECTION_COLUMNS),
+    PHOTO_TABLE: ("fid", *PHOTO_COLUMNS),
+}
+"""Every table of a registry with its columns, as ``Backend.dump`` reads them and
+``Backend.load`` writes them (a ``geom`` column as ISO WKB, little-endian, 2D), in the
+order ``agrigis registry copy`` moves them."""

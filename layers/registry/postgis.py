@@ -38,7 +38,8 @@ from gis.errors import AgrigisError, DataFileError, RegistryBusyError, RegistryE
 
 from .. import qgis_style
 from .model import (
-    ATTRIBUTES, BATCH_COLUMNS, COLUMNS, FINGERPRINTED, GEOM, SRS_ID, TABLE, _NUMERIC, _py, _text, fingerprints,
+    ATTRIBUTES, BATCH_COLUMNS, COLUMNS, FINGERPRINTED, GEOM, INSPECTION_TABLE, PHOTO_TABLE, SRS_ID, TABLE, TABLES,
+    _NUMERIC, _py, _text, fingerprints,
 )
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,25 @@ CREATE POLICY own_update ON batches FOR UPDATE TO agrigis_county
   USING (db_role = current_user) WITH CHECK (db_role = current_user);
 """
 
-MIGRATIONS = {1: _V1, 2: _V2}
+_V3 = f"""
+CREATE TABLE IF NOT EXISTS {INSPECTION_TABLE} (
+  fid bigserial PRIMARY KEY, {GEOM} geometry(Point, {SRS_ID}), inspection_id text NOT NULL UNIQUE,
+  project_code text NOT NULL, version text, version_current text, finding text NOT NULL, note text,
+  area_mu double precision, accuracy_m double precision, position_time text, created_at text,
+  photo_count integer NOT NULL, imported_at text NOT NULL, source_sha256 text NOT NULL);
+CREATE INDEX IF NOT EXISTS {INSPECTION_TABLE}_code ON {INSPECTION_TABLE} (project_code);
+COMMENT ON TABLE {INSPECTION_TABLE} IS '现场核查 field inspections (photos in {PHOTO_TABLE}, linked by inspection_id)';
+CREATE TABLE IF NOT EXISTS {PHOTO_TABLE} (
+  fid bigserial PRIMARY KEY, inspection_id text NOT NULL REFERENCES {INSPECTION_TABLE} (inspection_id),
+  photo_index integer NOT NULL, name text, mime text NOT NULL, sha256 text NOT NULL, data bytea NOT NULL,
+  UNIQUE (inspection_id, photo_index));
+COMMENT ON TABLE {PHOTO_TABLE} IS '现场核查照片 inspection photos';
+GRANT SELECT ON {INSPECTION_TABLE}, {PHOTO_TABLE} TO agrigis_city, agrigis_county, agrigis_viewer;
+GRANT INSERT ON {INSPECTION_TABLE}, {PHOTO_TABLE} TO agrigis_city, agrigis_county;
+GRANT USAGE ON SEQUENCE {INSPECTION_TABLE}_fid_seq, {PHOTO_TABLE}_fid_seq TO agrigis_city, agrigis_county;
+"""
+
+MIGRATIONS = {1: _V1, 2: _V2, 3: _V3}
 """SQL that brings the schema from version ``n - 1`` to ``n`` (a new database runs all)."""
 
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -404,17 +423,7 @@ class PostGISBackend:
         values = {c: _py(rows[c]) if c in _NUMERIC or c == "source_row" else _text(_py(rows[c])) for c in cols}
         fps = fingerprints(values, [bytes(w) for w in wkb])
         names = f"{GEOM}, {', '.join(cols)}, fingerprint"
-        target = TABLE
-        if self.row_security:  # PostgreSQL refuses COPY into a table with row-level security:
-            target = "_agrigis_versions"  # COPY into a temporary table, then one INSERT the policies check
-            tx.execute(f"CREATE TEMP TABLE IF NOT EXISTS {target} ON COMMIT DROP AS "
-                       f"SELECT {names} FROM {TABLE} WITH NO DATA")
-            tx.execute(f"TRUNCATE {target}")
-        with tx.cursor().copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-            for row in zip(ewkb.tolist(), *(values[c] for c in cols), fps, strict=True):
-                copy.write_row(row)
-        if self.row_security:
-            tx.execute(f"INSERT INTO {TABLE} ({names}) SELECT {names} FROM {target}")
+        self._copy(tx, TABLE, names, zip(ewkb.tolist(), *(values[c] for c in cols), fps, strict=True))
 
     def close_versions(self, tx, fids: list[int], at: str, batch_id: str) -> None:
         """End the current versions ``fids``; a version another writer ended meanwhile (or
@@ -452,3 +461,59 @@ class PostGISBackend:
         restored = tx.execute(f"UPDATE {TABLE} SET valid_to = NULL, closed_by = NULL WHERE closed_by = %s",
                               (batch_id,)).rowcount
         return deleted, restored
+
+    # -- inspections and whole tables (agrigis registry copy) ------------------------------
+    def ensure_inspections(self, tx) -> None:
+        """The inspection tables are part of the schema (migration 3): nothing to do."""
+
+    def dump(self, table: str, where: str | None = None, params=(), order: str = "fid", tx=None):
+        """``(columns, rows)`` of one of :data:`~.model.TABLES` as stored (``geom`` as
+        little-endian WKB); ``where`` uses ``?`` like the GeoPackage's."""
+        cols = list(TABLES[table])
+        sel = ", ".join(f"ST_AsBinary({GEOM}, 'NDR')" if c == GEOM else f'"{c}"' for c in cols)
+        sql = f"SELECT {sel} FROM {table}" + (f" WHERE {where.replace('?', '%s')}" if where else "") + \
+            f" ORDER BY {order}"
+        if tx is None:
+            with self._read() as con:
+                return self.dump(table, where, params, order, tx=con)
+        rows = tx.execute(sql, params).fetchall()
+        if GEOM in cols:
+            g = cols.index(GEOM)
+            rows = [(*r[:g], None if r[g] is None else bytes(r[g]), *r[g + 1:]) for r in rows]
+        return cols, rows
+
+    def load(self, tx, table: str, cols: list[str], rows: list[tuple]) -> None:
+        """Insert rows as :meth:`dump` reads them with ``COPY`` (``fid`` kept when given,
+        the table's id sequence moved past it)."""
+        if not rows:
+            return
+        if GEOM in cols:
+            g = cols.index(GEOM)
+            wkb = np.array([r[g] for r in rows], dtype=object)
+            ewkb = shapely.to_wkb(shapely.set_srid(shapely.from_wkb(wkb), SRS_ID), hex=True, byte_order=1,
+                                  include_srid=True, output_dimension=2).tolist()
+            rows = [(*r[:g], e, *r[g + 1:]) for r, e in zip(rows, ewkb, strict=True)]
+        self._copy(tx, table, ", ".join(f'"{c}"' for c in cols), rows)
+        if "fid" in cols:
+            tx.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'fid'), "
+                       f"(SELECT greatest(max(fid), 1) FROM {table}))")
+
+    def _copy(self, tx, table: str, names: str, rows) -> None:
+        """``COPY`` rows into ``table``; under row-level security (which refuses ``COPY``)
+        into a temporary table, then one ``INSERT`` the policies check."""
+        target = table
+        if self.row_security:
+            target = f"_agrigis_{table}"
+            tx.execute(f"CREATE TEMP TABLE IF NOT EXISTS {target} ON COMMIT DROP AS "
+                       f"SELECT {names} FROM {table} WITH NO DATA")
+            tx.execute(f"TRUNCATE {target}")
+        with tx.cursor().copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        if self.row_security:
+            tx.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {target}")
+
+    def is_empty(self) -> bool:
+        """No version, batch or inspection stored yet (a copy may go here)."""
+        with self._read() as con:
+            return not any(con.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0] for t in TABLES)
