@@ -7,8 +7,12 @@
   from the bundled catalogue (``synthetic: false``) and are not copied;
 * ``reference.gpkg`` — rivers, canals, lakes and the 莫莫格/向海 reserves
   (:mod:`layers.demo_vectors`);
-* ``rasters/`` — DEM, soil EC/pH/ESP, land cover (+ ``landcover_classes.csv``) and a
-  monthly NDVI stack for 2020–2024 on an EPSG:4550 grid (:mod:`layers.demo_rasters`);
+* ``rasters/`` — DEM, soil EC/pH/ESP and land cover (+ ``landcover_classes.csv``) on an
+  EPSG:4550 grid (:mod:`layers.demo_rasters`);
+* ``imagery/products/`` — SYNTHETIC Sentinel-2 L2A products in the real ``.SAFE`` layout
+  over Da'an, one per month May–September 2020–2024, whose NDVI is the demo's model
+  (:mod:`layers.demo_imagery`). ``workflows.demo`` builds the NDVI stack from them with
+  the real imagery path and registers it (:func:`register_ndvi`);
 * ``parcels/demo_parcels.gpkg`` — project parcels of every category with the columns
   of a user's own file (:mod:`layers.demo_parcels`). The registry is *not* written here:
   ``workflows.demo`` imports this file with the real importer, like a user's file.
@@ -45,7 +49,7 @@ class Size:
 
     res_m: float          # soil / DEM / land-cover cell size
     analysis_m: float     # grid of the smooth driver fields (and parcel placement)
-    ndvi_m: float         # NDVI cell size
+    ndvi_m: float         # NDVI cell size (of the products and the stack)
     area_scale: float     # share of the 2024 targets the parcels cover
     field_scale: float    # field size multiplier (smaller → more parcels)
     note: str = ""
@@ -81,14 +85,22 @@ class DemoWorkspace:
     parcels: Path
     rasters: dict[str, Path] = field(default_factory=dict)
     n_parcels: int = 0
+    products: "object" = None  # layers.demo_imagery.Products
 
     @property
     def registry(self) -> Path:
         return self.folder / "registry.gpkg"
 
 
-def _catalog_yaml(seed: int, size: str, rasters: dict[str, Path], folder: Path) -> str:
+NDVI_STACK = "rasters/ndvi_stack.nc"
+"""Where ``workflows.demo`` writes the NDVI stack built from the products."""
+
+
+def _catalog_yaml(seed: int, size: str, rasters: dict[str, Path], folder: Path,
+                  ndvi: Path | None = None) -> str:
     import yaml
+
+    from .demo_imagery import PRODUCT_CRS
 
     src = SOURCE.format(seed=seed)
     entries = []
@@ -125,9 +137,13 @@ def _catalog_yaml(seed: int, size: str, rasters: dict[str, Path], folder: Path) 
             ) + "; table: rasters/landcover_classes.csv"
         add(name, "raster", rasters[name].relative_to(folder).as_posix(), name, zh, en,
             description=desc)
-    add("ndvi", "raster", rasters["ndvi"].relative_to(folder).as_posix(), "ndvi",
-        "月度NDVI 2020–2024(合成)", "Monthly NDVI 2020-2024 (synthetic)",
-        description="one band per month, band description = date (YYYY-MM-DD), int16 × 1e-4")
+    if ndvi is not None:
+        add("ndvi", "raster", ndvi.relative_to(folder).as_posix(), "ndvi",
+            "大安市月度NDVI 2020–2024 生长季(合成影像)", "Monthly NDVI of Da'an, May-Sep 2020-2024 "
+            "(synthetic imagery)", crs=PRODUCT_CRS,
+            description=("NetCDF stack of `agrigis imagery stack --composite month --how max` over the "
+                         "synthetic Sentinel-2 L2A products in imagery/products; covers the bounding box "
+                         "of Da'an (220882) only; variables NDVI and valid_count"))
     head = (f"# agrigis demo workspace (SYNTHETIC data), seed {seed}, size {size}.\n"
             "# Made by `agrigis demo`; every layer here is generated and marked synthetic.\n"
             "# The real county and city boundaries come from the bundled catalogue\n"
@@ -156,7 +172,9 @@ def build_workspace(folder, seed: int = 0, size: str = "default",
     """
     import layers
 
-    from . import demo_parcels, demo_rasters, demo_vectors
+    from gis.outputs import write_text
+
+    from . import demo_imagery, demo_parcels, demo_rasters, demo_vectors
 
     if size not in SIZES:
         raise InputError(f"unknown demo size {size!r}; use one of {', '.join(SIZES)}")
@@ -209,20 +227,28 @@ def build_workspace(folder, seed: int = 0, size: str = "default",
 
     step("ndvi", 0.0)
     years = tuple(range(NDVI_YEARS[0], NDVI_YEARS[1] + 1))
-    grid, bands = demo_rasters.ndvi_stack(drivers, paths["landcover"], parcels, sz.ndvi_m,
-                                          years=years, seed=seed)
-    paths["ndvi"] = demo_rasters.write_ndvi(grid, bands, rdir / "ndvi_monthly.tif", seed,
-                                            count=12 * len(years))
-    step("ndvi", 1.0)
+    products = demo_imagery.write_products(folder / "imagery" / "products", drivers, paths["landcover"],
+                                           parcels, counties, sz.ndvi_m, years=years, seed=seed,
+                                           on_step=lambda f: step("ndvi", f))
 
     cat = folder / "catalog.yml"
-    cat.write_text(_catalog_yaml(seed, size, paths, folder), encoding="utf-8")
-    (folder / "README.txt").write_text(_readme(seed, size), encoding="utf-8")
+    write_text(cat, _catalog_yaml(seed, size, paths, folder))
+    write_text(folder / "README.txt", _readme(seed, size))
     return DemoWorkspace(folder=folder, seed=seed, size=size, catalog=cat, reference=ref,
-                         parcels=ppath, rasters=paths, n_parcels=len(parcels))
+                         parcels=ppath, rasters=paths, n_parcels=len(parcels), products=products)
+
+
+def register_ndvi(ws: DemoWorkspace, stack: Path) -> None:
+    """Add the NDVI stack built from the products (``stack``, inside the workspace) to
+    the workspace's ``catalog.yml`` as the layer with role ``ndvi`` (synthetic)."""
+    from gis.outputs import write_text
+
+    write_text(ws.catalog, _catalog_yaml(ws.seed, ws.size, ws.rasters, ws.folder, ndvi=Path(stack)))
+    ws.rasters["ndvi"] = Path(stack)
 
 
 def _readme(seed: int, size: str) -> str:
+    from .demo_imagery import PRODUCT_CRS
     from .demo_parcels import PLANTED
 
     lines = [
@@ -233,4 +259,14 @@ def _readme(seed: int, size: str) -> str:
         "`agrigis demo` and is not a survey of anything. Planted data problems for `agrigis check`:",
     ]
     lines += [f"  - {k}: {v}" for k, v in PLANTED.items()]
+    lines += [
+        "",
+        "Imagery: imagery/products/ holds SYNTHETIC Sentinel-2 L2A products in the real .SAFE layout",
+        "(ids end in _SYNTHETIC, each folder has a SYNTHETIC.txt), one per month May-September",
+        f"{NDVI_YEARS[0]}-{NDVI_YEARS[1]}, over the bounding box of Da'an (大安市, the pilot county) only, in",
+        f"{PRODUCT_CRS} (UTM 51N). Their NDVI follows the demo's model. The NDVI layer of catalog.yml,",
+        f"{NDVI_STACK}, is their monthly maximum composite, built with the same code as",
+        "`agrigis imagery stack imagery/products --composite month --how max`: it covers Da'an only,",
+        "so remediation parcels elsewhere have no NDVI (verdict: insufficient data).",
+    ]
     return "\n".join(lines) + "\n"

@@ -9,7 +9,8 @@ Everything here is SYNTHETIC. Smooth random fields (white noise smoothed with
   Zhenlai and in low spots elsewhere; pH and ESP rise with EC (soda soils);
 * land cover: water, built-up, saline barren, paddy (low land near water), grassland,
   forest (north-western hills) and cropland everywhere else;
-* NDVI: a monthly stack with a seasonal curve per land-cover class, where parcels of
+* NDVI (the model of the demo's Sentinel-2 products, :mod:`layers.demo_imagery`): a
+  seasonal curve per land-cover class, where parcels of
   remediation and new-paddy projects rise after their project year.
 
 Fields are computed on a coarse *analysis grid* and interpolated to the output grid in
@@ -284,9 +285,15 @@ IMPROVING = ("paddy_new", "paddy_improved", "saline_demo_area", "new_cultivated_
 
 
 def ndvi_stack(drivers: Drivers, landcover_path: Path, parcels: gpd.GeoDataFrame,
-               res: float, years=tuple(range(2020, 2025)), seed: int = 0):
-    """Monthly NDVI on an EPSG:4550 grid at ``res`` metres: ``(grid, bands)`` where
-    ``bands`` yields ``(date "YYYY-MM-15", float32 array)`` one month at a time.
+               res: float, years=tuple(range(2020, 2025)), seed: int = 0, *,
+               grid: Grid | None = None, crs: str = GK_CM123, months=tuple(range(1, 13))):
+    """Monthly NDVI at ``res`` metres: ``(grid, bands)`` where ``bands`` yields
+    ``(date "YYYY-MM-15", float32 array)`` one month at a time.
+
+    The grid covers the city in EPSG:4550 unless ``grid`` (a grid in ``crs``, e.g. the
+    UTM grid of the demo's Sentinel-2 products) is given; ``months`` (1–12) limits the
+    months yielded. A month's values do not depend on the grid's extent or on which
+    other months are asked for (the noise is seeded per year and month).
 
     Each cell follows the seasonal curve of its land-cover class (read from the land
     cover raster, resampled by nearest neighbour). Parcels of :data:`IMPROVING`
@@ -294,44 +301,30 @@ def ndvi_stack(drivers: Drivers, landcover_path: Path, parcels: gpd.GeoDataFrame
     their project year, recover through the project year's season and follow the paddy
     (or cropland) curve after it.
     """
-    from rasterio.enums import Resampling
-    from rasterio.warp import reproject
-
-    grid = Grid.covering(drivers.city.bounds, res)
-    lc = np.zeros(grid.shape, "uint8")
-    with rasterio.open(landcover_path) as src:
-        reproject(rasterio.band(src, 1), lc, dst_transform=grid.transform, dst_crs=GK_CM123,
-                  resampling=Resampling.mode if src.res[0] < res else Resampling.nearest,
-                  src_nodata=NODATA_LC, dst_nodata=NODATA_LC)
+    if grid is None:
+        grid = Grid.covering(drivers.city.bounds, res)
+    lc = landcover_on(landcover_path, grid, crs)
     base = np.zeros(grid.shape, "float32")
     peak = np.zeros(grid.shape, "float32")
     for v, (b, p) in _CURVES.items():
         base[lc == v], peak[lc == v] = b, p
-    # remediation parcels: project year per cell (0 = none)
-    pyear = np.zeros(grid.shape, "int16")
-    target_peak = np.zeros(grid.shape, "float32")
-    if len(parcels):
-        sel = parcels[parcels.category.isin(IMPROVING)
-                      & parcels.status.isin(["completed", "accepted"])].to_crs(GK_CM123)
-        if len(sel):
-            order = sel.sort_values("year", kind="stable")
-            # all_touched: small parcels on a coarse NDVI grid still mark their cells
-            pyear = rasterize(zip(order.geometry, order.year.astype(int)), out_shape=grid.shape,
-                              transform=grid.transform, fill=0, dtype="int16", all_touched=True)
-            paddy = order.category.isin(["paddy_new", "paddy_improved"]).astype(int) + 1
-            kind = rasterize(zip(order.geometry, paddy), out_shape=grid.shape,
-                             transform=grid.transform, fill=0, dtype="uint8", all_touched=True)
-            target_peak = np.where(kind == 2, _CURVES[LC["paddy"]][1],
-                                   _CURVES[LC["cropland"]][1]).astype("float32")
+    pyear, target_peak = _project_years(parcels, grid, crs)
     rng = np.random.default_rng([seed, 11])
     cellnoise = gaussian_filter(rng.standard_normal(grid.shape), 1.0).astype("float32") * 0.05
-    inside = rasterize([drivers.city], out_shape=grid.shape, transform=grid.transform,
+    city = gpd.GeoSeries([drivers.city], crs=GK_CM123).to_crs(crs).iloc[0]
+    inside = rasterize([city], out_shape=grid.shape, transform=grid.transform,
                        default_value=1).astype(bool)
-    ec_field = drivers.sample(drivers.log_ec, *grid.centres())
+    x, y = grid.centres()
+    if crs != GK_CM123:
+        from pyproj import Transformer
+
+        x, y = Transformer.from_crs(crs, GK_CM123, always_xy=True).transform(x, y)
+    ec_field = drivers.sample(drivers.log_ec, x, y)
     salt_penalty = np.clip((ec_field - 1.0) * 0.08, 0, 0.3).astype("float32")
+
     def bands():
         for yr in years:
-            for m in range(12):
+            for m in (mm - 1 for mm in months):
                 pk = peak - salt_penalty * (lc != LC["water"])
                 if pyear.any():
                     barren = _CURVES[LC["saline_barren"]][1]
@@ -350,26 +343,36 @@ def ndvi_stack(drivers: Drivers, landcover_path: Path, parcels: gpd.GeoDataFrame
     return grid, bands()
 
 
-def write_ndvi(grid: Grid, bands, path: Path, seed: int, count: int) -> Path:
-    """Write the NDVI bands as one multi-band GeoTIFF (band i = month i, int16 × 1e-4).
+def landcover_on(landcover_path: Path, grid: Grid, crs: str) -> np.ndarray:
+    """The land-cover raster on ``grid`` (in ``crs``): mode when coarser, else nearest."""
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
 
-    Band descriptions and the ``date`` tag of each band hold the date (YYYY-MM-DD); the
-    dataset tag ``dates`` lists them all, comma-separated. Scale and offset are set so
-    rasterio/rioxarray (``mask_and_scale=True``) return NDVI values.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    prof = dict(GTIFF, width=grid.width, height=grid.height, count=count, dtype="int16",
-                nodata=-32768, crs=GK_CM123, transform=grid.transform, interleave="band")
-    dates = []
-    with rasterio.open(path, "w", **prof) as dst:
-        for i, (date, a) in enumerate(bands, start=1):
-            q = np.where(np.isnan(a), -32768, np.round(a * 10000)).astype("int16")
-            dst.write(q, i)
-            dst.set_band_description(i, date)
-            dst.update_tags(i, date=date)
-            dates.append(date)
-        dst.update_tags(units="1", synthetic="true", dates=",".join(dates),
-                        source=f"agrigis demo generator, seed {seed}")
-        dst.scales = [1e-4] * count
-        dst.offsets = [0.0] * count
-    return path
+    lc = np.zeros(grid.shape, "uint8")
+    with rasterio.open(landcover_path) as src:
+        reproject(rasterio.band(src, 1), lc, dst_transform=grid.transform, dst_crs=crs,
+                  resampling=Resampling.mode if src.res[0] < grid.res else Resampling.nearest,
+                  src_nodata=NODATA_LC, dst_nodata=NODATA_LC)
+    return lc
+
+
+def _project_years(parcels: gpd.GeoDataFrame, grid: Grid, crs: str):
+    """``(project year per cell (0 = none), peak NDVI the project reaches)`` of the
+    completed/accepted :data:`IMPROVING` parcels on ``grid``."""
+    pyear = np.zeros(grid.shape, "int16")
+    target_peak = np.zeros(grid.shape, "float32")
+    if not len(parcels):
+        return pyear, target_peak
+    sel = parcels[parcels.category.isin(IMPROVING)
+                  & parcels.status.isin(["completed", "accepted"])].to_crs(crs)
+    if len(sel):
+        order = sel.sort_values("year", kind="stable")
+        # all_touched: small parcels on a coarse NDVI grid still mark their cells
+        pyear = rasterize(zip(order.geometry, order.year.astype(int)), out_shape=grid.shape,
+                          transform=grid.transform, fill=0, dtype="int16", all_touched=True)
+        paddy = order.category.isin(["paddy_new", "paddy_improved"]).astype(int) + 1
+        kind = rasterize(zip(order.geometry, paddy), out_shape=grid.shape,
+                         transform=grid.transform, fill=0, dtype="uint8", all_touched=True)
+        target_peak = np.where(kind == 2, _CURVES[LC["paddy"]][1],
+                               _CURVES[LC["cropland"]][1]).astype("float32")
+    return pyear, target_peak

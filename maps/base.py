@@ -144,11 +144,19 @@ class FieldMap:
         """A legend section: ``items`` are (label, swatch style) pairs; ``kind: 'line'`` draws a line."""
         self.legend.append({"title": title, "items": [{"label": str(t), "swatch": sw} for t, sw in items], "note": note})
 
-    def _add_series(self, g, props: dict, popup: dict, series: dict | None, series_label: str | None) -> None:
-        """A trend chart in ``popup`` from ``series`` (project_code → (dates, values))."""
+    def _add_series(self, g, props: dict, popup: dict, series: dict | None, series_label: str | None,
+                    marks: dict | None = None) -> None:
+        """A trend chart in ``popup`` from ``series`` (project_code → (dates, values)).
+
+        ``marks`` (project_code → ``{"window": [d0, d1] or None, "points": [[date, text], ...]}``)
+        shades a date window on the chart and marks dates on it (first flood, peak).
+        """
         if series and "project_code" in g.columns:
             props["ts"], dates = series_column(g["project_code"].astype(str), series)
             popup["series"] = {"field": "ts", "label": series_label or self.L("maps.trend"), "dates": dates}
+            if marks:
+                props["tw"] = [_marks(marks.get(str(c))) for c in g["project_code"]]
+                popup["series"]["marks"] = "tw"
 
     # ------------------------------------------------------------------ layers
     def add_parcels(self, gdf, name: str | None = None, series: dict | None = None, series_label: str | None = None,
@@ -209,33 +217,42 @@ class FieldMap:
                      title_col: str | None = None, tooltip_col: str | None = None, label_col: str | None = None,
                      control: bool = True, show: bool = True, interactive: bool = True, legend: str | None = None,
                      breaks: dict | None = None, layer_id: str | None = None, geom_type: str = "fill",
-                     series: dict | None = None, series_label: str | None = None) -> None:
+                     series: dict | None = None, series_label: str | None = None, classes: dict | None = None,
+                     series_marks: dict | None = None) -> None:
         """A generic vector layer (counties, reserves, canals, classes) with escaped popups.
 
         ``popup`` rows are (label, column, kind) with kind in text, mu, wan_mu, pct, num, int,
         ``lookup:category|status|county``. ``breaks`` colours by a numeric column:
         ``{"field": col, "edges": [...], "colors": [...], "nodata": "#ddd"}``.
-        ``series`` maps project_code → (dates, values) for a trend chart in the popup.
+        ``series`` maps project_code → (dates, values) for a trend chart in the popup, and
+        ``series_marks`` its window and marked dates (see :meth:`_add_series`).
+        ``classes`` styles by the values of a text column, after ``breaks``:
+        ``{"field": col, "values": {value: {leaflet path options}}}``.
         """
         g = self._prep(gdf)
         cols = {c for c in [title_col, tooltip_col, label_col] if c}
         cols |= {r[1] for r in popup or []}
         if breaks:
             cols.add(breaks["field"])
+        if classes:
+            cols.add(classes["field"])
         missing = [c for c in cols if c not in g.columns]
         if missing:
             raise InputError.of("error.map_layer_columns", name=name, missing=", ".join(missing),
                                 columns=", ".join(map(str, g.columns)))
         shown = {c for c in [title_col, tooltip_col] if c} | {r[1] for r in popup or []}
-        props = {c: c for c in sorted(shown | ({breaks["field"]} if breaks else set()))}
+        styled = {x["field"] for x in (breaks, classes) if x}
+        props = {c: c for c in sorted(shown | styled)}
         spec: dict = {"id": layer_id, "kind": "geojson", "name": name, "show": show, "control": control,
                       "interactive": interactive, "style": {"base": dict(style)},
                       "batch": len(g) > 500 and not label_col}  # many polygons: one canvas batch
         if breaks:
             spec["style"]["breaks"] = breaks
+        if classes:
+            spec["style"]["by"] = [classes]
         if popup and interactive:
             spec["popup"] = {"title": title_col, "rows": [list(r) for r in popup]}
-            self._add_series(g, props, spec["popup"], series, series_label)
+            self._add_series(g, props, spec["popup"], series, series_label, series_marks)
         if tooltip_col and interactive:
             spec["tooltip"] = [["", tooltip_col, "text"]]
         if label_col:
@@ -386,6 +403,22 @@ def series_column(codes, series: dict) -> tuple[list, list | None]:
     if present and all(x[0] == present[0][0] for x in present):
         return [None if x is None else [None if v is None else round(v, 3) for v in x[1]] for x in per], present[0][0]
     return per, None
+
+
+def _marks(m: dict | None) -> list | None:
+    """A chart's window and marked dates as stored per feature: ``[[d0, d1] or None, [[date, text], ...]]``.
+
+    >>> _marks({"window": ["2024-05-10", "2024-06-20"], "points": [["2024-05-28", "flood"]]})
+    [['2024-05-10', '2024-06-20'], [['2024-05-28', 'flood']]]
+    >>> _marks(None) is None, _marks({"window": None, "points": [["", "x"], [None, "y"]]})
+    (True, None)
+    """
+    if not m:
+        return None
+    w = m.get("window")
+    window = [str(w[0])[:10], str(w[1])[:10]] if w and len(w) == 2 and w[0] and w[1] else None
+    points = [[str(d)[:10], str(t)] for d, t in m.get("points") or [] if d]
+    return [window, points] if window or points else None
 
 
 def _series(s):

@@ -30,6 +30,11 @@ COMPLETION_EDGES = [25, 50, 75, 100]
 COMPLETION_COLORS = ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#31a354"]
 NODATA_COLOR = "#dddddd"
 
+# does the imagery support what the registry claims (gis.evidence.SUPPORT)?
+SUPPORT_COLORS = {"supported": "#1a9641", "not_supported": "#e31a1c", "unobserved": "#9e9e9e"}
+# a county outside a target's pilot area: no figure, a pale hatch-like dashed outline
+OUT_OF_SCOPE = {"fillColor": "#ffffff", "fillOpacity": 0.15, "dashArray": "4 4"}
+
 # remediation verdicts (gis.trend.VERDICTS) and suitability score classes
 VERDICT_COLORS = {"improving": "#1a9641", "no_clear_change": "#fee08b", "worsening": "#d7191c",
                   "insufficient_data": "#bbbbbb"}

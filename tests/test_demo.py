@@ -14,7 +14,7 @@ import shapely
 
 import layers
 from gis.area import area_m2
-from gis.labels import CATEGORIES
+from gis.labels import CATEGORIES, label
 from layers import demo as gen
 from layers.catalog import Catalog
 
@@ -94,16 +94,73 @@ def test_nen_river_runs_along_the_eastern_edge(ws):
 
 
 def test_rasters_on_cgcs2000_gk_grid_deflate_tiled(ws):
-    for name in ("dem", "soil_ec", "soil_ph", "soil_esp", "landcover", "ndvi"):
+    for name in ("dem", "soil_ec", "soil_ph", "soil_esp", "landcover"):
         with rasterio.open(ws.rasters[name]) as src:
             assert src.crs.to_epsg() == 4550
             assert src.compression.name == "deflate"
             assert src.profile["tiled"]
             assert src.tags()["synthetic"] == "true"
-            assert src.res == ((500.0, 500.0) if name == "ndvi" else (1000.0, 1000.0))
-    with rasterio.open(ws.rasters["ndvi"]) as src:
-        assert src.count == 60
-        assert src.descriptions[0] == "2020-01-15" and src.descriptions[-1] == "2024-12-15"
+            assert src.res == (1000.0, 1000.0)
+
+
+def _ndvi(ws):
+    """The NDVI stack of the catalogue (a NetCDF of the imagery workflow), in memory."""
+    from workflows.remediation import open_netcdf_stack
+
+    path = Catalog(ws.folder).by_role("ndvi").path
+    return open_netcdf_stack(path).load(), path
+
+
+def test_ndvi_stack_is_the_monthly_composite_of_the_products(run, ws):
+    import xarray as xr
+
+    from layers.demo_imagery import PRODUCT_CRS
+    from layers.imagery import open_product
+
+    safes = sorted((ws.folder / "imagery" / "products").glob("*.SAFE"))
+    assert len(safes) == 25  # May–September 2020–2024
+    for safe in safes:
+        assert safe.name.endswith("_SYNTHETIC.SAFE")
+        assert "SYNTHETIC" in (safe / "SYNTHETIC.txt").read_text()
+        assert (safe / "MTD_MSIL2A.xml").exists()
+    assert open_product(safes[0]).crs == PRODUCT_CRS
+    entry = Catalog(ws.folder).by_role("ndvi")
+    assert entry.name == "ndvi" and entry.synthetic is True
+    assert entry.path == (ws.folder / gen.NDVI_STACK).resolve()
+    ds = xr.open_dataset(entry.path, engine="h5netcdf")
+    assert ds.attrs["synthetic"] == "true"
+    assert sorted(ds.product_id.values.tolist()) == [p.name[:-5] for p in safes]
+    assert set(pd.DatetimeIndex(ds.time.values).month) == {5, 6, 7, 8, 9}
+    assert int(ds.valid_count.max()) == 1  # one product per month
+    assert run.outputs["imagery"]["ndvi"] == entry.path or run.outputs["imagery"]["ndvi"].resolve() == entry.path
+    assert "Da'an" in (ws.folder / "README.txt").read_text()
+
+
+def _model(ws, year: int, month: int) -> np.ndarray:
+    """The demo's NDVI model on the products' grid (drivers rebuilt from the workspace)."""
+    from layers import demo_rasters
+    from layers.demo_imagery import PRODUCT_CRS
+
+    counties = layers.load("counties", workspace=False)
+    ref = ws.folder / "reference.gpkg"
+    rivers = pd.concat([gpd.read_file(ref, layer="rivers"), gpd.read_file(ref, layer="canals")])
+    drivers = demo_rasters.Drivers(counties, rivers, gpd.read_file(ref, layer="lakes"),
+                                   np.random.default_rng([ws.seed, 2]), res=gen.SIZES[ws.size].analysis_m)
+    g = ws.products.grid
+    _grid, bands = demo_rasters.ndvi_stack(drivers, ws.rasters["landcover"], gpd.read_file(ws.parcels), g.res,
+                                           years=(year,), seed=ws.seed, grid=g, crs=PRODUCT_CRS, months=(month,))
+    return next(bands)[1]
+
+
+def test_ndvi_stack_values_are_the_model_within_quantisation(ws):
+    ndvi, _path = _ndvi(ws)
+    model = _model(ws, 2023, 7)
+    got = ndvi.sel(time=ndvi.time.dt.strftime("%Y-%m") == "2023-07").squeeze("time").values
+    assert got.shape == model.shape == ws.products.grid.shape
+    both = np.isfinite(got) & np.isfinite(model)
+    assert both.sum() > 0.97 * np.isfinite(model).sum()  # only 20 m-SCL edge cells lost
+    assert np.abs(got[both] - model[both]).max() < 1e-3  # DN quantisation of NIR
+    assert np.abs(got[both] - model[both]).max() > 0  # it went through the products
 
 
 def test_soil_is_saltier_in_the_eastern_lowlands(ws):
@@ -162,11 +219,14 @@ def test_demo_bases_one_10k_and_five_1k_sites(parcels):
 
 
 def test_ndvi_rises_after_the_project_year(ws, parcels):
-    ndvi = layers.load("ndvi", workspace=ws.folder) * 1e-4  # (band, y, x), int16 × 1e-4
-    sel = parcels[(parcels.category == "paddy_new") & (parcels.year == 2023)
-                  & parcels.status.isin(["completed", "accepted"])].to_crs(4550)
+    from layers.demo_imagery import PRODUCT_CRS
+
+    ndvi, _path = _ndvi(ws)  # Da'an only
+    sel = parcels[(parcels.category == "paddy_new") & (parcels.year == 2023) & parcels.county_code.eq("220882")
+                  & parcels.status.isin(["completed", "accepted"])].to_crs(PRODUCT_CRS)
     assert len(sel)
-    july23, july24 = ndvi.isel(band=42), ndvi.isel(band=54)
+    month = ndvi.time.dt.strftime("%Y-%m")
+    july23, july24 = ndvi.sel(time=month == "2023-07").squeeze("time"), ndvi.sel(time=month == "2024-07").squeeze("time")
     xs = sel.geometry.centroid.x.to_numpy()
     ys = sel.geometry.centroid.y.to_numpy()
     import xarray as xr
@@ -175,8 +235,8 @@ def test_ndvi_rises_after_the_project_year(ws, parcels):
     a = july23.sel(**pts, method="nearest").values
     b = july24.sel(**pts, method="nearest").values
     assert np.nanmean(b - a) > 0.2
-    jan = ndvi.isel(band=36).sel(**pts, method="nearest").values
-    assert np.nanmean(july23.sel(**pts, method="nearest").values - jan) > 0  # season
+    may = ndvi.sel(time=month == "2023-05").squeeze("time").sel(**pts, method="nearest").values
+    assert np.nanmean(july23.sel(**pts, method="nearest").values - may) > 0  # season
 
 
 # --- determinism ---------------------------------------------------------------------------
@@ -185,9 +245,14 @@ def test_ndvi_rises_after_the_project_year(ws, parcels):
 def test_same_seed_same_workspace_other_seed_differs(ws, tmp_path):
     again = gen.build_workspace(tmp_path / "again", seed=0, size="small")
     other = gen.build_workspace(tmp_path / "other", seed=1, size="small")
-    for name, p in ws.rasters.items():
-        assert _hash(p) == _hash(again.rasters[name]), name
-    assert (ws.catalog.read_text() == again.catalog.read_text())
+    for name, p in again.rasters.items():
+        assert _hash(p) == _hash(ws.rasters[name]), name
+    for p, q in zip(ws.products.paths, again.products.paths, strict=True):
+        assert _hash(next(p.rglob("*_B08_*.jp2"))) == _hash(next(q.rglob("*_B08_*.jp2")))
+    import yaml
+
+    before_stack = [e for e in yaml.safe_load(ws.catalog.read_text())["layers"] if e["name"] != "ndvi"]
+    assert before_stack == yaml.safe_load(again.catalog.read_text())["layers"]
     t0, t1, t2 = _tables(ws.folder), _tables(again.folder), _tables(other.folder)
     for k in t0:
         pd.testing.assert_frame_equal(t0[k], t1[k])
@@ -319,3 +384,18 @@ def test_bad_size_and_cell_size_are_refused(tmp_path):
         gen.build_workspace(tmp_path / "a", size="huge")
     with pytest.raises(InputError, match=r"raster cell size 1.0 m is too small; use 5 m or more"):
         gen.build_workspace(tmp_path / "b", size="small", res_m=1.0)
+
+
+def test_remediation_in_the_workspace_finds_the_netcdf_stack_by_itself(run, tmp_path, monkeypatch):
+    # what a user types inside the workspace: no --stack, the catalogue's NDVI stack is used
+    from click.testing import CliRunner
+
+    from workflows.cli import main
+
+    monkeypatch.chdir(run.folder)
+    res = CliRunner().invoke(main, ["remediation", "-o", str(tmp_path / "rem"), "--lang", run.lang])
+    assert res.exit_code == 0, res.output
+    demo = pd.read_csv(run.outputs["remediation"]["csv"], comment="#")
+    again = pd.read_csv(tmp_path / "rem" / "remediation.csv", comment="#")
+    verdict = label("remediation.verdict", run.lang)
+    assert len(again) == len(demo) and again[verdict].tolist() == demo[verdict].tolist()

@@ -1,6 +1,8 @@
 """``agrigis demo``: build a synthetic Baicheng workspace, then run every workflow on it.
 
-The recipe: generate the synthetic layers and a parcel file (:mod:`layers.demo`), import
+The recipe: generate the synthetic layers, Sentinel-2 products over Da'an and a parcel
+file (:mod:`layers.demo`), build the NDVI stack from the products with the imagery
+workflow (:func:`workflows.imagery.build_stack`, monthly maximum composite), import
 the parcel file into ``<workspace>/registry.gpkg`` with the real importer (marked
 synthetic), then run check, progress, zonal salinity per parcel, remediation monitoring,
 paddy suitability and the maps — each through its workflow's own Python function, the
@@ -10,7 +12,7 @@ Examples
 --------
 >>> from workflows.demo import STEPS
 >>> [s for s, _ in STEPS][:3]
-['generate', 'import', 'check']
+['generate', 'imagery', 'import']
 """
 
 from __future__ import annotations
@@ -67,6 +69,49 @@ def _module(name: str):
 
 
 # --- steps -----------------------------------------------------------------------------
+
+
+def step_imagery(run: DemoRun) -> None:
+    """The NDVI stack from the workspace's synthetic products, as ``agrigis imagery stack
+    imagery/products --aoi <their bounds> --crs EPSG:32651 --res <their cell> --composite
+    month --how max`` builds it; registered in ``catalog.yml`` as the ``ndvi`` layer."""
+    imagery = _module("workflows.imagery")
+    from layers import demo as gen
+
+    ws = run.workspace
+    prods = ws.products
+    if prods is None or not prods.paths:
+        raise StepUnavailable("no products: the generator wrote none")
+    request = imagery.StackRequest(aoi=",".join(f"{v:.0f}" for v in prods.bounds), crs=prods.crs,
+                                   res=prods.grid.res, composite="month", how="max", lazy=False)
+    ds = with_product_ids(imagery.build_stack([prods.folder], request, lang=run.lang, workspace=run.folder))
+    out = imagery.write_stack(ds, run.folder / gen.NDVI_STACK)
+    gen.register_ndvi(ws, out)
+    run.outputs["imagery"] = {"products": prods.folder, "ndvi": out}
+    run.notes["imagery"] = f"{len(prods.paths)} → {ds.sizes['time']} × {ds.sizes['y']} × {ds.sizes['x']}"
+
+
+def with_product_ids(ds):
+    """The months of the composite ``ds`` that have products, with a ``product_id``
+    coordinate along ``time``: the ids (of ``ds.attrs["source_products"]``) acquired in
+    that month, ``;``-separated. (A monthly composite has every month from the first to
+    the last; the demo's products cover May–September only.)
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset(coords={"time": np.array(["2020-05-01"], dtype="datetime64[ns]")},
+    ...                 attrs={"source_products": "S2B_MSIL2A_20200515T025000_N0400_R032_T51TWL_SYNTHETIC"})
+    >>> with_product_ids(ds).product_id.values.tolist()
+    ['S2B_MSIL2A_20200515T025000_N0400_R032_T51TWL_SYNTHETIC']
+    """
+    import numpy as np
+
+    ids = [i for i in str(ds.attrs.get("source_products", "")).split(", ") if i]
+    months = [np.datetime_as_string(t, unit="M").replace("-", "") for t in ds.time.values]
+    per = [";".join(sorted(i for i in ids if i.split("_")[2][:6] == m)) for m in months]
+    keep = [i for i, p in enumerate(per) if p]
+    return ds.assign_coords(product_id=("time", per)).isel(time=keep)
 
 
 def step_import(run: DemoRun) -> None:
@@ -135,7 +180,14 @@ def step_zonal(run: DemoRun) -> None:
 def step_remediation(run: DemoRun) -> None:
     rem = _module("workflows.remediation")
     _need_registry(run)
-    res = rem.run_remediation(run.out("remediation"), registry=run.workspace.registry,
+    import layers
+
+    # the catalogue's NDVI layer, passed as a file: a NetCDF stack is read with
+    # open_netcdf_stack (the catalogue opens a raster with rioxarray, one variable only)
+    entry = layers.get_catalog(run.folder).by_role("ndvi")
+    if entry is None:
+        raise StepUnavailable("no NDVI layer: the imagery step did not run")
+    res = rem.run_remediation(run.out("remediation"), registry=run.workspace.registry, stack=entry.path,
                               workspace=run.folder, lang=run.lang)
     run.results["remediation"] = res
     run.outputs["remediation"] = dict(res.paths)
@@ -174,6 +226,7 @@ def step_maps(run: DemoRun) -> None:
 
 STEPS = [
     ("generate", None),
+    ("imagery", step_imagery),
     ("import", step_import),
     ("check", step_check),
     ("progress", step_progress),

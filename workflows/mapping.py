@@ -133,8 +133,13 @@ def _opts(basemap, tianditu_key, online, lang):
 def progress_map_file(out: str | os.PathLike = "progress_map.html", registry=None, targets=None, as_of=None,
                       year: int | None = None, workspace=None, lang: str = "zh", basemap: str = "osm",
                       tianditu_key: str | None = None, online: bool = False, simplify_m: float | None = None,
-                      series: str | os.PathLike | None = None, imagery: ImageryOptions | None = None) -> Path:
-    """Write the progress map of the registry; returns the HTML path."""
+                      series: str | os.PathLike | None = None, imagery: ImageryOptions | None = None,
+                      evidence: str | os.PathLike | None = None) -> Path:
+    """Write the progress map of the registry; returns the HTML path.
+
+    ``evidence``: ``evidence.gpkg`` of ``agrigis verify``: the parcels the imagery checked,
+    coloured by support, with their index curve in the popup.
+    """
     import layers
     from maps.progress_map import progress_map
 
@@ -145,16 +150,38 @@ def progress_map_file(out: str | os.PathLike = "progress_map.html", registry=Non
     counties, e_cty = cat.load_role("counties")
     reserves, e_res = cat.load_role("protected_areas", required=False)
     canals, e_can = cat.load_role("canals", required=False)
+    ev = _read_evidence(evidence) if evidence else None
     res = run_progress(registry=registry, targets=targets, as_of=as_of, year=year, lang=lang, workspace=workspace,
                        parcels=parcels, counties=counties, protected_areas=reserves, write=False).result
-    shares = res.county_shares()
-    synthetic = synthetic or any(getattr(e, "synthetic", False) for e in (e_cty, e_res, e_can) if e is not None)
+    shares = county_scope(res)
+    drawn = [(e, d) for e, d in ((e_cty, counties), (e_res, reserves), (e_can, canals)) if d is not None and len(d)]
+    synthetic = synthetic or any(getattr(e, "synthetic", False) for e, _ in drawn if e is not None)
+    synthetic = synthetic or bool(ev is not None and "synthetic" in ev.columns and ev["synthetic"].astype(bool).any())
     fm = progress_map(parcels, counties, shares, reserves=reserves, canals=canals, synthetic=synthetic,
-                      attribution=_attribution([e_cty, e_res, e_can], lang), simplify_m=simplify_m,
+                      attribution=_attribution([e for e, _ in drawn], lang), simplify_m=simplify_m,
                       series=_load_series(series) if series else None,
-                      value_label=label("maps.share_of_city_pct", lang),
+                      value_label=label("maps.share_of_city_pct", lang), evidence=ev,
                       **_opts(basemap, tianditu_key, online, lang))
     return _save(fm, out, imagery, lang)
+
+
+def county_scope(res):
+    """:meth:`gis.tracking.Progress.county_shares` with ``in_scope``: false where the
+    county lies outside the target's pilot area (the map then shows 不在试点范围)."""
+    shares = res.county_shares()
+    scope = res.by_county[["key", "region", "in_scope"]].rename(columns={"key": "target", "region": "county_code"})
+    scope = scope.assign(county_code=scope["county_code"].astype(str), in_scope=scope["in_scope"].astype(bool))
+    return shares.merge(scope, on=["target", "county_code"], how="left")
+
+
+def _read_evidence(path):
+    """Layer ``evidence`` of an ``agrigis verify`` GeoPackage (checked as progress checks it)."""
+    import geopandas as gpd
+
+    from .progress_hooks import read_evidence
+
+    read_evidence(path)  # a clear error for a missing file, layer or column
+    return gpd.read_file(path, layer="evidence")
 
 
 def _load_series(path) -> dict:
@@ -343,13 +370,16 @@ def map_group() -> None:
 @click.option("--simplify", "simplify_m", type=float, default=None, help="Simplify parcels (tolerance in m, below 1).")
 @click.option("--series", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="remediation_series.json for trend charts in popups.")
+@click.option("--evidence", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="evidence.gpkg from 'agrigis verify': parcels coloured by whether the imagery supports the claim.")
 @_common
-def progress_command(out, registry, targets, as_of, year, simplify_m, series, basemap, tianditu_key, online,
+def progress_command(out, registry, targets, as_of, year, simplify_m, series, evidence, basemap, tianditu_key, online,
                      workspace, basemap_file, basemap_budget, lang):
     """项目进度地图 / progress map: parcels by category and status, county completion."""
     p = progress_map_file(out, registry=registry, targets=targets, as_of=as_of, year=year, workspace=workspace,
                           lang=lang, basemap=basemap, tianditu_key=tianditu_key, online=online,
-                          simplify_m=simplify_m, series=series, imagery=_imagery(basemap_file, basemap_budget))
+                          simplify_m=simplify_m, series=series, imagery=_imagery(basemap_file, basemap_budget),
+                          evidence=evidence)
     click.echo(f"{p} ({p.stat().st_size / 1e6:.1f} MB)")
 
 

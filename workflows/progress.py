@@ -2,8 +2,12 @@
 
 Recipe: load the registry's current parcels, the targets file and the county layer (and
 the nature reserves when the catalogue has a ``protected_areas`` layer), compute with
-:func:`gis.tracking.progress`, print a table and write ``progress.xlsx``,
-``progress.csv`` and ``progress.html`` into the output folder.
+:func:`gis.tracking.progress`, then (:mod:`workflows.progress_hooks`) flag the completed
+projects a field inspection contradicts, give every flag a severity from the land-use
+rules (``problem`` or ``information``) and, with an evidence table of ``agrigis verify``,
+add per target the area claimed complete that the imagery disagrees with or did not
+observe; print a table and write ``progress.xlsx``, ``progress.csv`` and
+``progress.html`` into the output folder.
 
 From Python (notebooks, the demo)::
 
@@ -16,6 +20,7 @@ From Python (notebooks, the demo)::
 from __future__ import annotations
 
 import datetime as _dt
+from html import escape as _html_escape
 import logging
 import os
 from dataclasses import dataclass, field
@@ -27,6 +32,8 @@ import pandas as pd
 from gis.labels import COUNTIES, STATUSES, label
 from gis.tracking import OUTSIDE_CITY, Progress, as_date, progress
 from workflows.options import RegistryURL, lang_option, registry_option, registry_parcels, registry_path
+from workflows.progress_hooks import (EVIDENCE_SUMMARY, ProgressExtras, evidence_by_target, flag_severity,
+                                      inspection_flags, load_land_rules, read_evidence)
 from gis.outputs import Sheet, staged_outputs, write_csv, write_excel, write_text
 from workflows.report import Bar, html_page, html_table, svg_bars
 from workflows.targets import DEFAULT_TARGETS, load_targets
@@ -84,6 +91,7 @@ def display_tables(res: Progress, lang: str = "zh", county_names: dict[str, str]
     s_cols = ["name", "scope", "comparator", "target_wan_mu", "achieved_wan_mu", "percent",
               "under_construction_wan_mu", "planned_wan_mu", "with_pipeline_percent", "remaining_wan_mu",
               "expected_wan_mu", "pace", "status", "outside_scope_wan_mu", "n_parcels"]
+    s_cols += [c for c in EVIDENCE_SUMMARY if c in s.columns]
     summary = rename(s, s_cols)
 
     b = res.by_county.copy()
@@ -111,8 +119,12 @@ def display_tables(res: Progress, lang: str = "zh", county_names: dict[str, str]
     f["status"] = [label(f"status.{v}", lang) if v in STATUSES else v for v in f.status]
     f["region"] = [_region_name(v, lang, names) if isinstance(v, str) else "" for v in f.region]
     f = f.rename(columns={"status": "status_code"})
-    flags = rename(f, ["flag", "project_code", "other_project_code", "category", "year", "status_code",
-                       "region", "area_mu", "declared_area_mu", "detail"])
+    f_cols = ["flag", "project_code", "other_project_code", "category", "year", "status_code", "region", "area_mu",
+              "declared_area_mu", "detail"]
+    if "severity" in f.columns:
+        f["severity"] = [L(f"tracking.severity.{v}") for v in f.severity]
+        f_cols = f_cols[:1] + ["severity"] + f_cols[1:] + ["rule"]
+    flags = rename(f, f_cols)
 
     bl = res.baselines.copy()
     bl["sentence"] = [next(x.sentence for x in ts.baselines if x.key == k) for k in bl.key]
@@ -125,7 +137,8 @@ def display_tables(res: Progress, lang: str = "zh", county_names: dict[str, str]
     wan = {col(k): WAN for k in ("target_wan_mu", "achieved_wan_mu", "under_construction_wan_mu",
                                   "planned_wan_mu", "remaining_wan_mu", "expected_wan_mu",
                                   "outside_scope_wan_mu", "value_wan_mu", "registry_achieved_wan_mu")}
-    mu = {col(k): MU for k in ("area_mu", "declared_area_mu", "largest_site_mu", "min_site_mu", "max_site_mu")}
+    mu = {col(k): MU for k in ("area_mu", "declared_area_mu", "largest_site_mu", "min_site_mu", "max_site_mu",
+                                *EVIDENCE_SUMMARY)}
     pct = {col(k): PCT for k in ("percent", "with_pipeline_percent")}
     fmt = {**wan, **mu, **pct}
     sheet = lambda key, df: Sheet(L(f"tracking.sheet.{key}"), df, {k: v for k, v in fmt.items() if k in df.columns})  # noqa: E731
@@ -165,9 +178,22 @@ def method_rows(res: Progress, lang: str, sources: dict[str, str], warning: str)
         (L("tracking.method.registry"), sources.get("registry", "")),
         (L("tracking.method.counties"), sources.get("counties", "")),
         (L("tracking.method.protected"), sources.get("protected_areas") or L("tracking.method.none")),
+        (L("tracking.method.rules"), sources.get("rules") or L("tracking.method.none")),
+        (L("tracking.method.evidence"), sources.get("evidence") or L("tracking.method.none")),
         (L("tracking.method.parcels"), f"{res.info.get('n_parcels', 0):,} / {res.info.get('n_used', 0):,}"),
     ]
+    if sources.get("evidence"):
+        rows.append(("", L("tracking.method.evidence_note")))
     return pd.DataFrame(rows, columns=[L("tracking.col.key"), L("tracking.col.detail")])
+
+
+def severity_counts(res: Progress, lang: str) -> str:
+    """"problems n · information m" of the flags (empty when the flags have no severity)."""
+    if "severity" not in res.flags.columns:
+        return ""
+    n = res.flags["severity"].value_counts()
+    return label("tracking.severity_counts", lang).format(problem=f"{int(n.get('problem', 0)):,}",
+                                                          information=f"{int(n.get('information', 0)):,}")
 
 
 def _html(res: Progress, sheets: dict[str, Sheet], lang: str, subtitle: str, warning: str, footer: str,
@@ -190,6 +216,7 @@ def _html(res: Progress, sheets: dict[str, Sheet], lang: str, subtitle: str, war
     dec = {L("tracking.col.percent"): 1, L("tracking.col.with_pipeline_percent"): 1}
     dec.update({k: 4 for k, v in sheets["summary"].formats.items() if v == WAN})
     dec.update({k: 4 for k, v in sheets["by_county"].formats.items() if v == WAN})
+    dec.update({L(f"tracking.col.{c}"): 2 for c in EVIDENCE_SUMMARY})
     # by county, achieved area pivoted: one row per target, one column per county
     b = res.by_county
     pv = b.pivot_table(index="key", columns="region", values="achieved_wan_mu", aggfunc="sum", sort=False)
@@ -211,7 +238,9 @@ def _html(res: Progress, sheets: dict[str, Sheet], lang: str, subtitle: str, war
     if len(flags):
         counts = flags.iloc[:, 0].value_counts()
         body.append(f"<h2>{L('tracking.sheet.flags')} ({len(flags):,})</h2>")
-        body.append("<p>" + " · ".join(f"{k}: {v:,}" for k, v in counts.items()) + "</p>")
+        if sev := severity_counts(res, lang):
+            body.append(f'<p class="severity"><b>{_html_escape(sev)}</b></p>')
+        body.append("<p>" + " · ".join(f"{_html_escape(k)}: {v:,}" for k, v in counts.items()) + "</p>")
         body.append(html_table(flags.head(50), {L("tracking.col.area_mu"): 2, L("tracking.col.declared_area_mu"): 2},
                                plain=[L("tracking.col.year")]))
     body += [
@@ -244,9 +273,10 @@ def write_outputs(res: Progress, outdir: str | os.PathLike, lang: str = "zh", so
     method = method_rows(res, lang, sources, warning)
     notes = [warning] if warning else []
     ordered = []
+    sev = severity_counts(res, lang)
     for key in ("summary", "by_county", "counts", "sites", "flags", "baselines", "not_tracked"):
         sh = sheets[key]
-        sh.notes = notes
+        sh.notes = ([sev] if key == "flags" and sev else []) + notes
         if key == "summary":
             sh.title = f"{L('tracking.title').format(year=ts.year)} — {subtitle}"
         ordered.append(sh)
@@ -273,49 +303,83 @@ def run_progress(
     counties=None,
     protected_areas=None,
     write: bool = True,
+    extras: ProgressExtras | None = None,
 ) -> ProgressOutputs:
     """Compute progress and write the report files.
 
     ``parcels`` (a GeoDataFrame with the registry's columns) may be given instead of a
     registry; ``counties``/``protected_areas`` default to the catalogue's layers with the
     roles ``counties`` and ``protected_areas`` (``workspace`` as in :func:`layers.load`).
+    ``extras`` (:class:`workflows.progress_hooks.ProgressExtras`): the land-use rules
+    that give each flag its severity, an evidence table of ``agrigis verify``, and
+    whether to flag contradicting field inspections (read from the registry, so only
+    when one is read: ``parcels`` not given, or ``registry`` given with them).
     """
     import layers
 
+    ex = extras or ProgressExtras()
     as_of = as_date(as_of)  # checked before the slow part
     ts = load_targets(targets)
-    sources = {"targets": str(Path(targets) if targets else DEFAULT_TARGETS)}
-    synthetic: list[str] = []
+    rules = load_land_rules(ex.rules)
+    evidence = read_evidence(ex.evidence) if ex.evidence is not None else None
+    sources = {"targets": str(Path(targets) if targets else DEFAULT_TARGETS),
+               "rules": str(ex.rules) if isinstance(ex.rules, (str, os.PathLike)) else "workflows/land_rules.yml",
+               "evidence": "" if ex.evidence is None else (
+                   str(ex.evidence) if isinstance(ex.evidence, (str, os.PathLike)) else "DataFrame")}
+    read_registry = parcels is None or registry is not None
     if parcels is None:
         rp = registry_path(registry)
         parcels = registry_parcels(rp)
-        synthetic = list(parcels.attrs.get("synthetic_batches", []))
         sources["registry"] = rp.name if isinstance(rp, RegistryURL) else str(rp)  # never a password
     else:
         sources["registry"] = "GeoDataFrame"
-        synthetic = list(parcels.attrs.get("synthetic_batches", []))
+    synthetic = list(parcels.attrs.get("synthetic_batches", []))
     cat = layers.get_catalog(workspace)
     if counties is None:
         counties, entry = cat.load_role("counties")
-        sources["counties"] = f"{entry.name}: {entry.source or ''}" + (" (synthetic)" if entry.synthetic else "")
+        sources["counties"] = _source(entry)
     else:
         sources.setdefault("counties", "GeoDataFrame")
     if protected_areas is None:
         protected_areas, entry = cat.load_role("protected_areas", required=False)
         if entry is not None:
-            sources["protected_areas"] = f"{entry.name}: {entry.source or ''}" + (" (synthetic)" if entry.synthetic else "")
+            sources["protected_areas"] = _source(entry)
     else:
         sources["protected_areas"] = "GeoDataFrame"
     res = progress(parcels, ts, counties, as_of=as_of, protected_areas=protected_areas, year=year, lang=lang)
+    _add_hooks(res, parcels, registry_path(registry) if read_registry and ex.inspections else None, rules,
+               evidence, lang)
     used = set(res.info.get("batch_ids", []))
     synthetic = sorted(set(synthetic) & used) if used else sorted(synthetic)
-    names = {}
-    if "name_zh" in counties.columns:
-        ncol = "name_zh" if lang == "zh" else ("name_en" if "name_en" in counties.columns else "name_pinyin")
-        if ncol in counties.columns:
-            names = dict(zip(counties["county_code"].astype(str), counties[ncol].astype(str)))
+    names = _county_names(counties, lang)
     paths = write_outputs(res, outdir, lang, sources, synthetic, names) if write else {}
     return ProgressOutputs(res, paths, synthetic)
+
+
+def _source(entry) -> str:
+    return f"{entry.name}: {entry.source or ''}" + (" (synthetic)" if entry.synthetic else "")
+
+
+def _county_names(counties, lang: str) -> dict[str, str]:
+    if "name_zh" not in counties.columns:
+        return {}
+    ncol = "name_zh" if lang == "zh" else ("name_en" if "name_en" in counties.columns else "name_pinyin")
+    if ncol not in counties.columns:
+        return {}
+    return dict(zip(counties["county_code"].astype(str), counties[ncol].astype(str), strict=True))
+
+
+def _add_hooks(res: Progress, parcels, registry, rules, evidence, lang: str) -> None:
+    """Inspection flags, the flags' severities and the evidence columns, into ``res``."""
+    flags = res.flags
+    if registry is not None and not isinstance(registry, RegistryURL):  # inspections live in a GeoPackage
+        extra = inspection_flags(registry, parcels, lang)
+        if len(extra):
+            flags = pd.concat([flags.astype(object), extra.astype(object)], ignore_index=True)
+    res.flags = flag_severity(flags, rules, lang)
+    if evidence is not None:
+        ev = evidence_by_target(res.targets, evidence)
+        res.summary = res.summary.join(ev, on="key")
 
 
 def _print_table(res: Progress, lang: str, synthetic: list[str]) -> None:
@@ -341,9 +405,35 @@ def _print_table(res: Progress, lang: str, synthetic: list[str]) -> None:
     con.print(t)
     if synthetic:
         con.print(f"[bold yellow]{L('tracking.synthetic_warning').format(batches=', '.join(synthetic))}[/]")
-    if len(res.flags):
-        counts = res.flags.flag.value_counts()
-        con.print(", ".join(f"{L('tracking.flag.' + k)}: {v}" for k, v in counts.items()))
+    _print_flags(con, res, lang)
+    if EVIDENCE_SUMMARY[0] in res.summary.columns:
+        _print_evidence(con, res, lang)
+
+
+def _print_flags(con, res: Progress, lang: str) -> None:
+    """Problems and information apart, each with its kinds of flag."""
+    from gis.labels import message
+
+    f = res.flags
+    if not len(f):
+        return
+    sev = f["severity"] if "severity" in f.columns else pd.Series("problem", index=f.index)
+    for s in ("problem", "information"):
+        part = f[sev == s]
+        if len(part):
+            con.print(message(f"check.total_{s}", lang, n=len(part)), highlight=False)
+            for k, v in part["flag"].value_counts().items():
+                con.print(f"    {label('tracking.flag.' + k, lang)}: {v}", highlight=False)
+
+
+def _print_evidence(con, res: Progress, lang: str) -> None:
+    """Per target with evidence: claimed complete, disagrees, unobserved (亩)."""
+    L = lambda k: label(k, lang)  # noqa: E731
+    s = res.summary.dropna(subset=[EVIDENCE_SUMMARY[0]])
+    for r in s.itertuples(index=False):
+        con.print(f"{r.name}: {L('tracking.col.evidence_claimed_mu')} {r.evidence_claimed_mu:,.2f} · "
+                  f"{L('tracking.col.evidence_not_supported_mu')} {r.evidence_not_supported_mu:,.2f} · "
+                  f"{L('tracking.col.evidence_unobserved_mu')} {r.evidence_unobserved_mu:,.2f}", highlight=False)
 
 
 @click.command("progress")
@@ -354,19 +444,27 @@ def _print_table(res: Progress, lang: str, synthetic: list[str]) -> None:
 @click.option("--year", type=int, default=None, help="Only the targets of this year (default: all in the file).")
 @click.option("--targets", "targets", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Targets YAML file (default: the bundled Baicheng 2024 targets).")
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Land-use rules (layout of workflows/land_rules.yml): which flags are problems, which information.")
+@click.option("--evidence", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="evidence.gpkg from 'agrigis verify': per target, the area claimed complete that the imagery "
+                   "disagrees with or did not observe.")
 @registry_option
 @lang_option
-def progress_command(outdir: Path, as_of: str | None, year: int | None, targets: Path | None,
-                     registry: Path | None, lang: str) -> None:
+def progress_command(outdir: Path, as_of: str | None, year: int | None, targets: Path | None, rules: Path | None,
+                     evidence: Path | None, registry: Path | None, lang: str) -> None:
     """Progress against the work-report targets: 目标任务进展 (Excel, CSV, HTML).
 
     Counts each target's land once (union of overlapping parcels), by county, with
-    under-construction and planned land as pipeline, and the pace for the date.
+    under-construction and planned land as pipeline, and the pace for the date. Flags
+    (problems and information apart, by the land-use rules) include completed projects a
+    field inspection contradicts; with --evidence, the imagery check per target.
     """
     from rich.console import Console
 
     with Console(stderr=True).status(label("tracking.working", lang)):
-        out = run_progress(outdir, registry=registry, targets=targets, as_of=as_of, year=year, lang=lang)
+        out = run_progress(outdir, registry=registry, targets=targets, as_of=as_of, year=year, lang=lang,
+                           extras=ProgressExtras(rules=rules, evidence=evidence))
     _print_table(out.result, lang, out.synthetic_batches)
     for p in out.paths.values():
         click.echo(str(p))

@@ -129,6 +129,9 @@ def load_stack(stack=None, workspace=None, index: str | None = None):
         entry = cat.by_role("ndvi")
         if entry is None:
             raise InputError.of("error.stack_no_ndvi")
+        if Path(entry.path).suffix.lower() in (".nc", ".nc4"):  # a stack of `agrigis imagery stack`
+            path = cat.path(entry.name)
+            return as_time_stack(open_netcdf_stack(path, index), str(path)), None, str(path), bool(entry.synthetic)
         da = cat.load(entry.name)
         where = Message("error.where_layer", name=entry.name)
         return as_time_stack(da, where), None, str(where), bool(entry.synthetic)

@@ -131,10 +131,6 @@
     var st = {};
     var k;
     for (k in spec.style.base || {}) st[k] = spec.style.base[k];
-    (spec.style.by || []).forEach(function (b) {
-      var v = b.values[p[b.field]];
-      if (v) for (k in v) st[k] = v[k];
-    });
     var br = spec.style.breaks;
     if (br) {
       var x = Number(p[br.field]), c = br.nodata;
@@ -144,6 +140,11 @@
       }
       st.fillColor = c;
     }
+    // classes after breaks: a county outside a target's pilot area is not "no data"
+    (spec.style.by || []).forEach(function (b) {
+      var v = b.values[p[b.field]];
+      if (v) for (k in v) st[k] = v[k];
+    });
     return st;
   }
 
@@ -162,22 +163,52 @@
     if (kind === 'int') return String(v);
     return String(v);
   }
-  function trendSvg(ts, label) {
+  /* x position of each date: by calendar time when every date parses, else evenly spaced. */
+  function dateScale(t, W, P) {
+    var ms = t.map(function (d) { return Date.parse(String(d).slice(0, 10)); });
+    var ok = ms.every(function (x) { return isFinite(x); }) && ms[ms.length - 1] > ms[0];
+    var t0 = ms[0], t1 = ms[ms.length - 1];
+    var at = function (d) {
+      var x = Date.parse(String(d).slice(0, 10));
+      return isFinite(x) ? P + (Math.min(Math.max(x, t0), t1) - t0) / (t1 - t0) * (W - 2 * P) : null;
+    };
+    return {x: function (i) { return ok ? at(t[i]) : P + i * (W - 2 * P) / (t.length - 1); }, at: ok ? at : function () { return null; }};
+  }
+  /* A small chart of a series; ``mk`` = [[window start, end] or null, [[date, text], ...]]
+   * shades the window and draws a dashed line at each marked date (first flood, peak). */
+  function trendSvg(ts, label, mk) {
     if (!ts || !ts[0] || ts[0].length < 2) return '';
-    var t = ts[0], v = ts[1].map(Number), W = 240, H = 64, P = 4;
+    var t = ts[0], v = ts[1].map(function (x) { return x === null ? NaN : Number(x); }), W = 240, H = 64, P = 4;
     var ok = v.filter(function (x) { return isFinite(x); });
     if (ok.length < 2) return '';
     var lo = Math.min.apply(null, ok), hi = Math.max.apply(null, ok), span = (hi - lo) || 1;
-    var pts = [];
+    var sc = dateScale(t, W, P), pts = [], extra = '', notes = [];
     v.forEach(function (x, i) {
       if (!isFinite(x)) return;
-      pts.push((P + i * (W - 2 * P) / (v.length - 1)).toFixed(1) + ',' + (H - P - (x - lo) / span * (H - 2 * P)).toFixed(1));
+      pts.push(sc.x(i).toFixed(1) + ',' + (H - P - (x - lo) / span * (H - 2 * P)).toFixed(1));
+    });
+    if (mk && mk[0]) {
+      var a = sc.at(mk[0][0]), b = sc.at(mk[0][1]);
+      if (a !== null && b !== null) {
+        extra += '<rect class="ag-trend-window" x="' + a.toFixed(1) + '" y="0" width="' + Math.max(b - a, 1).toFixed(1) +
+          '" height="' + H + '" fill="#9ecae1" fill-opacity="0.45"/>';
+        notes.push(esc(mk[0][0]) + ' – ' + esc(mk[0][1]));
+      }
+    }
+    var marks = '';
+    ((mk && mk[1]) || []).forEach(function (m) {
+      var x = sc.at(m[0]);
+      if (x === null) return;
+      marks += '<line class="ag-trend-mark" x1="' + x.toFixed(1) + '" x2="' + x.toFixed(1) + '" y1="0" y2="' + H +
+        '" stroke="#d7191c" stroke-width="1.5" stroke-dasharray="3 2"/>';
+      notes.push(esc(m[1]) + ' ' + esc(m[0]));
     });
     return '<div class="ag-trend"><div class="ag-trend-h">' + esc(label) + ' ' +
       esc(fmt(lo, 2)) + ' – ' + esc(fmt(hi, 2)) + '</div>' +
-      '<svg width="' + W + '" height="' + H + '" viewBox="0 0 ' + W + ' ' + H + '" role="img">' +
-      '<polyline fill="none" stroke="#2b7a0b" stroke-width="2" points="' + pts.join(' ') + '"/></svg>' +
-      '<div class="ag-trend-t"><span>' + esc(t[0]) + '</span><span>' + esc(t[t.length - 1]) + '</span></div></div>';
+      '<svg width="' + W + '" height="' + H + '" viewBox="0 0 ' + W + ' ' + H + '" role="img">' + extra +
+      '<polyline fill="none" stroke="#2b7a0b" stroke-width="2" points="' + pts.join(' ') + '"/>' + marks + '</svg>' +
+      '<div class="ag-trend-t"><span>' + esc(t[0]) + '</span><span>' + esc(t[t.length - 1]) + '</span></div>' +
+      (notes.length ? '<div class="ag-trend-n">' + notes.join(' · ') + '</div>' : '') + '</div>';
   }
   function popupHtml(cfg, spec, p) {
     var pp = spec.popup, h = '<div class="ag-popup">';
@@ -190,7 +221,8 @@
     h += '</table>';
     if (pp.series && p[pp.series.field]) {
       var ts = p[pp.series.field];
-      h += trendSvg(pp.series.dates ? [pp.series.dates, ts] : ts, pp.series.label);
+      h += trendSvg(pp.series.dates ? [pp.series.dates, ts] : ts, pp.series.label,
+                    pp.series.marks ? p[pp.series.marks] : null);
     }
     if (spec.note) h += '<div class="ag-popup-note">' + esc(spec.note) + '</div>';
     return h + '</div>';
@@ -778,6 +810,20 @@
   }
   A.openLocalImagery = function (file) { var st = A.maps[0]; return openLocalImagery(st.map, st, file); };
 
+  /* A tile layer credits its source only once one of its tiles is actually drawn: a map
+   * opened without network shows no OpenStreetMap credit over an empty background. */
+  function creditWhenDrawn(map, layer, credit) {
+    var shown = false;
+    if (!credit) return layer;
+    layer.on('tileload', function () {
+      if (!shown && map.attributionControl) { map.attributionControl.addAttribution(credit); shown = true; }
+    });
+    layer.on('remove', function () {
+      if (shown && map.attributionControl) { map.attributionControl.removeAttribution(credit); shown = false; }
+    });
+    return layer;
+  }
+
   // ----------------------------------------------------------------- build
   A.build = function (map, cfg) {
     if (typeof cfg === 'string') cfg = JSON.parse(document.getElementById(cfg).textContent);
@@ -785,8 +831,8 @@
     var base = {}, overlays = {}, first = null;
     cfg.basemaps.forEach(function (b) {
       var tl = b.embedded ? [embeddedLayer(b.embedded)] : b.tiles.map(function (t) {
-        return L.tileLayer(t.url, {subdomains: t.subdomains || 'abc', attribution: t.attribution || '',
-          maxZoom: 19, maxNativeZoom: t.maxNativeZoom || 18, crossOrigin: false});
+        return creditWhenDrawn(map, L.tileLayer(t.url, {subdomains: t.subdomains || 'abc', attribution: '',
+          maxZoom: 19, maxNativeZoom: t.maxNativeZoom || 18, crossOrigin: false}), t.attribution || '');
       });
       var g = L.layerGroup(tl);
       base[esc(b.name)] = g;
