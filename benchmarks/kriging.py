@@ -22,6 +22,8 @@ Usage::
     python benchmarks/kriging.py                  # small
     python benchmarks/kriging.py --full           # 10k samples, the city at 30 m
     python benchmarks/kriging.py --samples 2000 --cells 5500000   # one county at 30 m
+    python benchmarks/kriging.py --scaling 500,2000,5000 --scaling-cells 1000000,5500000
+                                                  # how time grows with samples and cells (agrigis)
 """
 
 from __future__ import annotations
@@ -118,6 +120,32 @@ def run_cv(n_samples: int, n_cells: int, res: float, ks: list[int]) -> list[tupl
     return out
 
 
+def _job(job: str, a, samples: int, cells: int) -> dict:
+    """Run one job in its own Python process (its own peak memory) and return its figures."""
+    cmd = [sys.executable, __file__, "--job", job, "--samples", str(samples), "--cells", str(cells),
+           "--res", str(a.res), "--neighbours", str(a.neighbours), "--fraction", str(a.fraction)]
+    cmd += (["--workers", str(a.workers)] if a.workers else []) + (["--log"] if a.log else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def scaling(a) -> None:
+    """A Markdown table of agrigis's time for each number of samples × number of cells."""
+    samples = [int(s) for s in a.scaling.split(",")]
+    cells = [int(c) for c in a.scaling_cells.split(",")]
+    print(f"agrigis ordinary kriging, {a.neighbours} neighbours, {a.fraction:.0%} of the rows kriged "
+          f"(times extrapolated to the whole grid)\n")
+    print("| samples | cells | cells kriged | wall (s) | CPU (s) | whole grid wall (s) | µs CPU per cell | peak MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in samples:
+        for c in cells:
+            r = _job("agrigis", a, n, c)
+            print(f"| {n:,} | {c:,} | {r['cells']:,} | {r['seconds']:.1f} | {r['cpu']:.1f} | "
+                  f"{r['seconds'] * c / r['cells']:.0f} | {r['cpu'] / r['cells'] * 1e6:.2f} | {r['peak_mb']:.0f} |",
+                  flush=True)
+    print(f"\n(load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, default=2000)
@@ -131,6 +159,8 @@ def main() -> None:
     ap.add_argument("--cv", default=None, help="compare 10-fold CV for these neighbour counts, e.g. 8,16,32")
     ap.add_argument("--full", action="store_true", help="10,000 samples onto ≈ 29 million cells (the city at 30 m)")
     ap.add_argument("--only", default="agrigis,pykrige")
+    ap.add_argument("--scaling", default=None, help="time agrigis for these sample counts, e.g. 500,2000,5000")
+    ap.add_argument("--scaling-cells", default="1000000,5500000", help="… and these grid sizes (with --scaling)")
     ap.add_argument("--job", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.full:
@@ -143,13 +173,10 @@ def main() -> None:
     if a.job:
         print(json.dumps(run_job(a.job, a.samples, a.cells, a.res, a.neighbours, a.fraction, a.workers, a.log)))
         return
-    results = []
-    for job in a.only.split(","):
-        cmd = [sys.executable, __file__, "--job", job, "--samples", str(a.samples), "--cells", str(a.cells),
-               "--res", str(a.res), "--neighbours", str(a.neighbours), "--fraction", str(a.fraction)]
-        cmd += (["--workers", str(a.workers)] if a.workers else []) + (["--log"] if a.log else [])
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    if a.scaling:
+        scaling(a)
+        return
+    results = [_job(job, a, a.samples, a.cells) for job in a.only.split(",")]
     print(f"ordinary kriging{' (log)' if a.log else ''}, {a.samples} samples, {a.cells:,} cells at {a.res:g} m, "
           f"{a.neighbours} neighbours, variogram {results[0]['model']}; kriged {results[0]['cells']:,} cells "
           f"({a.fraction:.0%} of the rows), times extrapolated to the whole grid")

@@ -459,6 +459,10 @@ def classify(values, scheme: str | Path | Mapping | Scheme):
     s = load_scheme(scheme)
     if hasattr(values, "dims"):  # DataArray
         out = values.copy(data=_classify_array(values.values, s))
+        # the classes are small integers: the source's fill value/scaling encoding (a
+        # raster opened with masked=True) no longer applies to them
+        out.encoding = {k: v for k, v in values.encoding.items() if k not in (
+            "_FillValue", "missing_value", "dtype", "rasterio_dtype", "scale_factor", "add_offset")}
         out.attrs = {"scheme": s.id, "source": s.source, "classes": ",".join(s.codes),
                      "nodata_class": NODATA_CLASS, "long_name": s.title_en or s.id}
         return out.rename(f"{s.variable}_class")

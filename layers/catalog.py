@@ -30,7 +30,7 @@ from gis.errors import ConfigError, DataFileError, Message, MissingCRSError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Catalog", "LayerEntry", "BUNDLED_CATALOG", "CATALOG_FILE", "KINDS"]
+__all__ = ["Catalog", "LayerEntry", "BUNDLED_CATALOG", "CATALOG_FILE", "KINDS", "register_layers"]
 
 CATALOG_FILE = "catalog.yml"
 BUNDLED_CATALOG = Path(__file__).resolve().parent / CATALOG_FILE
@@ -286,3 +286,96 @@ def _load_raster(entry: LayerEntry, path: Path):
     da.attrs.update({k: v for k, v in entry.metadata.items() if v is not None})
     da.attrs["synthetic"] = int(entry.synthetic)  # netCDF-safe
     return da
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _catalog_file(where) -> Path:
+    p = Path(os.fspath(where))
+    return p / CATALOG_FILE if p.is_dir() or not p.suffix else p
+
+
+def _relative(item: dict, folder: Path) -> dict:
+    """``item`` with its ``path`` relative to ``folder`` where it can be (POSIX slashes)."""
+    out = dict(item)
+    p = Path(os.fspath(item["path"]))
+    if p.is_absolute():
+        try:
+            out["path"] = Path(os.path.relpath(p, folder.resolve())).as_posix()
+        except ValueError:  # another drive (Windows)
+            out["path"] = p.as_posix()
+    else:
+        out["path"] = p.as_posix()
+    return out
+
+
+def _appended(text: str, items: list[dict]) -> str | None:
+    """``text`` with ``items`` added at the end of its ``layers:`` list, comments kept;
+    None if the file's layout does not allow it (checked by reading the result back)."""
+    import re
+
+    import yaml
+
+    old = yaml.safe_load(text) if text.strip() else None
+    old_items = old.get("layers") if isinstance(old, dict) else old
+    if not isinstance(old_items, list) or not old_items:
+        return None
+    m = re.search(r"^( *)- ", text, flags=re.M)
+    pad = m.group(1) if m else ""
+    block = yaml.safe_dump(items, allow_unicode=True, sort_keys=False)
+    new = text.rstrip("\n") + "\n" + "".join(pad + line for line in block.splitlines(keepends=True))
+    back = yaml.safe_load(new)
+    back_items = back.get("layers") if isinstance(back, dict) else back
+    return new if back_items == old_items + items and isinstance(back, type(old)) else None
+
+
+def register_layers(where, entries: list[dict]) -> list[str]:
+    """Add ``entries`` to the workspace catalogue ``where`` (a folder or its ``catalog.yml``,
+    made if missing), replacing entries of the same names; returns the names replaced.
+
+    Each entry is a mapping with the keys of a catalogue entry (see the bundled
+    ``catalog.yml``); an absolute ``path`` is written relative to the catalogue. The
+    entries are checked as the catalogue reads them. New names are appended below the
+    existing entries and the file's comments are kept; when a name is replaced, the
+    file is rewritten with its leading comment lines, the other entries in their order
+    and the replaced ones at the end (so :meth:`Catalog.by_role` finds them). The file
+    is written atomically (:func:`gis.outputs.write_text`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> ws = Path(tempfile.mkdtemp())
+    >>> e = {"name": "soil_ec", "kind": "raster", "path": str(ws / "soil" / "ec.tif"),
+    ...      "synthetic": False, "role": "soil_ec"}
+    >>> register_layers(ws, [e]), register_layers(ws, [e])
+    ([], ['soil_ec'])
+    >>> entry = Catalog(ws)["soil_ec"]
+    >>> entry.role, entry.path == (ws / "soil" / "ec.tif").resolve()
+    ('soil_ec', True)
+    """
+    from itertools import takewhile
+
+    import yaml
+
+    from gis.outputs import write_text
+
+    path = _catalog_file(where)
+    items = [_relative(e, path.parent) for e in entries]
+    seen: set[str] = set()
+    for i, item in enumerate(items, start=1):
+        _entry(item, i, path, seen)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    _parse(path) if text else None  # a broken catalogue stops here, with its own message
+    old = (yaml.safe_load(text) if text.strip() else None) or {}
+    old_items = (old.get("layers") if isinstance(old, dict) else old) or []
+    replaced = [str(o["name"]) for o in old_items if str(o.get("name")) in seen]
+    new = None if replaced else _appended(text, items)
+    if new is None:
+        head = "".join(takewhile(lambda line: line.startswith("#"), text.splitlines(keepends=True))) if text \
+            else "# agrigis workspace catalogue (the keys of an entry: see layers/catalog.yml of agrigis)\n"
+        kept = [o for o in old_items if str(o.get("name")) not in seen]
+        new = head + yaml.safe_dump({"layers": kept + items}, allow_unicode=True, sort_keys=False)
+    write_text(path, new)
+    log.info("%s: registered %s (replaced: %s)", path, ", ".join(seen), ", ".join(replaced) or "-")
+    return replaced

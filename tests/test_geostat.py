@@ -60,8 +60,28 @@ def test_fit_and_cross_validation_are_sane(field):
     assert 0.8 < s["msse"] < 1.25  # the kriging variance is honest
     assert 0.85 <= s["coverage90"] <= 0.95
     truth_r2 = 1 - np.sum((krige(xy, z, g, v).estimate - zg) ** 2) / np.sum((zg - zg.mean()) ** 2)
+    # 0.1 here, 0.05 (the figure) on 2,000 samples below: with 500 samples the
+    # difference CV R² − truth R² is sampling noise of SD ≈ 0.035 across fields (mean
+    # +0.003 over 10 fields; 9 of 10 within 0.05, this field 0.09), see benchmarks/results/kriging.md
     assert abs(s["r2"] - truth_r2) < 0.1
     assert s["rmse"] == pytest.approx(np.sqrt(np.mean((cv.predicted - z) ** 2)))
+
+
+def test_cv_r2_within_0_05_of_the_r2_against_the_truth():
+    # 2,000 samples of the same kind of field (exponential, range 3 km, 10 km square):
+    # 10-fold CV R² against the R² of the kriged map at 1,000 other points of the truth.
+    # Over 8 fields the difference was at most 0.017 (benchmarks/results/kriging.md).
+    truth = Variogram("exponential", 0.0, 1.0, 3000.0)
+    xy = np.random.default_rng(0).uniform(0, 10000, (2000, 2))
+    g = np.random.default_rng(100).uniform(0, 10000, (1000, 2))
+    f = simulate(np.vstack([xy, g]), truth, 1)
+    z, zg = f[:2000], f[2000:]
+    v = fit_variogram(xy, z)
+    o = KrigingOptions(workers=1)
+    cv = cross_validate(xy, z, lambda a, b, t: krige(a, b, t, v, o))
+    truth_r2 = 1 - np.sum((krige(xy, z, g, v, o).estimate - zg) ** 2) / np.sum((zg - zg.mean()) ** 2)
+    assert cv.folds == 10 and truth_r2 > 0.7
+    assert abs(cv.stats["r2"] - truth_r2) < 0.05, (cv.stats["r2"], truth_r2)
 
 
 def test_idw_matches_hand_computation():

@@ -137,8 +137,8 @@ def test_cli_writes_rasters_and_report(tmp_path, method):
     assert "60 samples interpolated onto 2400 cells; 0 rejected" in r.output
     tif = out / f"ec_0-20_{method}.tif"
     with rasterio.open(tif) as src:
-        est = src.read(1)
-        assert src.crs.to_epsg() == 4550 and src.res == (100.0, 100.0) and est.shape == (50, 50)
+        est = src.read(1, masked=True).filled(np.nan)
+        assert src.nodata == -9999 and src.crs.to_epsg() == 4550 and src.res == (100.0, 100.0) and est.shape == (50, 50)
         assert np.isnan(est[:10, 40:]).all() and np.isfinite(est[10:, :]).all()  # water masked
     assert (out / f"ec_0-20_{method}_std.tif").exists() == (method == "kriging")
     report = pd.read_excel(out / "soil_report.xlsx", sheet_name=None)
@@ -174,5 +174,100 @@ def test_cli_rejects_file_and_county_aoi(tmp_path):
     assert rej[["_row", "column"]].values.tolist() == [[4, "pH"]]
     assert rej.loc[0, "reason"] == "pH 14.5 不可能(pH 在 0 到 14 之间)"
     with rasterio.open(tmp_path / "out" / "ph_0-20_idw.tif") as src:
-        a = src.read(1)
+        a = src.read(1, masked=True).filled(np.nan)
         assert src.width * 500 > 50_000 and np.isnan(a).any() and np.isfinite(a).any()  # county outline masks
+
+
+def _three_vars(n: int = 60) -> pd.DataFrame:
+    """pH, ECe (1 → 11 dS/m west → east: every ec_aafc class but the last) and ESP."""
+    df = _table(n).drop(columns=["电导率(dS/m)", "浸提方法"])
+    df["ECe(dS/m)"] = (1 + 10 * (df["X"] - X0) / 5000).round(4)
+    df["碱化度(%)"] = (5 + 20 * (df["Y"] - Y0) / 5000).round(3)
+    return df
+
+
+def test_interpolate_several_vars_one_report_registered_layers(tmp_path):
+    import layers
+    from gis.salinity import classify
+
+    _three_vars().to_csv(tmp_path / "s.csv", index=False)
+    ws = _workspace(tmp_path)
+    (ws / "catalog.yml").write_text("# my workspace\n" + (ws / "catalog.yml").read_text())
+    args = ["soil", "interpolate", str(tmp_path / "s.csv"), "--vars", "ph,ec,esp", "--res", "100",
+            "--aoi", f"{X0},{Y0},{X0 + 5000},{Y0 + 5000}", "--workspace", str(ws), "-o", str(tmp_path / "soil"),
+            "--lang", "en"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    for p in ("pH", "EC", "ESP"):  # what it did and the CV figures, per property
+        assert f"{p}: 60 samples interpolated onto 2400 cells; 0 rejected" in r.output
+    assert r.output.count("cross-validation (60 folds): RMSE") == 3
+    names = ["soil_ph", "soil_ph_std", "soil_ec", "soil_ec_std", "soil_esp", "soil_esp_std"]
+    assert f"layers {', '.join(names)} registered in {ws / 'catalog.yml'}" in r.output
+    summary = pd.read_excel(tmp_path / "soil" / "soil_report.xlsx", sheet_name=None)
+    assert list(summary) == ["Summary", "Variogram pH", "Cross-validation pH", "Variogram EC", "Cross-validation EC",
+                             "Variogram ESP", "Cross-validation ESP", "Rejects"]
+    s = summary["Summary"].set_index("Item")
+    assert list(s.columns) == ["pH", "EC", "ESP"] and s.loc["Samples used"].tolist() == [60, 60, 60]
+    assert s.loc["Catalogue layer"].tolist() == ["soil_ph", "soil_ec", "soil_esp"] and s.loc["EC method", "EC"] == "ece"
+    text = (ws / "catalog.yml").read_text(encoding="utf-8")
+    assert text.startswith("# my workspace\n") and "name: landcover" in text  # kept
+    cat = layers.get_catalog(ws)
+    assert [cat.by_role(n).name for n in names] == names
+    assert cat["soil_ec"].path == (tmp_path / "soil" / "ec_0-20_kriging.tif").resolve()
+    # the registered raster feeds classify and class_area_mu unchanged
+    with rasterio.open(tmp_path / "soil" / "ec_0-20_kriging.tif") as src:
+        ec = src.read(1, masked=True).filled(np.nan)
+    da = cat.load("soil_ec")
+    np.testing.assert_array_equal(classify(da, "ec_aafc").values, classify(ec, "ec_aafc"))
+    # … and `agrigis map layer` by the registered name
+    m = CliRunner().invoke(main, ["map", "layer", "soil_ec", "--workspace", str(ws), "--basemap", "none",
+                                  "-o", str(tmp_path / "ec.html"), "--lang", "en"])
+    assert m.exit_code == 0, m.output
+    assert "Soil EC 0-20 cm (interpolated from samples, kriging)" in (tmp_path / "ec.html").read_text(encoding="utf-8")
+    # a second run replaces the entries instead of adding more
+    r2 = CliRunner().invoke(main, args[:4] + ["EC", *args[5:]])
+    assert r2.exit_code == 0, r2.output
+    assert "replaced the catalogue's earlier layers of the same names: soil_ec, soil_ec_std" in r2.output
+    assert layers.get_catalog(ws).names().count("soil_ec") == 1
+    assert (ws / "catalog.yml").read_text(encoding="utf-8").startswith("# my workspace\n")
+
+
+def test_ec_of_a_1_5_extract_is_registered_apart_and_old_form_works(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no catalog.yml in the current folder
+    _table(30).to_csv(tmp_path / "s.csv", index=False)
+    r = CliRunner().invoke(main, ["soil", str(tmp_path / "s.csv"), "--property", "EC", "--method", "idw",
+                                  "--res", "500", "--aoi", f"{X0},{Y0},{X0 + 5000},{Y0 + 5000}",
+                                  "-o", str(tmp_path / "out"), "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    import layers
+
+    cat = layers.get_catalog(tmp_path / "out")  # no workspace: a catalogue beside the rasters
+    assert cat.by_role("soil_ec") is None and cat.by_role("soil_ec_1_5").path.name == "ec_0-20_idw.tif"
+    r = CliRunner().invoke(main, ["soil", str(tmp_path / "s.csv"), "--vars", "pH", "--no-register", "--res", "500",
+                                  "-o", str(tmp_path / "out2")])
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "out2" / "catalog.yml").exists()
+
+
+def test_class_area_mu_takes_the_registered_raster(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    import layers
+    from gis.salinity import class_area_mu, classify
+
+    _three_vars().to_csv(tmp_path / "s.csv", index=False)
+    r = CliRunner().invoke(main, ["soil", "interpolate", str(tmp_path / "s.csv"), "--vars", "ec", "--method", "idw",
+                                  "--res", "100", "--aoi", f"{X0},{Y0},{X0 + 5000},{Y0 + 5000}",
+                                  "-o", str(tmp_path / "soil")])
+    assert r.exit_code == 0, r.output
+    with rasterio.open(tmp_path / "soil" / "ec_0-20_idw.tif") as src:
+        ec = src.read(1, masked=True).filled(np.nan)
+    parcel = gpd.GeoDataFrame({"code": ["P"]}, geometry=[box(X0 + 1000, Y0 + 1000, X0 + 4000, Y0 + 3000)], crs=4550)
+    mu = class_area_mu(parcel.set_index("code"), layers.load("soil_ec", tmp_path / "soil"), "ec_aafc").loc["P"]
+    cells = classify(ec[50 - 30:50 - 10, 10:40], "ec_aafc")
+    assert mu["area_mu_classified"] == pytest.approx(600 * 15, rel=2e-3)  # 600 cells of 1 ha = 15 亩
+    for i, code in enumerate(("non_saline", "weak", "moderate", "strong")):
+        assert mu[f"area_mu_{code}"] == pytest.approx(np.sum(cells == i) * 15, rel=2e-3)
+    assert np.sum(cells == 1) > 50 and np.sum(cells == 3) > 50

@@ -8,7 +8,7 @@ built-up land, interpolate (:mod:`gis.geostat`: ordinary kriging with a fitted v
 or IDW), cross-validate, and write the estimate and kriging standard-deviation GeoTIFFs,
 ``soil_report.xlsx`` and the rejects, all together (:func:`gis.outputs.staged_outputs`).
 
-The GeoTIFFs are ordinary EPSG:4550 float32 rasters (nodata NaN), so
+The GeoTIFFs are ordinary EPSG:4550 float32 rasters (nodata −9999, as the demo's), so
 :func:`gis.zonal_stats`, :func:`gis.salinity.classify` and :func:`gis.salinity.class_area_mu`
 take them unchanged.
 """
@@ -16,9 +16,8 @@ take them unchanged.
 from __future__ import annotations
 
 import logging
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import click
@@ -54,20 +53,38 @@ class SoilOptions:
     crs: str | None = None
     workspace: object = None
     lang: str = "zh"
+    props: tuple[str, ...] = ()
+    """Several properties in one run (``--vars ph,ec,esp``); empty: ``prop`` alone."""
+    register: bool = True
+    """Register the rasters in the workspace's ``catalog.yml`` (see :func:`catalog_file`)."""
+    synthetic: bool = False
+    """Mark the registered layers ``synthetic: true`` (the demo's samples)."""
 
 
 @dataclass
-class SoilResult:
-    """What :func:`soil_maps` did: the files written and the figures of the report."""
+class PropertyResult:
+    """The figures of one property of a run."""
 
-    files: list[Path]
+    prop: str
     n_samples: int
-    n_rejects: int
     variogram: object | None
     cv: object
     masked_cells: int
     cells: int
+    layers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SoilResult:
+    """What :func:`soil_maps` did: the files written, the figures of each property and
+    the catalogue the rasters were registered in."""
+
+    files: list[Path]
+    n_rejects: int
+    properties: list[PropertyResult]
     notes: list[str] = field(default_factory=list)
+    catalog: Path | None = None
+    replaced: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- samples
@@ -279,17 +296,22 @@ def interpolate(samples: pd.DataFrame, grid, mask: np.ndarray, options: SoilOpti
     return est, std, variogram, cv
 
 
+NODATA = -9999.0
+"""Nodata of the GeoTIFFs (NaN cells of the estimate), as the demo's soil rasters have."""
+
+
 def write_geotiff(path: Path, array: np.ndarray, grid) -> Path:
-    """A float32 GeoTIFF (nodata NaN, deflate) of ``array`` on ``grid``, written atomically."""
+    """A float32 GeoTIFF (NaN written as nodata :data:`NODATA`, deflate) of ``array`` on
+    ``grid``, written atomically."""
     import rasterio
 
     from gis.outputs import atomic_write
 
     def write(tmp: Path) -> None:
         with rasterio.open(tmp, "w", driver="GTiff", width=grid.width, height=grid.height, count=1,
-                           dtype="float32", crs=grid.crs, transform=grid.transform, nodata=float("nan"),
+                           dtype="float32", crs=grid.crs, transform=grid.transform, nodata=NODATA,
                            compress="deflate", tiled=True) as dst:
-            dst.write(array.astype("float32"), 1)
+            dst.write(np.where(np.isnan(array), NODATA, array).astype("float32"), 1)
 
     return atomic_write(path, write)
 
@@ -330,90 +352,218 @@ def cv_chart(cv, options: SoilOptions, unit: str) -> str:
 # --------------------------------------------------------------------------- report
 
 
-def _summary(options: SoilOptions, samples, read, variogram, cv, unit: str, charts: dict[str, str]) -> pd.DataFrame:
-    from gis.labels import label
+@dataclass
+class _Run:
+    """One property's results, kept until the report is written (the rasters are not)."""
 
-    L = options.lang
-    rows = [("property", options.prop.upper() if options.prop != "ph" else "pH"), ("unit", unit),
-            ("depth", options.depth), ("method", options.method), ("log", "yes" if options.log else "no"),
-            ("n_samples", len(samples)), ("n_read", read.n_read), ("n_rejects", len(read.rejects))]
-    if options.prop == "ec":
-        rows.append(("ec_method", str(samples["ec_method"].dropna().iloc[0]) if samples["ec_method"].notna().any()
-                     else options.ec_method or ""))
-    if variogram is not None:
-        rows += [("variogram_model", variogram.model), ("nugget", variogram.nugget), ("sill", variogram.sill),
-                 ("range_m", variogram.range)]
-    rows += [("cv_folds", cv.folds)] + [(f"cv_{k}", v) for k, v in cv.stats.items() if k != "n"]
-    rows += list(charts.items())
-    return pd.DataFrame({label("soil.col.item", L): [label(f"soil.item.{k}", L) for k, _ in rows],
-                         label("soil.col.value", L): [v for _, v in rows]})
+    options: SoilOptions
+    samples: pd.DataFrame
+    variogram: object | None
+    cv: object
+    charts: dict[str, str]
+    stem: str
 
 
-def report_sheets(options: SoilOptions, samples, read, variogram, cv, notes: list[str], charts: dict[str, str]):
-    """The sheets of ``soil_report.xlsx``: summary (with the chart files beside it),
-    variogram, cross-validation, rejects."""
-    from gis.labels import label
-    from gis.outputs import Sheet
+def _ec_method_of(run: _Run) -> str:
+    from layers.samples import sample_fields
+
+    known = run.samples["ec_method"].dropna()
+    if len(known):
+        return str(known.iloc[0])
+    return (sample_fields().ec_method(run.options.ec_method) or "") if run.options.ec_method else ""
+
+
+def _summary_items(run: _Run, read) -> list[tuple[str, object]]:
+    """``(item, value)`` of the summary column of one property."""
     from layers.samples import UNITS
 
-    L = options.lang
-    sheets = [Sheet(label("soil.sheet.summary", L), _summary(options, samples, read, variogram, cv,
-                                                              UNITS[options.prop], charts), notes=notes)]
-    if variogram is not None:
-        sheets.append(Sheet(label("soil.sheet.variogram", L), pd.DataFrame({
-            label("soil.col.lag_m", L): variogram.lags, label("soil.col.semivariance", L): variogram.semivariance,
-            label("soil.col.pairs", L): variogram.pairs,
-            label("soil.col.model", L): variogram(np.asarray(variogram.lags)).tolist()})))
-    sheets.append(Sheet(label("soil.sheet.cv", L), pd.DataFrame({
-        label("soil.col.row", L): samples["_row"].to_numpy(), label("soil.col.sample_id", L): samples["sample_id"],
-        label("soil.col.observed", L): cv.observed, label("soil.col.predicted", L): cv.predicted,
-        label("soil.col.std", L): cv.std})))
+    o = run.options
+    rows = [("property", _prop_name(o.prop)), ("unit", UNITS[o.prop]), ("depth", o.depth), ("method", o.method),
+            ("log", "yes" if o.log else "no"), ("n_samples", len(run.samples)), ("n_read", read.n_read),
+            ("n_rejects", len(read.rejects))]
+    if o.prop == "ec":
+        rows.append(("ec_method", _ec_method_of(run)))
+    v = run.variogram
+    if v is not None:
+        rows += [("variogram_model", v.model), ("nugget", v.nugget), ("sill", v.sill), ("range_m", v.range)]
+    rows += [("cv_folds", run.cv.folds)] + [(f"cv_{k}", x) for k, x in run.cv.stats.items() if k != "n"]
+    return rows + list(run.charts.items()) + [("layer", layer_name(o, _ec_method_of(run)))]
+
+
+def _summary(runs: list[_Run], read, lang: str) -> pd.DataFrame:
+    """Items down, one column per property (a row is empty where it does not apply)."""
+    from gis.labels import label
+
+    cols = [dict(_summary_items(r, read)) for r in runs]
+    items: list[str] = []
+    for c in cols:
+        items += [k for k in c if k not in items]
+    table = {label("soil.col.item", lang): [label(f"soil.item.{k}", lang) for k in items]}
+    for r, c in zip(runs, cols, strict=True):
+        table[_prop_name(r.options.prop)] = [c.get(k, "") for k in items]
+    return pd.DataFrame(table)
+
+
+def report_sheets(runs: list[_Run], read, notes: list[str], lang: str):
+    """The sheets of ``soil_report.xlsx``: summary (a column per property, with the chart
+    files beside it), then per property its variogram and cross-validation, and the rejects."""
+    from gis.labels import label
+    from gis.outputs import Sheet
+
+    L = lang
+    sheets = [Sheet(label("soil.sheet.summary", L), _summary(runs, read, L), notes=notes)]
+    for r in runs:
+        name, v, cv = _prop_name(r.options.prop), r.variogram, r.cv
+        if v is not None:
+            sheets.append(Sheet(f"{label('soil.sheet.variogram', L)} {name}", pd.DataFrame({
+                label("soil.col.lag_m", L): v.lags, label("soil.col.semivariance", L): v.semivariance,
+                label("soil.col.pairs", L): v.pairs, label("soil.col.model", L): v(np.asarray(v.lags)).tolist()})))
+        sheets.append(Sheet(f"{label('soil.sheet.cv', L)} {name}", pd.DataFrame({
+            label("soil.col.row", L): r.samples["_row"].to_numpy(), label("soil.col.sample_id", L): r.samples["sample_id"],
+            label("soil.col.observed", L): cv.observed, label("soil.col.predicted", L): cv.predicted,
+            label("soil.col.std", L): cv.std})))
     rej = read.rejects.rename(columns={"_row": label("soil.col.row", L), "column": label("soil.col.column", L),
                                        "value": label("soil.col.raw", L), "reason": label("soil.col.reason", L)})
     sheets.append(Sheet(label("soil.sheet.rejects", L), rej))
     return sheets
 
 
+# --------------------------------------------------------------------------- catalogue
+
+
+def layer_name(options: SoilOptions, ec_method: str = "") -> str:
+    """The catalogue name and role of a property's raster: ``soil_ph``, ``soil_esp``,
+    ``soil_ec`` (ECe, the unit of the ``ec_aafc`` classes) or ``soil_ec_1_5`` (EC of a
+    1:5 extract, a different quantity), with ``_<depth>`` below the 0–20 cm layer.
+
+    Examples
+    --------
+    >>> layer_name(SoilOptions(prop="ec"), "ece"), layer_name(SoilOptions(prop="ec"), "ec_1_5")
+    ('soil_ec', 'soil_ec_1_5')
+    >>> layer_name(SoilOptions(prop="ph", depth="20-40"))
+    'soil_ph_20-40'
+    """
+    base = "soil_ec_1_5" if options.prop == "ec" and ec_method == "ec_1_5" else f"soil_{options.prop}"
+    return base if options.depth == "0-20" else f"{base}_{options.depth}"
+
+
+def catalog_file(options: SoilOptions, output: Path) -> Path:
+    """Where the rasters are registered: the ``--workspace``'s ``catalog.yml``, else the
+    current folder's if it has one, else a new ``catalog.yml`` in the output folder."""
+    from layers.catalog import CATALOG_FILE
+
+    if options.workspace is not None:
+        ws = Path(os.fspath(options.workspace))
+        return ws / CATALOG_FILE if ws.is_dir() else ws
+    here = Path.cwd() / CATALOG_FILE
+    return here if here.is_file() else output / CATALOG_FILE
+
+
+def _catalog_entries(run: _Run, output: Path, source: str) -> list[dict]:
+    """The catalogue entries of one property's estimate (and kriging std) raster."""
+    from gis.labels import message
+    from layers.samples import UNITS
+
+    o = run.options
+    name = layer_name(o, _ec_method_of(run))
+    s = run.cv.stats
+    desc = f"unit: {UNITS[o.prop] or '-'}; {o.method}{', log' if o.log else ''}; CV R² {s['r2']:.3f}, RMSE {s['rmse']:.4g}"
+    args = {"property": _prop_name(o.prop), "depth": o.depth, "method": o.method}
+    entry = {"name": name, "kind": "raster", "path": str((output / f"{run.stem}.tif").resolve()),
+             "synthetic": o.synthetic, "crs": "EPSG:4550", "role": name, "source": source,
+             "title_zh": message("soil.layer_title", "zh", **args), "title_en": message("soil.layer_title", "en", **args),
+             "description": desc}
+    if run.variogram is None:
+        return [entry]
+    std = {**entry, "name": f"{name}_std", "role": f"{name}_std", "path": str((output / f"{run.stem}_std.tif").resolve()),
+           "title_zh": message("soil.layer_title_std", "zh", **args),
+           "title_en": message("soil.layer_title_std", "en", **args), "description": f"unit: {UNITS[o.prop] or '-'}"}
+    return [entry, std]
+
+
 # --------------------------------------------------------------------------- the job
 
 
-def _outputs(options: SoilOptions, kriged: bool, rejects: bool) -> tuple[str, dict[str, str], list[str]]:
-    """``(stem, charts {summary item: file name}, all file names)`` of one run."""
+def _outputs(options: SoilOptions, kriged: bool) -> tuple[str, dict[str, str], list[str]]:
+    """``(stem, charts {summary item: file name}, raster and chart file names)`` of one property."""
     stem = f"{options.prop}_{options.depth}_{options.method}"
     charts = {"cv_plot": f"{stem}_cv.svg"}
     if kriged:
         charts = {"variogram_plot": f"{stem}_variogram.svg", **charts}
-    names = [f"{stem}.tif"] + ([f"{stem}_std.tif"] if kriged else []) + [REPORT, *charts.values()] + \
-        ([REJECTS] if rejects else [])
-    return stem, charts, names
+    return stem, charts, [f"{stem}.tif"] + ([f"{stem}_std.tif"] if kriged else []) + list(charts.values())
+
+
+def _property(read, options: SoilOptions, tmp: Path, notes: list[str], progress) -> tuple[_Run, PropertyResult]:
+    """Interpolate one property and write its rasters and charts into ``tmp``."""
+    from gis.outputs import write_text
+    from layers.samples import UNITS
+
+    samples = select_samples(read, options, notes)
+    grid, mask = build_grid(options, samples, notes)
+    est, std, variogram, cv = interpolate(samples, grid, mask, options, progress)
+    stem, charts, _ = _outputs(options, options.method == "kriging")
+    write_geotiff(tmp / f"{stem}.tif", est, grid)
+    del est
+    if std is not None:
+        write_geotiff(tmp / f"{stem}_std.tif", std, grid)
+        write_text(tmp / charts["variogram_plot"], variogram_chart(variogram, options))
+    write_text(tmp / charts["cv_plot"], cv_chart(cv, options, UNITS[options.prop]))
+    run = _Run(options, samples, variogram, cv, charts, stem)
+    return run, PropertyResult(options.prop, len(samples), variogram, cv, int(mask.sum()), mask.size)
+
+
+def _register(runs: list[_Run], results: list[PropertyResult], out: Path, samples_path, res: SoilResult) -> None:
+    from layers.catalog import register_layers
+
+    o = runs[0].options
+    res.catalog = catalog_file(o, out)
+    entries = []
+    for run, pr in zip(runs, results, strict=True):
+        e = _catalog_entries(run, out, Path(samples_path).name)
+        pr.layers = [x["name"] for x in e]
+        entries += e
+    res.replaced = register_layers(res.catalog, entries)
 
 
 def soil_maps(samples_path: str | os.PathLike, output: str | os.PathLike, options: SoilOptions = SoilOptions(),
               progress=None) -> SoilResult:
-    """Read ``samples_path``, interpolate ``options.prop`` and write everything into ``output``:
-    the estimate (and kriging std) GeoTIFF, ``soil_report.xlsx``, the variogram and
-    observed-vs-predicted charts (SVG) and the rejects. ``progress`` as in :func:`interpolate`."""
-    from gis.outputs import staged_outputs, write_csv, write_excel, write_text
-    from layers.samples import UNITS, read_samples
+    """Read ``samples_path`` once, interpolate each property of ``options.props`` (or
+    ``options.prop``) and write everything into ``output``: per property the estimate (and
+    kriging std) GeoTIFF and the variogram and observed-vs-predicted charts (SVG); one
+    ``soil_report.xlsx`` and the rejects. All files appear together or none
+    (:func:`gis.outputs.staged_outputs`); then the rasters are registered in the workspace
+    catalogue (:func:`catalog_file`, unless ``options.register`` is False) as
+    :func:`layer_name` says. ``progress`` as in :func:`interpolate`."""
+    from gis.outputs import staged_outputs, write_csv, write_excel
 
-    read = read_samples(samples_path, crs=options.crs, lang=options.lang)
+    read = read_samples_once(samples_path, options)
     notes = list(read.notes)
-    samples = select_samples(read, options, notes)
-    grid, mask = build_grid(options, samples, notes)
-    est, std, variogram, cv = interpolate(samples, grid, mask, options, progress)
-    stem, charts, names = _outputs(options, std is not None, len(read.rejects) > 0)
+    props = list(dict.fromkeys(options.props or (options.prop,)))
+    opts = [replace(options, prop=p, props=()) for p in props]
+    names = [n for o in opts for n in _outputs(o, o.method == "kriging")[2]] + [REPORT] + \
+        ([REJECTS] if len(read.rejects) else [])
     out = Path(output)
+    runs, results = [], []
     with staged_outputs(out, names) as tmp:
-        write_geotiff(tmp / f"{stem}.tif", est, grid)
-        if std is not None:
-            write_geotiff(tmp / f"{stem}_std.tif", std, grid)
-            write_text(tmp / charts["variogram_plot"], variogram_chart(variogram, options))
-        write_text(tmp / charts["cv_plot"], cv_chart(cv, options, UNITS[options.prop]))
-        write_excel(tmp / REPORT, report_sheets(options, samples, read, variogram, cv, notes, charts))
+        for o in opts:
+            run, pr = _property(read, o, tmp, notes, progress)
+            runs.append(run)
+            results.append(pr)
+        notes = list(dict.fromkeys(notes))
+        write_excel(tmp / REPORT, report_sheets(runs, read, notes, options.lang))
         if len(read.rejects):
             write_csv(tmp / REJECTS, read.rejects)
-    return SoilResult([out / n for n in names], len(samples), len(read.rejects), variogram, cv,
-                      int(mask.sum()), mask.size, notes)
+    res = SoilResult([out / n for n in names], len(read.rejects), results, notes)
+    if options.register:
+        _register(runs, results, out, samples_path, res)
+    return res
+
+
+def read_samples_once(samples_path, options: SoilOptions):
+    """:func:`layers.samples.read_samples` with the run's CRS and language."""
+    from layers.samples import read_samples
+
+    return read_samples(samples_path, crs=options.crs, lang=options.lang)
 
 
 class _Bar:
@@ -451,20 +601,49 @@ def _echo_result(res_: SoilResult, lang: str) -> None:
 
     for note in res_.notes:
         click.echo(note)
-    click.echo(message("soil.done", lang, n=res_.n_samples, rejects=res_.n_rejects, cells=res_.cells - res_.masked_cells))
-    if res_.variogram is not None:
-        v = res_.variogram
-        click.echo(message("soil.variogram", lang, model=v.model, nugget=v.nugget, sill=v.sill, range=v.range))
-    s = res_.cv.stats
-    click.echo(message("soil.cv", lang, folds=res_.cv.folds, rmse=s["rmse"], me=s["me"], r2=s["r2"],
-                       msse=s["msse"], coverage=s["coverage90"]))
+    for p in res_.properties:
+        name = _prop_name(p.prop)
+        click.echo(message("soil.done", lang, property=name, n=p.n_samples, rejects=res_.n_rejects,
+                           cells=p.cells - p.masked_cells))
+        if p.variogram is not None:
+            v = p.variogram
+            click.echo(message("soil.variogram", lang, model=v.model, nugget=v.nugget, sill=v.sill, range=v.range))
+        s = p.cv.stats
+        click.echo(message("soil.cv", lang, folds=p.cv.folds, rmse=s["rmse"], me=s["me"], r2=s["r2"],
+                           msse=s["msse"], coverage=s["coverage90"]))
     for f in res_.files:
         click.echo(message("soil.written", lang, path=f))
+    if res_.catalog is not None:
+        layers_ = ", ".join(n for p in res_.properties for n in p.layers)
+        click.echo(message("soil.registered", lang, layers=layers_, path=res_.catalog))
+        if res_.replaced:
+            click.echo(message("soil.replaced", lang, layers=", ".join(res_.replaced)))
 
 
-@click.command("soil")
+class _SoilGroup(click.Group):
+    """``agrigis soil interpolate SAMPLES …``; the older ``agrigis soil SAMPLES …`` still works."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["interpolate", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("soil", cls=_SoilGroup)
+def soil_command() -> None:
+    """土壤采样点插值 / Soil sample tables → soil property rasters, their uncertainty and a report.
+
+    \b
+    Examples:
+      agrigis soil interpolate samples.xlsx --vars ph,ec,esp --aoi 大安市 --res 30 -o soil/
+      agrigis soil samples.xlsx --property EC -o soil/     (the same as "interpolate")
+    """
+
+
+@soil_command.command("interpolate")
 @click.argument("samples", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--property", "prop", default="EC", show_default=True, help="pH, EC, salt or ESP.")
+@click.option("--vars", "--property", "props", default="EC", show_default=True,
+              help="Properties to map, comma-separated: pH, EC, salt, ESP (e.g. --vars ph,ec,esp).")
 @click.option("--method", type=click.Choice(["kriging", "idw"]), default="kriging", show_default=True)
 @click.option("--res", type=float, default=100.0, show_default=True, help="Cell size in metres (EPSG:4550).")
 @click.option("--aoi", default=None, help="County (大安市 …), 'city', or xmin,ymin,xmax,ymax in EPSG:4550. "
@@ -476,21 +655,26 @@ def _echo_result(res_: SoilResult, lang: str) -> None:
 @click.option("--folds", type=int, default=None, help="Cross-validation folds (default leave-one-out ≤ 500 samples, else 10).")
 @click.option("--crs", default=None, help="CRS of the coordinates if the file has none and they cannot be told.")
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Workspace with catalog.yml (counties, city, landcover). Default: the current folder.")
+              help="Workspace with catalog.yml (counties, city, landcover); the rasters are registered in it. "
+                   "Default: the current folder if it has catalog.yml, else a catalog.yml in the output folder.")
+@click.option("--register/--no-register", default=True, show_default=True,
+              help="Register the rasters in the workspace catalogue (soil_ph, soil_ec, soil_esp …).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True)
 @lang_option
-def soil_command(samples: Path, prop: str, method: str, res: float, aoi: str | None, depth: str,
-                 ec_method: str | None, log_: bool, neighbours: int, folds: int | None, crs: str | None,
-                 workspace: Path | None, output: Path, lang: str) -> None:
-    """Interpolate a soil property of the sample table SAMPLES onto a grid (estimate, kriging std, report).
+def interpolate_command(samples: Path, props: str, method: str, res: float, aoi: str | None, depth: str,
+                        ec_method: str | None, log_: bool, neighbours: int, folds: int | None, crs: str | None,
+                        workspace: Path | None, register: bool, output: Path, lang: str) -> None:
+    """Interpolate soil properties of the sample table SAMPLES onto a grid (estimate, kriging std, report).
 
     \b
     Examples:
-      agrigis soil samples.xlsx --property EC --ec-method 1:5 --log --aoi 大安市 --res 30 -o soil/
-      agrigis soil samples.csv --property pH --method idw --aoi city -o soil/
+      agrigis soil interpolate samples.xlsx --vars ph,ec,esp --ec-method ECe --aoi 大安市 --res 30 -o soil/
+      agrigis soil interpolate samples.xlsx --vars EC --ec-method 1:5 --log --aoi 大安市 -o soil/
+      agrigis soil interpolate samples.csv --vars pH --method idw --aoi city -o soil/
     """
-    opts = SoilOptions(property_code(prop), method, res, aoi, depth, ec_method, log_, neighbours, folds, crs,
-                       workspace, lang)
+    codes = tuple(property_code(p) for p in props.split(",") if p.strip())
+    opts = SoilOptions(codes[0] if codes else property_code(props), method, res, aoi, depth, ec_method, log_,
+                       neighbours, folds, crs, workspace, lang, props=codes, register=register)
     with _Bar(lang) as bar:
         res_ = soil_maps(samples, output, opts, progress=bar)
     _echo_result(res_, lang)
