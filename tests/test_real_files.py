@@ -198,7 +198,7 @@ def test_xlsx_parcel_list_and_sheet_choice(tmp_path):
 
 def test_xls_read_with_xlrd(tmp_path):
     """A real .xls (BIFF8) made here: xlrd reads it like the .xlsx."""
-    xlwt = pytest.importorskip("xlwt")
+    import xlwt  # test-only: writes the frozen BIFF8 format the county offices' old Excel saves
     wb = xlwt.Workbook()
     ws = wb.add_sheet("Sheet1")
     for i, r in enumerate([["编号", "经度", "纬度"], [1, 122.80, 45.60], [2, 122.81, 45.60], [3, 122.81, 45.61]]):
