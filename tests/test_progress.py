@@ -43,7 +43,7 @@ def test_excel_headers_numbers_and_method(outputs):
     ws = wb["目标总表"]
     assert ws["A1"].value.startswith("2024年目标任务进展")
     header = [c.value for c in ws[2]]
-    assert header[:6] == ["目标任务", "范围", "要求", "目标(万亩)", "已完成(万亩)", "完成率(%)"]
+    assert header[:6] == ["目标任务", "范围", "要求", "全市目标(万亩)", "已完成(万亩)", "完成率(%)"]
     assert ws.freeze_panes == "A3"
     rows = {r[0].value: r for r in ws.iter_rows(min_row=3) if r[0].value}
     paddy = rows["新建水田"]
@@ -59,12 +59,17 @@ def test_excel_headers_numbers_and_method(outputs):
     assert "合成演示数据" in ws.oddFooter.center.text
 
     bc = wb["分县"]
-    assert [c.value for c in bc[1]][:4] == ["目标任务", "县(市、区)", "计入目标", "已完成(万亩)"]
+    assert [c.value for c in bc[1]][:4] == ["目标任务", "县(市、区)", "计入目标", "本县完成(万亩)"]
     assert bc.freeze_panes == "A2"
     got = {(r[0].value, r[1].value): (r[2].value, r[3].value) for r in bc.iter_rows(min_row=2) if r[0].value}
     assert got[("新建水田", "大安市")] == ("是", pytest.approx(0.2850, abs=1e-6))
-    assert got[("新建水田", "洮北区")] == ("否", pytest.approx(0.0525, abs=1e-6))
+    # 洮北区 is outside the paddy pilot area (大安、镇赉): it says so, and keeps its real land
+    assert got[("新建水田", "洮北区")] == ("不在试点范围", pytest.approx(0.0525, abs=1e-6))
     assert got[("新建水田", "市界外")] == ("否", pytest.approx(0.0150, abs=1e-6))
+    assert got[("新建水田", "大安市")][0] == "是"
+    assert bc["D2"].number_format == "#,##0.00##"
+    empty = {k: v for k, v in got.items() if v[0] == "不在试点范围" and not isinstance(v[1], float)}
+    assert empty and set(v[1] for v in empty.values()) == {"不在试点范围"}  # never 0 of the city figure
 
     fl = wb["问题图斑"]
     flags = [r[0].value for r in fl.iter_rows(min_row=2) if r[1].value]
@@ -88,6 +93,8 @@ def test_csv_and_html(outputs):
     assert "合成演示数据" in page and "<script" not in page
     assert not re.search(r"(src|href)=\"https?:", page), "the page must work offline"
     assert "新建水田" in page and "0.3825" in page and "2,024" not in page
+    assert "全市目标(万亩)" in page and "分县 — 本县完成(万亩)" in page and "不在试点范围" in page
+    assert "现场核查" not in page  # no registry, no inspection section
 
 
 def test_english(tmp_path, fixture_layers):
@@ -96,7 +103,8 @@ def test_english(tmp_path, fixture_layers):
     wb = load_workbook(out.paths["xlsx"])
     assert wb.sheetnames[0] == "Summary" and wb.sheetnames[-1] == "Method and data"
     header = [c.value for c in wb["Summary"][2]]
-    assert header[:5] == ["Target", "Scope", "Requirement", "Target (10k mu)", "Achieved (10k mu)"]
+    assert header[:5] == ["Target", "Scope", "Requirement", "City target (10k mu)", "Achieved (10k mu)"]
+    assert [c.value for c in wb["By county"][1]][2:4] == ["Counts", "Completed in the county (10k mu)"]
     assert wb["Summary"]["B3"].value == "Da'an City, Zhenlai County"
     assert out.synthetic_batches == [] and "synthetic" not in out.paths["html"].read_text(encoding="utf-8")
 

@@ -214,3 +214,92 @@ def test_cli_rules_evidence_and_inspections(tmp_path, monkeypatch):
     gpd.GeoDataFrame({"a": [1]}, geometry=[box(0, 0, 1, 1)], crs=4490).to_file(other, layer="parcels")
     r = CliRunner().invoke(main, args + ["--evidence", str(other)])
     assert r.exit_code == 1 and f"{other} has no layer 'evidence' (has: parcels)" in r.output
+
+
+# ------------------------------------------------------------------ the inspection sheet (issue 22, item 3)
+from conftest_postgis import pg_server  # noqa: E402,F401 - fixture
+
+HSF = {"HSF-1": box(123.40, 45.94, 123.41, 45.95), "HSF-2": box(123.50, 45.94, 123.51, 45.95),
+       "HSF-3": box(123.60, 45.94, 123.61, 45.95)}
+
+
+def _jpeg() -> bytes:
+    """Bytes the import takes for a JPEG (it checks the magic number, stores the bytes as given)."""
+    return b"\xff\xd8\xff\xe0" + b"agrigis progress test photo" + b"\xff\xd9"
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def hsf_registry(request, tmp_path):
+    """Three completed/accepted projects; HSF-1's latest inspection (with a photo) says partly built."""
+    import base64
+
+    where = str(tmp_path / "r.gpkg") if request.param == "gpkg" else request.getfixturevalue("pg_server").new_database()
+    rows = gpd.GeoDataFrame({"project_code": list(HSF), "project_name": ["一号田", "二号田", "三号田"],
+                             "category": "high_standard_farmland", "county_code": "220821", "year": 2024,
+                             "status": ["completed", "accepted", "completed"], "declared_area_mu": np.nan,
+                             "area_mu": area_mu(list(HSF.values()), crs="EPSG:4490"), "investment_wan_yuan": np.nan},
+                            geometry=list(HSF.values()), crs="EPSG:4490")
+    Registry(where).write(rows, source="test", sha256="0" * 64)
+    photo = {"name": "east.jpg", "data": "data:image/jpeg;base64," + base64.b64encode(_jpeg()).decode()}
+    feats = [_inspection("insp-0001-a", "HSF-1", "built", "2024-06-01T09:00:00Z"),
+             _inspection("insp-0002-b", "HSF-1", "partly_built", "2024-08-15T10:30:00Z",
+                         note="<script>alert(1)</script>东侧未平整"),
+             _inspection("insp-0003-c", "HSF-2", "built", "2024-09-01T08:00:00Z")]
+    feats[1]["properties"]["photos"] = [photo, photo]
+    feats[1]["properties"]["accuracy_m"] = 4.5
+    f = tmp_path / "agrigis-inspections.geojson"
+    f.write_text(json.dumps({"type": "FeatureCollection", "agrigis": "inspections", "features": feats},
+                            ensure_ascii=False), encoding="utf-8")
+    r = CliRunner().invoke(main, ["inspections", "import", str(f), "--registry", where, "--lang", "en"])
+    assert r.exit_code == 0 and "3 new" in r.output, r.output
+    return where
+
+
+def _progress(tmp_path, registry, lang="zh"):
+    out = tmp_path / f"out-{lang}"
+    r = CliRunner().invoke(main, ["progress", "--registry", registry, "-o", str(out), "--as-of", "2024-09-30",
+                                  "--lang", lang])
+    assert r.exit_code == 0, f"{r.output}\n{r.exception!r}"
+    return out
+
+
+def test_the_workbook_lists_the_registrys_inspections(hsf_registry, tmp_path):
+    out = _progress(tmp_path, hsf_registry)
+    wb = load_workbook(out / "progress.xlsx")
+    names = wb.sheetnames
+    assert names[names.index("问题图斑") + 1] == "现场核查"
+    ws = wb["现场核查"]
+    assert [c.value for c in ws[1]] == ["项目编号", "项目名称", "县(市、区)", "项目库状态", "核查结论", "备注", "核查时间",
+                                        "定位精度(米)", "照片数", "最近一次核查与已完工/验收不符", "核查编号"]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2) if r[0].value and r[10].value]
+    assert rows == [
+        ["HSF-1", "一号田", "镇赉县", "完工", "已建成", None, "2024-06-01 09:00", 8.0, 0, "否", "insp-0001-a"],
+        ["HSF-1", "一号田", "镇赉县", "完工", "部分建成", "<script>alert(1)</script>东侧未平整", "2024-08-15 10:30", 4.5, 2,
+         "是", "insp-0002-b"],
+        ["HSF-2", "二号田", "镇赉县", "验收", "已建成", None, "2024-09-01 08:00", 8.0, 0, "否", "insp-0003-c"],
+    ]
+    assert ws["H2"].number_format == "0.0" and isinstance(ws["I3"].value, int)
+    flags = wb["问题图斑"]
+    assert [r[2].value for r in flags.iter_rows(min_row=2) if r[0].value == "已完工/验收但最近一次现场核查不符"] == ["HSF-1"]
+    page = (out / "progress.html").read_text(encoding="utf-8")
+    assert "<h2>现场核查 (3)</h2>" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;东侧未平整" in page and "<script" not in page
+
+
+def test_the_inspection_sheet_in_english_and_only_with_inspections(tmp_path):
+    reg = tmp_path / "plain.gpkg"
+    rows = gpd.GeoDataFrame({"project_code": ["HSF-1"], "project_name": [None], "category": "high_standard_farmland",
+                             "county_code": "220821", "year": 2024, "status": ["completed"],
+                             "declared_area_mu": np.nan, "area_mu": area_mu([HSF["HSF-1"]], crs="EPSG:4490"),
+                             "investment_wan_yuan": np.nan}, geometry=[HSF["HSF-1"]], crs="EPSG:4490")
+    Registry(reg).write(rows, source="test", sha256="0" * 64)
+    out = _progress(tmp_path, str(reg), "en")
+    assert "Field inspections" not in load_workbook(out / "progress.xlsx").sheetnames
+    assert "Field inspections" not in (out / "progress.html").read_text(encoding="utf-8")
+    _import_inspections(tmp_path, Registry(reg), [_inspection("insp-0009-z", "HSF-1", "not_started",
+                                                              "2024-07-01T08:00:00Z")])
+    out = _progress(tmp_path, str(reg), "en")
+    ws = load_workbook(out / "progress.xlsx")["Field inspections"]
+    assert [c.value for c in ws[1]][3:6] == ["Status in the registry", "Finding", "Note"]
+    assert [c.value for c in ws[2]][:5] == ["HSF-1", None, "Zhenlai County", "completed", "not started"]
+    assert ws["J2"].value == "yes"

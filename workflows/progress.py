@@ -7,7 +7,8 @@ projects a field inspection contradicts, give every flag a severity from the lan
 rules (``problem`` or ``information``) and, with an evidence table of ``agrigis verify``,
 add per target the area claimed complete that the imagery disagrees with or did not
 observe; print a table and write ``progress.xlsx``, ``progress.csv`` and
-``progress.html`` into the output folder.
+``progress.html`` into the output folder (with a sheet 现场核查 listing the registry's
+field inspections when it has any, GeoPackage or PostGIS).
 
 From Python (notebooks, the demo)::
 
@@ -31,9 +32,11 @@ import pandas as pd
 
 from gis.labels import COUNTIES, STATUSES, label
 from gis.tracking import OUTSIDE_CITY, Progress, as_date, progress
-from workflows.options import RegistryURL, lang_option, registry_option, registry_parcels, registry_path
-from workflows.progress_hooks import (EVIDENCE_SUMMARY, ProgressExtras, evidence_by_target, flag_severity,
-                                      inspection_flags, load_land_rules, read_evidence)
+from workflows.options import (RegistryURL, lang_option, open_registry, registry_option, registry_parcels,
+                               registry_path)
+from workflows.progress_hooks import (EVIDENCE_SUMMARY, INSPECTION_SHEET, ProgressExtras, evidence_by_target,
+                                      flag_severity, inspection_flags, inspection_table, load_land_rules,
+                                      read_evidence)
 from gis.outputs import Sheet, staged_outputs, write_csv, write_excel, write_text
 from workflows.report import Bar, html_page, html_table, svg_bars
 from workflows.targets import DEFAULT_TARGETS, load_targets
@@ -54,6 +57,7 @@ class ProgressOutputs:
     result: Progress
     paths: dict[str, Path] = field(default_factory=dict)
     synthetic_batches: list[str] = field(default_factory=list)
+    inspections: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(INSPECTION_SHEET)))
 
 
 def _region_name(code: str, lang: str, names: dict[str, str]) -> str:
@@ -94,11 +98,7 @@ def display_tables(res: Progress, lang: str = "zh", county_names: dict[str, str]
     s_cols += [c for c in EVIDENCE_SUMMARY if c in s.columns]
     summary = rename(s, s_cols)
 
-    b = res.by_county.copy()
-    b["region"] = [_region_name(v, lang, names) for v in b.region]
-    b["in_scope"] = [L(f"tracking.bool.{str(bool(v)).lower()}") for v in b.in_scope]
-    by_county = rename(b, ["name", "region", "in_scope", "achieved_wan_mu", "under_construction_wan_mu",
-                           "planned_wan_mu", "n_parcels"])
+    by_county = _by_county_sheet(res, lang, names)
 
     c = res.counts.copy()
     c["scope"] = [_scope_name(v, lang, names) for v in c.scope]
@@ -134,7 +134,8 @@ def display_tables(res: Progress, lang: str = "zh", county_names: dict[str, str]
     nt["comparator"] = [L(f"tracking.comparator.{v}") for v in nt.comparator]
     not_tracked = rename(nt, ["name", "value", "unit", "comparator", "sentence"])
 
-    wan = {col(k): WAN for k in ("target_wan_mu", "achieved_wan_mu", "under_construction_wan_mu",
+    wan = {col(k): WAN for k in ("target_wan_mu", "achieved_wan_mu", "county_achieved_wan_mu",
+                                  "under_construction_wan_mu",
                                   "planned_wan_mu", "remaining_wan_mu", "expected_wan_mu",
                                   "outside_scope_wan_mu", "value_wan_mu", "registry_achieved_wan_mu")}
     mu = {col(k): MU for k in ("area_mu", "declared_area_mu", "largest_site_mu", "min_site_mu", "max_site_mu",
@@ -151,6 +152,47 @@ def display_tables(res: Progress, lang: str = "zh", county_names: dict[str, str]
         "baselines": sheet("baselines", baselines),
         "not_tracked": sheet("not_tracked", not_tracked),
     }
+
+
+def _not_piloted(res: Progress) -> pd.Series:
+    """Per by-county row: a county outside the pilot area of a target that has one."""
+    b = res.by_county
+    scoped = set(res.summary.loc[res.summary["scope"] != "city", "key"])
+    return b["key"].isin(scoped) & ~b["in_scope"].astype(bool) & (b["region"].astype(str) != OUTSIDE_CITY)
+
+
+def _by_county_sheet(res: Progress, lang: str, names: dict[str, str]) -> pd.DataFrame:
+    """The by-county table: 本县完成 of the county; a county outside a target's pilot
+    area says 不在试点范围 (and so does its completed area when it has none)."""
+    L = lambda k: label(k, lang)  # noqa: E731
+    b = res.by_county.copy()
+    out_of_pilot = _not_piloted(res).to_numpy()
+    b["region"] = [_region_name(v, lang, names) for v in b.region]
+    b["in_scope"] = [L("tracking.not_in_pilot") if o else L(f"tracking.bool.{str(bool(v)).lower()}")
+                     for v, o in zip(b.in_scope, out_of_pilot, strict=True)]
+    done = b["achieved_wan_mu"].astype(object)
+    done[out_of_pilot & ~(b["achieved_wan_mu"].fillna(0).to_numpy() > 0)] = L("tracking.not_in_pilot")
+    b["county_achieved_wan_mu"] = done
+    cols = ["name", "region", "in_scope", "county_achieved_wan_mu", "under_construction_wan_mu", "planned_wan_mu",
+            "n_parcels"]
+    out = b[cols].copy()
+    out.columns = [L(f"tracking.col.{c}") for c in cols]
+    return out
+
+
+def inspection_sheet(table: pd.DataFrame, lang: str = "zh", county_names: dict[str, str] | None = None) -> Sheet:
+    """The report's inspection sheet (现场核查) of :func:`workflows.progress_hooks.inspection_table`."""
+    L = lambda k: label(k, lang)  # noqa: E731
+    t = table.copy()
+    names = county_names or {}
+    t["county_code"] = [_region_name(str(v), lang, names) if isinstance(v, str) and v else "" for v in t.county_code]
+    t["status"] = [label(f"status.{v}", lang) if v in STATUSES else (v or "") for v in t.status]
+    t["finding"] = [L(f"inspection.finding.{v}") for v in t.finding]
+    t["created_at"] = [str(v or "")[:16].replace("T", " ") for v in t.created_at]
+    t["contradicts"] = [L(f"tracking.bool.{str(bool(v)).lower()}") for v in t.contradicts]
+    t.columns = [L(f"tracking.col.inspection_{c}") for c in t.columns]
+    fmt = {L("tracking.col.inspection_accuracy_m"): "0.0", L("tracking.col.inspection_photo_count"): "0"}
+    return Sheet(L("tracking.sheet.inspections"), t, fmt)
 
 
 def method_rows(res: Progress, lang: str, sources: dict[str, str], warning: str) -> pd.DataFrame:
@@ -220,7 +262,10 @@ def _html(res: Progress, sheets: dict[str, Sheet], lang: str, subtitle: str, war
     # by county, achieved area pivoted: one row per target, one column per county
     b = res.by_county
     pv = b.pivot_table(index="key", columns="region", values="achieved_wan_mu", aggfunc="sum", sort=False)
-    pv = pv.reindex(res.summary.key)
+    pv = pv.reindex(res.summary.key).astype(object)
+    for k, region in b.loc[_not_piloted(res) & ~(b["achieved_wan_mu"].fillna(0) > 0), ["key", "region"]].itertuples(
+            index=False):
+        pv.loc[k, region] = L("tracking.not_in_pilot")
     pv.index = res.summary.name.to_list()
     names = {c: _region_name(c, lang, {}) for c in pv.columns}
     pv = pv.rename(columns=names).reset_index().rename(columns={"index": L("tracking.col.name")})
@@ -229,7 +274,7 @@ def _html(res: Progress, sheets: dict[str, Sheet], lang: str, subtitle: str, war
         f"<h2>{L('tracking.sheet.summary')}</h2>",
         f'<div class="legend">{legend}</div>', chart,
         html_table(sheets["summary"].df, dec),
-        f"<h2>{L('tracking.sheet.by_county')} — {L('tracking.col.achieved_wan_mu')}</h2>",
+        f"<h2>{L('tracking.sheet.by_county')} — {L('tracking.col.county_achieved_wan_mu')}</h2>",
         html_table(pv, pv_dec),
         f"<h2>{L('tracking.sheet.counts')}</h2>",
         html_table(sheets["counts"].df, {L("tracking.col.largest_site_mu"): 2}),
@@ -244,6 +289,7 @@ def _html(res: Progress, sheets: dict[str, Sheet], lang: str, subtitle: str, war
         body.append(html_table(flags.head(50), {L("tracking.col.area_mu"): 2, L("tracking.col.declared_area_mu"): 2},
                                plain=[L("tracking.col.year")]))
     body += [
+        *_html_inspections(sheets, lang),
         f"<h2>{L('tracking.sheet.baselines')}</h2>",
         html_table(sheets["baselines"].df, {}, plain=[L("tracking.col.year")]),
         f"<h2>{L('tracking.sheet.not_tracked')}</h2>", html_table(sheets["not_tracked"].df, {}),
@@ -253,9 +299,22 @@ def _html(res: Progress, sheets: dict[str, Sheet], lang: str, subtitle: str, war
     return html_page(title, "".join(body), subtitle=subtitle, warning=warning, footer=footer, lang=lang)
 
 
+def _html_inspections(sheets: dict[str, Sheet], lang: str) -> list[str]:
+    """The inspection section of the page (nothing when the registry has no inspection)."""
+    if "inspections" not in sheets:
+        return []
+    df = sheets["inspections"].df
+    return [f"<h2>{label('tracking.sheet.inspections', lang)} ({len(df):,})</h2>",
+            html_table(df, {label("tracking.col.inspection_accuracy_m", lang): 1})]
+
+
 def write_outputs(res: Progress, outdir: str | os.PathLike, lang: str = "zh", sources: dict[str, str] | None = None,
-                  synthetic_batches: list[str] | None = None, county_names: dict[str, str] | None = None) -> dict[str, Path]:
+                  synthetic_batches: list[str] | None = None, county_names: dict[str, str] | None = None, *,
+                  inspections: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write progress.xlsx, progress.csv and progress.html into ``outdir``; return their paths.
+
+    ``inspections`` (:func:`workflows.progress_hooks.inspection_table`): when it has rows,
+    the workbook gains the sheet 现场核查 after the flags, and the page its table.
 
     The three land together or not at all (:func:`gis.outputs.staged_outputs`): a full
     disk or a file that cannot be replaced leaves the previous three as they were.
@@ -270,11 +329,15 @@ def write_outputs(res: Progress, outdir: str | os.PathLike, lang: str = "zh", so
     src_title = ts.source.get("title_zh" if lang == "zh" else "title_en", ts.origin)
     subtitle = L("tracking.subtitle").format(city=ts.city_name(lang), as_of=res.as_of.isoformat(), source=src_title)
     sheets = display_tables(res, lang, county_names)
+    if inspections is not None and len(inspections):
+        sheets["inspections"] = inspection_sheet(inspections, lang, county_names)
     method = method_rows(res, lang, sources, warning)
     notes = [warning] if warning else []
     ordered = []
     sev = severity_counts(res, lang)
-    for key in ("summary", "by_county", "counts", "sites", "flags", "baselines", "not_tracked"):
+    for key in ("summary", "by_county", "counts", "sites", "flags", "inspections", "baselines", "not_tracked"):
+        if key not in sheets:
+            continue
         sh = sheets[key]
         sh.notes = ([sev] if key == "flags" and sev else []) + notes
         if key == "summary":
@@ -347,13 +410,13 @@ def run_progress(
     else:
         sources["protected_areas"] = "GeoDataFrame"
     res = progress(parcels, ts, counties, as_of=as_of, protected_areas=protected_areas, year=year, lang=lang)
-    _add_hooks(res, parcels, registry_path(registry) if read_registry and ex.inspections else None, rules,
-               evidence, lang)
+    ins = _add_hooks(res, parcels, registry_path(registry) if read_registry and ex.inspections else None, rules,
+                     evidence, lang)
     used = set(res.info.get("batch_ids", []))
     synthetic = sorted(set(synthetic) & used) if used else sorted(synthetic)
     names = _county_names(counties, lang)
-    paths = write_outputs(res, outdir, lang, sources, synthetic, names) if write else {}
-    return ProgressOutputs(res, paths, synthetic)
+    paths = write_outputs(res, outdir, lang, sources, synthetic, names, inspections=ins) if write else {}
+    return ProgressOutputs(res, paths, synthetic, ins)
 
 
 def _source(entry) -> str:
@@ -369,17 +432,22 @@ def _county_names(counties, lang: str) -> dict[str, str]:
     return dict(zip(counties["county_code"].astype(str), counties[ncol].astype(str), strict=True))
 
 
-def _add_hooks(res: Progress, parcels, registry, rules, evidence, lang: str) -> None:
-    """Inspection flags, the flags' severities and the evidence columns, into ``res``."""
+def _add_hooks(res: Progress, parcels, registry, rules, evidence, lang: str) -> pd.DataFrame:
+    """Inspection flags, the flags' severities and the evidence columns, into ``res``;
+    return the registry's inspections (:func:`~workflows.progress_hooks.inspection_table`,
+    empty without a registry). Either backend: GeoPackage or PostGIS."""
     flags = res.flags
-    if registry is not None and not isinstance(registry, RegistryURL):  # inspections live in a GeoPackage
+    table = pd.DataFrame(columns=list(INSPECTION_SHEET))
+    if registry is not None:
         extra = inspection_flags(registry, parcels, lang)
         if len(extra):
             flags = pd.concat([flags.astype(object), extra.astype(object)], ignore_index=True)
+        table = inspection_table(open_registry(registry))
     res.flags = flag_severity(flags, rules, lang)
     if evidence is not None:
         ev = evidence_by_target(res.targets, evidence)
         res.summary = res.summary.join(ev, on="key")
+    return table
 
 
 def _print_table(res: Progress, lang: str, synthetic: list[str]) -> None:

@@ -12,6 +12,9 @@ Three steps, each a small function the progress job calls after computing:
 - :func:`inspection_flags` turns the projects whose latest field inspection contradicts
   their completed/accepted status (:func:`layers.inspections.latest_contradicting`, via
   :func:`workflows.check.contradicted`) into flags ``inspection_contradicts``;
+- :func:`inspection_table` lists every stored inspection with its project's name,
+  county and current status, and whether it is the latest inspection of a
+  completed/accepted project and found otherwise (the inspection sheet of the report);
 - :func:`evidence_by_target` sums, per area target, the area claimed complete that the
   imagery supports, does not support, or did not observe
   (:func:`gis.evidence.support_summary` on the table of ``agrigis verify``).
@@ -41,7 +44,8 @@ from gis.errors import DataFileError, InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ProgressExtras", "flag_severity", "inspection_flags", "read_evidence", "evidence_by_target",
+__all__ = ["ProgressExtras", "flag_severity", "inspection_flags", "inspection_table", "INSPECTION_SHEET",
+           "read_evidence", "evidence_by_target",
            "EVIDENCE_COLUMNS", "EVIDENCE_SUMMARY"]
 
 EVIDENCE_COLUMNS = ("category", "status", "area_mu", "support")
@@ -50,6 +54,9 @@ EVIDENCE_SUMMARY = ("evidence_claimed_mu", "evidence_supported_mu", "evidence_no
                     "evidence_unobserved_mu")
 """Columns :func:`evidence_by_target` adds to the progress summary (亩)."""
 SEVERITY_ORDER = {"problem": 0, "information": 1}
+INSPECTION_SHEET = ("project_code", "project_name", "county_code", "status", "finding", "note", "created_at",
+                    "accuracy_m", "photo_count", "contradicts", "inspection_id")
+"""Columns of :func:`inspection_table` (the report's inspection sheet, in this order)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,33 @@ def inspection_flags(registry, parcels, lang: str = "zh") -> pd.DataFrame:
                          "status": get("status"), "region": get("county_code"),
                          "area_mu": pd.to_numeric(pd.Series(get("area_mu")), errors="coerce").to_numpy(),
                          "declared_area_mu": np.nan, "detail": c["detail"].to_numpy()}, columns=FLAG_COLS)
+
+
+def inspection_table(registry) -> pd.DataFrame:
+    """Every field inspection stored in ``registry`` (a :class:`layers.registry.Registry`,
+    GeoPackage or PostGIS), oldest first, with the project's name, county and current
+    status (:data:`INSPECTION_SHEET`). ``contradicts`` is True for the inspections
+    :func:`layers.inspections.latest_contradicting` reports: the latest of a project
+    marked completed/accepted, finding something else than built. Empty when the
+    registry holds no inspection.
+    """
+    from layers.inspections import inspections, latest_contradicting
+
+    ins = inspections(registry)
+    if ins.empty:
+        return pd.DataFrame(columns=list(INSPECTION_SHEET))
+    cur = pd.DataFrame(registry.projects())
+    cols = [c for c in ("project_name", "county_code", "status") if c in cur.columns]
+    cur = cur[["project_code", *cols]].drop_duplicates("project_code")
+    out = ins.merge(cur, on="project_code", how="left")  # a project deleted since keeps its inspections
+    for c in ("project_name", "county_code", "status"):
+        if c not in out.columns:
+            out[c] = None
+    bad = set(latest_contradicting(registry)["inspection_id"].astype(str))
+    out["contradicts"] = out["inspection_id"].astype(str).isin(bad)
+    out["accuracy_m"] = pd.to_numeric(out["accuracy_m"], errors="coerce")
+    out["photo_count"] = pd.to_numeric(out["photo_count"], errors="coerce").fillna(0).astype(int)
+    return out[list(INSPECTION_SHEET)].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------ evidence
