@@ -65,6 +65,8 @@ class Limits:
     photos: int = 3
     photo_bytes: int = 5_000_000
     note_chars: int = 2000
+    nesting: int = 64
+    int_digits: int = 20
 
 
 LIMITS = Limits()
@@ -100,10 +102,7 @@ def read_export(path, limits: Limits = LIMITS) -> list[dict]:
     if size > limits.file_bytes:
         raise DataFileError.of("error.inspections_too_large", path=path, mb=size / 1e6, max_mb=limits.file_bytes / 1e6)
     raw = path.read_bytes()
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFileError.of("error.inspections_not_json", path=path, detail=exc) from exc
+    doc = _parse(path, raw, limits)
     if not (isinstance(doc, dict) and doc.get("type") == "FeatureCollection" and doc.get("agrigis") == "inspections"
             and isinstance(doc.get("features"), list)):
         raise DataFileError.of("error.inspections_not_export", path=path)
@@ -111,7 +110,54 @@ def read_export(path, limits: Limits = LIMITS) -> list[dict]:
     if len(feats) > limits.features:
         raise DataFileError.of("error.inspections_too_many", path=path, n=len(feats), max=limits.features)
     sha = hashlib.sha256(raw).hexdigest()
-    return [dict(_feature(path, i + 1, f, limits), source_sha256=sha) for i, f in enumerate(feats)]
+    recs = [dict(_feature(path, i + 1, f, limits), source_sha256=sha) for i, f in enumerate(feats)]
+    return _unique(path, recs)
+
+
+def _nesting(raw: bytes) -> int:
+    """The deepest ``[``/``{`` nesting of a JSON text (strings left out; linear, no recursion)."""
+    bare = re.sub(rb'"[^"\\]*(?:\\.[^"\\]*)*"', b'""', raw)
+    depth = deepest = 0
+    for m in re.finditer(rb"[\[{]+|[\]}]+", bare):
+        run = len(m.group())
+        depth += run if m.group()[:1] in b"[{" else -run
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _parse(path: Path, raw: bytes, limits: Limits):
+    """The JSON document of ``raw``; every way it can fail (bad UTF-8 or JSON, nesting
+    deeper than ``limits.nesting``, integers longer than ``limits.int_digits``) is one
+    ``error.inspections_not_json`` naming the file."""
+    if _nesting(raw) > limits.nesting:
+        raise DataFileError.of("error.inspections_not_json", path=path,
+                               detail=f"nested deeper than {limits.nesting} levels")
+
+    def bounded_int(text: str) -> int:
+        if len(text.lstrip("-")) > limits.int_digits:
+            raise ValueError(f"an integer of {len(text.lstrip('-'))} digits")
+        return int(text)
+
+    try:
+        return json.loads(raw.decode("utf-8"), parse_int=bounded_int)
+    except (ValueError, RecursionError, MemoryError) as exc:  # JSONDecodeError, UnicodeDecodeError are ValueErrors
+        raise DataFileError.of("error.inspections_not_json", path=path, detail=exc) from None
+
+
+def _unique(path: Path, recs: list[dict]) -> list[dict]:
+    """``recs`` with repeats of an identical inspection dropped; the same id with other
+    content refuses the file (naming the id), since either copy could be the right one."""
+    seen: dict[str, tuple[int, dict]] = {}
+    out = []
+    for i, r in enumerate(recs, start=1):
+        first = seen.get(r["inspection_id"])
+        if first is None:
+            seen[r["inspection_id"]] = (i, r)
+            out.append(r)
+        elif first[1] != r:
+            raise DataFileError.of("error.inspections_duplicate_id", path=path, id=r["inspection_id"],
+                                   first=first[0], feature=i)
+    return out
 
 
 def _bad(path, i: int, what: str) -> DataFileError:
@@ -130,26 +176,44 @@ def _feature(path, i: int, f, limits: Limits) -> dict:
         raise _bad(path, i, f"project_code {code!r}")
     if p.get("finding") not in FINDINGS:
         raise _bad(path, i, f"finding {p.get('finding')!r} (one of {', '.join(FINDINGS)})")
-    note = p.get("note") or ""
-    if not isinstance(note, str) or len(note) > limits.note_chars:
+    note = p.get("note")
+    note = "" if note is None else note
+    if not isinstance(note, str):
+        raise _bad(path, i, f"note is {_kind(note)}, not text")
+    if len(note) > limits.note_chars:
         raise _bad(path, i, f"note longer than {limits.note_chars} characters")
-    rec = {"inspection_id": iid, "project_code": code.strip(), "version": _text(p.get("version")),
+    rec = {"inspection_id": iid, "project_code": code.strip(), "version": _text(path, i, p, "version"),
            "finding": p["finding"], "note": note, "area_mu": _number(path, i, p, "area_mu"),
-           "accuracy_m": _number(path, i, p, "accuracy_m"), "position_time": _text(p.get("position_time")),
-           "created_at": _text(p.get("created_at")), "point": _point(path, i, f.get("geometry"))}
+           "accuracy_m": _number(path, i, p, "accuracy_m"), "position_time": _text(path, i, p, "position_time"),
+           "created_at": _text(path, i, p, "created_at"), "point": _point(path, i, f.get("geometry"))}
     rec["photos"] = _photos(path, i, p.get("photos") or [], limits)
     return rec
 
 
-def _text(v) -> str | None:
-    return None if v is None else str(v)[:100]
+def _kind(v) -> str:
+    """What a JSON value is, for messages (``a list``, ``an object`` …)."""
+    if isinstance(v, bool):
+        return "true/false"
+    return {dict: "an object", list: "a list", str: "text", int: "a number", float: "a number"}.get(type(v), "null")
+
+
+def _text(path, i: int, p: dict, key: str) -> str | None:
+    """A short text field (a number is taken as its text); anything else refuses the feature."""
+    v = p.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise _bad(path, i, f"{key} is {_kind(v)}, not text")
+    return str(v)[:100]
 
 
 def _number(path, i: int, p: dict, key: str) -> float | None:
     v = p.get(key)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _bad(path, i, f"{key} is {_kind(v)}, not a number")
+    if not math.isfinite(v) or v < 0:
         raise _bad(path, i, f"{key} {v!r}")
     return float(v)
 
@@ -157,18 +221,21 @@ def _number(path, i: int, p: dict, key: str) -> float | None:
 def _point(path, i: int, g) -> tuple[float, float] | None:
     if g is None:
         return None
-    try:
-        lon, lat = (float(c) for c in g["coordinates"][:2])
-        ok = g["type"] == "Point" and -180 <= lon <= 180 and -90 <= lat <= 90
-    except (TypeError, KeyError, ValueError):
-        ok = False
+    xy = g.get("coordinates") if isinstance(g, dict) else None
+    ok = (g.get("type") == "Point" if isinstance(g, dict) else False) and isinstance(xy, list) \
+        and len(xy) in (2, 3) and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in xy)
+    if ok:
+        lon, lat = float(xy[0]), float(xy[1])
+        ok = -180 <= lon <= 180 and -90 <= lat <= 90
     if not ok:
         raise _bad(path, i, "geometry is not a lon/lat Point")
     return lon, lat
 
 
 def _photos(path, i: int, photos, limits: Limits) -> list[dict]:
-    if not isinstance(photos, list) or len(photos) > limits.photos:
+    if not isinstance(photos, list):
+        raise _bad(path, i, f"photos is {_kind(photos)}, not a list")
+    if len(photos) > limits.photos:
         raise _bad(path, i, f"more than {limits.photos} photos")
     out = []
     for k, ph in enumerate(photos, start=1):
@@ -182,7 +249,7 @@ def _photos(path, i: int, photos, limits: Limits) -> list[dict]:
         magic = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG"}[m.group(1)]
         if not data.startswith(magic) or len(data) > limits.photo_bytes:
             raise _bad(path, i, f"photo {k} is not a {m.group(1).upper()} image of at most {limits.photo_bytes} bytes")
-        out.append({"name": _text(ph.get("name")), "mime": f"image/{m.group(1)}", "data": data,
+        out.append({"name": _text(path, i, ph, "name"), "mime": f"image/{m.group(1)}", "data": data,
                     "sha256": hashlib.sha256(data).hexdigest()})
     return out
 

@@ -57,8 +57,11 @@ SAMPLE_FIELDS_YML = Path(__file__).with_name("sample_fields.yml")
 PROPERTIES = ("ph", "ec", "salt", "esp")
 """Soil properties a sample table may hold (stored units: pH, dS/m, g/kg, %)."""
 UNITS = {"ph": "", "ec": "dS/m", "salt": "g/kg", "esp": "%"}
-LIMITS = {"ph": (0.0, 14.0), "ec": (0.0, math.inf), "salt": (0.0, math.inf), "esp": (0.0, 100.0)}
-"""Physically possible range of each property (stored units)."""
+LIMITS = {"ph": (0.0, 14.0), "ec": (0.0, 200.0), "salt": (0.0, 1000.0), "esp": (0.0, 100.0)}
+"""Possible range of each property (stored units). EC: saturated brines reach about
+200 dS/m, no soil extract more; salt: 1000 g/kg is the whole sample."""
+_TOO_HIGH = {"ec": "reject.soil_too_high_ec", "salt": "reject.soil_too_high_salt"}
+"""Reasons for a value above the range where the range's own reason says "negative"."""
 DEFAULT_DEPTH = "0-20"
 PLANAR_CRS = "EPSG:4550"
 SUFFIXES = (".csv", ".txt", ".xlsx", ".gpkg", ".shp")
@@ -250,8 +253,10 @@ def _properties(df: pd.DataFrame, cols: dict, source, rej: _Rejects, fields: Sam
             v = _number(raw)
             if v is None:
                 rej.add(row, column, raw, "reject.soil_not_a_number", column=column, value=raw)
-            elif not math.isnan(v) and not (lo <= v * f <= hi):
-                rej.add(row, column, raw, f"reject.soil_impossible_{prop}", value=raw)
+            elif not math.isnan(v) and not (lo <= v * f <= hi):  # also ±inf (1e400)
+                key = _TOO_HIGH.get(prop, f"reject.soil_impossible_{prop}") if v * f > hi else \
+                    f"reject.soil_impossible_{prop}"
+                rej.add(row, column, raw, key, value=raw, max=f"{hi:g}")
             else:
                 vals[i] = v * f
         out[prop] = vals

@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import math
 import sqlite3
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from gis.errors import DataFileError, InputError
+from gis.errors import AgrigisError, DataFileError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +280,56 @@ def open_tiles(path) -> TileSource:
     from .imagery_raster import RasterTileSource
 
     return RasterTileSource(path)
+
+
+# ---------------------------------------------------------------------- faults
+def _reader_faults() -> tuple[type[BaseException], ...]:
+    """Every kind of exception a reader of a damaged imagery file raises: SQLite (corrupt
+    pages, ``zoom_level`` text), gzip/zlib (tiles that are not gzip), EOFError/struct
+    (a truncated PMTiles), TypeError/ValueError (a TEXT ``tile_data``), OSError/rasterio
+    (a GeoTIFF that cannot be decoded)."""
+    import struct
+    import zlib
+
+    faults: tuple = (sqlite3.Error, OSError, EOFError, ValueError, TypeError, KeyError, IndexError,
+                     OverflowError, struct.error, zlib.error)
+    try:
+        from rasterio._err import CPLE_BaseError
+        from rasterio.errors import RasterioError
+    except ImportError:  # pragma: no cover - rasterio is only needed for GeoTIFF imagery
+        return faults
+    return faults + (RasterioError, CPLE_BaseError)
+
+
+@contextlib.contextmanager
+def imagery_faults(path) -> Iterator[None]:
+    """The one mapping of imagery reader faults: any of :func:`_reader_faults` while
+    reading ``path`` becomes ``error.basemap_file_corrupt`` naming the file (our own
+    errors pass unchanged). The previous map is never touched: nothing is written yet."""
+    try:
+        yield
+    except AgrigisError:
+        raise
+    except _reader_faults() as exc:
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise DataFileError.of("error.basemap_file_corrupt", path=Path(path), detail=detail) from exc
+
+
+def embed_file(path, bounds, budget: TileBudget = TileBudget()) -> EmbeddedTiles | None:
+    """:func:`embed_tiles` of the imagery file ``path`` around ``bounds`` (None without
+    bounds), every reader fault of the file one :class:`DataFileError` naming it.
+
+    Raises
+    ------
+    DataFileError
+        Missing, damaged or cut-short file.
+    """
+    with imagery_faults(path):
+        source = open_tiles(path)
+        try:
+            return embed_tiles(source, bounds, budget) if bounds else None
+        finally:
+            source.close()
 
 
 # ---------------------------------------------------------------------- choosing

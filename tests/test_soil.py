@@ -35,8 +35,11 @@ def test_units_are_converted_exactly():
     assert res.frame["ec"].tolist() == [0.85, 1.2, 0.035]
     assert res.frame["salt"].tolist() == [2.5, 6.0, 0.5]  # % → g/kg
     assert res.units == {"ec": "μs/cm", "salt": "%", "esp": ""}
-    df2 = df.rename(columns={"EC (µS/cm)": "电导率(mS/cm)"})
-    assert samples_from_frame(df2, source="t.csv").frame["ec"].tolist() == [850.0, 1200.0, 35.0]
+    df2 = df.rename(columns={"EC (µS/cm)": "电导率(mS/cm)"}).assign(**{"电导率(mS/cm)": ["0.85", "1.2", "0.035"]})
+    assert samples_from_frame(df2, source="t.csv").frame["ec"].tolist() == [0.85, 1.2, 0.035]  # mS/cm = dS/m
+    # µS/cm values under a mS/cm header are 1000× too high: above the 200 dS/m limit, rejected by row
+    wrong = samples_from_frame(df.rename(columns={"EC (µS/cm)": "电导率(mS/cm)"}), source="t.csv", lang="en")
+    assert wrong.frame["ec"].isna().sum() == 2 and len(wrong.rejects) == 2
 
 
 def test_unknown_unit_is_refused():

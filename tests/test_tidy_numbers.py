@@ -35,9 +35,9 @@ def test_progress_csv_has_no_float_noise(progress):
     text = progress.paths["csv"].read_text(encoding="utf-8-sig")
     assert NOISE.findall(text) == []
     csv = pd.read_csv(progress.paths["csv"], encoding="utf-8-sig", comment="#").set_index("目标代码")
-    assert csv.loc["paddy_new", ["已完成(万亩)", "完成率(%)", "尚差(万亩)", "目标(万亩)"]].tolist() == [
+    assert csv.loc["paddy_new", ["已完成(万亩)", "完成率(%)", "尚差(万亩)", "全市目标(万亩)"]].tolist() == [
         0.3825, 1.6, 23.5075, 23.89]
-    assert csv.loc["saline_demo_area", "目标(万亩)"] == 10.0
+    assert csv.loc["saline_demo_area", "全市目标(万亩)"] == 10.0
 
 
 def test_progress_excel_cells_are_rounded(progress):

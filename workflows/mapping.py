@@ -82,15 +82,10 @@ def _save(fm, out, imagery: ImageryOptions | None, lang: str) -> Path:
     """Write the map; with ``imagery``, first embed the tiles around its parcels that fit
     the budget left after the map's own content."""
     if imagery is not None:
-        from maps.imagery_tiles import TileBudget, embed_tiles, open_tiles
+        from maps.imagery_tiles import TileBudget, embed_file
 
-        source = open_tiles(imagery.file)
-        try:
-            left = max(imagery.budget - len(fm.to_html().encode("utf-8")), 0)
-            bounds = fm.area_bounds()
-            tiles = embed_tiles(source, bounds, TileBudget(max_bytes=left)) if bounds else None
-        finally:
-            source.close()
+        left = max(imagery.budget - len(fm.to_html().encode("utf-8")), 0)
+        tiles = embed_file(imagery.file, fm.area_bounds(), TileBudget(max_bytes=left))
         if tiles is not None and tiles.tiles:
             fm.add_embedded_imagery(tiles)
             text = message("note.basemap_embedded", lang, source=tiles.source, zmin=tiles.zoom_min,

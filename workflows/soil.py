@@ -264,7 +264,11 @@ def _fit(samples: pd.DataFrame, options: SoilOptions):
         return xy, z, None
     if options.log and np.any(z <= 0):
         raise InputError.of("error.soil_log_nonpositive", n=int(np.sum(z <= 0)), min=float(z.min()))
-    return xy, z, fit_variogram(xy, np.log(z) if options.log else z)
+    variogram = fit_variogram(xy, np.log(z) if options.log else z)
+    if not all(np.isfinite([variogram.nugget, variogram.sill, variogram.range])):
+        raise InputError.of("error.soil_fit_not_finite", property=options.prop, nugget=variogram.nugget,
+                            sill=variogram.sill, range=variogram.range)
+    return xy, z, variogram
 
 
 def interpolate(samples: pd.DataFrame, grid, mask: np.ndarray, options: SoilOptions, progress=None):
@@ -540,8 +544,9 @@ def soil_maps(samples_path: str | os.PathLike, output: str | os.PathLike, option
     notes = list(read.notes)
     props = list(dict.fromkeys(options.props or (options.prop,)))
     opts = [replace(options, prop=p, props=()) for p in props]
-    names = [n for o in opts for n in _outputs(o, o.method == "kriging")[2]] + [REPORT] + \
-        ([REJECTS] if len(read.rejects) else [])
+    # the rejects file is always written (empty with its header when nothing was
+    # rejected), so a stale one of an earlier run never stays beside new outputs
+    names = [n for o in opts for n in _outputs(o, o.method == "kriging")[2]] + [REPORT, REJECTS]
     out = Path(output)
     runs, results = [], []
     with staged_outputs(out, names) as tmp:
@@ -551,8 +556,7 @@ def soil_maps(samples_path: str | os.PathLike, output: str | os.PathLike, option
             results.append(pr)
         notes = list(dict.fromkeys(notes))
         write_excel(tmp / REPORT, report_sheets(runs, read, notes, options.lang))
-        if len(read.rejects):
-            write_csv(tmp / REJECTS, read.rejects)
+        write_csv(tmp / REJECTS, read.rejects)
     res = SoilResult([out / n for n in names], len(read.rejects), results, notes)
     if options.register:
         _register(runs, results, out, samples_path, res)

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 
 from gis.errors import DataFileError
 
-from .product import Band, Container, Product, parse_xml
+from .product import Band, Container, Product, metadata_number, metadata_time, parse_xml
 from .stack import MaskSource
 
 SR_FILL = 0.0
@@ -74,12 +74,14 @@ def _member(box: Container, root: str, file_name: str, band: str) -> str:
 
 
 def _time(mtl: dict, box: Container, file: str):
-    import pandas as pd
-
     date = _get(mtl, "IMAGE_ATTRIBUTES", "DATE_ACQUIRED", box, file)
     clock = _get(mtl, "IMAGE_ATTRIBUTES", "SCENE_CENTER_TIME", box, file).rstrip("Z")
-    ts = pd.Timestamp(f"{date}T{clock}").tz_localize("UTC")
-    return ts.floor("us").to_pydatetime()
+    return metadata_time(f"{date}T{clock}", box.path, file, "IMAGE_ATTRIBUTES/DATE_ACQUIRED, SCENE_CENTER_TIME")
+
+
+def _num(mtl: dict, group: str, key: str, box: Container, file: str, integer: bool = False) -> float:
+    """A required numeric field, finite (``error.imagery_metadata_value`` otherwise)."""
+    return metadata_number(_get(mtl, group, key, box, file), box.path, file, f"{group}/{key}", integer=integer)
 
 
 def _crs(mtl: dict, box: Container, file: str) -> str:
@@ -87,7 +89,10 @@ def _crs(mtl: dict, box: Container, file: str) -> str:
     if proj.get("MAP_PROJECTION") != "UTM" or proj.get("DATUM") != "WGS84":
         raise DataFileError.of("error.imagery_metadata_field", path=box.path, file=file,
                                field="PROJECTION_ATTRIBUTES/MAP_PROJECTION = UTM, DATUM = WGS84")
-    zone = int(_get(mtl, "PROJECTION_ATTRIBUTES", "UTM_ZONE", box, file))
+    zone = _num(mtl, "PROJECTION_ATTRIBUTES", "UTM_ZONE", box, file, integer=True)
+    if not 1 <= zone <= 60:
+        raise DataFileError.of("error.imagery_metadata_value", path=box.path, file=file,
+                               field="PROJECTION_ATTRIBUTES/UTM_ZONE", value=zone)
     return f"EPSG:{32600 + zone}"  # Collection 2 uses northern UTM zones everywhere but Antarctica
 
 
@@ -105,8 +110,8 @@ def read(box: Container) -> Product:
     bands: dict[str, Band] = {}
     for sym, n in numbers.items():
         fname = _get(mtl, "PRODUCT_CONTENTS", f"FILE_NAME_BAND_{n}", box, file)
-        mult = float(_get(mtl, "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS", f"REFLECTANCE_MULT_BAND_{n}", box, file))
-        add = float(_get(mtl, "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS", f"REFLECTANCE_ADD_BAND_{n}", box, file))
+        mult = _num(mtl, "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS", f"REFLECTANCE_MULT_BAND_{n}", box, file)
+        add = _num(mtl, "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS", f"REFLECTANCE_ADD_BAND_{n}", box, file)
         path = _member(box, root, fname, f"SR_B{n}")
         bands[sym] = Band(name=f"SR_B{n}", paths={30: path}, scale=mult, offset=add, nodata=SR_FILL)
     qa = _get(mtl, "PRODUCT_CONTENTS", "FILE_NAME_QUALITY_L1_PIXEL", box, file)
@@ -116,13 +121,14 @@ def read(box: Container) -> Product:
     if radsat and f"{root}{radsat}" in box.names:
         extra["qa_radsat"] = MaskSource("qa_radsat", {30: box.gdal_path(f"{root}{radsat}")}, nodata=None,
                                         bands=tuple(numbers.values()))
-    path_row = (f"{int(_get(mtl, 'IMAGE_ATTRIBUTES', 'WRS_PATH', box, file)):03d}"
-                f"{int(_get(mtl, 'IMAGE_ATTRIBUTES', 'WRS_ROW', box, file)):03d}")
+    path_row = (f"{_num(mtl, 'IMAGE_ATTRIBUTES', 'WRS_PATH', box, file, integer=True):03d}"
+                f"{_num(mtl, 'IMAGE_ATTRIBUTES', 'WRS_ROW', box, file, integer=True):03d}")
     cloud = mtl.get("IMAGE_ATTRIBUTES", {}).get("CLOUD_COVER")
+    cloud = None if cloud in (None, "") else metadata_number(cloud, box.path, file, "IMAGE_ATTRIBUTES/CLOUD_COVER")
     software = mtl.get("LEVEL2_PROCESSING_RECORD", {}).get("PROCESSING_SOFTWARE_VERSION", "")
     baseline = f"C{contents.get('COLLECTION_NUMBER', '?')} {contents.get('COLLECTION_CATEGORY', '')} {software}".strip()
     return Product(id=_get(mtl, "PRODUCT_CONTENTS", "LANDSAT_PRODUCT_ID", box, file), source=box.path,
                    kind="landsat", sensor=_get(mtl, "IMAGE_ATTRIBUTES", "SPACECRAFT_ID", box, file),
                    time=_time(mtl, box, file), tile=path_row, baseline=baseline, crs=_crs(mtl, box, file),
-                   cloud_percent=float(cloud) if cloud not in (None, "") else None, bands=bands, mask=mask,
+                   cloud_percent=cloud, bands=bands, mask=mask,
                    extra_masks=extra)

@@ -235,6 +235,43 @@ def child_text(root, tag: str) -> str | None:
     return None
 
 
+def metadata_number(text: str, path, file: str, name: str, *, integer: bool = False) -> float:
+    """``text`` of metadata field ``name`` as a finite number; anything else (``abc``,
+    ``1e400``, ``nan``) is an ``error.imagery_metadata_value`` naming the product and field.
+
+    >>> metadata_number("2.75e-05", "P", "MTL.xml", "MULT")
+    2.75e-05
+    >>> metadata_number("1e400", "P", "MTL.xml", "CLOUD_COVER")
+    Traceback (most recent call last):
+    gis.errors.DataFileError: P: the metadata MTL.xml has CLOUD_COVER = '1e400', which is not a valid value; download the product again
+    """
+    import math
+
+    try:
+        value = int(text) if integer else float(text)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise DataFileError.of("error.imagery_metadata_value", path=path, file=file, field=name, value=text)
+    return value
+
+
+def metadata_time(text: str, path, file: str, name: str) -> datetime:
+    """``text`` of metadata field ``name`` as a UTC time (microseconds); a date that does not
+    exist (``2015-99-10``) is an ``error.imagery_metadata_value`` naming the product and field."""
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(text)
+        if ts is pd.NaT:
+            raise ValueError(text)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    except (TypeError, ValueError, OverflowError) as exc:  # DateParseError, OutOfBoundsDatetime are ValueErrors
+        raise DataFileError.of("error.imagery_metadata_value", path=path, file=file, field=name,
+                               value=text) from exc
+    return ts.floor("us").to_pydatetime()
+
+
 def open_container(path: str | os.PathLike) -> Container:
     """The :class:`Container` for a product folder, ``.zip`` or ``.tar`` (``.tar.gz``).
 

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from gis.errors import DataFileError
 
-from .product import Band, Container, FolderContainer, Product, child_text, parse_xml
+from .product import Band, Container, FolderContainer, Product, child_text, metadata_number, metadata_time, parse_xml
 from .stack import MaskSource
 
 SYMBOLS: dict[str, tuple[str, ...]] = {
@@ -53,14 +53,6 @@ class S2Metadata:
     image_format: str
 
 
-def _time(text: str) -> datetime:
-    import pandas as pd
-
-    ts = pd.Timestamp(text)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.floor("us").to_pydatetime()
-
-
 def _offsets(root) -> dict[str, float]:
     """``BOA_ADD_OFFSET`` per physical band (``B4`` …); {} where the XML has none."""
     names = {el.get("bandId"): el.get("physicalBand") for el in root.iter()
@@ -83,11 +75,10 @@ def _need(value, path, file: str, name: str):
     return value
 
 
-def _float(text: str | None) -> float | None:
-    try:
-        return float(text) if text not in (None, "") else None
-    except ValueError:
-        return None
+def _float(text: str | None, path, file: str, name: str) -> float | None:
+    """An optional number: None when absent; a value that is not a finite number
+    (``abc``, ``1e400``) is refused naming the product and field."""
+    return None if text in (None, "") else metadata_number(text, path, file, name)
 
 
 def metadata_from_root(root, path, file: str = "MTD_MSIL2A.xml") -> S2Metadata:
@@ -104,12 +95,13 @@ def metadata_from_root(root, path, file: str = "MTD_MSIL2A.xml") -> S2Metadata:
         level=child_text(root, "PROCESSING_LEVEL") or "",
         baseline=_need(child_text(root, "PROCESSING_BASELINE"), path, file, "PROCESSING_BASELINE"),
         spacecraft=_need(child_text(root, "SPACECRAFT_NAME"), path, file, "SPACECRAFT_NAME"),
-        time=_time(_need(child_text(root, "PRODUCT_START_TIME"), path, file, "PRODUCT_START_TIME")),
+        time=metadata_time(_need(child_text(root, "PRODUCT_START_TIME"), path, file, "PRODUCT_START_TIME"), path, file,
+                           "PRODUCT_START_TIME"),
         tile=tile.group(1) if tile else "",
-        quantification=_float(child_text(root, "BOA_QUANTIFICATION_VALUE")),
+        quantification=_float(child_text(root, "BOA_QUANTIFICATION_VALUE"), path, file, "BOA_QUANTIFICATION_VALUE"),
         offsets=offsets,
         nodata=_nodata(root),
-        cloud_percent=_float(child_text(root, "Cloud_Coverage_Assessment")),
+        cloud_percent=_float(child_text(root, "Cloud_Coverage_Assessment"), path, file, "Cloud_Coverage_Assessment"),
         image_files=tuple((el.text or "").strip() for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "IMAGE_FILE"),
         image_format=(granule_el.get("imageFormat") if granule_el is not None else None) or "JPEG2000",
     )

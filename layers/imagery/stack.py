@@ -13,6 +13,7 @@ time coordinate, the CRS (rioxarray) and per-scene ``product_id``, ``sensor`` an
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -24,6 +25,7 @@ import numpy as np
 
 from gis import masks
 from gis.composite import reflectance
+from gis.errors import AgrigisError, DataFileError
 from gis.coverage import Grid
 from gis.masks import MaskOptions
 from gis.sampling import MASK_THRESHOLD  # noqa: F401 - the any-cloud threshold, also used here
@@ -72,6 +74,29 @@ class Scene:
     mask: MaskSource
     extra_masks: dict[str, MaskSource] = field(default_factory=dict)
 
+
+
+class BandReadFault(Exception):
+    """A band or mask file of a product that GDAL could not read (``path`` and the cause);
+    :func:`scene_index` turns it into an error naming the product and band."""
+
+    def __init__(self, path: str, cause: BaseException):
+        super().__init__(f"{path}: {cause}")
+        self.path, self.cause = path, cause
+
+
+@contextlib.contextmanager
+def _reading(path: str):
+    """Map a reader fault of ``path`` (truncated or damaged file) to :class:`BandReadFault`."""
+    from rasterio._err import CPLE_BaseError
+    from rasterio.errors import RasterioError
+
+    try:
+        yield
+    except AgrigisError:
+        raise
+    except (OSError, RasterioError, CPLE_BaseError) as exc:
+        raise BandReadFault(path, exc) from exc
 
 
 # ------------------------------------------------------------------------------ per scene
@@ -204,7 +229,7 @@ def mask_on_grid(path: str, grid: Grid, to_mask: Callable[[np.ndarray], np.ndarr
     from gis.sampling import masked_weight
 
     out = np.ones((grid.height, grid.width), dtype="float32")
-    with rasterio.open(path) as src:
+    with _reading(path), rasterio.open(path) as src:
         if _fast_ok(src, grid):
             pos, raw, origin = _read_window(src, grid, {} if cache is None else cache)
             if raw is None:
@@ -258,7 +283,8 @@ def read_bands_on_grid(paths: Sequence[str], grid: Grid, cache: dict | None = No
     groups: dict[tuple, list[int]] = {}
     meta = []
     for i, path in enumerate(paths):
-        src = rasterio.open(path)
+        with _reading(path):
+            src = rasterio.open(path)
         meta.append(src)
         groups.setdefault((tuple(src.transform), src.width, src.height, src.crs.to_wkt()), []).append(i)
     out: list[np.ndarray | None] = [None] * len(paths)
@@ -268,12 +294,13 @@ def read_bands_on_grid(paths: Sequence[str], grid: Grid, cache: dict | None = No
             src = meta[members[0]]
             if _fast_ok(src, grid):
                 for i in members:
-                    out[i] = _sample_band(meta[i], grid, cache)
+                    with _reading(paths[i]):
+                        out[i] = _sample_band(meta[i], grid, cache)
                 continue
             win = _source_window(src, grid)
             dst = np.zeros((len(members), grid.height, grid.width), dtype="float32")
             if win is not None:
-                raw = np.stack([meta[i].read(1, window=win) for i in members]).astype("float32")
+                raw = np.stack([_read(meta[i], paths[i], win) for i in members]).astype("float32")
                 reproject(raw, dst, src_transform=src.window_transform(win), src_crs=src.crs,
                           dst_transform=grid.transform, dst_crs=_rasterio_crs(grid),
                           resampling=Resampling.bilinear)
@@ -283,6 +310,11 @@ def read_bands_on_grid(paths: Sequence[str], grid: Grid, cache: dict | None = No
         for src in meta:
             src.close()
     return out
+
+
+def _read(src, path: str, win) -> np.ndarray:
+    with _reading(path):
+        return src.read(1, window=win)
 
 
 def _sample_band(src, grid: Grid, cache: dict) -> np.ndarray:
@@ -301,13 +333,27 @@ def scene_index(scene: Scene, index, grid: Grid, options: MaskOptions = MaskOpti
     ix = get_index(index)
     sources = [scene.bands[sym] for sym in ix.bands]
     cache: dict = {}
-    dns = read_bands_on_grid([src.path for src in sources], grid, cache)
+    try:
+        dns = read_bands_on_grid([src.path for src in sources], grid, cache)
+        masked = scene_mask(scene, grid, options, cache)
+    except BandReadFault as fault:
+        raise _unreadable(scene, fault) from fault.cause
     bands = {sym: reflectance(dn, src.scale, src.offset, None)
              for sym, src, dn in zip(ix.bands, sources, dns, strict=True)}
     with np.errstate(divide="ignore", invalid="ignore"):
         values = np.asarray(compute_index(ix, bands), dtype="float32")
-    values[scene_mask(scene, grid, options, cache)] = np.nan
+    values[masked] = np.nan
     return values
+
+
+def _unreadable(scene: Scene, fault: BandReadFault) -> DataFileError:
+    """``error.imagery_band_unreadable`` naming the scene's product, band and file."""
+    names = {m.path_for(r): m.kind for m in (scene.mask, *scene.extra_masks.values()) for r in m.paths}
+    names.update({b.path: sym for sym, b in scene.bands.items()})
+    file = fault.path.replace("\\", "/").rsplit("/", 1)[-1]
+    detail = " ".join(str(fault.cause).split())[:200]
+    return DataFileError.of("error.imagery_band_unreadable", product=scene.id, band=names.get(fault.path, "?"),
+                            file=file, detail=detail)
 
 
 # ------------------------------------------------------------------------------ AOI cover
