@@ -308,6 +308,7 @@ class _BoundedLoader(_Parser):
         if isinstance(node, yaml.SequenceNode):
             size = 1 + sum(self._sizes[id(n)] for n in node.value)
         elif isinstance(node, yaml.MappingNode):
+            self._check_duplicates(node)
             size = 1 + sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
         else:
             size = 1
@@ -315,6 +316,17 @@ class _BoundedLoader(_Parser):
             self._fail("error.config_expansion", node.start_mark, limit=MAX_EXPANDED_VALUES)
         self._sizes[id(node)] = size
         return node
+
+    def _check_duplicates(self, node) -> None:
+        """A key written twice in one mapping is refused (YAML would keep the last one silently)."""
+        seen: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue
+            tag = self.resolve(yaml.ScalarNode, key.value, (True, False)) if key.tag is None else key.tag
+            first = seen.setdefault((tag, key.value), key.start_mark.line + 1)
+            if first != key.start_mark.line + 1:
+                self._fail("error.config_duplicate_key", key.start_mark, name=key.value, first=first)
 
     def construct_undefined(self, node):
         self._fail("error.config_tag", node.start_mark, tag=node.tag)

@@ -56,7 +56,18 @@ DEFAULT_PRECISION = 0.0001
 """精度 written, and taken when a file leaves it empty (metres)."""
 DATUMS = {"cgcs2000": ("2000", "cgcs"), "xian80": ("西安", "xian", "80"), "beijing54": ("北京", "beijing", "54")}
 _ELLIPSOIDS = {"xian80": "+a=6378140 +rf=298.257", "beijing54": "+ellps=krass"}
-_NUM = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_NUM = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$", re.ASCII)
+
+
+def _is_int(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²`` or ``٣``, which ``int`` refuses).
+
+    Examples
+    --------
+    >>> _is_int("12"), _is_int("²"), _is_int("")
+    (True, False, False)
+    """
+    return text.isascii() and text.isdigit()
 
 
 def is_boundary_txt(text: str) -> bool:
@@ -193,6 +204,8 @@ def _coordinate_block(lines: list[str], start: int, path, notes: list[Message]) 
     for flag, key in ((blank, "note.txt_blank_lines"), (no_at, "note.txt_no_at"), (bare, "note.txt_bare_point_names")):
         if flag:
             notes.append(Message(key, path=path))
+    if not parcels:
+        raise InputError.of("error.txt_no_parcels", path=path)
     for p in parcels:
         _finish(p, path, notes)
     return parcels
@@ -201,13 +214,13 @@ def _coordinate_block(lines: list[str], start: int, path, notes: list[Message]) 
 def _is_point(cells: list[str]) -> bool:
     """``点号,圈号,X,Y``: four cells, an integer ring number (a bad X or Y still makes a
     point line, rejected with its line)."""
-    return len(cells) == 4 and cells[1].isdigit()
+    return len(cells) == 4 and _is_int(cells[1])
 
 
 def _is_parcel_header(cells: list[str]) -> bool:
     """Eight fields (plus ``@``, or its empty place): an integer point count and a number (or empty) area."""
     n = len(cells) - (len(cells) == 9 and cells[-1] in ("@", ""))
-    return n == 8 and cells[0].isdigit() and (not cells[1] or bool(_NUM.match(cells[1])))
+    return n == 8 and _is_int(cells[0]) and (not cells[1] or bool(_NUM.match(cells[1])))
 
 
 def _add_point(p: TxtParcel, cells: list[str], line: int) -> bool:
@@ -221,7 +234,7 @@ def _add_point(p: TxtParcel, cells: list[str], line: int) -> bool:
         p.rings.append((ring_no, [], line))
     if p.problem is None:
         p.rings[-1][1].append((float(cells[3]), float(cells[2])))  # (easting, northing)
-    return cells[0].isdigit()
+    return _is_int(cells[0])
 
 
 def _finish(p: TxtParcel, path, notes: list[Message]) -> None:
@@ -288,7 +301,7 @@ def _zone(f: TxtFile, path) -> tuple[int | None, int, bool]:
     declared = f.header.get("带号", "").strip()
     width_raw = re.sub(r"[^\d]", "", f.header.get("几度分带", ""))
     width = int(width_raw) if width_raw in ("3", "6") else None
-    zone = int(declared) if declared.isdigit() else None
+    zone = int(declared) if _is_int(declared) else None
     prefixes = {int(e // 1_000_000) for e in eastings if e >= 1_000_000}
     prefix = bool(prefixes)
     if len(prefixes) > 1:
@@ -391,10 +404,26 @@ def format_boundary_txt(parcels: list[TxtParcelOut], *, zone: int, producer: str
     out = [ATTR_BLOCK, *(f"{k}={values[k]}" for k in HEADER_KEYS), COORD_BLOCK]
     for p in parcels:
         points = _point_lines(p.geometry, decimals)
-        fields = [str(len(points)), f"{p.area_ha:.4f}", _cell(p.code), _cell(p.name), "面", "", _cell(p.use), ""]
+        fields = [str(len(points)), _area_text(p.area_ha), _cell(p.code), _cell(p.name), "面", "", _cell(p.use), ""]
         out.append(",".join(fields) + ",@")
         out.extend(points)
     return "\r\n".join(out) + "\r\n"
+
+
+def _area_text(ha: float) -> str:
+    """The area in 公顷 with 4 decimals, or as many more as it takes to read back the same
+    number (a declared area exported and imported again stays the same).
+
+    Examples
+    --------
+    >>> _area_text(16.3722), _area_text(245.5833 / 15)
+    ('16.3722', '16.37222')
+    """
+    for k in range(4, 17):
+        text = f"{ha:.{k}f}"
+        if abs(float(text) - ha) <= 1e-13 * max(1.0, abs(ha)):
+            return text
+    return repr(float(ha))
 
 
 def _cell(text: str) -> str:

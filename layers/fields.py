@@ -431,9 +431,18 @@ def read_number(raw, what: str) -> tuple[float | None, bool]:
             v = float(s)
         except ValueError:
             raise ValueProblem("reject.not_a_number", what=what, value=raw) from None
-    if not math.isfinite(v) or v < 0:
+    if not math.isfinite(v):
+        raise ValueProblem("reject.number_not_finite", what=what, value=raw)
+    if v < 0:
         raise ValueProblem("reject.negative_number", what=what, value=raw)
     return v, comma
+
+
+MAX_AREA_MU = 1e9
+"""A declared area above this (亩, ~6.7 million km², more than China) is refused as absurd."""
+MAX_INVESTMENT_WAN_YUAN = 1e9
+"""An investment above this (万元, 10 trillion 元) is refused as absurd."""
+_LIMITS = {"declared_area_mu": MAX_AREA_MU, "investment_wan_yuan": MAX_INVESTMENT_WAN_YUAN}
 
 
 def project_code(raw, column: str = "project_code") -> str | None:
@@ -662,14 +671,21 @@ def map_fields(
                 repair = message("repair.decimal_comma", lang, what=label(f"field.{what}", lang), raw=v,
                                  value=format(x, ".15g"))
                 comma_notes[v] = message("reject.in_column", lang, problem=repair, column=cols[fld])
-            return float(convert(x, unit, "mu")) if fld == "declared_area_mu" and unit != "mu" else x, None
+            x = float(convert(x, unit, "mu")) if fld == "declared_area_mu" and unit != "mu" else x
+            if x > _LIMITS[fld]:
+                problem = message("reject.number_too_large", lang, what=label(f"field.{what}", lang), value=v,
+                                  limit=format(_LIMITS[fld], "g"))
+                return np.nan, message("reject.in_column", lang, problem=problem, column=cols[fld])
+            return x, None
 
         c = col(fld)
         fast = pd.to_numeric(c, errors="coerce")
         if fld in cols and fast.notna().sum() == c.map(lambda v: not _missing(v)).sum() and (fast.dropna() >= 0).all():
             x = fast.to_numpy(dtype="float64")  # all plain non-negative numbers
-            rows[fld] = x if unit == "mu" or fld != "declared_area_mu" else np.asarray(convert(x, unit, "mu"))
-            continue
+            x = x if unit == "mu" or fld != "declared_area_mu" else np.asarray(convert(x, unit, "mu"))
+            if not (x[~np.isnan(x)] > _LIMITS[fld]).any():  # inf and absurd values get their reason per row
+                rows[fld] = x
+                continue
         vals, errs = per_value(c, num)
         reject(errs.notna(), errs)
         note(c.map(lambda v, d=comma_notes: d.get(v) if isinstance(v, str) else None).astype(object))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -35,8 +36,10 @@ log = logging.getLogger(__name__)
 
 HEADER_ROWS = 10
 """The header row is looked for among this many first rows."""
-MAX_CELLS = 5_000_000
+MAX_CELLS = 500_000
 """A sheet with more cells than this is refused (a parcel list is far smaller)."""
+MAX_XML_BYTES = 48 << 20
+"""An .xlsx sheet (or its shared strings) whose XML inflates past this is refused before loading."""
 
 
 def read_sheet(path: Path, sheet: str | None = None, mapping=None) -> tuple[pd.DataFrame, str, list[Message]]:
@@ -51,7 +54,7 @@ def read_sheet(path: Path, sheet: str | None = None, mapping=None) -> tuple[pd.D
     mapping : layers.fields.FieldMapping, optional
         Column aliases that help find the header row (default: the bundled table).
     """
-    grid, merged, name = _load(path, sheet)
+    grid, merged, name, notes = _load(path, sheet)
     _fill_merged(grid, merged)
     head = _header_row(grid, mapping)
     names = _header_names(grid, head)
@@ -59,28 +62,93 @@ def read_sheet(path: Path, sheet: str | None = None, mapping=None) -> tuple[pd.D
     cols = _unique([names[j] or f"column_{j + 1}" for j in keep])
     rows = [[r[j] if j < len(r) else "" for j in keep] for r in grid[head + 1:]]
     rows = [r for r in rows if any(v for v in r)]
-    notes = [Message("note.sheet_title_rows", path=path, sheet=name, n=head)] if head else []
+    notes += [Message("note.sheet_title_rows", path=path, sheet=name, n=head)] if head else []
     return pd.DataFrame(rows, columns=cols, dtype=object).astype(str), name, notes
 
 
-def _load(path: Path, sheet: str | None) -> tuple[list[list[str]], list[tuple[int, int, int, int]], str]:
-    """``(cells as text, merged ranges (row0, row1, col0, col1) 0-based end-exclusive, sheet)``."""
+def _load(path: Path, sheet: str | None) -> tuple[list[list[str]], list[tuple[int, int, int, int]], str, list[Message]]:
+    """``(cells as text, merged ranges (row0, row1, col0, col1) 0-based end-exclusive, sheet, notes)``."""
     if path.suffix.lower() == ".xls":
-        return _load_xls(path, sheet)
+        return (*_load_xls(path, sheet), [])
     openpyxl = require("openpyxl", "reading .xlsx files")
+    _check_sizes(path, sheet or "", None)
     try:
-        wb = openpyxl.load_workbook(path, data_only=True)
+        wb = openpyxl.load_workbook(path, data_only=True, read_only=True)  # streams: nothing loaded yet
     except Exception as exc:
         raise DataFileError.of("error.sheet_unreadable", path=path, detail=str(exc)[:200]) from None
-    names = [ws.title for ws in wb.worksheets]
-    filled = [ws.title for ws in wb.worksheets if ws.max_row > 1 or ws.max_column > 1 or ws.cell(1, 1).value]
-    ws = wb[_choose(path, sheet, names, filled)]
-    if ws.max_row * ws.max_column > MAX_CELLS:
-        raise DataFileError.of("error.sheet_too_large", path=path, sheet=ws.title, n=ws.max_row * ws.max_column,
-                               limit=MAX_CELLS)
-    grid = [[_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    merged = [(r.min_row - 1, r.max_row, r.min_col - 1, r.max_col) for r in ws.merged_cells.ranges]
-    return grid, merged, ws.title
+    try:
+        names = [ws.title for ws in wb.worksheets]
+        filled = [ws.title for ws in wb.worksheets if (ws.max_row or 2) > 1 or (ws.max_column or 2) > 1]
+        ws = wb[_choose(path, sheet, names, filled)]
+        member = ws._worksheet_path.lstrip("/")
+        declared = (ws.max_row or 0) * (ws.max_column or 0)
+        if declared > MAX_CELLS:
+            raise DataFileError.of("error.sheet_too_large", path=path, sheet=ws.title, n=declared, limit=MAX_CELLS)
+        grid = _stream(path, ws)
+    finally:
+        wb.close()
+    merged, formulas = _scan_xml(path, member)
+    notes = [Message("note.sheet_formula_no_value", path=path, sheet=ws.title, n=len(formulas),
+                     cells=", ".join(formulas[:10]))] if formulas else []
+    return grid, merged, ws.title, notes
+
+
+def _check_sizes(path: Path, sheet: str, member: str | None) -> None:
+    """The sheet's XML and the shared strings, uncompressed, within :data:`MAX_XML_BYTES`
+    (read from the zip directory, before anything is inflated)."""
+    import zipfile
+
+    try:
+        z = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise DataFileError.of("error.sheet_unreadable", path=path, detail=str(exc)[:200]) from None
+    with z:
+        for info in z.infolist():
+            part = info.filename.startswith("xl/worksheets/") or info.filename == "xl/sharedStrings.xml"
+            if part and info.file_size > MAX_XML_BYTES:
+                raise DataFileError.of("error.sheet_xml_too_large", path=path, part=info.filename,
+                                       n=info.file_size, limit=MAX_XML_BYTES)
+
+
+def _stream(path: Path, ws) -> list[list[str]]:
+    """The rows as text, streamed; stops past :data:`MAX_CELLS` (the declared dimension may lie)."""
+    grid, n = [], 0
+    try:
+        for row in ws.iter_rows(values_only=True):
+            n += len(row)
+            if n > MAX_CELLS:
+                raise DataFileError.of("error.sheet_too_large", path=path, sheet=ws.title, n=f"> {n}",
+                                       limit=MAX_CELLS)
+            grid.append([_text(v) for v in row])
+    except (ValueError, KeyError, TypeError) as exc:  # e.g. a row number past 1048576
+        raise DataFileError.of("error.sheet_unreadable", path=path, detail=str(exc)[:200]) from None
+    return grid
+
+
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+_FORMULA_NO_VALUE = re.compile(
+    rb'<(?:\w+:)?c r="([A-Z]+\d+)"[^>]*>\s*(?:<(?:\w+:)?f[^>]*/>|<(?:\w+:)?f[^>]*>[^<]*</(?:\w+:)?f>)'
+    rb'\s*(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>')
+
+
+def _scan_xml(path: Path, member: str) -> tuple[list[tuple[int, int, int, int]], list[str]]:
+    """Merged ranges and the formula cells without a cached value (read as empty), from the
+    sheet's XML in chunks (its size is already bounded)."""
+    import zipfile
+
+    from openpyxl.utils import column_index_from_string as col
+
+    merged, formulas, tail = set(), {}, b""
+    with zipfile.ZipFile(path) as z, z.open(member) as f:
+        while chunk := f.read(1 << 20):
+            data = tail + chunk
+            for m in _MERGE.finditer(data):
+                c0, r0, c1, r1 = m.groups()
+                merged.add((int(r0) - 1, int(r1), col(c0.decode()) - 1, col(c1.decode())))
+            for m in _FORMULA_NO_VALUE.finditer(data):
+                formulas.setdefault(m.group(1).decode(), None)
+            tail = data[-4096:]
+    return sorted(merged), list(formulas)
 
 
 def _load_xls(path: Path, sheet: str | None):

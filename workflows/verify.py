@@ -27,8 +27,9 @@ import click
 import numpy as np
 import pandas as pd
 
-from gis.errors import DataFileError, InputError
-from gis.evidence import EvidenceRules, load_rules, support_summary, verify
+from gis.config import load_yaml
+from gis.errors import ConfigError, DataFileError, InputError
+from gis.evidence import EvidenceRules, load_rules, parse_rules, support_summary, verify
 from gis.labels import label, message
 from workflows.options import lang_option, registry_option
 
@@ -116,7 +117,7 @@ def run_verify(out_dir: str | os.PathLike | None = None, *, stack: str | os.Path
     registry's projects); ``rules`` a rules file or :class:`gis.evidence.EvidenceRules`
     (default: :data:`RULES_FILE`); ``year`` defaults to the stack's latest year.
     """
-    rules_obj = rules if isinstance(rules, EvidenceRules) else load_rules(rules or RULES_FILE)
+    rules_obj = rules if isinstance(rules, EvidenceRules) else _rules(rules)
     data, synthetic = open_evidence_stack(stack)
     year = _year(data, year, str(stack))
     if parcels is None:
@@ -146,6 +147,18 @@ def _table(sel, ev: pd.DataFrame) -> pd.DataFrame:
     ev = ev.copy()
     ev["flooded_area_mu"] = ev["flooded_share"] * base["area_mu"].astype("float64")
     return pd.concat([base, ev[EVIDENCE_COLUMNS]], axis=1).reset_index(drop=True)
+
+
+def _rules(path: str | os.PathLike | None) -> EvidenceRules:
+    """The rules table of ``--rules`` (default :data:`RULES_FILE`); an empty file (or one
+    holding only comments) is refused: the user meant their own thresholds, and the
+    defaults would silently stand in for them."""
+    if path is None:
+        return load_rules(RULES_FILE)
+    data = load_yaml(path, what="evidence_rules")
+    if data is None or data == {}:
+        raise ConfigError.of("error.rules_empty", path=path, default=RULES_FILE.name)
+    return parse_rules(data, path)
 
 
 def _layer(sel, table: pd.DataFrame, ndvi: pd.DataFrame, year: int, rules: EvidenceRules, synthetic: bool):

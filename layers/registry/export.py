@@ -135,7 +135,7 @@ def _export_txt(gdf, out: Path, per_project: bool, check) -> Path:
     zone = int(np.floor(float(np.median(lon)) / 3 + 0.5))
     plane = gdf.geometry.to_crs(gk_zone_crs(zone, 3, prefix=True))
     parcels = [TxtParcelOut(str(r.project_code), str(r.project_name or ""), label(f"category.{r.category}"),
-                            float(mu_to_ha(r.area_mu)), g)
+                            float(mu_to_ha(_txt_area_mu(r))), g)
                for r, g in zip(gdf.itertuples(), plane, strict=True)]
     text = lambda ps: format_boundary_txt(ps, zone=zone, producer=EXPORT_MARK,  # noqa: E731
                                           date=now_iso()[:10]).encode("gb18030")
@@ -149,6 +149,14 @@ def _export_txt(gdf, out: Path, per_project: bool, check) -> Path:
         for n, p in zip(names, parcels, strict=True):
             (tmp / n).write_bytes(text([p]))
     return out
+
+
+def _txt_area_mu(r) -> float:
+    """The TXT's 地块面积 is the area the county declares: the version's declared area, or
+    the computed one when it has none (an import reads it back as the declared area, so a
+    round trip export → ``import --update`` changes nothing for a version that has one)."""
+    declared = getattr(r, "declared_area_mu", None)
+    return float(declared) if declared is not None and declared == declared else float(r.area_mu)
 
 
 def _file_name(code: str) -> str:

@@ -1,0 +1,172 @@
+"""Issue 14, second hostile review: import side.
+
+TXT export → import round trip keeps declared areas; bounded .xlsx reading; strict digits
+in boundary TXT; non-finite / absurd numbers; duplicate YAML keys; empty rules files;
+``check`` details in both languages; formula cells without a cached value.
+Everything runs for real: real registries, real workbooks written with openpyxl or by
+hand as zip files, the real CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from shapely import box
+
+from gis.area import area_mu
+from gis.errors import AgrigisError, ConfigError, DataFileError, InputError
+from layers.registry import Registry
+from workflows.cli import main
+
+
+def cli(*args, cwd: Path | None = None):
+    old = os.getcwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        res = CliRunner().invoke(main, [str(a) for a in args])
+    finally:
+        os.chdir(old)
+    assert "Traceback" not in res.output, res.output
+    return res
+
+
+def registry(path: Path, declared) -> Registry:
+    geoms = [box(123.4 + i * 0.02, 45.94, 123.41 + i * 0.02, 45.95) for i in range(len(declared))]
+    gdf = gpd.GeoDataFrame({
+        "project_code": [f"P{i}" for i in range(len(declared))], "project_name": "项目",
+        "category": "paddy_new", "county_code": "220821", "year": 2024, "status": "planned",
+        "declared_area_mu": declared, "area_mu": area_mu(geoms, crs="EPSG:4490"),
+        "investment_wan_yuan": np.nan, "_row": np.arange(1, len(declared) + 1),
+    }, geometry=geoms, crs="EPSG:4490")
+    reg = Registry(path)
+    reg.write(gdf, source="a.shp", sha256="a" * 64)
+    return reg
+
+
+# -- 1. TXT export → import --update changes nothing ---------------------------------------
+
+
+def test_txt_round_trip_keeps_declared_areas(tmp_path):
+    declared = [245.5833, 100.0]
+    reg = registry(tmp_path / "r.gpkg", declared)
+    computed = reg.projects().sort_values("project_code")["area_mu"].to_numpy()
+    assert np.abs(computed - declared).min() > 1  # the computed area differs from the declared one
+    out = tmp_path / "rt.txt"
+    assert cli("registry", "export", out, "--registry", reg.path).exit_code == 0
+    res = cli("import", out, "--update", "--year", 2024, "--status", "planned", "--registry", reg.path, "--lang", "en")
+    assert res.exit_code == 0, res.output
+    assert "updated 0" in res.output and "unchanged 2" in res.output, res.output
+    got = reg.projects().sort_values("project_code")["declared_area_mu"].to_numpy()
+    np.testing.assert_allclose(got, declared, rtol=0, atol=1e-9)
+
+
+# -- 2, 8. .xlsx bounded before loading; formula cells without a value -------------------
+
+
+def _xlsx(path: Path, sheet_xml: str) -> Path:
+    """A minimal workbook written by hand (as a hostile tool would)."""
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>')
+        z.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        z.writestr("xl/workbook.xml", f'<?xml version="1.0"?><workbook {ns} {rel}><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+        z.writestr("xl/worksheets/sheet1.xml", f'<?xml version="1.0"?><worksheet {ns}><sheetData>{sheet_xml}</sheetData></worksheet>')
+    return path
+
+
+def test_xlsx_sheet_xml_bounded_before_loading(tmp_path):
+    from layers import sheets
+
+    cell = '<c r="A{i}"><v>1</v></c>'
+    rows = "".join(f'<row r="{i}">{cell.format(i=i)}</row>' for i in range(1, 2001))
+    path = _xlsx(tmp_path / "bomb.xlsx", rows)
+    old = sheets.MAX_XML_BYTES
+    sheets.MAX_XML_BYTES = 10_000
+    try:
+        with pytest.raises(DataFileError, match=r"sheet1.xml inflates to \d+ bytes, more than the limit of 10000"):
+            sheets.read_sheet(path)
+    finally:
+        sheets.MAX_XML_BYTES = old
+
+
+def test_xlsx_formula_without_value_is_noted(tmp_path):
+    from layers.sheets import read_sheet
+
+    xml = ('<row r="1"><c r="A1" t="inlineStr"><is><t>project_code</t></is></c>'
+           '<c r="B1" t="inlineStr"><is><t>area</t></is></c></row>'
+           '<row r="2"><c r="A2" t="inlineStr"><is><t>P1</t></is></c><c r="B2"><f>1+1</f></c></row>')
+    df, _, notes = read_sheet(_xlsx(tmp_path / "f.xlsx", xml))
+    assert df["area"].tolist() == [""]
+    assert [str(n) for n in notes] == [f"{tmp_path / 'f.xlsx'} sheet 'S': 1 formula cells have no saved result and "
+                                       "are read as empty (B2); open and save the file in Excel once so the results "
+                                       "are stored"]
+
+
+# -- 3. boundary TXT: ASCII digits only, no parcels --------------------------------------
+
+HEAD = "[属性描述]\n坐标系=2000国家大地坐标系\n几度分带=3\n带号=41\n[地块坐标]\n"
+
+
+def test_txt_superscript_digit_is_a_clear_error():
+    from layers.boundary_txt import parse
+
+    text = HEAD + "5,1.0,P1,x,面,,,,@\nJ1,²,5000000,41500000\n"
+    with pytest.raises(InputError, match=r"t.txt line 7"):
+        parse(text, "t.txt")
+    with pytest.raises(InputError, match=r"t.txt line 6"):
+        parse(HEAD + "²,1.0,P1,x,面,,,,@\n", "t.txt")
+
+
+def test_txt_without_parcels_is_a_clear_error():
+    from layers.boundary_txt import parse
+
+    with pytest.raises(InputError, match=r"t.txt: the \[地块坐标\] block holds no parcels"):
+        parse("[地块坐标]\n", "t.txt")
+
+
+# -- 4. non-finite and absurd numbers ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "reason"), [("1e400", "is not a finite number"),
+                                               ("2e9", "is implausibly large")])
+def test_non_finite_declared_area_rejected(tmp_path, value, reason):
+    csv = tmp_path / "a.csv"
+    csv.write_text("project_code,project_name,category,county_code,year,status,declared_area_mu,WKT\n"
+                   f'P1,x,paddy_new,220821,2024,planned,{value},"POLYGON((123.4 45.9,123.41 45.9,123.41 45.91,123.4 45.9))"\n'
+                   'P2,x,paddy_new,220821,2024,planned,12,"POLYGON((123.5 45.9,123.51 45.9,123.51 45.91,123.5 45.9))"\n',
+                   encoding="utf-8")
+    res = cli("import", csv, "--crs", "EPSG:4490", "--registry", tmp_path / "r.gpkg", "--lang", "en")
+    assert "accepted 1" in res.output and f"rejected row 1: area '{value}' {reason}" in res.output, res.output
+    assert Registry(tmp_path / "r.gpkg").projects()["declared_area_mu"].tolist() == [12.0]
+
+
+# -- 5. duplicate YAML keys --------------------------------------------------------------
+
+
+def test_yaml_duplicate_key_refused():
+    from gis.config import parse_yaml
+
+    with pytest.raises(ConfigError, match=r"t.yml at line 4: the key 'x' appears twice in one mapping \(first at line 3\)"):
+        parse_yaml("a: 1\nb:\n  x: 1\n  x: 2\n", origin="t.yml")
+    assert parse_yaml("c: &m {p: 1}\nd:\n  <<: *m\n  q: 2\n", origin="t.yml")["d"] == {"p": 1, "q": 2}
+
+
+# -- 6. empty --rules --------------------------------------------------------------------
+
+
+def test_empty_rules_refused(tmp_path):
+    from workflows.verify import _rules
+
+    empty = tmp_path / "r.yml"
+    empty.write_text("# nothing\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"the rules file .*r.yml is empty"):
+        _rules(empty)
