@@ -216,7 +216,8 @@ def _sibling(path: Path, suffix: str) -> Path | None:
 # -- how the encoding was decided as (note.* message key, values))
 
 
-def _check_file(path: Path) -> None:
+def check_input_file(path: Path) -> None:
+    """Refuse a missing path, a folder or an empty file with a keyed error naming it."""
     if not path.exists():
         raise DataFileError.of("error.file_not_found", path=path)
     if path.is_dir():
@@ -962,7 +963,7 @@ def read_parcels(
     import geopandas as gpd
 
     path = Path(path)
-    _check_file(path)
+    check_input_file(path)
     suffix = path.suffix.lower()
     if suffix not in VECTOR_SUFFIXES:
         raise DataFileError.of("error.unknown_file_type", path=path, suffix=suffix)
@@ -1198,7 +1199,7 @@ def list_layers(path: str | Path) -> list[str]:
     """Layer names of a GeoPackage or other multi-layer file."""
     import pyogrio
 
-    _check_file(Path(path))
+    check_input_file(Path(path))
     return [str(n) for n, _ in pyogrio.list_layers(str(path))]
 
 

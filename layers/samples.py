@@ -360,12 +360,9 @@ def _read_table(path: Path, layer: str | None):
 
 
 def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise DataFileError.of("error.file_not_found", path=path)
-    if path.is_dir():
-        raise DataFileError.of("error.is_folder", path=path)
-    if path.stat().st_size == 0:
-        raise DataFileError.of("error.file_empty", path=path)
+    from layers.io import check_input_file
+
+    check_input_file(path)
     if path.suffix.lower() not in SUFFIXES:
         raise DataFileError.of("error.soil_file_type", path=path, suffix=path.suffix, choices=", ".join(SUFFIXES))
 
