@@ -23,7 +23,7 @@ from .label_table import DEFAULT_LANG, LANGS, codes, free_labels, table
 from .label_table import message as _message
 
 __all__ = ["LANGS", "DEFAULT_LANG", "CATEGORIES", "CATEGORY_COLORS", "OTHER_COLOR", "STATUSES", "COUNTIES",
-           "LABELS", "check_lang", "label", "message", "labels"]
+           "LABELS", "check_lang", "label", "message", "labels", "headers"]
 
 
 def _names(group: str) -> dict[str, tuple[str, str]]:
@@ -64,6 +64,21 @@ def label(key: str, lang: str = DEFAULT_LANG) -> str:
     """
     zh, en = table()[key]
     return zh if check_lang(lang) == "zh" else en
+
+
+def headers(columns, lang: str = DEFAULT_LANG, sections: tuple[str, ...] = ("column",)) -> dict[str, str]:
+    """The header a person reads for each column: its label in the first of ``sections``
+    that has one (``"column.<name>"``, then ``"<section>.<name>"`` …), else the name itself.
+
+    Examples
+    --------
+    >>> headers(["area_mu", "verdict", "x"], "en", ("column", "remediation"))
+    {'area_mu': 'Area (mu)', 'verdict': 'Verdict', 'x': 'x'}
+    """
+    out = {}
+    for c in columns:
+        out[c] = next((label(f"{sec}.{c}", lang) for sec in sections if f"{sec}.{c}" in table()), c)
+    return out
 
 
 def message(key: str, lang: str = DEFAULT_LANG, /, **params) -> str:

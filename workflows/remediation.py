@@ -33,7 +33,7 @@ import pandas as pd
 
 from gis.coverage import _where
 from gis.errors import DataFileError, InputError, Message
-from gis.labels import label
+from gis.labels import headers, label
 from gis.trend import DEFAULT_SEASON, assess, charts, verdict_rule
 from gis.zonal import dates_in_names
 from workflows.options import lang_option, registry_option, registry_parcels
@@ -254,17 +254,7 @@ def run_remediation(
 
 
 def _headers(columns, lang: str) -> dict[str, str]:
-    out = {}
-    for c in columns:
-        for key in (f"column.{c}", f"remediation.{c}"):
-            try:
-                out[c] = label(key, lang)
-                break
-            except KeyError:
-                continue
-        else:
-            out[c] = c
-    return out
+    return headers(columns, lang, ("column", "remediation"))
 
 
 def _display(table: pd.DataFrame, lang: str, rule: str | None = None) -> pd.DataFrame:
