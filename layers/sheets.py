@@ -40,6 +40,11 @@ MAX_CELLS = 500_000
 """A sheet with more cells than this is refused (a parcel list is far smaller)."""
 MAX_XML_BYTES = 48 << 20
 """An .xlsx sheet (or its shared strings) whose XML inflates past this is refused before loading."""
+EXCEL_MAX_ROWS = 1_048_576
+"""Excel's last row: a sheet numbering a row past it was not saved by Excel (openpyxl
+would stream a million empty rows to reach it)."""
+MAX_EMPTY_RUN = 100_000
+"""More empty rows than this in a row stop the streaming (row numbers that jump far ahead)."""
 
 
 def read_sheet(path: Path, sheet: str | None = None, mapping=None) -> tuple[pd.DataFrame, str, list[Message]]:
@@ -84,10 +89,13 @@ def _load(path: Path, sheet: str | None) -> tuple[list[list[str]], list[tuple[in
         declared = (ws.max_row or 0) * (ws.max_column or 0)
         if declared > MAX_CELLS:
             raise DataFileError.of("error.sheet_too_large", path=path, sheet=ws.title, n=declared, limit=MAX_CELLS)
+        merged, formulas, last = _scan_xml(path, member)  # before streaming: the row numbers are bounded
+        if last > EXCEL_MAX_ROWS:
+            raise DataFileError.of("error.sheet_past_last_row", path=path, sheet=ws.title, row=last,
+                                   limit=EXCEL_MAX_ROWS)
         grid = _stream(path, ws)
     finally:
         wb.close()
-    merged, formulas = _scan_xml(path, member)
     notes = [Message("note.sheet_formula_no_value", path=path, sheet=ws.title, n=len(formulas),
                      cells=", ".join(formulas[:10]))] if formulas else []
     return grid, merged, ws.title, notes
@@ -111,15 +119,25 @@ def _check_sizes(path: Path, sheet: str, member: str | None) -> None:
 
 
 def _stream(path: Path, ws) -> list[list[str]]:
-    """The rows as text, streamed; stops past :data:`MAX_CELLS` (the declared dimension may lie)."""
-    grid, n = [], 0
+    """The rows as text, streamed; stops past :data:`MAX_CELLS` (the declared dimension may
+    lie), past :data:`EXCEL_MAX_ROWS` rows or after more than :data:`MAX_EMPTY_RUN` empty
+    rows in a row (trailing empty rows are dropped)."""
+    grid, n, empty = [], 0, 0
     try:
         for row in ws.iter_rows(values_only=True):
             n += len(row)
             if n > MAX_CELLS:
                 raise DataFileError.of("error.sheet_too_large", path=path, sheet=ws.title, n=f"> {n}",
                                        limit=MAX_CELLS)
-            grid.append([_text(v) for v in row])
+            cells = [_text(v) for v in row]
+            empty = 0 if any(cells) else empty + 1
+            if empty > MAX_EMPTY_RUN:
+                raise DataFileError.of("error.sheet_empty_run", path=path, sheet=ws.title,
+                                       row=len(grid) + 2 - empty, limit=MAX_EMPTY_RUN)
+            grid.append(cells)
+            if len(grid) > EXCEL_MAX_ROWS:
+                raise DataFileError.of("error.sheet_past_last_row", path=path, sheet=ws.title, row=len(grid),
+                                       limit=EXCEL_MAX_ROWS)
     except (ValueError, KeyError, TypeError) as exc:  # e.g. a row number past 1048576
         raise DataFileError.of("error.sheet_unreadable", path=path, detail=str(exc)[:200]) from None
     return grid
@@ -131,14 +149,17 @@ _FORMULA_NO_VALUE = re.compile(
     rb'\s*(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>')
 
 
-def _scan_xml(path: Path, member: str) -> tuple[list[tuple[int, int, int, int]], list[str]]:
-    """Merged ranges and the formula cells without a cached value (read as empty), from the
-    sheet's XML in chunks (its size is already bounded)."""
+_ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d+)"')
+
+
+def _scan_xml(path: Path, member: str) -> tuple[list[tuple[int, int, int, int]], list[str], int]:
+    """Merged ranges, the formula cells without a cached value (read as empty) and the
+    highest row number, from the sheet's XML in chunks (its size is already bounded)."""
     import zipfile
 
     from openpyxl.utils import column_index_from_string as col
 
-    merged, formulas, tail = set(), {}, b""
+    merged, formulas, tail, last = set(), {}, b"", 0
     with zipfile.ZipFile(path) as z, z.open(member) as f:
         while chunk := f.read(1 << 20):
             data = tail + chunk
@@ -147,8 +168,9 @@ def _scan_xml(path: Path, member: str) -> tuple[list[tuple[int, int, int, int]],
                 merged.add((int(r0) - 1, int(r1), col(c0.decode()) - 1, col(c1.decode())))
             for m in _FORMULA_NO_VALUE.finditer(data):
                 formulas.setdefault(m.group(1).decode(), None)
+            last = max([last, *(int(m.group(1)) for m in _ROW_NUMBER.finditer(data))])
             tail = data[-4096:]
-    return sorted(merged), list(formulas)
+    return sorted(merged), list(formulas), last
 
 
 def _load_xls(path: Path, sheet: str | None):

@@ -2,7 +2,8 @@
 
 TXT export → import round trip keeps declared areas; bounded .xlsx reading; strict digits
 in boundary TXT; non-finite / absurd numbers; duplicate YAML keys; empty rules files;
-``check`` details in both languages; formula cells without a cached value.
+``check`` details in both languages; formula cells without a cached value; .xlsx rows
+numbered past Excel's last row.
 Everything runs for real: real registries, real workbooks written with openpyxl or by
 hand as zip files, the real CLI.
 """
@@ -10,6 +11,7 @@ hand as zip files, the real CLI.
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -170,3 +172,90 @@ def test_empty_rules_refused(tmp_path):
     empty.write_text("# nothing\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"the rules file .*r.yml is empty"):
         _rules(empty)
+
+
+# -- 7. `check` details in the command's language ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def check_registry(tmp_path_factory):
+    """An overlap (A/B), an area mismatch (M, declared 10 % too large), a sliver (S) and a
+    straddle (X, across the 洮北区 / 镇赉县 border)."""
+    import layers
+
+    c = layers.load("counties", workspace=False).set_index("county_code")
+    border = c.loc["220802", "geometry"].boundary.intersection(c.loc["220821", "geometry"].boundary)
+    pt = border.representative_point()
+    geoms = [box(123.40, 45.94, 123.41, 45.95), box(123.405, 45.94, 123.415, 45.95),
+             box(123.50, 45.94, 123.50025, 45.94025), box(123.60, 45.94, 123.61, 45.95),
+             box(pt.x - 0.01, pt.y - 0.01, pt.x + 0.01, pt.y + 0.01)]
+    mu = area_mu(geoms, crs="EPSG:4490")
+    reg = Registry(tmp_path_factory.mktemp("check") / "r.gpkg")
+    reg.write(gpd.GeoDataFrame({
+        "project_code": ["A", "B", "S", "M", "X"], "project_name": "项目", "category": "paddy_new",
+        "county_code": "220821", "year": 2024, "status": "planned",
+        "declared_area_mu": [np.nan, np.nan, np.nan, mu[3] * 1.10, np.nan], "area_mu": mu,
+        "investment_wan_yuan": np.nan}, geometry=geoms, crs="EPSG:4490"), source="t", sha256="0" * 64)
+    return reg
+
+
+def test_check_details_are_chinese_in_chinese(check_registry, tmp_path):
+    import pandas as pd
+
+    res = cli("check", "--registry", check_registry.path, "-o", tmp_path, "--format", "csv")
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(tmp_path / "check.csv", dtype=str).dropna(subset=["问题类型"])
+    kinds = dict(zip(t["项目编号A"], t["说明"], strict=True))
+    assert set(kinds) == {"A", "S", "M", "X"}, kinds
+    words = {k: re.findall(r"[A-Za-z]{2,}", v) for k, v in kinds.items()}
+    assert words == {"A": [], "S": [], "M": [], "X": []}, kinds  # no "declared", "of", "counties", "outside"
+    assert kinds["M"] == f"申报 {float(t.set_index('项目编号A').loc['M', '面积(亩)']) * 1.10:.2f} 亩," \
+        f"计算 {float(t.set_index('项目编号A').loc['M', '面积(亩)']):.2f} 亩(相差 +10.0 %)"
+    assert re.fullmatch(r"0\.\d{3} 亩,小于 1 亩", kinds["S"]), kinds["S"]
+    assert re.fullmatch(r"\d+\.\d\d 亩,占 A 的 50\.0 %,占 B 的 50\.0 %", kinds["A"]), kinds["A"]
+    assert re.fullmatch(r"\d+\.\d % 位于 2208\d\d,共涉及 2 个县,0\.0 % 位于白城市以外", kinds["X"]), kinds["X"]
+
+
+def test_check_details_stay_english_in_english(check_registry, tmp_path):
+    import pandas as pd
+
+    res = cli("check", "--registry", check_registry.path, "-o", tmp_path, "--lang", "en")
+    assert res.exit_code == 0, res.output
+    t = pd.read_excel(tmp_path / "check.xlsx", sheet_name="check", dtype=str).dropna(subset=["project code A"])
+    kinds = dict(zip(t["project code A"], t["detail"], strict=True))
+    assert re.fullmatch(r"declared \d+\.\d\d 亩, computed \d+\.\d\d 亩 \(\+10\.0 %\)", kinds["M"]), kinds["M"]
+    assert re.fullmatch(r"0\.\d{3} 亩 < 1 亩", kinds["S"]), kinds["S"]
+    assert re.fullmatch(r"\d+\.\d\d 亩 = 50\.0 % of A, 50\.0 % of B", kinds["A"]), kinds["A"]
+    assert re.fullmatch(r"\d+\.\d % in 2208\d\d, 2 counties, 0\.0 % outside Baicheng", kinds["X"]), kinds["X"]
+
+
+# -- 8. .xlsx rows numbered past Excel's last row ----------------------------------------
+
+_HEAD_ROW = ('<row r="1"><c r="A1" t="inlineStr"><is><t>project_code</t></is></c></row>'
+             '<row r="2"><c r="A2" t="inlineStr"><is><t>P1</t></is></c></row>')
+
+
+def test_xlsx_row_past_excel_last_row_refused(tmp_path):
+    from layers.sheets import read_sheet
+
+    path = _xlsx(tmp_path / "far.xlsx", _HEAD_ROW + '<row r="1048577"><c r="A1048577" t="inlineStr">'
+                                                    '<is><t>P2</t></is></c></row>')
+    with pytest.raises(DataFileError, match=re.escape(f"{path} sheet 'S': row 1048577 is past Excel's last row "
+                                                      "(1048576), so the file was not saved by Excel")):
+        read_sheet(path)
+    res = cli("import", path, "--crs", "EPSG:4490", "--registry", tmp_path / "r.gpkg")
+    assert res.exit_code != 0 and "工作表 'S':第 1048577 行超出 Excel 的最后一行" in res.output, res.output
+
+
+def test_xlsx_long_run_of_empty_rows_stops_streaming(tmp_path):
+    import time
+
+    from layers.sheets import read_sheet
+
+    path = _xlsx(tmp_path / "gap.xlsx", _HEAD_ROW + '<row r="900000"><c r="A900000" t="inlineStr">'
+                                                    '<is><t>P2</t></is></c></row>')
+    t0 = time.perf_counter()
+    with pytest.raises(DataFileError, match=re.escape(f"{path} sheet 'S': more than 100000 empty rows in a row "
+                                                      "from row 3 on")):
+        read_sheet(path)
+    assert time.perf_counter() - t0 < 10  # stopped after ~100,000 rows, not 900,000

@@ -86,7 +86,7 @@ def check_projects(parcels, counties=None, *, protected_areas=None, rules=None, 
     _overlaps(parcels, rules, lang, rows, layers)
     if protected_areas is not None and len(protected_areas):
         _reserves(parcels, protected_areas, rules, lang, rows, layers)
-    _per_parcel(parcels, counties, cat, rows, layers)
+    _per_parcel(parcels, counties, cat, lang, (rows, layers))
     problems = pd.DataFrame(rows, columns=COLUMNS)
     layers = {k: gpd.GeoDataFrame(pd.DataFrame(v).reset_index(drop=True), geometry="geometry", crs="EPSG:4490")
               for k, v in layers.items() if len(v)}
@@ -107,8 +107,8 @@ def _overlaps(parcels, rules, lang: str, rows: list, layers: dict) -> None:
         for r in part.itertuples():
             rows.append({"kind": kind, "severity": r.severity, "code_a": r.code_a, "code_b": r.code_b,
                          "category_a": r.category_a, "category_b": r.category_b, "value_mu": r.overlap_mu,
-                         "detail": f"{r.overlap_mu:.2f} 亩 = {r.share_a * 100:.1f} % of {r.code_a}, "
-                                   f"{r.share_b * 100:.1f} % of {r.code_b}",
+                         "detail": message("check.detail_overlap", lang, mu=r.overlap_mu, code_a=r.code_a,
+                                           share_a=r.share_a * 100, code_b=r.code_b, share_b=r.share_b * 100),
                          "rule": r.why, "geometry": r.geometry})
         layers[kind] = part.drop(columns=["year_a", "year_b"], errors="ignore")
 
@@ -137,34 +137,39 @@ def _reserves(parcels, protected_areas, rules, lang: str, rows: list, layers: di
         share = m / float(row["area_mu"]) * 100 if row.get("area_mu") else float("nan")
         out.append({"kind": "in_reserve", "severity": rule.severity, "code_a": row.get("project_code"),
                     "category_a": row.get("category"), "value_mu": m,
-                    "detail": f"{names[k]}: {m:.2f} 亩 ({share:.1f} %)", "rule": rule.why(lang),
+                    "detail": message("check.detail_reserve", lang, name=names[k], mu=m, share=share),
+                    "rule": rule.why(lang),
                     "geometry": g[p]})
     rows.extend(out)
     layers["in_reserve"] = pd.DataFrame(out).drop(columns=["kind"])
 
 
-def _per_parcel(parcels, counties, cat: pd.Series, rows: list, layers: dict) -> None:
-    """Area mismatches, slivers and county straddles: problems of one parcel each."""
-    from gis.quality import find_area_mismatches, find_slivers, find_straddles
+def _per_parcel(parcels, counties, cat: pd.Series, lang: str, out: tuple[list, dict]) -> None:
+    """Area mismatches, slivers and county straddles: problems of one parcel each, their
+    details in ``lang``; appended to ``out`` = ``(rows, layers)``."""
+    from gis.quality import SLIVER_MU, find_area_mismatches, find_slivers, find_straddles
+
+    rows, layers = out
 
     am = find_area_mismatches(parcels)
     for idx, r in am.iterrows():
         rows.append({"kind": "area_mismatch", "severity": "problem", "code_a": r["project_code"],
                      "category_a": cat.loc[idx], "value_mu": r["area_mu"],
-                     "detail": f"declared {r['declared_area_mu']:.2f} 亩, computed {r['area_mu']:.2f} 亩 "
-                               f"({r['difference_pct']:+.1f} %)", "geometry": r["geometry"]})
+                     "detail": message("check.detail_area_mismatch", lang, declared=r["declared_area_mu"],
+                                       computed=r["area_mu"], pct=r["difference_pct"]), "geometry": r["geometry"]})
     layers["area_mismatch"] = am
     sl = find_slivers(parcels)
     for idx, r in sl.iterrows():
         rows.append({"kind": "sliver", "severity": "problem", "code_a": r["project_code"], "category_a": cat.loc[idx],
-                     "value_mu": r["area_mu"], "detail": f"{r['area_mu']:.3f} 亩 < 1 亩", "geometry": r["geometry"]})
+                     "value_mu": r["area_mu"], "detail": message("check.detail_sliver", lang, mu=r["area_mu"],
+                                                                 limit=SLIVER_MU), "geometry": r["geometry"]})
     layers["sliver"] = sl
     st = find_straddles(parcels, counties)
     for idx, r in st.iterrows():
         rows.append({"kind": "straddle", "severity": "problem", "code_a": r["project_code"],
                      "category_a": cat.loc[idx], "value_mu": None,
-                     "detail": f"{r['share'] * 100:.1f} % in {r['county_code']}, {r['n_zones']} counties, "
-                               f"{r['outside_share'] * 100:.1f} % outside Baicheng", "geometry": r["geometry"]})
+                     "detail": message("check.detail_straddle", lang, share=r["share"] * 100, county=r["county_code"],
+                                       n=r["n_zones"], outside=r["outside_share"] * 100), "geometry": r["geometry"]})
     layers["straddle"] = st
 
 
