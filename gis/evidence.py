@@ -1,7 +1,10 @@
 """Evidence from imagery for what the registry claims, per parcel.
 
-Three rules, each a pure function of parcel × date tables that one :func:`gis.zonal_stats`
-call gives over an index stack (one set of coverage weights for every layer):
+Three rules, each a pure function of parcel × date tables from one set of coverage
+weights (:class:`gis.coverage.Coverage`): one :func:`gis.zonal_stats` call over the NDVI
+dates, the paddy window's flood rule per cell bit-packed into two integer layers
+(:func:`flood_flags`) and summed with the same weights (:func:`flood_tables`), and each
+parcel's area straight from the weights:
 
 **Paddy** (``paddy_new``, ``paddy_improved``): in the transplanting window of the year
 (default 10 May – 20 June in Jilin) an observation with ``LSWI + 0.05 ≥ EVI`` (NDVI
@@ -52,7 +55,7 @@ from .errors import ConfigError, InputError
 log = logging.getLogger(__name__)
 
 __all__ = ["PaddyRule", "CultivationRule", "RemediationRule", "EvidenceRules", "flood_signal", "window_mask",
-           "evidence_layers", "paddy_evidence", "cultivation_evidence", "remediation_evidence", "verify",
+           "flood_flags", "flood_tables", "paddy_evidence", "cultivation_evidence", "remediation_evidence", "verify",
            "parse_rules", "load_rules", "support_summary", "VERDICTS", "SUPPORT"]
 
 VERDICTS = ("signal", "no_signal", "insufficient")
@@ -228,35 +231,76 @@ def window_mask(times, year: int, window: tuple[str, str]) -> np.ndarray:
     return np.asarray((t >= lo) & (t <= hi))
 
 
-def evidence_layers(stack: Mapping[str, Any], year: int, rules: EvidenceRules = EvidenceRules(), *,
-                    paddy: bool = True, remediation_index: str | None = None):
-    """The layers one zonal pass needs, as a ``layer × y × x`` DataArray (lazy if the
-    stack is): ``area`` (1 everywhere: its count is each parcel's area in cells), the NDVI
-    of every date (``ndvi|<date>``), for paddy the flood signal of each window date
-    (``flood|<date>``) and ``flood_any`` (1 where any window date is flooded, 0 where
-    observed and never flooded, NaN where never observed), and ``<index>|<date>`` for a
-    remediation index other than NDVI.
+def _north_up(da):
+    """``da`` with its rows north first (a NetCDF's south-up rows flipped, lazily), the
+    orientation :func:`gis.zonal_stats` reads and the coverage weights count cells in."""
+    ydim = da.rio.y_dim
+    if ydim in da.coords and da.sizes[ydim] > 1 and da[ydim][1] > da[ydim][0]:
+        return da.isel({ydim: slice(None, None, -1)})
+    return da
 
-    ``stack`` maps index ids (``ndvi``, ``lswi``, ``evi`` …) to ``time × y × x``
-    DataArrays on one grid with a CRS.
+
+def flood_flags(lswi, vi, margin: float = 0.05):
+    """The window's flood rule per cell as two bit-packed integer layers (``y × x``):
+    bit *k* of ``observed`` is set where window date *k* is clear (both values present),
+    bit *k* of ``flooded`` where it is flooded (:func:`flood_signal`). ``lswi`` and ``vi``
+    are ``time × y × x`` DataArrays of the window dates (≤ 64), lazy or not; one
+    unsigned integer of ⌈K/8⌉ bytes per cell and layer is all that is materialised.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> lswi = xr.DataArray([[[0.3, 0.1, np.nan]], [[0.0, 0.5, 0.2]]], dims=("time", "y", "x"))
+    >>> vi = xr.DataArray([[[0.08, 0.6, 0.2]], [[0.5, 0.2, np.nan]]], dims=("time", "y", "x"))
+    >>> obs, wet = flood_flags(lswi, vi)
+    >>> obs.tolist(), wet.tolist()
+    ([[3, 3, 0]], [[1, 2, 0]])
     """
     import xarray as xr
 
-    ndvi = _need(stack, "ndvi")
-    parts = [xr.ones_like(ndvi.isel(time=0), dtype="float32").expand_dims(layer=["area"]), _named(ndvi, "ndvi")]
-    if paddy:
-        win = window_mask(ndvi.time.values, year, rules.paddy.window)
-        lswi = _need(stack, "lswi").isel(time=win)
-        vi = (stack["evi"] if "evi" in stack else ndvi).isel(time=win)
-        flood = flood_signal(lswi, vi.transpose(*lswi.dims), rules.paddy.lswi_margin)
-        parts.append(_named(flood, "flood"))
-        parts.append(flood.max("time", skipna=True).astype("float32").expand_dims(layer=["flood_any"]))
-    if remediation_index and remediation_index != "ndvi":
-        parts.append(_named(_need(stack, remediation_index), remediation_index))
-    out = xr.concat([p.drop_vars([c for c in p.coords if c not in ("layer", "y", "x", "spatial_ref")])
-                     for p in parts], dim="layer", coords="minimal", compat="override", join="override")
-    out = out.transpose("layer", *ndvi.isel(time=0).dims)
-    return out.rio.write_crs(ndvi.rio.crs) if ndvi.rio.crs is not None else out
+    n = lswi.sizes["time"]
+    if n > 64:
+        raise InputError.of("error.evidence_window_dates", n=n, limit=64)
+    dtype = np.dtype(f"uint{max(8, 1 << int(np.ceil(np.log2(max(n, 1)))))}")
+    bit = xr.DataArray((np.uint64(1) << np.arange(n, dtype="uint64")).astype(dtype), dims="time")
+    vi = vi.transpose(*lswi.dims)
+    ok = np.isfinite(lswi) & np.isfinite(vi)
+    wet = ok & (lswi + margin >= vi)  # the comparison flood_signal makes, in the stack's dtype
+    packed = xr.Dataset({"observed": (ok.astype(dtype) * bit).sum("time", dtype=dtype),
+                         "flooded": (wet.astype(dtype) * bit).sum("time", dtype=dtype)}).compute()
+    return packed["observed"].values, packed["flooded"].values
+
+
+def _zone_sums(cov):
+    """Per-zone Σ of a value per weighted cell (in the coverage matrix's order, as the
+    zonal engine sums: one run of cells per zone)."""
+    m = cov.matrix
+    nonempty = np.diff(m.indptr) > 0
+    starts = m.indptr[:-1][nonempty]
+
+    def seg(x: np.ndarray) -> np.ndarray:
+        out = np.zeros(m.shape[0])
+        if len(starts):
+            out[nonempty] = np.add.reduceat(x[None, :], starts, axis=1)[0]
+        return out
+
+    return seg
+
+
+def flood_tables(cov, observed: np.ndarray, flooded: np.ndarray, n_dates: int) -> dict[str, np.ndarray]:
+    """Coverage-weighted areas (cells) per zone from :func:`flood_flags`: ``clear`` and
+    ``wet`` (zone × window date), ``observed`` and ``flooded`` (area on cells observed /
+    flooded at least once), and ``area`` (Σw inside the grid)."""
+    seg, w, idx = _zone_sums(cov), cov.matrix.data, cov.matrix.indices
+    obs, wet = observed.ravel()[idx], flooded.ravel()[idx]
+    zero = np.zeros_like(w)
+    out = {"area": seg(w), "observed": seg(np.where(obs != 0, w, zero)),
+           "flooded": seg(np.where(wet != 0, w, zero))}
+    one = obs.dtype.type(1)
+    for name, bits in (("clear", obs), ("wet", wet)):
+        cols = [seg(np.where((bits >> obs.dtype.type(k)) & one, w, zero)) for k in range(n_dates)]
+        out[name] = np.stack(cols, axis=1) if cols else np.zeros((len(out["area"]), 0))
+    return out
 
 
 def _need(stack: Mapping[str, Any], name: str):
@@ -265,18 +309,12 @@ def _need(stack: Mapping[str, Any], name: str):
     return stack[name]
 
 
-def _named(da, prefix: str):
-    """``da`` (time × y × x) with its time dim renamed ``layer`` = ``prefix|<ISO time>``."""
-    names = [f"{prefix}|{pd.Timestamp(t).isoformat()}" for t in da.time.values]
-    return da.rename(time="layer").assign_coords(layer=names).astype("float32")
-
-
 # ------------------------------------------------------------------------------ per parcel
 
 
 @dataclass(frozen=True)
 class ParcelTables:
-    """What one zonal pass over :func:`evidence_layers` says per parcel (rows = parcels).
+    """What the NDVI zonal pass and the flood flags say per parcel (rows = parcels).
 
     ``area`` is Σw (cells) of each parcel inside the grid; ``ndvi`` the coverage-weighted
     mean per date, ``ndvi_clear`` the share of the area with a value that day; ``flood``
@@ -295,29 +333,41 @@ class ParcelTables:
     series: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def parcel_tables(zs, index=None) -> ParcelTables:
-    """Split the ``zone × layer × stat`` result of :func:`gis.zonal_stats` (stats
-    ``count`` and ``sum``) over :func:`evidence_layers` into :class:`ParcelTables`."""
-    layers = [str(v) for v in zs["layer"].values]
+def _dates(values) -> pd.DatetimeIndex:
+    """Column labels of the per-date tables: the stack's times through ISO text, as they
+    have always been labelled (the unit pandas gives parsed text, microseconds in 3.x)."""
+    return pd.DatetimeIndex([pd.Timestamp(t).isoformat() for t in values])
+
+
+def _means(zs, index) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per-date means and Σw of clear cells from a ``zone × time × stat`` result of
+    :func:`gis.zonal_stats` with stats ``count`` and ``sum``."""
     count = zs.sel(stat="count").values.astype("float64")
     total = zs.sel(stat="sum").values.astype("float64")
-    index = pd.RangeIndex(count.shape[0]) if index is None else index
-    area = count[:, layers.index("area")]
     with np.errstate(invalid="ignore", divide="ignore"):
-        def table(prefix: str, values: np.ndarray) -> pd.DataFrame:
-            cols = [i for i, n in enumerate(layers) if n.startswith(prefix + "|")]
-            dates = pd.DatetimeIndex([layers[i].split("|", 1)[1] for i in cols])
-            return pd.DataFrame(values[:, cols], index=index, columns=dates)
-
-        share = lambda v: np.where(area[:, None] > 0, v / area[:, None], np.nan)  # noqa: E731
         mean = np.where(count > 0, total / np.where(count > 0, count, 1), np.nan)
-        out = {"area": area, "ndvi": table("ndvi", mean), "ndvi_clear": table("ndvi", share(count))}
-        if "flood_any" in layers:
-            k = layers.index("flood_any")
-            out.update(flood=table("flood", share(total)), flood_clear=table("flood", share(count)),
-                       flooded_share=share(total)[:, k], observed_share=share(count)[:, k])
-    prefixes = {n.split("|", 1)[0] for n in layers if "|" in n} - {"ndvi", "flood"}
-    return ParcelTables(**out, series={p: table(p, mean) for p in prefixes})
+    dates = _dates(zs["time"].values)
+    return pd.DataFrame(mean, index=index, columns=dates), count
+
+
+def parcel_tables(ndvi, index, flood: Mapping[str, np.ndarray], flood_dates=None,
+                  series: Mapping[str, Any] | None = None) -> ParcelTables:
+    """:class:`ParcelTables` from the ``zone × time × stat`` result of
+    :func:`gis.zonal_stats` (stats ``count`` and ``sum``) over the NDVI dates, the
+    :func:`flood_tables` of the same coverage weights (``area`` alone when no paddy is
+    checked) and such results for other indices (``series``)."""
+    area = flood["area"]
+    mean, count = _means(ndvi, index)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = lambda v: np.where(area[:, None] > 0, v / area[:, None], np.nan)
+        out = {"area": area, "ndvi": mean, "ndvi_clear": pd.DataFrame(share(count), index=index, columns=mean.columns)}
+        if "wet" in flood:
+            dates = _dates(flood_dates)
+            ratio = share(np.column_stack([flood["flooded"], flood["observed"]]))
+            out.update(flood=pd.DataFrame(share(flood["wet"]), index=index, columns=dates),
+                       flood_clear=pd.DataFrame(share(flood["clear"]), index=index, columns=dates),
+                       flooded_share=ratio[:, 0], observed_share=ratio[:, 1])
+    return ParcelTables(**out, series={k: _means(v, index)[0] for k, v in (series or {}).items()})
 
 
 def _first_date(mask: pd.DataFrame) -> pd.Series:
@@ -422,23 +472,48 @@ def verify(zones, stack: Mapping[str, Any], year: int, rules: EvidenceRules = Ev
     ``greenup``, ``change``, ``slope_per_year``, ``p_value``, ``flood_rule``; plus the
     per-date NDVI table in ``attrs["ndvi"]``.
     """
-    from .zonal import zonal_stats
-
     kind = zones["category"].map(lambda c: rules.rule_of(str(c)))
     if kind.isna().all():
         raise InputError.of("error.evidence_no_parcels", categories=", ".join(
             rules.paddy.categories + rules.cultivation.categories + rules.remediation.categories))
     sel = zones.loc[kind.notna()]
-    paddy = bool((kind == "paddy").any())
     rem_ix = rules.remediation.index.lower() if (kind == "remediation").any() else None
-    layers = evidence_layers(stack, year, rules, paddy=paddy, remediation_index=rem_ix)
-    zs = zonal_stats(sel[["geometry"]], layers, stats=["count", "sum"], coverage=coverage, progress=progress)
-    t = parcel_tables(zs, sel.index)
+    t = _parcel_pass(sel, stack, year, rules, (bool((kind == "paddy").any()), rem_ix), (coverage, progress))
     out = _combine(sel, kind.loc[sel.index], t, year, rules)
     out["flood_rule"] = np.where(out["rule"] == "paddy", f"LSWI + {rules.paddy.lswi_margin:g} ≥ "
                                  + ("EVI" if "evi" in stack else "NDVI"), "")
     out.attrs["ndvi"] = t.ndvi
     return out
+
+
+def _parcel_pass(sel, stack: Mapping[str, Any], year: int, rules: EvidenceRules, need: tuple, run: tuple):
+    """One set of coverage weights for everything: the NDVI dates through
+    :func:`gis.zonal_stats` (count and sum, the peer's cost), the paddy window's flood
+    flags bit-packed (:func:`flood_flags`) and summed with the same weights, each
+    parcel's area straight from the weights (no layer of ones)."""
+    from .coverage import Coverage, Grid
+    from .zonal import zonal_stats
+
+    paddy, rem_ix = need
+    coverage, progress = run
+    ndvi = _north_up(_need(stack, "ndvi"))
+    zones = sel[["geometry"]]
+    if coverage is None:
+        coverage = Coverage.build(zones, Grid.of(ndvi), name="ndvi")
+    dates = None
+    if paddy:
+        win = window_mask(ndvi.time.values, year, rules.paddy.window)
+        lswi = _north_up(_need(stack, "lswi")).isel(time=win)
+        vi = _north_up(stack.get("evi", ndvi)).isel(time=win)
+        observed, flooded = flood_flags(lswi, vi, rules.paddy.lswi_margin)
+        flood = flood_tables(coverage, observed, flooded, int(win.sum()))
+        dates = ndvi.time.values[win]
+    else:
+        flood = {"area": _zone_sums(coverage)(coverage.matrix.data)}
+    ask = {"stats": ["count", "sum"], "coverage": coverage}
+    zs = zonal_stats(zones, ndvi, **ask, progress=progress)
+    series = {rem_ix: zonal_stats(zones, _need(stack, rem_ix), **ask)} if rem_ix and rem_ix != "ndvi" else {}
+    return parcel_tables(zs, sel.index, flood, dates, series)
 
 
 _COLUMNS = ("rule", "verdict", "support", "n_obs", "observed_share", "flooded_share", "first_flood", "peak_ndvi",

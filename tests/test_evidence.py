@@ -219,3 +219,16 @@ def test_cli_verify_writes_tables_and_a_layer(scenario, tmp_path):
                                     "-o", str(tmp_path / "x"), "--lang", "en"])
     assert res.exit_code == 1 and "the stack has no observation in 2023 (it has: 2024)" in res.output
     assert not (tmp_path / "x" / "evidence.csv").exists()
+
+
+def test_more_window_dates_than_can_be_packed_is_a_clear_error():
+    import pandas as pd
+    import xarray as xr
+
+    from gis.errors import InputError
+    from gis.evidence import flood_flags
+
+    t = pd.date_range("2024-05-10", periods=65, freq="12h")
+    da = xr.DataArray(np.zeros((65, 2, 2)), dims=("time", "y", "x"), coords={"time": t})
+    with pytest.raises(InputError, match=r"^65 image dates fall in the observation window, more than 64; shorten"):
+        flood_flags(da, da)
