@@ -7,12 +7,16 @@ red, green, blue (one band: grey). 8-bit images are kept as they are; other type
 (reflectance, DN) are stretched between the 2nd and 98th percentile of each band,
 measured once on a small overview. A tile fully inside the image is JPEG; one at its
 edge is PNG with transparency outside; a tile with no data is not made.
+
+:meth:`RasterTileSource.get` may be called from several threads at once (``threadsafe``):
+a GDAL dataset is not, so every thread reads through its own opened file and warp.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import warnings
 from pathlib import Path
 
@@ -30,13 +34,13 @@ JPEG_QUALITY = 80
 class RasterTileSource:
     """XYZ tiles of a raster file (see the module docstring)."""
 
+    threadsafe = True
+
     def __init__(self, path: Path):
         import rasterio
-        from rasterio.vrt import WarpedVRT
-
-        from rasterio.enums import Resampling
 
         self.name = path.name
+        self._path = path
         try:
             self._src = rasterio.open(path)
         except rasterio.errors.RasterioIOError as exc:
@@ -45,9 +49,13 @@ class RasterTileSource:
             self._src.close()
             raise InputError.of("error.basemap_no_crs", path=path)
         self._bands = [1, 2, 3] if self._src.count >= 3 else [1, 1, 1]
-        self._vrt = WarpedVRT(self._src, crs="EPSG:3857", resampling=Resampling.bilinear, nodata=None,
-                              add_alpha=True)
+        self._main = threading.get_ident()
+        self._local = threading.local()
+        self._opened: list = []  # the datasets of the other threads, closed in close()
+        self._lock = threading.Lock()
+        self._vrt = _warped(self._src)
         self._alpha = self._vrt.count  # the alpha band the warp added
+        self._bounds = self._vrt.bounds
         self._stretch = self._stretch_of()
         self.fmt = "jpg"
         res = max(abs(self._vrt.transform.a), abs(self._vrt.transform.e))
@@ -72,7 +80,7 @@ class RasterTileSource:
 
     def get(self, z: int, x: int, y: int) -> bytes | None:
         left, bottom, right, top = tile_bounds_3857(z, x, y)
-        vb = self._vrt.bounds
+        vb = self._bounds
         if right <= vb.left or left >= vb.right or top <= vb.bottom or bottom >= vb.top:
             return None
         data = self._read_tile(left, bottom, right, top)
@@ -86,14 +94,29 @@ class RasterTileSource:
             return _encode(rgb, "JPEG")
         return _encode(np.concatenate([rgb, np.where(alpha, 255, 0).astype("uint8")[None]]), "PNG")
 
+    def _thread_vrt(self):
+        """The warp this thread reads through (the first one in the thread that opened the file)."""
+        if threading.get_ident() == self._main:
+            return self._vrt
+        vrt = getattr(self._local, "vrt", None)
+        if vrt is None:
+            import rasterio
+
+            src = rasterio.open(self._path)
+            vrt = self._local.vrt = _warped(src)
+            with self._lock:
+                self._opened += [vrt, src]
+        return vrt
+
     def _read_tile(self, left: float, bottom: float, right: float, top: float) -> np.ndarray | None:
         """RGB + alpha of one tile: the part of the warped image inside it, placed in a
         256 × 256 array (a warped VRT cannot read outside itself)."""
         from rasterio.windows import Window, from_bounds
 
-        t = self._vrt.transform
+        vrt = self._thread_vrt()
+        t = vrt.transform
         win = from_bounds(left, bottom, right, top, transform=t)
-        full = Window(0, 0, self._vrt.width, self._vrt.height)
+        full = Window(0, 0, vrt.width, vrt.height)
         try:
             part = win.intersection(full)
         except Exception:  # noqa: BLE001 - rasterio raises WindowError for disjoint windows
@@ -104,8 +127,8 @@ class RasterTileSource:
         c1, r1 = min(c1, TILE), min(r1, TILE)
         if c1 <= c0 or r1 <= r0:
             return None
-        out = np.zeros((4, TILE, TILE), dtype=self._vrt.dtypes[0])
-        out[:, r0:r1, c0:c1] = self._vrt.read(self._bands + [self._alpha], window=part, out_shape=(4, r1 - r0, c1 - c0))
+        out = np.zeros((4, TILE, TILE), dtype=vrt.dtypes[0])
+        out[:, r0:r1, c0:c1] = vrt.read(self._bands + [self._alpha], window=part, out_shape=(4, r1 - r0, c1 - c0))
         return out
 
     def _to_uint8(self, rgb: np.ndarray) -> np.ndarray:
@@ -116,8 +139,18 @@ class RasterTileSource:
         return np.clip(np.nan_to_num(v) * 255 + 0.5, 0, 255).astype("uint8")
 
     def close(self) -> None:
-        self._vrt.close()
-        self._src.close()
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for ds in [*opened, self._vrt, self._src]:
+            ds.close()
+
+
+def _warped(src):
+    """``src`` warped to EPSG:3857 (bilinear), an alpha band added where it has data."""
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    return WarpedVRT(src, crs="EPSG:3857", resampling=Resampling.bilinear, nodata=None, add_alpha=True)
 
 
 def _encode(bands: np.ndarray, driver: str) -> bytes:

@@ -29,6 +29,7 @@ import contextlib
 import logging
 import math
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -333,15 +334,102 @@ def embed_file(path, bounds, budget: TileBudget = TileBudget()) -> EmbeddedTiles
 
 
 # ---------------------------------------------------------------------- choosing
-def _level(source: TileSource, bounds, z: int) -> Iterator[tuple[str, bytes]]:
-    x0, y0, x1, y1 = tile_range(bounds, z)
-    if hasattr(source, "level"):  # one query for the whole level
-        tiles = source.level(z, x0, y0, x1, y1)
+WORKERS = 2
+"""Threads reading and encoding the tiles of a source that allows it (``threadsafe``, a
+GeoTIFF): GDAL lets go of the GIL while it warps and encodes."""
+SAMPLE = 32
+"""Tiles read first, spread over a level of a source without whole-level reads, to judge
+whether the level can fit at all (they are kept for the level if it is read)."""
+SKIP_FACTOR = 1.5
+"""A level is left unread when its estimate is over this many times the room left (a
+sample of 32 tiles judges a level to about 10 %)."""
+
+
+def _usable(data: bytes | None) -> bool:
+    return bool(data) and len(data) <= MAX_TILE_BYTES
+
+
+def _entry_size(key: str, data: bytes) -> int:
+    """Bytes a tile takes in the map (its key, base64 data and JSON punctuation)."""
+    return len(key) + _b64_len(len(data)) + 6
+
+
+def _fetch(source: TileSource, z: int, coords: list, room: int, pool) -> list[bytes | None] | None:
+    """``source.get`` of every ``(x, y)``, in order; None as soon as the tiles read take
+    more than ``room`` bytes (every thread stops). Through ``pool`` in :data:`WORKERS` runs
+    of neighbouring tiles, so each thread's warp reuses the blocks it computed."""
+    lock, over, taken = threading.Lock(), threading.Event(), [0]
+
+    def run(cs: list[tuple[int, int]]) -> list[bytes | None]:
+        got = []
+        for x, y in cs:
+            if over.is_set():
+                break
+            got.append(data := source.get(z, x, y))
+            if _usable(data):
+                with lock:
+                    taken[0] += _entry_size(f"{z}/{x}/{y}", data)
+                    if taken[0] > room:
+                        over.set()
+        return got
+
+    if pool is None or len(coords) < 2:
+        out = run(coords)
     else:
-        tiles = ((x, y, source.get(z, x, y)) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1))
-    for x, y, data in tiles:
-        if data and len(data) <= MAX_TILE_BYTES:
-            yield f"{z}/{x}/{y}", data
+        n = -(-len(coords) // WORKERS)
+        out = [d for part in pool.map(run, [coords[i:i + n] for i in range(0, len(coords), n)]) for d in part]
+    return None if over.is_set() else out
+
+
+def _estimate(source: TileSource, z: int, coords: list, pool) -> tuple[float, dict]:
+    """Bytes a level would take, judged from :data:`SAMPLE` of its tiles (empty ones
+    counted as empty), and the tiles read for it."""
+    step = max(1, len(coords) // SAMPLE)
+    sample = coords[step // 2::step]
+    got = dict(zip(sample, _fetch(source, z, sample, 2 ** 62, pool), strict=True))
+    size = sum(_entry_size(f"{z}/{x}/{y}", d) for (x, y), d in got.items() if _usable(d))
+    return size / len(sample) * len(coords), got
+
+
+def _tiles_by_one(source: TileSource, area, z: int, room: int, pool) -> Iterator[tuple[str, bytes | None]] | None:
+    """The tiles of a level read one by one (through ``pool``); None when an estimate from a
+    sample says the level cannot fit in ``room`` bytes, or once the tiles read do not."""
+    x0, y0, x1, y1 = tile_range(area, z)
+    coords = [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    got: dict = {}
+    if len(coords) > 2 * SAMPLE:
+        estimate, got = _estimate(source, z, coords, pool)
+        if estimate > SKIP_FACTOR * room:
+            log.info("imagery: zoom %d would take about %.1f MB, %.1f MB left: not read", z, estimate / 1e6,
+                     room / 1e6)
+            return None
+    todo = [c for c in coords if c not in got]
+    taken = sum(_entry_size(f"{z}/{x}/{y}", d) for (x, y), d in got.items() if _usable(d))
+    rest = _fetch(source, z, todo, room - taken, pool)
+    if rest is None:
+        return None
+    got.update(zip(todo, rest, strict=True))
+    return ((f"{z}/{x}/{y}", got[(x, y)]) for x, y in coords)
+
+
+def _read_level(source: TileSource, area, z: int, room: int, pool=None) -> tuple[dict[str, str], int] | None:
+    """The usable tiles of zoom ``z`` as base64 and the bytes they take; None as soon as
+    they go over ``room`` (reading stops there)."""
+    if hasattr(source, "level"):  # one query for the whole level
+        x0, y0, x1, y1 = tile_range(area, z)
+        tiles = ((f"{z}/{x}/{y}", d) for x, y, d in source.level(z, x0, y0, x1, y1))
+    else:
+        tiles = _tiles_by_one(source, area, z, room, pool)
+        if tiles is None:
+            return None
+    level, size = {}, 0
+    for key, data in tiles:
+        if _usable(data):
+            level[key] = base64.b64encode(data).decode("ascii")
+            size += len(key) + len(level[key]) + 6
+            if size > room:
+                return None
+    return level, size
 
 
 def _start_zoom(source: TileSource, bounds) -> int:
@@ -360,24 +448,28 @@ def embed_tiles(source: TileSource, bounds, budget: TileBudget = TileBudget()) -
 
     Levels are added from the zoom where the area fits in 2 × 2 tiles upward; the first
     level that would go over ``budget.max_bytes`` is left out, and so are all deeper ones.
-    Returns an :class:`EmbeddedTiles` (empty when not even the first level fits, or the
+    A level cut on demand (a GeoTIFF) is first judged from :data:`SAMPLE` of its tiles and
+    left unread when it is clearly too big; its tiles are read by :data:`WORKERS` threads
+    when the source allows it (the result is the same as read one by one). Returns an :class:`EmbeddedTiles` (empty when not even the first level fits, or the
     source has no tiles there).
     """
     area = _with_margin(bounds, budget.margin)
     out = EmbeddedTiles(fmt=source.fmt, source=source.name)
-    for z in range(_start_zoom(source, area), min(source.maxzoom, budget.max_zoom) + 1):
-        level, size = {}, 0
-        for k, v in _level(source, area, z):  # stops reading as soon as the level is over budget
-            level[k] = base64.b64encode(v).decode("ascii")
-            size += len(k) + len(level[k]) + 6
-            if out.n_bytes + size > budget.max_bytes:
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if getattr(source, "threadsafe", False):
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = stack.enter_context(ThreadPoolExecutor(WORKERS, thread_name_prefix="imagery"))
+        for z in range(_start_zoom(source, area), min(source.maxzoom, budget.max_zoom) + 1):
+            got = _read_level(source, area, z, budget.max_bytes - out.n_bytes, pool)
+            if got is None:
+                log.info("imagery: zoom %d does not fit the budget; stopping at zoom %s", z, out.zoom_max)
                 break
-        if out.n_bytes + size > budget.max_bytes:
-            log.info("imagery: zoom %d does not fit the budget; stopping at zoom %s", z, out.zoom_max)
-            break
-        if level:
-            out.tiles.update(level)
-            out.n_bytes += size
-            out.zoom_min = z if out.zoom_min is None else out.zoom_min
-            out.zoom_max = z
+            level, size = got
+            if level:
+                out.tiles.update(level)
+                out.n_bytes += size
+                out.zoom_min = z if out.zoom_min is None else out.zoom_min
+                out.zoom_max = z
     return out

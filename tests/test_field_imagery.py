@@ -117,6 +117,30 @@ def test_geotiff_is_tiled_into_web_mercator(tmp_path):
     src.close()
 
 
+def test_geotiff_levels_read_by_threads_and_judged_before_reading(tmp_path, monkeypatch):
+    import maps.imagery_tiles as it
+
+    monkeypatch.setattr(it, "SAMPLE", 2)  # a level over 4 tiles is judged from 2 of them first
+    src = open_tiles(make_geotiff(tmp_path / "img.tif"))
+    assert src.threadsafe
+    budgets = [TileBudget(), TileBudget(max_bytes=5_896), TileBudget(max_bytes=1_896 + 6_522 - 1)]
+    threaded = [embed_tiles(src, AREA, b) for b in budgets]
+    monkeypatch.setattr(type(src), "threadsafe", False)
+    alone = [embed_tiles(src, AREA, b) for b in budgets]
+    # the same tiles, in the same order, byte for byte, as read one by one in one thread
+    assert [list(e.tiles.items()) for e in threaded] == [list(e.tiles.items()) for e in alone]
+    # zoom 13 takes 1,896 bytes, zoom 14 6,522; the two budgets below stop at 13
+    assert [(e.zoom_max, e.n_bytes) for e in threaded] == [(14, 1_896 + 6_522), (13, 1_896), (13, 1_896)]
+    # with 4,000 bytes left, zoom 14 (6 tiles) is judged from 2 tiles and not read further
+    # (read tile by tile it would take 4 reads to find out)
+    reads: list[int] = []
+    get = src.get
+    monkeypatch.setattr(src, "get", lambda z, x, y: reads.append(z) or get(z, x, y))
+    embed_tiles(src, AREA, budgets[1])
+    assert reads.count(14) == 2
+    src.close()
+
+
 def test_bad_imagery_files_say_what_is_wrong(tmp_path):
     from gis.errors import DataFileError, InputError
 
