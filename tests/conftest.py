@@ -141,3 +141,28 @@ def small_disk(tmp_path):
     yield make
     for d in disks:
         d.umount()
+
+
+def cli(*args, cwd: Path | None = None):
+    """Run ``agrigis ARGS`` in-process (optionally in folder ``cwd``); never a traceback."""
+    from click.testing import CliRunner
+
+    from workflows.cli import main
+
+    old = os.getcwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        res = CliRunner().invoke(main, [str(a) for a in args])
+    finally:
+        os.chdir(old)
+    assert "Traceback" not in res.output, res.output
+    return res
+
+
+def one_error_line(res) -> str:
+    """The one line a failed command printed (exit status 1)."""
+    assert res.exit_code == 1, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, res.output
+    return lines[0]

@@ -18,16 +18,16 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
-from click.testing import CliRunner
 from shapely import box
 
 from gis.area import area_mu
 from gis.errors import DataFileError
 from layers.registry import Registry, from_gpkg_blobs, to_gpkg_blobs
-from workflows.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 import make_bad_inputs as mb  # noqa: E402
+
+from conftest import cli, one_error_line  # noqa: E402 - the shared CLI runner of the hostile suites
 
 
 def rows(codes=("A", "B", "C"), names=None, shift=0.0) -> gpd.GeoDataFrame:
@@ -45,25 +45,6 @@ def make_registry(path: Path, **kw) -> Registry:
     reg = Registry(path)
     reg.write(rows(**kw), source="a.shp", sha256="a" * 64)
     return reg
-
-
-def cli(*args, cwd: Path | None = None):
-    old = os.getcwd()
-    try:
-        if cwd:
-            os.chdir(cwd)
-        res = CliRunner().invoke(main, [str(a) for a in args])
-    finally:
-        os.chdir(old)
-    assert "Traceback" not in res.output, res.output
-    return res
-
-
-def one_error_line(res) -> str:
-    assert res.exit_code == 1, res.output
-    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1, res.output
-    return lines[0]
 
 
 # -- item 1: export never destroys the registry or a foreign file -----------------------

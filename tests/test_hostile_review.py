@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import struct
 import subprocess
 import sys
 import time
@@ -26,10 +25,11 @@ from click.testing import CliRunner
 from shapely import box
 
 from gis.area import area_mu
-from gis.errors import DataFileError
 from gis.outputs import atomic_write, staged_outputs
 from layers.registry import Registry
 from workflows.cli import main
+
+from conftest import cli, one_error_line  # noqa: E402 - the shared CLI runner of the hostile suites
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,19 +51,6 @@ def make_registry(path: Path, **kw) -> Registry:
     reg = Registry(path)
     reg.write(rows(**kw), source="a.shp", sha256="a" * 64)
     return reg
-
-
-def cli(*args):
-    res = CliRunner().invoke(main, [str(a) for a in args])
-    assert "Traceback" not in res.output, res.output
-    return res
-
-
-def one_error_line(res) -> str:
-    assert res.exit_code == 1, res.output
-    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1, res.output
-    return lines[0]
 
 
 # -- 1: an export imported back with --update changes nothing ---------------------------

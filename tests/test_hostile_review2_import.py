@@ -10,7 +10,6 @@ hand as zip files, the real CLI.
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -18,25 +17,13 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from shapely import box
 
 from gis.area import area_mu
-from gis.errors import AgrigisError, ConfigError, DataFileError, InputError
+from gis.errors import ConfigError, DataFileError, InputError
 from layers.registry import Registry
-from workflows.cli import main
 
-
-def cli(*args, cwd: Path | None = None):
-    old = os.getcwd()
-    try:
-        if cwd:
-            os.chdir(cwd)
-        res = CliRunner().invoke(main, [str(a) for a in args])
-    finally:
-        os.chdir(old)
-    assert "Traceback" not in res.output, res.output
-    return res
+from conftest import cli  # noqa: E402 - the shared CLI runner of the hostile suites
 
 
 def registry(path: Path, declared) -> Registry:
