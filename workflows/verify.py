@@ -30,7 +30,7 @@ import pandas as pd
 from gis.config import load_yaml
 from gis.errors import ConfigError, DataFileError, InputError
 from gis.evidence import EvidenceRules, load_rules, parse_rules, support_summary, verify
-from gis.labels import label, message
+from gis.labels import headers, label, message
 from workflows.options import lang_option, registry_option
 
 log = logging.getLogger(__name__)
@@ -185,17 +185,7 @@ def _layer(sel, table: pd.DataFrame, ndvi: pd.DataFrame, year: int, rules: Evide
 
 
 def _headers(columns, lang: str) -> dict[str, str]:
-    out = {}
-    for c in columns:
-        for key in (f"column.{c}", f"evidence.col.{c}"):
-            try:
-                out[c] = label(key, lang)
-                break
-            except KeyError:
-                continue
-        else:
-            out[c] = c
-    return out
+    return headers(columns, lang, ("column", "evidence.col"))
 
 
 def _verdict(rule: str, verdict: str, lang: str) -> str:

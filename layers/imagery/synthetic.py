@@ -316,7 +316,9 @@ def _scenario_boxes(cells: int) -> dict[str, tuple[int, int, int, int]]:
             "SYN-CLOUD": (b, b + 30, a, a + 30), "SYN-FALL": (b, b + 30, b, b + 30)}
 
 
-def _scenario_parcels(boxes, spec: ProductSpec, project_year: int):
+def _scenario_parcels(boxes, spec: ProductSpec, years, planted: dict):
+    """The planted parcels (EPSG:4490) of a scenario's boxes: ``years`` one year for all,
+    or one per box; ``planted`` maps a code to (category, planted outcome)."""
     import geopandas as gpd
     from shapely import box
 
@@ -324,8 +326,8 @@ def _scenario_parcels(boxes, spec: ProductSpec, project_year: int):
              for r0, r1, c0, c1 in boxes.values()]
     gdf = gpd.GeoDataFrame(
         {"project_code": list(boxes), "project_name": [f"合成地块 {c}" for c in boxes],
-         "category": [PLANTED[c][0] for c in boxes], "county_code": "220882", "year": project_year,
-         "status": "completed", "planted": [PLANTED[c][1] for c in boxes]},
+         "category": [planted[c][0] for c in boxes], "county_code": "220882", "year": years,
+         "status": "completed", "planted": [planted[c][1] for c in boxes]},
         geometry=geoms, crs=spec.crs).to_crs("EPSG:4490")
     gdf.attrs["synthetic"] = True
     return gdf
@@ -356,7 +358,7 @@ def daan_scenario(folder: str | os.PathLike, *, cells: int = 120, project_year: 
                 if cloud is not None:
                     scl[cloud[0], cloud[1]] = cloud[2]
             products.append(write_s2_product(folder, spec, ndvi, scl))
-    return Scenario(products=products, parcels=_scenario_parcels(boxes, spec, project_year), boxes=boxes, spec=spec)
+    return Scenario(products=products, parcels=_scenario_parcels(boxes, spec, project_year, PLANTED), boxes=boxes, spec=spec)
 
 
 # ------------------------------------------------------------------------------ paddy scenario (issue 20)
@@ -489,20 +491,6 @@ def paddy_scenario(folder: str | os.PathLike, *, cells: int = 200, year: int = 2
             if code == "PADDY-CLOUD" and (month, day) in ((5, 15), (5, 28), (6, 12)):
                 scl[r0 - 2:r1 + 2, c0 - 2:c1 + 2] = 9
         products.append(write_s2_reflectance(folder, spec, refl, scl))
-    return Scenario(products=products, parcels=_paddy_parcels(boxes, spec, year), boxes=boxes, spec=spec)
-
-
-def _paddy_parcels(boxes, spec: ProductSpec, year: int):
-    import geopandas as gpd
-    from shapely import box
-
-    geoms = [box(spec.ulx + c0 * spec.res, spec.uly - r1 * spec.res, spec.ulx + c1 * spec.res, spec.uly - r0 * spec.res)
-             for r0, r1, c0, c1 in boxes.values()]
-    years = [year - 3 if code == "SALINE" else year for code in boxes]
-    gdf = gpd.GeoDataFrame(
-        {"project_code": list(boxes), "project_name": [f"合成地块 {c}" for c in boxes],
-         "category": [PADDY_PLANTED[c][0] for c in boxes], "county_code": "220882", "year": years,
-         "status": "completed", "planted": [PADDY_PLANTED[c][1] for c in boxes]},
-        geometry=geoms, crs=spec.crs).to_crs("EPSG:4490")
-    gdf.attrs["synthetic"] = True
-    return gdf
+    years = [year - 3 if c == "SALINE" else year for c in boxes]  # remediation needs earlier years
+    parcels = _scenario_parcels(boxes, spec, years, PADDY_PLANTED)
+    return Scenario(products=products, parcels=parcels, boxes=boxes, spec=spec)
