@@ -3,8 +3,8 @@
 Recipe, per file: read (:func:`layers.io.read_parcels`: encodings, CRS, repairs) → map
 fields (:func:`layers.fields.map_fields`) → derive the county from the geometry
 (:func:`gis.quality.largest_share`), check it against a declared county, reject parcels
-outside Baicheng → ellipsoidal area (:func:`gis.area.area_mu`) → write every file as its
-own batch, all in one registry transaction. Rows that cannot be used are written to
+outside Baicheng → write every file as its own batch, all in one registry transaction
+(the registry computes the ellipsoidal area itself). Rows that cannot be used are written to
 ``<input>.rejects.gpkg`` and ``<input>.rejects.csv`` beside the input, one reason per
 row. Nothing is written to the registry when a file cannot be read at all.
 """
@@ -129,7 +129,6 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     """Read, map and validate one file (no registry access); reasons, repairs and notes in ``lang``."""
     import geopandas as gpd
 
-    from gis.area import area_mu
     from gis.quality import largest_share
     from layers.fields import map_fields
     from layers.io import read_parcels
@@ -173,7 +172,6 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
         rows["county_code"] = pd.Series(dtype=object)
     ok = ~rows.index.isin(reasons.index)
     accepted = rows.loc[ok].copy()
-    accepted["area_mu"] = area_mu(accepted.geometry.values, crs="EPSG:4490") if len(accepted) else []
     accepted_rows = np.fromiter(itertools.chain.from_iterable(accepted["_rows"].tolist()), dtype="int64")
     repairs = frame.loc[frame["_row"].isin(accepted_rows), ["_row", "_repair"]]
     repairs = repairs[repairs["_repair"].notna()].rename(columns={"_row": "row", "_repair": "repair"})
