@@ -192,8 +192,15 @@ def parse_rules(data: Mapping | None, origin: str | os.PathLike = "<rules>") -> 
 
 
 def load_rules(path: str | os.PathLike) -> EvidenceRules:
-    """Read a rules table through :func:`gis.config.load_yaml` (bounded, safe YAML)."""
-    return parse_rules(load_yaml(path, what="evidence_rules"), path)
+    """Read a rules table through :func:`gis.config.load_yaml` (bounded, safe YAML).
+
+    An empty file (or one holding only comments) is refused: whoever wrote it meant
+    their own thresholds, and the defaults would silently stand in for them.
+    """
+    data = load_yaml(path, what="evidence_rules")
+    if data is None or data == {}:
+        raise ConfigError.of("error.rules_empty", path=path, default="evidence_rules.yml")
+    return parse_rules(data, path)
 
 
 # ------------------------------------------------------------------------------ per cell

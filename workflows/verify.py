@@ -27,9 +27,8 @@ import click
 import numpy as np
 import pandas as pd
 
-from gis.config import load_yaml
-from gis.errors import ConfigError, DataFileError, InputError
-from gis.evidence import EvidenceRules, load_rules, parse_rules, support_summary, verify
+from gis.errors import DataFileError, InputError
+from gis.evidence import EvidenceRules, load_rules, support_summary, verify
 from gis.labels import headers, label, message
 from workflows.options import lang_option, registry_option
 
@@ -150,15 +149,8 @@ def _table(sel, ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def _rules(path: str | os.PathLike | None) -> EvidenceRules:
-    """The rules table of ``--rules`` (default :data:`RULES_FILE`); an empty file (or one
-    holding only comments) is refused: the user meant their own thresholds, and the
-    defaults would silently stand in for them."""
-    if path is None:
-        return load_rules(RULES_FILE)
-    data = load_yaml(path, what="evidence_rules")
-    if data is None or data == {}:
-        raise ConfigError.of("error.rules_empty", path=path, default=RULES_FILE.name)
-    return parse_rules(data, path)
+    """The rules table of ``--rules`` (default :data:`RULES_FILE`)."""
+    return load_rules(RULES_FILE if path is None else path)
 
 
 def _layer(sel, table: pd.DataFrame, ndvi: pd.DataFrame, year: int, rules: EvidenceRules, synthetic: bool):
