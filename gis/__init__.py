@@ -1,12 +1,23 @@
 """gis — agrigis' computation room: pure functions on GeoDataFrames, arrays and DataArrays.
 
-No files written, no CLI, no folium; imports nothing else of agrigis. Heavy entry points
-are loaded lazily, so ``import gis`` is cheap::
+Everything a notebook computes lives here: units and CRSs (``units``, ``crs``, ``gcj02``,
+``area``), overlays and quality checks (``overlay``, ``quality``, ``land_rules``), target
+tracking (``targets``, ``tracking``), zonal statistics (``coverage``, ``zonal``,
+``sampling``), imagery arithmetic (``indices``, ``masks``, ``composite``, ``evidence``,
+``trend``, ``salinity``), soil interpolation (``geostat``), suitability, and the shared
+plumbing: errors, labels (``labels/*.yml`` read by ``label_table``), safe YAML
+(``config``) and the one atomic writer (``outputs``; the only module that writes files,
+always to a path the caller names). It may import numpy, pandas, shapely, pyproj,
+geopandas, rasterio, xarray and scipy, and nothing else of agrigis: no ``layers``,
+``maps`` or ``workflows``, no click, no folium. Heavy entry points are loaded lazily, so
+``import gis`` is cheap::
 
     from gis import zonal_stats
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 _LAZY = {
     "zonal_stats": "gis.zonal",
@@ -22,7 +33,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
@@ -30,5 +41,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'gis' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(list(globals()) + list(_LAZY))

@@ -25,13 +25,26 @@ GROWING_SEASON = (5, 9)
 """Growing season of Baicheng, May–September (months, inclusive)."""
 
 
-def reflectance(dn: np.ndarray, scale: float, offset: float, nodata: float | None) -> np.ndarray:
-    """Surface reflectance ``dn × scale + offset`` (float64), NaN where ``dn == nodata``."""
+def reflectance(dn: np.ndarray, scale: float, offset: float, nodata: float | None, *,
+                dtype: str = "float64", copy: bool = True) -> np.ndarray:
+    """Surface reflectance ``dn × scale + offset`` (``dtype``, float64 unless told), NaN
+    where ``dn == nodata`` or ``dn`` is not finite. ``copy=False`` scales ``dn`` in place
+    when it already has ``dtype`` (a caller's own scratch array).
+
+    Examples
+    --------
+    >>> reflectance(np.array([1000.0, np.nan], dtype="float32"), 1e-4, -0.1, None, dtype="float32").dtype
+    dtype('float32')
+    """
     dn = np.asarray(dn)
-    out = dn.astype("float64") * scale + offset
-    if nodata is not None:
-        out[dn == nodata] = np.nan
-    out[~np.isfinite(dn.astype("float64"))] = np.nan
+    bad = None if nodata is None else dn == nodata
+    out = dn.astype(dtype, copy=copy)
+    out *= np.asarray(scale, dtype=dtype)
+    out += np.asarray(offset, dtype=dtype)
+    if bad is not None:
+        out[bad] = np.nan
+    if dn.dtype.kind == "f" and not np.isfinite(out.sum()):  # one reduction; NaN DN stay NaN
+        out[np.isinf(out)] = np.nan
     return out
 
 

@@ -46,7 +46,7 @@ import re
 import reprlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
 
@@ -131,7 +131,7 @@ def _is(value: Any, kind: str) -> bool:
     return isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value))
 
 
-def expect(value: Any, kind: str, *, origin: str | os.PathLike, at: str, optional: bool = False) -> Any:
+def expect(value: Any, kind: str, *, origin: str | os.PathLike[str], at: str, optional: bool = False) -> Any:
     """``value`` if it is of ``kind``, else a :class:`ConfigError` naming file and key.
 
     Parameters
@@ -193,7 +193,7 @@ def _read_bytes(path: Path, what: str, max_bytes: int) -> bytes:
     return data
 
 
-def _decode(data: bytes, origin, what: str) -> str:
+def _decode(data: bytes, origin: str | os.PathLike[str], what: str) -> str:
     """UTF-8 (BOM or not) or UTF-16 with a BOM; anything else is refused with advice."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
@@ -204,6 +204,7 @@ def _decode(data: bytes, origin, what: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
+        hint: Message | str
         try:
             data.decode("gb18030")
             hint = Message("error.config_gbk_hint")
@@ -212,7 +213,7 @@ def _decode(data: bytes, origin, what: str) -> str:
         raise ConfigError.of("error.config_encoding", path=origin, what=_what(what), line=line, hint=hint) from None
 
 
-def load_yaml(path: str | os.PathLike, *, what: str, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
+def load_yaml(path: str | os.PathLike[str], *, what: str, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
     """Read and parse one YAML configuration file safely (see the module docstring).
 
     Parameters
@@ -240,7 +241,7 @@ def load_yaml(path: str | os.PathLike, *, what: str, max_bytes: int = MAX_CONFIG
     return parse_yaml(_decode(_read_bytes(p, what, max_bytes), p, what), origin=p)
 
 
-def parse_yaml(text: str, *, origin: str | os.PathLike = "<text>") -> Any:
+def parse_yaml(text: str, *, origin: str | os.PathLike[str] = "<text>") -> Any:
     """Parse YAML ``text`` with the bounded safe loader; errors name ``origin``."""
     loader = None
     try:
@@ -264,10 +265,12 @@ def parse_yaml(text: str, *, origin: str | os.PathLike = "<text>") -> Any:
 # --------------------------------------------------------------------------- the bounded loader
 
 
-if yaml.__with_libyaml__:  # libyaml scans and parses (8× faster); the composing stays ours
+if TYPE_CHECKING:  # what the type checker sees: libyaml's C parser has no type information
+    _Parser = yaml.SafeLoader
+elif yaml.__with_libyaml__:  # libyaml scans and parses (8× faster); the composing stays ours
     class _Parser(yaml.composer.Composer, yaml.cyaml.CParser, yaml.constructor.SafeConstructor,
                   yaml.resolver.Resolver):
-        def __init__(self, stream: str):
+        def __init__(self, stream: str) -> None:
             yaml.cyaml.CParser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
@@ -283,27 +286,30 @@ class _BoundedLoader(_Parser):
     node it names (that is what it expands to), without copying anything.
     """
 
-    def __init__(self, stream: str, origin: str | os.PathLike):
+    def __init__(self, stream: str, origin: str | os.PathLike[str]) -> None:
         self.origin = origin
         super().__init__(stream)
         self._sizes: dict[int, int] = {}
         self._depth = 0
 
-    def _fail(self, key: str, mark, **params) -> None:
+    def _fail(self, key: str, mark: yaml.Mark | None, **params: Any) -> NoReturn:
         where = Message("error.yaml_at_line", line=mark.line + 1) if mark is not None else ""
         raise ConfigError.of(key, path=self.origin, where=where, **params)
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
             node = super().compose_node(parent, index)
+            assert node is not None  # the composer returns None only at the end of the stream
             if id(node) not in self._sizes:
                 self._fail("error.config_recursive_alias", event.start_mark, anchor=event.anchor)
             return node
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            self._fail("error.config_too_deep", self.peek_event().start_mark, limit=MAX_DEPTH)
+            self._fail("error.config_too_deep", self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                       limit=MAX_DEPTH)
         node = super().compose_node(parent, index)
+        assert node is not None
         self._depth -= 1
         if isinstance(node, yaml.SequenceNode):
             size = 1 + sum(self._sizes[id(n)] for n in node.value)
@@ -317,7 +323,7 @@ class _BoundedLoader(_Parser):
         self._sizes[id(node)] = size
         return node
 
-    def _check_duplicates(self, node) -> None:
+    def _check_duplicates(self, node: yaml.MappingNode) -> None:
         """A key written twice in one mapping is refused (YAML would keep the last one silently)."""
         seen: dict[tuple[str, str], int] = {}
         for key, _ in node.value:
@@ -328,7 +334,7 @@ class _BoundedLoader(_Parser):
             if first != key.start_mark.line + 1:
                 self._fail("error.config_duplicate_key", key.start_mark, name=key.value, first=first)
 
-    def construct_undefined(self, node):
+    def construct_undefined(self, node: yaml.Node) -> NoReturn:
         self._fail("error.config_tag", node.start_mark, tag=node.tag)
 
 

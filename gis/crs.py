@@ -27,9 +27,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyproj
+
+from .units import FloatArray
 
 from .errors import AmbiguousCRSError, CRSError, Message
 from .labels import DEFAULT_LANG, message
@@ -182,17 +186,17 @@ class CRSGuess:
         return Message("crs.swapped", reason=m) if self.swapped else m
 
 
-def _guess(crs: pyproj.CRS, swapped: bool, key: str, **params) -> CRSGuess:
+def _guess(crs: pyproj.CRS, swapped: bool, key: str, **params: Any) -> CRSGuess:
     """A :class:`CRSGuess` whose English ``reason`` is its template ``key`` filled with ``params``."""
     g = CRSGuess(crs, swapped, "", key, params)
     return dataclasses.replace(g, reason=g.reason_text("en"))
 
 
-def _in(v: np.ndarray, lo: float, hi: float) -> bool:
+def _in(v: FloatArray, lo: float, hi: float) -> bool:
     return bool(v.size) and bool(np.all((v >= lo) & (v <= hi)))
 
 
-def _on(lon: np.ndarray, lat: np.ndarray, bounds) -> bool:
+def _on(lon: FloatArray, lat: FloatArray, bounds: tuple[float, float, float, float]) -> bool:
     return _in(lon, bounds[0], bounds[2]) and _in(lat, bounds[1], bounds[3])
 
 
@@ -201,7 +205,7 @@ def _to_cgcs2000(crs_text: str) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(crs_text), CGCS2000, always_xy=True)
 
 
-def _inverse(crs, x, y) -> tuple[np.ndarray, np.ndarray]:
+def _inverse(crs: str | pyproj.CRS, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
     tr = _to_cgcs2000(crs if isinstance(crs, str) else pyproj.CRS(crs).to_wkt())
     with np.errstate(all="ignore"):
         lon, lat = tr.transform(x, y)
@@ -214,11 +218,11 @@ def _fmt(v: float) -> str:
     return f"{v:.0f}" if 1e5 <= abs(v) < 1e10 else f"{v:.6g}"
 
 
-def _rng(v: np.ndarray) -> str:
+def _rng(v: FloatArray) -> str:
     return f"{_fmt(v.min())}…{_fmt(v.max())}"
 
 
-def _clean(x, y) -> tuple[np.ndarray, np.ndarray]:
+def _clean(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     x = np.asarray(x, dtype="float64").ravel()
     y = np.asarray(y, dtype="float64").ravel()
     if x.shape != y.shape:
@@ -231,7 +235,7 @@ def _name(crs: pyproj.CRS) -> str:
     return f"{crs.name} (EPSG:{crs.to_epsg()})"
 
 
-def _guess_unswapped(x: np.ndarray, y: np.ndarray) -> tuple[pyproj.CRS, str, dict] | None:
+def _guess_unswapped(x: FloatArray, y: FloatArray) -> tuple[pyproj.CRS, str, dict[str, Any]] | None:
     """``(crs, reason key, reason params)`` for (x = easting/lon, y = northing/lat) in the
     given order, or None."""
     # lon/lat degrees in China
@@ -265,7 +269,7 @@ def _guess_unswapped(x: np.ndarray, y: np.ndarray) -> tuple[pyproj.CRS, str, dic
     return None
 
 
-def guess_crs(x, y) -> CRSGuess:
+def guess_crs(x: npt.ArrayLike, y: npt.ArrayLike) -> CRSGuess:
     """Guess the CRS of coordinates that came without one (or with a wrong one).
 
     Parameters
@@ -375,13 +379,13 @@ class CRSCheck:
         return self.reason if self.message is None else self.message
 
 
-def _check_result(ok: bool, key: str, suggestion: CRSGuess | None = None, **params) -> CRSCheck:
+def _check_result(ok: bool, key: str, suggestion: CRSGuess | None = None, **params: Any) -> CRSCheck:
     """A :class:`CRSCheck` whose English ``reason`` is its template ``key`` filled with ``params``."""
     m = Message(key, **params)
     return CRSCheck(ok, str(m), suggestion, m)
 
 
-def check_crs(declared_crs, x, y) -> CRSCheck:
+def check_crs(declared_crs: Any, x: npt.ArrayLike, y: npt.ArrayLike) -> CRSCheck:
     """Tell whether coordinates are plausible for the CRS a file declares.
 
     Use it when a file carries a CRS (a .prj, a GeoPackage SRS) that may be wrong:

@@ -31,10 +31,16 @@ parcels.shp:找不到文件,请检查路径
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # typing.Self from Python 3.11; the package supports 3.10
+    from typing_extensions import Self
+
 from .label_table import message
 
 
-def _render(value, lang: str):
+def _render(value: Any, lang: str) -> Any:
     """A message value in ``lang``: values with a ``text(lang)`` method (a nested
     :class:`Message`, an error) are translated too; others are inserted unchanged."""
     text = getattr(value, "text", None)
@@ -57,7 +63,7 @@ class Message:
 
     __slots__ = ("key", "params")
 
-    def __init__(self, key: str, /, **params):
+    def __init__(self, key: str, /, **params: Any) -> None:
         self.key = key
         self.params = params
 
@@ -88,7 +94,7 @@ class AgrigisError(Exception):
         The values filled into the key's template.
     """
 
-    def __init__(self, *args, key: str | None = None, **params):
+    def __init__(self, *args: object, key: str | None = None, **params: Any) -> None:
         if key is None:
             if params:
                 raise TypeError(f"{type(self).__name__}: values {sorted(params)} need a message key")
@@ -97,11 +103,11 @@ class AgrigisError(Exception):
                 raise TypeError(f"{type(self).__name__}: give either a text or a message key, not both")
             args = (str(Message(key, **params)),)
         super().__init__(*args)
-        self.key = key
-        self.params = params
+        self.key: str | None = key
+        self.params: dict[str, Any] = params
 
     @classmethod
-    def of(cls, key: str, /, **params):
+    def of(cls, key: str, /, **params: Any) -> Self:
         """The error for message ``key`` filled with ``params`` (English ``str()``).
 
         Unlike ``cls(key=…, **params)``, a value may itself be called ``key``.
@@ -112,9 +118,10 @@ class AgrigisError(Exception):
 
     def text(self, lang: str = "zh") -> str:
         """The message in ``lang``; ``str(self)`` when the error was raised without a key."""
-        if getattr(self, "key", None) is None:
+        key = getattr(self, "key", None)
+        if key is None:
             return str(self)
-        return Message(self.key, **self.params).text(lang)
+        return Message(key, **self.params).text(lang)
 
 
 class InputError(AgrigisError, ValueError):
@@ -157,7 +164,7 @@ class MissingDependencyError(AgrigisError, ImportError):
     """An optional package is needed for this feature and is not installed."""
 
 
-def require(module: str, feature: str, extra: str | None = None):
+def require(module: str, feature: str, extra: str | None = None) -> ModuleType:
     """Import an optional module lazily, or raise a clear install hint.
 
     Parameters
@@ -179,7 +186,7 @@ def require(module: str, feature: str, extra: str | None = None):
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        pkg = module.split(".")[0]
+        pkg = module.split(".", 1)[0]
         hint = (
             f'pip install "baicheng-agrigis[{extra}]"' if extra else f"pip install {pkg}"
         )

@@ -365,8 +365,11 @@ def parcel_tables(ndvi, index, flood: Mapping[str, np.ndarray], flood_dates=None
     checked) and such results for other indices (``series``)."""
     area = flood["area"]
     mean, count = _means(ndvi, index)
+
+    def share(v):
+        return np.where(area[:, None] > 0, v / area[:, None], np.nan)
+
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = lambda v: np.where(area[:, None] > 0, v / area[:, None], np.nan)
         out = {"area": area, "ndvi": mean, "ndvi_clear": pd.DataFrame(share(count), index=index, columns=mean.columns)}
         if "wet" in flood:
             dates = _dates(flood_dates)

@@ -27,11 +27,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .errors import CRSError
+
+FloatArray = npt.NDArray[np.float64]
+_LonLatFn = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,7 @@ INVERSE_TOL_DEG = 1e-10
 _MAX_ITER = 30
 
 
-def in_china(lon, lat) -> np.ndarray:
+def in_china(lon: npt.ArrayLike, lat: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """Whether points fall in the box where GCJ-02 applies (same box as prcoords).
 
     Examples
@@ -57,10 +62,11 @@ def in_china(lon, lat) -> np.ndarray:
     """
     lon = np.asarray(lon, dtype="float64")
     lat = np.asarray(lat, dtype="float64")
-    return (lon >= _LON_MIN) & (lon <= _LON_MAX) & (lat >= _LAT_MIN) & (lat <= _LAT_MAX)
+    inside: npt.NDArray[np.bool_] = (lon >= _LON_MIN) & (lon <= _LON_MAX) & (lat >= _LAT_MIN) & (lat <= _LAT_MAX)
+    return inside
 
 
-def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _delta(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     """GCJ-02 offset in degrees (dlon, dlat) at WGS84 (lon, lat), no China check."""
     x = lon - 105.0
     y = lat - 35.0
@@ -84,7 +90,7 @@ def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dlon_m / lon_deg_len, dlat_m / lat_deg_len
 
 
-def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """WGS84 / CGCS2000 lon/lat → GCJ-02 lon/lat, vectorised; points outside China unchanged.
 
     Parameters
@@ -111,7 +117,7 @@ def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return np.where(inside, lon + dlon, lon), np.where(inside, lat + dlat, lat)
 
 
-def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """GCJ-02 lon/lat → WGS84 / CGCS2000 lon/lat, exact (iterated) inverse, vectorised.
 
     Starts from the 1-step inverse and applies fixed-point corrections until the forward
@@ -146,8 +152,8 @@ def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
 # --- geometries -------------------------------------------------------------------------
 
 
-def _coord_func(fn):
-    def f(coords: np.ndarray) -> np.ndarray:
+def _coord_func(fn: _LonLatFn) -> Callable[[FloatArray], FloatArray]:
+    def f(coords: FloatArray) -> FloatArray:
         out = np.array(coords, dtype="float64", copy=True)
         if len(out):
             out[:, 0], out[:, 1] = fn(out[:, 0], out[:, 1])
@@ -156,7 +162,7 @@ def _coord_func(fn):
     return f
 
 
-def _check_lonlat_crs(obj) -> None:
+def _check_lonlat_crs(obj: Any) -> None:
     crs = getattr(obj, "crs", None)
     if crs is not None and not crs.is_geographic:
         raise CRSError(
@@ -165,13 +171,15 @@ def _check_lonlat_crs(obj) -> None:
         )
 
 
-def _apply(obj: Any, fn):
+def _apply(obj: Any, fn: _LonLatFn) -> Any:
     import shapely
 
     func = _coord_func(fn)
 
-    def geoms(g):
-        return shapely.transform(g, func, include_z=None) if _SHAPELY_Z_NONE else shapely.transform(g, func)
+    def geoms(g: Any) -> Any:
+        if _SHAPELY_Z_NONE:
+            return shapely.transform(g, func, include_z=None)  # type: ignore[call-overload]  # stubs: bool only
+        return shapely.transform(g, func)
 
     try:
         import geopandas as gpd
@@ -207,7 +215,7 @@ def _shapely_supports_z_none() -> bool:
 _SHAPELY_Z_NONE = _shapely_supports_z_none()
 
 
-def to_gcj02(obj):
+def to_gcj02(obj: Any) -> Any:
     """Shift lon/lat geometry to GCJ-02 (for display over Amap/Gaode tiles only).
 
     Parameters
@@ -229,7 +237,7 @@ def to_gcj02(obj):
     return _apply(obj, wgs84_to_gcj02)
 
 
-def from_gcj02(obj):
+def from_gcj02(obj: Any) -> Any:
     """Convert GCJ-02 lon/lat geometry back to WGS84 / CGCS2000 with the exact inverse.
 
     Same input types as :func:`to_gcj02`.
@@ -248,7 +256,8 @@ SHIFT_MATCH_SAMPLE = 2000
 """Vertices compared with the reference lines by :func:`gcj02_evidence`."""
 
 
-def gcj02_evidence(geoms, reference_lines, sample: int = SHIFT_MATCH_SAMPLE) -> tuple[float, float]:
+def gcj02_evidence(geoms: npt.ArrayLike, reference_lines: npt.ArrayLike,
+                   sample: int = SHIFT_MATCH_SAMPLE) -> tuple[float, float]:
     """How far the vertices of ``geoms`` lie from ``reference_lines`` (e.g. the county
     boundaries), as they are and after a GCJ-02 → WGS84 shift: ``(median m, median m)``.
 
@@ -269,7 +278,7 @@ def gcj02_evidence(geoms, reference_lines, sample: int = SHIFT_MATCH_SAMPLE) -> 
     import shapely
 
     g = np.asarray(geoms, dtype=object)
-    g = g[[isinstance(x, shapely.Geometry) and not x.is_empty for x in g]]
+    g = g[[isinstance(x, shapely.Geometry) and not shapely.is_empty(x) for x in g]]
     xy = shapely.get_coordinates(g) if len(g) else np.zeros((0, 2))
     if not len(xy):
         return float("nan"), float("nan")
@@ -278,7 +287,7 @@ def gcj02_evidence(geoms, reference_lines, sample: int = SHIFT_MATCH_SAMPLE) -> 
     shapely.prepare(lines)
     kx, ky = 111_320.0 * np.cos(np.radians(float(np.mean(xy[:, 1])))), 110_574.0
 
-    def metres(points: np.ndarray) -> float:
+    def metres(points: FloatArray) -> float:
         scaled = shapely.transform(shapely.points(points), lambda c: c * [kx, ky])
         return float(np.median(shapely.distance(scaled, shapely.transform(lines, lambda c: c * [kx, ky]))))
 

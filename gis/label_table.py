@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -28,28 +29,28 @@ LABEL_DIR = Path(__file__).with_name("labels")
 CODES_FILE = "codes.yml"
 
 
-def _load(path: Path):
+def _load(path: Path) -> Any:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - our own files, safe loader
 
 
-def _pair(where: str, value) -> tuple[str, str]:
+def _pair(where: str, value: Any) -> tuple[str, str]:
     if not (isinstance(value, dict) and isinstance(value.get("zh"), str) and isinstance(value.get("en"), str)):
         raise ValueError(f"{where}: a label needs zh and en texts, got {value!r}")
     return value["zh"], value["en"]
 
 
 @lru_cache(maxsize=1)
-def codes() -> dict:
+def codes() -> dict[str, Any]:
     """``codes.yml``: ``categories`` (zh, en, color), ``statuses``, ``counties``, ``other_color``."""
     data = _load(LABEL_DIR / CODES_FILE)
     for group in ("categories", "statuses", "counties"):
         bad = [k for k in data[group] if not isinstance(k, str)]
         if bad:  # a county code written without quotes is read as a number
             raise ValueError(f"{CODES_FILE}: {group} codes must be quoted text, got {bad!r}")
-    return data
+    return dict(data)
 
 
 @lru_cache(maxsize=1)
@@ -85,6 +86,6 @@ def template(key: str, lang: str = DEFAULT_LANG) -> str:
     return zh if lang == "zh" else en
 
 
-def message(key: str, lang: str = DEFAULT_LANG, /, **params) -> str:
+def message(key: str, lang: str = DEFAULT_LANG, /, **params: Any) -> str:
     """The template of ``key`` in ``lang`` filled with ``params`` (``str.format``)."""
     return template(key, lang).format(**params)

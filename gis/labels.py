@@ -18,6 +18,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from .errors import InputError
 from .label_table import DEFAULT_LANG, LANGS, codes, free_labels, table
 from .label_table import message as _message
@@ -66,7 +69,7 @@ def label(key: str, lang: str = DEFAULT_LANG) -> str:
     return zh if check_lang(lang) == "zh" else en
 
 
-def headers(columns, lang: str = DEFAULT_LANG, sections: tuple[str, ...] = ("column",)) -> dict[str, str]:
+def headers(columns: Iterable[str], lang: str = DEFAULT_LANG, sections: tuple[str, ...] = ("column",)) -> dict[str, str]:
     """The header a person reads for each column: its label in the first of ``sections``
     that has one (``"column.<name>"``, then ``"<section>.<name>"`` …), else the name itself.
 
@@ -81,7 +84,7 @@ def headers(columns, lang: str = DEFAULT_LANG, sections: tuple[str, ...] = ("col
     return out
 
 
-def message(key: str, lang: str = DEFAULT_LANG, /, **params) -> str:
+def message(key: str, lang: str = DEFAULT_LANG, /, **params: Any) -> str:
     """The label for ``key`` in ``lang``, a ``str.format`` template, filled with ``params``.
 
     Used for the sentences a person reads about their data (reject reasons, repairs);

@@ -46,7 +46,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -83,11 +85,11 @@ class LandRule:
 @dataclass(frozen=True)
 class _PairRule:
     rule: LandRule
-    a: frozenset
-    b: frozenset
+    a: frozenset[str]
+    b: frozenset[str]
     years: str = "any"
 
-    def matches(self, cat_a: str, cat_b: str, year_a, year_b) -> bool:
+    def matches(self, cat_a: str, cat_b: str, year_a: Any, year_b: Any) -> bool:
         pair = (cat_a in self.a and cat_b in self.b) or (cat_b in self.a and cat_a in self.b)
         if not pair or self.years == "any":
             return pair
@@ -101,16 +103,16 @@ class LandRules:
     """The parsed rules (see the module docstring); :meth:`overlap` and :meth:`reserve`
     answer one question each."""
 
-    pairs: tuple = ()
+    pairs: tuple[_PairRule, ...] = ()
     same_category: LandRule = LandRule("same_category", "problem")
     default: LandRule = LandRule("default", "problem")
-    reserve_allowed: frozenset = frozenset()
+    reserve_allowed: frozenset[str] = frozenset()
     reserve_yes: LandRule = LandRule("reserve_allowed", "information")
     reserve_no: LandRule = LandRule("reserve_other", "problem")
     origin: str = ""
-    categories: frozenset = field(default_factory=frozenset)
+    categories: frozenset[str] = field(default_factory=frozenset)
 
-    def overlap(self, cat_a: str, cat_b: str, year_a=None, year_b=None) -> LandRule:
+    def overlap(self, cat_a: str, cat_b: str, year_a: Any = None, year_b: Any = None) -> LandRule:
         """The rule for land shared by a project of ``cat_a`` and one of ``cat_b``."""
         if cat_a == cat_b:
             return self.same_category
@@ -124,28 +126,28 @@ class LandRules:
         return self.reserve_yes if category in self.reserve_allowed else self.reserve_no
 
 
-def _missing(v) -> bool:
+def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
 
 
-def _severity(value, origin, at: str) -> str:
-    value = expect(value, "text", origin=origin, at=at)
-    if value not in SEVERITIES:
-        raise ConfigError.of("error.land_rules_severity", origin=origin, at=at, value=value,
+def _severity(value: Any, origin: str, at: str) -> str:
+    text: str = expect(value, "text", origin=origin, at=at)
+    if text not in SEVERITIES:
+        raise ConfigError.of("error.land_rules_severity", origin=origin, at=at, value=text,
                              choices=", ".join(SEVERITIES))
-    return value
+    return text
 
 
-def _why(value, origin, at: str) -> tuple[str, str]:
+def _why(value: Any, origin: str, at: str) -> tuple[str, str]:
     if value is None:
         return "", ""
     value = expect(value, "mapping", origin=origin, at=at)
-    zh = expect(value.get("zh"), "text", origin=origin, at=key_path(at, "zh"))
-    en = expect(value.get("en"), "text", origin=origin, at=key_path(at, "en"))
+    zh: str = expect(value.get("zh"), "text", origin=origin, at=key_path(at, "zh"))
+    en: str = expect(value.get("en"), "text", origin=origin, at=key_path(at, "en"))
     return zh, en
 
 
-def _categories(value, origin, at: str, known) -> frozenset:
+def _categories(value: Any, origin: str, at: str, known: frozenset[str]) -> frozenset[str]:
     names = expect(value, "names", origin=origin, at=at)
     bad = [n for n in names if known and n not in known]
     if bad:
@@ -154,43 +156,43 @@ def _categories(value, origin, at: str, known) -> frozenset:
     return frozenset(names)
 
 
-def parse_land_rules(data, origin: str | Path = "<rules>", categories=()) -> LandRules:
+def parse_land_rules(data: Any, origin: str | Path = "<rules>", categories: Iterable[str] = ()) -> LandRules:
     """Check and parse a rules document (see the module docstring).
 
     ``categories``: the known category codes (a rule naming another is refused with the
     key path); empty to accept any.
     """
-    origin = str(origin)
+    where = str(origin)
     known = frozenset(categories)
-    data = expect(data, "mapping", origin=origin, at="(document)")
-    same = LandRule("same_category", _severity(data.get("same_category", "problem"), origin, "same_category"))
-    default = LandRule("default", _severity(data.get("default", "problem"), origin, "default"))
+    data = expect(data, "mapping", origin=where, at="(document)")
+    same = LandRule("same_category", _severity(data.get("same_category", "problem"), where, "same_category"))
+    default = LandRule("default", _severity(data.get("default", "problem"), where, "default"))
     pairs = []
-    for i, r in enumerate(expect(data.get("overlaps"), "list", origin=origin, at="overlaps", optional=True) or []):
+    for i, r in enumerate(expect(data.get("overlaps"), "list", origin=where, at="overlaps", optional=True) or []):
         at = key_path("overlaps", i)
-        r = expect(r, "mapping", origin=origin, at=at)
-        years = expect(r.get("years", "any"), "text", origin=origin, at=key_path(at, "years"))
+        entry = expect(r, "mapping", origin=where, at=at)
+        years = expect(entry.get("years", "any"), "text", origin=where, at=key_path(at, "years"))
         if years not in YEARS:
-            raise ConfigError.of("error.land_rules_years", origin=origin, at=key_path(at, "years"), value=years,
+            raise ConfigError.of("error.land_rules_years", origin=where, at=key_path(at, "years"), value=years,
                                  choices=", ".join(YEARS))
-        zh, en = _why(r.get("why"), origin, key_path(at, "why"))
-        rule = LandRule(str(r.get("name", f"rule {i + 1}")), _severity(r.get("severity"), origin,
-                        key_path(at, "severity")), zh, en, str(r.get("source") or ""))
-        pairs.append(_PairRule(rule, _categories(r.get("a"), origin, key_path(at, "a"), known),
-                               _categories(r.get("b"), origin, key_path(at, "b"), known), years))
-    res = expect(data.get("reserves"), "mapping", origin=origin, at="reserves", optional=True) or {}
+        zh, en = _why(entry.get("why"), where, key_path(at, "why"))
+        rule = LandRule(str(entry.get("name", f"rule {i + 1}")), _severity(entry.get("severity"), where,
+                        key_path(at, "severity")), zh, en, str(entry.get("source") or ""))
+        pairs.append(_PairRule(rule, _categories(entry.get("a"), where, key_path(at, "a"), known),
+                               _categories(entry.get("b"), where, key_path(at, "b"), known), years))
+    res = expect(data.get("reserves"), "mapping", origin=where, at="reserves", optional=True) or {}
     source = str(res.get("source") or "")
-    allowed = _categories(res.get("allowed") or [], origin, key_path("reserves", "allowed"), known)
-    yes = LandRule("reserve_allowed", _severity(res.get("allowed_severity", "information"), origin,
-                   key_path("reserves", "allowed_severity")), *_why(res.get("why_allowed"), origin,
+    allowed = _categories(res.get("allowed") or [], where, key_path("reserves", "allowed"), known)
+    yes = LandRule("reserve_allowed", _severity(res.get("allowed_severity", "information"), where,
+                   key_path("reserves", "allowed_severity")), *_why(res.get("why_allowed"), where,
                    key_path("reserves", "why_allowed")), source)
-    no = LandRule("reserve_other", _severity(res.get("other_severity", "problem"), origin,
-                  key_path("reserves", "other_severity")), *_why(res.get("why_other"), origin,
+    no = LandRule("reserve_other", _severity(res.get("other_severity", "problem"), where,
+                  key_path("reserves", "other_severity")), *_why(res.get("why_other"), where,
                   key_path("reserves", "why_other")), source)
-    return LandRules(tuple(pairs), same, default, allowed, yes, no, origin, known)
+    return LandRules(tuple(pairs), same, default, allowed, yes, no, where, known)
 
 
-def load_land_rules(path: str | Path, categories=()) -> LandRules:
+def load_land_rules(path: str | Path, categories: Iterable[str] = ()) -> LandRules:
     """Read and parse a rules file through :func:`gis.config.load_yaml` (bounded, safe YAML)."""
     return parse_land_rules(load_yaml(path, what="land_rules"), path, categories)
 

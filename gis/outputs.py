@@ -37,10 +37,11 @@ import re
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -69,7 +70,7 @@ _TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066
 controls (``\x9b`` is a one-byte CSI) and the bidirectional overrides."""
 
 
-def terminal_text(value) -> str:
+def terminal_text(value: object) -> str:
     """``value`` as text that is safe to print to a terminal: no ESC sequences, C1
     controls or bidirectional overrides a hand-edited registry value could smuggle in.
 
@@ -92,7 +93,7 @@ def csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose text cells (and headers) are safe to open in a spreadsheet."""
     out = df.copy()
     out.columns = [csv_text(c) if isinstance(c, str) else c for c in out.columns]
-    for c in out.columns[[dt == object or isinstance(dt, pd.StringDtype) for dt in out.dtypes]]:
+    for c in out.columns[[pd.api.types.is_object_dtype(dt) or isinstance(dt, pd.StringDtype) for dt in out.dtypes]]:
         out[c] = out[c].map(lambda v: csv_text(v) if isinstance(v, str) else v)
     return out
 
@@ -141,7 +142,8 @@ def _os_error(exc: BaseException) -> OSError | None:
     space left on device``, ``database or disk is full`` …); None for any other error."""
     if isinstance(exc, OSError) and exc.errno is not None:
         return exc
-    seen, cause = 0, exc
+    seen = 0
+    cause: BaseException | None = exc
     while cause is not None and seen < 8:  # "Write failed. See previous exception for details."
         for marker, code in _STORAGE_TEXTS:
             if marker in str(cause):
@@ -168,6 +170,8 @@ def _fail(path: Path, exc: BaseException) -> BaseException:
         # a writer that does not say why it failed ("Cannot write feature" from pyogrio,
         # "Write failed" from rasterio …) while the disk has no room left: the disk is full
         os_exc = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if os_exc is None:  # the disk had room again when asked the second time
+        return exc
     return output_error(path, os_exc)
 
 
@@ -184,7 +188,7 @@ def _no_room(folder: Path) -> bool:
         return False
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)`` then move the finished temporary file onto ``path``.
 
     The temporary file lies in the target folder (a rename there is atomic) and is
@@ -224,7 +228,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     return path
 
 
-def write_text(path: str | os.PathLike, text: str) -> Path:
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically, e.g. an HTML report or map.
 
     Examples
@@ -236,7 +240,7 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def _public(name: str | os.PathLike | None, tmp: Path, out: Path) -> Path:
+def _public(name: str | os.PathLike[str] | None, tmp: Path, out: Path) -> Path:
     """The output path a person knows for a path inside the staging folder ``tmp``."""
     if not name:
         return out
@@ -311,7 +315,7 @@ def _publish(tmp: Path, out: Path, names: list[str]) -> None:
     (tmp / _MANIFEST).unlink()
 
 
-def _keep_old(target: Path, link: Path) -> dict:
+def _keep_old(target: Path, link: Path) -> dict[str, Any]:
     """Hard-link the file ``target`` will replace to ``link``: ``existed``, ``kept``."""
     existed = target.is_file()
     if not existed:
@@ -328,7 +332,7 @@ def _inode(path: Path) -> list[int]:
     return [st.st_dev, st.st_ino]
 
 
-def _write_manifest(tmp: Path, plan: list[dict]) -> None:
+def _write_manifest(tmp: Path, plan: list[dict[str, Any]]) -> None:
     """Write the manifest of a publish durably (it must exist before the first rename)."""
     part = tmp / (_MANIFEST + ".part")
     part.write_text(json.dumps({"pid": os.getpid(), "files": plan}), encoding="utf-8")
@@ -362,7 +366,7 @@ _STAGING = re.compile(r"^\.agrigis-[a-z0-9_]{8}$")
 """Names of the staging folders of :func:`staged_outputs` (:func:`tempfile.mkdtemp`)."""
 
 
-def tidy_folder(folder: str | os.PathLike, *, now: float | None = None) -> list[Path]:
+def tidy_folder(folder: str | os.PathLike[str], *, now: float | None = None) -> list[Path]:
     """Clean up after agrigis runs that were killed while writing into ``folder``.
 
     Called by every output call before it writes there. A publish of
@@ -414,10 +418,8 @@ def _newest_mtime(folder: Path) -> float:
     newest = folder.stat().st_mtime
     for root, dirs, files in os.walk(folder):
         for n in dirs + files:
-            try:
+            with suppress(OSError):  # removed while we walk: nothing newer there
                 newest = max(newest, os.stat(os.path.join(root, n), follow_symlinks=False).st_mtime)
-            except OSError:
-                pass
     return newest
 
 
@@ -465,7 +467,7 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
-def staged_outputs(out_dir: str | os.PathLike, names: Iterable[str]):
+def staged_outputs(out_dir: str | os.PathLike[str], names: Iterable[str]) -> Iterator[Path]:
     """Write several output files together: all of them, or none.
 
     Yields a temporary folder inside ``out_dir``; write every file of ``names`` there.
@@ -521,7 +523,7 @@ class Sheet:
     title: str = ""
 
 
-def _width(values: Iterable) -> int:
+def _width(values: Iterable[object]) -> int:
     w = 4
     for v in values:
         s = "" if v is None else str(v)
@@ -534,16 +536,14 @@ def _sheet_name(name: str) -> str:
     return "".join("_" if ch in bad else ch for ch in safe_text(name))[:31]
 
 
-def cell_value(v):
+def cell_value(v: Any) -> Any:
     """A value as an Excel cell takes it: NumPy scalars as Python ones, missing as empty,
     texts without control characters; lists and other objects as their text."""
     if v is None:
         return None
     if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-        try:
+        with suppress(ValueError, AttributeError):  # a many-element array stays itself
             v = v.item()
-        except (ValueError, AttributeError):
-            pass
     if isinstance(v, float) and math.isnan(v):
         return None
     if isinstance(v, str):
@@ -562,7 +562,7 @@ def cell_value(v):
     return safe_text(str(v))
 
 
-def _put(ws, row: int, column: int, value):
+def _put(ws: Any, row: int, column: int, value: Any) -> Any:
     """Write one cell; a text is typed as text, so ``=…`` is shown, never run."""
     cell = ws.cell(row=row, column=column, value=cell_value(value))
     if isinstance(cell.value, str):
@@ -576,7 +576,7 @@ UNIT_DECIMALS = ((("万亩", "10k mu"), 4), (("亩", "(mu", " mu)", " mu,"), 2),
 ``完成率(%)``)."""
 
 
-def unit_decimals(header) -> int | None:
+def unit_decimals(header: object) -> int | None:
     """Decimals a column's figures are shown with, from the unit in its ``header``; None
     when it names none of 万亩, 亩, % (the figures are written as they are).
 
@@ -621,7 +621,7 @@ def tidy_numbers(df: pd.DataFrame) -> pd.DataFrame:
     return df if out is None else out
 
 
-def write_excel(path: str | os.PathLike, sheets: Sequence[Sheet], footer: str = "") -> Path:
+def write_excel(path: str | os.PathLike[str], sheets: Sequence[Sheet], footer: str = "") -> Path:
     """Write ``sheets`` to one .xlsx: bold shaded header, frozen header row, column widths,
     number formats, notes under each table and ``footer`` in the printed page footer.
 
@@ -633,11 +633,12 @@ def write_excel(path: str | os.PathLike, sheets: Sequence[Sheet], footer: str = 
 
     def write(tmp: Path) -> None:
         wb = Workbook()
-        wb.remove(wb.active)
+        for blank in list(wb.worksheets):  # the empty first sheet of a new workbook
+            wb.remove(blank)
         head_font = Font(bold=True)
         head_fill = PatternFill("solid", fgColor="DDEBF7")
-        for sh in sheets:
-            sh = Sheet(sh.name, tidy_numbers(sh.df), sh.formats, sh.notes, sh.title)
+        for given in sheets:
+            sh = Sheet(given.name, tidy_numbers(given.df), given.formats, given.notes, given.title)
             ws = wb.create_sheet(_sheet_name(sh.name))
             row0 = 1
             if sh.title:
@@ -670,7 +671,7 @@ def write_excel(path: str | os.PathLike, sheets: Sequence[Sheet], footer: str = 
     return atomic_write(Path(path), write)
 
 
-def write_csv(path: str | os.PathLike, df: pd.DataFrame, note: str = "", *, index: bool = False) -> Path:
+def write_csv(path: str | os.PathLike[str], df: pd.DataFrame, note: str = "", *, index: bool = False) -> Path:
     """CSV in UTF-8 with a byte-order mark, so Excel on Windows shows Chinese correctly.
 
     Text cells go through :func:`csv_text` (no control characters, formula-looking

@@ -22,14 +22,20 @@ Examples
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 from .area import area_mu
 from .crs import CGCS2000
 from .errors import MissingCRSError
+from .overlay import polygonal, split_by_zones, tile_zones
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +48,11 @@ AREA_TOLERANCE = 0.05
 """Declared vs computed area: relative difference above this is reported (5 %)."""
 STRADDLE_SHARE = 0.01
 """A parcel straddles counties when more than this share of it lies outside its county."""
+ZONE_TILE_DEG = 0.1
+"""Side of the tiles zones are cut into for :func:`largest_share` (degrees, about 10 km)."""
 
 
-def _geoms(gdf) -> np.ndarray:
+def _geoms(gdf: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
     if gdf.crs is None:
         raise MissingCRSError("parcels have no CRS; set it, e.g. gdf.set_crs('EPSG:4490')")
     if not gdf.crs.equals(CGCS2000):
@@ -52,8 +60,12 @@ def _geoms(gdf) -> np.ndarray:
     return np.asarray(gdf.geometry.values, dtype=object)
 
 
-def largest_share(parcels, zones, id_column: str = "county_code") -> pd.DataFrame:
+def largest_share(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, id_column: str = "county_code") -> pd.DataFrame:
     """For each parcel, the zone holding the largest share of its area.
+
+    The parcels are split by the zones with :func:`gis.overlay.split_by_zones`, the split
+    progress tracking uses (here in EPSG:4490, zones cut into tiles of
+    :data:`ZONE_TILE_DEG`).
 
     Parameters
     ----------
@@ -88,42 +100,29 @@ def largest_share(parcels, zones, id_column: str = "county_code") -> pd.DataFram
     share = np.zeros(n)
     inside = np.zeros(n)
     n_zones = np.zeros(n, dtype=int)
-    if n == 0 or len(z) == 0:
-        return pd.DataFrame({"zone": pd.Series(zone, dtype=object, index=parcels.index), "share": share,
-                         "inside": inside, "n_zones": n_zones}, index=parcels.index)
-    # The tree holds the parcels and the few, large zones are the (prepared) queries:
-    # first the parcels properly inside one zone (no intersection needed), then the rest.
-    shapely.prepare(z)
-    tree = shapely.STRtree(g)
-    zi, pi = tree.query(z, predicate="contains_properly")
-    zone[pi] = ids[zi]
-    share[pi] = 1.0
-    inside[pi] = 1.0
-    n_zones[pi] = 1
-    rest = np.ones(n, dtype=bool)
-    rest[pi] = False
-    rest_idx = np.flatnonzero(rest & ~shapely.is_empty(g) & pd.notna(g))
-    if len(rest_idx):
-        sub = shapely.STRtree(g[rest_idx])
-        zi, sj = sub.query(z, predicate="intersects")
-        pi = rest_idx[sj]
-        a_parcel = shapely.area(g[pi])
-        inter = shapely.area(shapely.intersection(g[pi], z[zi]))
-        frac = np.divide(inter, a_parcel, out=np.zeros_like(inter), where=a_parcel > 0)
-        df = pd.DataFrame({"p": pi, "z": zi, "f": frac})
+    ok = np.flatnonzero(pd.notna(g))
+    ok = ok[~shapely.is_empty(g[ok])]
+    if len(ok) and len(z):
+        tiles, codes = tile_zones(z, ids, ZONE_TILE_DEG)
+        pa = np.asarray(shapely.area(g[ok]), dtype="float64")
+        pieces = split_by_zones(g[ok], pa, tiles, codes, outside=None)
+        df = pd.DataFrame({"p": pieces.parcel, "z": pieces.region, "a": pieces.area})
+        df = df.groupby(["p", "z"], sort=False)["a"].sum().reset_index()
+        whole = pa[df["p"].to_numpy()]
+        df["f"] = np.divide(df["a"].to_numpy(), whole, out=np.zeros(len(df)), where=whole > 0)
         df = df[df["f"] > 1e-9]
-        inside_sum = df.groupby("p")["f"].sum()
-        best = df.sort_values(["p", "f"], ascending=[True, False]).drop_duplicates("p")
-        zone[best["p"].to_numpy()] = ids[best["z"].to_numpy()]
-        share[best["p"].to_numpy()] = best["f"].to_numpy()
-        inside[inside_sum.index.to_numpy()] = np.minimum(inside_sum.to_numpy(), 1.0)
-        counts = df.groupby("p").size()
-        n_zones[counts.index.to_numpy()] = counts.to_numpy()
+        best = df.sort_values(["p", "f"], ascending=[True, False], kind="stable").drop_duplicates("p")
+        at = ok[best["p"].to_numpy()]
+        zone[at] = best["z"].to_numpy()
+        share[at] = np.minimum(best["f"].to_numpy(), 1.0)
+        sums = df.groupby("p")["f"].agg(["sum", "size"])
+        inside[ok[sums.index.to_numpy()]] = np.minimum(sums["sum"].to_numpy(), 1.0)
+        n_zones[ok[sums.index.to_numpy()]] = sums["size"].to_numpy()
     return pd.DataFrame({"zone": pd.Series(zone, dtype=object, index=parcels.index), "share": share,
                          "inside": inside, "n_zones": n_zones}, index=parcels.index)
 
 
-def overlap_pairs(geoms) -> tuple[np.ndarray, np.ndarray]:
+def overlap_pairs(geoms: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Index pairs ``(a, b)``, ``a < b``, of geometries whose interiors intersect
     (touching edges or corners do not count), from one STRtree query.
 
@@ -146,7 +145,7 @@ def overlap_pairs(geoms) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def area_gap(declared, computed) -> np.ndarray:
+def area_gap(declared: Any, computed: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """(declared − computed) / computed, NaN where either is missing or computed is 0.
 
     >>> area_gap([110.0, None, 5.0], [100.0, 50.0, 0.0]).round(3).tolist()
@@ -154,10 +153,12 @@ def area_gap(declared, computed) -> np.ndarray:
     """
     dec = pd.to_numeric(pd.Series(declared, dtype=object), errors="coerce").to_numpy(dtype="float64")
     comp = np.asarray(computed, dtype="float64")
-    return np.divide(dec - comp, comp, out=np.full(len(comp), np.nan), where=np.isfinite(dec) & (comp > 0))
+    gap: npt.NDArray[np.float64] = np.divide(dec - comp, comp, out=np.full(len(comp), np.nan),
+                                             where=np.isfinite(dec) & (comp > 0))
+    return gap
 
 
-def find_overlaps(parcels, *, code_column: str = "project_code", category_column: str = "category",
+def find_overlaps(parcels: gpd.GeoDataFrame, *, code_column: str = "project_code", category_column: str = "category",
                   min_mu: float = 0.01) -> pd.DataFrame:
     """Pairs of parcels whose interiors overlap by more than ``min_mu`` 亩.
 
@@ -175,14 +176,14 @@ def find_overlaps(parcels, *, code_column: str = "project_code", category_column
         return pd.DataFrame(columns=cols)
     a, b = overlap_pairs(g)
     inter = shapely.intersection(g[a], g[b])
-    inter = np.array([_polygonal(x) for x in inter], dtype=object)
+    inter = np.array([polygonal(x) for x in inter], dtype=object)
     ok = np.array([x is not None for x in inter], dtype=bool)
     a, b, inter = a[ok], b[ok], inter[ok]
     mu = area_mu(inter, crs=CGCS2000) if len(inter) else np.zeros(0)
     big = mu > min_mu
     a, b, inter, mu = a[big], b[big], inter[big], mu[big]
     area_all = area_mu(g[np.unique(np.r_[a, b])], crs=CGCS2000) if len(a) else np.zeros(0)
-    lookup = dict(zip(np.unique(np.r_[a, b]).tolist(), area_all.tolist()))
+    lookup = dict(zip(np.unique(np.r_[a, b]).tolist(), area_all.tolist(), strict=True))
     aa = np.array([lookup[i] for i in a]) if len(a) else np.zeros(0)
     ab = np.array([lookup[i] for i in b]) if len(b) else np.zeros(0)
     codes = parcels[code_column].astype(str).to_numpy() if code_column in parcels else np.arange(len(g)).astype(str)
@@ -196,16 +197,7 @@ def find_overlaps(parcels, *, code_column: str = "project_code", category_column
     }, columns=cols)
 
 
-def _polygonal(g):
-    if g is None or g.is_empty:
-        return None
-    if g.geom_type in ("Polygon", "MultiPolygon"):
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else None
-
-
-def find_slivers(parcels, *, max_mu: float = SLIVER_MU, code_column: str = "project_code") -> pd.DataFrame:
+def find_slivers(parcels: gpd.GeoDataFrame, *, max_mu: float = SLIVER_MU, code_column: str = "project_code") -> pd.DataFrame:
     """Parcels smaller than ``max_mu`` 亩: ``project_code, area_mu, geometry``."""
     g = _geoms(parcels)
     mu = area_mu(g, crs=CGCS2000) if len(g) else np.zeros(0)
@@ -214,7 +206,7 @@ def find_slivers(parcels, *, max_mu: float = SLIVER_MU, code_column: str = "proj
                          "area_mu": mu[small], "geometry": g[small]}, index=parcels.index[small])
 
 
-def find_area_mismatches(parcels, *, tolerance: float = AREA_TOLERANCE, declared_column: str = "declared_area_mu",
+def find_area_mismatches(parcels: gpd.GeoDataFrame, *, tolerance: float = AREA_TOLERANCE, declared_column: str = "declared_area_mu",
                          code_column: str = "project_code") -> pd.DataFrame:
     """Parcels whose declared area differs from the computed one by more than ``tolerance``.
 
@@ -241,7 +233,7 @@ def find_area_mismatches(parcels, *, tolerance: float = AREA_TOLERANCE, declared
                          "geometry": g[bad]}, index=parcels.index[bad])
 
 
-def find_straddles(parcels, zones, *, id_column: str = "county_code", code_column: str = "project_code",
+def find_straddles(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, id_column: str = "county_code", code_column: str = "project_code",
                    min_share: float = STRADDLE_SHARE) -> pd.DataFrame:
     """Parcels with more than ``min_share`` of their area outside their main zone.
 

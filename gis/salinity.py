@@ -46,11 +46,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .errors import ConfigError, InputError
 from .indices import compute_index, get_index
@@ -112,7 +117,8 @@ def _band_key(name: str) -> str:
     return f"B{m.group(1)}" if m else str(name).strip().upper()
 
 
-def sensor_bands(bands: Mapping[str, Any], sensor: str, symbols=None, nir: str | None = None) -> dict[str, Any]:
+def sensor_bands(bands: Mapping[str, Any], sensor: str, symbols: Iterable[str] | None = None,
+                 nir: str | None = None) -> dict[str, Any]:
     """Pick the bands of a sensor by symbol.
 
     Parameters
@@ -143,7 +149,7 @@ def sensor_bands(bands: Mapping[str, Any], sensor: str, symbols=None, nir: str |
         if s != "sentinel2" or _band_key(nir) not in ("B8", "B8A"):
             raise ConfigError(f"nir={nir!r} is only for Sentinel-2 and must be 'B8' or 'B8A'")
         preset["NIR"] = _band_key(nir)
-    have = {_band_key(k): k for k in bands.keys()}
+    have = {_band_key(k): k for k in bands}
     if symbols is None:
         symbols = [sym for sym, b in preset.items() if b in have]
         if not symbols:
@@ -215,7 +221,7 @@ def s2_boa_offset(baseline: str | float | None = None, date: Any = None) -> floa
     )
 
 
-def _nodata_to_nan(dn, nodata):
+def _nodata_to_nan(dn: Any, nodata: float | None) -> Any:
     if hasattr(dn, "dims"):
         f = dn.astype("float64")
         return f.where(dn != nodata) if nodata is not None else f
@@ -223,7 +229,8 @@ def _nodata_to_nan(dn, nodata):
     return np.where(f == nodata, np.nan, f) if nodata is not None else f
 
 
-def scale_sentinel2(dn, *, baseline=None, date=None, offset: float | None = None, nodata: float | None = 0):
+def scale_sentinel2(dn: Any, *, baseline: str | float | None = None, date: Any = None, offset: float | None = None,
+                    nodata: float | None = 0) -> Any:
     """Sentinel-2 L2A DN → surface reflectance, ``(DN + offset)/10000``.
 
     ``offset`` (BOA_ADD_OFFSET from the product metadata) wins over ``baseline``,
@@ -240,7 +247,7 @@ def scale_sentinel2(dn, *, baseline=None, date=None, offset: float | None = None
     return (_nodata_to_nan(dn, nodata) + off) / 10000.0
 
 
-def scale_landsat(dn, *, nodata: float | None = 0):
+def scale_landsat(dn: Any, *, nodata: float | None = 0) -> Any:
     """Landsat Collection 2 Level-2 SR DN → reflectance, ``DN × 2.75e-5 − 0.2``.
 
     Examples
@@ -252,7 +259,8 @@ def scale_landsat(dn, *, nodata: float | None = 0):
     return _nodata_to_nan(dn, nodata) * LANDSAT_SCALE + LANDSAT_OFFSET
 
 
-def reflectance(bands: Mapping[str, Any], sensor: str, symbols=None, *, baseline=None, date=None,
+def reflectance(bands: Mapping[str, Any], sensor: str, symbols: Iterable[str] | None = None, *,
+                baseline: str | float | None = None, date: Any = None,
                 offset: float | None = None, nir: str | None = None, nodata: float | None = 0) -> dict[str, Any]:
     """Sensor DN bands → reflectance by symbol (``{"R": …, "NIR": …}``).
 
@@ -271,7 +279,7 @@ def reflectance(bands: Mapping[str, Any], sensor: str, symbols=None, *, baseline
     return {k: scale_landsat(v, nodata=nodata) for k, v in raw.items()}
 
 
-def sensor_index(index: str, bands: Mapping[str, Any], sensor: str, **scaling):
+def sensor_index(index: str, bands: Mapping[str, Any], sensor: str, **scaling: Any) -> Any:
     """Compute a registered index straight from a sensor's DN bands.
 
     ``scaling`` goes to :func:`reflectance` (``baseline``, ``date``, ``offset``,
@@ -344,7 +352,7 @@ def list_schemes() -> list[str]:
     return sorted(p.stem for p in SCHEME_DIR.glob("*.yml"))
 
 
-def load_scheme(scheme: str | Path | Mapping | Scheme) -> Scheme:
+def load_scheme(scheme: str | Path | Mapping[str, Any] | Scheme) -> Scheme:
     """Load a scheme: a bundled id, a path to a YAML file, or a dict with its keys.
 
     Required keys: ``id, variable (ec|ph|esp|salt), bounds (strictly increasing),
@@ -364,44 +372,65 @@ def load_scheme(scheme: str | Path | Mapping | Scheme) -> Scheme:
     """
     if isinstance(scheme, Scheme):
         return scheme
-    where = "scheme"
-    if isinstance(scheme, Mapping):
-        raw = dict(scheme)
-        where = f"scheme {raw.get('id', '(no id)')!r}"
-    else:
-        path = Path(scheme)
-        if not path.suffix and (SCHEME_DIR / f"{scheme}.yml").exists():
-            path = SCHEME_DIR / f"{scheme}.yml"
-        if not path.exists():
-            raise ConfigError(
-                f"unknown salinity scheme {str(scheme)!r}: not a bundled scheme "
-                f"({', '.join(list_schemes())}) nor an existing YAML file"
-            )
-        from .config import load_yaml
-
-        raw = load_yaml(path, what="scheme") or {}
-        where = str(path)
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: a scheme must be a mapping with id, variable, bounds, classes, source")
+    raw, where = _scheme_mapping(scheme)
     missing = [k for k in ("id", "variable", "bounds", "classes", "source") if k not in raw]
     if missing:
         raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}")
     var = str(raw["variable"]).lower()
     if var not in VARIABLES:
         raise ConfigError(f"{where}: variable {raw['variable']!r} is not one of {', '.join(VARIABLES)}")
+    bounds = _scheme_bounds(raw["bounds"], where)
+    codes, zh, en = _scheme_classes(raw["classes"], bounds, where)
+    closed = str(raw.get("closed", "right")).lower()
+    if closed not in ("right", "left"):
+        raise ConfigError(f"{where}: closed must be 'right' ((lo, hi]) or 'left' ([lo, hi)), got {closed!r}")
+    return Scheme(
+        id=str(raw["id"]), variable=var, unit=str(raw.get("unit", VARIABLES[var])), source=str(raw["source"]),
+        bounds=bounds, codes=tuple(codes), labels_zh=tuple(zh), labels_en=tuple(en), closed=closed,
+        title_zh=str(raw.get("title_zh", "")), title_en=str(raw.get("title_en", "")),
+    )
+
+
+def _scheme_mapping(scheme: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The scheme's keys and how to name it in messages: a dict as given, a bundled id or a YAML path."""
+    if isinstance(scheme, Mapping):
+        raw = dict(scheme)
+        return raw, f"scheme {raw.get('id', '(no id)')!r}"
+    path = Path(scheme)
+    if not path.suffix and (SCHEME_DIR / f"{scheme}.yml").exists():
+        path = SCHEME_DIR / f"{scheme}.yml"
+    if not path.exists():
+        raise ConfigError(
+            f"unknown salinity scheme {str(scheme)!r}: not a bundled scheme "
+            f"({', '.join(list_schemes())}) nor an existing YAML file"
+        )
+    from .config import load_yaml
+
+    raw = load_yaml(path, what="scheme") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a scheme must be a mapping with id, variable, bounds, classes, source")
+    return raw, str(path)
+
+
+def _scheme_bounds(given: Any, where: str) -> tuple[float, ...]:
+    """The thresholds, checked to be numbers, at least one, strictly increasing."""
     try:
-        bounds = tuple(float(x) for x in raw["bounds"])
+        bounds = tuple(float(x) for x in given)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: bounds must be a list of numbers, got {raw['bounds']!r}") from exc
+        raise ConfigError(f"{where}: bounds must be a list of numbers, got {given!r}") from exc
     if not bounds:
         raise ConfigError(f"{where}: bounds is empty; give at least one threshold")
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in pairwise(bounds):
         if not b > a:
             raise ConfigError(
                 f"{where}: thresholds must be strictly increasing, but {b:g} follows {a:g} "
                 f"in bounds {list(bounds)}"
             )
-    classes = raw["classes"]
+    return bounds
+
+
+def _scheme_classes(classes: Any, bounds: tuple[float, ...], where: str) -> tuple[list[str], list[str], list[str]]:
+    """Codes, Chinese and English labels of the classes: one more than the bounds, codes unique."""
     if not isinstance(classes, list) or len(classes) != len(bounds) + 1:
         raise ConfigError(
             f"{where}: {len(bounds)} bounds need {len(bounds) + 1} classes, got "
@@ -416,14 +445,7 @@ def load_scheme(scheme: str | Path | Mapping | Scheme) -> Scheme:
         en.append(str(c.get("en", c["code"])))
     if len(set(codes)) != len(codes) or NODATA_CODE in codes:
         raise ConfigError(f"{where}: class codes must be unique and not {NODATA_CODE!r}: {codes}")
-    closed = str(raw.get("closed", "right")).lower()
-    if closed not in ("right", "left"):
-        raise ConfigError(f"{where}: closed must be 'right' ((lo, hi]) or 'left' ([lo, hi)), got {closed!r}")
-    return Scheme(
-        id=str(raw["id"]), variable=var, unit=str(raw.get("unit", VARIABLES[var])), source=str(raw["source"]),
-        bounds=bounds, codes=tuple(codes), labels_zh=tuple(zh), labels_en=tuple(en), closed=closed,
-        title_zh=str(raw.get("title_zh", "")), title_en=str(raw.get("title_en", "")),
-    )
+    return codes, zh, en
 
 
 def _classify_array(values: np.ndarray, s: Scheme) -> np.ndarray:
@@ -433,7 +455,7 @@ def _classify_array(values: np.ndarray, s: Scheme) -> np.ndarray:
     return np.where(np.isfinite(v), idx, NODATA_CLASS).astype("int16")
 
 
-def classify(values, scheme: str | Path | Mapping | Scheme):
+def classify(values: Any, scheme: str | Path | Mapping[str, Any] | Scheme) -> Any:
     """Severity class of each value.
 
     Parameters
@@ -485,7 +507,8 @@ def classify(values, scheme: str | Path | Mapping | Scheme):
     return _classify_array(values, s)
 
 
-def classify_table(df, column: str, scheme, lang: str = "zh"):
+def classify_table(df: pd.DataFrame, column: str, scheme: str | Path | Mapping[str, Any] | Scheme,
+                   lang: str = "zh") -> pd.DataFrame:
     """Add ``<column>_class`` (code) and ``<column>_class_label`` columns to a copy of ``df``.
 
     Examples
@@ -500,13 +523,14 @@ def classify_table(df, column: str, scheme, lang: str = "zh"):
     out = df.copy()
     codes = classify(out[column], s)
     out[f"{column}_class"] = codes.to_numpy()
-    names = dict(zip(s.codes, s.labels(lang)))
+    names = dict(zip(s.codes, s.labels(lang), strict=True))
     names[NODATA_CODE] = label("salinity.nodata", lang)
     out[f"{column}_class_label"] = codes.map(names).to_numpy()
     return out
 
 
-def class_area_mu(parcels, raster, scheme, method: str = "exact"):
+def class_area_mu(parcels: Any, raster: Any, scheme: str | Path | Mapping[str, Any] | Scheme,
+                  method: str = "exact") -> pd.DataFrame:
     """Per-parcel area in 亩 of each severity class, through the zonal engine.
 
     Parameters

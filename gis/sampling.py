@@ -40,8 +40,9 @@ SNAP = 1e-6
 aligned grids sample exactly one cell despite floating-point rounding."""
 
 MASK_THRESHOLD = 1e-3
-"""A cell is masked when the bilinear weight of masked source cells under it exceeds this
-(the any-cloud rule; the small margin keeps aligned grids exact)."""
+"""Any-cloud rule: a masked source cell masks an output cell when its bilinear weight
+exceeds this (along each axis for separable positions, summed otherwise; the small
+margin keeps aligned grids exact)."""
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,15 @@ class Positions:
     def window(self, height: int, width: int) -> tuple[int, int, int, int] | None:
         """Rows ``r0:r1`` and columns ``c0:c1`` of an image of ``height × width`` that the
         bilinear taps of the inside positions touch, or None if none is inside."""
-        inside = self.inside(height, width)
-        if not inside.any():
-            return None
         if self.separable:
             r_in = self.rows[(self.rows >= 0) & (self.rows < height)]
             c_in = self.cols[(self.cols >= 0) & (self.cols < width)]
+            if not (r_in.size and c_in.size):
+                return None
         else:
+            inside = self.inside(height, width)
+            if not inside.any():
+                return None
             r_in, c_in = self.rows[inside], self.cols[inside]
         r0, c0 = max(0, int(np.floor(r_in.min())) - 1), max(0, int(np.floor(c_in.min())) - 1)
         r1, c1 = min(height, int(np.ceil(r_in.max())) + 1), min(width, int(np.ceil(c_in.max())) + 1)
@@ -124,24 +127,48 @@ def sample(pos: Positions, data: np.ndarray, origin: tuple[int, int] = (0, 0),
     """
     data = np.asarray(data)
     image = data.shape if image is None else image
-    inside = pos.inside(*image)
     shifted = Positions(pos.rows - origin[0], pos.cols - origin[1])
     if shifted.separable:
         r0, r1, fr = _axis(shifted.rows, data.shape[0])
         c0, c1, fc = _axis(shifted.cols, data.shape[1])
-        a, b = data[:, c0].astype("float32"), data[:, c1].astype("float32")
-        across = a + fc[None, :] * (b - a)
-        top = across[r0]
-        out = top + fr[:, None] * (across[r1] - top)
-    else:
-        from scipy.ndimage import map_coordinates
+        out = _separable(data, (r0, r1, fr), (c0, c1, fc))
+        _fill_outside(out, pos, image, fill)
+        return out
+    from scipy.ndimage import map_coordinates
 
-        rows, cols = shifted.full()
-        coords = np.stack([_snap(rows - 0.5), _snap(cols - 0.5)])
-        out = map_coordinates(data.astype("float32", copy=False), coords, order=1, mode="nearest",
-                              output=np.float32, prefilter=False)
-    out[~inside] = fill
+    rows, cols = shifted.full()
+    coords = np.stack([_snap(rows - 0.5), _snap(cols - 0.5)])
+    out = map_coordinates(data.astype("float32", copy=False), coords, order=1, mode="nearest",
+                          output=np.float32, prefilter=False)
+    out[~pos.inside(*image)] = fill
     return out
+
+
+def _blend(lo: np.ndarray, hi: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """``lo + f × (hi − lo)`` in place in float32 (``lo``, ``hi`` are fresh arrays)."""
+    lo, hi = lo.astype("float32", copy=False), hi.astype("float32", copy=False)
+    hi -= lo
+    hi *= f
+    lo += hi
+    return lo
+
+
+def _separable(data: np.ndarray, rows: tuple, cols: tuple) -> np.ndarray:
+    """Two 1-D bilinear passes (``np.take`` along one axis, then the other), the pass that
+    shrinks the array first."""
+    (r0, r1, fr), (c0, c1, fc) = rows, cols
+    if len(r0) * data.shape[1] <= data.shape[0] * len(c0):
+        v = _blend(np.take(data, r0, axis=0), np.take(data, r1, axis=0), fr[:, None])
+        return _blend(np.take(v, c0, axis=1), np.take(v, c1, axis=1), fc[None, :])
+    v = _blend(np.take(data, c0, axis=1), np.take(data, c1, axis=1), fc[None, :])
+    return _blend(np.take(v, r0, axis=0), np.take(v, r1, axis=0), fr[:, None])
+
+
+def _fill_outside(out: np.ndarray, pos: Positions, image: tuple[int, int], fill) -> None:
+    """``fill`` in the rows and columns of separable ``pos`` outside the image."""
+    height, width = image
+    out[~((pos.rows >= 0) & (pos.rows < height)), :] = fill
+    out[:, ~((pos.cols >= 0) & (pos.cols < width))] = fill
 
 
 def _snap(u: np.ndarray) -> np.ndarray:
@@ -151,10 +178,41 @@ def _snap(u: np.ndarray) -> np.ndarray:
 
 def masked_weight(pos: Positions, bad: np.ndarray, origin: tuple[int, int] = (0, 0),
                   image: tuple[int, int] | None = None, threshold: float = MASK_THRESHOLD) -> np.ndarray:
-    """``True`` where the bilinear weight of ``bad`` source cells (a window as in
-    :func:`sample`) exceeds ``threshold`` (the any-cloud rule) or the position lies
-    outside the image."""
-    return sample(pos, np.asarray(bad, dtype="float32"), origin, image, fill=1.0) > threshold
+    """``True`` where a ``bad`` source cell (a window as in :func:`sample`) contributes to
+    the bilinear value at ``pos`` (the any-cloud rule), or the position lies outside the
+    image.
+
+    Separable positions: a source cell contributes when its bilinear weight along the
+    rows *and* along the columns exceeds ``threshold`` — computed on booleans, two
+    ``take`` and an ``or`` per axis. Otherwise: when the summed bilinear weight of the
+    ``bad`` cells exceeds ``threshold``.
+
+    Examples
+    --------
+    >>> masked_weight(Positions(np.array([0.5]), np.array([0.5, 0.5005, 1.0])), np.array([[False, True]])).tolist()
+    [[False, False, True]]
+    """
+    bad = np.asarray(bad, dtype=bool)
+    image = bad.shape if image is None else image
+    if not pos.separable:
+        return sample(pos, bad.astype("float32"), origin, image, fill=1.0) > threshold
+    r0, r1 = _taps(pos.rows - origin[0], bad.shape[0], threshold)
+    c0, c1 = _taps(pos.cols - origin[1], bad.shape[1], threshold)
+    if len(r0) * bad.shape[1] <= bad.shape[0] * len(c0):
+        v = np.take(bad, r0, axis=0) | np.take(bad, r1, axis=0)
+        out = np.take(v, c0, axis=1) | np.take(v, c1, axis=1)
+    else:
+        v = np.take(bad, c0, axis=1) | np.take(bad, c1, axis=1)
+        out = np.take(v, r0, axis=0) | np.take(v, r1, axis=0)
+    _fill_outside(out, pos, image, True)
+    return out
+
+
+def _taps(pos: np.ndarray, n: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The two source indices along one axis whose weight exceeds ``threshold`` (a tap
+    at or below it is replaced by the other one, so an ``or`` of both ignores it)."""
+    lo, hi, f = _axis(pos, n)
+    return np.where(1 - f > threshold, lo, hi), np.where(f > threshold, hi, lo)
 
 
 LATTICE = 16

@@ -1,8 +1,8 @@
 """Small SVG charts of a geostatistical fit: the semivariogram and observed vs predicted.
 
 Pure functions that return SVG text (written by :func:`gis.outputs.write_text`). SVG,
-not PNG: the project carries no plotting library (matplotlib and Pillow are large for two
-charts), an SVG opens in any browser and in Excel/WPS (插入 → 图片), and its Chinese text
+not PNG: the project carries no plotting library (matplotlib is large for two charts; Pillow
+is there only to encode map tiles), an SVG opens in any browser and in Excel/WPS (插入 → 图片), and its Chinese text
 is drawn by the viewer's own fonts.
 
 Examples
@@ -17,9 +17,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from html import escape
-from typing import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+_Scale = Callable[[float], float]
 
 __all__ = ["Chart", "scatter_svg", "nice_ticks"]
 
@@ -36,7 +41,7 @@ class Chart:
     ylabel: str
 
 
-def nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
+def nice_ticks(lo: float, hi: float, n: int = 5) -> FloatArray:
     """About ``n`` round tick values covering ``[lo, hi]``.
 
     Examples
@@ -50,14 +55,15 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
-    return start + step * np.arange(int(math.ceil((hi - start) / step - 1e-9)) + 1)
+    ticks: FloatArray = start + step * np.arange(int(math.ceil((hi - start) / step - 1e-9)) + 1)
+    return ticks
 
 
 def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _axes(chart: Chart, xt: np.ndarray, yt: np.ndarray, sx, sy) -> list[str]:
+def _axes(chart: Chart, xt: FloatArray, yt: FloatArray, sx: _Scale, sy: _Scale) -> list[str]:
     out = [f'<rect x="0" y="0" width="{W}" height="{H}" fill="white"/>',
            f'<text x="{W / 2}" y="24" text-anchor="middle" font-size="16">{escape(chart.title)}</text>',
            f'<text x="{(LEFT + W - RIGHT) / 2}" y="{H - 14}" text-anchor="middle" font-size="13">'
@@ -86,8 +92,8 @@ def _legend(items: Sequence[tuple[str, str]]) -> list[str]:
     return out
 
 
-def scatter_svg(chart: Chart, series: Sequence[tuple], lines: Sequence[tuple] = (), diagonal: bool = False,
-                from_zero: bool = False) -> str:
+def scatter_svg(chart: Chart, series: Sequence[tuple[Any, ...]], lines: Sequence[tuple[Any, ...]] = (),
+                diagonal: bool = False, from_zero: bool = False) -> str:
     """An SVG chart of point series and line series.
 
     Parameters
@@ -117,11 +123,11 @@ def scatter_svg(chart: Chart, series: Sequence[tuple], lines: Sequence[tuple] = 
     if diagonal:
         xt = yt = xt if len(xt) >= len(yt) else yt
 
-    def sx(v):
-        return LEFT + (v - xt[0]) / (xt[-1] - xt[0]) * (W - LEFT - RIGHT)
+    def sx(v: float) -> float:
+        return float(LEFT + (v - xt[0]) / (xt[-1] - xt[0]) * (W - LEFT - RIGHT))
 
-    def sy(v):
-        return H - BOTTOM - (v - yt[0]) / (yt[-1] - yt[0]) * (H - TOP - BOTTOM)
+    def sy(v: float) -> float:
+        return float(H - BOTTOM - (v - yt[0]) / (yt[-1] - yt[0]) * (H - TOP - BOTTOM))
 
     out = _axes(chart, xt, yt, sx, sy)
     if diagonal:

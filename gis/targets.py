@@ -30,7 +30,8 @@ import math
 import re
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
 
 from .config import expect, key_path, shown
 from .errors import ConfigError, Message
@@ -229,27 +230,27 @@ _KIND_KEYS = {"target": "error.targets_kind_target", "count target": "error.targ
 
 
 class _Checker:
-    def __init__(self, origin: str):
+    def __init__(self, origin: str) -> None:
         self.origin = origin
         self.keys: set[str] = set()  # entry keys seen so far (they must be unique)
 
-    def fail(self, where, key: str, /, **params) -> None:
+    def fail(self, where: Message | str, key: str, /, **params: Any) -> NoReturn:
         """Raise the :class:`ConfigError` ``origin: where: <message key filled with params>``."""
         if where == "top level":
             where = Message("error.targets_where_top")
         raise ConfigError.of("error.targets", origin=self.origin, where=where, problem=Message(key, **params))
 
-    def mapping(self, obj, where: str) -> Mapping:
+    def mapping(self, obj: Any, where: Message | str) -> Mapping[str, Any]:
         if not isinstance(obj, Mapping):
             self.fail(where, "error.targets_not_a_mapping", type=type(obj).__name__, value=shown(obj))
         return obj
 
-    def req(self, d: Mapping, name: str, where: str):
+    def req(self, d: Mapping[str, Any], name: str, where: Message | str) -> Any:
         if name not in d or d[name] is None or d[name] == "":
             self.fail(where, "error.targets_missing_field", name=name)
         return d[name]
 
-    def text(self, d: Mapping, name: str, where: str, required: bool = True) -> str:
+    def text(self, d: Mapping[str, Any], name: str, where: Message | str, required: bool = True) -> str:
         v = self.req(d, name, where) if required else d.get(name, "")
         if v is None:
             v = ""
@@ -257,7 +258,7 @@ class _Checker:
             self.fail(where, "error.targets_not_text", name=name, value=shown(v))
         return v.strip() if name not in ("sentence", "quote") else v
 
-    def number(self, d: Mapping, name: str, where: str, positive: bool = True) -> float:
+    def number(self, d: Mapping[str, Any], name: str, where: Message | str, positive: bool = True) -> float:
         v = self.req(d, name, where)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             self.fail(where, "error.targets_not_number", name=name, value=shown(v))
@@ -267,18 +268,18 @@ class _Checker:
             self.fail(where, "error.targets_not_positive", name=name, value=v)
         return float(v)
 
-    def entries(self, data: Mapping, name: str) -> list:
+    def entries(self, data: Mapping[str, Any], name: str) -> list[Any]:
         """The list under top-level key ``name`` (empty if missing)."""
         return list(expect(data.get(name), "list", origin=self.origin, at=name, optional=True) or [])
 
-    def year(self, d: Mapping, where: str, default) -> int:
+    def year(self, d: Mapping[str, Any], where: Message | str, default: int | None) -> int:
         v = d.get("year", default)
         if isinstance(v, bool) or not isinstance(v, int) or not 1949 <= v <= 2100:
             self.fail(where, "error.targets_year", value=shown(v))
         return v
 
 
-def _parse_schedule(c: _Checker, v, where: str):
+def _parse_schedule(c: _Checker, v: Any, where: Message | str) -> str | tuple[float, ...]:
     if v is None or v == "linear":
         return "linear"
     if (
@@ -292,7 +293,7 @@ def _parse_schedule(c: _Checker, v, where: str):
     c.fail(where, "error.targets_schedule", value=shown(v))
 
 
-def _parse_scope(c: _Checker, v, where: str, city_code: str) -> tuple[str, ...] | None:
+def _parse_scope(c: _Checker, v: Any, where: Message | str, city_code: str) -> tuple[str, ...] | None:
     if v is None or v == "city":
         return None
     if isinstance(v, (str, int)):
@@ -300,8 +301,8 @@ def _parse_scope(c: _Checker, v, where: str, city_code: str) -> tuple[str, ...] 
     if not isinstance(v, (list, tuple)) or not v:
         c.fail(where, "error.targets_scope", value=shown(v))
     codes = []
-    for code in v:
-        code = str(code).strip()
+    for raw in v:
+        code = str(raw).strip()
         if not _COUNTY_RE.match(code):
             c.fail(where, "error.targets_scope_code", code=code)
         if city_code == "220800" and code not in COUNTIES:
@@ -313,7 +314,7 @@ def _parse_scope(c: _Checker, v, where: str, city_code: str) -> tuple[str, ...] 
     return tuple(codes)
 
 
-def _parse_statuses(c: _Checker, v, where: str, default, at: str) -> tuple[str, ...]:
+def _parse_statuses(c: _Checker, v: Any, where: Message | str, default: Iterable[str], at: str) -> tuple[str, ...]:
     if v is None:
         return tuple(default)
     v = expect(v, "names", origin=c.origin, at=at)
@@ -335,7 +336,7 @@ _BASE_FIELDS = {"key", "category", "name_zh", "name_en", "value", "unit", "year"
 _NS_FIELDS = {"key", "name_zh", "name_en", "value", "unit_zh", "unit_en", "comparator", "sentence", "quote"}
 
 
-def _unknown_fields(c: _Checker, d: Mapping, allowed: set, where: str) -> None:
+def _unknown_fields(c: _Checker, d: Mapping[str, Any], allowed: set[str], where: Message | str) -> None:
     extra = sorted(set(d) - allowed, key=str)
     if extra:
         c.fail(where, "error.targets_unknown_fields", fields=", ".join(map(repr, extra)), allowed=", ".join(sorted(allowed)))
@@ -400,16 +401,16 @@ def parse_targets(data: Mapping[str, Any], origin: str = "<dict>") -> TargetSet:
 class _Header:
     """What every entry of a targets file inherits: city, year, defaults and categories."""
 
-    city: Mapping
+    city: Mapping[str, Any]
     city_code: str
-    year: int | None
-    defaults: Mapping
+    year: int  # required at the top level
+    defaults: Mapping[str, Any]
     statuses: tuple[str, ...]  # default achieved statuses
     schedule: Any  # default schedule
     categories: dict[str, tuple[str, str]]
 
 
-def _parse_header(c: _Checker, data: Mapping) -> _Header:
+def _parse_header(c: _Checker, data: Mapping[str, Any]) -> _Header:
     """The top level: known keys, the city, the year, the defaults and extra categories."""
     c.mapping(data, "top level")
     _unknown_fields(c, data, _TOP_FIELDS, "top level")
@@ -426,17 +427,17 @@ def _parse_header(c: _Checker, data: Mapping) -> _Header:
     return _Header(city, city_code, year, defaults, statuses, schedule, _parse_categories(c, data))
 
 
-def _parse_categories(c: _Checker, data: Mapping) -> dict[str, tuple[str, str]]:
+def _parse_categories(c: _Checker, data: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     """The built-in categories plus the file's own (code → zh, en names)."""
     categories = dict(CATEGORIES)
-    for code, names in (c.mapping(data.get("categories") or {}, "categories")).items():
-        names = c.mapping(names, f"categories: {code}")
+    for code, given in (c.mapping(data.get("categories") or {}, "categories")).items():
+        names = c.mapping(given, f"categories: {code}")
         categories[str(code)] = (c.text(names, "name_zh", f"categories: {code}"),
                                  c.text(names, "name_en", f"categories: {code}"))
     return categories
 
 
-def _entry(c: _Checker, h: _Header, d: Mapping, kind: str, fields: set) -> tuple[Message, dict]:
+def _entry(c: _Checker, h: _Header, d: Mapping[str, Any], kind: str, fields: set[str]) -> tuple[Message, dict[str, Any]]:
     """The fields every entry has (key, names, sentence, quote, category); where it is."""
     d = c.mapping(d, kind)
     key = str(c.req(d, "key", kind))
@@ -460,7 +461,7 @@ def _entry(c: _Checker, h: _Header, d: Mapping, kind: str, fields: set) -> tuple
     return where, out
 
 
-def _unit(c: _Checker, d: Mapping, where) -> str:
+def _unit(c: _Checker, d: Mapping[str, Any], where: Message | str) -> str:
     """An area unit of :data:`AREA_UNITS`."""
     unit = c.req(d, "unit", where)
     if not isinstance(unit, str) or unit not in AREA_UNITS:
@@ -468,7 +469,7 @@ def _unit(c: _Checker, d: Mapping, where) -> str:
     return unit
 
 
-def _comparator(c: _Checker, h: _Header, d: Mapping, where) -> str:
+def _comparator(c: _Checker, h: _Header, d: Mapping[str, Any], where: Message | str) -> str:
     """A comparator of :data:`COMPARATORS` (default: the file's, else ``at_least``)."""
     comp = d.get("comparator", h.defaults.get("comparator", "at_least"))
     if not isinstance(comp, str) or comp not in COMPARATORS:
@@ -476,7 +477,7 @@ def _comparator(c: _Checker, h: _Header, d: Mapping, where) -> str:
     return comp
 
 
-def _area_target(c: _Checker, h: _Header, d: Mapping, i: int) -> AreaTarget:
+def _area_target(c: _Checker, h: _Header, d: Mapping[str, Any], i: int) -> AreaTarget:
     """Entry ``i`` (from 1) of ``targets``."""
     where, kw = _entry(c, h, d, "target", _AREA_FIELDS)
     tol = d.get("tolerance", h.defaults.get("tolerance", None))
@@ -495,7 +496,7 @@ def _area_target(c: _Checker, h: _Header, d: Mapping, i: int) -> AreaTarget:
     )
 
 
-def _count_target(c: _Checker, h: _Header, d: Mapping, i: int) -> CountTarget:
+def _count_target(c: _Checker, h: _Header, d: Mapping[str, Any], i: int) -> CountTarget:
     """Entry ``i`` (from 1) of ``count_targets``: whole sites, a size range in 亩."""
     where, kw = _entry(c, h, d, "count target", _COUNT_FIELDS)
     value = c.number(d, "value", where)
@@ -517,14 +518,14 @@ def _count_target(c: _Checker, h: _Header, d: Mapping, i: int) -> CountTarget:
     )
 
 
-def _baseline(c: _Checker, h: _Header, d: Mapping) -> Baseline:
+def _baseline(c: _Checker, h: _Header, d: Mapping[str, Any]) -> Baseline:
     """An entry of ``baselines`` (default year: the year before the file's)."""
     where, kw = _entry(c, h, d, "baseline", _BASE_FIELDS)
     return Baseline(**kw, value=c.number(d, "value", where), unit=_unit(c, d, where),
                     year=c.year(d, where, h.year - 1 if h.year else None))
 
 
-def _non_spatial(c: _Checker, h: _Header, d: Mapping) -> NonSpatialTarget:
+def _non_spatial(c: _Checker, h: _Header, d: Mapping[str, Any]) -> NonSpatialTarget:
     """An entry of ``not_tracked``: a target parcels cannot measure."""
     where, kw = _entry(c, h, d, "not_tracked", _NS_FIELDS)
     return NonSpatialTarget(

@@ -41,6 +41,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -79,7 +80,8 @@ def _as_time_table(table: pd.DataFrame | pd.Series) -> pd.DataFrame:
 def _decimal_year(t: pd.DatetimeIndex) -> np.ndarray:
     start = pd.to_datetime(t.year.astype(str) + "-01-01")
     days = np.where(t.is_leap_year, 366.0, 365.0)
-    return t.year.to_numpy() + ((t - start).days.to_numpy() / days)
+    dec: np.ndarray = t.year.to_numpy() + ((t - start).days.to_numpy() / days)
+    return dec
 
 
 def seasonal_peaks(series: pd.Series, season: tuple[int, int] = DEFAULT_SEASON) -> pd.Series:
@@ -115,11 +117,11 @@ def _nanmax_cols(v: np.ndarray) -> np.ndarray:
     return out
 
 
-def _peaks(v: np.ndarray, dates: pd.DatetimeIndex, season: tuple[int, int]):
+def _peaks(v: np.ndarray, dates: pd.DatetimeIndex, season: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Seasonal peaks of every row: ``(years, peaks n × years)``, max of monthly means."""
     yr, mo = dates.year.to_numpy(), dates.month.to_numpy()
     ins = (mo >= season[0]) & (mo <= season[1])
-    keys = sorted({(a, b) for a, b, s_ in zip(yr, mo, ins) if s_})
+    keys = sorted({(a, b) for a, b, s_ in zip(yr, mo, ins, strict=True) if s_})
     years = np.array(sorted({a for a, _ in keys}), dtype="float64")
     if not keys:
         return years, np.empty((v.shape[0], 0))
@@ -138,12 +140,12 @@ def _per_year(v: np.ndarray, years: np.ndarray, project_year: np.ndarray, before
     return out
 
 
-def _pairs(n: int):
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
     j, k = np.triu_indices(n, 1)
     return j, k
 
 
-def _theil_sen(x: np.ndarray, y: np.ndarray, alpha_ci: float = 0.95):
+def _theil_sen(x: np.ndarray, y: np.ndarray, alpha_ci: float = 0.95) -> tuple[np.ndarray, ...]:
     """Row-wise Theil–Sen slope, intercept and CI (as scipy.stats.theilslopes), NaN-aware."""
     from scipy import stats
 
@@ -179,7 +181,7 @@ def _theil_sen(x: np.ndarray, y: np.ndarray, alpha_ci: float = 0.95):
     return slope, icpt, low, high
 
 
-def _kendall(x: np.ndarray, y: np.ndarray):
+def _kendall(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise Kendall tau-b and p-value of y against x, as scipy.stats.kendalltau.
 
     Rows with the same (n, S, tie pattern) share a p-value, computed once by scipy, so
@@ -190,7 +192,7 @@ def _kendall(x: np.ndarray, y: np.ndarray):
     n_rows, T = y.shape
     tau = np.full(n_rows, np.nan)
     p = np.full(n_rows, np.nan)
-    cache: dict[tuple, tuple[float, float]] = {}
+    cache: dict[tuple[Any, ...], tuple[float, float]] = {}
     valid = ~np.isnan(y)
     j, k = _pairs(T)
     both = valid[:, j] & valid[:, k]
@@ -209,7 +211,7 @@ def _kendall(x: np.ndarray, y: np.ndarray):
     return tau, p
 
 
-def _ols(x: np.ndarray, y: np.ndarray):
+def _ols(x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     """Row-wise least-squares slope, intercept, 95 % CI and t-test p-value, NaN-aware."""
     from scipy import stats
 
@@ -236,7 +238,7 @@ def _ols(x: np.ndarray, y: np.ndarray):
     return out
 
 
-def verdict_rule(index: str, alpha: float, min_change: float | None = None, method: str = "theil_sen",
+def verdict_rule(index: str, alpha: float, min_change: float | None = None, method: str = "theil_sen", *,
                  direction: str | None = None, min_years: int = 4, lang: str = "en") -> str:
     """The verdict rule in words, with its numbers (goes into every result row; reports
     show it in their language). ``min_change`` None: the default of the direction.
@@ -304,10 +306,10 @@ def parcel_trend(series: pd.Series, project_year: int | None, *, index: str = "n
     for k, v in out.items():
         if isinstance(v, np.floating):
             out[k] = float(v)
-    return out
+    return dict(out)
 
 
-def assess(table: pd.DataFrame | pd.Series, project_year: int | Mapping | pd.Series | None, *,
+def assess(table: pd.DataFrame | pd.Series, project_year: int | Mapping[Any, Any] | pd.Series | None, *,
            index: str = "ndvi", direction: str | None = None, season: tuple[int, int] = DEFAULT_SEASON,
            method: str = "theil_sen", alpha: float = DEFAULT_ALPHA, min_change: float | None = None,
            min_years: int = 4) -> pd.DataFrame:
@@ -356,7 +358,7 @@ def assess(table: pd.DataFrame | pd.Series, project_year: int | Mapping | pd.Ser
     for k, col in _fit_trend(x, y, n_trend >= max(min_years, 3), method).items():
         out[k] = col
     out["verdict"] = _verdicts(out, py, 1.0 if d == "up" else -1.0, alpha, mc)
-    out["verdict_rule"] = verdict_rule(ix.id, alpha, mc, method, d, min_years)
+    out["verdict_rule"] = verdict_rule(ix.id, alpha, mc, method, direction=d, min_years=min_years)
     return out
 
 
@@ -370,15 +372,17 @@ def _check_trend_options(d: str, direction: str | None, method: str, season: tup
         raise ConfigError.of("error.trend_season", value=season)
 
 
-def _project_years(project_year, index: pd.Index) -> np.ndarray:
+def _project_years(project_year: Any, index: pd.Index) -> np.ndarray:
     """The project year of each row (float, NaN where unknown)."""
     if isinstance(project_year, (Mapping, pd.Series)):
-        return pd.to_numeric(pd.Series(project_year).reindex(index), errors="coerce").to_numpy(dtype="float64")
+        years: np.ndarray = pd.to_numeric(pd.Series(project_year).reindex(index), errors="coerce").to_numpy(
+            dtype="float64")
+        return years
     return np.full(len(index), np.nan if project_year is None or pd.isna(project_year) else float(project_year))
 
 
 def _before_after(out: pd.DataFrame, v: np.ndarray, dates: pd.DatetimeIndex, py: np.ndarray,
-                  season: tuple[int, int]):
+                  season: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, str]:
     """Add the baseline / after means and peaks to ``out``; return the trend's points.
 
     The trend is fitted to the seasonal peaks when some year has several observations,
@@ -436,7 +440,7 @@ def _verdicts(out: pd.DataFrame, py: np.ndarray, sign: float, alpha: float, mc: 
     return np.where(np.isnan(slope) | no_after, "insufficient_data", verdict)
 
 
-def _r(v, digits):
+def _r(v: float | None, digits: int) -> float | None:
     return None if v is None or not np.isfinite(v) else round(float(v), digits)
 
 
@@ -465,17 +469,17 @@ def charts(table: pd.DataFrame, results: pd.DataFrame | None = None, *, season: 
     values = values.tolist()
     pr = np.round(peaks, digits).tolist()
     iyears = [int(yy) for yy in years]
-    res: dict[Any, tuple] = {}
+    res: dict[Any, tuple[Any, ...]] = {}
     if results is not None:
         cols = [results[c].tolist() if c in results.columns else [None] * len(results)
                 for c in ("verdict", "slope_per_year", "intercept", "trend_basis")]
-        res = dict(zip(results.index, zip(*cols)))
+        res = dict(zip(results.index, zip(*cols, strict=True), strict=True))
     out = {}
     for i, key in enumerate(t.index):
         c: dict[str, Any] = {
             "dates": labels,
             "values": values[i],
-            "peaks": {yy: pp for yy, pp in zip(iyears, pr[i]) if pp == pp},
+            "peaks": {yy: pp for yy, pp in zip(iyears, pr[i], strict=True) if not math.isnan(pp)},
             "fit": None,
             "verdict": None,
         }

@@ -15,8 +15,13 @@ Examples
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import overload
 
 import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+"""What an array of areas is (scalars in give floats out; anything array-like gives this)."""
 
 M2_PER_MU_EXACT = Fraction(2000, 3)
 """Square metres in one 亩, as an exact fraction."""
@@ -29,61 +34,109 @@ M2_PER_HA: float = 10_000.0
 M2_PER_KM2: float = 1_000_000.0
 
 
-def _num(x):
-    return np.asarray(x, dtype="float64") if not np.isscalar(x) else float(x)
+@overload
+def _num(x: float) -> float: ...
+@overload
+def _num(x: npt.ArrayLike) -> FloatArray: ...
+def _num(x: npt.ArrayLike) -> float | FloatArray:
+    return np.asarray(x, dtype="float64") if not np.isscalar(x) else float(x)  # type: ignore[arg-type]
 
 
-def m2_to_mu(m2):
+@overload
+def m2_to_mu(m2: float) -> float: ...
+@overload
+def m2_to_mu(m2: npt.ArrayLike) -> FloatArray: ...
+def m2_to_mu(m2: npt.ArrayLike) -> float | FloatArray:
     """Square metres → 亩 (multiply by 0.0015). Scalars or arrays."""
     return _num(m2) * 3 / 2000
 
 
-def mu_to_m2(mu):
+@overload
+def mu_to_m2(mu: float) -> float: ...
+@overload
+def mu_to_m2(mu: npt.ArrayLike) -> FloatArray: ...
+def mu_to_m2(mu: npt.ArrayLike) -> float | FloatArray:
     """亩 → square metres (× 2000/3)."""
     return _num(mu) * 2000 / 3
 
 
-def mu_to_ha(mu):
+@overload
+def mu_to_ha(mu: float) -> float: ...
+@overload
+def mu_to_ha(mu: npt.ArrayLike) -> FloatArray: ...
+def mu_to_ha(mu: npt.ArrayLike) -> float | FloatArray:
     """亩 → hectares (÷ 15)."""
     return _num(mu) / MU_PER_HA
 
 
-def ha_to_mu(ha):
+@overload
+def ha_to_mu(ha: float) -> float: ...
+@overload
+def ha_to_mu(ha: npt.ArrayLike) -> FloatArray: ...
+def ha_to_mu(ha: npt.ArrayLike) -> float | FloatArray:
     """Hectares → 亩 (× 15)."""
     return _num(ha) * MU_PER_HA
 
 
-def mu_to_wan_mu(mu):
+@overload
+def mu_to_wan_mu(mu: float) -> float: ...
+@overload
+def mu_to_wan_mu(mu: npt.ArrayLike) -> FloatArray: ...
+def mu_to_wan_mu(mu: npt.ArrayLike) -> float | FloatArray:
     """亩 → 万亩 (÷ 10,000)."""
     return _num(mu) / MU_PER_WAN_MU
 
 
-def wan_mu_to_mu(wan_mu):
+@overload
+def wan_mu_to_mu(wan_mu: float) -> float: ...
+@overload
+def wan_mu_to_mu(wan_mu: npt.ArrayLike) -> FloatArray: ...
+def wan_mu_to_mu(wan_mu: npt.ArrayLike) -> float | FloatArray:
     """万亩 → 亩 (× 10,000)."""
     return _num(wan_mu) * MU_PER_WAN_MU
 
 
-def wan_mu_to_ha(wan_mu):
+@overload
+def wan_mu_to_ha(wan_mu: float) -> float: ...
+@overload
+def wan_mu_to_ha(wan_mu: npt.ArrayLike) -> FloatArray: ...
+def wan_mu_to_ha(wan_mu: npt.ArrayLike) -> float | FloatArray:
     """万亩 → hectares."""
     return mu_to_ha(wan_mu_to_mu(wan_mu))
 
 
-def m2_to_ha(m2):
+@overload
+def m2_to_ha(m2: float) -> float: ...
+@overload
+def m2_to_ha(m2: npt.ArrayLike) -> FloatArray: ...
+def m2_to_ha(m2: npt.ArrayLike) -> float | FloatArray:
     """Square metres → hectares."""
     return _num(m2) / M2_PER_HA
 
 
-def m2_to_km2(m2):
+@overload
+def m2_to_km2(m2: float) -> float: ...
+@overload
+def m2_to_km2(m2: npt.ArrayLike) -> FloatArray: ...
+def m2_to_km2(m2: npt.ArrayLike) -> float | FloatArray:
     """Square metres → km²."""
     return _num(m2) / M2_PER_KM2
 
 
-def km2_to_mu(km2):
+@overload
+def km2_to_mu(km2: float) -> float: ...
+@overload
+def km2_to_mu(km2: npt.ArrayLike) -> FloatArray: ...
+def km2_to_mu(km2: npt.ArrayLike) -> float | FloatArray:
     """km² → 亩 (× 1500)."""
     return _num(km2) * MU_PER_KM2
 
 
-def mu_to_km2(mu):
+@overload
+def mu_to_km2(mu: float) -> float: ...
+@overload
+def mu_to_km2(mu: npt.ArrayLike) -> FloatArray: ...
+def mu_to_km2(mu: npt.ArrayLike) -> float | FloatArray:
     """亩 → km² (÷ 1500)."""
     return _num(mu) / MU_PER_KM2
 
@@ -93,7 +146,11 @@ UNITS = tuple(_TO_M2)
 """Unit codes understood by :func:`convert`."""
 
 
-def convert(value, from_unit: str, to_unit: str):
+@overload
+def convert(value: float, from_unit: str, to_unit: str) -> float: ...
+@overload
+def convert(value: npt.ArrayLike, from_unit: str, to_unit: str) -> FloatArray: ...
+def convert(value: npt.ArrayLike, from_unit: str, to_unit: str) -> float | FloatArray:
     """Convert an area between any two of ``m2, mu, ha, wan_mu, km2``.
 
     Examples
@@ -126,7 +183,7 @@ INFER_MIN_SHARE = 0.5
 """…and at least this share of the rows fits it on its own."""
 
 
-def infer_area_unit(declared, computed_mu) -> tuple[str | None, float, float]:
+def infer_area_unit(declared: npt.ArrayLike, computed_mu: npt.ArrayLike) -> tuple[str | None, float, float]:
     """The unit of declared areas, judged from their ratio to the computed area in 亩.
 
     Returns ``(unit, median ratio, share of rows that fit the unit)``; ``unit`` is None

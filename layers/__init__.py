@@ -1,5 +1,14 @@
 """layers — agrigis' data room: the layer catalogue, bundled real layers, readers, registry.
 
+What comes in and what is kept: readers of any vector or raster a user brings (``io``,
+``fields``, ``sheets``, ``samples``, the national TXT ``boundary_txt``), the catalogue
+(``catalog`` + ``catalog.yml``; counties and other roles are found only through
+:meth:`~layers.catalog.Catalog.load_role`), the bundled real layers (``data/``), the
+project registry (``registry/``: rules, GeoPackage and PostGIS back-ends, exports),
+satellite products (``imagery/``), inspections, QGIS styles and the synthetic demo data
+(``demo*``). It may import ``gis`` (to compute: areas, CRSs, checks) and third-party
+readers; never ``maps`` or ``workflows``.
+
 >>> import layers
 >>> counties = layers.load("counties", workspace=False)   # real, EPSG:4490
 >>> sorted(counties["county_code"])

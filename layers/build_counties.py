@@ -111,7 +111,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     counties, city = build()
     km2 = area_m2(counties) / 1e6
-    for (_, r), a in zip(counties.iterrows(), km2):
+    for (_, r), a in zip(counties.iterrows(), km2, strict=True):
         print(f"{r.county_code} {r.name_zh} {r.name_pinyin:14s} {a:10.2f} km²  "
               f"{shapely.get_num_coordinates(r.geometry):6d} vertices")
     print(f"{CITY_CODE} 白城市 (union)          {float(area_m2(city)[0]) / 1e6:10.2f} km²")

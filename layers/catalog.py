@@ -89,8 +89,6 @@ def _parse(path: Path) -> list[LayerEntry]:
 
 def _entry(item: Any, i: int, path: Path, seen: set[str]) -> LayerEntry:
     """Validate entry ``i`` (from 1) of catalogue ``path``; ``seen`` collects the names."""
-    import pyproj
-
     where = Message("error.catalog_entry", path=path, i=i)
     if not isinstance(item, dict):
         raise ConfigError.of("error.catalog_not_a_mapping", where=where, item=shown(item))
@@ -104,13 +102,30 @@ def _entry(item: Any, i: int, path: Path, seen: set[str]) -> LayerEntry:
     if unknown:
         raise ConfigError.of("error.catalog_unknown_keys", where=where, keys=", ".join(unknown),
                              allowed=", ".join(sorted(_ALLOWED)))
-    for k in ("name", "kind", "path"):  # a name may be a number: 2024
+    name = _checked_name(item, i, path, where, seen)
+    kind = item["kind"]
+    _check_values(item, where)
+    fields = {k: item.get(k) for k in _TEXT}
+    return LayerEntry(name=name, kind=kind, path=(path.parent / item["path"]).resolve(),
+                      synthetic=item["synthetic"], catalog=path, **fields)
+
+
+def _checked_name(item: dict, i: int, path: Path, where: Message, seen: set[str]) -> str:
+    """The entry's name, once in the catalogue; name, kind and path are texts (a name may be 2024)."""
+    for k in ("name", "kind", "path"):
         if not (k == "name" and isinstance(item[k], int) and not isinstance(item[k], bool)):
             expect(item[k], "text", origin=path, at=key_path("layers", i, k))
     name = str(item["name"])
     if name in seen:
         raise ConfigError.of("error.catalog_duplicate_name", where=where, name=name)
     seen.add(name)
+    return name
+
+
+def _check_values(item: dict, where: Message) -> None:
+    """Kind, the synthetic flag, the text fields, the CRS and ``layer`` (vectors only) are valid."""
+    import pyproj
+
     kind = item["kind"]
     if kind not in KINDS:
         raise ConfigError.of("error.catalog_unknown_kind", where=where, kind=kind)
@@ -127,9 +142,6 @@ def _entry(item: Any, i: int, path: Path, seen: set[str]) -> LayerEntry:
             raise ConfigError.of("error.catalog_crs", where=where, crs=crs, detail=exc) from exc
     if item.get("layer") and kind != "vector":
         raise ConfigError.of("error.catalog_layer_vector_only", where=where)
-    fields = {k: item.get(k) for k in _TEXT}
-    return LayerEntry(name=name, kind=kind, path=(path.parent / item["path"]).resolve(),
-                      synthetic=item["synthetic"], catalog=path, **fields)
 
 
 def _workspace_catalog(workspace) -> Path | None:

@@ -534,6 +534,29 @@ def map_fields(
         problem found); their index is that of ``df``.
     """
     m = mapping or load_mapping()
+    category, status, year = _options(m, category, status, year)
+    cols = _matched_columns(m, df, source, category=category, year=year, status=status)
+    t = _Table(df, cols, lang)
+    rows = pd.DataFrame(index=df.index)
+    rows["_row"] = df["_row"].to_numpy() if "_row" in df else np.arange(1, len(df) + 1)
+    rows["project_code"] = _codes(t)
+    rows["project_name"] = _text(t.col("project_name"))
+    for kind, opt in (("category", category), ("status", status)):
+        rows[kind] = opt if opt is not None else _choices(t, m, kind)
+    rows["year"] = year if year is not None else _years(t)
+    for fld, what in (("declared_area_mu", "area"), ("investment_wan_yuan", "investment")):
+        rows[fld] = _numbers(t, fld, what, unit=cols.get("_area_unit", "mu"))
+    rows["county_declared"] = _counties(t, m)
+    reject_near_duplicates(rows["project_code"].where(t.reasons.isna()), rows["_row"], t.reject, lang)
+    rows["_part_of"] = _parts(t, rows)
+    rows["_repair"] = t.notes
+    bad = t.reasons.notna()
+    rejects = pd.DataFrame({"_row": rows.loc[bad, "_row"], "reason": t.reasons[bad]})
+    return rows.loc[~bad].copy(), rejects
+
+
+def _options(m: FieldMapping, category, status, year) -> tuple[str | None, str | None, int | None]:
+    """The command-line values for every row, as codes: unknown ones are refused."""
     if category is not None:
         code = m.value("category", category)
         if code is None:
@@ -549,7 +572,12 @@ def map_fields(
             year = parse_year(year)
         except ValueError as exc:
             raise InputError.of("error.year_option", problem=exc) from None
+    return category, status, year
 
+
+def _matched_columns(m: FieldMapping, df: pd.DataFrame, source: str, *, category, year, status) -> dict[str, str]:
+    """Source column of each field; a code column is needed, and category, year and status
+    unless given for every row."""
     cols = m.match_columns(df.columns)
     if "project_code" not in cols:
         shown = [str(c) for c in df.columns if not str(c).startswith("_")]  # never agrigis's own _row, _repair
@@ -559,138 +587,149 @@ def map_fields(
                                     ("status", status, "--status", "error.field_status")):
         if fld not in cols and opt is None:
             raise InputError.of("error.no_field_column", source=source, option=optname, field=Message(what))
+    return cols
 
-    n = len(df)
-    rows = pd.DataFrame(index=df.index)
-    rows["_row"] = df["_row"].to_numpy() if "_row" in df else np.arange(1, n + 1)
-    reasons = pd.Series([None] * n, index=df.index, dtype=object)
 
-    def reject(mask, why) -> None:
+class _Table:
+    """The source table being mapped: its columns, the first reject reason and the repair
+    notes of each row."""
+
+    def __init__(self, df: pd.DataFrame, cols: dict[str, str], lang: str) -> None:
+        self.df, self.cols, self.lang = df, cols, lang
+        self.reasons = pd.Series([None] * len(df), index=df.index, dtype=object)
+        self.notes = pd.Series([None] * len(df), index=df.index, dtype=object)
+
+    def col(self, fld: str) -> pd.Series:
+        """The source column of ``fld`` as objects (all None if the table has none)."""
+        if fld in self.cols:
+            return self.df[self.cols[fld]].astype(object)
+        return pd.Series([None] * len(self.df), index=self.df.index, dtype=object)
+
+    def reject(self, mask, why) -> None:
         """Give rows in ``mask`` the reason ``why`` (str or Series) unless they have one."""
-        mask = pd.Series(np.asarray(mask, dtype=bool), index=df.index) & reasons.isna()
+        mask = pd.Series(np.asarray(mask, dtype=bool), index=self.df.index) & self.reasons.isna()
         if mask.any():
-            reasons[mask] = why[mask] if isinstance(why, pd.Series) else why
+            self.reasons[mask] = why[mask] if isinstance(why, pd.Series) else why
 
-    def col(fld) -> pd.Series:
-        if fld in cols:
-            return df[cols[fld]].astype(object)
-        return pd.Series([None] * n, index=df.index, dtype=object)
+    def note(self, texts: pd.Series) -> None:
+        """Add repair notes (text or None per row) to the rows' ``_repair``."""
+        sep = label("registry.separator", self.lang)
+        for i in texts.index[texts.notna()]:
+            self.notes[i] = texts[i] if self.notes[i] is None else f"{self.notes[i]}{sep}{texts[i]}"
 
-    def per_value(series: pd.Series, fn) -> tuple[pd.Series, pd.Series]:
-        """Apply ``fn(value) -> (result, error or None)`` once per distinct value."""
+    def per_value(self, series: pd.Series, fn) -> pd.Series:
+        """Apply ``fn(value) -> (result, error or None)`` once per distinct value; rows with an
+        error are rejected with it. Returns the results."""
         codes, uniq = pd.factorize(series.astype(object), use_na_sentinel=True)
         res = np.empty(len(uniq) + 1, dtype=object)
         err = np.empty(len(uniq) + 1, dtype=object)
         for k, u in enumerate(uniq):
             res[k], err[k] = fn(None if _missing(u) else u)
         res[-1], err[-1] = fn(None)  # code -1: missing
-        return (pd.Series(res[codes], index=series.index, dtype=object),
-                pd.Series(err[codes], index=series.index, dtype=object))
+        errs = pd.Series(err[codes], index=series.index, dtype=object)
+        self.reject(errs.notna(), errs)
+        return pd.Series(res[codes], index=series.index, dtype=object)
 
-    def text(series: pd.Series) -> pd.Series:
-        t = series.astype("string").str.strip()
-        return t.astype(object).where(t.notna() & (t != ""), None)
 
-    notes = pd.Series([None] * n, index=df.index, dtype=object)
+def _text(series: pd.Series) -> pd.Series:
+    t = series.astype("string").str.strip()
+    return t.astype(object).where(t.notna() & (t != ""), None)
 
-    def note(texts: pd.Series) -> None:
-        """Add repair notes (text or None per row) to ``rows["_repair"]``."""
-        sep = label("registry.separator", lang)
-        for i in texts.index[texts.notna()]:
-            notes[i] = texts[i] if notes[i] is None else f"{notes[i]}{sep}{texts[i]}"
+
+def _codes(t: _Table) -> pd.Series:
+    """Project codes: NFKC, stripped, numeric codes read as floats without their ".0"; a
+    changed code is noted."""
+    lang, column = t.lang, t.cols["project_code"]
 
     def code_of(v):
         if v is None:
-            return None, message("reject.no_code", lang, column=cols["project_code"])
+            return None, message("reject.no_code", lang, column=column)
         try:
-            return project_code(v, cols["project_code"]), None
+            return project_code(v, column), None
         except ValueProblem as exc:
             return None, exc.text(lang)
 
-    # project code: NFKC, stripped, numeric codes read as floats without their ".0"
-    code, errs = per_value(col("project_code"), code_of)
-    reject(errs.notna(), errs)
-    raw = col("project_code")
+    raw = t.col("project_code")
+    code = t.per_value(raw, code_of)
     changed = code.notna() & raw.map(lambda v: isinstance(v, str)) & (code != raw.map(lambda v: str(v).strip()))
-    note(pd.Series([message("repair.code_normalised", lang, raw=r, code=c) if ch else None
-                    for r, c, ch in zip(raw, code, changed, strict=True)], index=df.index, dtype=object))
-    rows["project_code"] = code.astype(object)
-    rows["project_name"] = text(col("project_name"))
+    t.note(pd.Series([message("repair.code_normalised", lang, raw=r, code=c) if ch else None
+                      for r, c, ch in zip(raw, code, changed, strict=True)], index=raw.index, dtype=object))
+    return code.astype(object)
 
-    for kind, opt in (("category", category), ("status", status)):
-        if opt is not None:
-            rows[kind] = opt
-            continue
-        codes = CATEGORIES if kind == "category" else STATUSES
-        # the choices: codes in English, the Chinese names in Chinese
-        sep = label("registry.list_separator", lang)
-        choices = sep.join(codes) if lang == "en" else sep.join(zh for zh, _ in codes.values())
-        field_name = kind if lang == "en" else label(f"column.{kind}", lang)
 
-        def lookup(v, kind=kind, choices=choices, field_name=field_name):
-            c = m.value(kind, v)
-            if c is not None:
-                return c, None
-            params = {"field": field_name, "column": cols[kind], "choices": choices, "option": kind}
-            if v is None:
-                return None, message("reject.empty_value", lang, **params)
-            return None, message("reject.unknown_value", lang, value=v, **params)
+def _choices(t: _Table, m: FieldMapping, kind: str) -> pd.Series:
+    """Category or status codes from the file's column; the reason of an unknown value lists
+    the choices (codes in English, the Chinese names in Chinese)."""
+    lang = t.lang
+    codes = CATEGORIES if kind == "category" else STATUSES
+    sep = label("registry.list_separator", lang)
+    choices = sep.join(codes) if lang == "en" else sep.join(zh for zh, _ in codes.values())
+    params = {"field": kind if lang == "en" else label(f"column.{kind}", lang), "column": t.cols[kind],
+              "choices": choices, "option": kind}
 
-        vals, errs = per_value(col(kind), lookup)
-        reject(errs.notna(), errs)
-        rows[kind] = vals.astype(object)
+    def lookup(v):
+        c = m.value(kind, v)
+        if c is not None:
+            return c, None
+        if v is None:
+            return None, message("reject.empty_value", lang, **params)
+        return None, message("reject.unknown_value", lang, value=v, **params)
 
-    if year is not None:
-        rows["year"] = year
-    else:
-        def yr(v):
-            if v is None:
-                return None, message("reject.year_empty", lang, column=cols["year"])
-            try:
-                return parse_year(v), None
-            except ValueProblem as exc:
-                return None, message("reject.in_column", lang, problem=exc.text(lang), column=cols["year"])
+    return t.per_value(t.col(kind), lookup).astype(object)
 
-        vals, errs = per_value(col("year"), yr)
-        reject(errs.notna(), errs)
-        rows["year"] = pd.array(vals.tolist(), dtype="Int64")
 
-    unit = cols.get("_area_unit", "mu")
-    for fld, what in (("declared_area_mu", "area"), ("investment_wan_yuan", "investment")):
-        comma_notes: dict = {}
+def _years(t: _Table) -> pd.arrays.IntegerArray:
+    """Years from the file's column."""
+    lang, column = t.lang, t.cols["year"]
 
-        def num(v, fld=fld, what=what, comma_notes=comma_notes):
-            if v is None:
-                return np.nan, None
-            try:
-                x, comma = read_number(v, what)
-            except ValueProblem as exc:
-                problem = exc.text(lang, what=label(f"field.{what}", lang))
-                return np.nan, message("reject.in_column", lang, problem=problem, column=cols[fld])
-            if comma:
-                repair = message("repair.decimal_comma", lang, what=label(f"field.{what}", lang), raw=v,
-                                 value=format(x, ".15g"))
-                comma_notes[v] = message("reject.in_column", lang, problem=repair, column=cols[fld])
-            x = float(convert(x, unit, "mu")) if fld == "declared_area_mu" and unit != "mu" else x
-            if x > _LIMITS[fld]:
-                problem = message("reject.number_too_large", lang, what=label(f"field.{what}", lang), value=v,
-                                  limit=format(_LIMITS[fld], "g"))
-                return np.nan, message("reject.in_column", lang, problem=problem, column=cols[fld])
-            return x, None
+    def yr(v):
+        if v is None:
+            return None, message("reject.year_empty", lang, column=column)
+        try:
+            return parse_year(v), None
+        except ValueProblem as exc:
+            return None, message("reject.in_column", lang, problem=exc.text(lang), column=column)
 
-        c = col(fld)
-        fast = pd.to_numeric(c, errors="coerce")
-        if fld in cols and fast.notna().sum() == c.map(lambda v: not _missing(v)).sum() and (fast.dropna() >= 0).all():
-            x = fast.to_numpy(dtype="float64")  # all plain non-negative numbers
-            x = x if unit == "mu" or fld != "declared_area_mu" else np.asarray(convert(x, unit, "mu"))
-            if not (x[~np.isnan(x)] > _LIMITS[fld]).any():  # inf and absurd values get their reason per row
-                rows[fld] = x
-                continue
-        vals, errs = per_value(c, num)
-        reject(errs.notna(), errs)
-        note(c.map(lambda v, d=comma_notes: d.get(v) if isinstance(v, str) else None).astype(object))
-        rows[fld] = vals.to_numpy(dtype="float64")
+    return pd.array(t.per_value(t.col("year"), yr).tolist(), dtype="Int64")
 
+
+def _numbers(t: _Table, fld: str, what: str, *, unit: str) -> np.ndarray:
+    """Declared area (亩, converted from ``unit``) or investment: plain non-negative numbers
+    in one pass, otherwise value by value (decimal commas noted, absurd values rejected)."""
+    c = t.col(fld)
+    fast = pd.to_numeric(c, errors="coerce")
+    if fld in t.cols and fast.notna().sum() == c.map(lambda v: not _missing(v)).sum() and (fast.dropna() >= 0).all():
+        x = fast.to_numpy(dtype="float64")  # all plain non-negative numbers
+        x = x if unit == "mu" or fld != "declared_area_mu" else np.asarray(convert(x, unit, "mu"))
+        if not (x[~np.isnan(x)] > _LIMITS[fld]).any():  # inf and absurd values get their reason per row
+            return x
+    lang, column, name = t.lang, t.cols.get(fld), label(f"field.{what}", t.lang)
+    comma_notes: dict = {}
+
+    def num(v):
+        if v is None:
+            return np.nan, None
+        try:
+            x, comma = read_number(v, what)
+        except ValueProblem as exc:
+            return np.nan, message("reject.in_column", lang, problem=exc.text(lang, what=name), column=column)
+        if comma:
+            repair = message("repair.decimal_comma", lang, what=name, raw=v, value=format(x, ".15g"))
+            comma_notes[v] = message("reject.in_column", lang, problem=repair, column=column)
+        x = float(convert(x, unit, "mu")) if fld == "declared_area_mu" and unit != "mu" else x
+        if x > _LIMITS[fld]:
+            problem = message("reject.number_too_large", lang, what=name, value=v, limit=format(_LIMITS[fld], "g"))
+            return np.nan, message("reject.in_column", lang, problem=problem, column=column)
+        return x, None
+
+    vals = t.per_value(c, num)
+    t.note(c.map(lambda v: comma_notes.get(v) if isinstance(v, str) else None).astype(object))
+    return vals.to_numpy(dtype="float64")
+
+
+def _counties(t: _Table, m: FieldMapping) -> pd.Series:
+    """The county each row declares (code), if the file has a county column."""
+    lang = t.lang
     county_choices = label("registry.list_separator", lang).join(f"{k} {z}" for k, (z, _) in COUNTIES.items())
 
     def cty(v):
@@ -698,42 +737,38 @@ def map_fields(
             return None, None
         code = m.county(v)
         if code is None:
-            return None, message("reject.unknown_county", lang, value=v, column=cols["county"],
+            return None, message("reject.unknown_county", lang, value=v, column=t.cols["county"],
                                  choices=county_choices)
         return code, None
 
-    vals, errs = per_value(col("county"), cty)
-    reject(errs.notna(), errs)
-    rows["county_declared"] = vals.astype(object)
+    return t.per_value(t.col("county"), cty).astype(object)
 
-    # Several rows with one code: parts of one parcel when every attribute agrees (a
-    # multi-part parcel saved as single parts, or several field-map sketches of one
-    # project) -> marked in ``_part_of`` (first row of the group) and merged by the
-    # caller; otherwise none of them can be trusted and all are rejected.
-    reject_near_duplicates(rows["project_code"].where(reasons.isna()), rows["_row"], reject, lang)
-    rows["_part_of"] = rows["_row"]
-    ok_codes = rows["project_code"].where(reasons.isna())
+
+def _parts(t: _Table, rows: pd.DataFrame) -> pd.Series:
+    """Several rows with one code are parts of one parcel when every attribute agrees (a
+    multi-part parcel saved as single parts, or several field-map sketches of one project):
+    each gets the first row of its group, and the caller merges them. Otherwise none of them
+    can be trusted and all are rejected. Returns ``_part_of``."""
+    part_of = rows["_row"].copy()
+    ok_codes = rows["project_code"].where(t.reasons.isna())
     dup = ok_codes.duplicated(keep=False) & ok_codes.notna()
-    if dup.any():
-        same = ["project_name", "category", "year", "status", "county_declared", "investment_wan_yuan"]
-        d = rows.loc[dup, ["project_code", "_row", *same]].astype(object)
-        d = d.where(d.notna(), "<NA>")
-        n_variants = d.groupby("project_code")[same].nunique().max(axis=1)
-        first = d.groupby("project_code")["_row"].transform("min")
-        agree = d["project_code"].map(n_variants) == 1
-        rows.loc[agree[agree].index, "_part_of"] = first[agree].to_numpy(dtype="int64")
-        conflict = agree[~agree].index
-        if len(conflict):
-            sep = label("registry.list_separator", lang)
-            groups = rows.loc[conflict].groupby("project_code")["_row"].apply(lambda s: sep.join(map(str, s)))
-            msg = rows.loc[conflict, "project_code"].map(
-                lambda c: message("reject.duplicate_code", lang, code=c, rows=groups[c]))
-            reject(rows.index.isin(conflict), msg.reindex(df.index))
-
-    rows["_repair"] = notes
-    bad = reasons.notna()
-    rejects = pd.DataFrame({"_row": rows.loc[bad, "_row"], "reason": reasons[bad]})
-    return rows.loc[~bad].copy(), rejects
+    if not dup.any():
+        return part_of
+    same = ["project_name", "category", "year", "status", "county_declared", "investment_wan_yuan"]
+    d = rows.loc[dup, ["project_code", "_row", *same]].astype(object)
+    d = d.where(d.notna(), "<NA>")
+    n_variants = d.groupby("project_code")[same].nunique().max(axis=1)
+    first = d.groupby("project_code")["_row"].transform("min")
+    agree = d["project_code"].map(n_variants) == 1
+    part_of.loc[agree[agree].index] = first[agree].to_numpy(dtype="int64")
+    conflict = agree[~agree].index
+    if len(conflict):
+        sep = label("registry.list_separator", t.lang)
+        groups = rows.loc[conflict].groupby("project_code")["_row"].apply(lambda s: sep.join(map(str, s)))
+        msg = rows.loc[conflict, "project_code"].map(
+            lambda c: message("reject.duplicate_code", t.lang, code=c, rows=groups[c]))
+        t.reject(rows.index.isin(conflict), msg.reindex(t.df.index))
+    return part_of
 
 
 def reject_near_duplicates(codes: pd.Series, src_rows: pd.Series, reject, lang: str = DEFAULT_LANG) -> None:

@@ -1,5 +1,8 @@
 """maps — agrigis' drawing room: self-contained, safe, Chinese-first offline field maps.
 
+It may import ``gis`` (labels, units, GCJ-02, errors, the atomic writer) and its own
+assets; never ``layers`` or ``workflows``: a map is handed its data.
+
 Functions take GeoDataFrames / DataArrays (never import ``layers``) and return a
 :class:`~maps.base.FieldMap`; ``.save(path)`` writes one HTML file with every script and
 stylesheet inlined (Leaflet from the pinned ``xstatic-leaflet``, our own small script for

@@ -99,7 +99,7 @@ class FieldMap:
         Label the data as synthetic demo data in the attribution and legend.
     """
 
-    def __init__(self, title: str = "", lang: str = "zh", basemap: str = "osm", tianditu_key: str | None = None,
+    def __init__(self, title: str = "", lang: str = "zh", *, basemap: str = "osm", tianditu_key: str | None = None,
                  online: bool = False, attribution: str | None = None, synthetic: bool = False):
         self.lang = check_lang(lang)
         self.title = title
@@ -144,7 +144,7 @@ class FieldMap:
         """A legend section: ``items`` are (label, swatch style) pairs; ``kind: 'line'`` draws a line."""
         self.legend.append({"title": title, "items": [{"label": str(t), "swatch": sw} for t, sw in items], "note": note})
 
-    def _add_series(self, g, props: dict, popup: dict, series: dict | None, series_label: str | None,
+    def _add_series(self, g, props: dict, popup: dict, series: dict | None, *, label: str | None,
                     marks: dict | None = None) -> None:
         """A trend chart in ``popup`` from ``series`` (project_code → (dates, values)).
 
@@ -153,13 +153,13 @@ class FieldMap:
         """
         if series and "project_code" in g.columns:
             props["ts"], dates = series_column(g["project_code"].astype(str), series)
-            popup["series"] = {"field": "ts", "label": series_label or self.L("maps.trend"), "dates": dates}
+            popup["series"] = {"field": "ts", "label": label or self.L("maps.trend"), "dates": dates}
             if marks:
                 props["tw"] = [_marks(marks.get(str(c))) for c in g["project_code"]]
                 popup["series"]["marks"] = "tw"
 
     # ------------------------------------------------------------------ layers
-    def add_parcels(self, gdf, name: str | None = None, series: dict | None = None, series_label: str | None = None,
+    def add_parcels(self, gdf, name: str | None = None, *, series: dict | None = None, series_label: str | None = None,
                     simplify_m: float | None = None, show: bool = True, legend: bool = True, note: str | None = None,
                     layer_id: str = "parcels") -> None:
         """Project parcels coloured by category and styled by status, with popups and tooltips.
@@ -175,7 +175,7 @@ class FieldMap:
         if "area_mu" not in g.columns or g["area_mu"].isna().any():
             g = g.copy()
             computed = area_mu(gdf.loc[g.index])  # on the stored (unshifted) geometry
-            g["area_mu"] = g["area_mu"].fillna(dict(zip(g.index, computed))) if "area_mu" in g.columns else computed
+            g["area_mu"] = g["area_mu"].fillna(dict(zip(g.index, computed, strict=True))) if "area_mu" in g.columns else computed
         props: dict[str, object] = {"k": "project_code", "c": "category", "s": "status", "a": "area_mu"}
         rows = [
             [self.L("column.project_code"), "k", "text"],
@@ -196,7 +196,7 @@ class FieldMap:
             props["i"] = "investment_wan_yuan"
             rows.append([self.L("column.investment_wan_yuan"), "i", "num"])
         popup = {"title": "n" if "n" in props else "k", "rows": rows}
-        self._add_series(g, props, popup, series, series_label)
+        self._add_series(g, props, popup, series, label=series_label)
         cats = [c for c in dict.fromkeys(g["category"].astype(str))]
         sts = [s for s in STATUSES if s in set(g["status"].astype(str))]
         spec = {
@@ -252,12 +252,12 @@ class FieldMap:
             spec["style"]["by"] = [classes]
         if popup and interactive:
             spec["popup"] = {"title": title_col, "rows": [list(r) for r in popup]}
-            self._add_series(g, props, spec["popup"], series, series_label, series_marks)
+            self._add_series(g, props, spec["popup"], series, label=series_label, marks=series_marks)
         if tooltip_col and interactive:
             spec["tooltip"] = [["", tooltip_col, "text"]]
         if label_col:
             pts = g.geometry.representative_point()
-            spec["labels"] = [[round(p.y, 6), round(p.x, 6), str(t)] for p, t in zip(pts, g[label_col])]
+            spec["labels"] = [[round(p.y, 6), round(p.x, 6), str(t)] for p, t in zip(pts, g[label_col], strict=True)]
         # the same geometries (a choropleth per target, the county outlines) are written once
         digest = hashlib.sha1(b"".join(shapely.to_wkb(np.asarray(g.geometry.values, dtype=object)))).hexdigest()
         spec["id"] = layer_id or f"layer{len(self.layers)}"

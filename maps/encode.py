@@ -101,7 +101,7 @@ def feature_collection(gdf, props: dict[str, object] | None = None, precision: i
     gstr = geometry_strings(np.asarray(geoms)[keep], precision, simplify_m)
     idx = np.flatnonzero(keep)
     parts = []
-    for g, i in zip(gstr, idx):
+    for g, i in zip(gstr, idx, strict=True):
         p = json.dumps({k: v[i] for k, v in cols.items()}, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         parts.append('{"type":"Feature","geometry":' + g + ',"properties":' + p + "}")
     return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"
@@ -141,16 +141,16 @@ def encode_geometries(geoms, precision: int = PRECISION) -> tuple[list, list[int
         coords, cidx = shapely.get_coordinates(rings, return_index=True)
         encoded = _delta_groups(coords, cidx, scale, drop_last=True)
         per_poly: list[list] = [[] for _ in range(len(polys))]
-        for ring, pi in zip(encoded, ridx[np.unique(cidx)]):
+        for ring, pi in zip(encoded, ridx[np.unique(cidx)], strict=True):
             per_poly[pi].append(ring)
-        for rings_of, fi in zip(per_poly, fidx):
+        for rings_of, fi in zip(per_poly, fidx, strict=True):
             out[fi].append(rings_of)
             kinds[fi] = 0
     for ids, kind in (((1, 2), 1), ((0,), 2)):
         m = np.isin(tid, ids)
         if m.any():
             coords, cidx = shapely.get_coordinates(parts[m], return_index=True)
-            for flat, fi in zip(_delta_groups(coords, cidx, scale, drop_last=False), pidx[m][np.unique(cidx)]):
+            for flat, fi in zip(_delta_groups(coords, cidx, scale, drop_last=False), pidx[m][np.unique(cidx)], strict=True):
                 out[fi].append(flat)
                 kinds[fi] = kind
     return out, kinds

@@ -29,7 +29,6 @@ import contextlib
 import logging
 import math
 import sqlite3
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -334,12 +333,9 @@ def embed_file(path, bounds, budget: TileBudget = TileBudget()) -> EmbeddedTiles
 
 
 # ---------------------------------------------------------------------- choosing
-WORKERS = 2
-"""Threads reading and encoding the tiles of a source that allows it (``threadsafe``, a
-GeoTIFF): GDAL lets go of the GIL while it warps and encodes."""
 SAMPLE = 32
-"""Tiles read first, spread over a level of a source without whole-level reads, to judge
-whether the level can fit at all (they are kept for the level if it is read)."""
+"""Tiles read first, spread over a level of a source that cuts its tiles on demand (a
+GeoTIFF) or has no whole-level read (PMTiles), to judge whether the level can fit at all."""
 SKIP_FACTOR = 1.5
 """A level is left unread when its estimate is over this many times the room left (a
 sample of 32 tiles judges a level to about 10 %)."""
@@ -354,81 +350,78 @@ def _entry_size(key: str, data: bytes) -> int:
     return len(key) + _b64_len(len(data)) + 6
 
 
-def _fetch(source: TileSource, z: int, coords: list, room: int, pool) -> list[bytes | None] | None:
+def _fetch(source: TileSource, z: int, coords: list, room: int) -> list[bytes | None] | None:
     """``source.get`` of every ``(x, y)``, in order; None as soon as the tiles read take
-    more than ``room`` bytes (every thread stops). Through ``pool`` in :data:`WORKERS` runs
-    of neighbouring tiles, so each thread's warp reuses the blocks it computed."""
-    lock, over, taken = threading.Lock(), threading.Event(), [0]
-
-    def run(cs: list[tuple[int, int]]) -> list[bytes | None]:
-        got = []
-        for x, y in cs:
-            if over.is_set():
-                break
-            got.append(data := source.get(z, x, y))
-            if _usable(data):
-                with lock:
-                    taken[0] += _entry_size(f"{z}/{x}/{y}", data)
-                    if taken[0] > room:
-                        over.set()
-        return got
-
-    if pool is None or len(coords) < 2:
-        out = run(coords)
-    else:
-        n = -(-len(coords) // WORKERS)
-        out = [d for part in pool.map(run, [coords[i:i + n] for i in range(0, len(coords), n)]) for d in part]
-    return None if over.is_set() else out
+    more than ``room`` bytes."""
+    got, taken = [], 0
+    for x, y in coords:
+        got.append(data := source.get(z, x, y))
+        if _usable(data):
+            taken += _entry_size(f"{z}/{x}/{y}", data)
+            if taken > room:
+                return None
+    return got
 
 
-def _estimate(source: TileSource, z: int, coords: list, pool) -> tuple[float, dict]:
+def _estimate(source: TileSource, z: int, coords: list) -> tuple[float, dict]:
     """Bytes a level would take, judged from :data:`SAMPLE` of its tiles (empty ones
     counted as empty), and the tiles read for it."""
     step = max(1, len(coords) // SAMPLE)
     sample = coords[step // 2::step]
-    got = dict(zip(sample, _fetch(source, z, sample, 2 ** 62, pool), strict=True))
+    got = dict(zip(sample, _fetch(source, z, sample, 2 ** 62), strict=True))
     size = sum(_entry_size(f"{z}/{x}/{y}", d) for (x, y), d in got.items() if _usable(d))
     return size / len(sample) * len(coords), got
 
 
-def _tiles_by_one(source: TileSource, area, z: int, room: int, pool) -> Iterator[tuple[str, bytes | None]] | None:
-    """The tiles of a level read one by one (through ``pool``); None when an estimate from a
-    sample says the level cannot fit in ``room`` bytes, or once the tiles read do not."""
+def _level_tiles(source: TileSource, area, z: int, room: int, per_tile: float | None = None
+                 ) -> Iterator[tuple[str, bytes | None]] | None:
+    """The tiles of a level: by the source's whole-level read when it has one (MBTiles
+    query, GeoTIFF strips), else one by one. A source that cuts tiles on demand or reads
+    them one by one is first judged from a sample (unless ``per_tile``, the bytes a tile
+    of the level above took, already says the level fits with room to spare): None when
+    the level cannot fit in ``room`` bytes (or, read one by one, once the tiles read do
+    not)."""
     x0, y0, x1, y1 = tile_range(area, z)
     coords = [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
     got: dict = {}
-    if len(coords) > 2 * SAMPLE:
-        estimate, got = _estimate(source, z, coords, pool)
+    judge = getattr(source, "cut_on_demand", False) or not hasattr(source, "level")
+    if per_tile is not None and per_tile * len(coords) * SKIP_FACTOR <= room:
+        judge = False
+    if judge and len(coords) > 2 * SAMPLE:
+        estimate, got = _estimate(source, z, coords)
         if estimate > SKIP_FACTOR * room:
             log.info("imagery: zoom %d would take about %.1f MB, %.1f MB left: not read", z, estimate / 1e6,
                      room / 1e6)
             return None
+    if hasattr(source, "level"):  # the sample is cut again with its neighbours
+        return ((f"{z}/{x}/{y}", d) for x, y, d in source.level(z, x0, y0, x1, y1))
     todo = [c for c in coords if c not in got]
     taken = sum(_entry_size(f"{z}/{x}/{y}", d) for (x, y), d in got.items() if _usable(d))
-    rest = _fetch(source, z, todo, room - taken, pool)
+    rest = _fetch(source, z, todo, room - taken)
     if rest is None:
         return None
     got.update(zip(todo, rest, strict=True))
     return ((f"{z}/{x}/{y}", got[(x, y)]) for x, y in coords)
 
 
-def _read_level(source: TileSource, area, z: int, room: int, pool=None) -> tuple[dict[str, str], int] | None:
+def _read_level(source: TileSource, area, z: int, room: int, per_tile: float | None = None
+                ) -> tuple[dict[str, str], int] | None:
     """The usable tiles of zoom ``z`` as base64 and the bytes they take; None as soon as
-    they go over ``room`` (reading stops there)."""
-    if hasattr(source, "level"):  # one query for the whole level
-        x0, y0, x1, y1 = tile_range(area, z)
-        tiles = ((f"{z}/{x}/{y}", d) for x, y, d in source.level(z, x0, y0, x1, y1))
-    else:
-        tiles = _tiles_by_one(source, area, z, room, pool)
-        if tiles is None:
-            return None
+    they go over ``room`` (reading stops there). ``per_tile``: see :func:`_level_tiles`."""
+    tiles = _level_tiles(source, area, z, room, per_tile)
+    if tiles is None:
+        return None
     level, size = {}, 0
-    for key, data in tiles:
-        if _usable(data):
-            level[key] = base64.b64encode(data).decode("ascii")
-            size += len(key) + len(level[key]) + 6
-            if size > room:
-                return None
+    try:
+        for key, data in tiles:
+            if _usable(data):
+                level[key] = base64.b64encode(data).decode("ascii")
+                size += len(key) + len(level[key]) + 6
+                if size > room:
+                    return None
+    finally:
+        if hasattr(tiles, "close"):
+            tiles.close()
     return level, size
 
 
@@ -449,27 +442,26 @@ def embed_tiles(source: TileSource, bounds, budget: TileBudget = TileBudget()) -
     Levels are added from the zoom where the area fits in 2 × 2 tiles upward; the first
     level that would go over ``budget.max_bytes`` is left out, and so are all deeper ones.
     A level cut on demand (a GeoTIFF) is first judged from :data:`SAMPLE` of its tiles and
-    left unread when it is clearly too big; its tiles are read by :data:`WORKERS` threads
-    when the source allows it (the result is the same as read one by one). Returns an :class:`EmbeddedTiles` (empty when not even the first level fits, or the
-    source has no tiles there).
+    left unread when it is clearly too big (no sample when the level above, at its bytes
+    per tile, says it clearly fits), then warped strip by strip
+    (:meth:`maps.imagery_raster.RasterTileSource.level`). Returns an
+    :class:`EmbeddedTiles` (empty when not even the first level fits, or the source has
+    no tiles there).
     """
     area = _with_margin(bounds, budget.margin)
     out = EmbeddedTiles(fmt=source.fmt, source=source.name)
-    with contextlib.ExitStack() as stack:
-        pool = None
-        if getattr(source, "threadsafe", False):
-            from concurrent.futures import ThreadPoolExecutor
-
-            pool = stack.enter_context(ThreadPoolExecutor(WORKERS, thread_name_prefix="imagery"))
-        for z in range(_start_zoom(source, area), min(source.maxzoom, budget.max_zoom) + 1):
-            got = _read_level(source, area, z, budget.max_bytes - out.n_bytes, pool)
-            if got is None:
-                log.info("imagery: zoom %d does not fit the budget; stopping at zoom %s", z, out.zoom_max)
-                break
-            level, size = got
-            if level:
-                out.tiles.update(level)
-                out.n_bytes += size
-                out.zoom_min = z if out.zoom_min is None else out.zoom_min
-                out.zoom_max = z
+    per_tile = None  # bytes per tile of the level above, over its whole range
+    for z in range(_start_zoom(source, area), min(source.maxzoom, budget.max_zoom) + 1):
+        got = _read_level(source, area, z, budget.max_bytes - out.n_bytes, per_tile)
+        if got is None:
+            log.info("imagery: zoom %d does not fit the budget; stopping at zoom %s", z, out.zoom_max)
+            break
+        level, size = got
+        x0, y0, x1, y1 = tile_range(area, z)
+        per_tile = size / ((x1 - x0 + 1) * (y1 - y0 + 1))
+        if level:
+            out.tiles.update(level)
+            out.n_bytes += size
+            out.zoom_min = z if out.zoom_min is None else out.zoom_min
+            out.zoom_max = z
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 
@@ -15,7 +17,7 @@ from .raster_overlay import RasterClass, add_raster, classes_from_bins
 MAX_POPUP_FIELDS = 8
 
 
-def _new(title, lang, basemap, tianditu_key, online, attribution, synthetic) -> FieldMap:
+def _new(title, lang, *, basemap, tianditu_key, online, attribution, synthetic) -> FieldMap:
     return FieldMap(title=title, lang=lang, basemap=basemap, tianditu_key=tianditu_key, online=online,
                     attribution=attribution, synthetic=synthetic)
 
@@ -24,7 +26,8 @@ def vector_map(gdf, *, name: str = "", fields: list[str] | None = None, title: s
                basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
                attribution: str | None = None, synthetic: bool = False, counties=None) -> FieldMap:
     """A map of any vector layer; the popup shows ``fields`` (default: the first 8 columns)."""
-    fm = _new(title or name or label("maps.layer_title", lang), lang, basemap, tianditu_key, online, attribution, synthetic)
+    fm = _new(title or name or label("maps.layer_title", lang), lang, basemap=basemap, tianditu_key=tianditu_key, online=online,
+              attribution=attribution, synthetic=synthetic)
     if {"project_code", "category", "status"} <= set(gdf.columns):
         fm.add_parcels(gdf, name=name or None)
     else:
@@ -62,7 +65,8 @@ def class_map(gdf, column: str, *, classes: dict[str, str] | None = None, colors
     if column not in gdf.columns:
         raise InputError.of("error.map_layer_column", name=name, column=column,
                             columns=", ".join(map(str, gdf.columns)))
-    fm = _new(title or name, lang, basemap, tianditu_key, online, attribution, synthetic)
+    fm = _new(title or name, lang, basemap=basemap, tianditu_key=tianditu_key, online=online,
+              attribution=attribution, synthetic=synthetic)
     values = [v for v in dict.fromkeys(gdf[column].astype(str)) if v not in ("None", "nan")]
     classes = classes or {v: v for v in values}
     colors = colors or {v: S.CLASS_PALETTE[i % len(S.CLASS_PALETTE)] for i, v in enumerate(classes)}
@@ -100,15 +104,16 @@ def score_map(gdf, column: str = "score", *, edges=S.SCORE_EDGES, colors=S.SCORE
     if column not in gdf.columns:
         raise InputError.of("error.map_layer_column", name=name, column=column,
                             columns=", ".join(map(str, gdf.columns)))
-    fm = _new(title or name, lang, basemap, tianditu_key, online, attribution, synthetic)
+    fm = _new(title or name, lang, basemap=basemap, tianditu_key=tianditu_key, online=online,
+              attribution=attribution, synthetic=synthetic)
     rows = [r for r in (fields or []) if r[1] in gdf.columns]
     title_col = rows[0][1] if rows and rows[0][2] == "text" else None
     style = {"color": "#333333", "weight": 1, "fillOpacity": 0.65}
     fm.add_polygons(gdf, name or column, style, popup=rows, title_col=title_col, tooltip_col=title_col,
                     layer_id="candidates",
                     breaks={"field": column, "edges": list(edges), "colors": list(colors), "nodata": S.NODATA_COLOR})
-    names = [f"< {edges[0]}"] + [f"{a} – {b}" for a, b in zip(edges[:-1], edges[1:])] + [f"≥ {edges[-1]}"]
-    fm.add_legend(score_label or column, [(n, dict(style, fillColor=c)) for n, c in zip(names, colors)])
+    names = [f"< {edges[0]}"] + [f"{a} – {b}" for a, b in pairwise(edges)] + [f"≥ {edges[-1]}"]
+    fm.add_legend(score_label or column, [(n, dict(style, fillColor=c)) for n, c in zip(names, colors, strict=True)])
     _add_counties(fm, counties)
     return fm
 
@@ -120,7 +125,8 @@ def raster_map(da, *, classes: list[RasterClass] | None = None, bins: list[float
     """A raster overlay (class raster or an index in bins) with a class legend."""
     import rioxarray  # noqa: F401
 
-    fm = _new(title or name, lang, basemap, tianditu_key, online, attribution, synthetic)
+    fm = _new(title or name, lang, basemap=basemap, tianditu_key=tianditu_key, online=online,
+              attribution=attribution, synthetic=synthetic)
     if classes is None:
         if bins is None:
             v = np.asarray(da.values, dtype="float64")

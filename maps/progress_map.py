@@ -14,6 +14,7 @@ a county outside a target's pilot area shows 不在试点范围 and no figure.
 from __future__ import annotations
 
 import logging
+from itertools import pairwise
 
 import pandas as pd
 
@@ -28,9 +29,9 @@ log = logging.getLogger(__name__)
 
 def _completion_legend(fm: FieldMap, title: str, out_of_scope: bool = False) -> None:
     edges = S.COMPLETION_EDGES
-    names = [f"< {edges[0]} %"] + [f"{a}–{b} %" for a, b in zip(edges[:-1], edges[1:])] + [f"≥ {edges[-1]} %"]
+    names = [f"< {edges[0]} %"] + [f"{a}–{b} %" for a, b in pairwise(edges)] + [f"≥ {edges[-1]} %"]
     items = [(n, {"color": "#555555", "weight": 0.5, "fillColor": c, "fillOpacity": 0.6})
-             for n, c in zip(names, S.COMPLETION_COLORS)]
+             for n, c in zip(names, S.COMPLETION_COLORS, strict=True)]
     items.append((fm.L("maps.no_data"), {"color": "#555555", "weight": 0.5, "fillColor": S.NODATA_COLOR, "fillOpacity": 0.6}))
     if out_of_scope:
         items.append((fm.L("maps.not_in_scope"), dict(S.OUT_OF_SCOPE, color="#555555", weight=0.8)))

@@ -9,6 +9,7 @@ written with rasterio's PNG driver (no extra dependency) and embedded as a data:
 from __future__ import annotations
 
 import base64
+from itertools import pairwise
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,7 +144,7 @@ def classes_from_bins(edges: list[float], labels: list[str] | None = None, color
         raise InputError(f"{n} classes need {n} colours")
     if labels is None:
         labels = [f"< {fmt.format(edges[0])}"]
-        labels += [f"{fmt.format(a)} – {fmt.format(b)}" for a, b in zip(edges[:-1], edges[1:])]
+        labels += [f"{fmt.format(a)} – {fmt.format(b)}" for a, b in pairwise(edges)]
         labels += [f"≥ {fmt.format(edges[-1])}"]
     if len(labels) != n:
         raise InputError(f"{n} classes need {n} labels, got {len(labels)}")

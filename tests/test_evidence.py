@@ -223,7 +223,6 @@ def test_cli_verify_writes_tables_and_a_layer(scenario, tmp_path):
 
 def test_more_window_dates_than_can_be_packed_is_a_clear_error():
     import pandas as pd
-    import xarray as xr
 
     from gis.errors import InputError
     from gis.evidence import flood_flags

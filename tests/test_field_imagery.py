@@ -117,28 +117,124 @@ def test_geotiff_is_tiled_into_web_mercator(tmp_path):
     src.close()
 
 
-def test_geotiff_levels_read_by_threads_and_judged_before_reading(tmp_path, monkeypatch):
+def make_utm_geotiff(path):
+    """A 10 m 8-bit RGB image in UTM 51N (warped to Web Mercator for tiles) around AREA,
+    with overviews ×2 and ×4: red and green ramps, blue a wave of 20 px (a one-pixel
+    shift shows), so tiles can be compared with a direct warp number by number."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.transform import from_origin
+    from rasterio.warp import transform_bounds
+
+    w, s, e, n = transform_bounds("EPSG:4326", "EPSG:32651", 123.79, 45.595, 123.84, 45.625)
+    cols, rows = int((e - w) / 10), int((n - s) / 10)
+    yy, xx = np.mgrid[0:rows, 0:cols].astype("float64")
+    a = np.stack([40 + 180 * xx / cols, 40 + 180 * yy / rows,
+                  128 + 100 * np.sin(2 * np.pi * xx / 20) * np.cos(2 * np.pi * yy / 25)]).round().astype("uint8")
+    with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=3, dtype="uint8", crs="EPSG:32651",
+                       transform=from_origin(w, n, 10, 10), tiled=True, blockxsize=128, blockysize=128) as dst:
+        dst.write(a)
+        dst.build_overviews([2, 4], Resampling.average)
+    return path
+
+
+def direct_warp(path, z: int, x: int, y: int, shift: float = 0.0) -> np.ndarray:
+    """Tile ``z/x/y`` by one plain rasterio warp of the whole file to the tile's bounds
+    (bilinear, alpha band added), ``shift`` tile pixels to the east."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.transform import from_bounds
+    from rasterio.warp import reproject
+
+    from maps.imagery_tiles import tile_bounds_3857
+
+    left, bottom, right, top = tile_bounds_3857(z, x, y)
+    dx = (right - left) / 256 * shift
+    out = np.zeros((4, 256, 256), dtype="uint8")
+    with rasterio.open(path) as src:
+        reproject(rasterio.band(src, [1, 2, 3]), out, dst_transform=from_bounds(left + dx, bottom, right + dx, top, 256, 256),
+                  dst_crs="EPSG:3857", resampling=Resampling.bilinear, dst_alpha=4)
+    return out
+
+
+def decode(data: bytes) -> np.ndarray:
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with MemoryFile(data) as mem, mem.open() as ds:
+            return ds.read()
+
+
+def test_geotiff_tiles_equal_a_direct_warp_of_their_bounds(tmp_path):
+    path = make_utm_geotiff(tmp_path / "utm.tif")
+    src = open_tiles(path)
+    assert (src.minzoom, src.maxzoom) == (6, 14)
+    # a level is warped from the coarsest overview not coarser than its pixels (14.3 m per file pixel here)
+    assert [src.overview_for(z) for z in (11, 12, 13, 14)] == [1, 0, -1, -1]
+    seen = {"jpeg": 0, "png": 0}
+    for z in (11, 12, 13, 14):
+        x0, y0, x1, y1 = tile_range(AREA, z)
+        strip = src.warp(z, x0, y0, x1 - x0 + 1, y1 - y0 + 1)  # what level() cuts its tiles from
+        for x, y, data in src.level(z, x0, y0, x1, y1):
+            ref = direct_warp(path, z, x, y).astype(int)
+            raw = strip[:, (y - y0) * 256:(y - y0 + 1) * 256, (x - x0) * 256:(x - x0 + 1) * 256].astype(int)
+            inside = ref[3] > 0
+            assert data is not None and np.array_equal(raw[3] > 0, inside)  # the same footprint
+            diff = np.abs(raw[:3] - ref[:3])[:, inside]
+            # full resolution: within a grey level or so (rasterio widens the bilinear kernel
+            # when a pixel covers more than one of the file's, we take the overview instead);
+            # from an overview: its average (the 200 m wave is 4 px at zoom 11)
+            ok = diff.mean() <= 0.5 and diff.max() <= 4 if z >= 13 else diff.mean() <= 2.0
+            assert ok, (z, x, y, diff.mean(), diff.max())
+            jpeg = data[:3] == b"\xff\xd8\xff"
+            seen["jpeg" if jpeg else "png"] += 1
+            got = decode(data).astype(int)
+            assert np.array_equal(got[3] > 0, inside) if not jpeg else inside.all()
+            assert np.abs(got[:3] - ref[:3])[:, inside].mean() <= (2.5 if jpeg else diff.mean() + 0.01)  # JPEG q80
+            # the comparison can tell: the same tile one pixel to the east is far off (blue wave)
+            east = direct_warp(path, z, x, y, shift=1.0).astype(int)
+            both = inside & (east[3] > 0)
+            assert np.abs(raw[2] - east[2])[both].mean() > 5 * max(np.abs(raw[2] - ref[2])[both].mean(), 0.3)
+            # one tile alone: the same warp over its bounds
+            alone = decode(src.get(z, x, y)).astype(int)
+            assert np.abs(alone[:3] - got[:3])[:, inside].mean() <= 1.0
+    assert seen["jpeg"] >= 2 and seen["png"] >= 4  # inside the image and at its edge
+    src.close()
+
+
+def test_geotiff_levels_read_in_strips_by_threads_and_judged_before_reading(tmp_path, monkeypatch):
+    import maps.imagery_raster as ir
     import maps.imagery_tiles as it
 
     monkeypatch.setattr(it, "SAMPLE", 2)  # a level over 4 tiles is judged from 2 of them first
     src = open_tiles(make_geotiff(tmp_path / "img.tif"))
-    assert src.threadsafe
-    budgets = [TileBudget(), TileBudget(max_bytes=5_896), TileBudget(max_bytes=1_896 + 6_522 - 1)]
+    assert src.threadsafe and src.cut_on_demand
+    budgets = [TileBudget(), TileBudget(max_bytes=5_896), TileBudget(max_bytes=1_896 + 6_354 - 1)]
     threaded = [embed_tiles(src, AREA, b) for b in budgets]
-    monkeypatch.setattr(type(src), "threadsafe", False)
-    alone = [embed_tiles(src, AREA, b) for b in budgets]
-    # the same tiles, in the same order, byte for byte, as read one by one in one thread
-    assert [list(e.tiles.items()) for e in threaded] == [list(e.tiles.items()) for e in alone]
-    # zoom 13 takes 1,896 bytes, zoom 14 6,522; the two budgets below stop at 13
-    assert [(e.zoom_max, e.n_bytes) for e in threaded] == [(14, 1_896 + 6_522), (13, 1_896), (13, 1_896)]
-    # with 4,000 bytes left, zoom 14 (6 tiles) is judged from 2 tiles and not read further
-    # (read tile by tile it would take 4 reads to find out)
+    # strips one tile high, read by one thread: the same tiles byte for byte
+    monkeypatch.setattr(ir, "WORKERS", 1)
+    monkeypatch.setattr(ir, "STRIP_PIXELS", 1)
+    src2 = open_tiles(tmp_path / "img.tif")
+    alone = [embed_tiles(src2, AREA, b) for b in budgets]
+    assert [sorted(e.tiles.items()) for e in threaded] == [sorted(e.tiles.items()) for e in alone]
+    # zoom 13 takes 1,896 bytes, zoom 14 6,354; the two budgets below stop at 13
+    assert [(e.zoom_max, e.n_bytes) for e in threaded] == [(14, 1_896 + 6_354), (13, 1_896), (13, 1_896)]
+    # with 4,000 bytes left, zoom 14 (6 tiles) is judged from 2 tiles and never warped whole;
+    # with all the room it needs it is warped whole without a sample
     reads: list[int] = []
-    get = src.get
+    get, level = src.get, src.level
     monkeypatch.setattr(src, "get", lambda z, x, y: reads.append(z) or get(z, x, y))
+    monkeypatch.setattr(src, "level", lambda z, *r: reads.append(-z) or level(z, *r))
     embed_tiles(src, AREA, budgets[1])
-    assert reads.count(14) == 2
-    src.close()
+    assert reads == [-13, 14, 14]
+    reads.clear()
+    embed_tiles(src, AREA, TileBudget())
+    assert reads == [-13, -14]
+    src.close(), src2.close()
 
 
 def test_bad_imagery_files_say_what_is_wrong(tmp_path):
@@ -189,12 +285,9 @@ def _offline(page):
 
 def _pixel(page, png: bytes, lat: float, lon: float) -> tuple[int, int, int]:
     """Colour of the screenshot at a map position."""
-    from rasterio.io import MemoryFile
-
     x, y = page.evaluate("([lat, lon]) => { const p = agrigis.maps[0].map.latLngToContainerPoint([lat, lon]);"
                          " return [Math.round(p.x), Math.round(p.y)]; }", [lat, lon])
-    with MemoryFile(png) as mem, mem.open() as ds:
-        a = ds.read()
+    a = decode(png)
     return tuple(int(v) for v in a[:3, y, x])
 
 

@@ -9,9 +9,7 @@ tests that need them are skipped with the reason.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import tarfile
 import warnings
 import zipfile

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
@@ -29,7 +28,7 @@ from layers.imagery import open_product
 from layers.imagery.aoi import resolve_aoi
 from layers.imagery.stack import StackOptions, index_stack
 from layers.imagery.synthetic import (
-    CLOUD_ROWS, PLANTED, SCENARIO_DATES, SCENARIO_YEARS, ProductSpec, cloud_cells, daan_scenario, planted_peak,
+    PLANTED, SCENARIO_DATES, SCENARIO_YEARS, ProductSpec, cloud_cells, daan_scenario, planted_peak,
     write_s2_product,
 )
 from workflows.cli import main
@@ -68,8 +67,9 @@ def _on_product(grid: Grid, spec: ProductSpec):
 
 
 def _planted_cloud(sc, grid: Grid, year: int, month: int) -> np.ndarray:
-    """Output cells the any-cloud rule must mask that day: the bilinear weight of cloudy
-    20 m SCL cells around the cell centre is above 1e-3 (computed here by hand)."""
+    """Output cells the any-cloud rule must mask that day: a cloudy 20 m SCL cell among
+    the four around the cell centre whose bilinear weight along x and along y is above
+    1e-3 (computed here by hand)."""
     spec = sc.spec
     xx, yy = _centres(grid)
     px, py = pyproj.Transformer.from_crs(grid.crs, spec.crs, always_xy=True).transform(xx, yy)
@@ -79,14 +79,14 @@ def _planted_cloud(sc, grid: Grid, year: int, month: int) -> np.ndarray:
         hit = cloud_cells(code, year, month, box)
         if hit is not None:
             fine[hit[0], hit[1]] = True
-    coarse = fine[::2, ::2].astype(float)
+    coarse = fine[::2, ::2]
     x0, y0 = np.floor(fx).astype(int), np.floor(fy).astype(int)
     wx, wy = fx - x0, fy - y0
-    weight = np.zeros(fx.shape)
+    hit = np.zeros(fx.shape, dtype=bool)
     for dy, wy_ in ((0, 1 - wy), (1, wy)):
         for dx, wx_ in ((0, 1 - wx), (1, wx)):
-            weight += wy_ * wx_ * coarse[np.clip(y0 + dy, 0, 59), np.clip(x0 + dx, 0, 59)]
-    return weight > 1e-3
+            hit |= (wy_ > 1e-3) & (wx_ > 1e-3) & coarse[np.clip(y0 + dy, 0, 59), np.clip(x0 + dx, 0, 59)]
+    return hit
 
 
 # ------------------------------------------------------------------------------ AOI
@@ -184,6 +184,34 @@ def test_zonal_means_and_remediation_verdicts_come_out_as_planted(scenario, stac
     verdicts = dict(zip(out.table.project_code, out.table.verdict, strict=True))
     assert verdicts == {c: PLANTED[c][1] for c in CODES}
     assert out.synthetic and out.paths["csv"].exists()
+    # the same stack as Zarr: same values, and remediation (function and CLI) and zonal_stats take it unchanged
+    zarr = tmp_path / "ndvi.zarr"
+    res = CliRunner().invoke(main, ["imagery", "stack", str(products), "--aoi", str(parcels_file), "--res", "10",
+                                    "-o", str(zarr), "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    with xr.open_dataset(nc, engine="h5netcdf", decode_coords="all") as a, \
+            xr.open_dataset(zarr, engine="zarr", decode_coords="all") as b:
+        np.testing.assert_array_equal(a["ndvi"].values, b["ndvi"].values)
+        assert (a.time.values == b.time.values).all() and b["ndvi"].rio.crs.to_epsg() == 4550
+        assert list(b["product_id"].values) == list(a["product_id"].values)
+    zarr_out = run_remediation(tmp_path / "rem_zarr", parcels=sc.parcels, stack=zarr, index="NDVI", lang="en")
+    pd.testing.assert_frame_equal(zarr_out.table, out.table)
+    zs_nc, zs_zarr = zonal_stats(inner[["geometry"]], str(nc)), zonal_stats(inner[["geometry"]], str(zarr))
+    np.testing.assert_array_equal(zs_nc.values, zs_zarr.values)
+    np.testing.assert_allclose(zs_zarr.sel(stat="mean").values, means, rtol=1e-6)
+    from workflows.importing import import_files
+
+    gpkg, reg = tmp_path / "parcels.gpkg", tmp_path / "registry.gpkg"
+    sc.parcels.to_file(gpkg, layer="parcels", driver="GPKG")
+    import_files([gpkg], registry=reg, synthetic=True)
+    res = CliRunner().invoke(main, ["remediation", "--registry", str(reg), "--stack", str(zarr), "-o",
+                                    str(tmp_path / "rem_cli"), "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    cli = pd.read_csv(tmp_path / "rem_cli" / "remediation.csv", comment="#")
+    from gis.labels import label
+
+    assert dict(zip(cli["Project code"], cli["Verdict"], strict=True)) == {
+        c: label(f"verdict.{PLANTED[c][1]}", "en") for c in CODES}
     # the same products without the cloud mask: SYN-CLOUD's clouds read as a significant decline
     scenes = [open_product(p).scene(10) for p in sc.products]
     unmasked = index_stack(scenes, "NDVI", stack[1].grid, StackOptions(mask=MaskOptions(scl_classes=(0,)),

@@ -114,7 +114,7 @@ def build_progress(payload: str | None = None, basemap: str = "osm", lang: str =
         counties["name_zh"] = payload
         prog["target"] = payload
     return progress_map(parcels, counties, prog, reserves=reserves, canals=canals, basemap=basemap, lang=lang,
-                        series=series, series_label="NDVI" if not payload else payload,
+                        series=series, series_label=payload or "NDVI",
                         title=payload, attribution=payload, **kw)
 
 

@@ -12,7 +12,7 @@ from gis.errors import InputError
 
 
 def test_exact_definitions():
-    assert units.M2_PER_MU_EXACT == Fraction(2000, 3)
+    assert Fraction(2000, 3) == units.M2_PER_MU_EXACT
     assert units.M2_PER_MU == 2000 / 3
     assert units.MU_PER_HA == 15 and units.MU_PER_KM2 == 1500 and units.MU_PER_WAN_MU == 10_000
 

@@ -176,7 +176,7 @@ def _per_parcel(parcels, counties, cat: pd.Series, lang: str, out: tuple[list, d
 def registry_edits(registry=None, lang: str = "zh") -> pd.DataFrame:
     """Hand edits of the registry (:meth:`layers.registry.Registry.verify`) as check problems."""
     v = open_registry(registry).verify(lang)
-    detail = [f"{d} [fid {'-' if f is None or f != f else int(f)}, {label('registry.batch', lang)} {b}]"
+    detail = [f"{d} [fid {'-' if f is None or pd.isna(f) else int(f)}, {label('registry.batch', lang)} {b}]"
               for d, f, b in zip(v["detail"], v["fid"], v["batch_id"], strict=True)]
     return pd.DataFrame({"kind": "registry_edit", "severity": "problem", "code_a": v["project_code"],
                          "detail": detail}, columns=COLUMNS)
@@ -223,11 +223,14 @@ def run_check(registry=None, output=".", *, fmt: str = "xlsx", lang: str = "zh",
     where = registry_path(registry)  # a GeoPackage path, or a PostGIS URL (no folder beside it)
     if workspace is None and isinstance(where, Path) and (where.parent / "catalog.yml").exists():
         workspace = where.parent
+    cat = layers.get_catalog(workspace)  # counties and reserves from the same catalogue
     reserves = o.protected_areas
     if reserves is None:
-        reserves = layers.get_catalog(workspace).load_role("protected_areas", required=False)[0]
-    res = check_projects(parcels, counties if counties is not None else o.counties, protected_areas=reserves,
-                         rules=rules, lang=lang)
+        reserves = cat.load_role("protected_areas", required=False)[0]
+    counties = counties if counties is not None else o.counties
+    if counties is None:
+        counties = cat.load_role("counties")[0]
+    res = check_projects(parcels, counties, protected_areas=reserves, rules=rules, lang=lang)
     extra = [t for t in (registry_edits(registry, lang), contradicted(registry, lang)) if len(t)]
     if extra:
         res.problems = pd.concat([res.problems.astype(object), *(t.astype(object) for t in extra)], ignore_index=True)

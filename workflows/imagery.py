@@ -1,10 +1,12 @@
 """``agrigis imagery``: list Level-2 satellite products and stack an index over an area.
 
 Recipe: :func:`layers.imagery.scan` opens every product in the folders (skipping, with
-its reason, any that cannot be used), :meth:`Product.scene` hands each to
-:func:`layers.imagery.stack.index_stack`, and the result is written atomically
-(:mod:`gis.outputs`). :func:`product_table` and :func:`build_stack` are the plain
-functions behind the commands.
+its reason, any that cannot be used; STAC item ``.json`` files count as products, see
+:mod:`layers.imagery.stac`), :meth:`Product.scene` hands each to
+:func:`layers.imagery.stack.index_stack`, and the result is written atomically to NetCDF
+(:mod:`gis.outputs`) or to a Zarr store (:func:`write_zarr`, staged folder renamed into
+place). :func:`product_table` and :func:`build_stack` are the plain functions behind the
+commands.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def _scan(folders: Sequence[str | os.PathLike], lang: str):
     from layers.imagery import scan
 
     found = scan(folders)
-    for path, exc in found.skipped:
+    for _path, exc in found.skipped:
         click.secho(message("imagery.skipped", lang, reason=exc.text(lang)), err=True, fg="yellow")
     if not found.products:
         raise DataFileError.of("error.imagery_no_products", folders=", ".join(map(str, folders)))
@@ -83,7 +85,7 @@ def _print_table(df) -> None:
     for c in df.columns:
         table.add_column(str(c))
     for rec in df.itertuples(index=False):
-        table.add_row(*("" if v is None or v != v else str(v) for v in rec))
+        table.add_row(*("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in rec))
     Console(width=200).print(table)
 
 
@@ -104,6 +106,9 @@ def imagery_group() -> None:
       agrigis imagery list downloads/ -o products.xlsx
       agrigis imagery stack downloads/ --index NDVI --bounds 499980,5790240,609780,5900040 \\
           --crs EPSG:32629 --res 60 -o ndvi.nc
+      agrigis imagery stack items.json --index NDVI --aoi 大安市 -o ndvi.zarr
+
+    FOLDERS may also be STAC item / ItemCollection .json files with local asset hrefs.
     """
 
 
@@ -207,15 +212,93 @@ def build_stack(folders: Sequence[str | os.PathLike], request: StackRequest, *, 
     return ds
 
 
+STACK_SUFFIXES = (".nc", ".zarr")
+"""Output types of ``agrigis imagery stack``: NetCDF (one file) or Zarr (a folder)."""
+
+
 def write_stack(ds, output: Path) -> Path:
-    """Write the stack (DataArray or Dataset) to NetCDF atomically; a dask-backed stack
-    is computed block by block while it is written. A failure leaves any previous file
-    as it was."""
+    """Write the stack (DataArray or Dataset) atomically to NetCDF (``.nc``) or Zarr
+    (``.zarr``, format 2 with consolidated metadata: read by zarr-python 2 and 3, xarray
+    and GDAL); a dask-backed stack is computed block by block while it is written. A
+    failure leaves any previous file or store as it was."""
     from gis.outputs import atomic_write
 
     if not hasattr(ds, "data_vars"):
         ds = ds.to_dataset(name=ds.name)
+    if Path(output).suffix.lower() == ".zarr":
+        return write_zarr(ds, Path(output))
     return atomic_write(output, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+
+
+def write_zarr(ds, output: Path) -> Path:
+    """Write ``ds`` as a Zarr store at ``output``: into a staged folder beside it, then
+    renamed into place (an existing store is moved aside first and removed only after
+    the new one is in place, or put back). A path that exists but is no Zarr store is
+    refused, never deleted.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray as xr
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "s.zarr"
+    >>> ds = xr.Dataset({"ndvi": (("y", "x"), np.ones((2, 2), "float32"))})
+    >>> write_zarr(ds, out).name, write_zarr(ds * 2, out).name
+    ('s.zarr', 's.zarr')
+    >>> float(xr.open_dataset(out, engine="zarr")["ndvi"].max())
+    2.0
+    """
+    import shutil
+    import tempfile
+
+    from gis.errors import AgrigisError, DataFileError
+    from gis.outputs import output_error
+    from gis.stackfile import stack_kind
+
+    if output.exists() and not (output.is_dir() and stack_kind(output) == "zarr" and _is_store(output)):
+        raise DataFileError.of("error.zarr_target_not_store", path=output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
+    except OSError as exc:
+        raise output_error(output, exc) from None
+    old = tmp.with_name(tmp.name + "-old")
+    try:
+        _zarr_chunks(ds).to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
+        if output.exists():
+            os.replace(output, old)
+        try:
+            os.replace(tmp, output)
+        except OSError:
+            if old.exists():
+                os.replace(old, output)
+            raise
+    except OSError as exc:
+        raise output_error(output, exc) from None
+    except AgrigisError:
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return output
+
+
+def _zarr_chunks(ds):
+    """``ds`` with dask chunks Zarr can store (equal along each dim but the last one):
+    a composite can leave uneven ones."""
+    out = ds.copy()
+    for name, var in ds.variables.items():
+        if var.chunks is None:
+            continue
+        fix = {dim: max(sizes) for dim, sizes in zip(var.dims, var.chunks, strict=True)
+               if len(set(sizes[:-1])) > 1 or (len(sizes) > 1 and sizes[-1] > sizes[0])}
+        if fix:
+            out[name] = ds[name].chunk(fix)
+    return out
+
+
+def _is_store(path: Path) -> bool:
+    from gis.stackfile import ZARR_MARKERS
+
+    return any((path / m).exists() for m in ZARR_MARKERS)
 
 
 def _season(value: str) -> tuple[int, int]:
@@ -244,12 +327,12 @@ def _season(value: str) -> tuple[int, int]:
 @click.option("--how", type=click.Choice(["median", "max", "mean"]), default="median", show_default=True,
               help="Composite statistic of the valid observations of each cell.")
 @click.option("--season", "season", default="5-9", show_default=True, help="Growing-season months for --composite season.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="NetCDF file (.nc) to write.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="NetCDF file (.nc) or Zarr store (.zarr folder) to write.")
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Workspace whose catalogue gives the counties (default: the current directory).")
 @lang_option
-def stack_command(folders: tuple[Path, ...], index: str, aoi: str | None, bounds: str | None, crs: str, res: float,
+def stack_command(folders: tuple[Path, ...], index: str, aoi: str | None, bounds: str | None, crs: str, res: float,  # noqa: PLR0917 - one parameter per click option
                   mask_water: bool, cloud_prob: float | None, period: str | None, how: str, season: str, output: Path, workspace, lang: str) -> None:
     """Cloud-masked INDEX of every product in FOLDERS on one grid over an area, as a time stack."""
     from rich.console import Console
@@ -258,7 +341,7 @@ def stack_command(folders: tuple[Path, ...], index: str, aoi: str | None, bounds
     from gis.errors import InputError
     from gis.labels import label, message
 
-    _check_suffix(output, (".nc",), "error.imagery_stack_output")
+    _check_suffix(output, STACK_SUFFIXES, "error.imagery_stack_output")
     if bounds is not None:
         _bounds(bounds)
     if (aoi is None) == (bounds is None):

@@ -14,6 +14,7 @@ Each has a plain function (``progress_map_file`` …) returning the written path
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -125,7 +126,7 @@ def _opts(basemap, tianditu_key, online, lang):
 
 
 # ----------------------------------------------------------------------- functions
-def progress_map_file(out: str | os.PathLike = "progress_map.html", registry=None, targets=None, as_of=None,
+def progress_map_file(out: str | os.PathLike = "progress_map.html", *, registry=None, targets=None, as_of=None,
                       year: int | None = None, workspace=None, lang: str = "zh", basemap: str = "osm",
                       tianditu_key: str | None = None, online: bool = False, simplify_m: float | None = None,
                       series: str | os.PathLike | None = None, imagery: ImageryOptions | None = None,
@@ -201,7 +202,7 @@ def _load_series(path) -> dict:
     return out
 
 
-def layer_map_file(layer: str, out: str | os.PathLike | None = None, workspace=None, column: str | None = None,
+def layer_map_file(layer: str, out: str | os.PathLike | None = None, *, workspace=None, column: str | None = None,
                    lang: str = "zh", basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
                    imagery: ImageryOptions | None = None) -> Path:
     """Write a map of one catalogue layer or file (vector or raster); returns the HTML path."""
@@ -255,7 +256,7 @@ def _find(dirpath: Path, names: tuple[str, ...]) -> Path:
     raise DataFileError.of("error.results_missing", path=dirpath, names=", ".join(names))
 
 
-def remediation_map_file(directory: str | os.PathLike = "remediation", out=None, workspace=None, lang: str = "zh",
+def remediation_map_file(directory: str | os.PathLike = "remediation", out=None, *, workspace=None, lang: str = "zh",
                          basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
                          imagery: ImageryOptions | None = None) -> Path:
     """Map of ``agrigis remediation`` results: parcels by verdict, popups with the index trend."""
@@ -275,10 +276,8 @@ def remediation_map_file(directory: str | os.PathLike = "remediation", out=None,
     counties, _ = cat.load_role("counties", required=False)
     index = None
     if series:
-        try:
+        with contextlib.suppress(ValueError, AttributeError):  # an unreadable note: no index in the legend
             index = str(json.loads((d / "remediation_series.json").read_text(encoding="utf-8")).get("index", "")).upper()
-        except (ValueError, AttributeError):
-            pass
     vals = [v for v in dict.fromkeys(g[col].astype(str))]
     classes = {v: _verdict_label(v, lang) for v in vals}
     synthetic = bool(g["synthetic"].any()) if "synthetic" in g.columns else False  # remediation writes it
@@ -308,7 +307,7 @@ def _lab(key: str, lang: str, default: str) -> str:
         return default
 
 
-def suitability_map_file(directory: str | os.PathLike = "suitability", out=None, workspace=None, lang: str = "zh",
+def suitability_map_file(directory: str | os.PathLike = "suitability", out=None, *, workspace=None, lang: str = "zh",
                          basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
                          imagery: ImageryOptions | None = None) -> Path:
     """Map of ``agrigis suitability`` results: candidate polygons coloured by score class."""
@@ -368,7 +367,7 @@ def map_group() -> None:
 @click.option("--evidence", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="evidence.gpkg from 'agrigis verify': parcels coloured by whether the imagery supports the claim.")
 @_common
-def progress_command(out, registry, targets, as_of, year, simplify_m, series, evidence, basemap, tianditu_key, online,
+def progress_command(*, out, registry, targets, as_of, year, simplify_m, series, evidence, basemap, tianditu_key, online,
                      workspace, basemap_file, basemap_budget, lang):
     """项目进度地图 / progress map: parcels by category and status, county completion."""
     p = progress_map_file(out, registry=registry, targets=targets, as_of=as_of, year=year, workspace=workspace,
@@ -384,7 +383,7 @@ def progress_command(out, registry, targets, as_of, year, simplify_m, series, ev
               help="HTML file to write (default: LAYER_map.html).")
 @click.option("--column", default=None, help="Colour polygons by the classes of this column.")
 @_common
-def layer_command(layer, out, column, basemap, tianditu_key, online, workspace, basemap_file, basemap_budget, lang):
+def layer_command(*, layer, out, column, basemap, tianditu_key, online, workspace, basemap_file, basemap_budget, lang):
     """图层地图 / map of one catalogue layer or file (vector or raster)."""
     p = layer_map_file(layer, out, workspace=workspace, column=column, lang=lang, basemap=basemap,
                        tianditu_key=tianditu_key, online=online, imagery=_imagery(basemap_file, basemap_budget))
@@ -396,7 +395,7 @@ def layer_command(layer, out, column, basemap, tianditu_key, online, workspace, 
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file to write (default: DIRECTORY/remediation_map.html).")
 @_common
-def remediation_command(directory, out, basemap, tianditu_key, online, workspace, basemap_file, basemap_budget, lang):
+def remediation_command(*, directory, out, basemap, tianditu_key, online, workspace, basemap_file, basemap_budget, lang):
     """盐碱地改良地图 / remediation map: parcels by verdict with index trend charts."""
     p = remediation_map_file(directory, out, workspace=workspace, lang=lang, basemap=basemap,
                              tianditu_key=tianditu_key, online=online,
@@ -409,7 +408,7 @@ def remediation_command(directory, out, basemap, tianditu_key, online, workspace
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file to write (default: DIRECTORY/suitability_map.html).")
 @_common
-def suitability_command(directory, out, basemap, tianditu_key, online, workspace, basemap_file, basemap_budget, lang):
+def suitability_command(*, directory, out, basemap, tianditu_key, online, workspace, basemap_file, basemap_budget, lang):
     """适宜性地图 / suitability map: candidate polygons by class."""
     p = suitability_map_file(directory, out, workspace=workspace, lang=lang, basemap=basemap,
                              tianditu_key=tianditu_key, online=online,

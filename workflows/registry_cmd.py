@@ -137,7 +137,7 @@ def undo_command(batch_id, registry, lang):
               help="TXT: OUTPUT is a folder that receives one <project_code>.txt per project.")
 @registry_option
 @lang_option
-def export_command(output, include_history, force, category, county, per_project, registry, lang):
+def export_command(*, output, include_history, force, category, county, per_project, registry, lang):
     """Export the projects to .gpkg, .shp, .geojson, .csv, .xlsx or .txt.
 
     \b
@@ -160,7 +160,7 @@ def verify_table(problems: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
             "batch_id": label("registry.batch", lang), "valid_to": label("column.valid_to", lang),
             "detail": label("registry.problem", lang)}
     df = problems[list(cols)].astype(object)
-    df["fid"] = df["fid"].map(lambda f: "" if f is None or f != f else int(f))
+    df["fid"] = df["fid"].map(lambda f: "" if f is None or pd.isna(f) else int(f))
     return df.fillna("").rename(columns=cols)
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 from gis.coverage import _where
 from gis.errors import DataFileError, InputError, Message
 from gis.labels import headers, label
+from gis.stackfile import stack_kind
 from gis.trend import DEFAULT_SEASON, assess, charts, verdict_rule
 from gis.zonal import dates_in_names
 from workflows.options import lang_option, registry_option, registry_parcels
@@ -88,22 +89,20 @@ def as_time_stack(da, where: str = "stack"):
 
 
 def open_netcdf_stack(path: Path, index: str | None = None):
-    """The index variable of a NetCDF stack (as ``agrigis imagery stack`` writes it),
-    opened lazily with its CRS: the variable named ``index`` (any case), else the only
-    one that is not a ``valid_count``.
+    """The index variable of a stack file (NetCDF or Zarr, as ``agrigis imagery stack``
+    writes it), opened lazily with its CRS by :func:`gis.stackfile.open_stack_dataset`:
+    the variable named ``index`` (any case), else the only one that is not a
+    ``valid_count``.
 
     Raises
     ------
     DataFileError
-        If the file cannot be read or holds no such variable (the message lists them).
+        If the file is missing or cannot be read, or holds no such variable (the message
+        lists them).
     """
-    import rioxarray  # noqa: F401 - the .rio accessor reads the grid mapping
-    import xarray as xr
+    from gis.stackfile import open_stack_dataset
 
-    try:
-        ds = xr.open_dataset(path, engine="h5netcdf", decode_coords="all", chunks={})
-    except Exception as exc:  # h5py/netCDF errors vary
-        raise DataFileError.of("error.raster_unreadable", path=path, detail=exc) from exc
+    ds = open_stack_dataset(path)
     names = [str(v) for v in ds.data_vars if "valid_count" not in str(v)]
     pick = [n for n in names if index is not None and n.lower() == str(index).lower()]
     if not pick and len(names) == 1:
@@ -129,7 +128,7 @@ def load_stack(stack=None, workspace=None, index: str | None = None):
         entry = cat.by_role("ndvi")
         if entry is None:
             raise InputError.of("error.stack_no_ndvi")
-        if Path(entry.path).suffix.lower() in (".nc", ".nc4"):  # a stack of `agrigis imagery stack`
+        if stack_kind(entry.path) is not None:  # a NetCDF/Zarr stack of `agrigis imagery stack`
             path = cat.path(entry.name)
             return as_time_stack(open_netcdf_stack(path, index), str(path)), None, str(path), bool(entry.synthetic)
         da = cat.load(entry.name)
@@ -141,7 +140,7 @@ def load_stack(stack=None, workspace=None, index: str | None = None):
     for p in paths:
         if not p.exists():
             raise DataFileError.of("error.stack_file_missing", path=p)
-    if len(paths) == 1 and paths[0].suffix.lower() in (".nc", ".nc4"):
+    if len(paths) == 1 and stack_kind(paths[0]) is not None:
         da = open_netcdf_stack(paths[0], index)
         return as_time_stack(da, str(paths[0])), None, str(paths[0]), str(da.attrs.get("synthetic", "")).lower() == "true"
     if len(paths) == 1:
@@ -310,8 +309,8 @@ def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str,
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("remediation"),
               show_default=True, help="Output folder.")
 @registry_option
-@click.option("--stack", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Index time stack: a NetCDF from 'agrigis imagery stack', one multi-band GeoTIFF (band "
+@click.option("--stack", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Index time stack: a NetCDF or Zarr from 'agrigis imagery stack', one multi-band GeoTIFF (band "
                    "descriptions = dates) or one file per date (date in the name). Repeatable. Default: the catalogue layer with role 'ndvi'.")
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Workspace folder with catalog.yml (default: the current directory).")

@@ -33,8 +33,8 @@ def html_table(df: pd.DataFrame, decimals: dict[str, int] | None = None, classes
     out.append("</tr></thead><tbody>")
     for rec in df.itertuples(index=False):
         out.append("<tr>")
-        for c, v in zip(df.columns, rec, strict=True):
-            v = cell_value(v)
+        for c, raw in zip(df.columns, rec, strict=True):
+            v = cell_value(raw)
             if isinstance(v, bool) or v is None or not isinstance(v, (int, float)):
                 out.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
             else:

@@ -27,7 +27,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from gis.errors import DataFileError, InputError
+from gis.errors import InputError
 from gis.evidence import EvidenceRules, load_rules, support_summary, verify
 from gis.labels import headers, label, message
 from workflows.options import lang_option, registry_option
@@ -59,18 +59,11 @@ class VerifyResult:
 
 
 def open_evidence_stack(path: str | os.PathLike) -> tuple[dict, bool]:
-    """The index variables of a NetCDF stack (lazy), by index id (``ndvi``, ``lswi``,
-    ``evi`` …), and whether it is synthetic."""
-    import rioxarray  # noqa: F401 - the .rio accessor reads the grid mapping
-    import xarray as xr
+    """The index variables of a NetCDF or Zarr stack (lazy, :func:`gis.stackfile.open_stack_dataset`),
+    by index id (``ndvi``, ``lswi``, ``evi`` …), and whether it is synthetic."""
+    from gis.stackfile import open_stack_dataset
 
-    p = Path(path)
-    if not p.exists():
-        raise DataFileError.of("error.stack_file_missing", path=p)
-    try:
-        ds = xr.open_dataset(p, engine="h5netcdf", decode_coords="all", chunks={})
-    except Exception as exc:  # h5py/netCDF errors vary
-        raise DataFileError.of("error.raster_unreadable", path=p, detail=exc) from exc
+    ds = open_stack_dataset(path)
     stack = {str(v).lower(): ds[v] for v in ds.data_vars if "valid_count" not in str(v) and "time" in ds[v].dims}
     return stack, str(ds.attrs.get("synthetic", "")).lower() == "true"
 
@@ -237,7 +230,7 @@ def _write(out: Path, res: VerifyResult, rules: EvidenceRules, stack: str, rules
 
 
 @click.command("verify")
-@click.option("--stack", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--stack", required=True, type=click.Path(path_type=Path),
               help="NetCDF stack from 'agrigis imagery stack --index NDVI,LSWI,EVI' (EVI optional: NDVI is used).")
 @registry_option
 @click.option("--year", type=int, default=None, help="Year verified (default: the stack's latest year).")

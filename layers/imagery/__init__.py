@@ -2,9 +2,10 @@
 Collection 2 Level-2 (folder / ``.tar``), read from their metadata.
 
 :func:`open_product` opens one product, :func:`scan` a batch (skipping unusable products
-with their reason); :meth:`Product.scene` hands a product to :mod:`layers.imagery.stack`.
+with their reason), :func:`from_stac` the products of STAC items with local assets; :meth:`Product.scene` hands a product to :mod:`layers.imagery.stack`.
 """
 
 from .product import Band, Product, ScanResult, open_product, scan
+from .stac import from_stac
 
-__all__ = ["Band", "Product", "ScanResult", "open_product", "scan"]
+__all__ = ["Band", "Product", "ScanResult", "from_stac", "open_product", "scan"]

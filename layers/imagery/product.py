@@ -339,23 +339,34 @@ class ScanResult:
 
 
 def _candidates(folder: Path) -> list[Path]:
+    from .stac import is_stac_file
+
     if looks_like_product(folder):
         return [folder]
     if not folder.is_dir():
         return [folder]  # open_product says what is wrong with it
-    return sorted(p for p in folder.iterdir() if looks_like_product(p))
+    return sorted(p for p in folder.iterdir() if looks_like_product(p) or is_stac_file(p))
 
 
 def scan(folders: Iterable[str | os.PathLike]) -> ScanResult:
     """Open every product in ``folders`` (each a product itself or a folder of them).
 
     A product that cannot be used is skipped with its error (which names it); the
-    others go on. Files that are not products at all (a README …) are ignored.
+    others go on. Files that are not products at all (a README …) are ignored. STAC
+    item files (``.json``: an Item or an ItemCollection with local asset hrefs, see
+    :mod:`layers.imagery.stac`) count as products, each item on its own.
     """
+    from .stac import scan_items
+
     products: list[Product] = []
     skipped: list[tuple[Path, AgrigisError]] = []
     for folder in folders:
         for cand in _candidates(Path(folder)):
+            if cand.suffix.lower() == ".json" and cand.is_file():
+                found, bad = scan_items(cand)
+                products += found
+                skipped += bad
+                continue
             try:
                 products.append(open_product(cand))
             except AgrigisError as exc:

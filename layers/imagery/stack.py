@@ -30,6 +30,9 @@ from gis.coverage import Grid
 from gis.masks import MaskOptions
 from gis.sampling import MASK_THRESHOLD  # noqa: F401 - the any-cloud threshold, also used here
 
+DEFAULT_MASK = MaskOptions()
+"""The default mask options (SCL / QA_PIXEL default classes, see :class:`gis.masks.MaskOptions`)."""
+
 log = logging.getLogger(__name__)
 
 
@@ -157,17 +160,42 @@ def _fast_ok(src, grid: Grid) -> bool:
 def _positions(src, grid: Grid, cache: dict):
     """:class:`gis.sampling.Positions` in ``src`` of the grid's cell centres. Computed once
     per source CRS and reused, through an affine map, for every file of that CRS (the
-    10 m bands, the 20 m SCL …) — one coordinate transformation per scene and block."""
-    from gis.sampling import pixel_positions
-
+    10 m bands, the 20 m SCL …) — one coordinate transformation per scene and block, and
+    none for the next scene of the same tile (:func:`_shared_positions`)."""
     key = src.crs.to_wkt()
     if key not in cache:
         t = src.transform
-        cache[key] = (t, pixel_positions(grid.transform, grid.height, grid.width, _to_source(grid, src.crs), t))
+        cache[key] = (t, _shared_positions(grid, src.crs, t))
     ref, pos = cache[key]
     if tuple(ref) == tuple(src.transform):
         return pos
     return pos.mapped(~src.transform @ ref)  # reference pixel → this file's pixel
+
+
+POSITIONS_KEPT = 64
+"""Separable :class:`gis.sampling.Positions` kept between scenes (a few KB each): every
+product of one tile shares them for each block of the grid."""
+_shared: dict = {}
+_shared_lock = threading.Lock()
+
+
+def _shared_positions(grid: Grid, src_crs, src_transform):
+    """Positions of ``grid`` in a file of ``src_crs`` and ``src_transform``, remembered
+    (when separable) for the next product of the same tile."""
+    from gis.sampling import pixel_positions
+
+    key = (tuple(grid.transform), grid.width, grid.height, _crs_key(grid), src_crs.to_wkt(), tuple(src_transform))
+    with _shared_lock:
+        pos = _shared.get(key)
+    if pos is not None:
+        return pos
+    pos = pixel_positions(grid.transform, grid.height, grid.width, _to_source(grid, src_crs), src_transform)
+    if pos.separable:
+        with _shared_lock:
+            while len(_shared) >= POSITIONS_KEPT:
+                _shared.pop(next(iter(_shared)))
+            _shared[key] = pos
+    return pos
 
 
 def _read_window(src, grid: Grid, cache: dict):
@@ -214,68 +242,109 @@ def _source_window(src, grid: Grid, pad: int = 2):
     return Window(c0, r0, c1 - c0, r1 - r0) if c1 > c0 and r1 > r0 else None
 
 
-def mask_on_grid(path: str, grid: Grid, to_mask: Callable[[np.ndarray], np.ndarray],
-                 cache: dict | None = None) -> np.ndarray:
-    """``True`` where a masked source cell (``to_mask`` of the raw layer) contributes to a
-    grid cell under bilinear resampling — the any-cloud rule: a cell is usable only if
-    every source mask cell its reflectance was interpolated from is clear. Cells outside
-    the source are masked. Only the source window under ``grid`` is read. ``cache``
-    (a dict per scene and grid) shares pixel positions with the scene's bands.
-    """
+CHUNK_ROWS = 256
+"""Output rows sampled and computed at a time once a block's windows are decoded: the
+temporaries of a chunk stay in the CPU cache (and are reused by the allocator) instead
+of a dozen full-block float32 arrays per scene."""
+
+
+@dataclass
+class _Layer:
+    """One decoded file under a grid: ``rows(a, b)`` samples output rows ``a:b``.
+
+    Fast path: the decoded window ``raw`` (first cell ``origin`` of an image of
+    ``image`` cells) and the pixel positions ``pos``; ``mask=True`` samples by the
+    any-cloud rule (``raw`` is then boolean). GDAL path: ``full`` is the whole result."""
+
+    pos: object = None
+    raw: np.ndarray | None = None
+    origin: tuple[int, int] = (0, 0)
+    image: tuple[int, int] = (0, 0)
+    full: np.ndarray | None = None
+    mask: bool = False
+
+    def rows(self, a: int, b: int) -> np.ndarray:
+        from gis.sampling import Positions, masked_weight, sample
+
+        if self.full is not None:
+            return self.full[a:b]
+        pos = self.pos
+        part = Positions(pos.rows[a:b], pos.cols if pos.separable else pos.cols[a:b])
+        if self.raw is None:
+            return np.full((b - a, len(pos.cols) if pos.separable else pos.cols.shape[1]), self.mask,
+                           dtype=bool if self.mask else "float32")
+        if self.mask:
+            return masked_weight(part, self.raw, self.origin, self.image)
+        return sample(part, self.raw, self.origin, self.image)
+
+
+def _mask_layer(path: str, grid: Grid, to_mask: Callable[[np.ndarray], np.ndarray], cache: dict) -> _Layer:
+    """The mask layer of ``path`` under ``grid`` (see :func:`mask_on_grid`), decoded."""
     import rasterio
     from rasterio.enums import Resampling
     from rasterio.warp import reproject
 
-    from gis.sampling import masked_weight
-
-    out = np.ones((grid.height, grid.width), dtype="float32")
     with _reading(path), rasterio.open(path) as src:
         if _fast_ok(src, grid):
-            pos, raw, origin = _read_window(src, grid, {} if cache is None else cache)
-            if raw is None:
-                return out.astype(bool)
-            return masked_weight(pos, to_mask(raw), origin, (src.height, src.width))
+            pos, raw, origin = _read_window(src, grid, cache)
+            return _Layer(pos, None if raw is None else to_mask(raw), origin, (src.height, src.width), mask=True)
+        out = np.ones((grid.height, grid.width), dtype="float32")
         win = _source_window(src, grid)
-        if win is None:
-            return out.astype(bool)
-        raw = src.read(1, window=win)
-        bad = to_mask(raw).astype("float32")
-        reproject(bad, out, src_transform=src.window_transform(win), src_crs=src.crs, src_nodata=None,
-                  dst_transform=grid.transform, dst_crs=_rasterio_crs(grid), dst_nodata=1.0,
-                  resampling=Resampling.bilinear, init_dest_nodata=True)
-    return out > MASK_THRESHOLD
+        if win is not None:
+            bad = to_mask(src.read(1, window=win)).astype("float32")
+            reproject(bad, out, src_transform=src.window_transform(win), src_crs=src.crs, src_nodata=None,
+                      dst_transform=grid.transform, dst_crs=_rasterio_crs(grid), dst_nodata=1.0,
+                      resampling=Resampling.bilinear, init_dest_nodata=True)
+    return _Layer(full=out > MASK_THRESHOLD, mask=True)
 
 
-def scene_mask(scene: Scene, grid: Grid, options: MaskOptions = MaskOptions(), cache: dict | None = None) -> np.ndarray:
-    """``True`` where the scene's mask layer(s) exclude a grid cell (any-cloud rule, see
-    :func:`mask_on_grid`; the layer's no-data value is always masked): SCL / QA_PIXEL,
-    QA_RADSAT (``options.radsat``) and ``MSK_CLDPRB`` above ``options.cloud_prob``."""
+def mask_on_grid(path: str, grid: Grid, to_mask: Callable[[np.ndarray], np.ndarray],
+                 cache: dict | None = None) -> np.ndarray:
+    """``True`` where a masked source cell (``to_mask`` of the raw layer) contributes to a
+    grid cell under bilinear resampling — the any-cloud rule: a cell is usable only if
+    every source mask cell its reflectance was interpolated from is clear
+    (:func:`gis.sampling.masked_weight`). Cells outside the source are masked. Only the
+    source window under ``grid`` is read. ``cache`` (a dict per scene and grid) shares
+    pixel positions with the scene's bands.
+    """
+    return _mask_layer(path, grid, to_mask, {} if cache is None else cache).rows(0, grid.height)
+
+
+def _mask_layers(scene: Scene, grid: Grid, options: MaskOptions, cache: dict) -> list[_Layer]:
+    """The decoded mask layers of ``scene`` (see :func:`scene_mask`)."""
     m, res = scene.mask, grid.transform.a
 
     def layer(raw: np.ndarray) -> np.ndarray:
         out = masks.layer_mask(raw, m.kind, options)
         return out | (raw == m.nodata) if m.nodata is not None else out
 
-    cache = {} if cache is None else cache
-    out = mask_on_grid(m.path_for(res), grid, layer, cache)
+    out = [_mask_layer(m.path_for(res), grid, layer, cache)]
     rs = scene.extra_masks.get("qa_radsat")
     if rs is not None and options.radsat:
-        out |= mask_on_grid(rs.path_for(res), grid, lambda raw: masks.radsat_mask(raw, rs.bands), cache)
+        out.append(_mask_layer(rs.path_for(res), grid, lambda raw: masks.radsat_mask(raw, rs.bands), cache))
     cp = scene.extra_masks.get("cldprb")
     if cp is not None and options.cloud_prob is not None:
-        out |= mask_on_grid(cp.path_for(res), grid, lambda raw: masks.cloud_probability_mask(raw, options.cloud_prob),
-                            cache)
+        out.append(_mask_layer(cp.path_for(res), grid,
+                               lambda raw: masks.cloud_probability_mask(raw, options.cloud_prob), cache))
     return out
 
 
-def read_bands_on_grid(paths: Sequence[str], grid: Grid, cache: dict | None = None) -> list[np.ndarray]:
-    """Band 1 of each file of ``paths`` warped bilinearly onto ``grid`` (float32), files on
-    the same source grid in one pass (GDAL shares the coordinate transformation). Only
-    the source window under ``grid`` is decoded. No-data is not used by the warper
-    (faster, and the scene's mask layer masks every cell a no-data source cell touches);
-    cells outside the source get 0. Files no coarser than about the grid's cells are
-    sampled by :mod:`gis.sampling` with pixel positions shared through ``cache``.
-    """
+def scene_mask(scene: Scene, grid: Grid, options: MaskOptions = DEFAULT_MASK, cache: dict | None = None) -> np.ndarray:
+    """``True`` where the scene's mask layer(s) exclude a grid cell (any-cloud rule, see
+    :func:`mask_on_grid`; the layer's no-data value is always masked): SCL / QA_PIXEL,
+    QA_RADSAT (``options.radsat``) and ``MSK_CLDPRB`` above ``options.cloud_prob``."""
+    return _any_rows(_mask_layers(scene, grid, options, {} if cache is None else cache), 0, grid.height)
+
+
+def _any_rows(layers: list[_Layer], a: int, b: int) -> np.ndarray:
+    out = layers[0].rows(a, b)
+    for layer in layers[1:]:
+        out |= layer.rows(a, b)
+    return out
+
+
+def _band_layers(paths: Sequence[str], grid: Grid, cache: dict) -> list[_Layer]:
+    """The decoded band files of ``paths`` under ``grid`` (see :func:`read_bands_on_grid`)."""
     import rasterio
     from rasterio.enums import Resampling
     from rasterio.warp import reproject
@@ -287,15 +356,15 @@ def read_bands_on_grid(paths: Sequence[str], grid: Grid, cache: dict | None = No
             src = rasterio.open(path)
         meta.append(src)
         groups.setdefault((tuple(src.transform), src.width, src.height, src.crs.to_wkt()), []).append(i)
-    out: list[np.ndarray | None] = [None] * len(paths)
-    cache = {} if cache is None else cache
+    out: list[_Layer | None] = [None] * len(paths)
     try:
         for members in groups.values():
             src = meta[members[0]]
             if _fast_ok(src, grid):
                 for i in members:
                     with _reading(paths[i]):
-                        out[i] = _sample_band(meta[i], grid, cache)
+                        pos, raw, origin = _read_window(meta[i], grid, cache)
+                    out[i] = _Layer(pos, raw, origin, (meta[i].height, meta[i].width))
                 continue
             win = _source_window(src, grid)
             dst = np.zeros((len(members), grid.height, grid.width), dtype="float32")
@@ -305,11 +374,23 @@ def read_bands_on_grid(paths: Sequence[str], grid: Grid, cache: dict | None = No
                           dst_transform=grid.transform, dst_crs=_rasterio_crs(grid),
                           resampling=Resampling.bilinear)
             for k, i in enumerate(members):
-                out[i] = dst[k]
+                out[i] = _Layer(full=dst[k])
     finally:
         for src in meta:
             src.close()
     return out
+
+
+def read_bands_on_grid(paths: Sequence[str], grid: Grid, cache: dict | None = None) -> list[np.ndarray]:
+    """Band 1 of each file of ``paths`` warped bilinearly onto ``grid`` (float32), files on
+    the same source grid in one pass (GDAL shares the coordinate transformation). Only
+    the source window under ``grid`` is decoded. No-data is not used by the warper
+    (faster, and the scene's mask layer masks every cell a no-data source cell touches);
+    cells outside the source get 0. Files no coarser than about the grid's cells are
+    sampled by :mod:`gis.sampling` with pixel positions shared through ``cache``.
+    """
+    layers = _band_layers(paths, grid, {} if cache is None else cache)
+    return [layer.rows(0, grid.height) for layer in layers]
 
 
 def _read(src, path: str, win) -> np.ndarray:
@@ -317,33 +398,30 @@ def _read(src, path: str, win) -> np.ndarray:
         return src.read(1, window=win)
 
 
-def _sample_band(src, grid: Grid, cache: dict) -> np.ndarray:
-    from gis.sampling import sample
-
-    pos, raw, origin = _read_window(src, grid, cache)
-    if raw is None:
-        return np.zeros((grid.height, grid.width), dtype="float32")
-    return sample(pos, raw, origin, (src.height, src.width))
-
-
-def scene_index(scene: Scene, index, grid: Grid, options: MaskOptions = MaskOptions()) -> np.ndarray:
-    """``index`` (name or :class:`gis.indices.Index`) of one scene on ``grid``, NaN where masked."""
+def scene_index(scene: Scene, index, grid: Grid, options: MaskOptions = DEFAULT_MASK) -> np.ndarray:
+    """``index`` (name or :class:`gis.indices.Index`) of one scene on ``grid``, NaN where
+    masked. The files are decoded once; sampling and arithmetic then run
+    :data:`CHUNK_ROWS` output rows at a time."""
     from gis.indices import compute_index, get_index
 
     ix = get_index(index)
     sources = [scene.bands[sym] for sym in ix.bands]
     cache: dict = {}
     try:
-        dns = read_bands_on_grid([src.path for src in sources], grid, cache)
-        masked = scene_mask(scene, grid, options, cache)
+        layers = _band_layers([src.path for src in sources], grid, cache)
+        mask_layers = _mask_layers(scene, grid, options, cache)
     except BandReadFault as fault:
         raise _unreadable(scene, fault) from fault.cause
-    bands = {sym: reflectance(dn, src.scale, src.offset, None)
-             for sym, src, dn in zip(ix.bands, sources, dns, strict=True)}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        values = np.asarray(compute_index(ix, bands), dtype="float32")
-    values[masked] = np.nan
-    return values
+    out = np.empty((grid.height, grid.width), dtype="float32")
+    for a in range(0, grid.height, CHUNK_ROWS):
+        b = min(grid.height, a + CHUNK_ROWS)
+        bands = {sym: reflectance(layer.rows(a, b), src.scale, src.offset, None, dtype="float32", copy=False)
+                 for sym, src, layer in zip(ix.bands, sources, layers, strict=True)}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.asarray(compute_index(ix, bands), dtype="float32")  # float32 throughout
+        values[_any_rows(mask_layers, a, b)] = np.nan
+        out[a:b] = values
+    return out
 
 
 def _unreadable(scene: Scene, fault: BandReadFault) -> DataFileError:
@@ -383,7 +461,7 @@ def _mask_layer_nearest(path: str, grid: Grid) -> np.ndarray:
     return out
 
 
-def aoi_cover(mask: MaskSource, inside: np.ndarray, grid: Grid, options: MaskOptions = MaskOptions()) -> Cover:
+def aoi_cover(mask: MaskSource, inside: np.ndarray, grid: Grid, options: MaskOptions = DEFAULT_MASK) -> Cover:
     """Share of the AOI cells (``inside`` on ``grid``, a coarse grid) the product covers
     with data, and the share of those its mask layer (SCL / QA_PIXEL, default classes:
     cloud, shadow, cirrus, snow, saturated) masks. The coarsest mask file is read.
@@ -520,7 +598,7 @@ def _all_inside(block: Grid) -> np.ndarray:
     return np.ones((block.height, block.width), dtype=bool)
 
 
-def index_stack(scenes: Sequence[Scene], index, grid: Grid, options: MaskOptions | StackOptions = MaskOptions(),
+def index_stack(scenes: Sequence[Scene], index, grid: Grid, options: MaskOptions | StackOptions = DEFAULT_MASK,
                 progress: Callable[[int, int], None] | None = None):
     """The ``time × y × x`` DataArray of ``index`` over ``scenes`` on ``grid``.
 

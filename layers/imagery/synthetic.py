@@ -111,8 +111,8 @@ def band_dns(ndvi: np.ndarray, scl: np.ndarray) -> dict[str, np.ndarray]:
     refl["B8A"] = refl["B08"]
     refl.update({b: np.full(ndvi.shape, v) for b, v in CLEAR.items()})
     out = {}
-    for band, r in refl.items():
-        r = np.where(cloud, CLOUD[band], r)
+    for band, clear in refl.items():
+        r = np.where(cloud, CLOUD[band], clear)
         dn = np.rint(r * QUANTIFICATION + OFFSET)
         out[band] = np.where(nodata, 0, np.clip(dn, 1, 65535)).astype("uint16")
     return out
@@ -231,7 +231,6 @@ def write_s2_product(folder: str | os.PathLike, spec: ProductSpec, ndvi: np.ndar
     scl = np.full(ndvi.shape, 4, dtype="uint8") if scl is None else np.asarray(scl, dtype="uint8")
     safe = Path(folder) / f"{spec.product_id}.SAFE"
     granule = f"L2A_T{spec.tile}_A{spec.orbit * 1000 + 58:06d}_{spec.stamp}"
-    img = safe / "GRANULE" / granule / "IMG_DATA"
     fine, coarse = spec.res, spec.res * 2
     dns = band_dns(ndvi, scl)
     dns_coarse = band_dns(ndvi[::2, ::2], scl[::2, ::2])

@@ -1,5 +1,8 @@
 """The project registry: one GeoPackage with every project parcel, its history and batches.
 
+A sub-room of ``layers``: it may import ``gis`` and the rest of ``layers`` (fields,
+QGIS styles, the TXT writer), never ``maps`` or ``workflows``.
+
 Layout of ``registry.gpkg`` (a standard GeoPackage 1.4 that GDAL, pyogrio and QGIS open):
 
 ``projects`` (features, MultiPolygon, EPSG:4490, R-tree index)

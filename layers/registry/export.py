@@ -156,7 +156,7 @@ def _txt_area_mu(r) -> float:
     the computed one when it has none (an import reads it back as the declared area, so a
     round trip export → ``import --update`` changes nothing for a version that has one)."""
     declared = getattr(r, "declared_area_mu", None)
-    return float(declared) if declared is not None and declared == declared else float(r.area_mu)
+    return float(declared) if declared is not None and not pd.isna(declared) else float(r.area_mu)
 
 
 def _file_name(code: str) -> str:

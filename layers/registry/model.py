@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 import getpass
 import hashlib
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ REQUIRED_COLUMNS = {
 
 
 def _missing(v) -> bool:
-    return v is None or v is pd.NA or (isinstance(v, float) and v != v)
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
 def _canon(column: str, values) -> list[str]:
@@ -94,7 +95,7 @@ def fingerprints(values, wkbs) -> list[str]:
     """
     cols = [_canon(c, list(values[c])) for c in FINGERPRINTED]
     out = []
-    for parts, wkb in zip(zip(*cols), wkbs, strict=True):
+    for parts, wkb in zip(zip(*cols, strict=True), wkbs, strict=True):
         attrs = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
         geom = hashlib.sha256(b"" if wkb is None else wkb).hexdigest()[:32]
         out.append(attrs + geom)
@@ -150,11 +151,11 @@ def _user() -> str:
 def _py(s: pd.Series) -> list:
     """Column values as Python scalars with None for missing (what sqlite3 binds)."""
     if s.dtype.kind == "f":
-        return [None if v != v else v for v in s.to_numpy(dtype="float64").tolist()]
+        return [None if math.isnan(v) else v for v in s.to_numpy(dtype="float64").tolist()]
     if s.dtype.kind in "iub":
         return s.to_numpy().tolist()
     out = s.astype(object).tolist()
-    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+    return [None if _missing(v)
             else (v.item() if isinstance(v, np.generic) else v) for v in out]
 
 
@@ -186,7 +187,7 @@ def _same_vec(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _fmt_mu(v: float) -> str:
-    return "?" if v != v else f"{v:,.2f}"
+    return "?" if math.isnan(v) else f"{v:,.2f}"
 
 
 

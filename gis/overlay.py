@@ -1,0 +1,200 @@
+"""Polygons split by zones (counties): the one overlay of the package.
+
+Each zone is cut into square tiles (:func:`tile_zones`) so that cutting a parcel by a tile
+stays small, then one STRtree query finds every (parcel, tile) pair; a parcel properly
+inside its tile is kept whole and only the others are intersected (:func:`split_by_zones`).
+What lies outside every zone is one more piece per parcel, marked :data:`OUTSIDE`.
+
+It works in the coordinates it is given: :mod:`gis.tracking` splits in EPSG:4550 metres
+with ellipsoidal areas (the progress of a target per county), :func:`gis.quality.largest_share`
+in EPSG:4490 degrees with planar areas, whose ratios within one parcel are all it needs.
+
+Examples
+--------
+>>> import shapely
+>>> zones, codes = tile_zones(np.array([shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)]),
+...                           np.array(["a", "b"], dtype=object), tile=5.0)
+>>> len(zones), sorted(set(codes))
+(8, ['a', 'b'])
+>>> parcels = np.array([shapely.box(1, 1, 2, 2), shapely.box(9, 1, 11, 2), shapely.box(19, 1, 22, 2)])
+>>> p = split_by_zones(parcels, shapely.area(parcels), zones, codes)
+>>> sorted(zip(p.parcel.tolist(), p.region.tolist(), p.area.round(3).tolist()))
+[(0, 'a', 1.0), (1, 'a', 1.0), (1, 'b', 1.0), (2, 'b', 1.0), (2, 'outside', 2.0)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from shapely.geometry.base import BaseGeometry
+
+__all__ = ["OUTSIDE", "Pieces", "tile_zones", "split_by_zones", "split_frame", "polygonal"]
+
+OUTSIDE = "outside"
+"""Default region of the part of a parcel that lies in no zone."""
+
+Geoms = npt.NDArray[np.object_]
+Areas = Callable[[Geoms], npt.NDArray[np.float64]]
+
+
+def _planar_area(geoms: Geoms) -> npt.NDArray[np.float64]:
+    return np.asarray(shapely.area(geoms), dtype="float64")
+
+
+@dataclass
+class Pieces:
+    """The parts of the parcels, one per (parcel, zone) and one for the rest outside."""
+
+    geom: Geoms
+    parcel: npt.NDArray[np.intp]  # index into the parcel arrays
+    region: Geoms  # zone code, or the ``outside`` marker
+    area: npt.NDArray[np.float64]  # in the unit of the area function given
+    regions: list[str] = field(default_factory=list)  # all region codes, in order
+    region_idx: npt.NDArray[np.intp] | None = None  # index of each piece's region in ``regions``
+
+    def index_regions(self, regions: list[str]) -> Pieces:
+        """Number the regions in the order of ``regions`` (:attr:`region_idx`)."""
+        self.regions = list(regions)
+        self.region_idx = pd.Index(self.regions, dtype=object).get_indexer(
+            pd.Index(self.region, dtype=object)).astype(int) if len(self.region) else np.zeros(0, int)
+        return self
+
+
+def tile_zones(zone_geoms: Geoms, codes: npt.NDArray[Any], tile: float) -> tuple[Geoms, Geoms]:
+    """Cut each zone into square tiles of side ``tile`` (in the geometries' units); returns
+    the tiles and the code of the zone of each. Empty zones are left out."""
+    out_g, out_c = [], []
+    for g, code in zip(zone_geoms, codes, strict=True):
+        if g is None or shapely.is_empty(g):
+            continue
+        x0, y0, x1, y1 = shapely.bounds(g)
+        nx = max(1, int(np.ceil((x1 - x0) / tile)))
+        ny = max(1, int(np.ceil((y1 - y0) / tile)))
+        if nx * ny == 1:
+            out_g.append(np.array([g], dtype=object))
+            out_c.append(np.array([code], dtype=object))
+            continue
+        gx, gy = np.meshgrid(x0 + np.arange(nx) * tile, y0 + np.arange(ny) * tile)
+        gx, gy = gx.ravel(), gy.ravel()
+        boxes = shapely.box(gx, gy, np.minimum(gx + tile, x1), np.minimum(gy + tile, y1))
+        clipped = shapely.intersection(g, boxes)
+        ok = ~shapely.is_empty(clipped) & (shapely.area(clipped) > 0)
+        out_g.append(clipped[ok])
+        out_c.append(np.full(int(ok.sum()), code, dtype=object))
+    if not out_g:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=object)
+    return np.concatenate(out_g), np.concatenate(out_c)
+
+
+def split_by_zones(P: Geoms, parcel_area: npt.NDArray[np.float64], tiles: Geoms, tile_code: Geoms, *,
+                   area: Areas = _planar_area, outside: str | None = OUTSIDE, rounding: float = 0.01) -> Pieces:
+    """The parcels ``P`` cut by the ``tiles`` of :func:`tile_zones`.
+
+    ``parcel_area``: the area of each parcel as ``area`` measures it (a parcel inside one
+    tile keeps it); ``area``: measures the cut pieces (default planar, in the units of the
+    geometries). The rest of a parcel outside every tile, when more than ``rounding``
+    (in that unit) and 1e-7 of the parcel, is one more piece in region ``outside``; with
+    ``outside=None`` it is not computed.
+    """
+    n = len(P)
+    if len(tiles) == 0 or n == 0:
+        if outside is None:
+            return Pieces(np.zeros(0, dtype=object), np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object),
+                          np.zeros(0, dtype="float64"))
+        return Pieces(P.copy(), np.arange(n), np.full(n, outside, dtype=object), parcel_area.copy())
+    shapely.prepare(tiles)
+    pi, ti = shapely.STRtree(tiles).query(P, predicate="intersects")
+    whole = shapely.contains_properly(tiles[ti], P[pi])
+    geom = np.empty(len(pi), dtype=object)
+    cut_area = np.empty(len(pi), dtype="float64")
+    geom[whole] = P[pi[whole]]
+    cut_area[whole] = parcel_area[pi[whole]]
+    cut = ~whole
+    if cut.any():
+        geom[cut] = shapely.intersection(P[pi[cut]], tiles[ti[cut]])
+        cut_area[cut] = area(geom[cut])
+    keep = cut_area > 0
+    pi, ti, geom, cut_area = pi[keep], ti[keep], geom[keep], cut_area[keep]
+    if outside is None:
+        return Pieces(geom=geom, parcel=pi, region=tile_code[ti], area=cut_area)
+    extra_i, extra_g, extra_a = _outside(P, parcel_area, pi, geom, cut_area, area=area, rounding=rounding)
+    return Pieces(
+        geom=np.concatenate([geom, extra_g]) if len(extra_i) else geom,
+        parcel=np.concatenate([pi, extra_i]),
+        region=np.concatenate([tile_code[ti], np.full(len(extra_i), outside, dtype=object)]),
+        area=np.concatenate([cut_area, extra_a]),
+    )
+
+
+def _outside(P: Geoms, parcel_area: npt.NDArray[np.float64], pi: npt.NDArray[np.intp], geom: Geoms,
+             cut_area: npt.NDArray[np.float64], *, area: Areas,
+             rounding: float) -> tuple[npt.NDArray[np.intp], Geoms, npt.NDArray[np.float64]]:
+    """What is left of each parcel outside every tile (e.g. a parcel over the city boundary)."""
+    inside = np.bincount(pi, weights=cut_area, minlength=len(P))
+    tol = np.maximum(1e-7 * parcel_area, rounding)  # rounding of the intersections
+    out_idx = np.flatnonzero(parcel_area - inside > tol)
+    if not len(out_idx):
+        return out_idx, np.zeros(0, dtype=object), np.zeros(0, dtype="float64")
+    order = np.argsort(pi, kind="stable")
+    starts = np.searchsorted(pi[order], out_idx, side="left")
+    ends = np.searchsorted(pi[order], out_idx, side="right")
+    rest = np.empty(len(out_idx), dtype=object)
+    for n, (k, s, e) in enumerate(zip(out_idx, starts, ends, strict=True)):
+        rest[n] = P[k] if e == s else shapely.difference(P[k], shapely.union_all(geom[order[s:e]]))
+    return out_idx, rest, np.asarray(area(rest), dtype="float64")
+
+
+def polygonal(g: BaseGeometry | None) -> BaseGeometry | None:
+    """The polygonal part of ``g`` (the lines and points an intersection may add are
+    dropped), or None when nothing of it is a polygon.
+
+    >>> polygonal(shapely.box(0, 0, 1, 1).intersection(shapely.box(1, 0, 2, 1))) is None
+    True
+    """
+    if g is None or g.is_empty:
+        return None
+    if g.geom_type in ("Polygon", "MultiPolygon"):
+        return g
+    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else None
+
+
+def split_frame(gdf: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, code_column: str, *,
+                tile: float) -> gpd.GeoDataFrame:
+    """``gdf`` cut by ``zones`` as ``geopandas.overlay(how="intersection", keep_geom_type=True)``
+    would cut it: one row per (row, zone) with the row's columns and the zone's
+    ``code_column``; polygonal parts only. Both in one CRS; ``tile`` in its units.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> z = gpd.GeoDataFrame({"county_code": ["a", "b"]}, geometry=[shapely.box(0, 0, 10, 10),
+    ...                      shapely.box(10, 0, 20, 10)], crs=4550)
+    >>> g = gpd.GeoDataFrame({"id": [1]}, geometry=[shapely.box(8, 1, 12, 2)], crs=4550)
+    >>> out = split_frame(g, z, "county_code", tile=5.0)
+    >>> out["county_code"].tolist(), out.area.tolist()
+    (['a', 'b'], [2.0, 2.0])
+    """
+    import geopandas as gpd
+
+    z = np.asarray(zones.geometry.values, dtype=object)
+    tiles, codes = tile_zones(z, zones[code_column].astype(str).to_numpy(dtype=object), tile)
+    P = np.asarray(gdf.geometry.values, dtype=object)
+    pieces = split_by_zones(P, np.asarray(shapely.area(P), dtype="float64"), tiles, codes, outside=None)
+    part = pd.DataFrame({"p": pieces.parcel, "code": pieces.region, "g": pieces.geom})
+    part = part.groupby(["p", "code"], sort=False)["g"].agg(lambda s: shapely.union_all(s.to_numpy()))
+    part = part.reset_index()
+    geoms = np.array([polygonal(g) for g in part["g"]], dtype=object)
+    keep = np.array([g is not None for g in geoms], dtype=bool)
+    out = gdf.drop(columns=gdf.geometry.name).iloc[part["p"].to_numpy()[keep]].reset_index(drop=True)
+    out[code_column] = part["code"].to_numpy()[keep]
+    return gpd.GeoDataFrame(out, geometry=geoms[keep], crs=gdf.crs)

@@ -1,0 +1,83 @@
+"""Open an index stack file — NetCDF or Zarr, as ``agrigis imagery stack`` writes it —
+as one lazy :class:`xarray.Dataset` with its CRS.
+
+The one opener of stack files: :mod:`workflows.remediation`, :mod:`workflows.imagery`,
+:func:`gis.zonal_stats` and ``agrigis verify`` all read a stack through
+:func:`open_stack_dataset`, so a Zarr store works wherever a NetCDF does.
+
+Examples
+--------
+>>> import tempfile, pathlib, numpy as np, xarray as xr
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "s.nc"
+>>> xr.Dataset({"ndvi": (("y", "x"), np.ones((2, 2), "float32"))}).to_netcdf(p, engine="h5netcdf")
+>>> open_stack_dataset(p)["ndvi"].shape
+(2, 2)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import DataFileError
+
+NETCDF_SUFFIXES = (".nc", ".nc4", ".cdf")
+ZARR_SUFFIX = ".zarr"
+ZARR_MARKERS = (".zgroup", ".zmetadata", "zarr.json")
+"""Files at the root of a Zarr store (format 2: ``.zgroup`` / ``.zmetadata``; 3: ``zarr.json``)."""
+
+
+def stack_kind(path: str | os.PathLike) -> str | None:
+    """``"zarr"``, ``"netcdf"`` or None (not a stack file by its name / layout).
+
+    A folder is Zarr when it ends in ``.zarr`` or holds Zarr metadata; a file is NetCDF
+    by its suffix.
+
+    Examples
+    --------
+    >>> stack_kind("ndvi.nc"), stack_kind("ndvi.zarr"), stack_kind("ndvi.tif")
+    ('netcdf', 'zarr', None)
+    """
+    p = Path(path)
+    if p.suffix.lower() == ZARR_SUFFIX or (p.is_dir() and any((p / m).exists() for m in ZARR_MARKERS)):
+        return "zarr"
+    if p.suffix.lower() in NETCDF_SUFFIXES and not p.is_dir():
+        return "netcdf"
+    return None
+
+
+def open_stack_dataset(path: str | os.PathLike):
+    """The Dataset of the stack file ``path`` (NetCDF by suffix, Zarr by suffix or
+    folder), opened lazily (dask) with coordinates and the grid mapping decoded, so
+    ``.rio.crs`` is the stack's CRS.
+
+    Raises
+    ------
+    DataFileError
+        ``error.stack_file_missing`` when ``path`` does not exist,
+        ``error.stackfile_type`` when it is neither NetCDF nor Zarr,
+        ``error.stackfile_unreadable`` when the reader fails (damaged, truncated).
+
+    Examples
+    --------
+    >>> open_stack_dataset("no-such.nc")
+    Traceback (most recent call last):
+    ...
+    gis.errors.DataFileError: index stack file no-such.nc does not exist
+    """
+    import rioxarray  # noqa: F401 - the .rio accessor reads the grid mapping
+    import xarray as xr
+
+    p = Path(path)
+    if not p.exists():
+        raise DataFileError.of("error.stack_file_missing", path=p)
+    kind = stack_kind(p)
+    if kind is None:
+        raise DataFileError.of("error.stackfile_type", path=p)
+    try:
+        if kind == "zarr":
+            return xr.open_dataset(p, engine="zarr", chunks={}, decode_coords="all")
+        return xr.open_dataset(p, engine="h5netcdf", chunks={}, decode_coords="all")
+    except Exception as exc:  # noqa: BLE001 - h5py/zarr/netCDF errors vary: a data file problem
+        detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise DataFileError.of("error.stackfile_unreadable", path=p, detail=detail) from exc
