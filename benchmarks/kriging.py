@@ -74,7 +74,7 @@ def _peak_mb() -> float:
     return own + children  # worker processes run beside the parent: their peaks add up (upper bound)
 
 
-def run_job(job: str, n_samples: int, n_cells: int, res: float, k: int, fraction: float, workers: int | None,
+def run_job(job: str, n_samples: int, n_cells: int, *, res: float, k: int, fraction: float, workers: int | None,
             log_: bool = False) -> dict:
     from gis.geostat import KrigingOptions, fit_variogram, krige
 
@@ -171,7 +171,8 @@ def main() -> None:
             print(f"{k:>3} {s['rmse']:.4f} {s['me']:+.4f} {s['r2']:.4f} {s['msse']:.3f} {s['coverage90']:.3f} {sec:.1f}")
         return
     if a.job:
-        print(json.dumps(run_job(a.job, a.samples, a.cells, a.res, a.neighbours, a.fraction, a.workers, a.log)))
+        print(json.dumps(run_job(a.job, a.samples, a.cells, res=a.res, k=a.neighbours, fraction=a.fraction,
+                                 workers=a.workers, log_=a.log)))
         return
     if a.scaling:
         scaling(a)

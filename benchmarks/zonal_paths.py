@@ -13,14 +13,21 @@ read before the clock starts, so *cold* is the first call's own one-time costs):
 * ``numpy``          an in-memory DataArray (the stack loaded before the clock);
 * ``dask_aligned``   ``rioxarray.open_rasterio(chunks={"y": 256})``, the files' tiles;
 * ``dask_misaligned`` chunks of 300 rows × 700 columns (cut across parcels and tiles);
-* ``netcdf``         the NetCDF path (opened lazily, the file's chunks);
+* ``netcdf``         the NetCDF path (opened lazily by xarray, read in windows of the
+  file's chunks, no dask);
 * ``distributed``    the dask stack with a ``distributed.Client`` on a LocalCluster of
-  2 workers × 1 thread (started before the clock, as a user's cluster would be);
+  2 workers × 1 thread (started before the clock, as a user's cluster would be): one
+  task per worker, each reading its own rows from the files;
 * ``exactextract``   ``exact_extract(files, parcels, ["mean"])``, raster-sequential (its
-  fastest strategy on a stack, see results/zonal.md).
+  fastest strategy on a stack, see results/zonal.md);
+* ``decode_only``    a floor, not a path: every file decoded whole by rasterio as the
+  ``files`` path reads it (GDAL ``NUM_THREADS`` = cores, 32 MB block cache), nothing
+  else. Any path that reads these files pays at least this.
 
 Each job times a cold call and then a warm one (coverage cache cleared, so both build
-the weights as exactextract does). Medians of ``--repeat`` runs, interleaved.
+the weights as exactextract does), wall clock and CPU seconds (the process and its
+children: the cluster's workers too). Medians of ``--repeat`` runs, interleaved; the
+load average at the start and at the end is recorded.
 
 Usage::
 
@@ -42,7 +49,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "benchmarks" / "results"
-PATHS = ("files", "numpy", "dask_aligned", "dask_misaligned", "netcdf", "distributed")
+PATHS = ("decode_only", "files", "numpy", "dask_aligned", "dask_misaligned", "netcdf",
+         "distributed")
+NOTES = [
+    "What a cold call pays that a warm one does not (see gis/zonal.py): the first touch "
+    "of the working memory (≈ 0.3 s of system CPU here), the first rasterio.open (GDAL "
+    "driver registration, < 0.1 s), the first xarray.open_dataset (backend discovery, "
+    "h5netcdf import, ≈ 0.3 s); on the cluster each worker's first task imports agrigis "
+    "and opens the files. No JIT. The dask stacks keep their files open, so a warm call "
+    "can be served from GDAL's block cache; rioxarray's default lock lets one thread "
+    "decode at a time (cold dask calls decode on one thread, the file list on two).",
+    "exactextract runs on one thread; agrigis on all cores (2 here). Under load the wall "
+    "clock of a multi-threaded job depends on the share of the cores it gets: the CPU "
+    "columns show the work itself.",
+]
 
 
 def make_netcdf(stack: list[Path], out: Path) -> Path:
@@ -78,6 +98,35 @@ def _raster(name: str, paths: dict):
     return da.load() if chunks is None else da
 
 
+def _decode_only(stack: list) -> float:
+    """Decode every file whole, as the files path does (the floor of any path); no
+    statistic, so its mean of means is NaN."""
+    import rasterio
+
+    buf = None
+    with rasterio.Env(GDAL_CACHEMAX=32 * 2**20):
+        for p in stack:
+            with rasterio.open(p, NUM_THREADS=os.cpu_count() or 1) as ds:
+                buf = ds.read(1, out=buf)
+    return float("nan")
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and its children so far (the
+    distributed workers included)."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for p in (me, *me.children(recursive=True)):
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:  # a child that has just ended
+            pass
+    return total
+
+
 def job(name: str, paths: dict) -> dict:
     """Cold and warm seconds of one path (or of exactextract) in this fresh process."""
     import geopandas as gpd
@@ -97,12 +146,15 @@ def job(name: str, paths: dict) -> dict:
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            dashboard_address=None)
         client = distributed.Client(cluster)
-    raster = None if name == "exactextract" else _raster(name, paths)
+    raster = None if name in ("exactextract", "decode_only") else _raster(name, paths)
     out = {}
     for when in ("cold", "warm"):
         gz._CACHE.clear()
+        c0 = _cpu()
         t0 = time.perf_counter()
-        if name == "exactextract":
+        if name == "decode_only":
+            check = _decode_only(paths["stack"])
+        elif name == "exactextract":
             r = exactextract.exact_extract(paths["stack"], zones.reset_index(), ["mean"],
                                            output="pandas", strategy="raster-sequential")
             check = float(np.nanmean(r.filter(like="mean").to_numpy(dtype=float)))
@@ -110,6 +162,7 @@ def job(name: str, paths: dict) -> dict:
             r = gz.zonal_stats(zones, raster, stats=["mean"])
             check = float(np.nanmean(r.values))
         out[when] = time.perf_counter() - t0
+        out[f"{when}_cpu"] = _cpu() - c0
         out["mean_of_means"] = check
     if client is not None:
         client.close()
@@ -147,18 +200,24 @@ def main() -> None:
     paths = zb.generate(d, args.size, args.n, args.dates)
     paths["netcdf"] = make_netcdf(paths["stack"], d / f"ndvi_{args.size}_stack.nc")
     names = ["exactextract", *(args.only.split(",") if args.only else PATHS)]
+    load0 = os.getloadavg()
     runs: dict = {k: [] for k in names}
     for _ in range(max(args.repeat, 1)):
         for k in names:
             runs[k].append(measure(k, paths))
     load = os.getloadavg()
-    text = render(runs, args, load)
+    text = render(runs, args, (load0, load))
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "zonal_paths.md").write_text(text, encoding="utf-8")
     (RESULTS / "zonal_paths.json").write_text(json.dumps(
-        {"size": args.size, "parcels": args.n, "dates": args.dates, "load_average": load,
+        {"size": args.size, "parcels": args.n, "dates": args.dates,
+         "load_average_start": load0, "load_average_end": load,
          "cores": os.cpu_count(), "runs": runs}, indent=1), encoding="utf-8")
+
+
+def _load(avg) -> str:
+    return " / ".join(f"{v:.1f}" for v in avg)
 
 
 def render(runs: dict, args, load) -> str:
@@ -173,17 +232,23 @@ def render(runs: dict, args, load) -> str:
         "read before the clock); *cold* = the first call, *warm* = a second call in the same "
         "process with the coverage cache cleared (it builds the weights again, as exactextract "
         f"does). Medians of {args.repeat} interleaved runs. Machine: {os.cpu_count()} cores "
-        f"shared with other jobs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at "
-        "the end: compare ratios, not seconds.\n",
+        f"shared with other jobs, load average (1 / 5 / 15 min) {_load(load[0])} at the start, "
+        f"{_load(load[1])} at the end: compare ratios, not seconds.\n",
         f"exactextract's fastest strategy here: raster-sequential, best of cold/warm "
         f"{best:.2f} s.\n",
-        "| path | cold (s) | warm (s) | cold / exactextract | warm / exactextract | mean of means |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| path | cold (s) | warm (s) | cold / exactextract | warm / exactextract | "
+        "cold CPU (s) | warm CPU (s) | mean of means |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for k, m in med.items():
         mm = statistics.median(r["mean_of_means"] for r in runs[k])
+        cpu = {w: statistics.median(r.get(f"{w}_cpu", float("nan")) for r in runs[k])
+               for w in ("cold", "warm")}
         lines.append(f"| {k} | {m['cold']:.2f} | {m['warm']:.2f} | {m['cold'] / best:.2f} | "
-                     f"{m['warm'] / best:.2f} | {mm:.6f} |")
+                     f"{m['warm'] / best:.2f} | {cpu['cold']:.2f} | {cpu['warm']:.2f} | "
+                     f"{mm:.6f} |")
+    for note in NOTES:
+        lines += ["", note]
     return "\n".join(lines) + "\n"
 
 

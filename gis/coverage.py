@@ -342,7 +342,7 @@ class Coverage:
 
     # -- build --------------------------------------------------------------------------
     @classmethod
-    def build(cls, zones, grid, method: str = "exact", name: str = "zones",
+    def build(cls, zones, grid, method: str = "exact", name: str = "zones", *,
               workers: int | None = None, kernel: str = "numpy") -> "Coverage":
         """Compute the weights of ``zones`` (GeoDataFrame/GeoSeries) on ``grid``.
 
@@ -382,17 +382,8 @@ class Coverage:
                         "are empty (NaN)", n_out, len(geoms))
         use = np.flatnonzero(inside > 0)
         if method == "exact":
-            if kernel == "exactextract":
-                if workers is None:
-                    workers = min(os.cpu_count() or 1, 2) if len(use) > 4000 else 1
-                rows, cols, vals = _exact(geoms, use, grid, workers)
-            elif kernel == "numpy":
-                if workers is None:
-                    workers = min(os.cpu_count() or 1, 2) if len(use) > 1000 else 1
-                counts, cols, vals = _exact_numpy(geoms, use, grid, workers)
-                rows = None  # zone-ordered, CSR directly
-            else:
-                raise InputError(f"kernel {kernel!r} is unknown; use 'numpy' or 'exactextract'")
+            rows, counts, cols, vals = _exact_weights(geoms, use, grid, workers=workers,
+                                                      kernel=kernel)
         else:
             rows, cols, vals = _rasterized(geoms, use, grid, method == "all_touched")
         if rows is None or (len(rows) and (np.diff(rows) >= 0).all()):
@@ -411,8 +402,13 @@ class Coverage:
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the weights to a ``.npz`` file (with the grid and a zones fingerprint)."""
-        path = Path(path)
+        """Write the weights to a ``.npz`` file (with the grid and a zones fingerprint),
+        atomically: a kill never leaves a half-written weights file."""
+        from .outputs import atomic_write
+
+        return atomic_write(path, self._write_npz)
+
+    def _write_npz(self, path: Path) -> None:
         meta = {
             "format": _FORMAT,
             "method": self.method,
@@ -429,7 +425,6 @@ class Coverage:
             np.savez_compressed(f, data=m.data, indices=m.indices, indptr=m.indptr,
                                 shape=np.array(m.shape), inside=self.inside,
                                 meta=np.array(json.dumps(meta)))
-        return path
 
     @classmethod
     def load(cls, path: str | os.PathLike, zones=None, grid=None) -> "Coverage":
@@ -537,6 +532,22 @@ class Band:
     weights: sp.csr_array | None
 
 
+def _exact_weights(geoms, use, grid: Grid, *, workers: int | None, kernel: str):
+    """Exact coverage of the zones ``use`` with the chosen kernel: ``(rows, counts, cols,
+    fractions)``, ``rows`` None when the cells come zone by zone (``counts`` per zone)."""
+    if kernel == "exactextract":
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 2) if len(use) > 4000 else 1
+        rows, cols, vals = _exact(geoms, use, grid, workers)
+        return rows, None, cols, vals
+    if kernel == "numpy":
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 2) if len(use) > 1000 else 1
+        counts, cols, vals = _exact_numpy(geoms, use, grid, workers)
+        return None, counts, cols, vals  # zone-ordered, CSR directly
+    raise InputError(f"kernel {kernel!r} is unknown; use 'numpy' or 'exactextract'")
+
+
 def _jsonable(v):
     if isinstance(v, (np.integer,)):
         return int(v)
@@ -586,10 +597,8 @@ def _exact(geoms, use, grid: Grid, workers: int):
     # interleave so that both workers get a similar mix of large and small zones
     parts = [use[i::workers] for i in range(workers)]
     # fork is cheap (the parent has imported everything) but only safe without threads
-    if os.name != "nt" and threading.active_count() == 1:
-        ctx = mp.get_context("fork")
-    else:
-        ctx = mp.get_context("spawn")
+    fork = os.name != "nt" and threading.active_count() == 1
+    ctx = mp.get_context("fork" if fork else "spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx) as ex:
         futs = [ex.submit(_exact_part, list(shapely.to_wkb(geoms[p])), p, grid_args)
                 for p in parts]
@@ -652,21 +661,7 @@ def _exact_numpy(geoms, use, grid: Grid, workers: int = 1, chunk_cells: int = 1_
     U1, V1, U2, V2 = u[e0], v[e0], u[e0 + 1], v[e0 + 1]
     ez = zpt[e0]
     nzone = len(use)
-    # zone windows: columns c0..c1, rows r0..r1 (r1 may be H, a virtual row below the grid)
-    umin = np.full(nzone, np.inf)
-    umax = np.full(nzone, -np.inf)
-    vmin = np.full(nzone, np.inf)
-    vmax = np.full(nzone, -np.inf)
-    np.minimum.at(umin, zpt, u)
-    np.maximum.at(umax, zpt, u)
-    np.minimum.at(vmin, zpt, v)
-    np.maximum.at(vmax, zpt, v)
-    c0 = np.clip(np.floor(umin), 0, W - 1).astype(np.int64)
-    c1 = np.clip(np.floor(umax), 0, W - 1).astype(np.int64)
-    r0 = np.clip(np.floor(vmin), 0, H).astype(np.int64)
-    r1 = np.clip(np.floor(vmax), 0, H).astype(np.int64)
-    nrows = r1 - r0 + 1
-    size = (c1 - c0 + 1) * nrows
+    c0, r1, nrows, size = _zone_windows(u, v, zpt, nzone, W, H)
     # chunks of zones with bounded window cells
     cum = np.cumsum(size)
     bounds = [0]
@@ -680,9 +675,8 @@ def _exact_numpy(geoms, use, grid: Grid, workers: int = 1, chunk_cells: int = 1_
     def chunk(k):
         za, zb = bounds[k], bounds[k + 1]
         ea, eb = estart[k], estart[k + 1]
-        return _green_chunk(U1[ea:eb], V1[ea:eb], U2[ea:eb], V2[ea:eb], ez[ea:eb] - za,
-                            c0[za:zb], r0[za:zb], r1[za:zb], nrows[za:zb], size[za:zb],
-                            W, H, za)
+        edges = (U1[ea:eb], V1[ea:eb], U2[ea:eb], V2[ea:eb], ez[ea:eb] - za)
+        return _green_chunk(edges, (c0[za:zb], r1[za:zb], nrows[za:zb], size[za:zb]), W, H)
 
     n = len(bounds) - 1
     if workers > 1 and n > 1:
@@ -708,7 +702,27 @@ def _exact_numpy(geoms, use, grid: Grid, workers: int = 1, chunk_cells: int = 1_
     return counts, cols, vals
 
 
-def _green_chunk(U1, V1, U2, V2, ez, c0, r0, r1, nrows, size, W, H, zoff):
+def _zone_windows(u, v, zpt, nzone: int, W: int, H: int):
+    """Each zone's window of cells: first column ``c0``, last row ``r1`` (may be H, a
+    virtual row below the grid), rows ``nrows`` and cells ``size``."""
+    lo_u, hi_u = np.full(nzone, np.inf), np.full(nzone, -np.inf)
+    lo_v, hi_v = np.full(nzone, np.inf), np.full(nzone, -np.inf)
+    np.minimum.at(lo_u, zpt, u)
+    np.maximum.at(hi_u, zpt, u)
+    np.minimum.at(lo_v, zpt, v)
+    np.maximum.at(hi_v, zpt, v)
+    c0 = np.clip(np.floor(lo_u), 0, W - 1).astype(np.int64)
+    c1 = np.clip(np.floor(hi_u), 0, W - 1).astype(np.int64)
+    r0 = np.clip(np.floor(lo_v), 0, H).astype(np.int64)
+    r1 = np.clip(np.floor(hi_v), 0, H).astype(np.int64)
+    nrows = r1 - r0 + 1
+    return c0, r1, nrows, (c1 - c0 + 1) * nrows
+
+
+def _pieces(edges: tuple, W: int, H: int):
+    """Every edge split where it crosses a grid line: per piece, its edge and its end
+    points (ua, ub, va, vb) clamped to the grid, pieces without width left out."""
+    U1, V1, U2, V2, _ = edges
     E = len(U1)
     dU, dV = U2 - U1, V2 - V1
     # integer crossings inside the grid: u = k for k in [0, W], v = k for k in [0, H]
@@ -738,9 +752,18 @@ def _green_chunk(U1, V1, U2, V2, ez, c0, r0, r1, nrows, size, W, H, zoff):
     ub = np.clip(U1[es] + tb * dU[es], 0, W)
     va = np.clip(V1[es] + ta * dV[es], 0, H)
     vb = np.clip(V1[es] + tb * dV[es], 0, H)
+    nzd = ub != ua
+    return es[nzd], ua[nzd], ub[nzd], va[nzd], vb[nzd]
+
+
+def _green_chunk(edges: tuple, windows: tuple, W: int, H: int):
+    """Coverage of one chunk of zones: ``edges`` = (U1, V1, U2, V2, zone) of every ring
+    edge in grid units, ``windows`` = (c0, r1, nrows, size) of every zone's window (see
+    :func:`_exact_numpy`). Returns (cells per zone, cell indices, fractions)."""
+    ez = edges[4]
+    c0, r1, nrows, size = windows
+    es, ua, ub, va, vb = _pieces(edges, W, H)
     du = ub - ua
-    nzd = du != 0
-    es, ua, ub, va, vb, du = es[nzd], ua[nzd], ub[nzd], va[nzd], vb[nzd], du[nzd]
     c = np.minimum(np.floor((ua + ub) * 0.5), W - 1).astype(np.int64)
     vm = (va + vb) * 0.5
     r = np.minimum(np.floor(vm), H).astype(np.int64)

@@ -242,8 +242,9 @@ class KrigingOptions:
     log : bool
         Krige ``ln(z)`` and back-transform (lognormal ordinary kriging) — for skewed EC or salt.
     workers : int or None
-        Processes solving chunks at once; None: all cores (at most 2, this machine's size)
-        when there are more than :data:`PARALLEL_MIN_POINTS` points, else 1.
+        Processes solving chunks at once; None: the cores other processes leave free
+        (:func:`spare_cores`, at most 2, this machine's size) when there are more than
+        :data:`PARALLEL_MIN_POINTS` points, else 1. The answer is the same with any number.
     chunk_points : int
         Prediction points per task of the process pool (one progress step).
     """
@@ -368,16 +369,36 @@ class _Solver:
         return np.asarray(est, dtype="float64"), np.asarray(var, dtype="float64")
 
 
-_WORKER_SOLVER: _Solver | None = None
+_WORKER: dict[str, _Solver] = {}
+"""The solver of a worker process (built once by :func:`_worker_init`)."""
 
 
 def _worker_init(xy, z, variogram: Variogram, options: KrigingOptions) -> None:
-    global _WORKER_SOLVER
-    _WORKER_SOLVER = _Solver(xy, z, variogram, options)
+    _WORKER["solver"] = _Solver(xy, z, variogram, options)
 
 
 def _worker_solve(pts: np.ndarray):
-    return _WORKER_SOLVER(pts)
+    return _WORKER["solver"](pts)
+
+
+def spare_cores(most: int = 2) -> int:
+    """Cores this process may use without fighting others for them: the cores (at most
+    ``most``) less the load average of the last minute beyond this process's own 1,
+    rounded, at least 1. On a busy machine a second worker process only adds its start-up
+    and contention (2,000 samples onto 5.5 M cells at load 14: 2 workers 113 s and 28 CPU s,
+    one process 71 s and 21 CPU s, ``benchmarks/results/kriging.md``).
+
+    Examples
+    --------
+    >>> 1 <= spare_cores() <= 2
+    True
+    """
+    cores = max(1, min(most, os.cpu_count() or 1))
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average (Windows): use the cores
+        return cores
+    return int(min(cores, max(1, math.floor(cores - max(load - 1.0, 0.0) + 0.5))))
 
 
 def _n_workers(options: KrigingOptions, n_points: int) -> int:
@@ -385,7 +406,7 @@ def _n_workers(options: KrigingOptions, n_points: int) -> int:
         return max(1, int(options.workers))
     if n_points <= PARALLEL_MIN_POINTS:
         return 1
-    return max(1, min(2, os.cpu_count() or 1))
+    return spare_cores()
 
 
 def _bounded_map(pool, args, in_flight: int):

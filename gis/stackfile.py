@@ -17,9 +17,14 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from .errors import DataFileError
+
+#: Open with dask chunks equal to the file's own chunks.
+FILE_CHUNKS: Mapping[str, int] = MappingProxyType({})
 
 NETCDF_SUFFIXES = (".nc", ".nc4", ".cdf")
 ZARR_SUFFIX = ".zarr"
@@ -46,10 +51,13 @@ def stack_kind(path: str | os.PathLike) -> str | None:
     return None
 
 
-def open_stack_dataset(path: str | os.PathLike):
+def open_stack_dataset(path: str | os.PathLike, *, chunks: Mapping[str, int] | None = FILE_CHUNKS):
     """The Dataset of the stack file ``path`` (NetCDF by suffix, Zarr by suffix or
-    folder), opened lazily (dask) with coordinates and the grid mapping decoded, so
+    folder), opened lazily with coordinates and the grid mapping decoded, so
     ``.rio.crs`` is the stack's CRS.
+
+    ``chunks`` are dask chunks per dimension: the file's own chunks by default
+    (``{}``), or ``None`` for no dask (lazy numpy-backed variables, read in windows).
 
     Raises
     ------
@@ -72,12 +80,14 @@ def open_stack_dataset(path: str | os.PathLike):
     if not p.exists():
         raise DataFileError.of("error.stack_file_missing", path=p)
     kind = stack_kind(p)
+    dask_chunks = None if chunks is None else dict(chunks)
     if kind is None:
         raise DataFileError.of("error.stackfile_type", path=p)
     try:
         if kind == "zarr":
-            return xr.open_dataset(p, engine="zarr", chunks={}, decode_coords="all")
-        return xr.open_dataset(p, engine="h5netcdf", chunks={}, decode_coords="all")
+            return xr.open_dataset(p, engine="zarr", chunks=dask_chunks, decode_coords="all")
+        # no engine named: xarray picks h5netcdf for NetCDF-4 and scipy for classic NetCDF-3
+        return xr.open_dataset(p, chunks=dask_chunks, decode_coords="all")
     except Exception as exc:  # noqa: BLE001 - h5py/zarr/netCDF errors vary: a data file problem
         detail = " ".join(str(exc).split())[:300] or type(exc).__name__
         raise DataFileError.of("error.stackfile_unreadable", path=p, detail=detail) from exc

@@ -614,7 +614,8 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
     score_da = grid_da.copy(data=np.where(nodata | excluded, np.nan, total)).rename("score")
     limit_da = grid_da.copy(data=limiting).rename("limiting")
     limit_da.attrs = {"criteria": ",".join(names), "nodata": -1}
-    cand = _block_polygons(labels, len(block_mu), cell_mu, (total, scores), names, grid_da, cfg.connectivity)
+    cand = _block_polygons(labels, len(block_mu), cell_mu, (total, scores), names=names, grid_da=grid_da,
+                           connectivity=cfg.connectivity)
     cand, by = _candidate_tables(_split_by_counties(cand, counties, grid_da.rio.crs))
     return SuitabilityResult(candidates=cand, by_county=by, score=score_da, limiting=limit_da,
                              criteria=names, config=cfg)
@@ -623,7 +624,8 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
 def _criterion_scores(cfg: SuitabilityConfig, grid_da, rasters, vectors) -> np.ndarray:
     """Score of every criterion on the grid: (criteria, rows, cols), NaN where no data."""
     scores = np.empty((len(cfg.criteria),) + grid_da.shape, dtype="float32")  # bounded memory on big grids
-    for i, c in enumerate(cfg.criteria):
+    for i, crit in enumerate(cfg.criteria):
+        c = crit
         if c.layer == cfg.grid_layer and c.derive in ("slope_deg", "relief_m"):
             c = Criterion(**{**c.__dict__, "layers": ("__grid__",)})
         scores[i] = _score(c, _criterion_values(c, grid_da, rasters, vectors))
@@ -660,7 +662,7 @@ def _overall(cfg: SuitabilityConfig, scores: np.ndarray, excluded: np.ndarray):
     return total, limiting, nodata, ok
 
 
-def _block_polygons(labels: np.ndarray, n: int, cell_mu: np.ndarray, total_scores, names: tuple[str, ...],
+def _block_polygons(labels: np.ndarray, n: int, cell_mu: np.ndarray, total_scores, *, names: tuple[str, ...],
                     grid_da, connectivity: int):
     """One polygon per block with its area-weighted scores and limiting factor (grid CRS)."""
     import geopandas as gpd
@@ -691,13 +693,14 @@ def _block_polygons(labels: np.ndarray, n: int, cell_mu: np.ndarray, total_score
 
 def _split_by_counties(cand, counties, crs):
     """Candidates cut by the county polygons (``county_code`` None without counties)."""
-    import geopandas as gpd
+    from .overlay import split_frame
 
     if counties is not None and len(cand):
         cty = _vector_in(counties, "counties", crs)
         if "county_code" not in cty.columns:
             raise InputError.of("error.counties_no_code", columns=", ".join(cty.columns))
-        cand = gpd.overlay(cand, cty[["county_code", "geometry"]], how="intersection", keep_geom_type=True)
+        # tracking's tiled split (gis.overlay), not geopandas.overlay: same pieces, ~8× less CPU
+        cand = split_frame(cand, cty[["county_code", "geometry"]], "county_code", tile=10_000.0)
         cand = cand[~cand.geometry.is_empty]
     elif "county_code" not in cand.columns:
         cand["county_code"] = None

@@ -28,16 +28,35 @@ Every result also has ``coverage_fraction`` (share of the zone's area inside the
 and ``partly_outside``.
 
 Every input goes through one engine: a list of files, an in-memory DataArray, a dask
-DataArray (any chunking) and a lazily opened NetCDF/Zarr are all read in windows of whole
-rows, widened to whole storage blocks / dask chunks; rows two windows share are decoded
-once and kept, and only the cells the zones touch are gathered, so results agree to the
-last bit across inputs and the stack is never loaded whole. Memory: one buffer of the
-widest window × the dates read together (at most ``_READ_BUFFER`` bytes) plus
-``workers + 1`` gathered windows. With a ``distributed.Client`` active, a dask stack runs
-instead as a dask graph on its cluster: one task per window, each window's weights
-scattered once; a worker holds the chunks of the window it computes (window rows widened
-to whole chunks × width × dates × itemsize, ≈ 4 million cells over all dates by default)
-plus the gathered cells in float64.
+DataArray (any chunking) and a NetCDF/Zarr path (opened lazily, without dask) are all
+read in windows of whole rows, widened to whole storage blocks / dask chunks; rows two
+windows share are decoded once and kept (dask chunks are stored straight into the
+buffer, never concatenated), and only the cells the zones touch are gathered, so results
+agree to the last bit across inputs and the stack is never loaded whole. Memory: one
+buffer of the widest window × the dates read together (at most ``_READ_BUFFER`` bytes)
+plus ``workers + 1`` gathered windows.
+
+With a ``distributed.Client`` active, a dask stack (and a NetCDF/Zarr path, then opened
+with its chunks) runs on the client's cluster with the same engine: the windows are cut
+into one contiguous run per worker thread; each task gets the dask graph of its own rows
+(a stack opened from files is read by the worker, from the files, by path; no data
+passes through the client) and its run's coverage weights, scattered once. A worker
+thread holds what the local engine holds — its widest window widened to whole chunks
+(≤ window rows + 2 × chunk rows) × width × dates × itemsize, the chunks being computed
+and two windows' gathered cells in float64 — so memory per worker follows from the
+window and chunk sizes, never from the stack (see :func:`_distributed_bands`).
+
+One-time costs of the first call in a process (measured in
+``benchmarks/results/zonal_paths.md``): the first touch of the working memory (page
+faults, ≈ 0.3 s of system CPU for 4,000 parcels on 3000² × 12); the first
+``rasterio.open`` (GDAL driver registration, < 0.1 s) and the first
+``xarray.open_dataset`` (backend discovery and the h5netcdf import, ≈ 0.3 s); on a
+cluster, each worker's first task imports agrigis and opens the files (≈ 2 s). No JIT,
+no cache to warm: a second call builds the weights again unless they are cached (the
+last two are, see ``coverage=``). A dask stack from ``rioxarray.open_rasterio`` keeps
+its files open, so GDAL's block cache (5 % of RAM by default) can serve a second call's
+reads; the first call decodes them (rioxarray's default lock also lets one thread
+decode at a time; ``open_rasterio(..., lock=False)`` lifts that).
 
 Examples
 --------
@@ -65,6 +84,7 @@ import re
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
@@ -372,18 +392,12 @@ class _LazyRows(_RowBuffer):
     and nothing else of the stack is ever materialised."""
 
     def __init__(self, src: "_XarraySource", dates: slice, capacity: int):
-        T = len(range(src.da.shape[0])[dates])
-        super().__init__(src, T, src.da.dtype, src.meta[dates], capacity)
+        T = len(range(len(src.meta))[dates])
+        super().__init__(src, T, src.dtype, src.meta[dates], capacity)
         self.dates = dates
 
     def _decode(self, a: int, b: int, rows: slice) -> None:
-        if self.src.dask is not None:
-            import dask
-
-            part, = dask.compute(self.src.dask[self.dates, a:b, :], scheduler="threads")
-        else:  # lazily indexed backend array: reads only these rows
-            part = self.src.da[self.dates, a:b, :].values
-        self.buf[:, rows] = part
+        self.src.rows_into(self.buf[:, rows], self.dates, a, b)
 
 
 class _XarraySource(_Source):
@@ -411,7 +425,7 @@ class _XarraySource(_Source):
             self.times = None
             da = da.transpose(ydim, xdim).expand_dims("__t")
         self.grid = grid
-        self.da = da
+        self.da, self.dtype = da, da.dtype
         nd = da.rio.nodata if nodata is None else nodata
         self.nodata = None if nd is None else (None if np.isnan(nd) else nd)
         attrs = da.attrs
@@ -445,6 +459,41 @@ class _XarraySource(_Source):
         if self.in_memory:
             return _ArrayReader(self, dates)
         return _LazyRows(self, dates, capacity)
+
+    def rows_into(self, out: np.ndarray, dates: slice, a: int, b: int) -> None:
+        """Grid rows ``a:b`` of the ``dates`` into ``out``: for a dask array only the
+        chunks these rows fall in, computed by dask's threads, each stored straight into
+        its place (no concatenated copy); else the file's own lazy indexing."""
+        if self.dask is None:
+            out[...] = self.da[dates, a:b, :].values
+            return
+        _store(self.dask[dates, a:b, :], out)
+
+
+class _ShippedRows(_XarraySource):
+    """Rows ``lo:hi`` of a dask stack as sent to a ``distributed`` worker: the dask graph
+    of those rows only (culled), so a file-backed stack is read by the worker itself,
+    from the file, and no data goes through the client. Grid rows keep their numbers."""
+
+    def __init__(self, src: _XarraySource, lo: int, hi: int):  # noqa: D107 - no super()
+        import dask
+
+        self.grid, self.times, self.meta, self.name = src.grid, src.times, src.meta, src.name
+        self.edges, self.block_rows, self.row_bytes = src.edges, src.block_rows, src.row_bytes
+        self.dtype = src.dtype
+        self.lo, self.in_memory = lo, False
+        self.dask, = dask.optimize(src.dask[:, lo:hi, :])
+
+    def rows_into(self, out: np.ndarray, dates: slice, a: int, b: int) -> None:
+        _store(self.dask[dates, a - self.lo:b - self.lo, :], out)
+
+
+def _store(part, out: np.ndarray) -> None:
+    """Compute the dask array ``part`` into ``out`` with dask's local threads (also on a
+    ``distributed`` worker: the task's own rows), chunk by chunk."""
+    import dask.array
+
+    dask.array.store(part, out, lock=False, scheduler="threads")
 
 
 class _ArrayReader:
@@ -488,7 +537,9 @@ def _open(raster, band: int, nodata, times, variable: str | None) -> _Source:
     if isinstance(raster, (str, os.PathLike)):
         p = Path(raster)
         if p.suffix.lower() in (".nc", ".nc4", ".cdf", ".zarr") or p.is_dir():
-            return _XarraySource(_open_xarray(p, variable), nodata, str(p))
+            # lazily: windows read by the file's own indexing; dask only for a cluster
+            da = _open_xarray(p, variable, chunks={} if _client() is not None else None)
+            return _XarraySource(da, nodata, str(p))
         if not p.exists():
             raise DataFileError.of("error.raster_not_found", path=p)
         return _RasterioSource([p], band, nodata)
@@ -508,20 +559,11 @@ def _pick_variable(ds, variable, where):
     return ds[names[0]]
 
 
-def _open_xarray(path: Path, variable):
-    import rioxarray  # noqa: F401  (registers .rio)
-    import xarray as xr
+def _open_xarray(path: Path, variable, chunks: dict | None = None):
+    """The variable of a NetCDF file or Zarr store, opened lazily (dask with ``chunks``)."""
+    from .stackfile import open_stack_dataset
 
-    if not path.exists():
-        raise DataFileError.of("error.xarray_not_found", path=path)
-    try:
-        if path.suffix.lower() == ".zarr" or path.is_dir():
-            ds = xr.open_zarr(path, decode_coords="all")
-        else:
-            ds = xr.open_dataset(path, chunks={}, decode_coords="all")
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a data file problem
-        raise DataFileError.of("error.xarray_unreadable", path=path, detail=exc) from exc
-    return _pick_variable(ds, variable, str(path))
+    return _pick_variable(open_stack_dataset(path, chunks=chunks), variable, str(path))
 
 
 def raster_grid(raster, band: int = 1, variable: str | None = None) -> Grid:
@@ -549,8 +591,8 @@ def _parse_stats(stats) -> list[str]:
     if isinstance(stats, str):
         stats = [s.strip() for s in stats.split(",") if s.strip()]
     out = []
-    for s in stats:
-        s = str(s).strip().lower()
+    for given in stats:
+        s = str(given).strip().lower()
         m = _QUANT.match(s)
         if s not in STATS and not (m and 0 <= float(m.group(1)) <= 100):
             raise InputError.of("error.unknown_stat", stat=s, choices=", ".join(STATS))
@@ -627,16 +669,25 @@ def _linear(graw, gmask, w, meta, seg, stats) -> dict:
     return {k: res[k] for k in stats}
 
 
-def _band_compute(weights: sp.csr_array, raw: np.ndarray, row0: int, grid: Grid,
-                  stats: list[str], categorical: bool, meta: list, masks=None,
-                  gathered: bool = False):
-    """All statistics for the zones of one band.
+@dataclass(frozen=True)
+class _Job:
+    """What every window computes: the statistics, whether class areas too, on which grid."""
+
+    stats: tuple
+    categorical: bool
+    grid: Grid
+
+
+def _band_compute(weights: sp.csr_array, raw: np.ndarray, meta: list, job: _Job, *,
+                  row0: int = 0, masks=None, gathered: bool = False):
+    """All statistics for the zones of one band (window of rows from ``row0``).
 
     ``raw`` is (T, rows, width) as stored (or, with ``gathered``, already (T, nnz) in
     the order of ``weights.indices``), ``meta`` the (nodata, scale, offset) of each
     date and ``masks`` the validity of the same shape, or None. Returns
     ``(dict stat -> (nz, T), dict class -> (area_m2 (nz, T)), valid_area (nz, T))``.
     """
+    stats, categorical, grid = list(job.stats), job.categorical, job.grid
     seg = _ZoneSums(weights)
     if gathered:
         graw, gmask = raw, masks
@@ -823,44 +874,52 @@ def _pipeline(read: Callable, compute: Callable, total: int, workers: int,
             raise
 
 
-def _run_windows(src: _Source, cov: Coverage, bands, T: int, stats, categorical,
-                 workers: int, progress):
-    """Statistics of every band of zones, dates in groups that fit the read buffers."""
+def _run_windows(src: _Source, bands, job: _Job, *, T: int, workers: int, progress=None,
+                 weights_of: Callable | None = None) -> list:
+    """Statistics of every band of zones, dates in groups that fit the read buffers.
+
+    ``weights_of(band)`` gives a band's weights (default: ``band.weights``)."""
     spans = (src.widen(b.row0, b.row1) for b in bands)
     capacity = max((b - a for a, b in spans), default=1)
     per_date = capacity * src.row_bytes
     group = T if per_date == 0 else int(np.clip(_READ_BUFFER // per_date, 1, T))
     groups = [slice(t, min(t + group, T)) for t in range(0, T, group)]
     parts = [[None] * len(groups) for _ in bands]
-    total = len(bands) * len(groups)
-    finished = 0
-    grid = src.grid
+    finished = [0, len(bands) * len(groups)]
+
+    def record(g, k, res):
+        parts[k][g] = res
+        finished[0] += 1
+        if progress:
+            progress(*finished)
+
     for g, dates in enumerate(groups):
-        reader = src.reader(dates, workers, capacity)
-
-        def read(k):
-            b = bands[k]
-            wb = cov.band_weights(b)
-            return (wb, *reader.gather(b.row0, b.row1, wb.indices))
-
-        def compute(k, data):
-            wb, raw, meta, masks = data
-            return _band_compute(wb, raw, bands[k].row0, grid, stats, categorical, meta,
-                                 masks, gathered=True)
-
-        def done(k, res):
-            nonlocal finished
-            parts[k][g] = res
-            finished += 1
-            if progress:
-                progress(finished, total)
-
-        try:
-            with src.env():
-                _pipeline(read, compute, len(bands), workers, done)
-        finally:
-            reader.close()
+        _run_dates(src, bands, job, dates, capacity=capacity, workers=workers,
+                   weights_of=weights_of or (lambda b: b.weights), done=partial(record, g))
     return [_join_dates(p) for p in parts]
+
+
+def _run_dates(src: _Source, bands, job: _Job, dates: slice, *, capacity: int, workers: int,
+               weights_of: Callable, done: Callable) -> None:
+    """``done(k, result)`` for every band ``k`` and one group of dates, as windows
+    finish: windows read in order on one thread while ``workers`` threads compute."""
+    reader = src.reader(dates, workers, capacity)
+
+    def read(k):
+        b = bands[k]
+        wb = weights_of(b)
+        return (wb, *reader.gather(b.row0, b.row1, wb.indices))
+
+    def compute(k, data):
+        wb, raw, meta, masks = data
+        return _band_compute(wb, raw, meta, job, row0=bands[k].row0, masks=masks,
+                             gathered=True)
+
+    try:
+        with src.env():
+            _pipeline(read, compute, len(bands), workers, done)
+    finally:
+        reader.close()
 
 
 def _join_dates(parts):
@@ -1033,12 +1092,13 @@ def _run(zones, src: _Source, cov: Coverage, stats: list[str], req: ZonalRequest
     """Compute every band of zones, then assemble a table (or a zone × time × stat array)."""
     T = 1 if src.times is None else len(src.times)
     bands = cov.bands(req.rows_per_band or _rows_per_band(src, T), weights=False)
+    job = _Job(tuple(stats), req.categorical, src.grid)
     client = _client() if src.dask is not None else None
     if client is not None:
-        results = _distributed_bands(client, src, cov, bands, (stats, req.categorical), progress)
+        results = _distributed_bands(client, src, cov, bands, job, progress)
     else:  # every local input — files, arrays, dask, lazy files — through one engine
-        results = _run_windows(src, cov, bands, T, stats, req.categorical,
-                               req.workers or os.cpu_count() or 1, progress)
+        results = _run_windows(src, bands, job, T=T, workers=req.workers or os.cpu_count() or 1,
+                               progress=progress, weights_of=cov.band_weights)
     out, class_area, valid_area = _assemble(bands, results, stats, cov.matrix.shape[0], T)
     names, arrays = list(stats), [out[s] for s in stats]
     if req.categorical:
@@ -1068,33 +1128,52 @@ def _client():
         return None
 
 
-def _distributed_bands(client, src: _Source, cov: Coverage, bands, what: tuple, progress) -> list:
-    """Every band as one task of a dask graph on the cluster of ``client``.
+def _distributed_bands(client, src: _XarraySource, cov: Coverage, bands, job: _Job,
+                       progress) -> list:
+    """The bands as tasks on the cluster of ``client``: the same engine as the local
+    path (:func:`_run_windows`), run by each worker on its own contiguous run of bands.
 
-    The band's coverage weights are scattered to the cluster once (one future per band,
-    never inside the graph); the task's input is the band's rows of the stack, i.e. the
-    dask chunks they fall in, so a worker holds at most the chunks of the windows it is
-    computing: about ``rows × width × dates × itemsize`` per task (``rows`` = the window
-    widened to whole chunks, ≈ 4 million cells over all dates by default, see
-    :func:`_rows_per_band`) plus the gathered cells in float64.
+    The bands are cut into one run per worker thread. A task gets the dask graph of its
+    rows only (:class:`_ShippedRows`: for a stack opened from files, the worker opens
+    the files by path and reads its rows itself) and that run's coverage weights,
+    scattered once; it decodes each chunk of its rows once (the chunks two runs share
+    are read by both: one chunk row per boundary). Memory per worker thread, for
+    ``c``-row chunks, windows of ``r`` rows (≈ 4 million cells over all dates by
+    default, see :func:`_rows_per_band`; plus the tallest zone), width ``W``, ``T``
+    dates of ``b`` bytes: one buffer of ``(r + 2c) × W × T × b`` (dates are read in
+    groups beyond ``_READ_BUFFER``), the chunks dask computes at once (one per local
+    thread, ``c × W × b`` each for one date) and two windows' gathered cells
+    (``nnz × T × 8``). E.g. 3000² × 12 float32 in 256-row chunks: ≈ 0.1 GB.
     """
-    import dask
     from distributed import as_completed
 
-    stats, categorical = what
-    weights = [client.scatter(cov.band_weights(b), hash=False) for b in bands]
-    task = dask.delayed(_band_compute, pure=True)
-    graph = [task(w, src.dask[:, b.row0:b.row1, :], b.row0, src.grid, stats, categorical, src.meta)
-             for w, b in zip(weights, bands, strict=True)]
-    futures = client.compute(graph)
-    where = {f.key: k for k, f in enumerate(futures)}
+    nthreads = max(sum(client.nthreads().values()), 1)
+    runs = [r for r in np.array_split(np.arange(len(bands)), min(nthreads, len(bands))) if len(r)]
+    T = len(src.meta)
+    futures, where = [], {}
+    for k, run in enumerate(runs):
+        part = [replace(bands[i], weights=cov.band_weights(bands[i])) for i in run]
+        lo, hi = src.widen(min(b.row0 for b in part), max(b.row1 for b in part))
+        weights = client.scatter([part], hash=False)[0]
+        fut = client.submit(_run_group, _ShippedRows(src, lo, hi), weights, job, T, pure=False)
+        futures.append(fut)
+        where[fut.key] = k
     results: list = [None] * len(bands)
-    for n, fut in enumerate(as_completed(futures), 1):
-        results[where[fut.key]] = fut.result()
+    done = 0
+    for fut in as_completed(futures):
+        run = runs[where[fut.key]]
+        for i, res in zip(run, fut.result(), strict=True):
+            results[i] = res
         fut.release()
+        done += len(run)
         if progress:
-            progress(n, len(bands))
+            progress(done, len(bands))
     return results
+
+
+def _run_group(src: _Source, bands: list, job: _Job, T: int) -> list:
+    """One distributed task: the local engine over a run of bands (their weights set)."""
+    return _run_windows(src, bands, job, T=T, workers=1)
 
 
 def _assemble(bands, results, stats, n: int, T: int):

@@ -13,6 +13,9 @@
   over Da'an, one per month May–September 2020–2024, whose NDVI is the demo's model
   (:mod:`layers.demo_imagery`). ``workflows.demo`` builds the NDVI stack from them with
   the real imagery path and registers it (:func:`register_ndvi`);
+* ``samples/soil_samples.xlsx`` — a SYNTHETIC soil census table (pH, EC as ECe, ESP at
+  0–20 cm) drawn from the soil rasters (:mod:`layers.demo_samples`); ``workflows.demo``
+  maps it back by kriging and runs suitability on those maps;
 * ``parcels/demo_parcels.gpkg`` — project parcels of every category with the columns
   of a user's own file (:mod:`layers.demo_parcels`). The registry is *not* written here:
   ``workflows.demo`` imports this file with the real importer, like a user's file.
@@ -86,6 +89,8 @@ class DemoWorkspace:
     rasters: dict[str, Path] = field(default_factory=dict)
     n_parcels: int = 0
     products: "object" = None  # layers.demo_imagery.Products
+    samples: Path | None = None
+    """The SYNTHETIC soil sample table drawn from the soil rasters (:mod:`layers.demo_samples`)."""
 
     @property
     def registry(self) -> Path:
@@ -96,65 +101,159 @@ NDVI_STACK = "rasters/ndvi_stack.nc"
 """Where ``workflows.demo`` writes the NDVI stack built from the products."""
 
 
-def _catalog_yaml(seed: int, size: str, rasters: dict[str, Path], folder: Path,
-                  ndvi: Path | None = None) -> str:
-    import yaml
+@dataclass(frozen=True)
+class _Entry:
+    """One layer of the generated ``catalog.yml``."""
 
-    from .demo_imagery import PRODUCT_CRS
+    name: str
+    kind: str
+    path: str
+    zh: str
+    en: str
+    layer: str | None = None
+    crs: str | None = None
+    description: str | None = None
 
-    src = SOURCE.format(seed=seed)
-    entries = []
+    def as_dict(self, source: str) -> dict:
+        e = {"name": self.name, "kind": self.kind, "path": self.path, "synthetic": True}
+        if self.layer:
+            e["layer"] = self.layer
+        e.update({"crs": self.crs or ("EPSG:4490" if self.kind == "vector" else "EPSG:4550"), "role": self.name,
+                  "source": source, "licence": LICENCE, "title_zh": self.zh, "title_en": self.en})
+        if self.description:
+            e["description"] = self.description
+        return e
 
-    def add(name, kind, path, role, zh, en, layer=None, crs=None, description=None):
-        e = {"name": name, "kind": kind, "path": path, "synthetic": True}
-        if layer:
-            e["layer"] = layer
-        e.update({"crs": crs or ("EPSG:4490" if kind == "vector" else "EPSG:4550"), "role": role,
-                  "source": src, "licence": LICENCE, "title_zh": zh, "title_en": en})
-        if description:
-            e["description"] = description
-        entries.append(e)
 
-    for name, zh, en in [
-        ("rivers", "河流(合成)", "Rivers (synthetic)"),
-        ("canals", "灌渠(合成)", "Irrigation canals (synthetic)"),
-        ("lakes", "湖泊泡沼(合成)", "Lakes (synthetic)"),
-        ("protected_areas", "自然保护区(合成边界)", "Nature reserves (synthetic boundaries)"),
-    ]:
-        desc = None
-        if name == "protected_areas":
-            desc = ("Momoge 144,000 ha and Xianghai 105,467 ha (published areas); synthetic shapes "
-                    "centred on published coordinates, clipped to their county. Xianghai's "
-                    "published box is too small for its area, so the shape spills over it.")
-        add(name, "vector", "reference.gpkg", name, zh, en, layer=name, description=desc)
+_VECTORS = [
+    ("rivers", "河流(合成)", "Rivers (synthetic)"),
+    ("canals", "灌渠(合成)", "Irrigation canals (synthetic)"),
+    ("lakes", "湖泊泡沼(合成)", "Lakes (synthetic)"),
+    ("protected_areas", "自然保护区(合成边界)", "Nature reserves (synthetic boundaries)"),
+]
+_RESERVES_NOTE = ("Momoge 144,000 ha and Xianghai 105,467 ha (published areas); synthetic shapes "
+                  "centred on published coordinates, clipped to their county. Xianghai's "
+                  "published box is too small for its area, so the shape spills over it.")
+
+
+def _raster_entries(rasters: dict[str, Path], folder: Path) -> list[_Entry]:
     from .demo_rasters import LANDCOVER_CLASSES, RASTERS
 
+    out = []
     for name, (_dt, _nd, unit, zh, en) in RASTERS.items():
         desc = f"unit: {unit}"
         if name == "landcover":
             desc = "classes (value=code): " + ", ".join(
-                f"{v}={c}" for v, c in zip(LANDCOVER_CLASSES.value, LANDCOVER_CLASSES.code)
+                f"{v}={c}" for v, c in zip(LANDCOVER_CLASSES.value, LANDCOVER_CLASSES.code, strict=True)
             ) + "; table: rasters/landcover_classes.csv"
-        add(name, "raster", rasters[name].relative_to(folder).as_posix(), name, zh, en,
-            description=desc)
+        out.append(_Entry(name, "raster", rasters[name].relative_to(folder).as_posix(), zh, en, description=desc))
+    return out
+
+
+def _ndvi_entry(ndvi: Path, folder: Path) -> _Entry:
+    from .demo_imagery import PRODUCT_CRS
+
+    return _Entry("ndvi", "raster", ndvi.relative_to(folder).as_posix(), "大安市月度NDVI 2020–2024 生长季(合成影像)",
+                  "Monthly NDVI of Da'an, May-Sep 2020-2024 (synthetic imagery)", crs=PRODUCT_CRS,
+                  description=("NetCDF stack of `agrigis imagery stack --composite month --how max` over the "
+                               "synthetic Sentinel-2 L2A products in imagery/products; covers the bounding box "
+                               "of Da'an (220882) only; variables NDVI and valid_count"))
+
+
+def _catalog_yaml(seed: int, size: str, rasters: dict[str, Path], folder: Path,
+                  ndvi: Path | None = None) -> str:
+    import yaml
+
+    entries = [_Entry(name, "vector", "reference.gpkg", zh, en, layer=name,
+                      description=_RESERVES_NOTE if name == "protected_areas" else None)
+               for name, zh, en in _VECTORS]
+    entries += _raster_entries(rasters, folder)
     if ndvi is not None:
-        add("ndvi", "raster", ndvi.relative_to(folder).as_posix(), "ndvi",
-            "大安市月度NDVI 2020–2024 生长季(合成影像)", "Monthly NDVI of Da'an, May-Sep 2020-2024 "
-            "(synthetic imagery)", crs=PRODUCT_CRS,
-            description=("NetCDF stack of `agrigis imagery stack --composite month --how max` over the "
-                         "synthetic Sentinel-2 L2A products in imagery/products; covers the bounding box "
-                         "of Da'an (220882) only; variables NDVI and valid_count"))
+        entries.append(_ndvi_entry(ndvi, folder))
+    src = SOURCE.format(seed=seed)
     head = (f"# agrigis demo workspace (SYNTHETIC data), seed {seed}, size {size}.\n"
             "# Made by `agrigis demo`; every layer here is generated and marked synthetic.\n"
             "# The real county and city boundaries come from the bundled catalogue\n"
             "# (layers/catalog.yml, synthetic: false) and are not copied.\n")
-    return head + yaml.safe_dump({"layers": entries}, allow_unicode=True, sort_keys=False)
+    return head + yaml.safe_dump({"layers": [e.as_dict(src) for e in entries]}, allow_unicode=True,
+                                 sort_keys=False)
+
+
+def _size(size: str, res_m: float | None) -> Size:
+    """The :class:`Size` of ``size``, with ``res_m`` (checked) instead of its cell size."""
+    if size not in SIZES:
+        raise InputError(f"unknown demo size {size!r}; use one of {', '.join(SIZES)}")
+    if res_m is None:
+        return SIZES[size]
+    if not res_m >= 5:
+        raise InputError(f"raster cell size {res_m!r} m is too small; use 5 m or more")
+    from dataclasses import replace
+
+    return replace(SIZES[size], res_m=float(res_m))
+
+
+def _new_folder(folder) -> Path:
+    folder = Path(folder)
+    if (folder / "registry.gpkg").exists():
+        raise InputError(f"{folder} already holds a registry.gpkg; the demo only writes into a new "
+                         "or empty folder — choose another folder or delete that one")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _fresh(path: Path) -> Path:
+    """``path`` with any earlier file removed (GeoPackage layers are appended otherwise)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    return path
+
+
+@dataclass
+class _Vectors:
+    counties: object
+    rivers: object
+    lakes: object
+    reserves: object
+
+
+def _write_vectors(folder: Path, counties, rng: np.random.Generator) -> tuple[_Vectors, Path]:
+    """Rivers, canals, lakes and reserves into ``reference.gpkg``."""
+    from . import demo_vectors
+
+    v = _Vectors(counties, demo_vectors.rivers_and_canals(counties, rng), demo_vectors.lakes(counties, rng),
+                 demo_vectors.reserves(counties, rng))
+    ref = _fresh(folder / "reference.gpkg")
+    v.rivers[v.rivers.kind == "river"].to_file(ref, layer="rivers", driver="GPKG")
+    v.rivers[v.rivers.kind == "canal"].to_file(ref, layer="canals", driver="GPKG")
+    v.lakes.to_file(ref, layer="lakes", driver="GPKG")
+    v.reserves.to_file(ref, layer="protected_areas", driver="GPKG")
+    return v, ref
+
+
+def _write_parcels(folder: Path, drivers, v: _Vectors, seed: int, sz: Size):
+    """The parcel file ``parcels/demo_parcels.gpkg``: ``(parcels, path)``."""
+    from .demo_parcels import ParcelScale, generate_parcels
+
+    parcels = generate_parcels(drivers, v.counties, v.reserves, v.lakes, seed=seed,
+                               scale=ParcelScale(area=sz.area_scale, field=sz.field_scale))
+    ppath = _fresh(folder / "parcels" / "demo_parcels.gpkg")
+    parcels.to_file(ppath, layer="parcels", driver="GPKG")
+    return parcels, ppath
+
+
+def _write_samples(folder: Path, rasters: dict[str, Path], drivers, counties, seed: int) -> Path:
+    from .demo_samples import SoilRasters, write_samples
+
+    truth = SoilRasters(ec=rasters["soil_ec"], ph=rasters["soil_ph"], esp=rasters["soil_esp"],
+                        landcover=rasters["landcover"])
+    return write_samples(folder, truth, drivers.city, counties, seed)
 
 
 def build_workspace(folder, seed: int = 0, size: str = "default",
                     on_step: Callable[[str, float], None] | None = None,
                     res_m: float | None = None) -> DemoWorkspace:
-    """Generate the synthetic layers and parcel file of a demo workspace in ``folder``.
+    """Generate the synthetic layers, soil sample table and parcel file of a demo workspace.
 
     Parameters
     ----------
@@ -169,73 +268,45 @@ def build_workspace(folder, seed: int = 0, size: str = "default",
     res_m : float, optional
         Override the size's soil/DEM/land-cover cell size (e.g. 10 for a 10 m benchmark
         grid: ~22,000 × 23,500 cells per raster, written in row windows).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> ws = build_workspace(tempfile.mkdtemp(), size="small")  # doctest: +SKIP
+    >>> ws.samples.name  # doctest: +SKIP
+    'soil_samples.xlsx'
     """
     import layers
 
     from gis.outputs import write_text
 
-    from . import demo_imagery, demo_parcels, demo_rasters, demo_vectors
+    from . import demo_imagery, demo_rasters
 
-    if size not in SIZES:
-        raise InputError(f"unknown demo size {size!r}; use one of {', '.join(SIZES)}")
-    sz = SIZES[size]
-    if res_m is not None:
-        if not res_m >= 5:
-            raise InputError(f"raster cell size {res_m!r} m is too small; use 5 m or more")
-        from dataclasses import replace
-
-        sz = replace(sz, res_m=float(res_m))
-    folder = Path(folder)
-    if (folder / "registry.gpkg").exists():
-        raise InputError(f"{folder} already holds a registry.gpkg; the demo only writes into a new "
-                         "or empty folder — choose another folder or delete that one")
-    folder.mkdir(parents=True, exist_ok=True)
+    sz = _size(size, res_m)
+    folder = _new_folder(folder)
     step = on_step or (lambda name, frac: None)
-
-    counties = layers.load("counties", workspace=False)
-    rng = np.random.default_rng([seed, 1])
     step("vectors", 0.0)
-    rivers = demo_vectors.rivers_and_canals(counties, rng)
-    lakes = demo_vectors.lakes(counties, rng)
-    reserves = demo_vectors.reserves(counties, rng)
-    ref = folder / "reference.gpkg"
-    if ref.exists():
-        ref.unlink()
-    rivers[rivers.kind == "river"].to_file(ref, layer="rivers", driver="GPKG")
-    rivers[rivers.kind == "canal"].to_file(ref, layer="canals", driver="GPKG")
-    lakes.to_file(ref, layer="lakes", driver="GPKG")
-    reserves.to_file(ref, layer="protected_areas", driver="GPKG")
+    v, ref = _write_vectors(folder, layers.load("counties", workspace=False), np.random.default_rng([seed, 1]))
     step("vectors", 1.0)
-
-    drivers = demo_rasters.Drivers(counties, rivers, lakes, np.random.default_rng([seed, 2]),
+    drivers = demo_rasters.Drivers(v.counties, v.rivers, v.lakes, np.random.default_rng([seed, 2]),
                                    res=sz.analysis_m)
     rdir = folder / "rasters"
-    paths = demo_rasters.write_static_rasters(
-        drivers, rdir, sz.res_m, seed, on_step=lambda f: step("rasters", f))
+    paths = demo_rasters.write_static_rasters(drivers, rdir, sz.res_m, seed, on_step=lambda f: step("rasters", f))
     demo_rasters.LANDCOVER_CLASSES.to_csv(rdir / "landcover_classes.csv", index=False)
-
+    samples = _write_samples(folder, paths, drivers, v.counties, seed)
     step("parcels", 0.0)
-    parcels = demo_parcels.generate_parcels(drivers, counties, reserves, lakes, seed,
-                                            area_scale=sz.area_scale, field_scale=sz.field_scale)
-    pdir = folder / "parcels"
-    pdir.mkdir(exist_ok=True)
-    ppath = pdir / "demo_parcels.gpkg"
-    if ppath.exists():
-        ppath.unlink()
-    parcels.to_file(ppath, layer="parcels", driver="GPKG")
+    parcels, ppath = _write_parcels(folder, drivers, v, seed, sz)
     step("parcels", 1.0)
-
     step("ndvi", 0.0)
     years = tuple(range(NDVI_YEARS[0], NDVI_YEARS[1] + 1))
     products = demo_imagery.write_products(folder / "imagery" / "products", drivers, paths["landcover"],
-                                           parcels, counties, sz.ndvi_m, years=years, seed=seed,
+                                           parcels, v.counties, sz.ndvi_m, years=years, seed=seed,
                                            on_step=lambda f: step("ndvi", f))
-
     cat = folder / "catalog.yml"
     write_text(cat, _catalog_yaml(seed, size, paths, folder))
     write_text(folder / "README.txt", _readme(seed, size))
-    return DemoWorkspace(folder=folder, seed=seed, size=size, catalog=cat, reference=ref,
-                         parcels=ppath, rasters=paths, n_parcels=len(parcels), products=products)
+    return DemoWorkspace(folder=folder, seed=seed, size=size, catalog=cat, reference=ref, parcels=ppath,
+                         rasters=paths, n_parcels=len(parcels), products=products, samples=samples)
 
 
 def register_ndvi(ws: DemoWorkspace, stack: Path) -> None:
@@ -250,6 +321,7 @@ def register_ndvi(ws: DemoWorkspace, stack: Path) -> None:
 def _readme(seed: int, size: str) -> str:
     from .demo_imagery import PRODUCT_CRS
     from .demo_parcels import PLANTED
+    from .demo_samples import SAMPLES_FILE
 
     lines = [
         "agrigis demo workspace — SYNTHETIC data (合成演示数据,非真实)",
@@ -268,5 +340,12 @@ def _readme(seed: int, size: str) -> str:
         f"{NDVI_STACK}, is their monthly maximum composite, built with the same code as",
         "`agrigis imagery stack imagery/products --composite month --how max`: it covers Da'an only,",
         "so remediation parcels elsewhere have no NDVI (verdict: insufficient data).",
+        "",
+        f"Soil samples: {SAMPLES_FILE} is a SYNTHETIC soil census table (0-20 cm, pH, EC as ECe of",
+        "the saturated paste, ESP; every row's 备注 says 合成) drawn from rasters/soil_*.tif with a small",
+        "laboratory error. `agrigis demo` maps it back with `agrigis soil interpolate --vars ph,ec,esp`",
+        "(ordinary kriging) into outputs/soil/, registers those maps as soil_ph, soil_ec and soil_esp in",
+        "catalog.yml (replacing the generator's rasters there; the files in rasters/ stay as the truth)",
+        "and runs suitability on them.",
     ]
     return "\n".join(lines) + "\n"

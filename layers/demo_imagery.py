@@ -100,9 +100,10 @@ def write_products(folder: Path, drivers: Drivers, landcover: Path, parcels: gpd
     res = float(max(1, round(res)))
     grid = product_grid(counties, res)
     folder.mkdir(parents=True, exist_ok=True)
-    scl = _scl(landcover_on(landcover, grid, PRODUCT_CRS))
+    lc = landcover_on(landcover, grid, PRODUCT_CRS)  # once: the SCL band and the NDVI model
+    scl = _scl(lc)
     _grid, bands = ndvi_stack(drivers, landcover, parcels, res, years=years, seed=seed, grid=grid,
-                              crs=PRODUCT_CRS, months=PRODUCT_MONTHS)
+                              crs=PRODUCT_CRS, months=PRODUCT_MONTHS, landcover=lc)
     paths = []
     total = len(years) * len(PRODUCT_MONTHS)
     for i, (date, ndvi) in enumerate(bands, start=1):

@@ -16,7 +16,7 @@ user's own parcel file would have.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -134,9 +134,9 @@ class _Land:
         self.ec = f["soil_ec"]
         gk = counties.to_crs(GK_CM123)
         self.codes = list(gk.county_code)
-        self.county = rasterize(zip(gk.geometry, range(1, len(gk) + 1)), out_shape=g.shape,
+        self.county = rasterize(zip(gk.geometry, range(1, len(gk) + 1), strict=True), out_shape=g.shape,
                                 transform=g.transform, fill=0, dtype="uint8")
-        self.county_geom = dict(zip(gk.county_code, gk.geometry))
+        self.county_geom = dict(zip(gk.county_code, gk.geometry, strict=True))
         for geom in self.county_geom.values():
             shapely.prepare(geom)
         rs = reserves.to_crs(GK_CM123)
@@ -177,7 +177,29 @@ class _Land:
         return s
 
 
-def _block(rng, rule: Rule, cat: str, total_mu: float, field_scale: float, gap: float):
+@dataclass(frozen=True)
+class ParcelScale:
+    """Scale of the generated parcels.
+
+    ``area`` multiplies every category's total (1 = sized to the 2024 targets; the small
+    test workspace uses a few percent; demonstration bases are never scaled); ``field``
+    multiplies field sizes (smaller fields → more parcels; ``--size large``)."""
+
+    area: float = 1.0
+    field: float = 1.0
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How the fields of one project lie: field size multiplier, gap between fields (m)
+    and the share of fields dropped at random."""
+
+    field_scale: float
+    gap: float = 6.0
+    drop: float = 0.08
+
+
+def _block(rng, rule: Rule, total_mu: float, field_scale: float, gap: float):
     """Field rectangles of one project around (0, 0), unrotated. Returns (n, 4, 2) corners."""
     lo, hi = rule.field_ha
     f_m2 = np.exp(rng.uniform(np.log(lo), np.log(hi))) * 1e4 * field_scale
@@ -191,10 +213,8 @@ def _block(rng, rule: Rule, cat: str, total_mu: float, field_scale: float, gap: 
     ys = np.arange(ny) * (L + gap)
     X, Y = np.meshgrid(xs, ys)
     X, Y = X.ravel()[:n], Y.ravel()[:n]
-    if gap > 0:
-        Lk = L * rng.uniform(0.8, 1.0, n)  # uneven field ends (shortened, never overlapping)
-    else:
-        Lk = np.full(n, L)
+    # uneven field ends (shortened, never overlapping) when the fields have gaps
+    Lk = L * rng.uniform(0.8, 1.0, n) if gap > 0 else np.full(n, L)
     X = X - (nx * (w + gap)) / 2
     Y = Y - (ny * (L + gap)) / 2
     corners = np.stack([np.column_stack([X, Y]), np.column_stack([X + w, Y]),
@@ -202,22 +222,22 @@ def _block(rng, rule: Rule, cat: str, total_mu: float, field_scale: float, gap: 
     return corners
 
 
-def _place(rng, land: _Land, cat: str, rule: Rule, centre, total_mu, field_scale,
-           gap=6.0, drop=0.08, allow_reserve=None):
-    """One project's fields as planar polygons, filtered; or None if it fits badly."""
-    corners = _block(rng, rule, cat, total_mu, field_scale, gap)
+def _place(rng, land: _Land, rule: Rule, centre, total_mu: float, layout: _Layout):
+    """One project's fields as planar polygons, filtered: ``(county, polygons)``, or None
+    if it fits badly (off its land, in a lake or — unless its rule allows — a reserve,
+    or across a county boundary)."""
+    corners = _block(rng, rule, total_mu, layout.field_scale, layout.gap)
     theta = np.deg2rad(rng.normal(0, 6))
     c, s = np.cos(theta), np.sin(theta)
     rot = corners @ np.array([[c, s], [-s, c]])
     rot += np.asarray(centre)
     polys = shapely.polygons(rot)
     keep = np.ones(len(polys), bool)
-    if drop and len(polys) > 3:
-        keep &= rng.random(len(polys)) > drop
+    if layout.drop and len(polys) > 3:
+        keep &= rng.random(len(polys)) > layout.drop
     cx, cy = rot.mean(axis=1).T
     keep &= np.isin(land.lc_at(cx, cy), [LC[k] for k in rule.land])
-    reserve_ok = rule.in_reserve if allow_reserve is None else allow_reserve
-    if not reserve_ok:
+    if not rule.in_reserve:
         keep &= ~shapely.intersects(land.reserve_geom, polys)
     keep &= ~shapely.intersects(land.lake_geom, polys)
     county = None
@@ -234,61 +254,66 @@ def _place(rng, land: _Land, cat: str, rule: Rule, centre, total_mu, field_scale
     return county, polys[keep]
 
 
-def generate_parcels(drivers: Drivers, counties: gpd.GeoDataFrame, reserves: gpd.GeoDataFrame,
-                     lakes: gpd.GeoDataFrame, seed: int, area_scale: float = 1.0,
-                     field_scale: float = 1.0, year: int = 2024) -> gpd.GeoDataFrame:
-    """Synthetic parcels for every category, in EPSG:4490, with registry columns.
+class _Projects:
+    """The placed projects: one row and geometry per field, project codes counted per
+    county, year and category."""
 
-    Parameters
-    ----------
-    area_scale
-        Multiplies every category's total (1 = sized to the 2024 targets; the small test
-        workspace uses a few percent). Demonstration bases are never scaled.
-    field_scale
-        Multiplies field sizes (smaller fields → more parcels; ``--size large``).
-    """
-    rng = np.random.default_rng([seed, 101])
-    land = _Land(drivers, counties, reserves, lakes, rng)
-    g = drivers.grid
-    rows: list[dict] = []
-    geoms: list = []
-    counters: dict[tuple, int] = {}
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.geoms: list = []
+        self._counters: dict[tuple, int] = {}
 
-    def code_for(county, yr, rule):
+    def _code(self, county: str, yr: int, rule: Rule) -> str:
         k = (county, yr, rule.abbr)
-        counters[k] = counters.get(k, 0) + 1
-        return f"{county}-{yr}-{rule.abbr}-{counters[k]:03d}"
+        self._counters[k] = self._counters.get(k, 0) + 1
+        return f"{county}-{yr}-{rule.abbr}-{self._counters[k]:03d}"
 
-    def add_project(cat, county, yr, status, polys, name_suffix="", planted=None):
+    def add(self, cat: str, county: str, yr: int, status: str, polys, *, name_suffix: str = "",
+            planted: str | None = None) -> str:
+        """Add one project of fields ``polys``; returns its project code."""
         rule = RULES[cat]
-        pcode = code_for(county, yr, rule)
-        cname = COUNTIES[county][0]
-        pname = f"{cname}{yr}年{CATEGORIES[cat][0]}项目{pcode[-3:]}{name_suffix}(合成)"
+        pcode = self._code(county, yr, rule)
+        pname = f"{COUNTIES[county][0]}{yr}年{CATEGORIES[cat][0]}项目{pcode[-3:]}{name_suffix}(合成)"
         for k, p in enumerate(polys, 1):
-            rows.append({"project_code": f"{pcode}-{k:03d}" if planted is None else f"{pcode}-{planted}",
-                         "project_name": pname, "category": cat, "county_code": county,
-                         "year": yr, "status": status, "_rate": rule.investment_yuan_per_mu})
-            geoms.append(p)
+            self.rows.append({"project_code": f"{pcode}-{k:03d}" if planted is None else f"{pcode}-{planted}",
+                              "project_name": pname, "category": cat, "county_code": county,
+                              "year": yr, "status": status, "_rate": rule.investment_yuan_per_mu})
+            self.geoms.append(p)
         return pcode
 
-    def fill(cat, yr, total_mu, statuses_for):
+
+@dataclass
+class _Placer:
+    """Places projects on the land: the generator's random stream, the placed projects
+    and the bounding boxes taken per category (projects of one category never touch)."""
+
+    rng: np.random.Generator
+    land: _Land
+    scale: ParcelScale
+    projects: _Projects = field(default_factory=_Projects)
+    boxes: dict[str, list] = field(default_factory=dict)
+
+    def centre(self, cdf: np.ndarray) -> tuple[float, float]:
+        """A random point of the analysis grid, cells drawn by the cumulative score ``cdf``."""
+        g, rng = self.land.d.grid, self.rng
+        i = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+        return g.x0 + (i % g.width + rng.random()) * g.res, g.y0 - (i // g.width + rng.random()) * g.res
+
+    def fill(self, cat: str, yr: int, total_mu: float, statuses_for) -> None:
         """Place projects of ``cat`` until ``total_mu`` is reached."""
-        rule = RULES[cat]
-        score = land.score(cat, rule).ravel()
+        rule, rng = RULES[cat], self.rng
+        score = self.land.score(cat, rule).ravel()
         if score.sum() == 0:
             log.warning("no land for %s", cat)
             return
         cdf = np.cumsum(score)
         placed_mu, tries = 0.0, 0
-        boxes: list = existing.setdefault(cat, [])
+        boxes: list = self.boxes.setdefault(cat, [])
         while placed_mu < total_mu and tries < 400:
             tries += 1
-            want = np.exp(rng.uniform(*np.log(rule.project_mu))) * max(area_scale, 0.02) ** 0.5
-            want = min(want, total_mu - placed_mu + RULES[cat].field_ha[0] * 15)
-            i = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
-            cx = g.x0 + (i % g.width + rng.random()) * g.res
-            cy = g.y0 - (i // g.width + rng.random()) * g.res
-            got = _place(rng, land, cat, rule, (cx, cy), want, field_scale)
+            want = np.exp(rng.uniform(*np.log(rule.project_mu))) * max(self.scale.area, 0.02) ** 0.5
+            want = min(want, total_mu - placed_mu + rule.field_ha[0] * 15)
+            got = _place(rng, self.land, rule, self.centre(cdf), want, _Layout(self.scale.field))
             if got is None:
                 continue
             county, polys = got
@@ -298,65 +323,83 @@ def generate_parcels(drivers: Drivers, counties: gpd.GeoDataFrame, reserves: gpd
                 continue
             boxes.append(hull)
             mu = float(shapely.area(polys).sum()) / M2_PER_MU
-            add_project(cat, county, yr, statuses_for(mu), polys)
+            self.projects.add(cat, county, yr, statuses_for(mu), polys)
             placed_mu += mu
             tries = 0
 
-    existing: dict[str, list] = {}
-    for cat in TARGET_MU:
-        done, total = PLAN[cat]
-        jit = rng.uniform(-0.04, 0.04)
-        tgt = TARGET_MU[cat] * area_scale
-        done_mu, state = (done + jit) * tgt, {"done": 0.0}
 
-        def statuses_2024(mu, state=state, done_mu=done_mu):
-            if state["done"] + mu / 2 <= done_mu:
-                state["done"] += mu
-                return "accepted" if rng.random() < 0.45 else "completed"
-            return str(rng.choice(["under_construction", "under_construction", "approved", "planned"]))
+def _fill_category(placer: _Placer, cat: str, year: int) -> None:
+    """Projects of ``cat``: the target year's (statuses by :data:`PLAN`) and the earlier
+    years' of :data:`HISTORY` (courtyard economy: a stock built over three years)."""
+    rng = placer.rng
+    done, total = PLAN[cat]
+    jit = rng.uniform(-0.04, 0.04)
+    tgt = TARGET_MU[cat] * placer.scale.area
+    done_mu, state = (done + jit) * tgt, {"done": 0.0}
 
-        if cat == "courtyard_economy":  # a stock: older years too, all in use
-            for yr, share in ((2022, 0.45), (2023, 0.3), (year, total + jit - 0.75)):
-                fill(cat, yr, share * tgt, lambda mu: "accepted" if rng.random() < 0.7 else "completed")
-            continue
-        fill(cat, year, max(total, done + jit) * tgt, statuses_2024)
-        for back, shares in HISTORY.items():
-            if cat in shares:
-                fill(cat, year - back, shares[cat] * tgt,
-                     lambda mu: "accepted" if rng.random() < 0.6 else "completed")
+    def statuses_2024(mu):
+        if state["done"] + mu / 2 <= done_mu:
+            state["done"] += mu
+            return "accepted" if rng.random() < 0.45 else "completed"
+        return str(rng.choice(["under_construction", "under_construction", "approved", "planned"]))
 
-    _demo_bases(rng, land, add_project, year, existing, field_scale)
-    _plant_problems(rng, land, rows, geoms, add_project, year)
+    if cat == "courtyard_economy":  # a stock: older years too, all in use
+        for yr, share in ((2022, 0.45), (2023, 0.3), (year, total + jit - 0.75)):
+            placer.fill(cat, yr, share * tgt, lambda mu: "accepted" if rng.random() < 0.7 else "completed")
+        return
+    placer.fill(cat, year, max(total, done + jit) * tgt, statuses_2024)
+    for back, shares in HISTORY.items():
+        if cat in shares:
+            placer.fill(cat, year - back, shares[cat] * tgt, lambda mu: "accepted" if rng.random() < 0.6 else "completed")
 
-    gdf = gpd.GeoDataFrame(rows, geometry=geoms, crs=GK_CM123)
+
+def _frame(projects: _Projects, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """The parcels in EPSG:4490 with declared areas (P3 30 % too large) and investment."""
+    gdf = gpd.GeoDataFrame(projects.rows, geometry=projects.geoms, crs=GK_CM123)
     area_mu = gdf.geometry.area.to_numpy() / M2_PER_MU
     noise = rng.normal(0, 0.004, len(gdf))
     gdf["declared_area_mu"] = np.round(area_mu * (1 + noise), 2)
     bad = gdf.project_code.str.endswith("-P3")
     gdf.loc[bad, "declared_area_mu"] = np.round(area_mu[bad.to_numpy()] * 1.3, 2)
     gdf["investment_wan_yuan"] = np.round(area_mu * gdf["_rate"] / 1e4 * rng.uniform(0.85, 1.15, len(gdf)), 2)
-    gdf = gdf.drop(columns="_rate")
     cols = ["project_code", "project_name", "category", "county_code", "year", "status",
             "declared_area_mu", "investment_wan_yuan", "geometry"]
-    gdf = gdf[cols].to_crs(CGCS2000)
+    gdf = gdf.drop(columns="_rate")[cols].to_crs(CGCS2000)
     gdf["geometry"] = shapely.set_precision(gdf.geometry.values, 1e-8)
     return gdf.reset_index(drop=True)
 
 
-def _demo_bases(rng, land: _Land, add_project, year, existing, field_scale):
+def generate_parcels(drivers: Drivers, counties: gpd.GeoDataFrame, reserves: gpd.GeoDataFrame,
+                     lakes: gpd.GeoDataFrame, *, seed: int, scale: ParcelScale = ParcelScale(),
+                     year: int = 2024) -> gpd.GeoDataFrame:
+    """Synthetic parcels for every category, in EPSG:4490, with registry columns.
+
+    Examples
+    --------
+    >>> ParcelScale(area=0.03)
+    ParcelScale(area=0.03, field=1.0)
+    """
+    rng = np.random.default_rng([seed, 101])
+    placer = _Placer(rng, _Land(drivers, counties, reserves, lakes, rng), scale)
+    for cat in TARGET_MU:
+        _fill_category(placer, cat, year)
+    _demo_bases(placer, year)
+    _plant_problems(placer, year)
+    return _frame(placer.projects, rng)
+
+
+def _demo_bases(placer: _Placer, year: int) -> None:
     """1 万亩-class core base (大安) and 5 千亩-class bases: contiguous touching fields."""
+    rng, land = placer.rng, placer.land
     rule = RULES["demo_base"]
     plan = [(DA, 12_000.0)] + [(c, float(rng.uniform(1300, 3000))) for c in (ZL, TN, TB, TY, DA)]
-    boxes = existing.setdefault("demo_base", [])
-    g = land.d.grid
+    boxes = placer.boxes.setdefault("demo_base", [])
+    layout = _Layout(placer.scale.field, gap=0.0, drop=0.0)
     for county, mu in plan:
         r1 = Rule((county,), rule.land, rule.field_ha, rule.project_mu, rule.aspect, abbr=rule.abbr)
         cdf = np.cumsum(land.score("demo_base", r1).ravel())
         for _ in range(500):
-            i = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
-            cx = g.x0 + (i % g.width + rng.random()) * g.res
-            cy = g.y0 - (i // g.width + rng.random()) * g.res
-            got = _place(rng, land, "demo_base", r1, (cx, cy), mu, field_scale, gap=0.0, drop=0.0)
+            got = _place(rng, land, r1, placer.centre(cdf), mu, layout)
             if got is None:
                 continue
             _, polys = got
@@ -368,28 +411,30 @@ def _demo_bases(rng, land: _Land, add_project, year, existing, field_scale):
             if boxes and shapely.intersects(hull, np.asarray(boxes)).any():
                 continue
             boxes.append(hull)
-            add_project("demo_base", county, year, "completed", polys)
+            placer.projects.add("demo_base", county, year, "completed", polys)
             break
         else:
             log.warning("could not place a demonstration base in %s", county)
 
 
-def _plant_problems(rng, land: _Land, rows, geoms, add_project, year):
+def _plant_problems(placer: _Placer, year: int) -> None:
     """The deliberate data problems of :data:`PLANTED`."""
+    land, projects = placer.land, placer.projects
+    rows, geoms = projects.rows, projects.geoms
     # P1: duplicate of a high-standard farmland field, shifted by 30 % of its width
     idx = next(i for i, r in enumerate(rows) if r["category"] == "high_standard_farmland"
                and r["year"] == year)
     src = geoms[idx]
     minx, miny, maxx, maxy = src.bounds
     dup = shapely.affinity.translate(src, 0.3 * (maxx - minx), 0.0)
-    add_project("high_standard_farmland", rows[idx]["county_code"], year, "approved", [dup],
-                name_suffix="(重复录入)", planted="P1")
+    projects.add("high_standard_farmland", rows[idx]["county_code"], year, "approved", [dup],
+                 name_suffix="(重复录入)", planted="P1")
     # P2: a new-paddy project inside the 莫莫格 reserve
     mo = land.reserves.geometry[land.reserves.reserve_code == "momoge"].iloc[0]
     c = shapely.get_coordinates(mo.representative_point())[0]
     polys = [shapely.box(c[0] + k * 260, c[1], c[0] + k * 260 + 250, c[1] + 800) for k in range(3)]
-    add_project("paddy_new", ZL, year, "under_construction", [shapely.union_all(polys)],
-                name_suffix="(保护区内)", planted="P2")
-    # P3: a declared area 30 % too large (set in generate_parcels)
+    projects.add("paddy_new", ZL, year, "under_construction", [shapely.union_all(polys)],
+                 name_suffix="(保护区内)", planted="P2")
+    # P3: a declared area 30 % too large (set in _frame)
     j = next(i for i, r in enumerate(rows) if r["category"] == "paddy_improved" and r["year"] == year)
     rows[j]["project_code"] = rows[j]["project_code"][:-4] + "-P3"

@@ -46,7 +46,7 @@ LANDCOVER_CLASSES = pd.DataFrame(
     columns=["value", "code", "name_zh", "name_en", "color"],
 )
 """Land-cover class table (raster value → code, names, colour)."""
-LC = dict(zip(LANDCOVER_CLASSES.code, LANDCOVER_CLASSES.value))
+LC = dict(zip(LANDCOVER_CLASSES.code, LANDCOVER_CLASSES.value, strict=True))
 
 NODATA_F = -9999.0
 NODATA_LC = 0
@@ -241,7 +241,7 @@ def write_static_rasters(drivers: Drivers, folder: Path, res: float, seed: int,
                                 source=f"agrigis demo generator, seed {seed}")
             if k == "landcover":
                 dsts[k].write_colormap(1, {int(v): _rgb(c) for v, c in
-                                           zip(LANDCOVER_CLASSES.value, LANDCOVER_CLASSES.color)})
+                                           zip(LANDCOVER_CLASSES.value, LANDCOVER_CLASSES.color, strict=True)})
         nwin = int(np.ceil(grid.height / window_rows))
         for i in range(nwin):
             r0 = i * window_rows
@@ -286,14 +286,16 @@ IMPROVING = ("paddy_new", "paddy_improved", "saline_demo_area", "new_cultivated_
 
 def ndvi_stack(drivers: Drivers, landcover_path: Path, parcels: gpd.GeoDataFrame,
                res: float, years=tuple(range(2020, 2025)), seed: int = 0, *,
-               grid: Grid | None = None, crs: str = GK_CM123, months=tuple(range(1, 13))):
+               grid: Grid | None = None, crs: str = GK_CM123, months=tuple(range(1, 13)),
+               landcover: np.ndarray | None = None):
     """Monthly NDVI at ``res`` metres: ``(grid, bands)`` where ``bands`` yields
     ``(date "YYYY-MM-15", float32 array)`` one month at a time.
 
     The grid covers the city in EPSG:4550 unless ``grid`` (a grid in ``crs``, e.g. the
     UTM grid of the demo's Sentinel-2 products) is given; ``months`` (1–12) limits the
     months yielded. A month's values do not depend on the grid's extent or on which
-    other months are asked for (the noise is seeded per year and month).
+    other months are asked for (the noise is seeded per year and month). ``landcover``:
+    the land cover already on ``grid`` (:func:`landcover_on`), if the caller has it.
 
     Each cell follows the seasonal curve of its land-cover class (read from the land
     cover raster, resampled by nearest neighbour). Parcels of :data:`IMPROVING`
@@ -303,7 +305,7 @@ def ndvi_stack(drivers: Drivers, landcover_path: Path, parcels: gpd.GeoDataFrame
     """
     if grid is None:
         grid = Grid.covering(drivers.city.bounds, res)
-    lc = landcover_on(landcover_path, grid, crs)
+    lc = landcover_on(landcover_path, grid, crs) if landcover is None else landcover
     base = np.zeros(grid.shape, "float32")
     peak = np.zeros(grid.shape, "float32")
     for v, (b, p) in _CURVES.items():
@@ -368,10 +370,10 @@ def _project_years(parcels: gpd.GeoDataFrame, grid: Grid, crs: str):
     if len(sel):
         order = sel.sort_values("year", kind="stable")
         # all_touched: small parcels on a coarse NDVI grid still mark their cells
-        pyear = rasterize(zip(order.geometry, order.year.astype(int)), out_shape=grid.shape,
+        pyear = rasterize(zip(order.geometry, order.year.astype(int), strict=True), out_shape=grid.shape,
                           transform=grid.transform, fill=0, dtype="int16", all_touched=True)
         paddy = order.category.isin(["paddy_new", "paddy_improved"]).astype(int) + 1
-        kind = rasterize(zip(order.geometry, paddy), out_shape=grid.shape,
+        kind = rasterize(zip(order.geometry, paddy, strict=True), out_shape=grid.shape,
                          transform=grid.transform, fill=0, dtype="uint8", all_touched=True)
         target_peak = np.where(kind == 2, _CURVES[LC["paddy"]][1],
                                _CURVES[LC["cropland"]][1]).astype("float32")

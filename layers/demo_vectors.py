@@ -138,7 +138,7 @@ def rivers_and_canals(counties: gpd.GeoDataFrame, rng: np.random.Generator) -> g
     return df
 
 
-def blob(cx: float, cy: float, rx: float, ry: float, rng: np.random.Generator,
+def blob(cx: float, cy: float, rx: float, ry: float, rng: np.random.Generator, *,
          n: int = 180, roughness: float = 0.18) -> Polygon:
     """A smooth irregular closed shape around (cx, cy) with half-extents rx, ry (metres)."""
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)

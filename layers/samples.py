@@ -307,15 +307,29 @@ def _coords(df, cols, geoms, source) -> tuple[np.ndarray, np.ndarray, str]:
     raise InputError.of("error.soil_no_coordinates", path=source, columns=", ".join(map(str, df.columns)))
 
 
-def _locate(df, x, y, declared, source, crs, lang, notes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _Reading:
+    """What the steps of reading one table share: its name, the CRS its file declares and
+    the one given, the language, the column table, and the rejects and notes collected."""
+
+    source: str
+    lang: str
+    fields: SampleFields
+    rejects: _Rejects
+    notes: list[str]
+    declared: object = None
+    crs: object = None
+
+
+def _locate(x: np.ndarray, y: np.ndarray, rd: _Reading) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """lon, lat (EPSG:4490) and planar x, y (EPSG:4550) of each row; NaN where missing."""
     import pyproj
 
     from .io import resolve_crs
 
     ok = np.isfinite(x) & np.isfinite(y)
-    src, swapped, note, _ = resolve_crs(declared, x[ok], y[ok], source=source, given=crs, lang=lang)
-    notes.append(note)
+    src, swapped, note, _ = resolve_crs(rd.declared, x[ok], y[ok], source=rd.source, given=rd.crs, lang=rd.lang)
+    rd.notes.append(note)
     if swapped:
         x, y = y, x
     lon, lat = pyproj.Transformer.from_crs(src, "EPSG:4490", always_xy=True).transform(x, y)
@@ -390,7 +404,9 @@ def read_samples(path, *, layer: str | None = None, crs=None, lang: str = DEFAUL
     return samples_from_frame(df, source=str(path), geoms=geoms, declared=declared, crs=crs, lang=lang)
 
 
-def _base_frame(df, cols, fields, rej, source, notes, lang) -> pd.DataFrame:
+def _base_frame(df: pd.DataFrame, cols: dict, rd: _Reading) -> pd.DataFrame:
+    """``_row, sample_id, depth, date, ec_method`` of each row (unreadable depths rejected)."""
+    fields, rej = rd.fields, rd.rejects
     out = pd.DataFrame({"_row": df["_row"]})
     out["sample_id"] = df[cols["sample_id"][0]].astype(str).str.strip() if "sample_id" in cols else \
         df["_row"].astype(str)
@@ -405,7 +421,7 @@ def _base_frame(df, cols, fields, rej, source, notes, lang) -> pd.DataFrame:
         out["depth"] = depth
     else:
         out["depth"] = DEFAULT_DEPTH
-        notes.append(message("note.soil_no_depth", lang, depth=DEFAULT_DEPTH))
+        rd.notes.append(message("note.soil_no_depth", rd.lang, depth=DEFAULT_DEPTH))
     out["date"] = df[cols["date"][0]].astype(str).str.strip() if "date" in cols else ""
     out["ec_method"] = _ec_methods(df, cols, fields, rej)
     return out
@@ -443,13 +459,14 @@ def samples_from_frame(df: pd.DataFrame, *, source: str, geoms=None, declared=No
     if not props:
         raise InputError.of("error.soil_no_property", path=source, columns=", ".join(map(str, df.columns[:-1])))
     rej, notes = _Rejects(lang), []
+    rd = _Reading(source, lang, fields, rej, notes, declared=declared, crs=crs)
     for p in props:
         if not cols[p][1] and UNITS[p]:
             notes.append(message("note.soil_unit_assumed", lang, column=cols[p][0], unit=UNITS[p]))
     x, y, _ = _coords(df, cols, geoms, source)
-    out = _base_frame(df, cols, fields, rej, source, notes, lang)
+    out = _base_frame(df, cols, rd)
     out = pd.concat([out, _properties(df, cols, source, rej, fields)], axis=1)
-    lon, lat, px, py = _locate(df, x, y, declared, source, crs, lang, notes)
+    lon, lat, px, py = _locate(x, y, rd)
     out["x"], out["y"] = px, py
     bad = ~(np.isfinite(px) & np.isfinite(py))
     for row in out.loc[bad, "_row"]:

@@ -75,7 +75,7 @@ def test_exact_weights_match_supersampled_rasterisation():
 def test_partly_outside_zone_keeps_its_inside_cells_and_is_flagged():
     zones = _tricky()
     cov = Coverage.build(zones, GRID)
-    inside = dict(zip(zones.index, cov.inside))
+    inside = dict(zip(zones.index, cov.inside, strict=True))
     assert inside["over_edge"] == pytest.approx((300 - 271) / (333 - 271))
     assert inside["hole"] == 1.0 and inside["on_edge"] == 1.0
     assert cov.matrix[[4]].sum() == pytest.approx(29 * 40 / 100)
@@ -126,7 +126,7 @@ def test_grid_errors(tmp_path):
     with pytest.raises(MissingCRSError, match=r"raster: the raster has no CRS, so the zones "
                        r"cannot be placed on it; set one"):
         Coverage.build(zones, Grid(GRID.transform, W, H, None))
-    rotated = GRID.transform * rasterio.Affine.rotation(10)
+    rotated = GRID.transform @ rasterio.Affine.rotation(10)
     with pytest.raises(GridError, match=r"the raster grid is rotated \(transform .*\); "
                        r"zonal statistics need a north-up grid"):
         Coverage.build(zones, Grid(rotated, W, H, "EPSG:4550"))

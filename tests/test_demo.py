@@ -24,7 +24,8 @@ def run(tmp_path_factory):
     """One full small demo run (generator + every available workflow)."""
     from workflows.demo import run_demo
 
-    return run_demo(tmp_path_factory.mktemp("demo") / "ws", seed=0, size="small", lang="zh")
+    # parallel=True: check and zonal in the second process whatever the machine's load
+    return run_demo(tmp_path_factory.mktemp("demo") / "ws", seed=0, size="small", lang="zh", parallel=True)
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +55,19 @@ def _tables(ws_folder: Path) -> dict[str, pd.DataFrame]:
 # --- the workspace ------------------------------------------------------------------------
 
 
+SOIL_MAPS = {"soil_ph", "soil_ec", "soil_esp", "soil_ph_std", "soil_ec_std", "soil_esp_std"}
+
+
 def test_catalog_flags_every_generated_layer_synthetic(ws):
     cat = Catalog(ws.folder)
     own = [e for e in cat if e.catalog == ws.catalog.resolve()]
     assert {e.name for e in own} == {"rivers", "canals", "lakes", "protected_areas", "dem", "soil_ec",
-                                     "soil_ph", "soil_esp", "landcover", "ndvi"}
+                                     "soil_ph", "soil_esp", "landcover", "ndvi"} | SOIL_MAPS
     for e in own:
         assert e.synthetic is True
         assert "合成" in e.title_zh and "synthetic" in e.title_en.lower()
-        assert e.source == "agrigis demo generator, seed 0"
+        # the soil maps come from the synthetic sample table (the soil step), the rest from the generator
+        assert e.source == ("soil_samples.xlsx" if e.name in SOIL_MAPS else "agrigis demo generator, seed 0")
         assert e.path.exists()
     assert cat["counties"].synthetic is False  # real, from the bundled catalogue
     assert cat.by_role("soil_ec").name == "soil_ec"
@@ -163,8 +168,16 @@ def test_ndvi_stack_values_are_the_model_within_quantisation(ws):
     assert np.abs(got[both] - model[both]).max() > 0  # it went through the products
 
 
+def _truth(ws, name):
+    """A generator's soil raster (the truth the samples were drawn from) as a DataArray."""
+    import rioxarray
+
+    da = rioxarray.open_rasterio(ws.rasters[name], masked=True).squeeze("band", drop=True)
+    return da
+
+
 def test_soil_is_saltier_in_the_eastern_lowlands(ws):
-    ec = layers.load("soil_ec", workspace=ws.folder)
+    ec = _truth(ws, "soil_ec")
     dem = layers.load("dem", workspace=ws.folder)
     counties = layers.load("counties", workspace=False).to_crs(4550).set_index("county_code")
 
@@ -173,8 +186,8 @@ def test_soil_is_saltier_in_the_eastern_lowlands(ws):
 
     assert mean_in(ec, "220882") > 2 * mean_in(ec, "220881")  # Da'an ≫ Taonan
     assert mean_in(dem, "220881") > mean_in(dem, "220882") + 40  # Taonan higher than Da'an
-    ph = layers.load("soil_ph", workspace=ws.folder).values
-    esp = layers.load("soil_esp", workspace=ws.folder).values
+    ph = _truth(ws, "soil_ph").values
+    esp = _truth(ws, "soil_esp").values
     ok = np.isfinite(ph) & np.isfinite(ec.values)
     assert np.corrcoef(np.log(ec.values[ok]), ph[ok])[0, 1] > 0.8  # soda soils: pH rises with EC
     assert float(np.nanmin(dem.values)) > 100 and float(np.nanmax(dem.values)) < 320
@@ -239,6 +252,101 @@ def test_ndvi_rises_after_the_project_year(ws, parcels):
     assert np.nanmean(july23.sel(**pts, method="nearest").values - may) > 0  # season
 
 
+# --- soil samples → soil maps → suitability ----------------------------------------------
+
+
+def _at(path, pts: np.ndarray) -> np.ndarray:
+    """Raster values at planar points (NaN at nodata)."""
+    with rasterio.open(path) as src:
+        v = np.array([x[0] for x in src.sample(pts)], dtype="float64")
+        v[v == src.nodata] = np.nan
+    return v
+
+
+def _city_gk():
+    return shapely.union_all(layers.load("counties", workspace=False).to_crs(4550).geometry.values)
+
+
+def test_sample_table_is_a_synthetic_census_table_drawn_from_the_soil_rasters(ws):
+    from openpyxl import load_workbook
+
+    from layers.demo_samples import COLUMNS
+    from layers.samples import read_samples
+
+    assert ws.samples == ws.folder / "samples" / "soil_samples.xlsx"
+    assert "合成" in load_workbook(ws.samples, read_only=True).sheetnames[0]
+    t = pd.read_excel(ws.samples, dtype=str)
+    assert list(t.columns) == list(COLUMNS)
+    assert 380 <= len(t) <= 500  # one point per 7.5 km square of the city, none on water or built-up land
+    assert t["备注"].str.contains("合成").all() and set(t["采样深度(cm)"]) == {"0-20"}
+    assert set(t["电导率测定方法"]) == {"饱和泥浆浸提液(ECe)"}  # the demo's EC raster is ECe
+    read = read_samples(ws.samples, lang="en")
+    assert read.rejects.empty and len(read.frame) == len(t)
+    assert set(read.frame["ec_method"]) == {"ece"} and read.units == {"ph": "", "ec": "ds/m", "esp": "%"}
+    pts = read.frame[["x", "y"]].to_numpy()
+    lc = _at(ws.rasters["landcover"], pts)
+    assert not np.isin(lc, [5, 6]).any()  # water, built-up
+    # the values are the rasters' plus the stated laboratory error (pH ± 0.05, EC ± 5 %, ESP ± 0.5)
+    d_ph = read.frame["ph"].to_numpy() - _at(ws.rasters["soil_ph"], pts)
+    d_ec = np.log(read.frame["ec"].to_numpy() / _at(ws.rasters["soil_ec"], pts))
+    d_esp = read.frame["esp"].to_numpy() - _at(ws.rasters["soil_esp"], pts)
+    assert 0.035 < d_ph.std() < 0.07 and abs(d_ph.mean()) < 0.01
+    assert 0.035 < d_ec.std() < 0.08 and abs(d_ec.mean()) < 0.015
+    assert 0.35 < d_esp.std() < 0.7 and abs(d_esp.mean()) < 0.1
+
+
+HELD_OUT = {"ph": (0.70, 0.05), "ec": (0.60, 0.25), "esp": (0.60, 0.6)}
+"""Least R² and largest |bias| of each map against the truth at held-out points (measured
+on the small workspace, seed 0: pH 0.80 / −0.01, ECe 0.70 / −0.04 dS/m, ESP 0.69 / −0.13 %)."""
+
+
+def test_soil_maps_match_the_truth_at_held_out_points(run, ws):
+    _need(run, "soil")
+    from layers.demo_samples import sample_points
+
+    res = run.results["soil"]
+    assert res.n_rejects == 0 and sorted(res.replaced) == ["soil_ec", "soil_esp", "soil_ph"]
+    pts = sample_points(_city_gk(), np.random.default_rng(99), 3000.0)  # ≈ 2,900 points, none a sample
+    cat = Catalog(ws.folder)
+    for p in res.properties:
+        name = f"soil_{p.prop}"
+        est, sd = _at(cat[name].path, pts), _at(cat[f"{name}_std"].path, pts)
+        truth = _at(ws.rasters[name], pts)
+        ok = np.isfinite(est) & np.isfinite(truth)
+        assert ok.sum() > 2000, name
+        err = est[ok] - truth[ok]
+        r2 = 1 - np.sum(err ** 2) / np.sum((truth[ok] - truth[ok].mean()) ** 2)
+        least_r2, max_bias = HELD_OUT[p.prop]
+        assert r2 > least_r2 and abs(err.mean()) < max_bias, (name, r2, err.mean())
+        assert abs(p.cv.stats["r2"] - r2) < 0.1, name  # cross-validation tells the truth about the map
+        inside = np.mean(np.abs(err) <= 1.6449 * sd[ok])
+        assert 0.85 < inside < 0.98, (name, inside)  # an honest 90 % interval
+        with rasterio.open(cat[name].path) as src:
+            assert src.tags()["synthetic"] == "true" and src.crs.to_epsg() == 4550
+
+
+def test_suitability_ran_on_the_interpolated_soil_maps(run, ws):
+    _need(run, "soil")
+    _need(run, "suitability")
+    from workflows.suitability import remaining_target, run_suitability
+
+    soil = (ws.folder / "outputs" / "soil").resolve()
+    used = run.results["suitability"].sources
+    assert Path(used["soil_ph"]).resolve() == soil / "ph_0-20_kriging.tif"
+    assert Path(used["soil_esp"]).resolve() == soil / "esp_0-20_kriging.tif"
+    assert Path(used["dem"]).resolve() == ws.rasters["dem"].resolve()
+    # it matters: the truth rasters give another score, and a candidate area close to it
+    truth = run_suitability(workspace=ws.folder, registry=ws.registry,
+                            rasters={"soil_ph": _truth(ws, "soil_ph"), "soil_esp": _truth(ws, "soil_esp")})
+    got = run.results["suitability"]
+    a, b = got.result.score.values, truth.result.score.values
+    assert not np.allclose(a, b, equal_nan=True)
+    assert got.result.total_mu == pytest.approx(truth.result.total_mu, rel=0.25)
+    # the remaining target handed on from the progress step is the one computed afresh
+    _, rem, _, _ = remaining_target(None, ws.registry, layers.load("counties", workspace=False))
+    assert got.remaining_wan_mu == pytest.approx(rem, abs=1e-9)
+
+
 # --- determinism ---------------------------------------------------------------------------
 
 
@@ -251,8 +359,13 @@ def test_same_seed_same_workspace_other_seed_differs(ws, tmp_path):
         assert _hash(next(p.rglob("*_B08_*.jp2"))) == _hash(next(q.rglob("*_B08_*.jp2")))
     import yaml
 
-    before_stack = [e for e in yaml.safe_load(ws.catalog.read_text())["layers"] if e["name"] != "ndvi"]
-    assert before_stack == yaml.safe_load(again.catalog.read_text())["layers"]
+    # the demo run added the NDVI stack and replaced the soil rasters by the maps of the samples
+    generated = [e for e in yaml.safe_load(again.catalog.read_text())["layers"] if e["name"] not in SOIL_MAPS]
+    assert [e for e in yaml.safe_load(ws.catalog.read_text())["layers"]
+            if e["name"] != "ndvi" and e["name"] not in SOIL_MAPS] == generated
+    samples = [pd.read_excel(w.samples) for w in (ws, again, other)]
+    pd.testing.assert_frame_equal(samples[0], samples[1])
+    assert not samples[0].equals(samples[2])
     t0, t1, t2 = _tables(ws.folder), _tables(again.folder), _tables(other.folder)
     for k in t0:
         pd.testing.assert_frame_equal(t0[k], t1[k])
@@ -399,3 +512,20 @@ def test_remediation_in_the_workspace_finds_the_netcdf_stack_by_itself(run, tmp_
     again = pd.read_csv(tmp_path / "rem" / "remediation.csv", comment="#")
     verdict = label("remediation.verdict", run.lang)
     assert len(again) == len(demo) and again[verdict].tolist() == demo[verdict].tolist()
+
+
+def test_the_second_process_gives_what_the_steps_give_in_process(run):
+    # check and zonal ran in a second Python process (the fixture's parallel=True); run in
+    # this one, they write the same
+    from workflows.demo import SIDE_LANE, DemoRun, _side_steps
+
+    import os
+
+    assert set(SIDE_LANE) <= set(run.seconds) and not run.skipped
+    assert run.side_process not in (None, os.getpid())
+    before = {n: p.read_bytes() for n, p in run.outputs["zonal"].items()}
+    here = _side_steps(DemoRun(workspace=run.workspace, lang=run.lang, as_of=run.as_of), strict=True)
+    assert {n: p.read_bytes() for n, p in here.outputs["zonal"].items()} == before
+    pd.testing.assert_frame_equal(pd.DataFrame(here.results["check"].problems),
+                                  pd.DataFrame(run.results["check"].problems))
+    assert here.notes == {k: run.notes[k] for k in SIDE_LANE}

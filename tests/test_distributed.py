@@ -1,6 +1,7 @@
 """zonal_stats on a dask.distributed cluster (issue 19): with a client active, a dask
-stack runs as a dask graph on the cluster's workers — one task per window of parcels,
-weights scattered once — and gives the numbers of the local path."""
+stack runs on the cluster's workers — one task per worker thread, each the local engine
+over a contiguous run of windows, reading its own rows, its weights scattered once — and
+gives the numbers of the local path."""
 
 from __future__ import annotations
 
@@ -34,11 +35,14 @@ def test_a_dask_stack_runs_on_the_cluster_with_the_local_numbers(stack, client):
     np.testing.assert_allclose(remote.values, local.values, rtol=1e-9, atol=1e-12,
                                equal_nan=True)
     assert remote.sizes["time"] == T
-    bands = {t["key"] for t in ts.data if "_band_compute" in str(t["key"])}
-    assert len(bands) == len(seen) > 1  # one task per window, run by the workers
-    assert seen[-1] == (len(seen), len(seen))
+    runs = [t for t in ts.data if "_run_group" in str(t["key"])]
     workers = set(client.scheduler_info()["workers"])
-    assert {t["worker"] for t in ts.data} <= workers
+    # one task per worker thread, each a contiguous run of windows, run by the workers
+    assert len(runs) == len(seen) == len(workers) == 2
+    assert {t["worker"] for t in runs} <= workers
+    n_windows = seen[-1][1]
+    assert n_windows > 2 and seen[-1] == (n_windows, n_windows)
+    assert all(0 < d <= n for d, n in seen)
     # nothing is left behind on the cluster: results and weights are released
     assert not any(client.who_has().values())
 

@@ -190,3 +190,17 @@ def test_log_kriging_refuses_zero():
 def test_too_few_samples():
     with pytest.raises(InputError, match="only 2 usable samples; at least 3 are needed"):
         fit_variogram(np.zeros((2, 2)), np.array([1.0, 2.0]))
+
+
+def test_spare_cores_follows_the_load(monkeypatch):
+    import os
+
+    from gis.geostat import spare_cores
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    for load, want in ((0.2, 2), (1.0, 2), (1.4, 2), (1.6, 1), (2.0, 1), (14.0, 1)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert spare_cores() == want, load
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert spare_cores() == 2 and spare_cores(most=8) == 8

@@ -263,7 +263,7 @@ def test_workflow_writes_candidates_and_compares_with_target(workspace, tmp_path
     run = run_suitability(tmp_path / "out", config=cfg, workspace=ws, remaining_wan_mu=0.1, lang="en")
     assert run.synthetic
     assert run.in_scope_wan_mu == pytest.approx(0.174, rel=2e-4)
-    summ = dict(zip(run.summary["key"], run.summary["value"]))
+    summ = dict(zip(run.summary["key"], run.summary["value"], strict=True))
     assert summ["ratio"] == pytest.approx(1.74, abs=1e-3) and summ["n_candidates"] == 1
     g = gpd.read_file(run.paths["gpkg"], layer="candidates")
     assert sorted(g["county_code"]) == ["220821", "220882"] and g["synthetic"].all()
@@ -346,13 +346,31 @@ def test_registry_projects_are_excluded_and_remaining_comes_from_progress(worksp
     reg = tmp_path / "registry.gpkg"
     import_files([src], registry=reg, synthetic=True)
     run = run_suitability(None, config=cfg, workspace=ws, registry=reg)
-    summ = dict(zip(run.summary["key"], run.summary["value"]))
+    summ = dict(zip(run.summary["key"], run.summary["value"], strict=True))
     assert summ["excluded_projects"] == 1
     assert run.result.total_mu == pytest.approx(1740.0 - 300.0, rel=2e-4)
     assert "built in" in summ["remaining_source"]
     assert run.remaining_wan_mu == pytest.approx(23.89 - 0.03)  # the 300 亩 completed parcel counts as built
     kept = run_suitability(None, config=cfg, workspace=ws, registry=reg, exclude_projects=False)
     assert kept.result.total_mu == pytest.approx(1740.0, rel=2e-4)
+
+    # what the caller has already read and computed (the demo's import and progress steps)
+    # gives the same run without reading the registry again
+    from gis.tracking import progress
+    from workflows.options import registry_parcels
+    from workflows.suitability import Known
+    from workflows.targets import load_targets
+
+    import pandas as pd
+
+    import layers
+
+    projects = registry_parcels(reg)
+    prog = progress(projects, load_targets(None), layers.load_role("counties", ws), as_of="2024-09-30")
+    again = run_suitability(None, config=cfg, workspace=ws, registry=reg, known=Known(projects=projects, progress=prog))
+    pd.testing.assert_frame_equal(again.summary, run.summary)
+    assert again.result.total_mu == run.result.total_mu
+    assert again.sources == run.sources and run.sources["soil_ph"].endswith(".tif")
 
 
 def test_cell_area_interpolated_on_a_big_grid_matches_exact_cells():

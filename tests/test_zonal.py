@@ -32,7 +32,7 @@ def _parcels(n=60, seed=7) -> gpd.GeoDataFrame:
     cx = rng.uniform(X0 - 20, X0 + W * RES + 20, n)
     cy = rng.uniform(Y1 - H * RES - 20, Y1 + 20, n)
     geoms = [shapely.affinity.rotate(box(x - a / 2, y - b / 2, x + a / 2, y + b / 2), r)
-             for x, y, a, b, r in zip(cx, cy, w, h, rng.uniform(0, 180, n))]
+             for x, y, a, b, r in zip(cx, cy, w, h, rng.uniform(0, 180, n), strict=True)]
     geoms[0] = box(X0 + 100, Y1 - 400, X0 + 400, Y1 - 100).difference(
         box(X0 + 180, Y1 - 300, X0 + 290, Y1 - 190))
     return gpd.GeoDataFrame({"code": [f"P{i:03d}" for i in range(n)]}, geometry=geoms,
@@ -105,6 +105,7 @@ def test_categorical_stats_match_exactextract(data):
         np.testing.assert_array_equal(ours.loc[inside, col], ee.loc[inside, col])
 
 
+@pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")  # rasterstats on affine 3
 def test_center_method_matches_rasterstats_default(data):
     from rasterstats import zonal_stats as rs_zonal_stats
 
@@ -235,7 +236,7 @@ def test_errors_name_the_problem(data, tmp_path):
                        r"zones cannot be placed on it; set one, e\.g\. `gdal_edit\.py"):
         zonal_stats(zones, nocrs)
     rot = _write(tmp_path / "rot.tif", data["values"],
-                 transform=TRANSFORM * rasterio.Affine.rotation(5))
+                 transform=TRANSFORM @ rasterio.Affine.rotation(5))
     with pytest.raises(GridError, match=r"rot\.tif: the raster grid is rotated"):
         zonal_stats(zones, rot)
     far = zones.translate(100_000, 0)

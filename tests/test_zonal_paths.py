@@ -38,7 +38,9 @@ def stack(tmp_path_factory):
     stored = da.copy()
     stored.encoding["chunksizes"] = (1, 20, W)  # beside rioxarray's grid_mapping
     stored.to_dataset().to_netcdf(nc, engine="h5netcdf")
-    return {"files": files, "da": da, "nc": nc, "zones": _parcels(80, seed=11)}
+    zarr = d / "stack.zarr"
+    da.chunk({"time": 1, "y": 20, "x": -1}).to_dataset().to_zarr(zarr, zarr_format=2)
+    return {"files": files, "da": da, "nc": nc, "zarr": zarr, "zones": _parcels(80, seed=11)}
 
 
 def _decoded(monkeypatch):
@@ -65,7 +67,8 @@ def test_every_input_path_gives_the_same_numbers(stack, monkeypatch):
         # chunks of 37 rows and 50 columns straddle the 24-row windows of the parcels
         "dask, misaligned chunks": da.chunk({"time": 2, "y": 37, "x": 50}),
         "dask, one chunk per date": da.chunk({"time": 1, "y": -1, "x": -1}),
-        "NetCDF path (dask, the file's chunks)": stack["nc"],
+        "NetCDF path (opened lazily, read by the file's chunks)": stack["nc"],
+        "Zarr path (opened lazily, read by the store's chunks)": stack["zarr"],
         "NetCDF opened lazily, no dask": xr.open_dataset(stack["nc"], engine="h5netcdf",
                                                          decode_coords="all")["ndvi"],
     }

@@ -5,8 +5,15 @@ file (:mod:`layers.demo`), build the NDVI stack from the products with the image
 workflow (:func:`workflows.imagery.build_stack`, monthly maximum composite), import
 the parcel file into ``<workspace>/registry.gpkg`` with the real importer (marked
 synthetic), then run check, progress, zonal salinity per parcel, remediation monitoring,
-paddy suitability and the maps — each through its workflow's own Python function, the
-same code path a user's data takes. Outputs go to ``<workspace>/outputs/<step>/``.
+the soil maps from the synthetic sample table (``agrigis soil interpolate --vars
+ph,ec,esp``, registered in the workspace catalogue), paddy suitability on those maps and
+the maps — each through its workflow's own Python function, the same code path a user's
+data takes. Outputs go to ``<workspace>/outputs/<step>/``.
+
+What one step has read or computed is handed to the next instead of being read again:
+the registry's projects (read once after the import) go to remediation and suitability,
+and the progress result to suitability's remaining target. When a second core is spare,
+check and zonal (:data:`SIDE_LANE`) run in a second Python process beside the other steps.
 
 Examples
 --------
@@ -46,6 +53,8 @@ class DemoRun:
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     results: dict[str, object] = field(default_factory=dict)
+    side_process: int | None = None
+    """Process id of the second process that ran :data:`SIDE_LANE`, if one did."""
 
     @property
     def folder(self) -> Path:
@@ -119,6 +128,7 @@ def step_import(run: DemoRun) -> None:
     ws = run.workspace
     report = importing.import_files([ws.parcels], registry=ws.registry, synthetic=True, lang=run.lang)
     run.results["import"] = report
+    run.results["projects"] = _module("workflows.options").registry_parcels(ws.registry)
     run.outputs["import"] = {"registry": ws.registry}
     run.notes["import"] = (f"{report.n_read} → {report.n_accepted} "
                            f"({label('demo.rejected', run.lang)} {report.n_rejected})")
@@ -158,7 +168,6 @@ SOIL_STATS = {"soil_ec": "mean,max,p90", "soil_ph": "mean,max", "soil_esp": "mea
 def step_zonal(run: DemoRun) -> None:
     zonal = _module("workflows.zonal")
     _need_registry(run)
-    import layers
     from layers.registry import Registry
 
     out = run.out("zonal")
@@ -167,11 +176,12 @@ def step_zonal(run: DemoRun) -> None:
     weights = out / "coverage_weights.npz"
     if weights.exists():
         weights.unlink()
-    cat = layers.get_catalog(run.folder)
     run.outputs["zonal"] = {}
     for name, stats in SOIL_STATS.items():
+        # the generator's rasters (the catalogue's layers until the soil step, which may run
+        # beside this one, registers the maps of the samples under the same names);
         # CSV (opens in Excel): writing 10,000+ rows with openpyxl would dominate the run
-        path = zonal.zonal_table(zones, [cat.path(name)], stats=stats, output=out / f"{name}.csv",
+        path = zonal.zonal_table(zones, [run.workspace.rasters[name]], stats=stats, output=out / f"{name}.csv",
                                  id_column="project_code", weights=weights, lang=run.lang)
         run.outputs["zonal"][name] = Path(path)
     run.notes["zonal"] = f"{len(SOIL_STATS)} × {run.workspace.n_parcels}"
@@ -187,19 +197,55 @@ def step_remediation(run: DemoRun) -> None:
     entry = layers.get_catalog(run.folder).by_role("ndvi")
     if entry is None:
         raise StepUnavailable("no NDVI layer: the imagery step did not run")
-    res = rem.run_remediation(run.out("remediation"), registry=run.workspace.registry, stack=entry.path,
-                              workspace=run.folder, lang=run.lang)
+    res = rem.run_remediation(run.out("remediation"), parcels=run.results.get("projects"),
+                              registry=run.workspace.registry, stack=entry.path, workspace=run.folder, lang=run.lang)
     run.results["remediation"] = res
     run.outputs["remediation"] = dict(res.paths)
     v = res.table["verdict"].value_counts()
     run.notes["remediation"] = ", ".join(f"{label(f'verdict.{k}', run.lang)} {n}" for k, n in v.items())
 
 
+SOIL_VARS = ("ph", "ec", "esp")
+"""Properties mapped from the demo's sample table (``--vars ph,ec,esp``)."""
+SOIL_RES_M = 500.0
+"""Cell size of the soil maps (at least the workspace's raster cell): the samples lie
+≈ 7.5 km apart, so finer cells would only repeat the kriged surface."""
+
+
+SOIL_FOLDS = 10
+"""Cross-validation folds of the soil maps (leave-one-out on ≈ 430 samples × 3 properties
+would solve 1,300 kriging set-ups for the same figures within sampling noise)."""
+
+
+def step_soil(run: DemoRun) -> None:
+    """``agrigis soil interpolate samples/soil_samples.xlsx --vars ph,ec,esp --aoi city
+    --res 500 --workspace . -o outputs/soil``: ordinary kriging of the synthetic sample
+    table, the maps registered (synthetic) as ``soil_ph``, ``soil_ec`` and ``soil_esp`` in
+    the workspace catalogue, where suitability and the maps take them."""
+    soil = _module("workflows.soil")
+    from layers import demo as gen
+
+    ws = run.workspace
+    if ws.samples is None or not Path(ws.samples).exists():
+        raise StepUnavailable("no soil sample table: the generator wrote none")
+    opts = soil.SoilOptions(prop=SOIL_VARS[0], props=SOIL_VARS, res=max(SOIL_RES_M, gen.SIZES[ws.size].res_m),
+                            aoi="city", folds=SOIL_FOLDS, synthetic=True, workspace=run.folder, lang=run.lang)
+    res = soil.soil_maps(ws.samples, run.out("soil"), opts)
+    run.results["soil"] = res
+    run.outputs["soil"] = {f.name: f for f in res.files if f.suffix in (".xlsx", ".tif")}
+    names = {"ph": "pH", "ec": "ECe", "esp": "ESP"}
+    run.notes["soil"] = f"{res.properties[0].n_samples} → " + ", ".join(
+        f"{names[p.prop]} R² {p.cv.stats['r2']:.2f}" for p in res.properties)
+
+
 def step_suitability(run: DemoRun) -> None:
     suit = _module("workflows.suitability")
     _need_registry(run)
-    res = suit.run_suitability(run.out("suitability"), workspace=run.folder,
-                               registry=run.workspace.registry, lang=run.lang)
+    prog = run.results.get("progress")
+    res = suit.run_suitability(run.out("suitability"), workspace=run.folder, registry=run.workspace.registry,
+                               known=suit.Known(projects=run.results.get("projects"),
+                                                progress=prog.result if prog is not None else None),
+                               lang=run.lang)
     run.results["suitability"] = res
     run.outputs["suitability"] = dict(res.paths)
     run.notes["suitability"] = (f"{label('suitability.in_scope_wan_mu', run.lang)} {res.in_scope_wan_mu:.2f}; "
@@ -224,6 +270,12 @@ def step_maps(run: DemoRun) -> None:
     run.outputs["maps"] = {k: Path(v) for k, v in paths.items()}
 
 
+SIDE_LANE = ("check", "zonal")
+"""Steps run in a second process beside the others when a second core is spare: they need only the registry and the generator's rasters, write only their own
+outputs folder, and no later step reads what they made. (≈ 6 CPU s + 2.5 s of imports
+in the second process, against ≈ 11.5 CPU s of progress, remediation, soil, suitability
+and maps in the first, at the default size.)"""
+
 STEPS = [
     ("generate", None),
     ("imagery", step_imagery),
@@ -232,72 +284,213 @@ STEPS = [
     ("progress", step_progress),
     ("zonal", step_zonal),
     ("remediation", step_remediation),
+    ("soil", step_soil),
     ("suitability", step_suitability),
     ("maps", step_maps),
 ]
 """Demo steps in order: (name, function(run))."""
 
 
-def run_demo(folder, seed: int = 0, size: str = "default", lang: str = "zh",
-             as_of: str | None = None, progress=None, strict: bool = False,
-             res_m: float | None = None) -> DemoRun:
+@dataclass(frozen=True)
+class DemoOptions:
+    """Options of :func:`run_demo` (the ``agrigis demo`` options).
+
+    seed, size : see :func:`layers.demo.build_workspace`.
+    lang : ``"zh"`` or ``"en"``.
+    as_of : ``YYYY-MM-DD`` the progress is measured at; default :data:`layers.demo.AS_OF`.
+    strict : raise when a step's workflow is unavailable instead of skipping it.
+    res_m : soil/DEM/land-cover cell size instead of the size's (benchmarks: 10).
+    parallel : run :data:`SIDE_LANE` in a second process: None (default) when a second core
+        is spare, True always, False never.
+    """
+
+    seed: int = 0
+    size: str = "default"
+    lang: str = "zh"
+    as_of: str | None = None
+    strict: bool = False
+    res_m: float | None = None
+    parallel: bool | None = None
+
+
+class _Bar:
+    """The demo's progress bar (a rich Progress, or nothing): generation in four parts
+    (vectors, rasters, parcels, NDVI products), then one tick per step."""
+
+    PARTS = ("vectors", "rasters", "parcels", "ndvi")
+
+    def __init__(self, progress, lang: str):
+        self.progress, self.lang = progress, lang
+        self.done = {k: 0.0 for k in self.PARTS}
+        self.task = None if progress is None else progress.add_task(label("demo.step.generate", lang),
+                                                                     total=len(STEPS) + 3)
+
+    def generating(self, name: str, frac: float) -> None:
+        if self.progress is not None and name in self.done:
+            self.done[name] = frac
+            self.progress.update(self.task, completed=sum(self.done.values()),
+                                 description=f"{label('demo.step.generate', self.lang)}: {name}")
+
+    def step(self, i: int, name: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=3 + i, description=label(f"demo.step.{name}", self.lang))
+
+
+def run_demo(folder, *, options: DemoOptions | None = None, progress=None, **kw) -> DemoRun:
     """Build the demo workspace in ``folder`` and run every workflow on it.
 
     Parameters
     ----------
     folder : path-like
         New or empty folder (an existing registry there is never touched).
-    seed, size
-        See :func:`layers.demo.build_workspace`.
-    lang : {"zh", "en"}
-    as_of : str, optional
-        ``YYYY-MM-DD`` the progress is measured at; default :data:`layers.demo.AS_OF`.
+    options : DemoOptions, optional
+        Seed, size, language, date, strictness and cell size; or give them as keywords
+        (``run_demo(folder, size="small")``).
     progress : rich.progress.Progress, optional
         Shows a bar when given.
-    strict : bool
-        Raise when a step's workflow is unavailable instead of skipping it.
-    res_m : float, optional
-        Soil/DEM/land-cover cell size instead of the size's (benchmarks: 10).
 
     Returns
     -------
     DemoRun
         Output paths per step, skipped steps with the reason, timings.
+
+    Examples
+    --------
+    >>> DemoOptions(size="small").res_m is None
+    True
     """
+    from dataclasses import replace
+
     from layers import demo as gen
 
-    task = None
-    if progress is not None:
-        task = progress.add_task(label("demo.step.generate", lang), total=len(STEPS) + 3)
-    weights = {"vectors": 1, "rasters": 1, "parcels": 1, "ndvi": 1}
-    done = {k: 0.0 for k in weights}
-
-    def on_step(name, frac):
-        if progress is not None and name in done:
-            done[name] = frac
-            progress.update(task, completed=sum(done.values()),
-                            description=f"{label('demo.step.generate', lang)}: {name}")
-
+    o = replace(options or DemoOptions(), **kw)
+    bar = _Bar(progress, o.lang)
     t0 = time.perf_counter()
-    ws = gen.build_workspace(folder, seed=seed, size=size, on_step=on_step, res_m=res_m)
-    run = DemoRun(workspace=ws, lang=lang, as_of=as_of or gen.AS_OF)
+    ws = gen.build_workspace(folder, seed=o.seed, size=o.size, on_step=bar.generating, res_m=o.res_m)
+    run = DemoRun(workspace=ws, lang=o.lang, as_of=o.as_of or gen.AS_OF)
     run.seconds["generate"] = time.perf_counter() - t0
-    run.outputs["generate"] = {"catalog": ws.catalog, "parcels": ws.parcels}
-    for i, (name, fn) in enumerate(STEPS[1:], start=1):
-        if progress is not None:
-            progress.update(task, completed=3 + i, description=label(f"demo.step.{name}", lang))
-        t = time.perf_counter()
-        try:
-            fn(run)
-        except StepUnavailable as exc:
-            if strict:
-                raise
-            run.skipped[name] = str(exc)
-            log.warning("demo step %s skipped: %s", name, exc)
-        run.seconds[name] = time.perf_counter() - t
+    run.outputs["generate"] = {"catalog": ws.catalog, "parcels": ws.parcels, "samples": ws.samples}
+    side = _SideLane(o)
+    try:
+        for i, (name, fn) in enumerate(STEPS[1:], start=1):
+            bar.step(i, name)
+            if side.takes(name, run):
+                continue
+            _run_step(run, name, fn, o.strict)
+        side.join(run)
+    finally:
+        side.close()
     if progress is not None:
-        progress.update(task, completed=len(STEPS) + 3, description=label("demo.done", lang))
+        progress.update(bar.task, completed=len(STEPS) + 3, description=label("demo.done", o.lang))
     return run
+
+
+def _run_step(run: DemoRun, name: str, fn, strict: bool) -> None:
+    """Run one step, timed; a step whose workflow is unavailable is skipped (or raises)."""
+    t = time.perf_counter()
+    try:
+        fn(run)
+    except StepUnavailable as exc:
+        if strict:
+            raise
+        run.skipped[name] = str(exc)
+        log.warning("demo step %s skipped: %s", name, exc)
+    run.seconds[name] = time.perf_counter() - t
+
+
+def _side_steps(run: DemoRun, strict: bool) -> DemoRun:
+    """:data:`SIDE_LANE` on ``run`` (in the second process): what they produced."""
+    fns = dict(STEPS)
+    for name in SIDE_LANE:
+        _run_step(run, name, fns[name], strict)
+    return run
+
+
+class _SideLane:
+    """:data:`SIDE_LANE` in a second Python process (``python -m workflows.demo <folder>``:
+    a fresh interpreter, so neither the caller's script nor its threads are copied),
+    started when the first of its steps comes up; its outputs, notes, results and times
+    are merged into the run by :meth:`join`. Without a spare second core
+    (:func:`gis.geostat.spare_cores`; or as ``DemoOptions.parallel`` says) the steps run in
+    turn in this process."""
+
+    def __init__(self, options: DemoOptions):
+        from gis.geostat import spare_cores
+
+        # on a machine whose other processes fill the cores, a second interpreter only adds
+        # its imports (default size at load 12–18: 118 s and 36 CPU s against 89 s and 31 CPU s)
+        self.on = spare_cores() > 1 if options.parallel is None else options.parallel
+        self.strict = options.strict
+        self.proc = self.tmp = None
+
+    def takes(self, name: str, run: DemoRun) -> bool:
+        """True if ``name`` runs in the second process (started with the lane's first step)."""
+        if not self.on or name not in SIDE_LANE:
+            return False
+        if self.proc is None:
+            import pickle
+            import subprocess
+            import sys
+            import tempfile
+
+            self.tmp = Path(tempfile.mkdtemp(prefix="agrigis-demo-"))
+            part = DemoRun(workspace=run.workspace, lang=run.lang, as_of=run.as_of,
+                           results={})
+            (self.tmp / "in.pkl").write_bytes(pickle.dumps((part, self.strict)))
+            self.proc = subprocess.Popen([sys.executable, "-m", "workflows.demo", str(self.tmp)])
+        return True
+
+    def join(self, run: DemoRun) -> None:
+        """Wait for the lane and merge what it made (re-raise what stopped it)."""
+        if self.proc is None:
+            return
+        import pickle
+
+        self.proc.wait()
+        self.proc = None
+        out = self.tmp / "out.pkl"
+        if not out.exists():
+            raise RuntimeError(f"the demo's second process stopped without a result (steps {', '.join(SIDE_LANE)})")
+        part = pickle.loads(out.read_bytes())
+        if isinstance(part, BaseException):
+            raise part
+        run.side_process = part.side_process
+        for name in SIDE_LANE:
+            for mine, theirs in ((run.outputs, part.outputs), (run.notes, part.notes), (run.skipped, part.skipped),
+                                 (run.seconds, part.seconds), (run.results, part.results)):
+                if name in theirs:
+                    mine[name] = theirs[name]
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.tmp is not None:
+            import shutil
+
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _side_main(folder: str) -> None:
+    """The second process: read ``in.pkl``, run :data:`SIDE_LANE`, write ``out.pkl`` (the
+    run's part, or the exception that stopped it)."""
+    import os
+    import pickle
+
+    folder_ = Path(folder)
+    part, strict = pickle.loads((folder_ / "in.pkl").read_bytes())
+    try:
+        result = _side_steps(part, strict)
+        result.side_process = os.getpid()
+    except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        result = exc
+    try:
+        data = pickle.dumps(result)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+        data = pickle.dumps(RuntimeError(f"{type(result).__name__}: {result}"))
+    tmp = folder_ / "out.pkl.part"
+    tmp.write_bytes(data)
+    tmp.replace(folder_ / "out.pkl")
 
 
 def summary_table(run: DemoRun):
@@ -348,7 +541,7 @@ def main_map(run: DemoRun) -> Path | None:
 @click.option("--res", "res_m", type=float, default=None,
               help="Soil/DEM/land-cover cell size in metres (default: 1000 small, 100 default, 30 large).")
 @lang_option
-def demo_command(folder: Path, seed: int, size: str, open_: bool, as_of: str | None, res_m: float | None,
+def demo_command(*, folder: Path, seed: int, size: str, open_: bool, as_of: str | None, res_m: float | None,
                  lang: str) -> None:
     """Build a SYNTHETIC Baicheng workspace in FOLDER and run every workflow on it.
 
@@ -361,11 +554,18 @@ def demo_command(folder: Path, seed: int, size: str, open_: bool, as_of: str | N
 
     console = Console()
     console.print(f"[bold]{label('demo.title', lang)}[/] — {label('synthetic.notice', lang)}")
+    opts = DemoOptions(seed=seed, size=size, lang=lang, as_of=as_of, res_m=res_m)
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
-        run = run_demo(folder, seed=seed, size=size, lang=lang, as_of=as_of, progress=bar, res_m=res_m)
+        run = run_demo(folder, options=opts, progress=bar)
+    _print_result(console, run, open_)
+
+
+def _print_result(console, run: DemoRun, open_: bool) -> None:
+    """The summary table, skipped steps and the main map (opened with ``--open``)."""
+    lang = run.lang
     console.print(summary_table(run))
-    for name, why in run.skipped.items():
+    for name in run.skipped:
         console.print(f"[yellow]{label(f'demo.step.{name}', lang)}: {label('demo.not_available', lang)}[/]")
     m = main_map(run)
     if m is not None:
@@ -374,3 +574,11 @@ def demo_command(folder: Path, seed: int, size: str, open_: bool, as_of: str | N
             import webbrowser
 
             webbrowser.open(m.resolve().as_uri())
+
+
+if __name__ == "__main__":  # the second process of run_demo (see _SideLane)
+    import sys
+
+    from workflows.demo import _side_main as _main
+
+    _main(sys.argv[1])

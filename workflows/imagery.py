@@ -262,7 +262,7 @@ def write_zarr(ds, output: Path) -> Path:
         raise output_error(output, exc) from None
     old = tmp.with_name(tmp.name + "-old")
     try:
-        _zarr_chunks(ds).to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
+        _store_zarr(ds, tmp)
         if output.exists():
             os.replace(output, old)
         try:
@@ -279,6 +279,19 @@ def write_zarr(ds, output: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
     return output
+
+
+def _store_zarr(ds, tmp: Path) -> None:
+    """Compute and write ``ds`` into the new store ``tmp`` on a pool of our own, so that a
+    failed chunk returns only after every chunk write in flight has finished (the staged
+    folder is then removed whole, not recreated by a late write)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+
+    job = _zarr_chunks(ds).to_zarr(tmp, mode="w", zarr_format=2, consolidated=True, compute=False)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        dask.compute(job, pool=pool)
 
 
 def _zarr_chunks(ds):

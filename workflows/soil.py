@@ -304,9 +304,9 @@ NODATA = -9999.0
 """Nodata of the GeoTIFFs (NaN cells of the estimate), as the demo's soil rasters have."""
 
 
-def write_geotiff(path: Path, array: np.ndarray, grid) -> Path:
+def write_geotiff(path: Path, array: np.ndarray, grid, *, tags: dict[str, str] | None = None) -> Path:
     """A float32 GeoTIFF (NaN written as nodata :data:`NODATA`, deflate) of ``array`` on
-    ``grid``, written atomically."""
+    ``grid`` with the dataset ``tags`` (``synthetic="true"`` for the demo's), written atomically."""
     import rasterio
 
     from gis.outputs import atomic_write
@@ -316,6 +316,8 @@ def write_geotiff(path: Path, array: np.ndarray, grid) -> Path:
                            dtype="float32", crs=grid.crs, transform=grid.transform, nodata=NODATA,
                            compress="deflate", tiled=True) as dst:
             dst.write(np.where(np.isnan(array), NODATA, array).astype("float32"), 1)
+            if tags:
+                dst.update_tags(**tags)
 
     return atomic_write(path, write)
 
@@ -327,6 +329,13 @@ def _prop_name(prop: str) -> str:
     return "pH" if prop == "ph" else prop.upper()
 
 
+def _chart_title(options: SoilOptions, text: str) -> str:
+    """A chart's title, marked synthetic when the samples are."""
+    from gis.labels import message
+
+    return message("soil.synthetic_title", options.lang, title=text) if options.synthetic else text
+
+
 def variogram_chart(variogram, options: SoilOptions) -> str:
     """SVG of the experimental semivariogram (dots) and the fitted model (line)."""
     from gis.labels import label, message
@@ -334,8 +343,8 @@ def variogram_chart(variogram, options: SoilOptions) -> str:
 
     L = options.lang
     d = np.linspace(0.0, max(variogram.lags) * 1.05, 120)
-    chart = Chart(message("soil.plot.variogram_title", L, property=_prop_name(options.prop) +
-                          (" (ln)" if options.log else ""), model=variogram.model),
+    chart = Chart(_chart_title(options, message("soil.plot.variogram_title", L, property=_prop_name(options.prop) +
+                                                (" (ln)" if options.log else ""), model=variogram.model)),
                   label("soil.plot.lag", L), label("soil.plot.semivariance", L))
     return scatter_svg(chart, [(variogram.lags, variogram.semivariance, "#1f77b4", label("soil.plot.experimental", L))],
                        lines=[(d, variogram(d), "#d62728", label("soil.plot.fitted", L))], from_zero=True)
@@ -348,7 +357,8 @@ def cv_chart(cv, options: SoilOptions, unit: str) -> str:
 
     L = options.lang
     u = f"({unit})" if unit else ""
-    chart = Chart(message("soil.plot.cv_title", L, property=_prop_name(options.prop), r2=cv.stats["r2"]),
+    chart = Chart(_chart_title(options, message("soil.plot.cv_title", L, property=_prop_name(options.prop),
+                                                r2=cv.stats["r2"])),
                   message("soil.plot.observed", L, unit=u), message("soil.plot.predicted", L, unit=u))
     return scatter_svg(chart, [(cv.observed, cv.predicted, "#2ca02c", label("soil.plot.samples", L))], diagonal=True)
 
@@ -473,15 +483,20 @@ def _catalog_entries(run: _Run, output: Path, source: str) -> list[dict]:
     s = run.cv.stats
     desc = f"unit: {UNITS[o.prop] or '-'}; {o.method}{', log' if o.log else ''}; CV R² {s['r2']:.3f}, RMSE {s['rmse']:.4g}"
     args = {"property": _prop_name(o.prop), "depth": o.depth, "method": o.method}
+
+    def title(key: str, lang: str) -> str:
+        text = message(key, lang, **args)
+        return message("soil.synthetic_title", lang, title=text) if o.synthetic else text
+
     entry = {"name": name, "kind": "raster", "path": str((output / f"{run.stem}.tif").resolve()),
              "synthetic": o.synthetic, "crs": "EPSG:4550", "role": name, "source": source,
-             "title_zh": message("soil.layer_title", "zh", **args), "title_en": message("soil.layer_title", "en", **args),
+             "title_zh": title("soil.layer_title", "zh"), "title_en": title("soil.layer_title", "en"),
              "description": desc}
     if run.variogram is None:
         return [entry]
     std = {**entry, "name": f"{name}_std", "role": f"{name}_std", "path": str((output / f"{run.stem}_std.tif").resolve()),
-           "title_zh": message("soil.layer_title_std", "zh", **args),
-           "title_en": message("soil.layer_title_std", "en", **args), "description": f"unit: {UNITS[o.prop] or '-'}"}
+           "title_zh": title("soil.layer_title_std", "zh"), "title_en": title("soil.layer_title_std", "en"),
+           "description": f"unit: {UNITS[o.prop] or '-'}"}
     return [entry, std]
 
 
@@ -506,10 +521,11 @@ def _property(read, options: SoilOptions, tmp: Path, notes: list[str], progress)
     grid, mask = build_grid(options, samples, notes)
     est, std, variogram, cv = interpolate(samples, grid, mask, options, progress)
     stem, charts, _ = _outputs(options, options.method == "kriging")
-    write_geotiff(tmp / f"{stem}.tif", est, grid)
+    tags = {"synthetic": "true"} if options.synthetic else None
+    write_geotiff(tmp / f"{stem}.tif", est, grid, tags=tags)
     del est
     if std is not None:
-        write_geotiff(tmp / f"{stem}_std.tif", std, grid)
+        write_geotiff(tmp / f"{stem}_std.tif", std, grid, tags=tags)
         write_text(tmp / charts["variogram_plot"], variogram_chart(variogram, options))
     write_text(tmp / charts["cv_plot"], cv_chart(cv, options, UNITS[options.prop]))
     run = _Run(options, samples, variogram, cv, charts, stem)
@@ -540,8 +556,10 @@ def soil_maps(samples_path: str | os.PathLike, output: str | os.PathLike, option
     :func:`layer_name` says. ``progress`` as in :func:`interpolate`."""
     from gis.outputs import staged_outputs, write_csv, write_excel
 
+    from gis.labels import label
+
     read = read_samples_once(samples_path, options)
-    notes = list(read.notes)
+    notes = ([label("synthetic.notice", options.lang)] if options.synthetic else []) + list(read.notes)
     props = list(dict.fromkeys(options.props or (options.prop,)))
     opts = [replace(options, prop=p, props=()) for p in props]
     # the rejects file is always written (empty with its header when nothing was
@@ -665,7 +683,7 @@ def soil_command() -> None:
               help="Register the rasters in the workspace catalogue (soil_ph, soil_ec, soil_esp …).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True)
 @lang_option
-def interpolate_command(samples: Path, props: str, method: str, res: float, aoi: str | None, depth: str,
+def interpolate_command(*, samples: Path, props: str, method: str, res: float, aoi: str | None, depth: str,
                         ec_method: str | None, log_: bool, neighbours: int, folds: int | None, crs: str | None,
                         workspace: Path | None, register: bool, output: Path, lang: str) -> None:
     """Interpolate soil properties of the sample table SAMPLES onto a grid (estimate, kriging std, report).
@@ -677,8 +695,9 @@ def interpolate_command(samples: Path, props: str, method: str, res: float, aoi:
       agrigis soil interpolate samples.csv --vars pH --method idw --aoi city -o soil/
     """
     codes = tuple(property_code(p) for p in props.split(",") if p.strip())
-    opts = SoilOptions(codes[0] if codes else property_code(props), method, res, aoi, depth, ec_method, log_,
-                       neighbours, folds, crs, workspace, lang, props=codes, register=register)
+    opts = SoilOptions(prop=codes[0] if codes else property_code(props), method=method, res=res, aoi=aoi, depth=depth,
+                       ec_method=ec_method, log=log_, neighbours=neighbours, folds=folds, crs=crs, workspace=workspace,
+                       lang=lang, props=codes, register=register)
     with _Bar(lang) as bar:
         res_ = soil_maps(samples, output, opts, progress=bar)
     _echo_result(res_, lang)

@@ -50,6 +50,8 @@ class SuitabilityRun:
     in_scope_wan_mu: float
     synthetic: bool
     paths: dict[str, Path] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    """Catalogue layers used: name in the configuration → the file read."""
 
 
 def load_config(path: str | os.PathLike | None = None):
@@ -61,7 +63,8 @@ def load_config(path: str | os.PathLike | None = None):
 
 
 def load_layers(cfg, workspace=None) -> tuple[dict, dict, bool, dict[str, str]]:
-    """Load every layer the configuration names, by catalogue name or role."""
+    """Load every layer the configuration names, by catalogue name or role:
+    ``(rasters, vectors, synthetic, {name in the configuration: file it was read from})``."""
     import layers
 
     cat = layers.get_catalog(workspace)
@@ -76,36 +79,66 @@ def load_layers(cfg, workspace=None) -> tuple[dict, dict, bool, dict[str, str]]:
         data = cat.load(entry.name)
         (rasters if entry.kind == "raster" else vectors)[name] = data
         synthetic |= bool(entry.synthetic)
-        used[name] = entry.name
+        used[name] = str(entry.path)
     if missing:
         raise InputError.of("error.suit_layers_missing", origin=cfg.origin, names=", ".join(missing))
     return rasters, vectors, synthetic, used
 
 
-def remaining_target(targets_path=None, registry=None, counties=None, key: str = TARGET_KEY):
-    """Remaining new-paddy target in 万亩, its counties and a note on where it came from."""
+@dataclass(frozen=True)
+class Known:
+    """What the caller has already read or computed, so :func:`run_suitability` does not
+    do it again (``agrigis demo`` hands on its import's and progress step's results).
+
+    projects : GeoDataFrame, optional
+        The registry's current projects (:func:`workflows.options.registry_parcels`).
+    progress : gis.tracking.Progress, optional
+        Progress of those projects against the same targets file (used only when its
+        targets come from the file the run reads).
+    """
+
+    projects: object = None
+    progress: object = None
+
+
+def remaining_target(targets_path=None, registry=None, counties=None, key: str = TARGET_KEY, *,
+                     known: Known = Known()):
+    """Remaining new-paddy target in 万亩, its counties and a note on where it came from.
+
+    ``known.progress`` (against the same targets file) or ``known.projects`` are
+    used instead of reading the registry and computing progress again."""
     from workflows.targets import load_targets
 
     ts = load_targets(targets_path)
-    target = next((t for t in ts.area_targets if t.key == key or t.category == key), None)
+    target = next((t for t in ts.area_targets if key in (t.key, t.category)), None)
     if target is None:
         raise ConfigError.of("error.suit_no_target", origin=ts.origin, key=key)
     total = target.value_mu / 10_000
     reg = registry_path(registry)
     if not reg.exists():  # a GeoPackage path or a PostGIS URL
         return total, total, target.scope, f"{ts.origin}: {target.key} {total:g} 万亩 (registry {reg} not found: nothing counted as built)"
-    from gis.tracking import progress
-    from layers.registry import Registry
+    prog = known.progress
+    if prog is None or str(prog.targets.origin) != str(ts.origin):
+        from gis.tracking import progress
 
-    prog = progress(Registry(reg).projects(), ts, counties, year=target.year)
+        prog = progress(_projects(reg, known), ts, counties, year=target.year)
     row = prog.summary[prog.summary["key"] == target.key].iloc[0]
     rem = float(row["remaining_mu"]) / 10_000
     return total, rem, target.scope, f"{ts.origin}: {target.key} {total:g} 万亩 − built in {reg}"
 
 
+def _projects(reg, known: Known):
+    """The registry's current projects: ``known.projects`` if given, else read."""
+    if known.projects is not None:
+        return known.projects
+    from layers.registry import Registry
+
+    return Registry(reg).projects()
+
+
 def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, vectors=None, counties=None,
                     targets=None, registry=None, remaining_wan_mu: float | None = None,
-                    exclude_projects: bool = True, lang: str = "zh") -> SuitabilityRun:
+                    exclude_projects: bool = True, known: Known = Known(), lang: str = "zh") -> SuitabilityRun:
     """Screen for paddy, compare with the remaining target, write outputs if ``out_dir``.
 
     Parameters
@@ -127,11 +160,19 @@ def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, 
     exclude_projects : bool
         Rule out the land of the registry's paddy and saline-demo projects (any status),
         which is already taken; skipped when there is no registry.
+    known : Known, optional
+        The registry's projects and their progress when the caller has them already.
+
+    Examples
+    --------
+    >>> Known().projects is None
+    True
     """
     cfg = _config(config)
-    synthetic = False
+    synthetic, sources = False, {}
     if rasters is None or vectors is None:
-        r, v, synthetic, _ = load_layers(cfg, workspace)
+        r, v, synthetic, sources = load_layers(cfg, workspace)
+        sources = {k: p for k, p in sources.items() if k not in (rasters or {}) and k not in (vectors or {})}
         rasters = {**r, **(rasters or {})}
         vectors = {**v, **(vectors or {})}
     if counties is None:
@@ -140,13 +181,14 @@ def run_suitability(out_dir=None, *, config=None, workspace=None, rasters=None, 
         counties = layers.load_role("counties", workspace)
     n_projects = 0
     if exclude_projects:
-        cfg, vectors, n_projects = _exclude_projects(cfg, vectors, registry_path(registry))
+        cfg, vectors, n_projects = _exclude_projects(cfg, vectors, registry_path(registry), known)
     res = screen(rasters, vectors, cfg, counties=counties)
     if remaining_wan_mu is not None:
         target_wan, rem, scope, source = None, float(remaining_wan_mu), None, "given (--remaining-wan-mu)"
     else:
-        target_wan, rem, scope, source = remaining_target(targets, registry, counties)
+        target_wan, rem, scope, source = remaining_target(targets, registry, counties, known=known)
     run = _summarise(res, (target_wan, rem, scope, source), n_projects, synthetic)
+    run.sources = sources
     if out_dir is not None:
         run.paths = _write(Path(out_dir), run, lang)
     return run
@@ -159,7 +201,7 @@ def _config(config):
     return config if hasattr(config, "criteria") and hasattr(config, "origin") else parse_config(config)
 
 
-def _exclude_projects(cfg, vectors, reg):
+def _exclude_projects(cfg, vectors, reg, known: Known = Known()):
     """Rule out the land of the registry's paddy and saline-demo projects (if a registry exists).
 
     Returns ``(config, vectors, number of projects excluded)``.
@@ -169,9 +211,8 @@ def _exclude_projects(cfg, vectors, reg):
     import dataclasses
 
     from gis.suitability import Exclusion
-    from layers.registry import Registry
 
-    projects = Registry(reg).projects()
+    projects = _projects(reg, known)
     projects = projects[projects["category"].isin(PROJECT_CATEGORIES)]
     if len(projects):
         vectors = {**vectors, _PROJECTS_LAYER: projects[["geometry"]]}
@@ -278,7 +319,7 @@ def _write(out: Path, run: SuitabilityRun, lang: str) -> dict[str, Path]:
 @click.option("--exclude-projects/--keep-projects", default=True, show_default=True,
               help="Rule out land of the registry's paddy and saline-demo projects.")
 @lang_option
-def suitability_command(out_dir, config, workspace, targets, registry, remaining_wan_mu, exclude_projects, lang):
+def suitability_command(*, out_dir, config, workspace, targets, registry, remaining_wan_mu, exclude_projects, lang):
     """水田适宜性筛选 / Paddy suitability screening on saline-alkali land.
 
     Scores soil pH/ESP classes, slope, local relief and distance to canals and rivers,
@@ -290,7 +331,7 @@ def suitability_command(out_dir, config, workspace, targets, registry, remaining
                           remaining_wan_mu=remaining_wan_mu, exclude_projects=exclude_projects, lang=lang)
     if run.synthetic:
         click.echo(label("synthetic.notice", lang))
-    for k, v in zip(run.summary["key"], run.summary["value"]):
+    for k, v in zip(run.summary["key"], run.summary["value"], strict=True):
         click.echo(f"{label(f'suitability.{k}', lang)}: {v}")
     for p in run.paths.values():
         click.echo(str(p))

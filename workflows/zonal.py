@@ -122,10 +122,8 @@ def _weights(weights, zones, raster, method: str):
 
     if Path(weights).exists():
         return Coverage.load(weights, zones=zones)
-    from gis.outputs import atomic_write
-
     cov = Coverage.build(zones, raster_grid(raster), method=method)
-    atomic_write(weights, cov.save)  # a kill never leaves a half-written weights file
+    cov.save(weights)
     return cov
 
 
@@ -206,7 +204,7 @@ def _write(table, path: Path, lang: str) -> Path:
               default=Path("zonal.csv"), show_default=True,
               help="Output table: .csv, .xlsx, .gpkg or .parquet.")
 @lang_option
-def zonal_command(zones, rasters, stats, by_class, method, id_column, layer, weights,
+def zonal_command(*, zones, rasters, stats, by_class, method, id_column, layer, weights,
                   output, lang):
     """Statistics of RASTERS inside each parcel of ZONES (各图斑分区统计).
 
