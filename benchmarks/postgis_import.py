@@ -78,8 +78,8 @@ def main(n: int = 100_000) -> str:
     load = os.getloadavg()[0]
     pg, stop = server()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
+        with tempfile.TemporaryDirectory() as tmpdir:
+            tmp = Path(tmpdir)
             src = tmp / "parcels.gpkg"
             parcels = many_parcels(n, layers.load("counties", workspace=False), seed=3)
             parcels.to_file(src, driver="GPKG")

@@ -106,8 +106,8 @@ def main(n: int = 1_000_000, rounds: int = 2) -> str:
     load = os.getloadavg()[0]
     pg, stop = server()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
+        with tempfile.TemporaryDirectory() as tmpdir:
+            tmp = Path(tmpdir)
             url = pg.new_database("bench")
             built = build(n, tmp, url)
             gp = str(tmp / "registry.gpkg")

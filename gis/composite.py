@@ -13,9 +13,15 @@ Examples
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+import numpy.typing as npt
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 COMPOSITE_PERIODS = {"month": "MS", "season": "YS", "year": "YS"}
 """Composite period → pandas resampling rule (``season``: the growing-season months of
@@ -48,7 +54,8 @@ def reflectance(dn: np.ndarray, scale: float, offset: float, nodata: float | Non
     return out
 
 
-def composite(da, period: str = "month", how: str = "median", season: tuple[int, int] = GROWING_SEASON):
+def composite(da: xr.DataArray, period: str = "month", how: str = "median",
+              season: tuple[int, int] = GROWING_SEASON) -> xr.Dataset:
     """Per-period composite of a ``time × y × x`` stack (e.g. from
     :func:`layers.imagery.stack.index_stack`), and its valid counts.
 
@@ -79,7 +86,7 @@ def composite(da, period: str = "month", how: str = "median", season: tuple[int,
     comp = getattr(values.resample(time=rule), how)(skipna=True)
     count = values.notnull().resample(time=rule).sum().astype("int16")
     name = da.name or "index"
-    out = comp.to_dataset(name=name)
+    out: xr.Dataset = comp.to_dataset(name=name)
     out["valid_count"] = count
     if period == "season":
         out = out.assign_coords(time=out.time + _month_shift(out.time, season[0]))
@@ -106,15 +113,17 @@ def check_composite(period: str, how: str, season: tuple[int, int] = GROWING_SEA
         raise InputError.of("error.imagery_season", value="-".join(map(str, season)))
 
 
-def _in_season(values, season: tuple[int, int]):
+def _in_season(values: xr.DataArray, season: tuple[int, int]) -> xr.DataArray:
     first, last = (int(m) for m in season)
     month = values["time"].dt.month
-    return values.isel(time=((month >= first) & (month <= last)).values)
+    selected: xr.DataArray = values.isel(time=((month >= first) & (month <= last)).values)
+    return selected
 
 
-def _month_shift(times, first: int):
+def _month_shift(times: xr.DataArray, first: int) -> npt.NDArray[Any]:
     """Offsets that move January 1 of each year to day 1 of month ``first``."""
     import pandas as pd
 
     t = pd.DatetimeIndex(times.values)
-    return (t + pd.DateOffset(months=first - 1)).values - t.values
+    shift: npt.NDArray[Any] = (t + pd.DateOffset(months=first - 1)).values - t.values
+    return shift

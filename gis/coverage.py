@@ -50,16 +50,25 @@ import logging
 import math
 import os
 import threading
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pyproj
 import scipy.sparse as sp
 import shapely
 from affine import Affine
 
 from .errors import CRSError, DataFileError, GridError, InputError, Message, MissingCRSError, require
+from .units import FloatArray
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +77,28 @@ __all__ = ["Grid", "Coverage", "METHODS"]
 METHODS = ("exact", "center", "all_touched")
 _FORMAT = "agrigis-coverage-1"
 
+IntArray: TypeAlias = npt.NDArray[np.int64]
+"""Zone numbers, cell counts, row and column positions."""
+IndexArray: TypeAlias = npt.NDArray[np.int32] | npt.NDArray[np.int64]
+"""Cell indices of a grid: 32-bit when the grid has fewer than 2³¹ cells."""
+GeomArray: TypeAlias = npt.NDArray[np.object_]
+"""shapely geometries (None for a missing one)."""
+RasterLike: TypeAlias = Any
+"""A ``Grid``, an open rasterio dataset or an xarray object with a CRS (rioxarray):
+duck-typed, as the libraries that make them have no type information here."""
+_Triplets: TypeAlias = tuple[IntArray, IntArray, FloatArray]
+"""Weights as COO arrays: zone rows, cell columns, values."""
+_GridArgs: TypeAlias = tuple[tuple[float, ...], int, int, str]
+"""A grid as plain values for a worker process: transform, width, height, CRS WKT."""
+_Edges: TypeAlias = tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray]
+"""Ring edges in grid units: U1, V1, U2, V2 and the zone of each."""
+_Windows: TypeAlias = tuple[IntArray, IntArray, IntArray, IntArray]
+"""Each zone's window of cells: first column, last row, rows, cells."""
+_Chunk: TypeAlias = tuple[IntArray, IndexArray, FloatArray]
+"""Exact coverage of some zones: cells per zone, cell indices, fractions."""
 
-def _where(name, default: str, key: str):
+
+def _where(name: str | Message, default: str, key: str) -> str | Message:
     """What an error is about: ``name`` as given, or the default word (``"raster"`` …) as a
     :class:`~gis.errors.Message`, so that it is Chinese in a Chinese message."""
     return Message(key) if name == default else name
@@ -97,16 +126,17 @@ class Grid:
     height: int
     crs: pyproj.CRS | None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "transform", Affine(*tuple(self.transform)[:6]))
-        if self.crs is not None and not isinstance(self.crs, pyproj.CRS):
-            object.__setattr__(self, "crs", pyproj.CRS.from_user_input(self.crs))
+        crs: object = self.crs  # anything pyproj accepts is taken, and kept as a pyproj.CRS
+        if crs is not None and not isinstance(crs, pyproj.CRS):
+            object.__setattr__(self, "crs", pyproj.CRS.from_user_input(crs))
         object.__setattr__(self, "width", int(self.width))
         object.__setattr__(self, "height", int(self.height))
 
     # -- construction -----------------------------------------------------------------
     @classmethod
-    def of(cls, raster, name: str | None = None) -> "Grid":
+    def of(cls, raster: RasterLike, name: str | None = None) -> Grid:
         """The grid of a rasterio dataset, an xarray object (rioxarray) or a ``Grid``."""
         if isinstance(raster, Grid):
             return raster
@@ -125,7 +155,7 @@ class Grid:
         )
 
     @classmethod
-    def from_bounds(cls, bounds, crs, res: float) -> "Grid":
+    def from_bounds(cls, bounds: Sequence[float], crs: Any, res: float) -> Grid:
         """The north-up grid of square ``res`` cells covering ``bounds`` (xmin, ymin, xmax,
         ymax) in ``crs``.
 
@@ -145,25 +175,25 @@ class Grid:
         if not (res > 0 and math.isfinite(res)):
             raise InputError.of("error.imagery_res", value=res)
         try:
-            crs = pyproj.CRS.from_user_input(crs)
+            cr = pyproj.CRS.from_user_input(crs)
         except pyproj.exceptions.CRSError:
             raise CRSError.of("error.crs_given_unknown", given=crs) from None
         res = float(res)
         x0, y0 = math.floor(vals[0] / res + 1e-9) * res, math.floor(vals[1] / res + 1e-9) * res
         x1, y1 = math.ceil(vals[2] / res - 1e-9) * res, math.ceil(vals[3] / res - 1e-9) * res
         width, height = int(round((x1 - x0) / res)), int(round((y1 - y0) / res))
-        return cls(Affine(res, 0.0, float(x0), 0.0, -res, float(y1)), width, height, crs)
+        return cls(Affine(res, 0.0, float(x0), 0.0, -res, float(y1)), width, height, cr)
 
-    def check(self, name: str = "raster") -> "Grid":
+    def check(self, name: str = "raster") -> Grid:
         """Raise a clear error if the grid cannot be used for zonal statistics."""
         t = self.transform
-        name = _where(name, "raster", "error.where_raster")
+        where = _where(name, "raster", "error.where_raster")
         if self.crs is None:
-            raise MissingCRSError.of("error.raster_no_crs", name=name)
+            raise MissingCRSError.of("error.raster_no_crs", name=where)
         if t.b != 0 or t.d != 0:
-            raise GridError.of("error.raster_rotated", name=name, transform=tuple(t)[:6])
+            raise GridError.of("error.raster_rotated", name=where, transform=tuple(t)[:6])
         if t.a <= 0 or t.e >= 0:
-            raise GridError.of("error.raster_flipped", name=name, xsize=t.a, ysize=t.e)
+            raise GridError.of("error.raster_flipped", name=where, xsize=t.a, ysize=t.e)
         return self
 
     # -- geometry ---------------------------------------------------------------------
@@ -172,7 +202,7 @@ class Grid:
         t = self.transform
         return (t.c, t.f + t.e * self.height, t.c + t.a * self.width, t.f)
 
-    def coords(self) -> tuple[np.ndarray, np.ndarray]:
+    def coords(self) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]:
         """Cell-centre ``x`` (west → east) and ``y`` (north → south) of a north-up grid."""
         t = self.transform
         return t.c + (np.arange(self.width) + 0.5) * t.a, t.f + (np.arange(self.height) + 0.5) * t.e
@@ -181,7 +211,7 @@ class Grid:
     def ncells(self) -> int:
         return self.width * self.height
 
-    def same_as(self, other: "Grid", tol: float = 1e-6) -> bool:
+    def same_as(self, other: Grid, tol: float = 1e-6) -> bool:
         """Same shape, transform (to ``tol`` of a cell) and CRS."""
         if (self.width, self.height) != (other.width, other.height):
             return False
@@ -203,8 +233,8 @@ class Grid:
         return Message("error.grid", width=self.width, height=self.height, xsize=t.a, ysize=-t.e,
                        x=t.c, y=t.f, crs=crs)
 
-    def cell_area_m2(self, rows: np.ndarray | None = None,
-                     cols: np.ndarray | None = None) -> np.ndarray:
+    def cell_area_m2(self, rows: npt.ArrayLike | None = None,
+                     cols: npt.ArrayLike | None = None) -> FloatArray:
         """Ellipsoidal (GRS80) area in m² of the cells at ``rows``, ``cols`` (default:
         every cell, as a ``(height, width)`` array).
 
@@ -227,6 +257,7 @@ class Grid:
 
         t = self.transform
         h, w = self.height, self.width
+        assert self.crs is not None, "cell areas need a CRS (see Grid.check)"
         if self.crs.is_geographic:
             rs, cs = np.arange(h), np.zeros(1, dtype=int)
         else:
@@ -234,13 +265,14 @@ class Grid:
         rr, cc = np.meshgrid(rs, cs, indexing="ij")
         x0 = t.c + cc * t.a
         y0 = t.f + rr * t.e
-        table = area_m2(shapely.box(x0, y0 + t.e, x0 + t.a, y0).ravel(), crs=self.crs)
+        table: FloatArray = area_m2(shapely.box(x0, y0 + t.e, x0 + t.a, y0).ravel(), crs=self.crs)
         table = table.reshape(rr.shape)
         if rows is None:
             if len(rs) == h and len(cs) == w:
                 return table
             # (h × knots) @ table @ (knots × w), with 1-D linear interpolation weights
-            return _lerp_matrix(h, rs) @ table @ _lerp_matrix(w, cs).T
+            full: FloatArray = _lerp_matrix(h, rs) @ table @ _lerp_matrix(w, cs).T
+            return full
         kr, fr = _lerp_at(np.asarray(rows), rs)
         kc, fc = _lerp_at(np.asarray(cols), cs)
         tp = np.pad(table, ((0, len(rs) == 1), (0, len(cs) == 1)), mode="edge")  # k + 1 exists
@@ -251,12 +283,12 @@ class Grid:
         return shapely.box(*self.bounds)
 
 
-def _lattice(n: int) -> np.ndarray:
+def _lattice(n: int) -> IntArray:
     """At most 65 indices spread evenly over 0..n-1, both ends included."""
     return np.unique(np.linspace(0, n - 1, min(n, 65)).round().astype(int))
 
 
-def _lerp_at(i: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _lerp_at(i: npt.NDArray[np.integer[Any]], knots: IntArray) -> tuple[IntArray, FloatArray]:
     """For positions ``i``: the knot ``k`` to their left (the last but one at most) and
     the fraction of the way to knot ``k + 1`` (0 when there is a single knot)."""
     if len(knots) == 1:
@@ -265,7 +297,7 @@ def _lerp_at(i: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return k, (i - knots[k]) / (knots[k + 1] - knots[k])
 
 
-def _lerp_matrix(n: int, knots: np.ndarray) -> np.ndarray:
+def _lerp_matrix(n: int, knots: IntArray) -> FloatArray:
     """Weights (n × len(knots)) interpolating linearly from values at ``knots`` to 0..n-1."""
     if len(knots) == 1:
         return np.ones((n, 1))
@@ -277,7 +309,7 @@ def _lerp_matrix(n: int, knots: np.ndarray) -> np.ndarray:
     return m
 
 
-def zones_fingerprint(zones) -> str:
+def zones_fingerprint(zones: gpd.GeoDataFrame | gpd.GeoSeries) -> str:
     """A short hash of the zones' geometry, CRS and index (what coverage depends on)."""
     h = hashlib.sha256()
     geoms = np.asarray(zones.geometry.values, dtype=object)
@@ -287,16 +319,16 @@ def zones_fingerprint(zones) -> str:
     return h.hexdigest()[:32]
 
 
-def _check_zones(zones, grid: Grid, name: str):
+def _check_zones(zones: gpd.GeoDataFrame | gpd.GeoSeries, grid: Grid, name: str) -> GeomArray:
     """Zones as a geometry array in the grid's CRS (validated)."""
     if not hasattr(zones, "geometry"):
         raise InputError(f"{name}: zones must be a GeoDataFrame or GeoSeries, "
                          f"got {type(zones).__name__}")
-    name = _where(name, "zones", "error.where_zones")
+    where = _where(name, "zones", "error.where_zones")
     if zones.crs is None:
-        raise MissingCRSError.of("error.zones_no_crs", name=name)
+        raise MissingCRSError.of("error.zones_no_crs", name=where)
     if len(zones) == 0:
-        raise InputError.of("error.zones_empty", name=name)
+        raise InputError.of("error.zones_empty", name=where)
     z = zones.geometry
     if not pyproj.CRS.from_user_input(z.crs).equals(grid.crs):
         z = z.to_crs(grid.crs)
@@ -304,7 +336,7 @@ def _check_zones(zones, grid: Grid, name: str):
     kinds = shapely.get_type_id(geoms)
     bad = np.flatnonzero(~np.isin(kinds, [3, 6]) & ~shapely.is_missing(geoms))
     if len(bad):
-        raise InputError.of("error.zone_not_polygon", name=name, zone=zones.index[bad[0]],
+        raise InputError.of("error.zone_not_polygon", name=where, zone=zones.index[bad[0]],
                             geom_type=geoms[bad[0]].geom_type)
     return geoms
 
@@ -327,14 +359,15 @@ class Coverage:
         Hash of the zones it was built for (see :func:`zones_fingerprint`).
     """
 
-    def __init__(self, matrix, grid: Grid, method: str, index, inside, fingerprint: str):
-        self.matrix = sp.csr_array(matrix)
+    def __init__(self, matrix: Any, grid: Grid, method: str, index: pd.Index,
+                 inside: npt.ArrayLike, fingerprint: str) -> None:
+        self.matrix: sp.csr_array = sp.csr_array(matrix)
         self.grid = grid
         self.method = method
         self.index = index
-        self.inside = np.asarray(inside, dtype=float)
+        self.inside: FloatArray = np.asarray(inside, dtype=float)
         self.fingerprint = fingerprint
-        self._rows = None
+        self._rows: tuple[IntArray, IntArray] | None = None
 
     def __repr__(self) -> str:
         return (f"<Coverage {self.method}: {self.matrix.shape[0]} zones × "
@@ -342,8 +375,8 @@ class Coverage:
 
     # -- build --------------------------------------------------------------------------
     @classmethod
-    def build(cls, zones, grid, method: str = "exact", name: str = "zones", *,
-              workers: int | None = None, kernel: str = "numpy") -> "Coverage":
+    def build(cls, zones: gpd.GeoDataFrame | gpd.GeoSeries, grid: RasterLike, method: str = "exact",
+              name: str = "zones", *, workers: int | None = None, kernel: str = "numpy") -> Coverage:
         """Compute the weights of ``zones`` (GeoDataFrame/GeoSeries) on ``grid``.
 
         ``grid`` is a :class:`Grid` or anything :meth:`Grid.of` accepts. ``workers``
@@ -356,9 +389,9 @@ class Coverage:
 
         if method not in METHODS:
             raise InputError.of("error.unknown_method", method=method, choices=", ".join(METHODS))
-        grid = Grid.of(grid).check()
-        geoms = _check_zones(zones, grid, name)
-        gbox = grid.box()
+        g = Grid.of(grid).check()
+        geoms = _check_zones(zones, g, name)
+        gbox = g.box()
         ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
         zone_area = np.where(ok, shapely.area(geoms), 0.0)
         inter = np.zeros(len(geoms))
@@ -373,7 +406,7 @@ class Coverage:
             zb = shapely.total_bounds(geoms[ok]) if ok.any() else [np.nan] * 4
             raise GridError.of(
                 "error.zones_outside_raster", name=_where(name, "zones", "error.where_zones"), n=len(geoms),
-                grid=grid.describe_message(), bounds=tuple(round(b, 6) for b in grid.bounds),
+                grid=g.describe_message(), bounds=tuple(round(b, 6) for b in g.bounds),
                 zone_bounds=tuple(round(float(b), 6) for b in zb),
             )
         n_out = int((inside == 0).sum())
@@ -382,26 +415,27 @@ class Coverage:
                         "are empty (NaN)", n_out, len(geoms))
         use = np.flatnonzero(inside > 0)
         if method == "exact":
-            rows, counts, cols, vals = _exact_weights(geoms, use, grid, workers=workers,
+            rows, counts, cols, vals = _exact_weights(geoms, use, g, workers=workers,
                                                       kernel=kernel)
         else:
-            rows, cols, vals = _rasterized(geoms, use, grid, method == "all_touched")
+            rows, cols, vals = _rasterized(geoms, use, g, method == "all_touched")
         if rows is None or (len(rows) and (np.diff(rows) >= 0).all()):
             # zone-ordered: build the CSR arrays directly, with 32-bit indices if they fit
             if rows is not None:
                 counts = np.bincount(rows, minlength=len(geoms))
-            idx = np.int32 if max(grid.ncells, len(vals)) < 2**31 else np.int64
+            assert counts is not None  # the numpy kernel gives counts whenever no rows
+            idx = np.int32 if max(g.ncells, len(vals)) < 2**31 else np.int64
             indptr = np.concatenate([[0], np.cumsum(counts)]).astype(idx)
             matrix = sp.csr_array((vals, cols.astype(idx, copy=False), indptr),
-                                  shape=(len(geoms), grid.ncells))
+                                  shape=(len(geoms), g.ncells))
         else:
-            matrix = sp.csr_array((vals, (rows, cols)), shape=(len(geoms), grid.ncells))
+            matrix = sp.csr_array((vals, (rows, cols)), shape=(len(geoms), g.ncells))
             matrix.sum_duplicates()
         index = zones.index if hasattr(zones, "index") else pd.RangeIndex(len(geoms))
-        return cls(matrix, grid, method, index, inside, zones_fingerprint(zones))
+        return cls(matrix, g, method, index, inside, zones_fingerprint(zones))
 
     # -- persistence --------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the weights to a ``.npz`` file (with the grid and a zones fingerprint),
         atomically: a kill never leaves a half-written weights file."""
         from .outputs import atomic_write
@@ -427,7 +461,8 @@ class Coverage:
                                 meta=np.array(json.dumps(meta)))
 
     @classmethod
-    def load(cls, path: str | os.PathLike, zones=None, grid=None) -> "Coverage":
+    def load(cls, path: str | os.PathLike[str], zones: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+             grid: RasterLike | None = None) -> Coverage:
         """Read weights saved by :meth:`save`.
 
         With ``zones`` and/or ``grid`` given, check that the weights were built for
@@ -461,14 +496,14 @@ class Coverage:
             raise GridError.of("error.weights_grid", name=_where(name, "coverage weights", "error.where_weights"),
                                built=self.grid.describe_message(), grid=grid.describe_message())
 
-    def check_zones(self, zones, name: str = "coverage weights") -> None:
+    def check_zones(self, zones: gpd.GeoDataFrame | gpd.GeoSeries, name: str = "coverage weights") -> None:
         fp = zones_fingerprint(zones)
         if fp != self.fingerprint:
             raise GridError.of("error.weights_zones", name=_where(name, "coverage weights", "error.where_weights"),
                                built=self.fingerprint, fingerprint=fp)
 
     # -- slicing into row bands ---------------------------------------------------------
-    def zone_rows(self) -> tuple[np.ndarray, np.ndarray]:
+    def zone_rows(self) -> tuple[IntArray, IntArray]:
         """First and last grid row touched by each zone (-1 for empty zones)."""
         if self._rows is None:
             m = self.matrix
@@ -486,7 +521,7 @@ class Coverage:
             self._rows = (first, last)
         return self._rows
 
-    def bands(self, rows_per_band: int = 512, weights: bool = True) -> list["Band"]:
+    def bands(self, rows_per_band: int = 512, weights: bool = True) -> list[Band]:
         """Split the zones into groups whose cells lie in one window of grid rows.
 
         Each zone belongs to exactly one band (by its first row); a band's window spans
@@ -498,7 +533,7 @@ class Coverage:
         first, last = self.zone_rows()
         order = np.flatnonzero(first >= 0)
         order = order[np.argsort(first[order], kind="stable")]
-        out = []
+        out: list[Band] = []
         if not len(order):
             return out
         key = first[order] // rows_per_band
@@ -510,7 +545,7 @@ class Coverage:
             out.append(band)
         return out
 
-    def band_weights(self, band: "Band") -> sp.csr_array:
+    def band_weights(self, band: Band) -> sp.csr_array:
         """The weights of ``band``'s zones with columns counted from its first row."""
         if band.weights is not None:
             return band.weights
@@ -526,13 +561,14 @@ class Band:
     ``len(ids) × (row1 - row0) * width`` with columns counted from ``row0`` (or None,
     see :meth:`Coverage.band_weights`)."""
 
-    ids: np.ndarray
+    ids: IntArray
     row0: int
     row1: int
     weights: sp.csr_array | None
 
 
-def _exact_weights(geoms, use, grid: Grid, *, workers: int | None, kernel: str):
+def _exact_weights(geoms: GeomArray, use: IntArray, grid: Grid, *, workers: int | None,
+                   kernel: str) -> tuple[IntArray | None, IntArray | None, IndexArray, FloatArray]:
     """Exact coverage of the zones ``use`` with the chosen kernel: ``(rows, counts, cols,
     fractions)``, ``rows`` None when the cells come zone by zone (``counts`` per zone)."""
     if kernel == "exactextract":
@@ -543,12 +579,12 @@ def _exact_weights(geoms, use, grid: Grid, *, workers: int | None, kernel: str):
     if kernel == "numpy":
         if workers is None:
             workers = min(os.cpu_count() or 1, 2) if len(use) > 1000 else 1
-        counts, cols, vals = _exact_numpy(geoms, use, grid, workers)
-        return None, counts, cols, vals  # zone-ordered, CSR directly
+        counts, cells, fractions = _exact_numpy(geoms, use, grid, workers)
+        return None, counts, cells, fractions  # zone-ordered, CSR directly
     raise InputError(f"kernel {kernel!r} is unknown; use 'numpy' or 'exactextract'")
 
 
-def _jsonable(v):
+def _jsonable(v: object) -> int | float | str | None:
     if isinstance(v, (np.integer,)):
         return int(v)
     if isinstance(v, (np.floating,)):
@@ -559,7 +595,7 @@ def _jsonable(v):
 
 
 # -- geometry kernels ----------------------------------------------------------------------
-def _exact_part(wkb: list[bytes], use: np.ndarray, grid_args: tuple):
+def _exact_part(wkb: list[bytes], use: IntArray, grid_args: _GridArgs) -> _Triplets:
     """Worker: exact coverage of some zones (WKB) on the grid; returns COO arrays."""
     import geopandas as gpd
     from exactextract import exact_extract
@@ -585,10 +621,11 @@ def _exact_part(wkb: list[bytes], use: np.ndarray, grid_args: tuple):
     return rows[keep], cols[keep].astype(np.int64), vals[keep].astype(np.float64)
 
 
-def _exact(geoms, use, grid: Grid, workers: int):
+def _exact(geoms: GeomArray, use: IntArray, grid: Grid, workers: int) -> _Triplets:
     require("exactextract", "exact coverage weights")
+    assert grid.crs is not None  # checked by Coverage.build
     # snap the grid's extent through exactextract's own resolution arithmetic
-    grid_args = (tuple(grid.transform)[:6], grid.width, grid.height, grid.crs.to_wkt())
+    grid_args: _GridArgs = (tuple(grid.transform)[:6], grid.width, grid.height, grid.crs.to_wkt())
     if workers <= 1 or len(use) < 2:
         return _exact_part(list(shapely.to_wkb(geoms[use])), use, grid_args)
     from concurrent.futures import ProcessPoolExecutor
@@ -603,16 +640,18 @@ def _exact(geoms, use, grid: Grid, workers: int):
         futs = [ex.submit(_exact_part, list(shapely.to_wkb(geoms[p])), p, grid_args)
                 for p in parts]
         res = [f.result() for f in futs]
-    return tuple(np.concatenate([r[i] for r in res]) for i in range(3))
+    return (np.concatenate([r[0] for r in res]), np.concatenate([r[1] for r in res]),
+            np.concatenate([r[2] for r in res]))
 
 
-def _rasterized(geoms, use, grid: Grid, all_touched: bool):
+def _rasterized(geoms: GeomArray, use: IntArray, grid: Grid, all_touched: bool) -> _Triplets:
     """0/1 weights: cell centres inside (GDAL default) or all touched cells."""
     from rasterio.features import rasterize
     from rasterio.windows import Window, transform as wtransform
 
     t = grid.transform
-    rows_out, cols_out = [], []
+    rows_out: list[IntArray] = []
+    cols_out: list[IntArray] = []
     b = shapely.bounds(geoms)
     for i in use:
         minx, miny, maxx, maxy = b[i]
@@ -636,7 +675,8 @@ def _rasterized(geoms, use, grid: Grid, all_touched: bool):
     return rows, cols, np.ones(len(rows))
 
 
-def _exact_numpy(geoms, use, grid: Grid, workers: int = 1, chunk_cells: int = 1_000_000):
+def _exact_numpy(geoms: GeomArray, use: IntArray, grid: Grid, workers: int = 1,
+                 chunk_cells: int = 1_000_000) -> _Chunk:
     """Exact coverage fractions with vectorised numpy (no per-zone Python loop).
 
     Green's theorem per cell: for a closed ring, the area of the polygon inside cell
@@ -672,7 +712,7 @@ def _exact_numpy(geoms, use, grid: Grid, workers: int = 1, chunk_cells: int = 1_
         bounds.append(max(stop, start + 1))
     estart = np.searchsorted(ez, bounds)
 
-    def chunk(k):
+    def chunk(k: int) -> _Chunk:
         za, zb = bounds[k], bounds[k + 1]
         ea, eb = estart[k], estart[k + 1]
         edges = (U1[ea:eb], V1[ea:eb], U2[ea:eb], V2[ea:eb], ez[ea:eb] - za)
@@ -693,16 +733,17 @@ def _exact_numpy(geoms, use, grid: Grid, workers: int = 1, chunk_cells: int = 1_
     cols = np.empty(nnz, dtype=res[0][1].dtype if res else np.int64)
     vals = np.empty(nnz)
     at = 0
-    for k in range(len(res)):
-        _, c, v = res[k]
+    pending = deque(res)
+    del res
+    while pending:
+        _, c, v = pending.popleft()
         cols[at:at + len(v)] = c
         vals[at:at + len(v)] = v
         at += len(v)
-        res[k] = None
     return counts, cols, vals
 
 
-def _zone_windows(u, v, zpt, nzone: int, W: int, H: int):
+def _zone_windows(u: FloatArray, v: FloatArray, zpt: IntArray, nzone: int, W: int, H: int) -> _Windows:
     """Each zone's window of cells: first column ``c0``, last row ``r1`` (may be H, a
     virtual row below the grid), rows ``nrows`` and cells ``size``."""
     lo_u, hi_u = np.full(nzone, np.inf), np.full(nzone, -np.inf)
@@ -719,7 +760,7 @@ def _zone_windows(u, v, zpt, nzone: int, W: int, H: int):
     return c0, r1, nrows, (c1 - c0 + 1) * nrows
 
 
-def _pieces(edges: tuple, W: int, H: int):
+def _pieces(edges: _Edges, W: int, H: int) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """Every edge split where it crosses a grid line: per piece, its edge and its end
     points (ua, ub, va, vb) clamped to the grid, pieces without width left out."""
     U1, V1, U2, V2, _ = edges
@@ -733,7 +774,7 @@ def _pieces(edges: tuple, W: int, H: int):
     nu = np.maximum(hi_u - lo_u + 1, 0).astype(np.int64)
     nv = np.maximum(hi_v - lo_v + 1, 0).astype(np.int64)
 
-    def crossings(n, lo, p1, dp):
+    def crossings(n: IntArray, lo: FloatArray, p1: FloatArray, dp: FloatArray) -> tuple[IntArray, FloatArray]:
         e = np.repeat(np.arange(E), n)
         k = lo[e] + (np.arange(len(e)) - np.repeat(np.cumsum(n) - n, n))
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -756,7 +797,7 @@ def _pieces(edges: tuple, W: int, H: int):
     return es[nzd], ua[nzd], ub[nzd], va[nzd], vb[nzd]
 
 
-def _green_chunk(edges: tuple, windows: tuple, W: int, H: int):
+def _green_chunk(edges: _Edges, windows: _Windows, W: int, H: int) -> _Chunk:
     """Coverage of one chunk of zones: ``edges`` = (U1, V1, U2, V2, zone) of every ring
     edge in grid units, ``windows`` = (c0, r1, nrows, size) of every zone's window (see
     :func:`_exact_numpy`). Returns (cells per zone, cell indices, fractions)."""

@@ -43,14 +43,21 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .config import expect, key_path, load_yaml
 from .errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import xarray as xr
+
+    from .coverage import Coverage
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +117,9 @@ class RemediationRule:
     min_years: int = 4
 
 
+_Rule = PaddyRule | CultivationRule | RemediationRule
+
+
 @dataclass(frozen=True)
 class EvidenceRules:
     """The three rules and their sources (text per rule)."""
@@ -133,7 +143,7 @@ class EvidenceRules:
         return None
 
 
-def _mmdd(value: Any, origin, at: str) -> str:
+def _mmdd(value: Any, origin: str | os.PathLike[str], at: str) -> str:
     text = str(value).strip()
     try:
         pd.Timestamp(f"2024-{text}")
@@ -145,11 +155,12 @@ def _mmdd(value: Any, origin, at: str) -> str:
     return text
 
 
-def _section(cls, data: Mapping, origin, name: str):
+def _section(cls: type[_Rule], data: Mapping[str, Any], origin: str | os.PathLike[str],
+             name: str) -> tuple[_Rule, str]:
     """One rule from its mapping: every key checked (type, dates), unknown keys refused."""
     sec = expect(data.get(name), "mapping", origin=origin, at=name, optional=True) or {}
     known = {f.name: f for f in fields(cls)}
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in sec.items():
         at = key_path(name, str(key))
         if key == "source":
@@ -174,7 +185,7 @@ def _section(cls, data: Mapping, origin, name: str):
     return replace(cls(), **out), str(sec.get("source") or "")
 
 
-def parse_rules(data: Mapping | None, origin: str | os.PathLike = "<rules>") -> EvidenceRules:
+def parse_rules(data: Mapping[str, Any] | None, origin: str | os.PathLike[str] = "<rules>") -> EvidenceRules:
     """The rules from a parsed YAML mapping with sections ``paddy``, ``cultivation`` and
     ``remediation`` (missing keys keep their defaults; unknown keys are refused).
 
@@ -185,13 +196,16 @@ def parse_rules(data: Mapping | None, origin: str | os.PathLike = "<rules>") -> 
     (('05-01', '06-30'), 0.05, 'Dong et al. 2016')
     """
     data = expect(data, "mapping", origin=origin, at="rules", optional=True) or {}
-    parts, sources = {}, {}
-    for name, cls in (("paddy", PaddyRule), ("cultivation", CultivationRule), ("remediation", RemediationRule)):
+    parts: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    rule_classes: tuple[tuple[str, type[_Rule]], ...] = (
+        ("paddy", PaddyRule), ("cultivation", CultivationRule), ("remediation", RemediationRule))
+    for name, cls in rule_classes:
         parts[name], sources[name] = _section(cls, data, origin, name)
     return EvidenceRules(**parts, sources=sources)
 
 
-def load_rules(path: str | os.PathLike) -> EvidenceRules:
+def load_rules(path: str | os.PathLike[str]) -> EvidenceRules:
     """Read a rules table through :func:`gis.config.load_yaml` (bounded, safe YAML).
 
     An empty file (or one holding only comments) is refused: whoever wrote it meant
@@ -206,7 +220,7 @@ def load_rules(path: str | os.PathLike) -> EvidenceRules:
 # ------------------------------------------------------------------------------ per cell
 
 
-def flood_signal(lswi, vi, margin: float = 0.05):
+def flood_signal(lswi: Any, vi: Any, margin: float = 0.05) -> Any:
     """1 where ``LSWI + margin ≥ VI`` (open water under young rice), 0 where not, NaN
     where either value is missing (cloud). numpy, xarray or dask arrays.
 
@@ -223,7 +237,7 @@ def flood_signal(lswi, vi, margin: float = 0.05):
         return np.where(np.isfinite(lswi) & np.isfinite(vi), (lswi + margin >= vi).astype("float64"), np.nan)
 
 
-def window_mask(times, year: int, window: tuple[str, str]) -> np.ndarray:
+def window_mask(times: Any, year: int, window: tuple[str, str]) -> np.ndarray:
     """``True`` for the ``times`` whose date lies in ``window`` (``MM-DD`` to ``MM-DD``,
     both days included) of ``year``.
 
@@ -238,16 +252,17 @@ def window_mask(times, year: int, window: tuple[str, str]) -> np.ndarray:
     return np.asarray((t >= lo) & (t <= hi))
 
 
-def _north_up(da):
+def _north_up(da: xr.DataArray) -> xr.DataArray:
     """``da`` with its rows north first (a NetCDF's south-up rows flipped, lazily), the
     orientation :func:`gis.zonal_stats` reads and the coverage weights count cells in."""
     ydim = da.rio.y_dim
     if ydim in da.coords and da.sizes[ydim] > 1 and da[ydim][1] > da[ydim][0]:
-        return da.isel({ydim: slice(None, None, -1)})
+        flipped: xr.DataArray = da.isel({ydim: slice(None, None, -1)})
+        return flipped
     return da
 
 
-def flood_flags(lswi, vi, margin: float = 0.05):
+def flood_flags(lswi: xr.DataArray, vi: xr.DataArray, margin: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """The window's flood rule per cell as two bit-packed integer layers (``y × x``):
     bit *k* of ``observed`` is set where window date *k* is clear (both values present),
     bit *k* of ``flooded`` where it is flooded (:func:`flood_signal`). ``lswi`` and ``vi``
@@ -271,14 +286,15 @@ def flood_flags(lswi, vi, margin: float = 0.05):
     dtype = np.dtype(f"uint{max(8, 1 << int(np.ceil(np.log2(max(n, 1)))))}")
     bit = xr.DataArray((np.uint64(1) << np.arange(n, dtype="uint64")).astype(dtype), dims="time")
     vi = vi.transpose(*lswi.dims)
-    ok = np.isfinite(lswi) & np.isfinite(vi)
+    # numpy's stubs type a ufunc of a DataArray as ndarray; xarray's __array_ufunc__ returns a DataArray
+    ok: xr.DataArray = np.isfinite(lswi) & np.isfinite(vi)  # type: ignore[assignment]
     wet = ok & (lswi + margin >= vi)  # the comparison flood_signal makes, in the stack's dtype
     packed = xr.Dataset({"observed": (ok.astype(dtype) * bit).sum("time", dtype=dtype),
                          "flooded": (wet.astype(dtype) * bit).sum("time", dtype=dtype)}).compute()
     return packed["observed"].values, packed["flooded"].values
 
 
-def _zone_sums(cov):
+def _zone_sums(cov: Coverage) -> Callable[[np.ndarray], np.ndarray]:
     """Per-zone Σ of a value per weighted cell (in the coverage matrix's order, as the
     zonal engine sums: one run of cells per zone)."""
     m = cov.matrix
@@ -294,7 +310,7 @@ def _zone_sums(cov):
     return seg
 
 
-def flood_tables(cov, observed: np.ndarray, flooded: np.ndarray, n_dates: int) -> dict[str, np.ndarray]:
+def flood_tables(cov: Coverage, observed: np.ndarray, flooded: np.ndarray, n_dates: int) -> dict[str, np.ndarray]:
     """Coverage-weighted areas (cells) per zone from :func:`flood_flags`: ``clear`` and
     ``wet`` (zone × window date), ``observed`` and ``flooded`` (area on cells observed /
     flooded at least once), and ``area`` (Σw inside the grid)."""
@@ -310,7 +326,7 @@ def flood_tables(cov, observed: np.ndarray, flooded: np.ndarray, n_dates: int) -
     return out
 
 
-def _need(stack: Mapping[str, Any], name: str):
+def _need(stack: Mapping[str, Any], name: str) -> Any:
     if name not in stack:
         raise InputError.of("error.evidence_stack_index", index=name.upper(), have=", ".join(stack) or "-")
     return stack[name]
@@ -340,13 +356,13 @@ class ParcelTables:
     series: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def _dates(values) -> pd.DatetimeIndex:
+def _dates(values: Any) -> pd.DatetimeIndex:
     """Column labels of the per-date tables: the stack's times through ISO text, as they
     have always been labelled (the unit pandas gives parsed text, microseconds in 3.x)."""
     return pd.DatetimeIndex([pd.Timestamp(t).isoformat() for t in values])
 
 
-def _means(zs, index) -> tuple[pd.DataFrame, np.ndarray]:
+def _means(zs: xr.DataArray, index: pd.Index) -> tuple[pd.DataFrame, np.ndarray]:
     """Per-date means and Σw of clear cells from a ``zone × time × stat`` result of
     :func:`gis.zonal_stats` with stats ``count`` and ``sum``."""
     count = zs.sel(stat="count").values.astype("float64")
@@ -357,7 +373,8 @@ def _means(zs, index) -> tuple[pd.DataFrame, np.ndarray]:
     return pd.DataFrame(mean, index=index, columns=dates), count
 
 
-def parcel_tables(ndvi, index, flood: Mapping[str, np.ndarray], flood_dates=None,
+def parcel_tables(ndvi: xr.DataArray, index: pd.Index, flood: Mapping[str, np.ndarray],
+                  flood_dates: np.ndarray | None = None,
                   series: Mapping[str, Any] | None = None) -> ParcelTables:
     """:class:`ParcelTables` from the ``zone × time × stat`` result of
     :func:`gis.zonal_stats` (stats ``count`` and ``sum``) over the NDVI dates, the
@@ -366,11 +383,11 @@ def parcel_tables(ndvi, index, flood: Mapping[str, np.ndarray], flood_dates=None
     area = flood["area"]
     mean, count = _means(ndvi, index)
 
-    def share(v):
+    def share(v: np.ndarray) -> np.ndarray:
         return np.where(area[:, None] > 0, v / area[:, None], np.nan)
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = {"area": area, "ndvi": mean, "ndvi_clear": pd.DataFrame(share(count), index=index, columns=mean.columns)}
+        out: dict[str, Any] = {"area": area, "ndvi": mean, "ndvi_clear": pd.DataFrame(share(count), index=index, columns=mean.columns)}
         if "wet" in flood:
             dates = _dates(flood_dates)
             ratio = share(np.column_stack([flood["flooded"], flood["observed"]]))
@@ -392,7 +409,7 @@ def _first_date(mask: pd.DataFrame) -> pd.Series:
 def _peak(values: pd.DataFrame, usable: np.ndarray) -> tuple[np.ndarray, pd.Series]:
     """Per row, the largest value among ``usable`` cells and its date (NaN/NaT if none)."""
     v = np.where(usable, values.to_numpy(), np.nan)
-    has = np.isfinite(v).any(axis=1)
+    has = np.asarray(np.isfinite(v).any(axis=1))
     arg = np.argmax(np.where(np.isfinite(v), v, -np.inf), axis=1)
     peak = np.where(has, v[np.arange(len(v)), arg] if len(v) else np.nan, np.nan)
     dates = pd.DatetimeIndex(values.columns).normalize()
@@ -409,6 +426,8 @@ def paddy_evidence(t: ParcelTables, year: int, rule: PaddyRule = PaddyRule()) ->
     """
     if t.flood is None:
         raise InputError.of("error.evidence_stack_index", index="LSWI", have="-")
+    # parcel_tables sets the flood tables together
+    assert t.flood_clear is not None and t.flooded_share is not None
     n_obs = (t.flood_clear >= rule.min_valid_share).sum(axis=1).to_numpy()
     first = _first_date(t.flood >= rule.first_flood_share)
     dates = pd.DatetimeIndex(t.ndvi.columns)
@@ -442,7 +461,7 @@ def cultivation_evidence(t: ParcelTables, year: int, rule: CultivationRule = Cul
                          "verdict": verdict}, index=t.ndvi.index)
 
 
-def remediation_evidence(series: pd.DataFrame, project_year, rule: RemediationRule = RemediationRule()) -> pd.DataFrame:
+def remediation_evidence(series: pd.DataFrame, project_year: int | pd.Series | None, rule: RemediationRule = RemediationRule()) -> pd.DataFrame:
     """:func:`gis.trend.assess` (the remediation monitoring's trend) for every row of
     ``series`` (parcel × date means of ``rule.index``): ``n_obs``, ``change``,
     ``slope_per_year``, ``p_value``, ``verdict`` (:data:`gis.trend.VERDICTS`)."""
@@ -456,8 +475,8 @@ def remediation_evidence(series: pd.DataFrame, project_year, rule: RemediationRu
 # ------------------------------------------------------------------------------ all of it
 
 
-def verify(zones, stack: Mapping[str, Any], year: int, rules: EvidenceRules = EvidenceRules(), *,
-           coverage=None, progress=None) -> pd.DataFrame:
+def verify(zones: gpd.GeoDataFrame, stack: Mapping[str, Any], year: int, rules: EvidenceRules = EvidenceRules(), *,
+           coverage: Coverage | None = None, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Evidence for every parcel of ``zones`` whose ``category`` has a rule.
 
     Parameters
@@ -496,7 +515,9 @@ def verify(zones, stack: Mapping[str, Any], year: int, rules: EvidenceRules = Ev
     return out
 
 
-def _parcel_pass(sel, stack: Mapping[str, Any], year: int, rules: EvidenceRules, need: tuple, run: tuple):
+def _parcel_pass(sel: gpd.GeoDataFrame, stack: Mapping[str, Any], year: int, rules: EvidenceRules,
+                 need: tuple[bool, str | None],
+                 run: tuple[Coverage | None, Callable[[int, int], None] | None]) -> ParcelTables:
     """One set of coverage weights for everything: the NDVI dates through
     :func:`gis.zonal_stats` (count and sum, the peer's cost), the paddy window's flood
     flags bit-packed (:func:`flood_flags`) and summed with the same weights, each
@@ -520,7 +541,7 @@ def _parcel_pass(sel, stack: Mapping[str, Any], year: int, rules: EvidenceRules,
         dates = ndvi.time.values[win]
     else:
         flood = {"area": _zone_sums(coverage)(coverage.matrix.data)}
-    ask = {"stats": ["count", "sum"], "coverage": coverage}
+    ask: dict[str, Any] = {"stats": ["count", "sum"], "coverage": coverage}
     zs = zonal_stats(zones, ndvi, **ask, progress=progress)
     series = {rem_ix: zonal_stats(zones, _need(stack, rem_ix), **ask)} if rem_ix and rem_ix != "ndvi" else {}
     return parcel_tables(zs, sel.index, flood, dates, series)
@@ -530,12 +551,12 @@ _COLUMNS = ("rule", "verdict", "support", "n_obs", "observed_share", "flooded_sh
             "peak_date", "greenup", "change", "slope_per_year", "p_value")
 
 
-def _combine(sel, kind: pd.Series, t: ParcelTables, year: int, rules: EvidenceRules) -> pd.DataFrame:
+def _combine(sel: gpd.GeoDataFrame, kind: pd.Series, t: ParcelTables, year: int, rules: EvidenceRules) -> pd.DataFrame:
     """One table of the three rules' results, rows in the order of ``sel``."""
     out = pd.DataFrame(index=sel.index, columns=list(_COLUMNS), dtype=object)
     out["rule"] = kind
     rows = {k: (kind == k).to_numpy() for k in ("paddy", "cultivation", "remediation")}
-    parts = []
+    parts: list[pd.DataFrame] = []
     if rows["paddy"].any():
         parts.append(paddy_evidence(_rows(t, rows["paddy"]), year, rules.paddy))
     if rows["cultivation"].any():
@@ -560,7 +581,9 @@ def _combine(sel, kind: pd.Series, t: ParcelTables, year: int, rules: EvidenceRu
 
 def _rows(t: ParcelTables, rows: np.ndarray) -> ParcelTables:
     """``t`` restricted to ``rows`` (a boolean mask)."""
-    pick = lambda x: None if x is None else (x.loc[rows] if hasattr(x, "loc") else x[rows])  # noqa: E731
+    def pick(x: Any) -> Any:
+        return None if x is None else (x.loc[rows] if hasattr(x, "loc") else x[rows])
+
     return ParcelTables(area=t.area[rows], ndvi=pick(t.ndvi), ndvi_clear=pick(t.ndvi_clear), flood=pick(t.flood),
                         flood_clear=pick(t.flood_clear), flooded_share=pick(t.flooded_share),
                         observed_share=pick(t.observed_share),

@@ -37,11 +37,17 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from .errors import InputError, require
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
+    from types import ModuleType
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +63,7 @@ Z90 = 1.6448536269514722
 """Half-width of the central 90 % interval of a standard normal variable."""
 
 
-def _pykrige(feature: str = "ordinary kriging"):
+def _pykrige(feature: str = "ordinary kriging") -> ModuleType:
     return require("pykrige", feature)
 
 
@@ -87,11 +93,11 @@ class Variogram:
     sill: float
     range: float
     sse: float = math.nan
-    lags: tuple = field(default=(), repr=False)
-    semivariance: tuple = field(default=(), repr=False)
-    pairs: tuple = field(default=(), repr=False)
+    lags: tuple[float, ...] = field(default=(), repr=False)
+    semivariance: tuple[float, ...] = field(default=(), repr=False)
+    pairs: tuple[int, ...] = field(default=(), repr=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("nugget", "sill", "range"):
             object.__setattr__(self, name, float(getattr(self, name)))
 
@@ -108,7 +114,7 @@ class Variogram:
         """The parameters as PyKrige's ``variogram_parameters`` mapping."""
         return {"psill": self.psill, "range": self.range, "nugget": self.nugget}
 
-    def __call__(self, d) -> np.ndarray:
+    def __call__(self, d: npt.ArrayLike) -> np.ndarray:
         """Semivariance at distances ``d``.
 
         Examples
@@ -172,7 +178,7 @@ def experimental_variogram(xy: np.ndarray, z: np.ndarray, n_lags: int = 15, max_
     return sum_d[ok] / counts[ok], sum_g[ok] / counts[ok], counts[ok]
 
 
-def _fit_one(model: str, lags, gamma, pairs) -> tuple[list[float], float]:
+def _fit_one(model: str, lags: np.ndarray, gamma: np.ndarray, pairs: np.ndarray) -> tuple[list[float], float]:
     """``([psill, range, nugget], weighted SSE)`` of one model."""
     from scipy.optimize import curve_fit
 
@@ -210,12 +216,13 @@ def fit_variogram(xy: np.ndarray, z: np.ndarray, models: tuple[str, ...] = VARIO
     if len(z) < 3 or np.unique(z).size < 3:
         raise InputError.of("error.soil_too_few_samples", n=len(z), need=3)
     lags, gamma, pairs = experimental_variogram(xy, z, n_lags, max_dist)
-    best = None
+    best: tuple[str, list[float], float] | None = None
     for model in models:
         params, sse = _fit_one(model, lags, gamma, pairs)
         log.debug("variogram %s: psill %.4g range %.4g nugget %.4g sse %.4g", model, *params, sse)
         if best is None or sse < best[2]:
             best = (model, params, sse)
+    assert best is not None, "no variogram model given"
     model, (psill, rng_, nugget), sse = best
     return Variogram(model, nugget=nugget, sill=nugget + psill, range=rng_, sse=sse, lags=tuple(lags.tolist()),
                      semivariance=tuple(gamma.tolist()), pairs=tuple(int(n) for n in pairs))
@@ -297,7 +304,8 @@ def _blocks(pts: np.ndarray, per_block: int, min_blocks: int = 1) -> list[np.nda
     return [b for b in np.split(order, bounds) if len(b)]
 
 
-def _ok_weights(xy, z, idx, bd, variogram: Variogram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ok_weights(xy: np.ndarray, z: np.ndarray, idx: np.ndarray, bd: np.ndarray,
+                variogram: Variogram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(estimate, variance, Lagrange multiplier)`` of ordinary kriging with each point's
     neighbours ``idx`` at distances ``bd``, the systems solved together (NumPy, batched).
 
@@ -355,7 +363,7 @@ class _Solver:
         nearly all, and PyKrige's matrix of them huge."""
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         inside = np.all((self.xy >= lo) & (self.xy <= hi), axis=1).sum()
-        return math.ceil(inside / BLOCK_SAMPLES)
+        return int(math.ceil(inside / BLOCK_SAMPLES))
 
     def _pykrige_block(self, pts: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """PyKrige's C moving window on the block's samples — the union of each point's
@@ -373,11 +381,11 @@ _WORKER: dict[str, _Solver] = {}
 """The solver of a worker process (built once by :func:`_worker_init`)."""
 
 
-def _worker_init(xy, z, variogram: Variogram, options: KrigingOptions) -> None:
+def _worker_init(xy: np.ndarray, z: np.ndarray, variogram: Variogram, options: KrigingOptions) -> None:
     _WORKER["solver"] = _Solver(xy, z, variogram, options)
 
 
-def _worker_solve(pts: np.ndarray):
+def _worker_solve(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _WORKER["solver"](pts)
 
 
@@ -409,12 +417,12 @@ def _n_workers(options: KrigingOptions, n_points: int) -> int:
     return spare_cores()
 
 
-def _bounded_map(pool, args, in_flight: int):
+def _bounded_map(pool: Executor, args: Iterable[np.ndarray], in_flight: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``pool.map(_worker_solve, args)`` in order, with at most ``in_flight`` chunks
     submitted at once (``Executor.map`` copies every chunk up front: +0.5 GB on the city)."""
     from collections import deque
 
-    pending: deque = deque()
+    pending: deque[Future[tuple[np.ndarray, np.ndarray, np.ndarray]]] = deque()
     for a in args:
         pending.append(pool.submit(_worker_solve, a))
         if len(pending) >= in_flight:
@@ -423,7 +431,7 @@ def _bounded_map(pool, args, in_flight: int):
         yield pending.popleft().result()
 
 
-def _ordinary(xy, z, pts, variogram: Variogram, options: KrigingOptions,
+def _ordinary(xy: np.ndarray, z: np.ndarray, pts: np.ndarray, variogram: Variogram, options: KrigingOptions,
               progress: Callable[[int, int], None] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Estimate, variance and Lagrange multiplier at ``pts``, in chunks of compact blocks,
     on ``options.workers`` processes (spawned: safe beside threads such as a progress bar)."""
@@ -435,6 +443,7 @@ def _ordinary(xy, z, pts, variogram: Variogram, options: KrigingOptions,
     out = np.empty((3, len(pts)))
     workers = _n_workers(options, len(pts))
     pool = None
+    results: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]
     if workers > 1 and len(chunks) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -556,7 +565,7 @@ def idw(xy: np.ndarray, z: np.ndarray, targets: np.ndarray, power: float = 2.0, 
     hit = d[:, 0] == 0
     w[hit] = 0.0
     w[hit, 0] = 1.0
-    out = np.sum(w * z[idx], axis=1) / np.sum(w, axis=1)
+    out: np.ndarray = np.sum(w * z[idx], axis=1) / np.sum(w, axis=1)
     return out
 
 
@@ -584,7 +593,7 @@ class CVResult:
     observed: np.ndarray
     predicted: np.ndarray
     std: np.ndarray
-    stats: dict
+    stats: dict[str, float]
 
 
 Predictor = Callable[[np.ndarray, np.ndarray, np.ndarray], Prediction]
@@ -599,7 +608,8 @@ def _fold_ids(n: int, folds: int | None, seed: int) -> tuple[np.ndarray, int]:
     return np.random.default_rng(seed).permutation(np.arange(n) % folds), folds
 
 
-def _cv_stats(obs, pred, gauss_obs, gauss_pred, gauss_std) -> dict:
+def _cv_stats(obs: np.ndarray, pred: np.ndarray, gauss_obs: np.ndarray, gauss_pred: np.ndarray,
+              gauss_std: np.ndarray | None) -> dict[str, float]:
     err = pred - obs
     sst = float(np.sum((obs - obs.mean()) ** 2))
     stats = {"n": int(len(obs)), "rmse": float(np.sqrt(np.mean(err**2))), "me": float(np.mean(err)),

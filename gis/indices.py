@@ -62,13 +62,13 @@ BANDS = ("B", "G", "R", "NIR", "SWIR1", "SWIR2")
 SAVI_L = 0.5
 
 
-def _float(x) -> np.ndarray:
+def _float(x: Any) -> np.ndarray:
     """``x`` as a float array: float32 stays float32 (no float64 copy), other input float64."""
-    x = np.asarray(x)
-    return x if x.dtype.kind == "f" else x.astype("float64")
+    arr = np.asarray(x)
+    return arr if arr.dtype.kind == "f" else arr.astype("float64")
 
 
-def _div(num, den):
+def _div(num: Any, den: Any) -> Any:
     """num/den with NaN where den == 0 (numpy arrays, scalars or DataArrays); float32
     input gives float32."""
     if hasattr(den, "where") and hasattr(den, "dims"):  # xarray
@@ -83,7 +83,7 @@ def _div(num, den):
     return out[()] if out.ndim == 0 else out
 
 
-def _sqrt(x):
+def _sqrt(x: Any) -> Any:
     """Square root that gives NaN for negative input without a warning."""
     if hasattr(x, "where") and hasattr(x, "dims"):
         return np.sqrt(x.where(x >= 0))
@@ -105,7 +105,7 @@ class Index:
     func: Callable[..., Any] = field(repr=False, compare=False)
     note: str = ""
 
-    def __call__(self, **bands):
+    def __call__(self, **bands: Any) -> Any:
         return self.func(**{b: bands[b] for b in self.bands})
 
 
@@ -117,7 +117,7 @@ HUETE_2002 = "Huete, A., Didan, K., Miura, T., Rodriguez, E.P., Gao, X., Ferreir
 XIAO_2002 = "Xiao, X., Boles, S., Frolking, S., Salas, W., Moore, B., Li, C. et al. (2002). Observation of flooding and rice transplanting of paddy rice fields at the site to landscape scales in China using VEGETATION sensor data. International Journal of Remote Sensing 23(15), 3009–3022."
 ABBAS_KHAN_2007 = "Abbas, A., Khan, S. (2007). Using remote sensing techniques for appraisal of irrigated soil salinity. MODSIM 2007, 2632–2638."
 
-_SPECS: list[tuple] = [
+_SPECS: list[tuple[Any, ...]] = [
     # id, alias, formula, bands, reference, direction, func, note
     ("ndvi", "NDVI", "(NIR − R)/(NIR + R)", ("R", "NIR"), ROUSE_1974, "up",
      lambda R, NIR: _div(NIR - R, NIR + R), ""),
@@ -193,7 +193,7 @@ def get_index(name: str | Index) -> Index:
     raise ConfigError.of("error.unknown_index", name=name, known=", ".join(known_indices()))
 
 
-def compute_index(name: str | Index, bands: Mapping[str, Any]):
+def compute_index(name: str | Index, bands: Mapping[str, Any]) -> Any:
     """Compute an index from surface-reflectance bands given by symbol.
 
     Parameters

@@ -111,7 +111,8 @@ def radsat_mask(radsat: np.ndarray, bands: Iterable[int]) -> np.ndarray:
     bits = 0
     for n in bands:
         bits |= 1 << (int(n) - 1)
-    return (radsat & bits) != 0
+    saturated: np.ndarray = (radsat & bits) != 0
+    return saturated
 
 
 def cloud_probability_mask(prob: np.ndarray, threshold: float) -> np.ndarray:
@@ -148,7 +149,7 @@ class MaskOptions:
     radsat: bool = True
     cloud_prob: float | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         p = self.cloud_prob
         if p is not None and not (isinstance(p, (int, float)) and 0 <= p <= 100):
             raise InputError.of("error.imagery_cloud_prob", value=f"{p:g}" if isinstance(p, (int, float)) else p)

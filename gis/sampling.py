@@ -31,9 +31,17 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from affine import Affine
+
+ToSource = Callable[[np.ndarray, np.ndarray], tuple[Any, Any]]
+"""Maps output x, y arrays to the source CRS (e.g. a pyproj ``Transformer.transform``)."""
 
 SNAP = 1e-6
 """A position within this (pixels) of a cell centre is taken as the centre itself, so
@@ -64,7 +72,7 @@ class Positions:
     def shape(self) -> tuple[int, int]:
         return (len(self.rows), len(self.cols)) if self.separable else self.rows.shape
 
-    def mapped(self, m) -> "Positions":
+    def mapped(self, m: Affine) -> Positions:
         """The positions in another file of the same CRS; ``m`` (an :class:`affine.Affine`)
         maps this file's pixel coordinates to the other's."""
         if self.separable and m.b == 0 and m.d == 0:
@@ -138,10 +146,10 @@ def sample(pos: Positions, data: np.ndarray, origin: tuple[int, int] = (0, 0),
 
     rows, cols = shifted.full()
     coords = np.stack([_snap(rows - 0.5), _snap(cols - 0.5)])
-    out = map_coordinates(data.astype("float32", copy=False), coords, order=1, mode="nearest",
-                          output=np.float32, prefilter=False)
-    out[~pos.inside(*image)] = fill
-    return out
+    warped: np.ndarray = map_coordinates(data.astype("float32", copy=False), coords, order=1, mode="nearest",
+                                         output=np.float32, prefilter=False)
+    warped[~pos.inside(*image)] = fill
+    return warped
 
 
 def _blend(lo: np.ndarray, hi: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -153,7 +161,8 @@ def _blend(lo: np.ndarray, hi: np.ndarray, f: np.ndarray) -> np.ndarray:
     return lo
 
 
-def _separable(data: np.ndarray, rows: tuple, cols: tuple) -> np.ndarray:
+def _separable(data: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+               cols: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
     """Two 1-D bilinear passes (``np.take`` along one axis, then the other), the pass that
     shrinks the array first."""
     (r0, r1, fr), (c0, c1, fc) = rows, cols
@@ -164,7 +173,7 @@ def _separable(data: np.ndarray, rows: tuple, cols: tuple) -> np.ndarray:
     return _blend(np.take(v, r0, axis=0), np.take(v, r1, axis=0), fr[:, None])
 
 
-def _fill_outside(out: np.ndarray, pos: Positions, image: tuple[int, int], fill) -> None:
+def _fill_outside(out: np.ndarray, pos: Positions, image: tuple[int, int], fill: float) -> None:
     """``fill`` in the rows and columns of separable ``pos`` outside the image."""
     height, width = image
     out[~((pos.rows >= 0) & (pos.rows < height)), :] = fill
@@ -173,7 +182,8 @@ def _fill_outside(out: np.ndarray, pos: Positions, image: tuple[int, int], fill)
 
 def _snap(u: np.ndarray) -> np.ndarray:
     near = np.rint(u)
-    return np.where(np.abs(u - near) < SNAP, near, u)
+    snapped: np.ndarray = np.where(np.abs(u - near) < SNAP, near, u)
+    return snapped
 
 
 def masked_weight(pos: Positions, bad: np.ndarray, origin: tuple[int, int] = (0, 0),
@@ -195,9 +205,11 @@ def masked_weight(pos: Positions, bad: np.ndarray, origin: tuple[int, int] = (0,
     bad = np.asarray(bad, dtype=bool)
     image = bad.shape if image is None else image
     if not pos.separable:
-        return sample(pos, bad.astype("float32"), origin, image, fill=1.0) > threshold
+        masked: np.ndarray = sample(pos, bad.astype("float32"), origin, image, fill=1.0) > threshold
+        return masked
     r0, r1 = _taps(pos.rows - origin[0], bad.shape[0], threshold)
     c0, c1 = _taps(pos.cols - origin[1], bad.shape[1], threshold)
+    out: np.ndarray
     if len(r0) * bad.shape[1] <= bad.shape[0] * len(c0):
         v = np.take(bad, r0, axis=0) | np.take(bad, r1, axis=0)
         out = np.take(v, c0, axis=1) | np.take(v, c1, axis=1)
@@ -229,7 +241,7 @@ def _lattice(n: int, step: int) -> np.ndarray:
 def _interp2(values: np.ndarray, ii: np.ndarray, jj: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Bilinear interpolation of ``values`` given at lattice rows ``ii`` × columns ``jj``
     to the cells ``rows`` × ``cols``."""
-    def weights(idx: np.ndarray, at: np.ndarray):
+    def weights(idx: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = np.clip(np.searchsorted(idx, at, side="right") - 1, 0, max(len(idx) - 2, 0))
         k1 = np.minimum(k + 1, len(idx) - 1)
         span = np.where(idx[k1] > idx[k], idx[k1] - idx[k], 1)
@@ -238,10 +250,12 @@ def _interp2(values: np.ndarray, ii: np.ndarray, jj: np.ndarray, rows: np.ndarra
     k, k1, f = weights(jj, cols)
     along = values[:, k] * (1 - f) + values[:, k1] * f
     k, k1, f = weights(ii, rows)
-    return along[k] * (1 - f)[:, None] + along[k1] * f[:, None]
+    result: np.ndarray = along[k] * (1 - f)[:, None] + along[k1] * f[:, None]
+    return result
 
 
-def pixel_positions(transform, height: int, width: int, to_source, src_transform) -> Positions:
+def pixel_positions(transform: Affine, height: int, width: int, to_source: ToSource | None,
+                    src_transform: Affine) -> Positions:
     """Source pixel :class:`Positions` of the cell centres of an output grid (separable
     when the exact positions on the lattice are, to :data:`LATTICE_TOLERANCE`).
 
@@ -259,13 +273,13 @@ def pixel_positions(transform, height: int, width: int, to_source, src_transform
     """
     inv = ~src_transform
 
-    def to_pixels(x, y):
+    def to_pixels(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if to_source is not None:
             x, y = to_source(x, y)
         x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
         return inv.d * x + inv.e * y + inv.f, inv.a * x + inv.b * y + inv.c
 
-    def centres(ii, jj):
+    def centres(ii: np.ndarray, jj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         jj2, ii2 = np.meshgrid(jj + 0.5, ii + 0.5)
         t = transform
         return t.a * jj2 + t.b * ii2 + t.c, t.d * jj2 + t.e * ii2 + t.f

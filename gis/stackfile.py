@@ -20,8 +20,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from .errors import DataFileError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 #: Open with dask chunks equal to the file's own chunks.
 FILE_CHUNKS: Mapping[str, int] = MappingProxyType({})
@@ -32,7 +36,7 @@ ZARR_MARKERS = (".zgroup", ".zmetadata", "zarr.json")
 """Files at the root of a Zarr store (format 2: ``.zgroup`` / ``.zmetadata``; 3: ``zarr.json``)."""
 
 
-def stack_kind(path: str | os.PathLike) -> str | None:
+def stack_kind(path: str | os.PathLike[str]) -> str | None:
     """``"zarr"``, ``"netcdf"`` or None (not a stack file by its name / layout).
 
     A folder is Zarr when it ends in ``.zarr`` or holds Zarr metadata; a file is NetCDF
@@ -51,7 +55,8 @@ def stack_kind(path: str | os.PathLike) -> str | None:
     return None
 
 
-def open_stack_dataset(path: str | os.PathLike, *, chunks: Mapping[str, int] | None = FILE_CHUNKS):
+def open_stack_dataset(path: str | os.PathLike[str], *,
+                       chunks: Mapping[str, int] | None = FILE_CHUNKS) -> xr.Dataset:
     """The Dataset of the stack file ``path`` (NetCDF by suffix, Zarr by suffix or
     folder), opened lazily with coordinates and the grid mapping decoded, so
     ``.rio.crs`` is the stack's CRS.

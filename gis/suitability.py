@@ -47,7 +47,8 @@ import logging
 import math
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,12 @@ from .crs import CGCS2000
 from .units import mu_to_wan_mu
 from .errors import ConfigError, InputError, Message, MissingCRSError
 from .salinity import NODATA_CLASS, Scheme, classify, load_scheme
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pyproj
+    import xarray as xr
+    from affine import Affine
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +139,7 @@ def _at(origin: str, path: str) -> Message:
     return Message("error.suit_where", origin=origin, path=path)
 
 
-def _num(v, where) -> float:
+def _num(v: Any, where: Message) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -142,10 +149,10 @@ def _num(v, where) -> float:
     return x
 
 
-def _breaks(raw, where) -> tuple[tuple[float, float], ...]:
+def _breaks(raw: Any, where: Message) -> tuple[tuple[float, float], ...]:
     if not isinstance(raw, (list, tuple)) or len(raw) < 2:
         raise ConfigError.of("error.suit_scores_list", where=where)
-    out = []
+    out: list[tuple[float, float]] = []
     for i, pair in enumerate(raw):
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise ConfigError.of("error.suit_scores_pair", where=where, i=i + 1, pair=pair)
@@ -208,7 +215,7 @@ def parse_config(raw: Mapping[str, Any], origin: str = "<dict>") -> SuitabilityC
     )
 
 
-def _criterion(name, c, origin: str) -> Criterion:
+def _criterion(name: Any, c: Any, origin: str) -> Criterion:
     """One entry of ``criteria``, checked."""
     key = f"criteria.{name}"
     where = _at(origin, key)
@@ -224,7 +231,9 @@ def _criterion(name, c, origin: str) -> Criterion:
     weight = _num(c.get("weight", 1.0), _at(origin, f"{key}.weight"))
     if weight <= 0:
         raise ConfigError.of("error.suit_weight", where=where, weight=weight)
-    breaks = scheme = class_scores = None
+    breaks: tuple[tuple[float, float], ...] | None = None
+    scheme: Scheme | None = None
+    class_scores: tuple[float, ...] | None = None
     if "scheme" in c:
         scheme, class_scores = _scheme_scores(c, derive, key, origin)
     elif "scores" in c:
@@ -238,7 +247,7 @@ def _criterion(name, c, origin: str) -> Criterion:
                      breaks=breaks, scheme=scheme, class_scores=class_scores, window_m=window)
 
 
-def _scheme_scores(c: Mapping, derive: str, key: str, origin: str) -> tuple[Scheme, tuple[float, ...]]:
+def _scheme_scores(c: Mapping[str, Any], derive: str, key: str, origin: str) -> tuple[Scheme, tuple[float, ...]]:
     """The salinity scheme of a criterion and its class scores, checked."""
     where = _at(origin, key)
     if derive != "value":
@@ -264,9 +273,9 @@ def _scheme_scores(c: Mapping, derive: str, key: str, origin: str) -> tuple[Sche
     return scheme, class_scores
 
 
-def _exclusions(raw, origin: str) -> list[Exclusion]:
+def _exclusions(raw: Any, origin: str) -> list[Exclusion]:
     """The ``exclusions`` list, checked."""
-    out = []
+    out: list[Exclusion] = []
     for i, e in enumerate(expect(raw, "list", origin=origin, at="exclusions", optional=True) or []):
         key = f"exclusions[{i + 1}]"
         where = _at(origin, key)
@@ -282,7 +291,7 @@ def _exclusions(raw, origin: str) -> list[Exclusion]:
     return out
 
 
-def _grid_settings(grid, origin: str) -> tuple[str, float | None, str]:
+def _grid_settings(grid: Any, origin: str) -> tuple[str, float | None, str]:
     """``(crs, resolution_m, layer)`` of the ``grid`` mapping, checked (a projected CRS)."""
     import pyproj
 
@@ -319,7 +328,8 @@ def slope_degrees(dem: np.ndarray, res_x: float, res_y: float | None = None) -> 
     res_y = res_x if res_y is None else res_y
     z = np.asarray(dem, dtype="float64")
     dzdy, dzdx = np.gradient(z, abs(res_y), abs(res_x))
-    return np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
+    slope: np.ndarray = np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
+    return slope
 
 
 def local_relief(dem: np.ndarray, window_cells: int) -> np.ndarray:
@@ -358,10 +368,11 @@ def distance_to(mask: np.ndarray, res_x: float, res_y: float | None = None) -> n
     if not m.any():
         return np.full(m.shape, np.inf)
     res_y = res_x if res_y is None else res_y
-    return ndimage.distance_transform_edt(~m, sampling=(abs(res_y), abs(res_x)))
+    dist: np.ndarray = ndimage.distance_transform_edt(~m, sampling=(abs(res_y), abs(res_x)))
+    return dist
 
 
-def score_breaks(values: np.ndarray, breaks) -> np.ndarray:
+def score_breaks(values: np.ndarray, breaks: Sequence[Sequence[float]]) -> np.ndarray:
     """Piecewise-linear score of values; clamped outside the breakpoints; NaN stays NaN.
 
     Examples
@@ -376,7 +387,7 @@ def score_breaks(values: np.ndarray, breaks) -> np.ndarray:
     return np.where(np.isnan(v), np.nan, out)
 
 
-def cell_area_mu(transform, shape: tuple[int, int], crs) -> np.ndarray:
+def cell_area_mu(transform: Affine, shape: tuple[int, ...], crs: Any) -> np.ndarray:
     """Ellipsoidal (GRS80) area in 亩 of every cell of a grid
     (:meth:`gis.coverage.Grid.cell_area_m2`).
 
@@ -393,7 +404,8 @@ def cell_area_mu(transform, shape: tuple[int, int], crs) -> np.ndarray:
     return m2_to_mu(Grid(transform, shape[1], shape[0], crs).cell_area_m2())
 
 
-def contiguous_blocks(mask: np.ndarray, cell_mu: np.ndarray, min_mu: float, connectivity: int = 8):
+def contiguous_blocks(mask: np.ndarray, cell_mu: np.ndarray, min_mu: float,
+                      connectivity: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Label contiguous ``True`` cells and drop blocks smaller than ``min_mu`` 亩.
 
     Returns ``(labels, areas)``: labels 1..n (0 = not a block), renumbered after
@@ -424,30 +436,31 @@ def contiguous_blocks(mask: np.ndarray, cell_mu: np.ndarray, min_mu: float, conn
 # ---------------------------------------------------------------------------------
 
 
-def _raster_crs(da, name: str):
+def _raster_crs(da: xr.DataArray, name: str) -> Any:
     crs = da.rio.crs if hasattr(da, "rio") else None
     if crs is None:
         raise MissingCRSError.of("error.suit_raster_no_crs", name=name)
     return crs
 
 
-def _vector_in(gdf, name: str, crs):
+def _vector_in(gdf: gpd.GeoDataFrame, name: str, crs: Any) -> gpd.GeoDataFrame:
     if gdf.crs is None:
         raise MissingCRSError.of("error.suit_vector_no_crs", name=name)
     return gdf.to_crs(crs)
 
 
-def _rasterize(geoms, transform, shape, all_touched: bool = True) -> np.ndarray:
+def _rasterize(geoms: Iterable[Any], transform: Affine, shape: tuple[int, ...], all_touched: bool = True) -> np.ndarray:
     from rasterio.features import rasterize
 
     geoms = [g for g in geoms if g is not None and not g.is_empty]
     if not geoms:
         return np.zeros(shape, dtype=bool)
-    return rasterize(((g, 1) for g in geoms), out_shape=shape, transform=transform, fill=0,
-                     all_touched=all_touched, dtype="uint8").astype(bool)
+    burnt: np.ndarray = rasterize(((g, 1) for g in geoms), out_shape=shape, transform=transform, fill=0,
+                                  all_touched=all_touched, dtype="uint8").astype(bool)
+    return burnt
 
 
-def _grid_of(dem, cfg: SuitabilityConfig):
+def _grid_of(dem: xr.DataArray, cfg: SuitabilityConfig) -> xr.DataArray:
     """The planar analysis grid: the DEM, reprojected when its CRS or size differs."""
     import pyproj
     from rasterio.enums import Resampling
@@ -461,13 +474,15 @@ def _grid_of(dem, cfg: SuitabilityConfig):
     same_crs = pyproj.CRS.from_user_input(src_crs) == target
     cur = abs(float(dem.rio.resolution()[0]))
     if same_crs and (res is None or math.isclose(cur, res, rel_tol=1e-6)):
-        return dem.astype("float64")
+        planar: xr.DataArray = dem.astype("float64")
+        return planar
     if res is None:
         raise ConfigError.of("error.suit_grid_resolution", origin=cfg.origin, layer=cfg.grid_layer, src=src_crs,
                              crs=cfg.crs)
     _check_grid_size(dem, target, res, cfg)
-    return dem.astype("float64").rio.reproject(target, resolution=res, resampling=Resampling.bilinear,
-                                               nodata=np.nan)
+    grid: xr.DataArray = dem.astype("float64").rio.reproject(target, resolution=res, resampling=Resampling.bilinear,
+                                                             nodata=np.nan)
+    return grid
 
 
 def _round_up(x: float) -> float:
@@ -476,7 +491,7 @@ def _round_up(x: float) -> float:
     return round(math.ceil(x / step) * step, 12)
 
 
-def _check_grid_size(dem, target, res: float, cfg: SuitabilityConfig) -> None:
+def _check_grid_size(dem: xr.DataArray, target: pyproj.CRS, res: float, cfg: SuitabilityConfig) -> None:
     """Refuse a ``grid.resolution_m`` whose grid over the DEM's extent exceeds :data:`MAX_GRID_CELLS`."""
     left, bottom, right, top = dem.rio.transform_bounds(target, densify_pts=21)
     area = abs(right - left) * abs(top - bottom)
@@ -487,7 +502,7 @@ def _check_grid_size(dem, target, res: float, cfg: SuitabilityConfig) -> None:
                              min_res=_round_up(math.sqrt(area / MAX_GRID_CELLS)))
 
 
-def _check_distance_padding(cfg: SuitabilityConfig, shape: tuple[int, int], res: float) -> None:
+def _check_distance_padding(cfg: SuitabilityConfig, shape: tuple[int, ...], res: float) -> None:
     """Refuse distance scores whose padded grid (features up to the largest distance
     outside the grid count) would exceed :data:`MAX_GRID_CELLS`."""
     for c in cfg.criteria:
@@ -500,7 +515,7 @@ def _check_distance_padding(cfg: SuitabilityConfig, shape: tuple[int, int], res:
                                  dist=c.max_distance(), res=res, cells=cells, limit=MAX_GRID_CELLS)
 
 
-def _onto(da, grid_da, name: str, nearest: bool):
+def _onto(da: xr.DataArray, grid_da: xr.DataArray, name: str, nearest: bool) -> np.ndarray:
     from rasterio.enums import Resampling
 
     _raster_crs(da, name)
@@ -538,7 +553,8 @@ class SuitabilityResult:
         return float(self.candidates["area_mu"].sum()) if len(self.candidates) else 0.0
 
 
-def _criterion_values(c: Criterion, grid_da, rasters, vectors) -> np.ndarray:
+def _criterion_values(c: Criterion, grid_da: xr.DataArray, rasters: Mapping[str, Any],
+                      vectors: Mapping[str, Any]) -> np.ndarray:
     t = grid_da.rio.transform()
     res_x, res_y = abs(t.a), abs(t.e)
     if c.derive in ("slope_deg", "relief_m"):
@@ -557,11 +573,12 @@ def _criterion_values(c: Criterion, grid_da, rasters, vectors) -> np.ndarray:
             gdf = _vector_in(_need(vectors, name, "vector", c), name, grid_da.rio.crs)
             mask |= _rasterize(gdf.geometry.values, pt, mask.shape, all_touched=True)
         d = distance_to(mask, res_x, res_y)
-        return d[pad:pad + h, pad:pad + w]
+        window: np.ndarray = d[pad:pad + h, pad:pad + w]
+        return window
     return _onto(_need(rasters, c.layer, "raster", c), grid_da, c.layer, nearest=False)
 
 
-def _need(store: Mapping, name: str, kind: str, what) -> Any:
+def _need(store: Mapping[str, Any], name: str, kind: str, what: Criterion | Exclusion) -> Any:
     if name not in store or store[name] is None:
         who = f"criterion {what.name!r}" if isinstance(what, Criterion) else f"exclusion {what.name!r}"
         raise InputError(
@@ -573,14 +590,17 @@ def _need(store: Mapping, name: str, kind: str, what) -> Any:
 
 def _score(c: Criterion, values: np.ndarray) -> np.ndarray:
     if c.scheme is not None:
+        assert c.class_scores is not None  # parse_config sets the scheme and its class scores together
         cls = classify(values, c.scheme)
-        table = np.array(list(c.class_scores) + [np.nan])
-        return table[np.where(cls == NODATA_CLASS, len(c.class_scores), cls)]
+        table = np.array([*c.class_scores, np.nan])
+        scored: np.ndarray = table[np.where(cls == NODATA_CLASS, len(c.class_scores), cls)]
+        return scored
+    assert c.breaks is not None  # parse_config gives every criterion a scheme or breaks
     return score_breaks(values, c.breaks)
 
 
-def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: SuitabilityConfig | Mapping,
-           counties=None) -> SuitabilityResult:
+def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: SuitabilityConfig | Mapping[str, Any],
+           counties: gpd.GeoDataFrame | None = None) -> SuitabilityResult:
     """Screen land for paddy: criterion scores, exclusions, blocks, polygons, areas.
 
     Parameters
@@ -621,7 +641,8 @@ def screen(rasters: Mapping[str, Any], vectors: Mapping[str, Any], config: Suita
                              criteria=names, config=cfg)
 
 
-def _criterion_scores(cfg: SuitabilityConfig, grid_da, rasters, vectors) -> np.ndarray:
+def _criterion_scores(cfg: SuitabilityConfig, grid_da: xr.DataArray, rasters: Mapping[str, Any],
+                      vectors: Mapping[str, Any]) -> np.ndarray:
     """Score of every criterion on the grid: (criteria, rows, cols), NaN where no data."""
     scores = np.empty((len(cfg.criteria),) + grid_da.shape, dtype="float32")  # bounded memory on big grids
     for i, crit in enumerate(cfg.criteria):
@@ -632,7 +653,8 @@ def _criterion_scores(cfg: SuitabilityConfig, grid_da, rasters, vectors) -> np.n
     return scores
 
 
-def _excluded(cfg: SuitabilityConfig, grid_da, rasters, vectors) -> np.ndarray:
+def _excluded(cfg: SuitabilityConfig, grid_da: xr.DataArray, rasters: Mapping[str, Any],
+              vectors: Mapping[str, Any]) -> np.ndarray:
     """Cells ruled out: raster classes listed, or vector features (with their buffer)."""
     import shapely
 
@@ -651,7 +673,8 @@ def _excluded(cfg: SuitabilityConfig, grid_da, rasters, vectors) -> np.ndarray:
     return excluded
 
 
-def _overall(cfg: SuitabilityConfig, scores: np.ndarray, excluded: np.ndarray):
+def _overall(cfg: SuitabilityConfig, scores: np.ndarray,
+             excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Weighted overall score, limiting criterion, no-data cells and the candidate cells."""
     weights = np.array([c.weight for c in cfg.criteria])
     nodata = np.isnan(scores).any(axis=0)
@@ -662,8 +685,8 @@ def _overall(cfg: SuitabilityConfig, scores: np.ndarray, excluded: np.ndarray):
     return total, limiting, nodata, ok
 
 
-def _block_polygons(labels: np.ndarray, n: int, cell_mu: np.ndarray, total_scores, *, names: tuple[str, ...],
-                    grid_da, connectivity: int):
+def _block_polygons(labels: np.ndarray, n: int, cell_mu: np.ndarray, total_scores: tuple[np.ndarray, np.ndarray], *,
+                    names: tuple[str, ...], grid_da: xr.DataArray, connectivity: int) -> gpd.GeoDataFrame:
     """One polygon per block with its area-weighted scores and limiting factor (grid CRS)."""
     import geopandas as gpd
     import shapely
@@ -679,7 +702,7 @@ def _block_polygons(labels: np.ndarray, n: int, cell_mu: np.ndarray, total_score
     mean_total = np.bincount(lab, weights=w * total.ravel(), minlength=n + 1)[1:] / den
     mean_crit = np.stack([np.bincount(lab, weights=w * scores[i].ravel(), minlength=n + 1)[1:] / den
                           for i in range(len(names))], axis=1)
-    parts: dict[int, list] = {}
+    parts: dict[int, list[Any]] = {}
     for geom, val in shapes(labels, mask=labels > 0, transform=grid_da.rio.transform(), connectivity=connectivity):
         parts.setdefault(int(val), []).append(shapely.geometry.shape(geom))
     geoms = [shapely.union_all(parts[k]) for k in range(1, n + 1)]
@@ -691,7 +714,7 @@ def _block_polygons(labels: np.ndarray, n: int, cell_mu: np.ndarray, total_score
     return gpd.GeoDataFrame(data, geometry=geoms, crs=grid_da.rio.crs)
 
 
-def _split_by_counties(cand, counties, crs):
+def _split_by_counties(cand: gpd.GeoDataFrame, counties: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame:
     """Candidates cut by the county polygons (``county_code`` None without counties)."""
     from .overlay import split_frame
 
@@ -707,7 +730,7 @@ def _split_by_counties(cand, counties, crs):
     return cand
 
 
-def _candidate_tables(cand):
+def _candidate_tables(cand: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Candidates in EPSG:4490 with ellipsoidal 亩, columns in order; the per-county totals."""
     from .area import area_mu
 

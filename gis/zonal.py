@@ -82,19 +82,56 @@ import logging
 import os
 import re
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, NamedTuple, Sequence
+from typing import (TYPE_CHECKING, Any, Callable, Iterable, Literal, NamedTuple, Protocol, Sequence, SupportsFloat,
+                    TypeAlias, TypeVar, cast, overload)
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
-from .coverage import Coverage, Grid, METHODS, _where
+from .coverage import METHODS, Band, Coverage, Grid, IndexArray, IntArray, _where
 from .errors import DataFileError, GridError, InputError, Message
-from .units import m2_to_mu
+from .units import FloatArray, m2_to_mu
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import geopandas as gpd
+    import xarray as xr
+    from dask.array import Array as DaskArray
+
+Zones: TypeAlias = "gpd.GeoDataFrame | gpd.GeoSeries"
+"""Zones as :func:`zonal_stats` takes them (polygons with a CRS)."""
+RasterInput: TypeAlias = Any
+"""A raster as :func:`zonal_stats` takes it: a path, an open rasterio dataset, an xarray
+DataArray/Dataset with a CRS, or a list of these on one grid (duck-typed)."""
+_Raw: TypeAlias = npt.NDArray[Any]
+"""Cell values as stored (any dtype), or their validity."""
+_Meta: TypeAlias = tuple[Any, Any, Any]
+"""A date's (nodata, scale, offset) as the file or array gives them (each may be None)."""
+_FileMeta: TypeAlias = tuple[Any, Any, Any, bool]
+"""A file's (nodata, scale, offset, whether its mask band counts)."""
+_Gathered: TypeAlias = tuple[_Raw, Sequence[_Meta], "npt.NDArray[np.bool_] | None"]
+"""What a reader gives for a window: (T, cells) raw values, each date's meta, validity."""
+_ClassKey: TypeAlias = int | float
+_Stats: TypeAlias = dict[str, FloatArray]
+"""statistic -> (zones, T)."""
+_Classes: TypeAlias = dict[_ClassKey, FloatArray]
+"""class value -> area in m² (zones, T)."""
+_BandResult: TypeAlias = tuple[_Stats, _Classes, "FloatArray | None"]
+"""One band's (statistics, class areas, valid area)."""
+_Window: TypeAlias = tuple[sp.csr_array, _Raw, Sequence[_Meta], "npt.NDArray[np.bool_] | None"]
+"""A window read for computing: its weights, then what the reader gathered."""
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+_Client: TypeAlias = Any
+"""A ``distributed.Client`` (its methods carry no type information)."""
+_CacheKey: TypeAlias = tuple[str, tuple[float, ...], int, int, str, str]
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +144,20 @@ DEFAULT_STATS = ("count", "mean", "min", "max", "std")
 _RANKED = ("median", "majority", "minority", "variety")  # need the cells' values sorted
 _QUANT = re.compile(r"^p(\d+(?:\.\d+)?)$")
 _DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(0[1-9]|1[0-2])(?:[-_.]?(0[1-9]|[12]\d|3[01]))?(?!\d)")
-_CACHE: "OrderedDict[tuple, Coverage]" = OrderedDict()
+_CACHE: OrderedDict[_CacheKey, Coverage] = OrderedDict()
 _CACHE_SIZE = 2
 _GDAL_CACHE = 32 * 2**20  # bytes
 _READ_BUFFER = 512 * 2**20  # bytes of decoded rows kept for the dates read together
 
 
-def dates_in_names(names: Sequence[str], where: str = "stack", strict: bool = True):
+@overload
+def dates_in_names(names: Sequence[str], where: str | Message = ...,
+                   strict: Literal[True] = ...) -> pd.DatetimeIndex: ...
+@overload
+def dates_in_names(names: Sequence[str], where: str | Message = ...,
+                   strict: bool = ...) -> pd.DatetimeIndex | None: ...
+def dates_in_names(names: Sequence[str], where: str | Message = "stack",
+                   strict: bool = True) -> pd.DatetimeIndex | None:
     """The date written in each name (a file name or band description) as a
     ``pandas.DatetimeIndex``: ``2024-05-01``, ``2024_05_01``, ``20240501`` or ``2024-05``
     (the first of the month), anywhere in the name.
@@ -128,20 +172,20 @@ def dates_in_names(names: Sequence[str], where: str = "stack", strict: bool = Tr
     >>> dates_in_names(["tile_8000_d01.tif"], strict=False) is None
     True
     """
-    out = []
-    where = _where(where, "stack", "error.where_stack")
+    out: list[pd.Timestamp] = []
+    place = _where(where, "stack", "error.where_stack")
     for v in names:
         m = _DATE.search(str(v))
         if m is None:
             if not strict:
                 return None
-            raise InputError.of("error.date_unknown", where=where, value=v)
+            raise InputError.of("error.date_unknown", where=place, value=v)
         try:
             out.append(pd.Timestamp(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)))
         except ValueError:  # 2023-02-30
             if not strict:
                 return None
-            raise InputError.of("error.date_invalid", where=where, value=v, date=m.group(0)) from None
+            raise InputError.of("error.date_invalid", where=place, value=v, date=m.group(0)) from None
     return pd.DatetimeIndex(out)
 
 
@@ -152,9 +196,9 @@ class _Source:
     """A single raster or a stack on one grid, read by windows of full rows."""
 
     grid: Grid
-    times: list | None  # None for a single raster
-    time_name: str = "time"
-    dask = None  # a dask array (time, y, x) when dask-backed
+    times: list[Any] | None  # None for a single raster
+    time_name: Hashable = "time"
+    dask: DaskArray | None = None  # a dask array (time, y, x) when dask-backed
     name: str = "raster"
     block_rows: int = 1  # rows of a storage block / dask chunk: windows align to them
 
@@ -166,7 +210,7 @@ class _Source:
         B, H = max(int(self.block_rows), 1), self.grid.height
         return r0 // B * B, min(-(-r1 // B) * B, H)
 
-    def reader(self, dates: slice, threads: int, capacity: int):
+    def reader(self, dates: slice, threads: int, capacity: int) -> _Reader:
         """An object whose ``gather(r0, r1, idx)`` returns the cells ``idx`` (counted
         from row ``r0``) of rows ``r0:r1`` for the ``dates``: ``(T, len(idx))`` raw
         values, each date's (nodata, scale, offset) and the validity (or None). Called
@@ -174,7 +218,7 @@ class _Source:
         spans once widened to whole storage blocks."""
         raise NotImplementedError
 
-    def env(self):
+    def env(self) -> contextlib.AbstractContextManager[Any]:
         """Settings for the library that reads the files, for one whole run."""
         return contextlib.nullcontext()
 
@@ -182,7 +226,15 @@ class _Source:
         pass
 
 
-def _file_times(paths) -> list:
+class _Reader(Protocol):
+    """What :meth:`_Source.reader` returns (see there)."""
+
+    def gather(self, r0: int, r1: int, idx: IndexArray) -> _Gathered: ...
+
+    def close(self) -> None: ...
+
+
+def _file_times(paths: Sequence[str]) -> list[Any]:
     """Dates of a list of files from their names when every name holds a distinct date,
     else the file names (without extension)."""
     stems = [Path(str(p)).stem for p in paths]
@@ -190,7 +242,8 @@ def _file_times(paths) -> list:
     return list(dates) if dates is not None and dates.is_unique else stems
 
 
-def _invalid(arr: np.ndarray, nodata, mask=None, nan: bool = True) -> np.ndarray | None:
+def _invalid(arr: _Raw, nodata: Any, mask: _Raw | None = None,
+             nan: bool = True) -> npt.NDArray[np.bool_] | None:
     """Cells of raw ``arr`` that are nodata, masked out (``mask`` False) or, with
     ``nan``, NaN; None when no such cell can exist."""
     bad = np.isnan(arr) if nan and arr.dtype.kind == "f" else None
@@ -201,7 +254,7 @@ def _invalid(arr: np.ndarray, nodata, mask=None, nan: bool = True) -> np.ndarray
     return bad
 
 
-def _apply(arr: np.ndarray, nodata, scale, offset, mask=None) -> np.ndarray:
+def _apply(arr: _Raw, nodata: Any, scale: Any, offset: Any, mask: _Raw | None = None) -> FloatArray:
     """To float64 with NaN for nodata/masked cells, then scale and offset."""
     out = arr.astype(np.float64)
     bad = _invalid(arr, nodata, mask, nan=False)  # NaN stays NaN anyway
@@ -215,15 +268,18 @@ def _apply(arr: np.ndarray, nodata, scale, offset, mask=None) -> np.ndarray:
 
 
 class _RasterioSource(_Source):
-    def __init__(self, paths: Sequence, band: int, nodata=None, times=None, stack=False):
+    def __init__(self, paths: Sequence[Any], band: int, nodata: float | None = None,
+                 times: Sequence[Any] | None = None, stack: bool = False) -> None:
+        """``paths``: file paths or open rasterio datasets (read as they are)."""
         import rasterio
 
         self._rasterio = rasterio
-        self.paths = []
-        self._given = []
+        self.paths: list[str] = []
+        self._given: list[Any] = []  # the caller's open datasets (None for a path)
         self.band = band
-        grid = None
-        self.meta, self.drivers = [], []
+        grid: Grid | None = None
+        self.meta: list[_FileMeta] = []
+        self.drivers: list[str] = []
         for p in paths:
             if hasattr(p, "read") and hasattr(p, "transform"):  # open dataset
                 ds, own = p, False
@@ -256,21 +312,23 @@ class _RasterioSource(_Source):
             finally:
                 if own:
                     ds.close()
+        assert grid is not None  # paths is not empty
         self.grid = grid
         self.name = str(self.paths[0])
         self.times = (list(times) if times is not None else _file_times(self.paths)) \
             if stack else None
 
-    def env(self):
+    def env(self) -> contextlib.AbstractContextManager[Any]:
         """A small GDAL block cache: :class:`_Strips` decodes each block once and keeps
         the rows it still needs itself, so GDAL's default cache (5 % of RAM) would only
         hold memory."""
-        return self._rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE)
+        return cast("contextlib.AbstractContextManager[Any]", self._rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE))
 
     def reader(self, dates: slice, threads: int, capacity: int) -> "_Strips":
         """Decodes each storage block once (see :class:`_Strips`); GeoTIFFs with
         ``threads`` decoding threads each (GDAL's ``NUM_THREADS`` open option)."""
-        dss, own = [], []
+        dss: list[Any] = []
+        own: list[Any] = []
         try:
             for i in range(len(self.paths))[dates]:
                 if self._given[i] is not None:  # the caller's dataset: read as it is
@@ -302,11 +360,12 @@ class _RowBuffer:
     of a mean. Subclasses say how rows are decoded (:meth:`_decode`).
     """
 
-    def __init__(self, src: _Source, T: int, dtype, meta, capacity: int, masks: bool = False):
+    def __init__(self, src: _Source, T: int, dtype: np.dtype[Any], meta: Sequence[_Meta | _FileMeta],
+                 capacity: int, masks: bool = False) -> None:
         self.src, self.meta = src, meta
         W = src.grid.width
-        self.buf = np.empty((T, capacity, W), dtype=dtype)
-        self.mbuf = np.empty((T, capacity, W), dtype=np.uint8) if masks else None
+        self.buf: _Raw = np.empty((T, capacity, W), dtype=dtype)
+        self.mbuf: npt.NDArray[np.uint8] | None = np.empty((T, capacity, W), dtype=np.uint8) if masks else None
         self.lo = self.hi = 0
         self.rows_decoded = 0  # rows read from the source, all dates (tests check it)
 
@@ -332,7 +391,7 @@ class _RowBuffer:
         self.rows_decoded += (b - self.hi) * self.buf.shape[0]
         self.hi = b
 
-    def gather(self, r0: int, r1: int, idx: np.ndarray):
+    def gather(self, r0: int, r1: int, idx: IndexArray) -> _Gathered:
         """Cells ``idx`` (counted from row ``r0``) of rows ``r0:r1`` of every date:
         ``(T, len(idx))`` raw values, the dates' (nodata, scale, offset) and their
         validity ``(T, len(idx))`` (or None)."""
@@ -358,26 +417,30 @@ class _RowBuffer:
 class _Strips(_RowBuffer):
     """The row buffer of a :class:`_RasterioSource`: GDAL decodes whole blocks."""
 
-    def __init__(self, src: _RasterioSource, dss, own, meta, capacity: int):
+    src: _RasterioSource
+
+    def __init__(self, src: _RasterioSource, dss: list[Any], own: list[Any], meta: list[_FileMeta],
+                 capacity: int) -> None:
         super().__init__(src, len(dss), src.dtype, meta, capacity,
                          masks=any(m[3] for m in meta))
+        self.masked = [m[3] for m in meta]  # the dates whose mask band counts
         self.dss, self.own = dss, own
 
     def _decode(self, a: int, b: int, rows: slice) -> None:
         from rasterio.windows import Window
 
-        win = Window(0, a, self.src.grid.width, b - a)
+        src = self.src
+        win = Window(0, a, src.grid.width, b - a)
         for i, ds in enumerate(self.dss):
             try:
-                ds.read(self.src.band, window=win, out=self.buf[i, rows])
-                if self.meta[i][3]:
-                    self.mbuf[i, rows] = ds.read_masks(self.src.band, window=win)
-                elif self.mbuf is not None:
-                    self.mbuf[i, rows] = 255
-            except self.src._rasterio.errors.RasterioError as exc:
+                ds.read(src.band, window=win, out=self.buf[i, rows])
+                if self.mbuf is None:
+                    continue
+                self.mbuf[i, rows] = ds.read_masks(src.band, window=win) if self.masked[i] else 255
+            except src._rasterio.errors.RasterioError as exc:
                 why = exc.__cause__ or exc  # rasterio's own text only points at GDAL's
                 raise DataFileError.of("error.raster_damaged", path=ds.name, first=a, last=b - 1,
-                                       band=self.src.band, detail=why) from exc
+                                       band=src.band, detail=why) from exc
 
     def close(self) -> None:
         """Close the files this reader opened (not the caller's datasets)."""
@@ -391,7 +454,9 @@ class _LazyRows(_RowBuffer):
     rows (whole chunks) are computed — dask's threads, or the file's own lazy indexing —
     and nothing else of the stack is ever materialised."""
 
-    def __init__(self, src: "_XarraySource", dates: slice, capacity: int):
+    src: _XarraySource
+
+    def __init__(self, src: _XarraySource, dates: slice, capacity: int) -> None:
         T = len(range(len(src.meta))[dates])
         super().__init__(src, T, src.dtype, src.meta[dates], capacity)
         self.dates = dates
@@ -401,7 +466,7 @@ class _LazyRows(_RowBuffer):
 
 
 class _XarraySource(_Source):
-    def __init__(self, da, nodata=None, name="raster"):
+    def __init__(self, da: xr.DataArray, nodata: float | None = None, name: str = "raster") -> None:
         import xarray as xr  # noqa: F401
 
         self.name = name
@@ -455,12 +520,12 @@ class _XarraySource(_Source):
         e = self.edges
         return int(e[np.searchsorted(e, r0, side="right") - 1]), int(e[np.searchsorted(e, r1)])
 
-    def reader(self, dates: slice, threads: int, capacity: int):
+    def reader(self, dates: slice, threads: int, capacity: int) -> _Reader:
         if self.in_memory:
             return _ArrayReader(self, dates)
         return _LazyRows(self, dates, capacity)
 
-    def rows_into(self, out: np.ndarray, dates: slice, a: int, b: int) -> None:
+    def rows_into(self, out: _Raw, dates: slice, a: int, b: int) -> None:
         """Grid rows ``a:b`` of the ``dates`` into ``out``: for a dask array only the
         chunks these rows fall in, computed by dask's threads, each stored straight into
         its place (no concatenated copy); else the file's own lazy indexing."""
@@ -475,20 +540,24 @@ class _ShippedRows(_XarraySource):
     of those rows only (culled), so a file-backed stack is read by the worker itself,
     from the file, and no data goes through the client. Grid rows keep their numbers."""
 
-    def __init__(self, src: _XarraySource, lo: int, hi: int):  # noqa: D107 - no super()
-        import dask
+    dask: DaskArray
 
+    def __init__(self, src: _XarraySource, lo: int, hi: int) -> None:  # noqa: D107 - no super()
+        from dask.base import optimize as dask_optimize
+
+        optimize: Callable[[DaskArray], tuple[DaskArray]] = dask_optimize  # unannotated in dask
+        assert src.dask is not None  # only dask stacks go to a cluster
         self.grid, self.times, self.meta, self.name = src.grid, src.times, src.meta, src.name
         self.edges, self.block_rows, self.row_bytes = src.edges, src.block_rows, src.row_bytes
         self.dtype = src.dtype
         self.lo, self.in_memory = lo, False
-        self.dask, = dask.optimize(src.dask[:, lo:hi, :])
+        self.dask, = optimize(src.dask[:, lo:hi, :])
 
-    def rows_into(self, out: np.ndarray, dates: slice, a: int, b: int) -> None:
+    def rows_into(self, out: _Raw, dates: slice, a: int, b: int) -> None:
         _store(self.dask[dates, a - self.lo:b - self.lo, :], out)
 
 
-def _store(part, out: np.ndarray) -> None:
+def _store(part: DaskArray, out: _Raw) -> None:
     """Compute the dask array ``part`` into ``out`` with dask's local threads (also on a
     ``distributed`` worker: the task's own rows), chunk by chunk."""
     import dask.array
@@ -499,10 +568,11 @@ def _store(part, out: np.ndarray) -> None:
 class _ArrayReader:
     """Windows of an in-memory DataArray (nothing to decode)."""
 
-    def __init__(self, src: _XarraySource, dates: slice):
+    def __init__(self, src: _XarraySource, dates: slice) -> None:
         self.src, self.dates = src, dates
 
-    def gather(self, r0, r1, idx):
+    def gather(self, r0: int, r1: int, idx: IndexArray) -> _Gathered:
+        assert self.src.array is not None  # an in-memory source
         raw = self.src.array[self.dates, r0:r1, :]
         return raw.reshape(raw.shape[0], -1)[:, idx], self.src.meta[self.dates], None
 
@@ -510,11 +580,12 @@ class _ArrayReader:
         pass
 
 
-def _is_dask(x) -> bool:
+def _is_dask(x: object) -> bool:
     return type(x).__module__.startswith("dask")
 
 
-def _open(raster, band: int, nodata, times, variable: str | None) -> _Source:
+def _open(raster: RasterInput, band: int, nodata: float | None, times: Sequence[Any] | None,
+          variable: str | None) -> _Source:
     """Turn whatever the user passed into a :class:`_Source`."""
     if isinstance(raster, (list, tuple)):
         if not raster:
@@ -548,7 +619,7 @@ def _open(raster, band: int, nodata, times, variable: str | None) -> _Source:
                      "list of rasters on one grid")
 
 
-def _pick_variable(ds, variable, where):
+def _pick_variable(ds: xr.Dataset, variable: str | None, where: str | Message) -> xr.DataArray:
     names = [v for v in ds.data_vars if ds[v].ndim >= 2]
     if variable is not None:
         if variable not in ds.data_vars:
@@ -559,14 +630,14 @@ def _pick_variable(ds, variable, where):
     return ds[names[0]]
 
 
-def _open_xarray(path: Path, variable, chunks: dict | None = None):
+def _open_xarray(path: Path, variable: str | None, chunks: dict[str, int] | None = None) -> xr.DataArray:
     """The variable of a NetCDF file or Zarr store, opened lazily (dask with ``chunks``)."""
     from .stackfile import open_stack_dataset
 
     return _pick_variable(open_stack_dataset(path, chunks=chunks), variable, str(path))
 
 
-def raster_grid(raster, band: int = 1, variable: str | None = None) -> Grid:
+def raster_grid(raster: RasterInput, band: int = 1, variable: str | None = None) -> Grid:
     """The (checked) grid of anything :func:`zonal_stats` accepts as a raster.
 
     Examples
@@ -587,10 +658,10 @@ def raster_grid(raster, band: int = 1, variable: str | None = None) -> Grid:
 # ----------------------------------------------------------------------------------------
 # statistics on gathered cells
 # ----------------------------------------------------------------------------------------
-def _parse_stats(stats) -> list[str]:
+def _parse_stats(stats: Iterable[str] | str) -> list[str]:
     if isinstance(stats, str):
         stats = [s.strip() for s in stats.split(",") if s.strip()]
-    out = []
+    out: list[str] = []
     for given in stats:
         s = str(given).strip().lower()
         m = _QUANT.match(s)
@@ -601,7 +672,8 @@ def _parse_stats(stats) -> list[str]:
     return out
 
 
-def _weighted_quantiles(z, v, w, n_zones, qs):
+def _weighted_quantiles(z: IntArray, v: FloatArray, w: FloatArray, n_zones: int,
+                        qs: Sequence[float]) -> FloatArray:
     """exactextract's weighted quantiles per zone.
 
     ``z, v, w`` are the distinct (zone, value) pairs with their summed weights, sorted by
@@ -641,7 +713,8 @@ def _weighted_quantiles(z, v, w, n_zones, qs):
     return out
 
 
-def _linear(graw, gmask, w, meta, seg, stats) -> dict:
+def _linear(graw: _Raw, gmask: npt.NDArray[np.bool_] | None, w: FloatArray, meta: Sequence[_Meta],
+            seg: _ZoneSums, stats: Sequence[str]) -> _Stats:
     """count, sum and mean straight from the raw cells (the common time-series case).
 
     One pass makes w·v in float64; cells that are NaN, nodata or masked are zeroed only
@@ -673,13 +746,13 @@ def _linear(graw, gmask, w, meta, seg, stats) -> dict:
 class _Job:
     """What every window computes: the statistics, whether class areas too, on which grid."""
 
-    stats: tuple
+    stats: tuple[str, ...]
     categorical: bool
     grid: Grid
 
 
-def _band_compute(weights: sp.csr_array, raw: np.ndarray, meta: list, job: _Job, *,
-                  row0: int = 0, masks=None, gathered: bool = False):
+def _band_compute(weights: sp.csr_array, raw: _Raw, meta: Sequence[_Meta], job: _Job, *,
+                  row0: int = 0, masks: _Raw | None = None, gathered: bool = False) -> _BandResult:
     """All statistics for the zones of one band (window of rows from ``row0``).
 
     ``raw`` is (T, rows, width) as stored (or, with ``gathered``, already (T, nnz) in
@@ -701,38 +774,38 @@ def _band_compute(weights: sp.csr_array, raw: np.ndarray, meta: list, job: _Job,
     valid = ~np.isnan(vals)
     res = _moments(vals, valid, weights.data, seg, stats)
     res.update(_extremes(vals, valid, weights, stats))
-    classes: dict = {}
+    classes: _Classes = {}
     if categorical or any(s in _RANKED or _QUANT.match(s) for s in stats):
         cell_area = _cell_areas(weights.indices, row0, grid) if categorical else None
         ranked, classes = _ranked(vals, valid, weights, stats, cell_area)
         res.update(ranked)
-    valid_area = None
-    if categorical:
-        valid_area = sum(classes.values()) if classes else np.zeros((seg.n, vals.shape[0]))
+    valid_area: FloatArray | None = None
+    if categorical:  # the sum of the class areas (zeros when there is no class)
+        valid_area = sum(classes.values(), np.zeros((seg.n, vals.shape[0])))
     return ({k: res[k] for k in stats}, classes, valid_area)
 
 
 class _ZoneSums:
     """Per-zone sums of gathered cells, (T, nnz) -> (nz, T): each zone's cells are one run."""
 
-    def __init__(self, weights: sp.csr_array):
-        self.n = weights.shape[0]
-        self.counts = np.diff(weights.indptr)
+    def __init__(self, weights: sp.csr_array) -> None:
+        self.n: int = weights.shape[0]
+        self.counts: IntArray = np.diff(weights.indptr)
         self.nonempty = self.counts > 0
-        self.starts = weights.indptr[:-1][self.nonempty]
+        self.starts: IntArray = weights.indptr[:-1][self.nonempty]
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: npt.NDArray[Any]) -> FloatArray:
         out = np.zeros((self.n, x.shape[0]))
         if len(self.starts):
             out[self.nonempty] = np.add.reduceat(x, self.starts, axis=1).T
         return out
 
-    def zone_of_cell(self) -> np.ndarray:
+    def zone_of_cell(self) -> IntArray:
         """The zone number of each gathered cell."""
         return np.repeat(np.arange(self.n), self.counts)
 
 
-def _masked_values(graw: np.ndarray, gmask, meta: list) -> np.ndarray:
+def _masked_values(graw: _Raw, gmask: npt.NDArray[np.bool_] | None, meta: Sequence[_Meta]) -> FloatArray:
     """Gathered cells as float values: scale and offset applied, NaN where invalid."""
     if gmask is None and all(m == meta[0] for m in meta):  # one conversion for all dates
         return _apply(graw, *meta[0])
@@ -742,9 +815,10 @@ def _masked_values(graw: np.ndarray, gmask, meta: list) -> np.ndarray:
     return vals
 
 
-def _moments(vals: np.ndarray, valid: np.ndarray, w: np.ndarray, seg: _ZoneSums, stats) -> dict:
+def _moments(vals: FloatArray, valid: npt.NDArray[np.bool_], w: FloatArray, seg: _ZoneSums,
+             stats: Sequence[str]) -> _Stats:
     """count Σw and, when asked, sum Σw·v, mean and the weighted population std."""
-    res = {}
+    res: _Stats = {}
     wv = np.where(valid, w, 0.0)
     cnt = seg(wv)
     res["count"] = cnt
@@ -761,12 +835,13 @@ def _moments(vals: np.ndarray, valid: np.ndarray, w: np.ndarray, seg: _ZoneSums,
     return res
 
 
-def _extremes(vals: np.ndarray, valid: np.ndarray, weights: sp.csr_array, stats) -> dict:
+def _extremes(vals: FloatArray, valid: npt.NDArray[np.bool_], weights: sp.csr_array,
+              stats: Sequence[str]) -> _Stats:
     """min and max of the valid cells of each zone (NaN for a zone without any)."""
     nz, T = weights.shape[0], vals.shape[0]
     has = np.diff(weights.indptr) > 0
     s = weights.indptr[:-1][has]
-    res = {}
+    res: _Stats = {}
     for name, fill, ufunc in (("min", np.inf, np.minimum), ("max", -np.inf, np.maximum)):
         if name in stats:
             r = np.full((nz, T), np.nan)
@@ -777,7 +852,7 @@ def _extremes(vals: np.ndarray, valid: np.ndarray, weights: sp.csr_array, stats)
     return res
 
 
-def _cell_areas(idx: np.ndarray, row0: int, grid: Grid) -> np.ndarray:
+def _cell_areas(idx: IndexArray, row0: int, grid: Grid) -> FloatArray:
     """Ellipsoidal area (m²) of the gathered cells ``idx`` of a window starting at ``row0``."""
     return grid.cell_area_m2(row0 + idx // grid.width, idx % grid.width)
 
@@ -785,14 +860,14 @@ def _cell_areas(idx: np.ndarray, row0: int, grid: Grid) -> np.ndarray:
 class _Runs(NamedTuple):
     """One date's valid cells as distinct (zone, value) runs, sorted by zone then value."""
 
-    order: np.ndarray  # the sort of the cells
-    starts: np.ndarray  # first sorted cell of each run
-    zone: np.ndarray
-    value: np.ndarray
-    weight: np.ndarray  # summed weight of the run
+    order: IntArray  # the sort of the cells
+    starts: IntArray  # first sorted cell of each run
+    zone: IntArray
+    value: FloatArray
+    weight: FloatArray  # summed weight of the run
 
 
-def _runs(z: np.ndarray, v: np.ndarray, w: np.ndarray) -> _Runs:
+def _runs(z: IntArray, v: FloatArray, w: FloatArray) -> _Runs:
     """Merge equal (zone, value) cells, adding their weights."""
     order = np.lexsort((v, z))
     zo, vo, wo = z[order], v[order], w[order]
@@ -802,7 +877,17 @@ def _runs(z: np.ndarray, v: np.ndarray, w: np.ndarray) -> _Runs:
     return _Runs(order, rs, zo[rs], vo[rs], np.add.reduceat(wo, rs))
 
 
-def _ranked(vals: np.ndarray, valid: np.ndarray, weights: sp.csr_array, stats, cell_area):
+def _quantile_of(stat: str) -> float:
+    """The quantile a statistic asks for: 0.5 for ``median``, 0.9 for ``p90``."""
+    if stat == "median":
+        return 0.5
+    m = _QUANT.match(stat)
+    assert m is not None  # _parse_stats lets only known statistics through
+    return float(m.group(1)) / 100
+
+
+def _ranked(vals: FloatArray, valid: npt.NDArray[np.bool_], weights: sp.csr_array, stats: Sequence[str],
+            cell_area: FloatArray | None) -> tuple[_Stats, _Classes]:
     """Quantiles, majority, minority, variety and (with ``cell_area``) class areas, by date.
 
     Returns ``(dict stat -> (nz, T), dict class -> area_m2 (nz, T))``.
@@ -811,11 +896,11 @@ def _ranked(vals: np.ndarray, valid: np.ndarray, weights: sp.csr_array, stats, c
     w = weights.data
     z = np.repeat(np.arange(nz), np.diff(weights.indptr))
     qnames = [s for s in stats if s == "median" or _QUANT.match(s)]
-    qs = [0.5 if s == "median" else float(_QUANT.match(s).group(1)) / 100 for s in qnames]
+    qs = [_quantile_of(s) for s in qnames]
     cat_needed = cell_area is not None or {"majority", "minority", "variety"} & set(stats)
     qres = np.full((len(qs), nz, T), np.nan)
     maj, mino, var = np.full((nz, T), np.nan), np.full((nz, T), np.nan), np.zeros((nz, T))
-    classes: dict = {}
+    classes: _Classes = {}
     for t in range(T):
         ok = valid[t]
         if not ok.any():
@@ -837,7 +922,7 @@ def _ranked(vals: np.ndarray, valid: np.ndarray, weights: sp.csr_array, stats, c
     return res, classes
 
 
-def _majority_minority(r: _Runs, maj: np.ndarray, mino: np.ndarray) -> None:
+def _majority_minority(r: _Runs, maj: FloatArray, mino: FloatArray) -> None:
     """Fill, per zone, the value of largest / smallest weight (ties: the smallest value)."""
     rz, rv, rw = r.zone, r.value, r.weight
     o = np.lexsort((rv, -rw, rz))
@@ -848,8 +933,8 @@ def _majority_minority(r: _Runs, maj: np.ndarray, mino: np.ndarray) -> None:
     mino[rz[o][first]] = rv[o][first]
 
 
-def _pipeline(read: Callable, compute: Callable, total: int, workers: int,
-              done: Callable[[int, object], None]) -> None:
+def _pipeline(read: Callable[[int], _T], compute: Callable[[int, _T], _R], total: int, workers: int,
+              done: Callable[[int, _R], None]) -> None:
     """``compute(k, read(k))`` for k in 0..total-1: ``read`` runs in order on one thread
     (GDAL decodes with its own threads), ``compute`` on ``workers`` threads, overlapping
     the next reads. At most ``workers + 1`` windows are in memory at once."""
@@ -857,7 +942,7 @@ def _pipeline(read: Callable, compute: Callable, total: int, workers: int,
 
     with ThreadPoolExecutor(1) as rd, ThreadPoolExecutor(max(workers, 1)) as cp:
         reads = deque(rd.submit(read, k) for k in range(min(2, total)))
-        computing: deque = deque()
+        computing: deque[Future[_R]] = deque()
         try:
             for k in range(total):
                 data = reads.popleft().result()
@@ -869,13 +954,15 @@ def _pipeline(read: Callable, compute: Callable, total: int, workers: int,
                     j = k - len(computing) + 1
                     done(j, computing.popleft().result())
         except BaseException:
-            for f in (*reads, *computing):
+            pending: list[Future[Any]] = [*reads, *computing]
+            for f in pending:
                 f.cancel()
             raise
 
 
-def _run_windows(src: _Source, bands, job: _Job, *, T: int, workers: int, progress=None,
-                 weights_of: Callable | None = None) -> list:
+def _run_windows(src: _Source, bands: list[Band], job: _Job, *, T: int, workers: int,
+                 progress: Callable[[int, int], None] | None = None,
+                 weights_of: Callable[[Band], sp.csr_array] | None = None) -> list[_BandResult]:
     """Statistics of every band of zones, dates in groups that fit the read buffers.
 
     ``weights_of(band)`` gives a band's weights (default: ``band.weights``)."""
@@ -884,33 +971,33 @@ def _run_windows(src: _Source, bands, job: _Job, *, T: int, workers: int, progre
     per_date = capacity * src.row_bytes
     group = T if per_date == 0 else int(np.clip(_READ_BUFFER // per_date, 1, T))
     groups = [slice(t, min(t + group, T)) for t in range(0, T, group)]
-    parts = [[None] * len(groups) for _ in bands]
+    parts: list[list[_BandResult]] = [[] for _ in bands]  # per band, a result per group
     finished = [0, len(bands) * len(groups)]
 
-    def record(g, k, res):
-        parts[k][g] = res
+    def record(k: int, res: _BandResult) -> None:
+        parts[k].append(res)  # the groups run one after the other: in order of dates
         finished[0] += 1
         if progress:
             progress(*finished)
 
-    for g, dates in enumerate(groups):
+    for dates in groups:
         _run_dates(src, bands, job, dates, capacity=capacity, workers=workers,
-                   weights_of=weights_of or (lambda b: b.weights), done=partial(record, g))
+                   weights_of=weights_of or (lambda b: b.weights), done=record)
     return [_join_dates(p) for p in parts]
 
 
-def _run_dates(src: _Source, bands, job: _Job, dates: slice, *, capacity: int, workers: int,
-               weights_of: Callable, done: Callable) -> None:
+def _run_dates(src: _Source, bands: list[Band], job: _Job, dates: slice, *, capacity: int, workers: int,
+               weights_of: Callable[[Band], sp.csr_array], done: Callable[[int, _BandResult], None]) -> None:
     """``done(k, result)`` for every band ``k`` and one group of dates, as windows
     finish: windows read in order on one thread while ``workers`` threads compute."""
     reader = src.reader(dates, workers, capacity)
 
-    def read(k):
+    def read(k: int) -> _Window:
         b = bands[k]
         wb = weights_of(b)
         return (wb, *reader.gather(b.row0, b.row1, wb.indices))
 
-    def compute(k, data):
+    def compute(k: int, data: _Window) -> _BandResult:
         wb, raw, meta, masks = data
         return _band_compute(wb, raw, meta, job, row0=bands[k].row0, masks=masks,
                              gathered=True)
@@ -922,7 +1009,7 @@ def _run_dates(src: _Source, bands, job: _Job, dates: slice, *, capacity: int, w
         reader.close()
 
 
-def _join_dates(parts):
+def _join_dates(parts: list[_BandResult]) -> _BandResult:
     """One band's results of several date groups as one (stats, classes, valid area)."""
     if len(parts) == 1:
         return parts[0]
@@ -930,13 +1017,13 @@ def _join_dates(parts):
     keys = sorted({c for p in parts for c in p[1]})
     classes = {c: np.concatenate([p[1].get(c, np.zeros_like(p[0][next(iter(p[0]))]))
                                   for p in parts], axis=1) for c in keys}
-    va = None if parts[0][2] is None else np.concatenate([p[2] for p in parts], axis=1)
+    va = None if parts[0][2] is None else np.concatenate([p[2] for p in parts if p[2] is not None], axis=1)
     return res, classes, va
 
 
-def _class_key(c):
-    c = float(c)
-    return int(c) if c.is_integer() else c
+def _class_key(c: SupportsFloat) -> _ClassKey:
+    f = float(c)
+    return int(f) if f.is_integer() else f
 
 
 # ----------------------------------------------------------------------------------------
@@ -989,21 +1076,21 @@ class ZonalRequest:
     geometry: bool = False
     band: int = 1
     nodata: float | None = None
-    times: Sequence | None = None
+    times: Sequence[Any] | None = None
     variable: str | None = None
     workers: int | None = None
     rows_per_band: int | None = None
 
 
 def zonal_stats(
-    zones,
-    raster,
+    zones: Zones,
+    raster: RasterInput,
     request: ZonalRequest | Iterable[str] | str | None = None,
     *,
-    coverage: Coverage | str | os.PathLike | None = None,
+    coverage: Coverage | str | os.PathLike[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     **options: Any,
-):
+) -> pd.DataFrame | xr.DataArray:
     """Statistics of raster cells inside each zone.
 
     Parameters
@@ -1064,7 +1151,8 @@ def zonal_stats(
         src.close()
 
 
-def _coverage(zones, src: _Source, method: str, coverage) -> Coverage:
+def _coverage(zones: pd.DataFrame, src: _Source, method: str,
+              coverage: Coverage | str | os.PathLike[str] | None) -> Coverage:
     if coverage is not None:
         if not isinstance(coverage, Coverage):
             coverage = Coverage.load(coverage)
@@ -1076,7 +1164,8 @@ def _coverage(zones, src: _Source, method: str, coverage) -> Coverage:
     from .coverage import zones_fingerprint
 
     g = src.grid
-    key = (zones_fingerprint(zones), tuple(g.transform)[:6], g.width, g.height,
+    assert g.crs is not None  # sources check their grid
+    key: _CacheKey = (zones_fingerprint(zones), tuple(g.transform)[:6], g.width, g.height,
            g.crs.to_wkt(), method)
     if key in _CACHE:
         _CACHE.move_to_end(key)
@@ -1088,13 +1177,15 @@ def _coverage(zones, src: _Source, method: str, coverage) -> Coverage:
     return cov
 
 
-def _run(zones, src: _Source, cov: Coverage, stats: list[str], req: ZonalRequest, progress):
+def _run(zones: pd.DataFrame, src: _Source, cov: Coverage, stats: list[str], req: ZonalRequest,
+         progress: Callable[[int, int], None] | None) -> pd.DataFrame | xr.DataArray:
     """Compute every band of zones, then assemble a table (or a zone × time × stat array)."""
     T = 1 if src.times is None else len(src.times)
     bands = cov.bands(req.rows_per_band or _rows_per_band(src, T), weights=False)
     job = _Job(tuple(stats), req.categorical, src.grid)
     client = _client() if src.dask is not None else None
     if client is not None:
+        assert isinstance(src, _XarraySource)  # only dask-backed sources go to a cluster
         results = _distributed_bands(client, src, cov, bands, job, progress)
     else:  # every local input — files, arrays, dask, lazy files — through one engine
         results = _run_windows(src, bands, job, T=T, workers=req.workers or os.cpu_count() or 1,
@@ -1113,23 +1204,24 @@ def _rows_per_band(src: _Source, T: int) -> int:
     return max(4_000_000 // max(src.grid.width * T, 1) // block, 1) * block
 
 
-def _client():
+def _client() -> _Client | None:
     """The active ``distributed`` client, or None (``distributed`` is not imported for
     this: a user who has made a client has imported it)."""
     import sys
 
     if "distributed" not in sys.modules:
         return None
-    from distributed import default_client
+    from distributed import default_client as distributed_client
 
+    default_client: Callable[[], _Client] = distributed_client  # unannotated in distributed
     try:
         return default_client()
     except ValueError:
         return None
 
 
-def _distributed_bands(client, src: _XarraySource, cov: Coverage, bands, job: _Job,
-                       progress) -> list:
+def _distributed_bands(client: _Client, src: _XarraySource, cov: Coverage, bands: list[Band], job: _Job,
+                       progress: Callable[[int, int], None] | None) -> list[_BandResult]:
     """The bands as tasks on the cluster of ``client``: the same engine as the local
     path (:func:`_run_windows`), run by each worker on its own contiguous run of bands.
 
@@ -1145,12 +1237,15 @@ def _distributed_bands(client, src: _XarraySource, cov: Coverage, bands, job: _J
     thread, ``c × W × b`` each for one date) and two windows' gathered cells
     (``nnz × T × 8``). E.g. 3000² × 12 float32 in 256-row chunks: ≈ 0.1 GB.
     """
-    from distributed import as_completed
+    from distributed import as_completed as distributed_as_completed
+
+    as_completed: Callable[[list[Any]], Iterator[Any]] = distributed_as_completed  # unannotated
 
     nthreads = max(sum(client.nthreads().values()), 1)
     runs = [r for r in np.array_split(np.arange(len(bands)), min(nthreads, len(bands))) if len(r)]
     T = len(src.meta)
-    futures, where = [], {}
+    futures: list[Any] = []  # distributed.Future
+    where: dict[str, int] = {}
     for k, run in enumerate(runs):
         part = [replace(bands[i], weights=cov.band_weights(bands[i])) for i in run]
         lo, hi = src.widen(min(b.row0 for b in part), max(b.row1 for b in part))
@@ -1158,31 +1253,32 @@ def _distributed_bands(client, src: _XarraySource, cov: Coverage, bands, job: _J
         fut = client.submit(_run_group, _ShippedRows(src, lo, hi), weights, job, T, pure=False)
         futures.append(fut)
         where[fut.key] = k
-    results: list = [None] * len(bands)
+    results: dict[int, _BandResult] = {}
     done = 0
     for fut in as_completed(futures):
         run = runs[where[fut.key]]
         for i, res in zip(run, fut.result(), strict=True):
-            results[i] = res
+            results[int(i)] = res
         fut.release()
         done += len(run)
         if progress:
             progress(done, len(bands))
-    return results
+    return [results[i] for i in range(len(bands))]
 
 
-def _run_group(src: _Source, bands: list, job: _Job, T: int) -> list:
+def _run_group(src: _Source, bands: list[Band], job: _Job, T: int) -> list[_BandResult]:
     """One distributed task: the local engine over a run of bands (their weights set)."""
     return _run_windows(src, bands, job, T=T, workers=1)
 
 
-def _assemble(bands, results, stats, n: int, T: int):
+def _assemble(bands: list[Band], results: list[_BandResult], stats: list[str], n: int,
+              T: int) -> tuple[_Stats, _Classes, FloatArray]:
     """The bands' results as (zone, T) arrays: per statistic, per class area, valid area."""
     out = {s: np.full((n, T), np.nan) for s in stats}
     for s in ("count", "sum", "variety"):  # empty zones: nothing counted, nothing summed
         if s in out:
             out[s][:] = 0.0
-    class_area: dict = {}
+    class_area: _Classes = {}
     valid_area = np.zeros((n, T))
     for b, (res, classes, va) in zip(bands, results, strict=True):
         for s in stats:
@@ -1194,7 +1290,8 @@ def _assemble(bands, results, stats, n: int, T: int):
     return out, class_area, valid_area
 
 
-def _add_class_columns(names: list, arrays: list, class_area: dict, valid_area: np.ndarray) -> None:
+def _add_class_columns(names: list[str], arrays: list[FloatArray], class_area: _Classes,
+                       valid_area: FloatArray) -> None:
     """Append ``area_mu_<class>`` (亩), then ``frac_<class>`` (share of the valid area)."""
     for c in sorted(class_area):
         names.append(f"area_mu_{c}")
@@ -1205,7 +1302,8 @@ def _add_class_columns(names: list, arrays: list, class_area: dict, valid_area: 
             arrays.append(np.where(valid_area > 0, class_area[c] / valid_area, np.nan))
 
 
-def _result(zones, src: _Source, cov: Coverage, names: list, arrays: list, geometry: bool):
+def _result(zones: pd.DataFrame, src: _Source, cov: Coverage, names: list[str], arrays: list[FloatArray],
+            geometry: bool) -> pd.DataFrame | xr.DataArray:
     """A DataFrame (GeoDataFrame with ``geometry``) for one raster, a DataArray for a stack."""
     inside = cov.inside
     partly = (inside < 1 - 1e-9)

@@ -37,10 +37,7 @@ class PgServer:
     def url(self, database: str, user: str | None = None, password: str | None = None) -> str:
         p = urlsplit(self.base)
         host = p.hostname + (f":{p.port}" if p.port else "")
-        if user is None:
-            auth = p.netloc.rsplit("@", 1)[0]
-        else:
-            auth = user + (f":{password}" if password is not None else "")
+        auth = p.netloc.rsplit("@", 1)[0] if user is None else user + (f":{password}" if password is not None else "")
         return urlunsplit(p._replace(netloc=f"{auth}@{host}", path=f"/{database}"))
 
     @property

@@ -104,7 +104,7 @@ def test_row_outcomes(case, bad, counties, tmp_path):
     rep = import_files(bad[case], tmp_path / "r.gpkg", counties=counties, lang="en")
     f = rep.files[0]
     assert (f.n_read, f.n_accepted, f.n_repaired, f.n_rejected) == (n_read, n_acc, n_rep, n_rej)
-    got = dict(zip(f.rejects["row"], f.rejects["reason"])) if f.rejects is not None else {}
+    got = dict(zip(f.rejects["row"], f.rejects["reason"], strict=True)) if f.rejects is not None else {}
     assert sorted(got) == sorted(reasons)
     for row, pattern in reasons.items():
         assert re.search(pattern, got[row]), (row, got[row])
@@ -238,11 +238,11 @@ def test_reasons_are_chinese_by_default(case, bad, counties, tmp_path):
     f = import_files(bad[case], tmp_path / "r.gpkg", counties=counties).files[0]
     csv = pd.read_csv(f.rejects_csv)  # what the county office opens (UTF-8 with BOM, for Excel)
     assert {"row", "reason"} <= set(csv.columns)  # column names stay machine-readable
-    got = dict(zip(csv["row"], csv["reason"]))
+    got = dict(zip(csv["row"], csv["reason"], strict=True))
     for row, text in ZH_REASONS[case].items():
         assert got[row] == text
     gpkg = pyogrio.read_dataframe(f.rejects_gpkg)
-    assert dict(zip(gpkg["row"], gpkg["reason"])) == got
+    assert dict(zip(gpkg["row"], gpkg["reason"], strict=True)) == got
 
 
 def test_repairs_are_chinese_by_default(bad, counties, tmp_path):
@@ -324,7 +324,7 @@ def test_no_english_left_in_chinese_notes(case, bad, counties, tmp_path):
     zh = import_files(bad[case], tmp_path / "zh.gpkg", counties=counties).files[0].notes
     en = import_files(bad[case], tmp_path / "en.gpkg", counties=counties, lang="en").files[0].notes
     assert len(zh) == len(en) >= 1
-    for z, e in zip(zh, en):
+    for z, e in zip(zh, en, strict=True):
         assert re.search(r"[\u4e00-\u9fff]", z) and not EN_NOTE_WORDS.search(z), z
         assert EN_NOTE_WORDS.search(e) and not re.search(r"[\u4e00-\u9fff]", e.replace("项目", "")), e
 

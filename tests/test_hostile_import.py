@@ -208,7 +208,7 @@ def test_a_central_directory_that_lies_about_sizes(tmp_path):
     lh = data.find(b"PK\x03\x04")
     struct.pack_into("<I", data, lh + 22, 100)  # and in the local header
     src.write_bytes(bytes(data))
-    with pytest.raises(DataFileError, match=rf"liar\.kmz!doc\.kml: .*corrupt"):
+    with pytest.raises(DataFileError, match=r"liar\.kmz!doc\.kml: .*corrupt"):
         import_files(src, tmp_path / "r.gpkg")
 
 
@@ -337,7 +337,7 @@ def test_full_width_codes_are_normalised_and_near_duplicates_refused(tmp_path, c
     assert Registry(tmp_path / "r.gpkg").projects()["project_code"].tolist() == ["P1"]
     assert f.repairs.values.tolist() == [[1, "project code 'Ｐ１' written as 'P1' (full-width characters and "
                                              "spaces normalised)"]]
-    assert dict(zip(f.rejects["row"], f.rejects["reason"])) == {
+    assert dict(zip(f.rejects["row"], f.rejects["reason"], strict=True)) == {
         2: "project code 'HSF-2024-01' differs from 'hsf 2024 01' (rows 2, 3) only in case, spaces, hyphens or "
            "underscores; write one project's code the same way everywhere, or give the projects clearly "
            "different codes",

@@ -131,7 +131,7 @@ def test_verify_finds_edited_geometry_and_attributes(tmp_path):
     qgis_edit(reg.path, "UPDATE projects SET geom = ? WHERE project_code = 'A'", (blob,))
     qgis_edit(reg.path, "UPDATE projects SET project_name = '改过的名字' WHERE project_code = 'B'")
     v = Registry(reg.path).verify(lang="en")
-    assert sorted(zip(v["project_code"], v["problem"])) == [
+    assert sorted(zip(v["project_code"], v["problem"], strict=True)) == [
         ("A", "area_stale"), ("A", "geometry_edited"), ("B", "attributes_edited")]
     real = float(area_mu(big, crs="EPSG:4490"))
     stale = v.set_index("problem").loc["area_stale", "detail"]
@@ -181,7 +181,7 @@ def test_an_older_registry_is_migrated_on_open(tmp_path):
     qgis_edit(reg.path, "UPDATE projects SET area_mu = 99 WHERE project_code = 'C'")  # stale before the upgrade
     reg = Registry(reg.path)
     v = reg.verify(lang="en")
-    assert sorted(zip(v["project_code"], v["problem"])) == [("C", "area_stale"), ("C", "no_fingerprint")]
+    assert sorted(zip(v["project_code"], v["problem"], strict=True)) == [("C", "area_stale"), ("C", "no_fingerprint")]
     assert reg.projects().set_index("project_code").loc["C", "area_mu"] > 1000
 
 

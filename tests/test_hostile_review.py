@@ -267,7 +267,7 @@ def test_stale_temporary_files_are_removed_and_nothing_else(tmp_path):
                 os.utime(p / "half.xlsx", (old, old))
         else:
             p.write_bytes(b"x")
-        if n != ".e-new12345.gpkg" and n != ".agrigis-fresh000":
+        if n not in {".e-new12345.gpkg", ".agrigis-fresh000"}:
             os.utime(p, (old, old))
     atomic_write(tmp_path / "report.csv", lambda t: t.write_text("ok"))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*keep, "report.csv"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import sqlite3
 import struct
 from pathlib import Path

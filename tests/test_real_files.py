@@ -106,7 +106,7 @@ def _area_rows(declared):
 
     geoms = [shapely.box(122.8, 45.6, 122.8 + 0.001 * (k + 1), 45.601) for k in range(len(declared))]
     mu = area_mu(geoms, crs="EPSG:4490")
-    return gpd.GeoDataFrame({"declared_area_mu": [d * m for d, m in zip(declared, mu)]}, geometry=geoms,
+    return gpd.GeoDataFrame({"declared_area_mu": [d * m for d, m in zip(declared, mu, strict=True)]}, geometry=geoms,
                             crs="EPSG:4490"), mu
 
 

@@ -121,7 +121,7 @@ def test_multiband_geotiff_with_dated_bands_and_scale(scene, tmp_path):
 def test_one_file_per_date(scene, tmp_path):
     da, parcels = scene
     files = []
-    for i, t in enumerate(DATES[::-1]):  # order of the files does not matter
+    for t in DATES[::-1]:  # order of the files does not matter
         p = tmp_path / f"ndvi_{t:%Y%m%d}.tif"
         da.sel(time=t).rio.to_raster(p)
         files.append(p)

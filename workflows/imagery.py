@@ -345,8 +345,9 @@ def _season(value: str) -> tuple[int, int]:
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Workspace whose catalogue gives the counties (default: the current directory).")
 @lang_option
-def stack_command(folders: tuple[Path, ...], index: str, aoi: str | None, bounds: str | None, crs: str, res: float,  # noqa: PLR0917 - one parameter per click option
-                  mask_water: bool, cloud_prob: float | None, period: str | None, how: str, season: str, output: Path, workspace, lang: str) -> None:
+def stack_command(*, folders: tuple[Path, ...], index: str, aoi: str | None, bounds: str | None, crs: str,
+                  res: float, mask_water: bool, cloud_prob: float | None, period: str | None, how: str,
+                  season: str, output: Path, workspace, lang: str) -> None:
     """Cloud-masked INDEX of every product in FOLDERS on one grid over an area, as a time stack."""
     from rich.console import Console
     from rich.progress import Progress

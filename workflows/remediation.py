@@ -248,7 +248,7 @@ def run_remediation(
     result = RemediationResult(table=table, parcels=gdf, series=series, synthetic=synthetic)
     if out_dir is not None:
         rule = verdict_rule(ix.id, alpha, min_change, method, lang=lang)  # the table's, in words
-        result.paths = _write(Path(out_dir), result, chart, ix, where, lang, rule)
+        result.paths = _write(Path(out_dir), result, charts=chart, ix=ix, where=where, lang=lang, rule=rule)
     return result
 
 
@@ -277,7 +277,7 @@ def _display(table: pd.DataFrame, lang: str, rule: str | None = None) -> pd.Data
     return t.rename(columns=_headers(t.columns, lang))
 
 
-def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str, rule: str) -> dict[str, Path]:
+def _write(out: Path, res: RemediationResult, *, charts, ix, where: str, lang: str, rule: str) -> dict[str, Path]:
     names = {"csv": "remediation.csv", "xlsx": "remediation.xlsx", "gpkg": "remediation.gpkg",
              "json": "remediation_series.json"}
     with staged_outputs(out, names.values()) as tmp:
@@ -325,7 +325,7 @@ def _write(out: Path, res: RemediationResult, charts, ix, where: str, lang: str,
 @click.option("--min-change", type=float, default=None,
               help="Minimum after - baseline change for a verdict (default 0.05 for NDVI/SAVI, 0 otherwise).")
 @lang_option
-def remediation_command(out_dir, registry, stack, workspace, index, categories, season, method, alpha,
+def remediation_command(*, out_dir, registry, stack, workspace, index, categories, season, method, alpha,
                         min_change, lang):
     """治理成效监测 / Remediation monitoring of saline-alkali and new-paddy parcels.
 
