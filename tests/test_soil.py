@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -274,3 +276,157 @@ def test_class_area_mu_takes_the_registered_raster(tmp_path, monkeypatch):
     for i, code in enumerate(("non_saline", "weak", "moderate", "strong")):
         assert mu[f"area_mu_{code}"] == pytest.approx(np.sum(cells == i) * 15, rel=2e-3)
     assert np.sum(cells == 1) > 50 and np.sum(cells == 3) > 50
+
+
+# --------------------------------------------------------------------------- the HTML report
+
+
+class _Page(HTMLParser):
+    """Headings, and per ``<section>`` (one per property) its h2, tables (rows of cell
+    texts, unescaped) and number of ``<svg>``; tables outside sections in ``loose``."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.sections: list[dict] = []
+        self.loose: list[list[list[str]]] = []
+        self.heads: list[tuple[str, str]] = []
+        self.cur: dict | None = None
+        self.buf: list[str] | None = None
+        self.row: list[str] = []
+        self.feed(text)
+
+    def _tables(self) -> list:
+        return self.cur["tables"] if self.cur is not None else self.loose
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "section":
+            self.cur = {"h2": "", "tables": [], "svg": 0}
+            self.sections.append(self.cur)
+        elif tag == "svg" and self.cur is not None:
+            self.cur["svg"] += 1
+        elif tag == "table":
+            self._tables().append([])
+        elif tag == "tr":
+            self.row = []
+        elif tag in ("td", "th", "h1", "h2", "h3", "summary"):
+            self.buf = []
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            self.cur = None
+        elif tag in ("td", "th"):
+            self.row.append("".join(self.buf))
+            self.buf = None
+        elif tag == "tr":
+            self._tables()[-1].append(self.row)
+        elif tag in ("h1", "h2", "h3", "summary"):
+            self.heads.append((tag, "".join(self.buf)))
+            if tag == "h2" and self.cur is not None:
+                self.cur["h2"] = self.heads[-1][1]
+            self.buf = None
+
+    def handle_data(self, data):
+        if self.buf is not None:
+            self.buf.append(data)
+
+
+def _same_figure(shown: str, xlsx) -> None:
+    """A figure of the HTML report is the workbook's (4 significant digits shown)."""
+    if isinstance(xlsx, str):
+        assert shown == xlsx
+    elif pd.isna(xlsx):
+        assert shown == ""
+    elif float(xlsx).is_integer() and "." not in shown and abs(xlsx) < 1e4:
+        assert int(shown) == xlsx
+    else:
+        assert float(shown) == pytest.approx(float(xlsx), rel=6e-4, abs=0), (shown, xlsx)
+
+
+def _check_items(section: dict, summary: pd.DataFrame, prop: str) -> dict[str, str]:
+    """Every item/value row of a property's tables equals the workbook's summary column."""
+    shown = {}
+    for table in section["tables"]:
+        if table[0] == ["项目", "数值"] or table[0] == ["Item", "Value"]:
+            for item, value in table[1:]:
+                _same_figure(value, summary.loc[item, prop])
+                shown[item] = value
+    return shown
+
+
+def test_html_report_has_the_xlsx_figures_and_the_charts_inline(tmp_path):
+    from maps.offline import external_references
+
+    df = _three_vars()
+    df.loc[5, "采样点编号"] = "<script>alert(1)</script>"
+    df.loc[7, "pH"] = 15  # rejected
+    df.to_csv(tmp_path / "s.csv", index=False)
+    out = tmp_path / "soil"
+    r = CliRunner().invoke(main, ["soil", "interpolate", str(tmp_path / "s.csv"), "--vars", "ph,ec", "--res", "250",
+                                  "--aoi", f"{X0},{Y0},{X0 + 5000},{Y0 + 5000}", "--no-register", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert f"报告(网页,含变异函数图和观测值-预测值图,可用浏览器打开或打印):{out / 'soil_report.html'}" in r.output
+    text = (out / "soil_report.html").read_text(encoding="utf-8")
+    assert "<script" not in text.lower() and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert external_references(text) == [] and 'lang="zh-CN"' in text and "合成" not in text
+    page = _Page(text)
+    assert page.heads[0] == ("h1", "土壤属性插值报告")
+    assert [s["h2"] for s in page.sections] == ["pH", "EC (dS/m)"] and all(s["svg"] == 2 for s in page.sections)
+    xlsx = pd.read_excel(out / "soil_report.xlsx", sheet_name=None)
+    summary = xlsx["概要"].set_index("项目")
+    for sec, prop, stem in zip(page.sections, ["pH", "EC"], ["ph", "ec"], strict=True):
+        for chart in ("variogram", "cv"):  # the chart files' SVG, embedded as it is
+            assert (out / f"{stem}_0-20_kriging_{chart}.svg").read_text(encoding="utf-8") in text
+        shown = _check_items(sec, summary, prop)
+        for item in ("变异函数模型", "块金值", "基台值", "变程(米)", "交叉验证折数", "均方根误差 RMSE", "平均误差 ME",
+                     "平均绝对误差 MAE", "R²", "标准化均方误差(≈1 为可信)", "90% 区间覆盖率"):
+            assert shown[item] != "", item
+        assert float(shown["均方根误差 RMSE"]) > 0 and 0.9 < float(shown["R²"]) <= 1
+        points = sec["tables"][-1]  # per sample, predicted without it: the workbook's CV sheet
+        sheet = xlsx[f"交叉验证 {prop}"]
+        assert points[0] == list(sheet.columns) and len(points) - 1 == len(sheet) == (59 if prop == "pH" else 60)
+        for row, (_, want) in zip(points[1:], sheet.iterrows(), strict=True):
+            assert int(row[0]) == want["行号"] and row[1] == want["采样点编号"]
+            assert float(row[3]) == pytest.approx(want["交叉验证预测值"], rel=1e-5)
+    assert ["6", "<script>alert(1)</script>"] in [row[:2] for row in page.sections[0]["tables"][-1]]
+    assert ("h3", "变异函数") in page.heads and ("h3", "交叉验证") in page.heads and ("h2", "剔除记录") in page.heads
+    assert page.loose[-1][1][:2] == ["8", "pH"]  # the rejected row, as in soil_rejects.csv
+
+
+def test_html_report_in_english_marks_synthetic_samples(tmp_path, monkeypatch):
+    from workflows.soil import SoilOptions, soil_maps
+
+    monkeypatch.chdir(tmp_path)
+    _table(40).to_csv(tmp_path / "s.csv", index=False)
+    opts = SoilOptions(prop="ec", method="idw", res=500, aoi=f"{X0},{Y0},{X0 + 5000},{Y0 + 5000}", lang="en",
+                       synthetic=True, register=False)
+    res = soil_maps(tmp_path / "s.csv", tmp_path / "out", opts)
+    assert res.html == tmp_path / "out" / "soil_report.html" and res.html in res.files
+    assert (tmp_path / "out" / "soil_report.xlsx").exists()
+    text = res.html.read_text(encoding="utf-8")
+    page = _Page(text)
+    assert page.heads[0] == ("h1", "Soil property interpolation report (synthetic samples)")
+    assert text.count("demo data (synthetic, not real)") == 2 and 'lang="en"' in text  # top and footer
+    assert "(synthetic samples)</text>" in text  # the chart titles too
+    sec, = page.sections
+    assert sec["h2"] == "EC (dS/m)" and sec["svg"] == 1  # IDW: no variogram
+    assert ("h3", "Variogram") not in page.heads and ("h3", "Cross-validation") in page.heads
+    summary = pd.read_excel(tmp_path / "out" / "soil_report.xlsx", sheet_name="Summary").set_index("Item")
+    shown = _check_items(sec, summary, "EC")
+    assert shown["Mean standardized squared error (≈1 honest)"] == "" and float(shown["RMSE"]) > 0
+    assert page.loose == [] and "No rows rejected" in text
+
+
+def test_html_report_is_written_with_the_others_or_none(tmp_path, monkeypatch):
+    from workflows import soil
+
+    monkeypatch.chdir(tmp_path)
+    _table(30).to_csv(tmp_path / "s.csv", index=False)
+
+    def broken(*args):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(soil, "report_html", broken)
+    opts = soil.SoilOptions(prop="ph", method="idw", res=500, register=False)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        soil.soil_maps(tmp_path / "s.csv", tmp_path / "out", opts)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -34,6 +34,7 @@ CITY_NAMES = ("city", "baicheng", "白城", "白城市")
 LANDCOVER_MASKED = ("water", "built_up")
 """Land-cover class codes (``landcover_classes.csv``) where no soil value is mapped."""
 REPORT = "soil_report.xlsx"
+REPORT_HTML = "soil_report.html"
 REJECTS = "soil_rejects.csv"
 
 
@@ -85,6 +86,8 @@ class SoilResult:
     notes: list[str] = field(default_factory=list)
     catalog: Path | None = None
     replaced: list[str] = field(default_factory=list)
+    html: Path | None = None
+    """The HTML report (``soil_report.html``)."""
 
 
 # --------------------------------------------------------------------------- samples
@@ -376,6 +379,8 @@ class _Run:
     cv: object
     charts: dict[str, str]
     stem: str
+    svg: dict[str, str] = field(default_factory=dict)
+    """The SVG text of each chart (key as in ``charts``), for the HTML report."""
 
 
 def _ec_method_of(run: _Run) -> str:
@@ -418,6 +423,26 @@ def _summary(runs: list[_Run], read, lang: str) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
+def _cv_points(run: _Run, lang: str) -> pd.DataFrame:
+    """Per sample of one property: row, id, observed, predicted without it, kriging std."""
+    from gis.labels import label
+
+    cv, L = run.cv, lang
+    return pd.DataFrame({
+        label("soil.col.row", L): run.samples["_row"].to_numpy(), label("soil.col.sample_id", L): run.samples["sample_id"],
+        label("soil.col.observed", L): cv.observed, label("soil.col.predicted", L): cv.predicted,
+        label("soil.col.std", L): cv.std})
+
+
+def _rejects_table(read, lang: str) -> pd.DataFrame:
+    """The rejected rows with the report's column names."""
+    from gis.labels import label
+
+    L = lang
+    return read.rejects.rename(columns={"_row": label("soil.col.row", L), "column": label("soil.col.column", L),
+                                        "value": label("soil.col.raw", L), "reason": label("soil.col.reason", L)})
+
+
 def report_sheets(runs: list[_Run], read, notes: list[str], lang: str):
     """The sheets of ``soil_report.xlsx``: summary (a column per property, with the chart
     files beside it), then per property its variogram and cross-validation, and the rejects."""
@@ -427,19 +452,101 @@ def report_sheets(runs: list[_Run], read, notes: list[str], lang: str):
     L = lang
     sheets = [Sheet(label("soil.sheet.summary", L), _summary(runs, read, L), notes=notes)]
     for r in runs:
-        name, v, cv = _prop_name(r.options.prop), r.variogram, r.cv
+        name, v = _prop_name(r.options.prop), r.variogram
         if v is not None:
             sheets.append(Sheet(f"{label('soil.sheet.variogram', L)} {name}", pd.DataFrame({
                 label("soil.col.lag_m", L): v.lags, label("soil.col.semivariance", L): v.semivariance,
                 label("soil.col.pairs", L): v.pairs, label("soil.col.model", L): v(np.asarray(v.lags)).tolist()})))
-        sheets.append(Sheet(f"{label('soil.sheet.cv', L)} {name}", pd.DataFrame({
-            label("soil.col.row", L): r.samples["_row"].to_numpy(), label("soil.col.sample_id", L): r.samples["sample_id"],
-            label("soil.col.observed", L): cv.observed, label("soil.col.predicted", L): cv.predicted,
-            label("soil.col.std", L): cv.std})))
-    rej = read.rejects.rename(columns={"_row": label("soil.col.row", L), "column": label("soil.col.column", L),
-                                       "value": label("soil.col.raw", L), "reason": label("soil.col.reason", L)})
-    sheets.append(Sheet(label("soil.sheet.rejects", L), rej))
+        sheets.append(Sheet(f"{label('soil.sheet.cv', L)} {name}", _cv_points(r, L)))
+    sheets.append(Sheet(label("soil.sheet.rejects", L), _rejects_table(read, L)))
     return sheets
+
+
+VARIOGRAM_ITEMS = ("variogram_model", "nugget", "sill", "range_m")
+CV_ITEMS = ("cv_folds", "cv_rmse", "cv_me", "cv_mae", "cv_r2", "cv_msse", "cv_coverage90")
+CHART_ITEMS = ("variogram_plot", "cv_plot")
+"""Summary items (:func:`_summary_items`) by the table of the HTML report they go in; the
+chart file names are not shown there (the charts themselves are)."""
+
+
+def html_figure(value: object, digits: int = 4) -> str | None:
+    """A figure as the HTML report shows it: floats to ``digits`` significant digits (4, as
+    the command prints them; whole metres and no exponent from 10 000 on), NaN (IDW has no
+    kriging variance) as empty, the rest as text.
+
+    Examples
+    --------
+    >>> html_figure(0.123456), html_figure(23456.7), html_figure(60), html_figure(float("nan")), html_figure("ece")
+    ('0.1235', '23457', '60', None, 'ece')
+    """
+    from gis.outputs import cell_value
+
+    v = cell_value(value)
+    if v is None or isinstance(v, str) or not isinstance(v, float):
+        return v if v is None or isinstance(v, str) else str(v)
+    text = f"{v:.{digits}g}"
+    return f"{v:.0f}" if "e+" in text else text
+
+
+def _items_table(items: list[tuple[str, object]], keys: tuple[str, ...] | None, lang: str) -> str:
+    """An item/value HTML table of the summary items named in ``keys`` (None: all others)."""
+    from gis.labels import label
+    from workflows.report import html_table
+
+    known = VARIOGRAM_ITEMS + CV_ITEMS + CHART_ITEMS
+    rows = [(label(f"soil.item.{k}", lang), html_figure(v)) for k, v in items
+            if (k in keys if keys is not None else k not in known)]
+    return html_table(pd.DataFrame(rows, columns=[label("soil.col.item", lang), label("soil.html.value", lang)]),
+                      classes="items")
+
+
+def _html_property(run: _Run, read, lang: str) -> str:
+    """The section of one property: its summary, variogram and CV tables, the two charts
+    inline and the per-sample cross-validation (folded)."""
+    from html import escape
+
+    from gis.labels import label, message
+    from layers.samples import UNITS
+    from workflows.report import html_table
+
+    o, L = run.options, lang
+    items = _summary_items(run, read)
+    unit = f" ({UNITS[o.prop]})" if UNITS[o.prop] else ""
+    parts = [f"<section><h2>{escape(_prop_name(o.prop) + unit)}</h2>", _items_table(items, None, L)]
+    if run.variogram is not None:
+        parts += [f"<h3>{escape(label('soil.sheet.variogram', L))}</h3>", _items_table(items, VARIOGRAM_ITEMS, L)]
+    parts += [f"<h3>{escape(label('soil.sheet.cv', L))}</h3>", _items_table(items, CV_ITEMS, L),
+              '<div class="charts" style="display:flex;flex-wrap:wrap;gap:12px">']
+    parts += [f'<figure style="margin:0">{run.svg[k]}</figure>' for k in CHART_ITEMS if k in run.svg]
+    points = _cv_points(run, L)
+    parts += ["</div>", f"<details><summary>{escape(message('soil.html.points', L, n=len(points)))}</summary>",
+              html_table(points.map(lambda v: html_figure(v, 6)) if len(points) else points),
+              "</details></section>"]
+    return "".join(parts)
+
+
+def report_html(runs: list[_Run], read, notes: list[str], options: SoilOptions) -> str:
+    """``soil_report.html``: title (marked synthetic when the samples are), the notes, per
+    property :func:`_html_property`, and the rejects. Self-contained; every text escaped."""
+    from html import escape
+
+    from gis.labels import label, message
+    from workflows.report import html_page, html_table
+
+    L = options.lang
+    title = _chart_title(options, label("soil.html.title", L))
+    warning = label("synthetic.notice", L) if options.synthetic else ""
+    others = [n for n in notes if n != warning]
+    body = [f"<ul class=\"notes\">{''.join(f'<li>{escape(n)}</li>' for n in others)}</ul>" if others else ""]
+    body += [_html_property(r, read, L) for r in runs]
+    rejects = _rejects_table(read, L)
+    body.append(f"<h2>{escape(label('soil.sheet.rejects', L))}</h2>")
+    body.append(html_table(rejects, plain=rejects.columns[:1]) if len(rejects) else
+                f"<p>{escape(label('soil.html.no_rejects', L))}</p>")
+    subtitle = message("soil.html.subtitle", L, source=Path(str(read.source)).name, n_read=read.n_read,
+                       rejects=len(rejects))
+    return html_page(title, "".join(body), subtitle=subtitle, warning=warning,
+                     footer=label("soil.html.footer", L), lang=L)
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -524,11 +631,13 @@ def _property(read, options: SoilOptions, tmp: Path, notes: list[str], progress)
     tags = {"synthetic": "true"} if options.synthetic else None
     write_geotiff(tmp / f"{stem}.tif", est, grid, tags=tags)
     del est
+    svg = {"cv_plot": cv_chart(cv, options, UNITS[options.prop])}
     if std is not None:
         write_geotiff(tmp / f"{stem}_std.tif", std, grid, tags=tags)
-        write_text(tmp / charts["variogram_plot"], variogram_chart(variogram, options))
-    write_text(tmp / charts["cv_plot"], cv_chart(cv, options, UNITS[options.prop]))
-    run = _Run(options, samples, variogram, cv, charts, stem)
+        svg = {"variogram_plot": variogram_chart(variogram, options), **svg}
+    for key, text in svg.items():
+        write_text(tmp / charts[key], text)
+    run = _Run(options, samples, variogram, cv, charts, stem, svg=svg)
     return run, PropertyResult(options.prop, len(samples), variogram, cv, int(mask.sum()), mask.size)
 
 
@@ -550,11 +659,12 @@ def soil_maps(samples_path: str | os.PathLike, output: str | os.PathLike, option
     """Read ``samples_path`` once, interpolate each property of ``options.props`` (or
     ``options.prop``) and write everything into ``output``: per property the estimate (and
     kriging std) GeoTIFF and the variogram and observed-vs-predicted charts (SVG); one
-    ``soil_report.xlsx`` and the rejects. All files appear together or none
+    ``soil_report.xlsx``, one ``soil_report.html`` (:func:`report_html`: the same figures
+    with the charts inline) and the rejects. All files appear together or none
     (:func:`gis.outputs.staged_outputs`); then the rasters are registered in the workspace
     catalogue (:func:`catalog_file`, unless ``options.register`` is False) as
     :func:`layer_name` says. ``progress`` as in :func:`interpolate`."""
-    from gis.outputs import staged_outputs, write_csv, write_excel
+    from gis.outputs import staged_outputs, write_csv, write_excel, write_text
 
     from gis.labels import label
 
@@ -564,7 +674,7 @@ def soil_maps(samples_path: str | os.PathLike, output: str | os.PathLike, option
     opts = [replace(options, prop=p, props=()) for p in props]
     # the rejects file is always written (empty with its header when nothing was
     # rejected), so a stale one of an earlier run never stays beside new outputs
-    names = [n for o in opts for n in _outputs(o, o.method == "kriging")[2]] + [REPORT, REJECTS]
+    names = [n for o in opts for n in _outputs(o, o.method == "kriging")[2]] + [REPORT, REPORT_HTML, REJECTS]
     out = Path(output)
     runs, results = [], []
     with staged_outputs(out, names) as tmp:
@@ -574,8 +684,9 @@ def soil_maps(samples_path: str | os.PathLike, output: str | os.PathLike, option
             results.append(pr)
         notes = list(dict.fromkeys(notes))
         write_excel(tmp / REPORT, report_sheets(runs, read, notes, options.lang))
+        write_text(tmp / REPORT_HTML, report_html(runs, read, notes, options))
         write_csv(tmp / REJECTS, read.rejects)
-    res = SoilResult([out / n for n in names], len(read.rejects), results, notes)
+    res = SoilResult([out / n for n in names], len(read.rejects), results, notes, html=out / REPORT_HTML)
     if options.register:
         _register(runs, results, out, samples_path, res)
     return res
@@ -635,6 +746,8 @@ def _echo_result(res_: SoilResult, lang: str) -> None:
                            msse=s["msse"], coverage=s["coverage90"]))
     for f in res_.files:
         click.echo(message("soil.written", lang, path=f))
+    if res_.html is not None:
+        click.echo(message("soil.html_report", lang, path=res_.html))
     if res_.catalog is not None:
         layers_ = ", ".join(n for p in res_.properties for n in p.layers)
         click.echo(message("soil.registered", lang, layers=layers_, path=res_.catalog))
