@@ -10,8 +10,12 @@ Synthetic parcels: 90 % are 350 m × 350 m squares (≈ 184 亩) on distinct cel
 shifted by 100–250 m, so they overlap their original. Categories, years and statuses are
 mixed. Each approach runs in its own process, so peak memory (ru_maxrss) is its own.
 
-Run:  python benchmarks/progress.py [--n 100000]
-Writes benchmarks/results/progress.md.
+Run:  python benchmarks/progress.py [--n 100000 1000000 3000000] [--peer-root DIR] [--overlay-max 100000]
+Writes benchmarks/results/progress.md and progress.json. ``--peer-root`` runs the same engine from
+another checkout (e.g. ``git archive HEAD | tar -x -C /tmp/head``) on the same data, alternating,
+as the before/after peer; the overlay peer runs up to ``--overlay-max`` parcels (it needs ~5 min
+per million). Memory: peak RSS of the child process, and the peak above the RSS right after
+the parcels were loaded (what the computation itself adds).
 """
 
 from __future__ import annotations
@@ -106,10 +110,17 @@ def run_overlay(parcels, counties):
     return {"achieved_mu_total": float(dissolved.mu.sum()), "high_standard_farmland_mu": float(hsf), "cells": cells}
 
 
-def child(kind: str, data: str) -> None:
+def child(kind: str, data: str, root: str | None) -> None:
+    if root:
+        sys.path.insert(0, root)
     with open(data, "rb") as f:
         parcels, counties = pickle.load(f)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    import gc
+
+    gc.collect()
+    cur0 = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM: the unpickling peak is not the run's
     cpu0 = time.process_time()
     t = time.perf_counter()
     out = (run_engine if kind == "engine" else run_overlay)(parcels, counties)
@@ -117,69 +128,118 @@ def child(kind: str, data: str) -> None:
     out["cpu_seconds"] = time.process_time() - cpu0
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["loaded_mb"] = rss0 / 1024
+    out["after_load_mb"] = cur0
+    hwm = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("VmHWM"))
+    out["run_peak_mb"] = int(hwm.split()[1]) / 1024  # peak RSS of the computation (parcels included)
+    import gis
+
+    out["engine_from"] = str(Path(gis.__file__).resolve().parents[1])
     print(json.dumps(out))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--rounds", type=int, default=2, help="alternating runs of each; the best counts")
-    ap.add_argument("--child", choices=["engine", "overlay"])
-    ap.add_argument("--data")
-    args = ap.parse_args()
-    if args.child:
-        return child(args.child, args.data)
+def run_size(n: int, rounds: int, peer: str | None, overlay: bool) -> dict:
+    """Generate ``n`` parcels once; run each approach ``rounds`` times alternating, keep each one's best."""
     t = time.perf_counter()
-    parcels, counties = make_parcels(args.n)
+    parcels, counties = make_parcels(n)
     gen = time.perf_counter() - t
+    kinds = [("engine", None)] + ([("peer", peer)] if peer else []) + ([("overlay", None)] if overlay else [])
+    res: dict = {"n": n, "generation_seconds": gen, "load_1min": []}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data.pkl"
         with open(data, "wb") as f:
             pickle.dump((parcels, counties), f)
-        res: dict = {}
-        loads = []
-        for _ in range(args.rounds):  # alternate, keep each one's best: the machine is shared
-            for kind in ("engine", "overlay"):
-                out = subprocess.run([sys.executable, __file__, "--child", kind, "--data", str(data)],
-                                     capture_output=True, text=True, check=True)
+        del parcels
+        for _ in range(rounds):  # alternate: the machine is shared
+            for name, root in kinds:
+                cmd = [sys.executable, __file__, "--child", "overlay" if name == "overlay" else "engine",
+                       "--data", str(data)] + (["--root", root] if root else [])
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True)
                 r = json.loads(out.stdout.strip().splitlines()[-1])
-                loads.append(os.getloadavg()[0])
-                if kind not in res or r["seconds"] < res[kind]["seconds"]:
-                    res[kind] = r
-    e, o = res["engine"], res["overlay"]
-    diffs = [abs(v - o["cells"].get(k, 0.0)) for k, v in e["cells"].items()]
-    n_cells = len(diffs)
+                r["load_1min"] = os.getloadavg()[0]
+                res["load_1min"].append(r["load_1min"])
+                if name not in res or r["seconds"] < res[name]["seconds"]:
+                    res[name] = r
+    return res
+
+
+def cross_checks(res: dict) -> list[str]:
+    """Engine vs each peer: the largest difference per (category, county) cell, time ratios."""
+    e, out = res["engine"], []
+    for k in ("peer", "overlay"):
+        if k in res:
+            diffs = [abs(v - res[k]["cells"].get(c, 0.0)) for c, v in e["cells"].items()]
+            out.append(f"{res['n']:,} parcels, engine vs {k}: largest difference over the {len(diffs)} "
+                       f"(category, county) cells of the area targets {max(diffs):.4f} 亩; wall ratio "
+                       f"{e['seconds'] / res[k]['seconds']:.2f}, CPU ratio "
+                       f"{e['cpu_seconds'] / res[k]['cpu_seconds']:.2f}.")
+    return out
+
+
+def _row(label: str, r: dict) -> str:
+    peak = r.get("run_peak_mb", r["peak_mb"])
+    above = peak - r["after_load_mb"] if "run_peak_mb" in r else float("nan")
+    return (f"| {label} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['after_load_mb']:,.0f} | {peak:,.0f} | "
+            f"{above:+,.0f} | {r['high_standard_farmland_mu']:,.2f} | "
+            f"{r['achieved_mu_total'] / 1e4:,.2f} | {r['load_1min']:.1f} |")
+
+
+def report(results: list[dict], rounds: int) -> str:
     lines = [
-        f"# progress benchmark ({args.n:,} parcels, 10 % overlapping; {dt.date.today()})",
+        f"# progress benchmark ({dt.date.today()}; synthetic parcels, 10 % overlapping)", "",
+        f"Machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores shared with "
+        "other jobs. Each approach runs in its own process. 'parcels loaded' is its RSS once the parcels "
+        "are in memory (interpreter and libraries included); 'peak' is the highest RSS during the computation "
+        "(Linux VmHWM, reset after loading, so the unpickling peak does not count); 'above' is what the "
+        "computation adds to the loaded parcels.",
         "",
-        f"Machine: {platform.machine()}, {platform.python_version()}, 2 cores shared; data generation {gen:.1f} s.",
-        "Each approach runs in its own process; memory is that process's peak RSS (incl. the loaded data).",
-        "",
-        "| approach | what it computes | wall time (s) | CPU time (s) | peak RSS (MB) | achieved total (万亩) |",
-        "|---|---|---:|---:|---:|---:|",
-        f"| `gis.tracking.progress` | all 14 area targets × county × 3 stages, 2 count targets, "
-        f"pace, all flags ({e['flags']:,} flags, {e['overlap_pairs']:,} overlap pairs) | "
-        f"{e['seconds']:.1f} | {e['cpu_seconds']:.1f} | {e['peak_mb']:.0f} | {e['achieved_mu_total'] / 1e4:.2f} |",
-        f"| `geopandas.overlay(counties)` + `dissolve` | achieved area per category × county only | "
-        f"{o['seconds']:.1f} | {o['cpu_seconds']:.1f} | {o['peak_mb']:.0f} | {o['achieved_mu_total'] / 1e4:.2f} |",
-        "",
-        f"Ratio engine / overlay: {e['seconds'] / o['seconds']:.2f}. Goal (DESIGN.md): ≤ ⅓ of the overlay "
-        "approach (≈ 8 s) and ≤ 1 GB; issue floor ≤ 30 s, ≤ 2 GB.",
-        f"Cross-check: achieved area per (category, county) for the {n_cells} cells of the area targets "
-        f"(courtyard economy excluded: a stock counting earlier years) differs from overlay+dissolve by at "
-        f"most {max(diffs):.4f} 亩; high-standard farmland {e['high_standard_farmland_mu']:,.1f} vs "
-        f"{o['high_standard_farmland_mu']:,.1f} 亩. The totals differ by design: the overlay "
-        "total also sums demo-base land and paddy land outside the Da'an/Zhenlai scope.",
-        f"Best of {args.rounds} alternating runs each. Load average (1 min) after the runs: "
-        f"{', '.join(f'{x:.1f}' for x in loads)} on 2 cores (other jobs share the machine), so absolute "
-        "times on an idle machine are lower; the ratio and the CPU time (which load inflates less; "
-        "the engine uses two threads, so its CPU time can exceed its wall time) are fairer.",
+        "| parcels | approach | wall (s) | CPU (s) | parcels loaded (MB) | peak (MB) | above (MB) "
+        "| high-standard farmland (亩) | achieved total (万亩) | load (1 min) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    text = "\n".join(lines) + "\n"
+    names = {"engine": "`gis.tracking.progress`", "peer": "`gis.tracking.progress` (peer checkout)",
+             "overlay": "`geopandas.overlay` + `dissolve` (achieved per category × county only)"}
+    for res in results:
+        for k in ("engine", "peer", "overlay"):
+            if k in res:
+                lines.append(f"| {res['n']:,} " + _row(names[k], res[k]))
+    lines += ["", f"Best of {rounds} alternating run(s) each. Load averages during the runs: "
+              + "; ".join(f"{r['n']:,}: " + ", ".join(f"{x:.1f}" for x in r["load_1min"]) for r in results)
+              + f" on {os.cpu_count()} cores, so wall times are inflated; CPU time is fairer (the engine uses "
+              "two threads, so its CPU time can exceed its wall time)."]
+    for res in results:
+        lines += res.get("checks", [])
+    lines.append("Goal (issue 19): 1,000,000 parcels in ≤ 10 s with ≤ 0.5 GB above the parcels' own size; "
+                 "3,000,000 completes.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, nargs="+", default=[100_000])
+    ap.add_argument("--rounds", type=int, default=2, help="alternating runs of each; the best counts")
+    ap.add_argument("--peer-root", help="another checkout whose engine runs on the same data, alternating")
+    ap.add_argument("--overlay-max", type=int, default=100_000, help="largest size the overlay peer runs at")
+    ap.add_argument("--child", choices=["engine", "overlay"])
+    ap.add_argument("--data")
+    ap.add_argument("--root")
+    ap.add_argument("--append", action="store_true", help="keep the other sizes of results/progress.json")
+    args = ap.parse_args()
+    if args.child:
+        return child(args.child, args.data, args.root)
+    out = ROOT / "benchmarks" / "results"
+    results = [run_size(n, args.rounds, args.peer_root, n <= args.overlay_max) for n in args.n]
+    for r in results:
+        r["checks"] = cross_checks(r)
+        for k in ("engine", "peer", "overlay"):
+            r.get(k, {}).pop("cells", None)
+    if args.append and (out / "progress.json").exists():
+        kept = [r for r in json.loads((out / "progress.json").read_text()) if r["n"] not in args.n]
+        results = sorted(kept + results, key=lambda r: r["n"])
+    text = report(results, args.rounds)
     print(text)
-    out = ROOT / "benchmarks" / "results" / "progress.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "progress.md").write_text(text, encoding="utf-8")
+    (out / "progress.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,14 @@
 This is how the third national land survey (TD/T 1055-2019) measures parcels: geodetic
 lon/lat on the CGCS2000 ellipsoid, never a planar area in degrees and never Web Mercator
 (about 2× too large at Baicheng's latitude). Geometry in any CRS is first transformed to
-EPSG:4490 lon/lat; the area of each ring is then the geodesic polygon area of
-``pyproj.Geod(ellps="GRS80")`` (Karney's algorithm), so results equal
-``Geod.geometry_area_perimeter`` on correctly oriented polygons to rounding. Unlike that
-function, ring orientation does not matter here: exteriors count positive, holes
-subtract.
+EPSG:4490 lon/lat; the area of each ring is then its geodesic polygon area, computed
+in numpy for many rings at once (authalic sphere plus a closed-form geodesic term, see
+``_edge_terms``). It equals Karney's algorithm in ``pyproj.Geod(ellps="GRS80")`` to about
+1e-11 relative for parcel-sized rings (pyproj's own rounding is ~1e-9 for rings under a
+hectare); rings with an edge longer than about 2 km are handed to pyproj. Unlike
+``Geod.geometry_area_perimeter``, ring orientation does not matter here: exteriors count
+positive, holes subtract. Polygons are processed in steps of ``_CHUNK_POLYS``, so the
+temporary arrays stay bounded whatever the input size.
 
 Examples
 --------
@@ -21,14 +24,18 @@ Examples
 from __future__ import annotations
 
 import logging
-import os
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
+import numpy.typing as npt
 import pyproj
 
 from .errors import CRSError, MissingCRSError
-from .units import m2_to_mu
+from .units import FloatArray, m2_to_mu
+
+if TYPE_CHECKING:
+    import shapely
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,9 @@ __all__ = ["area_m2", "area_mu", "GEOD"]
 
 GEOD = pyproj.Geod(ellps="GRS80")
 """The CGCS2000 / GRS80 ellipsoid used for every area in agrigis."""
+
+_Geoms: TypeAlias = npt.NDArray[np.object_]  # as gis.coverage.GeomArray (which imports this module)
+_Index: TypeAlias = npt.NDArray[np.intp]
 
 
 @lru_cache(maxsize=32)
@@ -47,7 +57,7 @@ def _to_lonlat(crs_wkt: str) -> pyproj.Transformer | None:
     return pyproj.Transformer.from_crs(src, dst, always_xy=True)
 
 
-def _as_geometry_array(geoms) -> tuple[np.ndarray, object, bool]:
+def _as_geometry_array(geoms: Any) -> tuple[_Geoms, Any, bool]:
     """(object ndarray of geometries, crs found on the input or None, scalar input?)."""
     import shapely
 
@@ -67,7 +77,7 @@ def _as_geometry_array(geoms) -> tuple[np.ndarray, object, bool]:
     return arr, None, False
 
 
-def _resolve_crs(found, given) -> pyproj.CRS:
+def _resolve_crs(found: Any, given: Any) -> pyproj.CRS:
     if given is not None:
         try:
             given = pyproj.CRS.from_user_input(given)
@@ -88,7 +98,7 @@ def _resolve_crs(found, given) -> pyproj.CRS:
     return pyproj.CRS(crs)
 
 
-def _polygon_parts(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _polygon_parts(arr: _Geoms) -> tuple[_Geoms, _Index]:
     """Flatten to single Polygons; returns (polygons, index of the input they came from)."""
     import shapely
 
@@ -106,42 +116,88 @@ def _polygon_parts(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return parts[keep], idx[keep]
 
 
-_CHUNK = 4096  # rings per task; pyproj releases the GIL inside each ring's computation
-
-
-# pyproj's public polygon_area_perimeter copies its input into new buffers on every call,
-# which costs more than the geodesic computation for a parcel-sized ring; the Cython
-# method underneath takes our (writable, contiguous float64) slices directly.
+# pyproj's public polygon_area_perimeter copies its input into new buffers on every call;
+# the Cython method underneath takes our (contiguous float64) slices directly.
 _PAP = getattr(GEOD, "_polygon_area_perimeter", None) or GEOD.polygon_area_perimeter
 
 
-def _ring_chunk(lon, lat, starts, ends, out, lo, hi) -> None:
-    pap = _PAP
-    for i in range(lo, hi):
+# ---------------------------------------------------------------- ring areas (vectorised)
+#
+# Each ring's area is computed in numpy, many rings at a time: the ellipsoid is mapped to
+# the authalic sphere (radius R_q, latitude β), which preserves area exactly; each edge
+# adds the spherical excess of its great circle down to the equator, plus the area
+# between that great circle and the image of the ellipsoidal geodesic (a closed-form
+# second-order term from the two surfaces' geodesic curvatures). For edges up to
+# _LONG_EDGE_DEG this equals Karney's geodesic area (pyproj) to about 1e-11 relative,
+# checked against a 40-digit evaluation, which is closer than pyproj itself comes for
+# parcels under a hectare (~1e-9). Rings with a longer edge go to pyproj ring by ring.
+
+_A = 6378137.0
+_F = 1 / 298.257222101  # GRS80
+_E2 = _F * (2 - _F)
+_E = np.sqrt(_E2)
+
+
+def _q(sin_phi: FloatArray) -> FloatArray:
+    """Authalic q(φ) of the ellipsoid (Snyder 1987, eq. 3-12)."""
+    q: FloatArray = (1 - _E2) * (sin_phi / (1 - _E2 * sin_phi * sin_phi) + np.arctanh(_E * sin_phi) / _E)
+    return q
+
+
+_QP = float(_q(np.array(1.0)))
+_R2 = _A * _A * _QP / 2  # authalic radius squared (m²)
+_LONG_EDGE_DEG = 0.02  # rings with an edge spanning more than this (≈ 2 km) use pyproj
+_CHUNK_POLYS = 65_536  # polygons per step of area_m2: bounds the temporary arrays
+
+
+def _edge_terms(lam: FloatArray, phi: FloatArray) -> FloatArray:
+    """Signed area (sr on the authalic sphere) of each edge i → i+1 down to the equator."""
+    sb = _q(np.sin(phi)) / _QP
+    cb = np.sqrt(1 - sb * sb)
+    t = sb / (1 + cb)  # tan(β/2)
+    beta = np.arctan2(sb, cb)
+    dl = np.diff(lam)
+    t1, t2 = t[:-1], t[1:]
+    excess = 2 * np.arctan2(np.tan(dl / 2) * (t1 + t2), 1 + t1 * t2)
+    # geodesic vs great circle: coordinate-plane curvature difference × chord³ / 12
+    db = np.diff(beta)
+    bm = 0.5 * (beta[:-1] + beta[1:])
+    pm = 0.5 * (phi[:-1] + phi[1:])
+    sp, cp = np.sin(pm), np.cos(pm)
+    n2 = _A * _A / (1 - _E2 * sp * sp)
+    p2 = n2 * cp * cp  # squared radius of the parallel
+    cbm, sbm = np.cos(bm), np.sin(bm)
+    dlogp = -_R2 * cbm * sp / (n2 * cp * cp)  # d ln(parallel radius) / dβ
+    k1 = -3 * (np.tan(bm) + dlogp)
+    k2 = p2 * p2 * dlogp / (_R2 * _R2 * cbm * cbm) + sbm * cbm
+    terms: FloatArray = excess + cbm * (db * db * dl * k1 - dl ** 3 * k2) / 12
+    return terms
+
+
+def _ring_areas(lon: FloatArray, lat: FloatArray, starts: _Index, ends: _Index) -> FloatArray:
+    """Signed geodesic area (m²) of each ring ``lon/lat[starts[i]:ends[i]]`` (degrees)."""
+    if len(starts) == 0 or len(lon) < 2:
+        return np.zeros(len(starts), dtype="float64")
+    terms = _edge_terms(np.radians(lon), np.radians(lat))
+    span = np.maximum(np.abs(np.diff(lon)), np.abs(np.diff(lat)))
+    last = ends[:-1] - 1  # the step from one ring's last vertex to the next ring's first
+    terms[last] = 0.0
+    span[last] = 0.0
+    ok = (ends - starts) > 2
+    first = np.minimum(starts, len(terms) - 1)
+    out = np.where(ok, np.add.reduceat(terms, first) * _R2, 0.0)
+    long_ring = ok & (np.maximum.reduceat(span, first) > _LONG_EDGE_DEG)
+    for i in np.flatnonzero(long_ring).tolist():
         s, e = starts[i], ends[i]
-        out[i] = pap(lon[s:e], lat[s:e])[0] if e - s > 2 else 0.0
-
-
-def _ring_areas(lon, lat, starts, ends) -> np.ndarray:
-    """Signed geodesic area of each ring (Karney's algorithm in PROJ), threads over chunks."""
-    n = len(starts)
-    out = np.empty(n, dtype="float64")
-    starts, ends = starts.tolist(), ends.tolist()
-    workers = min(os.cpu_count() or 1, 4, -(-n // _CHUNK))
-    if workers <= 1:
-        _ring_chunk(lon, lat, starts, ends, out, 0, n)
-        return out
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(workers) as pool:
-        jobs = [pool.submit(_ring_chunk, lon, lat, starts, ends, out, lo, min(lo + _CHUNK, n))
-                for lo in range(0, n, _CHUNK)]
-        for j in jobs:
-            j.result()
+        out[i] = _PAP(np.ascontiguousarray(lon[s:e]), np.ascontiguousarray(lat[s:e]))[0]
     return out
 
 
-def area_m2(geoms, crs=None) -> np.ndarray:
+@overload
+def area_m2(geoms: shapely.Geometry, crs: Any = None) -> np.float64: ...
+@overload
+def area_m2(geoms: Any, crs: Any = None) -> FloatArray: ...
+def area_m2(geoms: Any, crs: Any = None) -> np.float64 | FloatArray:
     """Ellipsoidal (CGCS2000 / GRS80) area of each geometry, in square metres.
 
     Parameters
@@ -181,37 +237,54 @@ def area_m2(geoms, crs=None) -> np.ndarray:
     polys, pidx = _polygon_parts(arr[~missing] if missing.any() else arr)
     if missing.any():
         pidx = np.flatnonzero(~missing)[pidx]
-    if len(polys):
-        rings, ridx = shapely.get_rings(polys, return_index=True)
-        is_ext = np.ones(len(rings), dtype=bool)
-        is_ext[1:] = ridx[1:] != ridx[:-1]
-        coords, cidx = shapely.get_coordinates(rings, return_index=True)
-        lon, lat = coords[:, 0], coords[:, 1]
-        tr = _to_lonlat(crs.to_wkt())
-        if tr is not None:
-            lon, lat = tr.transform(lon, lat)
-        if not (np.all(np.isfinite(lon)) and np.all(np.isfinite(lat))):
-            raise CRSError(
-                f"area: some coordinates cannot be transformed from {crs.to_string()} to "
-                "lon/lat; check that the declared CRS is right"
-            )
-        if crs.is_geographic and (np.abs(lat).max(initial=0) > 90 or np.abs(lon).max(initial=0) > 360):
-            raise CRSError(
-                f"area: coordinates up to ({np.abs(lon).max():.0f}, {np.abs(lat).max():.0f}) are "
-                f"not degrees, yet the CRS is {crs.to_string()}; declare the right CRS"
-            )
-        ends = np.searchsorted(cidx, np.arange(len(rings)), side="right")
-        starts = np.concatenate([[0], ends[:-1]])
-        ring_area = _ring_areas(np.array(lon, dtype="float64"), np.array(lat, dtype="float64"),
-                                starts, ends)
-        ring_area = np.abs(ring_area)
-        ring_area[~is_ext] *= -1.0
-        poly_area = np.bincount(ridx, weights=ring_area, minlength=len(polys))
-        out += np.bincount(pidx, weights=poly_area, minlength=len(arr))
+    tr = _to_lonlat(crs.to_wkt())
+    for lo in range(0, len(polys), _CHUNK_POLYS):
+        part = slice(lo, lo + _CHUNK_POLYS)
+        poly_area = _polygon_areas(polys[part], tr, crs)
+        out += np.bincount(pidx[part], weights=poly_area, minlength=len(arr))
     return out[0] if scalar else out
 
 
-def area_mu(geoms, crs=None) -> np.ndarray:
+def _polygon_areas(polys: _Geoms, tr: pyproj.Transformer | None, crs: pyproj.CRS) -> FloatArray:
+    """Area (m²) of each Polygon: exteriors positive, holes subtracted, any orientation."""
+    import shapely
+
+    rings, ridx = shapely.get_rings(polys, return_index=True)
+    is_ext = np.ones(len(rings), dtype=bool)
+    is_ext[1:] = ridx[1:] != ridx[:-1]
+    coords, cidx = shapely.get_coordinates(rings, return_index=True)
+    lon, lat = coords[:, 0], coords[:, 1]
+    if tr is not None:
+        lon, lat = tr.transform(lon, lat)
+    lon, lat = _checked_lonlat(np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64"), crs)
+    ends = np.searchsorted(cidx, np.arange(len(rings)), side="right")
+    starts = np.concatenate([[0], ends[:-1]])
+    ring_area = np.abs(_ring_areas(lon, lat, starts, ends))
+    ring_area[~is_ext] *= -1.0
+    # numpy's stubs type every bincount as intp; with float weights it is float64
+    return np.bincount(ridx, weights=ring_area, minlength=len(polys))  # type: ignore[return-value]
+
+
+def _checked_lonlat(lon: FloatArray, lat: FloatArray, crs: pyproj.CRS) -> tuple[FloatArray, FloatArray]:
+    """The lon/lat arrays, or a CRSError if the declared CRS cannot have produced them."""
+    if not (np.all(np.isfinite(lon)) and np.all(np.isfinite(lat))):
+        raise CRSError(
+            f"area: some coordinates cannot be transformed from {crs.to_string()} to "
+            "lon/lat; check that the declared CRS is right"
+        )
+    if crs.is_geographic and (np.abs(lat).max(initial=0) > 90 or np.abs(lon).max(initial=0) > 360):
+        raise CRSError(
+            f"area: coordinates up to ({np.abs(lon).max():.0f}, {np.abs(lat).max():.0f}) are "
+            f"not degrees, yet the CRS is {crs.to_string()}; declare the right CRS"
+        )
+    return lon, lat
+
+
+@overload
+def area_mu(geoms: shapely.Geometry, crs: Any = None) -> float: ...
+@overload
+def area_mu(geoms: Any, crs: Any = None) -> FloatArray: ...
+def area_mu(geoms: Any, crs: Any = None) -> float | FloatArray:
     """Ellipsoidal area in 亩 (1 亩 = 2000/3 m²); same arguments as :func:`area_m2`.
 
     Examples
@@ -220,4 +293,5 @@ def area_mu(geoms, crs=None) -> np.ndarray:
     >>> round(float(area_mu(box(500_000, 5_000_000, 500_100, 5_000_100), crs="EPSG:4550")), 6)
     15.0
     """
-    return m2_to_mu(area_m2(geoms, crs=crs))
+    m2: np.float64 | FloatArray = area_m2(geoms, crs=crs)
+    return m2_to_mu(m2)

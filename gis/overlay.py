@@ -59,7 +59,8 @@ class Pieces:
     region: Geoms  # zone code, or the ``outside`` marker
     area: npt.NDArray[np.float64]  # in the unit of the area function given
     regions: list[str] = field(default_factory=list)  # all region codes, in order
-    region_idx: npt.NDArray[np.intp] | None = None  # index of each piece's region in ``regions``
+    region_idx: npt.NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    """Index of each piece's region in ``regions`` (set by :meth:`index_regions`)."""
 
     def index_regions(self, regions: list[str]) -> Pieces:
         """Number the regions in the order of ``regions`` (:attr:`region_idx`)."""
@@ -112,8 +113,11 @@ def split_by_zones(P: Geoms, parcel_area: npt.NDArray[np.float64], tiles: Geoms,
                           np.zeros(0, dtype="float64"))
         return Pieces(P.copy(), np.arange(n), np.full(n, outside, dtype=object), parcel_area.copy())
     shapely.prepare(tiles)
-    pi, ti = shapely.STRtree(tiles).query(P, predicate="intersects")
+    pi, ti = shapely.STRtree(tiles).query(P)  # boxes first: most parcels lie inside one tile
     whole = shapely.contains_properly(tiles[ti], P[pi])
+    meets = whole.copy()
+    meets[~whole] = shapely.intersects(tiles[ti[~whole]], P[pi[~whole]])
+    pi, ti, whole = pi[meets], ti[meets], whole[meets]
     geom = np.empty(len(pi), dtype=object)
     cut_area = np.empty(len(pi), dtype="float64")
     geom[whole] = P[pi[whole]]

@@ -19,7 +19,14 @@ How it is computed (vectorised shapely 2, no loop of parcels over parcels):
 3. per target, an STRtree of its pieces finds the pairs whose interiors overlap; pieces
    in no such pair add their own area, the others are merged with ``union_all`` per
    county and stage;
-4. every area is ellipsoidal, from :func:`gis.area.area_m2` (GRS80 = CGCS2000).
+4. every area is ellipsoidal, from :func:`gis.area.area_m2` (GRS80 = CGCS2000);
+5. the overlapping pairs of each category are found once (one STRtree query) and shared
+   by its targets, baselines and the double-declared flag;
+6. steps 1–5 run on whole categories at a time, parts of about ``_PART_PARCELS``
+   parcels: every selection lies within one category, so only one part's EPSG:4550
+   geometry, pieces and pairs are in memory at once (1,000,000 parcels need ~0.3 GB
+   beyond the parcels themselves, and memory does not grow with the registry beyond
+   the largest part).
 
 Examples
 --------
@@ -50,20 +57,32 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from dataclasses import dataclass, field, replace
-from functools import partial
-from typing import Any, Callable
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .area import area_m2
 from .crs import GK_CM123
 from .errors import ConfigError, InputError, MissingCRSError
-from .quality import area_gap, overlap_pairs
-from .targets import AreaTarget, TargetSet
-from .units import convert, m2_to_mu, mu_to_wan_mu
+from .overlay import Pieces as _Pieces
+from .overlay import split_by_zones, tile_zones
+from .quality import AREA_TOLERANCE, area_gap, overlap_pairs
+from .targets import AreaTarget, Baseline, CountTarget, TargetSet
+from .units import FloatArray, convert, m2_to_mu, mu_to_wan_mu
+
+if TYPE_CHECKING:
+    from .coverage import GeomArray
 
 log = logging.getLogger(__name__)
+
+_Index: TypeAlias = npt.NDArray[np.intp]
+"""Positions: of parcels, pieces, regions, sites; also stage numbers."""
+_Mask: TypeAlias = npt.NDArray[np.bool_]
+_Row: TypeAlias = dict[str, Any]
+"""One row of a result table, column name to value."""
 
 __all__ = ["progress", "Progress", "ProgressOptions", "OUTSIDE_CITY", "STAGES", "PIPELINE_STATUSES"]
 
@@ -110,7 +129,8 @@ class Progress:
         cols = ["name", "target_wan_mu", "achieved_wan_mu", "percent", "under_construction_wan_mu",
                 "planned_wan_mu", "remaining_wan_mu", "pace", "status"]
         head = f"<p><b>{self.targets.city_name_en} {self.targets.year}</b>, as of {self.as_of.isoformat()}</p>"
-        return head + self.summary[cols].to_html(index=False, float_format=lambda v: f"{v:,.2f}")
+        table: str = self.summary[cols].to_html(index=False, float_format=lambda v: f"{v:,.2f}")
+        return head + table
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The DataFrames by name, in reading order."""
@@ -145,112 +165,43 @@ class Progress:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _geoms(gs) -> np.ndarray:
+def _geoms(gs: Any) -> GeomArray:
     return np.asarray(gs.array if hasattr(gs, "array") else gs, dtype=object)
 
 
-def _to_gk(gdf, what: str) -> np.ndarray:
+_STEP = 131_072  # geometries per step of a reprojection: bounds its temporary arrays
+
+
+def _check_crs(gdf: Any, what: str) -> None:
     if gdf.crs is None:
         raise MissingCRSError(
             f"{what} has no CRS; set it first, e.g. gdf.set_crs('EPSG:4490') for lon/lat"
         )
-    return _geoms(gdf.geometry.to_crs(GK))
 
 
-def _area_gk(geoms) -> np.ndarray:
+def _to_gk(gdf: Any, what: str) -> GeomArray:
+    """The geometries in EPSG:4550, reprojected in steps (the same transform as ``to_crs``)."""
+    import pyproj
+    import shapely
+
+    _check_crs(gdf, what)
+    geoms = _geoms(gdf.geometry)
+    if pyproj.CRS(gdf.crs).equals(GK):
+        same: GeomArray = geoms.copy()
+        return same
+    tr = pyproj.Transformer.from_crs(gdf.crs, GK, always_xy=True)
+    out = np.empty(len(geoms), dtype=object)
+    for lo in range(0, len(geoms), _STEP):
+        out[lo:lo + _STEP] = shapely.transform(geoms[lo:lo + _STEP],
+                                               lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+    return out
+
+
+def _area_gk(geoms: GeomArray | list[Any]) -> FloatArray:
     geoms = np.asarray(geoms, dtype=object)
     if len(geoms) == 0:
         return np.zeros(0)
-    return np.asarray(area_m2(geoms, crs=GK), dtype="float64")
-
-
-def _tiles(county_geoms: np.ndarray, codes: np.ndarray, tile_m: float):
-    """Cut each county into square tiles so later intersections stay small."""
-    import shapely
-
-    out_g, out_c = [], []
-    for g, code in zip(county_geoms, codes, strict=True):
-        if g is None or shapely.is_empty(g):
-            continue
-        x0, y0, x1, y1 = shapely.bounds(g)
-        nx = max(1, int(np.ceil((x1 - x0) / tile_m)))
-        ny = max(1, int(np.ceil((y1 - y0) / tile_m)))
-        if nx * ny == 1:
-            out_g.append(np.array([g], dtype=object))
-            out_c.append(np.array([code], dtype=object))
-            continue
-        xs = x0 + np.arange(nx) * tile_m
-        ys = y0 + np.arange(ny) * tile_m
-        gx, gy = np.meshgrid(xs, ys)
-        gx, gy = gx.ravel(), gy.ravel()
-        boxes = shapely.box(gx, gy, np.minimum(gx + tile_m, x1), np.minimum(gy + tile_m, y1))
-        clipped = shapely.intersection(g, boxes)
-        ok = ~shapely.is_empty(clipped) & (shapely.area(clipped) > 0)
-        out_g.append(clipped[ok])
-        out_c.append(np.full(int(ok.sum()), code, dtype=object))
-    if not out_g:
-        return np.zeros(0, dtype=object), np.zeros(0, dtype=object)
-    return np.concatenate(out_g), np.concatenate(out_c)
-
-
-@dataclass
-class _Pieces:
-    geom: np.ndarray  # EPSG:4550
-    parcel: np.ndarray  # index into the parcel arrays
-    region: np.ndarray  # county code or OUTSIDE_CITY
-    area: np.ndarray  # ellipsoidal m²
-    regions: list = field(default_factory=list)  # all region codes, in order
-    region_idx: np.ndarray = None  # index of each piece's region in ``regions``
-
-    def index_regions(self, regions: list[str]) -> "_Pieces":
-        self.regions = list(regions)
-        self.region_idx = pd.Index(self.regions, dtype=object).get_indexer(
-            pd.Index(self.region, dtype=object)).astype(int) if len(self.region) else np.zeros(0, int)
-        return self
-
-
-def _split_by_county(P: np.ndarray, parcel_area: np.ndarray, tiles: np.ndarray, tile_code: np.ndarray) -> _Pieces:
-    import shapely
-
-    n = len(P)
-    if len(tiles) == 0 or n == 0:
-        return _Pieces(P.copy(), np.arange(n), np.full(n, OUTSIDE_CITY, dtype=object), parcel_area.copy())
-    shapely.prepare(tiles)
-    tree = shapely.STRtree(tiles)
-    pi, ti = tree.query(P, predicate="intersects")
-    whole = shapely.contains_properly(tiles[ti], P[pi])
-    geom = np.empty(len(pi), dtype=object)
-    area = np.empty(len(pi), dtype="float64")
-    geom[whole] = P[pi[whole]]
-    area[whole] = parcel_area[pi[whole]]
-    cut = ~whole
-    if cut.any():
-        geom[cut] = shapely.intersection(P[pi[cut]], tiles[ti[cut]])
-        area[cut] = _area_gk(geom[cut])
-    keep = area > 0
-    pi, ti, geom, area = pi[keep], ti[keep], geom[keep], area[keep]
-    inside = np.bincount(pi, weights=area, minlength=n)
-    outside = parcel_area - inside
-    # what is left outside every county (e.g. a parcel over the city boundary)
-    tol = np.maximum(1e-7 * parcel_area, 0.01)  # m²: rounding of the intersections
-    out_idx = np.flatnonzero(outside > tol)
-    extra_g, extra_a = [], []
-    if len(out_idx):
-        order = np.argsort(pi, kind="stable")
-        starts = np.searchsorted(pi[order], out_idx, side="left")
-        ends = np.searchsorted(pi[order], out_idx, side="right")
-        for k, s, e in zip(out_idx, starts, ends, strict=True):
-            inner = geom[order[s:e]]
-            g = P[k] if e == s else shapely.difference(P[k], shapely.union_all(inner))
-            extra_g.append(g)
-        extra_a = _area_gk(extra_g)
-    geoms = np.concatenate([geom, np.array(extra_g, dtype=object)]) if len(out_idx) else geom
-    return _Pieces(
-        geom=geoms,
-        parcel=np.concatenate([pi, out_idx]),
-        region=np.concatenate([tile_code[ti], np.full(len(out_idx), OUTSIDE_CITY, dtype=object)]),
-        area=np.concatenate([area, np.asarray(extra_a, dtype="float64")]),
-    )
+    return np.asarray(area_m2(geoms, crs=GK), dtype=np.float64)
 
 
 def _status(achieved: float, target: float, comparator: str, tol: float) -> str:
@@ -262,27 +213,32 @@ def _status(achieved: float, target: float, comparator: str, tol: float) -> str:
 class _Coded:
     """A string column as integer codes, for fast repeated selections."""
 
-    def __init__(self, values: np.ndarray):
+    codes: _Index
+    uniques: Any  # pandas.Index
+    pos: dict[Any, int]
+
+    def __init__(self, values: GeomArray) -> None:
         self.codes, self.uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
         self.pos = {v: i for i, v in enumerate(self.uniques)}
 
-    def take(self, rows: np.ndarray) -> "_Coded":
+    def take(self, rows: _Index) -> "_Coded":
         out = object.__new__(_Coded)
         out.codes, out.uniques, out.pos = self.codes[rows], self.uniques, self.pos
         return out
 
-    def isin(self, values) -> np.ndarray:
-        lut = np.zeros(len(self.uniques) + 1, dtype=bool)  # last slot: missing (-1)
+    def isin(self, values: Iterable[Any]) -> _Mask:
+        lut: _Mask = np.zeros(len(self.uniques) + 1, dtype=bool)  # last slot: missing (-1)
         for v in values:
             if v in self.pos:
                 lut[self.pos[v]] = True
         return lut[self.codes]
 
-    def eq(self, value) -> np.ndarray:
-        return self.codes == self.pos.get(value, -2)
+    def eq(self, value: Any) -> _Mask:
+        hit: _Mask = self.codes == self.pos.get(value, -2)
+        return hit
 
 
-def _stage_of(statuses: "_Coded", achieved: tuple[str, ...]) -> np.ndarray:
+def _stage_of(statuses: "_Coded", achieved: tuple[str, ...]) -> _Index:
     """0 achieved, 1 under construction, 2 planned, -1 not counted at all."""
     lut = np.full(len(statuses.uniques) + 1, -1, dtype=int)
     for lv, names in ((2, PIPELINE_STATUSES["planned"]), (1, PIPELINE_STATUSES["under_construction"]), (0, achieved)):
@@ -292,7 +248,7 @@ def _stage_of(statuses: "_Coded", achieved: tuple[str, ...]) -> np.ndarray:
     return lut[statuses.codes]
 
 
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _components(n: int, a: _Index, b: _Index) -> _Index:
     """Connected-component label of each of ``n`` items linked by the pairs (a, b)."""
     if not len(a):
         return np.arange(n)
@@ -300,79 +256,144 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     from scipy.sparse.csgraph import connected_components
 
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+    labels: _Index = connected_components(graph, directed=False)[1]
+    return labels
 
 
-def _cum_union(g, ar, st, grp, n_grp, a, b, touching_same_group: bool = False) -> np.ndarray:
-    """Union area (m²) per group and cumulative stage (≤ 0, ≤ 1, ≤ 2): array (n_grp, 3).
+@dataclass(frozen=True)
+class _Overlaps:
+    """Pairs ``(a, b)``, ``a < b``, of pieces whose interiors overlap, and each overlap's m²
+    (``None``: not computed yet)."""
 
-    ``a, b`` are the pairs of pieces whose interiors overlap (always within one group).
-    Pieces that overlap nothing add their own area; overlapping pairs that form a
-    component of two add ``a + b − a∩b`` (one vectorised intersection); only larger
-    components are merged with ``union_all``. With ``touching_same_group`` (sites: pieces
-    that touch are in one group by construction) one union serves all groups, otherwise
-    one per group and stage.
+    a: _Index
+    b: _Index
+    area: FloatArray | None = None
+
+    @classmethod
+    def of(cls, geoms: GeomArray) -> "_Overlaps":
+        """The overlapping pairs of ``geoms`` (one STRtree query), without their areas."""
+        a, b = overlap_pairs(geoms)
+        return cls(a, b)
+
+    def take(self, keep: _Mask, renumber: _Index | None = None) -> "_Overlaps":
+        """The pairs where ``keep``, their piece numbers mapped through ``renumber``."""
+        a, b = self.a[keep], self.b[keep]
+        if renumber is not None:
+            a, b = renumber[a], renumber[b]
+        return _Overlaps(a, b, None if self.area is None else self.area[keep])
+
+    @staticmethod
+    def concat(parts: list[_Overlaps]) -> _Overlaps:
+        """The pairs of all ``parts``, which carry their areas, as one."""
+        if not parts:
+            return _Overlaps(np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+        areas = [p.area for p in parts if p.area is not None]
+        assert len(areas) == len(parts), "a category's pairs carry their overlap areas"
+        return _Overlaps(np.concatenate([p.a for p in parts]), np.concatenate([p.b for p in parts]),
+                         np.concatenate(areas))
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """Pieces to merge: EPSG:4550 geometry, m², stage (0, 1, 2) and group (county or site)."""
+
+    geom: GeomArray
+    area: FloatArray
+    stage: _Index
+    group: _Index
+    n_group: int
+
+
+def _cum_union(sel: _Selection, pairs: _Overlaps, *, touching_same_group: bool = False) -> FloatArray:
+    """Union area (m²) per group and cumulative stage (≤ 0, ≤ 1, ≤ 2): array (n_group, 3).
+
+    ``pairs`` are the pieces whose interiors overlap (always within one group). Pieces
+    that overlap nothing add their own area; overlapping pairs that form a component of
+    two add ``a + b − a∩b``; only larger components are merged with ``union_all``. With
+    ``touching_same_group`` (sites: pieces that touch are in one group by construction)
+    one union serves all groups, otherwise one per group and stage.
     """
-    import shapely
-
-    out = np.zeros((n_grp, 3))
-    n = len(g)
-    if n == 0:
+    out = np.zeros((sel.n_group, 3))
+    if len(sel.geom) == 0:
         return out
-    comp = _components(n, a, b)
+    comp = _components(len(sel.geom), pairs.a, pairs.b)
     csize = np.bincount(comp)[comp]
     lone = csize == 1
     for lv in range(3):
-        m = lone & (st <= lv)
-        out[:, lv] += np.bincount(grp[m], weights=ar[m], minlength=n_grp)
-    pair = csize[a] == 2
-    if pair.any():
-        pa, pb = a[pair], b[pair]
-        ov = _area_gk(shapely.intersection(g[pa], g[pb]))
-        for lv in range(3):
-            ia, ib = st[pa] <= lv, st[pb] <= lv
-            val = np.where(ia, ar[pa], 0.0) + np.where(ib, ar[pb], 0.0) - np.where(ia & ib, ov, 0.0)
-            out[:, lv] += np.bincount(grp[pa], weights=val, minlength=n_grp)
+        m = lone & (sel.stage <= lv)
+        out[:, lv] += np.bincount(sel.group[m], weights=sel.area[m], minlength=sel.n_group)
+    _add_twins(out, sel, pairs.take(csize[pairs.a] == 2))
     big = csize >= 3
     if big.any():
-        if touching_same_group:
-            big_idx = np.flatnonzero(big)
-            tree = shapely.STRtree(g[big_idx])
-            for lv in range(3):
-                m = big & (st <= lv)
-                if not m.any():
-                    continue
-                parts = shapely.get_parts(shapely.union_all(g[m]))
-                hit, piece = tree.query(shapely.point_on_surface(parts), predicate="intersects")
-                first = np.unique(hit, return_index=True)[1]
-                hit, piece = hit[first], big_idx[piece[first]]
-                out[:, lv] += np.bincount(grp[piece], weights=_area_gk(parts[hit]), minlength=n_grp)
-        else:
-            merged, where = [], []
-            for gi in np.unique(grp[big]):
-                for lv in range(3):
-                    m = big & (grp == gi) & (st <= lv)
-                    if m.any():
-                        merged.append(shapely.union_all(g[m]))
-                        where.append((gi, lv))
-            for (gi, lv), v in zip(where, _area_gk(merged), strict=True):
-                out[gi, lv] += v
+        (_add_big_sites if touching_same_group else _add_big_groups)(out, sel, big)
     return out
 
 
-def _stage_areas(pieces: _Pieces, sel: np.ndarray, stage: np.ndarray, regions: list[str]):
-    """Per region: union area (m²) of stage ≤ 0, ≤ 1, ≤ 2, from the selected pieces."""
-    g, st = pieces.geom[sel], stage[sel]
-    a, b = overlap_pairs(g)
+def _add_twins(out: FloatArray, sel: _Selection, twins: _Overlaps) -> None:
+    """Components of two pieces: ``a + b − a∩b`` per stage (one vectorised intersection)."""
+    import shapely
+
+    if not len(twins.a):
+        return
+    pa, pb, ar, st = twins.a, twins.b, sel.area, sel.stage
+    ov = twins.area if twins.area is not None else _area_gk(shapely.intersection(sel.geom[pa], sel.geom[pb]))
+    for lv in range(3):
+        ia, ib = st[pa] <= lv, st[pb] <= lv
+        val = np.where(ia, ar[pa], 0.0) + np.where(ib, ar[pb], 0.0) - np.where(ia & ib, ov, 0.0)
+        out[:, lv] += np.bincount(sel.group[pa], weights=val, minlength=sel.n_group)
+
+
+def _add_big_sites(out: FloatArray, sel: _Selection, big: _Mask) -> None:
+    """Larger components of sites: one union per stage, each part credited to its site."""
+    import shapely
+
+    big_idx = np.flatnonzero(big)
+    tree = shapely.STRtree(sel.geom[big_idx])
+    for lv in range(3):
+        m = big & (sel.stage <= lv)
+        if not m.any():
+            continue
+        parts = shapely.get_parts(shapely.union_all(sel.geom[m]))
+        hit, piece = tree.query(shapely.point_on_surface(parts), predicate="intersects")
+        first = np.unique(hit, return_index=True)[1]
+        hit, piece = hit[first], big_idx[piece[first]]
+        out[:, lv] += np.bincount(sel.group[piece], weights=_area_gk(parts[hit]), minlength=sel.n_group)
+
+
+def _add_big_groups(out: FloatArray, sel: _Selection, big: _Mask) -> None:
+    """Larger components: one ``union_all`` per group and stage."""
+    import shapely
+
+    merged: list[Any] = []
+    where: list[tuple[int, int]] = []
+    for gi in np.unique(sel.group[big]):
+        for lv in range(3):
+            m = big & (sel.group == gi) & (sel.stage <= lv)
+            if m.any():
+                merged.append(shapely.union_all(sel.geom[m]))
+                where.append((gi, lv))
+    for (gi, lv), v in zip(where, _area_gk(merged), strict=True):
+        out[gi, lv] += v
+
+
+def _stage_areas(view: "_PieceView", sel: _Mask, stage: _Index,
+                 regions: list[str]) -> tuple[dict[str, list[float]], int]:
+    """Per region: union area (m²) of stage ≤ 0, ≤ 1, ≤ 2, from the selected pieces.
+
+    The overlapping pairs come from the category's pairs (:meth:`_PieceView.pairs`): the
+    pairs of a selection are the category's pairs with both pieces selected.
+    """
+    pieces = view.pieces
     grp = pieces.region_idx[sel]
-    same = grp[a] == grp[b]  # pieces of two counties can only meet in rounding slivers
-    a, b = a[same], b[same]
-    out = _cum_union(g, pieces.area[sel], st, grp, len(pieces.regions), a, b)
+    local = np.cumsum(sel) - 1
+    pairs = _Overlaps.concat([ov.take(sel[ov.a] & sel[ov.b], local) for ov in view.pairs_of(sel)])
+    pairs = pairs.take(grp[pairs.a] == grp[pairs.b])  # two counties meet only in rounding slivers
+    out = _cum_union(_Selection(pieces.geom[sel], pieces.area[sel], stage[sel], grp, len(pieces.regions)), pairs)
     pos = {r: i for i, r in enumerate(pieces.regions)}
-    return {r: out[pos[r]].tolist() for r in regions}, len(a)
+    return {r: out[pos[r]].tolist() for r in regions}, len(pairs.a)
 
 
-def _sites(geoms: np.ndarray, areas: np.ndarray, gap_m: float) -> tuple[np.ndarray, np.ndarray]:
+def _sites(geoms: GeomArray, areas: FloatArray, gap_m: float) -> tuple[_Index, FloatArray]:
     """Group pieces into sites (pieces closer than ``gap_m`` belong together).
 
     Returns the site number of each piece and the area of each site in 亩 (the union of
@@ -388,13 +409,17 @@ def _sites(geoms: np.ndarray, areas: np.ndarray, gap_m: float) -> tuple[np.ndarr
     keep = na < nb
     member = _components(n, na[keep], nb[keep])
     member = np.unique(member, return_inverse=True)[1]
-    a, b = overlap_pairs(geoms)
-    out = _cum_union(geoms, areas, np.zeros(n, dtype=int), member, int(member.max()) + 1, a, b,
-                     touching_same_group=True)
+    sel = _Selection(geoms, areas, np.zeros(n, dtype=int), member, int(member.max()) + 1)
+    out = _cum_union(sel, _Overlaps.of(geoms), touching_same_group=True)
     return member, m2_to_mu(out[:, 0])
 
 
-def _site_rows(cached, t, pieces: _Pieces, codes, idx) -> list[dict]:
+_SiteCache: TypeAlias = tuple[_Index, FloatArray, _Mask, int]
+"""Sites of one selection: site of each piece, site areas (亩), the selection, first row."""
+
+
+def _site_rows(cached: _SiteCache, t: CountTarget, pieces: _Pieces, codes: GeomArray,
+               idx: _Index) -> list[_Row]:
     """One row per site, largest first: area, main county, member projects."""
     member, s_area, m, _ = cached
     if not len(s_area):
@@ -413,7 +438,7 @@ def _site_rows(cached, t, pieces: _Pieces, codes, idx) -> list[dict]:
     return rows
 
 
-def _site_members(site: np.ndarray, code: np.ndarray) -> dict:
+def _site_members(site: _Index, code: GeomArray) -> dict[int, str]:
     """Each site's distinct project codes, sorted and comma-joined (one sort, no per-site set)."""
     if not len(site):
         return {}
@@ -481,7 +506,7 @@ class ProgressOptions:
 
     year: int | None = None
     lang: str = "zh"
-    gap_tolerance: float = 0.05
+    gap_tolerance: float = AREA_TOLERANCE
     min_flag_mu: float = 1.0
     site_gap_m: float = 10.0
     tile_m: float = 10_000.0
@@ -489,11 +514,11 @@ class ProgressOptions:
 
 
 def progress(
-    parcels,
+    parcels: Any,
     targets: TargetSet,
-    counties,
+    counties: Any,
     as_of: _dt.date | str | None = None,
-    protected_areas=None,
+    protected_areas: Any = None,
     options: ProgressOptions | None = None,
     **settings: Any,
 ) -> Progress:
@@ -558,22 +583,149 @@ def progress(
     county_codes = _check_inputs(parcels, targets, counties)
     parcels = parcels.reset_index(drop=True)
     reg = _Registry.of(parcels)
-    used = _used_parcels(parcels, reg, targets)
-    pieces = _county_pieces(used, counties, county_codes, opts.tile_m)
-    view = _PieceView.of(pieces, used.idx, reg, county_codes)
-    flags = partial(_flags, parcels, reg, used, pieces, protected_areas, opts)
-    (summary, by_county), n_pairs, flags_df = _run_area_targets(targets.area_targets, view, as_of, opts, flags)
-    counts, sites = _count_targets(targets.count_targets, view, reg.codes, used.idx, opts.lang, opts.site_gap_m)
-    baselines = _baselines(targets.baselines, view, opts.lang)
-    not_tracked = _not_tracked(targets, opts.lang)
-    info = _info(parcels, used, pieces, n_pairs, opts.lang)
-    return Progress(summary, by_county, counts, sites, flags_df, baselines, not_tracked, as_of, targets, info)
+    run = _Run(parcels, reg, targets, county_codes, _county_tiles(counties, county_codes, opts.tile_m),
+               protected_areas, opts, as_of)
+    parts = [_progress_part(run, cats) for cats in _category_parts(reg, targets)]
+    summary, by_county = _area_tables(*_in_target_order(parts, targets.area_targets))
+    counts, sites = _counts_in_order(parts, targets.count_targets)
+    baselines = _in_order([p.baselines for p in parts], [b.key for b in targets.baselines], _BASE_COLS)
+    flags_df = _flags_in_order(reg, parts)
+    info = _info(parcels, parts, opts.lang)
+    return Progress(summary, by_county, counts, sites, flags_df, baselines, _not_tracked(targets, opts.lang),
+                    as_of, targets, info)
+
+
+# ------------------------------------------------------- parts: whole categories at a time
+
+_PART_PARCELS = 200_000
+"""Parcels are computed in parts of whole categories, about this many parcels each. Every
+selection of a target, a baseline or a flag lies within one category, so the parts are
+independent, and only one part's EPSG:4550 geometry, pieces and overlap pairs are in
+memory at a time: peak memory grows with the largest part, not with the registry."""
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every part of one :func:`progress` call shares."""
+
+    parcels: Any
+    reg: "_Registry"
+    targets: TargetSet
+    county_codes: list[str]
+    tiles: tuple[GeomArray, GeomArray]  # county tiles (EPSG:4550) and their county codes
+    protected_areas: Any
+    opts: ProgressOptions
+    as_of: _dt.date
+
+
+@dataclass
+class _Part:
+    """The results of one part: rows of the area targets, counts, sites, baselines, flags."""
+
+    summary_rows: list[_Row]
+    county_rows: list[_Row]
+    counts: pd.DataFrame
+    sites: pd.DataFrame
+    baselines: pd.DataFrame
+    flags: pd.DataFrame  # with ``_row``, the parcel-table row of each flag
+    used_idx: _Index
+    n_pieces: int
+    n_pairs: int
+
+
+def _category_parts(reg: "_Registry", targets: TargetSet) -> list[list[str]]:
+    """The wanted categories in parts of about :data:`_PART_PARCELS` parcels, in order of
+    first appearance (categories without parcels go with the last part)."""
+    every: tuple[AreaTarget | CountTarget | Baseline, ...] = (*targets.area_targets, *targets.count_targets,
+                                                              *targets.baselines)
+    wanted = {t.category for t in every}
+    cats = reg.category[~reg.no_geom]
+    cats = cats[reg.coded_category.isin(wanted)[~reg.no_geom]]
+    uniq, first, counts = np.unique(cats, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    sizes = dict(zip(uniq[order].tolist(), counts[order].tolist(), strict=True))
+    parts: list[list[str]] = [[]]
+    n = 0
+    for cat, k in sizes.items():
+        if parts[-1] and n + k > _PART_PARCELS:
+            parts.append([])
+            n = 0
+        parts[-1].append(cat)
+        n += int(k)
+    parts[-1].extend(sorted(wanted - set(sizes)))
+    return parts
+
+
+def _progress_part(run: _Run, cats: list[str]) -> _Part:
+    """Select, reproject, split by county, find overlaps, then every target, baseline and
+    flag of the categories ``cats``."""
+    t = run.targets
+    mine = set(cats)
+    used = _used_parcels(run.parcels, run.reg, mine)
+    pieces = split_by_zones(used.geom, used.area, *run.tiles, area=_area_gk,
+                            outside=OUTSIDE_CITY).index_regions(run.county_codes + [OUTSIDE_CITY])
+    view = _PieceView.of(pieces, used.idx, run.reg, run.county_codes).find_pairs(run.opts.workers)
+    flags = partial(_flags, run.parcels, run.reg, used, view, run.protected_areas, run.opts)
+    (srows, crows), n_pairs, flags_df = _run_area_targets([a for a in t.area_targets if a.category in mine], view,
+                                                          run.as_of, run.opts, flags)
+    counts, sites = _count_targets([c for c in t.count_targets if c.category in mine], view, run.reg.codes,
+                                   used.idx, run.opts.lang, run.opts.site_gap_m)
+    baselines = _baselines([b for b in t.baselines if b.category in mine], view, run.opts.lang)
+    return _Part(srows, crows, counts, sites, baselines, flags_df, used.idx, len(pieces.geom), n_pairs)
+
+
+def _in_target_order(parts: list[_Part], area_targets: tuple[AreaTarget, ...]) -> tuple[list[_Row], list[_Row]]:
+    """Summary and county rows of all parts, in the order of the targets file."""
+    order = {t.key: i for i, t in enumerate(area_targets)}
+    summary = sorted((r for p in parts for r in p.summary_rows), key=lambda r: order[r["key"]])
+    county = sorted((r for p in parts for r in p.county_rows), key=lambda r: order[r["key"]])  # stable
+    return summary, county
+
+
+def _in_order(frames: list[pd.DataFrame], keys: list[str], columns: list[str]) -> pd.DataFrame:
+    """The rows of all parts (one per key) in the order of ``keys``."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    df = pd.concat(frames, ignore_index=True)
+    pos = {k: i for i, k in enumerate(keys)}
+    return df.iloc[np.argsort(df["key"].map(pos).to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def _counts_in_order(parts: list[_Part], count_targets: tuple[CountTarget, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counts in the order of the targets; sites in the order their first target found them."""
+    counts = _in_order([p.counts for p in parts], [t.key for t in count_targets], _COUNT_COLS)
+    frames = [p.sites for p in parts if len(p.sites)]
+    if not frames:
+        return counts, pd.DataFrame(columns=_SITE_COLS)
+    sites = pd.concat(frames, ignore_index=True)
+    first: dict[tuple[str, int], int] = {}
+    for i, t in enumerate(count_targets):
+        first.setdefault((t.category, t.year), i)
+    key = [first.get((c, y), len(first)) for c, y in zip(sites["category"], sites["year"], strict=True)]
+    return counts, sites.iloc[np.argsort(np.asarray(key), kind="stable")].reset_index(drop=True)
+
+
+_FLAG_ORDER = ("no_geometry", "double_declared", "outside_city", "in_protected_area", "area_gap")
+
+
+def _flags_in_order(reg: "_Registry", parts: list[_Part]) -> pd.DataFrame:
+    """All flags: by kind; double declarations by category, the others by parcel row."""
+    nogeo = _FlagFrames(reg, np.zeros(0, dtype=object))
+    nogeo.add(np.flatnonzero(reg.no_geom), "no_geometry", detail="no geometry: not counted")
+    frames = [f for f in (nogeo.table(keep_row=True), *(p.flags for p in parts)) if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=FLAG_COLS)
+    df = pd.concat(frames, ignore_index=True)
+    kind = df["flag"].map({k: i for i, k in enumerate(_FLAG_ORDER)}).to_numpy()
+    within = np.where(df["flag"].to_numpy() == "double_declared", np.arange(len(df)), df["_row"].to_numpy())
+    return df.iloc[np.lexsort((within, kind))].reset_index(drop=True).reindex(columns=FLAG_COLS)
 
 
 # ------------------------------------------------------------------- the steps of progress
 
 
-def _check_inputs(parcels, targets: TargetSet, counties) -> list[str]:
+def _check_inputs(parcels: Any, targets: TargetSet, counties: Any) -> list[str]:
     """Required columns and target scopes; returns the county codes of the county layer."""
     missing = [c for c in REQUIRED if c not in parcels.columns]
     if missing:
@@ -598,14 +750,24 @@ def _check_inputs(parcels, targets: TargetSet, counties) -> list[str]:
 class _Registry:
     """The parcel columns progress reads, as arrays (one row per parcel of the table)."""
 
-    codes: np.ndarray
-    category: np.ndarray
-    status: np.ndarray
-    year: np.ndarray  # float64, NaN where missing
-    no_geom: np.ndarray
+    codes: GeomArray
+    category: GeomArray
+    status: GeomArray
+    year: FloatArray  # NaN where missing
+    no_geom: _Mask
+
+    @cached_property
+    def coded_category(self) -> "_Coded":
+        """``category`` as integer codes (factorised once)."""
+        return _Coded(self.category)
+
+    @cached_property
+    def coded_status(self) -> "_Coded":
+        """``status`` as integer codes (factorised once)."""
+        return _Coded(self.status)
 
     @classmethod
-    def of(cls, parcels) -> "_Registry":
+    def of(cls, parcels: Any) -> "_Registry":
         """The arrays of a parcel table with a fresh 0..n-1 index."""
         geo = parcels.geometry
         codes = (
@@ -615,41 +777,55 @@ class _Registry:
         )
         return cls(
             codes=codes,
-            category=parcels["category"].astype(str).to_numpy(),
-            status=parcels["status"].astype(str).to_numpy(),
+            category=_few_strings(parcels["category"]),
+            status=_few_strings(parcels["status"]),
             year=pd.to_numeric(parcels["year"], errors="coerce").astype("float64").to_numpy(),
             no_geom=(geo.isna() | geo.is_empty).to_numpy(),
         )
+
+
+def _few_strings(column: pd.Series) -> GeomArray:
+    """A text column with few distinct values as an object array that shares one Python
+    string per value (8 bytes a row, not a new string per row)."""
+    codes, uniques = pd.factorize(column.astype(str), use_na_sentinel=False)
+    shared: GeomArray = np.asarray(uniques, dtype=object)[codes]
+    return shared
 
 
 @dataclass(frozen=True)
 class _Used:
     """The parcels of a category some target counts: EPSG:4550, valid, ellipsoidal m²."""
 
-    idx: np.ndarray  # rows of the parcel table
-    geom: np.ndarray
-    area: np.ndarray
+    idx: _Index  # rows of the parcel table
+    geom: GeomArray
+    area: FloatArray
 
 
-def _used_parcels(parcels, reg: _Registry, targets: TargetSet) -> _Used:
-    """Select the parcels with a geometry and a wanted category; reproject them once."""
+def _used_parcels(parcels: Any, reg: _Registry, categories: set[str]) -> _Used:
+    """Select the parcels with a geometry and one of ``categories``; reproject them once."""
     import shapely
 
-    wanted = {t.category for t in (*targets.area_targets, *targets.count_targets, *targets.baselines)}
-    idx = np.flatnonzero(_Coded(reg.category).isin(wanted) & ~reg.no_geom)
+    idx = np.flatnonzero(reg.coded_category.isin(categories) & ~reg.no_geom)
     if not len(idx):
         return _Used(idx, np.zeros(0, dtype=object), _area_gk(np.zeros(0, dtype=object)))
-    P = _to_gk(parcels.geometry.iloc[idx], "the parcels")  # the geometry only: no copy of the table
-    P = shapely.make_valid(P) if not shapely.is_valid(P).all() else P
-    return _Used(idx, P, _area_gk(P))
+    from concurrent.futures import ThreadPoolExecutor
+
+    src = parcels.geometry.iloc[idx]  # the geometry only: no copy of the table
+    _check_crs(src, "the parcels")
+    with ThreadPoolExecutor(max_workers=1) as pool:  # both release the GIL for most of their time
+        area_job = pool.submit(area_m2, src)  # from the source CRS: no second transform
+        P = _to_gk(src, "the parcels")
+        area = np.asarray(area_job.result(), dtype="float64")
+    bad = ~shapely.is_valid(P)
+    if bad.any():
+        P[bad] = shapely.make_valid(P[bad])
+        area[bad] = _area_gk(P[bad])
+    return _Used(idx, P, area)
 
 
-def _county_pieces(used: _Used, counties, county_codes: list[str], tile_m: float) -> _Pieces:
-    """Split the used parcels by county (tiled counties in EPSG:4550)."""
-    C = _to_gk(counties, "the county layer")
-    tiles, tile_code = _tiles(C, np.array(county_codes, dtype=object), tile_m)
-    pieces = _split_by_county(used.geom, used.area, tiles, tile_code)
-    return pieces.index_regions(county_codes + [OUTSIDE_CITY])
+def _county_tiles(counties: Any, county_codes: list[str], tile_m: float) -> tuple[GeomArray, GeomArray]:
+    """The counties in EPSG:4550, cut into tiles: ``(tiles, county code of each)``."""
+    return tile_zones(_to_gk(counties, "the county layer"), np.array(county_codes, dtype=object), tile_m)
 
 
 @dataclass(frozen=True)
@@ -658,48 +834,77 @@ class _PieceView:
 
     pieces: _Pieces
     cat: _Coded
-    year: np.ndarray
+    year: FloatArray
     status: _Coded
     county_codes: list[str]
     region_pos: dict[str, int]
+    pairs: dict[int, _Overlaps] = field(default_factory=dict)  # category code -> its pairs
 
     @classmethod
-    def of(cls, pieces: _Pieces, idx: np.ndarray, reg: _Registry, county_codes: list[str]) -> "_PieceView":
+    def of(cls, pieces: _Pieces, idx: _Index, reg: _Registry, county_codes: list[str]) -> "_PieceView":
         """Look up each piece's parcel attributes once."""
         glob = idx[pieces.parcel] if len(idx) else pieces.parcel
         return cls(
             pieces=pieces,
-            cat=_Coded(reg.category).take(glob),
+            cat=reg.coded_category.take(glob),
             year=reg.year[glob] if len(pieces.parcel) else np.zeros(0),
-            status=_Coded(reg.status).take(glob),
+            status=reg.coded_status.take(glob),
             county_codes=county_codes,
             region_pos={r: i for i, r in enumerate(pieces.regions)},
         )
+
+    def find_pairs(self, workers: int) -> "_PieceView":
+        """The overlapping pairs of each category's pieces and their overlap areas, once.
+
+        Every target, baseline and the double-declared flag select within one category,
+        so their pairs are these pairs with both pieces selected.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        codes = [int(c) for c in np.unique(self.cat.codes) if c >= 0]
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            self.pairs.update(zip(codes, pool.map(self._category_pairs, codes), strict=True))
+        return self
+
+    def _category_pairs(self, code: int) -> _Overlaps:
+        import shapely
+
+        idx = np.flatnonzero(self.cat.codes == code)
+        g = self.pieces.geom
+        a, b = overlap_pairs(g[idx])
+        a, b = idx[a], idx[b]
+        return _Overlaps(a, b, _area_gk(shapely.intersection(g[a], g[b])))
+
+    def pairs_of(self, sel: _Mask) -> list[_Overlaps]:
+        """The pairs of the categories that ``sel`` selects pieces of."""
+        return [self.pairs[int(c)] for c in np.unique(self.cat.codes[sel]) if c >= 0]
 
     @property
     def regions_all(self) -> list[str]:
         """The county codes and, last, :data:`OUTSIDE_CITY`."""
         return self.county_codes + [OUTSIDE_CITY]
 
-    def in_regions(self, codes: list[str]) -> np.ndarray:
+    def in_regions(self, codes: list[str]) -> _Mask:
         """Pieces in one of the regions ``codes``."""
         return np.isin(self.pieces.region_idx, [self.region_pos[c] for c in codes])
 
-    def select(self, t, stock: bool) -> np.ndarray:
+    def select(self, t: AreaTarget | CountTarget, stock: bool) -> _Mask:
         """Pieces of the target's category and year (with ``stock``: that year or before)."""
         yr_ok = self.year <= t.year if stock else self.year == t.year
         return self.cat.eq(t.category) & yr_ok
 
 
-def _run_area_targets(area_targets, view: _PieceView, as_of: _dt.date, opts: ProgressOptions,
-                      flags: Callable[[], pd.DataFrame]):
+def _run_area_targets(area_targets: list[AreaTarget], view: _PieceView, as_of: _dt.date, opts: ProgressOptions,
+                      flags: Callable[[], pd.DataFrame]) -> tuple[tuple[list[_Row], list[_Row]], int, pd.DataFrame]:
     """The area targets and the flags on ``opts.workers`` threads (shapely releases the GIL).
 
-    Returns ``((summary, by_county), number of overlap pairs, flags)``.
+    Returns ``((summary rows, county rows), number of overlap pairs, flags)``.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    summary_rows, county_rows, n_pairs_total = [], [], 0
+    summary_rows: list[_Row] = []
+    county_rows: list[_Row] = []
+    n_pairs_total = 0
     with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
         flags_job = pool.submit(flags)
         for srow, crows, n_pairs in pool.map(lambda t: _area_target(t, view, as_of, opts.lang), area_targets):
@@ -707,26 +912,27 @@ def _run_area_targets(area_targets, view: _PieceView, as_of: _dt.date, opts: Pro
             county_rows.extend(crows)
             n_pairs_total += n_pairs
         flags_df = flags_job.result()
-    return _area_tables(summary_rows, county_rows), n_pairs_total, flags_df
+    return (summary_rows, county_rows), n_pairs_total, flags_df
 
 
-def _area_target(t: AreaTarget, view: _PieceView, as_of: _dt.date, lang: str):
+def _area_target(t: AreaTarget, view: _PieceView, as_of: _dt.date, lang: str) -> tuple[_Row, list[_Row], int]:
     """One area target: union per county and stage, the county rows and the summary row."""
     stage = _stage_of(view.status, t.achieved_statuses)
     sel = view.select(t, t.comparator == "keep_stable") & (stage >= 0)
     scope = list(t.scope) if t.scope else view.county_codes
-    areas, n_pairs = _stage_areas(view.pieces, sel, stage, view.regions_all)
+    areas, n_pairs = _stage_areas(view, sel, stage, view.regions_all)
     crows, tot, out_scope = _county_rows(t, view, areas, (sel, stage), scope, lang)
     in_scope_sel = sel & view.in_regions(scope) & (stage == 0)
     n_parcels = int(len(np.unique(view.pieces.parcel[in_scope_sel])))
     return _summary_row(t, tot, out_scope, n_parcels, as_of, lang), crows, n_pairs
 
 
-def _county_rows(t: AreaTarget, view: _PieceView, areas: dict, sel_stage, scope: list[str], lang: str):
+def _county_rows(t: AreaTarget, view: _PieceView, areas: dict[str, list[float]], sel_stage: tuple[_Mask, _Index],
+                 scope: list[str], lang: str) -> tuple[list[_Row], FloatArray, float]:
     """Rows per region (each stage beyond the ones before it); in-scope totals, out-of-scope area."""
     sel, stage = sel_stage
     pieces = view.pieces
-    crows: list[dict] = []
+    crows: list[_Row] = []
     tot = np.zeros(3)
     out_scope = 0.0
     for r in view.regions_all:
@@ -747,8 +953,8 @@ def _county_rows(t: AreaTarget, view: _PieceView, areas: dict, sel_stage, scope:
     return crows, tot, out_scope
 
 
-def _summary_row(t: AreaTarget, tot: np.ndarray, out_scope: float, n_parcels: int,
-                 as_of: _dt.date, lang: str) -> dict:
+def _summary_row(t: AreaTarget, tot: FloatArray, out_scope: float, n_parcels: int,
+                 as_of: _dt.date, lang: str) -> _Row:
     """Target, achieved, pipeline, completion, remaining, expected by ``as_of`` and pace."""
     target_mu = t.value_mu
     ach, uc, pl = (float(m2_to_mu(v)) for v in tot)
@@ -769,7 +975,7 @@ def _summary_row(t: AreaTarget, tot: np.ndarray, out_scope: float, n_parcels: in
     }
 
 
-def _area_tables(summary_rows: list[dict], county_rows: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _area_tables(summary_rows: list[_Row], county_rows: list[_Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The summary and by-county tables, with a 万亩 column beside each 亩 column."""
     summary = pd.DataFrame(summary_rows, columns=_SUMMARY_COLS)
     by_county = pd.DataFrame(county_rows, columns=_COUNTY_COLS)
@@ -781,18 +987,18 @@ def _area_tables(summary_rows: list[dict], county_rows: list[dict]) -> tuple[pd.
     return summary, by_county
 
 
-def _count_targets(count_targets, view: _PieceView, codes: np.ndarray, idx: np.ndarray, lang: str,
+def _count_targets(count_targets: list[CountTarget], view: _PieceView, codes: GeomArray, idx: _Index, lang: str,
                    site_gap_m: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Count targets: contiguous sites achieved and with the pipeline; the sites table."""
     pieces = view.pieces
-    count_rows: list[dict] = []
-    site_rows: list[dict] = []
-    site_cache: dict = {}  # (category, year, scope, statuses, stage) -> sites, shared by targets
+    count_rows: list[_Row] = []
+    site_rows: list[_Row] = []
+    site_cache: dict[tuple[Any, ...], _SiteCache] = {}  # (category, year, scope, statuses, stage) -> sites, shared by targets
     for t in count_targets:
         stage = _stage_of(view.status, t.achieved_statuses)
         scope = list(t.scope) if t.scope else view.county_codes
         base = view.select(t, False) & view.in_regions(scope)
-        res = {}
+        res: dict[str, tuple[FloatArray, _Mask]] = {}
         for label_, lvl in (("achieved", 0), ("pipeline", 2)):
             ck = (t.category, t.year, tuple(scope), t.achieved_statuses, lvl)
             m = base & (stage >= 0) & (stage <= lvl)
@@ -813,14 +1019,14 @@ def _count_targets(count_targets, view: _PieceView, codes: np.ndarray, idx: np.n
     return pd.DataFrame(count_rows, columns=_COUNT_COLS), pd.DataFrame(site_rows, columns=_SITE_COLS)
 
 
-def _mark_counts_for(rows: list[dict], ok: np.ndarray, key: str) -> None:
+def _mark_counts_for(rows: list[_Row], ok: _Mask, key: str) -> None:
     """Add ``key`` to ``counts_for`` of the site rows whose site satisfies the target."""
     for row in rows:
         if ok[row["_site"]]:
             row["counts_for"] = ",".join(filter(None, [row["counts_for"], key]))
 
 
-def _count_row(t, res: dict, lang: str) -> dict:
+def _count_row(t: CountTarget, res: dict[str, tuple[FloatArray, _Mask]], lang: str) -> _Row:
     """One row of the counts table from the achieved and pipeline (site areas, ok) pairs."""
     s_area, ok = res["achieved"]
     n_ach = int(ok.sum())
@@ -834,15 +1040,15 @@ def _count_row(t, res: dict, lang: str) -> dict:
     }
 
 
-def _baselines(baselines, view: _PieceView, lang: str) -> pd.DataFrame:
+def _baselines(baselines: list[Baseline], view: _PieceView, lang: str) -> pd.DataFrame:
     """The previous year's stated results beside the registry's achieved area (inside the city)."""
     pieces = view.pieces
-    rows = []
+    rows: list[_Row] = []
     for b in baselines:
         stage = _stage_of(view.status, ("completed", "accepted"))
         sel = (view.cat.eq(b.category) & (view.year == b.year) & (stage == 0)
                & (pieces.region_idx != view.region_pos[OUTSIDE_CITY]))
-        areas, _ = _stage_areas(pieces, sel, stage, view.county_codes)
+        areas, _ = _stage_areas(view, sel, stage, view.county_codes)
         reg_mu = float(m2_to_mu(sum(v[0] for v in areas.values())))
         rows.append({
             "key": b.key, "name": b.name(lang), "category": b.category, "year": b.year,
@@ -862,14 +1068,15 @@ def _not_tracked(targets: TargetSet, lang: str) -> pd.DataFrame:
     )
 
 
-def _info(parcels, used: _Used, pieces: _Pieces, n_pairs: int, lang: str) -> dict[str, Any]:
+def _info(parcels: Any, parts: list[_Part], lang: str) -> dict[str, Any]:
     """What the result was computed from: counts of parcels, pieces, overlap pairs, batches."""
+    used = np.concatenate([p.used_idx for p in parts]) if parts else np.zeros(0, dtype=int)
     return {
         "n_parcels": int(len(parcels)),
-        "n_used": int(len(used.idx)),
-        "n_pieces": int(len(pieces.geom)),
-        "n_overlap_pairs": int(n_pairs),
-        "batch_ids": sorted({str(v) for v in pd.unique(parcels["batch_id"].iloc[used.idx].dropna())})
+        "n_used": int(len(used)),
+        "n_pieces": int(sum(p.n_pieces for p in parts)),
+        "n_overlap_pairs": int(sum(p.n_pairs for p in parts)),
+        "batch_ids": sorted({str(v) for v in pd.unique(parcels["batch_id"].iloc[np.sort(used)].dropna())})
         if "batch_id" in parcels.columns else [],
         "lang": lang,
     }
@@ -894,22 +1101,22 @@ FLAG_COLS = ["flag", "project_code", "other_project_code", "category", "year", "
 # ------------------------------------------------------------------------------- flags
 
 
-def _flags(parcels, reg: _Registry, used: _Used, pieces: _Pieces, protected_areas,
+def _flags(parcels: Any, reg: _Registry, used: _Used, view: "_PieceView", protected_areas: Any,
            opts: ProgressOptions) -> pd.DataFrame:
     """All flags as one DataFrame (built column-wise, no loop over parcels)."""
+    pieces = view.pieces
     out = _FlagFrames(reg, _main_region(pieces, len(used.geom)))
-    out.add(np.flatnonzero(reg.no_geom), "no_geometry", detail="no geometry: not counted")
     if len(used.geom):
-        _flag_double_declared(out, reg, used, opts.min_flag_mu)
+        _flag_double_declared(out, reg, used, view, opts.min_flag_mu)
     _flag_outside_city(out, used, pieces, opts.min_flag_mu)
     if protected_areas is not None and len(protected_areas) and len(used.geom):
         _flag_in_reserves(out, used, protected_areas, opts.min_flag_mu)
     if "declared_area_mu" in parcels.columns and len(used.geom):
         _flag_area_gap(out, parcels, used, opts.gap_tolerance)
-    return out.table()
+    return out.table(keep_row=True)
 
 
-def _main_region(pieces: _Pieces, n: int) -> np.ndarray:
+def _main_region(pieces: _Pieces, n: int) -> GeomArray:
     """Region of each used parcel (position in ``used``) where most of its area lies."""
     main_region = np.full(n, None, dtype=object)
     if len(pieces.geom):
@@ -922,11 +1129,11 @@ def _main_region(pieces: _Pieces, n: int) -> np.ndarray:
 class _FlagFrames:
     """The flags table in parts: one DataFrame per kind of problem, built column-wise."""
 
-    def __init__(self, reg: _Registry, main_region: np.ndarray):
+    def __init__(self, reg: _Registry, main_region: GeomArray) -> None:
         self.reg, self.main_region = reg, main_region
         self.frames: list[pd.DataFrame] = []
 
-    def add(self, k, flag: str, pos=None, **cols) -> None:
+    def add(self, k: npt.ArrayLike, flag: str, pos: npt.ArrayLike | None = None, **cols: Any) -> None:
         """Flag the parcel-table rows ``k`` (``pos``: their positions in ``used``, for the region)."""
         k = np.asarray(k, dtype=int)
         if not len(k):
@@ -935,33 +1142,45 @@ class _FlagFrames:
         yr = pd.array(np.where(np.isfinite(reg.year[k]), reg.year[k], np.nan), dtype="Float64").astype("Int64")
         df = pd.DataFrame({"flag": flag, "project_code": reg.codes[k], "category": reg.category[k], "year": yr,
                            "status": reg.status[k],
-                           "region": self.main_region[np.asarray(pos, dtype=int)] if pos is not None else None})
+                           "region": self.main_region[np.asarray(pos, dtype=int)] if pos is not None else None,
+                           "_row": k})
         for c, v in cols.items():
             df[c] = v
         self.frames.append(df)
 
-    def table(self) -> pd.DataFrame:
-        """All parts as one DataFrame with :data:`FLAG_COLS`."""
+    def table(self, keep_row: bool = False) -> pd.DataFrame:
+        """All parts as one DataFrame with :data:`FLAG_COLS` (and ``_row`` with ``keep_row``)."""
+        cols = [*FLAG_COLS, "_row"] if keep_row else FLAG_COLS
         frames = [f for f in self.frames if len(f)]
         if not frames:
-            return pd.DataFrame(columns=FLAG_COLS)
-        return pd.concat(frames, ignore_index=True).reindex(columns=FLAG_COLS)
+            return pd.DataFrame(columns=cols)
+        return pd.concat(frames, ignore_index=True).reindex(columns=cols)
 
 
-def _flag_double_declared(out: _FlagFrames, reg: _Registry, used: _Used, min_flag_mu: float) -> None:
-    """The same land declared twice within one category (any year and status)."""
-    import shapely
+def _flag_double_declared(out: _FlagFrames, reg: _Registry, used: _Used, view: "_PieceView",
+                          min_flag_mu: float) -> None:
+    """The same land declared twice within one category (any year and status).
 
-    idx, P = used.idx, used.geom
+    Two parcels overlap where some of their pieces do; the overlap is the sum of those
+    pieces' overlaps (the category's pairs, :meth:`_PieceView.find_pairs`).
+    """
+    idx, parcel = used.idx, view.pieces.parcel
     cats = reg.category[idx]
     for cat in pd.unique(cats):
-        loc = np.flatnonzero(cats == cat)
-        a, b = overlap_pairs(P[loc])
-        if not len(a):
+        code = view.cat.pos.get(cat)
+        ovl = view.pairs.get(code) if code is not None else None
+        if ovl is None or not len(ovl.a):
             continue
-        ov = m2_to_mu(_area_gk(shapely.intersection(P[loc[a]], P[loc[b]])))
+        pa, pb = parcel[ovl.a], parcel[ovl.b]
+        two = pa != pb
+        lo, hi = np.minimum(pa, pb)[two], np.maximum(pa, pb)[two]
+        assert ovl.area is not None, "a category's pairs carry their overlap areas"
+        s = pd.Series(ovl.area[two]).groupby([lo, hi], sort=True).sum()
+        ov = m2_to_mu(s.to_numpy())
         keep = ov >= min_flag_mu
-        i, j, ov = loc[a[keep]], loc[b[keep]], ov[keep]
+        i = s.index.get_level_values(0).to_numpy()[keep]
+        j = s.index.get_level_values(1).to_numpy()[keep]
+        ov = ov[keep]
         oy = reg.year[idx[j]]
         detail = [f"{int(y) if np.isfinite(y) else '?'}, {st}"
                   for y, st in zip(oy, reg.status[idx[j]], strict=True)]
@@ -981,7 +1200,7 @@ def _flag_outside_city(out: _FlagFrames, used: _Used, pieces: _Pieces, min_flag_
             detail=[f"{v:.1f} %" for v in share])
 
 
-def _flag_in_reserves(out: _FlagFrames, used: _Used, protected_areas, min_flag_mu: float) -> None:
+def _flag_in_reserves(out: _FlagFrames, used: _Used, protected_areas: Any, min_flag_mu: float) -> None:
     """Parcels overlapping a nature reserve (the reserve's name and the share in the detail)."""
     import shapely
 
@@ -1005,7 +1224,7 @@ def _flag_in_reserves(out: _FlagFrames, used: _Used, protected_areas, min_flag_m
             detail=[f"{names[r]}: {100.0 * m / parea[p]:.1f} %" for p, r, m in zip(pi, ri, ov, strict=True)])
 
 
-def _flag_area_gap(out: _FlagFrames, parcels, used: _Used, gap_tolerance: float) -> None:
+def _flag_area_gap(out: _FlagFrames, parcels: Any, used: _Used, gap_tolerance: float) -> None:
     """Declared area far from the computed ellipsoidal one."""
     idx = used.idx
     dec = pd.to_numeric(parcels["declared_area_mu"], errors="coerce").astype("float64").to_numpy()[idx]

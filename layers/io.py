@@ -34,7 +34,6 @@ import csv
 import errno
 import logging
 import re
-import shutil
 import struct
 import tempfile
 import warnings
@@ -472,8 +471,8 @@ def _table_geometry(path: Path, df: pd.DataFrame, mapping=None):
     wkt = next((normed[c] for c in _WKT_COLUMNS if c in normed), None)
     if wkt is not None:
         geom = np.empty(len(df), dtype=object)
-        for i, s in enumerate(df[wkt]):
-            s = s.strip() if isinstance(s, str) else ""
+        for i, raw in enumerate(df[wkt]):
+            s = raw.strip() if isinstance(raw, str) else ""
             if not s:
                 geom[i] = None
                 continue
@@ -548,7 +547,7 @@ def _vertices_to_polygons(path, df, lon, lat, normed, mapping=None):
     if order is not None:
         work = work.assign(_o=pd.to_numeric(work[order], errors="coerce")).sort_values([code_col, "_o"], kind="stable")
     rows, geoms = [], []
-    for code, grp in work.groupby(code_col, sort=False):
+    for _code, grp in work.groupby(code_col, sort=False):
         first = grp.iloc[0]
         attrs = first.drop(labels=[c for c in (lon, lat, order, "_x", "_y", "_o") if c in first.index])
         bad = grp[grp["_x"].isna() | grp["_y"].isna()]
@@ -754,16 +753,32 @@ def clean_geometries(geoms: np.ndarray, lang: str = DEFAULT_LANG, *,
     '多边形自相交,已修复(make_valid,Self-intersection[1 1]),按原绘制计算的面积为 0,修复后覆盖其围成的各个多边形'
     """
     n = len(geoms)
-    out = np.empty(n, dtype=object)
     reject = np.empty(n, dtype=object)
     repair = np.empty(n, dtype=object)
     is_geom = np.array([isinstance(g, shapely.Geometry) for g in geoms], dtype=bool)
     for i in np.flatnonzero(~is_geom):
         g = geoms[i]
         reject[i] = g.reason(lang) if isinstance(g, _Unreadable) else message("reject.empty_geometry", lang)
-    arr = np.array([g if ok else None for g, ok in zip(geoms, is_geom)], dtype=object)
+    arr = np.array([g if ok else None for g, ok in zip(geoms, is_geom, strict=True)], dtype=object)
     has_z = real_z(arr) if had_z is None else (real_z(arr) | np.asarray(had_z, dtype=bool))
     arr = shapely.force_2d(arr)
+    poly = _polygonal_only(arr, is_geom, reject, repair, lang)
+    good = poly & np.array([r is None for r in reject])
+    _repair_invalid(arr, good, reject, repair, lang)
+    ok = np.array([r is None for r in reject])
+    out = np.empty(n, dtype=object)
+    out[ok] = arr[ok]
+    sep, z_dropped = label("registry.separator", lang), message("repair.z_dropped", lang)
+    for i in np.flatnonzero(ok & has_z):
+        repair[i] = sep.join(filter(None, [repair[i], z_dropped]))
+    out[~ok] = None
+    return out, reject, repair
+
+
+def _polygonal_only(arr: np.ndarray, is_geom: np.ndarray, reject: np.ndarray, repair: np.ndarray,
+                    lang: str) -> np.ndarray:
+    """Reject empty and non-polygonal geometries, keep the polygonal parts of collections
+    (in place); returns which rows now hold a non-empty (Multi)Polygon."""
     empty = is_geom & shapely.is_empty(arr)
     reject[empty] = message("reject.empty_geometry", lang)
     types = shapely.get_type_id(arr)
@@ -773,7 +788,6 @@ def clean_geometries(geoms: np.ndarray, lang: str = DEFAULT_LANG, *,
         t = arr[i].geom_type
         kind = label(_TYPE_KEYS[t], lang) if t in _TYPE_KEYS else t
         reject[i] = message("reject.not_polygon", lang, kind=kind, geom_type=t)
-    # collections: keep the polygonal parts
     for i in np.flatnonzero(is_geom & ~empty & coll):
         parts = [p for p in shapely.get_parts(arr[i]) if p.geom_type in ("Polygon", "MultiPolygon")]
         if not parts:
@@ -783,33 +797,32 @@ def clean_geometries(geoms: np.ndarray, lang: str = DEFAULT_LANG, *,
             arr[i] = shapely.union_all(parts)
             repair[i] = message("repair.collection", lang, kept=len(parts), dropped=dropped)
             poly[i] = True
-    good = is_geom & ~empty & poly & np.array([r is None for r in reject])
-    valid = np.zeros(n, dtype=bool)
+    return is_geom & ~empty & poly
+
+
+def _repair_invalid(arr: np.ndarray, good: np.ndarray, reject: np.ndarray, repair: np.ndarray, lang: str) -> None:
+    """``make_valid`` the invalid ones among ``good`` (in place), saying why and the area change;
+    a polygon that collapses to nothing is rejected."""
+    valid = np.zeros(len(arr), dtype=bool)
     valid[good] = shapely.is_valid(arr[good])
     fix = good & ~valid
-    if fix.any():
-        before = shapely.area(arr[fix])
-        fixed = shapely.make_valid(arr[fix], method="structure", keep_collapsed=False)
-        for j, (i, g) in enumerate(zip(np.flatnonzero(fix), fixed)):
-            g = _polygonal(g)
-            why = shapely.is_valid_reason(arr[i])
-            if g is None or g.is_empty:
-                reject[i] = message("reject.collapses", lang, why=why)
-                continue
-            key = "repair.self_intersection" if "Self-intersection" in why or "Ring Self" in why else "repair.invalid"
-            if before[j] > 0:
-                change = message("repair.area_change", lang, pct=(g.area - before[j]) / before[j] * 100)
-            else:
-                change = message("repair.zero_area", lang)
-            repair[i] = message(key, lang, why=why, change=change)
-            arr[i] = g
-    ok = np.array([r is None for r in reject])
-    out[ok] = arr[ok]
-    sep, z_dropped = label("registry.separator", lang), message("repair.z_dropped", lang)
-    for i in np.flatnonzero(ok & has_z):
-        repair[i] = sep.join(filter(None, [repair[i], z_dropped]))
-    out[~ok] = None
-    return out, reject, repair
+    if not fix.any():
+        return
+    before = shapely.area(arr[fix])
+    fixed = shapely.make_valid(arr[fix], method="structure", keep_collapsed=False)
+    for j, (i, made) in enumerate(zip(np.flatnonzero(fix), fixed, strict=True)):
+        g = _polygonal(made)
+        why = shapely.is_valid_reason(arr[i])
+        if g is None or g.is_empty:
+            reject[i] = message("reject.collapses", lang, why=why)
+            continue
+        key = "repair.self_intersection" if "Self-intersection" in why or "Ring Self" in why else "repair.invalid"
+        if before[j] > 0:
+            change = message("repair.area_change", lang, pct=(g.area - before[j]) / before[j] * 100)
+        else:
+            change = message("repair.zero_area", lang)
+        repair[i] = message(key, lang, why=why, change=change)
+        arr[i] = g
 
 
 def real_z(geoms: np.ndarray) -> np.ndarray:
@@ -988,15 +1001,34 @@ def read_parcels(
     df = df.reset_index(drop=True)
     df["_row"] = np.arange(1, n + 1)
 
+    geoms, had_z, crs_note = _to_cgcs2000(geoms, declared, notes, source=label, columns=df.columns, crs=crs,
+                                          source_datum=source_datum, lang=lang)
+    cleaned, reject, repair = clean_geometries(geoms, lang, had_z=had_z)
+    bad = np.array([r is not None for r in reject])
+    sep = message("registry.separator", lang)
+    df["_repair"] = [sep.join(filter(None, pair)) or None for pair in zip(text_repair, repair, strict=True)]
+    raw_geoms = np.array([g if isinstance(g, shapely.Geometry) else None for g in geoms], dtype=object)
+    frame = gpd.GeoDataFrame(df.loc[~bad].copy(), geometry=list(cleaned[~bad]), crs=CGCS2000)
+    rej = gpd.GeoDataFrame(df.loc[bad].drop(columns=["_repair"]).copy(), geometry=list(raw_geoms[bad]), crs=CGCS2000)
+    rej.insert(1, "reason", reject[bad])
+    return ReadResult(frame=frame, rejects=rej, source=label, encoding=enc_note, crs_note=crs_note,
+                      notes=notes, n_read=n)
+
+
+def _to_cgcs2000(geoms, declared, notes: list[str], *, source: str, columns, crs, source_datum: str | None,
+                 lang: str) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """The geometries in EPSG:4490: CRS resolved (declared, given or guessed), swapped axes
+    put right, GCJ-02 undone; returns ``(geometries, which had Z, CRS note)`` and adds notes
+    (a guessed CRS, Amap-looking ``columns``, GCJ-02 undone)."""
     x, y = _first_coords(geoms)
-    src_crs, swapped, crs_note, warn = resolve_crs(declared, x, y, source=label, given=crs, lang=lang)
+    src_crs, swapped, crs_note, warn = resolve_crs(declared, x, y, source=source, given=crs, lang=lang)
     if warn:
         notes.append(message("note.no_crs", lang, crs_note=crs_note))
+    if source_datum != "gcj02" and (signs := amap_signature(columns)):
+        notes.append(message("note.amap_signature", lang, source=source, columns=", ".join(signs)))
     geoms = np.array(geoms, dtype=object)
     is_geom = np.array([isinstance(g, shapely.Geometry) for g in geoms], dtype=bool)
     had_z = real_z(np.where(is_geom, geoms, None))  # a transform below drops Z silently
-    if source_datum != "gcj02" and (signs := amap_signature(df.columns)):
-        notes.append(message("note.amap_signature", lang, source=label, columns=", ".join(signs)))
     if swapped and is_geom.any():
         geoms[is_geom] = shapely.transform(geoms[is_geom], lambda c: c[:, ::-1])
     if is_geom.any() and not src_crs.equals(CGCS2000):
@@ -1009,17 +1041,7 @@ def read_parcels(
 
         geoms[is_geom] = from_gcj02(geoms[is_geom])
         notes.append(message("note.gcj02", lang))
-
-    cleaned, reject, repair = clean_geometries(geoms, lang, had_z=had_z)
-    bad = np.array([r is not None for r in reject])
-    sep = message("registry.separator", lang)
-    df["_repair"] = [sep.join(filter(None, pair)) or None for pair in zip(text_repair, repair, strict=True)]
-    raw_geoms = np.array([g if isinstance(g, shapely.Geometry) else None for g in geoms], dtype=object)
-    frame = gpd.GeoDataFrame(df.loc[~bad].copy(), geometry=list(cleaned[~bad]), crs=CGCS2000)
-    rej = gpd.GeoDataFrame(df.loc[bad].drop(columns=["_repair"]).copy(), geometry=list(raw_geoms[bad]), crs=CGCS2000)
-    rej.insert(1, "reason", reject[bad])
-    return ReadResult(frame=frame, rejects=rej, source=label, encoding=enc_note, crs_note=crs_note,
-                      notes=notes, n_read=n)
+    return geoms, had_z, crs_note
 
 
 def _read_source(path: Path, layer: str | None, encoding: str | None, mapping, crs=None):

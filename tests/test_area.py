@@ -119,3 +119,50 @@ def test_real_counties_equal_pyproj_in_any_crs():
     np.testing.assert_allclose(area_m2(counties), ref, rtol=1e-9)
     # the same polygons in GK zone 41 with prefix give the same area (to reprojection round-off)
     np.testing.assert_allclose(area_m2(counties.to_crs("EPSG:4529")), ref, rtol=1e-8)
+
+
+# A 0.6 ha parcel (counter-clockwise, lon/lat on CGCS2000). Its area, 5944.449602510156 m², was
+# evaluated with 40 significant digits (mpmath) on the authalic sphere plus the geodesic term;
+# pyproj's double-precision Karney sum is 5.5e-9 away from it.
+PARCEL_06HA = [(121.849744888738, 44.38135035087692), (121.8495008999578, 44.38122940413092),
+               (121.84924859064583, 44.3809731229552), (121.84932402306492, 44.380929254536746),
+               (121.84942716294219, 44.38081544795141), (121.84950094222101, 44.38080419586265),
+               (121.8497513953996, 44.38030865863539), (121.85023686025409, 44.37996516411749),
+               (121.85049671899182, 44.379975046327864)]
+PARCEL_06HA_M2 = 5944.449602510156
+
+
+def test_small_parcel_against_a_40_digit_reference():
+    p = Polygon(PARCEL_06HA)
+    ours = float(area_m2(p, crs="EPSG:4490"))
+    assert ours == pytest.approx(PARCEL_06HA_M2, rel=1e-10)
+    assert abs(GEOD.geometry_area_perimeter(shapely.orient_polygons(p))[0]) == pytest.approx(ours, rel=1e-8)
+
+
+def test_parcel_sized_rings_equal_pyproj():
+    """Parcels of 0.5–50 ha (the vectorised path): pyproj's own rounding is ~1e-9 at this size."""
+    rng = np.random.default_rng(11)
+    geoms = []
+    for _ in range(300):
+        cx, cy = rng.uniform(121.7, 124.2), rng.uniform(44.3, 46.2)
+        ang = np.sort(rng.uniform(0, 2 * np.pi, rng.integers(4, 40)))
+        r = rng.uniform(0.0005, 0.004) * rng.uniform(0.7, 1.0, ang.size)
+        g = shapely.orient_polygons(Polygon(np.c_[cx + r * np.cos(ang), cy + r * np.sin(ang)]))
+        geoms.append(g)
+    ok = shapely.is_valid(geoms)  # random rings can cross themselves; pyproj's sign is then arbitrary
+    geoms = np.array(geoms, dtype=object)[ok]
+    ref = np.array([GEOD.geometry_area_perimeter(g)[0] for g in geoms])
+    ours = area_m2(gpd.GeoSeries(geoms, crs="EPSG:4490"))
+    big, small = ref > 1e5, (ref > 5e3) & (ref <= 1e5)  # ≥ 10 ha; 0.5–10 ha
+    assert big.sum() > 50 and small.sum() > 50
+    np.testing.assert_allclose(ours[big], ref[big], rtol=1e-9)
+    np.testing.assert_allclose(ours[small], ref[small], rtol=2e-8)
+
+
+def test_steps_of_polygons_do_not_change_the_result(monkeypatch):
+    import gis.area
+
+    s = gpd.GeoSeries([_square(500_000.0 + 2000 * i, 300.0 + i) for i in range(20)], crs="EPSG:4550")
+    whole = area_m2(s)
+    monkeypatch.setattr(gis.area, "_CHUNK_POLYS", 7)  # 3 steps, the last one short
+    np.testing.assert_array_equal(area_m2(s), whole)

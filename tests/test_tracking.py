@@ -187,7 +187,7 @@ def test_count_targets_are_contiguous_sites(result):
 def test_flags(result):
     f = result.flags
     dd = f[f.flag == "double_declared"].sort_values("area_mu")
-    pairs = [tuple(sorted(p)) for p in zip(dd.project_code, dd.other_project_code)]
+    pairs = [tuple(sorted(p)) for p in zip(dd.project_code, dd.other_project_code, strict=True)]
     assert pairs == [("P1", "P4"), ("P5", "P6"), ("P1", "P2"), ("P2", "P4")]
     assert dd.area_mu.tolist() == pytest.approx([150, 375, 750, 900], abs=0.01)
     res = f[f.flag == "in_protected_area"]
@@ -278,3 +278,16 @@ def test_overlapping_parcels_that_both_cross_a_county_border(counties):
     assert bc.loc[DA, "achieved_mu"] == pytest.approx(700 * 200 * MU, abs=0.01)
     assert bc.loc[ZL, "achieved_mu"] == pytest.approx(700 * 300 * MU, abs=0.01)
     assert res.summary.iloc[0].achieved_mu == pytest.approx(525, abs=0.01)
+
+
+def test_parts_of_one_category_give_the_same_tables(parcels, counties, reserve, result, monkeypatch):
+    """Computed one category at a time (as for a million parcels), every table is the same."""
+    from gis import tracking
+
+    monkeypatch.setattr(tracking, "_PART_PARCELS", 1)
+    assert len(tracking._category_parts(tracking._Registry.of(parcels.reset_index(drop=True)), _targets())) > 2
+    res = progress(parcels, _targets(), counties, as_of=dt.date(2024, 6, 30), protected_areas=reserve)
+    for name, df in result.tables().items():
+        pd.testing.assert_frame_equal(res.tables()[name], df, check_exact=False, rtol=1e-12, obj=name)
+    assert res.info == result.info
+    assert len(result.flags) >= 4 and len(result.sites) == 2

@@ -129,7 +129,6 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     """Read, map and validate one file (no registry access); reasons, repairs and notes in ``lang``."""
     import geopandas as gpd
 
-    from gis.quality import largest_share
     from layers.fields import map_fields
     from layers.io import read_parcels
 
@@ -151,25 +150,7 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
         rep.notes.extend(_gcj02_warning(frame, counties, res.source, lang))
     reasons = pd.Series(field_rej["reason"].to_numpy(), index=field_rej.index, dtype=object)
 
-    # county from geometry; outside Baicheng → reject; declared county must agree
-    if len(rows):
-        share = largest_share(rows, counties, "county_code")
-        names = {k: f"{v[0]} {k}" for k, v in COUNTIES.items()}
-        county = share["zone"].to_numpy(dtype=object)
-        outside = share["inside"].to_numpy() < MIN_INSIDE_SHARE
-        import shapely
-
-        centres = shapely.centroid(np.asarray(rows.geometry.values[outside], dtype=object))
-        for idx, pt, inside in zip(rows.index[outside], centres, share["inside"].to_numpy()[outside]):
-            reasons.loc[idx] = message("reject.outside_city", lang, pct=inside * 100, lon=pt.x, lat=pt.y)
-        declared = rows["county_declared"].to_numpy(dtype=object)
-        mism = (~outside) & pd.notna(declared) & (declared != county)
-        for idx, d, g, s in zip(rows.index[mism], declared[mism], county[mism], share["share"].to_numpy()[mism]):
-            reasons.loc[idx] = message("reject.county_mismatch", lang, declared=names.get(d, d), pct=s * 100,
-                                       actual=names.get(g, g))
-        rows["county_code"] = county
-    else:
-        rows["county_code"] = pd.Series(dtype=object)
+    _county_of(rows, counties, reasons, lang)
     ok = ~rows.index.isin(reasons.index)
     accepted = rows.loc[ok].copy()
     accepted_rows = np.fromiter(itertools.chain.from_iterable(accepted["_rows"].tolist()), dtype="int64")
@@ -195,6 +176,32 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     rep.n_rejected = len(rej)
     rep.repairs = repairs.reset_index(drop=True)
     return _Prepared(path=path, report=rep, rows=accepted, rejects=rej, frame=frame)
+
+
+def _county_of(rows, counties, reasons: pd.Series, lang: str) -> None:
+    """Set ``county_code`` from the geometry (largest share); a parcel mostly outside
+    Baicheng, or in another county than the one it declares, gets a reason (in place)."""
+    from gis.quality import largest_share
+
+    if not len(rows):
+        rows["county_code"] = pd.Series(dtype=object)
+        return
+    import shapely
+
+    share = largest_share(rows, counties, "county_code")
+    names = {k: f"{v[0]} {k}" for k, v in COUNTIES.items()}
+    county = share["zone"].to_numpy(dtype=object)
+    outside = share["inside"].to_numpy() < MIN_INSIDE_SHARE
+    centres = shapely.centroid(np.asarray(rows.geometry.values[outside], dtype=object))
+    for idx, pt, inside in zip(rows.index[outside], centres, share["inside"].to_numpy()[outside], strict=True):
+        reasons.loc[idx] = message("reject.outside_city", lang, pct=inside * 100, lon=pt.x, lat=pt.y)
+    declared = rows["county_declared"].to_numpy(dtype=object)
+    mism = (~outside) & pd.notna(declared) & (declared != county)
+    for idx, d, g, s in zip(rows.index[mism], declared[mism], county[mism], share["share"].to_numpy()[mism],
+                            strict=True):
+        reasons.loc[idx] = message("reject.county_mismatch", lang, declared=names.get(d, d), pct=s * 100,
+                                   actual=names.get(g, g))
+    rows["county_code"] = county
 
 
 def _gcj02_warning(frame, counties, source: str, lang: str = DEFAULT_LANG) -> list[str]:
@@ -410,21 +417,13 @@ def import_files(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = [Path(p) for p in paths]
-    # an existing registry is opened (and checked) first; a new one is created only once
-    # the files have been read, so a failed first import leaves no empty registry behind
-    reg_path = None if isinstance(registry, Registry) else registry_path(registry)
-    if isinstance(reg_path, Path) and reg_path.is_dir():
-        raise DataFileError.of("error.registry_is_folder", path=reg_path)
-    reg = registry if reg_path is None else (Registry(reg_path, timeout=timeout) if reg_path.exists() else None)
+    reg_path, reg = _open_registry(registry, timeout)
     m = load_mapping(mapping)
     counties = load_role("counties") if counties is None else counties
     bar = _Bar(progress, len(paths))
-    prepared = []
-    for p in paths:
-        bar.step(f"{label('registry.reading', lang)} {p.name}")
-        prepared.append(prepare_file(p, counties=counties, mapping=m, category=category, year=year, status=status,
-                                     crs=crs, source_datum=source_datum, layer=layer, encoding=encoding,
-                                     synthetic=synthetic, lang=lang))
+    read = {"counties": counties, "mapping": m, "category": category, "year": year, "status": status, "crs": crs,
+            "source_datum": source_datum, "layer": layer, "encoding": encoding, "synthetic": synthetic, "lang": lang}
+    prepared = [_prepare_step(bar, p, read) for p in paths]
     empty = [p.report.source for p in prepared if p.report.n_read and not p.report.n_accepted]
     if empty:  # no empty batch: nothing is written to the registry, the rejects files say why
         for prep in prepared:
@@ -434,6 +433,32 @@ def import_files(
     bar.step(label("registry.writing", lang))
     if reg is None:
         reg = Registry(reg_path, timeout=timeout)
+    _write_batches(reg, prepared, update=update, synthetic=synthetic, lang=lang)
+    bar.done()
+    return ImportReport(files=[p.report for p in prepared], registry=reg.path)
+
+
+def _prepare_step(bar: "_Bar", path: Path, read: dict) -> _Prepared:
+    """:func:`prepare_file` of one file (``read``: its keyword arguments), shown on the bar."""
+    bar.step(f"{label('registry.reading', read['lang'])} {path.name}")
+    return prepare_file(path, **read)
+
+
+def _open_registry(registry, timeout: float):
+    """``(path, Registry or None)``: an existing registry is opened (and checked) first; a
+    new one is created only once the files have been read, so a failed first import
+    leaves no empty registry behind."""
+    from layers.registry import Registry
+
+    reg_path = None if isinstance(registry, Registry) else registry_path(registry)
+    if isinstance(reg_path, Path) and reg_path.is_dir():
+        raise DataFileError.of("error.registry_is_folder", path=reg_path)
+    reg = registry if reg_path is None else (Registry(reg_path, timeout=timeout) if reg_path.exists() else None)
+    return reg_path, reg
+
+
+def _write_batches(reg, prepared: list[_Prepared], *, update: bool, synthetic: bool, lang: str) -> None:
+    """One batch per prepared file, all in one transaction: all land or none does."""
     known = _current_codes(reg)
     with reg.transaction() as tx:
         for prep in prepared:
@@ -452,8 +477,6 @@ def import_files(
             known.update(map(str, prep.rows["project_code"]))
             # written while the registry is locked: if this fails, the batch rolls back
             _write_rejects(prep)
-    bar.done()
-    return ImportReport(files=[p.report for p in prepared], registry=reg.path)
 
 
 def _late_rejects(prep: _Prepared, rejected: pd.DataFrame) -> None:
@@ -591,7 +614,7 @@ def format_report(report: ImportReport, lang: str = "zh") -> str:
 @click.option("--synthetic", is_flag=True, help="Mark the batch as synthetic (demo data, labelled as such).")
 @registry_option
 @lang_option
-def import_command(files, category, year, status, mapping, update, crs, source_datum, layer, encoding, synthetic,
+def import_command(*, files, category, year, status, mapping, update, crs, source_datum, layer, encoding, synthetic,
                    registry, lang):
     """Import parcel files into the registry (导入项目图斑).
 

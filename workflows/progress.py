@@ -238,7 +238,7 @@ def severity_counts(res: Progress, lang: str) -> str:
                                                           information=f"{int(n.get('information', 0)):,}")
 
 
-def _html(res: Progress, sheets: dict[str, Sheet], lang: str, subtitle: str, warning: str, footer: str,
+def _html(res: Progress, sheets: dict[str, Sheet], lang: str, *, subtitle: str, warning: str, footer: str,
           method: pd.DataFrame) -> str:
     L = lambda k: label(k, lang)  # noqa: E731
     bars = []
@@ -345,7 +345,7 @@ def write_outputs(res: Progress, outdir: str | os.PathLike, lang: str = "zh", so
         ordered.append(sh)
     ordered.append(Sheet(L("tracking.sheet.method"), method, notes=notes))
     csv = pd.concat([res.summary[["key"]].rename(columns={"key": L("tracking.col.key")}), sheets["summary"].df], axis=1)
-    page = _html(res, sheets, lang, subtitle, warning, footer, method)
+    page = _html(res, sheets, lang, subtitle=subtitle, warning=warning, footer=footer, method=method)
     names = {"xlsx": "progress.xlsx", "csv": "progress.csv", "html": "progress.html"}
     with staged_outputs(out, names.values()) as tmp:
         write_excel(tmp / names["xlsx"], ordered, footer=" · ".join(x for x in (footer, warning) if x))
@@ -356,6 +356,7 @@ def write_outputs(res: Progress, outdir: str | os.PathLike, lang: str = "zh", so
 
 def run_progress(
     outdir: str | os.PathLike = "progress",
+    *,
     registry: str | os.PathLike | None = None,
     targets: str | os.PathLike | None = None,
     as_of: _dt.date | str | None = None,
@@ -519,7 +520,7 @@ def _print_evidence(con, res: Progress, lang: str) -> None:
                    "disagrees with or did not observe.")
 @registry_option
 @lang_option
-def progress_command(outdir: Path, as_of: str | None, year: int | None, targets: Path | None, rules: Path | None,
+def progress_command(*, outdir: Path, as_of: str | None, year: int | None, targets: Path | None, rules: Path | None,
                      evidence: Path | None, registry: Path | None, lang: str) -> None:
     """Progress against the work-report targets: 目标任务进展 (Excel, CSV, HTML).
 

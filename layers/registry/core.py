@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -181,9 +182,9 @@ class Registry:
         When no row is new, updated or unchanged, no batch is recorded (``batch_id`` None).
         """
         if tx is None:
-            with self.backend.transaction() as tx:
+            with self.backend.transaction() as own_tx:
                 return self.write(rows, source=source, sha256=sha256, update=update, synthetic=synthetic,
-                                  counts=counts, batch_id=batch_id, note=note, tx=tx, lang=lang)
+                                  counts=counts, batch_id=batch_id, note=note, tx=own_tx, lang=lang)
         batch_id = batch_id or new_batch_id()
         at = now_iso()
         rows = rows.reset_index(drop=True)
@@ -193,47 +194,18 @@ class Registry:
         rows, rejected = self._own_county_rows(rows, lang)
         geoms = _multi(np.asarray(rows.geometry.values, dtype=object))
         rows["area_mu"] = geometry_area_mu(geoms)  # computed here, never taken from the caller
-        src_rows = rows["_row"]
         old, old_geoms = self.backend.current_versions(tx, rows["project_code"].astype(str).tolist())
         old = old.assign(_g=list(old_geoms)).set_index("project_code") if len(old) else old
-        new_mask = np.ones(len(rows), dtype=bool)
-        close: list[int] = []
-        n_unchanged = n_updated = 0
-        if len(old):
-            codes = rows["project_code"].astype(str)
-            known = codes.isin(old.index).to_numpy()
-            idx = np.flatnonzero(known)
-            o = old.loc[codes.iloc[idx]]
-            diff = np.zeros((len(idx), len(COMPARED) + 1), dtype=bool)
-            for j, c in enumerate(COMPARED):
-                diff[:, j] = ~_same_vec(rows[c].iloc[idx].to_numpy(), o[c].to_numpy())
-            diff[:, -1] = ~shapely.equals_exact(
-                shapely.normalize(geoms[idx]), shapely.normalize(np.asarray(o["_g"].to_numpy(), dtype=object)), 1e-9
-            )
-            names = np.array([*COMPARED, "geometry"])
-            sep = label("registry.list_separator", lang)
-            shown = dict(zip(names, names)) if lang == "en" else {
-                **{c: label(f"column.{c}", lang) for c in COMPARED}, "geometry": label("field.geometry", lang)}
-            for k, i in enumerate(idx):
-                changed = names[diff[k]].tolist()
-                if not changed:
-                    new_mask[i] = False
-                    n_unchanged += 1
-                elif update:
-                    close.append(int(o["fid"].iloc[k]))
-                    n_updated += 1
-                else:
-                    new_mask[i] = False
-                    rejected.append((int(src_rows.iloc[i]), message(
-                        "reject.registry_conflict", lang, code=codes.iloc[i], batch=o["batch_id"].iloc[k],
-                        fields=sep.join(shown[c] for c in changed))))
-        if not new_mask.any() and not n_unchanged:  # nothing accepted: no (empty) batch
+        ch = _compare_current(rows, geoms, old, update=update, lang=lang)
+        rejected.extend(ch.rejected)
+        if not ch.new_mask.any() and not ch.n_unchanged:  # nothing accepted: no (empty) batch
             return WriteResult(batch_id=None, rejected=pd.DataFrame(rejected, columns=["_row", "reason"]))
-        self.backend.close_versions(tx, close, at, batch_id)
+        self.backend.close_versions(tx, ch.close, at, batch_id)
+        new_mask = ch.new_mask
         ins = rows.loc[new_mask, list(ATTRIBUTES)].copy()
         ins["batch_id"] = batch_id
         ins["valid_from"] = at
-        ins["source_row"] = src_rows[new_mask].to_numpy()
+        ins["source_row"] = rows["_row"][new_mask].to_numpy()
         ins["project_code"] = ins["project_code"].astype(str)
         self.backend.insert_versions(tx, ins, geoms[new_mask])
         counts = dict(counts or {})
@@ -245,12 +217,12 @@ class Registry:
             "n_accepted": counts.get("n_accepted", n_given) - n_rej,
             "n_repaired": counts.get("n_repaired", 0),
             "n_rejected": counts.get("n_rejected", 0) + n_rej,
-            "n_new": int(new_mask.sum()) - n_updated, "n_updated": n_updated, "n_unchanged": n_unchanged,
+            "n_new": int(new_mask.sum()) - ch.n_updated, "n_updated": ch.n_updated, "n_unchanged": ch.n_unchanged,
             "synthetic": bool(synthetic), "status": "active", "note": note,
         }
         self.backend.insert_batch(tx, meta)
-        return WriteResult(batch_id=batch_id, n_new=meta["n_new"], n_updated=n_updated, n_unchanged=n_unchanged,
-                           rejected=pd.DataFrame(rejected, columns=["_row", "reason"]))
+        return WriteResult(batch_id=batch_id, n_new=meta["n_new"], n_updated=ch.n_updated,
+                           n_unchanged=ch.n_unchanged, rejected=pd.DataFrame(rejected, columns=["_row", "reason"]))
 
     def _own_county_rows(self, rows, lang: str):
         """Rows this login may write, and the refused ones as ``(_row, reason)``: a
@@ -367,3 +339,53 @@ class Registry:
             raise DataFileError.of("error.export_is_registry", path=target, registry=self.path)
         if not force and not _is_own_export(target):
             raise DataFileError.of("error.export_exists", path=target)
+
+
+@dataclass
+class _Changes:
+    """How the rows to write relate to the current versions of their codes."""
+
+    new_mask: np.ndarray  # rows to insert (new codes, and changed ones with ``update``)
+    close: list[int] = field(default_factory=list)  # fids of the versions they replace
+    n_unchanged: int = 0
+    n_updated: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (_row, reason)
+
+
+def _compare_current(rows, geoms: np.ndarray, old: pd.DataFrame, *, update: bool, lang: str) -> _Changes:
+    """Compare each row with the current version of its code (attributes and geometry).
+
+    Identical: unchanged, not written. Different: a new version with ``update``, else
+    refused with the changed fields named in ``lang``.
+    """
+    ch = _Changes(new_mask=np.ones(len(rows), dtype=bool))
+    if not len(old):
+        return ch
+    codes = rows["project_code"].astype(str)
+    src_rows = rows["_row"]
+    idx = np.flatnonzero(codes.isin(old.index).to_numpy())
+    o = old.loc[codes.iloc[idx]]
+    diff = np.zeros((len(idx), len(COMPARED) + 1), dtype=bool)
+    for j, c in enumerate(COMPARED):
+        diff[:, j] = ~_same_vec(rows[c].iloc[idx].to_numpy(), o[c].to_numpy())
+    diff[:, -1] = ~shapely.equals_exact(
+        shapely.normalize(geoms[idx]), shapely.normalize(np.asarray(o["_g"].to_numpy(), dtype=object)), 1e-9
+    )
+    names = np.array([*COMPARED, "geometry"])
+    sep = label("registry.list_separator", lang)
+    shown = dict(zip(names, names, strict=True)) if lang == "en" else {
+        **{c: label(f"column.{c}", lang) for c in COMPARED}, "geometry": label("field.geometry", lang)}
+    for k, i in enumerate(idx):
+        changed = names[diff[k]].tolist()
+        if not changed:
+            ch.new_mask[i] = False
+            ch.n_unchanged += 1
+        elif update:
+            ch.close.append(int(o["fid"].iloc[k]))
+            ch.n_updated += 1
+        else:
+            ch.new_mask[i] = False
+            ch.rejected.append((int(src_rows.iloc[i]), message(
+                "reject.registry_conflict", lang, code=codes.iloc[i], batch=o["batch_id"].iloc[k],
+                fields=sep.join(shown[c] for c in changed))))
+    return ch

@@ -19,12 +19,17 @@ from gis.errors import AgrigisError, DataFileError, RegistryBusyError, RegistryE
 
 from .. import qgis_style
 from .model import (
-    ATTRIBUTES, COLUMNS, FINGERPRINTED, GEOM, INSPECTION_COLUMNS, INSPECTION_TABLE, PHOTO_COLUMNS, PHOTO_TABLE,
+    ATTRIBUTES, COLUMNS, FINGERPRINTED, GEOM, INSPECTION_TABLE, PHOTO_TABLE,
     REQUIRED_COLUMNS, SRS_ID, TABLE, TABLES, BATCH_COLUMNS, _NUMERIC, _area_agrees, _py, _text, fingerprints,
     geometry_area_mu,
 )
 
 log = logging.getLogger(__name__)
+
+WRITE_CHUNK = 50_000
+"""Rows per step of a batch insert: the SQL rows of one step are built, inserted and freed
+before the next, all inside the one transaction of the batch (all or nothing). The bytes
+held for them are about WRITE_CHUNK × (blob + attributes), ~50 MB for ordinary parcels."""
 
 _WKT1_4490 = (
     'GEOGCS["China Geodetic Coordinate System 2000",DATUM["China_2000",SPHEROID["CGCS2000",'
@@ -503,22 +508,31 @@ class GeoPackageBackend:
         if not len(rows):
             return
         geoms = np.asarray(geoms, dtype=object)
-        blobs = to_gpkg_blobs(geoms)
         start = tx.execute(
             f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{TABLE}'), 0), "
             f"coalesce((SELECT max(fid) FROM {TABLE}), 0)) + 1"
         ).fetchone()[0]
         fids = list(range(start, start + len(rows)))
         cols = ["fid", GEOM, *ATTRIBUTES, "batch_id", "valid_from", "source_row"]
-        values = {c: _py(rows[c]) if c in _NUMERIC or c == "source_row" else _text(_py(rows[c])) for c in cols[2:]}
-        data = [fids, blobs] + [values[c] for c in cols[2:]]
         if self.has_fingerprint:
             cols.append("fingerprint")
-            data.append(fingerprints(values, [blob_wkb(b) for b in blobs]))
-        self._insert_features(tx, cols, list(zip(*data)), fids, geoms)
+        chunks = (self._feature_rows(rows.iloc[lo:lo + WRITE_CHUNK], geoms[lo:lo + WRITE_CHUNK],
+                                     fids[lo:lo + WRITE_CHUNK], cols)
+                  for lo in range(0, len(rows), WRITE_CHUNK))
+        self._insert_features(tx, cols, chunks, fids, geoms)
 
-    def _insert_features(self, tx, cols: list[str], rows: list[tuple], fids: list[int], geoms: np.ndarray) -> None:
-        """Insert rows of ``projects`` (blobs in ``rows``) and their R-tree entries.
+    def _feature_rows(self, rows: pd.DataFrame, geoms: np.ndarray, fids: list[int], cols: list[str]) -> list[tuple]:
+        """The SQL rows of one chunk: fid, GeoPackage blob, attributes (and fingerprint)."""
+        blobs = to_gpkg_blobs(geoms)
+        values = {c: _py(rows[c]) if c in _NUMERIC or c == "source_row" else _text(_py(rows[c]))
+                  for c in cols[2:] if c != "fingerprint"}
+        data = [fids, blobs] + [values[c] for c in cols[2:] if c != "fingerprint"]
+        if self.has_fingerprint:
+            data.append(fingerprints(values, [blob_wkb(b) for b in blobs]))
+        return list(zip(*data, strict=True))
+
+    def _insert_features(self, tx, cols: list[str], row_chunks, fids: list[int], geoms: np.ndarray) -> None:
+        """Insert rows of ``projects`` (lists of SQL rows, blobs included) and their R-tree entries.
 
         The R-tree insert trigger calls a Python function per row (slow for bulk loads):
         inside this transaction drop it, fill the R-tree in one go from the bounds, and
@@ -528,14 +542,16 @@ class GeoPackageBackend:
         sql = tx.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trig,)).fetchone()
         if sql:
             tx.execute(f"DROP TRIGGER {trig}")
-        tx.executemany(f"INSERT INTO {TABLE} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+        insert = f"INSERT INTO {TABLE} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        for rows in row_chunks:  # chunks of WRITE_CHUNK rows, all in the caller's transaction
+            tx.executemany(insert, rows)
         ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
         geoms, fids = geoms[ok], np.asarray(fids)[ok]
         b = shapely.bounds(geoms)
         o = _morton_order(b)  # spatially sorted inserts build the R-tree ~20 % faster
         tx.executemany(
             f"INSERT OR REPLACE INTO rtree_{TABLE}_{GEOM} VALUES (?, ?, ?, ?, ?)",
-            zip(fids[o].tolist(), b[o, 0].tolist(), b[o, 2].tolist(), b[o, 1].tolist(), b[o, 3].tolist()),
+            zip(fids[o].tolist(), b[o, 0].tolist(), b[o, 2].tolist(), b[o, 1].tolist(), b[o, 3].tolist(), strict=True),
         )
         if sql:
             tx.execute(sql[0])
@@ -638,7 +654,7 @@ class GeoPackageBackend:
         fids = [r[cols.index("fid")] for r in rows] if "fid" in cols else None
         if fids is None:
             raise ValueError("projects rows are loaded with their fid")
-        self._insert_features(tx, cols, rows, fids, geoms)
+        self._insert_features(tx, cols, [rows], fids, geoms)
 
     def is_empty(self) -> bool:
         """No version, batch or inspection stored yet (a copy may go here)."""
