@@ -626,49 +626,79 @@ def write_excel(path: str | os.PathLike[str], sheets: Sequence[Sheet], footer: s
     number formats, notes under each table and ``footer`` in the printed page footer.
 
     Numbers stay numbers (never text), so Excel can sum and chart them; every text is
-    stored as text, so no cell is ever a formula.
+    stored as text, so no cell is ever a formula. Rows are streamed (openpyxl's
+    write-only mode): a table of 10,000 rows costs no cell objects kept in memory.
+
+    Examples
+    --------
+    >>> import tempfile, openpyxl
+    >>> p = write_excel(Path(tempfile.mkdtemp()) / "t.xlsx",
+    ...                 [Sheet("t", pd.DataFrame({"面积(亩)": [1.004], "备注": ["=1+1"]}), formats={"面积(亩)": "0.00"})])
+    >>> ws = openpyxl.load_workbook(p)["t"]
+    >>> ws["A2"].value, ws["A2"].number_format, ws["B2"].value, ws.freeze_panes
+    (1, '0.00', '=1+1', 'A2')
     """
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
 
     def write(tmp: Path) -> None:
-        wb = Workbook()
-        for blank in list(wb.worksheets):  # the empty first sheet of a new workbook
-            wb.remove(blank)
-        head_font = Font(bold=True)
-        head_fill = PatternFill("solid", fgColor="DDEBF7")
+        wb = Workbook(write_only=True)
         for given in sheets:
-            sh = Sheet(given.name, tidy_numbers(given.df), given.formats, given.notes, given.title)
-            ws = wb.create_sheet(_sheet_name(sh.name))
-            row0 = 1
-            if sh.title:
-                _put(ws, 1, 1, sh.title).font = Font(bold=True, size=13)
-                row0 = 2
-            cols = list(sh.df.columns)
-            for j, c in enumerate(cols, start=1):
-                cell = _put(ws, row0, j, str(c))
-                cell.font, cell.fill = head_font, head_fill
-                cell.alignment = Alignment(wrap_text=True, vertical="center")
-            for i, rec in enumerate(sh.df.itertuples(index=False), start=row0 + 1):
-                for j, (c, v) in enumerate(zip(cols, rec, strict=True), start=1):
-                    cell = _put(ws, i, j, v)
-                    if c in sh.formats and isinstance(cell.value, (int, float)):
-                        cell.number_format = sh.formats[c]
-            ws.freeze_panes = ws.cell(row=row0 + 1, column=1)
-            for j, c in enumerate(cols, start=1):
-                letter = ws.cell(row=row0, column=j).column_letter
-                ws.column_dimensions[letter].width = _width([c, *sh.df[c].head(200).tolist()])
-            r = row0 + len(sh.df) + 2
-            for note in sh.notes:
-                _put(ws, r, 1, note).font = Font(italic=True, color="C00000")
-                r += 1
-            if footer:
-                ws.oddFooter.center.text = safe_text(footer).replace("&", "&&")
+            _write_sheet(wb, Sheet(given.name, tidy_numbers(given.df), given.formats, given.notes, given.title),
+                         footer)
         buf = io.BytesIO()  # a full disk then fails one plain write, not openpyxl's open zip file
         wb.save(buf)
         tmp.write_bytes(buf.getvalue())
 
     return atomic_write(Path(path), write)
+
+
+def _write_sheet(wb: Any, sh: Sheet, footer: str) -> None:
+    """One sheet of :func:`write_excel` into the write-only workbook ``wb``: widths, frozen
+    panes and footer first (a streamed sheet takes them only before its rows), then the
+    title, header, rows and notes."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    ws = wb.create_sheet(_sheet_name(sh.name))
+    cols = list(sh.df.columns)
+    row0 = 2 if sh.title else 1
+    for j, c in enumerate(cols, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = _width([c, *sh.df[c].head(200).tolist()])
+    ws.freeze_panes = f"A{row0 + 1}"
+    if footer:
+        ws.oddFooter.center.text = safe_text(footer).replace("&", "&&")
+
+    def styled(value: Any, **style: Any) -> Any:
+        cell = WriteOnlyCell(ws, value=cell_value(value))
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+        for k, v in style.items():
+            setattr(cell, k, v)
+        return cell
+
+    if sh.title:
+        ws.append([styled(sh.title, font=Font(bold=True, size=13))])
+    head = {"font": Font(bold=True), "fill": PatternFill("solid", fgColor="DDEBF7"),
+            "alignment": Alignment(wrap_text=True, vertical="center")}
+    ws.append([styled(str(c), **head) for c in cols])
+    fmts = [sh.formats.get(c) for c in cols]
+    for rec in sh.df.itertuples(index=False):
+        ws.append([_streamed(cell_value(v), fmt, styled) for v, fmt in zip(rec, fmts, strict=True)])
+    if sh.notes:
+        ws.append([])
+    for note in sh.notes:
+        ws.append([styled(note, font=Font(italic=True, color="C00000"))])
+
+
+def _streamed(value: Any, fmt: str | None, styled: Callable[..., Any]) -> Any:
+    """A table value as a streamed sheet takes it: a plain value, or a cell when it needs
+    a number format or is a text that looks like a formula (typed as text: shown, never run)."""
+    if isinstance(value, str) and value.startswith("="):
+        return styled(value)
+    if fmt is not None and isinstance(value, (int, float)):
+        return styled(value, number_format=fmt)
+    return value
 
 
 def write_csv(path: str | os.PathLike[str], df: pd.DataFrame, note: str = "", *, index: bool = False) -> Path:

@@ -160,16 +160,13 @@ def _ndvi_entry(ndvi: Path, folder: Path) -> _Entry:
                                "of Da'an (220882) only; variables NDVI and valid_count"))
 
 
-def _catalog_yaml(seed: int, size: str, rasters: dict[str, Path], folder: Path,
-                  ndvi: Path | None = None) -> str:
+def _catalog_yaml(seed: int, size: str, rasters: dict[str, Path], folder: Path) -> str:
     import yaml
 
     entries = [_Entry(name, "vector", "reference.gpkg", zh, en, layer=name,
                       description=_RESERVES_NOTE if name == "protected_areas" else None)
                for name, zh, en in _VECTORS]
     entries += _raster_entries(rasters, folder)
-    if ndvi is not None:
-        entries.append(_ndvi_entry(ndvi, folder))
     src = SOURCE.format(seed=seed)
     head = (f"# agrigis demo workspace (SYNTHETIC data), seed {seed}, size {size}.\n"
             "# Made by `agrigis demo`; every layer here is generated and marked synthetic.\n"
@@ -264,7 +261,9 @@ def build_workspace(folder, seed: int = 0, size: str = "default",
         Random seed; the same seed and size give identical files.
     size : {"small", "default", "large"}
     on_step : callable(step_name, fraction_done), optional
-        Progress callback.
+        Progress callback: ``vectors``, ``rasters``, ``parcels`` and ``ndvi`` from 0 to 1,
+        and ``("samples", 1.0)`` once the sample table and ``catalog.yml`` are written
+        (what ``agrigis soil interpolate`` needs: the demo starts it there).
     res_m : float, optional
         Override the size's soil/DEM/land-cover cell size (e.g. 10 for a 10 m benchmark
         grid: ~22,000 × 23,500 cells per raster, written in row windows).
@@ -293,7 +292,11 @@ def build_workspace(folder, seed: int = 0, size: str = "default",
     rdir = folder / "rasters"
     paths = demo_rasters.write_static_rasters(drivers, rdir, sz.res_m, seed, on_step=lambda f: step("rasters", f))
     demo_rasters.LANDCOVER_CLASSES.to_csv(rdir / "landcover_classes.csv", index=False)
+    cat = folder / "catalog.yml"  # before the parcels: the soil step may register its maps meanwhile
+    write_text(cat, _catalog_yaml(seed, size, paths, folder))
+    write_text(folder / "README.txt", _readme(seed, size))
     samples = _write_samples(folder, paths, drivers, v.counties, seed)
+    step("samples", 1.0)
     step("parcels", 0.0)
     parcels, ppath = _write_parcels(folder, drivers, v, seed, sz)
     step("parcels", 1.0)
@@ -302,19 +305,17 @@ def build_workspace(folder, seed: int = 0, size: str = "default",
     products = demo_imagery.write_products(folder / "imagery" / "products", drivers, paths["landcover"],
                                            parcels, v.counties, sz.ndvi_m, years=years, seed=seed,
                                            on_step=lambda f: step("ndvi", f))
-    cat = folder / "catalog.yml"
-    write_text(cat, _catalog_yaml(seed, size, paths, folder))
-    write_text(folder / "README.txt", _readme(seed, size))
     return DemoWorkspace(folder=folder, seed=seed, size=size, catalog=cat, reference=ref, parcels=ppath,
                          rasters=paths, n_parcels=len(parcels), products=products, samples=samples)
 
 
 def register_ndvi(ws: DemoWorkspace, stack: Path) -> None:
     """Add the NDVI stack built from the products (``stack``, inside the workspace) to
-    the workspace's ``catalog.yml`` as the layer with role ``ndvi`` (synthetic)."""
-    from gis.outputs import write_text
+    the workspace's ``catalog.yml`` as the layer with role ``ndvi`` (synthetic), beside
+    what is registered there already (the soil maps may be)."""
+    from layers.catalog import register_layers
 
-    write_text(ws.catalog, _catalog_yaml(ws.seed, ws.size, ws.rasters, ws.folder, ndvi=Path(stack)))
+    register_layers(ws.catalog, [_ndvi_entry(Path(stack), ws.folder).as_dict(SOURCE.format(seed=ws.seed))])
     ws.rasters["ndvi"] = Path(stack)
 
 

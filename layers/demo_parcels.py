@@ -292,6 +292,8 @@ class _Placer:
     scale: ParcelScale
     projects: _Projects = field(default_factory=_Projects)
     boxes: dict[str, list] = field(default_factory=dict)
+    cdfs: dict = field(default_factory=dict)
+    """(category, rule) → cumulative placement score (a category fills several years)."""
 
     def centre(self, cdf: np.ndarray) -> tuple[float, float]:
         """A random point of the analysis grid, cells drawn by the cumulative score ``cdf``."""
@@ -302,11 +304,12 @@ class _Placer:
     def fill(self, cat: str, yr: int, total_mu: float, statuses_for) -> None:
         """Place projects of ``cat`` until ``total_mu`` is reached."""
         rule, rng = RULES[cat], self.rng
-        score = self.land.score(cat, rule).ravel()
-        if score.sum() == 0:
+        if (cat, rule) not in self.cdfs:
+            self.cdfs[cat, rule] = np.cumsum(self.land.score(cat, rule).ravel())
+        cdf = self.cdfs[cat, rule]
+        if cdf[-1] == 0:
             log.warning("no land for %s", cat)
             return
-        cdf = np.cumsum(score)
         placed_mu, tries = 0.0, 0
         boxes: list = self.boxes.setdefault(cat, [])
         while placed_mu < total_mu and tries < 400:

@@ -93,9 +93,22 @@ class Grid:
         return np.meshgrid(xs, ys)
 
 
-def _smooth_noise(rng: np.random.Generator, shape, sigma: float) -> np.ndarray:
-    z = gaussian_filter(rng.standard_normal(shape), sigma=sigma, mode="reflect")
+def _normalised_smooth(white: np.ndarray, sigma: float) -> np.ndarray:
+    z = gaussian_filter(white, sigma=sigma, mode="reflect")
     return (z - z.mean()) / (z.std() + 1e-12)
+
+
+def _smooth_noises(rng: np.random.Generator, shape, sigmas: list[float]) -> list[np.ndarray]:
+    """Smooth random fields (white noise drawn from ``rng`` for each of ``sigmas`` in turn,
+    smoothed, normalised to mean 0 and deviation 1), the filters on two threads (SciPy's
+    filters release the GIL; the widest first, as it takes longest)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    whites = [rng.standard_normal(shape) for _ in sigmas]
+    order = sorted(range(len(sigmas)), key=lambda i: -sigmas[i])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = dict(zip(order, pool.map(lambda i: _normalised_smooth(whites[i], sigmas[i]), order), strict=True))
+    return [done[i] for i in range(len(sigmas))]
 
 
 class Drivers:
@@ -127,12 +140,8 @@ class Drivers:
         north = np.clip((y - miny) / (maxy - miny), 0, 1)
         self.east = east
         s = 1000.0 / res  # sigma in cells per km
-        n_big = _smooth_noise(rng, sh, 18 * s)
-        n_mid = _smooth_noise(rng, sh, 4 * s)
-        n_salt = _smooth_noise(rng, sh, 6 * s)
-        n_salt2 = _smooth_noise(rng, sh, 1.5 * s)
-        self.n_veg = _smooth_noise(rng, sh, 2 * s)
-        self.n_lc = _smooth_noise(rng, sh, 1.2 * s)
+        n_big, n_mid, n_salt, n_salt2, self.n_veg, self.n_lc = _smooth_noises(
+            rng, sh, [18 * s, 4 * s, 6 * s, 1.5 * s, 2 * s, 1.2 * s])
         nw = np.clip(0.65 * (1 - east) + 0.35 * north, 0, 1)
         self.dem = (122.0 + 175.0 * nw ** 1.6 + 14.0 * n_big + 4.0 * n_mid
                     - 10.0 * np.exp(-self.d_river / 2500.0) - 8.0 * np.exp(-self.d_lake / 3000.0))
@@ -146,11 +155,11 @@ class Drivers:
     def sample(self, field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Bilinear value of an analysis-grid field at planar points x, y."""
         g = self.grid
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim == 2 and x.shape[0] > 1 and np.array_equal(x[0], x[-1]):  # a regular grid: separable, fast
+            return _bilinear_grid(field, (g.y0 - y[:, 0]) / g.res - 0.5, (x[0] - g.x0) / g.res - 0.5)
         col = (x - g.x0) / g.res - 0.5
         row = (g.y0 - y) / g.res - 0.5
-        x = np.asarray(x)
-        if x.ndim == 2 and x.shape[0] > 1 and np.array_equal(x[0], x[-1]):
-            return _bilinear_grid(field, row[:, 0], col[0])  # a regular grid: separable, fast
         return map_coordinates(field, [row.ravel(), col.ravel()], order=1, mode="nearest").reshape(
             np.shape(x))
 
@@ -176,9 +185,7 @@ class Drivers:
         lc[(dem > 235) & (veg > 0.7)] = LC["forest"]
         lc[(veg > 1.6) & (dem < 230)] = LC["forest"]  # shelterbelts and plantations
         lc[(ec > 11.0) & (low > 0.5)] = LC["saline_barren"]
-        built = np.zeros(x.shape, bool)
-        for (bx, by), r in _town_xy():
-            built |= (x - bx) ** 2 + (y - by) ** 2 < r ** 2
+        built = _towns(x, y)
         built |= (nlc > 2.4) & (veg < 0)  # villages
         lc[built] = LC["built_up"]
         water = (s(self.d_lake) < res * 0.5) | (d_river < max(res * 0.5, 120.0))
@@ -198,9 +205,29 @@ def _bilinear_grid(field: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.
 
     r0, r1, wr = axis(rows, field.shape[0])
     c0, c1, wc = axis(cols, field.shape[1])
-    top = field[r0][:, c0] * (1 - wc) + field[r0][:, c1] * wc
-    bot = field[r1][:, c0] * (1 - wc) + field[r1][:, c1] * wc
+    # along the columns first, on the field's rows that are read only (the same figures
+    # as interpolating each of the four corners on the output grid, in a fraction of it)
+    used = np.unique(np.concatenate([r0, r1]))
+    sub = field[used]
+    across = sub[:, c0] * (1 - wc) + sub[:, c1] * wc
+    top, bot = across[np.searchsorted(used, r0)], across[np.searchsorted(used, r1)]
     return top * (1 - wr)[:, None] + bot * wr[:, None]
+
+
+def _towns(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """True within a county seat's radius of :data:`TOWNS` (on a regular grid of
+    centres, only the rows near each town are computed: the same figures)."""
+    built = np.zeros(x.shape, bool)
+    regular = x.ndim == 2 and x.shape[0] > 1 and np.array_equal(x[0], x[-1])
+    for (bx, by), r in _town_xy():
+        if not regular:
+            built |= (x - bx) ** 2 + (y - by) ** 2 < r ** 2
+            continue
+        dy2 = (y[:, 0] - by) ** 2
+        rows = np.flatnonzero(dy2 < r ** 2)
+        if len(rows):
+            built[rows] |= (x[0] - bx) ** 2 + dy2[rows, None] < r ** 2
+    return built
 
 
 def _town_xy():
@@ -243,15 +270,7 @@ def write_static_rasters(drivers: Drivers, folder: Path, res: float, seed: int,
                 dsts[k].write_colormap(1, {int(v): _rgb(c) for v, c in
                                            zip(LANDCOVER_CLASSES.value, LANDCOVER_CLASSES.color, strict=True)})
         nwin = int(np.ceil(grid.height / window_rows))
-        for i in range(nwin):
-            r0 = i * window_rows
-            n = min(window_rows, grid.height - r0)
-            x, y = grid.centres(r0, n)
-            rng = np.random.default_rng([seed, 7, i])
-            vals = drivers.fields(x, y, rng, res)
-            tr = grid.transform @ Affine.translation(0, r0)
-            inside = rasterize([drivers.city], out_shape=(n, grid.width), transform=tr,
-                               default_value=1).astype(bool)
+        for r0, n, vals, inside in _windows(drivers, grid, window_rows, seed, res):
             win = rasterio.windows.Window(0, r0, grid.width, n)
             for k, (dtype, nodata, *_x) in RASTERS.items():
                 a = vals[k].astype(dtype)
@@ -263,6 +282,33 @@ def write_static_rasters(drivers: Drivers, folder: Path, res: float, seed: int,
         for d in dsts.values():
             d.close()
     return paths
+
+
+def _windows(drivers: Drivers, grid: Grid, window_rows: int, seed: int, res: float):
+    """``(first row, rows, values, inside the city)`` of each row window of ``grid`` in
+    turn, computed two windows at a time on two threads (NumPy releases the GIL; each
+    window has its own seeded noise, so the values do not depend on the order), at most
+    two ahead of the window being written (bounded memory)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int):
+        r0 = i * window_rows
+        n = min(window_rows, grid.height - r0)
+        x, y = grid.centres(r0, n)
+        vals = drivers.fields(x, y, np.random.default_rng([seed, 7, i]), res)
+        tr = grid.transform @ Affine.translation(0, r0)
+        inside = rasterize([drivers.city], out_shape=(n, grid.width), transform=tr, default_value=1).astype(bool)
+        return r0, n, vals, inside
+
+    nwin = int(np.ceil(grid.height / window_rows))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ahead: deque = deque(pool.submit(one, i) for i in range(min(2, nwin)))
+        for i in range(2, nwin + 2):
+            done = ahead.popleft().result()
+            if i < nwin:
+                ahead.append(pool.submit(one, i))
+            yield done
 
 
 def _rgb(hexcolor: str) -> tuple[int, int, int, int]:

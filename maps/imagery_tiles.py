@@ -74,6 +74,8 @@ class EmbeddedTiles:
     zoom_max: int | None = None
     n_bytes: int = 0
     source: str = ""
+    cut: bool = False
+    """True when a zoom level of the file was left out to stay within the budget."""
 
     def spec(self, name: str, attribution: str | None = None) -> dict:
         """The basemap entry of the map configuration (see ``agrigis.js``)."""
@@ -209,8 +211,9 @@ class PMTilesSource:
             self._f.close()
             raise DataFileError.of("error.basemap_file_corrupt", path=path, detail=exc) from exc
         self._h = h
-        # UNKNOWN: what pmtiles' own converter writes for an MBTiles saying "jpg"; the
-        # browser tells the image type by the bytes, so such tiles are taken as images
+        # UNKNOWN is what pmtiles' own Python converter (3.8) writes for an MBTiles saying
+        # "jpg" (only "jpeg" is mapped); `agrigis imagery pmtiles` writes JPEG. The browser
+        # tells the image type by the bytes, so UNKNOWN tiles are taken as images too.
         kinds = {TileType.JPEG: "jpg", TileType.PNG: "png", TileType.WEBP: "webp", TileType.UNKNOWN: "jpg"}
         if h["tile_type"] not in kinds:
             self._f.close()
@@ -330,6 +333,28 @@ def embed_file(path, bounds, budget: TileBudget = TileBudget()) -> EmbeddedTiles
             return embed_tiles(source, bounds, budget) if bounds else None
         finally:
             source.close()
+
+
+def phone_file_hint(path, tiles: EmbeddedTiles | None, lang: str = "zh") -> str | None:
+    """How to make the phone file when an MBTiles ``path`` did not fit the map whole.
+
+    None unless ``path`` is an ``.mbtiles`` whose tiles around the parcels were cut by
+    the budget (or none fit): then the ``agrigis imagery pmtiles`` line to run.
+
+    Examples
+    --------
+    >>> phone_file_hint("county.mbtiles", None, "en").split(";")[1].strip()[:40]
+    'for the whole county on the phone, run a'
+    >>> phone_file_hint("county.pmtiles", None) is None
+    True
+    """
+    from gis.labels import message
+
+    path = Path(path)
+    if path.suffix.lower() != ".mbtiles" or (tiles is not None and tiles.tiles and not tiles.cut):
+        return None
+    shown = f'"{path}"' if " " in str(path) else str(path)
+    return message("note.basemap_phone_file", lang, source=shown)
 
 
 # ---------------------------------------------------------------------- choosing
@@ -455,6 +480,7 @@ def embed_tiles(source: TileSource, bounds, budget: TileBudget = TileBudget()) -
         got = _read_level(source, area, z, budget.max_bytes - out.n_bytes, per_tile)
         if got is None:
             log.info("imagery: zoom %d does not fit the budget; stopping at zoom %s", z, out.zoom_max)
+            out.cut = True
             break
         level, size = got
         x0, y0, x1, y1 = tile_range(area, z)

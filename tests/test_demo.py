@@ -515,17 +515,19 @@ def test_remediation_in_the_workspace_finds_the_netcdf_stack_by_itself(run, tmp_
 
 
 def test_the_second_process_gives_what_the_steps_give_in_process(run):
-    # check and zonal ran in a second Python process (the fixture's parallel=True); run in
-    # this one, they write the same
+    # soil, imagery, progress, check and zonal ran in a second Python process (the fixture's
+    # parallel=True); check and zonal run again in this one write the same
     from workflows.demo import SIDE_LANE, DemoRun, _side_steps
 
     import os
 
-    assert set(SIDE_LANE) <= set(run.seconds) and not run.skipped
+    assert set(SIDE_LANE) <= set(run.seconds) and set(SIDE_LANE) <= set(run.cpu) and not run.skipped
     assert run.side_process not in (None, os.getpid())
+    assert run.workspace.rasters["ndvi"] == run.outputs["imagery"]["ndvi"]  # merged from the second process
     before = {n: p.read_bytes() for n, p in run.outputs["zonal"].items()}
-    here = _side_steps(DemoRun(workspace=run.workspace, lang=run.lang, as_of=run.as_of), strict=True)
+    again = ("check", "zonal")
+    here = _side_steps(DemoRun(workspace=run.workspace, lang=run.lang, as_of=run.as_of), strict=True, names=again)
     assert {n: p.read_bytes() for n, p in here.outputs["zonal"].items()} == before
     pd.testing.assert_frame_equal(pd.DataFrame(here.results["check"].problems),
                                   pd.DataFrame(run.results["check"].problems))
-    assert here.notes == {k: run.notes[k] for k in SIDE_LANE}
+    assert here.notes == {k: run.notes[k] for k in again}

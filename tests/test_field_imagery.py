@@ -263,7 +263,13 @@ def test_cli_prints_zoom_and_size(tmp_path):
                                     "--basemap-file", str(mb), "--basemap-budget", "1MB", "--lang", "en"])
     assert res.exit_code == 0, res.output
     assert "offline imagery: a.mbtiles, zoom 14–16, 40 tiles, 0.04 MB" in res.output
+    assert "agrigis imagery pmtiles" not in res.output  # the whole file fitted: no phone-file tip
     assert out.stat().st_size < 1_000_000
+    cut = CliRunner().invoke(main, ["map", "layer", str(tmp_path / "p.gpkg"), "-o", str(tmp_path / "cut.html"),
+                                    "--basemap", "none", "--basemap-file", str(mb), "--basemap-budget", "0.1MB",
+                                    "--lang", "en"])
+    assert cut.exit_code == 0, cut.output
+    assert "run agrigis imagery pmtiles" in cut.output and str(mb) in cut.output
     html = out.read_text(encoding="utf-8")
     assert solid(BLUE)[:30] and "embedded" in html
     res = CliRunner().invoke(main, ["map", "layer", str(tmp_path / "p.gpkg"), "-o", str(out), "--basemap-file",
@@ -361,4 +367,4 @@ def test_pmtiles_opened_from_the_phone(page, tmp_path, artifacts_dir):
     with page.expect_file_chooser() as fc:
         page.locator(".ag-btn-imagery").click()
     fc.value.set_files(str(mb))
-    assert "pmtiles convert" in page.locator(".ag-panel").inner_text()
+    assert "agrigis imagery pmtiles 影像.mbtiles" in page.locator(".ag-panel").inner_text()

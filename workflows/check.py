@@ -211,13 +211,18 @@ class CheckOptions:
 
 
 def run_check(registry=None, output=".", *, fmt: str = "xlsx", lang: str = "zh", counties=None,
-              options: CheckOptions | None = None) -> CheckResult:
-    """Check the registry's current projects; write ``check.<fmt>`` and ``check.gpkg`` into ``output``."""
+              options: CheckOptions | None = None, parcels=None) -> CheckResult:
+    """Check the registry's current projects; write ``check.<fmt>`` and ``check.gpkg`` into ``output``.
+
+    ``parcels``: the registry's current projects when the caller has already read them
+    (:func:`workflows.options.registry_parcels`); the registry is still read for its hand
+    edits and field inspections.
+    """
     import layers
     from workflows.options import registry_path
 
     o = options or CheckOptions()
-    parcels = registry_parcels(registry)
+    parcels = registry_parcels(registry) if parcels is None else parcels
     rules = o.rules if o.rules is None or not isinstance(o.rules, (str, Path)) else load_rules(o.rules)
     workspace = o.workspace
     where = registry_path(registry)  # a GeoPackage path, or a PostGIS URL (no folder beside it)

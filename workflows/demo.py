@@ -11,15 +11,18 @@ the maps — each through its workflow's own Python function, the same code path
 data takes. Outputs go to ``<workspace>/outputs/<step>/``.
 
 What one step has read or computed is handed to the next instead of being read again:
-the registry's projects (read once after the import) go to remediation and suitability,
-and the progress result to suitability's remaining target. When a second core is spare,
-check and zonal (:data:`SIDE_LANE`) run in a second Python process beside the other steps.
+the registry's projects (read once after the import) go to check, remediation,
+suitability and the progress map, the progress result to suitability's remaining target
+and the progress map, and zonal reads its parcels once for its three tables. When a
+second core is spare, the soil maps, the NDVI stack, progress, check and zonal
+(:data:`SIDE_LANE`) run in a second Python process beside the other steps, each once what
+it needs (:data:`NEEDS`) is there.
 
 Examples
 --------
 >>> from workflows.demo import STEPS
->>> [s for s, _ in STEPS][:3]
-['generate', 'imagery', 'import']
+>>> [s for s, _ in STEPS][:4]
+['generate', 'soil', 'imagery', 'import']
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class DemoRun:
     notes: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of each step (of the process it ran in)."""
     results: dict[str, object] = field(default_factory=dict)
     side_process: int | None = None
     """Process id of the second process that ran :data:`SIDE_LANE`, if one did."""
@@ -142,7 +147,8 @@ def _need_registry(run: DemoRun) -> None:
 def step_check(run: DemoRun) -> None:
     check = _module("workflows.check")
     _need_registry(run)
-    res = check.run_check(run.workspace.registry, run.out("check"), lang=run.lang)
+    res = check.run_check(run.workspace.registry, run.out("check"), lang=run.lang,
+                          parcels=run.results.get("projects"))
     run.results["check"] = res
     run.outputs["check"] = {k: p for k, p in (("table", res.table), ("gpkg", res.gpkg)) if p}
     kinds = res.problems["kind"].value_counts()
@@ -172,7 +178,8 @@ def step_zonal(run: DemoRun) -> None:
 
     out = run.out("zonal")
     # what a user does: export the current parcels, then `agrigis zonal parcels.gpkg ec.tif`
-    zones = Registry(run.workspace.registry).export(out / "parcels_current.gpkg", force=True)  # the demo owns it
+    exported = Registry(run.workspace.registry).export(out / "parcels_current.gpkg", force=True)  # the demo owns it
+    zones = zonal.read_zones(exported, id_column="project_code", lang=run.lang)  # read once for the three tables
     weights = out / "coverage_weights.npz"
     if weights.exists():
         weights.unlink()
@@ -182,7 +189,7 @@ def step_zonal(run: DemoRun) -> None:
         # beside this one, registers the maps of the samples under the same names);
         # CSV (opens in Excel): writing 10,000+ rows with openpyxl would dominate the run
         path = zonal.zonal_table(zones, [run.workspace.rasters[name]], stats=stats, output=out / f"{name}.csv",
-                                 id_column="project_code", weights=weights, lang=run.lang)
+                                 weights=weights, lang=run.lang)
         run.outputs["zonal"][name] = Path(path)
     run.notes["zonal"] = f"{len(SOIL_STATS)} × {run.workspace.n_parcels}"
 
@@ -258,8 +265,11 @@ def step_maps(run: DemoRun) -> None:
     _need_registry(run)
     out = run.out("maps")
     ws, lang = run.folder, run.lang
+    prog = run.results.get("progress")  # what progress computed and import read: not again
     paths = {"progress_map": mapping.progress_map_file(out / "progress_map.html", registry=run.workspace.registry,
-                                                       as_of=run.as_of, workspace=ws, lang=lang)}
+                                                       as_of=run.as_of, workspace=ws, lang=lang,
+                                                       parcels=run.results.get("projects"),
+                                                       result=prog.result if prog is not None else None)}
     if "remediation" in run.outputs:
         paths["remediation_map"] = mapping.remediation_map_file(run.out("remediation"), out / "remediation_map.html",
                                                                 workspace=ws, lang=lang)
@@ -270,25 +280,37 @@ def step_maps(run: DemoRun) -> None:
     run.outputs["maps"] = {k: Path(v) for k, v in paths.items()}
 
 
-SIDE_LANE = ("check", "zonal")
-"""Steps run in a second process beside the others when a second core is spare: they need only the registry and the generator's rasters, write only their own
-outputs folder, and no later step reads what they made. (≈ 6 CPU s + 2.5 s of imports
-in the second process, against ≈ 11.5 CPU s of progress, remediation, soil, suitability
-and maps in the first, at the default size.)"""
+SIDE_LANE = ("soil", "imagery", "progress", "check", "zonal")
+"""Steps run in a second Python process beside the others when a second core is spare,
+each as soon as what it needs (:data:`NEEDS`) is there: the soil maps once the generator
+has written the sample table (while it makes the parcels and products), the NDVI stack
+after the generation, progress, check and zonal after the import (while remediation and
+suitability run in the first). None of them reads what a step
+of the first process writes after it started, and each writes its own outputs folder
+(soil and imagery register their layers in ``catalog.yml`` one after the other, as in
+one process). The second process starts with the demo, so its imports overlap the
+generation."""
+
+NEEDS = {"soil": ("samples",), "imagery": ("generate",), "import": ("generate",), "check": ("import",),
+         "progress": ("import",), "zonal": ("import",), "remediation": ("import", "imagery"),
+         "suitability": ("import", "progress", "soil"),
+         "maps": ("import", "progress", "remediation", "soil", "suitability")}
+"""What each step needs to have run before it: steps, or ``samples`` (the generator has
+written the sample table and the catalogue; ``generate`` includes it)."""
 
 STEPS = [
     ("generate", None),
+    ("soil", step_soil),
     ("imagery", step_imagery),
     ("import", step_import),
     ("check", step_check),
     ("progress", step_progress),
     ("zonal", step_zonal),
     ("remediation", step_remediation),
-    ("soil", step_soil),
     ("suitability", step_suitability),
     ("maps", step_maps),
 ]
-"""Demo steps in order: (name, function(run))."""
+"""Demo steps in order: (name, function(run)); each comes after the steps it needs."""
 
 
 @dataclass(frozen=True)
@@ -365,18 +387,24 @@ def run_demo(folder, *, options: DemoOptions | None = None, progress=None, **kw)
 
     o = replace(options or DemoOptions(), **kw)
     bar = _Bar(progress, o.lang)
-    t0 = time.perf_counter()
-    ws = gen.build_workspace(folder, seed=o.seed, size=o.size, on_step=bar.generating, res_m=o.res_m)
-    run = DemoRun(workspace=ws, lang=o.lang, as_of=o.as_of or gen.AS_OF)
-    run.seconds["generate"] = time.perf_counter() - t0
-    run.outputs["generate"] = {"catalog": ws.catalog, "parcels": ws.parcels, "samples": ws.samples}
-    side = _SideLane(o)
+    side = _SideLane(o)  # started now: its imports overlap the generation
     try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        early = _early(folder, o, side, bar)
+        ws = gen.build_workspace(folder, seed=o.seed, size=o.size, on_step=early, res_m=o.res_m)
+        run = DemoRun(workspace=ws, lang=o.lang, as_of=o.as_of or gen.AS_OF)
+        run.seconds["generate"], run.cpu["generate"] = time.perf_counter() - t0, time.process_time() - c0
+        run.outputs["generate"] = {"catalog": ws.catalog, "parcels": ws.parcels, "samples": ws.samples}
+        done = {"samples", "generate"}
         for i, (name, fn) in enumerate(STEPS[1:], start=1):
             bar.step(i, name)
-            if side.takes(name, run):
+            side.submit(run, done)
+            if side.runs(name):
                 continue
+            for need in NEEDS.get(name, ()):
+                side.wait(need, run)
             _run_step(run, name, fn, o.strict)
+            done.add(name)
         side.join(run)
     finally:
         side.close()
@@ -385,9 +413,28 @@ def run_demo(folder, *, options: DemoOptions | None = None, progress=None, **kw)
     return run
 
 
+def _early(folder, o: DemoOptions, side: "_SideLane", bar: _Bar):
+    """The generator's progress callback: the bar, and once the sample table is written,
+    the lane steps that need only it (the soil maps) handed to the second process."""
+    from layers import demo as gen
+    from layers.demo_samples import SAMPLES_FILE
+
+    def on_step(name: str, frac: float) -> None:
+        bar.generating(name, frac)
+        if name == "samples":
+            f = Path(folder)
+            ws = gen.DemoWorkspace(folder=f, seed=o.seed, size=o.size, catalog=f / "catalog.yml",
+                                   reference=f / "reference.gpkg", parcels=f / "parcels" / "demo_parcels.gpkg",
+                                   samples=f / SAMPLES_FILE)
+            side.submit(DemoRun(workspace=ws, lang=o.lang, as_of=o.as_of or gen.AS_OF), {"samples"})
+
+    return on_step
+
+
 def _run_step(run: DemoRun, name: str, fn, strict: bool) -> None:
-    """Run one step, timed; a step whose workflow is unavailable is skipped (or raises)."""
-    t = time.perf_counter()
+    """Run one step, timed (wall and this process's CPU); a step whose workflow is
+    unavailable is skipped (or raises)."""
+    t, c = time.perf_counter(), time.process_time()
     try:
         fn(run)
     except StepUnavailable as exc:
@@ -395,71 +442,100 @@ def _run_step(run: DemoRun, name: str, fn, strict: bool) -> None:
             raise
         run.skipped[name] = str(exc)
         log.warning("demo step %s skipped: %s", name, exc)
-    run.seconds[name] = time.perf_counter() - t
+    run.seconds[name], run.cpu[name] = time.perf_counter() - t, time.process_time() - c
 
 
-def _side_steps(run: DemoRun, strict: bool) -> DemoRun:
-    """:data:`SIDE_LANE` on ``run`` (in the second process): what they produced."""
+def _side_steps(run: DemoRun, strict: bool, names=SIDE_LANE) -> DemoRun:
+    """The steps ``names`` (of :data:`SIDE_LANE`) on ``run``, in this process: what they produced."""
     fns = dict(STEPS)
-    for name in SIDE_LANE:
+    for name in names:
         _run_step(run, name, fns[name], strict)
     return run
 
 
+def _handed(run: DemoRun, name: str) -> dict:
+    """What a step of the second process takes from the first's results."""
+    return {"projects": run.results["projects"]} if name == "check" and "projects" in run.results else {}
+
+
 class _SideLane:
     """:data:`SIDE_LANE` in a second Python process (``python -m workflows.demo <folder>``:
-    a fresh interpreter, so neither the caller's script nor its threads are copied),
-    started when the first of its steps comes up; its outputs, notes, results and times
-    are merged into the run by :meth:`join`. Without a spare second core
-    (:func:`gis.geostat.spare_cores`; or as ``DemoOptions.parallel`` says) the steps run in
-    turn in this process."""
+    a fresh interpreter, so neither the caller's script nor its threads are copied).
+    Each step is handed over (:meth:`submit`, a ``job-NN.pkl`` in the lane's folder) once
+    the steps it needs have run; what it made (``done-<step>.pkl``) is merged into the run
+    when a step of this process needs it (:meth:`wait`) or at the end (:meth:`join`).
+    Without a spare second core (:func:`gis.geostat.spare_cores`; or as
+    ``DemoOptions.parallel`` says) the steps run in turn in this process."""
+
+    POLL = 0.02
+    """Seconds between looks for a file of the other process."""
 
     def __init__(self, options: DemoOptions):
         from gis.geostat import spare_cores
 
         # on a machine whose other processes fill the cores, a second interpreter only adds
         # its imports (default size at load 12–18: 118 s and 36 CPU s against 89 s and 31 CPU s)
-        self.on = spare_cores() > 1 if options.parallel is None else options.parallel
+        on = spare_cores() > 1 if options.parallel is None else options.parallel
         self.strict = options.strict
         self.proc = self.tmp = None
-
-    def takes(self, name: str, run: DemoRun) -> bool:
-        """True if ``name`` runs in the second process (started with the lane's first step)."""
-        if not self.on or name not in SIDE_LANE:
-            return False
-        if self.proc is None:
-            import pickle
+        self.sent: list[str] = []
+        self.merged: set[str] = set()
+        if on:
             import subprocess
             import sys
             import tempfile
 
             self.tmp = Path(tempfile.mkdtemp(prefix="agrigis-demo-"))
-            part = DemoRun(workspace=run.workspace, lang=run.lang, as_of=run.as_of,
-                           results={})
-            (self.tmp / "in.pkl").write_bytes(pickle.dumps((part, self.strict)))
             self.proc = subprocess.Popen([sys.executable, "-m", "workflows.demo", str(self.tmp)])
-        return True
 
-    def join(self, run: DemoRun) -> None:
-        """Wait for the lane and merge what it made (re-raise what stopped it)."""
+    def runs(self, name: str) -> bool:
+        """True if ``name`` runs in the second process."""
+        return self.proc is not None and name in SIDE_LANE
+
+    def submit(self, run: DemoRun, done: set[str]) -> None:
+        """Hand over each lane step not yet handed over whose needs are ``done``."""
         if self.proc is None:
+            return
+        for name in SIDE_LANE:
+            if name in self.sent or not all(n in done for n in NEEDS.get(name, ())):
+                continue
+            part = DemoRun(workspace=run.workspace, lang=run.lang, as_of=run.as_of, results=_handed(run, name))
+            _put_pickle(self.tmp / f"job-{len(self.sent):02d}.pkl", (name, part, self.strict))
+            self.sent.append(name)
+
+    def wait(self, name: str, run: DemoRun) -> None:
+        """Wait for lane step ``name`` (if handed over and not yet merged) and merge what it
+        made into ``run``; re-raise what stopped it."""
+        if self.proc is None or name not in self.sent or name in self.merged:
             return
         import pickle
 
-        self.proc.wait()
-        self.proc = None
-        out = self.tmp / "out.pkl"
-        if not out.exists():
-            raise RuntimeError(f"the demo's second process stopped without a result (steps {', '.join(SIDE_LANE)})")
-        part = pickle.loads(out.read_bytes())
+        path = self.tmp / f"done-{name}.pkl"
+        while not path.exists():
+            if self.proc.poll() is not None and not path.exists():
+                raise RuntimeError(f"the demo's second process stopped without a result (step {name})")
+            time.sleep(self.POLL)
+        part = pickle.loads(path.read_bytes())
+        self.merged.add(name)
         if isinstance(part, BaseException):
             raise part
         run.side_process = part.side_process
-        for name in SIDE_LANE:
-            for mine, theirs in ((run.outputs, part.outputs), (run.notes, part.notes), (run.skipped, part.skipped),
-                                 (run.seconds, part.seconds), (run.results, part.results)):
-                if name in theirs:
-                    mine[name] = theirs[name]
+        for mine, theirs in ((run.outputs, part.outputs), (run.notes, part.notes), (run.skipped, part.skipped),
+                             (run.seconds, part.seconds), (run.cpu, part.cpu), (run.results, part.results)):
+            if name in theirs:
+                mine[name] = theirs[name]
+        if name == "imagery" and "ndvi" in part.workspace.rasters:
+            run.workspace.rasters["ndvi"] = part.workspace.rasters["ndvi"]
+
+    def join(self, run: DemoRun) -> None:
+        """Wait for every lane step handed over, merge, and let the process end."""
+        if self.proc is None:
+            return
+        for name in list(self.sent):
+            self.wait(name, run)
+        _put_pickle(self.tmp / f"job-{len(self.sent):02d}.pkl", None)
+        self.proc.wait()
+        self.proc = None
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -471,26 +547,52 @@ class _SideLane:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def _put_pickle(path: Path, obj) -> None:
+    """``obj`` pickled into ``path``, whole or not at all (the other process polls for it)."""
+    import pickle
+
+    try:
+        data = pickle.dumps(obj)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+        data = pickle.dumps(RuntimeError(f"{type(obj).__name__}: {obj}"))
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
 def _side_main(folder: str) -> None:
-    """The second process: read ``in.pkl``, run :data:`SIDE_LANE`, write ``out.pkl`` (the
-    run's part, or the exception that stopped it)."""
+    """The second process: import the lane's workflows, then run each job (``job-NN.pkl``:
+    a step and its part of the run) in turn, writing ``done-<step>.pkl`` (the part, or the
+    exception that stopped it); ends at an empty job or when the first process is gone."""
+    import contextlib
+    import importlib
     import os
     import pickle
 
     folder_ = Path(folder)
-    part, strict = pickle.loads((folder_ / "in.pkl").read_bytes())
-    try:
-        result = _side_steps(part, strict)
-        result.side_process = os.getpid()
-    except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
-        result = exc
-    try:
-        data = pickle.dumps(result)
-    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
-        data = pickle.dumps(RuntimeError(f"{type(result).__name__}: {result}"))
-    tmp = folder_ / "out.pkl.part"
-    tmp.write_bytes(data)
-    tmp.replace(folder_ / "out.pkl")
+    parent = os.getppid()
+    for name in ("workflows.soil", "workflows.imagery", "workflows.progress", "workflows.check", "workflows.zonal",
+                 "layers.registry"):
+        with contextlib.suppress(Exception):  # unavailable: the step says so when it runs
+            importlib.import_module(name)  # while the first process generates the workspace
+    fns = dict(STEPS)
+    for k in range(len(SIDE_LANE) + 1):
+        job = folder_ / f"job-{k:02d}.pkl"
+        while not job.exists():
+            if os.getppid() != parent:
+                return
+            time.sleep(_SideLane.POLL)
+        msg = pickle.loads(job.read_bytes())
+        if msg is None:
+            return
+        name, part, strict = msg
+        try:
+            _run_step(part, name, fns[name], strict)
+            part.side_process = os.getpid()
+            result = part
+        except Exception as exc:  # noqa: BLE001 - handed to the first process, which raises it
+            result = exc
+        _put_pickle(folder_ / f"done-{name}.pkl", result)
 
 
 def summary_table(run: DemoRun):

@@ -100,13 +100,14 @@ def _check_suffix(output: Path | None, suffixes: tuple[str, ...], key: str) -> N
 
 @click.group("imagery")
 def imagery_group() -> None:
-    """Sentinel-2 L2A and Landsat C2 L2 products: list them, stack an index.
+    """Sentinel-2 L2A and Landsat C2 L2 products: list them, stack an index; MBTiles → PMTiles.
 
     \b
       agrigis imagery list downloads/ -o products.xlsx
       agrigis imagery stack downloads/ --index NDVI --bounds 499980,5790240,609780,5900040 \\
           --crs EPSG:32629 --res 60 -o ndvi.nc
       agrigis imagery stack items.json --index NDVI --aoi 大安市 -o ndvi.zarr
+      agrigis imagery pmtiles county.mbtiles -o county.pmtiles
 
     FOLDERS may also be STAC item / ItemCollection .json files with local asset hrefs.
     """
@@ -375,3 +376,26 @@ def _bounds(value: str) -> tuple[float, ...]:
     from layers.imagery.aoi import parse_bounds
 
     return parse_bounds(value)
+
+
+@imagery_group.command("pmtiles")
+@click.argument("mbtiles", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PMTiles file to write (default: MBTILES with the .pmtiles suffix).")
+@lang_option
+def pmtiles_command(*, mbtiles: Path, output: Path | None, lang: str) -> None:
+    """Convert a raster MBTiles (whole-county imagery) to a .pmtiles file for the phone.
+
+    \b
+      agrigis imagery pmtiles 洮南市影像.mbtiles
+      agrigis imagery pmtiles county.mbtiles -o /media/phone/county.pmtiles
+
+    The map opens the .pmtiles from the phone through its "open an imagery file" button,
+    read in the browser, never uploaded; a browser cannot read an MBTiles file.
+    """
+    from gis.labels import message
+    from maps.imagery_pmtiles import mbtiles_to_pmtiles
+
+    done = mbtiles_to_pmtiles(mbtiles, output)
+    click.echo(message("note.pmtiles_written", lang, path=done.path, zmin=done.zoom_min, zmax=done.zoom_max,
+                       n=done.n_tiles, mb=done.n_bytes / 1e6))

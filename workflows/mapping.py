@@ -83,7 +83,7 @@ def _save(fm, out, imagery: ImageryOptions | None, lang: str) -> Path:
     """Write the map; with ``imagery``, first embed the tiles around its parcels that fit
     the budget left after the map's own content."""
     if imagery is not None:
-        from maps.imagery_tiles import TileBudget, embed_file
+        from maps.imagery_tiles import TileBudget, embed_file, phone_file_hint
 
         left = max(imagery.budget - len(fm.to_html().encode("utf-8")), 0)
         tiles = embed_file(imagery.file, fm.area_bounds(), TileBudget(max_bytes=left))
@@ -93,6 +93,9 @@ def _save(fm, out, imagery: ImageryOptions | None, lang: str) -> Path:
                            zmax=tiles.zoom_max, n=len(tiles.tiles), mb=tiles.n_bytes / 1e6)
         else:
             text = message("note.basemap_none_fit", lang, source=imagery.file.name, mb=left / 1e6)
+        hint = phone_file_hint(imagery.file, tiles, lang)
+        if hint:
+            text = f"{text}\n{hint}"
         log.info(text)
         if imagery.report:
             imagery.report(text)
@@ -130,25 +133,32 @@ def progress_map_file(out: str | os.PathLike = "progress_map.html", *, registry=
                       year: int | None = None, workspace=None, lang: str = "zh", basemap: str = "osm",
                       tianditu_key: str | None = None, online: bool = False, simplify_m: float | None = None,
                       series: str | os.PathLike | None = None, imagery: ImageryOptions | None = None,
-                      evidence: str | os.PathLike | None = None) -> Path:
+                      evidence: str | os.PathLike | None = None, parcels=None, result=None) -> Path:
     """Write the progress map of the registry; returns the HTML path.
 
     ``evidence``: ``evidence.gpkg`` of ``agrigis verify``: the parcels the imagery checked,
-    coloured by support, with their index curve in the popup.
+    coloured by support, with their index curve in the popup. ``parcels``: the registry's
+    current projects when the caller has read them (:func:`workflows.options.registry_parcels`);
+    ``result``: the :class:`gis.tracking.Progress` of ``agrigis progress`` on them, when
+    already computed (then ``targets``, ``as_of`` and ``year`` are its own).
     """
     import layers
     from maps.progress_map import progress_map
 
     from .progress import run_progress
 
-    parcels, synthetic = _registry_parcels(registry)
+    if parcels is None:
+        parcels, synthetic = _registry_parcels(registry)
+    else:
+        synthetic = bool(parcels.attrs.get("synthetic"))
     cat = layers.get_catalog(workspace)
     counties, e_cty = cat.load_role("counties")
     reserves, e_res = cat.load_role("protected_areas", required=False)
     canals, e_can = cat.load_role("canals", required=False)
     ev = _read_evidence(evidence) if evidence else None
-    res = run_progress(registry=registry, targets=targets, as_of=as_of, year=year, lang=lang, workspace=workspace,
-                       parcels=parcels, counties=counties, protected_areas=reserves, write=False).result
+    res = result if result is not None else run_progress(
+        registry=registry, targets=targets, as_of=as_of, year=year, lang=lang, workspace=workspace,
+        parcels=parcels, counties=counties, protected_areas=reserves, write=False).result
     shares = county_scope(res)
     drawn = [(e, d) for e, d in ((e_cty, counties), (e_res, reserves), (e_can, canals)) if d is not None and len(d)]
     synthetic = synthetic or any(getattr(e, "synthetic", False) for e, _ in drawn if e is not None)

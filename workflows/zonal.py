@@ -46,7 +46,7 @@ def header(column: str, lang: str = "zh") -> str:
 
 
 def zonal_table(
-    zones_path: str | os.PathLike,
+    zones_path,
     rasters: Sequence[str | os.PathLike],
     *,
     stats: str | Sequence[str] = "count,mean,min,max,std",
@@ -61,7 +61,10 @@ def zonal_table(
 ):
     """Zonal statistics of ``rasters`` inside the parcels of ``zones_path``.
 
-    One raster gives one row per parcel; several rasters (dates on one grid) or a
+    ``zones_path``: a parcel file (any format :func:`layers.io.read_parcels` reads), or the
+    parcels already read by :func:`read_zones` (a GeoDataFrame indexed by the parcel id:
+    several tables from one parcel file read it once; ``layer`` and ``id_column`` then
+    do not apply). One raster gives one row per parcel; several rasters (dates on one grid) or a
     NetCDF/Zarr stack give one column per statistic and date (``mean_2024-05``).
     ``weights``: a ``.npz`` of coverage weights to reuse, or to create if missing.
     With ``output`` the table is written (atomically) and its path returned; otherwise
@@ -75,7 +78,8 @@ def zonal_table(
 
     if output is not None and Path(output).suffix.lower() not in OUTPUT_SUFFIXES:
         raise InputError.of("error.output_type", path=output, choices=", ".join(OUTPUT_SUFFIXES))
-    zones = _read_zones(zones_path, layer, id_column, lang)
+    zones = zones_path if hasattr(zones_path, "geometry") else read_zones(zones_path, layer=layer,
+                                                                          id_column=id_column, lang=lang)
     keep = [c for c in zones.columns if not c.startswith("_") and c != "geometry"]
     raster = [str(r) for r in rasters] if len(rasters) > 1 else str(rasters[0])
     cov = None if weights is None else _weights(weights, zones, raster, method)
@@ -91,8 +95,16 @@ def zonal_table(
     return _write(table, Path(output), lang)
 
 
-def _read_zones(zones_path, layer, id_column, lang: str):
-    """The parcels (any format, CRS checked), indexed by ``id_column`` or by row; rejects logged."""
+def read_zones(zones_path: str | os.PathLike, *, layer: str | None = None, id_column: str | None = None,
+               lang: str = "zh"):
+    """The parcels of ``zones_path`` as :func:`zonal_table` reads them (any format, CRS
+    checked, rejects logged), indexed by ``id_column`` or by row.
+
+    Examples
+    --------
+    >>> zones = read_zones("parcels.gpkg", id_column="project_code")  # doctest: +SKIP
+    >>> zonal_table(zones, ["ec.tif"], stats="mean")  # doctest: +SKIP
+    """
     from gis.errors import InputError
     from layers.io import read_parcels
 
