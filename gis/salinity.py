@@ -324,20 +324,22 @@ class Scheme:
     def labels(self, lang: str = "zh") -> tuple[str, ...]:
         return self.labels_zh if lang == "zh" else self.labels_en
 
-    def describe(self) -> list[str]:
-        """Human-readable interval of each class, e.g. ``'(2, 4] dS/m'``.
+    def describe(self, unit: bool = True) -> list[str]:
+        """Human-readable interval of each class, e.g. ``'(2, 4] dS/m'`` (``unit=False``: ``'(2, 4]'``).
 
         Examples
         --------
         >>> load_scheme("ec_aafc").describe()[:2]
         ['≤ 2 dS/m', '(2, 4] dS/m']
+        >>> load_scheme("esp_cn").describe(unit=False)[-1]
+        '≥ 30'
         """
         b = [f"{x:g}" for x in self.bounds]
-        u = self.unit
+        u = f" {self.unit}" if unit else ""
         if self.closed == "right":
-            out = [f"≤ {b[0]} {u}"] + [f"({b[i]}, {b[i + 1]}] {u}" for i in range(len(b) - 1)] + [f"> {b[-1]} {u}"]
+            out = [f"≤ {b[0]}{u}"] + [f"({b[i]}, {b[i + 1]}]{u}" for i in range(len(b) - 1)] + [f"> {b[-1]}{u}"]
         else:
-            out = [f"< {b[0]} {u}"] + [f"[{b[i]}, {b[i + 1]}) {u}" for i in range(len(b) - 1)] + [f"≥ {b[-1]} {u}"]
+            out = [f"< {b[0]}{u}"] + [f"[{b[i]}, {b[i + 1]}){u}" for i in range(len(b) - 1)] + [f"≥ {b[-1]}{u}"]
         return out
 
 

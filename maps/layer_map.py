@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InputError
-from gis.labels import label
+from gis.labels import label, message
 
 from . import style as S
 from .base import FieldMap
-from .raster_overlay import RasterClass, add_raster, classes_from_bins
+from .raster_overlay import RasterClass, add_raster, classes_from_bins, classes_from_scheme
 
 MAX_POPUP_FIELDS = 8
 
@@ -118,30 +118,59 @@ def score_map(gdf, column: str = "score", *, edges=S.SCORE_EDGES, colors=S.SCORE
     return fm
 
 
-def raster_map(da, *, classes: list[RasterClass] | None = None, bins: list[float] | None = None, name: str = "",
+def raster_map(da, *, classes: list[RasterClass] | None = None, bins: list[float] | None = None,
+               scheme=None, unit: str | None = None, sequential: bool = False, name: str = "",
                title: str | None = None, lang: str = "zh", basemap: str = "osm", tianditu_key: str | None = None,
                online: bool = False, attribution: str | None = None, synthetic: bool = False, counties=None,
                parcels=None, max_pixels: int = 2048) -> FieldMap:
-    """A raster overlay (class raster or an index in bins) with a class legend."""
+    """A raster overlay (class raster, severity scheme or an index in bins) with a class legend.
+
+    ``scheme`` (a :func:`gis.salinity.load_scheme` id, path or Scheme) draws the scheme's
+    classes green (none/slight) → red (extreme); otherwise ``bins`` (default: quintiles)
+    in red (low) → green (high), or light → dark with ``sequential`` (uncertainty layers).
+    ``unit`` goes into the legend title (a scheme brings its own).
+
+    Examples
+    --------
+    >>> import xarray as xr, rioxarray
+    >>> da = xr.DataArray(np.array([[1.0, 4.0], [9.0, 20.0]]), dims=("y", "x"),
+    ...                   coords={"y": [45.6, 45.5], "x": [122.6, 122.7]}).rio.write_crs("EPSG:4490")
+    >>> fm = raster_map(da, scheme="ec_aafc")
+    >>> fm.legend[0]["title"], [i["label"] for i in fm.legend[0]["items"]][:2]
+    ('图层(单位:dS/m)', ['非盐化 ≤ 2', '轻度 (2, 4]'])
+    """
     import rioxarray  # noqa: F401
 
     fm = _new(title or name, lang, basemap=basemap, tianditu_key=tianditu_key, online=online,
               attribution=attribution, synthetic=synthetic)
-    if classes is None:
-        if bins is None:
-            v = np.asarray(da.values, dtype="float64")
-            v = v[np.isfinite(v)]
-            if da.rio.nodata is not None:
-                v = v[v != da.rio.nodata]
-            if not len(v):
-                raise InputError.of("error.map_raster_empty", name=name)
-            bins = list(np.unique(np.round(np.quantile(v, [0.2, 0.4, 0.6, 0.8]), 3)))
-        classes = classes_from_bins(bins)
-    add_raster(fm, da, classes, name or fm.L("maps.layer_title"), max_pixels=max_pixels, layer_id="raster")
+    note = None
+    if classes is None and scheme is not None:
+        from gis.salinity import load_scheme
+
+        s = load_scheme(scheme)
+        classes, unit = classes_from_scheme(s, lang), (s.unit if s.variable != "ph" else None)
+        note = message("maps.scheme_note", lang, title=(s.title_zh if lang == "zh" else s.title_en) or s.id)
+    elif classes is None:
+        bins = _quantile_bins(da, name) if bins is None else bins
+        classes = classes_from_bins(bins, colors=S.sequential_colors(len(bins) + 1) if sequential else None)
+    layer_name = name or fm.L("maps.layer_title")
+    legend = message("maps.legend_unit", lang, name=layer_name, unit=unit) if unit and unit != "-" else layer_name
+    add_raster(fm, da, classes, layer_name, title=legend, note=note, max_pixels=max_pixels, layer_id="raster")
     if parcels is not None and len(parcels):
         fm.add_parcels(parcels, legend=False, show=True)
     _add_counties(fm, counties)
     return fm
+
+
+def _quantile_bins(da, name: str) -> list[float]:
+    """Quintile edges of the valid values (duplicates merged), rounded to 3 decimals."""
+    v = np.asarray(da.values, dtype="float64")
+    v = v[np.isfinite(v)]
+    if da.rio.nodata is not None:
+        v = v[v != da.rio.nodata]
+    if not len(v):
+        raise InputError.of("error.map_raster_empty", name=name)
+    return [float(x) for x in np.unique(np.round(np.quantile(v, [0.2, 0.4, 0.6, 0.8]), 3))]
 
 
 def _add_counties(fm: FieldMap, counties) -> None:

@@ -9,6 +9,8 @@ written with rasterio's PNG driver (no extra dependency) and embedded as a data:
 from __future__ import annotations
 
 import base64
+from functools import cache
+from pathlib import Path
 from itertools import pairwise
 from dataclasses import dataclass
 
@@ -16,7 +18,10 @@ import numpy as np
 
 from gis.errors import GridError, InputError, MissingCRSError
 
-from .style import CLASS_PALETTE
+from .style import CLASS_PALETTE, severity_colors
+
+ROLE_SCHEMES_FILE = Path(__file__).with_name("raster_schemes.yml")
+"""Catalogue role → severity scheme id (``roles:``), e.g. ``soil_ec: ec_aafc``."""
 
 MAX_PIXELS = 2048
 """Longest side of the overlay image; larger rasters are resampled (legend unchanged)."""
@@ -24,13 +29,15 @@ MAX_PIXELS = 2048
 
 @dataclass
 class RasterClass:
-    """One legend class: values ``lo <= v < hi`` (or ``v == value``) drawn in ``color``."""
+    """One legend class: values ``lo <= v < hi`` (or ``v == value``) drawn in ``color``;
+    ``closed="right"`` makes it ``lo < v <= hi`` (a value on a bound goes to the lower class)."""
 
     label: str
     color: str
     value: float | None = None
     lo: float | None = None
     hi: float | None = None
+    closed: str = "left"
 
 
 def _rgba(color: str, alpha: int = 255) -> tuple[int, int, int, int]:
@@ -76,10 +83,11 @@ def classify(values: np.ndarray, classes: list[RasterClass]) -> np.ndarray:
             m = finite & (values == c.value)
         else:
             m = finite.copy()
+            right = c.closed == "right"
             if c.lo is not None:
-                m &= values >= c.lo
+                m &= (values > c.lo) if right else (values >= c.lo)
             if c.hi is not None:
-                m &= values < c.hi
+                m &= (values <= c.hi) if right else (values < c.hi)
         idx[(idx == -1) & m] = i
     return idx
 
@@ -152,11 +160,43 @@ def classes_from_bins(edges: list[float], labels: list[str] | None = None, color
     return [RasterClass(label=labels[i], color=colors[i], lo=bounds[i], hi=bounds[i + 1]) for i in range(n)]
 
 
+@cache
+def role_schemes() -> dict[str, str]:
+    """The role → scheme table of ``maps/raster_schemes.yml``.
+
+    >>> role_schemes()["soil_ec"]
+    'ec_aafc'
+    """
+    from gis.config import load_yaml
+
+    raw = load_yaml(ROLE_SCHEMES_FILE, what="raster schemes") or {}
+    return {str(k): str(v) for k, v in (raw.get("roles") or {}).items()}
+
+
+def classes_from_scheme(scheme, lang: str = "zh") -> list[RasterClass]:
+    """Classes of a severity scheme (:func:`gis.salinity.load_scheme`: an id, path or Scheme):
+    the scheme's class names and bounds (a value on a bound goes where the scheme says),
+    green (none/slight) → red (extreme).
+
+    >>> [(c.label, c.lo, c.hi) for c in classes_from_scheme("ph_songnen")][:2]
+    [('非碱化 ≤ 8.5', None, 8.5), ('轻度 (8.5, 9]', 8.5, 9.0)]
+    """
+    from gis.salinity import load_scheme
+
+    s = load_scheme(scheme)
+    names, spans = s.labels(lang), s.describe(unit=False)
+    colors = severity_colors(len(names))
+    bounds = [None, *s.bounds, None]
+    return [RasterClass(label=f"{n} {d}", color=c, lo=bounds[i], hi=bounds[i + 1], closed=s.closed)
+            for i, (n, d, c) in enumerate(zip(names, spans, colors, strict=True))]
+
+
 def add_raster(fm, da, classes: list[RasterClass], name: str, *, title: str | None = None, opacity: float = 0.75,
-               max_pixels: int = MAX_PIXELS, show: bool = True, layer_id: str | None = None) -> None:
+               max_pixels: int = MAX_PIXELS, show: bool = True, layer_id: str | None = None,
+               note: str | None = None) -> None:
     """Add a classified raster overlay and its class legend to a :class:`~maps.base.FieldMap`."""
     url, bounds = overlay_image(da, classes, max_pixels)
     fm.add_image(url, bounds, name, opacity=opacity, show=show, layer_id=layer_id,
                  pixelated=all(c.value is not None for c in classes))
     fm.add_legend(title or name, [(c.label, {"color": "#666666", "weight": 0.5, "fillColor": c.color,
-                                              "fillOpacity": opacity}) for c in classes])
+                                              "fillOpacity": opacity}) for c in classes], note=note)

@@ -44,6 +44,42 @@ SCORE_COLORS = ["#d7191c", "#fdae61", "#a6d96a", "#1a9641"]
 # generic class palettes (suitability, remediation, raster classes)
 CLASS_PALETTE = ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c", "#7b3294", "#2c7bb6", "#999999"]
 
+# severity classes of a soil scheme (gis/schemes), none/slight (green) → extreme (red), by class count
+SEVERITY_COLORS: dict[int, list[str]] = {
+    2: ["#1a9641", "#d7191c"],
+    3: ["#1a9641", "#ffffbf", "#d7191c"],
+    4: ["#1a9641", "#a6d96a", "#fdae61", "#d7191c"],
+    5: ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c"],
+    6: ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c", "#8c0d25"],
+}
+# a single-hue sequential ramp, light → dark (uncertainty: interpolation standard deviation)
+SEQUENTIAL_RAMP = ["#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c"]
+
+
+def severity_colors(n: int) -> list[str]:
+    """``n`` colours from green (none/slight) to red (extreme).
+
+    >>> severity_colors(4)[0], severity_colors(4)[-1]
+    ('#1a9641', '#d7191c')
+    """
+    if n not in SEVERITY_COLORS:
+        raise ValueError(f"a severity scheme of {n} classes has no colours (2 to {max(SEVERITY_COLORS)} classes)")
+    return list(SEVERITY_COLORS[n])
+
+
+def sequential_colors(n: int) -> list[str]:
+    """``n`` colours of :data:`SEQUENTIAL_RAMP`, evenly spread, light → dark.
+
+    >>> sequential_colors(3)
+    ['#c6dbef', '#4292c6', '#08519c']
+    """
+    if not 1 <= n <= len(SEQUENTIAL_RAMP):
+        raise ValueError(f"the sequential ramp has 1 to {len(SEQUENTIAL_RAMP)} classes, not {n}")
+    if n == 1:
+        return [SEQUENTIAL_RAMP[-1]]
+    last = len(SEQUENTIAL_RAMP) - 1
+    return [SEQUENTIAL_RAMP[(i * last + (n - 1) // 2) // (n - 1)] for i in range(n)]
+
 
 def category_color(code: str) -> str:
     return CATEGORY_COLORS.get(code, OTHER_COLOR)

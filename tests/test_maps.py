@@ -23,7 +23,7 @@ from maps.encode import feature_collection
 from maps.layer_map import class_map, raster_map, vector_map
 from maps.offline import external_references, safe_json
 from maps.progress_map import progress_map
-from maps.raster_overlay import RasterClass, classes_from_bins, overlay_image
+from maps.raster_overlay import RasterClass, classes_from_bins, classes_from_scheme, classify, overlay_image, role_schemes
 
 XSS = '<img src=x onerror="window.__xss=1">'
 XSS2 = '</script><script>window.__xss=2</script>'
@@ -381,3 +381,57 @@ def test_raster_overlay_is_warped_once_at_the_size_it_is_shown():
     assert max(small.shape) == 20 and small.rio.crs.to_epsg() == 3857
     assert float(small.mean()) == pytest.approx(float(da.mean()), abs=0.02)  # averaged, not sampled
     assert small.rio.bounds() == pytest.approx(full.rio.bounds(), rel=1e-3)
+
+
+def test_scheme_classes_are_the_schemes_own():
+    """ec_aafc drawn in its own classes: names, bounds, green → red, a bound goes down."""
+    from gis import salinity
+
+    cls = classes_from_scheme("ec_aafc")
+    assert [c.label for c in cls] == ["非盐化 ≤ 2", "轻度 (2, 4]", "中度 (4, 8]", "重度 (8, 16]", "极重度 > 16"]
+    assert [(c.lo, c.hi) for c in cls] == [(None, 2), (2, 4), (4, 8), (8, 16), (16, None)]
+    assert cls[0].color == "#1a9641" and cls[-1].color == "#d7191c"  # non-saline green, very strong red
+    assert [c.label for c in classes_from_scheme("ec_aafc", "en")][1] == "weak (2, 4]"
+    v = np.array([0.5, 2.0, 2.0001, 4.0, 8.0, 16.0, 16.0001, np.nan])
+    assert classify(v, cls).tolist() == [0, 0, 1, 1, 2, 3, 4, -1]  # EC 4 is 'weak' (saline is > 4)
+    esp = classify(np.array([4.99, 5.0, 15.0, 30.0]), classes_from_scheme("esp_cn"))
+    assert esp.tolist() == [0, 1, 3, 4]  # closed left: ESP 5 'weak', 15 'strong', 30 'alkali soil'
+    # the map classes every value as gis.salinity does, for every bundled scheme
+    rng = np.random.default_rng(0)
+    for sid in ("ec_aafc", "ph_songnen", "esp_cn", "salt_cn", "salt_soda_wang1993"):
+        s = salinity.load_scheme(sid)
+        vals = np.concatenate([rng.uniform(0, s.bounds[-1] * 1.5, 500), np.array(s.bounds, dtype=float)])
+        np.testing.assert_array_equal(classify(vals, classes_from_scheme(s)), salinity.classify(vals, s))
+    assert role_schemes() == {"soil_ec": "ec_aafc", "soil_ph": "ph_songnen", "soil_esp": "esp_cn",
+                              "soil_salt": "salt_cn"}
+
+
+def test_raster_map_scheme_legend_has_unit_and_note():
+    ec = make_index_raster() * 20  # -2 … 18 dS/m
+    fm = raster_map(ec, scheme="ec_aafc", name="土壤EC")
+    sec = fm.legend[0]
+    assert sec["title"] == "土壤EC(单位:dS/m)"
+    assert sec["note"] == "分级:土壤盐分等级(饱和浸提液电导率 ECe)"
+    assert [i["swatch"]["fillColor"] for i in sec["items"]] == ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c"]
+    fm = raster_map(make_index_raster() + 8.4, scheme="ph_songnen", name="pH", lang="en")
+    assert fm.legend[0]["title"] == "pH"  # pH has no unit
+    assert [i["label"] for i in fm.legend[0]["items"]] == ["none ≤ 8.5", "light (8.5, 9]", "moderate (9, 9.5]",
+                                                           "heavy > 9.5"]
+
+
+def test_std_layers_get_a_sequential_ramp_and_index_keeps_quintiles():
+    from maps.style import SEQUENTIAL_RAMP
+
+    idx = make_index_raster()  # -0.1 … 0.9, evenly spread: quintile edges 0.1, 0.3, 0.5, 0.7
+    fm = raster_map(idx, name="NDVI", unit="-")
+    sec = fm.legend[0]
+    assert sec["title"] == "NDVI" and [i["label"] for i in sec["items"]] == [
+        "< 0.1", "0.1 – 0.3", "0.3 – 0.5", "0.5 – 0.7", "≥ 0.7"]
+    assert [i["swatch"]["fillColor"] for i in sec["items"]] == ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"]
+    fm = raster_map(idx, name="EC std", unit="dS/m", sequential=True, lang="en")
+    sec = fm.legend[0]
+    assert sec["title"] == "EC std (unit: dS/m)"
+    colors = [i["swatch"]["fillColor"] for i in sec["items"]]
+    assert len(colors) == 5 and set(colors) <= set(SEQUENTIAL_RAMP)
+    rank = [SEQUENTIAL_RAMP.index(c) for c in colors]
+    assert rank == sorted(rank) and len(set(rank)) == 5  # light → dark, one hue

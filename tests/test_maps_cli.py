@@ -132,3 +132,95 @@ def test_map_remediation_and_suitability_outputs(tmp_path):
     assert len(feats) == 4 and feats[1][1]["limiting_factor"] == "Soil ESP"
     assert spec["style"]["breaks"]["edges"] == [0.5, 0.7, 0.9]
     assert "Suitability score" in [s["title"] for s in _config(html)["legend"]]
+
+
+EC_BLOCKS = [1.0, 2.0, 3.0, 4.0, 6.0, 16.0, 20.0]
+"""dS/m, one 20-pixel column block each; 2, 4 and 16 lie exactly on ec_aafc bounds (go down)."""
+
+
+@pytest.fixture(scope="module")
+def soil_ws(tmp_path_factory):
+    """A workspace catalogue with a soil EC GeoTIFF of known values (role soil_ec) and its std."""
+    import xarray as xr
+
+    from layers.catalog import register_layers
+
+    ws = tmp_path_factory.mktemp("soil_ws")
+    data = np.repeat(np.array(EC_BLOCKS), 20)[None, :].repeat(30, axis=0)
+    da = xr.DataArray(data, dims=("y", "x"), coords={"y": 5_050_000 - 100 * (np.arange(30) + 0.5),
+                                                       "x": 480_000 + 100 * (np.arange(140) + 0.5)})
+    da = da.rio.write_crs("EPSG:4550").rio.write_nodata(np.nan)
+    da.rio.to_raster(ws / "ec.tif")
+    (da / 10).rio.to_raster(ws / "ec_std.tif")
+    common = {"kind": "raster", "synthetic": True, "crs": "EPSG:4550", "source": "test"}
+    register_layers(ws, [dict(common, name="soil_ec", path=str(ws / "ec.tif"), role="soil_ec", title_zh="土壤EC",
+                              description="unit: dS/m; kriging"),
+                         dict(common, name="soil_ec_std", path=str(ws / "ec_std.tif"), role="soil_ec_std",
+                              title_zh="土壤EC标准差", description="unit: dS/m")])
+    return ws
+
+
+def _raster_map(ws, tmp_path, layer, *extra):
+    out = tmp_path / f"{layer}.html"
+    res = CliRunner().invoke(main, ["map", "layer", layer, "--workspace", str(ws), "-o", str(out), *extra])
+    assert res.exit_code == 0, res.output
+    cfg = _config(out.read_text(encoding="utf-8"))
+    from test_maps import _png
+
+    img = _png(next(s for s in cfg["layers"] if s["kind"] == "image")["url"])
+    return cfg["legend"][0], img
+
+
+def _shares(img, colors):
+    """Share of the opaque pixels drawn in each colour."""
+    rgb = img[:3].reshape(3, -1).T[img[3].ravel() > 0]
+    hexes = np.array([f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rgb])
+    return [float(np.mean(hexes == c)) for c in colors]
+
+
+def test_soil_ec_is_drawn_in_its_scheme(soil_ws, tmp_path):
+    legend, img = _raster_map(soil_ws, tmp_path, "soil_ec")
+    assert legend["title"] == "土壤EC(单位:dS/m)"
+    assert [i["label"] for i in legend["items"]] == ["非盐化 ≤ 2", "轻度 (2, 4]", "中度 (4, 8]", "重度 (8, 16]",
+                                                     "极重度 > 16"]
+    colors = [i["swatch"]["fillColor"] for i in legend["items"]]
+    assert colors[0] == "#1a9641" and colors[-1] == "#d7191c"  # low green, high red
+    # blocks 1, 2 | 3, 4 | 6 | 16 | 20: a value on a bound is in the lower class (EC 4 is weak)
+    expected = [2 / 7, 2 / 7, 1 / 7, 1 / 7, 1 / 7]
+    assert _shares(img, colors) == pytest.approx(expected, abs=0.03)
+    assert sum(_shares(img, colors)) == pytest.approx(1.0)
+
+
+def test_scheme_none_gives_quantile_bins(soil_ws, tmp_path):
+    legend, img = _raster_map(soil_ws, tmp_path, "soil_ec", "--scheme", "none")
+    # quintiles of 1, 2, 3, 4, 6, 16, 20 (20 pixels each) at 0.2 … 0.8: 2, 3, 6, 16
+    assert [i["label"] for i in legend["items"]] == ["< 2", "2 – 3", "3 – 6", "6 – 16", "≥ 16"]
+    assert legend["title"] == "土壤EC(单位:dS/m)"
+    # a file has no role: plain bins unless a scheme is asked for
+    legend, _ = _raster_map(soil_ws, tmp_path, str(soil_ws / "ec.tif"))
+    assert legend["items"][0]["label"] == "< 2" and legend["title"] == "ec"
+    legend, img = _raster_map(soil_ws, tmp_path, str(soil_ws / "ec.tif"), "--scheme", "ec_aafc")
+    assert legend["items"][1]["label"] == "轻度 (2, 4]" and legend["title"] == "ec(单位:dS/m)"
+
+
+def test_std_role_gets_a_sequential_ramp(soil_ws, tmp_path):
+    from maps.style import SEQUENTIAL_RAMP
+
+    legend, _ = _raster_map(soil_ws, tmp_path, "soil_ec_std", "--lang", "en")
+    colors = [i["swatch"]["fillColor"] for i in legend["items"]]
+    rank = [SEQUENTIAL_RAMP.index(c) for c in colors]  # every colour from the one-hue ramp
+    assert len(rank) >= 3 and rank == sorted(rank) and len(set(rank)) == len(rank)
+    assert legend["title"] == "土壤EC标准差 (unit: dS/m)" and legend["note"] is None
+
+
+def test_unknown_scheme_is_one_clear_line(soil_ws, tmp_path):
+    res = CliRunner().invoke(main, ["map", "layer", "soil_ec", "--workspace", str(soil_ws), "-o",
+                                    str(tmp_path / "x.html"), "--scheme", "ec_fao", "--lang", "en"])
+    assert res.exit_code == 1
+    assert res.output.strip() == ("error: unknown class scheme 'ec_fao'; use one of: ec_aafc, esp_cn, ph_songnen, "
+                                  "salt_cn, salt_soda_wang1993, none (or the path of a scheme YAML file; none for "
+                                  "quantile bins)")
+    res = CliRunner().invoke(main, ["map", "layer", "soil_ec", "--workspace", str(soil_ws), "-o",
+                                    str(tmp_path / "x.html"), "--scheme", "salt_cn", "--lang", "en"])
+    assert res.exit_code == 1 and "is in dS/m but class scheme salt_cn is in g/kg" in res.output
+    assert not (tmp_path / "x.html").exists()

@@ -25,7 +25,7 @@ from typing import Callable
 
 import click
 
-from gis.errors import DataFileError, InputError
+from gis.errors import ConfigError, DataFileError, InputError
 from gis.labels import label, message
 from maps.basemaps import BASEMAPS
 
@@ -214,8 +214,13 @@ def _load_series(path) -> dict:
 
 def layer_map_file(layer: str, out: str | os.PathLike | None = None, *, workspace=None, column: str | None = None,
                    lang: str = "zh", basemap: str = "osm", tianditu_key: str | None = None, online: bool = False,
-                   imagery: ImageryOptions | None = None) -> Path:
-    """Write a map of one catalogue layer or file (vector or raster); returns the HTML path."""
+                   imagery: ImageryOptions | None = None, scheme: str | None = None) -> Path:
+    """Write a map of one catalogue layer or file (vector or raster); returns the HTML path.
+
+    A raster whose catalogue role has a severity scheme (``maps/raster_schemes.yml``, e.g.
+    soil_ec → ec_aafc) is drawn in the scheme's classes; ``scheme`` picks one (an id or a
+    scheme YAML) or ``"none"`` for quantile bins. Roles ending in ``_std`` get a light → dark
+    ramp. The unit comes from the entry's ``unit: …`` description."""
     import layers
     from maps.layer_map import class_map, raster_map, vector_map
 
@@ -225,7 +230,7 @@ def layer_map_file(layer: str, out: str | os.PathLike | None = None, *, workspac
     if layer in cat.names():
         entry = cat[layer]
         data = cat.load(layer)
-        name = (entry.title_zh if lang == "zh" else entry.title_en) or layer
+        name = entry.title(lang)
     elif path.exists():
         data = _read_file(path)
         name = path.stem
@@ -240,12 +245,51 @@ def layer_map_file(layer: str, out: str | os.PathLike | None = None, *, workspac
         counties = None
     opts = _opts(basemap, tianditu_key, online, lang)
     if hasattr(data, "rio"):
-        fm = raster_map(data, name=name, counties=counties, synthetic=synthetic, attribution=attribution, **opts)
+        style = _raster_style(entry, path, name, scheme)
+        fm = raster_map(data, name=name, counties=counties, synthetic=synthetic, attribution=attribution, **style,
+                        **opts)
+    elif scheme:
+        raise InputError.of("error.map_scheme_vector", name=name)
     elif column:
         fm = class_map(data, column, name=name, counties=counties, synthetic=synthetic, attribution=attribution, **opts)
     else:
         fm = vector_map(data, name=name, counties=counties, synthetic=synthetic, attribution=attribution, **opts)
     return _save(fm, out or f"{path.stem if path.exists() else layer}_map.html", imagery, lang)
+
+
+def _entry_unit(entry) -> str | None:
+    """The unit of a catalogue entry: a ``unit`` field if the catalogue has one, else
+    ``unit: …`` in its description (written by ``agrigis soil``); ``-`` means none."""
+    unit = getattr(entry, "unit", None)
+    if unit is None and entry is not None and entry.description:
+        m = re.search(r"(?:^|;)\s*unit:\s*([^;]+)", entry.description)
+        unit = m.group(1).strip() if m else None
+    return None if unit in (None, "", "-") else str(unit)
+
+
+def _raster_style(entry, path: Path, name: str, scheme: str | None) -> dict:
+    """``scheme``/``unit``/``sequential`` of :func:`maps.layer_map.raster_map` for a layer."""
+    from gis.salinity import list_schemes, load_scheme
+    from maps.raster_overlay import role_schemes
+
+    role = (entry.role if entry is not None else None) or ""
+    unit = _entry_unit(entry)
+    sequential = (role or path.stem).endswith("_std")
+    if scheme is not None and scheme.lower() == "none":
+        return {"unit": unit, "sequential": sequential}
+    if scheme is not None and scheme not in list_schemes() and not Path(scheme).is_file():
+        raise ConfigError.of("error.map_scheme_unknown", scheme=scheme, schemes=", ".join([*list_schemes(), "none"]))
+    chosen = scheme or role_schemes().get(role)
+    if chosen is None:
+        return {"unit": unit, "sequential": sequential}
+    s = load_scheme(chosen)
+    if unit and s.variable != "ph" and _norm_unit(unit) != _norm_unit(s.unit):
+        raise ConfigError.of("error.map_scheme_unit", name=name, unit=unit, scheme=s.id, scheme_unit=s.unit)
+    return {"scheme": s}
+
+
+def _norm_unit(unit: str) -> str:
+    return re.sub(r"\s+", "", unit).lower().replace("‰", "g/kg")
 
 
 def _read_file(path: Path):
@@ -392,11 +436,16 @@ def progress_command(*, out, registry, targets, as_of, year, simplify_m, series,
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file to write (default: LAYER_map.html).")
 @click.option("--column", default=None, help="Colour polygons by the classes of this column.")
+@click.option("--scheme", default=None, metavar="NAME",
+              help="Draw a raster in a severity scheme (ec_aafc, ph_songnen, esp_cn, salt_cn, … or a scheme YAML); "
+                   "'none' for quantile bins. Default: the scheme of the layer's role (soil_ec → ec_aafc, …).")
 @_common
-def layer_command(*, layer, out, column, basemap, tianditu_key, online, workspace, basemap_file, basemap_budget, lang):
+def layer_command(*, layer, out, column, scheme, basemap, tianditu_key, online, workspace, basemap_file,
+                  basemap_budget, lang):
     """图层地图 / map of one catalogue layer or file (vector or raster)."""
     p = layer_map_file(layer, out, workspace=workspace, column=column, lang=lang, basemap=basemap,
-                       tianditu_key=tianditu_key, online=online, imagery=_imagery(basemap_file, basemap_budget))
+                       tianditu_key=tianditu_key, online=online, imagery=_imagery(basemap_file, basemap_budget),
+                       scheme=scheme)
     click.echo(f"{p} ({p.stat().st_size / 1e6:.1f} MB)")
 
 
