@@ -1,5 +1,9 @@
 """Import 100,000 parcels into a fresh registry, vs a plain pyogrio GeoPackage write.
 
+The import streams (chunks of ``layers.io.CHUNK_ROWS`` rows); the same import with the
+whole file read at once (``$AGRIGIS_IMPORT_CHUNK_ROWS`` above the file's rows) runs in
+the same run, so the peak memory of both can be compared.
+
 Run: python benchmarks/importing.py [N] [--root DIR]   (prints a markdown table, writes
 benchmarks/results/importing.md; ``--root`` imports with another checkout of agrigis, e.g.
 ``git archive HEAD | tar -x -C /tmp/head``, as the peer of the same run)
@@ -56,9 +60,12 @@ print(json.dumps({"seconds": dt, "cpu_seconds": time.process_time() - c0, "max_r
 """
 
 
-def run(kind: str, src: Path, out: Path, root: Path = ROOT) -> dict:
+def run(kind: str, src: Path, out: Path, root: Path = ROOT, chunk: int | None = None) -> dict:
+    env = dict(os.environ)
+    if chunk:
+        env["AGRIGIS_IMPORT_CHUNK_ROWS"] = str(chunk)
     res = subprocess.run([sys.executable, "-c", CHILD, kind, str(src), str(out), str(root)], capture_output=True,
-                         text=True, cwd=root)
+                         text=True, cwd=root, env=env)
     if res.returncode:
         raise SystemExit(res.stderr)
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -86,16 +93,18 @@ def main(n: int = 100_000, peer: Path | None = None) -> str:
         plain = run("pyogrio", src, tmp / "plain.gpkg")
         old = run("import", src, tmp / "registry_peer.gpkg", peer) if peer else None
         full = run("import", src, tmp / "registry.gpkg")
+        whole = run("import", src, tmp / "registry_whole.gpkg", chunk=n + 1)
         write = run("write", src, tmp / "registry2.gpkg")
         size = (tmp / "registry.gpkg").stat().st_size / 2**20
     rows = [
         ("plain `pyogrio.write_dataframe` to GeoPackage (write only)", plain),
-        ("`agrigis import` (`import_files`: read, encodings/CRS check, repair, field mapping, "
-         "county by largest share, ellipsoidal area, one batch transaction, R-tree)", full),
+        ("`agrigis import` (`import_files`: read in chunks of 50,000 rows, encodings/CRS check, repair, field "
+         "mapping, county by largest share, ellipsoidal area, one batch transaction, R-tree)", full),
+        ("the same `agrigis import`, whole file at once (`AGRIGIS_IMPORT_CHUNK_ROWS` above the file's rows)", whole),
         ("registry transaction alone (`Registry.write` of the validated rows)", write),
     ]
     if old:
-        rows.insert(2, (f"the same `agrigis import` from `{peer}` (peer checkout, same run)", old))
+        rows.insert(3, (f"the same `agrigis import` from `{peer}` (peer checkout, same run)", old))
     lines = [f"# Import of {n:,} parcels into a new registry", "",
              "| step | seconds | CPU seconds | parcels/s | peak memory (MB, VmHWM of its process) |",
              "|---|---:|---:|---:|---:|"]

@@ -225,13 +225,16 @@ def check_input_file(path: Path) -> None:
         raise DataFileError.of("error.file_empty", path=path)
 
 
-def _raw_read(path, layer=None, encoding=None, fids: list | None = None, data: bytes | None = None):
+def _raw_read(path, layer=None, encoding=None, fids: list | None = None, data: bytes | None = None, *,
+              skip: int = 0, count: int | None = None, columns: list[str] | None = None, geometry: bool = True):
     """(attributes, WKB, declared CRS) of one layer; ``fids`` (a list) receives the
     feature ids (for a Shapefile: the 0-based DBF record of each row); ``data``: the
-    file's content, read instead of ``path`` (which still names it in errors)."""
+    file's content, read instead of ``path`` (which still names it in errors). ``skip``,
+    ``count``: the rows ``skip`` … ``skip + count`` only; ``columns``: these attributes
+    only; ``geometry=False``: no geometry (the WKB is None)."""
     import pyogrio
 
-    kwargs = {}
+    kwargs: dict = {"skip_features": skip, "max_features": count, "columns": columns, "read_geometry": geometry}
     if encoding:
         kwargs["encoding"] = encoding
     try:
@@ -307,7 +310,10 @@ def _dbf_fields(data: bytes) -> tuple[int, int, int, list[tuple[str, int, int, i
 def _exact_dbf_integers(dbf: Path, df: pd.DataFrame, fids: list[int]) -> pd.DataFrame:
     """Whole numbers of wide DBF Numeric columns, as GDAL reads them into floats (18-digit
     project codes would lose their last digits), read again from the DBF's own text."""
-    data = dbf.read_bytes()
+    import mmap
+
+    with open(dbf, "rb") as f:  # mapped, not read: a streamed import reads one chunk's records at a time
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if dbf.stat().st_size else b""
     n, head_len, rec_len, fields = _dbf_fields(data)
     if len(fields) != len(df.columns) or not len(df) or rec_len < 1:
         return df
@@ -378,6 +384,13 @@ def _check_shp_sizes(shp: Path, shx: Path) -> list[Message]:
 
 
 def _read_gpkg(path: Path, layer: str | None):
+    layer = _gpkg_layer(path, layer)
+    df, geom, crs = _raw_read(path, layer=layer)
+    return df, geom, crs, "UTF-8", ("note.encoding_gpkg", {"enc": "UTF-8"}), layer
+
+
+def _gpkg_layer(path: Path, layer: str | None) -> str:
+    """The layer of a GeoPackage to read: the one given, or its only spatial layer."""
     import pyogrio
 
     try:
@@ -394,8 +407,7 @@ def _read_gpkg(path: Path, layer: str | None):
             raise InputError.of("error.gpkg_several_layers", path=path, n=len(spatial), layers=", ".join(spatial))
     elif layer not in [str(n) for n, _ in layers]:
         raise InputError.of("error.gpkg_no_layer", path=path, layer=layer, layers=", ".join(spatial))
-    df, geom, crs = _raw_read(path, layer=layer)
-    return df, geom, crs, "UTF-8", ("note.encoding_gpkg", {"enc": "UTF-8"}), layer
+    return layer
 
 
 def _read_kml(path: Path):
@@ -973,8 +985,23 @@ def read_parcels(
     -------
     ReadResult
     """
-    import geopandas as gpd
+    path = _check_read_args(path, encoding, source_datum)
+    df, geoms, declared, enc_how, label, fmt_notes = _read_source(path, layer, encoding, mapping, crs)
+    notes = _header_notes(enc_how, fmt_notes, lang)
+    df, text_repair = clean_texts(df, notes, lang)
+    n = len(df)
+    df = df.reset_index(drop=True)
+    df["_row"] = np.arange(1, n + 1)
 
+    geoms, had_z, crs_note = _to_cgcs2000(geoms, declared, notes, source=label, columns=df.columns, crs=crs,
+                                          source_datum=source_datum, lang=lang)
+    frame, rej = _split_rows(df, geoms, had_z, text_repair, lang)
+    return ReadResult(frame=frame, rejects=rej, source=label, encoding=_encoding_note(enc_how, lang),
+                      crs_note=crs_note, notes=notes, n_read=n)
+
+
+def _check_read_args(path, encoding: str | None, source_datum: str | None) -> Path:
+    """``path`` as a Path, once it, ``encoding`` and ``source_datum`` are known to be usable."""
     path = Path(path)
     check_input_file(path)
     suffix = path.suffix.lower()
@@ -989,30 +1016,36 @@ def read_parcels(
             raise InputError.of("error.encoding_unknown", encoding=encoding) from None
     if source_datum not in (None, "cgcs2000", "wgs84", "gcj02"):
         raise InputError.of("error.source_datum", value=source_datum)
-    df, geoms, declared, enc_how, label, fmt_notes = _read_source(path, layer, encoding, mapping, crs)
-    notes: list[str] = []
-    enc_note = None
-    if enc_how:
-        enc_note = message(enc_how[0], lang, **enc_how[1])
-        notes.append(message("note.encoding", lang, how=enc_note))
-    notes.extend(m.text(lang) for m in fmt_notes)
-    df, text_repair = clean_texts(df, notes, lang)
-    n = len(df)
-    df = df.reset_index(drop=True)
-    df["_row"] = np.arange(1, n + 1)
+    return path
 
-    geoms, had_z, crs_note = _to_cgcs2000(geoms, declared, notes, source=label, columns=df.columns, crs=crs,
-                                          source_datum=source_datum, lang=lang)
+
+def _encoding_note(enc_how, lang: str) -> str | None:
+    return message(enc_how[0], lang, **enc_how[1]) if enc_how else None
+
+
+def _header_notes(enc_how, fmt_notes: list, lang: str) -> list[str]:
+    """The notes of a file before its rows are read: its encoding and the format's notes."""
+    notes: list[str] = []
+    if enc_how:
+        notes.append(message("note.encoding", lang, how=_encoding_note(enc_how, lang)))
+    notes.extend(m.text(lang) for m in fmt_notes)
+    return notes
+
+
+def _split_rows(df: pd.DataFrame, geoms: np.ndarray, had_z: np.ndarray, text_repair: list, lang: str):
+    """``(frame, rejects)`` of rows read (``df`` with ``_row``, geometries in EPSG:4490):
+    geometries repaired (:func:`clean_geometries`), unusable rows apart with their reason."""
+    import geopandas as gpd
+
     cleaned, reject, repair = clean_geometries(geoms, lang, had_z=had_z)
-    bad = np.array([r is not None for r in reject])
+    bad = np.array([r is not None for r in reject], dtype=bool)
     sep = message("registry.separator", lang)
     df["_repair"] = [sep.join(filter(None, pair)) or None for pair in zip(text_repair, repair, strict=True)]
     raw_geoms = np.array([g if isinstance(g, shapely.Geometry) else None for g in geoms], dtype=object)
     frame = gpd.GeoDataFrame(df.loc[~bad].copy(), geometry=list(cleaned[~bad]), crs=CGCS2000)
     rej = gpd.GeoDataFrame(df.loc[bad].drop(columns=["_repair"]).copy(), geometry=list(raw_geoms[bad]), crs=CGCS2000)
     rej.insert(1, "reason", reject[bad])
-    return ReadResult(frame=frame, rejects=rej, source=label, encoding=enc_note, crs_note=crs_note,
-                      notes=notes, n_read=n)
+    return frame, rej
 
 
 def _to_cgcs2000(geoms, declared, notes: list[str], *, source: str, columns, crs, source_datum: str | None,
@@ -1021,11 +1054,27 @@ def _to_cgcs2000(geoms, declared, notes: list[str], *, source: str, columns, crs
     put right, GCJ-02 undone; returns ``(geometries, which had Z, CRS note)`` and adds notes
     (a guessed CRS, Amap-looking ``columns``, GCJ-02 undone)."""
     x, y = _first_coords(geoms)
-    src_crs, swapped, crs_note, warn = resolve_crs(declared, x, y, source=source, given=crs, lang=lang)
+    src_crs, swapped, crs_note = _source_crs(declared, (x, y), notes, source=source, columns=columns, crs=crs,
+                                             source_datum=source_datum, lang=lang)
+    geoms, had_z, any_geom = _reproject(geoms, src_crs, swapped, source_datum)
+    if source_datum == "gcj02" and any_geom:
+        notes.append(message("note.gcj02", lang))
+    return geoms, had_z, crs_note
+
+
+def _source_crs(declared, xy, notes: list[str], *, source: str, columns, crs, source_datum: str | None, lang: str):
+    """``(CRS, swapped, CRS note)`` of a file from its first coordinates ``xy``; adds the
+    notes of a guessed CRS and of Amap-looking ``columns``."""
+    src_crs, swapped, crs_note, warn = resolve_crs(declared, *xy, source=source, given=crs, lang=lang)
     if warn:
         notes.append(message("note.no_crs", lang, crs_note=crs_note))
     if source_datum != "gcj02" and (signs := amap_signature(columns)):
         notes.append(message("note.amap_signature", lang, source=source, columns=", ".join(signs)))
+    return src_crs, swapped, crs_note
+
+
+def _reproject(geoms, src_crs, swapped: bool, source_datum: str | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``(geometries in EPSG:4490, which had Z, whether any row has a geometry)``."""
     geoms = np.array(geoms, dtype=object)
     is_geom = np.array([isinstance(g, shapely.Geometry) for g in geoms], dtype=bool)
     had_z = real_z(np.where(is_geom, geoms, None))  # a transform below drops Z silently
@@ -1040,8 +1089,7 @@ def _to_cgcs2000(geoms, declared, notes: list[str], *, source: str, columns, crs
         from gis.gcj02 import from_gcj02
 
         geoms[is_geom] = from_gcj02(geoms[is_geom])
-        notes.append(message("note.gcj02", lang))
-    return geoms, had_z, crs_note
+    return geoms, had_z, bool(is_geom.any())
 
 
 def _read_source(path: Path, layer: str | None, encoding: str | None, mapping, crs=None):
@@ -1226,3 +1274,175 @@ def list_layers(path: str | Path) -> list[str]:
 
 
 
+
+
+# -- reading in chunks ------------------------------------------------------------------
+
+
+CHUNK_ROWS = 50_000
+"""Rows per chunk of a streamed read (:func:`open_stream`); ``$AGRIGIS_IMPORT_CHUNK_ROWS``
+overrides it (a whole number ≥ 1; tests force tiny chunks with it)."""
+STREAM_SUFFIXES = (".gpkg", ".shp")
+"""Files read in chunks when they hold more than one chunk of rows: a GeoPackage layer and a
+Shapefile, which GDAL reads feature by feature from any row on. The other formats (GeoJSON,
+which GDAL parses whole; KML/KMZ; CSV/XLSX vertex tables, where one parcel spans rows; the
+boundary-point TXT; zipped layers) are read whole."""
+CRS_PROBE_ROWS = 20_000
+"""Geometries whose coordinates decide the CRS (:func:`_first_coords`), read once per file."""
+
+
+def chunk_rows() -> int:
+    """Rows per chunk: :data:`CHUNK_ROWS`, or ``$AGRIGIS_IMPORT_CHUNK_ROWS`` when set.
+
+    Examples
+    --------
+    >>> chunk_rows() >= 1
+    True
+    """
+    import os
+
+    raw = os.environ.get("AGRIGIS_IMPORT_CHUNK_ROWS", "").strip()
+    if not raw:
+        return CHUNK_ROWS
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        log.warning("AGRIGIS_IMPORT_CHUNK_ROWS=%r is not a whole number: %d rows per chunk", raw, CHUNK_ROWS)
+        return CHUNK_ROWS
+
+
+@dataclass
+class ParcelStream:
+    """A parcel file read chunk by chunk (:func:`open_stream`): what is known of the whole
+    file (rows, source, notes, CRS, encoding), decided once, and :meth:`chunks`.
+
+    Memory: one chunk of ``chunk`` rows as read and cleaned at a time; the encoding and the
+    CRS are decided once, from the DBF's bytes and the first :data:`CRS_PROBE_ROWS` rows."""
+
+    path: Path
+    source: str
+    n_read: int
+    chunk: int
+    columns: list[str]
+    """The columns as :func:`clean_texts` names them, in the file's order."""
+    raw_columns: list[str]
+    notes: list[str]
+    crs_note: str
+    encoding: str | None
+    options: dict
+    """``layer``/``encoding`` given to pyogrio, ``crs`` (pyproj CRS, swapped), ``datum``, ``lang``."""
+
+    def column(self, name: str) -> pd.Series:
+        """The values of one column (a name of :attr:`columns`) over every row, no geometry."""
+        import pyogrio
+
+        raw = self.raw_columns[self.columns.index(name)]
+        try:  # through Arrow: a million codes in a fraction of a second, text as strings (not objects)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _, table = pyogrio.raw.read_arrow(str(self.path), layer=self.options["layer"], columns=[raw],
+                                                  read_geometry=False, encoding=self.options["encoding"])
+            return table.column(0).to_pandas().reset_index(drop=True)
+        except Exception:  # noqa: BLE001 - the plain reader says what is wrong, or reads it
+            df, _, _ = _raw_read(self.path, self.options["layer"], self.options["encoding"], columns=[raw],
+                                 geometry=False)
+            return df[raw].reset_index(drop=True)
+
+    def chunks(self):
+        """Yield a :class:`ReadResult` per chunk of rows (``_row`` counts from the file's first row)."""
+        for skip in range(0, self.n_read, self.chunk):
+            df, geoms = self._read(skip, self.chunk)
+            df, text_repair = clean_texts(df, [], self.options["lang"])  # its notes are the first chunk's
+            df["_row"] = np.arange(skip + 1, skip + len(df) + 1)
+            src_crs, swapped = self.options["crs"]
+            geoms, had_z, _ = _reproject(geoms, src_crs, swapped, self.options["datum"])
+            frame, rej = _split_rows(df, geoms, had_z, text_repair, self.options["lang"])
+            yield ReadResult(frame=frame, rejects=rej, source=self.source, encoding=self.encoding,
+                             crs_note=self.crs_note, n_read=len(df))
+
+    def _read(self, skip: int, count: int) -> tuple[pd.DataFrame, np.ndarray]:
+        o = self.options
+        fids: list[int] | None = [] if self.path.suffix.lower() == ".shp" else None
+        df, wkb, _ = _raw_read(self.path, o["layer"], o["encoding"], fids, skip=skip, count=count)
+        if fids is not None:
+            df = _exact_dbf_integers(_sibling(self.path, ".dbf"), df, fids)
+        return df.reset_index(drop=True), _geoms_from_wkb(wkb)
+
+
+def open_stream(path: str | Path, *, chunk: int | None = None, layer: str | None = None, crs=None,
+                source_datum: str | None = None, encoding: str | None = None,
+                lang: str = DEFAULT_LANG) -> ParcelStream | None:
+    """A :class:`ParcelStream` over a GeoPackage layer or Shapefile of more than ``chunk``
+    rows (default :func:`chunk_rows`); None for any other file, or when its header cannot
+    be read (:func:`read_parcels` then reads it whole and says what is wrong).
+
+    The rows, notes, repairs and rejects of its chunks together are those of
+    :func:`read_parcels` on the whole file.
+
+    Examples
+    --------
+    >>> open_stream("parcels.kml") is None  # KML is read whole
+    True
+    """
+    path = Path(path)
+    chunk = chunk or chunk_rows()
+    if path.suffix.lower() not in STREAM_SUFFIXES:
+        return None
+    try:
+        path = _check_read_args(path, encoding, source_datum)
+        head = _stream_header(path, layer, encoding)
+    except AgrigisError:
+        return None
+    if head["n"] <= chunk:
+        return None
+    opts = {"layer": head["layer"], "encoding": head["encoding"], "datum": source_datum, "lang": lang}
+    first, _, declared = _raw_read(path, head["layer"], head["encoding"], count=1)
+    notes = _header_notes(head["enc_how"], head["fmt_notes"], lang)
+    cleaned, _ = clean_texts(first, notes, lang)
+    x, y = _probe_coords(path, head)
+    src_crs, swapped, crs_note = _source_crs(declared, (x, y), notes, source=head["source"],
+                                             columns=[*cleaned.columns, "_row"], crs=crs,
+                                             source_datum=source_datum, lang=lang)
+    if source_datum == "gcj02" and len(x):
+        notes.append(message("note.gcj02", lang))
+    return ParcelStream(path=path, source=head["source"], n_read=head["n"], chunk=chunk,
+                        columns=[str(c) for c in cleaned.columns], raw_columns=[str(c) for c in first.columns],
+                        notes=notes, crs_note=crs_note, encoding=_encoding_note(head["enc_how"], lang),
+                        options={**opts, "crs": (src_crs, swapped)})
+
+
+def _stream_header(path: Path, layer: str | None, encoding: str | None) -> dict:
+    """What :func:`_read_format` decides before reading rows, for a file read in chunks:
+    layer, encoding (and how), the format's notes, the source label and the row count."""
+    import pyogrio
+
+    if path.suffix.lower() == ".shp":
+        if _sibling(path, ".dbf") is None or (shx := _sibling(path, ".shx")) is None:
+            raise DataFileError.of("error.dbf_missing", path=path, name=path.with_suffix(".dbf").name)
+        fmt_notes = _check_shp_sizes(path, shx)
+        if encoding:
+            enc, how = encoding.upper(), ("note.encoding_given", {"enc": encoding.upper()})
+        else:
+            enc, how = _dbf_encoding(path)
+        head = {"layer": None, "encoding": enc, "enc_how": how, "fmt_notes": fmt_notes, "source": str(path)}
+    else:
+        lyr = _gpkg_layer(path, layer)
+        head = {"layer": lyr, "encoding": None, "enc_how": ("note.encoding_gpkg", {"enc": "UTF-8"}),
+                "fmt_notes": [], "source": f"{path}:{lyr}"}
+    try:
+        info = pyogrio.read_info(str(path), layer=head["layer"], encoding=head["encoding"])
+    except Exception as exc:
+        raise DataFileError.of("error.vector_unreadable", path=path, detail=_short(exc, path)) from None
+    return {**head, "n": int(info["features"])}
+
+
+def _probe_coords(path: Path, head: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The coordinates :func:`_first_coords` takes from the whole file, from its first rows."""
+    count = CRS_PROBE_ROWS
+    while True:
+        _, wkb, _ = _raw_read(path, head["layer"], head["encoding"], count=count, columns=[])
+        geoms = _geoms_from_wkb(wkb)
+        ok = sum(isinstance(g, shapely.Geometry) and not g.is_empty for g in geoms)
+        if ok >= CRS_PROBE_ROWS or count >= head["n"]:
+            return _first_coords(geoms, CRS_PROBE_ROWS)
+        count *= 2

@@ -7,6 +7,22 @@ outside Baicheng → write every file as its own batch, all in one registry tran
 (the registry computes the ellipsoidal area itself). Rows that cannot be used are written to
 ``<input>.rejects.gpkg`` and ``<input>.rejects.csv`` beside the input, one reason per
 row. Nothing is written to the registry when a file cannot be read at all.
+
+Large files stream: a GeoPackage layer or a Shapefile of more than
+:func:`layers.io.chunk_rows` rows (:data:`layers.io.CHUNK_ROWS` = 50,000, or
+``$AGRIGIS_IMPORT_CHUNK_ROWS``) is read, checked and written chunk by chunk
+(:mod:`workflows.import_stream`), still as one batch in the one transaction of the import
+(all or nothing), with the same rows, rejects, repairs, notes and counts as a whole-file
+read. Its encoding and CRS are decided once per file. Peak memory is about 0.3 GB, plus
+one chunk (about 2.5 KB a row as read, mapped and written: ~125 MB at 50,000 rows), plus
+what the checks across chunks keep for the whole file: the code keys of a first pass over
+the code column and the file's codes (with SQLite's page cache, capped at 256 MB, about
+0.35 KB a row: 0.76 GB in all at 1,000,000 rows, against 2.4 GB read whole), the rows
+whose code repeats in the file (held back and checked together at the end), the rejected
+rows and the repair texts. The registry is locked for writing while such a file is read.
+Files read whole: GeoJSON (GDAL parses it whole), KML/KMZ, CSV/XLSX
+vertex tables (one parcel spans rows), the boundary-point TXT, zipped layers, and a file
+whose declared-area column has no unit in its name (the unit is inferred from every row).
 """
 
 from __future__ import annotations
@@ -126,31 +142,63 @@ class _Prepared:
 def prepare_file(path, *, counties, mapping, category=None, year=None, status=None, crs=None,
                  source_datum=None, layer=None, encoding=None, synthetic=False,
                  lang: str = DEFAULT_LANG) -> _Prepared:
-    """Read, map and validate one file (no registry access); reasons, repairs and notes in ``lang``."""
-    import geopandas as gpd
-
-    from layers.fields import map_fields
+    """Read, map and validate one whole file (no registry access); reasons, repairs and notes in ``lang``."""
     from layers.io import read_parcels
 
     path = Path(path)
     res = read_parcels(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding,
                        mapping=mapping, lang=lang)
-    rep = FileReport(source=res.source, sha256=file_sha256(path), n_read=res.n_read, synthetic=synthetic,
-                     notes=list(res.notes))
-    if res.crs_note and not any(res.crs_note in n for n in rep.notes):  # a guessed CRS is a note already
-        rep.notes.append(message("note.crs", lang, crs_note=res.crs_note))
-    frame = res.frame
-    rows, field_rej = map_fields(frame.drop(columns="geometry"), mapping, source=res.source,
-                                 category=category, year=year, status=status, lang=lang)
+    rep = _file_report(path, res.source, res.n_read, res.notes, res.crs_note, synthetic=synthetic, lang=lang)
+    opts = {"counties": counties, "mapping": mapping, "category": category, "year": year, "status": status}
+    part = _check_rows(res.frame, res.rejects, res.source, opts, lang)
+    rep.notes.extend(part.notes)
+    if source_datum is None:
+        rep.notes.extend(_gcj02_warning(part.frame, counties, res.source, lang))
+    rep.n_accepted = part.n_accepted
+    rep.n_repaired = int(part.repairs["row"].nunique())
+    rep.n_rejected = len(part.rejects)
+    rep.repairs = part.repairs
+    return _Prepared(path=path, report=rep, rows=part.rows, rejects=part.rejects, frame=part.frame)
+
+
+def _file_report(path: Path, source: str, n_read: int, notes: list[str], crs_note: str, *, synthetic: bool,
+                 lang: str) -> FileReport:
+    """The report of one file before its rows are validated: source, checksum, notes."""
+    rep = FileReport(source=source, sha256=file_sha256(path), n_read=n_read, synthetic=synthetic, notes=list(notes))
+    if crs_note and not any(crs_note in n for n in rep.notes):  # a guessed CRS is a note already
+        rep.notes.append(message("note.crs", lang, crs_note=crs_note))
+    return rep
+
+
+@dataclass
+class _Checked:
+    """Rows of a file (or of one chunk of it) mapped and validated."""
+
+    rows: object  # GeoDataFrame of accepted parcels (``_row``, ``_rows``)
+    rejects: object  # GeoDataFrame: _row, reason, source columns, geometry (sorted by _row)
+    repairs: pd.DataFrame  # row, repair
+    frame: object  # the source rows as read, with the value repairs
+    notes: list[str]
+    n_accepted: int  # source rows accepted
+
+
+def _check_rows(frame, read_rejects, source: str, opts: dict, lang: str) -> _Checked:
+    """Map fields, merge parts, infer the declared area's unit, check the county of the
+    rows ``frame`` (read-stage rejects: ``read_rejects``); ``opts``: counties, mapping,
+    category, year, status."""
+    import geopandas as gpd
+
+    from layers.fields import map_fields
+
+    rows, field_rej = map_fields(frame.drop(columns="geometry"), opts["mapping"], source=source,
+                                 category=opts["category"], year=opts["year"], status=opts["status"], lang=lang)
     frame = _add_repairs(frame, rows.pop("_repair"), lang)
     rows = gpd.GeoDataFrame(rows, geometry=frame.geometry.loc[rows.index], crs=frame.crs)
     rows, merged = merge_parts(rows, lang)
-    rep.notes.extend(_declared_area_unit(rows, frame.columns, mapping, res.source, lang))
-    if source_datum is None:
-        rep.notes.extend(_gcj02_warning(frame, counties, res.source, lang))
+    notes = _declared_area_unit(rows, frame.columns, opts["mapping"], source, lang)
     reasons = pd.Series(field_rej["reason"].to_numpy(), index=field_rej.index, dtype=object)
 
-    _county_of(rows, counties, reasons, lang)
+    _county_of(rows, opts["counties"], reasons, lang)
     ok = ~rows.index.isin(reasons.index)
     accepted = rows.loc[ok].copy()
     accepted_rows = np.fromiter(itertools.chain.from_iterable(accepted["_rows"].tolist()), dtype="int64")
@@ -158,6 +206,7 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     repairs = repairs[repairs["_repair"].notna()].rename(columns={"_row": "row", "_repair": "repair"})
     merged = merged[merged["row"].isin(accepted["_row"])]
     repairs = pd.concat([repairs, merged], ignore_index=True).sort_values("row", kind="stable")
+    repairs = repairs.astype({"row": "int64", "repair": object})  # one dtype however many chunks
 
     # rejects: read-stage rejects + field/county rejects, with the source columns
     # a rejected merged parcel rejects all its source rows, each with the parcel's reason
@@ -169,13 +218,10 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     reasons = pd.Series({by_row[r]: why for r, why in sorted(expanded.items())}, dtype=object)
     later = frame.loc[reasons.index].copy()
     later.insert(1, "reason", reasons.to_numpy())
-    rej = pd.concat([res.rejects, later.drop(columns=["_repair"], errors="ignore")], ignore_index=True)
+    rej = pd.concat([read_rejects, later.drop(columns=["_repair"], errors="ignore")], ignore_index=True)
     rej = gpd.GeoDataFrame(rej, geometry="geometry", crs="EPSG:4490").sort_values("_row", kind="stable")
-    rep.n_accepted = int(len(accepted_rows))
-    rep.n_repaired = int(repairs["row"].nunique())
-    rep.n_rejected = len(rej)
-    rep.repairs = repairs.reset_index(drop=True)
-    return _Prepared(path=path, report=rep, rows=accepted, rejects=rej, frame=frame)
+    return _Checked(rows=accepted, rejects=rej, repairs=repairs.reset_index(drop=True), frame=frame, notes=notes,
+                    n_accepted=int(len(accepted_rows)))
 
 
 def _county_of(rows, counties, reasons: pd.Series, lang: str) -> None:
@@ -208,13 +254,19 @@ def _gcj02_warning(frame, counties, source: str, lang: str = DEFAULT_LANG) -> li
     """A warning when the file's shapes match the county lines only after a GCJ-02 shift
     (Amap/DataV outlines imported without ``--source-datum gcj02``); none when the file
     already carries Amap/DataV attributes (the reader said so)."""
-    from gis.gcj02 import gcj02_evidence, looks_like_gcj02
     from layers.io import amap_signature
 
     if not len(frame) or amap_signature(frame.columns):
         return []
+    return _gcj02_note(np.asarray(frame.geometry.values, dtype=object), counties, source, lang)
+
+
+def _gcj02_note(geoms: np.ndarray, counties, source: str, lang: str) -> list[str]:
+    """:func:`_gcj02_warning` of these geometries (a streamed file passes a sample of its vertices)."""
+    from gis.gcj02 import gcj02_evidence, looks_like_gcj02
+
     lines = np.asarray(counties.to_crs("EPSG:4490").boundary.values, dtype=object)
-    before, after = gcj02_evidence(np.asarray(frame.geometry.values, dtype=object), lines)
+    before, after = gcj02_evidence(geoms, lines)
     if not looks_like_gcj02(before, after):
         return []
     log.warning("%s: shapes match the county lines only after a GCJ-02 shift", source)
@@ -409,10 +461,13 @@ def import_files(
     ImportReport
         When a file accepts none of its rows, nothing is written to the registry and
         ``refused`` names the file (:func:`refusal` gives the error the CLI exits with).
+
+    Large GeoPackage layers and Shapefiles are imported in chunks of
+    :func:`layers.io.chunk_rows` rows (see the module's docstring for the memory bound);
+    the result is the same.
     """
     from layers import load_role
     from layers.fields import load_mapping
-    from layers.registry import Registry
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -423,6 +478,20 @@ def import_files(
     bar = _Bar(progress, len(paths))
     read = {"counties": counties, "mapping": m, "category": category, "year": year, "status": status, "crs": crs,
             "source_datum": source_datum, "layer": layer, "encoding": encoding, "synthetic": synthetic, "lang": lang}
+    streams = {p: open_file_stream(p, read) for p in paths}
+    if any(streams.values()):
+        from workflows.import_stream import import_streamed
+
+        return import_streamed(paths, streams, (reg_path, reg), read, update=update, timeout=timeout, bar=bar)
+    return _import_whole(paths, (reg_path, reg), read, update=update, timeout=timeout, bar=bar)
+
+
+def _import_whole(paths: list[Path], registry: tuple, read: dict, *, update: bool, timeout: float,
+                  bar: "_Bar") -> ImportReport:
+    """:func:`import_files` of files read whole: all are read and checked, then written."""
+    from layers.registry import Registry
+
+    reg_path, reg = registry
     prepared = [_prepare_step(bar, p, read) for p in paths]
     empty = [p.report.source for p in prepared if p.report.n_read and not p.report.n_accepted]
     if empty:  # no empty batch: nothing is written to the registry, the rejects files say why
@@ -430,12 +499,30 @@ def import_files(
             _write_rejects(prep)
         bar.done()
         return ImportReport(files=[p.report for p in prepared], registry=reg_path or reg.path, refused=empty)
-    bar.step(label("registry.writing", lang))
+    bar.step(label("registry.writing", read["lang"]))
     if reg is None:
         reg = Registry(reg_path, timeout=timeout)
-    _write_batches(reg, prepared, update=update, synthetic=synthetic, lang=lang)
+    _write_batches(reg, prepared, update=update, synthetic=read["synthetic"], lang=read["lang"])
     bar.done()
     return ImportReport(files=[p.report for p in prepared], registry=reg.path)
+
+
+def open_file_stream(path: Path, read: dict):
+    """A :class:`layers.io.ParcelStream` over ``path`` when it is imported in chunks (a
+    GeoPackage layer or Shapefile of more than :func:`layers.io.chunk_rows` rows whose
+    declared areas, if any, name their unit), else None (the file is read whole).
+    ``read``: the keyword arguments of :func:`prepare_file`."""
+    from layers.fields import declared_area_column
+    from layers.io import open_stream
+
+    stream = open_stream(path, layer=read["layer"], crs=read["crs"], source_datum=read["source_datum"],
+                         encoding=read["encoding"], lang=read["lang"])
+    if stream is None:
+        return None
+    col, known = declared_area_column(read["mapping"], stream.columns)
+    if col is not None and not known:  # the unit is inferred from every row at once: read whole
+        return None
+    return stream
 
 
 def _prepare_step(bar: "_Bar", path: Path, read: dict) -> _Prepared:
@@ -462,21 +549,26 @@ def _write_batches(reg, prepared: list[_Prepared], *, update: bool, synthetic: b
     known = _current_codes(reg)
     with reg.transaction() as tx:
         for prep in prepared:
-            near = _near_registry_codes(prep.rows, known, lang)
-            if len(near):
-                _late_rejects(prep, near)
-                prep.rows = prep.rows[~prep.rows["_row"].isin(near["_row"])]
-            r = prep.report
-            res = reg.write(prep.rows, source=str(prep.path.resolve()), sha256=r.sha256, update=update,
-                            synthetic=synthetic, tx=tx, lang=lang,
-                            counts={"n_read": r.n_read, "n_accepted": r.n_accepted, "n_repaired": r.n_repaired,
-                                    "n_rejected": r.n_rejected})
-            r.batch_id, r.n_new, r.n_updated, r.n_unchanged = res.batch_id, res.n_new, res.n_updated, res.n_unchanged
-            if len(res.rejected):
-                _late_rejects(prep, res.rejected)
-            known.update(map(str, prep.rows["project_code"]))
+            _write_prepared(reg, tx, prep, known, update=update, synthetic=synthetic, lang=lang)
             # written while the registry is locked: if this fails, the batch rolls back
             _write_rejects(prep)
+
+
+def _write_prepared(reg, tx, prep: _Prepared, known: set[str], *, update: bool, synthetic: bool, lang: str) -> None:
+    """Write one prepared file as one batch in ``tx``; its codes join ``known``."""
+    near = _near_registry_codes(prep.rows, known, lang)
+    if len(near):
+        _late_rejects(prep, near)
+        prep.rows = prep.rows[~prep.rows["_row"].isin(near["_row"])]
+    r = prep.report
+    res = reg.write(prep.rows, source=str(prep.path.resolve()), sha256=r.sha256, update=update,
+                    synthetic=synthetic, tx=tx, lang=lang,
+                    counts={"n_read": r.n_read, "n_accepted": r.n_accepted, "n_repaired": r.n_repaired,
+                            "n_rejected": r.n_rejected})
+    r.batch_id, r.n_new, r.n_updated, r.n_unchanged = res.batch_id, res.n_new, res.n_updated, res.n_unchanged
+    if len(res.rejected):
+        _late_rejects(prep, res.rejected)
+    known.update(map(str, prep.rows["project_code"]))
 
 
 def _late_rejects(prep: _Prepared, rejected: pd.DataFrame) -> None:

@@ -187,18 +187,49 @@ class Registry:
                                   counts=counts, batch_id=batch_id, note=note, tx=own_tx, lang=lang)
         batch_id = batch_id or new_batch_id()
         at = now_iso()
+        n_given = len(rows)
+        res = self.write_rows(rows, tx=tx, batch_id=batch_id, at=at, update=update, lang=lang)
+        if res.batch_id is None:  # nothing accepted: no (empty) batch
+            return res
+        counts = dict(counts or {})
+        n_rej = len(res.rejected)
+        self.record_batch(tx, batch_id=batch_id, at=at, source=source, sha256=sha256, synthetic=synthetic, note=note,
+                          counts={"n_read": counts.get("n_read", n_given),
+                                  "n_accepted": counts.get("n_accepted", n_given) - n_rej,
+                                  "n_repaired": counts.get("n_repaired", 0),
+                                  "n_rejected": counts.get("n_rejected", 0) + n_rej,
+                                  "n_new": res.n_new, "n_updated": res.n_updated, "n_unchanged": res.n_unchanged})
+        return res
+
+    def write_rows(self, rows, *, tx, batch_id: str, at: str, update: bool = False, lang: str = DEFAULT_LANG,
+                   current: set[str] | None = None) -> WriteResult:
+        """The versions of :meth:`write` without the batch's own record: a batch written in
+        parts (a file imported chunk by chunk) calls this per part, all in ``tx`` with one
+        ``batch_id`` and ``at``, then :meth:`record_batch` once. ``WriteResult.batch_id`` is
+        None when no row was new, updated or unchanged. ``current``: every code that may be
+        current in the registry (read inside ``tx``, plus those written since); the rows'
+        other codes are new without asking the registry, which a part of a large batch
+        would otherwise ask by scanning every version written before it.
+
+        Examples
+        --------
+        >>> with reg.transaction() as tx:  # doctest: +SKIP
+        ...     res = reg.write_rows(rows, tx=tx, batch_id=new_batch_id(), at=now_iso())
+        """
         rows = rows.reset_index(drop=True)
         if "_row" not in rows:
             rows["_row"] = np.arange(1, len(rows) + 1)
-        n_given = len(rows)
         rows, rejected = self._own_county_rows(rows, lang)
         geoms = _multi(np.asarray(rows.geometry.values, dtype=object))
         rows["area_mu"] = geometry_area_mu(geoms)  # computed here, never taken from the caller
-        old, old_geoms = self.backend.current_versions(tx, rows["project_code"].astype(str).tolist())
+        codes = rows["project_code"].astype(str).tolist()
+        if current is not None:
+            codes = [c for c in codes if c in current]
+        old, old_geoms = self.backend.current_versions(tx, codes) if codes else (pd.DataFrame(), [])
         old = old.assign(_g=list(old_geoms)).set_index("project_code") if len(old) else old
         ch = _compare_current(rows, geoms, old, update=update, lang=lang)
         rejected.extend(ch.rejected)
-        if not ch.new_mask.any() and not ch.n_unchanged:  # nothing accepted: no (empty) batch
+        if not ch.new_mask.any() and not ch.n_unchanged:
             return WriteResult(batch_id=None, rejected=pd.DataFrame(rejected, columns=["_row", "reason"]))
         self.backend.close_versions(tx, ch.close, at, batch_id)
         new_mask = ch.new_mask
@@ -208,21 +239,21 @@ class Registry:
         ins["source_row"] = rows["_row"][new_mask].to_numpy()
         ins["project_code"] = ins["project_code"].astype(str)
         self.backend.insert_versions(tx, ins, geoms[new_mask])
-        counts = dict(counts or {})
-        n_rej = len(rejected)
+        return WriteResult(batch_id=batch_id, n_new=int(new_mask.sum()) - ch.n_updated, n_updated=ch.n_updated,
+                           n_unchanged=ch.n_unchanged, rejected=pd.DataFrame(rejected, columns=["_row", "reason"]))
+
+    def record_batch(self, tx, *, batch_id: str, at: str, source: str, sha256: str, counts: dict,
+                     synthetic: bool = False, note: str | None = None) -> None:
+        """The record of a batch whose versions :meth:`write_rows` wrote: ``counts`` holds
+        ``n_read, n_accepted, n_repaired, n_rejected, n_new, n_updated, n_unchanged``."""
         meta = {
             "batch_id": batch_id, "imported_at": at, "user": _user(), "host": socket.gethostname(),
             "source_path": source, "source_sha256": sha256,
-            "n_read": counts.get("n_read", n_given),
-            "n_accepted": counts.get("n_accepted", n_given) - n_rej,
-            "n_repaired": counts.get("n_repaired", 0),
-            "n_rejected": counts.get("n_rejected", 0) + n_rej,
-            "n_new": int(new_mask.sum()) - ch.n_updated, "n_updated": ch.n_updated, "n_unchanged": ch.n_unchanged,
+            **{k: int(counts[k]) for k in ("n_read", "n_accepted", "n_repaired", "n_rejected", "n_new", "n_updated",
+                                           "n_unchanged")},
             "synthetic": bool(synthetic), "status": "active", "note": note,
         }
         self.backend.insert_batch(tx, meta)
-        return WriteResult(batch_id=batch_id, n_new=meta["n_new"], n_updated=ch.n_updated,
-                           n_unchanged=ch.n_unchanged, rejected=pd.DataFrame(rejected, columns=["_row", "reason"]))
 
     def _own_county_rows(self, rows, lang: str):
         """Rows this login may write, and the refused ones as ``(_row, reason)``: a
