@@ -96,3 +96,22 @@ def open_stack_dataset(path: str | os.PathLike[str], *,
     except Exception as exc:  # noqa: BLE001 - h5py/zarr/netCDF errors vary: a data file problem
         detail = " ".join(str(exc).split())[:300] or type(exc).__name__
         raise DataFileError.of("error.stackfile_unreadable", path=p, detail=detail) from exc
+
+
+COUNT_SUFFIX = "valid_count"
+"""Name (or name suffix) of the per-cell observation counts a composite writes beside each
+index (:func:`gis.composite.composite`, ``agrigis imagery stack --composite``)."""
+
+
+def index_variables(ds: xr.Dataset) -> dict[str, xr.DataArray]:
+    """The index variables of a stack dataset by name, without the ``valid_count``
+    companions of a composite: what a reader of a stack means by "the index".
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"ndvi": (("y", "x"), np.ones((1, 1))), "valid_count": (("y", "x"), np.ones((1, 1)))})
+    >>> list(index_variables(ds))
+    ['ndvi']
+    """
+    return {str(v): ds[v] for v in ds.data_vars if not str(v).endswith(COUNT_SUFFIX)}

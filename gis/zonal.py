@@ -620,7 +620,11 @@ def _open(raster: RasterInput, band: int, nodata: float | None, times: Sequence[
 
 
 def _pick_variable(ds: xr.Dataset, variable: str | None, where: str | Message) -> xr.DataArray:
-    names = [v for v in ds.data_vars if ds[v].ndim >= 2]
+    """``variable``, else the one raster variable of ``ds`` (a composite's ``valid_count``
+    companions do not count: a composite stack has one index)."""
+    from .stackfile import index_variables
+
+    names = [v for v, da in index_variables(ds).items() if da.ndim >= 2]
     if variable is not None:
         if variable not in ds.data_vars:
             raise InputError.of("error.no_variable", where=where, variable=variable, names=names)

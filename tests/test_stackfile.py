@@ -92,3 +92,25 @@ def test_a_failed_zarr_write_leaves_the_old_store(tmp_path):
         write_zarr(bad, out)
     assert float(open_stack_dataset(out)["ndvi"].max()) == pytest.approx(0.5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
+
+
+def test_every_reader_takes_the_index_of_a_composite_stack_not_its_valid_count(tmp_path):
+    """A composite stack holds ``ndvi`` and ``valid_count``: zonal_stats, remediation and
+    verify all take the index (gis.stackfile.index_variables), without being told."""
+    import geopandas as gpd
+    import shapely
+
+    from gis import zonal_stats
+    from workflows.verify import open_evidence_stack
+
+    ds = _stack(0.25)
+    corner = (ds.y == ds.y[0]) & (ds.x == ds.x[0])
+    ds["ndvi"] = ds["ndvi"].where(~corner, 0.75)  # the top-left cell differs: the mean says which cells were used
+    for path in (write_stack(ds, tmp_path / "c.nc"), write_stack(ds, tmp_path / "c.zarr")):
+        zones = gpd.GeoDataFrame({"id": [1]}, geometry=[shapely.box(480000, 5040000 - 20, 480020, 5040000)],
+                                 crs="EPSG:4550")  # cells (0,0), (0,1), (1,0), (1,1)
+        r = zonal_stats(zones, path, stats="mean")
+        means = r.sel(stat="mean").values.ravel()
+        np.testing.assert_allclose(means, [0.375] * 3, rtol=1e-6)  # (0.75 + 3 × 0.25) / 4, not a count
+        assert open_netcdf_stack(path).name == "ndvi"
+        assert list(open_evidence_stack(path)[0]) == ["ndvi"]

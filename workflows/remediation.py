@@ -100,10 +100,10 @@ def open_netcdf_stack(path: Path, index: str | None = None):
         If the file is missing or cannot be read, or holds no such variable (the message
         lists them).
     """
-    from gis.stackfile import open_stack_dataset
+    from gis.stackfile import index_variables, open_stack_dataset
 
     ds = open_stack_dataset(path)
-    names = [str(v) for v in ds.data_vars if "valid_count" not in str(v)]
+    names = list(index_variables(ds))
     pick = [n for n in names if index is not None and n.lower() == str(index).lower()]
     if not pick and len(names) == 1:
         pick = names

@@ -61,10 +61,10 @@ class VerifyResult:
 def open_evidence_stack(path: str | os.PathLike) -> tuple[dict, bool]:
     """The index variables of a NetCDF or Zarr stack (lazy, :func:`gis.stackfile.open_stack_dataset`),
     by index id (``ndvi``, ``lswi``, ``evi`` …), and whether it is synthetic."""
-    from gis.stackfile import open_stack_dataset
+    from gis.stackfile import index_variables, open_stack_dataset
 
     ds = open_stack_dataset(path)
-    stack = {str(v).lower(): ds[v] for v in ds.data_vars if "valid_count" not in str(v) and "time" in ds[v].dims}
+    stack = {name.lower(): da for name, da in index_variables(ds).items() if "time" in da.dims}
     return stack, str(ds.attrs.get("synthetic", "")).lower() == "true"
 
 
