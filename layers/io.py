@@ -279,7 +279,9 @@ def _short(exc: Exception, path: str | Path | None = None) -> str:
     return cut + " …"
 
 
-def _read_shapefile(path: Path, encoding: str | None):
+def _shapefile_header(path: Path, encoding: str | None):
+    """``(encoding, how it was found, the format's notes)`` of a Shapefile, after checking
+    that its .dbf and .shx are there and agree with the .shp (whole-file and chunked reads)."""
     if _sibling(path, ".dbf") is None:
         raise DataFileError.of("error.dbf_missing", path=path, name=path.with_suffix(".dbf").name)
     shx = _sibling(path, ".shx")
@@ -287,9 +289,13 @@ def _read_shapefile(path: Path, encoding: str | None):
         raise DataFileError.of("error.shx_missing", path=path, name=path.with_suffix(".shx").name)
     notes = _check_shp_sizes(path, shx)
     if encoding:
-        enc, note = encoding.upper(), ("note.encoding_given", {"enc": encoding.upper()})
-    else:
-        enc, note = _dbf_encoding(path)
+        return encoding.upper(), ("note.encoding_given", {"enc": encoding.upper()}), notes
+    enc, note = _dbf_encoding(path)
+    return enc, note, notes
+
+
+def _read_shapefile(path: Path, encoding: str | None):
+    enc, note, notes = _shapefile_header(path, encoding)
     fids: list[int] = []
     df, geom, crs = _raw_read(path, encoding=enc, fids=fids)
     return _exact_dbf_integers(_sibling(path, ".dbf"), df, fids), geom, crs, notes, note
@@ -1417,13 +1423,7 @@ def _stream_header(path: Path, layer: str | None, encoding: str | None) -> dict:
     import pyogrio
 
     if path.suffix.lower() == ".shp":
-        if _sibling(path, ".dbf") is None or (shx := _sibling(path, ".shx")) is None:
-            raise DataFileError.of("error.dbf_missing", path=path, name=path.with_suffix(".dbf").name)
-        fmt_notes = _check_shp_sizes(path, shx)
-        if encoding:
-            enc, how = encoding.upper(), ("note.encoding_given", {"enc": encoding.upper()})
-        else:
-            enc, how = _dbf_encoding(path)
+        enc, how, fmt_notes = _shapefile_header(path, encoding)
         head = {"layer": None, "encoding": enc, "enc_how": how, "fmt_notes": fmt_notes, "source": str(path)}
     else:
         lyr = _gpkg_layer(path, layer)
