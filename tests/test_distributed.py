@@ -5,6 +5,8 @@ gives the numbers of the local path."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -43,7 +45,11 @@ def test_a_dask_stack_runs_on_the_cluster_with_the_local_numbers(stack, client):
     n_windows = seen[-1][1]
     assert n_windows > 2 and seen[-1] == (n_windows, n_windows)
     assert all(0 < d <= n for d, n in seen)
-    # nothing is left behind on the cluster: results and weights are released
+    # nothing is left behind on the cluster: results and weights are released (the client
+    # tells the scheduler asynchronously, so give the release message a moment to arrive)
+    deadline = time.monotonic() + 10
+    while any(client.who_has().values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not any(client.who_has().values())
 
 
