@@ -97,9 +97,11 @@
     return s;
   }
   A.areaM2 = areaM2;
-  /** Open the popup (or tooltip, ``ev = 'mouseover'``) of feature ``i`` of layer ``id`` (tests, links). */
+  /** Open the popup (or tooltip, ``ev = 'mouseover'``) of feature ``i`` of layer ``id`` (tests, links).
+   * Returns a Promise that resolves once the map is still again: an opened popup pans the map
+   * into view, and a tap during that pan lands on the map and closes the popup. */
   A.openPopup = function (id, i, ev) {
-    var g = A.maps[0].layers[id];
+    var g = A.maps[0].layers[id], map = A.maps[0].map;
     if (g.count) {  // a ParcelBatch
       g._hit = i;
       var c = g.itemCenter(i), pt = g._map.latLngToLayerPoint(c);
@@ -107,13 +109,19 @@
       g._hit = g._hit === -1 ? i : g._hit;
       if (ev === 'mouseover') { g.fire('mouseover', {latlng: c}); g.openTooltip(c); }
       else g.openPopup(c);
-      return true;
+      return still(map);
     }
     var l = g.getLayers()[i];
     var ll = l.getBounds ? l.getBounds().getCenter() : l.getLatLng();
     l.fire(ev || 'click', {latlng: ll}, true);
-    return true;
+    return still(map);
   };
+  function still(map) {
+    return new Promise(function (done) {
+      if (map._panAnim && map._panAnim._inProgress) map.once('moveend', function () { done(true); });
+      else done(true);
+    });
+  }
   /** Number of features of layer ``id``. */
   A.count = function (id) { var g = A.maps[0].layers[id]; return g.count ? g.count() : g.getLayers().length; };
   /** Lat/lng rings of feature ``i`` of layer ``id``. */
