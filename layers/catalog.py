@@ -36,7 +36,7 @@ CATALOG_FILE = "catalog.yml"
 BUNDLED_CATALOG = Path(__file__).resolve().parent / CATALOG_FILE
 KINDS = ("vector", "raster")
 _REQUIRED = ("name", "kind", "path", "synthetic")
-_TEXT = ("layer", "crs", "role", "source", "licence", "title_zh", "title_en", "description")
+_TEXT = ("layer", "crs", "role", "unit", "source", "licence", "title_zh", "title_en", "description")
 _ALLOWED = set(_REQUIRED) | set(_TEXT)
 
 
@@ -51,6 +51,7 @@ class LayerEntry:
     layer: str | None = None
     crs: str | None = None
     role: str | None = None
+    unit: str | None = None  # of a raster's values, e.g. "dS/m"; "-" or empty: none
     source: str | None = None
     licence: str | None = None
     title_zh: str | None = None
@@ -66,7 +67,7 @@ class LayerEntry:
     @property
     def metadata(self) -> dict[str, Any]:
         """Provenance to attach to loaded data (``.attrs``) and show in maps/reports."""
-        return {"name": self.name, "kind": self.kind, "role": self.role,
+        return {"name": self.name, "kind": self.kind, "role": self.role, "unit": self.unit,
                 "synthetic": self.synthetic, "source": self.source, "licence": self.licence,
                 "title_zh": self.title_zh, "title_en": self.title_en}
 

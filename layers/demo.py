@@ -113,6 +113,7 @@ class _Entry:
     layer: str | None = None
     crs: str | None = None
     description: str | None = None
+    unit: str | None = None
 
     def as_dict(self, source: str) -> dict:
         e = {"name": self.name, "kind": self.kind, "path": self.path, "synthetic": True}
@@ -120,6 +121,8 @@ class _Entry:
             e["layer"] = self.layer
         e.update({"crs": self.crs or ("EPSG:4490" if self.kind == "vector" else "EPSG:4550"), "role": self.name,
                   "source": source, "licence": LICENCE, "title_zh": self.zh, "title_en": self.en})
+        if self.unit:
+            e["unit"] = self.unit
         if self.description:
             e["description"] = self.description
         return e
@@ -141,12 +144,13 @@ def _raster_entries(rasters: dict[str, Path], folder: Path) -> list[_Entry]:
 
     out = []
     for name, (_dt, _nd, unit, zh, en) in RASTERS.items():
-        desc = f"unit: {unit}"
+        desc = None
         if name == "landcover":
             desc = "classes (value=code): " + ", ".join(
                 f"{v}={c}" for v, c in zip(LANDCOVER_CLASSES.value, LANDCOVER_CLASSES.code, strict=True)
             ) + "; table: rasters/landcover_classes.csv"
-        out.append(_Entry(name, "raster", rasters[name].relative_to(folder).as_posix(), zh, en, description=desc))
+        out.append(_Entry(name, "raster", rasters[name].relative_to(folder).as_posix(), zh, en, description=desc,
+                          unit=None if name == "landcover" else unit))
     return out
 
 

@@ -90,7 +90,7 @@ def test_workspace_adds_and_overrides(tmp_path, monkeypatch):
     gdf.to_file(tmp_path / "mine.gpkg", layer="c2")
     (tmp_path / "catalog.yml").write_text(yaml.safe_dump({"layers": [
         {"name": "soil_ec", "kind": "raster", "path": "ec.tif", "role": "soil_ec", "synthetic": True,
-         "title_zh": "土壤电导率(合成)", "title_en": "Soil EC (synthetic)"},
+         "unit": "dS/m", "title_zh": "土壤电导率(合成)", "title_en": "Soil EC (synthetic)"},
         {"name": "counties", "kind": "vector", "path": "mine.gpkg", "layer": "c2", "role": "counties",
          "synthetic": True},
     ]}, allow_unicode=True), encoding="utf-8")
@@ -100,6 +100,7 @@ def test_workspace_adds_and_overrides(tmp_path, monkeypatch):
     da = cat.load("soil_ec")
     assert da.dims == ("y", "x") and da.rio.crs.to_epsg() == 4550
     assert da.attrs["synthetic"] == 1 and da.attrs["title_en"] == "Soil EC (synthetic)"
+    assert cat["soil_ec"].unit == "dS/m" and da.attrs["unit"] == "dS/m" and cat["counties"].unit is None
     assert np.isnan(float(da[0, 0])) and float(da.sum()) == sum(range(1, 12))
     assert cat.by_role("soil_ec").name == "soil_ec"
     # default workspace: the current directory when it has catalog.yml
@@ -127,6 +128,8 @@ def _bad(tmp_path, text):
      r"crs 'EPSG:99999' is not a known CRS"),
     ("layers:\n  - {name: a, kind: vector, path: a, synthetic: true}\n  - {name: a, kind: vector, path: b, synthetic: true}\n",
      r"entry 2 \('a'\): the name 'a' is used twice"),
+    ("layers:\n  - {name: a, kind: raster, path: a.tif, synthetic: true, unit: 3}\n",
+     r"unit must be text, not 3"),
     ("layers: {name: a}\n", r"'layers' must be a list"),
     ("layers:\n  - name: a\n   kind: vector\n", r"not valid YAML at line \d"),
     ("layer:\n  - {name: a}\n", r"unknown top-level key\(s\) \['layer'\]"),

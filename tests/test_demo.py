@@ -71,6 +71,8 @@ def test_catalog_flags_every_generated_layer_synthetic(ws):
         assert e.path.exists()
     assert cat["counties"].synthetic is False  # real, from the bundled catalogue
     assert cat.by_role("soil_ec").name == "soil_ec"
+    assert {n: cat[n].unit for n in ("dem", "soil_ec", "soil_esp", "landcover")} == {
+        "dem": "m", "soil_ec": "dS/m", "soil_esp": "%", "landcover": None}
 
 
 def test_reserves_have_published_areas_inside_their_county(ws):

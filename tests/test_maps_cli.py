@@ -154,8 +154,9 @@ def soil_ws(tmp_path_factory):
     (da / 10).rio.to_raster(ws / "ec_std.tif")
     common = {"kind": "raster", "synthetic": True, "crs": "EPSG:4550", "source": "test"}
     register_layers(ws, [dict(common, name="soil_ec", path=str(ws / "ec.tif"), role="soil_ec", title_zh="土壤EC",
-                              description="unit: dS/m; kriging"),
+                              unit="dS/m", description="kriging"),
                          dict(common, name="soil_ec_std", path=str(ws / "ec_std.tif"), role="soil_ec_std",
+                              # a catalogue written before the unit field: the unit in the description
                               title_zh="土壤EC标准差", description="unit: dS/m")])
     return ws
 

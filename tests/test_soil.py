@@ -219,6 +219,7 @@ def test_interpolate_several_vars_one_report_registered_layers(tmp_path):
     cat = layers.get_catalog(ws)
     assert [cat.by_role(n).name for n in names] == names
     assert cat["soil_ec"].path == (tmp_path / "soil" / "ec_0-20_kriging.tif").resolve()
+    assert (cat["soil_ec"].unit, cat["soil_ec_std"].unit, cat["soil_ph"].unit) == ("dS/m", "dS/m", "-")
     # the registered raster feeds classify and class_area_mu unchanged
     with rasterio.open(tmp_path / "soil" / "ec_0-20_kriging.tif") as src:
         ec = src.read(1, masked=True).filled(np.nan)

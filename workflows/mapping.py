@@ -220,7 +220,7 @@ def layer_map_file(layer: str, out: str | os.PathLike | None = None, *, workspac
     A raster whose catalogue role has a severity scheme (``maps/raster_schemes.yml``, e.g.
     soil_ec → ec_aafc) is drawn in the scheme's classes; ``scheme`` picks one (an id or a
     scheme YAML) or ``"none"`` for quantile bins. Roles ending in ``_std`` get a light → dark
-    ramp. The unit comes from the entry's ``unit: …`` description."""
+    ramp. The unit comes from the entry's ``unit`` field."""
     import layers
     from maps.layer_map import class_map, raster_map, vector_map
 
@@ -258,9 +258,10 @@ def layer_map_file(layer: str, out: str | os.PathLike | None = None, *, workspac
 
 
 def _entry_unit(entry) -> str | None:
-    """The unit of a catalogue entry: a ``unit`` field if the catalogue has one, else
-    ``unit: …`` in its description (written by ``agrigis soil``); ``-`` means none."""
-    unit = getattr(entry, "unit", None)
+    """The unit of a catalogue entry: its ``unit`` field; ``-`` means none. Older
+    catalogues, written before the field existed, said ``unit: …`` in the
+    description, which is still read when the field is absent."""
+    unit = entry.unit if entry is not None else None
     if unit is None and entry is not None and entry.description:
         m = re.search(r"(?:^|;)\s*unit:\s*([^;]+)", entry.description)
         unit = m.group(1).strip() if m else None

@@ -588,7 +588,7 @@ def _catalog_entries(run: _Run, output: Path, source: str) -> list[dict]:
     o = run.options
     name = layer_name(o, _ec_method_of(run))
     s = run.cv.stats
-    desc = f"unit: {UNITS[o.prop] or '-'}; {o.method}{', log' if o.log else ''}; CV R² {s['r2']:.3f}, RMSE {s['rmse']:.4g}"
+    desc = f"{o.method}{', log' if o.log else ''}; CV R² {s['r2']:.3f}, RMSE {s['rmse']:.4g}"
     args = {"property": _prop_name(o.prop), "depth": o.depth, "method": o.method}
 
     def title(key: str, lang: str) -> str:
@@ -596,14 +596,14 @@ def _catalog_entries(run: _Run, output: Path, source: str) -> list[dict]:
         return message("soil.synthetic_title", lang, title=text) if o.synthetic else text
 
     entry = {"name": name, "kind": "raster", "path": str((output / f"{run.stem}.tif").resolve()),
-             "synthetic": o.synthetic, "crs": "EPSG:4550", "role": name, "source": source,
+             "synthetic": o.synthetic, "crs": "EPSG:4550", "role": name, "unit": UNITS[o.prop] or "-", "source": source,
              "title_zh": title("soil.layer_title", "zh"), "title_en": title("soil.layer_title", "en"),
              "description": desc}
     if run.variogram is None:
         return [entry]
     std = {**entry, "name": f"{name}_std", "role": f"{name}_std", "path": str((output / f"{run.stem}_std.tif").resolve()),
            "title_zh": title("soil.layer_title_std", "zh"), "title_en": title("soil.layer_title_std", "en"),
-           "description": f"unit: {UNITS[o.prop] or '-'}"}
+           "description": "kriging standard deviation"}
     return [entry, std]
 
 
