@@ -23,7 +23,7 @@ def test_catalogue_unknown_key_in_both_languages(tmp_path, monkeypatch):
     (tmp_path / "catalog.yml").write_text(
         "layers:\n  - {name: a, kind: vector, path: a.gpkg, synthetic: false, titel_zh: x}\n", encoding="utf-8")
     cat = tmp_path / "catalog.yml"
-    allowed = "crs, description, kind, layer, licence, name, path, role, source, synthetic, title_en, title_zh"
+    allowed = "crs, description, kind, layer, licence, name, path, role, source, synthetic, title_en, title_zh, unit"
     assert run("map", "layer", "counties") == f"错误:{cat},第 1 项('a'):未知的键 titel_zh;允许的键为 {allowed}"
     assert run("map", "layer", "counties", "--lang", "en") == (
         f"error: {cat}, entry 1 ('a'): unknown key(s) titel_zh; allowed keys are {allowed}")
