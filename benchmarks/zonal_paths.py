@@ -9,20 +9,22 @@ chunks of 1 date × 256 rows). Statistic: the mean of every parcel on every date
 Paths (each job is a fresh Python process; every library is imported and the parcels
 read before the clock starts, so *cold* is the first call's own one-time costs):
 
-* ``files``          a list of GeoTIFF paths (windows decoded once, GDAL threads);
+* ``files``          a list of GeoTIFF paths (windows decoded once, the dates on every
+  core, one file per thread);
 * ``numpy``          an in-memory DataArray (the stack loaded before the clock);
-* ``dask_aligned``   ``rioxarray.open_rasterio(chunks={"y": 256})``, the files' tiles;
+* ``dask_aligned``   ``rioxarray.open_rasterio(chunks={"y": 256})``, the files' tiles
+  (a stack of files opened by rioxarray is read as its files, see gis/zonal.py);
 * ``dask_misaligned`` chunks of 300 rows × 700 columns (cut across parcels and tiles);
 * ``netcdf``         the NetCDF path (opened lazily by xarray, read in windows of the
   file's chunks, no dask);
 * ``distributed``    the dask stack with a ``distributed.Client`` on a LocalCluster of
   2 workers × 1 thread (started before the clock, as a user's cluster would be): one
-  task per worker, each reading its own rows from the files;
+  task per worker, each opening the files by path and reading its own rows;
 * ``exactextract``   ``exact_extract(files, parcels, ["mean"])``, raster-sequential (its
   fastest strategy on a stack, see results/zonal.md);
 * ``decode_only``    a floor, not a path: every file decoded whole by rasterio as the
-  ``files`` path reads it (GDAL ``NUM_THREADS`` = cores, 32 MB block cache), nothing
-  else. Any path that reads these files pays at least this.
+  ``files`` path reads it (one file per thread on every core, 32 MB block cache),
+  nothing else. Any path that reads these files pays at least this.
 
 Each job times a cold call and then a warm one (coverage cache cleared, so both build
 the weights as exactextract does), wall clock and CPU seconds (the process and its
@@ -56,12 +58,19 @@ NOTES = [
     "of the working memory (≈ 0.3 s of system CPU here), the first rasterio.open (GDAL "
     "driver registration, < 0.1 s), the first xarray.open_dataset (backend discovery, "
     "h5netcdf import, ≈ 0.3 s); on the cluster each worker's first task imports agrigis "
-    "and opens the files. No JIT. The dask stacks keep their files open, so a warm call "
-    "can be served from GDAL's block cache; rioxarray's default lock lets one thread "
-    "decode at a time (cold dask calls decode on one thread, the file list on two).",
+    "and rasterio. No JIT. The dask stacks opened by rioxarray are read as their files "
+    "(the same windows as the file list, without dask's per-chunk work or rioxarray's "
+    "lock, which lets one thread decode at a time); on the cluster each worker opens the "
+    "files by path and reads its own rows, and only the statistics come back.",
     "exactextract runs on one thread; agrigis on all cores (2 here). Under load the wall "
-    "clock of a multi-threaded job depends on the share of the cores it gets: the CPU "
-    "columns show the work itself.",
+    "clock of a multi-threaded job depends on the share of the cores it gets, and the "
+    "peer's own wall clock swings with it: the CPU columns (and CPU / exactextract's "
+    "best CPU) show the work itself. With 2 cores a path's wall clock is at least half "
+    "its CPU seconds, so a CPU ratio of r allows a wall ratio of r / 2 on an idle "
+    "machine. This machine's kernel schedules by session (Linux autogroup, "
+    "/proc/sys/kernel/sched_autogroup_enabled = 1): under load a job gets its session's "
+    "share of the cores however many threads it runs, so there the wall ratio follows the "
+    "CPU ratio and a second core buys nothing.",
 ]
 
 
@@ -101,13 +110,16 @@ def _raster(name: str, paths: dict):
 def _decode_only(stack: list) -> float:
     """Decode every file whole, as the files path does (the floor of any path); no
     statistic, so its mean of means is NaN."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import rasterio
 
-    buf = None
-    with rasterio.Env(GDAL_CACHEMAX=32 * 2**20):
-        for p in stack:
-            with rasterio.open(p, NUM_THREADS=os.cpu_count() or 1) as ds:
-                buf = ds.read(1, out=buf)
+    def decode(p: str) -> None:
+        with rasterio.open(p) as ds:
+            ds.read(1)
+
+    with rasterio.Env(GDAL_CACHEMAX=32 * 2**20), ThreadPoolExecutor(os.cpu_count() or 1) as ex:
+        list(ex.map(decode, stack))
     return float("nan")
 
 
@@ -125,6 +137,16 @@ def _cpu() -> float:
         except psutil.Error:  # a child that has just ended
             pass
     return total
+
+
+def _idle_cluster_cpu(seconds: float = 3.0) -> float:
+    """CPU seconds per second the cluster (scheduler, nannies, workers) spends idle:
+    heartbeats and the workers' profiler. A call that takes t seconds of wall clock on
+    the cluster is charged about t × this on top of its work."""
+    time.sleep(1.0)  # let the workers settle after start-up
+    c0, t0 = _cpu(), time.perf_counter()
+    time.sleep(seconds)
+    return (_cpu() - c0) / (time.perf_counter() - t0)
 
 
 def job(name: str, paths: dict) -> dict:
@@ -146,8 +168,9 @@ def job(name: str, paths: dict) -> dict:
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            dashboard_address=None)
         client = distributed.Client(cluster)
+        out_idle = _idle_cluster_cpu()
     raster = None if name in ("exactextract", "decode_only") else _raster(name, paths)
-    out = {}
+    out = {} if cluster is None else {"idle_cpu_per_s": out_idle}
     for when in ("cold", "warm"):
         gz._CACHE.clear()
         c0 = _cpu()
@@ -225,6 +248,8 @@ def render(runs: dict, args, load) -> str:
            for k, v in runs.items()}
     ee = med["exactextract"]
     best = min(ee.values())
+    best_cpu = min(statistics.median(r[f"{w}_cpu"] for r in runs["exactextract"])
+                   for w in ("cold", "warm"))
     lines = [
         f"# Zonal statistics on every input path ({args.size}² × {args.dates} dates, "
         f"{args.n:,} parcels, mean)\n",
@@ -235,10 +260,11 @@ def render(runs: dict, args, load) -> str:
         f"shared with other jobs, load average (1 / 5 / 15 min) {_load(load[0])} at the start, "
         f"{_load(load[1])} at the end: compare ratios, not seconds.\n",
         f"exactextract's fastest strategy here: raster-sequential, best of cold/warm "
-        f"{best:.2f} s.\n",
+        f"{best:.2f} s, best CPU {best_cpu:.2f} s.\n",
         "| path | cold (s) | warm (s) | cold / exactextract | warm / exactextract | "
-        "cold CPU (s) | warm CPU (s) | mean of means |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "cold CPU (s) | warm CPU (s) | cold CPU / exactextract CPU | "
+        "warm CPU / exactextract CPU | mean of means |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for k, m in med.items():
         mm = statistics.median(r["mean_of_means"] for r in runs[k])
@@ -246,7 +272,15 @@ def render(runs: dict, args, load) -> str:
                for w in ("cold", "warm")}
         lines.append(f"| {k} | {m['cold']:.2f} | {m['warm']:.2f} | {m['cold'] / best:.2f} | "
                      f"{m['warm'] / best:.2f} | {cpu['cold']:.2f} | {cpu['warm']:.2f} | "
-                     f"{mm:.6f} |")
+                     f"{cpu['cold'] / best_cpu:.2f} | {cpu['warm'] / best_cpu:.2f} | {mm:.6f} |")
+    idle = [r["idle_cpu_per_s"] for r in runs.get("distributed", []) if "idle_cpu_per_s" in r]
+    if idle:
+        m = med["distributed"]
+        lines += ["", f"The idle cluster (scheduler, 2 nannies, 2 workers) spends "
+                      f"{statistics.median(idle):.3f} CPU s per second of wall clock (heartbeats, "
+                      f"the workers' profiler), so about {statistics.median(idle) * m['cold']:.2f} / "
+                      f"{statistics.median(idle) * m['warm']:.2f} s of the distributed CPU column "
+                      "(cold / warm) is the cluster idling through the call's wall clock."]
     for note in NOTES:
         lines += ["", note]
     return "\n".join(lines) + "\n"

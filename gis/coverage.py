@@ -376,14 +376,16 @@ class Coverage:
     # -- build --------------------------------------------------------------------------
     @classmethod
     def build(cls, zones: gpd.GeoDataFrame | gpd.GeoSeries, grid: RasterLike, method: str = "exact",
-              name: str = "zones", *, workers: int | None = None, kernel: str = "numpy") -> Coverage:
+              name: str = "zones", *, workers: int | None = None, kernel: str = "numpy",
+              fingerprint: str | None = None) -> Coverage:
         """Compute the weights of ``zones`` (GeoDataFrame/GeoSeries) on ``grid``.
 
         ``grid`` is a :class:`Grid` or anything :meth:`Grid.of` accepts. ``workers``
         threads share the geometry work of large zone sets (default: up to 2 when there
         are more than 1000 zones). ``kernel`` chooses the exact-coverage code: "numpy"
         (ours, vectorised, about 2.5× less CPU) or "exactextract" (its C++ kernel run in
-        ``workers`` processes; needs the package).
+        ``workers`` processes; needs the package). ``fingerprint``: the zones'
+        :func:`zones_fingerprint` when the caller has it already.
         """
         import pandas as pd
 
@@ -432,7 +434,7 @@ class Coverage:
             matrix = sp.csr_array((vals, (rows, cols)), shape=(len(geoms), g.ncells))
             matrix.sum_duplicates()
         index = zones.index if hasattr(zones, "index") else pd.RangeIndex(len(geoms))
-        return cls(matrix, g, method, index, inside, zones_fingerprint(zones))
+        return cls(matrix, g, method, index, inside, fingerprint or zones_fingerprint(zones))
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

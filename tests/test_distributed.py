@@ -62,3 +62,22 @@ def test_a_lazily_opened_netcdf_and_a_single_raster_on_the_cluster(stack, client
     ref = zonal_stats(zones, stack["files"][1], stats="mean,max")
     np.testing.assert_allclose(one[["mean", "max"]].to_numpy(), ref[["mean", "max"]].to_numpy(),
                                rtol=1e-9, equal_nan=True)
+
+
+def test_a_stack_opened_with_rioxarray_is_read_by_the_workers_from_the_files(stack, client):  # noqa: F811
+    """Each task opens the files by path and reads its own rows: same numbers."""
+    import rioxarray
+    import xarray as xr
+
+    zones, files = stack["zones"], stack["files"]
+    local = zonal_stats(zones, files, stats=STATS, rows_per_band=24)
+    das = [rioxarray.open_rasterio(f, chunks={"y": 32}, masked=True).squeeze("band", drop=True)
+           for f in files]
+    lazy = xr.concat(das, dim="time").assign_coords(time=local["time"].values)
+    with distributed.get_task_stream(client) as ts:
+        remote = zonal_stats(zones, lazy, stats=STATS, rows_per_band=24)
+    np.testing.assert_allclose(remote.values, local.values, rtol=1e-9, atol=1e-12,
+                               equal_nan=True)
+    runs = [t for t in ts.data if "_run_group" in str(t["key"])]
+    assert len(runs) == 2  # one task per worker thread, no dask chunk tasks
+    assert not [t for t in ts.data if "open_rasterio" in str(t["key"])]

@@ -289,7 +289,8 @@ def test_files_are_decoded_once_in_windows_that_share_rows(data, tmp_path, monke
     """Windows of one block row overlap (zones run past it); the rows they share are
     kept, so every row of every date is read from the files exactly once, also when the
     dates are read in groups; caller-opened datasets and internal masks work the same."""
-    import gis.zonal as gz
+    import gis.zonal_engine as ze
+    import gis.zonal_read as zr
 
     zones = data["zones"]
     da = _stack(data, 3).astype("float32")  # as stored in the files
@@ -306,18 +307,18 @@ def test_files_are_decoded_once_in_windows_that_share_rows(data, tmp_path, monke
                 ds.write_mask(valid)
         files.append(path)
     decoded = []
-    real = gz._Strips.gather
+    real = zr._Strips.gather
 
     def spy(self, *a):
         out = real(self, *a)
         decoded.append((self, self.rows_decoded))  # keeps each reader alive: ids unique
         return out
 
-    monkeypatch.setattr(gz._Strips, "gather", spy)
+    monkeypatch.setattr(zr._Strips, "gather", spy)
     for stats in ("mean,count", "mean,count,max,median"):
         ref = zonal_stats(zones, masked, stats=stats)
-        for budget in (gz._READ_BUFFER, 1):  # all dates together / one date at a time
-            monkeypatch.setattr(gz, "_READ_BUFFER", budget)
+        for budget in (ze._READ_BUFFER, 1):  # all dates together / one date at a time
+            monkeypatch.setattr(ze, "_READ_BUFFER", budget)
             decoded.clear()
             r = zonal_stats(zones, files, stats=stats, times=da.time.values,
                             rows_per_band=32, workers=2)

@@ -10,7 +10,7 @@ import pytest
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 
-import gis.zonal as gz
+import gis.zonal_read as zr
 from gis import zonal_stats
 
 from test_zonal import H, NODATA, RES, W, X0, Y1, _parcels, _values, _write
@@ -46,13 +46,13 @@ def stack(tmp_path_factory):
 def _decoded(monkeypatch):
     """Record every decode of the lazy row buffer: (rows, first row, last row + 1)."""
     calls = []
-    real = gz._LazyRows._decode
+    real = zr._LazyRows._decode
 
-    def spy(self, a, b, rows):
-        calls.append((self.buf.shape[0], a, b))
-        return real(self, a, b, rows)
+    def spy(self, a, b, rows, dates):
+        calls.append((len(dates), a, b))
+        return real(self, a, b, rows, dates)
 
-    monkeypatch.setattr(gz._LazyRows, "_decode", spy)
+    monkeypatch.setattr(zr._LazyRows, "_decode", spy)
     return calls
 
 
@@ -106,3 +106,79 @@ def test_categorical_and_single_raster_agree_across_paths(stack):
                        stats="majority,variety", categorical=True, rows_per_band=16)
     pd.testing.assert_frame_equal(lazy, ref, rtol=1e-9)
     assert {"area_mu_1", "area_mu_2", "frac_1", "frac_2"} <= set(ref.columns)
+
+
+def _opened(files, times, chunks, masked=True):
+    """The files as a user opens them with rioxarray: one dask DataArray (time, y, x)."""
+    das = [rioxarray.open_rasterio(f, chunks=chunks, masked=masked).squeeze("band", drop=True)
+           for f in files]
+    return xr.concat(das, dim="time").assign_coords(time=list(times))
+
+
+def test_a_dask_stack_of_files_is_read_from_the_files(stack):
+    """A stack opened with rioxarray (any chunks, masked or not) is read as its list of
+    files — the same windows, no dask, no rioxarray lock — with the same numbers; a stack
+    that dask computes on, or cut from the files, is read through dask as it is."""
+    zones, files = stack["zones"], stack["files"]
+    ref = zonal_stats(zones, files, stats=STATS, rows_per_band=24)
+    times = ref["time"].values
+    as_files = {
+        "tiles' rows": _opened(files, times, {"y": 32, "x": -1}),
+        "misaligned, not masked": _opened(files, times, {"y": 37, "x": 50}, masked=False),
+        "rechunked": _opened(files, times, {"y": 32}).chunk({"y": 45}),
+    }
+    through_dask = {
+        "computed on": _opened(files, times, {"y": 32}) * 1.0,
+        "nodata changed": _opened(files, times, {"y": 32}, masked=False).rio.write_nodata(8.6),
+        "rows cut": _opened(files, times, {"y": 32}).isel(y=slice(10, None)),
+    }
+    for name, da in {**as_files, **through_dask}.items():
+        src = zr._open(da, 1, None, None, None)
+        assert isinstance(src, zr._RasterioSource) == (name in as_files), name
+        assert src.cluster, name  # either way, a client would run it
+        if isinstance(src, zr._RasterioSource):
+            assert [str(p) for p in src.paths] == [str(f) for f in files], name
+    for name, da in {**as_files, "computed on": through_dask["computed on"]}.items():
+        r = zonal_stats(zones, da, stats=STATS, rows_per_band=24)
+        np.testing.assert_allclose(r.values, ref.values, rtol=1e-9, atol=1e-12,
+                                   equal_nan=True, err_msg=name)
+        assert list(r["time"].values) == list(times), name
+    # rows cut away from the files: those cells are not there
+    cut = zonal_stats(zones, through_dask["rows cut"], stats="count", rows_per_band=24)
+    assert (cut.values <= ref.sel(stat=["count"]).values + 1e-9).all()
+    assert (cut.values < ref.sel(stat=["count"]).values - 1e-9).any()
+
+
+def test_one_thread_and_two_threads_per_date_give_the_same_bits(stack):
+    """The dates of a window are decoded and gathered on several threads: the numbers
+    are those of one thread, bit for bit."""
+    zones, files = stack["zones"], stack["files"]
+    one = zonal_stats(zones, files, stats=STATS, rows_per_band=24, workers=1)
+    two = zonal_stats(zones, files, stats=STATS, rows_per_band=24, workers=2)
+    np.testing.assert_array_equal(one.values, two.values)
+
+
+def test_one_band_of_several_is_read_through_dask_as_the_band(stack, tmp_path):
+    """A band picked from a multi-band file (``.sel(band=2)`` or ``band_as_variable``) is
+    not taken for the file's first band: it is read through dask, with that band's numbers."""
+    import rasterio
+
+    files = stack["files"]
+    with rasterio.open(files[0]) as a, rasterio.open(files[1]) as b:
+        profile = {**a.profile, "count": 2}
+        two = tmp_path / "two_bands.tif"
+        with rasterio.open(two, "w", **profile) as out:
+            out.write(a.read(1), 1)
+            out.write(b.read(1), 2)
+    ref = zonal_stats(stack["zones"], files[1], stats="mean,count,max")
+    picked = {
+        "sel(band=2)": rioxarray.open_rasterio(two, chunks={"y": 32}, masked=True).sel(band=2),
+        "band_as_variable": rioxarray.open_rasterio(two, chunks={"y": 32}, masked=True,
+                                                    band_as_variable=True)["band_2"],
+    }
+    for name, da in picked.items():
+        assert not isinstance(zr._open(da, 1, None, None, None), zr._RasterioSource), name
+        r = zonal_stats(stack["zones"], da, stats="mean,count,max")
+        np.testing.assert_allclose(r[["mean", "count", "max"]].to_numpy(),
+                                   ref[["mean", "count", "max"]].to_numpy(), rtol=1e-9,
+                                   equal_nan=True, err_msg=name)
