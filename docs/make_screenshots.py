@@ -86,7 +86,7 @@ thead th, th.rn {{ background: #f3f3f3; color: #555; font-weight: normal; text-a
 <div class="tabs">{tabs}</div>"""
 
 
-def screenshot(browser, url: str, out: Path, width: int = 1280, height: int = 860,
+def screenshot(browser, url: str, out: Path, *, width: int = 1280, height: int = 860,
                wait_js: str | None = None, full_width: bool = False, then_js: str | None = None) -> Path:
     page = browser.new_page(viewport={"width": width, "height": height})
     errors: list[str] = []

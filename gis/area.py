@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["area_m2", "area_mu", "GEOD"]
+__all__ = ["area_m2", "area_mu", "lonlat_ring_areas", "is_lonlat", "GEOD"]
 
 GEOD = pyproj.Geod(ellps="GRS80")
 """The CGCS2000 / GRS80 ellipsoid used for every area in agrigis."""
@@ -180,7 +180,10 @@ def _ring_areas(lon: FloatArray, lat: FloatArray, starts: _Index, ends: _Index) 
         return np.zeros(len(starts), dtype="float64")
     terms = _edge_terms(np.radians(lon), np.radians(lat))
     span = np.maximum(np.abs(np.diff(lon)), np.abs(np.diff(lat)))
+    if starts[-1] >= len(terms):  # empty rings at the end: a zero term for them to start at
+        terms, span = np.append(terms, 0.0), np.append(span, 0.0)
     last = ends[:-1] - 1  # the step from one ring's last vertex to the next ring's first
+    last = last[(last >= 0) & (last < len(terms))]  # (none before the first or after the last vertex)
     terms[last] = 0.0
     span[last] = 0.0
     ok = (ends - starts) > 2
@@ -249,7 +252,10 @@ def _polygon_areas(polys: _Geoms, tr: pyproj.Transformer | None, crs: pyproj.CRS
     """Area (m²) of each Polygon: exteriors positive, holes subtracted, any orientation."""
     import shapely
 
-    rings, ridx = shapely.get_rings(polys, return_index=True)
+    if shapely.get_num_interior_rings(polys).any():
+        rings, ridx = shapely.get_rings(polys, return_index=True)
+    else:  # no holes: a polygon's coordinates are its exterior ring's (no ring objects to make)
+        rings, ridx = polys, np.arange(len(polys))
     is_ext = np.ones(len(rings), dtype=bool)
     is_ext[1:] = ridx[1:] != ridx[:-1]
     coords, cidx = shapely.get_coordinates(rings, return_index=True)
@@ -263,6 +269,40 @@ def _polygon_areas(polys: _Geoms, tr: pyproj.Transformer | None, crs: pyproj.CRS
     ring_area[~is_ext] *= -1.0
     # numpy's stubs type every bincount as intp; with float weights it is float64
     return np.bincount(ridx, weights=ring_area, minlength=len(polys))  # type: ignore[return-value]
+
+
+def is_lonlat(crs: Any) -> bool:
+    """True when ``crs`` is CGCS2000 lon/lat (EPSG:4490), the coordinates areas are computed in.
+
+    >>> is_lonlat("EPSG:4490"), is_lonlat("EPSG:4550")
+    (True, False)
+    """
+    return _to_lonlat(pyproj.CRS.from_user_input(crs).to_wkt()) is None
+
+
+def lonlat_ring_areas(lon: FloatArray, lat: FloatArray, offsets: _Index) -> FloatArray:
+    """Ellipsoidal area (m²) of polygons without holes, from the coordinates of their rings.
+
+    ``lon/lat`` (degrees, EPSG:4490) hold the rings one after another, ring ``i`` from
+    ``offsets[i]`` to ``offsets[i + 1]`` (as ``shapely.to_ragged_array`` gives them): for
+    callers that already hold the coordinates. The same numbers as :func:`area_m2` of
+    those polygons, bit for bit.
+
+    >>> from shapely import box, get_coordinates
+    >>> c = get_coordinates(box(122.0, 45.0, 122.01, 45.01))
+    >>> round(float(lonlat_ring_areas(c[:, 0], c[:, 1], np.array([0, len(c)]))[0]), 1)
+    876163.4
+    """
+    n = len(offsets) - 1
+    out = np.zeros(n, dtype="float64")
+    lonlat = pyproj.CRS.from_epsg(4490)
+    for lo in range(0, n, _CHUNK_POLYS):
+        hi = min(lo + _CHUNK_POLYS, n)
+        s, e = int(offsets[lo]), int(offsets[hi])
+        x, y = _checked_lonlat(np.asarray(lon[s:e], dtype="float64"), np.asarray(lat[s:e], dtype="float64"),
+                               lonlat)
+        out[lo:hi] = np.abs(_ring_areas(x, y, offsets[lo:hi] - s, offsets[lo + 1:hi + 1] - s))
+    return out
 
 
 def _checked_lonlat(lon: FloatArray, lat: FloatArray, crs: pyproj.CRS) -> tuple[FloatArray, FloatArray]:

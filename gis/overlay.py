@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     import geopandas as gpd
     from shapely.geometry.base import BaseGeometry
 
-__all__ = ["OUTSIDE", "Pieces", "tile_zones", "split_by_zones", "split_frame", "polygonal"]
+__all__ = ["OUTSIDE", "Pieces", "tile_zones", "split_by_zones", "split_frame", "polygonal", "overlap_pairs",
+           "union_by_group"]
 
 OUTSIDE = "outside"
 """Default region of the part of a parcel that lies in no zone."""
@@ -97,14 +98,17 @@ def tile_zones(zone_geoms: Geoms, codes: npt.NDArray[Any], tile: float) -> tuple
 
 
 def split_by_zones(P: Geoms, parcel_area: npt.NDArray[np.float64], tiles: Geoms, tile_code: Geoms, *,
-                   area: Areas = _planar_area, outside: str | None = OUTSIDE, rounding: float = 0.01) -> Pieces:
+                   area: Areas = _planar_area, outside: str | None = OUTSIDE, rounding: float = 0.01,
+                   zones: tuple[Geoms, Geoms] | None = None) -> Pieces:
     """The parcels ``P`` cut by the ``tiles`` of :func:`tile_zones`.
 
-    ``parcel_area``: the area of each parcel as ``area`` measures it (a parcel inside one
-    tile keeps it); ``area``: measures the cut pieces (default planar, in the units of the
-    geometries). The rest of a parcel outside every tile, when more than ``rounding``
-    (in that unit) and 1e-7 of the parcel, is one more piece in region ``outside``; with
-    ``outside=None`` it is not computed.
+    ``parcel_area``: the area of each parcel as ``area`` measures it (a parcel kept whole
+    keeps it); ``area``: measures the cut pieces (default planar, in the units of the
+    geometries). A parcel properly inside one tile is kept whole; with ``zones`` (the zone
+    geometries and codes the tiles were cut from), so is a parcel that crosses tile edges
+    but lies properly inside one zone. The rest of a parcel outside every tile, when more
+    than ``rounding`` (in that unit) and 1e-7 of the parcel, is one more piece in region
+    ``outside``; with ``outside=None`` it is not computed. Pieces come by parcel.
     """
     n = len(P)
     if len(tiles) == 0 or n == 0:
@@ -114,10 +118,13 @@ def split_by_zones(P: Geoms, parcel_area: npt.NDArray[np.float64], tiles: Geoms,
         return Pieces(P.copy(), np.arange(n), np.full(n, outside, dtype=object), parcel_area.copy())
     shapely.prepare(tiles)
     pi, ti = shapely.STRtree(tiles).query(P)  # boxes first: most parcels lie inside one tile
-    whole = shapely.contains_properly(tiles[ti], P[pi])
+    whole = _properly_inside(tiles, ti, P, pi)
+    region = tile_code[ti]
+    if zones is not None:
+        pi, ti, region, whole = _whole_in_zone(P, (pi, ti, region, whole), zones)
     meets = whole.copy()
     meets[~whole] = shapely.intersects(tiles[ti[~whole]], P[pi[~whole]])
-    pi, ti, whole = pi[meets], ti[meets], whole[meets]
+    pi, ti, whole, region = pi[meets], ti[meets], whole[meets], region[meets]
     geom = np.empty(len(pi), dtype=object)
     cut_area = np.empty(len(pi), dtype="float64")
     geom[whole] = P[pi[whole]]
@@ -127,16 +134,63 @@ def split_by_zones(P: Geoms, parcel_area: npt.NDArray[np.float64], tiles: Geoms,
         geom[cut] = shapely.intersection(P[pi[cut]], tiles[ti[cut]])
         cut_area[cut] = area(geom[cut])
     keep = cut_area > 0
-    pi, ti, geom, cut_area = pi[keep], ti[keep], geom[keep], cut_area[keep]
+    pi, region, geom, cut_area = pi[keep], region[keep], geom[keep], cut_area[keep]
     if outside is None:
-        return Pieces(geom=geom, parcel=pi, region=tile_code[ti], area=cut_area)
+        return Pieces(geom=geom, parcel=pi, region=region, area=cut_area)
     extra_i, extra_g, extra_a = _outside(P, parcel_area, pi, geom, cut_area, area=area, rounding=rounding)
     return Pieces(
         geom=np.concatenate([geom, extra_g]) if len(extra_i) else geom,
         parcel=np.concatenate([pi, extra_i]),
-        region=np.concatenate([tile_code[ti], np.full(len(extra_i), outside, dtype=object)]),
+        region=np.concatenate([region, np.full(len(extra_i), outside, dtype=object)]),
         area=np.concatenate([cut_area, extra_a]),
     )
+
+
+def _properly_inside(tiles: Geoms, ti: npt.NDArray[np.intp], P: Geoms,
+                     pi: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """``contains_properly(tiles[ti], P[pi])``; for a tile that is an axis-aligned
+    rectangle (most are) from the bounds alone: strictly inside its box."""
+    tb = shapely.bounds(tiles)
+    box_area = (tb[:, 2] - tb[:, 0]) * (tb[:, 3] - tb[:, 1])
+    rect = (shapely.get_num_coordinates(tiles) == 5) & (shapely.area(tiles) == box_area)
+    by_box = rect[ti]
+    inside = np.zeros(len(pi), dtype=bool)
+    if by_box.any():
+        b, pb = tb[ti[by_box]], shapely.bounds(P[pi[by_box]])
+        inside[by_box] = (pb[:, 0] > b[:, 0]) & (pb[:, 1] > b[:, 1]) & (pb[:, 2] < b[:, 2]) & (pb[:, 3] < b[:, 3])
+    other = ~by_box
+    if other.any():
+        inside[other] = shapely.contains_properly(tiles[ti[other]], P[pi[other]])
+    return inside
+
+
+_Pairs = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], Geoms, npt.NDArray[np.bool_]]
+"""(parcel, tile) pairs: parcel, tile, region code, parcel kept whole."""
+
+
+def _whole_in_zone(P: Geoms, pairs: _Pairs, zones: tuple[Geoms, Geoms]) -> _Pairs:
+    """The pairs, with each parcel that crosses tile edges but lies properly inside one
+    zone (tested against the whole zone, prepared) made one whole pair; by parcel."""
+    pi, ti, region, whole = pairs
+    is_whole = np.zeros(len(P), dtype=bool)
+    is_whole[pi[whole]] = True
+    rest = np.unique(pi[~is_whole[pi]])
+    if not len(rest):
+        return pairs
+    zone_geoms, zone_codes = zones
+    shapely.prepare(zone_geoms)
+    ri, zi = shapely.STRtree(zone_geoms).query(P[rest])
+    ok = shapely.contains_properly(zone_geoms[zi], P[rest[ri]])
+    found, zone = rest[ri[ok]], zi[ok]
+    if not len(found):
+        return pairs
+    drop = np.isin(pi, found)
+    pi = np.concatenate([pi[~drop], found])
+    ti = np.concatenate([ti[~drop], np.full(len(found), -1, dtype=ti.dtype)])  # no tile: kept whole
+    region = np.concatenate([region[~drop], zone_codes[zone]])
+    whole = np.concatenate([whole[~drop], np.ones(len(found), dtype=bool)])
+    order = np.argsort(pi, kind="stable")
+    return pi[order], ti[order], region[order], whole[order]
 
 
 def _outside(P: Geoms, parcel_area: npt.NDArray[np.float64], pi: npt.NDArray[np.intp], geom: Geoms,
@@ -155,6 +209,60 @@ def _outside(P: Geoms, parcel_area: npt.NDArray[np.float64], pi: npt.NDArray[np.
     for n, (k, s, e) in enumerate(zip(out_idx, starts, ends, strict=True)):
         rest[n] = P[k] if e == s else shapely.difference(P[k], shapely.union_all(geom[order[s:e]]))
     return out_idx, rest, np.asarray(area(rest), dtype="float64")
+
+
+def overlap_pairs(geoms: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Index pairs ``(a, b)``, ``a < b``, of geometries whose interiors intersect
+    (touching edges or corners do not count).
+
+    One STRtree query of the bounding boxes; the predicates then run only on the pairs
+    ``a < b`` (not on each geometry with itself, nor on each pair twice). The pairs come
+    in the order of the query: by ``a``.
+
+    Examples
+    --------
+    >>> g = np.array([shapely.box(0, 0, 2, 2), shapely.box(1, 1, 3, 3), shapely.box(2, 0, 3, 1)])
+    >>> [x.tolist() for x in overlap_pairs(g)]  # the third only touches the other two
+    [[0], [1]]
+    """
+    g = np.asarray(geoms, dtype=object)
+    if len(g) < 2:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    a, b = shapely.STRtree(g).query(g)
+    keep = a < b
+    a, b = a[keep], b[keep]
+    hit = shapely.intersects(g[a], g[b])
+    a, b = a[hit], b[hit]
+    inner = ~shapely.touches(g[a], g[b])
+    return a[inner], b[inner]
+
+
+def union_by_group(geoms: Geoms, group: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp], Geoms]:
+    """The union of the geometries of each group: ``(groups, unions)``, groups ascending.
+
+    Vectorised: each round unites neighbours within a group pairwise (one
+    ``shapely.union`` call for all groups), so a group of ``k`` needs ``log2(k)`` rounds.
+
+    >>> g = np.array([shapely.box(0, 0, 2, 2), shapely.box(5, 5, 6, 6), shapely.box(1, 0, 3, 2)])
+    >>> keys, u = union_by_group(g, np.array([7, 3, 7]))
+    >>> keys.tolist(), shapely.area(u).tolist()
+    ([3, 7], [1.0, 6.0])
+    """
+    order = np.argsort(group, kind="stable")
+    g, k = np.asarray(geoms, dtype=object)[order], np.asarray(group)[order]
+    while len(k) > 1:
+        same_next = np.zeros(len(k), dtype=bool)
+        same_next[:-1] = k[:-1] == k[1:]
+        if not same_next.any():
+            break
+        run_start = np.flatnonzero(np.r_[True, ~same_next[:-1]])
+        rank = np.arange(len(k)) - np.repeat(run_start, np.diff(np.r_[run_start, len(k)]))
+        lead = (rank % 2 == 0) & same_next
+        g = g.copy()
+        g[lead] = shapely.union(g[lead], g[np.flatnonzero(lead) + 1])
+        keep = rank % 2 == 0
+        g, k = g[keep], k[keep]
+    return k, g
 
 
 def polygonal(g: BaseGeometry | None) -> BaseGeometry | None:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 from .area import area_mu
 from .crs import CGCS2000
 from .errors import MissingCRSError
-from .overlay import polygonal, split_by_zones, tile_zones
+from .overlay import overlap_pairs, polygonal, split_by_zones, tile_zones
 
 log = logging.getLogger(__name__)
 
@@ -120,29 +120,6 @@ def largest_share(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, id_column:
         n_zones[ok[sums.index.to_numpy()]] = sums["size"].to_numpy()
     return pd.DataFrame({"zone": pd.Series(zone, dtype=object, index=parcels.index), "share": share,
                          "inside": inside, "n_zones": n_zones}, index=parcels.index)
-
-
-def overlap_pairs(geoms: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Index pairs ``(a, b)``, ``a < b``, of geometries whose interiors intersect
-    (touching edges or corners do not count), from one STRtree query.
-
-    Examples
-    --------
-    >>> from shapely import box
-    >>> g = np.array([box(0, 0, 2, 2), box(1, 1, 3, 3), box(2, 0, 3, 1)])
-    >>> [x.tolist() for x in overlap_pairs(g)]  # the third only touches the other two
-    [[0], [1]]
-    """
-    g = np.asarray(geoms, dtype=object)
-    if len(g) < 2:
-        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
-    a, b = shapely.STRtree(g).query(g, predicate="intersects")
-    keep = a < b
-    a, b = a[keep], b[keep]
-    if len(a):
-        inner = ~shapely.touches(g[a], g[b])
-        a, b = a[inner], b[inner]
-    return a, b
 
 
 def area_gap(declared: Any, computed: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -11,22 +11,27 @@ the union of all three.
 
 How it is computed (vectorised shapely 2, no loop of parcels over parcels):
 
-1. parcels and counties go to EPSG:4550 (Gauss-Krüger CM 123°E) for topology;
+1. parcels and counties go to EPSG:4550 (Gauss-Krüger CM 123°E) for topology; lon/lat
+   parcels give their ellipsoidal areas from the same pass over their coordinates
+   (:func:`gis.gauss_kruger.gk_with_area`);
 2. each county is cut into square tiles (``tile_m``) so that intersecting a parcel with
    its county touches a few hundred vertices, not the whole boundary; an STRtree of the
    tiles finds, for every parcel, the tiles it meets; parcels lying properly inside one
-   tile are kept whole, only the others are intersected;
-3. per target, an STRtree of its pieces finds the pairs whose interiors overlap; pieces
-   in no such pair add their own area, the others are merged with ``union_all`` per
-   county and stage;
-4. every area is ellipsoidal, from :func:`gis.area.area_m2` (GRS80 = CGCS2000);
-5. the overlapping pairs of each category are found once (one STRtree query) and shared
-   by its targets, baselines and the double-declared flag;
-6. steps 1–5 run on whole categories at a time, parts of about ``_PART_PARCELS``
-   parcels: every selection lies within one category, so only one part's EPSG:4550
-   geometry, pieces and pairs are in memory at once (1,000,000 parcels need ~0.3 GB
-   beyond the parcels themselves, and memory does not grow with the registry beyond
-   the largest part).
+   tile (or across tile edges but properly inside one county) are kept whole, only the
+   others are intersected;
+3. the overlapping pairs of each category are found once (one STRtree query of the
+   boxes, the predicates on the candidate pairs only) with their overlap areas, and
+   shared by its targets, baselines and the double-declared flag;
+4. per target, pieces in no overlapping pair add their own area, two overlapping pieces
+   add ``a + b − a∩b``, and larger groups of overlapping pieces are merged group by group
+   (vectorised pairwise unions), per county and stage;
+5. every area is ellipsoidal, from :mod:`gis.area` (GRS80 = CGCS2000);
+6. steps 1–4 run on whole categories at a time, parts of about ``_PART_PARCELS``
+   parcels, ``workers`` parts at once on threads (shapely and pyproj release the GIL):
+   every selection lies within one category, so only those parts' EPSG:4550 geometry,
+   pieces and pairs are in memory at once (1,000,000 parcels need ~0.4 GB beyond the
+   parcels themselves, and memory does not grow with the registry beyond the largest
+   parts).
 
 Examples
 --------
@@ -64,12 +69,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .area import area_m2
-from .crs import GK_CM123
-from .errors import ConfigError, InputError, MissingCRSError
+from .errors import ConfigError, InputError
+from .gauss_kruger import area_gk as _area_gk
+from .gauss_kruger import gk_with_area
+from .gauss_kruger import to_gk as _to_gk
 from .overlay import Pieces as _Pieces
-from .overlay import split_by_zones, tile_zones
-from .quality import AREA_TOLERANCE, area_gap, overlap_pairs
+from .overlay import overlap_pairs, split_by_zones, tile_zones, union_by_group
+from .quality import AREA_TOLERANCE, area_gap
 from .targets import AreaTarget, Baseline, CountTarget, TargetSet
 from .units import FloatArray, convert, m2_to_mu, mu_to_wan_mu
 
@@ -86,7 +92,6 @@ _Row: TypeAlias = dict[str, Any]
 
 __all__ = ["progress", "Progress", "ProgressOptions", "OUTSIDE_CITY", "STAGES", "PIPELINE_STATUSES"]
 
-GK = GK_CM123
 OUTSIDE_CITY = "outside_city"
 """Region code of land that lies outside every county of the county layer."""
 STAGES = ("achieved", "under_construction", "planned")
@@ -165,45 +170,6 @@ class Progress:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _geoms(gs: Any) -> GeomArray:
-    return np.asarray(gs.array if hasattr(gs, "array") else gs, dtype=object)
-
-
-_STEP = 131_072  # geometries per step of a reprojection: bounds its temporary arrays
-
-
-def _check_crs(gdf: Any, what: str) -> None:
-    if gdf.crs is None:
-        raise MissingCRSError(
-            f"{what} has no CRS; set it first, e.g. gdf.set_crs('EPSG:4490') for lon/lat"
-        )
-
-
-def _to_gk(gdf: Any, what: str) -> GeomArray:
-    """The geometries in EPSG:4550, reprojected in steps (the same transform as ``to_crs``)."""
-    import pyproj
-    import shapely
-
-    _check_crs(gdf, what)
-    geoms = _geoms(gdf.geometry)
-    if pyproj.CRS(gdf.crs).equals(GK):
-        same: GeomArray = geoms.copy()
-        return same
-    tr = pyproj.Transformer.from_crs(gdf.crs, GK, always_xy=True)
-    out = np.empty(len(geoms), dtype=object)
-    for lo in range(0, len(geoms), _STEP):
-        out[lo:lo + _STEP] = shapely.transform(geoms[lo:lo + _STEP],
-                                               lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
-    return out
-
-
-def _area_gk(geoms: GeomArray | list[Any]) -> FloatArray:
-    geoms = np.asarray(geoms, dtype=object)
-    if len(geoms) == 0:
-        return np.zeros(0)
-    return np.asarray(area_m2(geoms, crs=GK), dtype=np.float64)
-
-
 def _status(achieved: float, target: float, comparator: str, tol: float) -> str:
     if comparator == "exactly" and achieved > target * (1 + tol):
         return "exceeded"
@@ -249,15 +215,26 @@ def _stage_of(statuses: "_Coded", achieved: tuple[str, ...]) -> _Index:
 
 
 def _components(n: int, a: _Index, b: _Index) -> _Index:
-    """Connected-component label of each of ``n`` items linked by the pairs (a, b)."""
+    """Connected-component label of each of ``n`` items linked by the pairs (a, b),
+    numbered in the order of each component's first item (as scipy numbers them).
+
+    Only the items of some pair go into the graph; every other item is a component of its own.
+    """
     if not len(a):
         return np.arange(n)
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    labels: _Index = connected_components(graph, directed=False)[1]
-    return labels
+    linked, ends = np.unique(np.concatenate([a, b]), return_inverse=True)
+    k = len(linked)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (ends[:len(a)], ends[len(a):])), shape=(k, k))
+    labels = np.arange(n) + k  # distinct from the labels of the linked items, 0..k-1
+    labels[linked] = connected_components(graph, directed=False)[1]
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.intp)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    numbered: _Index = rank[inverse]
+    return numbered
 
 
 @dataclass(frozen=True)
@@ -268,12 +245,6 @@ class _Overlaps:
     a: _Index
     b: _Index
     area: FloatArray | None = None
-
-    @classmethod
-    def of(cls, geoms: GeomArray) -> "_Overlaps":
-        """The overlapping pairs of ``geoms`` (one STRtree query), without their areas."""
-        a, b = overlap_pairs(geoms)
-        return cls(a, b)
 
     def take(self, keep: _Mask, renumber: _Index | None = None) -> "_Overlaps":
         """The pairs where ``keep``, their piece numbers mapped through ``renumber``."""
@@ -304,14 +275,13 @@ class _Selection:
     n_group: int
 
 
-def _cum_union(sel: _Selection, pairs: _Overlaps, *, touching_same_group: bool = False) -> FloatArray:
+def _cum_union(sel: _Selection, pairs: _Overlaps) -> FloatArray:
     """Union area (m²) per group and cumulative stage (≤ 0, ≤ 1, ≤ 2): array (n_group, 3).
 
     ``pairs`` are the pieces whose interiors overlap (always within one group). Pieces
     that overlap nothing add their own area; overlapping pairs that form a component of
-    two add ``a + b − a∩b``; only larger components are merged with ``union_all``. With
-    ``touching_same_group`` (sites: pieces that touch are in one group by construction)
-    one union serves all groups, otherwise one per group and stage.
+    two add ``a + b − a∩b``; only larger components are merged, each on its own
+    (:func:`_add_big_components`).
     """
     out = np.zeros((sel.n_group, 3))
     if len(sel.geom) == 0:
@@ -325,7 +295,7 @@ def _cum_union(sel: _Selection, pairs: _Overlaps, *, touching_same_group: bool =
     _add_twins(out, sel, pairs.take(csize[pairs.a] == 2))
     big = csize >= 3
     if big.any():
-        (_add_big_sites if touching_same_group else _add_big_groups)(out, sel, big)
+        _add_big_components(out, sel, comp, big)
     return out
 
 
@@ -343,37 +313,27 @@ def _add_twins(out: FloatArray, sel: _Selection, twins: _Overlaps) -> None:
         out[:, lv] += np.bincount(sel.group[pa], weights=val, minlength=sel.n_group)
 
 
-def _add_big_sites(out: FloatArray, sel: _Selection, big: _Mask) -> None:
-    """Larger components of sites: one union per stage, each part credited to its site."""
-    import shapely
+def _add_big_components(out: FloatArray, sel: _Selection, comp: _Index, big: _Mask) -> None:
+    """Components of three or more pieces: per stage, the union of each component's pieces.
 
-    big_idx = np.flatnonzero(big)
-    tree = shapely.STRtree(sel.geom[big_idx])
+    Components never overlap one another, so the union of a group is the sum of its
+    components' unions; all pieces of a component lie in one group (one county, one
+    site). A component without pieces of a stage keeps the area of the stage before.
+    """
+    idx = np.flatnonzero(big)
+    uniq, comp_of = np.unique(comp[idx], return_inverse=True)
+    stage = sel.stage[idx]
+    comp_group = np.zeros(len(uniq), dtype=np.intp)
+    comp_group[comp_of] = sel.group[idx]
+    area = np.zeros(len(uniq))
     for lv in range(3):
-        m = big & (sel.stage <= lv)
-        if not m.any():
-            continue
-        parts = shapely.get_parts(shapely.union_all(sel.geom[m]))
-        hit, piece = tree.query(shapely.point_on_surface(parts), predicate="intersects")
-        first = np.unique(hit, return_index=True)[1]
-        hit, piece = hit[first], big_idx[piece[first]]
-        out[:, lv] += np.bincount(sel.group[piece], weights=_area_gk(parts[hit]), minlength=sel.n_group)
-
-
-def _add_big_groups(out: FloatArray, sel: _Selection, big: _Mask) -> None:
-    """Larger components: one ``union_all`` per group and stage."""
-    import shapely
-
-    merged: list[Any] = []
-    where: list[tuple[int, int]] = []
-    for gi in np.unique(sel.group[big]):
-        for lv in range(3):
-            m = big & (sel.group == gi) & (sel.stage <= lv)
-            if m.any():
-                merged.append(shapely.union_all(sel.geom[m]))
-                where.append((gi, lv))
-    for (gi, lv), v in zip(where, _area_gk(merged), strict=True):
-        out[gi, lv] += v
+        grows: _Mask = np.zeros(len(uniq), dtype=bool)
+        grows[comp_of[stage == lv]] = True
+        if grows.any():
+            m = grows[comp_of] & (stage <= lv)
+            keys, unions = union_by_group(sel.geom[idx[m]], comp_of[m])
+            area[keys] = _area_gk(unions)
+        out[:, lv] += np.bincount(comp_group, weights=area, minlength=sel.n_group)
 
 
 def _stage_areas(view: "_PieceView", sel: _Mask, stage: _Index,
@@ -407,10 +367,13 @@ def _sites(geoms: GeomArray, areas: FloatArray, gap_m: float) -> tuple[_Index, F
     tree = shapely.STRtree(geoms)
     na, nb = tree.query(geoms, predicate="dwithin", distance=max(gap_m, 1e-6))
     keep = na < nb
-    member = _components(n, na[keep], nb[keep])
+    na, nb = na[keep], nb[keep]
+    member = _components(n, na, nb)
     member = np.unique(member, return_inverse=True)[1]
     sel = _Selection(geoms, areas, np.zeros(n, dtype=int), member, int(member.max()) + 1)
-    out = _cum_union(sel, _Overlaps.of(geoms), touching_same_group=True)
+    inner = shapely.intersects(geoms[na], geoms[nb])  # overlapping pieces are near ones
+    inner[inner] = ~shapely.touches(geoms[na[inner]], geoms[nb[inner]])
+    out = _cum_union(sel, _Overlaps(na[inner], nb[inner]))
     return member, m2_to_mu(out[:, 0])
 
 
@@ -418,7 +381,7 @@ _SiteCache: TypeAlias = tuple[_Index, FloatArray, _Mask, int]
 """Sites of one selection: site of each piece, site areas (亩), the selection, first row."""
 
 
-def _site_rows(cached: _SiteCache, t: CountTarget, pieces: _Pieces, codes: GeomArray,
+def _site_rows(cached: _SiteCache, t: CountTarget, pieces: _Pieces, reg: "_Registry",
                idx: _Index) -> list[_Row]:
     """One row per site, largest first: area, main county, member projects."""
     member, s_area, m, _ = cached
@@ -426,7 +389,7 @@ def _site_rows(cached: _SiteCache, t: CountTarget, pieces: _Pieces, codes: GeomA
         return []
     sel_idx = np.flatnonzero(m)
     pdf = pd.DataFrame({"site": member, "region": pieces.region[sel_idx], "a": pieces.area[sel_idx],
-                        "code": codes[idx[pieces.parcel[sel_idx]]]})
+                        "code": reg.code_of(idx[pieces.parcel[sel_idx]])})
     main_region = pdf.groupby(["site", "region"]).a.sum().reset_index().sort_values("a").groupby("site").region.last()
     main_region = main_region.to_dict()
     members = _site_members(member, pdf["code"].to_numpy(dtype=object))
@@ -495,7 +458,8 @@ class ProgressOptions:
     tile_m : float
         Tile size (m) used to cut counties for fast intersections.
     workers : int
-        Threads for the independent targets and the flags (shapely releases the GIL).
+        Threads: parts of the registry computed at once, and within a part its
+        independent targets and flags (shapely and pyproj release the GIL).
 
     Examples
     --------
@@ -583,9 +547,9 @@ def progress(
     county_codes = _check_inputs(parcels, targets, counties)
     parcels = parcels.reset_index(drop=True)
     reg = _Registry.of(parcels)
-    run = _Run(parcels, reg, targets, county_codes, _county_tiles(counties, county_codes, opts.tile_m),
+    run = _Run(parcels, reg, targets, county_codes, _Counties.of(counties, county_codes, opts.tile_m),
                protected_areas, opts, as_of)
-    parts = [_progress_part(run, cats) for cats in _category_parts(reg, targets)]
+    parts = _run_parts(run, _category_parts(reg, targets))
     summary, by_county = _area_tables(*_in_target_order(parts, targets.area_targets))
     counts, sites = _counts_in_order(parts, targets.count_targets)
     baselines = _in_order([p.baselines for p in parts], [b.key for b in targets.baselines], _BASE_COLS)
@@ -597,7 +561,7 @@ def progress(
 
 # ------------------------------------------------------- parts: whole categories at a time
 
-_PART_PARCELS = 200_000
+_PART_PARCELS = 100_000
 """Parcels are computed in parts of whole categories, about this many parcels each. Every
 selection of a target, a baseline or a flag lies within one category, so the parts are
 independent, and only one part's EPSG:4550 geometry, pieces and overlap pairs are in
@@ -612,7 +576,7 @@ class _Run:
     reg: "_Registry"
     targets: TargetSet
     county_codes: list[str]
-    tiles: tuple[GeomArray, GeomArray]  # county tiles (EPSG:4550) and their county codes
+    counties: "_Counties"
     protected_areas: Any
     opts: ProgressOptions
     as_of: _dt.date
@@ -633,17 +597,29 @@ class _Part:
     n_pairs: int
 
 
+def _run_parts(run: _Run, cat_parts: list[list[str]]) -> list[_Part]:
+    """Every part, ``opts.workers`` at a time (the parts are independent; shapely and
+    pyproj release the GIL), in the order of ``cat_parts``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _ = (run.reg.coded_category, run.reg.coded_status)  # factorised once, before the threads
+    if run.opts.workers <= 1 or len(cat_parts) == 1:
+        return [_progress_part(run, cats) for cats in cat_parts]
+    with ThreadPoolExecutor(max_workers=run.opts.workers) as pool:
+        return list(pool.map(partial(_progress_part, run), cat_parts))
+
+
 def _category_parts(reg: "_Registry", targets: TargetSet) -> list[list[str]]:
     """The wanted categories in parts of about :data:`_PART_PARCELS` parcels, in order of
     first appearance (categories without parcels go with the last part)."""
     every: tuple[AreaTarget | CountTarget | Baseline, ...] = (*targets.area_targets, *targets.count_targets,
                                                               *targets.baselines)
     wanted = {t.category for t in every}
-    cats = reg.category[~reg.no_geom]
-    cats = cats[reg.coded_category.isin(wanted)[~reg.no_geom]]
-    uniq, first, counts = np.unique(cats, return_index=True, return_counts=True)
+    coded = reg.coded_category
+    codes = coded.codes[coded.isin(wanted) & ~reg.no_geom]
+    uniq, first, counts = np.unique(codes, return_index=True, return_counts=True)
     order = np.argsort(first, kind="stable")
-    sizes = dict(zip(uniq[order].tolist(), counts[order].tolist(), strict=True))
+    sizes = dict(zip(coded.uniques[uniq[order]].tolist(), counts[order].tolist(), strict=True))
     parts: list[list[str]] = [[]]
     n = 0
     for cat, k in sizes.items():
@@ -662,13 +638,14 @@ def _progress_part(run: _Run, cats: list[str]) -> _Part:
     t = run.targets
     mine = set(cats)
     used = _used_parcels(run.parcels, run.reg, mine)
-    pieces = split_by_zones(used.geom, used.area, *run.tiles, area=_area_gk,
-                            outside=OUTSIDE_CITY).index_regions(run.county_codes + [OUTSIDE_CITY])
+    c = run.counties.own_copy()
+    pieces = split_by_zones(used.geom, used.area, c.tiles, c.tile_code, area=_area_gk, outside=OUTSIDE_CITY,
+                            zones=(c.geom, c.code)).index_regions(run.county_codes + [OUTSIDE_CITY])
     view = _PieceView.of(pieces, used.idx, run.reg, run.county_codes).find_pairs(run.opts.workers)
     flags = partial(_flags, run.parcels, run.reg, used, view, run.protected_areas, run.opts)
     (srows, crows), n_pairs, flags_df = _run_area_targets([a for a in t.area_targets if a.category in mine], view,
                                                           run.as_of, run.opts, flags)
-    counts, sites = _count_targets([c for c in t.count_targets if c.category in mine], view, run.reg.codes,
+    counts, sites = _count_targets([c for c in t.count_targets if c.category in mine], view, run.reg,
                                    used.idx, run.opts.lang, run.opts.site_gap_m)
     baselines = _baselines([b for b in t.baselines if b.category in mine], view, run.opts.lang)
     return _Part(srows, crows, counts, sites, baselines, flags_df, used.idx, len(pieces.geom), n_pairs)
@@ -750,11 +727,16 @@ def _check_inputs(parcels: Any, targets: TargetSet, counties: Any) -> list[str]:
 class _Registry:
     """The parcel columns progress reads, as arrays (one row per parcel of the table)."""
 
-    codes: GeomArray
+    codes: Any  # project codes: a pandas string array (or an object array); see :meth:`code_of`
     category: GeomArray
     status: GeomArray
     year: FloatArray  # NaN where missing
     no_geom: _Mask
+
+    def code_of(self, rows: _Index) -> GeomArray:
+        """The project codes of the parcel-table ``rows`` as an object array."""
+        picked: GeomArray = np.asarray(self.codes[np.asarray(rows, dtype=np.intp)], dtype=object)
+        return picked
 
     @cached_property
     def coded_category(self) -> "_Coded":
@@ -771,7 +753,7 @@ class _Registry:
         """The arrays of a parcel table with a fresh 0..n-1 index."""
         geo = parcels.geometry
         codes = (
-            parcels["project_code"].astype(str).to_numpy()
+            parcels["project_code"].astype(str).array  # taken row by row when needed: no Python str per row
             if "project_code" in parcels.columns
             else np.array([f"#{i}" for i in range(len(parcels))], dtype=object)
         )
@@ -808,14 +790,8 @@ def _used_parcels(parcels: Any, reg: _Registry, categories: set[str]) -> _Used:
     idx = np.flatnonzero(reg.coded_category.isin(categories) & ~reg.no_geom)
     if not len(idx):
         return _Used(idx, np.zeros(0, dtype=object), _area_gk(np.zeros(0, dtype=object)))
-    from concurrent.futures import ThreadPoolExecutor
-
     src = parcels.geometry.iloc[idx]  # the geometry only: no copy of the table
-    _check_crs(src, "the parcels")
-    with ThreadPoolExecutor(max_workers=1) as pool:  # both release the GIL for most of their time
-        area_job = pool.submit(area_m2, src)  # from the source CRS: no second transform
-        P = _to_gk(src, "the parcels")
-        area = np.asarray(area_job.result(), dtype="float64")
+    P, area = gk_with_area(src, "the parcels")  # the area from the source CRS: no second transform
     bad = ~shapely.is_valid(P)
     if bad.any():
         P[bad] = shapely.make_valid(P[bad])
@@ -823,9 +799,32 @@ def _used_parcels(parcels: Any, reg: _Registry, categories: set[str]) -> _Used:
     return _Used(idx, P, area)
 
 
-def _county_tiles(counties: Any, county_codes: list[str], tile_m: float) -> tuple[GeomArray, GeomArray]:
-    """The counties in EPSG:4550, cut into tiles: ``(tiles, county code of each)``."""
-    return tile_zones(_to_gk(counties, "the county layer"), np.array(county_codes, dtype=object), tile_m)
+@dataclass(frozen=True)
+class _Counties:
+    """The counties in EPSG:4550 and the tiles they are cut into, with the county codes."""
+
+    geom: GeomArray
+    code: GeomArray
+    tiles: GeomArray
+    tile_code: GeomArray
+
+    @classmethod
+    def of(cls, counties: Any, county_codes: list[str], tile_m: float) -> "_Counties":
+        """The county layer in EPSG:4550, cut into tiles of ``tile_m``."""
+        geom = _to_gk(counties, "the county layer")
+        code = np.array(county_codes, dtype=object)
+        return cls(geom, code, *tile_zones(geom, code, tile_m))
+
+    def own_copy(self) -> "_Counties":
+        """The same with geometries of its own: a part's thread prepares them, and a
+        prepared geometry is not for sharing between threads."""
+        import shapely
+
+        def fresh(g: GeomArray) -> GeomArray:
+            copied: GeomArray = shapely.from_wkb(shapely.to_wkb(g))
+            return copied
+
+        return _Counties(fresh(self.geom), self.code, fresh(self.tiles), self.tile_code)
 
 
 @dataclass(frozen=True)
@@ -987,7 +986,7 @@ def _area_tables(summary_rows: list[_Row], county_rows: list[_Row]) -> tuple[pd.
     return summary, by_county
 
 
-def _count_targets(count_targets: list[CountTarget], view: _PieceView, codes: GeomArray, idx: _Index, lang: str,
+def _count_targets(count_targets: list[CountTarget], view: _PieceView, reg: _Registry, idx: _Index, lang: str,
                    site_gap_m: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Count targets: contiguous sites achieved and with the pipeline; the sites table."""
     pieces = view.pieces
@@ -1005,7 +1004,7 @@ def _count_targets(count_targets: list[CountTarget], view: _PieceView, codes: Ge
             if ck not in site_cache:
                 site_cache[ck] = (*_sites(pieces.geom[m], pieces.area[m], site_gap_m), m, len(site_rows))
                 if lvl == 0:
-                    site_rows.extend(_site_rows(site_cache[ck], t, pieces, codes, idx))
+                    site_rows.extend(_site_rows(site_cache[ck], t, pieces, reg, idx))
             _, s_area, _, first = site_cache[ck]
             ok = s_area >= t.min_site_mu
             if t.max_site_mu is not None:
@@ -1120,9 +1119,10 @@ def _main_region(pieces: _Pieces, n: int) -> GeomArray:
     """Region of each used parcel (position in ``used``) where most of its area lies."""
     main_region = np.full(n, None, dtype=object)
     if len(pieces.geom):
-        s = pd.DataFrame({"p": pieces.parcel, "a": pieces.area})
-        best = s.groupby("p").a.idxmax()
-        main_region[best.index.to_numpy()] = pieces.region[best.to_numpy()]
+        order = np.lexsort((-pieces.area, pieces.parcel))  # by parcel, largest first, then first found
+        parcel = pieces.parcel[order]
+        best = order[np.r_[True, parcel[1:] != parcel[:-1]]]
+        main_region[pieces.parcel[best]] = pieces.region[best]
     return main_region
 
 
@@ -1140,7 +1140,7 @@ class _FlagFrames:
             return
         reg = self.reg
         yr = pd.array(np.where(np.isfinite(reg.year[k]), reg.year[k], np.nan), dtype="Float64").astype("Int64")
-        df = pd.DataFrame({"flag": flag, "project_code": reg.codes[k], "category": reg.category[k], "year": yr,
+        df = pd.DataFrame({"flag": flag, "project_code": reg.code_of(k), "category": reg.category[k], "year": yr,
                            "status": reg.status[k],
                            "region": self.main_region[np.asarray(pos, dtype=int)] if pos is not None else None,
                            "_row": k})
@@ -1184,7 +1184,7 @@ def _flag_double_declared(out: _FlagFrames, reg: _Registry, used: _Used, view: "
         oy = reg.year[idx[j]]
         detail = [f"{int(y) if np.isfinite(y) else '?'}, {st}"
                   for y, st in zip(oy, reg.status[idx[j]], strict=True)]
-        out.add(idx[i], "double_declared", i, other_project_code=reg.codes[idx[j]], area_mu=ov, detail=detail)
+        out.add(idx[i], "double_declared", i, other_project_code=reg.code_of(idx[j]), area_mu=ov, detail=detail)
 
 
 def _flag_outside_city(out: _FlagFrames, used: _Used, pieces: _Pieces, min_flag_mu: float) -> None:

@@ -127,10 +127,13 @@ def test_kill_9_during_an_import_leaves_before_or_the_whole_batch(pg_server):  #
     reg = Registry(admin)
     n = 3000
     rng = random.Random(18)
-    proc, pipe, _, t0 = _start(admin, "K0", n)  # one import runs to its end: how long a write takes here
-    assert pipe.poll(60)
-    duration = pipe.recv()[1] - t0
-    proc.join(30)
+    durations = []
+    for warm in ("K0", "K00"):  # imports run to their end: how long a write takes here (the first
+        proc, pipe, _, t0 = _start(admin, warm, n)  # write into a new database is the slowest)
+        assert pipe.poll(60)
+        durations.append(pipe.recv()[1] - t0)
+        proc.join(30)
+    duration = min(durations)
     outcomes = []
     for i in range(1, KILLS + 1):
         before = counts(admin)

@@ -291,3 +291,125 @@ def test_parts_of_one_category_give_the_same_tables(parcels, counties, reserve, 
         pd.testing.assert_frame_equal(res.tables()[name], df, check_exact=False, rtol=1e-12, obj=name)
     assert res.info == result.info
     assert len(result.flags) >= 4 and len(result.sites) == 2
+
+
+# ------------------------------------------- many parcels: the fast paths against plain ones
+
+
+@pytest.fixture(scope="module")
+def many_parcels():
+    """3,000 parcels on the fixture's counties: 90 % boxes of 30–100 m on a 110 m grid
+    (some across the county borders at 3 km and the city edge at 6 km), 10 % copies
+    shifted by 30–90 m so they overlap their original; three categories, mixed statuses."""
+    import numpy as np
+
+    rng = np.random.default_rng(19)
+    n_base, n_dup = 2700, 300
+    cells = rng.choice(57 * 57, size=n_base, replace=False)
+    x, y = 110.0 * (cells % 57) + 5, 110.0 * (cells // 57) + 5
+    w, h = rng.uniform(30, 100, n_base), rng.uniform(30, 100, n_base)
+    dup = rng.integers(0, n_base, n_dup)
+    dx, dy = rng.uniform(30, 90, n_dup), rng.uniform(-30, 30, n_dup)
+    x0, y0 = np.r_[x, x[dup] + dx], np.r_[y, y[dup] + dy]
+    x1, y1 = x0 + np.r_[w, w[dup]], y0 + np.r_[h, h[dup]]
+    cats = np.array(["paddy_new", "high_standard_farmland", "demo_base"])[rng.integers(0, 3, n_base)]
+    statuses = np.array(["planned", "approved", "under_construction", "completed", "accepted"])
+    rows = {"project_code": [f"M{i:05d}" for i in range(n_base + n_dup)], "category": np.r_[cats, cats[dup]],
+            "year": rng.choice([2023, 2024], n_base + n_dup, p=[0.1, 0.9]),
+            "status": statuses[rng.integers(0, 5, n_base + n_dup)],
+            "declared_area_mu": np.round((x1 - x0) * (y1 - y0) * MU * rng.normal(1, 0.05, n_base + n_dup), 2)}
+    return gdf(rows, [rect(*b) for b in zip(x0, y0, x1, y1, strict=True)])
+
+
+def test_parts_on_two_threads_equal_one_pass(many_parcels, counties, reserve, monkeypatch):
+    """Parts computed two at a time on threads give the tables of one part on one thread."""
+    from gis import tracking
+
+    kw = {"as_of": dt.date(2024, 6, 30), "protected_areas": reserve, "tile_m": 700}
+    monkeypatch.setattr(tracking, "_PART_PARCELS", 10**9)
+    one = progress(many_parcels, _targets(), counties, workers=1, **kw)
+    monkeypatch.setattr(tracking, "_PART_PARCELS", 1)
+    assert len(tracking._category_parts(tracking._Registry.of(many_parcels), _targets())) == 3
+    two = progress(many_parcels, _targets(), counties, workers=2, **kw)
+    for name, df in one.tables().items():
+        pd.testing.assert_frame_equal(two.tables()[name], df, check_exact=False, rtol=1e-9, obj=name)
+    assert two.info == one.info and one.info["n_overlap_pairs"] > 100
+    assert len(one.flags[one.flags.flag == "double_declared"]) > 100
+
+
+def test_many_parcels_agree_with_overlay_and_dissolve(many_parcels, counties):
+    """Achieved area per category and county: 0.01 亩 from the plain geopandas way, with
+    parcels across tile edges, county borders and the city edge, and overlaps of 2 and more."""
+    from gis.area import area_mu
+
+    res = progress(many_parcels, _targets(), counties, as_of=dt.date(2024, 6, 30), tile_m=700)
+    counted = many_parcels[(many_parcels.year == 2024) & many_parcels.status.isin(["completed", "accepted"])]
+    pieces = gpd.overlay(counted[["category", "geometry"]].to_crs(4550), counties[["county_code", "geometry"]]
+                         .to_crs(4550), how="intersection")
+    plain = pieces.dissolve(by=["category", "county_code"]).reset_index()
+    plain = pd.Series(area_mu(plain), index=pd.MultiIndex.from_frame(plain[["category", "county_code"]]))
+    bc = res.by_county[res.by_county.region != OUTSIDE_CITY].set_index(["category", "region"]).achieved_mu
+    assert len(bc) == 6 and (bc > 300).all()
+    for key, mu in bc.items():
+        assert mu == pytest.approx(plain[key], abs=0.01), key
+    edge = res.summary.set_index("key").loc["hsf"]
+    assert edge.achieved_mu == pytest.approx(bc.loc["high_standard_farmland"].sum(), abs=0.01)
+
+
+def test_reprojection_with_areas_in_one_pass_is_the_plain_one(many_parcels):
+    """Lon/lat Polygons: the one-pass EPSG:4550 geometry and areas are to_gk's and area_m2's
+    bit for bit; other input (holes, MultiPolygons) takes the plain way."""
+    import numpy as np
+    import shapely
+
+    from gis.area import GEOD, area_m2
+    from gis.gauss_kruger import gk_with_area, to_gk
+
+    src = many_parcels.geometry
+    mixed = src.copy()
+    mixed.iloc[0] = shapely.MultiPolygon([src.iloc[0], src.iloc[1]])
+    mixed.iloc[2] = src.iloc[2].difference(src.iloc[2].centroid.buffer(1e-5))  # a hole
+    empty_last = gpd.GeoSeries([*src.iloc[:3], shapely.Polygon()], crs=src.crs)
+    for s in (src, mixed, empty_last):
+        geoms, area = gk_with_area(s, "the parcels")
+        assert np.array_equal(area, area_m2(s))
+        assert (shapely.to_wkb(geoms) == shapely.to_wkb(to_gk(s, "the parcels"))).all()
+    assert area_m2(mixed)[2] < area_m2(src)[2]
+    plain = [GEOD.geometry_area_perimeter(shapely.orient_polygons(g))[0] for g in src.iloc[:3]]
+    assert gk_with_area(empty_last, "p")[1] == pytest.approx([*plain, 0.0], rel=1e-9)
+
+
+def test_split_overlap_pairs_unions_and_components_against_plain_ones(many_parcels, counties):
+    """The helpers of the fast paths against the obvious computations."""
+    import numpy as np
+    import shapely
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from gis.gauss_kruger import to_gk
+    from gis.overlay import overlap_pairs, split_by_zones, tile_zones, union_by_group
+    from gis.tracking import _components
+
+    P = to_gk(many_parcels, "p")
+    a, b = overlap_pairs(P)
+    ia, ib = np.triu_indices(len(P), 1)
+    hit = shapely.intersects(P[ia], P[ib]) & ~shapely.touches(P[ia], P[ib])
+    plain_pairs = zip(ia[hit].tolist(), ib[hit].tolist(), strict=True)
+    assert sorted(zip(a.tolist(), b.tolist(), strict=True)) == sorted(plain_pairs)
+    comp = _components(len(P), a, b)
+    plain = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(len(P), len(P))), directed=False)[1]
+    assert np.array_equal(comp, plain) and np.bincount(comp).max() >= 3
+    keys, unions = union_by_group(P, comp)
+    assert np.allclose(shapely.area(unions), [shapely.area(shapely.union_all(P[comp == k])) for k in keys])
+    Z = to_gk(counties, "c")
+    codes = counties.county_code.to_numpy(dtype=object)
+    tiles, tile_codes = tile_zones(Z, codes, 700.0)
+    area = shapely.area(P)
+    cut = split_by_zones(P, area, tiles, tile_codes, outside="out")
+    whole = split_by_zones(P, area, tiles, tile_codes, outside="out", zones=(Z, codes))
+    assert len(whole.geom) < len(cut.geom) - 200
+    for p in (cut, whole):
+        assert np.all(np.diff(p.parcel[p.region != "out"]) >= 0)
+    by = [pd.Series(p.area).groupby([p.parcel, p.region]).sum() for p in (cut, whole)]
+    pd.testing.assert_series_equal(by[0], by[1], rtol=1e-9)
+    assert np.allclose(np.bincount(whole.parcel, weights=whole.area, minlength=len(P)), area)
