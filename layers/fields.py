@@ -469,6 +469,8 @@ def project_code(raw, column: str = "project_code") -> str | None:
         return str(v)
     if isinstance(raw, (int, np.integer)) and not isinstance(raw, bool):
         return str(int(raw))
+    if type(raw) is str and raw.isascii() and raw.isprintable():
+        return _plain_code(raw)
     s = unicodedata.normalize("NFKC", str(raw))
     s = "".join(ch for ch in s if unicodedata.category(ch) != "Cf").strip()  # zero-width, BOM, bidi marks
     s = re.sub(r"^(\d+)\.0$", r"\1", s)
@@ -489,7 +491,28 @@ def code_key(code: str) -> str:
 
 def _code_key(code: str) -> str:
     """What two codes that are "nearly" the same share: no case, spaces, hyphens, underscores."""
-    return re.sub(r"[\s\-_]+", "", code.casefold())
+    if code.isascii() and code.isprintable():  # the usual code: no regular expression needed
+        return code.lower().replace(" ", "").replace("-", "").replace("_", "")
+    return _KEY_GAPS.sub("", code.casefold())
+
+
+_KEY_GAPS = re.compile(r"[\s\-_]+")
+
+
+def _plain_code(text: str) -> str | None:
+    """:func:`project_code` of printable ASCII text (NFKC and format characters change
+    nothing there): stripped, a whole number without its ``.0``; None if blank."""
+    s = text.strip()
+    if s.endswith(".0") and s[:-2].isdigit():
+        s = s[:-2]
+    return s or None
+
+
+def _plain_codes(values: list) -> list[str | None]:
+    """:func:`project_code` of each value that is printable ASCII text or a whole number
+    (``int``), in one pass; None for every other value (and for blank text)."""
+    return [_plain_code(v) if type(v) is str and v.isascii() and v.isprintable()
+            else (str(v) if type(v) is int else None) for v in values]
 
 
 # -- the mapping of a whole table ------------------------------------------------------
@@ -627,6 +650,8 @@ class _Table:
             res[k], err[k] = fn(None if _missing(u) else u)
         res[-1], err[-1] = fn(None)  # code -1: missing
         errs = pd.Series(err[codes], index=series.index, dtype=object)
+        if len(series) != len(self.df):  # some of the rows (``series`` has their index)
+            errs = errs.reindex(self.df.index)
         self.reject(errs.notna(), errs)
         return pd.Series(res[codes], index=series.index, dtype=object)
 
@@ -650,10 +675,17 @@ def _codes(t: _Table) -> pd.Series:
             return None, exc.text(lang)
 
     raw = t.col("project_code")
-    code = t.per_value(raw, code_of)
-    changed = code.notna() & raw.map(lambda v: isinstance(v, str)) & (code != raw.map(lambda v: str(v).strip()))
-    t.note(pd.Series([message("repair.code_normalised", lang, raw=r, code=c) if ch else None
-                      for r, c, ch in zip(raw, code, changed, strict=True)], index=raw.index, dtype=object))
+    values = raw.tolist()
+    code = pd.Series(_plain_codes(values), index=raw.index, dtype=object)  # the usual codes, in one pass
+    rest = code.isna().to_numpy()
+    if rest.any():  # other text (full-width, format characters, blank), floats, missing: value by value
+        code[rest] = t.per_value(raw[rest], code_of)
+    changed = [c is not None and isinstance(r, str) and c != r.strip()
+               for r, c in zip(values, code.tolist(), strict=True)]
+    notes = pd.Series(None, index=raw.index, dtype=object)
+    for i in np.flatnonzero(changed):
+        notes.iloc[i] = message("repair.code_normalised", lang, raw=values[i], code=code.iloc[i])
+    t.note(notes)
     return code.astype(object)
 
 
@@ -779,7 +811,11 @@ def reject_near_duplicates(codes: pd.Series, src_rows: pd.Series, reject, lang: 
     ok = codes.dropna()
     if ok.empty:
         return
-    keys = ok.map(_code_key)
+    keys = pd.Series([_code_key(c) for c in ok.tolist()], index=ok.index, dtype=object)
+    shared = keys.duplicated(keep=False).to_numpy()  # only a shared key can have variants
+    if not shared.any():
+        return
+    ok, keys = ok[shared], keys[shared]
     variants = ok.groupby(keys).transform("nunique")
     near = variants[variants > 1].index
     if not len(near):

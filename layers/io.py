@@ -1261,10 +1261,13 @@ def clean_texts(df: pd.DataFrame, notes: list[str], lang: str = DEFAULT_LANG) ->
         if not (df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype)):
             continue
         values = df[c].tolist()
-        clean = [safe_text(v) if isinstance(v, str) else v for v in values]
-        for i in (i for i, (a, b) in enumerate(zip(values, clean, strict=True)) if a is not b and a != b):
-            changed[i].append(c)
-        df[c] = clean
+        # a control character is never printable: printable text (nearly all) is left as it is
+        for i in [i for i, v in enumerate(values) if isinstance(v, str) and not v.isprintable()]:
+            clean = safe_text(values[i])
+            if clean != values[i]:
+                values[i] = clean
+                changed[i].append(c)
+        df[c] = values
     sep = label("registry.list_separator", lang)
     repair = [message("repair.control_chars", lang, columns=sep.join(map(repr, cols))) if cols else None
               for cols in changed]

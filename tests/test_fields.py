@@ -141,3 +141,27 @@ def test_value_reasons_in_both_languages():
         5: "投资 '约3万' 不是数字;请只填写数字,例如 1200.5(列 '投资(万元)')",
         6: "县(市、区) '长春'(列 '县')不属于白城市;请填写以下代码或名称之一:220802 洮北区、"
            "220821 镇赉县、220822 通榆县、220881 洮南市、220882 大安市"}
+
+
+def test_codes_of_every_kind_read_in_one_pass_equal_value_by_value():
+    """The one-pass codes (printable ASCII text, whole numbers) are those of project_code
+    value by value, with the same notes and rejects; the rest goes value by value."""
+    from layers.fields import _code_key, code_key, project_code
+
+    raw = [" P1 ", "2024001.0", "A-1", "Ｐ２", "P3\u200b", "", "   ", None, 7, 2024002.0, "x.0", "12.00", "b\t1",
+           "C 4"]
+    df = pd.DataFrame({"项目编号": pd.Series(raw, dtype=object), "年度": 2024, "类型": "造林", "状态": "规划"})
+    rows, rej = map_fields(df, source="a", lang="en")
+    codes = dict(zip(rows["_row"], rows["project_code"], strict=True))
+    assert codes == {1: "P1", 2: "2024001", 3: "A-1", 4: "P2", 5: "P3", 9: "7", 10: "2024002", 11: "x.0",
+                     12: "12.00", 13: "b\t1", 14: "C 4"}
+    assert all(project_code(raw[r - 1]) == c for r, c in codes.items())
+    assert rej["_row"].tolist() == [6, 7, 8] and rej["reason"].str.startswith("no project code in column").all()
+    notes = dict(zip(rows["_row"], rows["_repair"], strict=True))
+    assert [r for r, n in notes.items() if n] == [2, 4, 5]  # text codes that changed (not a stripped space)
+    assert notes[2] == ("project code '2024001.0' written as '2024001' (full-width characters and spaces "
+                        "normalised)")
+    for c in ["HSF-2024 01", "hsf_202401", "Ab_C", "a\tb", "Ｐ-１", "ß-x", "x\u3000y"]:
+        assert _code_key(c) == code_key(c)
+    assert code_key("HSF-2024 01") == code_key("hsf_202401") == "hsf202401"
+    assert code_key("a\tb") == "ab" and code_key("x\u3000y") == "xy"

@@ -166,7 +166,7 @@ def test_interrupted_chunked_import_leaves_the_registry_as_it_was(tmp_path, coun
     calls.clear()
     with pytest.raises(KeyboardInterrupt):
         import_files(src, new, counties=counties, lang="en")
-    assert not new.exists()
+    assert not new.exists() and not list(tmp_path.glob(".new.gpkg*"))
 
 
 def test_which_files_stream(tmp_path, counties, monkeypatch):
@@ -188,3 +188,45 @@ def test_which_files_stream(tmp_path, counties, monkeypatch):
     # a declared area without a unit in its name: the unit is inferred from every row, read whole
     table.rename(columns={"declared_area_mu": "area"}).to_file(tmp_path / "a.gpkg", driver="GPKG")
     assert open_stream(tmp_path / "a.gpkg") is not None and open_file_stream(tmp_path / "a.gpkg", read) is None
+
+
+KILLED_IMPORT = """
+import sys
+import layers
+from workflows.importing import import_files
+import_files(sys.argv[1], sys.argv[2], counties=layers.load("counties", workspace=False), lang="en")
+"""
+
+
+def test_a_first_import_killed_midway_leaves_no_registry(tmp_path, counties):
+    """SIGKILL (no cleanup runs) while a streamed first import writes its chunks: the new
+    registry was being built in a hidden file beside its path, so nothing at the path
+    looks like a registry afterwards, and the next import creates it as usual."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    src = tmp_path / "parcels.gpkg"
+    many_parcels(3000, counties, seed=6, prefix="K").to_file(src, driver="GPKG")
+    reg = tmp_path / "reg.gpkg"
+    env = {**os.environ, "AGRIGIS_IMPORT_CHUNK_ROWS": "50"}  # 60 chunks: seconds of writing
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT, str(src), str(reg)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".reg.gpkg.importing-*.gpkg-journal")):  # inside the transaction
+            assert proc.poll() is None and time.monotonic() < deadline, "the import ended before it was killed"
+            time.sleep(0.005)
+        time.sleep(0.3)  # some chunks written
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert not reg.exists() and not list(tmp_path.glob("reg.gpkg*"))
+    left = set(tmp_path.glob(".reg*"))  # the hidden file of the killed import (and its hot journal)
+    assert left and all(p.name.startswith(".reg.gpkg.importing-") for p in left)
+    rep = import_files(src, reg, counties=counties, lang="en")
+    assert rep.n_accepted == 3000 and rep.registry == reg and len(Registry(reg).projects()) == 3000
+    assert set(tmp_path.glob(".reg*")) == left  # the second import's own hidden file is gone

@@ -67,6 +67,9 @@ def test_write_unchanged_update_history_as_of_and_byte_exact_undo(location):
     assert reg.projects(as_of=t_between).set_index("project_code")["status"].to_dict() == {"A": "planned",
                                                                                            "B": "planned"}
     assert reg.projects().set_index("project_code")["status"].to_dict() == {"A": "approved", "B": "planned"}
+    assert reg.current_codes() == {"A", "B"}  # read without geometries, one current version each
+    with reg.transaction() as tx:
+        assert reg.current_codes(tx) == {"A", "B"}
     assert reg.undo(upd.batch_id) == (1, 1)
     assert raw(reg) == before  # every field, fingerprint and geometry byte as before the batch
     assert reg.batches()["status"].tolist() == ["active", "active", "undone"]

@@ -232,3 +232,90 @@ def test_a_batch_written_in_chunks_equals_one_written_at_once(tmp_path, monkeypa
     con.close()
     got = chunked.projects()
     assert got["project_code"].tolist() == codes and got["area_mu"].round(3).nunique() == 1
+
+
+def test_an_old_registry_without_a_code_index_gets_one_when_opened(tmp_path):
+    """A registry without any index on projects(project_code) is indexed on open (an
+    import then searches its codes instead of scanning every version per chunk)."""
+    path = tmp_path / "old.gpkg"
+    Registry(path).write(rows(), source="a.shp", sha256="a" * 64)
+    con = sqlite3.connect(path)
+    con.execute("DROP INDEX projects_current_code")
+    con.commit()
+    con.close()
+    reg = Registry(path)
+    con = sqlite3.connect(path)
+    indexes = {r[1] for r in con.execute("PRAGMA index_list(projects)")}
+    con.execute("CREATE TEMP TABLE _codes (code TEXT PRIMARY KEY)")
+    plan = " ".join(r[3] for r in con.execute(
+        "EXPLAIN QUERY PLAN SELECT fid FROM _codes CROSS JOIN projects ON project_code = code WHERE valid_to IS NULL"))
+    con.close()
+    assert indexes == {"projects_code"} and "SEARCH projects USING INDEX projects_code" in plan
+    with reg.transaction() as tx:  # the lookup an import makes, through the index
+        old, _ = reg.backend.current_versions(tx, ["B", "Z"])
+    assert old["project_code"].tolist() == ["B"] and reg.current_codes() == {"A", "B"}
+    assert len(Registry(path).projects()) == 2  # opened again: nothing more to do
+    fresh = Registry(tmp_path / "new.gpkg")  # a new registry's unique index of the current codes serves
+    con = sqlite3.connect(fresh.path)
+    assert {r[1] for r in con.execute("PRAGMA index_list(projects)")} == {"projects_current_code"}
+    con.close()
+
+
+def test_an_empty_rtree_is_bulk_loaded_as_sqlite_would_store_it(tmp_path, monkeypatch):
+    """2,700 boxes (three levels of 51-cell nodes) packed into the empty R-tree: the same
+    float32 entries as SQLite's own inserts, rtreecheck and integrity_check pass, window
+    queries agree, and SQLite's later inserts and deletes keep the tree valid."""
+    import layers.registry.rtree as rt
+    from layers.registry.rtree import RTREE
+
+    monkeypatch.setattr(rt, "_STEP", 120)  # rows and nodes written two nodes' worth at a time
+
+    n = 2700
+    rng = np.random.default_rng(4)
+    x, y = rng.uniform(121.5, 124.5, n), rng.uniform(44.3, 46.3, n)
+    x[:3] = [122.123456789, 123.000000001, 121.99999999]
+    data = rows([f"R{i:04d}" for i in range(n)])
+    data = data.set_geometry(list(shapely.box(x, y, x + rng.uniform(1e-7, 0.01, n), y + 0.001)), crs="EPSG:4490")
+    reg = Registry(tmp_path / "r.gpkg")
+    reg.write(data, source="a.shp", sha256="a" * 64)
+    con = sqlite3.connect(tmp_path / "r.gpkg")
+    ref = sqlite3.connect(":memory:")  # SQLite's own R-tree, one insert at a time
+    ref.execute("CREATE VIRTUAL TABLE t USING rtree(id, minx, maxx, miny, maxy)")
+    b = shapely.bounds(from_gpkg_blobs([r[0] for r in con.execute("SELECT geom FROM projects ORDER BY fid")]))
+    ref.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)",
+                    zip(range(1, n + 1), b[:, 0].tolist(), b[:, 2].tolist(), b[:, 1].tolist(), b[:, 3].tolist(), strict=True))
+    assert con.execute(f"SELECT * FROM {RTREE} ORDER BY id").fetchall() == ref.execute(
+        "SELECT * FROM t ORDER BY id").fetchall()
+    depth = int.from_bytes(con.execute(f"SELECT data FROM {RTREE}_node WHERE nodeno = 1").fetchone()[0][:2], "big")
+    assert depth == 2 and con.execute(f"SELECT rtreecheck('{RTREE}')").fetchone()[0] == "ok"
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    window = (122.5, 123.0, 45.0, 45.5)
+    q = "SELECT id FROM {} WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ? ORDER BY id"
+    hits = con.execute(q.format(RTREE), window).fetchall()
+    assert len(hits) > 50 and hits == ref.execute(q.format("t"), window).fetchall()
+    con.close()
+    reg.write(rows(["NEW1", "NEW2"], shift=0.5), source="b.shp", sha256="b" * 64)  # SQLite inserts into it
+    reg.undo(reg.batches()["batch_id"].iloc[0])  # and deletes 2,700 entries
+    con = sqlite3.connect(tmp_path / "r.gpkg")
+    assert con.execute(f"SELECT rtreecheck('{RTREE}')").fetchone()[0] == "ok"
+    assert con.execute(f"SELECT id FROM {RTREE} ORDER BY id").fetchall() == [(n + 1,), (n + 2,)]
+    con.close()
+    assert reg.verify().empty
+
+
+def test_canonical_values_in_one_pass_equal_value_by_value():
+    """Fingerprints see the values as before: the one-pass canonical texts of the usual
+    columns equal the value-by-value ones (a float's repr, -0.0 kept, NaN and None missing)."""
+    from layers.registry.model import _canon, _canon_each
+
+    cols = {
+        "year": [2024, None, 2023.0, float("nan"), 2**70, -0.0, 0.0, float("inf"), 2024, 2024],
+        "area_mu": [1.1, None, 3, 1.1],
+        "declared_area_mu": ["12", "x", None, True, 1.5],
+        "project_name": ["a", None, "b"],
+        "category": ["x", 1.5, None, float("nan"), pd.NA],
+        "investment_wan_yuan": [None] * 4,
+    }
+    for col, values in cols.items():
+        assert _canon(col, values) == _canon_each(col, list(values)), col
+    assert _canon("year", [2024, -0.0, 0.0, None, 2024]) == ["2024.0", "-0.0", "0.0", "\x00", "2024.0"]

@@ -27,8 +27,8 @@ import pandas as pd
 
 from gis.labels import label
 from workflows.importing import (
-    FileReport, ImportReport, _check_rows, _current_codes, _file_report, _gcj02_note, _late_rejects,
-    _near_registry_codes, _Prepared, _write_prepared, _write_rejects, prepare_file,
+    FileReport, ImportReport, KnownCodes, check_rows, known_codes, file_report, gcj02_note, late_rejects,
+    near_registry_codes, Prepared, prepare_file, registry_for_import, write_prepared, write_rejects,
 )
 
 
@@ -59,67 +59,53 @@ def import_streamed(paths: list[Path], streams: dict, registry: tuple, read: dic
                     bar) -> ImportReport:
     """:func:`workflows.importing.import_files` when at least one file streams: every file
     (streamed or read whole) is written in one transaction; a file that accepts none of
-    its rows rolls it back and is reported as refused (a registry this import created is
-    removed again). ``registry``: ``(path, Registry or None)``."""
-    from layers.registry import Registry
-
+    its rows rolls it back and is reported as refused. A registry this import creates is
+    built beside its path and moved there only once all is committed
+    (:func:`workflows.importing.registry_for_import`). ``registry``: ``(path, Registry or None)``."""
     reg_path, reg = registry
+    where = reg_path if reg is None else reg.path
     lang = read["lang"]
-    created = reg is None
-    if reg is None:
-        reg = Registry(reg_path, timeout=timeout)
-    done: list[tuple[_Prepared, _Prepared]] = []  # (as written, as prepared before the registry)
+    done: list[tuple[Prepared, Prepared]] = []  # (as written, as prepared before the registry)
     try:
-        with reg.transaction() as tx:
-            known = set() if created else _current_codes(reg)  # read while this import holds the write lock
+        with registry_for_import(reg_path, reg, timeout) as target, target.transaction() as tx:
+            known = known_codes(None if reg is None else target, tx)  # read while this import holds the write lock
             for p in paths:
                 bar.step(f"{label('registry.reading', lang)} {p.name}")
-                done.append(_one_file(reg, tx, p, streams[p], read, known=known, update=update))
+                done.append(_one_file(target, tx, p, streams[p], read, known=known, update=update))
             if any(f.report.n_read and not before.report.n_accepted for f, before in done):
                 raise _Refused
             bar.step(label("registry.writing", lang))
             for prep, _ in done:  # written while the registry is locked: if this fails, all roll back
-                _write_rejects(prep)
+                write_rejects(prep)
     except _Refused:
-        _remove_created(reg_path, created)
         preps = [before for _, before in done]
         for prep in preps:
-            _write_rejects(prep)
+            write_rejects(prep)
         bar.done()
         refused = [p.report.source for p in preps if p.report.n_read and not p.report.n_accepted]
-        return ImportReport(files=[p.report for p in preps], registry=reg_path or reg.path, refused=refused)
-    except BaseException:
-        _remove_created(reg_path, created)
-        raise
+        return ImportReport(files=[p.report for p in preps], registry=where, refused=refused)
     bar.done()
-    return ImportReport(files=[prep.report for prep, _ in done], registry=reg.path)
+    return ImportReport(files=[prep.report for prep, _ in done], registry=where)
 
 
-def _remove_created(reg_path, created: bool) -> None:
-    """Remove the (empty) registry file this import created before it failed."""
-    if created and isinstance(reg_path, Path):
-        for p in (reg_path, reg_path.with_name(reg_path.name + "-journal"), reg_path.with_name(reg_path.name + "-wal")):
-            p.unlink(missing_ok=True)
-
-
-def _one_file(reg, tx, path: Path, stream, read: dict, *, known: set[str],
-              update: bool) -> tuple[_Prepared, _Prepared]:
+def _one_file(reg, tx, path: Path, stream, read: dict, *, known: KnownCodes,
+              update: bool) -> tuple[Prepared, Prepared]:
     """One file written in ``tx``: ``(as written, as prepared before the registry)``."""
     if stream is None:
         prep = prepare_file(path, **read)
-        before = _Prepared(path=path, report=dataclasses.replace(prep.report), rows=prep.rows, rejects=prep.rejects)
-        _write_prepared(reg, tx, prep, known, update=update, synthetic=read["synthetic"], lang=read["lang"])
+        before = Prepared(path=path, report=dataclasses.replace(prep.report), rows=prep.rows, rejects=prep.rejects)
+        write_prepared(reg, tx, prep, known, update=update, synthetic=read["synthetic"], lang=read["lang"])
         return prep, before
     return _stream_file(reg, tx, path, stream, read, known=known, update=update)
 
 
-def _stream_file(reg, tx, path: Path, stream, read: dict, *, known: set[str],
-                 update: bool) -> tuple[_Prepared, _Prepared]:
+def _stream_file(reg, tx, path: Path, stream, read: dict, *, known: KnownCodes,
+                 update: bool) -> tuple[Prepared, Prepared]:
     """A streamed file, chunk by chunk, as one batch in ``tx``."""
     from layers.registry.model import new_batch_id, now_iso
 
-    rep = _file_report(path, stream.source, stream.n_read, stream.notes, stream.crs_note,
-                       synthetic=read["synthetic"], lang=read["lang"])
+    rep = file_report(path, stream.source, stream.n_read, stream.notes, stream.crs_note,
+                      synthetic=read["synthetic"], lang=read["lang"])
     repeated = _repeated_codes(stream, read["mapping"])
     acc = _Acc(batch_id=new_batch_id(), at=now_iso())
     ctx = {"reg": reg, "tx": tx, "path": path, "source": stream.source, "read": read, "known": known,
@@ -145,16 +131,16 @@ def _chunk(ctx: dict, frame, read_rejects) -> None:
             rows.append(read_rejects)
         return
     opts = {k: read[k] for k in ("counties", "mapping", "category", "year", "status")}
-    part = _check_rows(frame, read_rejects, ctx["source"], opts, lang)
+    part = check_rows(frame, read_rejects, ctx["source"], opts, lang)
     acc.before["rejects"].append(part.rejects)
     acc.before["repairs"].append(part.repairs)
     acc.before["accepted"] += part.n_accepted
     rep = FileReport(source=ctx["source"], sha256="", n_accepted=part.n_accepted, n_rejected=len(part.rejects),
                      repairs=part.repairs, n_repaired=int(part.repairs["row"].nunique()))
-    prep = _Prepared(path=ctx["path"], report=rep, rows=part.rows, rejects=part.rejects, frame=part.frame)
-    near = _near_registry_codes(prep.rows, ctx["known"], lang)
+    prep = Prepared(path=ctx["path"], report=rep, rows=part.rows, rejects=part.rejects, frame=part.frame)
+    near = near_registry_codes(prep.rows, ctx["known"], lang)
     if len(near):
-        _late_rejects(prep, near)
+        late_rejects(prep, near)
         prep.rows = prep.rows[~prep.rows["_row"].isin(near["_row"])]
     # the batch's record counts as write() does: after the near codes, before the registry's refusals
     n_refused = 0
@@ -167,7 +153,7 @@ def _chunk(ctx: dict, frame, read_rejects) -> None:
             acc.batch[k] += getattr(res, k)
         n_refused = len(res.rejected)
         if n_refused:
-            _late_rejects(prep, res.rejected)
+            late_rejects(prep, res.rejected)
     acc.batch["n_accepted"] += counted["n_accepted"] - n_refused
     acc.batch["n_rejected"] += counted["n_rejected"] + n_refused
     acc.batch["n_repaired"] += counted["n_repaired"]
@@ -177,7 +163,7 @@ def _chunk(ctx: dict, frame, read_rejects) -> None:
     acc.accepted += rep.n_accepted
 
 
-def _finish(ctx: dict, rep: FileReport, stream) -> tuple[_Prepared, _Prepared]:
+def _finish(ctx: dict, rep: FileReport, stream) -> tuple[Prepared, Prepared]:
     """The file's report, rejects and batch record once its last chunk is written."""
     import geopandas as gpd
 
@@ -198,8 +184,8 @@ def _finish(ctx: dict, rep: FileReport, stream) -> tuple[_Prepared, _Prepared]:
         rep.batch_id = acc.batch_id
     ctx["known"].update(acc.codes)
     path = ctx["path"]
-    return (_Prepared(path=path, report=rep, rows=None, rejects=rej),
-            _Prepared(path=path, report=before, rows=None, rejects=_sorted_rejects(acc.before["rejects"])))
+    return (Prepared(path=path, report=rep, rows=None, rejects=rej),
+            Prepared(path=path, report=before, rows=None, rejects=_sorted_rejects(acc.before["rejects"])))
 
 
 def _set_rows(rep: FileReport, rejects: list, repairs: list) -> None:
@@ -239,7 +225,7 @@ def _stream_gcj02(sample: list, columns: list[str], counties, source: str, lang:
     xy = np.concatenate(sample) if sample else np.zeros((0, 2))
     if not len(xy) or amap_signature(columns):
         return []
-    return _gcj02_note(np.array([shapely.multipoints(xy)], dtype=object), counties, source, lang)
+    return gcj02_note(np.array([shapely.multipoints(xy)], dtype=object), counties, source, lang)
 
 
 _NO_CODE = " no code "

@@ -16,13 +16,26 @@ Large files stream: a GeoPackage layer or a Shapefile of more than
 read. Its encoding and CRS are decided once per file. Peak memory is about 0.3 GB, plus
 one chunk (about 2.5 KB a row as read, mapped and written: ~125 MB at 50,000 rows), plus
 what the checks across chunks keep for the whole file: the code keys of a first pass over
-the code column and the file's codes (with SQLite's page cache, capped at 256 MB, about
-0.35 KB a row: 0.76 GB in all at 1,000,000 rows, against 2.4 GB read whole), the rows
-whose code repeats in the file (held back and checked together at the end), the rejected
-rows and the repair texts. The registry is locked for writing while such a file is read.
-Files read whole: GeoJSON (GDAL parses it whole), KML/KMZ, CSV/XLSX
-vertex tables (one parcel spans rows), the boundary-point TXT, zipped layers, and a file
-whose declared-area column has no unit in its name (the unit is inferred from every row).
+the code column, the file's codes and each row's R-tree entry (a fid and its bounds, 40
+bytes, written once before the COMMIT: :mod:`layers.registry.rtree`) — with SQLite's page
+cache, capped at 256 MB, about 0.4 KB a row: 0.8–0.9 GB in all at 1,000,000 rows, against
+2.4 GB read whole — and the rows whose code repeats in the file (held back and checked
+together at the end), the rejected rows and the repair texts. The registry is locked for
+writing while such a file is read. Files read whole: GeoJSON (GDAL parses it whole),
+KML/KMZ, CSV/XLSX vertex tables (one parcel spans rows), the boundary-point TXT, zipped
+layers, and a file whose declared-area column has no unit in its name (the unit is
+inferred from every row).
+
+A first import builds the new registry in a hidden file beside its path and moves it
+there once everything is committed (:func:`registry_for_import`): an import that fails,
+is interrupted or is killed leaves no empty registry behind.
+
+The steps both ways of importing share (:mod:`workflows.import_stream` uses them):
+:func:`prepare_file` (read and check a whole file), :func:`check_rows` (map, merge and
+check rows: a file or one chunk), :func:`file_report`, :func:`gcj02_note`,
+:func:`known_codes` / :class:`KnownCodes` (the registry's current codes),
+:func:`near_registry_codes`, :func:`write_prepared`, :func:`late_rejects`,
+:func:`write_rejects`, :class:`Prepared` and :class:`Checked`.
 """
 
 from __future__ import annotations
@@ -32,6 +45,8 @@ import hashlib
 import itertools
 import logging
 import os
+import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +54,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from gis.errors import DataFileError, InputError
+from gis.errors import DataFileError, InputError, RegistryBusyError
 from gis.outputs import output_error, staged_outputs, write_csv
 from gis.labels import COUNTIES, DEFAULT_LANG, label, message
 from workflows.options import lang_option, registry_option, registry_path
@@ -131,7 +146,9 @@ def rejects_paths(path: Path) -> tuple[Path, Path]:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
+    """One file read and checked, on its way to the registry."""
+
     path: Path
     report: FileReport
     rows: object  # GeoDataFrame of accepted rows
@@ -141,16 +158,16 @@ class _Prepared:
 
 def prepare_file(path, *, counties, mapping, category=None, year=None, status=None, crs=None,
                  source_datum=None, layer=None, encoding=None, synthetic=False,
-                 lang: str = DEFAULT_LANG) -> _Prepared:
+                 lang: str = DEFAULT_LANG) -> Prepared:
     """Read, map and validate one whole file (no registry access); reasons, repairs and notes in ``lang``."""
     from layers.io import read_parcels
 
     path = Path(path)
     res = read_parcels(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding,
                        mapping=mapping, lang=lang)
-    rep = _file_report(path, res.source, res.n_read, res.notes, res.crs_note, synthetic=synthetic, lang=lang)
+    rep = file_report(path, res.source, res.n_read, res.notes, res.crs_note, synthetic=synthetic, lang=lang)
     opts = {"counties": counties, "mapping": mapping, "category": category, "year": year, "status": status}
-    part = _check_rows(res.frame, res.rejects, res.source, opts, lang)
+    part = check_rows(res.frame, res.rejects, res.source, opts, lang)
     rep.notes.extend(part.notes)
     if source_datum is None:
         rep.notes.extend(_gcj02_warning(part.frame, counties, res.source, lang))
@@ -158,10 +175,10 @@ def prepare_file(path, *, counties, mapping, category=None, year=None, status=No
     rep.n_repaired = int(part.repairs["row"].nunique())
     rep.n_rejected = len(part.rejects)
     rep.repairs = part.repairs
-    return _Prepared(path=path, report=rep, rows=part.rows, rejects=part.rejects, frame=part.frame)
+    return Prepared(path=path, report=rep, rows=part.rows, rejects=part.rejects, frame=part.frame)
 
 
-def _file_report(path: Path, source: str, n_read: int, notes: list[str], crs_note: str, *, synthetic: bool,
+def file_report(path: Path, source: str, n_read: int, notes: list[str], crs_note: str, *, synthetic: bool,
                  lang: str) -> FileReport:
     """The report of one file before its rows are validated: source, checksum, notes."""
     rep = FileReport(source=source, sha256=file_sha256(path), n_read=n_read, synthetic=synthetic, notes=list(notes))
@@ -171,7 +188,7 @@ def _file_report(path: Path, source: str, n_read: int, notes: list[str], crs_not
 
 
 @dataclass
-class _Checked:
+class Checked:
     """Rows of a file (or of one chunk of it) mapped and validated."""
 
     rows: object  # GeoDataFrame of accepted parcels (``_row``, ``_rows``)
@@ -182,7 +199,7 @@ class _Checked:
     n_accepted: int  # source rows accepted
 
 
-def _check_rows(frame, read_rejects, source: str, opts: dict, lang: str) -> _Checked:
+def check_rows(frame, read_rejects, source: str, opts: dict, lang: str) -> Checked:
     """Map fields, merge parts, infer the declared area's unit, check the county of the
     rows ``frame`` (read-stage rejects: ``read_rejects``); ``opts``: counties, mapping,
     category, year, status."""
@@ -220,7 +237,7 @@ def _check_rows(frame, read_rejects, source: str, opts: dict, lang: str) -> _Che
     later.insert(1, "reason", reasons.to_numpy())
     rej = pd.concat([read_rejects, later.drop(columns=["_repair"], errors="ignore")], ignore_index=True)
     rej = gpd.GeoDataFrame(rej, geometry="geometry", crs="EPSG:4490").sort_values("_row", kind="stable")
-    return _Checked(rows=accepted, rejects=rej, repairs=repairs.reset_index(drop=True), frame=frame, notes=notes,
+    return Checked(rows=accepted, rejects=rej, repairs=repairs.reset_index(drop=True), frame=frame, notes=notes,
                     n_accepted=int(len(accepted_rows)))
 
 
@@ -258,10 +275,10 @@ def _gcj02_warning(frame, counties, source: str, lang: str = DEFAULT_LANG) -> li
 
     if not len(frame) or amap_signature(frame.columns):
         return []
-    return _gcj02_note(np.asarray(frame.geometry.values, dtype=object), counties, source, lang)
+    return gcj02_note(np.asarray(frame.geometry.values, dtype=object), counties, source, lang)
 
 
-def _gcj02_note(geoms: np.ndarray, counties, source: str, lang: str) -> list[str]:
+def gcj02_note(geoms: np.ndarray, counties, source: str, lang: str) -> list[str]:
     """:func:`_gcj02_warning` of these geometries (a streamed file passes a sample of its vertices)."""
     from gis.gcj02 import gcj02_evidence, looks_like_gcj02
 
@@ -318,7 +335,7 @@ def merge_parts(rows, lang: str = DEFAULT_LANG):
     import shapely
 
     rows = rows.copy()
-    rows["_rows"] = [(int(r),) for r in rows["_row"]]
+    rows["_rows"] = np.fromiter(((r,) for r in rows["_row"].astype("int64").tolist()), dtype=object, count=len(rows))
     multi = rows["_part_of"].duplicated(keep=False)
     notes = []
     if multi.any():
@@ -367,7 +384,7 @@ def rejects_table(rejects) -> tuple[pd.DataFrame, list]:
     return table, geoms
 
 
-def _write_rejects(prep: _Prepared) -> None:
+def write_rejects(prep: Prepared) -> None:
     """Rejects beside the input, both files or neither (stale ones from an earlier run
     are removed); written through :mod:`gis.outputs` (atomic, formula-safe CSV cells)."""
     gpkg, csv = rejects_paths(prep.path)
@@ -489,22 +506,19 @@ def import_files(
 def _import_whole(paths: list[Path], registry: tuple, read: dict, *, update: bool, timeout: float,
                   bar: "_Bar") -> ImportReport:
     """:func:`import_files` of files read whole: all are read and checked, then written."""
-    from layers.registry import Registry
-
     reg_path, reg = registry
     prepared = [_prepare_step(bar, p, read) for p in paths]
     empty = [p.report.source for p in prepared if p.report.n_read and not p.report.n_accepted]
     if empty:  # no empty batch: nothing is written to the registry, the rejects files say why
         for prep in prepared:
-            _write_rejects(prep)
+            write_rejects(prep)
         bar.done()
         return ImportReport(files=[p.report for p in prepared], registry=reg_path or reg.path, refused=empty)
     bar.step(label("registry.writing", read["lang"]))
-    if reg is None:
-        reg = Registry(reg_path, timeout=timeout)
-    _write_batches(reg, prepared, update=update, synthetic=read["synthetic"], lang=read["lang"])
+    with registry_for_import(reg_path, reg, timeout) as target:
+        _write_batches(target, prepared, update=update, synthetic=read["synthetic"], lang=read["lang"])
     bar.done()
-    return ImportReport(files=[p.report for p in prepared], registry=reg.path)
+    return ImportReport(files=[p.report for p in prepared], registry=reg_path if reg is None else reg.path)
 
 
 def open_file_stream(path: Path, read: dict):
@@ -525,7 +539,7 @@ def open_file_stream(path: Path, read: dict):
     return stream
 
 
-def _prepare_step(bar: "_Bar", path: Path, read: dict) -> _Prepared:
+def _prepare_step(bar: "_Bar", path: Path, read: dict) -> Prepared:
     """:func:`prepare_file` of one file (``read``: its keyword arguments), shown on the bar."""
     bar.step(f"{label('registry.reading', read['lang'])} {path.name}")
     return prepare_file(path, **read)
@@ -533,8 +547,7 @@ def _prepare_step(bar: "_Bar", path: Path, read: dict) -> _Prepared:
 
 def _open_registry(registry, timeout: float):
     """``(path, Registry or None)``: an existing registry is opened (and checked) first; a
-    new one is created only once the files have been read, so a failed first import
-    leaves no empty registry behind."""
+    new one is created by :func:`registry_for_import` once the files have been read."""
     from layers.registry import Registry
 
     reg_path = None if isinstance(registry, Registry) else registry_path(registry)
@@ -544,21 +557,58 @@ def _open_registry(registry, timeout: float):
     return reg_path, reg
 
 
-def _write_batches(reg, prepared: list[_Prepared], *, update: bool, synthetic: bool, lang: str) -> None:
+@contextmanager
+def registry_for_import(reg_path, reg, timeout: float):
+    """The registry an import writes to: ``reg`` when it exists already. Otherwise a new
+    registry built in a hidden file beside ``reg_path`` and moved into place (a hard link,
+    atomic) only when the block ends without an error, after its transaction committed: an
+    import that fails, is interrupted or killed (SIGKILL, a power cut) leaves nothing at
+    ``reg_path`` that looks like a registry (a killed one may leave the hidden file)."""
+    if reg is not None:
+        yield reg
+        return
+    from layers.registry import Registry
+
+    tmp = reg_path.with_name(f".{reg_path.name}.importing-{secrets.token_hex(4)}.gpkg")
+    try:
+        yield Registry(tmp, timeout=timeout)
+        _move_into_place(tmp, reg_path)
+    finally:
+        for extra in ("", "-journal", "-wal", "-shm"):
+            tmp.with_name(tmp.name + extra).unlink(missing_ok=True)
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    """``tmp`` (a registry just written) becomes ``target``, unless another import created
+    ``target`` meanwhile (then that one stays, and this import is refused: try again)."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise RegistryBusyError.of("error.registry_locked", path=target) from None
+    except OSError as exc:  # file systems without hard links (FAT, some network shares)
+        if target.exists():
+            raise RegistryBusyError.of("error.registry_locked", path=target) from None
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            raise output_error(target, exc) from None
+
+
+def _write_batches(reg, prepared: list[Prepared], *, update: bool, synthetic: bool, lang: str) -> None:
     """One batch per prepared file, all in one transaction: all land or none does."""
-    known = _current_codes(reg)
+    known = known_codes(reg)
     with reg.transaction() as tx:
         for prep in prepared:
-            _write_prepared(reg, tx, prep, known, update=update, synthetic=synthetic, lang=lang)
+            write_prepared(reg, tx, prep, known, update=update, synthetic=synthetic, lang=lang)
             # written while the registry is locked: if this fails, the batch rolls back
-            _write_rejects(prep)
+            write_rejects(prep)
 
 
-def _write_prepared(reg, tx, prep: _Prepared, known: set[str], *, update: bool, synthetic: bool, lang: str) -> None:
+def write_prepared(reg, tx, prep: Prepared, known: KnownCodes, *, update: bool, synthetic: bool, lang: str) -> None:
     """Write one prepared file as one batch in ``tx``; its codes join ``known``."""
-    near = _near_registry_codes(prep.rows, known, lang)
+    near = near_registry_codes(prep.rows, known, lang)
     if len(near):
-        _late_rejects(prep, near)
+        late_rejects(prep, near)
         prep.rows = prep.rows[~prep.rows["_row"].isin(near["_row"])]
     r = prep.report
     res = reg.write(prep.rows, source=str(prep.path.resolve()), sha256=r.sha256, update=update,
@@ -567,11 +617,11 @@ def _write_prepared(reg, tx, prep: _Prepared, known: set[str], *, update: bool, 
                             "n_rejected": r.n_rejected})
     r.batch_id, r.n_new, r.n_updated, r.n_unchanged = res.batch_id, res.n_new, res.n_updated, res.n_unchanged
     if len(res.rejected):
-        _late_rejects(prep, res.rejected)
+        late_rejects(prep, res.rejected)
     known.update(map(str, prep.rows["project_code"]))
 
 
-def _late_rejects(prep: _Prepared, rejected: pd.DataFrame) -> None:
+def late_rejects(prep: Prepared, rejected: pd.DataFrame) -> None:
     """Add rows refused after reading (``_row, reason``, first row of a merged parcel) to
     the rejects and counts of ``prep``: every source row of such a parcel is refused."""
     r = prep.report
@@ -586,30 +636,61 @@ def _late_rejects(prep: _Prepared, rejected: pd.DataFrame) -> None:
     r.n_repaired = int(r.repairs["row"].nunique())
 
 
-def _current_codes(reg) -> set[str]:
-    """The project codes now current in ``reg`` (empty for a registry not created yet)."""
-    if reg is None:
-        return set()
-    return set(map(str, reg.projects()["project_code"]))
+class KnownCodes:
+    """The project codes current in the registry, plus those this import has written so
+    far, with their code keys (:func:`layers.fields.code_key`) for :func:`near_registry_codes`:
+    the keys of a large registry are computed once per import, not once per chunk. Works
+    as the ``current`` of :meth:`layers.registry.Registry.write_rows` (``code in known``)."""
+
+    def __init__(self, codes=()) -> None:
+        self._codes: set[str] = set(codes)
+        self._by_key: dict[str, list[str]] | None = None  # built when first asked (see near)
+
+    def update(self, codes) -> None:
+        """Add codes (text)."""
+        from layers.fields import code_key
+
+        new = [c for c in codes if c not in self._codes]
+        self._codes.update(new)
+        if self._by_key is not None:
+            for c in dict.fromkeys(new):
+                self._by_key.setdefault(code_key(c), []).append(c)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._codes
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def near(self, code: str) -> list[str]:
+        """The known codes that share the key of ``code``, sorted (``code`` itself among
+        them if known). The keys are computed on the first call, once."""
+        from layers.fields import code_key
+
+        if self._by_key is None:
+            self._by_key = {}
+            for c in self._codes:
+                self._by_key.setdefault(code_key(c), []).append(c)
+        return sorted(self._by_key.get(code_key(code), ()))
 
 
-def _near_registry_codes(rows, known: set[str], lang: str) -> pd.DataFrame:
+def known_codes(reg, tx=None) -> KnownCodes:
+    """The project codes now current in ``reg`` (none for a registry not created yet);
+    ``tx``: read inside the import's transaction."""
+    return KnownCodes() if reg is None else KnownCodes(reg.current_codes(tx))
+
+
+def near_registry_codes(rows, known: KnownCodes, lang: str) -> pd.DataFrame:
     """``_row, reason`` of rows whose code is not in the registry but differs from a code
     there only in case, spaces, hyphens or underscores (``p-1``, ``P 1`` beside ``P1``):
     refused like such codes within one file, naming the registered code."""
-    from layers.fields import code_key
-
-    if not known or rows is None or not len(rows):
+    if not len(known) or rows is None or not len(rows):
         return pd.DataFrame(columns=["_row", "reason"])
-    by_key: dict[str, list[str]] = {}
-    for c in sorted(known):
-        by_key.setdefault(code_key(c), []).append(c)
     sep = label("registry.list_separator", lang)
     out = []
     for row, code in zip(rows["_row"], rows["project_code"].astype(str), strict=True):
-        if code not in known and code_key(code) in by_key:
-            out.append((row, message("reject.near_registry_code", lang, code=code,
-                                     other=sep.join(by_key[code_key(code)]))))
+        if code not in known and (other := known.near(code)):
+            out.append((row, message("reject.near_registry_code", lang, code=code, other=sep.join(other))))
     return pd.DataFrame(out, columns=["_row", "reason"])
 
 
@@ -625,7 +706,7 @@ def refusal(report: ImportReport) -> InputError | None:
                          reason=first["reason"] if first is not None else "?", rejects=f.rejects_csv)
 
 
-def _source_rows(prep: _Prepared, rows: pd.Series):
+def _source_rows(prep: Prepared, rows: pd.Series):
     """Source rows (as read, with the cleaned geometry) of rows refused by the registry."""
     import geopandas as gpd
 

@@ -9,7 +9,7 @@ import socket
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Container, Iterator, Protocol
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,8 @@ class Backend(Protocol):
     def undo_batch(self, tx, batch_id: str, at: str, user: str) -> tuple[int, int]: ...
 
     def read_projects(self, include_history: bool) -> tuple[pd.DataFrame, np.ndarray]: ...
+
+    def current_codes(self, tx=None) -> set[str]: ...
 
     def read_batches(self) -> pd.DataFrame: ...
 
@@ -159,6 +161,11 @@ class Registry:
             raise RegistryError.of("error.no_project", code=project_code, path=self.path)
         return out.sort_values("valid_from")
 
+    def current_codes(self, tx=None) -> set[str]:
+        """The project codes now current (as text), without reading a geometry; ``tx``: read
+        inside that transaction of :meth:`transaction`."""
+        return set(self.backend.current_codes(tx))
+
     def batches(self) -> pd.DataFrame:
         """Import batches, oldest first (``synthetic`` is a boolean column)."""
         return self.backend.read_batches()
@@ -202,7 +209,7 @@ class Registry:
         return res
 
     def write_rows(self, rows, *, tx, batch_id: str, at: str, update: bool = False, lang: str = DEFAULT_LANG,
-                   current: set[str] | None = None) -> WriteResult:
+                   current: Container[str] | None = None) -> WriteResult:
         """The versions of :meth:`write` without the batch's own record: a batch written in
         parts (a file imported chunk by chunk) calls this per part, all in ``tx`` with one
         ``batch_id`` and ``at``, then :meth:`record_batch` once. ``WriteResult.batch_id`` is

@@ -18,6 +18,7 @@ import shapely
 from gis.errors import AgrigisError, DataFileError, RegistryBusyError, RegistryError
 
 from .. import qgis_style
+from .rtree import insert_entries as rtree_insert, write_entries as rtree_write
 from .model import (
     ATTRIBUTES, COLUMNS, FINGERPRINTED, GEOM, INSPECTION_TABLE, PHOTO_TABLE,
     REQUIRED_COLUMNS, SRS_ID, TABLE, TABLES, BATCH_COLUMNS, _NUMERIC, _area_agrees, _py, _text, fingerprints,
@@ -158,6 +159,11 @@ def to_gpkg_blobs(geoms: np.ndarray, srs_id: int = SRS_ID) -> list[bytes]:
     >>> b[:2], from_gpkg_blobs([b])[0].bounds
     (b'GP', (0.0, 0.0, 1.0, 2.0))
     """
+    return _blobs_and_wkb(geoms, srs_id)[0]
+
+
+def _blobs_and_wkb(geoms: np.ndarray, srs_id: int = SRS_ID) -> tuple[list[bytes], list[bytes]]:
+    """:func:`to_gpkg_blobs` and the WKB inside each blob (what the fingerprint hashes)."""
     geoms = np.asarray(geoms, dtype=object)
     head = np.zeros(len(geoms), dtype=_HEADER)
     head["magic"] = b"GP"
@@ -168,7 +174,7 @@ def to_gpkg_blobs(geoms: np.ndarray, srs_id: int = SRS_ID) -> list[bytes]:
     wkb = shapely.to_wkb(geoms, byte_order=1, flavor="iso", output_dimension=2)
     heads = head.tobytes()
     n = _HEADER.itemsize
-    return [heads[i * n:(i + 1) * n] + w for i, w in enumerate(wkb)]
+    return [heads[i * n:(i + 1) * n] + w for i, w in enumerate(wkb)], wkb.tolist()
 
 
 def _header_len(blob: bytes) -> int:
@@ -299,6 +305,8 @@ class GeoPackageBackend:
         self.path = Path(path)
         self.timeout = timeout
         self.has_fingerprint = True
+        self._rtree_entries: dict[sqlite3.Connection, list] = {}
+        """R-tree entries ``(fids, bounds)`` of each open transaction, written before its COMMIT."""
         if not self.path.exists():
             self._create()
         self._check()
@@ -376,6 +384,7 @@ class GeoPackageBackend:
             if not {TABLE, "batches"} <= names:
                 raise DataFileError.of("error.registry_not_agrigis", path=self.path)
             have = {t: {r[1] for r in con.execute(f"PRAGMA table_info({t})")} for t in REQUIRED_COLUMNS}
+            code_index = _has_code_index(con)
         for table, cols in REQUIRED_COLUMNS.items():
             missing = [c for c in cols if c not in have[table]]
             if missing:
@@ -383,6 +392,21 @@ class GeoPackageBackend:
                                        columns=", ".join(missing))
         if "fingerprint" not in have[TABLE]:
             self._migrate()
+        if not code_index:
+            self._add_code_index()
+
+    def _add_code_index(self) -> None:
+        """Index ``projects(project_code)`` in a registry that has no index on it (the
+        current versions of an import's codes are looked up through it; without it every
+        chunk of a large import scans the whole table). A read-only file is read as it is."""
+        try:
+            with self.transaction() as tx:
+                tx.execute(f"CREATE INDEX IF NOT EXISTS {CODE_INDEX} ON {TABLE}(project_code)")
+            log.info("%s: indexed %s(project_code)", self.path, TABLE)
+        except DataFileError as exc:
+            if exc.key != "error.registry_read_only":
+                raise
+            log.info("%s is read-only: read without an index on project_code", self.path)
 
     def _migrate(self) -> None:
         """Add the ``fingerprint`` column to a registry written by an older agrigis and seal
@@ -424,13 +448,16 @@ class GeoPackageBackend:
                         raise RegistryBusyError.of("error.registry_busy", path=self.path,
                                                    timeout=self.timeout) from None
                     raise
+                self._rtree_entries[con] = []
                 try:
                     yield con
+                    rtree_write(con, self._rtree_entries.pop(con))
                     con.execute("COMMIT")
                 except BaseException:
                     _rollback(con)
                     raise
             finally:
+                self._rtree_entries.pop(con, None)
                 con.close()
 
     @contextmanager
@@ -469,10 +496,17 @@ class GeoPackageBackend:
         tx.execute("CREATE TEMP TABLE IF NOT EXISTS _codes (code TEXT PRIMARY KEY)")
         tx.execute("DELETE FROM _codes")
         tx.executemany("INSERT OR IGNORE INTO _codes VALUES (?)", ((c,) for c in codes))
-        cur = tx.execute(
-            f"SELECT {self._SELECT} FROM {TABLE} JOIN _codes ON project_code = code WHERE valid_to IS NULL"
+        cur = tx.execute(  # CROSS JOIN: one index search per code, never a scan of every version
+            f"SELECT {self._SELECT} FROM _codes CROSS JOIN {TABLE} ON project_code = code WHERE valid_to IS NULL"
         )
         return self._frame(cur)
+
+    def current_codes(self, tx=None) -> set[str]:
+        """The codes of the current versions (read through the code index, no geometry)."""
+        if tx is None:
+            with self._read() as con:
+                return self.current_codes(con)
+        return {str(c) for (c,) in tx.execute(f"SELECT project_code FROM {TABLE} WHERE valid_to IS NULL")}
 
     def read_projects(self, include_history: bool = False, where: str | None = None, params=()):
         sql = f"SELECT {self._SELECT} FROM {TABLE}"
@@ -523,21 +557,23 @@ class GeoPackageBackend:
 
     def _feature_rows(self, rows: pd.DataFrame, geoms: np.ndarray, fids: list[int], cols: list[str]) -> list[tuple]:
         """The SQL rows of one chunk: fid, GeoPackage blob, attributes (and fingerprint)."""
-        blobs = to_gpkg_blobs(geoms)
+        blobs, wkbs = _blobs_and_wkb(geoms)
         values = {c: _py(rows[c]) if c in _NUMERIC or c == "source_row" else _text(_py(rows[c]))
                   for c in cols[2:] if c != "fingerprint"}
         data = [fids, blobs] + [values[c] for c in cols[2:] if c != "fingerprint"]
         if self.has_fingerprint:
-            data.append(fingerprints(values, [blob_wkb(b) for b in blobs]))
+            data.append(fingerprints(values, wkbs))
         return list(zip(*data, strict=True))
 
     def _insert_features(self, tx, cols: list[str], row_chunks, fids: list[int], geoms: np.ndarray) -> None:
         """Insert rows of ``projects`` (lists of SQL rows, blobs included) and their R-tree entries.
 
         The R-tree insert trigger calls a Python function per row (slow for bulk loads):
-        inside this transaction drop it, fill the R-tree in one go from the bounds, and
-        put the identical trigger back before COMMIT. Other connections never see the
-        file without it."""
+        inside this transaction drop it and put the identical trigger back before COMMIT
+        (other connections never see the file without it). The R-tree entries are kept
+        (a fid and four bounds, 40 bytes a row) and written once, just before the COMMIT of
+        :meth:`transaction` (:func:`.rtree.write_entries`: one bulk load into an empty
+        R-tree, as a first import has); in a transaction this class did not open, at once."""
         trig = f"rtree_{TABLE}_{GEOM}_insert"
         sql = tx.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trig,)).fetchone()
         if sql:
@@ -546,13 +582,12 @@ class GeoPackageBackend:
         for rows in row_chunks:  # chunks of WRITE_CHUNK rows, all in the caller's transaction
             tx.executemany(insert, rows)
         ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-        geoms, fids = geoms[ok], np.asarray(fids)[ok]
+        geoms, fids = geoms[ok], np.asarray(fids, dtype="int64")[ok]
         b = shapely.bounds(geoms)
-        o = _morton_order(b)  # spatially sorted inserts build the R-tree ~20 % faster
-        tx.executemany(
-            f"INSERT OR REPLACE INTO rtree_{TABLE}_{GEOM} VALUES (?, ?, ?, ?, ?)",
-            zip(fids[o].tolist(), b[o, 0].tolist(), b[o, 2].tolist(), b[o, 1].tolist(), b[o, 3].tolist(), strict=True),
-        )
+        if tx in self._rtree_entries:  # this backend's transaction: written once, before its COMMIT
+            self._rtree_entries[tx].append((fids, b))
+        else:
+            rtree_insert(tx, fids, b)
         if sql:
             tx.execute(sql[0])
         if not len(geoms):
@@ -662,20 +697,15 @@ class GeoPackageBackend:
             return all(not self.dump(t, order="fid LIMIT 1", tx=con)[1] for t in TABLES)
 
 
-def _morton_order(bounds: np.ndarray) -> np.ndarray:
-    """Order of boxes along a Z-order (Morton) curve of their centres."""
-    cx = (bounds[:, 0] + bounds[:, 2]) / 2
-    cy = (bounds[:, 1] + bounds[:, 3]) / 2
+CODE_INDEX = f"{TABLE}_code"
+"""The index a registry without any index on ``projects(project_code)`` gets when it is
+opened (a new registry has the unique index of the current codes, which serves too)."""
 
-    def scale(v):
-        lo, span = np.nanmin(v), np.ptp(v[np.isfinite(v)]) if np.isfinite(v).any() else 0.0
-        return np.nan_to_num((v - lo) / span * 65535 if span > 0 else v * 0).astype(np.uint64)
 
-    def spread(v):
-        v = (v | (v << np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
-        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
-        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-        v = (v | (v << np.uint64(2))) & np.uint64(0x3333333333333333)
-        return (v | (v << np.uint64(1))) & np.uint64(0x5555555555555555)
-
-    return np.argsort(spread(scale(cx)) | (spread(scale(cy)) << np.uint64(1)), kind="stable")
+def _has_code_index(con: sqlite3.Connection) -> bool:
+    """``projects`` has an index whose first column is ``project_code``."""
+    for idx in con.execute(f"PRAGMA index_list({TABLE})").fetchall():
+        first = con.execute(f"PRAGMA index_info('{idx[1]}')").fetchone()
+        if first is not None and first[2] == "project_code":
+            return True
+    return False

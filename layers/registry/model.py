@@ -65,6 +65,41 @@ def _missing(v) -> bool:
 def _canon(column: str, values) -> list[str]:
     """Values of one column as SQLite returns them, whatever type was bound (affinity):
     numbers as ``repr(float)``, texts as they are, missing as ``\\x00``."""
+    values = values if isinstance(values, list) else list(values)
+    fast = _canon_fast(column, values)
+    return fast if fast is not None else _canon_each(column, values)
+
+
+def _canon_fast(column: str, values: list) -> list[str] | None:
+    """:func:`_canon` of a column of the usual types in one pass (numbers as Python
+    ``float``/``int``, texts as ``str``, missing as None); None for any other column."""
+    types = set(map(type, values))
+    if column in _NUMERIC and types <= {float, int, type(None)}:
+        try:
+            x = np.array(values, dtype="float64")  # None → NaN; ints as float() rounds them
+        except OverflowError:  # an int beyond float64: value by value
+            return None
+        return _float_texts(x)
+    if column not in _NUMERIC and types <= {str, type(None)}:
+        return ["\x00" if v is None else v for v in values]
+    return None
+
+
+def _float_texts(x: np.ndarray) -> list[str]:
+    """``repr`` of each float, ``\\x00`` for NaN; a value repeated in the column (a year, a
+    declared area) is written once (the same bits: ``-0.0`` is not ``0.0``)."""
+    codes, uniq = pd.factorize(x.view("int64"))
+    if 2 * len(uniq) > len(x):  # mostly distinct (computed areas): no table
+        out = list(map(repr, x.tolist()))
+    else:
+        out = np.array(list(map(repr, uniq.view("float64").tolist())), dtype=object)[codes].tolist()
+    for i in np.flatnonzero(np.isnan(x)):
+        out[i] = "\x00"
+    return out
+
+
+def _canon_each(column: str, values: list) -> list[str]:
+    """:func:`_canon`, value by value."""
     out = []
     for v in values:
         if _missing(v):
@@ -155,6 +190,8 @@ def _py(s: pd.Series) -> list:
     if s.dtype.kind in "iub":
         return s.to_numpy().tolist()
     out = s.astype(object).tolist()
+    if set(map(type, out)) <= {str, type(None)}:  # texts as they are (the usual text column)
+        return out
     return [None if _missing(v)
             else (v.item() if isinstance(v, np.generic) else v) for v in out]
 

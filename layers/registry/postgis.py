@@ -379,6 +379,14 @@ class PostGISBackend:
                           (list(dict.fromkeys(codes)),)).fetchall()
         return self._frame(rows)
 
+    def current_codes(self, tx=None) -> set[str]:
+        """The codes of the current versions (no geometry); ``tx``: inside that transaction."""
+        sql = f"SELECT project_code FROM {TABLE} WHERE valid_to IS NULL"
+        if tx is None:
+            with self._read() as con:
+                return {str(c) for (c,) in con.execute(sql).fetchall()}
+        return {str(c) for (c,) in tx.execute(sql).fetchall()}
+
     def read_projects(self, include_history: bool = False, where: str | None = None, params=()):
         sql = f"SELECT {self._SELECT} FROM {TABLE}"
         conds = [] if include_history else ["valid_to IS NULL"]
