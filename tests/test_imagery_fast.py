@@ -150,3 +150,74 @@ def test_cli_list_aoi_gives_cloud_and_coverage_over_the_area(tmp_path):
     assert df["AOI coverage (%)"].tolist() == [50.0]
     res = CliRunner().invoke(main, ["imagery", "list", str(tmp_path / "in"), "-o", str(out), "--lang", "en"])
     assert "AOI coverage (%)" not in pd.read_csv(out).columns
+
+
+def test_tile_reads_decode_each_aoi_tile_once_and_give_the_window_values(tmp_path):
+    """Full-size products are read tile by tile: blocks of the grid that cut through a
+    JPEG 2000 tile share its decoding, tiles no AOI cell taps are never decoded, and the
+    values inside the AOI are those of the plain window read."""
+    from shapely import Point
+
+    from layers.imagery.aoi import Aoi
+    from layers.imagery.stack import Reading, TileCache, row_blocks, scene_index
+
+    cells = 2600  # 3 × 3 tiles of 1024 (the last ones partial)
+    rng = np.random.default_rng(3)
+    ndvi = np.clip(0.4 + 0.1 * rng.standard_normal((cells, cells)), -0.5, 0.9)
+    scl = np.full((cells, cells), 4, dtype="uint8")
+    scl[1000:1100, 300:2400] = 9  # a cloud band across a tile boundary
+    safe = _product(tmp_path, cells=cells, scl=scl, ndvi=ndvi)
+    scene = open_product(safe).scene(10)
+    with rasterio.open(scene.bands["R"].path) as src:
+        assert src.block_shapes[0] == (1024, 1024)
+    grid = _grid_4550(margin=100, cells=cells)
+    # a disc in the grid's north-west: the south-east tiles are not tapped by any AOI cell
+    x0, y0, x1, y1 = grid.bounds
+    aoi = Aoi("disc", "parcels", grid, Point(x0 + 0.3 * (x1 - x0), y1 - 0.3 * (y1 - y0)).buffer(0.28 * (x1 - x0)))
+    tiles, masked, valid = TileCache(), 0, 0
+    for block in row_blocks(grid, 700):  # block edges cut through the tiles
+        inside = aoi.inside(block)
+        if not inside.any():
+            continue
+        fast = scene_index(scene, "NDVI", block, reading=Reading(inside, tiles))
+        plain = scene_index(scene, "NDVI", block)
+        np.testing.assert_array_equal(fast[inside], plain[inside])
+        masked, valid = masked + int(np.isnan(plain[inside]).sum()), valid + int(np.isfinite(plain[inside]).sum())
+    assert masked > 10_000 and valid > 10 * masked  # the cloud is masked, the rest has values
+    per_file = {}
+    for key in tiles.items:
+        per_file.setdefault(key[0][0], set()).add(key[1:])
+    assert tiles.decoded == sum(len(v) for v in per_file.values())  # each tile decoded once
+    band_tiles = per_file[scene.bands["R"].path]
+    assert (2, 2) not in band_tiles and (0, 0) in band_tiles and 4 <= len(band_tiles) < 9
+    assert len(per_file[scene.mask.path_for(10)]) == 1  # SCL at 20 m: 1300² cells, its first tile only
+
+
+def test_write_s2_files_encodes_arrays_and_hard_links_shared_layers(tmp_path):
+    """The benchmark's writer: every layer given as digital numbers or as a file to link;
+    the product reads back as any other, its shared layers are the same file on disk."""
+    from layers.imagery.synthetic import FINE_BANDS, s2_file_names, write_s2_files
+
+    spec = ProductSpec(time=datetime(2024, 6, 17, 2, 50, tzinfo=timezone.utc), crs="EPSG:32651", ulx=UL[0], uly=UL[1],
+                       tile="51TWL")
+    rng = np.random.default_rng(5)
+    red = rng.integers(1400, 1600, (40, 40), dtype="uint16")
+    scl = np.full((20, 20), 4, dtype="uint8")
+    scl[:5] = 9
+    first = write_s2_files(tmp_path / "a", spec, {
+        **{b: np.full((40, 40) if b in FINE_BANDS else (20, 20), 1500, dtype="uint16")
+           for b in ("B02", "B03", "B08", "B8A", "B11", "B12")},
+        "B04": red, "SCL": scl, "CLDPRB": np.full((20, 20), 5, dtype="uint8")}, shape=(40, 40), cloud_percent=25.0)
+    names = s2_file_names(spec)
+    shared = {b: first / names[b] for b in ("B02", "B03", "B08", "B8A", "B11", "B12")}
+    second = write_s2_files(tmp_path / "b", spec, {**shared, "B04": red + 10, "SCL": scl,
+                                                    "CLDPRB": np.full((20, 20), 5, dtype="uint8")},
+                            shape=(40, 40), cloud_percent=25.0)
+    p = open_product(second)
+    assert (p.tile, p.cloud_percent, p.crs) == ("51TWL", 25.0, "EPSG:32651")
+    assert (second / names["B08"]).stat().st_ino == shared["B08"].stat().st_ino
+    with rasterio.open(p.bands["R"].path_for(10)) as src:
+        np.testing.assert_array_equal(src.read(1), red + 10)
+        assert src.bounds.left == UL[0] and src.bounds.top == UL[1]
+    with rasterio.open(p.mask.path_for(20)) as src:
+        assert src.res == (20.0, 20.0) and (src.read(1) == 9).sum() == 100

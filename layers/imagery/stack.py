@@ -200,7 +200,9 @@ def _shared_positions(grid: Grid, src_crs, src_transform):
 
 def _read_window(src, grid: Grid, cache: dict):
     """(positions, window array, origin) of ``src`` under ``grid``; the array is None when
-    the grid lies wholly outside ``src``. Only the window the bilinear taps touch is read."""
+    the grid lies wholly outside ``src``. Only the window the bilinear taps touch is read;
+    in a tiled file with a :class:`TileCache` (``cache[READING]``), only the tiles that
+    cells of the AOI tap, each decoded once for the whole stack (:func:`_read_tiles`)."""
     from rasterio.windows import Window
 
     pos = _positions(src, grid, cache)
@@ -208,7 +210,163 @@ def _read_window(src, grid: Grid, cache: dict):
     if win is None:
         return pos, None, (0, 0)
     r0, r1, c0, c1 = win
+    how = cache.get(READING)
+    if how is not None and how.tiles is not None and _tile_shape(src) is not None:
+        raw = _read_tiles(src, win, _needed_tiles(pos, how.inside, win, _tile_shape(src)), how.tiles)
+        if raw is not None:
+            return pos, raw, (r0, c0)
     return pos, src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0)), (r0, c0)
+
+
+READING = "reading"
+"""Key of the :class:`Reading` in the per-scene cache dict (never a CRS, the other keys)."""
+MIN_TILE = 256
+"""Files tiled in blocks of at least this side are read tile by tile through the cache."""
+TILE_CACHE_BYTES = 256 * 2**20
+"""Decoded tiles a stack keeps (least recently used first out): a tile under the
+boundary between two blocks of the grid is then decoded once, not once per block."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a block is read: ``inside`` (cells that need a value, None: all) and the
+    stack's :class:`TileCache` (None: plain window reads)."""
+
+    inside: np.ndarray | None = None
+    tiles: TileCache | None = None
+
+
+class TileCache:
+    """Decoded tiles of the source files, shared by the blocks (and threads) of one stack.
+
+    ``get(key, load)`` returns the cached array or calls ``load()`` once — a second
+    thread asking for a tile being decoded waits for it. At most ``limit`` bytes are
+    kept; ``decoded`` counts the tiles actually decoded.
+
+    Examples
+    --------
+    >>> c = TileCache(limit=16)
+    >>> c.get("a", lambda: np.zeros(2, "uint8")).tolist(), c.get("a", lambda: 1 / 0).tolist(), c.decoded
+    ([0, 0], [0, 0], 1)
+    """
+
+    def __init__(self, limit: int = TILE_CACHE_BYTES):
+        from collections import OrderedDict
+
+        self.limit, self.decoded, self.bytes = limit, 0, 0
+        self.items: OrderedDict = OrderedDict()
+        self.pending: dict = {}
+        self.lock = threading.Lock()
+
+    def get(self, key, load: Callable[[], np.ndarray]) -> np.ndarray:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+            event, mine = self.pending.get(key), False
+            if event is None:
+                event, mine = self.pending.setdefault(key, threading.Event()), True
+        if not mine:
+            event.wait()
+            with self.lock:
+                if key in self.items:
+                    return self.items[key]
+            return load()  # the loader failed or the tile is already evicted
+        try:
+            arr = load()
+            with self.lock:
+                self.decoded += 1
+                self.items[key], self.bytes = arr, self.bytes + arr.nbytes
+                while self.bytes > self.limit and self.items:
+                    self.bytes -= self.items.popitem(last=False)[1].nbytes
+        finally:
+            with self.lock:
+                self.pending.pop(key).set()
+        return arr
+
+
+def _tile_shape(src) -> tuple[int, int] | None:
+    """(rows, columns) of the tiles of band 1 when the file is tiled in blocks of at
+    least :data:`MIN_TILE` and can be told apart from other files (a path on disk)."""
+    bh, bw = src.block_shapes[0]
+    if min(bh, bw) < MIN_TILE or bw >= src.width and bh >= src.height:
+        return None
+    return bh, bw
+
+
+def _taps(values: np.ndarray, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tile index (along one axis of ``n`` pixels in tiles of ``size``) of the lower and
+    the upper bilinear tap of each position (pixel-edge coordinates)."""
+    u = values - 0.5
+    lo = np.clip(np.floor(u - 1e-3), 0, n - 1).astype("int64")
+    hi = np.clip(np.floor(u + 1e-3) + 1, 0, n - 1).astype("int64")
+    return lo // size, hi // size
+
+
+def _group_or(values: np.ndarray, tiles: np.ndarray, axis: int, n: int) -> np.ndarray | None:
+    """``values`` OR-ed along ``axis`` by tile index ``tiles`` (non-decreasing) into
+    ``n`` slots; None when ``tiles`` is not monotonic."""
+    if tiles.size == 0 or np.any(np.diff(tiles) < 0):
+        return None
+    starts = np.flatnonzero(np.r_[True, tiles[1:] != tiles[:-1]])
+    shape = list(values.shape)
+    shape[axis] = n
+    out = np.zeros(shape, dtype=bool)
+    index = [slice(None)] * values.ndim
+    index[axis] = tiles[starts]
+    out[tuple(index)] = np.logical_or.reduceat(values, starts, axis=axis)
+    return out
+
+
+def _needed_tiles(pos, inside: np.ndarray | None, win: tuple[int, int, int, int],
+                  tile: tuple[int, int]) -> np.ndarray | None:
+    """``True`` for the tiles of the file (rows × columns of tiles) that a bilinear tap
+    of an ``inside`` cell touches; None: every tile of the window (no AOI, or positions
+    that are not separable and monotonic)."""
+    if inside is None or not pos.separable:
+        return None
+    (bh, bw), r1, c1 = tile, win[1], win[3]
+    n_r, n_c = -(-r1 // bh), -(-c1 // bw)
+    by_col = None
+    for t in _taps(pos.cols, c1, bw):
+        part = _group_or(inside, t, 1, n_c)
+        if part is None:
+            return None
+        by_col = part if by_col is None else by_col | part
+    need = np.zeros((n_r, n_c), dtype=bool)
+    for t in _taps(pos.rows, r1, bh):
+        part = _group_or(by_col, t, 0, n_r)
+        if part is None:
+            return None
+        need |= part
+    return need
+
+
+def _read_tiles(src, win: tuple[int, int, int, int], need: np.ndarray | None, tiles: TileCache) -> np.ndarray | None:
+    """The window ``win`` of band 1 assembled from whole tiles (``need``: which; the
+    others stay 0, no AOI cell taps them), each decoded once through ``tiles``; None
+    when the file has no identity on disk to key the cache by."""
+    import os
+
+    from rasterio.windows import Window
+
+    try:
+        st = os.stat(src.name)
+    except OSError:
+        return None
+    ident = (src.name, st.st_ino, st.st_size, st.st_mtime_ns)
+    (bh, bw), (r0, r1, c0, c1) = _tile_shape(src), win
+    out = np.zeros((r1 - r0, c1 - c0), dtype=src.dtypes[0])
+    for tr in range(r0 // bh, (r1 - 1) // bh + 1):
+        for tc in range(c0 // bw, (c1 - 1) // bw + 1):
+            if need is not None and not need[tr, tc]:
+                continue
+            y0, x0 = tr * bh, tc * bw
+            h, w = min(bh, src.height - y0), min(bw, src.width - x0)
+            data = tiles.get((ident, tr, tc), lambda y0=y0, x0=x0, h=h, w=w: src.read(1, window=Window(x0, y0, w, h)))
+            ya, yb, xa, xb = max(r0, y0), min(r1, y0 + h), max(c0, x0), min(c1, x0 + w)
+            out[ya - r0:yb - r0, xa - c0:xb - c0] = data[ya - y0:yb - y0, xa - x0:xb - x0]
+    return out
 
 
 def read_on_grid(path: str, grid: Grid, *, resampling: str = "bilinear", src_nodata: float | None = None,
@@ -398,17 +556,22 @@ def _read(src, path: str, win) -> np.ndarray:
         return src.read(1, window=win)
 
 
-def scene_index(scene: Scene, index, grid: Grid, options: MaskOptions = DEFAULT_MASK) -> np.ndarray:
+def scene_index(scene: Scene, index, grid: Grid, options: MaskOptions = DEFAULT_MASK, *,
+                reading: Reading | None = None) -> np.ndarray:
     """``index`` (name or :class:`gis.indices.Index`) of one scene on ``grid``, NaN where
     masked. The files are decoded once; sampling and arithmetic then run
-    :data:`CHUNK_ROWS` output rows at a time."""
+    :data:`CHUNK_ROWS` output rows at a time. ``reading`` (see :class:`Reading`): the
+    cells that need a value and the stack's tile cache; cells outside ``reading.inside``
+    may hold anything (the caller sets them to NaN)."""
     from gis.indices import compute_index, get_index
 
     ix = get_index(index)
     sources = [scene.bands[sym] for sym in ix.bands]
-    cache: dict = {}
+    cache: dict = {} if reading is None else {READING: reading}
     try:
         layers = _band_layers([src.path for src in sources], grid, cache)
+        if any(layer.full is None and layer.raw is None for layer in layers):
+            return np.full((grid.height, grid.width), np.nan, dtype="float32")  # the grid misses the file
         mask_layers = _mask_layers(scene, grid, options, cache)
     except BandReadFault as fault:
         raise _unreadable(scene, fault) from fault.cause
@@ -544,12 +707,12 @@ class StackOptions:
 
 
 class _Counter:
-    """Thread-safe ``progress(done, total)`` calls as blocks finish."""
+    """Thread-safe ``progress(done, total)`` calls as blocks finish, and the stack's
+    :class:`TileCache` (shared by its blocks)."""
 
     def __init__(self, total: int, progress: Callable[[int, int], None] | None):
-        import threading
-
         self.done, self.total, self.progress, self.lock = 0, total, progress, threading.Lock()
+        self.tiles = TileCache()  # the stack's decoded tiles, shared by its blocks
 
     def tick(self) -> None:
         if self.progress is None:
@@ -561,11 +724,11 @@ class _Counter:
 
 def _block(scene: Scene, ix, block: Grid, inside: np.ndarray, options: MaskOptions, counter: _Counter) -> np.ndarray:
     """One scene's index on one block of the grid, NaN outside the AOI (not read at all
-    when the block lies wholly outside)."""
+    when the block lies wholly outside; only the source tiles AOI cells tap otherwise)."""
     if not inside.any():
         out = np.full((1, block.height, block.width), np.nan, dtype="float32")
     else:
-        values = scene_index(scene, ix, block, options)
+        values = scene_index(scene, ix, block, options, reading=Reading(inside, counter.tiles))
         values[~inside] = np.nan
         out = values[None]
     counter.tick()

@@ -230,7 +230,7 @@ def write_s2_product(folder: str | os.PathLike, spec: ProductSpec, ndvi: np.ndar
     ndvi = np.asarray(ndvi, dtype="float64")
     scl = np.full(ndvi.shape, 4, dtype="uint8") if scl is None else np.asarray(scl, dtype="uint8")
     safe = Path(folder) / f"{spec.product_id}.SAFE"
-    granule = f"L2A_T{spec.tile}_A{spec.orbit * 1000 + 58:06d}_{spec.stamp}"
+    granule = _granule(spec)
     fine, coarse = spec.res, spec.res * 2
     dns = band_dns(ndvi, scl)
     dns_coarse = band_dns(ndvi[::2, ::2], scl[::2, ::2])
@@ -246,11 +246,66 @@ def write_s2_product(folder: str | os.PathLike, spec: ProductSpec, ndvi: np.ndar
                Affine(coarse, 0, spec.ulx, 0, -coarse, spec.uly))
     valid = np.isfinite(ndvi) & (scl != 0)
     cloud = float(np.isin(scl, (8, 9, 10))[valid].mean() * 100) if valid.any() else 0.0
-    (safe / "MTD_MSIL2A.xml").write_text(_product_xml(spec, granule, files, cloud, ndvi.shape), encoding="utf-8")
-    (safe / "GRANULE" / granule / "MTD_TL.xml").write_text(_tile_xml(spec, granule, cloud, ndvi.shape),
-                                                          encoding="utf-8")
-    (safe / "SYNTHETIC.txt").write_text(SYNTHETIC_NOTE + "\n", encoding="utf-8")
+    _write_metadata(safe, spec, files, cloud, ndvi.shape)
     log.debug("synthetic product %s", safe)
+    return safe
+
+
+def _granule(spec: ProductSpec) -> str:
+    return f"L2A_T{spec.tile}_A{spec.orbit * 1000 + 58:06d}_{spec.stamp}"
+
+
+def _write_metadata(safe: Path, spec: ProductSpec, files: list[str], cloud: float, shape: tuple[int, int]) -> None:
+    """``MTD_MSIL2A.xml``, the granule's ``MTD_TL.xml`` and ``SYNTHETIC.txt`` of ``safe``."""
+    granule = _granule(spec)
+    (safe / "MTD_MSIL2A.xml").write_text(_product_xml(spec, granule, files, cloud, shape), encoding="utf-8")
+    (safe / "GRANULE" / granule / "MTD_TL.xml").write_text(_tile_xml(spec, granule, cloud, shape), encoding="utf-8")
+    (safe / "SYNTHETIC.txt").write_text(SYNTHETIC_NOTE + "\n", encoding="utf-8")
+
+
+def s2_file_names(spec: ProductSpec) -> dict[str, str]:
+    """Layer (``B04``, ``SCL``, ``CLDPRB`` …) → path inside the ``.SAFE`` folder of a
+    product of ``spec``, as ESA names them (``CLDPRB`` is ``QI_DATA/MSK_CLDPRB_20m.jp2``).
+
+    Examples
+    --------
+    >>> spec = ProductSpec(time=datetime(2024, 7, 1, 2, 50, tzinfo=timezone.utc))
+    >>> s2_file_names(spec)["SCL"]
+    'GRANULE/L2A_T51TWL_A032058_20240701T025000/IMG_DATA/R20m/T51TWL_20240701T025000_SCL_20m.jp2'
+    """
+    granule, out = _granule(spec), {}
+    for bands, res in ((FINE_BANDS, spec.res), (COARSE_BANDS, spec.res * 2)):
+        for band in bands:
+            out[band] = f"GRANULE/{granule}/IMG_DATA/R{res}m/T{spec.tile}_{spec.stamp}_{band}_{res}m.jp2"
+    out["CLDPRB"] = f"GRANULE/{granule}/QI_DATA/MSK_CLDPRB_{spec.res * 2}m.jp2"
+    return out
+
+
+def write_s2_files(folder: str | os.PathLike, spec: ProductSpec, layers: dict[str, np.ndarray | Path], *,
+                   shape: tuple[int, int], cloud_percent: float) -> Path:
+    """Write a SYNTHETIC L2A ``.SAFE`` folder from ready layers; return its path.
+
+    ``layers`` gives every layer of :func:`s2_file_names` (``B02 B03 B04 B08`` on the
+    fine grid of ``shape`` cells, ``B8A B11 B12 SCL CLDPRB`` on the coarse grid): a
+    digital-number array is encoded (JPEG 2000, lossless, 1024² tiles), a path to a
+    JPEG 2000 file of the right grid is hard-linked (no copy, no decoding: for large
+    benchmark products whose layers are not all read). The metadata is that of
+    :func:`write_s2_product`, with ``cloud_percent`` as the cloud cover.
+    """
+    from affine import Affine
+
+    safe = Path(folder) / f"{spec.product_id}.SAFE"
+    names = s2_file_names(spec)
+    for layer, rel in names.items():
+        value, target = layers[layer], safe / rel
+        if isinstance(value, np.ndarray):
+            res = spec.res if layer in FINE_BANDS else spec.res * 2
+            _write_jp2(target, value, spec.crs, Affine(res, 0, spec.ulx, 0, -res, spec.uly))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(value, target)
+    files = [rel.removesuffix(".jp2") for layer, rel in names.items() if layer != "CLDPRB"]
+    _write_metadata(safe, spec, files, cloud_percent, shape)
     return safe
 
 
@@ -406,7 +461,7 @@ def write_s2_reflectance(folder: str | os.PathLike, spec: ProductSpec, reflectan
     nodata = ~np.isfinite(refl["B04"]) | (scl == 0)
     cloud = np.isin(scl, (8, 9, 10))
     safe = Path(folder) / f"{spec.product_id}.SAFE"
-    granule = f"L2A_T{spec.tile}_A{spec.orbit * 1000 + 58:06d}_{spec.stamp}"
+    granule = _granule(spec)
     files = []
     for bands, res, step in ((FINE_BANDS, spec.res, 1), (COARSE_BANDS, spec.res * 2, 2)):
         for band in bands:
@@ -419,9 +474,7 @@ def write_s2_reflectance(folder: str | os.PathLike, spec: ProductSpec, reflectan
             _write_jp2(safe / f"{rel}.jp2", data[::step, ::step], spec.crs, Affine(res, 0, spec.ulx, 0, -res, spec.uly))
             files.append(rel)
     pct = float(cloud[~nodata].mean() * 100) if (~nodata).any() else 0.0
-    (safe / "MTD_MSIL2A.xml").write_text(_product_xml(spec, granule, files, pct, shape), encoding="utf-8")
-    (safe / "GRANULE" / granule / "MTD_TL.xml").write_text(_tile_xml(spec, granule, pct, shape), encoding="utf-8")
-    (safe / "SYNTHETIC.txt").write_text(SYNTHETIC_NOTE + "\n", encoding="utf-8")
+    _write_metadata(safe, spec, files, pct, shape)
     return safe
 
 
