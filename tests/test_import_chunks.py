@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from gis.outputs import STALE_AFTER
 from layers.io import open_stream
 from layers.registry import Registry
 from workflows.importing import format_report, import_files
@@ -230,3 +231,9 @@ def test_a_first_import_killed_midway_leaves_no_registry(tmp_path, counties):
     rep = import_files(src, reg, counties=counties, lang="en")
     assert rep.n_accepted == 3000 and rep.registry == reg and len(Registry(reg).projects()) == 3000
     assert set(tmp_path.glob(".reg*")) == left  # the second import's own hidden file is gone
+    # the killed import's files are kept while young (it might still be running) and removed
+    # by the next first import into the folder once they are an hour old
+    for p in left:
+        os.utime(p, (time.time() - STALE_AFTER - 60,) * 2)
+    import_files(src, tmp_path / "other.gpkg", counties=counties, lang="en")
+    assert not list(tmp_path.glob(".reg*")) and (tmp_path / "other.gpkg").exists()

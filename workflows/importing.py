@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import DataFileError, InputError, RegistryBusyError
-from gis.outputs import output_error, staged_outputs, write_csv
+from gis.outputs import output_error, staged_outputs, tidy_folder, write_csv
 from gis.labels import COUNTIES, DEFAULT_LANG, label, message
 from workflows.options import lang_option, registry_option, registry_path
 
@@ -563,11 +563,14 @@ def registry_for_import(reg_path, reg, timeout: float):
     registry built in a hidden file beside ``reg_path`` and moved into place (a hard link,
     atomic) only when the block ends without an error, after its transaction committed: an
     import that fails, is interrupted or killed (SIGKILL, a power cut) leaves nothing at
-    ``reg_path`` that looks like a registry (a killed one may leave the hidden file)."""
+    ``reg_path`` that looks like a registry. The hidden file a killed one leaves is removed
+    by a later import into that folder once it is :data:`gis.outputs.STALE_AFTER` old."""
     if reg is not None:
         yield reg
         return
     from layers.registry import Registry
+
+    tidy_folder(reg_path.parent)
 
     tmp = reg_path.with_name(f".{reg_path.name}.importing-{secrets.token_hex(4)}.gpkg")
     try:
