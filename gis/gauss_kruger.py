@@ -24,16 +24,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .area import area_m2, is_lonlat, lonlat_ring_areas
-from .crs import GK_CM123
+from .crs import GK_CM123 as GK
 from .errors import MissingCRSError
 from .units import FloatArray
 
 if TYPE_CHECKING:
     from .coverage import GeomArray
 
-__all__ = ["GK", "check_crs", "to_gk", "area_gk", "gk_with_area"]
+__all__ = ["to_gk", "area_gk", "gk_with_area"]
 
-GK = GK_CM123
 _STEP = 131_072  # geometries per step of a reprojection: bounds its temporary arrays
 
 
@@ -41,7 +40,7 @@ def _geoms(gs: Any) -> GeomArray:
     return np.asarray(gs.array if hasattr(gs, "array") else gs, dtype=object)
 
 
-def check_crs(gdf: Any, what: str) -> None:
+def _require_crs(gdf: Any, what: str) -> None:
     """A :class:`~gis.errors.MissingCRSError` naming ``what`` when ``gdf`` has no CRS."""
     if gdf.crs is None:
         raise MissingCRSError(
@@ -54,7 +53,7 @@ def to_gk(gdf: Any, what: str) -> GeomArray:
     import pyproj
     import shapely
 
-    check_crs(gdf, what)
+    _require_crs(gdf, what)
     geoms = _geoms(gdf.geometry)
     if pyproj.CRS(gdf.crs).equals(GK):
         same: GeomArray = geoms.copy()
@@ -77,7 +76,7 @@ def area_gk(geoms: GeomArray | list[Any]) -> FloatArray:
 
 def gk_with_area(src: Any, what: str) -> tuple[GeomArray, FloatArray]:
     """``src`` (a GeoSeries) in EPSG:4550 and the ellipsoidal area (m²) of each geometry."""
-    check_crs(src, what)
+    _require_crs(src, what)
     geoms = _geoms(src.geometry)
     if is_lonlat(src.crs) and _simple_polygons(geoms):
         return _lonlat_polygons_to_gk(geoms, src.crs)

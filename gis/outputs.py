@@ -562,14 +562,6 @@ def cell_value(v: Any) -> Any:
     return safe_text(str(v))
 
 
-def _put(ws: Any, row: int, column: int, value: Any) -> Any:
-    """Write one cell; a text is typed as text, so ``=…`` is shown, never run."""
-    cell = ws.cell(row=row, column=column, value=cell_value(value))
-    if isinstance(cell.value, str):
-        cell.data_type = "s"
-    return cell
-
-
 UNIT_DECIMALS = ((("万亩", "10k mu"), 4), (("亩", "(mu", " mu)", " mu,"), 2), (("%",), 1))
 """Decimals of a user-facing figure by the unit its column header names (first match wins:
 万亩 before 亩). Headers carry their unit by convention (``已完成(万亩)``, ``Area (mu)``,

@@ -122,29 +122,24 @@ class _Job:
     grid: Grid
 
 
-def _band_compute(weights: sp.csr_array, raw: _Raw, meta: Sequence[_Meta], job: _Job, *,
-                  row0: int = 0, masks: _Raw | None = None, gathered: bool = False) -> _BandResult:
+def _band_compute(weights: sp.csr_array, graw: _Raw, meta: Sequence[_Meta], job: _Job, *,
+                  row0: int = 0, gmask: _Raw | None = None) -> _BandResult:
     """All statistics for the zones of one band (window of rows from ``row0``).
 
-    ``raw`` is (T, rows, width) as stored (or, with ``gathered``, already (T, nnz) in
-    the order of ``weights.indices``), ``meta`` the (nodata, scale, offset) of each
-    date and ``masks`` the validity of the same shape, or None. Returns
+    ``graw`` is the (T, nnz) cells the zones touch, as stored, in the order of
+    ``weights.indices``; ``meta`` the (nodata, scale, offset) of each date and ``gmask``
+    the validity of the same shape, or None. Returns
     ``(dict stat -> (nz, T), dict class -> (area_m2 (nz, T)), valid_area (nz, T))``.
     """
     stats, categorical, grid = list(job.stats), job.categorical, job.grid
     seg = _ZoneSums(weights)
-    if gathered:
-        graw, gmask = raw, masks
-    else:  # gather only the cells the zones touch
-        graw = np.asarray(raw).reshape(raw.shape[0], -1)[:, weights.indices]
-        gmask = None if masks is None else np.asarray(masks).reshape(raw.shape[0], -1)[:, weights.indices]
     if set(stats) <= {"count", "sum", "mean"} and not categorical:
         return _linear(graw, gmask, weights.data, meta, seg, stats), {}, None
     vals = _masked_values(graw, gmask, meta)
     del graw, gmask
     valid = ~np.isnan(vals)
     res = _moments(vals, valid, weights.data, seg, stats)
-    res.update(_extremes(vals, valid, weights, stats))
+    res.update(_extremes(vals, valid, seg, stats))
     classes: _Classes = {}
     if categorical or any(s in _RANKED or _QUANT.match(s) for s in stats):
         cell_area = _cell_areas(weights.indices, row0, grid) if categorical else None
@@ -206,12 +201,11 @@ def _moments(vals: FloatArray, valid: npt.NDArray[np.bool_], w: FloatArray, seg:
     return res
 
 
-def _extremes(vals: FloatArray, valid: npt.NDArray[np.bool_], weights: sp.csr_array,
+def _extremes(vals: FloatArray, valid: npt.NDArray[np.bool_], seg: _ZoneSums,
               stats: Sequence[str]) -> _Stats:
     """min and max of the valid cells of each zone (NaN for a zone without any)."""
-    nz, T = weights.shape[0], vals.shape[0]
-    has = np.diff(weights.indptr) > 0
-    s = weights.indptr[:-1][has]
+    nz, T = seg.n, vals.shape[0]
+    has, s = seg.nonempty, seg.starts
     res: _Stats = {}
     for name, fill, ufunc in (("min", np.inf, np.minimum), ("max", -np.inf, np.maximum)):
         if name in stats:
@@ -370,8 +364,7 @@ def _run_dates(src: _Source, bands: list[Band], job: _Job, dates: slice, *, capa
 
     def compute(k: int, data: _Window) -> _BandResult:
         wb, raw, meta, masks = data
-        return _band_compute(wb, raw, meta, job, row0=bands[k].row0, masks=masks,
-                             gathered=True)
+        return _band_compute(wb, raw, meta, job, row0=bands[k].row0, gmask=masks)
 
     try:
         with src.env():

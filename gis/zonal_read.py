@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from .coverage import Grid, IndexArray, _where
 from .errors import DataFileError, GridError, InputError, Message
+from .stackfile import stack_kind
 from .units import FloatArray
 
 if TYPE_CHECKING:
@@ -587,7 +588,7 @@ def _open(raster: RasterInput, band: int, nodata: float | None, times: Sequence[
         return _RasterioSource([raster], band, nodata)
     if isinstance(raster, (str, os.PathLike)):
         p = Path(raster)
-        if p.suffix.lower() in (".nc", ".nc4", ".cdf", ".zarr") or p.is_dir():
+        if stack_kind(p) is not None or p.is_dir():
             # lazily: windows read by the file's own indexing; dask only for a cluster
             da = _open_xarray(p, variable, chunks={} if _client() is not None else None)
             return _XarraySource(da, nodata, str(p))
