@@ -515,6 +515,28 @@ def _plain_codes(values: list) -> list[str | None]:
             else (str(v) if type(v) is int else None) for v in values]
 
 
+def code_keys(values: list) -> list[str | None]:
+    """:func:`code_key` of each value read as :func:`project_code` reads it (text without
+    control characters first), None for a missing or unusable code: printable ASCII text
+    and whole numbers in one pass, anything else value by value.
+
+    Examples
+    --------
+    >>> code_keys(["HSF-2024 01", 220821, "2024001.0", "  ", None, "Ｐ１"])
+    ['hsf202401', '220821', '2024001', None, None, 'p1']
+    """
+    from gis.outputs import safe_text
+
+    def one(v) -> str | None:
+        try:
+            code = project_code(safe_text(v) if isinstance(v, str) else v)
+        except ValueProblem:
+            return None
+        return None if code is None else _code_key(code)
+
+    return [(_code_key(c) or None) if c is not None else one(v) for v, c in zip(values, _plain_codes(values), strict=True)]
+
+
 # -- the mapping of a whole table ------------------------------------------------------
 
 

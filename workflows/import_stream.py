@@ -28,7 +28,7 @@ import pandas as pd
 from gis.labels import label
 from workflows.importing import (
     FileReport, ImportReport, KnownCodes, check_rows, known_codes, file_report, gcj02_note, late_rejects,
-    near_registry_codes, Prepared, prepare_file, registry_for_import, write_prepared, write_rejects,
+    drop_near_codes, Prepared, prepare_file, registry_for_import, write_prepared, write_rejects,
 )
 
 
@@ -138,10 +138,7 @@ def _chunk(ctx: dict, frame, read_rejects) -> None:
     rep = FileReport(source=ctx["source"], sha256="", n_accepted=part.n_accepted, n_rejected=len(part.rejects),
                      repairs=part.repairs, n_repaired=int(part.repairs["row"].nunique()))
     prep = Prepared(path=ctx["path"], report=rep, rows=part.rows, rejects=part.rejects, frame=part.frame)
-    near = near_registry_codes(prep.rows, ctx["known"], lang)
-    if len(near):
-        late_rejects(prep, near)
-        prep.rows = prep.rows[~prep.rows["_row"].isin(near["_row"])]
+    drop_near_codes(prep, ctx["known"], lang)
     # the batch's record counts as write() does: after the near codes, before the registry's refusals
     n_refused = 0
     counted = {"n_accepted": rep.n_accepted, "n_rejected": rep.n_rejected, "n_repaired": rep.n_repaired}
@@ -165,11 +162,8 @@ def _chunk(ctx: dict, frame, read_rejects) -> None:
 
 def _finish(ctx: dict, rep: FileReport, stream) -> tuple[Prepared, Prepared]:
     """The file's report, rejects and batch record once its last chunk is written."""
-    import geopandas as gpd
-
     acc, read = ctx["acc"], ctx["read"]
-    rej = gpd.GeoDataFrame(pd.concat(acc.rejects, ignore_index=True), geometry="geometry", crs="EPSG:4490")
-    rej = rej.sort_values("_row", kind="stable")
+    rej = _sorted_rejects(acc.rejects)
     if read["source_datum"] is None:
         rep.notes.extend(_stream_gcj02(acc.sample, stream.columns, read["counties"], stream.source, read["lang"]))
     before = dataclasses.replace(rep, notes=list(rep.notes), n_accepted=acc.before["accepted"])
@@ -244,32 +238,11 @@ def _repeated_codes(stream, mapping) -> np.ndarray:
 
 
 def _code_keys(values: pd.Series) -> pd.Series:
-    """The code key of each value as :func:`layers.fields.map_fields` reads it (text
-    without control characters, :func:`layers.fields.project_code`), :data:`_NO_CODE` for a
-    missing or unusable code; plain ASCII text vectorised, anything else value by value."""
-    from gis.outputs import safe_text
-    from layers.fields import ValueProblem, code_key, project_code
-
-    def one(v) -> str:
-        try:
-            code = project_code(safe_text(v) if isinstance(v, str) else v)
-        except ValueProblem:
-            return _NO_CODE
-        return _NO_CODE if code is None else code_key(code)
+    """The code key of each value as :func:`layers.fields.map_fields` reads it
+    (:func:`layers.fields.code_keys`), :data:`_NO_CODE` for a missing or unusable code."""
+    from layers.fields import code_keys
 
     if values.dtype.kind in "iu":  # whole numbers: their digits are the code and its key
         return values.astype(str).astype(object)
-    out = pd.Series(_NO_CODE, index=values.index, dtype=object)
-    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:  # text as read through Arrow
-        is_str = values.notna().to_numpy(dtype=bool)
-    else:
-        values = values.astype(object)
-        is_str = values.map(lambda x: type(x) is str).to_numpy(dtype=bool)
-    text = values[is_str]
-    plain = text.str.fullmatch(r"[\x20-\x7e]*").to_numpy(dtype=bool)
-    t = text[plain].str.strip().str.replace(r"^(\d+)\.0$", r"\1", regex=True).str.lower()
-    t = t.str.replace(r"[\s\-_]+", "", regex=True).astype(object)
-    out[t.index] = t.where(t != "", _NO_CODE)
-    rest = values.index[~is_str].union(text.index[~plain])
-    out[rest] = [one(x) for x in values[rest]]
-    return out
+    keys = code_keys(values.tolist())
+    return pd.Series([_NO_CODE if k is None else k for k in keys], index=values.index, dtype=object)

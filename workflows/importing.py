@@ -34,7 +34,7 @@ The steps both ways of importing share (:mod:`workflows.import_stream` uses them
 :func:`prepare_file` (read and check a whole file), :func:`check_rows` (map, merge and
 check rows: a file or one chunk), :func:`file_report`, :func:`gcj02_note`,
 :func:`known_codes` / :class:`KnownCodes` (the registry's current codes),
-:func:`near_registry_codes`, :func:`write_prepared`, :func:`late_rejects`,
+:func:`near_registry_codes` / :func:`drop_near_codes`, :func:`write_prepared`, :func:`late_rejects`,
 :func:`write_rejects`, :class:`Prepared` and :class:`Checked`.
 """
 
@@ -607,12 +607,18 @@ def _write_batches(reg, prepared: list[Prepared], *, update: bool, synthetic: bo
             write_rejects(prep)
 
 
-def write_prepared(reg, tx, prep: Prepared, known: KnownCodes, *, update: bool, synthetic: bool, lang: str) -> None:
-    """Write one prepared file as one batch in ``tx``; its codes join ``known``."""
+def drop_near_codes(prep: Prepared, known: KnownCodes, lang: str) -> None:
+    """Reject the rows of ``prep`` whose code nearly equals a registry code
+    (:func:`near_registry_codes`), moving them to its rejects."""
     near = near_registry_codes(prep.rows, known, lang)
     if len(near):
         late_rejects(prep, near)
         prep.rows = prep.rows[~prep.rows["_row"].isin(near["_row"])]
+
+
+def write_prepared(reg, tx, prep: Prepared, known: KnownCodes, *, update: bool, synthetic: bool, lang: str) -> None:
+    """Write one prepared file as one batch in ``tx``; its codes join ``known``."""
+    drop_near_codes(prep, known, lang)
     r = prep.report
     res = reg.write(prep.rows, source=str(prep.path.resolve()), sha256=r.sha256, update=update,
                     synthetic=synthetic, tx=tx, lang=lang,
