@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,17 @@ class LayerEntry:
         """The title in ``lang`` (falls back to the other language, then the name)."""
         first, second = (self.title_zh, self.title_en) if lang == "zh" else (self.title_en, self.title_zh)
         return first or second or self.name
+
+    @property
+    def value_unit(self) -> str | None:
+        """The unit of the raster's values: the ``unit`` field (``-`` or empty: none).
+        Older catalogues, written before the field existed, said ``unit: …`` in the
+        description, which is still read when the field is absent."""
+        unit = self.unit
+        if unit is None and self.description:
+            m = re.search(r"(?:^|;)\s*unit:\s*([^;]+)", self.description)
+            unit = m.group(1).strip() if m else None
+        return None if unit in (None, "", "-") else unit
 
     @property
     def metadata(self) -> dict[str, Any]:

@@ -101,6 +101,7 @@ def test_workspace_adds_and_overrides(tmp_path, monkeypatch):
     assert da.dims == ("y", "x") and da.rio.crs.to_epsg() == 4550
     assert da.attrs["synthetic"] == 1 and da.attrs["title_en"] == "Soil EC (synthetic)"
     assert cat["soil_ec"].unit == "dS/m" and da.attrs["unit"] == "dS/m" and cat["counties"].unit is None
+    assert cat["soil_ec"].value_unit == "dS/m" and cat["counties"].value_unit is None
     assert np.isnan(float(da[0, 0])) and float(da.sum()) == sum(range(1, 12))
     assert cat.by_role("soil_ec").name == "soil_ec"
     # default workspace: the current directory when it has catalog.yml

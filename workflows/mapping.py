@@ -257,24 +257,13 @@ def layer_map_file(layer: str, out: str | os.PathLike | None = None, *, workspac
     return _save(fm, out or f"{path.stem if path.exists() else layer}_map.html", imagery, lang)
 
 
-def _entry_unit(entry) -> str | None:
-    """The unit of a catalogue entry: its ``unit`` field; ``-`` means none. Older
-    catalogues, written before the field existed, said ``unit: …`` in the
-    description, which is still read when the field is absent."""
-    unit = entry.unit if entry is not None else None
-    if unit is None and entry is not None and entry.description:
-        m = re.search(r"(?:^|;)\s*unit:\s*([^;]+)", entry.description)
-        unit = m.group(1).strip() if m else None
-    return None if unit in (None, "", "-") else str(unit)
-
-
 def _raster_style(entry, path: Path, name: str, scheme: str | None) -> dict:
     """``scheme``/``unit``/``sequential`` of :func:`maps.layer_map.raster_map` for a layer."""
     from gis.salinity import list_schemes, load_scheme
     from maps.raster_overlay import role_schemes
 
     role = (entry.role if entry is not None else None) or ""
-    unit = _entry_unit(entry)
+    unit = entry.value_unit if entry is not None else None
     sequential = (role or path.stem).endswith("_std")
     if scheme is not None and scheme.lower() == "none":
         return {"unit": unit, "sequential": sequential}
