@@ -898,7 +898,11 @@ def _geoms_from_wkb(raw: np.ndarray) -> np.ndarray:
 # -- CRS ----------------------------------------------------------------------------
 
 
-def _first_coords(geoms: np.ndarray, limit: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+CRS_PROBE_ROWS = 20_000
+"""Geometries whose coordinates decide the CRS (:func:`_first_coords`), read once per file."""
+
+
+def _first_coords(geoms: np.ndarray, limit: int = CRS_PROBE_ROWS) -> tuple[np.ndarray, np.ndarray]:
     ok = [g for g in geoms if isinstance(g, shapely.Geometry) and not g.is_empty]
     if not ok:
         return np.array([]), np.array([])
@@ -1296,8 +1300,6 @@ STREAM_SUFFIXES = (".gpkg", ".shp")
 Shapefile, which GDAL reads feature by feature from any row on. The other formats (GeoJSON,
 which GDAL parses whole; KML/KMZ; CSV/XLSX vertex tables, where one parcel spans rows; the
 boundary-point TXT; zipped layers) are read whole."""
-CRS_PROBE_ROWS = 20_000
-"""Geometries whose coordinates decide the CRS (:func:`_first_coords`), read once per file."""
 
 
 def chunk_rows() -> int:
@@ -1447,5 +1449,5 @@ def _probe_coords(path: Path, head: dict) -> tuple[np.ndarray, np.ndarray]:
         geoms = _geoms_from_wkb(wkb)
         ok = sum(isinstance(g, shapely.Geometry) and not g.is_empty for g in geoms)
         if ok >= CRS_PROBE_ROWS or count >= head["n"]:
-            return _first_coords(geoms, CRS_PROBE_ROWS)
+            return _first_coords(geoms)
         count *= 2

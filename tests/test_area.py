@@ -50,14 +50,21 @@ def test_square_150km_from_cm_shows_gk_scale_factor():
     assert ratio == pytest.approx(factors.areal_scale, rel=1e-8)
 
 
+def _random_rings(rng, n: int, vertices: tuple[int, int], radius) -> list:
+    """``n`` star-shaped lon/lat rings around Baicheng, counter-clockwise; ``radius(rng, k)``
+    gives the k vertices' distances from the centre (degrees)."""
+    geoms = []
+    for _ in range(n):
+        cx, cy = rng.uniform(121.7, 124.2), rng.uniform(44.3, 46.2)
+        ang = np.sort(rng.uniform(0, 2 * np.pi, rng.integers(*vertices)))
+        r = radius(rng, ang.size)
+        geoms.append(shapely.orient_polygons(Polygon(np.c_[cx + r * np.cos(ang), cy + r * np.sin(ang)])))
+    return geoms
+
+
 def test_equals_pyproj_geod_to_1e9():
     rng = np.random.default_rng(7)
-    geoms = []
-    for _ in range(200):
-        cx, cy = rng.uniform(121.7, 124.2), rng.uniform(44.3, 46.2)
-        ang = np.sort(rng.uniform(0, 2 * np.pi, rng.integers(3, 30)))
-        r = rng.uniform(0.001, 0.05, ang.size)
-        geoms.append(shapely.orient_polygons(Polygon(np.c_[cx + r * np.cos(ang), cy + r * np.sin(ang)])))
+    geoms = _random_rings(rng, 200, (3, 30), lambda rng, k: rng.uniform(0.001, 0.05, k))
     s = gpd.GeoSeries(geoms, crs="EPSG:4490")
     ours = area_m2(s)
     ref = np.array([GEOD.geometry_area_perimeter(g)[0] for g in geoms])
@@ -142,13 +149,7 @@ def test_small_parcel_against_a_40_digit_reference():
 def test_parcel_sized_rings_equal_pyproj():
     """Parcels of 0.5–50 ha (the vectorised path): pyproj's own rounding is ~1e-9 at this size."""
     rng = np.random.default_rng(11)
-    geoms = []
-    for _ in range(300):
-        cx, cy = rng.uniform(121.7, 124.2), rng.uniform(44.3, 46.2)
-        ang = np.sort(rng.uniform(0, 2 * np.pi, rng.integers(4, 40)))
-        r = rng.uniform(0.0005, 0.004) * rng.uniform(0.7, 1.0, ang.size)
-        g = shapely.orient_polygons(Polygon(np.c_[cx + r * np.cos(ang), cy + r * np.sin(ang)]))
-        geoms.append(g)
+    geoms = _random_rings(rng, 300, (4, 40), lambda rng, k: rng.uniform(0.0005, 0.004) * rng.uniform(0.7, 1.0, k))
     ok = shapely.is_valid(geoms)  # random rings can cross themselves; pyproj's sign is then arbitrary
     geoms = np.array(geoms, dtype=object)[ok]
     ref = np.array([GEOD.geometry_area_perimeter(g)[0] for g in geoms])

@@ -252,9 +252,8 @@ def write_zarr(ds, output: Path) -> Path:
 
     from gis.errors import AgrigisError, DataFileError
     from gis.outputs import output_error
-    from gis.stackfile import stack_kind
 
-    if output.exists() and not (output.is_dir() and stack_kind(output) == "zarr" and _is_store(output)):
+    if output.exists() and not (output.is_dir() and _is_store(output)):
         raise DataFileError.of("error.zarr_target_not_store", path=output)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -272,10 +271,10 @@ def write_zarr(ds, output: Path) -> Path:
             if old.exists():
                 os.replace(old, output)
             raise
+    except AgrigisError:  # already names the file (DataFileError is an OSError too)
+        raise
     except OSError as exc:
         raise output_error(output, exc) from None
-    except AgrigisError:
-        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)

@@ -176,6 +176,10 @@ class _Item:
             p = self.where.parent / p
         return str(p)
 
+    def file_name(self, key: str) -> str:
+        """The file name of asset ``key``'s href (``/`` or ``\\`` separated)."""
+        return PurePosixPath(str(self.assets[key].get("href", "")).replace("\\", "/")).name
+
     def local(self, key: str) -> str:
         """:meth:`href`, checked to exist."""
         path = self.href(key)
@@ -186,9 +190,8 @@ class _Item:
     def find(self, pattern: re.Pattern, keys: Iterable[str] = ()) -> str | None:
         """The key of the first asset whose href's file name matches ``pattern`` or whose key is in ``keys``."""
         keys = set(keys)
-        for key, asset in self.assets.items():
-            name = PurePosixPath(str(asset.get("href", "")).replace("\\", "/")).name
-            if pattern.search(name) or key in keys:
+        for key in self.assets:
+            if pattern.search(self.file_name(key)) or key in keys:
                 return key
         return None
 
@@ -257,8 +260,8 @@ def _by_name(item: _Item) -> dict[str, str]:
     """File name → local path of every asset that exists locally; a band or mask file
     (by its name) behind a remote href is refused (a remote thumbnail is not)."""
     out = {}
-    for key, asset in item.assets.items():
-        name = PurePosixPath(str(asset.get("href", "")).replace("\\", "/")).name
+    for key in item.assets:
+        name = item.file_name(key)
         if any(p.search(name) for p in (S2_BAND, S2_CLDPRB, LANDSAT_FILE)):
             item.href(key)  # raises for a remote href
         path = item.present(key)
@@ -295,7 +298,7 @@ def _s2_band(item: _Item, key: str) -> tuple[str, int] | None:
     """(band name such as ``B04`` / ``SCL``, pixel size m) of an asset, from its file
     name, its ``eo:bands`` name or its key, and its ``gsd`` / file."""
     asset = item.assets[key]
-    name = PurePosixPath(str(asset.get("href", "")).replace("\\", "/")).name
+    name = item.file_name(key)
     m = S2_BAND.search(name)
     if m:
         return m.group(1).upper(), int(m.group(2))
@@ -429,7 +432,7 @@ def _landsat_symbol(item: _Item, key: str) -> str | None:
         return key.upper()
     eo = asset.get("eo:bands") or asset.get("bands") or [{}]
     common = str(eo[0].get("common_name", "")) if isinstance(eo, list) and eo and isinstance(eo[0], dict) else ""
-    name = PurePosixPath(str(asset.get("href", "")).replace("\\", "/")).name
+    name = item.file_name(key)
     m = LANDSAT_FILE.search(name)
     if m and m.group(1).upper().startswith("QA_"):
         return m.group(1).upper()

@@ -18,7 +18,7 @@ import shapely
 from gis.errors import AgrigisError, DataFileError, RegistryBusyError, RegistryError
 
 from .. import qgis_style
-from .rtree import insert_entries as rtree_insert, write_entries as rtree_write
+from .rtree import RTREE, insert_entries as rtree_insert, write_entries as rtree_write
 from .model import (
     ATTRIBUTES, COLUMNS, FINGERPRINTED, GEOM, INSPECTION_TABLE, PHOTO_TABLE,
     REQUIRED_COLUMNS, SRS_ID, TABLE, TABLES, BATCH_COLUMNS, _NUMERIC, _area_agrees, _py, _text, fingerprints,
@@ -558,9 +558,9 @@ class GeoPackageBackend:
     def _feature_rows(self, rows: pd.DataFrame, geoms: np.ndarray, fids: list[int], cols: list[str]) -> list[tuple]:
         """The SQL rows of one chunk: fid, GeoPackage blob, attributes (and fingerprint)."""
         blobs, wkbs = _blobs_and_wkb(geoms)
-        values = {c: _py(rows[c]) if c in _NUMERIC or c == "source_row" else _text(_py(rows[c]))
-                  for c in cols[2:] if c != "fingerprint"}
-        data = [fids, blobs] + [values[c] for c in cols[2:] if c != "fingerprint"]
+        attrs = [c for c in cols[2:] if c != "fingerprint"]
+        values = {c: _py(rows[c]) if c in _NUMERIC or c == "source_row" else _text(_py(rows[c])) for c in attrs}
+        data = [fids, blobs] + [values[c] for c in attrs]
         if self.has_fingerprint:
             data.append(fingerprints(values, wkbs))
         return list(zip(*data, strict=True))
@@ -574,7 +574,7 @@ class GeoPackageBackend:
         (a fid and four bounds, 40 bytes a row) and written once, just before the COMMIT of
         :meth:`transaction` (:func:`.rtree.write_entries`: one bulk load into an empty
         R-tree, as a first import has); in a transaction this class did not open, at once."""
-        trig = f"rtree_{TABLE}_{GEOM}_insert"
+        trig = f"{RTREE}_insert"
         sql = tx.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trig,)).fetchone()
         if sql:
             tx.execute(f"DROP TRIGGER {trig}")
