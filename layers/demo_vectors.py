@@ -27,7 +27,6 @@ from gis.crs import CGCS2000, GK_CM123
 log = logging.getLogger(__name__)
 
 TO_GK = Transformer.from_crs(CGCS2000, GK_CM123, always_xy=True)
-TO_LL = Transformer.from_crs(GK_CM123, CGCS2000, always_xy=True)
 
 ZHENLAI, TONGYU, DAAN, TAONAN, TAOBEI = "220821", "220822", "220882", "220881", "220802"
 
@@ -78,11 +77,6 @@ _LAKES = [
 def _gk(lonlat: np.ndarray) -> np.ndarray:
     x, y = TO_GK.transform(lonlat[:, 0], lonlat[:, 1])
     return np.column_stack([x, y])
-
-
-def _ll(xy: np.ndarray) -> np.ndarray:
-    lon, lat = TO_LL.transform(xy[:, 0], xy[:, 1])
-    return np.column_stack([lon, lat])
 
 
 def meander(xy: np.ndarray, amplitude: float, rng: np.random.Generator,

@@ -61,7 +61,6 @@ _WKT_COLUMNS = ("wkt", "geometry_wkt", "geometry", "geom", "the_geom", "shape", 
 _LON_COLUMNS = ("lon", "lng", "long", "longitude", "经度", "x", "x坐标", "东坐标")
 _LAT_COLUMNS = ("lat", "latitude", "纬度", "y", "y坐标", "北坐标")
 _ORDER_COLUMNS = ("vertex", "order", "seq", "点号", "序号", "顺序", "point_no")
-_REPAIR_NOTE_TOL = 1e-9
 
 MAX_ARCHIVE_ENTRIES = 10_000
 """A .zip/.kmz with more entries than this is refused (read from its central directory)."""
