@@ -439,7 +439,7 @@ class _LazyRows(_RowBuffer):
         self.dates = dates
 
     def _decode(self, a: int, b: int, rows: slice, dates: range) -> None:
-        self.src.rows_into(self.buf[:, rows], self.dates, a, b)
+        self.src.rows_into(self.buf, rows, self.dates, (a, b))
 
 
 class _XarraySource(_Source):
@@ -506,14 +506,16 @@ class _XarraySource(_Source):
     def shipped(self, lo: int, hi: int) -> _Source:
         return _ShippedRows(self, lo, hi)
 
-    def rows_into(self, out: _Raw, dates: slice, a: int, b: int) -> None:
-        """Grid rows ``a:b`` of the ``dates`` into ``out``: for a dask array only the
-        chunks these rows fall in, computed by dask's threads, each stored straight into
-        its place (no concatenated copy); else the file's own lazy indexing."""
+    def rows_into(self, buf: _Raw, rows: slice, dates: slice, span: tuple[int, int]) -> None:
+        """Grid rows ``span`` of the ``dates`` into ``buf[:, rows]``: for a dask array
+        only the chunks these rows fall in, computed by dask's threads, each stored
+        straight into its place (no concatenated copy); else the file's own lazy
+        indexing."""
+        a, b = span
         if self.dask is None:
-            out[...] = self.da[dates, a:b, :].values
+            buf[:, rows] = self.da[dates, a:b, :].values
             return
-        _store(self.dask[dates, a:b, :], out)
+        _store(self.dask[dates, a:b, :], buf[:, rows])
 
 
 class _ShippedRows(_XarraySource):
@@ -534,8 +536,76 @@ class _ShippedRows(_XarraySource):
         self.lo, self.in_memory = lo, False
         self.dask, = optimize(src.dask[:, lo:hi, :])
 
-    def rows_into(self, out: _Raw, dates: slice, a: int, b: int) -> None:
-        _store(self.dask[dates, a - self.lo:b - self.lo, :], out)
+    def rows_into(self, buf: _Raw, rows: slice, dates: slice, span: tuple[int, int]) -> None:
+        a, b = span
+        _store(self.dask[dates, a - self.lo:b - self.lo, :], buf[:, rows])
+
+
+class _Hdf5Source(_XarraySource):
+    """A NetCDF-4 path whose variable the file stores as it is read — (time,) y, x,
+    north up, with CF's ``_FillValue`` (or ``missing_value``), ``scale_factor`` and
+    ``add_offset`` at most: windows are read straight from the HDF5 dataset into the row
+    buffer (h5py's ``read_direct``), as stored, and the engine masks and scales the
+    gathered cells as it does a GeoTIFF's (:func:`_apply`). Through xarray's lazy
+    indexing each window would be copied twice and masked and scaled whole first, four
+    times the CPU of the read. Grid, dates and CRS are still xarray's (see :meth:`of`)."""
+
+    def __init__(self, da: xr.DataArray, path: Path, h5ds: Any) -> None:
+        super().__init__(da, None, str(path))
+        enc = da.encoding
+        self._h5 = h5ds
+        self.dtype = h5ds.dtype.newbyteorder("=")
+        self.row_bytes = self.dtype.itemsize * self.grid.width
+        fill = enc.get("_FillValue", enc.get("missing_value"))
+        self.meta = [(fill, enc.get("scale_factor"), enc.get("add_offset"))] * len(self.meta)
+
+    @classmethod
+    def of(cls, da: xr.DataArray, path: Path, nodata: float | None) -> _Hdf5Source | None:
+        """The source, when ``da`` (variable of the NetCDF file ``path``, opened by
+        xarray) can be read as stored and give what xarray decodes; else None (then
+        xarray reads it): no ``nodata`` override or other nodata attribute, no
+        ``_Unsigned`` or time units, one fill value, the file's own dims and row order."""
+        import h5py
+
+        enc = da.encoding
+        fill, missing = enc.get("_FillValue"), enc.get("missing_value")
+        if nodata is not None or "_Unsigned" in enc or "since" in str(enc.get("units", "")) \
+                or any(v is not None and np.ndim(v) for v in (fill, missing)) \
+                or (fill is not None and missing is not None and not _same_value(fill, missing)):
+            return None
+        ydim = da.rio.y_dim
+        if da.ndim not in (2, 3) or da.dims[-2:] != (ydim, da.rio.x_dim) \
+                or (da.sizes[ydim] > 1 and ydim in da.coords and da[ydim][1] > da[ydim][0]):
+            return None
+        try:
+            f = h5py.File(path, "r")
+        except OSError:  # NetCDF-3 (classic): not HDF5
+            return None
+        h5ds = f.get(str(da.name))
+        if not isinstance(h5ds, h5py.Dataset) or h5ds.shape != da.shape \
+                or h5ds.dtype.kind not in "iuf" or h5ds.dtype != enc.get("dtype", h5ds.dtype):
+            f.close()
+            return None
+        src = cls(da, path, h5ds)
+        if src.nodata is not None:  # a nodata attribute xarray does not decode
+            src.close()
+            return None
+        return src
+
+    def rows_into(self, buf: _Raw, rows: slice, dates: slice, span: tuple[int, int]) -> None:
+        a, b = span
+        if self._h5.ndim == 2:
+            self._h5.read_direct(buf, np.s_[a:b, :], np.s_[0, rows, :])
+        else:
+            self._h5.read_direct(buf, np.s_[dates, a:b, :], np.s_[:, rows, :])
+
+    def close(self) -> None:
+        self._h5.file.close()
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether two fill values are the same (NaN is NaN)."""
+    return bool(a == b) or bool(np.isnan(a) and np.isnan(b))
 
 
 def _store(part: DaskArray, out: _Raw) -> None:
@@ -590,8 +660,10 @@ def _open(raster: RasterInput, band: int, nodata: float | None, times: Sequence[
         p = Path(raster)
         if stack_kind(p) is not None or p.is_dir():
             # lazily: windows read by the file's own indexing; dask only for a cluster
-            da = _open_xarray(p, variable, chunks={} if _client() is not None else None)
-            return _XarraySource(da, nodata, str(p))
+            cluster = _client() is not None
+            da = _open_xarray(p, variable, chunks={} if cluster else None)
+            direct = None if cluster or stack_kind(p) != "netcdf" else _Hdf5Source.of(da, p, nodata)
+            return direct or _XarraySource(da, nodata, str(p))
         if not p.exists():
             raise DataFileError.of("error.raster_not_found", path=p)
         return _RasterioSource([p], band, nodata)

@@ -4,6 +4,7 @@ same numbers (to 1e-9), through the same windowed reads, and never load the whol
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -182,3 +183,65 @@ def test_one_band_of_several_is_read_through_dask_as_the_band(stack, tmp_path):
         np.testing.assert_allclose(r[["mean", "count", "max"]].to_numpy(),
                                    ref[["mean", "count", "max"]].to_numpy(), rtol=1e-9,
                                    equal_nan=True, err_msg=name)
+
+
+def _netcdf(da, path, **encoding):
+    stored = da.copy()
+    stored.encoding.update(encoding)
+    stored.to_dataset().to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+@pytest.mark.filterwarnings("ignore:variable 'ndvi' has multiple fill values")
+def test_a_netcdf_path_is_read_as_stored_with_its_fill_and_scale(stack, tmp_path):
+    """A NetCDF-4 path is read straight from its HDF5 dataset, as stored (int16 here),
+    and masked and scaled by the engine: the numbers xarray's decoding gives. A file
+    xarray must decode itself (south-up, one nodata given, two fill values, classic
+    NetCDF-3) is read through xarray, with the same numbers."""
+    zones, da = stack["zones"], stack["da"]
+    scaled = _netcdf(da, tmp_path / "int16.nc", dtype="int16", scale_factor=0.001,
+                     add_offset=2.0, _FillValue=np.int16(-32768), chunksizes=(1, 16, W))
+    decoded = xr.open_dataset(scaled, engine="h5netcdf", decode_coords="all")["ndvi"].load()
+    assert decoded.isnull().sum() == da.isnull().sum() > 0  # the clouds are fill values
+    ref = zonal_stats(zones, decoded, stats=STATS, rows_per_band=24)
+    src = zr._open(scaled, 1, None, None, None)
+    assert isinstance(src, zr._Hdf5Source) and src.dtype == np.int16
+    assert src.meta[0] == (-32768, 0.001, 2.0)
+    src.close()
+    r = zonal_stats(zones, scaled, stats=STATS, rows_per_band=24)
+    np.testing.assert_allclose(r.values, ref.values, rtol=1e-12, equal_nan=True)
+    assert float(r.sel(stat="max").max()) > 2.0  # offset applied
+
+    two = _netcdf(da, tmp_path / "two.nc", dtype="int16", scale_factor=0.001, add_offset=2.0,
+                  _FillValue=np.int16(-32768))
+    with h5py.File(two, "r+") as f:  # xarray writes one fill value; a county file may have two
+        f["ndvi"].attrs["missing_value"] = np.int16(-1)
+        f["ndvi"][0, 40:50, 60:80] = -1
+    through_xarray = {
+        "south-up": _netcdf(da.isel(y=slice(None, None, -1)), tmp_path / "south_up.nc"),
+        "two fill values": two,
+        "NetCDF-3": _classic(da, tmp_path / "classic.nc"),
+    }
+    for name, path in through_xarray.items():
+        src = zr._open(path, 1, None, None, None)
+        assert type(src) is zr._XarraySource, name
+        src.close()
+        loaded = xr.open_dataset(path, decode_coords="all")["ndvi"].load()
+        want = zonal_stats(zones, loaded.assign_coords(time=da["time"].values), stats=STATS,
+                           rows_per_band=24)
+        got = zonal_stats(zones, path, stats=STATS, rows_per_band=24)
+        np.testing.assert_allclose(got.values, want.values, rtol=1e-12, equal_nan=True,
+                                   err_msg=name)
+    assert zonal_stats(zones, two, stats="count").sel(stat="count").sum() < \
+        r.sel(stat="count").sum() - 10  # the missing_value cells are left out
+    assert type(zr._open(stack["nc"], 1, 8.6, None, None)) is zr._XarraySource  # nodata given
+    with_nodata = zonal_stats(zones, stack["nc"], stats="count", nodata=8.6, rows_per_band=24)
+    assert (with_nodata.values <= r.sel(stat=["count"]).values + 1e-9).all()
+
+
+def _classic(da, path):
+    """The stack as a classic NetCDF-3 file (scipy's writer), which is not HDF5."""
+    ds = da.to_dataset()
+    ds["time"] = np.arange(da.sizes["time"])  # NetCDF-3 dates as plain numbers
+    ds.to_netcdf(path, engine="scipy")
+    return path
