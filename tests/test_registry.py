@@ -250,14 +250,16 @@ def test_an_old_registry_without_a_code_index_gets_one_when_opened(tmp_path):
     plan = " ".join(r[3] for r in con.execute(
         "EXPLAIN QUERY PLAN SELECT fid FROM _codes CROSS JOIN projects ON project_code = code WHERE valid_to IS NULL"))
     con.close()
-    assert indexes == {"projects_code"} and "SEARCH projects USING INDEX projects_code" in plan
+    assert indexes == {"projects_code", "projects_batch", "projects_closed_by"}
+    assert "SEARCH projects USING INDEX projects_code" in plan
     with reg.transaction() as tx:  # the lookup an import makes, through the index
         old, _ = reg.backend.current_versions(tx, ["B", "Z"])
     assert old["project_code"].tolist() == ["B"] and reg.current_codes() == {"A", "B"}
     assert len(Registry(path).projects()) == 2  # opened again: nothing more to do
     fresh = Registry(tmp_path / "new.gpkg")  # a new registry's unique index of the current codes serves
     con = sqlite3.connect(fresh.path)
-    assert {r[1] for r in con.execute("PRAGMA index_list(projects)")} == {"projects_current_code"}
+    assert {r[1] for r in con.execute("PRAGMA index_list(projects)")} == {
+        "projects_current_code", "projects_batch", "projects_closed_by"}
     con.close()
 
 

@@ -338,14 +338,20 @@ class ScanResult:
     skipped: list[tuple[Path, AgrigisError]]
 
 
-def _candidates(folder: Path) -> list[Path]:
-    from .stac import is_stac_file
+def _candidates(folder: Path) -> list[tuple[Path, dict | None]]:
+    """The products and STAC files of ``folder`` (or ``folder`` itself), each STAC file
+    with its JSON, read once here (:func:`.stac.read_stac_file`)."""
+    from .stac import read_stac_file
 
-    if looks_like_product(folder):
-        return [folder]
-    if not folder.is_dir():
-        return [folder]  # open_product says what is wrong with it
-    return sorted(p for p in folder.iterdir() if looks_like_product(p) or is_stac_file(p))
+    if looks_like_product(folder) or not folder.is_dir():
+        return [(folder, None)]  # not a folder of products: open_product says what is wrong with it
+    found: list[tuple[Path, dict | None]] = []
+    for path in sorted(folder.iterdir()):
+        if looks_like_product(path):
+            found.append((path, None))
+        elif (doc := read_stac_file(path)) is not None:
+            found.append((path, doc))
+    return found
 
 
 def scan(folders: Iterable[str | os.PathLike]) -> ScanResult:
@@ -361,9 +367,9 @@ def scan(folders: Iterable[str | os.PathLike]) -> ScanResult:
     products: list[Product] = []
     skipped: list[tuple[Path, AgrigisError]] = []
     for folder in folders:
-        for cand in _candidates(Path(folder)):
+        for cand, doc in _candidates(Path(folder)):
             if cand.suffix.lower() == ".json" and cand.is_file():
-                found, bad = scan_items(cand)
+                found, bad = scan_items(cand, doc)
                 products += found
                 skipped += bad
                 continue

@@ -154,7 +154,8 @@ def _missing(box: Container, meta: S2Metadata, band: str) -> DataFileError:
                             file=PurePosixPath(listed[0]).name if listed else band)
 
 
-_CLDPRB = re.compile(r"MSK_CLDPRB_(\d+)m\.(jp2|tif)$")
+CLDPRB = re.compile(r"MSK_CLDPRB_(\d+)m\.(jp2|tif)$", re.IGNORECASE)
+"""File names of the cloud-probability layer, ``MSK_CLDPRB_<n>m`` (any case)."""
 
 
 def _tile(box: Container, root: str):
@@ -176,7 +177,7 @@ def _cloud_probability(box: Container, root: str, tile_root) -> MaskSource | Non
     listed = [f"{root}{(el.text or '').strip()}" for el in tile_root.iter()
               if el.tag.rsplit("}", 1)[-1] == "MASK_FILENAME" and el.get("type") == "MSK_CLDPRB"]
     names = [n for n in listed if n in box.names] or box.find("MSK_CLDPRB_*m.jp2") or box.find("MSK_CLDPRB_*m.tif")
-    paths = {int(m.group(1)): box.gdal_path(n) for n in names if (m := _CLDPRB.search(n))}
+    paths = {int(m.group(1)): box.gdal_path(n) for n in names if (m := CLDPRB.search(n))}
     return MaskSource("cldprb", paths, nodata=None) if paths else None
 
 

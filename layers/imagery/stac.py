@@ -43,10 +43,10 @@ from urllib.parse import unquote, urlparse
 from gis.errors import AgrigisError, DataFileError
 
 from .product import Band, Container, Product, metadata_number, metadata_time, parse_xml
+from .sentinel2 import CLDPRB as S2_CLDPRB
 from .stack import MaskSource
 
 S2_BAND = re.compile(r"_(B\d[\dA]|SCL)_(\d+)m\.(jp2|tif)$", re.IGNORECASE)
-S2_CLDPRB = re.compile(r"MSK_CLDPRB_(\d+)m\.(jp2|tif)$", re.IGNORECASE)
 LANDSAT_FILE = re.compile(r"_(SR_B\d|QA_PIXEL|QA_RADSAT)\.TIF$", re.IGNORECASE)
 COMMON = {"blue": "B", "green": "G", "red": "R", "nir": "NIR", "nir08": "NIR", "swir16": "SWIR1", "swir22": "SWIR2"}
 """STAC common band names (``eo:bands`` ``common_name`` and the usual asset keys) → the band symbols of
@@ -104,18 +104,26 @@ def _features(doc: Any, where) -> list[dict]:
                            detail=f"type {kind!r}, expected 'Feature' or 'FeatureCollection'")
 
 
-def is_stac_file(path: Path) -> bool:
-    """True for a ``.json`` file holding a STAC Item or ItemCollection (``stac_version``)."""
+def read_stac_file(path: Path) -> dict | None:
+    """The JSON of a ``.json`` file holding a STAC Item or ItemCollection (``stac_version``
+    in every feature), None for any other file (not JSON, unreadable, no STAC): a folder
+    scan reads each file once and hands this to :func:`scan_items`."""
     if path.suffix.lower() != ".json" or not path.is_file():
-        return False
+        return None
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
+        return None
     if not isinstance(doc, dict):
-        return False
+        return None
     feats = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
-    return bool(feats) and all(isinstance(f, dict) and "stac_version" in f for f in feats)
+    stac = isinstance(feats, list) and bool(feats) and all(isinstance(f, dict) and "stac_version" in f for f in feats)
+    return doc if stac else None
+
+
+def is_stac_file(path: Path) -> bool:
+    """True for a ``.json`` file holding a STAC Item or ItemCollection (``stac_version``)."""
+    return read_stac_file(path) is not None
 
 
 def from_stac(items: Any) -> list[Product]:
@@ -133,11 +141,12 @@ def from_stac(items: Any) -> list[Product]:
     return [product_from_item(d, where) for where, d in load_items(items)]
 
 
-def scan_items(path: Path) -> tuple[list[Product], list[tuple[Path, AgrigisError]]]:
-    """Products of the STAC file ``path`` and the items skipped with their error."""
+def scan_items(path: Path, doc: dict | None = None) -> tuple[list[Product], list[tuple[Path, AgrigisError]]]:
+    """Products of the STAC file ``path`` and the items skipped with their error; ``doc``:
+    its JSON when already read (:func:`read_stac_file`), else the file is read here."""
     products, skipped = [], []
     try:
-        items = load_items(path)
+        items = load_items(path) if doc is None else [(path, d) for d in _features(doc, path)]
     except AgrigisError as exc:
         return [], [(path, exc)]
     for where, d in items:

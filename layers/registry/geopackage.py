@@ -45,6 +45,27 @@ _WKT1_4326 = (
     'AUTHORITY["EPSG","4326"]]'
 )
 
+CODE_INDEX = f"{TABLE}_code"
+"""The index a registry without any index on ``projects(project_code)`` gets when it is
+opened (a new registry has the unique index of the current codes, which serves too)."""
+
+INDEXES = {
+    "project_code": f"CREATE INDEX IF NOT EXISTS {CODE_INDEX} ON {TABLE}(project_code)",
+    "batch_id": f"CREATE INDEX IF NOT EXISTS {TABLE}_batch ON {TABLE}(batch_id)",
+    "closed_by": f"CREATE INDEX IF NOT EXISTS {TABLE}_closed_by ON {TABLE}(closed_by) WHERE closed_by IS NOT NULL",
+}
+"""The index on ``projects`` a registry gets for each column (as the PostGIS registry has
+them) when it has no index starting with that column: ``batch_id`` and ``closed_by`` are
+what ``undo`` looks up (:data:`UNDO_SQL`). A new registry is created with the last two."""
+
+UNDO_SQL = {
+    "later": f"SELECT DISTINCT closed_by FROM {TABLE} WHERE batch_id = ? AND closed_by IS NOT NULL",
+    "delete": f"DELETE FROM {TABLE} WHERE batch_id = ?",
+    "reopen": f"UPDATE {TABLE} SET valid_to = NULL, closed_by = NULL WHERE closed_by = ?",
+}
+"""What ``undo`` of a batch runs on ``projects``, its id the one parameter: the later
+batches that closed its versions, deleting its versions, reopening those it closed."""
+
 _SCHEMA = f"""
 PRAGMA application_id = 1196444487;
 PRAGMA user_version = 10400;
@@ -90,6 +111,8 @@ CREATE TABLE {TABLE} (
   source_row INTEGER,
   fingerprint TEXT);
 CREATE UNIQUE INDEX {TABLE}_current_code ON {TABLE}(project_code) WHERE valid_to IS NULL;
+{INDEXES["batch_id"]};
+{INDEXES["closed_by"]};
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
   VALUES ('{TABLE}', 'features', '{TABLE}', '项目图斑 project parcels, all versions (valid_to NULL = current)', {SRS_ID});
 INSERT INTO gpkg_geometry_columns VALUES ('{TABLE}', '{GEOM}', 'MULTIPOLYGON', {SRS_ID}, 0, 0);
@@ -378,13 +401,13 @@ class GeoPackageBackend:
 
     def _check(self) -> None:
         """Refuse a file that is not a registry of this schema; add ``fingerprint`` to an
-        older one (see :meth:`_migrate`)."""
+        older one (see :meth:`_migrate`) and the indexes it lacks (:meth:`_add_indexes`)."""
         with self._read() as con:
             names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if not {TABLE, "batches"} <= names:
                 raise DataFileError.of("error.registry_not_agrigis", path=self.path)
             have = {t: {r[1] for r in con.execute(f"PRAGMA table_info({t})")} for t in REQUIRED_COLUMNS}
-            code_index = _has_code_index(con)
+            missing_indexes = _missing_indexes(con)
         for table, cols in REQUIRED_COLUMNS.items():
             missing = [c for c in cols if c not in have[table]]
             if missing:
@@ -392,21 +415,23 @@ class GeoPackageBackend:
                                        columns=", ".join(missing))
         if "fingerprint" not in have[TABLE]:
             self._migrate()
-        if not code_index:
-            self._add_code_index()
+        if missing_indexes:
+            self._add_indexes(missing_indexes)
 
-    def _add_code_index(self) -> None:
-        """Index ``projects(project_code)`` in a registry that has no index on it (the
-        current versions of an import's codes are looked up through it; without it every
-        chunk of a large import scans the whole table). A read-only file is read as it is."""
+    def _add_indexes(self, columns: list[str]) -> None:
+        """Index ``projects`` on the :data:`INDEXES` ``columns`` a registry has no index on
+        (the current versions of an import's codes are looked up by ``project_code``, an
+        undo's versions by ``batch_id`` and ``closed_by``; without them every chunk of a
+        large import, every undo, scans the whole table). A read-only file is read as it is."""
         try:
             with self.transaction() as tx:
-                tx.execute(f"CREATE INDEX IF NOT EXISTS {CODE_INDEX} ON {TABLE}(project_code)")
-            log.info("%s: indexed %s(project_code)", self.path, TABLE)
+                for col in columns:
+                    tx.execute(INDEXES[col])
+            log.info("%s: indexed %s(%s)", self.path, TABLE, ", ".join(columns))
         except DataFileError as exc:
             if exc.key != "error.registry_read_only":
                 raise
-            log.info("%s is read-only: read without an index on project_code", self.path)
+            log.info("%s is read-only: read without an index on %s", self.path, ", ".join(columns))
 
     def _migrate(self) -> None:
         """Add the ``fingerprint`` column to a registry written by an older agrigis and seal
@@ -619,16 +644,12 @@ class GeoPackageBackend:
             raise RegistryError.of("error.no_batch", batch_id=batch_id, path=self.path)
         if row[0] != "active":
             raise RegistryError.of("error.batch_undone", batch_id=batch_id)
-        later = tx.execute(
-            f"SELECT DISTINCT closed_by FROM {TABLE} WHERE batch_id = ? AND closed_by IS NOT NULL", (batch_id,)
-        ).fetchall()
+        later = tx.execute(UNDO_SQL["later"], (batch_id,)).fetchall()
         if later:
             names = ", ".join(sorted(r[0] for r in later))
             raise RegistryError.of("error.batch_replaced", batch_id=batch_id, names=names)
-        deleted = tx.execute(f"DELETE FROM {TABLE} WHERE batch_id = ?", (batch_id,)).rowcount
-        restored = tx.execute(
-            f"UPDATE {TABLE} SET valid_to = NULL, closed_by = NULL WHERE closed_by = ?", (batch_id,)
-        ).rowcount
+        deleted = tx.execute(UNDO_SQL["delete"], (batch_id,)).rowcount
+        restored = tx.execute(UNDO_SQL["reopen"], (batch_id,)).rowcount
         tx.execute(
             "UPDATE batches SET status = 'undone', undone_at = ?, undone_by = ? WHERE batch_id = ?",
             (at, user, batch_id),
@@ -697,15 +718,11 @@ class GeoPackageBackend:
             return all(not self.dump(t, order="fid LIMIT 1", tx=con)[1] for t in TABLES)
 
 
-CODE_INDEX = f"{TABLE}_code"
-"""The index a registry without any index on ``projects(project_code)`` gets when it is
-opened (a new registry has the unique index of the current codes, which serves too)."""
-
-
-def _has_code_index(con: sqlite3.Connection) -> bool:
-    """``projects`` has an index whose first column is ``project_code``."""
+def _missing_indexes(con: sqlite3.Connection) -> list[str]:
+    """The :data:`INDEXES` columns no index of ``projects`` starts with."""
+    first = set()
     for idx in con.execute(f"PRAGMA index_list({TABLE})").fetchall():
-        first = con.execute(f"PRAGMA index_info('{idx[1]}')").fetchone()
-        if first is not None and first[2] == "project_code":
-            return True
-    return False
+        col = con.execute(f"PRAGMA index_info('{idx[1]}')").fetchone()
+        if col is not None:
+            first.add(col[2])
+    return [c for c in INDEXES if c not in first]
