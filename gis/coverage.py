@@ -150,8 +150,9 @@ class Grid:
             return cls(raster.transform, raster.width, raster.height,
                        pyproj.CRS.from_user_input(crs) if crs else None)
         raise InputError(
-            f"{name or type(raster).__name__}: cannot tell the grid of this object; pass a "
-            "raster path, an open rasterio dataset or an xarray DataArray with a CRS (rioxarray)"
+            f"{name or type(raster).__name__}: cannot tell the grid of this object; pass an "
+            "open rasterio dataset, an xarray DataArray with a CRS (rioxarray) or a Grid "
+            "(for a file path: gis.zonal.raster_grid(path))"
         )
 
     @classmethod
@@ -319,8 +320,9 @@ def zones_fingerprint(zones: gpd.GeoDataFrame | gpd.GeoSeries) -> str:
     return h.hexdigest()[:32]
 
 
-def _check_zones(zones: gpd.GeoDataFrame | gpd.GeoSeries, grid: Grid, name: str) -> GeomArray:
-    """Zones as a geometry array in the grid's CRS (validated)."""
+def zone_geometries(zones: gpd.GeoDataFrame | gpd.GeoSeries, grid: Grid, name: str) -> GeomArray:
+    """Zones as a geometry array in the grid's CRS, checked: a CRS, at least one zone,
+    (Multi)Polygons or missing geometries only."""
     if not hasattr(zones, "geometry"):
         raise InputError(f"{name}: zones must be a GeoDataFrame or GeoSeries, "
                          f"got {type(zones).__name__}")
@@ -392,19 +394,10 @@ class Coverage:
         if method not in METHODS:
             raise InputError.of("error.unknown_method", method=method, choices=", ".join(METHODS))
         g = Grid.of(grid).check()
-        geoms = _check_zones(zones, g, name)
-        gbox = g.box()
-        ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-        zone_area = np.where(ok, shapely.area(geoms), 0.0)
-        inter = np.zeros(len(geoms))
-        hits = ok & shapely.intersects(geoms, gbox)
-        full = hits & shapely.covered_by(geoms, gbox)
-        part = hits & ~full
-        inter[full] = zone_area[full]
-        inter[part] = shapely.area(shapely.intersection(geoms[part], gbox))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            inside = np.where(zone_area > 0, np.clip(inter / zone_area, 0, 1), 0.0)
+        geoms = zone_geometries(zones, g, name)
+        inside = zone_inside(geoms, g)
         if not (inside > 0).any():
+            ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
             zb = shapely.total_bounds(geoms[ok]) if ok.any() else [np.nan] * 4
             raise GridError.of(
                 "error.zones_outside_raster", name=_where(name, "zones", "error.where_zones"), n=len(geoms),
@@ -415,24 +408,7 @@ class Coverage:
         if n_out:
             log.warning("%d of %d zones lie entirely outside the raster; their statistics "
                         "are empty (NaN)", n_out, len(geoms))
-        use = np.flatnonzero(inside > 0)
-        if method == "exact":
-            rows, counts, cols, vals = _exact_weights(geoms, use, g, workers=workers,
-                                                      kernel=kernel)
-        else:
-            rows, cols, vals = _rasterized(geoms, use, g, method == "all_touched")
-        if rows is None or (len(rows) and (np.diff(rows) >= 0).all()):
-            # zone-ordered: build the CSR arrays directly, with 32-bit indices if they fit
-            if rows is not None:
-                counts = np.bincount(rows, minlength=len(geoms))
-            assert counts is not None  # the numpy kernel gives counts whenever no rows
-            idx = np.int32 if max(g.ncells, len(vals)) < 2**31 else np.int64
-            indptr = np.concatenate([[0], np.cumsum(counts)]).astype(idx)
-            matrix = sp.csr_array((vals, cols.astype(idx, copy=False), indptr),
-                                  shape=(len(geoms), g.ncells))
-        else:
-            matrix = sp.csr_array((vals, (rows, cols)), shape=(len(geoms), g.ncells))
-            matrix.sum_duplicates()
+        matrix = weights_matrix(geoms, g, method, inside=inside, workers=workers, kernel=kernel)
         index = zones.index if hasattr(zones, "index") else pd.RangeIndex(len(geoms))
         return cls(matrix, g, method, index, inside, fingerprint or zones_fingerprint(zones))
 
@@ -508,53 +484,23 @@ class Coverage:
     def zone_rows(self) -> tuple[IntArray, IntArray]:
         """First and last grid row touched by each zone (-1 for empty zones)."""
         if self._rows is None:
-            m = self.matrix
-            w = self.grid.width
-            n = m.shape[0]
-            first = np.full(n, -1, dtype=np.int64)
-            last = np.full(n, -1, dtype=np.int64)
-            counts = np.diff(m.indptr)
-            nz = np.flatnonzero(counts > 0)
-            if len(nz):
-                idx = m.indices.astype(np.int64) // w
-                starts = m.indptr[:-1][nz]
-                first[nz] = np.minimum.reduceat(idx, starts)
-                last[nz] = np.maximum.reduceat(idx, starts)
-            self._rows = (first, last)
+            self._rows = zone_rows(self.matrix, self.grid.width)
         return self._rows
 
     def bands(self, rows_per_band: int = 512, weights: bool = True) -> list[Band]:
-        """Split the zones into groups whose cells lie in one window of grid rows.
-
-        Each zone belongs to exactly one band (by its first row); a band's window spans
-        all rows of its zones, so every zone's statistics come from one read. Memory is
-        bounded by the window size (about ``rows_per_band`` rows plus the tallest zone).
-        With ``weights=False`` the bands' weights are left for :meth:`band_weights` to
-        cut when the band is processed (less memory).
-        """
-        first, last = self.zone_rows()
-        order = np.flatnonzero(first >= 0)
-        order = order[np.argsort(first[order], kind="stable")]
-        out: list[Band] = []
-        if not len(order):
-            return out
-        key = first[order] // rows_per_band
-        cuts = np.flatnonzero(np.diff(key)) + 1
-        for ids in np.split(order, cuts):
-            band = Band(ids, int(first[ids].min()), int(last[ids].max()) + 1, None)
-            if weights:
+        """Split the zones into groups whose cells lie in one window of grid rows (see
+        :func:`row_bands`). With ``weights=False`` the bands' weights are left for
+        :meth:`band_weights` to cut when the band is processed (less memory)."""
+        out = row_bands(*self.zone_rows(), rows_per_band)
+        if weights:
+            for band in out:
                 band.weights = self.band_weights(band)
-            out.append(band)
         return out
 
     def band_weights(self, band: Band) -> sp.csr_array:
         """The weights of ``band``'s zones with columns counted from its first row."""
-        if band.weights is not None:
-            return band.weights
-        w = self.grid.width
-        sub = self.matrix[band.ids]
-        return sp.csr_array((sub.data, sub.indices - band.row0 * w, sub.indptr),
-                            shape=(len(band.ids), (band.row1 - band.row0) * w))
+        return band.weights if band.weights is not None else \
+            band_weights(self.matrix, self.grid.width, band)
 
 
 @dataclass
@@ -567,6 +513,109 @@ class Band:
     row0: int
     row1: int
     weights: sp.csr_array | None
+
+
+def zone_inside(geoms: GeomArray, grid: Grid) -> FloatArray:
+    """Share of each zone's area (polygons in the grid's CRS) inside the grid: 1 inside,
+    0 outside, and 0 for missing or empty geometries."""
+    gbox = grid.box()
+    ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    zone_area = np.where(ok, shapely.area(geoms), 0.0)
+    inter = np.zeros(len(geoms))
+    hits = ok & shapely.intersects(geoms, gbox)
+    full = hits & shapely.covered_by(geoms, gbox)
+    part = hits & ~full
+    inter[full] = zone_area[full]
+    inter[part] = shapely.area(shapely.intersection(geoms[part], gbox))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(zone_area > 0, np.clip(inter / zone_area, 0, 1), 0.0)
+
+
+def weights_matrix(geoms: GeomArray, grid: Grid, method: str = "exact", *,
+                   inside: FloatArray | None = None, workers: int | None = None,
+                   kernel: str = "numpy") -> sp.csr_array:
+    """The ``(zones, height × width)`` weights of polygons already in the grid's CRS
+    (zones with nothing inside, by ``inside`` or :func:`zone_inside`, get no cell); see
+    :meth:`Coverage.build` for ``workers`` and ``kernel``. Needs no pandas: a
+    ``distributed`` worker builds its zones' weights with it."""
+    use = np.flatnonzero((zone_inside(geoms, grid) if inside is None else inside) > 0)
+    if method == "exact":
+        rows, counts, cols, vals = _exact_weights(geoms, use, grid, workers=workers, kernel=kernel)
+    else:
+        rows, cols, vals = _rasterized(geoms, use, grid, method == "all_touched")
+    if rows is None or (len(rows) and (np.diff(rows) >= 0).all()):
+        # zone-ordered: build the CSR arrays directly, with 32-bit indices if they fit
+        if rows is not None:
+            counts = np.bincount(rows, minlength=len(geoms))
+        assert counts is not None  # the numpy kernel gives counts whenever no rows
+        idx = np.int32 if max(grid.ncells, len(vals)) < 2**31 else np.int64
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(idx)
+        return sp.csr_array((vals, cols.astype(idx, copy=False), indptr),
+                            shape=(len(geoms), grid.ncells))
+    matrix = sp.csr_array((vals, (rows, cols)), shape=(len(geoms), grid.ncells))
+    matrix.sum_duplicates()
+    return matrix
+
+
+def zone_boxes(geoms: GeomArray, grid: Grid) -> tuple[IntArray, IntArray, IntArray]:
+    """First and last grid row and the number of grid cells of each polygon's bounding
+    box (polygons in the grid's CRS, boxes cut to the grid; rows −1 and no cells for
+    missing or empty ones, and for boxes outside the grid). Every cell a zone's weights
+    can touch lies in its box."""
+    t, W, H = grid.transform, grid.width, grid.height
+    b = shapely.bounds(geoms)  # NaN for missing and empty geometries
+    with np.errstate(invalid="ignore"):
+        r = np.sort(np.stack([(b[:, 3] - t.f) / t.e, (b[:, 1] - t.f) / t.e]), axis=0)
+        c = np.sort(np.stack([(b[:, 0] - t.c) / t.a, (b[:, 2] - t.c) / t.a]), axis=0)
+    ok = np.isfinite(r).all(axis=0) & (r[1] > 0) & (r[0] < H) & (c[1] > 0) & (c[0] < W)
+    first = np.where(ok, np.clip(np.floor(r[0]), 0, H - 1), -1).astype(np.int64)
+    last = np.where(ok, np.clip(np.floor(r[1]), 0, H - 1), -1).astype(np.int64)
+    c0 = np.clip(np.floor(np.nan_to_num(c[0])), 0, W - 1)
+    c1 = np.clip(np.floor(np.nan_to_num(c[1])), 0, W - 1)
+    cells = np.where(ok, (last - first + 1) * (c1 - c0 + 1), 0).astype(np.int64)
+    return first, last, cells
+
+
+def zone_rows(matrix: sp.csr_array, width: int) -> tuple[IntArray, IntArray]:
+    """First and last grid row of the cells of each zone of ``matrix`` (-1 for zones
+    without a cell)."""
+    n = matrix.shape[0]
+    first = np.full(n, -1, dtype=np.int64)
+    last = np.full(n, -1, dtype=np.int64)
+    counts = np.diff(matrix.indptr)
+    nz = np.flatnonzero(counts > 0)
+    if len(nz):
+        idx = matrix.indices.astype(np.int64) // width
+        starts = matrix.indptr[:-1][nz]
+        first[nz] = np.minimum.reduceat(idx, starts)
+        last[nz] = np.maximum.reduceat(idx, starts)
+    return first, last
+
+
+def row_bands(first: IntArray, last: IntArray, rows_per_band: int = 512) -> list[Band]:
+    """Zones (by their ``first`` and ``last`` rows) in groups whose cells lie in one
+    window of grid rows, without weights.
+
+    Each zone belongs to exactly one band (by its first row); a band's window spans all
+    rows of its zones, so every zone's statistics come from one read. Memory is bounded
+    by the window size (about ``rows_per_band`` rows plus the tallest zone).
+    """
+    order = np.flatnonzero(first >= 0)
+    order = order[np.argsort(first[order], kind="stable")]
+    if not len(order):
+        return []
+    key = first[order] // rows_per_band
+    cuts = np.flatnonzero(np.diff(key)) + 1
+    return [Band(ids, int(first[ids].min()), int(last[ids].max()) + 1, None)
+            for ids in np.split(order, cuts)]
+
+
+def band_weights(matrix: sp.csr_array, width: int, band: Band) -> sp.csr_array:
+    """The weights of ``band``'s zones (rows of ``matrix``) with columns counted from the
+    band's first row."""
+    sub = matrix[band.ids]
+    return sp.csr_array((sub.data, sub.indices - band.row0 * width, sub.indptr),
+                        shape=(len(band.ids), (band.row1 - band.row0) * width))
 
 
 def _exact_weights(geoms: GeomArray, use: IntArray, grid: Grid, *, workers: int | None,
@@ -678,7 +727,7 @@ def _rasterized(geoms: GeomArray, use: IntArray, grid: Grid, all_touched: bool) 
 
 
 def _exact_numpy(geoms: GeomArray, use: IntArray, grid: Grid, workers: int = 1,
-                 chunk_cells: int = 1_000_000) -> _Chunk:
+                 chunk_cells: int = 16_384) -> _Chunk:
     """Exact coverage fractions with vectorised numpy (no per-zone Python loop).
 
     Green's theorem per cell: for a closed ring, the area of the polygon inside cell
@@ -688,6 +737,12 @@ def _exact_numpy(geoms: GeomArray, use: IntArray, grid: Grid, workers: int = 1,
     the same column (a suffix sum, done with one cumulative sum per zone window).
     Cells outside the grid are dropped; parts of zones below the grid still pass their
     column sums up, so zones over the edge are exact too.
+
+    Zones are taken in chunks of about ``chunk_cells`` window cells: work arrays of
+    128 KiB and less stay in the CPU's caches and are reused by the allocator, where
+    larger ones are mapped afresh each time (page faults; on every allocation in a
+    ``dask`` worker, whose allocator hands freed memory back at once) — 16,384 cells
+    take about half the CPU of a million here.
     """
     t = grid.transform
     W, H = grid.width, grid.height

@@ -43,20 +43,24 @@ window pipeline :mod:`gis.zonal_engine`. Memory: one buffer of the widest window
 dates read together (at most ``_READ_BUFFER`` bytes) plus ``workers + 1`` gathered windows.
 
 With a ``distributed.Client`` active, a dask stack (and a NetCDF/Zarr path, then opened
-with its chunks) runs on the client's cluster with the same engine: the windows are cut
-into one contiguous run per worker thread, one task each; a stack of files is read by
-each worker from the files, by path (the task carries the paths), any other dask stack
-by the dask graph of the task's own rows; the run's coverage weights are scattered once
-and each task returns only its zones' statistics (no raster data passes through the
-client). A worker thread holds what the local engine holds — its widest window widened
-to whole storage blocks or chunks (≤ window rows + 2 × block rows) × width × dates ×
-itemsize, and two windows' gathered cells in float64 — so memory per worker follows
-from the window and block/chunk sizes, never from the stack (see
-:func:`_distributed_bands`).
+with its chunks) runs on the client's cluster with the same engine: the zones are cut
+by their first row into runs — one per worker thread at least, cut between storage
+blocks — one task each. A task gets its zones' polygons and builds their weights on the
+worker (weights the caller passes are shipped instead); a stack of files is read by the
+worker from the files, by path, any other dask stack by the dask graph of the task's own
+rows; it returns only its zones' statistics, so neither raster data nor weights pass
+through the client, and the client's memory does not grow with the zones' cells. A
+worker thread holds its run's weights (bounded by ``_RUN_CELLS``) and what the local
+engine holds — its widest window widened to whole storage blocks or chunks (≤ window
+rows + 2 × block rows) × width × dates × itemsize, and two windows' gathered cells in
+float64 — so memory per worker follows from the window and block/chunk sizes, never
+from the stack (see :func:`_on_cluster`). Weights built on the workers are not cached
+(the local path keeps the last two).
 
 One-time costs of the first call in a process (measured in
 ``benchmarks/results/zonal_paths.md``): the first touch of the working memory (page
-faults, ≈ 0.3 s of system CPU for 4,000 parcels on 3000² × 12); the first
+faults: the per-window work arrays are reused, by thread, and the weights are built in
+chunks of 128 KiB arrays, so this is mostly the row buffer and the weights); the first
 ``rasterio.open`` (GDAL driver registration, < 0.1 s) and the first
 ``xarray.open_dataset`` (backend discovery and the h5netcdf import, ≈ 0.3 s); on a
 cluster, each worker's first task imports agrigis and rasterio. No JIT, no cache to
@@ -91,10 +95,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeAlias
 import numpy as np
 import pandas as pd
 
-from .coverage import METHODS, Band, Coverage
+import shapely
+
+from .coverage import METHODS, Coverage, IntArray, zone_boxes, zone_geometries, zone_inside
 from .errors import InputError
 from .units import FloatArray, m2_to_mu
-from .zonal_engine import _QUANT, STATS, _BandResult, _Classes, _Job, _run_group, _run_windows, _Stats
+from .zonal_engine import (_QUANT, STATS, _assemble, _Classes, _Job, _Part, _run_windows, _run_zones,
+                           _ZonePart)
 from .zonal_read import (RasterInput, _client, _open, _Source, dates_in_names,
                          raster_grid)
 
@@ -253,8 +260,7 @@ def zonal_stats(
         zones = zones.to_frame("geometry") if zones.name != "geometry" else zones.to_frame()
     src = _open(raster, req.band, req.nodata, req.times, req.variable)
     try:
-        cov = _coverage(zones, src, req.method, coverage)
-        return _run(zones, src, cov, stats, req, progress)
+        return _run(zones, src, stats, req, coverage=coverage, progress=progress)
     finally:
         src.close()
 
@@ -286,23 +292,30 @@ def _coverage(zones: pd.DataFrame, src: _Source, method: str,
     return cov
 
 
-def _run(zones: pd.DataFrame, src: _Source, cov: Coverage, stats: list[str], req: ZonalRequest,
+def _run(zones: pd.DataFrame, src: _Source, stats: list[str], req: ZonalRequest, *,
+         coverage: Coverage | str | os.PathLike[str] | None,
          progress: Callable[[int, int], None] | None) -> pd.DataFrame | xr.DataArray:
-    """Compute every band of zones, then assemble a table (or a zone × time × stat array)."""
+    """Compute every band of zones, here or on the active cluster, then assemble a table
+    (or a zone × time × stat array)."""
     T = 1 if src.times is None else len(src.times)
-    bands = cov.bands(req.rows_per_band or _rows_per_band(src, T), weights=False)
     job = _Job(tuple(stats), req.categorical, src.grid)
+    rows_per_band = req.rows_per_band or _rows_per_band(src, T)
     client = _client() if src.cluster else None
     if client is not None:
-        results = _distributed_bands(client, src, cov, bands, job, progress)
+        given = None if coverage is None else _coverage(zones, src, req.method, coverage)
+        inside, parts = _on_cluster(client, zones, src, job, given=given, method=req.method,
+                                    rows_per_band=rows_per_band, progress=progress)
     else:  # every local input — files, arrays, dask, lazy files — through one engine
+        cov = _coverage(zones, src, req.method, coverage)
+        bands = cov.bands(rows_per_band, weights=False)
         results = _run_windows(src, bands, job, T=T, workers=req.workers or os.cpu_count() or 1,
                                progress=progress, weights_of=cov.band_weights)
-    out, class_area, valid_area = _assemble(bands, results, stats, cov.matrix.shape[0], T)
+        inside, parts = cov.inside, [(b.ids, r) for b, r in zip(bands, results, strict=True)]
+    out, class_area, valid_area = _assemble(parts, stats, len(inside), T)
     names, arrays = list(stats), [out[s] for s in stats]
     if req.categorical:
         _add_class_columns(names, arrays, class_area, valid_area)
-    return _result(zones, src, cov, names, arrays, req.geometry)
+    return _result(zones, src, inside, names, arrays, req.geometry)
 
 
 def _rows_per_band(src: _Source, T: int) -> int:
@@ -312,71 +325,81 @@ def _rows_per_band(src: _Source, T: int) -> int:
     return max(4_000_000 // max(src.grid.width * T, 1) // block, 1) * block
 
 
-def _distributed_bands(client: _Client, src: _Source, cov: Coverage, bands: list[Band], job: _Job,
-                       progress: Callable[[int, int], None] | None) -> list[_BandResult]:
-    """The bands as tasks on the cluster of ``client``: the same engine as the local
-    path (:func:`gis.zonal_engine._run_windows`), run by each worker on its own contiguous run of bands.
+_RUN_CELLS = 32_000_000
+"""Most cells of the zones' bounding boxes in one cluster task (bounds its weights)."""
 
-    The bands are cut into one run per worker thread. A task gets what it needs to read
-    its rows (:meth:`_Source.shipped`: a stack of files as its paths, the worker opening
-    the files and reading its rows itself; any other dask stack as the graph of its rows
-    only, :class:`_ShippedRows`) and that run's coverage weights, scattered once; it
-    decodes each block of its rows once (the blocks two runs share are read by both:
-    one block row per boundary) and returns its zones' statistics, ``zones × dates``
-    floats per statistic. Memory per worker thread, for ``c``-row storage blocks or
+
+def _on_cluster(client: _Client, zones: pd.DataFrame, src: _Source, job: _Job, *,
+                given: Coverage | None, method: str, rows_per_band: int,
+                progress: Callable[[int, int], None] | None) -> tuple[FloatArray, list[_Part]]:
+    """The zones' statistics computed on the cluster of ``client``, in runs of zones, one
+    task each: the same engine as the local path, run by a worker on the rows of its
+    zones. Returns each zone's share inside the grid and ``(zone ids, statistics)`` per run.
+
+    The zones are sorted by their first row and cut into runs — at least one per worker
+    thread, and at most :data:`_RUN_CELLS` cells of their bounding boxes each. A task
+    gets its zones' polygons (WKB, in the grid's CRS) and builds their weights itself
+    (the ``given`` coverage's rows instead, when the caller passed weights), and what it
+    needs to read its rows (:meth:`_Source.shipped`: a stack of files as its paths, any
+    other dask stack as the graph of its rows only). It decodes each block of its rows
+    once (the blocks two runs share are read by both) and returns only its zones'
+    statistics, ``zones × dates`` floats per statistic: neither raster data nor weights
+    pass through the client. Memory per worker thread, for ``c``-row storage blocks or
     chunks, windows of ``r`` rows (≈ 4 million cells over all dates by default, see
     :func:`_rows_per_band`; plus the tallest zone), width ``W``, ``T`` dates of ``b``
-    bytes: one buffer of ``(r + 2c) × W × T × b`` (dates are read in groups beyond
-    ``_READ_BUFFER``), for a dask graph the chunks dask computes at once (one per local
-    thread, ``c × W × b`` each for one date) and two windows' gathered cells
-    (``nnz × T × 8``). E.g. 3000² × 12 float32 in 256-row chunks: ≈ 0.1 GB.
+    bytes: the run's weights (≤ 12 bytes × :data:`_RUN_CELLS`), one buffer of
+    ``(r + 2c) × W × T × b`` (dates are read in groups beyond ``_READ_BUFFER``), for a
+    dask graph the chunks dask computes at once (``c × W × b`` each) and two windows'
+    gathered cells (``nnz × T × 8``). E.g. 3000² × 12 float32 in 256-row chunks,
+    4,000 parcels: ≈ 0.15 GB.
     """
     from distributed import as_completed as distributed_as_completed
 
     as_completed: Callable[[list[Any]], Iterator[Any]] = distributed_as_completed  # unannotated
 
-    nthreads = max(sum(client.nthreads().values()), 1)
-    runs = [r for r in np.array_split(np.arange(len(bands)), min(nthreads, len(bands))) if len(r)]
-    T = 1 if src.times is None else len(src.times)
-    futures: list[Any] = []  # distributed.Future
-    where: dict[str, int] = {}
-    for k, run in enumerate(runs):
-        part = [replace(bands[i], weights=cov.band_weights(bands[i])) for i in run]
-        lo, hi = src.widen(min(b.row0 for b in part), max(b.row1 for b in part))
-        weights = client.scatter([part], hash=False)[0]
-        fut = client.submit(_run_group, src.shipped(lo, hi), weights, job, T, pure=False)
-        futures.append(fut)
-        where[fut.key] = k
-    results: dict[int, _BandResult] = {}
-    done = 0
-    for fut in as_completed(futures):
-        run = runs[where[fut.key]]
-        for i, res in zip(run, fut.result(), strict=True):
-            results[int(i)] = res
+    g, T = src.grid, 1 if src.times is None else len(src.times)
+    if given is None:
+        geoms = zone_geometries(zones, g, src.name)
+        inside = zone_inside(geoms, g)
+        first, last, cells = zone_boxes(geoms, g)
+        first[inside <= 0] = -1
+    else:
+        inside, (first, last) = given.inside, given.zone_rows()
+        cells = np.diff(given.matrix.indptr)
+    runs = _runs(first, cells, max(sum(client.nthreads().values()), 1), src.block_rows)
+    futures: dict[Any, int] = {}  # distributed.Future -> run
+    for k, ids in enumerate(runs):
+        part = _ZonePart(method, None if given is not None else shapely.to_wkb(geoms[ids]),
+                         None if given is None else given.matrix[ids])
+        lo, hi = src.widen(int(first[ids].min()), int(last[ids].max()) + 1)
+        fut = client.submit(_run_zones, src.shipped(lo, hi), part, job, T, rows_per_band, pure=False)
+        futures[fut] = k
+    parts: list[_Part] = []
+    for fut in as_completed(list(futures)):
+        parts.append((runs[futures[fut]], fut.result()))
         fut.release()
-        done += len(run)
         if progress:
-            progress(done, len(bands))
-    return [results[i] for i in range(len(bands))]
+            progress(len(parts), len(runs))
+    return inside, parts
 
 
-def _assemble(bands: list[Band], results: list[_BandResult], stats: list[str], n: int,
-              T: int) -> tuple[_Stats, _Classes, FloatArray]:
-    """The bands' results as (zone, T) arrays: per statistic, per class area, valid area."""
-    out = {s: np.full((n, T), np.nan) for s in stats}
-    for s in ("count", "sum", "variety"):  # empty zones: nothing counted, nothing summed
-        if s in out:
-            out[s][:] = 0.0
-    class_area: _Classes = {}
-    valid_area = np.zeros((n, T))
-    for b, (res, classes, va) in zip(bands, results, strict=True):
-        for s in stats:
-            out[s][b.ids] = res[s]
-        for c, a in classes.items():
-            class_area.setdefault(c, np.zeros((n, T)))[b.ids] = a
-        if va is not None:
-            valid_area[b.ids] = va
-    return out, class_area, valid_area
+def _runs(first: IntArray, cells: IntArray, nthreads: int, block: int) -> list[IntArray]:
+    """Zones with cells (``first`` ≥ 0), by first row, cut into at least ``nthreads`` runs
+    of about equal zones and about :data:`_RUN_CELLS` ``cells`` at most each, cut only
+    between storage blocks (``block`` rows): two runs then share at most the block rows
+    their last zones reach into, never the block where the cut falls."""
+    order = np.flatnonzero(first >= 0)
+    order = order[np.argsort(first[order], kind="stable")]
+    n = max(nthreads, int(-(-int(cells[order].sum()) // _RUN_CELLS)))
+    blocks = first[order] // max(block, 1)
+    starts = np.flatnonzero(np.diff(blocks)) + 1  # where a new block of first rows begins
+    if not len(starts):
+        return [order] if len(order) else []
+    wanted = np.linspace(0, len(order), n + 1)[1:-1]  # equal shares
+    near = np.clip(np.searchsorted(starts, wanted), 1, len(starts)) - 1
+    pick = np.where(np.abs(starts[np.minimum(near + 1, len(starts) - 1)] - wanted)
+                    < np.abs(starts[near] - wanted), np.minimum(near + 1, len(starts) - 1), near)
+    return [r for r in np.split(order, np.unique(starts[pick])) if len(r)]
 
 
 def _add_class_columns(names: list[str], arrays: list[FloatArray], class_area: _Classes,
@@ -391,10 +414,9 @@ def _add_class_columns(names: list[str], arrays: list[FloatArray], class_area: _
             arrays.append(np.where(valid_area > 0, class_area[c] / valid_area, np.nan))
 
 
-def _result(zones: pd.DataFrame, src: _Source, cov: Coverage, names: list[str], arrays: list[FloatArray],
-            geometry: bool) -> pd.DataFrame | xr.DataArray:
+def _result(zones: pd.DataFrame, src: _Source, inside: FloatArray, names: list[str],
+            arrays: list[FloatArray], geometry: bool) -> pd.DataFrame | xr.DataArray:
     """A DataFrame (GeoDataFrame with ``geometry``) for one raster, a DataArray for a stack."""
-    inside = cov.inside
     partly = (inside < 1 - 1e-9)
     index = zones.index
     if src.times is None:

@@ -10,6 +10,7 @@ module imports no pandas (a ``distributed`` worker imports only what it runs).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,8 +19,9 @@ from typing import Any, Callable, NamedTuple, SupportsFloat, TypeAlias, TypeVar
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+import shapely
 
-from .coverage import Band, Grid, IndexArray, IntArray
+from .coverage import Band, Grid, IndexArray, IntArray, band_weights, row_bands, weights_matrix, zone_rows
 from .units import FloatArray
 from .zonal_read import _Meta, _Raw, _Source, _apply, _invalid
 
@@ -88,20 +90,25 @@ def _linear(graw: _Raw, gmask: npt.NDArray[np.bool_] | None, w: FloatArray, meta
             seg: _ZoneSums, stats: Sequence[str]) -> _Stats:
     """count, sum and mean straight from the raw cells (the common time-series case).
 
-    One pass makes w·v in float64; cells that are NaN, nodata or masked are zeroed only
-    on the dates that have any, and the count Σw is summed once for all clear dates.
-    Scale and offset are applied to the sums: Σw(s·v + o) = s·Σw·v + o·Σw.
+    Date by date, w·v in float64 in a work array of this thread; cells that are NaN,
+    nodata or masked are zeroed only on the dates that have any, and the count Σw is
+    summed once for all clear dates. Scale and offset are applied to the sums:
+    Σw(s·v + o) = s·Σw·v + o·Σw.
     """
     T = graw.shape[0]
-    wv = np.multiply(graw, w, dtype=np.float64)
-    full = seg(w[None, :])[:, 0]
-    cnt = np.repeat(full[:, None], T, axis=1)
+    wv, bad = _scratch(len(w), np.float64), _scratch(len(w), np.bool_)
+    full = seg.sum(w)
+    cnt, sm = np.empty((seg.n, T)), np.empty((seg.n, T))
     for t in range(T):
-        bad = _invalid(graw[t], meta[t][0], None if gmask is None else gmask[t])
-        if bad is not None and bad.any():
-            wv[t][bad] = 0.0
-            cnt[:, t] = seg(np.where(bad, 0.0, w)[None, :])[:, 0]
-    sm = seg(wv)
+        np.multiply(graw[t], w, out=wv)
+        if _invalid(graw[t], meta[t][0], None if gmask is None else gmask[t], bad,
+                    _scratch(len(w), np.bool_, "tmp")):
+            wv[bad] = 0.0
+            sm[:, t] = seg.sum(wv)
+            np.logical_not(bad, out=bad)
+            cnt[:, t] = seg.sum(np.multiply(w, bad, out=wv))
+        else:
+            sm[:, t], cnt[:, t] = seg.sum(wv), full
     for t, (_, scale, offset) in enumerate(meta):
         if scale not in (None, 1.0):
             sm[:, t] *= scale
@@ -111,6 +118,21 @@ def _linear(graw: _Raw, gmask: npt.NDArray[np.bool_] | None, w: FloatArray, meta
         mean = np.where(cnt > 0, sm / cnt, np.nan)
     res = {"count": cnt, "sum": sm, "mean": mean}
     return {k: res[k] for k in stats}
+
+
+_THREAD = threading.local()
+
+
+def _scratch(n: int, dtype: type[np.generic], name: str = "") -> npt.NDArray[Any]:
+    """A work array of ``n`` items of ``dtype`` belonging to this thread, reused window
+    after window: a fresh one costs page faults every time where the allocator hands
+    freed memory back at once (a ``dask`` worker sets MALLOC_TRIM_THRESHOLD_=65536)."""
+    key = name + np.dtype(dtype).str
+    buf: npt.NDArray[Any] | None = getattr(_THREAD, key, None)
+    if buf is None or len(buf) < n:
+        buf = np.empty(max(n, 1), dtype)
+        setattr(_THREAD, key, buf)
+    return buf[:n]
 
 
 @dataclass(frozen=True)
@@ -164,6 +186,13 @@ class _ZoneSums:
         out = np.zeros((self.n, x.shape[0]))
         if len(self.starts):
             out[self.nonempty] = np.add.reduceat(x, self.starts, axis=1).T
+        return out
+
+    def sum(self, x: FloatArray) -> FloatArray:
+        """Per-zone sums of one date's gathered cells, (nnz,) -> (nz,)."""
+        out = np.zeros(self.n)
+        if len(self.starts):
+            out[self.nonempty] = np.add.reduceat(x, self.starts)
         return out
 
     def zone_of_cell(self) -> IntArray:
@@ -390,6 +419,50 @@ def _class_key(c: SupportsFloat) -> _ClassKey:
     return int(f) if f.is_integer() else f
 
 
-def _run_group(src: _Source, bands: list[Band], job: _Job, T: int) -> list[_BandResult]:
-    """One distributed task: the local engine over a run of bands (their weights set)."""
-    return _run_windows(src, bands, job, T=T, workers=1)
+_Part: TypeAlias = tuple["IntArray", _BandResult]
+"""Zones (positions among all zones) and their (statistics, class areas, valid area)."""
+
+
+@dataclass(frozen=True)
+class _ZonePart:
+    """What one cluster task gets of its zones: their polygons in the grid's CRS as WKB
+    (the worker builds their weights), or their rows of given weights."""
+
+    method: str
+    wkb: npt.NDArray[Any] | None = None
+    weights: sp.csr_array | None = None
+
+
+def _run_zones(src: _Source, part: _ZonePart, job: _Job, T: int, rows_per_band: int) -> _BandResult:
+    """One ``distributed`` task: its zones' weights (built here unless given), then the
+    local engine over their rows on one thread; their statistics as ``(zones, T)`` arrays."""
+    W = job.grid.width
+    if part.weights is not None:
+        m = part.weights
+    else:
+        assert part.wkb is not None  # one of the two is given
+        m = weights_matrix(shapely.from_wkb(part.wkb), job.grid, part.method, workers=1)
+    bands = row_bands(*zone_rows(m, W), rows_per_band)
+    results = _run_windows(src, bands, job, T=T, workers=1,
+                           weights_of=lambda b: band_weights(m, W, b))
+    return _assemble([(b.ids, r) for b, r in zip(bands, results, strict=True)], job.stats,
+                     m.shape[0], T)
+
+
+def _assemble(parts: Sequence[_Part], stats: Sequence[str], n: int, T: int) -> tuple[_Stats, _Classes, FloatArray]:
+    """The results of groups of zones as ``(n, T)`` arrays: per statistic, per class
+    area, and the valid area; zones in no group have nothing counted or summed."""
+    out = {s: np.full((n, T), np.nan) for s in stats}
+    for s in ("count", "sum", "variety"):
+        if s in out:
+            out[s][:] = 0.0
+    class_area: _Classes = {}
+    valid_area = np.zeros((n, T))
+    for ids, (res, classes, va) in parts:
+        for s in stats:
+            out[s][ids] = res[s]
+        for c, a in classes.items():
+            class_area.setdefault(c, np.zeros((n, T)))[ids] = a
+        if va is not None:
+            valid_area[ids] = va
+    return out, class_area, valid_area

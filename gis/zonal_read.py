@@ -153,23 +153,27 @@ def _file_times(paths: Sequence[str]) -> list[Any]:
     return list(dates) if dates is not None and dates.is_unique else stems
 
 
-def _invalid(arr: _Raw, nodata: Any, mask: _Raw | None = None,
-             nan: bool = True) -> npt.NDArray[np.bool_] | None:
-    """Cells of raw ``arr`` that are nodata, masked out (``mask`` False) or, with
-    ``nan``, NaN; None when no such cell can exist."""
-    bad = np.isnan(arr) if nan and arr.dtype.kind == "f" else None
+def _invalid(arr: _Raw, nodata: Any, mask: _Raw | None, out: npt.NDArray[np.bool_],
+             tmp: npt.NDArray[np.bool_]) -> bool:
+    """Mark in ``out`` the cells of raw ``arr`` that are NaN, nodata or masked out
+    (``mask`` False); whether any is. ``out`` and ``tmp`` (work space) are bools of
+    ``arr``'s shape: the statistics pass arrays they reuse window after window."""
+    if arr.dtype.kind == "f":
+        np.isnan(arr, out=out)
+    else:
+        out.fill(False)
     if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
-        bad = arr == nodata if bad is None else bad | (arr == nodata)
+        out |= np.equal(arr, nodata, out=tmp)
     if mask is not None:
-        bad = ~mask if bad is None else bad | ~mask
-    return bad
+        out |= np.logical_not(mask, out=tmp)
+    return bool(out.any())
 
 
 def _apply(arr: _Raw, nodata: Any, scale: Any, offset: Any, mask: _Raw | None = None) -> FloatArray:
     """To float64 with NaN for nodata/masked cells, then scale and offset."""
     out = arr.astype(np.float64)
-    bad = _invalid(arr, nodata, mask, nan=False)  # NaN stays NaN anyway
-    if bad is not None:
+    bad = np.empty(arr.shape, dtype=bool)
+    if _invalid(arr, nodata, mask, bad, np.empty_like(bad)):
         out[bad] = np.nan
     if scale not in (None, 1.0):
         out *= scale

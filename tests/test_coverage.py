@@ -197,3 +197,30 @@ def test_kernels_and_parallel_builds_agree():
     counts, cols, vals = _exact_numpy(geoms, np.arange(6), GRID, workers=2, chunk_cells=50)
     d = sp.csr_array((vals, cols, np.concatenate([[0], np.cumsum(counts)])), shape=a.shape)
     assert abs(a - d).max() < 1e-12
+
+
+def test_zone_boxes_hold_every_weighted_cell():
+    """The boxes a cluster cuts its runs by (no weights yet) hold every cell a zone's
+    weights touch, for every method; zones outside the grid and empty ones get none."""
+    from gis.coverage import row_bands, zone_boxes, zone_geometries, zone_rows
+
+    zones = _tricky()
+    zones.loc["outside"] = [box(X0 - 90, Y1 - 50, X0 - 10, Y1 - 5)]
+    zones.loc["empty"] = [shapely.Polygon()]
+    geoms = zone_geometries(zones, GRID, "zones")
+    first, last, cells = zone_boxes(geoms, GRID)
+    assert first[-2:].tolist() == last[-2:].tolist() == [-1, -1] and cells[-2:].tolist() == [0, 0]
+    assert first[zones.index.get_loc("over_edge")] >= 0  # half inside: a box cut to the grid
+    for method in ("exact", "center", "all_touched"):
+        m = Coverage.build(zones, GRID, method).matrix
+        f, la = zone_rows(m, W)
+        has = f >= 0
+        assert has.sum() == 6
+        assert (first[has] <= f[has]).all() and (la[has] <= last[has]).all(), method
+        assert (np.diff(m.indptr) <= cells).all(), method
+        cols = m.indices % W
+        for z in np.flatnonzero(has):  # columns too: inside the box's cells
+            c = cols[m.indptr[z]:m.indptr[z + 1]]
+            assert (c.max() - c.min() + 1) * (la[z] - f[z] + 1) <= cells[z], (method, z)
+    bands = row_bands(first, last, rows_per_band=8)
+    assert sorted(np.concatenate([b.ids for b in bands]).tolist()) == list(range(6))

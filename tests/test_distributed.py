@@ -1,7 +1,7 @@
 """zonal_stats on a dask.distributed cluster (issue 19): with a client active, a dask
 stack runs on the cluster's workers — one task per worker thread, each the local engine
-over a contiguous run of windows, reading its own rows, its weights scattered once — and
-gives the numbers of the local path."""
+over a run of zones, building their weights and reading their rows itself — and gives
+the numbers of the local path."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import time
 import numpy as np
 import pytest
 
+import gis.zonal as gz
 from gis import zonal_stats
+from gis.zonal import raster_grid
+from gis.coverage import Coverage
 
 from test_zonal_paths import STATS, T, stack  # noqa: F401  (the fixture)
 
@@ -30,6 +33,7 @@ def test_a_dask_stack_runs_on_the_cluster_with_the_local_numbers(stack, client):
     zones = stack["zones"]
     local = zonal_stats(zones, stack["files"], stats=STATS, rows_per_band=24)
     lazy = stack["da"].chunk({"time": 2, "y": 37, "x": 50})
+    gz._CACHE.clear()
     seen = []
     with distributed.get_task_stream(client) as ts:
         remote = zonal_stats(zones, lazy, stats=STATS, rows_per_band=24,
@@ -37,14 +41,13 @@ def test_a_dask_stack_runs_on_the_cluster_with_the_local_numbers(stack, client):
     np.testing.assert_allclose(remote.values, local.values, rtol=1e-9, atol=1e-12,
                                equal_nan=True)
     assert remote.sizes["time"] == T
-    runs = [t for t in ts.data if "_run_group" in str(t["key"])]
+    runs = [t for t in ts.data if "_run_zones" in str(t["key"])]
     workers = set(client.scheduler_info()["workers"])
-    # one task per worker thread, each a contiguous run of windows, run by the workers
+    # one task per worker thread, each a run of zones, run by the workers
     assert len(runs) == len(seen) == len(workers) == 2
     assert {t["worker"] for t in runs} <= workers
-    n_windows = seen[-1][1]
-    assert n_windows > 2 and seen[-1] == (n_windows, n_windows)
-    assert all(0 < d <= n for d, n in seen)
+    assert seen == [(1, 2), (2, 2)]
+    assert not gz._CACHE  # the weights were built on the workers, not here
     # nothing is left behind on the cluster: results and weights are released (the client
     # tells the scheduler asynchronously, so give the release message a moment to arrive)
     deadline = time.monotonic() + 10
@@ -78,6 +81,45 @@ def test_a_stack_opened_with_rioxarray_is_read_by_the_workers_from_the_files(sta
         remote = zonal_stats(zones, lazy, stats=STATS, rows_per_band=24)
     np.testing.assert_allclose(remote.values, local.values, rtol=1e-9, atol=1e-12,
                                equal_nan=True)
-    runs = [t for t in ts.data if "_run_group" in str(t["key"])]
+    runs = [t for t in ts.data if "_run_zones" in str(t["key"])]
     assert len(runs) == 2  # one task per worker thread, no dask chunk tasks
     assert not [t for t in ts.data if "open_rasterio" in str(t["key"])]
+
+
+def test_given_weights_and_many_runs_on_the_cluster(stack, client, monkeypatch):  # noqa: F811
+    """Weights the caller passes are used on the cluster (their rows shipped with each
+    run), and zones cut into more runs than threads (a run's weights are bounded) give
+    the same numbers; so do "center" weights built on the workers."""
+    zones = stack["zones"]
+    lazy = stack["da"].chunk({"time": 1, "y": 10})  # 9 blocks of rows: runs cut between them
+    local = zonal_stats(zones, stack["files"], stats=STATS, rows_per_band=24)
+    center = Coverage.build(zones, raster_grid(stack["files"][0]), "center")
+    monkeypatch.setattr(gz, "_RUN_CELLS", 2_000)  # about 1,000 cells a zone: ~7 runs
+    with distributed.get_task_stream(client) as ts:
+        remote = zonal_stats(zones, lazy, stats=STATS, rows_per_band=24)
+    assert len([t for t in ts.data if "_run_zones" in str(t["key"])]) > 4
+    np.testing.assert_allclose(remote.values, local.values, rtol=1e-9, atol=1e-12,
+                               equal_nan=True)
+    want = zonal_stats(zones, stack["files"], stats="mean,count", coverage=center)
+    for how in ({"coverage": center}, {"method": "center"}):
+        got = zonal_stats(zones, lazy, stats="mean,count", **how)
+        np.testing.assert_allclose(got.values, want.values, rtol=1e-9, equal_nan=True,
+                                   err_msg=str(list(how)))
+
+
+def test_runs_are_cut_between_blocks_and_hold_every_zone_once():
+    """Cluster runs: every zone with cells in exactly one run, at least one run per thread
+    when the blocks allow it, cuts only where a new block of first rows begins."""
+    rng = np.random.default_rng(5)
+    first = np.sort(rng.integers(0, 3000, 4000))
+    first[::97] = -1  # zones without cells
+    cells = rng.integers(10, 5000, 4000)
+    for nthreads, block in ((2, 256), (3, 256), (16, 256), (2, 1), (4, 3000)):
+        runs = gz._runs(first, cells, nthreads, block)
+        ids = np.concatenate(runs)
+        assert sorted(ids.tolist()) == np.flatnonzero(first >= 0).tolist()
+        assert len(runs) == min(nthreads, -(-3000 // block)), (nthreads, block)
+        for a, b in zip(runs, runs[1:], strict=False):
+            assert first[a].max() // block < first[b].min() // block  # no block cut in two
+    big = np.full(4000, gz._RUN_CELLS)  # a run's weights are bounded: more runs than threads
+    assert len(gz._runs(first, big, 2, 1)) > 2
