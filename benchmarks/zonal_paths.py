@@ -55,13 +55,15 @@ PATHS = ("decode_only", "files", "numpy", "dask_aligned", "dask_misaligned", "ne
          "distributed")
 NOTES = [
     "What a cold call pays that a warm one does not (see gis/zonal.py): the first touch "
-    "of the working memory (≈ 0.3 s of system CPU here), the first rasterio.open (GDAL "
-    "driver registration, < 0.1 s), the first xarray.open_dataset (backend discovery, "
-    "h5netcdf import, ≈ 0.3 s); on the cluster each worker's first task imports agrigis "
-    "and rasterio. No JIT. The dask stacks opened by rioxarray are read as their files "
-    "(the same windows as the file list, without dask's per-chunk work or rioxarray's "
-    "lock, which lets one thread decode at a time); on the cluster each worker opens the "
-    "files by path and reads its own rows, and only the statistics come back.",
+    "of the working memory (the row buffer and the weights; the work arrays of each window "
+    "are reused), the first rasterio.open (GDAL driver registration, < 0.1 s), the first "
+    "xarray.open_dataset and h5py open; on the cluster each worker's first task imports "
+    "agrigis, scipy.sparse and rasterio (≈ 0.5 s per worker). No JIT. The dask stacks "
+    "opened by rioxarray are read as their files (the same windows as the file list, "
+    "without dask's per-chunk work or rioxarray's lock, which lets one thread decode at a "
+    "time); a NetCDF-4 path is read straight from its HDF5 dataset, as stored; on the "
+    "cluster each task builds its own parcels' weights, opens the files by path and reads "
+    "its own rows, and only the statistics come back.",
     "exactextract runs on one thread; agrigis on all cores (2 here). Under load the wall "
     "clock of a multi-threaded job depends on the share of the cores it gets, and the "
     "peer's own wall clock swings with it: the CPU columns (and CPU / exactextract's "

@@ -727,7 +727,7 @@ def _rasterized(geoms: GeomArray, use: IntArray, grid: Grid, all_touched: bool) 
 
 
 def _exact_numpy(geoms: GeomArray, use: IntArray, grid: Grid, workers: int = 1,
-                 chunk_cells: int = 16_384) -> _Chunk:
+                 chunk_cells: int | None = None) -> _Chunk:
     """Exact coverage fractions with vectorised numpy (no per-zone Python loop).
 
     Green's theorem per cell: for a closed ring, the area of the polygon inside cell
@@ -738,12 +738,15 @@ def _exact_numpy(geoms: GeomArray, use: IntArray, grid: Grid, workers: int = 1,
     Cells outside the grid are dropped; parts of zones below the grid still pass their
     column sums up, so zones over the edge are exact too.
 
-    Zones are taken in chunks of about ``chunk_cells`` window cells: work arrays of
-    128 KiB and less stay in the CPU's caches and are reused by the allocator, where
-    larger ones are mapped afresh each time (page faults; on every allocation in a
-    ``dask`` worker, whose allocator hands freed memory back at once) — 16,384 cells
-    take about half the CPU of a million here.
+    Zones are taken in chunks of about ``chunk_cells`` window cells. On one thread,
+    16,384 (default): work arrays of 128 KiB stay in the CPU's caches and are reused by
+    the allocator, where larger ones are mapped afresh each time (page faults — on every
+    allocation in a ``dask`` worker, whose allocator hands freed memory back at once:
+    there a million cells take twice the CPU). On several threads, 131,072 (default):
+    fewer numpy calls, so the threads wait less for each other's Python; 16,384 there
+    costs half as much CPU again.
     """
+    chunk_cells = chunk_cells or (16_384 if workers <= 1 else 131_072)
     t = grid.transform
     W, H = grid.width, grid.height
     g = shapely.orient_polygons(geoms[use])
