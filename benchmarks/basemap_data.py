@@ -96,9 +96,11 @@ def county_registry(workspace, out_dir, county: str = "220882") -> Path:
     (the real ``agrigis import``); returns the registry path."""
     import geopandas as gpd
 
+    from layers.demo import PARCELS_FILE
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    p = gpd.read_file(Path(workspace) / "parcels" / "demo_parcels.gpkg")
+    p = gpd.read_file(Path(workspace) / PARCELS_FILE)
     src = out_dir / f"parcels_{county}.gpkg"
     p[p.county_code == county].to_file(src, layer="parcels", driver="GPKG")
     reg = out_dir / f"registry_{county}.gpkg"

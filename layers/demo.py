@@ -32,7 +32,7 @@ Examples
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -75,10 +75,19 @@ starts in 2020 and the registry holds paddy/saline projects from 2021 on."""
 AS_OF = "2024-09-30"
 """The date the demo's statuses describe (autumn 2024): a linear schedule expects 75 %."""
 
+REFERENCE_FILE = "reference.gpkg"
+"""Where the rivers, canals, lakes and reserves are written inside the workspace (one layer each)."""
+PARCELS_FILE = "parcels/demo_parcels.gpkg"
+"""Where the parcel file (layer ``parcels``) is written inside the workspace."""
+REGISTRY_FILE = "registry.gpkg"
+"""Where ``workflows.demo`` imports the parcels; its presence marks a folder the demo will not write into."""
+
 
 @dataclass
 class DemoWorkspace:
-    """Paths of a generated demo workspace."""
+    """Paths of a generated demo workspace. :meth:`at` gives them for a folder: the one
+    place the workspace's file layout is spelled (with :data:`REFERENCE_FILE`,
+    :data:`PARCELS_FILE`, ``layers.catalog.CATALOG_FILE`` and ``layers.demo_samples.SAMPLES_FILE``)."""
 
     folder: Path
     seed: int
@@ -92,9 +101,26 @@ class DemoWorkspace:
     samples: Path | None = None
     """The SYNTHETIC soil sample table drawn from the soil rasters (:mod:`layers.demo_samples`)."""
 
+    @classmethod
+    def at(cls, folder, *, seed: int, size: str) -> DemoWorkspace:
+        """The workspace's files in ``folder`` as :func:`build_workspace` writes them, before
+        or while it does (no rasters, parcel count or products yet).
+
+        Examples
+        --------
+        >>> DemoWorkspace.at("ws", seed=0, size="small").parcels.as_posix()
+        'ws/parcels/demo_parcels.gpkg'
+        """
+        from .catalog import CATALOG_FILE
+        from .demo_samples import SAMPLES_FILE
+
+        f = Path(folder)
+        return cls(folder=f, seed=seed, size=size, catalog=f / CATALOG_FILE, reference=f / REFERENCE_FILE,
+                   parcels=f / PARCELS_FILE, samples=f / SAMPLES_FILE)
+
     @property
     def registry(self) -> Path:
-        return self.folder / "registry.gpkg"
+        return self.folder / REGISTRY_FILE
 
 
 NDVI_STACK = "rasters/ndvi_stack.nc"
@@ -167,7 +193,7 @@ def _ndvi_entry(ndvi: Path, folder: Path) -> _Entry:
 def _catalog_yaml(seed: int, size: str, rasters: dict[str, Path], folder: Path) -> str:
     import yaml
 
-    entries = [_Entry(name, "vector", "reference.gpkg", zh, en, layer=name,
+    entries = [_Entry(name, "vector", REFERENCE_FILE, zh, en, layer=name,
                       description=_RESERVES_NOTE if name == "protected_areas" else None)
                for name, zh, en in _VECTORS]
     entries += _raster_entries(rasters, folder)
@@ -188,15 +214,13 @@ def _size(size: str, res_m: float | None) -> Size:
         return SIZES[size]
     if not res_m >= 5:
         raise InputError(f"raster cell size {res_m!r} m is too small; use 5 m or more")
-    from dataclasses import replace
-
     return replace(SIZES[size], res_m=float(res_m))
 
 
 def _new_folder(folder) -> Path:
     folder = Path(folder)
-    if (folder / "registry.gpkg").exists():
-        raise InputError(f"{folder} already holds a registry.gpkg; the demo only writes into a new "
+    if (folder / REGISTRY_FILE).exists():
+        raise InputError(f"{folder} already holds a {REGISTRY_FILE}; the demo only writes into a new "
                          "or empty folder — choose another folder or delete that one")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -218,29 +242,28 @@ class _Vectors:
     reserves: object
 
 
-def _write_vectors(folder: Path, counties, rng: np.random.Generator) -> tuple[_Vectors, Path]:
-    """Rivers, canals, lakes and reserves into ``reference.gpkg``."""
+def _write_vectors(ref: Path, counties, rng: np.random.Generator) -> _Vectors:
+    """Rivers, canals, lakes and reserves into ``ref`` (:data:`REFERENCE_FILE`)."""
     from . import demo_vectors
 
     v = _Vectors(counties, demo_vectors.rivers_and_canals(counties, rng), demo_vectors.lakes(counties, rng),
                  demo_vectors.reserves(counties, rng))
-    ref = _fresh(folder / "reference.gpkg")
+    _fresh(ref)
     v.rivers[v.rivers.kind == "river"].to_file(ref, layer="rivers", driver="GPKG")
     v.rivers[v.rivers.kind == "canal"].to_file(ref, layer="canals", driver="GPKG")
     v.lakes.to_file(ref, layer="lakes", driver="GPKG")
     v.reserves.to_file(ref, layer="protected_areas", driver="GPKG")
-    return v, ref
+    return v
 
 
-def _write_parcels(folder: Path, drivers, v: _Vectors, seed: int, sz: Size):
-    """The parcel file ``parcels/demo_parcels.gpkg``: ``(parcels, path)``."""
+def _write_parcels(path: Path, drivers, v: _Vectors, seed: int, sz: Size):
+    """The parcel file ``path`` (:data:`PARCELS_FILE`): the parcels written."""
     from .demo_parcels import ParcelScale, generate_parcels
 
     parcels = generate_parcels(drivers, v.counties, v.reserves, v.lakes, seed=seed,
                                scale=ParcelScale(area=sz.area_scale, field=sz.field_scale))
-    ppath = _fresh(folder / "parcels" / "demo_parcels.gpkg")
-    parcels.to_file(ppath, layer="parcels", driver="GPKG")
-    return parcels, ppath
+    parcels.to_file(_fresh(path), layer="parcels", driver="GPKG")
+    return parcels
 
 
 def _write_samples(folder: Path, rasters: dict[str, Path], drivers, counties, seed: int) -> Path:
@@ -287,30 +310,30 @@ def build_workspace(folder, seed: int = 0, size: str = "default",
 
     sz = _size(size, res_m)
     folder = _new_folder(folder)
+    ws = DemoWorkspace.at(folder, seed=seed, size=size)
     step = on_step or (lambda name, frac: None)
     step("vectors", 0.0)
-    v, ref = _write_vectors(folder, layers.load("counties", workspace=False), np.random.default_rng([seed, 1]))
+    v = _write_vectors(ws.reference, layers.load("counties", workspace=False), np.random.default_rng([seed, 1]))
     step("vectors", 1.0)
     drivers = demo_rasters.Drivers(v.counties, v.rivers, v.lakes, np.random.default_rng([seed, 2]),
                                    res=sz.analysis_m)
     rdir = folder / "rasters"
     paths = demo_rasters.write_static_rasters(drivers, rdir, sz.res_m, seed, on_step=lambda f: step("rasters", f))
     demo_rasters.LANDCOVER_CLASSES.to_csv(rdir / "landcover_classes.csv", index=False)
-    cat = folder / "catalog.yml"  # before the parcels: the soil step may register its maps meanwhile
-    write_text(cat, _catalog_yaml(seed, size, paths, folder))
+    # the catalogue before the parcels: the soil step may register its maps meanwhile
+    write_text(ws.catalog, _catalog_yaml(seed, size, paths, folder))
     write_text(folder / "README.txt", _readme(seed, size))
     samples = _write_samples(folder, paths, drivers, v.counties, seed)
     step("samples", 1.0)
     step("parcels", 0.0)
-    parcels, ppath = _write_parcels(folder, drivers, v, seed, sz)
+    parcels = _write_parcels(ws.parcels, drivers, v, seed, sz)
     step("parcels", 1.0)
     step("ndvi", 0.0)
     years = tuple(range(NDVI_YEARS[0], NDVI_YEARS[1] + 1))
     products = demo_imagery.write_products(folder / "imagery" / "products", drivers, paths["landcover"],
                                            parcels, v.counties, sz.ndvi_m, years=years, seed=seed,
                                            on_step=lambda f: step("ndvi", f))
-    return DemoWorkspace(folder=folder, seed=seed, size=size, catalog=cat, reference=ref, parcels=ppath,
-                         rasters=paths, n_parcels=len(parcels), products=products, samples=samples)
+    return replace(ws, rasters=paths, n_parcels=len(parcels), products=products, samples=samples)
 
 
 def register_ndvi(ws: DemoWorkspace, stack: Path) -> None:

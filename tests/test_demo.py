@@ -42,12 +42,12 @@ def _hash(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def _tables(ws_folder: Path) -> dict[str, pd.DataFrame]:
+def _tables(ws: gen.DemoWorkspace) -> dict[str, pd.DataFrame]:
     out = {}
     for layer in ("rivers", "canals", "lakes", "protected_areas"):
-        g = gpd.read_file(ws_folder / "reference.gpkg", layer=layer)
+        g = gpd.read_file(ws.reference, layer=layer)
         out[layer] = g.assign(geometry=g.geometry.to_wkb())
-    p = gpd.read_file(ws_folder / "parcels" / "demo_parcels.gpkg")
+    p = gpd.read_file(ws.parcels)
     out["parcels"] = p.assign(geometry=p.geometry.to_wkb())
     return out
 
@@ -100,6 +100,21 @@ def test_nen_river_runs_along_the_eastern_edge(ws):
     assert set(rivers.name_zh) >= {"嫩江", "洮儿河", "霍林河"}
 
 
+def test_the_layout_the_run_hands_on_early_is_the_one_the_generator_wrote(ws):
+    # workflows.demo hands the soil step DemoWorkspace.at(...) (its _early) before
+    # build_workspace returns: both must name the files the generator wrote
+    early = gen.DemoWorkspace.at(ws.folder, seed=ws.seed, size=ws.size)
+    for name in ("folder", "catalog", "reference", "parcels", "samples", "registry"):
+        assert getattr(early, name) == getattr(ws, name), name
+        assert getattr(ws, name).exists(), name
+    assert (early.seed, early.size) == (0, "small")
+    # the names README.md lists for the user (a rename must update it)
+    assert [getattr(ws, n).relative_to(ws.folder).as_posix() for n in ("catalog", "reference", "parcels")] == [
+        "catalog.yml", "reference.gpkg", "parcels/demo_parcels.gpkg"]
+    cat = Catalog(ws.folder)
+    assert {cat[n].path for n in ("rivers", "canals", "lakes", "protected_areas")} == {ws.reference.resolve()}
+
+
 def test_rasters_on_cgcs2000_gk_grid_deflate_tiled(ws):
     for name in ("dem", "soil_ec", "soil_ph", "soil_esp", "landcover"):
         with rasterio.open(ws.rasters[name]) as src:
@@ -149,7 +164,7 @@ def _model(ws, year: int, month: int) -> np.ndarray:
     from layers.demo_imagery import PRODUCT_CRS
 
     counties = layers.load("counties", workspace=False)
-    ref = ws.folder / "reference.gpkg"
+    ref = ws.reference
     rivers = pd.concat([gpd.read_file(ref, layer="rivers"), gpd.read_file(ref, layer="canals")])
     drivers = demo_rasters.Drivers(counties, rivers, gpd.read_file(ref, layer="lakes"),
                                    np.random.default_rng([ws.seed, 2]), res=gen.SIZES[ws.size].analysis_m)
@@ -368,7 +383,7 @@ def test_same_seed_same_workspace_other_seed_differs(ws, tmp_path):
     samples = [pd.read_excel(w.samples) for w in (ws, again, other)]
     pd.testing.assert_frame_equal(samples[0], samples[1])
     assert not samples[0].equals(samples[2])
-    t0, t1, t2 = _tables(ws.folder), _tables(again.folder), _tables(other.folder)
+    t0, t1, t2 = _tables(ws), _tables(again), _tables(other)
     for k in t0:
         pd.testing.assert_frame_equal(t0[k], t1[k])
     assert _hash(ws.rasters["soil_ec"]) != _hash(other.rasters["soil_ec"])

@@ -417,15 +417,11 @@ def _early(folder, o: DemoOptions, side: "_SideLane", bar: _Bar):
     """The generator's progress callback: the bar, and once the sample table is written,
     the lane steps that need only it (the soil maps) handed to the second process."""
     from layers import demo as gen
-    from layers.demo_samples import SAMPLES_FILE
 
     def on_step(name: str, frac: float) -> None:
         bar.generating(name, frac)
         if name == "samples":
-            f = Path(folder)
-            ws = gen.DemoWorkspace(folder=f, seed=o.seed, size=o.size, catalog=f / "catalog.yml",
-                                   reference=f / "reference.gpkg", parcels=f / "parcels" / "demo_parcels.gpkg",
-                                   samples=f / SAMPLES_FILE)
+            ws = gen.DemoWorkspace.at(folder, seed=o.seed, size=o.size)  # the layout the generator writes
             side.submit(DemoRun(workspace=ws, lang=o.lang, as_of=o.as_of or gen.AS_OF), {"samples"})
 
     return on_step
