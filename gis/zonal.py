@@ -226,7 +226,8 @@ def zonal_stats(
         against the zones and the grid. Without it, weights are built (and the last two
         are cached in memory for repeat calls).
     progress : callable(done, total), optional
-        Called after each window.
+        Called after each window (on a ``distributed`` cluster: after each run of zones,
+        one task each).
     **options
         Any field of :class:`ZonalRequest` by name (``stats="mean", method="center",
         categorical=True, band=2, nodata=0, times=..., workers=4`` …); it overrides the
@@ -371,8 +372,10 @@ def _on_cluster(client: _Client, zones: pd.DataFrame, src: _Source, job: _Job, *
     for k, ids in enumerate(runs):
         part = _ZonePart(method, None if given is not None else shapely.to_wkb(geoms[ids]),
                          None if given is None else given.matrix[ids])
+        # sent to the cluster as data, not inside the task (dask warns of large tasks)
+        sent = client.scatter([part], hash=False)[0]
         lo, hi = src.widen(int(first[ids].min()), int(last[ids].max()) + 1)
-        fut = client.submit(_run_zones, src.shipped(lo, hi), part, job, T, rows_per_band, pure=False)
+        fut = client.submit(_run_zones, src.shipped(lo, hi), sent, job, T, rows_per_band, pure=False)
         futures[fut] = k
     parts: list[_Part] = []
     for fut in as_completed(list(futures)):
