@@ -20,7 +20,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 import layers
-from gis import zonal_stats
+from gis import zonal_read, zonal_stats
 from gis.coverage import Grid
 from gis.errors import InputError
 from gis.masks import MaskOptions
@@ -198,6 +198,9 @@ def test_zonal_means_and_remediation_verdicts_come_out_as_planted(scenario, stac
     pd.testing.assert_frame_equal(zarr_out.table, out.table)
     zs_nc, zs_zarr = zonal_stats(inner[["geometry"]], str(nc)), zonal_stats(inner[["geometry"]], str(zarr))
     np.testing.assert_array_equal(zs_nc.values, zs_zarr.values)
+    src = zonal_read._open(str(nc), 1, None, None, None)  # our own NetCDF: read as stored
+    assert isinstance(src, zonal_read._Hdf5Source)
+    src.close()
     np.testing.assert_allclose(zs_zarr.sel(stat="mean").values, means, rtol=1e-6)
     from workflows.importing import import_files
 
