@@ -51,7 +51,7 @@ import math
 import os
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -370,6 +370,7 @@ class Coverage:
         self.inside: FloatArray = np.asarray(inside, dtype=float)
         self.fingerprint = fingerprint
         self._rows: tuple[IntArray, IntArray] | None = None
+        self._cols: tuple[IntArray, IntArray] | None = None
 
     def __repr__(self) -> str:
         return (f"<Coverage {self.method}: {self.matrix.shape[0]} zones × "
@@ -487,6 +488,12 @@ class Coverage:
             self._rows = zone_rows(self.matrix, self.grid.width)
         return self._rows
 
+    def zone_cols(self) -> tuple[IntArray, IntArray]:
+        """First and last grid column touched by each zone (-1 for empty zones)."""
+        if self._cols is None:
+            self._cols = zone_cols(self.matrix, self.grid.width)
+        return self._cols
+
     def bands(self, rows_per_band: int = 512, weights: bool = True) -> list[Band]:
         """Split the zones into groups whose cells lie in one window of grid rows (see
         :func:`row_bands`). With ``weights=False`` the bands' weights are left for
@@ -579,16 +586,26 @@ def zone_boxes(geoms: GeomArray, grid: Grid) -> tuple[IntArray, IntArray, IntArr
 def zone_rows(matrix: sp.csr_array, width: int) -> tuple[IntArray, IntArray]:
     """First and last grid row of the cells of each zone of ``matrix`` (-1 for zones
     without a cell)."""
+    return _extent(matrix, lambda cells: cells // width)
+
+
+def zone_cols(matrix: sp.csr_array, width: int) -> tuple[IntArray, IntArray]:
+    """First and last grid column of the cells of each zone of ``matrix`` (-1 for zones
+    without a cell)."""
+    return _extent(matrix, lambda cells: cells % width)
+
+
+def _extent(matrix: sp.csr_array, of: Callable[[IntArray], IntArray]) -> tuple[IntArray, IntArray]:
+    """Smallest and largest ``of(cell)`` of each zone's cells (-1 for empty zones)."""
     n = matrix.shape[0]
     first = np.full(n, -1, dtype=np.int64)
     last = np.full(n, -1, dtype=np.int64)
-    counts = np.diff(matrix.indptr)
-    nz = np.flatnonzero(counts > 0)
+    nz = np.flatnonzero(np.diff(matrix.indptr) > 0)
     if len(nz):
-        idx = matrix.indices.astype(np.int64) // width
+        v = of(matrix.indices.astype(np.int64))
         starts = matrix.indptr[:-1][nz]
-        first[nz] = np.minimum.reduceat(idx, starts)
-        last[nz] = np.maximum.reduceat(idx, starts)
+        first[nz] = np.minimum.reduceat(v, starts)
+        last[nz] = np.maximum.reduceat(v, starts)
     return first, last
 
 

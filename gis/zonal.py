@@ -308,6 +308,7 @@ def _run(zones: pd.DataFrame, src: _Source, stats: list[str], req: ZonalRequest,
                                     rows_per_band=rows_per_band, progress=progress)
     else:  # every local input — files, arrays, dask, lazy files — through one engine
         cov = _coverage(zones, src, req.method, coverage)
+        src.limit_to(cov.zone_rows(), cov.zone_cols())
         bands = cov.bands(rows_per_band, weights=False)
         results = _run_windows(src, bands, job, T=T, workers=req.workers or os.cpu_count() or 1,
                                progress=progress, weights_of=cov.band_weights)

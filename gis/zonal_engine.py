@@ -21,7 +21,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import shapely
 
-from .coverage import Band, Grid, IndexArray, IntArray, band_weights, row_bands, weights_matrix, zone_rows
+from .coverage import (Band, Grid, IndexArray, IntArray, band_weights, row_bands, weights_matrix, zone_cols,
+                       zone_rows)
 from .units import FloatArray
 from .zonal_read import _Meta, _Raw, _Source, _apply, _invalid
 
@@ -442,7 +443,9 @@ def _run_zones(src: _Source, part: _ZonePart, job: _Job, T: int, rows_per_band: 
     else:
         assert part.wkb is not None  # one of the two is given
         m = weights_matrix(shapely.from_wkb(part.wkb), job.grid, part.method, workers=1)
-    bands = row_bands(*zone_rows(m, W), rows_per_band)
+    rows = zone_rows(m, W)
+    src.limit_to(rows, zone_cols(m, W))
+    bands = row_bands(*rows, rows_per_band)
     results = _run_windows(src, bands, job, T=T, workers=1,
                            weights_of=lambda b: band_weights(m, W, b))
     return _assemble([(b.ids, r) for b, r in zip(bands, results, strict=True)], job.stats,

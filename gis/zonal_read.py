@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol, Sequence, Ty
 import numpy as np
 import numpy.typing as npt
 
-from .coverage import Grid, IndexArray, _where
+from .coverage import Grid, IndexArray, IntArray, _where
 from .errors import DataFileError, GridError, InputError, Message
 from .stackfile import stack_kind
 from .units import FloatArray
@@ -129,6 +129,11 @@ class _Source:
         """Settings for the library that reads the files, for one whole run."""
         return contextlib.nullcontext()
 
+    def limit_to(self, rows: tuple[IntArray, IntArray], cols: tuple[IntArray, IntArray]) -> None:
+        """The first and last row and column of the cells each zone reads (-1: none):
+        a source may then leave out the storage blocks no zone's box reaches. By
+        default it decodes whole rows."""
+
     def shipped(self, lo: int, hi: int) -> _Source:
         """What a ``distributed`` task needs to read rows ``lo:hi`` (picklable)."""
         raise NotImplementedError
@@ -195,6 +200,7 @@ class _RasterioSource(_Source):
         grid: Grid | None = None
         self.meta: list[_FileMeta] = []
         self.drivers: list[str] = []
+        tilings: set[tuple[int, ...]] = set()
         for p in paths:
             if hasattr(p, "read") and hasattr(p, "transform"):  # open dataset
                 ds, own = p, False
@@ -214,6 +220,7 @@ class _RasterioSource(_Source):
                                        first=grid.describe_message())
                 if grid is g:  # the first file: its storage blocks and cell size
                     self.block_rows = int(ds.block_shapes[band - 1][0])
+                tilings.add(tuple(ds.block_shapes[band - 1]))
                 self.dtype = np.result_type(getattr(self, "dtype", ds.dtypes[band - 1]),
                                             ds.dtypes[band - 1])
                 self.row_bytes = self.dtype.itemsize * g.width
@@ -230,6 +237,9 @@ class _RasterioSource(_Source):
         assert grid is not None  # paths is not empty
         self.grid = grid
         self.name = str(self.paths[0])
+        # the files' one tiling (rows, columns of a block) when they have one; which blocks to decode
+        self.tile = tilings.pop() if len(tilings) == 1 else None
+        self.need: npt.NDArray[np.bool_] | None = None
         self.times = (list(times) if times is not None else _file_times(self.paths)) \
             if stack else None
 
@@ -249,6 +259,23 @@ class _RasterioSource(_Source):
     def shipped(self, lo: int, hi: int) -> _Source:
         """The source itself: each task opens the files by path and reads its rows."""
         return self
+
+    def limit_to(self, rows: tuple[IntArray, IntArray], cols: tuple[IntArray, IntArray]) -> None:
+        """Files tiled in several blocks across: decode only the tiles some zone's box
+        (its first to last row and column) reaches, a table of block rows × block columns
+        (:attr:`need`). Rasters sparsely covered by zones decode a fraction of their
+        tiles; a box is a little more than its zone's cells, so a few tiles more may be
+        decoded than strictly needed, never fewer."""
+        if self.tile is None or self.tile[1] >= self.grid.width:
+            return
+        (bh, bw), (r0, r1), (c0, c1) = self.tile, rows, cols
+        ok = r0 >= 0
+        nbr, nbc = -(-self.grid.height // bh), -(-self.grid.width // bw)
+        corners = np.zeros((nbr + 1, nbc + 1), dtype=np.int64)  # 2-D differences of the boxes
+        a, b, c, d = r0[ok] // bh, r1[ok] // bh + 1, c0[ok] // bw, c1[ok] // bw + 1
+        for rr, cc, sign in ((a, c, 1), (a, d, -1), (b, c, -1), (b, d, 1)):
+            np.add.at(corners, (rr, cc), sign)
+        self.need = corners.cumsum(axis=0).cumsum(axis=1)[:nbr, :nbc] > 0
 
     def env(self) -> contextlib.AbstractContextManager[Any]:
         """A small GDAL block cache: :class:`_Strips` decodes each block once and keeps
@@ -404,23 +431,49 @@ class _Strips(_RowBuffer):
                          masks=any(m[3] for m in meta), threads=threads)
         self.masked = [m[3] for m in meta]  # the dates whose mask band counts
         self.dss, self.own = dss, own
+        self.cells_decoded = 0  # cells read from the files, all dates (tests check it)
 
     def _decode(self, a: int, b: int, rows: slice, dates: range) -> None:
-        from rasterio.windows import Window
-
         src = self.src
-        win = Window(0, a, src.grid.width, b - a)
         for i in dates:
             ds = self.dss[i]
             try:
-                ds.read(src.band, window=win, out=self.buf[i, rows])
-                if self.mbuf is None:
-                    continue
-                self.mbuf[i, rows] = ds.read_masks(src.band, window=win) if self.masked[i] else 255
+                for r0, r1, c0, c1 in self._pieces(a, b):
+                    self._read(ds, i, slice(rows.start + r0 - a, rows.start + r1 - a), (r0, r1, c0, c1))
             except src._rasterio.errors.RasterioError as exc:
                 why = exc.__cause__ or exc  # rasterio's own text only points at GDAL's
                 raise DataFileError.of("error.raster_damaged", path=ds.name, first=a, last=b - 1,
                                        band=src.band, detail=why) from exc
+
+    def _pieces(self, a: int, b: int) -> list[tuple[int, int, int, int]]:
+        """Grid rows ``a:b`` as (row0, row1, col0, col1) pieces to decode: whole rows, or
+        with the source's :attr:`_RasterioSource.need` the runs of tiles of each block row
+        some zone reaches."""
+        src, W = self.src, self.src.grid.width
+        if src.need is None or src.tile is None:
+            return [(a, b, 0, W)]
+        (bh, bw), out = src.tile, []
+        for k in range(a // bh, -(-b // bh)):
+            r0, r1 = max(a, k * bh), min(b, (k + 1) * bh)
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], src.need[k].view(np.int8), [0]])))
+            out += [(r0, r1, int(s) * bw, min(int(e) * bw, W)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+        return out
+
+    def _read(self, ds: Any, i: int, rows: slice, piece: tuple[int, int, int, int]) -> None:
+        """Decode one piece of date ``i`` into the buffer rows ``rows`` (and its mask)."""
+        from rasterio.windows import Window
+
+        src = self.src
+        r0, r1, c0, c1 = piece
+        win = Window(c0, r0, c1 - c0, r1 - r0)
+        self.cells_decoded += (r1 - r0) * (c1 - c0)
+        whole = c1 - c0 == src.grid.width  # whole rows: straight into the buffer
+        if whole:
+            ds.read(src.band, window=win, out=self.buf[i, rows])
+        else:  # rasterio reads into contiguous arrays only
+            self.buf[i, rows, c0:c1] = ds.read(src.band, window=win)
+        if self.mbuf is not None:
+            self.mbuf[i, rows, c0:c1] = ds.read_masks(src.band, window=win) if self.masked[i] else 255
 
     def close(self) -> None:
         """Close the files this reader opened (not the caller's datasets)."""

@@ -285,6 +285,47 @@ def test_time_stack_equals_per_date_and_builds_coverage_once(data, monkeypatch):
     assert bool(r["partly_outside"].any())
 
 
+def test_only_the_tiles_under_the_zones_are_decoded(data, tmp_path, monkeypatch):
+    """Two zones, in two corners of a stack tiled 32 × 32 (4 × 3 tiles): only the two
+    tiles their boxes reach are decoded, on every date, locally and on one thread, and
+    the numbers are those of the whole stack in memory."""
+    import gis.zonal_read as zr
+    from shapely import box
+
+    da = _stack(data, 3).astype("float32")
+    files = [_write(tmp_path / f"t{t}.tif", da.isel(time=t).fillna(NODATA).values) for t in range(3)]
+    zones = gpd.GeoDataFrame({"name": ["nw", "se"]}, crs="EPSG:4550", geometry=[
+        box(X0 + 15, Y1 - 290, X0 + 280, Y1 - 20),  # rows 2–28, columns 1–27: tile (0, 0)
+        box(X0 + 1003, Y1 - 880, X0 + 1150, Y1 - 701)]).set_index("name")  # rows 70–87, columns 100–114: tile (2, 3)
+    decoded = []
+    real = zr._Strips.close
+
+    def spy(self):
+        decoded.append(self.cells_decoded)
+        real(self)
+
+    monkeypatch.setattr(zr._Strips, "close", spy)
+    ref = zonal_stats(zones, da, stats="mean,count,min,max,median")
+    for workers in (1, 2):
+        decoded.clear()
+        r = zonal_stats(zones, files, stats="mean,count,min,max,median", times=da.time.values,
+                        workers=workers)
+        np.testing.assert_allclose(r.values, ref.values, rtol=1e-12)
+        assert decoded == [3 * (32 * 32 + (H - 64) * (W - 96))], workers  # of 3 × 90 × 120
+    strips = []  # files in strips of whole rows: whole rows are decoded, same numbers
+    for t in range(3):
+        with rasterio.open(files[t]) as src:
+            profile = {**src.profile, "tiled": False}
+            profile.pop("blockxsize"), profile.pop("blockysize")
+            with rasterio.open(tmp_path / f"s{t}.tif", "w", **profile) as out:
+                out.write(src.read())
+        strips.append(tmp_path / f"s{t}.tif")
+    decoded.clear()
+    r = zonal_stats(zones, strips, stats="mean,count,min,max,median", times=da.time.values)
+    np.testing.assert_allclose(r.values, ref.values, rtol=1e-12)
+    assert decoded[0] > 3 * (32 * 32 + (H - 64) * (W - 96)) and decoded[0] % W == 0
+
+
 def test_files_are_decoded_once_in_windows_that_share_rows(data, tmp_path, monkeypatch):
     """Windows of one block row overlap (zones run past it); the rows they share are
     kept, so every row of every date is read from the files exactly once, also when the
