@@ -32,7 +32,10 @@ DataArray (any chunking) and a NetCDF/Zarr path (opened lazily, without dask) ar
 read in windows of whole rows, widened to whole storage blocks / dask chunks; rows two
 windows share are decoded once and kept (dask chunks are stored straight into the
 buffer, never concatenated), and only the cells the zones touch are gathered, so results
-agree to the last bit across inputs and the stack is never loaded whole. The dates of a
+agree to the last bit across inputs and the stack is never loaded whole. Of files tiled
+in several blocks across, only the tiles some zone's bounding box reaches are decoded
+(parcels on a corner of a county raster decode that corner). A NetCDF-4 path is read
+straight from its HDF5 dataset, as stored. The dates of a
 window are decoded and gathered on ``workers`` threads, one date per thread, each file
 through its own handle (GDAL and numpy release the GIL). A dask stack that is nothing
 but files opened by ``rioxarray.open_rasterio`` (cut into chunks, squeezed, joined,
