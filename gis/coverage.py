@@ -397,18 +397,7 @@ class Coverage:
         g = Grid.of(grid).check()
         geoms = zone_geometries(zones, g, name)
         inside = zone_inside(geoms, g)
-        if not (inside > 0).any():
-            ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-            zb = shapely.total_bounds(geoms[ok]) if ok.any() else [np.nan] * 4
-            raise GridError.of(
-                "error.zones_outside_raster", name=_where(name, "zones", "error.where_zones"), n=len(geoms),
-                grid=g.describe_message(), bounds=tuple(round(b, 6) for b in g.bounds),
-                zone_bounds=tuple(round(float(b), 6) for b in zb),
-            )
-        n_out = int((inside == 0).sum())
-        if n_out:
-            log.warning("%d of %d zones lie entirely outside the raster; their statistics "
-                        "are empty (NaN)", n_out, len(geoms))
+        check_inside(geoms, inside, g, name)
         matrix = weights_matrix(geoms, g, method, inside=inside, workers=workers, kernel=kernel)
         index = zones.index if hasattr(zones, "index") else pd.RangeIndex(len(geoms))
         return cls(matrix, g, method, index, inside, fingerprint or zones_fingerprint(zones))
@@ -536,6 +525,23 @@ def zone_inside(geoms: GeomArray, grid: Grid) -> FloatArray:
     inter[part] = shapely.area(shapely.intersection(geoms[part], gbox))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(zone_area > 0, np.clip(inter / zone_area, 0, 1), 0.0)
+
+
+def check_inside(geoms: GeomArray, inside: FloatArray, grid: Grid, name: str = "zones") -> None:
+    """Raise :class:`GridError` when no zone reaches into the grid (by their shares
+    ``inside``, see :func:`zone_inside`); log how many lie wholly outside otherwise."""
+    if not (inside > 0).any():
+        ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        zb = shapely.total_bounds(geoms[ok]) if ok.any() else [np.nan] * 4
+        raise GridError.of(
+            "error.zones_outside_raster", name=_where(name, "zones", "error.where_zones"), n=len(geoms),
+            grid=grid.describe_message(), bounds=tuple(round(b, 6) for b in grid.bounds),
+            zone_bounds=tuple(round(float(b), 6) for b in zb),
+        )
+    n_out = int((inside == 0).sum())
+    if n_out:
+        log.warning("%d of %d zones lie entirely outside the raster; their statistics "
+                    "are empty (NaN)", n_out, len(geoms))
 
 
 def weights_matrix(geoms: GeomArray, grid: Grid, method: str = "exact", *,
@@ -804,7 +810,7 @@ def _exact_numpy(geoms: GeomArray, use: IntArray, grid: Grid, workers: int = 1,
     else:
         res = [chunk(k) for k in range(n)]
     counts = np.zeros(len(geoms), dtype=np.int64)
-    counts[use] = np.concatenate([r[0] for r in res])
+    counts[use] = np.concatenate([r[0] for r in res]) if res else 0
     # copy the chunks into place one by one, freeing each: peak = result + one chunk
     nnz = sum(len(r[2]) for r in res)
     cols = np.empty(nnz, dtype=res[0][1].dtype if res else np.int64)

@@ -100,7 +100,7 @@ import pandas as pd
 
 import shapely
 
-from .coverage import METHODS, Coverage, IntArray, zone_boxes, zone_geometries, zone_inside
+from .coverage import METHODS, Coverage, IntArray, check_inside, zone_boxes, zone_geometries, zone_inside
 from .errors import InputError
 from .units import FloatArray, m2_to_mu
 from .zonal_engine import (_QUANT, STATS, _assemble, _Classes, _Job, _Part, _run_windows, _run_zones,
@@ -311,7 +311,7 @@ def _run(zones: pd.DataFrame, src: _Source, stats: list[str], req: ZonalRequest,
                                     rows_per_band=rows_per_band, progress=progress)
     else:  # every local input — files, arrays, dask, lazy files — through one engine
         cov = _coverage(zones, src, req.method, coverage)
-        src.limit_to(cov.zone_rows(), cov.zone_cols())
+        src.limit_to(cov.zone_rows(), cov.zone_cols)
         bands = cov.bands(rows_per_band, weights=False)
         results = _run_windows(src, bands, job, T=T, workers=req.workers or os.cpu_count() or 1,
                                progress=progress, weights_of=cov.band_weights)
@@ -366,6 +366,7 @@ def _on_cluster(client: _Client, zones: pd.DataFrame, src: _Source, job: _Job, *
     if given is None:
         geoms = zone_geometries(zones, g, src.name)
         inside = zone_inside(geoms, g)
+        check_inside(geoms, inside, g, src.name)
         first, last, cells = zone_boxes(geoms, g)
         first[inside <= 0] = -1
     else:

@@ -2,7 +2,7 @@
 
 :func:`_run_windows` reads the windows of a :class:`gis.zonal_read._Source` in order on
 one thread while ``workers`` threads compute each window's statistics
-(:func:`_band_compute`); :func:`_run_group` is the same engine as one ``distributed``
+(:func:`_band_compute`); :func:`_run_zones` is the same engine as one ``distributed``
 task. The definitions of the statistics are in :mod:`gis.zonal`'s docstring. This
 module imports no pandas (a ``distributed`` worker imports only what it runs).
 """
@@ -444,7 +444,7 @@ def _run_zones(src: _Source, part: _ZonePart, job: _Job, T: int, rows_per_band: 
         assert part.wkb is not None  # one of the two is given
         m = weights_matrix(shapely.from_wkb(part.wkb), job.grid, part.method, workers=1)
     rows = zone_rows(m, W)
-    src.limit_to(rows, zone_cols(m, W))
+    src.limit_to(rows, lambda: zone_cols(m, W))
     bands = row_bands(*rows, rows_per_band)
     results = _run_windows(src, bands, job, T=T, workers=1,
                            weights_of=lambda b: band_weights(m, W, b))

@@ -129,10 +129,11 @@ class _Source:
         """Settings for the library that reads the files, for one whole run."""
         return contextlib.nullcontext()
 
-    def limit_to(self, rows: tuple[IntArray, IntArray], cols: tuple[IntArray, IntArray]) -> None:
-        """The first and last row and column of the cells each zone reads (-1: none):
-        a source may then leave out the storage blocks no zone's box reaches. By
-        default it decodes whole rows."""
+    def limit_to(self, rows: tuple[IntArray, IntArray],
+                 cols: Callable[[], tuple[IntArray, IntArray]]) -> None:
+        """The first and last row of the cells each zone reads (-1: none), and how to get
+        their first and last column: a source may then leave out the storage blocks no
+        zone's box reaches. By default it decodes whole rows (and asks for no columns)."""
 
     def shipped(self, lo: int, hi: int) -> _Source:
         """What a ``distributed`` task needs to read rows ``lo:hi`` (picklable)."""
@@ -260,7 +261,8 @@ class _RasterioSource(_Source):
         """The source itself: each task opens the files by path and reads its rows."""
         return self
 
-    def limit_to(self, rows: tuple[IntArray, IntArray], cols: tuple[IntArray, IntArray]) -> None:
+    def limit_to(self, rows: tuple[IntArray, IntArray],
+                 cols: Callable[[], tuple[IntArray, IntArray]]) -> None:
         """Files tiled in several blocks across: decode only the tiles some zone's box
         (its first to last row and column) reaches, a table of block rows × block columns
         (:attr:`need`). Rasters sparsely covered by zones decode a fraction of their
@@ -268,7 +270,7 @@ class _RasterioSource(_Source):
         decoded than strictly needed, never fewer."""
         if self.tile is None or self.tile[1] >= self.grid.width:
             return
-        (bh, bw), (r0, r1), (c0, c1) = self.tile, rows, cols
+        (bh, bw), (r0, r1), (c0, c1) = self.tile, rows, cols()
         ok = r0 >= 0
         nbr, nbc = -(-self.grid.height // bh), -(-self.grid.width // bw)
         corners = np.zeros((nbr + 1, nbc + 1), dtype=np.int64)  # 2-D differences of the boxes
@@ -644,17 +646,14 @@ class _Hdf5Source(_XarraySource):
             f.close()
             return None
         src = cls(da, path, h5ds)
-        if src.nodata is not None:  # a nodata attribute xarray does not decode
-            src.close()
+        if src.nodata is not None or src.in_memory:  # a nodata attribute xarray does not
+            src.close()  # decode; or xarray has loaded it (decoded) to add a date dimension
             return None
         return src
 
     def rows_into(self, buf: _Raw, rows: slice, dates: slice, span: tuple[int, int]) -> None:
         a, b = span
-        if self._h5.ndim == 2:
-            self._h5.read_direct(buf, np.s_[a:b, :], np.s_[0, rows, :])
-        else:
-            self._h5.read_direct(buf, np.s_[dates, a:b, :], np.s_[:, rows, :])
+        self._h5.read_direct(buf, np.s_[dates, a:b, :], np.s_[:, rows, :])
 
     def close(self) -> None:
         self._h5.file.close()

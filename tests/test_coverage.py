@@ -224,3 +224,14 @@ def test_zone_boxes_hold_every_weighted_cell():
             assert (c.max() - c.min() + 1) * (la[z] - f[z] + 1) <= cells[z], (method, z)
     bands = row_bands(first, last, rows_per_band=8)
     assert sorted(np.concatenate([b.ids for b in bands]).tolist()) == list(range(6))
+
+
+def test_weights_of_zones_all_outside_are_empty_for_every_method():
+    """weights_matrix (what a cluster worker calls) gives zones with nothing inside no
+    cell, whatever the method."""
+    from gis.coverage import weights_matrix
+
+    geoms = np.array([box(X0 - 90, Y1 - 50, X0 - 10, Y1 - 5), shapely.Polygon()], dtype=object)
+    for method in ("exact", "center", "all_touched"):
+        m = weights_matrix(geoms, GRID, method)
+        assert m.shape == (2, W * H) and m.nnz == 0, method

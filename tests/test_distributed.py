@@ -123,3 +123,26 @@ def test_runs_are_cut_between_blocks_and_hold_every_zone_once():
             assert first[a].max() // block < first[b].min() // block  # no block cut in two
     big = np.full(4000, gz._RUN_CELLS)  # a run's weights are bounded: more runs than threads
     assert len(gz._runs(first, big, 2, 1)) > 2
+
+
+def test_zones_outside_the_raster_are_told_as_on_the_local_path(stack, client, caplog):  # noqa: F811
+    """On the cluster as here: no zone on the raster is an error naming the extents; some
+    zones outside are logged and get NaN."""
+    import logging
+
+    from shapely import affinity
+
+    from gis.errors import GridError
+
+    zones = stack["zones"]
+    lazy = stack["da"].chunk({"time": 1, "y": 30})
+    away = zones.copy()
+    away["geometry"] = away.geometry.apply(lambda g: affinity.translate(g, 50_000, 0))
+    with pytest.raises(GridError, match="none of the 80 zones overlaps the raster"):
+        zonal_stats(away, lazy, stats="mean")
+    mixed = zones.copy()
+    mixed.loc[mixed.index[0], "geometry"] = away.geometry.iloc[0]
+    with caplog.at_level(logging.WARNING, logger="gis.coverage"):
+        r = zonal_stats(mixed, lazy, stats="mean")
+    assert "1 of 80 zones lie entirely outside the raster" in caplog.text
+    assert np.isnan(r.values[0]).all() and not np.isnan(r.values[1:]).all()

@@ -232,6 +232,13 @@ def test_a_netcdf_path_is_read_as_stored_with_its_fill_and_scale(stack, tmp_path
         got = zonal_stats(zones, path, stats=STATS, rows_per_band=24)
         np.testing.assert_allclose(got.values, want.values, rtol=1e-12, equal_nan=True,
                                    err_msg=name)
+    one_date = _netcdf(da.isel(time=0, drop=True), tmp_path / "one.nc", dtype="int16",
+                       scale_factor=0.001, add_offset=2.0, _FillValue=np.int16(-32768))
+    loaded = xr.open_dataset(one_date, decode_coords="all")["ndvi"].load()  # no date: loaded, decoded
+    cols = STATS.split(",")
+    np.testing.assert_allclose(zonal_stats(zones, one_date, stats=STATS)[cols].to_numpy(float),
+                               zonal_stats(zones, loaded, stats=STATS)[cols].to_numpy(float),
+                               rtol=1e-12, equal_nan=True)
     assert zonal_stats(zones, two, stats="count").sel(stat="count").sum() < \
         r.sel(stat="count").sum() - 10  # the missing_value cells are left out
     assert type(zr._open(stack["nc"], 1, 8.6, None, None)) is zr._XarraySource  # nodata given
