@@ -524,7 +524,10 @@ class _XarraySource(_Source):
             da = da.transpose(others[0], ydim, xdim)
         else:
             self.times = None
-            da = da.transpose(ydim, xdim).expand_dims("__t")
+            da = da.transpose(ydim, xdim)
+            if _is_dask(da.variable._data) or getattr(da.variable, "_in_memory", False):
+                da = da.expand_dims("__t")  # lazily (dask) or a view; a lazily opened file
+                # stays 2-D: xarray would load it whole to add the dimension
         self.grid = grid
         self.da, self.dtype = da, da.dtype
         nd = da.rio.nodata if nodata is None else nodata
@@ -549,7 +552,7 @@ class _XarraySource(_Source):
             self.block_rows = int(chunks or 1)
         self.row_bytes = 0 if self.in_memory else da.dtype.itemsize * grid.width  # buffered
         self.cluster = self.dask is not None
-        self.meta = [(self.nodata, self.scale, self.offset)] * da.shape[0]
+        self.meta = [(self.nodata, self.scale, self.offset)] * (1 if self.times is None else len(self.times))
 
     def widen(self, r0: int, r1: int) -> tuple[int, int]:
         if self.edges is None:
@@ -572,7 +575,10 @@ class _XarraySource(_Source):
         indexing."""
         a, b = span
         if self.dask is None:
-            buf[:, rows] = self.da[dates, a:b, :].values
+            if self.da.ndim == 2:  # a lazily opened file of one date
+                buf[0, rows] = self.da[a:b, :].values
+            else:
+                buf[:, rows] = self.da[dates, a:b, :].values
             return
         _store(self.dask[dates, a:b, :], buf[:, rows])
 
@@ -653,7 +659,10 @@ class _Hdf5Source(_XarraySource):
 
     def rows_into(self, buf: _Raw, rows: slice, dates: slice, span: tuple[int, int]) -> None:
         a, b = span
-        self._h5.read_direct(buf, np.s_[dates, a:b, :], np.s_[:, rows, :])
+        if self._h5.ndim == 2:  # one date
+            self._h5.read_direct(buf, np.s_[a:b, :], np.s_[0, rows, :])
+        else:
+            self._h5.read_direct(buf, np.s_[dates, a:b, :], np.s_[:, rows, :])
 
     def close(self) -> None:
         self._h5.file.close()

@@ -252,3 +252,24 @@ def _classic(da, path):
     ds["time"] = np.arange(da.sizes["time"])  # NetCDF-3 dates as plain numbers
     ds.to_netcdf(path, engine="scipy")
     return path
+
+
+def test_a_lazily_opened_single_date_is_read_in_windows_not_loaded(stack, tmp_path, monkeypatch):
+    """One date opened lazily (rioxarray without chunks, a NetCDF without a date
+    dimension) is read window by window like a stack: xarray would load it whole to add
+    the date dimension. Same numbers as the file."""
+    zones, f = stack["zones"], stack["files"][1]
+    ref = zonal_stats(zones, f, stats=STATS, rows_per_band=24)
+    cols = STATS.split(",")
+    one = _netcdf(stack["da"].isel(time=1, drop=True), tmp_path / "one.nc", chunksizes=(16, W))
+    lazy = {"rioxarray, no chunks": rioxarray.open_rasterio(f, masked=True).squeeze("band", drop=True),
+            "NetCDF of one date": one}
+    for name, raster in lazy.items():
+        src = zr._open(raster, 1, None, None, None)
+        assert not src.in_memory and src.dask is None, name
+        src.close()
+        calls = _decoded(monkeypatch)
+        r = zonal_stats(zones, raster, stats=STATS, rows_per_band=24)
+        np.testing.assert_allclose(r[cols].to_numpy(float), ref[cols].to_numpy(float), rtol=1e-9,
+                                   equal_nan=True, err_msg=name)
+        assert len(calls) > 1 and sum(b - a for _, a, b in calls) == H, (name, calls)
