@@ -745,11 +745,16 @@ _FILE_LAYERS = re.compile(r"^(original-open_rasterio|open_rasterio|getitem|conca
 def _as_files(src: _XarraySource, nodata: float | None) -> _Source:
     """A dask stack whose every date is one file opened by ``rioxarray.open_rasterio``
     (one band, no VRT, no scale/offset or mask band), cut, squeezed, joined, rechunked
-    or transposed but not otherwise computed on, and on the file's own grid: read as
-    that list of files (the same windowed reads, decoded on every core, and on a
+    or transposed but not otherwise computed on, and on the file's own grid — or one
+    such file opened lazily without dask: read as that list of files (the same windowed reads, decoded on every core, and on a
     cluster by each worker from the files); any other source as it is. The values
     are the same cells either way, so are the statistics."""
-    wrappers = None if src.dask is None else _rasterio_behind(src.dask)
+    wrappers: list[Any] | None = None
+    if src.dask is not None:
+        wrappers = _rasterio_behind(src.dask)
+    elif not src.in_memory and src.times is None:  # one date opened lazily, without dask
+        w = _whole_file(src.da.variable._data)
+        wrappers = None if w is None else [w]
     if not wrappers or any(w.vrt_params is not None or w.shape[0] != 1
                            or getattr(w, "_unsigned_dtype", None) is not None for w in wrappers):
         return src
@@ -768,7 +773,7 @@ def _as_files(src: _XarraySource, nodata: float | None) -> _Source:
         for (nd, scale, offset, use_mask), w in zip(files.meta, wrappers, strict=True))
     if not same:
         return src
-    files.time_name, files.name, files.cluster = src.time_name, src.name, True
+    files.time_name, files.name, files.cluster = src.time_name, src.name, src.dask is not None
     return files
 
 
@@ -810,12 +815,23 @@ def _whole_file(v: Any) -> Any:
         kind = type(v).__name__
         if kind == "RasterioArrayWrapper":
             return v
-        if kind == "LazilyIndexedArray" and any(k != slice(None) for k in v.key.tuple):
+        if kind == "LazilyIndexedArray" and not _first_band_whole(v.key.tuple):
             return None
         if kind not in ("ImplicitToExplicitIndexingAdapter", "CopyOnWriteArray",
                         "LazilyIndexedArray", "MemoryCachedArray"):
             return None
         v = v.array
+
+
+def _first_band_whole(key: tuple[Any, ...]) -> bool:
+    """Whether a lazy index into a (band, y, x) file takes whole rows and columns of all
+    bands or of the first (``squeeze("band")``, ``isel(band=0)``; :func:`_as_files` then
+    checks that the file has one band)."""
+    def whole(k: Any) -> bool:
+        return isinstance(k, slice) and k == slice(None)
+
+    return all(whole(k) for k in key[1:]) and (whole(key[0]) or (isinstance(key[0], (int, np.integer))
+                                                                and key[0] == 0))
 
 
 def _pick_variable(ds: xr.Dataset, variable: str | None, where: str | Message) -> xr.DataArray:
