@@ -433,7 +433,8 @@ class _Strips(_RowBuffer):
                          masks=any(m[3] for m in meta), threads=threads)
         self.masked = [m[3] for m in meta]  # the dates whose mask band counts
         self.dss, self.own = dss, own
-        self.cells_decoded = 0  # cells read from the files, all dates (tests check it)
+        # cells read from the files, by date (a date is read by one thread at a time; tests check it)
+        self.cells_decoded = [0] * len(dss)
 
     def _decode(self, a: int, b: int, rows: slice, dates: range) -> None:
         src = self.src
@@ -468,7 +469,7 @@ class _Strips(_RowBuffer):
         src = self.src
         r0, r1, c0, c1 = piece
         win = Window(c0, r0, c1 - c0, r1 - r0)
-        self.cells_decoded += (r1 - r0) * (c1 - c0)
+        self.cells_decoded[i] += (r1 - r0) * (c1 - c0)
         whole = c1 - c0 == src.grid.width  # whole rows: straight into the buffer
         if whole:
             ds.read(src.band, window=win, out=self.buf[i, rows])
