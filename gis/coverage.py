@@ -370,7 +370,6 @@ class Coverage:
         self.inside: FloatArray = np.asarray(inside, dtype=float)
         self.fingerprint = fingerprint
         self._rows: tuple[IntArray, IntArray] | None = None
-        self._cols: tuple[IntArray, IntArray] | None = None
 
     def __repr__(self) -> str:
         return (f"<Coverage {self.method}: {self.matrix.shape[0]} zones × "
@@ -395,9 +394,7 @@ class Coverage:
         if method not in METHODS:
             raise InputError.of("error.unknown_method", method=method, choices=", ".join(METHODS))
         g = Grid.of(grid).check()
-        geoms = zone_geometries(zones, g, name)
-        inside = zone_inside(geoms, g)
-        check_inside(geoms, inside, g, name)
+        geoms, inside = checked_zones(zones, g, name)
         matrix = weights_matrix(geoms, g, method, inside=inside, workers=workers, kernel=kernel)
         index = zones.index if hasattr(zones, "index") else pd.RangeIndex(len(geoms))
         return cls(matrix, g, method, index, inside, fingerprint or zones_fingerprint(zones))
@@ -477,38 +474,15 @@ class Coverage:
             self._rows = zone_rows(self.matrix, self.grid.width)
         return self._rows
 
-    def zone_cols(self) -> tuple[IntArray, IntArray]:
-        """First and last grid column touched by each zone (-1 for empty zones)."""
-        if self._cols is None:
-            self._cols = zone_cols(self.matrix, self.grid.width)
-        return self._cols
-
-    def bands(self, rows_per_band: int = 512, weights: bool = True) -> list[Band]:
-        """Split the zones into groups whose cells lie in one window of grid rows (see
-        :func:`row_bands`). With ``weights=False`` the bands' weights are left for
-        :meth:`band_weights` to cut when the band is processed (less memory)."""
-        out = row_bands(*self.zone_rows(), rows_per_band)
-        if weights:
-            for band in out:
-                band.weights = self.band_weights(band)
-        return out
-
-    def band_weights(self, band: Band) -> sp.csr_array:
-        """The weights of ``band``'s zones with columns counted from its first row."""
-        return band.weights if band.weights is not None else \
-            band_weights(self.matrix, self.grid.width, band)
-
 
 @dataclass
 class Band:
-    """Zones ``ids`` whose cells all lie in grid rows ``row0:row1``; ``weights`` is
-    ``len(ids) × (row1 - row0) * width`` with columns counted from ``row0`` (or None,
-    see :meth:`Coverage.band_weights`)."""
+    """Zones ``ids`` whose cells all lie in grid rows ``row0:row1`` (their weights:
+    :func:`band_weights`)."""
 
     ids: IntArray
     row0: int
     row1: int
-    weights: sp.csr_array | None
 
 
 def zone_inside(geoms: GeomArray, grid: Grid) -> FloatArray:
@@ -527,9 +501,12 @@ def zone_inside(geoms: GeomArray, grid: Grid) -> FloatArray:
         return np.where(zone_area > 0, np.clip(inter / zone_area, 0, 1), 0.0)
 
 
-def check_inside(geoms: GeomArray, inside: FloatArray, grid: Grid, name: str = "zones") -> None:
-    """Raise :class:`GridError` when no zone reaches into the grid (by their shares
-    ``inside``, see :func:`zone_inside`); log how many lie wholly outside otherwise."""
+def checked_zones(zones: gpd.GeoDataFrame | gpd.GeoSeries, grid: Grid, name: str = "zones") -> tuple[GeomArray, FloatArray]:
+    """The zones in the grid's CRS (:func:`zone_geometries`) and their shares inside it
+    (:func:`zone_inside`). Raises :class:`GridError` when no zone reaches into the grid;
+    logs how many lie wholly outside otherwise."""
+    geoms = zone_geometries(zones, grid, name)
+    inside = zone_inside(geoms, grid)
     if not (inside > 0).any():
         ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
         zb = shapely.total_bounds(geoms[ok]) if ok.any() else [np.nan] * 4
@@ -542,6 +519,7 @@ def check_inside(geoms: GeomArray, inside: FloatArray, grid: Grid, name: str = "
     if n_out:
         log.warning("%d of %d zones lie entirely outside the raster; their statistics "
                     "are empty (NaN)", n_out, len(geoms))
+    return geoms, inside
 
 
 def weights_matrix(geoms: GeomArray, grid: Grid, method: str = "exact", *,
@@ -617,7 +595,7 @@ def _extent(matrix: sp.csr_array, of: Callable[[IntArray], IntArray]) -> tuple[I
 
 def row_bands(first: IntArray, last: IntArray, rows_per_band: int = 512) -> list[Band]:
     """Zones (by their ``first`` and ``last`` rows) in groups whose cells lie in one
-    window of grid rows, without weights.
+    window of grid rows.
 
     Each zone belongs to exactly one band (by its first row); a band's window spans all
     rows of its zones, so every zone's statistics come from one read. Memory is bounded
@@ -629,7 +607,7 @@ def row_bands(first: IntArray, last: IntArray, rows_per_band: int = 512) -> list
         return []
     key = first[order] // rows_per_band
     cuts = np.flatnonzero(np.diff(key)) + 1
-    return [Band(ids, int(first[ids].min()), int(last[ids].max()) + 1, None)
+    return [Band(ids, int(first[ids].min()), int(last[ids].max()) + 1)
             for ids in np.split(order, cuts)]
 
 

@@ -100,12 +100,12 @@ import pandas as pd
 
 import shapely
 
-from .coverage import METHODS, Coverage, IntArray, check_inside, zone_boxes, zone_geometries, zone_inside
+from .coverage import METHODS, Coverage, IntArray, checked_zones, zone_boxes
 from .errors import InputError
 from .units import FloatArray, m2_to_mu
-from .zonal_engine import (_QUANT, STATS, _assemble, _Classes, _Job, _Part, _run_windows, _run_zones,
+from .zonal_engine import (_QUANT, STATS, _assemble, _Classes, _Job, _Part, _run_matrix, _run_zones,
                            _ZonePart)
-from .zonal_read import (RasterInput, _client, _open, _Source, dates_in_names,
+from .zonal_read import (RasterInput, _Client, _client, _open, _Source, dates_in_names,
                          raster_grid)
 
 if TYPE_CHECKING:
@@ -116,8 +116,6 @@ if TYPE_CHECKING:
 
 Zones: TypeAlias = "gpd.GeoDataFrame | gpd.GeoSeries"
 """Zones as :func:`zonal_stats` takes them (polygons with a CRS)."""
-_Client: TypeAlias = Any
-"""A ``distributed.Client`` (its methods carry no type information)."""
 _CacheKey: TypeAlias = tuple[str, tuple[float, ...], int, int, str, str]
 
 log = logging.getLogger(__name__)
@@ -309,14 +307,13 @@ def _run(zones: pd.DataFrame, src: _Source, stats: list[str], req: ZonalRequest,
         given = None if coverage is None else _coverage(zones, src, req.method, coverage)
         inside, parts = _on_cluster(client, zones, src, job, given=given, method=req.method,
                                     rows_per_band=rows_per_band, progress=progress)
+        out, class_area, valid_area = _assemble(parts, stats, len(inside), T)
     else:  # every local input — files, arrays, dask, lazy files — through one engine
         cov = _coverage(zones, src, req.method, coverage)
-        src.limit_to(cov.zone_rows(), cov.zone_cols)
-        bands = cov.bands(rows_per_band, weights=False)
-        results = _run_windows(src, bands, job, T=T, workers=req.workers or os.cpu_count() or 1,
-                               progress=progress, weights_of=cov.band_weights)
-        inside, parts = cov.inside, [(b.ids, r) for b, r in zip(bands, results, strict=True)]
-    out, class_area, valid_area = _assemble(parts, stats, len(inside), T)
+        inside = cov.inside
+        out, class_area, valid_area = _run_matrix(src, cov.matrix, job, T, rows_per_band,
+                                                  rows=cov.zone_rows(), progress=progress,
+                                                  workers=req.workers or os.cpu_count() or 1)
     names, arrays = list(stats), [out[s] for s in stats]
     if req.categorical:
         _add_class_columns(names, arrays, class_area, valid_area)
@@ -364,9 +361,7 @@ def _on_cluster(client: _Client, zones: pd.DataFrame, src: _Source, job: _Job, *
 
     g, T = src.grid, 1 if src.times is None else len(src.times)
     if given is None:
-        geoms = zone_geometries(zones, g, src.name)
-        inside = zone_inside(geoms, g)
-        check_inside(geoms, inside, g, src.name)
+        geoms, inside = checked_zones(zones, g, src.name)
         first, last, cells = zone_boxes(geoms, g)
         first[inside <= 0] = -1
     else:

@@ -356,11 +356,10 @@ def _pipeline(read: Callable[[int], _T], compute: Callable[[int, _T], _R], total
 
 
 def _run_windows(src: _Source, bands: list[Band], job: _Job, *, T: int, workers: int,
-                 progress: Callable[[int, int], None] | None = None,
-                 weights_of: Callable[[Band], sp.csr_array] | None = None) -> list[_BandResult]:
-    """Statistics of every band of zones, dates in groups that fit the read buffers.
-
-    ``weights_of(band)`` gives a band's weights (default: ``band.weights``)."""
+                 weights_of: Callable[[Band], sp.csr_array],
+                 progress: Callable[[int, int], None] | None = None) -> list[_BandResult]:
+    """Statistics of every band of zones, dates in groups that fit the read buffers;
+    ``weights_of(band)`` gives a band's weights."""
     spans = (src.widen(b.row0, b.row1) for b in bands)
     capacity = max((b - a for a, b in spans), default=1)
     per_date = capacity * src.row_bytes
@@ -377,7 +376,7 @@ def _run_windows(src: _Source, bands: list[Band], job: _Job, *, T: int, workers:
 
     for dates in groups:
         _run_dates(src, bands, job, dates, capacity=capacity, workers=workers,
-                   weights_of=weights_of or (lambda b: b.weights), done=record)
+                   weights_of=weights_of, done=record)
     return [_join_dates(p) for p in parts]
 
 
@@ -435,21 +434,31 @@ class _ZonePart:
 
 
 def _run_zones(src: _Source, part: _ZonePart, job: _Job, T: int, rows_per_band: int) -> _BandResult:
-    """One ``distributed`` task: its zones' weights (built here unless given), then the
-    local engine over their rows on one thread; their statistics as ``(zones, T)`` arrays."""
-    W = job.grid.width
+    """One ``distributed`` task: its zones' weights (built here unless given; every zone
+    sent reaches into the grid), then the local engine over their rows on one thread."""
     if part.weights is not None:
         m = part.weights
     else:
         assert part.wkb is not None  # one of the two is given
-        m = weights_matrix(shapely.from_wkb(part.wkb), job.grid, part.method, workers=1)
-    rows = zone_rows(m, W)
+        geoms = shapely.from_wkb(part.wkb)
+        m = weights_matrix(geoms, job.grid, part.method, inside=np.ones(len(geoms)), workers=1)
+    return _run_matrix(src, m, job, T, rows_per_band)
+
+
+def _run_matrix(src: _Source, m: sp.csr_array, job: _Job, T: int, rows_per_band: int, *,
+                rows: tuple[IntArray, IntArray] | None = None, workers: int = 1,
+                progress: Callable[[int, int], None] | None = None) -> tuple[_Stats, _Classes, FloatArray]:
+    """The statistics of the zones of the weights ``m`` (zones × grid cells) as ``(zones, T)``
+    arrays: the zones in bands of rows, read window by window (only the storage blocks
+    their boxes reach, see :meth:`gis.zonal_read._Source.limit_to`) while ``workers``
+    threads compute. ``rows``: the zones' first and last rows, when known already."""
+    W = job.grid.width
+    rows = zone_rows(m, W) if rows is None else rows
     src.limit_to(rows, lambda: zone_cols(m, W))
     bands = row_bands(*rows, rows_per_band)
-    results = _run_windows(src, bands, job, T=T, workers=1,
+    results = _run_windows(src, bands, job, T=T, workers=workers, progress=progress,
                            weights_of=lambda b: band_weights(m, W, b))
-    return _assemble([(b.ids, r) for b, r in zip(bands, results, strict=True)], job.stats,
-                     m.shape[0], T)
+    return _assemble([(b.ids, r) for b, r in zip(bands, results, strict=True)], job.stats, m.shape[0], T)
 
 
 def _assemble(parts: Sequence[_Part], stats: Sequence[str], n: int, T: int) -> tuple[_Stats, _Classes, FloatArray]:

@@ -508,7 +508,7 @@ class _XarraySource(_Source):
 
         self.name = name
         ydim, xdim = da.rio.y_dim, da.rio.x_dim
-        if ydim in da.coords and da.sizes[ydim] > 1 and da[ydim][1] > da[ydim][0]:
+        if _south_up(da):
             da = da.isel({ydim: slice(None, None, -1)})  # south-up (NetCDF): flip, lazily
         grid = Grid.of(da).check(name)
         others = [d for d in da.dims if d not in (ydim, xdim)]
@@ -639,9 +639,7 @@ class _Hdf5Source(_XarraySource):
                 or any(v is not None and np.ndim(v) for v in (fill, missing)) \
                 or (fill is not None and missing is not None and not _same_value(fill, missing)):
             return None
-        ydim = da.rio.y_dim
-        if da.ndim not in (2, 3) or da.dims[-2:] != (ydim, da.rio.x_dim) \
-                or (da.sizes[ydim] > 1 and ydim in da.coords and da[ydim][1] > da[ydim][0]):
+        if da.ndim not in (2, 3) or da.dims[-2:] != (da.rio.y_dim, da.rio.x_dim) or _south_up(da):
             return None
         try:
             f = h5py.File(path, "r")
@@ -652,9 +650,13 @@ class _Hdf5Source(_XarraySource):
                 or h5ds.dtype.kind not in "iuf" or h5ds.dtype != enc.get("dtype", h5ds.dtype):
             f.close()
             return None
-        src = cls(da, path, h5ds)
-        if src.nodata is not None or src.in_memory:  # a nodata attribute xarray does not
-            src.close()  # decode; or xarray has loaded it (decoded) to add a date dimension
+        try:
+            src = cls(da, path, h5ds)
+        except BaseException:
+            f.close()
+            raise
+        if src.nodata is not None:  # a nodata attribute xarray does not decode
+            src.close()
             return None
         return src
 
@@ -667,6 +669,12 @@ class _Hdf5Source(_XarraySource):
 
     def close(self) -> None:
         self._h5.file.close()
+
+
+def _south_up(da: xr.DataArray) -> bool:
+    """Whether the rows of ``da`` run south to north (as NetCDF files often store them)."""
+    ydim = da.rio.y_dim
+    return bool(ydim in da.coords and da.sizes[ydim] > 1 and da[ydim][1] > da[ydim][0])
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -770,7 +778,7 @@ def _as_files(src: _XarraySource, nodata: float | None) -> _Source:
         return src
     same = files.grid.same_as(src.grid) and all(
         not use_mask and scale in (None, 1.0) and offset in (None, 0.0)
-        and (nodata is not None or _same_nodata(src.nodata, nd, w.masked))
+        and (_same_nodata(src.nodata, nd, w.masked) if nodata is None else not w.masked)
         for (nd, scale, offset, use_mask), w in zip(files.meta, wrappers, strict=True))
     if not same:
         return src

@@ -288,3 +288,18 @@ def test_a_lazily_opened_single_date_is_read_in_windows_not_loaded(stack, tmp_pa
     assert type(zr._open(second, 1, None, None, None)) is zr._XarraySource
     got = zonal_stats(zones, second, stats="mean")["mean"].to_numpy()
     np.testing.assert_allclose(got, ref["mean"].to_numpy() + 1, rtol=1e-6, equal_nan=True)
+
+
+def test_a_nodata_override_on_a_masked_file_keeps_the_file_s_nodata_out(stack):
+    """rioxarray's masked=True has already hidden the file's nodata cells: with a nodata
+    override as well, those cells stay out (the DataArray is not read as the file, whose
+    nodata the override would replace), lazily or chunked, as when loaded."""
+    zones, f = stack["zones"], stack["files"][0]
+    def opened(**chunks):
+        return rioxarray.open_rasterio(f, masked=True, **chunks).squeeze("band", drop=True)
+
+    want = zonal_stats(zones, opened().load(), stats="count,min", nodata=0.0)
+    assert float(want["min"].min()) > NODATA
+    for raster in (opened(), opened(chunks={"y": 32})):
+        got = zonal_stats(zones, raster, stats="count,min", nodata=0.0)
+        pd.testing.assert_frame_equal(got, want, rtol=1e-9)
