@@ -211,13 +211,16 @@ def _outside(P: Geoms, parcel_area: npt.NDArray[np.float64], pi: npt.NDArray[np.
     return out_idx, rest, np.asarray(area(rest), dtype="float64")
 
 
-def overlap_pairs(geoms: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+def overlap_pairs(geoms: npt.ArrayLike, *,
+                  candidates: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None,
+                  ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Index pairs ``(a, b)``, ``a < b``, of geometries whose interiors intersect
     (touching edges or corners do not count).
 
     One STRtree query of the bounding boxes; the predicates then run only on the pairs
     ``a < b`` (not on each geometry with itself, nor on each pair twice). The pairs come
-    in the order of the query: by ``a``.
+    in the order of the query: by ``a``. ``candidates``: pairs ``a < b`` to test instead
+    of the query's (a superset of the overlapping ones, e.g. the pairs within a distance).
 
     Examples
     --------
@@ -228,9 +231,12 @@ def overlap_pairs(geoms: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], npt.NDArr
     g = np.asarray(geoms, dtype=object)
     if len(g) < 2:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    a, b = shapely.STRtree(g).query(g)
-    keep = a < b
-    a, b = a[keep], b[keep]
+    if candidates is None:
+        a, b = shapely.STRtree(g).query(g)
+        keep = a < b
+        a, b = a[keep], b[keep]
+    else:
+        a, b = candidates
     hit = shapely.intersects(g[a], g[b])
     a, b = a[hit], b[hit]
     inner = ~shapely.touches(g[a], g[b])

@@ -216,25 +216,15 @@ def _stage_of(statuses: "_Coded", achieved: tuple[str, ...]) -> _Index:
 
 def _components(n: int, a: _Index, b: _Index) -> _Index:
     """Connected-component label of each of ``n`` items linked by the pairs (a, b),
-    numbered in the order of each component's first item (as scipy numbers them).
-
-    Only the items of some pair go into the graph; every other item is a component of its own.
-    """
+    numbered in the order of each component's first item (as scipy numbers them)."""
     if not len(a):
         return np.arange(n)
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    linked, ends = np.unique(np.concatenate([a, b]), return_inverse=True)
-    k = len(linked)
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (ends[:len(a)], ends[len(a):])), shape=(k, k))
-    labels = np.arange(n) + k  # distinct from the labels of the linked items, 0..k-1
-    labels[linked] = connected_components(graph, directed=False)[1]
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), dtype=np.intp)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    numbered: _Index = rank[inverse]
-    return numbered
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    labels: _Index = connected_components(graph, directed=False)[1]
+    return labels
 
 
 @dataclass(frozen=True)
@@ -369,11 +359,9 @@ def _sites(geoms: GeomArray, areas: FloatArray, gap_m: float) -> tuple[_Index, F
     keep = na < nb
     na, nb = na[keep], nb[keep]
     member = _components(n, na, nb)
-    member = np.unique(member, return_inverse=True)[1]
     sel = _Selection(geoms, areas, np.zeros(n, dtype=int), member, int(member.max()) + 1)
-    inner = shapely.intersects(geoms[na], geoms[nb])  # overlapping pieces are near ones
-    inner[inner] = ~shapely.touches(geoms[na[inner]], geoms[nb[inner]])
-    out = _cum_union(sel, _Overlaps(na[inner], nb[inner]))
+    # overlapping pieces are near ones: the near pairs are the candidates
+    out = _cum_union(sel, _Overlaps(*overlap_pairs(geoms, candidates=(na, nb))))
     return member, m2_to_mu(out[:, 0])
 
 
@@ -1205,7 +1193,8 @@ def _flag_in_reserves(out: _FlagFrames, used: _Used, protected_areas: Any, min_f
     import shapely
 
     P, parea = used.geom, used.area
-    R = _to_gk(protected_areas, "the protected-areas layer")
+    # its own objects: each part's thread prepares them (to_gk may hand back the layer's own)
+    R = shapely.from_wkb(shapely.to_wkb(_to_gk(protected_areas, "the protected-areas layer")))
     name_col = next((c for c in ("name_zh", "name", "NAME") if c in protected_areas.columns), None)
     names = protected_areas[name_col].astype(str).to_numpy() if name_col else np.array(
         [f"#{i}" for i in range(len(R))], dtype=object)

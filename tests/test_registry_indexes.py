@@ -121,3 +121,23 @@ def test_a_read_only_old_registry_is_read_without_them(small_disk):
         d.read_only(False)
     Registry(reg.path)
     assert set(indexes(reg.path)) == {"projects_current_code", "projects_batch", "projects_closed_by"}
+
+
+def test_an_old_registry_is_read_while_another_process_writes(tmp_path):
+    """Adding the missing indexes needs the write lock: while another connection holds
+    it, the registry opens and reads as it is, and gets its indexes on a later open."""
+    path = tmp_path / "r.gpkg"
+    reg, _, _, _ = two_batches(path)
+    n = len(reg.projects())
+    drop_undo_indexes(path)
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        busy = Registry(path, timeout=0.2)
+        assert len(busy.projects()) == n
+        assert "projects_batch" not in indexes(path)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    Registry(path)
+    assert {"projects_batch", "projects_closed_by"} <= set(indexes(path))

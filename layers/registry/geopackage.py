@@ -428,6 +428,8 @@ class GeoPackageBackend:
                 for col in columns:
                     tx.execute(INDEXES[col])
             log.info("%s: indexed %s(%s)", self.path, TABLE, ", ".join(columns))
+        except RegistryBusyError:  # another process is writing: read as it is, indexed on a later open
+            log.info("%s is busy: read without an index on %s", self.path, ", ".join(columns))
         except DataFileError as exc:
             if exc.key != "error.registry_read_only":
                 raise
