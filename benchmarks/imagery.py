@@ -60,6 +60,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
@@ -68,7 +69,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "imagery.md"
 RESULTS_JSON = ROOT / "benchmarks" / "results" / "imagery.json"
 FULL = 10980
 ULX, ULY, CRS = 560000.0, 5040000.0, "EPSG:32651"
@@ -430,16 +430,20 @@ def run_one(name: str, args, n: int) -> dict:
     if args.no_write:
         cmd.append("--no-write")
     load0 = os.getloadavg()[0]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen = 0.0
-    while proc.poll() is None:
-        seen = max(seen, _rss_mb(proc.pid))
-        if seen > args.max_rss_gb * 1024:
-            proc.kill()
-            proc.wait()
-            return {"killed": True, "peak_mb": seen, "load": (load0, os.getloadavg()[0])}
-        time.sleep(0.5)
-    out, err = proc.communicate()
+    # the child's output goes to files: a pipe nobody reads while it runs can fill and stall it
+    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
+        proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, text=True)
+        seen = 0.0
+        while proc.poll() is None:
+            seen = max(seen, _rss_mb(proc.pid))
+            if seen > args.max_rss_gb * 1024:
+                proc.kill()
+                proc.wait()
+                return {"killed": True, "peak_mb": seen, "load": (load0, os.getloadavg()[0])}
+            time.sleep(0.5)
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
     if proc.returncode:
         raise SystemExit(f"job {name} failed:\n{err[-3000:]}")
     info = json.loads(out.strip().splitlines()[-1])
@@ -488,9 +492,10 @@ def scaling_table(by_n: dict[int, dict[str, dict]]) -> list[str]:
     for n, r in sorted(by_n.items()):
         a, p, d = r["agrigis"], r["plain_rioxarray"], r.get("decode_aoi")
         dec, rest = (f"{d['cpu']:.1f}", f"{a['cpu'] - d['cpu']:.1f}") if d else ("-", "-")
+        ratio = "- | -" if p.get("killed") else f"{a['seconds'] / p['seconds']:.2f} | {a['cpu'] / p['cpu']:.2f}"
         lines.append(f"| {n} | {a['seconds']:.1f} | {a['cpu']:.1f} | {dec} | {rest} | {a['peak_mb']:.0f} "
                      f"| {_fmt(p, 'seconds', '.1f')} | {_fmt(p, 'cpu', '.1f')} | {p['peak_mb']:.0f} "
-                     f"| {a['seconds'] / p['seconds']:.2f} | {a['cpu'] / p['cpu']:.2f} |")
+                     f"| {ratio} |")
     return lines
 
 

@@ -79,7 +79,7 @@ class LayerEntry:
     @property
     def metadata(self) -> dict[str, Any]:
         """Provenance to attach to loaded data (``.attrs``) and show in maps/reports."""
-        return {"name": self.name, "kind": self.kind, "role": self.role, "unit": self.unit,
+        return {"name": self.name, "kind": self.kind, "role": self.role, "unit": self.value_unit,
                 "synthetic": self.synthetic, "source": self.source, "licence": self.licence,
                 "title_zh": self.title_zh, "title_en": self.title_en}
 

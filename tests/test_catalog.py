@@ -110,6 +110,20 @@ def test_workspace_adds_and_overrides(tmp_path, monkeypatch):
     assert "soil_ec" not in Catalog(workspace=False)
 
 
+def test_loaded_rasters_carry_the_unit_of_the_values(tmp_path):
+    """attrs["unit"] of a loaded raster is the entry's value unit: the field, or the
+    ``unit: …`` of an older catalogue's description; none for ``-`` (pH)."""
+    _write_raster(tmp_path / "ec.tif")
+    (tmp_path / "catalog.yml").write_text(yaml.safe_dump({"layers": [
+        {"name": "old_ec", "kind": "raster", "path": "ec.tif", "synthetic": True,
+         "description": "soil EC; unit: dS/m"},
+        {"name": "ph", "kind": "raster", "path": "ec.tif", "synthetic": True, "unit": "-"},
+    ]}), encoding="utf-8")
+    cat = Catalog(tmp_path)
+    assert cat.load("old_ec").attrs["unit"] == "dS/m"
+    assert "unit" not in cat.load("ph").attrs
+
+
 def _bad(tmp_path, text):
     (tmp_path / "catalog.yml").write_text(text, encoding="utf-8")
     return tmp_path

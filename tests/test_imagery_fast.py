@@ -193,6 +193,29 @@ def test_tile_reads_decode_each_aoi_tile_once_and_give_the_window_values(tmp_pat
     assert len(per_file[scene.mask.path_for(10)]) == 1  # SCL at 20 m: 1300² cells, its first tile only
 
 
+def test_a_lazy_stack_lets_go_of_its_decoded_tiles_once_computed(tmp_path):
+    """A lazy stack's dask graph keeps the stack's tile cache for as long as the DataArray
+    lives: once every block has been read the cache is emptied, and computing again
+    gives the same values."""
+    import gc
+
+    from layers.imagery import stack as st
+
+    cells = 2100  # 3 × 3 tiles of 1024: read tile by tile
+    safe = _product(tmp_path, cells=cells)
+    scene = open_product(safe).scene(10)
+    grid = _grid_4550(margin=100, cells=cells)
+    gc.collect()
+    before = {id(o) for o in gc.get_objects() if isinstance(o, st._Counter)}  # other tests' stacks
+    da = st.index_stack([scene], "NDVI", grid, st.StackOptions(lazy=True, block_rows=700))
+    first = da.values.copy()
+    counters = [o for o in gc.get_objects() if isinstance(o, st._Counter) and id(o) not in before]
+    assert len(counters) == 1 and counters[0].tiles.decoded > 0
+    assert counters[0].tiles.bytes == 0 and not counters[0].tiles.items
+    np.testing.assert_array_equal(da.values, first)
+    assert np.isfinite(first).mean() > 0.9
+
+
 def test_write_s2_files_encodes_arrays_and_hard_links_shared_layers(tmp_path):
     """The benchmark's writer: every layer given as digital numbers or as a file to link;
     the product reads back as any other, its shared layers are the same file on disk."""

@@ -121,11 +121,6 @@ def read_stac_file(path: Path) -> dict | None:
     return doc if stac else None
 
 
-def is_stac_file(path: Path) -> bool:
-    """True for a ``.json`` file holding a STAC Item or ItemCollection (``stac_version``)."""
-    return read_stac_file(path) is not None
-
-
 def from_stac(items: Any) -> list[Product]:
     """The :class:`Product` of every STAC item in ``items`` (see :func:`load_items`), in
     order. Raises the first item's error (naming the item file and id); use

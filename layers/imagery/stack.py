@@ -258,6 +258,12 @@ class TileCache:
         self.pending: dict = {}
         self.lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Drop every cached tile (the counts stay)."""
+        with self.lock:
+            self.items.clear()
+            self.bytes = 0
+
     def get(self, key, load: Callable[[], np.ndarray]) -> np.ndarray:
         with self.lock:
             if key in self.items:
@@ -708,18 +714,20 @@ class StackOptions:
 
 class _Counter:
     """Thread-safe ``progress(done, total)`` calls as blocks finish, and the stack's
-    :class:`TileCache` (shared by its blocks)."""
+    :class:`TileCache` (shared by its blocks), emptied once every block is done: a lazy
+    stack's graph holds this object for as long as the DataArray lives."""
 
     def __init__(self, total: int, progress: Callable[[int, int], None] | None):
         self.done, self.total, self.progress, self.lock = 0, total, progress, threading.Lock()
         self.tiles = TileCache()  # the stack's decoded tiles, shared by its blocks
 
     def tick(self) -> None:
-        if self.progress is None:
-            return
         with self.lock:
             self.done += 1
-            self.progress(self.done, self.total)
+            if self.done % max(self.total, 1) == 0:  # every block read (again, if recomputed)
+                self.tiles.clear()
+            if self.progress is not None:
+                self.progress(self.done, self.total)
 
 
 def _block(scene: Scene, ix, block: Grid, inside: np.ndarray, options: MaskOptions, counter: _Counter) -> np.ndarray:

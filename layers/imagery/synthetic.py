@@ -230,7 +230,7 @@ def write_s2_product(folder: str | os.PathLike, spec: ProductSpec, ndvi: np.ndar
     ndvi = np.asarray(ndvi, dtype="float64")
     scl = np.full(ndvi.shape, 4, dtype="uint8") if scl is None else np.asarray(scl, dtype="uint8")
     safe = Path(folder) / f"{spec.product_id}.SAFE"
-    granule = _granule(spec)
+    names = s2_file_names(spec)
     fine, coarse = spec.res, spec.res * 2
     dns = band_dns(ndvi, scl)
     dns_coarse = band_dns(ndvi[::2, ::2], scl[::2, ::2])
@@ -238,12 +238,11 @@ def write_s2_product(folder: str | os.PathLike, spec: ProductSpec, ndvi: np.ndar
     files = []
     for bands, res, data in ((FINE_BANDS, fine, dns), (COARSE_BANDS, coarse, dns_coarse)):
         for band in bands:
-            rel = f"GRANULE/{granule}/IMG_DATA/R{res}m/T{spec.tile}_{spec.stamp}_{band}_{res}m"
+            rel = names[band].removesuffix(".jp2")
             _write_jp2(safe / f"{rel}.jp2", data[band], spec.crs, Affine(res, 0, spec.ulx, 0, -res, spec.uly))
             files.append(rel)
     prob = cloud_probability(dns_coarse["SCL"])
-    _write_jp2(safe / "GRANULE" / granule / "QI_DATA" / f"MSK_CLDPRB_{coarse}m.jp2", prob, spec.crs,
-               Affine(coarse, 0, spec.ulx, 0, -coarse, spec.uly))
+    _write_jp2(safe / names["CLDPRB"], prob, spec.crs, Affine(coarse, 0, spec.ulx, 0, -coarse, spec.uly))
     valid = np.isfinite(ndvi) & (scl != 0)
     cloud = float(np.isin(scl, (8, 9, 10))[valid].mean() * 100) if valid.any() else 0.0
     _write_metadata(safe, spec, files, cloud, ndvi.shape)
@@ -461,7 +460,7 @@ def write_s2_reflectance(folder: str | os.PathLike, spec: ProductSpec, reflectan
     nodata = ~np.isfinite(refl["B04"]) | (scl == 0)
     cloud = np.isin(scl, (8, 9, 10))
     safe = Path(folder) / f"{spec.product_id}.SAFE"
-    granule = _granule(spec)
+    names = s2_file_names(spec)
     files = []
     for bands, res, step in ((FINE_BANDS, spec.res, 1), (COARSE_BANDS, spec.res * 2, 2)):
         for band in bands:
@@ -470,7 +469,7 @@ def write_s2_reflectance(folder: str | os.PathLike, spec: ProductSpec, reflectan
             else:
                 dn = np.rint(np.where(cloud, CLOUD[band], np.nan_to_num(refl[band])) * QUANTIFICATION + OFFSET)
                 data = np.where(nodata, 0, np.clip(dn, 1, 65535)).astype("uint16")
-            rel = f"GRANULE/{granule}/IMG_DATA/R{res}m/T{spec.tile}_{spec.stamp}_{band}_{res}m"
+            rel = names[band].removesuffix(".jp2")
             _write_jp2(safe / f"{rel}.jp2", data[::step, ::step], spec.crs, Affine(res, 0, spec.ulx, 0, -res, spec.uly))
             files.append(rel)
     pct = float(cloud[~nodata].mean() * 100) if (~nodata).any() else 0.0
