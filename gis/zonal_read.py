@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from .coverage import Grid, IndexArray, IntArray, _where
 from .errors import DataFileError, GridError, InputError, Message
+from .hdf5_chunks import StoredChunks
 from .stackfile import stack_kind
 from .units import FloatArray
 
@@ -611,7 +612,8 @@ class _Hdf5Source(_XarraySource):
     """A NetCDF-4 path whose variable the file stores as it is read — (time,) y, x,
     north up, with CF's ``_FillValue`` (or ``missing_value``), ``scale_factor`` and
     ``add_offset`` at most: windows are read straight from the HDF5 dataset into the row
-    buffer (h5py's ``read_direct``), as stored, and the engine masks and scales the
+    buffer, as stored (h5py's ``read_direct``; deflated chunks decoded on every core by
+    :mod:`gis.hdf5_chunks`, see :class:`_Hdf5Rows`), and the engine masks and scales the
     gathered cells as it does a GeoTIFF's (:func:`_apply`). Through xarray's lazy
     indexing each window would be copied twice and masked and scaled whole first, four
     times the CPU of the read. Grid, dates and CRS are still xarray's (see :meth:`of`)."""
@@ -619,7 +621,8 @@ class _Hdf5Source(_XarraySource):
     def __init__(self, da: xr.DataArray, path: Path, h5ds: Any) -> None:
         super().__init__(da, None, str(path))
         enc = da.encoding
-        self._h5 = h5ds
+        self.h5 = h5ds
+        self.chunks = StoredChunks.of(h5ds)  # None: HDF5 reads it (contiguous, other filters)
         self.dtype = h5ds.dtype.newbyteorder("=")
         self.row_bytes = self.dtype.itemsize * self.grid.width
         fill = enc.get("_FillValue", enc.get("missing_value"))
@@ -660,15 +663,38 @@ class _Hdf5Source(_XarraySource):
             return None
         return src
 
-    def rows_into(self, buf: _Raw, rows: slice, dates: slice, span: tuple[int, int]) -> None:
-        a, b = span
-        if self._h5.ndim == 2:  # one date
-            self._h5.read_direct(buf, np.s_[a:b, :], np.s_[0, rows, :])
-        else:
-            self._h5.read_direct(buf, np.s_[dates, a:b, :], np.s_[:, rows, :])
+    def reader(self, dates: slice, threads: int, capacity: int) -> _Reader:
+        return _Hdf5Rows(self, dates, capacity, threads)
 
     def close(self) -> None:
-        self._h5.file.close()
+        self.h5.file.close()
+
+
+class _Hdf5Rows(_LazyRows):
+    """The row buffer of an :class:`_Hdf5Source`: each window's new rows of every date
+    read from the HDF5 dataset as stored, straight into the buffer. Compressed chunks
+    are decoded on the reader's threads (:class:`gis.hdf5_chunks.StoredChunks`; HDF5
+    would decode them on one core), other layouts and filters by HDF5 itself."""
+
+    src: _Hdf5Source
+
+    def __init__(self, src: _Hdf5Source, dates: slice, capacity: int, threads: int = 1) -> None:
+        super().__init__(src, dates, capacity, threads)
+        if self._pool is None and threads > 1 and src.chunks is not None:
+            self._pool = ThreadPoolExecutor(threads)  # one date: its chunks on every core
+
+    def _decode(self, a: int, b: int, rows: slice, dates: range) -> None:
+        h5, W = self.src.h5, self.src.grid.width
+        sel: tuple[slice, ...] = (slice(a, b), slice(0, W))
+        if h5.ndim == 2:  # one date
+            out = self.buf[0, rows]
+        else:
+            d = range(h5.shape[0])[self.dates]
+            out, sel = self.buf[:, rows], (slice(d.start, d.stop), *sel)
+        if self.src.chunks is None:
+            h5.read_direct(self.buf, sel, (0 if h5.ndim == 2 else slice(None), rows, slice(None)))
+        else:
+            self.src.chunks.read_into(out, sel, self._pool)
 
 
 def _south_up(da: xr.DataArray) -> bool:
@@ -718,6 +744,9 @@ def _open(raster: RasterInput, band: int, nodata: float | None, times: Sequence[
         if all(hasattr(r, "rio") for r in raster):
             import xarray as xr
 
+            files = _lazy_files(raster, nodata, times)
+            if files is not None:
+                return files
             da = xr.concat(list(raster), dim="time")
             if times is not None:
                 da = da.assign_coords(time=list(times))
@@ -784,6 +813,24 @@ def _as_files(src: _XarraySource, nodata: float | None) -> _Source:
         return src
     files.time_name, files.name, files.cluster = src.time_name, src.name, src.dask is not None
     return files
+
+
+def _lazy_files(das: Sequence[Any], nodata: float | None, times: Sequence[Any] | None) -> _Source | None:
+    """A list of single dates each opened lazily from one file (``rioxarray.open_rasterio``
+    without dask, see :func:`_as_files`): read as that list of files, with the dates
+    ``times``, else the DataArrays' own ``time`` coordinates, else 0, 1, …, as
+    ``xr.concat`` would number them — which would first load every file whole. None for
+    any other list."""
+    parts = [_as_files(_XarraySource(da, nodata), nodata) for da in das]
+    if not all(isinstance(p, _RasterioSource) and p.times is None for p in parts):
+        return None
+    if times is None:
+        own = [da.coords["time"].values[()] for da in das if "time" in da.coords and da["time"].ndim == 0]
+        times = own if len(own) == len(das) else None if own else list(range(len(das)))
+        if times is None:  # some dated, some not: as xarray joins them
+            return None
+    paths = [cast(_RasterioSource, p).paths[0] for p in parts]
+    return _RasterioSource(paths, 1, nodata, times, stack=True)
 
 
 def _same_nodata(given: Any, in_file: Any, masked: bool) -> bool:

@@ -16,8 +16,16 @@ from workflows.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
+CONDA_FORGE_NAMES = {"python-zlib-ng": "zlib-ng"}
+"""conda-forge packages whose name is not the PyPI one."""
+
+
 def _name(req: str) -> str:
     return re.split(r"[<>=!~\[ ;]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _conda_name(req: str) -> str:
+    return CONDA_FORGE_NAMES.get(_name(req), _name(req))
 
 
 def test_environment_yml_lists_the_same_runtime_packages_as_pyproject():
@@ -29,7 +37,7 @@ def test_environment_yml_lists_the_same_runtime_packages_as_pyproject():
         if isinstance(dep, dict):
             conda_names |= {_name(r) for r in dep.get("pip", [])}
         else:
-            conda_names.add(_name(dep))
+            conda_names.add(_conda_name(dep))
     conda_names -= {"python", "pip"}
     assert conda_names == pip_names, (
         f"only in environment.yml: {sorted(conda_names - pip_names)}; "
@@ -42,7 +50,7 @@ def test_pinned_versions_agree():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     flat = [d for d in env["dependencies"] if isinstance(d, str)]
     flat += [p for d in env["dependencies"] if isinstance(d, dict) for p in d["pip"]]
-    env_specs = {_name(d): d.replace(" ", "")[len(_name(d)):] for d in flat}
+    env_specs = {_conda_name(d): d.replace(" ", "")[len(_name(d)):] for d in flat}
     for req in pyproject["project"]["dependencies"]:
         spec = req.replace(" ", "")[len(_name(req)):]
         assert env_specs[_name(req)] == spec, f"{_name(req)}: pyproject {spec!r} vs environment.yml {env_specs[_name(req)]!r}"

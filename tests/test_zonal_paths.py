@@ -13,6 +13,7 @@ import xarray as xr
 
 import gis.zonal_read as zr
 from gis import zonal_stats
+from gis.errors import DataFileError
 
 from test_zonal import H, NODATA, RES, W, X0, Y1, _parcels, _values, _write
 
@@ -47,13 +48,12 @@ def stack(tmp_path_factory):
 def _decoded(monkeypatch):
     """Record every decode of the lazy row buffer: (rows, first row, last row + 1)."""
     calls = []
-    real = zr._LazyRows._decode
+    for cls in (zr._LazyRows, zr._Hdf5Rows):  # the NetCDF-4 reader decodes its own way
+        def spy(self, a, b, rows, dates, real=cls._decode):
+            calls.append((len(dates), a, b))
+            return real(self, a, b, rows, dates)
 
-    def spy(self, a, b, rows, dates):
-        calls.append((len(dates), a, b))
-        return real(self, a, b, rows, dates)
-
-    monkeypatch.setattr(zr._LazyRows, "_decode", spy)
+        monkeypatch.setattr(cls, "_decode", spy)
     return calls
 
 
@@ -244,6 +244,62 @@ def test_a_netcdf_path_is_read_as_stored_with_its_fill_and_scale(stack, tmp_path
     assert type(zr._open(stack["nc"], 1, 8.6, None, None)) is zr._XarraySource  # nodata given
     with_nodata = zonal_stats(zones, stack["nc"], stats="count", nodata=8.6, rows_per_band=24)
     assert (with_nodata.values <= r.sel(stat=["count"]).values + 1e-9).all()
+
+
+def test_a_compressed_netcdf_gives_the_same_numbers_and_names_a_damaged_chunk(stack, tmp_path):
+    """A NetCDF compressed as NetCDF-4 writers do (deflate, maybe shuffle) is read as
+    stored, its chunks decoded on the reader's threads (gis.hdf5_chunks): the numbers of
+    the files and of xarray's own decoding. A damaged chunk names the file."""
+    zones, da = stack["zones"], stack["da"]
+    ref = zonal_stats(zones, stack["files"], stats=STATS, rows_per_band=24)
+    kinds = {
+        "float32, deflate + shuffle, chunks across dates and columns":
+            {"zlib": True, "shuffle": True, "complevel": 4, "chunksizes": (2, 16, 48)},
+        "int16 scaled, deflate": {"dtype": "int16", "scale_factor": 0.001, "add_offset": 2.0,
+                                  "_FillValue": np.int16(-32768), "zlib": True, "shuffle": False,
+                                  "chunksizes": (1, 20, W)},
+    }
+    for i, (name, encoding) in enumerate(kinds.items()):
+        path = _netcdf(da, tmp_path / f"z{i}.nc", **encoding)
+        src = zr._open(path, 1, None, None, None)
+        assert isinstance(src, zr._Hdf5Source) and src.chunks is not None, name
+        src.close()
+        loaded = xr.open_dataset(path, engine="h5netcdf", decode_coords="all")["ndvi"].load()
+        want = zonal_stats(zones, loaded, stats=STATS, rows_per_band=24)
+        got = zonal_stats(zones, path, stats=STATS, rows_per_band=24)
+        np.testing.assert_allclose(got.values, want.values, rtol=1e-12, equal_nan=True, err_msg=name)
+        if i == 0:
+            np.testing.assert_allclose(got.values, ref.values, rtol=1e-9, equal_nan=True)
+    with h5py.File(tmp_path / "z0.nc", "r") as f:
+        info = f["ndvi"].id.get_chunk_info_by_coord((0, 16, 48))
+    with open(tmp_path / "z0.nc", "r+b") as fh:
+        fh.seek(info.byte_offset + 8)
+        fh.write(b"\x00\xff" * 32)
+    with pytest.raises(DataFileError, match=r"z0\.nc.*ndvi.*\[0, 16, 48\]"):
+        zonal_stats(zones, tmp_path / "z0.nc", stats="mean", rows_per_band=24)
+
+
+def test_a_list_of_lazily_opened_files_is_read_as_the_files_not_loaded(stack):
+    """A list of dates opened by rioxarray without dask: read as the list of files
+    (xr.concat would load every file whole first), dated as xr.concat would date them,
+    or by ``times``. A list with a date computed in memory is joined by xarray."""
+    zones, files = stack["zones"], stack["files"]
+    ref = zonal_stats(zones, files, stats=STATS, rows_per_band=24)
+    opened = [rioxarray.open_rasterio(f, masked=True).squeeze("band", drop=True) for f in files]
+    src = zr._open(opened, 1, None, None, None)
+    assert isinstance(src, zr._RasterioSource) and src.times == [0, 1, 2]
+    assert [p.split("/")[-1] for p in src.paths] == [f.name for f in files]
+    src.close()
+    dates = list(ref["time"].values)
+    dated = [da.assign_coords(time=t) for da, t in zip(opened, dates, strict=True)]
+    for name, kwargs, raster in (("times given", {"times": dates}, opened), ("own dates", {}, dated)):
+        r = zonal_stats(zones, raster, stats=STATS, rows_per_band=24, **kwargs)
+        np.testing.assert_allclose(r.values, ref.values, rtol=1e-9, equal_nan=True, err_msg=name)
+        assert list(r["time"].values) == dates, name
+    mixed = [opened[0], opened[1] + 0, opened[2]]  # one date computed (loaded)
+    assert not isinstance(zr._open(mixed, 1, None, None, None), zr._RasterioSource)
+    r = zonal_stats(zones, mixed, stats=STATS, rows_per_band=24, times=dates)
+    np.testing.assert_allclose(r.values, ref.values, rtol=1e-9, equal_nan=True)
 
 
 def _classic(da, path):
