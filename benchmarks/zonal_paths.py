@@ -4,7 +4,7 @@
 Workload: the stack of ``benchmarks/zonal.py`` (smooth synthetic NDVI, NaN clouds,
 DEFLATE GeoTIFFs with 256² tiles, EPSG:4550) at ``--size`` cells square and ``--dates``
 dates, ``--n`` parcels of 0.1–50 ha; plus the same stack as one NetCDF (h5netcdf,
-chunks of 1 date × 256 rows). Statistic: the mean of every parcel on every date.
+chunks of 1 date × 256 rows), plain and deflated, and as a Zarr store. Statistic: the mean of every parcel on every date.
 
 Paths (each job is a fresh Python process; every library is imported and the parcels
 read before the clock starts, so *cold* is the first call's own one-time costs):
@@ -17,6 +17,11 @@ read before the clock starts, so *cold* is the first call's own one-time costs):
 * ``dask_misaligned`` chunks of 300 rows × 700 columns (cut across parcels and tiles);
 * ``netcdf``         the NetCDF path (opened lazily by xarray, read in windows of the
   file's chunks, no dask);
+* ``netcdf_zlib``    the same NetCDF compressed as NetCDF-4 writers usually do (deflate
+  level 4 after the shuffle filter): its chunks inflated on every core
+  (gis/hdf5_chunks.py), where HDF5 inflates on one;
+* ``zarr``           the same stack as a Zarr store (format 2, zarr's default Zstd
+  compressor, chunks of 1 date × 256 rows), opened lazily;
 * ``distributed``    the dask stack with a ``distributed.Client`` on a LocalCluster of
   2 workers × 1 thread (started before the clock, as a user's cluster would be): one
   task per worker, each opening the files by path and reading its own rows;
@@ -52,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "benchmarks" / "results"
 PATHS = ("decode_only", "files", "numpy", "dask_aligned", "dask_misaligned", "netcdf",
-         "distributed")
+         "netcdf_zlib", "zarr", "distributed")
 NOTES = [
     "What a cold call pays that a warm one does not (see gis/zonal.py): the first touch "
     "of the working memory (the row buffer and the weights; the work arrays of each window "
@@ -61,7 +66,8 @@ NOTES = [
     "agrigis, scipy.sparse and rasterio (≈ 0.5 s per worker). No JIT. The dask stacks "
     "opened by rioxarray are read as their files (the same windows as the file list, "
     "without dask's per-chunk work or rioxarray's lock, which lets one thread decode at a "
-    "time); a NetCDF-4 path is read straight from its HDF5 dataset, as stored; on the "
+    "time); a NetCDF-4 path is read straight from its HDF5 dataset, as stored (deflated "
+    "chunks inflated by agrigis on every core: HDF5 would inflate them on one); on the "
     "cluster each task builds its own parcels' weights, opens the files by path and reads "
     "its own rows, and only the statistics come back.",
     "exactextract runs on one thread; agrigis on all cores (2 here). Under load the wall "
@@ -76,18 +82,36 @@ NOTES = [
 ]
 
 
-def make_netcdf(stack: list[Path], out: Path) -> Path:
-    """The stack as one NetCDF (chunks of one date × 256 rows), written once."""
-    if out.exists():
-        return out
+def _stack_da(stack: list[Path]):
     import rioxarray
     import xarray as xr
 
-    da = xr.concat([rioxarray.open_rasterio(p, chunks={"y": 256}).squeeze("band", drop=True)
-                    for p in stack], dim="time").rename("ndvi")
+    return xr.concat([rioxarray.open_rasterio(p, chunks={"y": 256}).squeeze("band", drop=True)
+                      for p in stack], dim="time").rename("ndvi")
+
+
+def make_netcdf(stack: list[Path], out: Path, compressed: bool = False) -> Path:
+    """The stack as one NetCDF (chunks of one date × 256 rows; deflate level 4 after
+    the shuffle filter when ``compressed``), written once."""
+    if out.exists():
+        return out
+    da = _stack_da(stack)
     da.encoding = {"chunksizes": (1, 256, da.sizes["x"]), "grid_mapping": "spatial_ref"}
+    if compressed:
+        da.encoding.update(zlib=True, complevel=4, shuffle=True)
     tmp = out.with_suffix(".part.nc")
     da.to_dataset().to_netcdf(tmp, engine="h5netcdf")
+    tmp.rename(out)
+    return out
+
+
+def make_zarr(stack: list[Path], out: Path) -> Path:
+    """The stack as a Zarr store (format 2, zarr's default compressor, chunks of one
+    date × 256 rows), written once."""
+    if out.exists():
+        return out
+    tmp = out.with_name(out.name + ".part")
+    _stack_da(stack).chunk({"time": 1, "y": 256, "x": -1}).to_dataset().to_zarr(tmp, zarr_format=2, mode="w")
     tmp.rename(out)
     return out
 
@@ -99,8 +123,8 @@ def _raster(name: str, paths: dict):
 
     if name == "files":
         return paths["stack"]
-    if name == "netcdf":
-        return paths["netcdf"]
+    if name in ("netcdf", "netcdf_zlib", "zarr"):
+        return paths[name]
     chunks = {"numpy": None, "dask_aligned": {"y": 256, "x": -1},
               "dask_misaligned": {"y": 300, "x": 700}, "distributed": {"y": 256, "x": -1}}[name]
     das = [rioxarray.open_rasterio(p, chunks=chunks, masked=True).squeeze("band", drop=True)
@@ -224,6 +248,8 @@ def main() -> None:
     d = Path(os.environ.get("AGRIGIS_BENCH_DIR", "/tmp/agrigis-bench-zonal"))
     paths = zb.generate(d, args.size, args.n, args.dates)
     paths["netcdf"] = make_netcdf(paths["stack"], d / f"ndvi_{args.size}_stack.nc")
+    paths["netcdf_zlib"] = make_netcdf(paths["stack"], d / f"ndvi_{args.size}_stack_zlib4.nc", compressed=True)
+    paths["zarr"] = make_zarr(paths["stack"], d / f"ndvi_{args.size}_stack.zarr")
     names = ["exactextract", *(args.only.split(",") if args.only else PATHS)]
     load0 = os.getloadavg()
     runs: dict = {k: [] for k in names}

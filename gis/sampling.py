@@ -227,6 +227,61 @@ def _taps(pos: np.ndarray, n: int, threshold: float) -> tuple[np.ndarray, np.nda
     return np.where(1 - f > threshold, lo, hi), np.where(f > threshold, hi, lo)
 
 
+def tiles_tapped(pos: Positions, inside: np.ndarray | None, extent: tuple[int, int],
+                 tile: tuple[int, int]) -> np.ndarray | None:
+    """Which tiles of a tiled source the bilinear taps of the ``inside`` output cells
+    reach: ``True`` for each tile (rows × columns of tiles) of the source's first
+    ``extent`` rows and columns, in tiles of ``tile`` pixels; a tap whose weight is
+    within 1e-3 of nothing still counts. None: every tile (no AOI, or positions that are
+    not separable and monotonic). A reader then decodes only these tiles.
+
+    Examples
+    --------
+    >>> pos = Positions(np.array([0.5, 1.5]), np.array([0.5, 300.5]))   # 2 rows × 2 columns
+    >>> tiles_tapped(pos, np.array([[True, False], [False, False]]), (512, 512), (256, 256)).tolist()
+    [[True, False], [False, False]]
+    >>> tiles_tapped(pos, np.ones((2, 2), bool), (512, 512), (256, 256)).tolist()
+    [[True, True], [False, False]]
+    """
+    if inside is None or not pos.separable:
+        return None
+    (bh, bw), (r1, c1) = tile, extent
+    n_r, n_c = -(-r1 // bh), -(-c1 // bw)
+    lo, hi = (_group_or(inside, t, 1, n_c) for t in _tiles_of_taps(pos.cols, c1, bw))
+    if lo is None or hi is None:
+        return None
+    by_col = lo | hi
+    lo, hi = (_group_or(by_col, t, 0, n_r) for t in _tiles_of_taps(pos.rows, r1, bh))
+    if lo is None or hi is None:
+        return None
+    need: np.ndarray = lo | hi
+    return need
+
+
+def _tiles_of_taps(values: np.ndarray, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tile index (along one axis of ``n`` pixels in tiles of ``size``) of the lower and
+    the upper bilinear tap of each position (pixel-edge coordinates)."""
+    u = values - 0.5
+    lo = np.clip(np.floor(u - 1e-3), 0, n - 1).astype("int64")
+    hi = np.clip(np.floor(u + 1e-3) + 1, 0, n - 1).astype("int64")
+    return lo // size, hi // size
+
+
+def _group_or(values: np.ndarray, tiles: np.ndarray, axis: int, n: int) -> np.ndarray | None:
+    """``values`` OR-ed along ``axis`` by tile index ``tiles`` (non-decreasing) into
+    ``n`` slots; None when ``tiles`` is not monotonic."""
+    if tiles.size == 0 or np.any(np.diff(tiles) < 0):
+        return None
+    starts = np.flatnonzero(np.r_[True, tiles[1:] != tiles[:-1]])
+    shape = list(values.shape)
+    shape[axis] = n
+    out = np.zeros(shape, dtype=bool)
+    index: list[Any] = [slice(None)] * values.ndim
+    index[axis] = tiles[starts]
+    out[tuple(index)] = np.logical_or.reduceat(values, starts, axis=axis)
+    return out
+
+
 LATTICE = 16
 """Output cells between exactly transformed positions (:func:`pixel_positions`)."""
 LATTICE_TOLERANCE = 0.01

@@ -5,7 +5,8 @@ NetCDF/Zarr path (opened lazily, without dask) each become a :class:`_Source` wh
 reader gathers, window after window down the raster, the cells the zones touch: rows
 two windows share are decoded once and kept, each date is decoded and gathered by one
 thread (see :class:`_RowBuffer`), and a dask stack that is nothing but files opened by
-``rioxarray.open_rasterio`` is read as those files (:func:`_as_files`). The statistics
+``rioxarray.open_rasterio`` is read as those files (:func:`_as_files`), and a NetCDF-4
+or Zarr path as stored (:class:`_StoredSource`). The statistics
 of the gathered cells are :mod:`gis.zonal_engine`'s; :func:`gis.zonal.zonal_stats` is
 the public entry. This module imports no pandas at import time (a ``distributed``
 worker that reads rows imports it only if it needs dates from file names).
@@ -608,34 +609,32 @@ class _ShippedRows(_XarraySource):
         _store(self.dask[dates, a - self.lo:b - self.lo, :], buf[:, rows])
 
 
-class _Hdf5Source(_XarraySource):
-    """A NetCDF-4 path whose variable the file stores as it is read — (time,) y, x,
-    north up, with CF's ``_FillValue`` (or ``missing_value``), ``scale_factor`` and
-    ``add_offset`` at most: windows are read straight from the HDF5 dataset into the row
-    buffer, as stored (h5py's ``read_direct``; deflated chunks decoded on every core by
-    :mod:`gis.hdf5_chunks`, see :class:`_Hdf5Rows`), and the engine masks and scales the
-    gathered cells as it does a GeoTIFF's (:func:`_apply`). Through xarray's lazy
-    indexing each window would be copied twice and masked and scaled whole first, four
-    times the CPU of the read. Grid, dates and CRS are still xarray's (see :meth:`of`)."""
+class _StoredSource(_XarraySource):
+    """A NetCDF-4 or Zarr path whose variable the file stores as it is read — (time,) y,
+    x, north up, with CF's ``_FillValue`` (or ``missing_value``), ``scale_factor`` and
+    ``add_offset`` at most: windows are read straight from the file into the row buffer,
+    as stored (:meth:`read`), and the engine masks and scales the gathered cells as it
+    does a GeoTIFF's (:func:`_apply`). Through xarray's lazy indexing each window would
+    be copied twice and masked and scaled whole first: three to four times the CPU of
+    the read. Grid, dates and CRS are still xarray's (see :meth:`of`)."""
 
-    def __init__(self, da: xr.DataArray, path: Path, h5ds: Any) -> None:
+    threads_decode = False  # whether the reader's threads decode the chunks (else the library's)
+
+    def __init__(self, da: xr.DataArray, path: Path, dtype: np.dtype[Any], shape: tuple[int, ...]) -> None:
         super().__init__(da, None, str(path))
         enc = da.encoding
-        self.h5 = h5ds
-        self.chunks = StoredChunks.of(h5ds)  # None: HDF5 reads it (contiguous, other filters)
-        self.dtype = h5ds.dtype.newbyteorder("=")
+        self.stored_shape = shape  # (dates,) rows, columns: a squeezed band is still stored
+        self.dtype = dtype.newbyteorder("=")
         self.row_bytes = self.dtype.itemsize * self.grid.width
         fill = enc.get("_FillValue", enc.get("missing_value"))
         self.meta = [(fill, enc.get("scale_factor"), enc.get("add_offset"))] * len(self.meta)
 
     @classmethod
-    def of(cls, da: xr.DataArray, path: Path, nodata: float | None) -> _Hdf5Source | None:
-        """The source, when ``da`` (variable of the NetCDF file ``path``, opened by
-        xarray) can be read as stored and give what xarray decodes; else None (then
-        xarray reads it): no ``nodata`` override or other nodata attribute, no
-        ``_Unsigned`` or time units, one fill value, the file's own dims and row order."""
-        import h5py
-
+    def of(cls, da: xr.DataArray, path: Path, nodata: float | None) -> _StoredSource | None:
+        """The source, when ``da`` (variable of the file ``path``, opened by xarray) can be
+        read as stored and give what xarray decodes; else None (then xarray reads it): no
+        ``nodata`` override or other nodata attribute, no ``_Unsigned`` or time units,
+        one fill value, the file's own dims and row order, numbers of xarray's dtype."""
         enc = da.encoding
         fill, missing = enc.get("_FillValue"), enc.get("missing_value")
         if nodata is not None or "_Unsigned" in enc or "since" in str(enc.get("units", "")) \
@@ -644,57 +643,121 @@ class _Hdf5Source(_XarraySource):
             return None
         if da.ndim not in (2, 3) or da.dims[-2:] != (da.rio.y_dim, da.rio.x_dim) or _south_up(da):
             return None
+        src = cls._opened(da, path)
+        if src is not None and src.nodata is not None:  # a nodata attribute xarray does not decode
+            src.close()
+            return None
+        return src
+
+    @classmethod
+    def _opened(cls, da: xr.DataArray, path: Path) -> _StoredSource | None:
+        """The source over the stored variable of ``da``, or None when the file does not
+        store it as xarray shows it (shape, a dtype of numbers)."""
+        raise NotImplementedError
+
+    def read(self, buf: _Raw, rows: slice, sel: tuple[slice, ...], pool: ThreadPoolExecutor | None) -> None:
+        """The stored cells ``sel`` ((dates,) rows, columns) into ``buf[:, rows]`` (date 0
+        when the variable has no dates); ``pool``: the reader's threads."""
+        raise NotImplementedError
+
+    def reader(self, dates: slice, threads: int, capacity: int) -> _Reader:
+        return _StoredRows(self, dates, capacity, threads)
+
+
+def _stored_dtype(da: xr.DataArray, shape: tuple[int, ...], dtype: Any) -> bool:
+    """Whether a stored variable of ``shape`` and ``dtype`` is what xarray shows as ``da``."""
+    dtype = np.dtype(dtype)
+    return tuple(shape) == da.shape and dtype.kind in "iuf" and dtype == da.encoding.get("dtype", dtype)
+
+
+class _Hdf5Source(_StoredSource):
+    """A NetCDF-4 variable read as stored (:class:`_StoredSource`) by h5py's
+    ``read_direct``; deflated chunks decoded on every core by :mod:`gis.hdf5_chunks`
+    (HDF5 decodes them on one, under its global lock)."""
+
+    def __init__(self, da: xr.DataArray, path: Path, h5ds: Any) -> None:
+        super().__init__(da, path, h5ds.dtype, h5ds.shape)
+        self.h5 = h5ds
+        self.chunks = StoredChunks.of(h5ds)  # None: HDF5 reads it (contiguous, other filters)
+        self.threads_decode = self.chunks is not None
+
+    @classmethod
+    def _opened(cls, da: xr.DataArray, path: Path) -> _StoredSource | None:
+        import h5py
+
         try:
             f = h5py.File(path, "r")
         except OSError:  # NetCDF-3 (classic): not HDF5
             return None
         h5ds = f.get(str(da.name))
-        if not isinstance(h5ds, h5py.Dataset) or h5ds.shape != da.shape \
-                or h5ds.dtype.kind not in "iuf" or h5ds.dtype != enc.get("dtype", h5ds.dtype):
+        if not isinstance(h5ds, h5py.Dataset) or not _stored_dtype(da, h5ds.shape, h5ds.dtype):
             f.close()
             return None
         try:
-            src = cls(da, path, h5ds)
+            return cls(da, path, h5ds)
         except BaseException:
             f.close()
             raise
-        if src.nodata is not None:  # a nodata attribute xarray does not decode
-            src.close()
-            return None
-        return src
 
-    def reader(self, dates: slice, threads: int, capacity: int) -> _Reader:
-        return _Hdf5Rows(self, dates, capacity, threads)
+    def read(self, buf: _Raw, rows: slice, sel: tuple[slice, ...], pool: ThreadPoolExecutor | None) -> None:
+        if self.chunks is not None:
+            self.chunks.read_into(buf[0, rows] if len(sel) == 2 else buf[:, rows], sel, pool)
+        else:
+            self.h5.read_direct(buf, sel, (0 if len(sel) == 2 else slice(None), rows, slice(None)))
 
     def close(self) -> None:
         self.h5.file.close()
 
 
-class _Hdf5Rows(_LazyRows):
-    """The row buffer of an :class:`_Hdf5Source`: each window's new rows of every date
-    read from the HDF5 dataset as stored, straight into the buffer. Compressed chunks
-    are decoded on the reader's threads (:class:`gis.hdf5_chunks.StoredChunks`; HDF5
-    would decode them on one core), other layouts and filters by HDF5 itself."""
+class _ZarrSource(_StoredSource):
+    """A Zarr variable read as stored (:class:`_StoredSource`): zarr decodes each
+    window's chunks (on its own threads) straight into the row buffer."""
 
-    src: _Hdf5Source
+    def __init__(self, da: xr.DataArray, path: Path, array: Any) -> None:
+        super().__init__(da, path, np.dtype(array.dtype), array.shape)
+        self.stored = array
 
-    def __init__(self, src: _Hdf5Source, dates: slice, capacity: int, threads: int = 1) -> None:
+    @classmethod
+    def _opened(cls, da: xr.DataArray, path: Path) -> _StoredSource | None:
+        import zarr
+
+        try:
+            array = zarr.open_array(str(path), path=str(da.name), mode="r")
+        except (OSError, KeyError, ValueError, TypeError, zarr.errors.BaseZarrError):  # no plain array
+            return None
+        return cls(da, path, array) if _stored_dtype(da, array.shape, array.dtype) else None
+
+    def read(self, buf: _Raw, rows: slice, sel: tuple[slice, ...], pool: ThreadPoolExecutor | None) -> None:
+        from zarr.buffer.cpu import NDBuffer
+
+        out = buf[0, rows] if len(sel) == 2 else buf[:, rows]
+        self.stored.get_basic_selection(sel, out=NDBuffer.from_numpy_array(out))
+
+
+class _StoredRows(_LazyRows):
+    """The row buffer of a :class:`_StoredSource`: each window's new rows of every date
+    read from the file as stored, straight into the buffer; the chunks decoded on the
+    reader's threads when the source decodes them itself."""
+
+    src: _StoredSource
+
+    def __init__(self, src: _StoredSource, dates: slice, capacity: int, threads: int = 1) -> None:
         super().__init__(src, dates, capacity, threads)
-        if self._pool is None and threads > 1 and src.chunks is not None:
+        if self._pool is None and threads > 1 and src.threads_decode:
             self._pool = ThreadPoolExecutor(threads)  # one date: its chunks on every core
 
     def _decode(self, a: int, b: int, rows: slice, dates: range) -> None:
-        h5, W = self.src.h5, self.src.grid.width
-        sel: tuple[slice, ...] = (slice(a, b), slice(0, W))
-        if h5.ndim == 2:  # one date
-            out = self.buf[0, rows]
-        else:
-            d = range(h5.shape[0])[self.dates]
-            out, sel = self.buf[:, rows], (slice(d.start, d.stop), *sel)
-        if self.src.chunks is None:
-            h5.read_direct(self.buf, sel, (0 if h5.ndim == 2 else slice(None), rows, slice(None)))
-        else:
-            self.src.chunks.read_into(out, sel, self._pool)
+        sel: tuple[slice, ...] = (slice(a, b), slice(0, self.src.grid.width))
+        if len(self.src.stored_shape) == 3:
+            d = range(self.src.stored_shape[0])[self.dates]
+            sel = (slice(d.start, d.stop), *sel)
+        try:
+            self.src.read(self.buf, rows, sel, self._pool)
+        except DataFileError:  # names the file and what is wrong already
+            raise
+        except (OSError, ValueError, RuntimeError) as exc:  # the library's own words on a bad chunk
+            raise DataFileError.of("error.stack_damaged", path=self.src.name, variable=self.src.da.name,
+                                   first=a, last=b - 1, detail=exc) from exc
 
 
 def _south_up(da: xr.DataArray) -> bool:
@@ -765,7 +828,8 @@ def _open(raster: RasterInput, band: int, nodata: float | None, times: Sequence[
             # lazily: windows read by the file's own indexing; dask only for a cluster
             cluster = _client() is not None
             da = _open_xarray(p, variable, chunks={} if cluster else None)
-            direct = None if cluster or stack_kind(p) != "netcdf" else _Hdf5Source.of(da, p, nodata)
+            stored = {"netcdf": _Hdf5Source, "zarr": _ZarrSource}.get(stack_kind(p) or "")
+            direct = None if cluster or stored is None else stored.of(da, p, nodata)
             return direct or _XarraySource(da, nodata, str(p))
         if not p.exists():
             raise DataFileError.of("error.raster_not_found", path=p)

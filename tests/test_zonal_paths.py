@@ -48,7 +48,7 @@ def stack(tmp_path_factory):
 def _decoded(monkeypatch):
     """Record every decode of the lazy row buffer: (rows, first row, last row + 1)."""
     calls = []
-    for cls in (zr._LazyRows, zr._Hdf5Rows):  # the NetCDF-4 reader decodes its own way
+    for cls in (zr._LazyRows, zr._StoredRows):  # NetCDF-4 and Zarr are read their own way
         def spy(self, a, b, rows, dates, real=cls._decode):
             calls.append((len(dates), a, b))
             return real(self, a, b, rows, dates)
@@ -75,6 +75,10 @@ def test_every_input_path_gives_the_same_numbers(stack, monkeypatch):
     }
     for name, raster in paths.items():
         calls.clear()
+        if name.startswith(("NetCDF path", "Zarr path")):  # read as stored, not through xarray
+            src = zr._open(raster, 1, None, None, None)
+            assert isinstance(src, zr._Hdf5Source if "NetCDF" in name else zr._ZarrSource), name
+            src.close()
         r = zonal_stats(zones, raster, stats=STATS, rows_per_band=24)
         np.testing.assert_allclose(r.values, ref.values, rtol=1e-9, atol=1e-12,
                                    equal_nan=True, err_msg=name)
@@ -277,6 +281,38 @@ def test_a_compressed_netcdf_gives_the_same_numbers_and_names_a_damaged_chunk(st
         fh.write(b"\x00\xff" * 32)
     with pytest.raises(DataFileError, match=r"z0\.nc.*ndvi.*\[0, 16, 48\]"):
         zonal_stats(zones, tmp_path / "z0.nc", stats="mean", rows_per_band=24)
+
+
+@pytest.mark.filterwarnings("ignore:Consolidated metadata is currently not part")  # format 3, as xarray writes it
+def test_a_zarr_path_is_read_as_stored_with_its_fill_and_scale(stack, tmp_path):
+    """A Zarr store (format 2 and 3) is read as stored, zarr decoding its chunks straight
+    into the row buffer, and masked and scaled by the engine: the numbers of xarray's
+    decoding. A south-up store is read through xarray, with the same numbers."""
+    zones, da = stack["zones"], stack["da"]
+    scaled = da.copy()
+    scaled.encoding.update(dtype="int16", scale_factor=0.001, add_offset=2.0, _FillValue=np.int16(-32768))
+    stores = {}
+    for fmt in (2, 3):  # chunks across dates, rows and columns
+        stores[f"int16, format {fmt}"] = tmp_path / f"int16_v{fmt}.zarr"
+        scaled.chunk({"time": 2, "y": 16, "x": 48}).to_dataset().to_zarr(
+            stores[f"int16, format {fmt}"], zarr_format=fmt)
+    stores["south-up"] = tmp_path / "south_up.zarr"
+    da.isel(y=slice(None, None, -1)).chunk({"time": 1}).to_dataset().to_zarr(stores["south-up"], zarr_format=2)
+    for name, store in stores.items():
+        src = zr._open(store, 1, None, None, None)
+        assert (type(src) is zr._XarraySource) if name == "south-up" else \
+            (isinstance(src, zr._ZarrSource) and src.dtype == np.int16), name
+        src.close()
+        loaded = xr.open_dataset(store, engine="zarr", decode_coords="all")["ndvi"].load()
+        want = zonal_stats(zones, loaded, stats=STATS, rows_per_band=24)
+        got = zonal_stats(zones, store, stats=STATS, rows_per_band=24)
+        np.testing.assert_allclose(got.values, want.values, rtol=1e-12, equal_nan=True, err_msg=name)
+        assert float(got.sel(stat="count").sum()) > 0 and not np.isnan(got.sel(stat="max")).all(), name
+    chunk = stores["int16, format 2"] / "ndvi" / "0.1.1"  # time 0–1, rows 16–31, columns 48–95
+    chunk.write_bytes(chunk.read_bytes()[:40] + b"\x00" * 40)
+    with pytest.raises(DataFileError, match=r"int16_v2\.zarr: cannot read rows 0–\d+ of variable ndvi \(.*\); "
+                                            r"the file is damaged"):
+        zonal_stats(zones, stores["int16, format 2"], stats="mean", rows_per_band=24)
 
 
 def test_a_list_of_lazily_opened_files_is_read_as_the_files_not_loaded(stack):

@@ -29,6 +29,7 @@ from gis.errors import AgrigisError, DataFileError
 from gis.coverage import Grid
 from gis.masks import MaskOptions
 from gis.sampling import MASK_THRESHOLD  # noqa: F401 - the any-cloud threshold, also used here
+from gis.sampling import tiles_tapped
 
 DEFAULT_MASK = MaskOptions()
 """The default mask options (SCL / QA_PIXEL default classes, see :class:`gis.masks.MaskOptions`)."""
@@ -212,7 +213,7 @@ def _read_window(src, grid: Grid, cache: dict):
     r0, r1, c0, c1 = win
     how = cache.get(READING)
     if how is not None and how.tiles is not None and _tile_shape(src) is not None:
-        raw = _read_tiles(src, win, _needed_tiles(pos, how.inside, win, _tile_shape(src)), how.tiles)
+        raw = _read_tiles(src, win, tiles_tapped(pos, how.inside, (r1, c1), _tile_shape(src)), how.tiles)
         if raw is not None:
             return pos, raw, (r0, c0)
     return pos, src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0)), (r0, c0)
@@ -298,54 +299,6 @@ def _tile_shape(src) -> tuple[int, int] | None:
     if min(bh, bw) < MIN_TILE or bw >= src.width and bh >= src.height:
         return None
     return bh, bw
-
-
-def _taps(values: np.ndarray, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Tile index (along one axis of ``n`` pixels in tiles of ``size``) of the lower and
-    the upper bilinear tap of each position (pixel-edge coordinates)."""
-    u = values - 0.5
-    lo = np.clip(np.floor(u - 1e-3), 0, n - 1).astype("int64")
-    hi = np.clip(np.floor(u + 1e-3) + 1, 0, n - 1).astype("int64")
-    return lo // size, hi // size
-
-
-def _group_or(values: np.ndarray, tiles: np.ndarray, axis: int, n: int) -> np.ndarray | None:
-    """``values`` OR-ed along ``axis`` by tile index ``tiles`` (non-decreasing) into
-    ``n`` slots; None when ``tiles`` is not monotonic."""
-    if tiles.size == 0 or np.any(np.diff(tiles) < 0):
-        return None
-    starts = np.flatnonzero(np.r_[True, tiles[1:] != tiles[:-1]])
-    shape = list(values.shape)
-    shape[axis] = n
-    out = np.zeros(shape, dtype=bool)
-    index = [slice(None)] * values.ndim
-    index[axis] = tiles[starts]
-    out[tuple(index)] = np.logical_or.reduceat(values, starts, axis=axis)
-    return out
-
-
-def _needed_tiles(pos, inside: np.ndarray | None, win: tuple[int, int, int, int],
-                  tile: tuple[int, int]) -> np.ndarray | None:
-    """``True`` for the tiles of the file (rows × columns of tiles) that a bilinear tap
-    of an ``inside`` cell touches; None: every tile of the window (no AOI, or positions
-    that are not separable and monotonic)."""
-    if inside is None or not pos.separable:
-        return None
-    (bh, bw), r1, c1 = tile, win[1], win[3]
-    n_r, n_c = -(-r1 // bh), -(-c1 // bw)
-    by_col = None
-    for t in _taps(pos.cols, c1, bw):
-        part = _group_or(inside, t, 1, n_c)
-        if part is None:
-            return None
-        by_col = part if by_col is None else by_col | part
-    need = np.zeros((n_r, n_c), dtype=bool)
-    for t in _taps(pos.rows, r1, bh):
-        part = _group_or(by_col, t, 0, n_r)
-        if part is None:
-            return None
-        need |= part
-    return need
 
 
 def _read_tiles(src, win: tuple[int, int, int, int], need: np.ndarray | None, tiles: TileCache) -> np.ndarray | None:
