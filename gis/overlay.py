@@ -264,7 +264,6 @@ def union_by_group(geoms: Geoms, group: npt.NDArray[np.intp]) -> tuple[npt.NDArr
         run_start = np.flatnonzero(np.r_[True, ~same_next[:-1]])
         rank = np.arange(len(k)) - np.repeat(run_start, np.diff(np.r_[run_start, len(k)]))
         lead = (rank % 2 == 0) & same_next
-        g = g.copy()
         g[lead] = shapely.union(g[lead], g[np.flatnonzero(lead) + 1])
         keep = rank % 2 == 0
         g, k = g[keep], k[keep]

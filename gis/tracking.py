@@ -587,14 +587,18 @@ class _Part:
 
 def _run_parts(run: _Run, cat_parts: list[list[str]]) -> list[_Part]:
     """Every part, ``opts.workers`` at a time (the parts are independent; shapely and
-    pyproj release the GIL), in the order of ``cat_parts``."""
+    pyproj release the GIL), in the order of ``cat_parts``. A part run beside others
+    works on one thread itself (its overlaps, targets and flags): threads of threads
+    would only contend for the GIL and hold more parts' work in memory at once."""
     from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
 
     _ = (run.reg.coded_category, run.reg.coded_status)  # factorised once, before the threads
     if run.opts.workers <= 1 or len(cat_parts) == 1:
         return [_progress_part(run, cats) for cats in cat_parts]
+    alone = replace(run, opts=replace(run.opts, workers=1))
     with ThreadPoolExecutor(max_workers=run.opts.workers) as pool:
-        return list(pool.map(partial(_progress_part, run), cat_parts))
+        return list(pool.map(partial(_progress_part, alone), cat_parts))
 
 
 def _category_parts(reg: "_Registry", targets: TargetSet) -> list[list[str]]:

@@ -164,7 +164,7 @@ class Registry:
     def current_codes(self, tx=None) -> set[str]:
         """The project codes now current (as text), without reading a geometry; ``tx``: read
         inside that transaction of :meth:`transaction`."""
-        return set(self.backend.current_codes(tx))
+        return self.backend.current_codes(tx)  # a fresh set from either backend
 
     def batches(self) -> pd.DataFrame:
         """Import batches, oldest first (``synthetic`` is a boolean column)."""
