@@ -9,7 +9,7 @@ Everything a notebook computes lives here: units and CRSs (``units``, ``crs``,
 plumbing: errors, labels (``labels/*.yml`` read by ``label_table``), safe YAML
 (``config``) and the one atomic writer (``outputs``; the only module that writes files,
 always to a path the caller names). It may import numpy, pandas, shapely, pyproj,
-geopandas, rasterio, xarray and the readers behind it (h5py, zlib-ng, dask), and scipy,
+geopandas, rasterio, xarray and the readers behind it (h5py, zlib-ng, zarr, dask), and scipy,
 and nothing else of agrigis: no ``layers``, ``maps`` or ``workflows``, no click, no
 folium. Heavy entry points are loaded lazily, so
 ``import gis`` is cheap::

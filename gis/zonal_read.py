@@ -616,7 +616,10 @@ class _StoredSource(_XarraySource):
     as stored (:meth:`read`), and the engine masks and scales the gathered cells as it
     does a GeoTIFF's (:func:`_apply`). Through xarray's lazy indexing each window would
     be copied twice and masked and scaled whole first: three to four times the CPU of
-    the read. Grid, dates and CRS are still xarray's (see :meth:`of`)."""
+    the read. Grid, dates and CRS are still xarray's (see :meth:`of`). One difference
+    from xarray, by design: integers packed with a float32 ``scale_factor`` are decoded
+    by xarray to float32 (each cell rounded to 7 digits); here they are scaled in float64,
+    so statistics may differ from those of xarray's array by about 1e-7, relatively."""
 
     threads_decode = False  # whether the reader's threads decode the chunks (else the library's)
 
@@ -723,7 +726,7 @@ class _ZarrSource(_StoredSource):
 
         try:
             array = zarr.open_array(str(path), path=str(da.name), mode="r")
-        except (OSError, KeyError, ValueError, TypeError, zarr.errors.BaseZarrError):  # no plain array
+        except (OSError, KeyError, ValueError, TypeError):  # no plain array (zarr's errors are ValueErrors)
             return None
         return cls(da, path, array) if _stored_dtype(da, array.shape, array.dtype) else None
 
@@ -743,8 +746,10 @@ class _StoredRows(_LazyRows):
 
     def __init__(self, src: _StoredSource, dates: slice, capacity: int, threads: int = 1) -> None:
         super().__init__(src, dates, capacity, threads)
-        if self._pool is None and threads > 1 and src.threads_decode:
-            self._pool = ThreadPoolExecutor(threads)  # one date: its chunks on every core
+        if threads > 1 and src.threads_decode:  # the chunks of every date on every core,
+            if self._pool is not None:  # however few dates (the pool has min(threads, dates))
+                self._pool.shutdown()
+            self._pool = ThreadPoolExecutor(threads)
 
     def _decode(self, a: int, b: int, rows: slice, dates: range) -> None:
         sel: tuple[slice, ...] = (slice(a, b), slice(0, self.src.grid.width))
@@ -885,6 +890,8 @@ def _lazy_files(das: Sequence[Any], nodata: float | None, times: Sequence[Any] |
     ``times``, else the DataArrays' own ``time`` coordinates, else 0, 1, …, as
     ``xr.concat`` would number them — which would first load every file whole. None for
     any other list."""
+    if any(_is_dask(da.variable._data) or getattr(da.variable, "_in_memory", True) for da in das):
+        return None  # dask-backed (xr.concat keeps it lazy, and a cluster may run it) or in memory
     parts = [_as_files(_XarraySource(da, nodata), nodata) for da in das]
     if not all(isinstance(p, _RasterioSource) and p.times is None for p in parts):
         return None
@@ -894,7 +901,10 @@ def _lazy_files(das: Sequence[Any], nodata: float | None, times: Sequence[Any] |
         if times is None:  # some dated, some not: as xarray joins them
             return None
     paths = [cast(_RasterioSource, p).paths[0] for p in parts]
-    return _RasterioSource(paths, 1, nodata, times, stack=True)
+    try:
+        return _RasterioSource(paths, 1, nodata, times, stack=True)
+    except GridError:  # files on different grids: xr.concat joins them by their coordinates
+        return None
 
 
 def _same_nodata(given: Any, in_file: Any, masked: bool) -> bool:

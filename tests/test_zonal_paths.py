@@ -14,6 +14,7 @@ import xarray as xr
 import gis.zonal_read as zr
 from gis import zonal_stats
 from gis.errors import DataFileError
+from gis.hdf5_chunks import StoredChunks
 
 from test_zonal import H, NODATA, RES, W, X0, Y1, _parcels, _values, _write
 
@@ -250,7 +251,7 @@ def test_a_netcdf_path_is_read_as_stored_with_its_fill_and_scale(stack, tmp_path
     assert (with_nodata.values <= r.sel(stat=["count"]).values + 1e-9).all()
 
 
-def test_a_compressed_netcdf_gives_the_same_numbers_and_names_a_damaged_chunk(stack, tmp_path):
+def test_a_compressed_netcdf_gives_the_same_numbers_and_names_a_damaged_chunk(stack, tmp_path, monkeypatch):
     """A NetCDF compressed as NetCDF-4 writers do (deflate, maybe shuffle) is read as
     stored, its chunks decoded on the reader's threads (gis.hdf5_chunks): the numbers of
     the files and of xarray's own decoding. A damaged chunk names the file."""
@@ -263,6 +264,14 @@ def test_a_compressed_netcdf_gives_the_same_numbers_and_names_a_damaged_chunk(st
                                   "_FillValue": np.int16(-32768), "zlib": True, "shuffle": False,
                                   "chunksizes": (1, 20, W)},
     }
+    pools = []
+    real = StoredChunks.read_into
+
+    def spy(self, out, sel, pool=None):
+        pools.append(pool)
+        return real(self, out, sel, pool)
+
+    monkeypatch.setattr(StoredChunks, "read_into", spy)
     for i, (name, encoding) in enumerate(kinds.items()):
         path = _netcdf(da, tmp_path / f"z{i}.nc", **encoding)
         src = zr._open(path, 1, None, None, None)
@@ -270,7 +279,9 @@ def test_a_compressed_netcdf_gives_the_same_numbers_and_names_a_damaged_chunk(st
         src.close()
         loaded = xr.open_dataset(path, engine="h5netcdf", decode_coords="all")["ndvi"].load()
         want = zonal_stats(zones, loaded, stats=STATS, rows_per_band=24)
-        got = zonal_stats(zones, path, stats=STATS, rows_per_band=24)
+        pools.clear()
+        got = zonal_stats(zones, path, stats=STATS, rows_per_band=24, workers=2)
+        assert pools and all(p is not None and p._max_workers == 2 for p in pools), name  # both cores
         np.testing.assert_allclose(got.values, want.values, rtol=1e-12, equal_nan=True, err_msg=name)
         if i == 0:
             np.testing.assert_allclose(got.values, ref.values, rtol=1e-9, equal_nan=True)
@@ -332,6 +343,17 @@ def test_a_list_of_lazily_opened_files_is_read_as_the_files_not_loaded(stack):
         r = zonal_stats(zones, raster, stats=STATS, rows_per_band=24, **kwargs)
         np.testing.assert_allclose(r.values, ref.values, rtol=1e-9, equal_nan=True, err_msg=name)
         assert list(r["time"].values) == dates, name
+    chunked = [rioxarray.open_rasterio(f, masked=True, chunks={"y": 30}).squeeze("band", drop=True)
+               for f in files]  # dask: joined by xarray, lazily, and read as the files (on a cluster too)
+    assert zr._lazy_files(chunked, None, None) is None and zr._open(chunked, 1, None, None, None).cluster
+    import rasterio
+
+    shifted = files[0].with_name("shifted.tif")  # three columns east: xr.concat joins by coordinates
+    with rasterio.open(files[0]) as a:
+        with rasterio.open(shifted, "w", **{**a.profile, "transform": a.transform @ a.transform.translation(3, 0)}) as b:
+            b.write(a.read())
+    assert zr._lazy_files([opened[1], rioxarray.open_rasterio(shifted, masked=True).squeeze("band", drop=True)],
+                          None, None) is None
     mixed = [opened[0], opened[1] + 0, opened[2]]  # one date computed (loaded)
     assert not isinstance(zr._open(mixed, 1, None, None, None), zr._RasterioSource)
     r = zonal_stats(zones, mixed, stats=STATS, rows_per_band=24, times=dates)
