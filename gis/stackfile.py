@@ -90,12 +90,28 @@ def open_stack_dataset(path: str | os.PathLike[str], *,
         raise DataFileError.of("error.stackfile_type", path=p)
     try:
         if kind == "zarr":
-            return xr.open_dataset(p, engine="zarr", chunks=dask_chunks, decode_coords="all")
+            return xr.open_dataset(p, engine="zarr", chunks=dask_chunks, decode_coords="all",
+                                   consolidated=_consolidated(p))
         # no engine named: xarray picks h5netcdf for NetCDF-4 and scipy for classic NetCDF-3
         return xr.open_dataset(p, chunks=dask_chunks, decode_coords="all")
     except Exception as exc:  # noqa: BLE001 - h5py/zarr/netCDF errors vary: a data file problem
         detail = " ".join(str(exc).split())[:300] or type(exc).__name__
         raise DataFileError.of("error.stackfile_unreadable", path=p, detail=detail) from exc
+
+
+def _consolidated(store: Path) -> bool:
+    """Whether the Zarr store keeps consolidated metadata (format 2: ``.zmetadata``;
+    format 3: ``consolidated_metadata`` in its ``zarr.json``). Told to xarray, so that a
+    store without it is opened at once, without a failed try and a RuntimeWarning."""
+    import json
+
+    if (store / ".zmetadata").exists():
+        return True
+    try:
+        meta = json.loads((store / "zarr.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("consolidated_metadata") is not None
 
 
 COUNT_SUFFIX = "valid_count"

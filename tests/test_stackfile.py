@@ -114,3 +114,21 @@ def test_every_reader_takes_the_index_of_a_composite_stack_not_its_valid_count(t
         np.testing.assert_allclose(means, [0.375] * 3, rtol=1e-6)  # (0.75 + 3 × 0.25) / 4, not a count
         assert open_netcdf_stack(path).name == "ndvi"
         assert list(open_evidence_stack(path)[0]) == ["ndvi"]
+
+
+@pytest.mark.filterwarnings("ignore:Consolidated metadata is currently not part")  # writing format 3
+@pytest.mark.filterwarnings("ignore:The data type .* does not have a Zarr V3 specification")  # its 'sensor' texts
+def test_zarr_stores_with_and_without_consolidated_metadata_open_without_a_warning(tmp_path):
+    """A store without consolidated metadata (format 3's default elsewhere, any writer's
+    choice) opens at once: xarray would first fail to find it and warn."""
+    import warnings
+
+    ds = _stack()
+    for fmt in (2, 3):
+        for consolidated in (True, False):
+            store = tmp_path / f"v{fmt}_{consolidated}.zarr"
+            ds.to_zarr(store, zarr_format=fmt, consolidated=consolidated)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # xarray's RuntimeWarning would fail here
+                got = open_stack_dataset(store)
+            np.testing.assert_array_equal(got["ndvi"].values, ds["ndvi"].values)
