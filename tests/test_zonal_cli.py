@@ -103,3 +103,30 @@ def test_parcel_columns_keep_their_names_and_the_file_is_readable(files, tmp_pat
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask  # not 0600: others may read it
+
+
+def test_a_stack_without_dates_or_with_two_on_one_day_keeps_one_column_per_date(files, tmp_path):
+    """A NetCDF stack whose time axis has no dates is labelled by position (a number is
+    no date: it was read as nanoseconds after 1970, every column '1970-01-01'); two
+    acquisitions on one day are numbered, not written as twin columns."""
+    import rioxarray
+    import xarray as xr
+
+    das = [rioxarray.open_rasterio(files[k], masked=True).squeeze("band", drop=True) for k in ("a", "b")]
+    plain = xr.concat(das, dim="time").rename("ndvi")  # no time coordinate
+    nc = tmp_path / "no_dates.nc"
+    plain.to_dataset().to_netcdf(nc, engine="h5netcdf")
+    t = zonal_table(files["gpkg"], [nc], stats="mean", id_column="code")
+    assert [c for c in t.columns if c.startswith("mean")] == ["mean_0", "mean_1"]
+    diff = (t["mean_1"] - t["mean_0"]).dropna()
+    np.testing.assert_allclose(diff, 1.0, rtol=1e-5)
+    same_day = plain.assign_coords(time=pd.to_datetime(["2024-05-01 02:30", "2024-05-01 03:10"]))
+    nc2 = tmp_path / "same_day.nc"
+    same_day.to_dataset().to_netcdf(nc2, engine="h5netcdf")
+    out = tmp_path / "same_day.csv"
+    res = CliRunner().invoke(main, ["zonal", str(files["gpkg"]), str(nc2), "--stats", "mean",
+                                    "--lang", "en", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    header = out.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    means = [h for h in header if h.startswith("Mean")]
+    assert len(means) == 2 and len(set(means)) == 2 and means[0].endswith("2024-05-01"), header

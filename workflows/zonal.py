@@ -143,21 +143,45 @@ def _stack_columns(result):
     """A zone × time × stat result as one column per statistic and date; the date labels."""
     table = result.to_dataframe().drop(columns=["coverage_fraction", "partly_outside"])
     table = table["zonal_stats"].unstack(["stat", result.dims[1]])
-    table.columns = [f"{s}_{_date(t)}" for s, t in table.columns]
-    labels = [_date(t) for t in result[result.dims[1]].values]
+    times = list(result[result.dims[1]].values)
+    labels = _time_labels(times)
+    label_of = dict(zip(times, labels, strict=True))
+    table.columns = [f"{s}_{label_of[t]}" for s, t in table.columns]
     table["coverage_fraction"] = result["coverage_fraction"].values
     table["partly_outside"] = result["partly_outside"].values
     return table, labels
 
 
+def _time_labels(times: list) -> list[str]:
+    """Column labels of a stack's dates: ``YYYY-MM-DD``, numbered ``_2``, ``_3`` … where
+    dates share a day; labels that are not dates (positions, names) as they are.
+
+    >>> import numpy as np
+    >>> _time_labels([np.datetime64("2024-05-01T02:00"), np.datetime64("2024-05-01T03:00"), 7])
+    ['2024-05-01', '2024-05-01_2', '7']
+    """
+    from collections import Counter
+
+    labels = [_date(t) for t in times]
+    many, seen = Counter(labels), Counter()
+    out = []
+    for lab in labels:
+        seen[lab] += 1
+        out.append(lab if seen[lab] == 1 or many[lab] == 1 else f"{lab}_{seen[lab]}")
+    return out
+
+
 def _date(t) -> str:
+    """``YYYY-MM-DD`` of a date (numpy, pandas, datetime or cftime); anything else — a
+    date's position in a stack without dates, a name — as it is (a number is no date)."""
+    import numpy as np
     import pandas as pd
 
-    try:
-        ts = pd.Timestamp(t)
-        return ts.strftime("%Y-%m-%d") if not isinstance(t, str) else str(t)
-    except (ValueError, TypeError):
-        return str(t)
+    if isinstance(t, np.datetime64):
+        t = pd.Timestamp(t)
+    if hasattr(t, "strftime") and not pd.isna(t):
+        return str(t.strftime("%Y-%m-%d"))
+    return str(t)
 
 
 def _write(table, path: Path, lang: str) -> Path:
