@@ -20,8 +20,11 @@ read before the clock starts, so *cold* is the first call's own one-time costs):
 * ``netcdf_zlib``    the same NetCDF compressed as NetCDF-4 writers usually do (deflate
   level 4 after the shuffle filter): its chunks inflated on every core
   (gis/hdf5_chunks.py), where HDF5 inflates on one;
-* ``zarr``           the same stack as a Zarr store (format 2, zarr's default Zstd
+* ``zarr``           the same stack as a Zarr store (format 2, zarr's default
   compressor, chunks of 1 date × 256 rows), opened lazily;
+* ``netcdf_dask``    the plain NetCDF as a notebook hands it over:
+  ``xr.open_dataset(path, chunks={})["ndvi"]`` (a dask DataArray; read as the file's
+  stored variable, see gis/zonal_read.py ``_as_stored``);
 * ``distributed``    the dask stack with a ``distributed.Client`` on a LocalCluster of
   2 workers × 1 thread (started before the clock, as a user's cluster would be): one
   task per worker, each opening the files by path and reading its own rows;
@@ -57,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "benchmarks" / "results"
 PATHS = ("decode_only", "files", "numpy", "dask_aligned", "dask_misaligned", "netcdf",
-         "netcdf_zlib", "zarr", "distributed")
+         "netcdf_zlib", "zarr", "netcdf_dask", "distributed")
 NOTES = [
     "What a cold call pays that a warm one does not (see gis/zonal.py): the first touch "
     "of the working memory (the row buffer and the weights; the work arrays of each window "
@@ -127,6 +130,8 @@ def _raster(name: str, paths: dict):
         return paths["stack"]
     if name in ("netcdf", "netcdf_zlib", "zarr"):
         return paths[name]
+    if name == "netcdf_dask":
+        return xr.open_dataset(paths["netcdf"], chunks={}, decode_coords="all")["ndvi"]
     chunks = {"numpy": None, "dask_aligned": {"y": 256, "x": -1},
               "dask_misaligned": {"y": 300, "x": 700}, "distributed": {"y": 256, "x": -1}}[name]
     das = [rioxarray.open_rasterio(p, chunks=chunks, masked=True).squeeze("band", drop=True)

@@ -824,7 +824,7 @@ def _open(raster: RasterInput, band: int, nodata: float | None, times: Sequence[
         da = raster
         if hasattr(raster, "data_vars"):  # Dataset
             da = _pick_variable(raster, variable, Message("error.where_dataset"))
-        return _as_files(_XarraySource(da, nodata), nodata)
+        return _as_stored(da, nodata) or _as_files(_XarraySource(da, nodata), nodata)
     if hasattr(raster, "read") and hasattr(raster, "transform"):
         return _RasterioSource([raster], band, nodata)
     if isinstance(raster, (str, os.PathLike)):
@@ -905,6 +905,78 @@ def _lazy_files(das: Sequence[Any], nodata: float | None, times: Sequence[Any] |
         return _RasterioSource(paths, 1, nodata, times, stack=True)
     except GridError:  # files on different grids: xr.concat joins them by their coordinates
         return None
+
+
+_STORED_LAYERS = re.compile(r"^(original-open_dataset|open_dataset|rechunk-merge|rechunk-split)-")
+"""dask layers of a variable ``xr.open_dataset(..., chunks=...)`` opened, maybe rechunked."""
+_ADAPTERS = ("MemoryCachedArray", "CopyOnWriteArray", "ImplicitToExplicitIndexingAdapter",
+             "LazilyIndexedArray", "_ElementwiseFunctionArray")
+"""xarray's lazy-array adapters between a DataArray and a file's variable (the last one
+applies CF decoding: the fill value, scale and offset)."""
+_STORED_WRAPPERS = {"H5NetCDFArrayWrapper": "netcdf", "ZarrArrayWrapper": "zarr"}
+
+
+def _as_stored(da: xr.DataArray, nodata: float | None) -> _StoredSource | None:
+    """A DataArray that is a NetCDF-4 or Zarr variable exactly as ``xr.open_dataset``
+    opened it (lazily, or with dask chunks, maybe rechunked; coordinates unchanged, any
+    CRS written on it): read as stored, like the file's path (:class:`_StoredSource`).
+    Anything else — cut, reordered, computed on, decoded otherwise, on a cluster — None.
+    The file's variable is opened afresh and must decode alike: same adapters, same CF
+    decoding, same coordinates, so the numbers are those of the DataArray."""
+    found = _stored_behind(da)
+    if found is None:
+        return None
+    path, variable, chain = found
+    try:
+        fresh = _open_xarray(path, variable)
+    except (DataFileError, InputError):
+        return None
+    again = _stored_behind(fresh)
+    if again is None or again[2] != chain or fresh.dims != da.dims or fresh.shape != da.shape \
+            or any((d in da.coords) != (d in fresh.coords)
+                   or (d in da.coords and not np.array_equal(da[d].values, fresh[d].values)) for d in da.dims):
+        return None
+    mine = da.copy(deep=False)
+    mine.encoding = dict(fresh.encoding)  # the file's own, whatever was done to the DataArray's
+    stored = {"netcdf": _Hdf5Source, "zarr": _ZarrSource}[stack_kind(path) or ""]
+    return stored.of(mine, path, nodata)
+
+
+def _stored_behind(da: xr.DataArray) -> tuple[Path, str, list[Any]] | None:
+    """The file and variable that ``da`` reads whole through xarray's adapters only (lazily
+    or through dask layers that only open and rechunk), and the CF decoding functions
+    among those adapters; None for anything else or on a ``distributed`` cluster."""
+    data: Any = da.variable._data
+    if _is_dask(data):
+        if _client() is not None:
+            return None
+        layers = dict(da.data.__dask_graph__().layers)
+        if not all(_STORED_LAYERS.match(str(k)) for k in layers):
+            return None
+        originals = [v for k, layer in layers.items() if str(k).startswith("original-") for v in dict(layer).values()]
+        if len(originals) != 1:
+            return None
+        data = originals[0]
+    chain: list[Any] = []
+    while type(data).__name__ in _ADAPTERS:
+        if type(data).__name__ == "LazilyIndexedArray" and not all(
+                isinstance(k, slice) and k == slice(None) for k in data.key.tuple):
+            return None
+        func = getattr(data, "func", None)
+        if func is not None:  # CF decoding (the caching adapters differ with and without dask)
+            chain.append((getattr(func, "func", func), repr(getattr(func, "keywords", None))))
+        data = data.array
+    kind = _STORED_WRAPPERS.get(type(data).__name__)
+    try:  # xarray's and zarr's own attributes: their absence only means "read as a DataArray"
+        if kind == "netcdf":
+            path, variable = Path(data.datastore._filename), str(data.variable_name)
+        elif kind == "zarr":
+            path, variable = Path(data._array.store.root), str(data._array.path)
+        else:
+            return None
+    except (AttributeError, TypeError):  # a file-less store (memory, remote)
+        return None
+    return (path, variable, chain) if stack_kind(path) == kind and path.exists() else None
 
 
 def _same_nodata(given: Any, in_file: Any, masked: bool) -> bool:

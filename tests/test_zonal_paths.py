@@ -326,6 +326,44 @@ def test_a_zarr_path_is_read_as_stored_with_its_fill_and_scale(stack, tmp_path):
         zonal_stats(zones, stores["int16, format 2"], stats="mean", rows_per_band=24)
 
 
+@pytest.mark.filterwarnings("ignore:variable 'ndvi' has multiple fill values")
+def test_a_dataarray_opened_from_netcdf_or_zarr_is_read_as_the_file_unless_changed(stack, tmp_path):
+    """``xr.open_dataset(path)["ndvi"]`` — lazily or with dask chunks, rechunked, its
+    encoding dropped, a CRS written on it — is read as stored, like the path; cut,
+    reordered, recomputed, re-dated or decoded otherwise it is read as the DataArray it
+    is. Either way the numbers are the DataArray's own (those of its loaded copy)."""
+    zones, da = stack["zones"], stack["da"]
+    nc = _netcdf(da, tmp_path / "int16.nc", dtype="int16", scale_factor=0.001, add_offset=2.0,
+                 _FillValue=np.int16(-32768), zlib=True, chunksizes=(1, 16, W))
+    store = tmp_path / "int16.zarr"
+    scaled = da.copy()
+    scaled.encoding.update(dtype="int16", scale_factor=0.001, add_offset=2.0, _FillValue=np.int16(-32768))
+    scaled.chunk({"time": 1, "y": 16}).to_dataset().to_zarr(store, zarr_format=2)
+    for path, kind in ((nc, zr._Hdf5Source), (store, zr._ZarrSource)):
+        lazy = xr.open_dataset(path, decode_coords="all")["ndvi"]
+        chunked = xr.open_dataset(path, decode_coords="all", chunks={})["ndvi"]
+        no_encoding = lazy.copy()
+        no_encoding.encoding = {}
+        as_file = {"lazy": lazy, "dask": chunked, "rechunked": chunked.chunk({"y": 30, "x": 25}),
+                   "encoding dropped": no_encoding, "Dataset": xr.open_dataset(path, decode_coords="all"),
+                   "CRS written": lazy.rio.write_crs("EPSG:4550")}
+        as_dataarray = {
+            "rows reversed": lazy.isel(y=slice(None, None, -1)), "dates reordered": lazy.isel(time=[2, 0, 1]),
+            "dates reordered (dask)": chunked.isel(time=[2, 0, 1]), "computed on": chunked * 2.0,
+            "re-dated": lazy.assign_coords(time=lazy["time"].values[::-1]), "loaded": lazy.compute(),
+            "not masked or scaled": xr.open_dataset(path, decode_coords="all", mask_and_scale=False)["ndvi"],
+        }
+        for name, raster in {**as_file, **as_dataarray}.items():
+            src = zr._open(raster, 1, None, None, None)
+            assert (type(src) is kind) == (name in as_file), (path.name, name, type(src))
+            src.close()
+            arr = raster["ndvi"] if name == "Dataset" else raster
+            got = zonal_stats(zones, raster, stats=STATS, rows_per_band=24)
+            want = zonal_stats(zones, arr.compute(), stats=STATS, rows_per_band=24)  # .load() would load `raster`
+            np.testing.assert_allclose(got.values, want.values, rtol=1e-9, equal_nan=True,
+                                       err_msg=f"{path.name}: {name}")
+
+
 def test_a_list_of_lazily_opened_files_is_read_as_the_files_not_loaded(stack):
     """A list of dates opened by rioxarray without dask: read as the list of files
     (xr.concat would load every file whole first), dated as xr.concat would date them,
