@@ -914,19 +914,24 @@ _ADAPTERS = ("MemoryCachedArray", "CopyOnWriteArray", "ImplicitToExplicitIndexin
 """xarray's lazy-array adapters between a DataArray and a file's variable (the last one
 applies CF decoding: the fill value, scale and offset)."""
 _STORED_WRAPPERS = {"H5NetCDFArrayWrapper": "netcdf", "ZarrArrayWrapper": "zarr"}
+_NODATA_ATTRS = ("_FillValue", "missing_value", "fill_value", "nodata", "scale_factor", "add_offset")
+"""Attributes by which a DataArray's own nodata, scale or offset (not the file's) apply."""
 
 
 def _as_stored(da: xr.DataArray, nodata: float | None) -> _StoredSource | None:
     """A DataArray that is a NetCDF-4 or Zarr variable exactly as ``xr.open_dataset``
     opened it (lazily, or with dask chunks, maybe rechunked; coordinates unchanged, any
     CRS written on it): read as stored, like the file's path (:class:`_StoredSource`).
-    Anything else — cut, reordered, computed on, decoded otherwise, on a cluster — None.
-    The file's variable is opened afresh and must decode alike: same adapters, same CF
-    decoding, same coordinates, so the numbers are those of the DataArray."""
+    Anything else — cut, reordered, computed on, decoded otherwise, renamed, from a group,
+    with a nodata or scale attribute of its own, from a file replaced since it was opened,
+    on a cluster — None. The file's variable is opened afresh and must decode alike: same
+    CF decoding, same coordinates, so the numbers are those of the DataArray."""
     found = _stored_behind(da)
     if found is None:
         return None
     path, variable, chain = found
+    if str(da.name) != variable or any(k in da.attrs for k in _NODATA_ATTRS):
+        return None  # another variable's name, or nodata/scale of its own the file lacks
     try:
         fresh = _open_xarray(path, variable)
     except (DataFileError, InputError):
@@ -970,13 +975,27 @@ def _stored_behind(da: xr.DataArray) -> tuple[Path, str, list[Any]] | None:
     try:  # xarray's and zarr's own attributes: their absence only means "read as a DataArray"
         if kind == "netcdf":
             path, variable = Path(data.datastore._filename), str(data.variable_name)
+            if not _root_of_same_file(data.datastore, path):
+                return None
         elif kind == "zarr":
             path, variable = Path(data._array.store.root), str(data._array.path)
         else:
             return None
-    except (AttributeError, TypeError):  # a file-less store (memory, remote)
+    except (AttributeError, TypeError, OSError, ValueError):  # a file-less store (memory, remote)
         return None
     return (path, variable, chain) if stack_kind(path) == kind and path.exists() else None
+
+
+def _root_of_same_file(store: Any, path: Path) -> bool:
+    """Whether xarray's open NetCDF ``store`` reads the root group of the file now at
+    ``path`` (not a group, and not a file since replaced at that path: xarray keeps
+    reading the one it opened)."""
+    group = store.ds  # the h5netcdf group the variables come from
+    if group.name != "/":
+        return False
+    held = os.fstat(group._h5file.id.get_vfd_handle())
+    now = path.stat()
+    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
 
 
 def _same_nodata(given: Any, in_file: Any, masked: bool) -> bool:

@@ -364,6 +364,45 @@ def test_a_dataarray_opened_from_netcdf_or_zarr_is_read_as_the_file_unless_chang
                                        err_msg=f"{path.name}: {name}")
 
 
+def test_a_dataarray_that_is_not_its_files_variable_as_stored_is_read_as_a_dataarray(stack, tmp_path):
+    """The shortcut never reads another variable, group or file than the DataArray's,
+    nor ignores a nodata or scale of its own: named as another variable, holding another
+    variable's data, from a group, with its own scale or nodata, or opened from a file
+    replaced since — each is read as the DataArray it is, with its own numbers."""
+    import os
+
+    zones, da = stack["zones"], stack["da"]
+    two = tmp_path / "two.nc"
+    ds = da.to_dataset()
+    ds["evi"] = (da * 0.5 + 1).astype("float32")
+    ds.to_netcdf(two, engine="h5netcdf")
+    (da * 2).astype("float32").to_dataset().to_netcdf(two, engine="h5netcdf", mode="a", group="g")
+    opened = xr.open_dataset(two, decode_coords="all")
+    chunked = xr.open_dataset(two, decode_coords="all", chunks={})
+    value = float(opened["ndvi"].isel(time=0, y=50, x=100))
+    replaced = tmp_path / "replaced.nc"
+    _netcdf(da, replaced)
+    before = xr.open_dataset(replaced, decode_coords="all")["ndvi"]
+    _netcdf((da * 3).astype("float32"), tmp_path / "new.nc")
+    os.replace(tmp_path / "new.nc", replaced)  # xarray still reads the file it opened
+    cases = {
+        "named as another variable": opened["ndvi"].rename("evi"),
+        "another variable's data": chunked["ndvi"].copy(data=chunked["evi"].data),
+        "from a group": xr.open_dataset(two, group="g", decode_coords="all")["ndvi"],
+        "its own scale": opened["ndvi"].assign_attrs(scale_factor=1e-4),
+        "its own nodata": opened["ndvi"].drop_encoding().rio.write_nodata(value),
+        "file replaced since": before,
+    }
+    assert isinstance(zr._open(opened["evi"], 1, None, None, None), zr._Hdf5Source)  # as it is: the file
+    for name, raster in cases.items():
+        src = zr._open(raster, 1, None, None, None)
+        assert not isinstance(src, zr._StoredSource), name
+        src.close()
+        got = zonal_stats(zones, raster, stats=STATS, rows_per_band=24)
+        want = zonal_stats(zones, raster.compute(), stats=STATS, rows_per_band=24)
+        np.testing.assert_allclose(got.values, want.values, rtol=1e-9, equal_nan=True, err_msg=name)
+
+
 def test_a_list_of_lazily_opened_files_is_read_as_the_files_not_loaded(stack):
     """A list of dates opened by rioxarray without dask: read as the list of files
     (xr.concat would load every file whole first), dated as xr.concat would date them,
