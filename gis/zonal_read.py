@@ -339,7 +339,12 @@ class _RowBuffer:
         self.mbuf: npt.NDArray[np.uint8] | None = np.empty((T, capacity, W), dtype=np.uint8) if masks else None
         self.lo = self.hi = 0
         self.rows_decoded = 0  # rows read from the source, all dates (tests check it)
-        self._pool = ThreadPoolExecutor(min(threads, T)) if threads > 1 and T > 1 else None
+        n = self._pool_threads(threads, T)
+        self._pool = ThreadPoolExecutor(n) if n > 1 else None
+
+    def _pool_threads(self, threads: int, T: int) -> int:
+        """Threads of the reader's pool: one date per thread, so no more than dates."""
+        return min(threads, T)
 
     def _decode(self, a: int, b: int, rows: slice, dates: range) -> None:
         """Decode grid rows ``a:b`` of the ``dates`` (positions in the buffer) into
@@ -621,7 +626,10 @@ class _StoredSource(_XarraySource):
     by xarray to float32 (each cell rounded to 7 digits); here they are scaled in float64,
     so statistics may differ from those of xarray's array by about 1e-7, relatively."""
 
-    threads_decode = False  # whether the reader's threads decode the chunks (else the library's)
+    @property
+    def threads_decode(self) -> bool:
+        """Whether the reader's threads decode the chunks (else the reading library's)."""
+        return False
 
     def __init__(self, da: xr.DataArray, path: Path, dtype: np.dtype[Any], shape: tuple[int, ...]) -> None:
         super().__init__(da, None, str(path))
@@ -682,7 +690,10 @@ class _Hdf5Source(_StoredSource):
         super().__init__(da, path, h5ds.dtype, h5ds.shape)
         self.h5 = h5ds
         self.chunks = StoredChunks.of(h5ds)  # None: HDF5 reads it (contiguous, other filters)
-        self.threads_decode = self.chunks is not None
+
+    @property
+    def threads_decode(self) -> bool:
+        return self.chunks is not None
 
     @classmethod
     def _opened(cls, da: xr.DataArray, path: Path) -> _StoredSource | None:
@@ -737,6 +748,10 @@ class _ZarrSource(_StoredSource):
         self.stored.get_basic_selection(sel, out=NDBuffer.from_numpy_array(out))
 
 
+_STORED_SOURCES: dict[str, type[_StoredSource]] = {"netcdf": _Hdf5Source, "zarr": _ZarrSource}
+"""The source that reads each kind of stack file (:func:`gis.stackfile.stack_kind`) as stored."""
+
+
 class _StoredRows(_LazyRows):
     """The row buffer of a :class:`_StoredSource`: each window's new rows of every date
     read from the file as stored, straight into the buffer; the chunks decoded on the
@@ -744,12 +759,9 @@ class _StoredRows(_LazyRows):
 
     src: _StoredSource
 
-    def __init__(self, src: _StoredSource, dates: slice, capacity: int, threads: int = 1) -> None:
-        super().__init__(src, dates, capacity, threads)
-        if threads > 1 and src.threads_decode:  # the chunks of every date on every core,
-            if self._pool is not None:  # however few dates (the pool has min(threads, dates))
-                self._pool.shutdown()
-            self._pool = ThreadPoolExecutor(threads)
+    def _pool_threads(self, threads: int, T: int) -> int:
+        """Chunks the source decodes itself go on every thread, however few the dates."""
+        return threads if self.src.threads_decode else super()._pool_threads(threads, T)
 
     def _decode(self, a: int, b: int, rows: slice, dates: range) -> None:
         sel: tuple[slice, ...] = (slice(a, b), slice(0, self.src.grid.width))
@@ -833,7 +845,7 @@ def _open(raster: RasterInput, band: int, nodata: float | None, times: Sequence[
             # lazily: windows read by the file's own indexing; dask only for a cluster
             cluster = _client() is not None
             da = _open_xarray(p, variable, chunks={} if cluster else None)
-            stored = {"netcdf": _Hdf5Source, "zarr": _ZarrSource}.get(stack_kind(p) or "")
+            stored = _STORED_SOURCES.get(stack_kind(p) or "")
             direct = None if cluster or stored is None else stored.of(da, p, nodata)
             return direct or _XarraySource(da, nodata, str(p))
         if not p.exists():
@@ -943,8 +955,7 @@ def _as_stored(da: xr.DataArray, nodata: float | None) -> _StoredSource | None:
         return None
     mine = da.copy(deep=False)
     mine.encoding = dict(fresh.encoding)  # the file's own, whatever was done to the DataArray's
-    stored = {"netcdf": _Hdf5Source, "zarr": _ZarrSource}[stack_kind(path) or ""]
-    return stored.of(mine, path, nodata)
+    return _STORED_SOURCES[stack_kind(path) or ""].of(mine, path, nodata)
 
 
 def _stored_behind(da: xr.DataArray) -> tuple[Path, str, list[Any]] | None:
