@@ -162,12 +162,11 @@ def _time_labels(times: list) -> list[str]:
     """
     from collections import Counter
 
-    labels = [_date(t) for t in times]
-    many, seen = Counter(labels), Counter()
+    seen: Counter[str] = Counter()
     out = []
-    for lab in labels:
+    for lab in (_date(t) for t in times):
         seen[lab] += 1
-        out.append(lab if seen[lab] == 1 or many[lab] == 1 else f"{lab}_{seen[lab]}")
+        out.append(lab if seen[lab] == 1 else f"{lab}_{seen[lab]}")
     return out
 
 

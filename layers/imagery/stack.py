@@ -211,9 +211,9 @@ def _read_window(src, grid: Grid, cache: dict):
     if win is None:
         return pos, None, (0, 0)
     r0, r1, c0, c1 = win
-    how = cache.get(READING)
-    if how is not None and how.tiles is not None and _tile_shape(src) is not None:
-        raw = _read_tiles(src, win, tiles_tapped(pos, how.inside, (r1, c1), _tile_shape(src)), how.tiles)
+    how, tile = cache.get(READING), _tile_shape(src)
+    if how is not None and how.tiles is not None and tile is not None:
+        raw = _read_tiles(src, win, tiles_tapped(pos, how.inside, (r1, c1), tile), how.tiles)
         if raw is not None:
             return pos, raw, (r0, c0)
     return pos, src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0)), (r0, c0)
